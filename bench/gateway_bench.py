@@ -1,0 +1,108 @@
+"""Gateway overhead: every target against the same nginx upstream, alternating order, twice."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import loadgen
+import probe
+from deps import log
+from procs import RssSampler, cpu_seconds, rss_bytes
+from targets import Context, Skip, Target
+
+MIB = 1024 * 1024
+
+
+@dataclass
+class Plan:
+    seconds: float  # per wrk run
+    warmup: float
+    rounds: int
+    stream_n: int
+    concurrencies: tuple[int, ...] = (50, 10)
+
+
+def measure_once(target: Target, ctx: Context, plan: Plan, scripts: Path) -> dict[str, Any]:
+    """Start the target, check it, then time it; the target is stopped afterwards in every case."""
+    t0 = time.monotonic()
+    running = target.start(ctx)
+    try:
+        running.check()
+        started = time.monotonic() - t0
+        time.sleep(1.0)  # let start-up work settle before calling it idle
+        out: dict[str, Any] = {"version": running.version, "start_s": round(started, 2)}
+        out["rss_idle_mib"] = rss_bytes(running.pids()) / MIB
+        chat = loadgen.write_script(scripts / f"{target.name}-chat.lua", running.chat_body, running.chat_headers)
+        warm = loadgen.run(running.chat_url, chat, 50, plan.warmup)
+        if not warm.ok:
+            raise probe.CheckFailed(f"warm-up had {warm.errors} bad responses: {warm.sample!r}")
+        pids = running.pids()  # after warm-up: every worker exists by now
+        for c in plan.concurrencies:
+            cpu0 = cpu_seconds(pids)
+            with RssSampler(pids) as rss:
+                res = loadgen.run(running.chat_url, chat, c, plan.seconds)
+            cpu = cpu_seconds(pids) - cpu0
+            out[f"c{c}"] = {
+                "rps": res.rps, "p50_ms": res.p50_ms, "p90_ms": res.p90_ms, "p99_ms": res.p99_ms,
+                "requests": res.requests, "errors": res.errors, "sample": res.sample,
+                "cpu_ms_per_req": 1000 * cpu / res.requests if res.requests else None,
+                "rss_peak_mib": rss.peak / MIB,
+            }
+            log(f"  {target.name} c={c}: {res.rps:,.0f} req/s p50 {res.p50_ms:.2f} ms p99 {res.p99_ms:.2f} ms"
+                f" cpu {out[f'c{c}']['cpu_ms_per_req'] or 0:.3f} ms/req errors {res.errors}")
+        st = probe.stream_timing(running.stream_url, running.stream_body, running.stream_headers, plan.stream_n)
+        out["stream"] = asdict(st)
+        out["rss_load_mib"] = max(out[f"c{c}"]["rss_peak_mib"] for c in plan.concurrencies)
+        log(f"  {target.name} stream: first {st.first_p50_ms:.2f} ms last {st.last_p50_ms:.2f} ms;"
+            f" rss idle {out['rss_idle_mib']:.0f} MiB load {out['rss_load_mib']:.0f} MiB")
+        return out
+    finally:
+        running.stop()
+
+
+def run(targets: list[Target], ctx: Context, plan: Plan) -> dict[str, Any]:
+    """Rounds alternate the order (forward, reversed, ...); each round starts every target afresh."""
+    scripts = ctx.work / "wrk"
+    scripts.mkdir(parents=True, exist_ok=True)
+    samples: dict[str, list[dict[str, Any]]] = {t.name: [] for t in targets}
+    skipped: dict[str, str] = {}
+    for rnd in range(plan.rounds):
+        order = targets if rnd % 2 == 0 else list(reversed(targets))
+        for target in order:
+            if target.name in skipped:
+                continue
+            log(f"round {rnd + 1}/{plan.rounds}: {target.label}")
+            try:
+                samples[target.name].append(measure_once(target, ctx, plan, scripts))
+            except Skip as exc:
+                skipped[target.name] = str(exc)
+                log(f"  skipped: {exc}")
+            except (probe.CheckFailed, RuntimeError, TimeoutError, OSError) as exc:
+                skipped[target.name] = f"failed: {str(exc).strip()[:600]}"
+                log(f"  FAILED: {exc}")
+    results = {}
+    for t in targets:
+        if samples[t.name] and t.name not in skipped:
+            results[t.name] = {"label": t.label, "role": t.role, "workers": t.workers,
+                               "runs": samples[t.name], **median_of(samples[t.name])}
+    return {"results": results, "skipped": {n: r for n, r in skipped.items()},
+            "plan": asdict(plan), "labels": {t.name: t.label for t in targets}}
+
+
+def _median_tree(values: list[Any]) -> Any:
+    first = values[0]
+    if isinstance(first, dict):
+        return {k: _median_tree([v[k] for v in values if k in v]) for k in first}
+    if isinstance(first, (int, float)) and not isinstance(first, bool):
+        nums = [v for v in values if isinstance(v, (int, float))]
+        return statistics.median(nums) if nums else None
+    return first
+
+
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Figure by figure median over the rounds (the mean of two, for two rounds)."""
+    return {"median": _median_tree(runs)}

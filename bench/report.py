@@ -1,0 +1,195 @@
+"""Turn one run's raw figures into the markdown report: the table, the goals, the machine."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+from typing import Any
+
+ORDER = ["direct", "minimal", "meshapi", "meshapi-redis-1", "meshapi-redis-n", "litellm", "portkey"]
+
+
+def _get(d: Any, *path: str) -> Any:
+    for p in path:
+        if not isinstance(d, dict) or p not in d:
+            return None
+        d = d[p]
+    return d
+
+
+def _f(v: Any, fmt: str = "{:,.0f}") -> str:
+    return "–" if v is None else fmt.format(v)
+
+
+def _ms(v: Any) -> str:
+    return _f(v, "{:.2f}")
+
+
+def _ratio(a: Any, b: Any) -> str:
+    return "–" if not a or not b else f"{a / b:.2f}×"
+
+
+def gateway_table(gw: dict[str, Any]) -> str:
+    res = gw.get("results", {})
+    med = {n: r["median"] for n, r in res.items()}
+    direct = med.get("direct")
+    ours = _get(med, "meshapi", "c50", "rps")
+    rows = [
+        "| target | req/s c=50 | req/s c=10 | p50 / p90 / p99 ms c=10 | p50 / p99 ms c=50 "
+        "| added p50 / p99 ms c=10 | stream first / last ms | +first ms | RSS idle / load MiB "
+        "| CPU ms/req | meshapi ÷ target c=50 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    names = [n for n in ORDER if n in med] + [n for n in med if n not in ORDER]
+    for name in names:
+        m = med[name]
+        c10, c50, st = m.get("c10", {}), m.get("c50", {}), m.get("stream", {})
+        added = "–"
+        first_added = "–"
+        if direct and name != "direct":
+            added = (f"{c10['p50_ms'] - direct['c10']['p50_ms']:.2f} / "
+                     f"{c10['p99_ms'] - direct['c10']['p99_ms']:.2f}")
+            first_added = _ms(st.get("first_p50_ms", 0) - direct["stream"]["first_p50_ms"])
+        rows.append(
+            f"| {res[name]['label']} | {_f(c50.get('rps'))} | {_f(c10.get('rps'))} "
+            f"| {_ms(c10.get('p50_ms'))} / {_ms(c10.get('p90_ms'))} / {_ms(c10.get('p99_ms'))} "
+            f"| {_ms(c50.get('p50_ms'))} / {_ms(c50.get('p99_ms'))} | {added} "
+            f"| {_ms(st.get('first_p50_ms'))} / {_ms(st.get('last_p50_ms'))} | {first_added} "
+            f"| {_f(m.get('rss_idle_mib'))} / {_f(m.get('rss_load_mib'))} "
+            f"| {_f(c50.get('cpu_ms_per_req'), '{:.3f}')} "
+            f"| {'–' if name.startswith('meshapi') else _ratio(ours, c50.get('rps'))} |"
+        )
+    for name, why in gw.get("skipped", {}).items():
+        label = gw.get("labels", {}).get(name, name)
+        rows.append(f"| {label} | skipped: {why.splitlines()[0][:160]} |" + " |" * 9)
+    return "\n".join(rows)
+
+
+def sdk_table(sdk: dict[str, Any]) -> str:
+    def cell(section: str, name: str, key: str) -> str:
+        v = _get(sdk, section, name)
+        if isinstance(v, dict) and "error" in v:
+            return "n/a (" + v["error"][:70].replace("|", "/") + ")"
+        return _ms(_get(v, key))
+
+    rows = [
+        "| figure | meshapi | openai | httpx + pydantic floor | meshapi ÷ openai |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    spec = [
+        ("import time, median of 5 fresh interpreters (ms)", "import", "median_ms", True),
+        ("CPU per `create` call (ms)", "create", "cpu_ms", False),
+        ("CPU per 200-chunk stream consumed (ms)", "stream200", "cpu_ms", False),
+        ("decode one 1 MiB SSE event in 64-byte reads (ms)", "sse_1mb", "median_ms", False),
+    ]
+    for label, section, key, floor in spec:
+        a = _get(sdk, section, "meshapi", key)
+        b = _get(sdk, section, "openai", key)
+        rows.append(f"| {label} | {cell(section, 'meshapi', key)} | {cell(section, 'openai', key)} "
+                    f"| {cell(section, 'floor', key) if floor else ''} | {_ratio(a, b)} |")
+    return "\n".join(rows)
+
+
+def goals(gw: dict[str, Any] | None, sdk: dict[str, Any] | None) -> str:
+    med = {n: r["median"] for n, r in (gw or {}).get("results", {}).items()}
+    g = lambda *p: _get(med, *p)  # noqa: E731
+    s = lambda *p: _get(sdk or {}, *p)  # noqa: E731
+    ours = g("meshapi", "c50", "rps")
+    out: list[tuple[str, Any, str, Any]] = []
+
+    def ratio(a: Any, b: Any) -> Any:
+        return a / b if a and b else None
+
+    def diff(a: Any, b: Any) -> Any:
+        return a - b if a is not None and b is not None else None
+
+    out.append(("throughput ≥ 4× Portkey (c=50)", ratio(ours, g("portkey", "c50", "rps")), "{:.2f}×", lambda v: v >= 4))
+    out.append(("throughput ≥ 40× LiteLLM (c=50)", ratio(ours, g("litellm", "c50", "rps")), "{:.1f}×", lambda v: v >= 40))
+    out.append(("throughput ≥ 0.7× minimal proxy (c=50)", ratio(ours, g("minimal", "c50", "rps")), "{:.2f}×", lambda v: v >= 0.7))
+    out.append(("CPU per proxied request ≤ 0.25 ms", g("meshapi", "c50", "cpu_ms_per_req"), "{:.3f} ms", lambda v: v <= 0.25))
+    out.append(("added latency p50 ≤ 2 ms (c=10)", diff(g("meshapi", "c10", "p50_ms"), g("direct", "c10", "p50_ms")), "{:.2f} ms", lambda v: v <= 2))
+    out.append(("added latency p99 ≤ 6 ms (c=10)", diff(g("meshapi", "c10", "p99_ms"), g("direct", "c10", "p99_ms")), "{:.2f} ms", lambda v: v <= 6))
+    out.append(("stream first chunk ≤ 1 ms above direct", diff(g("meshapi", "stream", "first_p50_ms"), g("direct", "stream", "first_p50_ms")), "{:.2f} ms", lambda v: v <= 1))
+    out.append(("RSS idle ≤ 80 MiB", g("meshapi", "rss_idle_mib"), "{:.0f} MiB", lambda v: v <= 80))
+    out.append(("RSS under load ≤ 120 MiB", g("meshapi", "rss_load_mib"), "{:.0f} MiB", lambda v: v <= 120))
+    out.append(("N workers + Redis scale ≥ 1.7× from 1 to 2 workers",
+                ratio(g("meshapi-redis-n", "c50", "rps"), g("meshapi-redis-1", "c50", "rps")), "{:.2f}×", lambda v: v >= 1.7))
+    out.append(("SDK import ≤ 1.3× httpx + pydantic floor",
+                ratio(s("import", "meshapi", "median_ms"), s("import", "floor", "median_ms")), "{:.2f}×", lambda v: v <= 1.3))
+    out.append(("SDK CPU per create ≤ openai's",
+                ratio(s("create", "meshapi", "cpu_ms"), s("create", "openai", "cpu_ms")), "{:.2f}× openai", lambda v: v <= 1))
+    out.append(("SDK CPU per 200-chunk stream ≤ openai's",
+                ratio(s("stream200", "meshapi", "cpu_ms"), s("stream200", "openai", "cpu_ms")), "{:.2f}× openai", lambda v: v <= 1))
+    out.append(("1 MiB SSE event ≤ 20 ms", s("sse_1mb", "meshapi", "median_ms"), "{:.1f} ms", lambda v: v <= 20))
+    rows = ["| goal | figure | status |", "|---|---:|---|"]
+    for label, value, fmt, test in out:
+        if value is None:
+            rows.append(f"| {label} | – | not measured |")
+        else:
+            rows.append(f"| {label} | {fmt.format(value)} | {'met' if test(value) else '**missed**'} |")
+    return "\n".join(rows)
+
+
+def _cmd(argv: list[str]) -> str:
+    if not shutil.which(argv[0]):
+        return "?"
+    out = subprocess.run(argv, capture_output=True, text=True)
+    return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr).strip() else "?"
+
+
+def machine() -> dict[str, str]:
+    model = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        kb = int(open("/proc/meminfo").readline().split()[1])
+        mem = f"{kb / 1024 / 1024:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return {
+        "cpu": f"{model}, {os.cpu_count()} cores",
+        "memory": mem,
+        "kernel": platform.release(),
+        "load_at_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "nginx": _cmd(["nginx", "-v"]).replace("nginx version: ", ""),
+        "wrk": _cmd(["wrk", "--version"]).split(" [")[0],
+        "node": _cmd(["node", "--version"]),
+    }
+
+
+def render(data: dict[str, Any]) -> str:
+    parts = [f"## Results ({data['started']}, {'quick smoke run' if data['quick'] else 'full run'})", ""]
+    m = data["machine"]
+    parts.append("Machine: " + "; ".join(f"{k} {v}" for k, v in m.items()))
+    parts.append("")
+    gw, sdk = data.get("gateway"), data.get("sdk")
+    if gw:
+        plan = gw["plan"]
+        vers = {n: r["median"].get("version", "") for n, r in gw["results"].items()}
+        parts.append(
+            f"### Gateway: wrk, 2 threads, {plan['seconds']:g} s per run, {plan['rounds']} round(s) alternating order, "
+            f"medians; streaming timed over {plan['stream_n']} sequential 12-chunk streams")
+        parts.append("")
+        parts.append("Versions: " + ", ".join(f"{n} {v}" for n, v in vers.items() if v))
+        parts.append("")
+        parts.append(gateway_table(gw))
+        parts.append("")
+    if sdk:
+        v = sdk.get("versions", {})
+        parts.append("### SDK (" + ", ".join(f"{k} {val}" for k, val in v.items()) + ")")
+        parts.append("")
+        parts.append(sdk_table(sdk))
+        parts.append("")
+    parts.append("### Goals")
+    parts.append("")
+    parts.append(goals(gw, sdk))
+    parts.append("")
+    return "\n".join(parts)

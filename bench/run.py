@@ -1,0 +1,113 @@
+"""One command for every benchmark: `python3 bench/run.py` (or `make bench`); see docs/performance.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import deps  # noqa: E402
+import gateway_bench  # noqa: E402
+import report  # noqa: E402
+import targets as targets_mod  # noqa: E402
+import upstream  # noqa: E402
+from deps import log  # noqa: E402
+
+PARTS = ("gateway", "sdk")
+DOC = deps.ROOT / "docs" / "performance.md"
+BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="meshapi benchmarks: gateway vs peers, SDK vs openai, one run, one machine")
+    p.add_argument("--only", default=",".join(PARTS), help="comma list of parts: gateway,sdk")
+    p.add_argument("--targets", default="", help="comma list of gateway targets (default: all): "
+                   + ",".join(t.name for t in targets_mod.all_targets(2)))
+    p.add_argument("--quick", action="store_true", help="smoke run: 1 round, short runs, fewer calls")
+    p.add_argument("--rounds", type=int, help="rounds per target (default 2, quick 1)")
+    p.add_argument("--seconds", type=float, help="seconds per wrk run (default 10, quick 2)")
+    p.add_argument("--python", help="Python to run our side with (default: the project venv, else bench/.peers/venv)")
+    p.add_argument("--update-docs", action="store_true", help="write the report into docs/performance.md")
+    return p.parse_args()
+
+
+def run_sdk(python: str, up: upstream.Upstream, quick: bool) -> dict:
+    argv = [python, str(deps.BENCH / "sdk_bench.py"), "--chat-root", f"http://127.0.0.1:{up.chat_port}",
+            "--stream200-root", f"http://127.0.0.1:{up.stream200_port}"]
+    if quick:
+        argv.append("--quick")
+    env = {**os.environ, "PYTHONPATH": deps.source_path()}
+    log("SDK: import time, per-call CPU, SSE decoding (meshapi vs openai)")
+    out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1800)
+    if out.returncode != 0:
+        raise RuntimeError(f"sdk_bench failed: {out.stderr[-1500:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def update_docs(markdown: str) -> None:
+    text = DOC.read_text() if DOC.exists() else f"# Performance\n\n{BEGIN}\n{END}\n"
+    if BEGIN not in text:
+        text += f"\n{BEGIN}\n{END}\n"
+    text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: f"{BEGIN}\n{markdown}\n{END}", text, flags=re.S)
+    DOC.write_text(text)
+    log(f"wrote {DOC.relative_to(deps.ROOT)}")
+
+
+def main() -> int:
+    args = parse_args()
+    parts = [p.strip() for p in args.only.split(",") if p.strip()]
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        sys.exit(f"unknown part(s): {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}")
+    cpus = os.cpu_count() or 1
+    plan = gateway_bench.Plan(
+        seconds=args.seconds or (2.0 if args.quick else 10.0),
+        warmup=1.0 if args.quick else 3.0,
+        rounds=args.rounds or (1 if args.quick else 2),
+        stream_n=50 if args.quick else 300,
+    )
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    work = deps.RESULTS / stamp
+    work.mkdir(parents=True, exist_ok=True)
+    data: dict = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quick": args.quick,
+                  "machine": report.machine()}
+
+    deps.ensure_apt({"nginx": "nginx", "wrk": "wrk", **({"redis-server": "redis-server"} if "gateway" in parts else {})})
+    python = deps.bench_python(args.python)
+    log(f"our side runs on {python}")
+    up = upstream.start(work)
+    try:
+        if "gateway" in parts:
+            all_t = targets_mod.all_targets(cpus)
+            wanted = [t.strip() for t in args.targets.split(",") if t.strip()]
+            chosen = [t for t in all_t if not wanted or t.name in wanted]
+            if wanted and len(chosen) != len(wanted):
+                sys.exit(f"unknown target in {wanted}; choose from {[t.name for t in all_t]}")
+            ctx = targets_mod.Context(upstream=up, work=work, python=python, cpus=cpus)
+            try:
+                data["gateway"] = gateway_bench.run(chosen, ctx, plan)
+            finally:
+                ctx.close()
+        if "sdk" in parts:
+            data["sdk"] = run_sdk(python, up, args.quick)
+    finally:
+        up.stop()
+    markdown = report.render(data)
+    (work / "results.json").write_text(json.dumps(data, indent=2, default=str))
+    (work / "report.md").write_text(markdown)
+    print(markdown)
+    log(f"raw figures and logs in {work.relative_to(deps.ROOT)}")
+    if args.update_docs:
+        update_docs(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
