@@ -1,0 +1,1 @@
+"""HTTP routes, kept thin: parse, authenticate, hand over, render."""

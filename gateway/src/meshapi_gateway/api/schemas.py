@@ -1,0 +1,85 @@
+"""Request validation models: the documented limits, with unknown fields allowed.
+
+Validated only; the route forwards the client's own dict, so fields we do not model
+still reach the upstream (wire-protocol §13.9).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ImageURL(_Open):
+    url: str
+    detail: Optional[Literal["auto", "low", "high"]] = None
+
+
+class ContentPart(_Open):
+    type: str
+    text: Optional[str] = None
+    image_url: Optional[Union[ImageURL, str]] = None
+
+
+class FunctionCall(_Open):
+    name: Optional[str] = None
+    arguments: Optional[str] = None
+
+
+class ToolCall(_Open):
+    id: Optional[str] = None
+    type: Optional[str] = "function"
+    function: FunctionCall
+
+
+class Message(_Open):
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: Optional[Union[str, list[ContentPart]]] = None
+    name: Optional[str] = None
+    tool_call_id: Optional[str] = None
+    tool_calls: Optional[list[ToolCall]] = None
+
+
+class FunctionDef(_Open):
+    name: str = Field(min_length=1, max_length=64)
+    description: Optional[str] = None
+    parameters: Optional[dict[str, Any]] = None
+
+
+class Tool(_Open):
+    type: Literal["function"] = "function"
+    function: FunctionDef
+
+
+class ChatRequest(_Open):
+    messages: list[Message] = Field(min_length=1)
+    model: Optional[str] = None
+    stream: Optional[bool] = None
+    temperature: Optional[float] = Field(None, ge=0, le=2)
+    top_p: Optional[float] = Field(None, ge=0, le=1)
+    max_tokens: Optional[int] = Field(None, ge=1)
+    max_completion_tokens: Optional[int] = Field(None, ge=1)
+    frequency_penalty: Optional[float] = Field(None, ge=-2, le=2)
+    presence_penalty: Optional[float] = Field(None, ge=-2, le=2)
+    n: Optional[int] = Field(None, ge=1, le=1)
+    stop: Optional[Union[str, list[str]]] = None
+    seed: Optional[int] = None
+    user: Optional[str] = Field(None, max_length=256)
+    tools: Optional[list[Tool]] = None
+    tool_choice: Optional[Union[Literal["auto", "none", "required"], dict[str, Any]]] = None
+    models: Optional[list[str]] = None
+    template: Optional[str] = None
+    variables: Optional[dict[str, str]] = None
+    reasoning_effort: Optional[Literal["high", "medium", "low", "minimal", "none"]] = None
+    stream_options: Optional[dict[str, Any]] = None
+
+
+class ChatRequestWithTemplate(ChatRequest):
+    """With a template, ``messages`` may be empty: the template supplies them."""
+
+    messages: list[Message] = Field(default_factory=list)

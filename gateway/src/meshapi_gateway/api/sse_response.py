@@ -1,0 +1,64 @@
+"""An ASGI response that writes SSE frames as they are produced and notices a client leaving.
+
+A watcher waits for ``http.disconnect``; when the client goes away the producing task
+is cancelled at once, so the upstream call is closed instead of generating for nobody.
+``on_finish`` always runs (billing must happen also for a stream cut short).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import AsyncIterator, Awaitable, Callable
+
+from starlette.types import Receive, Scope, Send
+
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class SSEResponse:
+    def __init__(self, frames: AsyncIterator[bytes], headers: dict[str, str] | None = None,
+                 on_finish: Callable[[bool], Awaitable[None]] | None = None) -> None:
+        self.frames = frames
+        self.headers = [*SSE_HEADERS, *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items())]
+        self.on_finish = on_finish
+        self.client_gone = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        main = asyncio.current_task()
+        assert main is not None
+
+        async def watch() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    self.client_gone = True
+                    main.cancel()
+                    return
+
+        watcher = asyncio.create_task(watch())
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+            async for chunk in self.frames:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except asyncio.CancelledError:
+            if not self.client_gone:
+                raise
+            main.uncancel()
+        except OSError:
+            self.client_gone = True  # the socket went away under a write
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            aclose = getattr(self.frames, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+            if self.on_finish is not None:
+                await self.on_finish(self.client_gone)

@@ -1,0 +1,114 @@
+"""Building the ASGI application: settings → state → routes, and the start/stop order.
+
+Start: migrate the schema, load the catalog, warm the key cache, open the shared
+upstream connection pool, start feature services. Stop: the reverse, and the billing
+writer flushes last so no usage is lost on a graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+import aiohttp
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+
+from meshapi_gateway.api.common import on_gateway_error, on_http_exception, on_unexpected
+from meshapi_gateway.api.routes import routes
+from meshapi_gateway.auth.jwt_tokens import JWTVerifier
+from meshapi_gateway.auth.key_cache import KeyCache
+from meshapi_gateway.billing import Billing
+from meshapi_gateway.catalog import load_catalog
+from meshapi_gateway.chat import ChatPipeline
+from meshapi_gateway.config import Settings
+from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.limits import NoLimits
+from meshapi_gateway.providers.registry import ProviderRegistry
+from meshapi_gateway.request_context import RequestContext
+from meshapi_gateway.routing import Router
+from meshapi_gateway.state import GatewayState
+from meshapi_gateway.store import db
+
+log = logging.getLogger("meshapi_gateway")
+
+# Feature areas register start-up hooks here: ``async def hook(state) -> optional async stop``.
+StartHook = Callable[[GatewayState], Awaitable[Callable[[], Awaitable[None]] | None]]
+START_HOOKS: list[StartHook] = []
+
+
+def _feature_hooks() -> list[StartHook]:
+    """Start hooks of the built-in feature areas, imported lazily."""
+    hooks: list[StartHook] = []
+    with contextlib.suppress(ImportError):
+        from meshapi_gateway.providers.local import start_local_models
+
+        hooks.append(start_local_models)
+    return hooks
+
+
+def make_http_session(settings: Settings) -> aiohttp.ClientSession:
+    # One pool for every upstream: keep-alive connections are reused across requests.
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=60,
+                                     enable_cleanup_closed=True)
+    return aiohttp.ClientSession(connector=connector, auto_decompress=True,
+                                 timeout=aiohttp.ClientTimeout(total=None, connect=settings.upstream_connect_timeout))
+
+
+async def build_state(settings: Settings) -> GatewayState:
+    url = settings.resolved_database_url()
+    engine = db.make_engine(url)
+    sessions = db.sessionmaker(engine)
+    catalog = load_catalog(settings.builtin_catalog, settings.catalog_file, settings.models)
+    providers = ProviderRegistry()
+    state = GatewayState(
+        settings=settings, engine=engine, sessions=sessions, catalog=catalog, providers=providers,
+        router=Router(catalog, providers), key_cache=KeyCache(sessions, settings.key_cache_refresh_seconds),
+        jwt=JWTVerifier(settings.resolved_jwt_secret(), settings.jwt_audience, settings.jwt_issuer,
+                        settings.jwt_owner_claim, settings.jwks_url),
+        limits=NoLimits(), billing=Billing(), http=make_http_session(settings),
+    )
+    state.services["chat"] = ChatPipeline(state)
+    return state
+
+
+def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        if migrate:
+            db.upgrade(settings.resolved_database_url())
+        state = await build_state(settings)
+        app.state.gw = state
+        stops: list[Callable[[], Awaitable[None]]] = []
+        try:
+            await state.key_cache.start()
+            for hook in [*_feature_hooks(), *START_HOOKS]:
+                stop = await hook(state)
+                if stop is not None:
+                    stops.append(stop)
+            await state.billing.start()
+            yield {}
+        finally:
+            for stop in reversed(stops):
+                with contextlib.suppress(Exception):
+                    await stop()
+            await state.key_cache.stop()
+            await state.limits.aclose()
+            await state.billing.aclose()
+            await state.providers.aclose()
+            await state.http.close()
+            await state.engine.dispose()
+
+    app = Starlette(
+        routes=routes(),
+        lifespan=lifespan,
+        exception_handlers={GatewayError: on_gateway_error, HTTPException: on_http_exception,
+                            Exception: on_unexpected},
+    )
+    return app
+
+
+def asgi(settings: Settings) -> RequestContext:
+    """The application as served: the request-id/envelope layer around Starlette."""
+    return RequestContext(create_app(settings), access_log=settings.access_log)

@@ -1,0 +1,76 @@
+"""Control-plane tokens: Supabase-style HS256 JWTs (and RS256/ES256 through JWKS when configured).
+
+The owner is read from a configurable claim: first in ``user_metadata``, then
+``app_metadata``, then at the top level, falling back to ``sub`` (wire-protocol §1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import jwt
+
+ALLOWED_HS = ["HS256"]
+ALLOWED_ASYM = ["RS256", "ES256"]
+
+
+class TokenError(Exception):
+    pass
+
+
+class JWTVerifier:
+    def __init__(self, secret: str, audience: str = "authenticated", issuer: str = "", owner_claim: str = "sub",
+                 jwks_url: str = "") -> None:
+        self._secret = secret
+        self._audience = audience
+        self._issuer = issuer or None
+        self._owner_claim = owner_claim
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=600) if jwks_url else None
+
+    def mint(self, owner: str, ttl_seconds: int = 3600, extra: dict[str, Any] | None = None) -> str:
+        now = int(time.time())
+        claims: dict[str, Any] = {"sub": owner, "aud": self._audience, "iat": now, "exp": now + ttl_seconds,
+                                  "role": "authenticated"}
+        if self._issuer:
+            claims["iss"] = self._issuer
+        claims.update(extra or {})
+        return jwt.encode(claims, self._secret, algorithm="HS256")
+
+    def _owner(self, claims: dict[str, Any]) -> str:
+        name = self._owner_claim
+        for holder in (claims.get("user_metadata"), claims.get("app_metadata"), claims):
+            if isinstance(holder, dict) and isinstance(holder.get(name), str) and holder[name]:
+                return str(holder[name])
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub:
+            raise TokenError("token has no subject")
+        return sub
+
+    def _decode(self, token: str) -> dict[str, Any]:
+        header = jwt.get_unverified_header(token)
+        alg = header.get("alg")
+        options = {"require": ["exp", "sub"]}
+        if alg in ALLOWED_HS:
+            key: Any = self._secret
+            algorithms = ALLOWED_HS
+        elif alg in ALLOWED_ASYM and self._jwks is not None:
+            key = self._jwks.get_signing_key_from_jwt(token).key
+            algorithms = ALLOWED_ASYM
+        else:
+            raise TokenError(f"token algorithm {alg!r} is not accepted")
+        claims: dict[str, Any] = jwt.decode(token, key, algorithms=algorithms, audience=self._audience,
+                                            issuer=self._issuer, options=options)  # type: ignore[arg-type]
+        return claims
+
+    async def verify(self, token: str) -> str:
+        """The owner named by a valid token; ``TokenError`` otherwise."""
+        try:
+            if self._jwks is not None and jwt.get_unverified_header(token).get("alg") in ALLOWED_ASYM:
+                claims = await asyncio.to_thread(self._decode, token)
+            else:
+                claims = self._decode(token)
+        except jwt.PyJWTError as exc:
+            raise TokenError(str(exc)) from exc
+        return self._owner(claims)

@@ -1,0 +1,107 @@
+"""An in-memory view of the api_keys table, so checking a key costs a dict lookup.
+
+A background task re-reads rows changed since the last poll (every couple of seconds),
+so a key revoked anywhere — another replica, the CLI — stops working within seconds.
+An unknown key is looked up once in the database (it may have just been created
+elsewhere) and then remembered as unknown for a while, so bad keys cannot turn into a
+database round trip per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from meshapi_gateway.auth.keys import hash_key
+from meshapi_gateway.store.tables import ApiKey
+
+log = logging.getLogger("meshapi_gateway.auth")
+
+NEGATIVE_TTL = 5.0
+
+
+@dataclass(slots=True)
+class CachedKey:
+    id: str
+    owner: str
+    revoked: bool
+    suspended: bool
+    rpm: int | None
+    rpd: int | None
+    tpm: int | None
+
+
+def _cached(row: ApiKey) -> CachedKey:
+    return CachedKey(row.id, row.owner, row.revoked_at is not None, bool(row.suspended), row.rpm, row.rpd, row.tpm)
+
+
+class KeyCache:
+    def __init__(self, sessions: async_sessionmaker, refresh_seconds: float = 2.0) -> None:  # type: ignore[type-arg]
+        self._sessions = sessions
+        self._refresh = refresh_seconds
+        self._by_hash: dict[str, CachedKey] = {}
+        self._unknown: dict[str, float] = {}
+        self._watermark = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._poll(full=True)
+        self._task = asyncio.create_task(self._loop(), name="key-cache-refresh")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._refresh)
+            try:
+                await self._poll(full=False)
+            except Exception:  # the database may be briefly away; keep serving from memory
+                log.warning("key cache refresh failed", exc_info=True)
+
+    async def _poll(self, full: bool) -> None:
+        stmt = select(ApiKey)
+        if not full:
+            # Re-read a little behind the watermark: rows committed in the same second.
+            stmt = stmt.where(ApiKey.updated_at >= self._watermark - 1)
+        async with self._sessions() as session:
+            rows = list((await session.execute(stmt)).scalars())
+        for row in rows:
+            self._by_hash[row.key_hash] = _cached(row)
+            self._unknown.pop(row.key_hash, None)
+            if row.updated_at > self._watermark:
+                self._watermark = row.updated_at
+
+    def put(self, row: ApiKey) -> None:
+        """Make a change made by this process visible at once."""
+        self._by_hash[row.key_hash] = _cached(row)
+        self._unknown.pop(row.key_hash, None)
+
+    async def lookup(self, key: str) -> CachedKey | None:
+        digest = hash_key(key)
+        hit = self._by_hash.get(digest)
+        if hit is not None:
+            return hit
+        now = time.monotonic()
+        until = self._unknown.get(digest)
+        if until is not None and until > now:
+            return None
+        async with self._sessions() as session:
+            row = (await session.execute(select(ApiKey).where(ApiKey.key_hash == digest))).scalar_one_or_none()
+        if row is None:
+            if len(self._unknown) > 100_000:
+                self._unknown.clear()
+            self._unknown[digest] = now + NEGATIVE_TTL
+            return None
+        self.put(row)
+        return self._by_hash[digest]

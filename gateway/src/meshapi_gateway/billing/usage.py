@@ -1,0 +1,57 @@
+"""What a finished upstream call reports, and the billing interface the routes call.
+
+Routes call ``precheck`` before a request (402 when the balance is gone) and ``record``
+after it; ``record`` never waits on the database — the ledger is written in batches off
+the request path by whichever ``Billing`` implementation is configured.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from meshapi_gateway.auth.principal import Principal
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    request_id: str
+    owner: str
+    key_id: str | None
+    model: str
+    provider: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cost: Decimal
+    kind: str = "chat"
+    created_at: float = field(default_factory=time.time)
+
+
+def usage_counts(usage: Any) -> tuple[int, int, int]:
+    """(prompt, completion, cached) from an OpenAI-style usage object; zeros when absent."""
+    if not isinstance(usage, dict):
+        return 0, 0, 0
+    prompt = int(usage.get("prompt_tokens") or usage.get("input_tokens") or 0)
+    completion = int(usage.get("completion_tokens") or usage.get("output_tokens") or 0)
+    details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}
+    cached = int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
+    return prompt, completion, cached
+
+
+class Billing:
+    """Default billing: cost is computed and reported, nothing is stored or refused."""
+
+    def precheck(self, principal: Principal) -> None:
+        return None
+
+    def record(self, record: UsageRecord) -> None:
+        return None
+
+    async def start(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,187 @@
+"""Making upstream chat output look the same whoever produced it.
+
+Non-stream: the public model id, ids and types on tool calls, integer usage.
+Stream: content passes through at once; tool-call fragments are held until the call
+is complete and then sent whole in one delta (wire-protocol §4.1: the 0.1.0 SDK rejects
+fragments, and OpenAI clients accept a one-piece delta); usage is held for the final
+``choices: []`` chunk, which carries ``cost``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from meshapi_gateway.ids import ulid
+
+
+def call_id() -> str:
+    return "call_" + ulid().lower()
+
+
+def normalize_tool_call(tc: dict[str, Any], index: int | None = None) -> dict[str, Any]:
+    fn = tc.get("function") or {}
+    args = fn.get("arguments")
+    out: dict[str, Any] = {
+        "id": tc.get("id") or call_id(),
+        "type": "function",
+        "function": {"name": fn.get("name") or "", "arguments": args if isinstance(args, str) else "{}"},
+    }
+    if index is not None:
+        out["index"] = index
+    return out
+
+
+def normalize_completion(data: dict[str, Any], public_model: str) -> dict[str, Any]:
+    data["model"] = public_model
+    data.setdefault("id", "chatcmpl-" + ulid())
+    data["object"] = "chat.completion"
+    if not isinstance(data.get("created"), int):
+        data["created"] = int(time.time())
+    for i, choice in enumerate(data.get("choices") or []):
+        choice.setdefault("index", i)
+        msg = choice.get("message") or {}
+        msg.setdefault("role", "assistant")
+        calls = msg.get("tool_calls")
+        if calls:
+            msg["tool_calls"] = [normalize_tool_call(tc) for tc in calls]
+        elif "tool_calls" in msg:
+            del msg["tool_calls"]
+        choice["message"] = msg
+    usage = data.get("usage")
+    if isinstance(usage, dict):
+        for k in ("prompt_tokens", "completion_tokens", "total_tokens"):
+            usage[k] = int(usage.get(k) or 0)
+        if not usage["total_tokens"]:
+            usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    return data
+
+
+class StreamNormalizer:
+    """Feed upstream chunks in, get client chunks out."""
+
+    def __init__(self, public_model: str) -> None:
+        self.public_model = public_model
+        self.id = ""
+        self.created = 0
+        self.usage: dict[str, Any] | None = None
+        self.finish_reason: str | None = None
+        self.content_chunks = 0
+        self.text_parts: list[str] = []
+        self._pending: dict[int, dict[int, dict[str, Any]]] = {}  # choice index → call index → call
+        self.tool_calls: list[dict[str, Any]] = []
+
+    def _stamp(self, chunk: dict[str, Any]) -> dict[str, Any]:
+        chunk["id"] = self.id
+        chunk["object"] = "chat.completion.chunk"
+        chunk["created"] = self.created
+        chunk["model"] = self.public_model
+        return chunk
+
+    def _merge_calls(self, choice_index: int, fragments: list[dict[str, Any]]) -> None:
+        pending = self._pending.setdefault(choice_index, {})
+        for pos, frag in enumerate(fragments):
+            idx = frag.get("index")
+            if not isinstance(idx, int):
+                # No index: a new id starts a new call, otherwise it continues the last one.
+                if frag.get("id") and all(c.get("id") != frag.get("id") for c in pending.values()):
+                    idx = len(pending)
+                else:
+                    idx = max(pending) if pending else pos
+            call = pending.get(idx)
+            fn = frag.get("function") or {}
+            if call is None:
+                call = pending[idx] = {"index": idx, "id": frag.get("id") or "", "type": "function",
+                                       "function": {"name": fn.get("name") or "", "arguments": ""}}
+            else:
+                if frag.get("id") and not call["id"]:
+                    call["id"] = frag["id"]
+                if fn.get("name") and not call["function"]["name"]:
+                    call["function"]["name"] = fn["name"]
+            args = fn.get("arguments")
+            if isinstance(args, str):
+                call["function"]["arguments"] += args
+            elif isinstance(args, dict):
+                import orjson
+
+                call["function"]["arguments"] += orjson.dumps(args).decode()
+
+    def _flush_calls(self, choice_index: int) -> list[dict[str, Any]]:
+        pending = self._pending.pop(choice_index, None)
+        if not pending:
+            return []
+        out = []
+        for idx in sorted(pending):
+            call = pending[idx]
+            if not call["id"]:
+                call["id"] = call_id()
+            if not call["function"]["arguments"]:
+                call["function"]["arguments"] = "{}"
+            self.tool_calls.append(call)
+            out.append(self._stamp({"choices": [{"index": choice_index, "delta": {"tool_calls": [call]},
+                                                 "finish_reason": None}]}))
+        return out
+
+    def feed(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
+        if not self.id:
+            self.id = str(chunk.get("id") or ("chatcmpl-" + ulid()))
+            created = chunk.get("created")
+            self.created = created if isinstance(created, int) else int(time.time())
+        usage = chunk.pop("usage", None)
+        if isinstance(usage, dict):
+            self.usage = usage
+        choices = chunk.get("choices") or []
+        if not choices:
+            return []
+        out: list[dict[str, Any]] = []
+        kept = []
+        for choice in choices:
+            ci = choice.get("index", 0)
+            delta = choice.get("delta") or {}
+            frags = delta.pop("tool_calls", None)
+            if frags:
+                self._merge_calls(ci, frags)
+            finish = choice.get("finish_reason")
+            content = delta.get("content")
+            if isinstance(content, str) and content:
+                self.content_chunks += 1
+                self.text_parts.append(content)
+            if finish:
+                self.finish_reason = finish
+                if delta:
+                    out.append(self._stamp({"choices": [{"index": ci, "delta": delta, "finish_reason": None}]}))
+                out.extend(self._flush_calls(ci))
+                if self.tool_calls and finish == "stop" and not self._forced_named:
+                    finish = "tool_calls"
+                kept_choice = {"index": ci, "delta": {}, "finish_reason": finish}
+                if "logprobs" in choice:
+                    kept_choice["logprobs"] = choice["logprobs"]
+                out.append(self._stamp({"choices": [kept_choice]}))
+                continue
+            if delta or choice.get("logprobs") is not None:
+                choice["delta"] = delta
+                choice.setdefault("finish_reason", None)
+                kept.append(choice)
+        if kept:
+            chunk["choices"] = kept
+            out.insert(0, self._stamp(chunk))
+        return out
+
+    _forced_named = False
+
+    def force_named_tool(self) -> None:
+        """With ``tool_choice`` naming a function, ``stop`` stays ``stop`` (OpenAI's behaviour)."""
+        self._forced_named = True
+
+    def finish(self) -> list[dict[str, Any]]:
+        """Calls still held when the upstream ended without a finish_reason."""
+        out: list[dict[str, Any]] = []
+        for ci in list(self._pending):
+            out.extend(self._flush_calls(ci))
+        return out
+
+    def usage_chunk(self, usage: dict[str, Any], cost: str | None) -> dict[str, Any]:
+        chunk: dict[str, Any] = {"choices": [], "usage": usage}
+        if cost is not None:
+            chunk["cost"] = cost
+        return self._stamp(chunk)

@@ -1,0 +1,186 @@
+"""One chat completion, from a validated body to a billed answer.
+
+route → auth → limits → [this] templates → router → provider → usage/ledger.
+Compare, the Responses API and batches call the same two methods, so limits, fallbacks
+and billing behave identically everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
+
+from meshapi_gateway import metrics
+from meshapi_gateway.billing import UsageRecord, usage_counts
+from meshapi_gateway.chat.normalize import StreamNormalizer, normalize_completion
+from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.providers.base import CallContext, Target, UpstreamError
+from meshapi_gateway.routing import Attempted
+
+if TYPE_CHECKING:
+    from meshapi_gateway.auth.principal import Principal
+    from meshapi_gateway.state import GatewayState
+
+log = logging.getLogger("meshapi_gateway.chat")
+
+# A hook that rewrites the body before routing (prompt templates plug in here).
+BodyHook = Callable[["Principal", dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def money(value: Decimal) -> str:
+    text = format(value.quantize(Decimal("0.0000000001")).normalize(), "f")
+    return "0" if text in ("-0", "0E-10") else text
+
+
+def estimate_prompt_tokens(body: dict[str, Any]) -> int:
+    """A rough count (4 characters a token) for the rare stream that ends without usage."""
+    chars = 0
+    for m in body.get("messages") or []:
+        c = m.get("content") if isinstance(m, dict) else None
+        if isinstance(c, str):
+            chars += len(c)
+        elif isinstance(c, list):
+            chars += sum(len(p.get("text") or "") for p in c if isinstance(p, dict))
+    return max(1, chars // 4)
+
+
+@dataclass(slots=True)
+class ChatOutcome:
+    target: Target
+    response: dict[str, Any]
+    attempted: Attempted
+    cost: Decimal
+
+
+@dataclass
+class ChatStream:
+    """An opened stream: normalized chunk dicts, then ``usage``/``cost`` once it has ended."""
+
+    target: Target
+    attempted: Attempted
+    chunks: AsyncIterator[dict[str, Any]]
+    normalizer: StreamNormalizer
+    cost: Decimal | None = None
+    error: UpstreamError | None = None
+    completed: bool = False
+    _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        for closer in self._closers:
+            await closer()
+        self._closers.clear()
+
+
+class ChatPipeline:
+    def __init__(self, state: "GatewayState") -> None:
+        self.state = state
+        self.body_hooks: list[BodyHook] = []
+
+    async def prepare(self, principal: "Principal", body: dict[str, Any]) -> dict[str, Any]:
+        for hook in self.body_hooks:
+            body = await hook(principal, body)
+        if body.get("template") and not self.body_hooks:
+            raise GatewayError("not_found", f"Template '{body['template']}' not found.")
+        return body
+
+    def _candidates(self, body: dict[str, Any]) -> list[Any]:
+        fallbacks = body.get("models") if isinstance(body.get("models"), list) else None
+        model = body.get("model")
+        if not model and fallbacks:
+            model, fallbacks = fallbacks[0], fallbacks[1:]
+        return self.state.router.candidates(model, fallbacks)
+
+    def _bill(self, principal: "Principal", request_id: str, target: Target, usage: dict[str, Any] | None,
+              kind: str, multiplier: Decimal, estimated: tuple[int, int] | None = None) -> Decimal:
+        prompt, completion, cached = usage_counts(usage)
+        if usage is None and estimated is not None:
+            prompt, completion = estimated
+        entry = target.entry
+        cost = entry.pricing.cost(prompt, completion, cached, multiplier)
+        provider = target.deployment.provider or entry.provider
+        self.state.billing.record(UsageRecord(request_id=request_id, owner=principal.owner, key_id=principal.key_id,
+                                              model=entry.id, provider=provider, prompt_tokens=prompt,
+                                              completion_tokens=completion, cached_tokens=cached, cost=cost,
+                                              kind=kind))
+        metrics.observe_usage(entry.id, provider, prompt, completion, float(cost))
+        return cost
+
+    def _count_errors(self, attempted: Attempted) -> None:
+        for model, err in zip(attempted.tried, attempted.errors):
+            metrics.UPSTREAM_ERRORS.labels(model, "", err.code).inc()
+
+    async def complete(self, principal: "Principal", body: dict[str, Any], request_id: str, *,
+                       kind: str = "chat", multiplier: Decimal = Decimal(1),
+                       ctx: CallContext | None = None) -> ChatOutcome:
+        entries = self._candidates(body)
+        attempted = Attempted()
+        ctx = ctx or self.state.call_context(request_id)
+        try:
+            target, data = await self.state.router.chat(entries, body, ctx, attempted)
+        finally:
+            self._count_errors(attempted)
+        data = normalize_completion(data, target.entry.id)
+        cost = self._bill(principal, request_id, target, data.get("usage"), kind, multiplier)
+        data["cost"] = money(cost)
+        usage = data.get("usage")
+        if isinstance(usage, dict):
+            await self.state.limits.add_tokens(principal, int(usage.get("total_tokens") or 0))
+        return ChatOutcome(target, data, attempted, cost)
+
+    async def stream(self, principal: "Principal", body: dict[str, Any], request_id: str, *,
+                     kind: str = "chat", multiplier: Decimal = Decimal(1),
+                     ctx: CallContext | None = None) -> ChatStream:
+        """Open the upstream stream (falling back while nothing has been sent) and return it."""
+        entries = self._candidates(body)
+        attempted = Attempted()
+        ctx = ctx or self.state.call_context(request_id)
+        try:
+            target, upstream = await self.state.router.open_chat_stream(entries, body, ctx, attempted)
+        finally:
+            self._count_errors(attempted)
+        normalizer = StreamNormalizer(target.entry.id)
+        tc = body.get("tool_choice")
+        if isinstance(tc, dict):
+            normalizer.force_named_tool()
+        started = time.perf_counter()
+        provider = target.deployment.provider or target.entry.provider
+        holder: ChatStream
+
+        async def chunks() -> AsyncIterator[dict[str, Any]]:
+            first = True
+            try:
+                async for raw in upstream:
+                    for out in normalizer.feed(raw):
+                        if first:
+                            metrics.TTFT.labels(target.entry.id, provider).observe(time.perf_counter() - started)
+                            first = False
+                        yield out
+                for out in normalizer.finish():
+                    yield out
+                holder.completed = True
+            except UpstreamError as exc:
+                holder.error = exc
+                for out in normalizer.finish():
+                    yield out
+
+        async def settle() -> None:
+            close = getattr(upstream, "aclose", None)
+            if close is not None:
+                try:
+                    await close()
+                except Exception:  # closing a dead connection must not hide the billing below
+                    log.debug("closing upstream stream failed", exc_info=True)
+            if holder.cost is None:
+                estimated = None
+                if normalizer.usage is None:
+                    estimated = (estimate_prompt_tokens(body), normalizer.content_chunks + len(normalizer.tool_calls))
+                holder.cost = self._bill(principal, request_id, target, normalizer.usage, kind, multiplier, estimated)
+                total = usage_counts(normalizer.usage)
+                await self.state.limits.add_tokens(principal, total[0] + total[1])
+
+        holder = ChatStream(target, attempted, chunks(), normalizer)
+        holder._closers.append(settle)
+        return holder

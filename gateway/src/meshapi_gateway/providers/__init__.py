@@ -1,0 +1,1 @@
+"""Provider adapters: one package per upstream wire format, all speaking OpenAI chat inside."""

@@ -1,0 +1,95 @@
+"""What every provider adapter implements, and the upstream error it raises.
+
+Inside the gateway a chat request is an OpenAI chat-completions body (a dict) and the
+answer is an OpenAI ``chat.completion`` dict or a stream of ``chat.completion.chunk``
+dicts. Each adapter translates that to and from its provider's wire format, so routes,
+billing and fallbacks never see a provider's own shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, AsyncIterator
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from meshapi_gateway.catalog.catalog import Deployment, ModelEntry
+
+# Request fields that are MeshAPI's own and never go upstream.
+GATEWAY_ONLY_FIELDS = frozenset(
+    {"template", "variables", "session_id", "models", "transforms", "modality", "image", "async_mode",
+     "provider", "route", "cache", "timeout"}
+)
+
+
+class UpstreamError(Exception):
+    """An upstream call failed. ``retryable`` says whether another attempt/deployment may help."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        status: int = 500,
+        retryable: bool = False,
+        provider_error: Any = None,
+        retry_after: float | None = None,
+        upstream_status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.retryable = retryable
+        self.provider_error = provider_error
+        self.retry_after = retry_after
+        self.upstream_status = upstream_status
+
+
+@dataclass(slots=True)
+class Target:
+    """Where one attempt goes: the catalog entry and the chosen deployment."""
+
+    entry: "ModelEntry"
+    deployment: "Deployment"
+    api_key: str
+
+    @property
+    def upstream_model(self) -> str:
+        return self.deployment.upstream_model or self.entry.upstream_model
+
+
+@dataclass(slots=True)
+class CallContext:
+    request_id: str
+    session: "aiohttp.ClientSession"
+    connect_timeout: float = 10.0
+    read_timeout: float = 300.0
+    # Headers the route should add to the client response (e.g. dropped-parameter warnings).
+    response_headers: dict[str, str] = field(default_factory=dict)
+
+
+class Provider:
+    """Base adapter; subclasses override what their wire format supports."""
+
+    name = "base"
+
+    async def chat(self, body: dict[str, Any], target: Target, ctx: CallContext) -> dict[str, Any]:
+        raise UpstreamError("not_implemented", f"{self.name} does not serve chat completions", status=501)
+
+    async def open_chat_stream(
+        self, body: dict[str, Any], target: Target, ctx: CallContext
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Connect and check the upstream status, then return the chunk iterator.
+
+        Failing before the first chunk raises here, which is what lets the router fall
+        back to another deployment before any byte reaches the client.
+        """
+        raise UpstreamError("not_implemented", f"{self.name} does not stream chat completions", status=501)
+
+    async def embeddings(self, body: dict[str, Any], target: Target, ctx: CallContext) -> dict[str, Any]:
+        raise UpstreamError("not_implemented", f"{self.name} does not serve embeddings", status=501)
+
+    async def aclose(self) -> None:
+        return None

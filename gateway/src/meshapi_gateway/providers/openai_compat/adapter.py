@@ -1,0 +1,132 @@
+"""The OpenAI-compatible adapter: the body goes through almost untouched.
+
+Only the model name is swapped for the upstream's and MeshAPI-only fields are removed;
+every other field (including ones we do not know) reaches the upstream as sent.
+Streams always ask for usage so that billing never depends on the client's options.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, AsyncIterator
+
+import aiohttp
+import orjson
+
+from meshapi_gateway.providers import upstream_errors
+from meshapi_gateway.providers.base import GATEWAY_ONLY_FIELDS, CallContext, Provider, Target, UpstreamError
+from meshapi_gateway.sse import parse_sse
+
+
+class OpenAICompatProvider(Provider):
+    name = "openai_compat"
+
+    def _url(self, target: Target, path: str) -> str:
+        base = (target.deployment.base_url or target.entry.base_url).rstrip("/")
+        if not base:
+            raise UpstreamError("provider_not_available", f"model {target.entry.id} has no base_url", status=503)
+        return base + path
+
+    def _headers(self, target: Target, ctx: CallContext) -> dict[str, str]:
+        headers = {"content-type": "application/json", "x-request-id": ctx.request_id}
+        if target.api_key:
+            headers["authorization"] = f"Bearer {target.api_key}"
+        headers.update(target.entry.headers)
+        headers.update(target.deployment.headers)
+        return headers
+
+    def _body(self, body: dict[str, Any], target: Target) -> dict[str, Any]:
+        out = {k: v for k, v in body.items() if k not in GATEWAY_ONLY_FIELDS}
+        out["model"] = target.upstream_model
+        return out
+
+    async def _post(self, url: str, payload: dict[str, Any], target: Target, ctx: CallContext,
+                    *, total: float | None) -> aiohttp.ClientResponse:
+        timeout = aiohttp.ClientTimeout(total=total, connect=ctx.connect_timeout, sock_read=ctx.read_timeout)
+        try:
+            resp = await ctx.session.post(url, data=orjson.dumps(payload), headers=self._headers(target, ctx),
+                                          timeout=timeout)
+        except asyncio.TimeoutError as exc:
+            raise upstream_errors.timed_out(self.name, "connect") from exc
+        except aiohttp.ClientError as exc:
+            raise upstream_errors.connection_failed(self.name, exc) from exc
+        if resp.status >= 400:
+            try:
+                raw = await resp.read()
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                raw = b""
+            finally:
+                resp.release()
+            raise upstream_errors.from_status(resp.status, raw, resp.headers, self.name)
+        return resp
+
+    async def chat(self, body: dict[str, Any], target: Target, ctx: CallContext) -> dict[str, Any]:
+        payload = self._body(body, target)
+        payload.pop("stream_options", None)
+        payload["stream"] = False
+        resp = await self._post(self._url(target, "/chat/completions"), payload, target, ctx,
+                                total=ctx.read_timeout)
+        try:
+            raw = await resp.read()
+        except asyncio.TimeoutError as exc:
+            raise upstream_errors.timed_out(self.name) from exc
+        except aiohttp.ClientError as exc:
+            raise upstream_errors.connection_failed(self.name, exc) from exc
+        finally:
+            resp.release()
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamError("upstream_error", f"{self.name} sent a body that is not JSON", retryable=True,
+                                provider_error=raw[:500].decode("utf-8", "replace")) from exc
+        if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+            raise UpstreamError("upstream_error", f"{self.name} sent no choices", retryable=True, provider_error=data)
+        return data
+
+    async def open_chat_stream(self, body: dict[str, Any], target: Target,
+                               ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
+        payload = self._body(body, target)
+        payload["stream"] = True
+        options = dict(payload.get("stream_options") or {})
+        options["include_usage"] = True
+        payload["stream_options"] = options
+        resp = await self._post(self._url(target, "/chat/completions"), payload, target, ctx, total=None)
+        return self._chunks(resp)
+
+    async def _chunks(self, resp: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
+        finished = False
+        try:
+            async for event in parse_sse(resp.content.iter_any()):
+                if event.data == "[DONE]":
+                    finished = True
+                    break
+                try:
+                    chunk = orjson.loads(event.data)
+                except orjson.JSONDecodeError as exc:
+                    raise UpstreamError("upstream_error", f"{self.name} sent a stream event that is not JSON",
+                                        provider_error=event.data[:500]) from exc
+                if isinstance(chunk, dict) and isinstance(chunk.get("error"), dict):
+                    err = chunk["error"]
+                    raise UpstreamError(str(err.get("code") or "upstream_error"),
+                                        str(err.get("message") or "upstream stream error"), provider_error=err)
+                yield chunk
+        except asyncio.TimeoutError as exc:
+            raise upstream_errors.timed_out(self.name, "send the next chunk") from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamError("stream_interrupted", f"{self.name} connection dropped mid-stream: {exc}") from exc
+        finally:
+            resp.release() if finished else resp.close()
+        if not finished:
+            raise UpstreamError("stream_interrupted", f"{self.name} ended the stream before [DONE]")
+
+    async def embeddings(self, body: dict[str, Any], target: Target, ctx: CallContext) -> dict[str, Any]:
+        payload = self._body(body, target)
+        resp = await self._post(self._url(target, "/embeddings"), payload, target, ctx, total=ctx.read_timeout)
+        try:
+            raw = await resp.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise upstream_errors.connection_failed(self.name, exc) from exc
+        finally:
+            resp.release()
+        data: dict[str, Any] = orjson.loads(raw)
+        return data

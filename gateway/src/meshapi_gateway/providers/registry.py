@@ -1,0 +1,57 @@
+"""Provider name (as written in the catalog) → adapter instance, created once per process."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from meshapi_gateway.providers.base import Provider, UpstreamError
+
+# Factories are imported lazily so a process only loads the adapters its catalog uses.
+_FACTORIES: dict[str, Callable[[], Provider]] = {}
+
+
+def register(name: str, factory: Callable[[], Provider]) -> None:
+    _FACTORIES[name] = factory
+
+
+def _builtin(name: str) -> Provider | None:
+    if name in ("openai_compat", "local"):
+        from meshapi_gateway.providers.openai_compat import OpenAICompatProvider
+
+        return OpenAICompatProvider()
+    if name == "anthropic":
+        from meshapi_gateway.providers.anthropic import AnthropicProvider  # type: ignore[attr-defined]
+
+        return AnthropicProvider()  # type: ignore[no-any-return]
+    if name == "gemini":
+        from meshapi_gateway.providers.gemini import GeminiProvider  # type: ignore[attr-defined]
+
+        return GeminiProvider()  # type: ignore[no-any-return]
+    if name == "local_embeddings":
+        from meshapi_gateway.providers.local_embeddings import LocalEmbeddingsProvider  # type: ignore[attr-defined]
+
+        return LocalEmbeddingsProvider()  # type: ignore[no-any-return]
+    return None
+
+
+class ProviderRegistry:
+    def __init__(self) -> None:
+        self._instances: dict[str, Provider] = {}
+
+    def get(self, name: str) -> Provider:
+        inst = self._instances.get(name)
+        if inst is None:
+            factory = _FACTORIES.get(name)
+            try:
+                inst = factory() if factory else _builtin(name)
+            except ImportError as exc:
+                raise UpstreamError("provider_not_available", f"provider {name!r} is not installed: {exc}",
+                                    status=503) from exc
+            if inst is None:
+                raise UpstreamError("provider_not_available", f"provider {name!r} is not available", status=503)
+            self._instances[name] = inst
+        return inst
+
+    async def aclose(self) -> None:
+        for inst in self._instances.values():
+            await inst.aclose()

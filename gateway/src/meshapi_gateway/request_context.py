@@ -1,0 +1,86 @@
+"""Outermost ASGI layer: a request id on every response, and no error outside the envelope.
+
+It sits outside Starlette's own error middleware so that even a crash answers with
+``X-Request-Id`` and a JSON envelope (wire-protocol §2, §13.1).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from meshapi_gateway import metrics
+from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.ids import request_id as new_request_id
+
+log = logging.getLogger("meshapi_gateway.access")
+
+_MAX_INCOMING_ID = 128
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            if 0 < len(value) <= _MAX_INCOMING_ID and value.isascii():
+                text = value.decode()
+                if text.isprintable():
+                    return text
+            return None
+    return None
+
+
+def request_id_of(scope: Scope) -> str:
+    state: dict[str, Any] = scope.setdefault("state", {})
+    rid = state.get("request_id")
+    if rid is None:
+        rid = state["request_id"] = new_request_id()
+    return str(rid)
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp, access_log: bool = False) -> None:
+        self.app = app
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = _incoming_id(scope) or new_request_id()
+        scope.setdefault("state", {})["request_id"] = rid
+        rid_header = (b"x-request-id", rid.encode())
+        started = False
+        status = 500
+        t0 = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started, status
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), rid_header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            if not started:
+                log.exception("unhandled error", extra={"request_id": rid})
+                body = GatewayError("internal_error", "Internal server error.").envelope(rid)
+                await send({"type": "http.response.start", "status": 500,
+                            "headers": [(b"content-type", b"application/json"), rid_header,
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+            else:
+                log.exception("error after the response started", extra={"request_id": rid})
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            metrics.REQUESTS.labels(path, str(status)).inc()
+            metrics.LATENCY.labels(path).observe(time.perf_counter() - t0)
+            if self.access_log:
+                log.info("%s %s %s %.1fms", scope["method"], scope["path"], status,
+                         (time.perf_counter() - t0) * 1000, extra={"request_id": rid})

@@ -1,0 +1,47 @@
+"""Everything a request needs, built once at start-up and shared by all requests of a process."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from meshapi_gateway.auth.jwt_tokens import JWTVerifier
+from meshapi_gateway.auth.key_cache import KeyCache
+from meshapi_gateway.billing import Billing
+from meshapi_gateway.catalog import Catalog
+from meshapi_gateway.config import Settings
+from meshapi_gateway.limits import Limiter
+from meshapi_gateway.providers.base import CallContext
+from meshapi_gateway.providers.registry import ProviderRegistry
+from meshapi_gateway.routing import Router
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger("meshapi_gateway")
+
+
+@dataclass
+class GatewayState:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker  # type: ignore[type-arg]
+    catalog: Catalog
+    providers: ProviderRegistry
+    router: Router
+    key_cache: KeyCache
+    jwt: JWTVerifier
+    limits: Limiter
+    billing: Billing
+    http: aiohttp.ClientSession
+    # Optional services that feature areas attach at start-up (templates, batches, local model …).
+    services: dict[str, Any] = field(default_factory=dict)
+
+    def call_context(self, request_id: str) -> CallContext:
+        s = self.settings
+        return CallContext(request_id=request_id, session=self.http, connect_timeout=s.upstream_connect_timeout,
+                           read_timeout=s.upstream_read_timeout)

@@ -1,0 +1,1 @@
+"""Durable state: SQLAlchemy 2 (async) tables, the engine, and Alembic migrations."""

@@ -1,0 +1,41 @@
+"""Table definitions. Each feature area keeps its tables here so migrations see one metadata.
+
+Times are stored as integer Unix seconds (what the wire uses); money as NUMERIC(20, 10)
+so no float ever touches a balance.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Boolean, Index, Integer, Numeric, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+MONEY = Numeric(20, 10)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ApiKey(Base):
+    """A data-plane key. Only its SHA-256 is stored; the key itself is shown once at creation."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # First characters of the key, for people to recognise it in listings.
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    rpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rpd: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+__all__ = ["Base", "ApiKey", "MONEY", "Decimal", "Index", "Text"]

@@ -1,0 +1,46 @@
+"""Shared fixtures: a fake OpenAI-compatible upstream and real gateways on loopback ports."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from gwtest.harness import FakeUpstream, Gateway, start_gateway
+from gwtest.openai_upstream import Recorder, make_app
+from gwtest.server_thread import ServerThread
+
+
+@pytest.fixture(scope="session")
+def fake_openai() -> Iterator[FakeUpstream]:
+    recorder = Recorder()
+    server = ServerThread(make_app(recorder)).start()
+    yield FakeUpstream(server.url + "/v1", recorder)
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeUpstream) -> Iterator[Gateway]:
+    gw = start_gateway(tmp_path_factory.mktemp("gw"), fake_openai.url)
+    yield gw
+    gw.server.stop()
+
+
+@pytest.fixture
+def gateway_factory(tmp_path_factory: pytest.TempPathFactory,
+                    fake_openai: FakeUpstream) -> Iterator[Callable[..., Gateway]]:
+    started: list[Gateway] = []
+
+    def factory(**overrides: Any) -> Gateway:
+        gw = start_gateway(tmp_path_factory.mktemp("gwf"), fake_openai.url, **overrides)
+        started.append(gw)
+        return gw
+
+    yield factory
+    for gw in started:
+        gw.server.stop()
+
+
+@pytest.fixture(scope="module")
+def key(gateway: Gateway) -> str:
+    return gateway.create_key("alice")
