@@ -58,14 +58,17 @@ def cpu_per_call(call: Callable[[], None], n: int, warmup: int) -> float:
 def _meshapi_client(root: str) -> Any:
     import meshapi
 
-    try:
-        return meshapi.MeshAPI(api_key="sk-bench", base_url=root, max_retries=0)
-    except TypeError:
-        pass
-    try:
-        return meshapi.MeshAPI(api_key="sk-bench", base_url=root)
-    except TypeError:
-        return meshapi.MeshAPI(meshapi.MeshAPIConfig(api_key="sk-bench", base_url=root))
+    # The seed names the credential `token`; keyword spellings are tried in order.
+    for kwargs in (
+        {"base_url": root, "token": "sk-bench", "max_retries": 0},
+        {"base_url": root, "token": "sk-bench"},
+        {"base_url": root, "api_key": "sk-bench", "max_retries": 0},
+    ):
+        try:
+            return meshapi.MeshAPI(**kwargs)
+        except TypeError:
+            continue
+    return meshapi.MeshAPI(meshapi.MeshAPIConfig(base_url=root, token="sk-bench"))
 
 
 def meshapi_calls(chat_root: str, stream_root: str) -> tuple[Callable[[], None], Callable[[], None]]:

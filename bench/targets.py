@@ -36,6 +36,11 @@ class Context:
     _redis_url: str = ""
 
     @property
+    def redis_pid(self) -> int:
+        assert self._redis is not None
+        return self._redis.pid
+
+    @property
     def logs(self) -> Path:
         return self.work / "logs"
 
@@ -70,9 +75,11 @@ class Running:
     pid: int
     procs: list[Proc] = field(default_factory=list)
     version: str = ""
+    # Measured with the target though not its children (the shared Redis of a scale-out setup).
+    extra_pids: list[int] = field(default_factory=list)
 
     def pids(self) -> list[int]:
-        return tree(self.pid)
+        return [p for root in (self.pid, *self.extra_pids) for p in tree(root)]
 
     def stop(self) -> None:
         for p in reversed(self.procs):
@@ -211,7 +218,7 @@ def _gateway(workers: int | None, redis: bool) -> Callable[[Context], Running]:
         h = _headers(key)
         return Running(url, url, fixtures.request_body("bench/mock", False),
                        fixtures.request_body("bench/mock-stream", True), h, h, proc.pid, [proc],
-                       version=_gateway_version(ctx))
+                       version=_gateway_version(ctx), extra_pids=[ctx.redis_pid] if redis else [])
 
     return start
 
