@@ -1,8 +1,9 @@
 .PHONY: bench bench-quick
 
-# Gateway vs peers and SDK vs openai, one run on this machine (see docs/performance.md).
+# Gateway vs peers and SDK vs openai, one run on this machine; the results go to docs/performance.md.
 bench:
-	python3 bench/run.py $(BENCH_ARGS)
+	python3 bench/run.py --update-docs $(BENCH_ARGS)
 
+# Smoke run: short, one round, prints the table and changes no tracked file.
 bench-quick:
 	python3 bench/run.py --quick $(BENCH_ARGS)

@@ -37,13 +37,13 @@ function done(summary, latency, requests)
     c = c + t:get("checked")
     bs = bs + t:get("bad_status")
     bb = bb + t:get("bad_body")
-    if smp == "" then smp = t:get("sample") end
+    if smp == "" then smp = string.gsub(t:get("sample"), '[%c"\\]', " ") end
   end
   local e = summary.errors
   io.write(string.format(
     'BENCHJSON {{"requests":%d,"duration_us":%d,"checked":%d,"bad_status":%d,"bad_body":%d,' ..
     '"connect_errors":%d,"read_errors":%d,"write_errors":%d,"timeouts":%d,' ..
-    '"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f,"sample":%q}}\n',
+    '"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f,"sample":"%s"}}\n',
     summary.requests, summary.duration, c, bs, bb, e.connect, e.read, e.write, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean,
     smp))

@@ -52,8 +52,10 @@ def gateway_table(gw: dict[str, Any]) -> str:
             added = (f"{c10['p50_ms'] - direct['c10']['p50_ms']:.2f} / "
                      f"{c10['p99_ms'] - direct['c10']['p99_ms']:.2f}")
             first_added = _ms(st.get("first_p50_ms", 0) - direct["stream"]["first_p50_ms"])
+        bad = sum(run.get(f"c{c}", {}).get("errors", 0) for run in res[name]["runs"] for c in (10, 50))
+        label = res[name]["label"] + (f" ⚠ {bad:,} bad responses" if bad else "")
         rows.append(
-            f"| {res[name]['label']} | {_f(c50.get('rps'))} | {_f(c10.get('rps'))} "
+            f"| {label} | {_f(c50.get('rps'))} | {_f(c10.get('rps'))} "
             f"| {_ms(c10.get('p50_ms'))} / {_ms(c10.get('p90_ms'))} / {_ms(c10.get('p99_ms'))} "
             f"| {_ms(c50.get('p50_ms'))} / {_ms(c50.get('p99_ms'))} | {added} "
             f"| {_ms(st.get('first_p50_ms'))} / {_ms(st.get('last_p50_ms'))} | {first_added} "

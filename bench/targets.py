@@ -101,6 +101,15 @@ class Running:
                 time.sleep(0.5)
 
 
+def _listening(proc: Proc, port: int, timeout: float) -> None:
+    """Wait for the port; a process that never gets there is stopped before the error propagates."""
+    try:
+        wait_port(port, proc, timeout=timeout)
+    except BaseException:
+        proc.stop()
+        raise
+
+
 def _headers(token: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     h = {"Content-Type": JSON, "Authorization": f"Bearer {token}"}
     h.update(extra or {})
@@ -147,7 +156,7 @@ def _minimal(ctx: Context) -> Running:
     proc = Proc("minimal-proxy", [ctx.python, str(script), "--port", str(port),
                                   "--route", f"mock={up.chat_url}", "--route", f"mock-stream={up.stream_url}"],
                 ctx.logs)
-    wait_port(port, proc, timeout=30)
+    _listening(proc, port, 30)
     h = _headers(UPSTREAM_KEY)
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
     return Running(url, url, fixtures.request_body("mock", False), fixtures.request_body("mock-stream", True),
@@ -213,7 +222,7 @@ def _gateway(workers: int | None, redis: bool) -> Callable[[Context], Running]:
         proc = Proc(f"meshapi-gateway-{n}w", [*_gateway_argv(ctx), "serve", "--host", "127.0.0.1", "--port", str(port),
                                               "--data-dir", str(data), "--config", str(config), "--workers", str(n)],
                     ctx.logs, env=_gateway_env())
-        wait_port(port, proc, timeout=90)
+        _listening(proc, port, 90)
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
         h = _headers(key)
         return Running(url, url, fixtures.request_body("bench/mock", False),
@@ -261,7 +270,7 @@ def _litellm(ctx: Context) -> Running:
     }
     proc = Proc("litellm", [str(exe), "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
                             "--num_workers", "1", "--telemetry", "False"], ctx.logs, env=env, cwd=home)
-    wait_port(port, proc, timeout=180)
+    _listening(proc, port, 180)
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
     h = _headers(LITELLM_KEY)
     return Running(url, url, fixtures.request_body("mock", False), fixtures.request_body("mock-stream", True),
@@ -277,7 +286,7 @@ def _portkey(ctx: Context) -> Running:
     port = free_port()
     proc = Proc("portkey", ["node", str(entry), f"--port={port}", "--headless"], ctx.logs,
                 env={"NODE_ENV": "production"}, cwd=entry.parent)
-    wait_port(port, proc, timeout=60)
+    _listening(proc, port, 60)
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
     # Portkey routes by headers: provider plus a custom host per call shape.
     chat_h = _headers(UPSTREAM_KEY, {"x-portkey-provider": "openai", "x-portkey-custom-host": up.chat_url})
