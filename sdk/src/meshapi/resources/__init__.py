@@ -1,0 +1,1 @@
+"""Resource objects of the clients. Each module is imported on first use."""

@@ -1,0 +1,87 @@
+"""``client.batches``: asynchronous bulk inference jobs."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional, Union
+
+from .._base_client import APIRequest, parse_json
+from ..types.batches import BatchList, BatchObject, CreateBatchParams
+from ._base import AsyncAPIResource, SyncAPIResource
+from ._shared import (
+    coerce_params,
+    encode,
+    merge_query,
+    path_id,
+    request_kwargs,
+    simple_request,
+    split_options,
+)
+
+__all__ = ["AsyncBatches", "Batches"]
+
+_parse = parse_json(BatchObject)
+_parse_list = parse_json(BatchList)
+
+Params = Union[CreateBatchParams, Mapping[str, Any], None]
+
+
+def _create(params: Params, kwargs: Any) -> APIRequest[BatchObject]:
+    options = split_options(kwargs)
+    model = coerce_params(CreateBatchParams, params, kwargs, "create")
+    return APIRequest(
+        "POST",
+        "/v1/batches",
+        _parse,
+        body=encode(model, options),
+        query=merge_query(None, options),
+        **request_kwargs(options),
+    )
+
+
+def _get(batch_id: str, kw: Any) -> APIRequest[BatchObject]:
+    return simple_request("GET", f"/v1/batches/{path_id(batch_id)}", _parse, kw, "get")  # type: ignore[no-any-return]
+
+
+def _list(after: Optional[str], limit: Optional[int], kw: Any) -> APIRequest[BatchList]:
+    query: Dict[str, str] = {}
+    if after is not None:
+        query["after"] = after
+    if limit is not None:
+        query["limit"] = str(limit)
+    return simple_request("GET", "/v1/batches", _parse_list, kw, "list", query=query or None)  # type: ignore[no-any-return]
+
+
+def _cancel(batch_id: str, kw: Any) -> APIRequest[BatchObject]:
+    return simple_request(  # type: ignore[no-any-return]
+        "POST", f"/v1/batches/{path_id(batch_id)}/cancel", _parse, kw, "cancel", body=b"{}"
+    )
+
+
+class Batches(SyncAPIResource):
+    def create(self, params: Params = None, /, **kwargs: Any) -> BatchObject:
+        """POST /v1/batches from an uploaded input file."""
+        return self._t.request(_create(params, kwargs))
+
+    def get(self, batch_id: str, **options: Any) -> BatchObject:
+        return self._t.request(_get(batch_id, options))
+
+    def list(self, after: Optional[str] = None, limit: Optional[int] = None, **options: Any) -> BatchList:
+        """One page, newest first; pass ``after=page.last_id`` for the next."""
+        return self._t.request(_list(after, limit, options))
+
+    def cancel(self, batch_id: str, **options: Any) -> BatchObject:
+        return self._t.request(_cancel(batch_id, options))
+
+
+class AsyncBatches(AsyncAPIResource):
+    async def create(self, params: Params = None, /, **kwargs: Any) -> BatchObject:
+        return await self._t.request(_create(params, kwargs))
+
+    async def get(self, batch_id: str, **options: Any) -> BatchObject:
+        return await self._t.request(_get(batch_id, options))
+
+    async def list(self, after: Optional[str] = None, limit: Optional[int] = None, **options: Any) -> BatchList:
+        return await self._t.request(_list(after, limit, options))
+
+    async def cancel(self, batch_id: str, **options: Any) -> BatchObject:
+        return await self._t.request(_cancel(batch_id, options))

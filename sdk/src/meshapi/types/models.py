@@ -1,0 +1,39 @@
+"""Model catalog types (wire-protocol.md §6). Prices are decimal strings."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+from .._models import DecimalStr, Model
+
+__all__ = ["ModelInfo", "ModelPricing"]
+
+
+class ModelPricing(Model):
+    prompt_usd_per_1k: Optional[DecimalStr] = None
+    completion_usd_per_1k: Optional[DecimalStr] = None
+    image_usd_per_image: Optional[DecimalStr] = None
+    discount_pct: Optional[DecimalStr] = None
+    prompt_usd_per_1k_discounted: Optional[DecimalStr] = None
+    completion_usd_per_1k_discounted: Optional[DecimalStr] = None
+    prompt_usd_per_1m: Optional[DecimalStr] = None
+    completion_usd_per_1m: Optional[DecimalStr] = None
+
+
+class ModelInfo(Model):
+    id: str
+    name: Optional[str] = None
+    is_free: bool = False
+    context_length: Optional[int] = None
+    pricing: Optional[ModelPricing] = None
+    description: Optional[str] = None
+    supports_thinking: Optional[bool] = None
+    supports_completions_api: Optional[bool] = None
+    supports_responses_api: Optional[bool] = None
+    model_type: Optional[str] = None
+    input_modalities: Optional[List[str]] = None
+    output_modalities: Optional[List[str]] = None
+    # OpenAI list-envelope fields
+    object: Optional[str] = None
+    created: Optional[int] = None
+    owned_by: Optional[str] = None
