@@ -8,6 +8,7 @@ import pytest
 
 from gwtest.harness import FakeUpstream, Gateway, start_gateway
 from gwtest.openai_upstream import Recorder, make_app
+from gwtest.postgres_server import PostgresServer
 from gwtest.server_thread import ServerThread
 
 
@@ -44,3 +45,29 @@ def gateway_factory(tmp_path_factory: pytest.TempPathFactory,
 @pytest.fixture(scope="module")
 def key(gateway: Gateway) -> str:
     return gateway.create_key("alice")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL for the session; skipped with the reason when it is not installed."""
+    try:
+        server = PostgresServer().start()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer) -> str:
+    """A fresh PostgreSQL database (SQLAlchemy asyncpg URL) for one test."""
+    return pg_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Run a test once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'gateway.db'}"
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    return server.new_database()
