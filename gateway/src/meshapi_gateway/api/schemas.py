@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 
 class _Open(BaseModel):
@@ -59,7 +59,7 @@ class Tool(_Open):
 class ChatRequest(_Open):
     messages: list[Message] = Field(min_length=1)
     model: Optional[str] = None
-    stream: Optional[bool] = None
+    stream: Optional[StrictBool] = None
     temperature: Optional[float] = Field(None, ge=0, le=2)
     top_p: Optional[float] = Field(None, ge=0, le=1)
     max_tokens: Optional[int] = Field(None, ge=1)
