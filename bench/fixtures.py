@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 COMPLETION_ID = "chatcmpl-bench0000000000000000000000"
 CREATED = 1_700_000_000
@@ -35,8 +36,9 @@ def completion_body() -> str:
     )
 
 
-def _chunk(delta: dict, finish: str | None = None, usage: dict | None = None, choices: bool = True) -> str:
-    obj: dict = {
+def _chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None,
+           choices: bool = True) -> str:
+    obj: dict[str, Any] = {
         "id": COMPLETION_ID,
         "object": "chat.completion.chunk",
         "created": CREATED,
@@ -69,7 +71,7 @@ def sse_body(chunks: int) -> str:
 
 def request_body(model: str, stream: bool) -> str:
     """The client request every target receives (the same bytes for all)."""
-    body: dict = {
+    body: dict[str, Any] = {
         "model": model,
         "messages": [
             {"role": "system", "content": "You are a helpful assistant."},

@@ -11,7 +11,7 @@ from typing import Any
 import loadgen
 import probe
 from deps import log
-from procs import RssSampler, cpu_seconds, rss_bytes
+from procs import RssSampler, cpu_seconds, machine_busy_seconds, own_and_children_seconds, rss_bytes, tree
 from targets import Context, Skip, Target
 
 MIB = 1024 * 1024
@@ -41,19 +41,28 @@ def measure_once(target: Target, ctx: Context, plan: Plan, scripts: Path) -> dic
         if not warm.ok:
             raise probe.CheckFailed(f"warm-up had {warm.errors} bad responses: {warm.sample!r}")
         pids = running.pids()  # after warm-up: every worker exists by now
+        # The upstream's CPU, unless the target is the upstream itself.
+        upstream_pids = [p for p in tree(ctx.upstream.proc.pid) if p not in pids]
         for c in plan.concurrencies:
-            cpu0 = cpu_seconds(pids)
+            cpu0, up0 = cpu_seconds(pids), cpu_seconds(upstream_pids)
+            busy0, rig0, wall0 = machine_busy_seconds(), own_and_children_seconds(), time.monotonic()
             with RssSampler(pids) as rss:
                 res = loadgen.run(running.chat_url, chat, c, plan.seconds)
             cpu = cpu_seconds(pids) - cpu0
+            # Whatever else ran on the machine meanwhile (other jobs, not the rig): the noise indicator.
+            others = (machine_busy_seconds() - busy0) - cpu - (cpu_seconds(upstream_pids) - up0) \
+                - (own_and_children_seconds() - rig0)
+            other_cores = max(0.0, others / (time.monotonic() - wall0))
             out[f"c{c}"] = {
                 "rps": res.rps, "p50_ms": res.p50_ms, "p90_ms": res.p90_ms, "p99_ms": res.p99_ms,
                 "requests": res.requests, "errors": res.errors, "sample": res.sample,
                 "cpu_ms_per_req": 1000 * cpu / res.requests if res.requests else None,
                 "rss_peak_mib": rss.peak / MIB,
+                "other_cores": other_cores,
             }
             log(f"  {target.name} c={c}: {res.rps:,.0f} req/s p50 {res.p50_ms:.2f} ms p99 {res.p99_ms:.2f} ms"
-                f" cpu {out[f'c{c}']['cpu_ms_per_req'] or 0:.3f} ms/req errors {res.errors}")
+                f" cpu {out[f'c{c}']['cpu_ms_per_req'] or 0:.3f} ms/req errors {res.errors}"
+                f" (other load {other_cores:.2f} cores)")
         st = probe.stream_timing(running.stream_url, running.stream_body, running.stream_headers, plan.stream_n)
         out["stream"] = asdict(st)
         out["rss_load_mib"] = max(out[f"c{c}"]["rss_peak_mib"] for c in plan.concurrencies)

@@ -89,7 +89,7 @@ class StreamTiming:
 
 def _pct(values: list[float], q: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
 def stream_timing(url: str, body: str, headers: Mapping[str, str], n: int, warmup: int = 20,

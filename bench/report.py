@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from typing import Any
 
+# Typographic signs by code point, so the source stays plain ASCII.
+DASH, TIMES, GE, LE = "\u2013", "\u00d7", "\u2265", "\u2264"
 ORDER = ["direct", "minimal", "meshapi", "meshapi-redis-1", "meshapi-redis-n", "litellm", "portkey"]
 
 
@@ -20,7 +24,7 @@ def _get(d: Any, *path: str) -> Any:
 
 
 def _f(v: Any, fmt: str = "{:,.0f}") -> str:
-    return "–" if v is None else fmt.format(v)
+    return DASH if v is None else fmt.format(v)
 
 
 def _ms(v: Any) -> str:
@@ -28,7 +32,7 @@ def _ms(v: Any) -> str:
 
 
 def _ratio(a: Any, b: Any) -> str:
-    return "–" if not a or not b else f"{a / b:.2f}×"
+    return DASH if not a or not b else f"{a / b:.2f}{TIMES}"
 
 
 def gateway_table(gw: dict[str, Any]) -> str:
@@ -39,21 +43,21 @@ def gateway_table(gw: dict[str, Any]) -> str:
     rows = [
         "| target | req/s c=50 | req/s c=10 | p50 / p90 / p99 ms c=10 | p50 / p99 ms c=50 "
         "| added p50 / p99 ms c=10 | stream first / last ms | +first ms | RSS idle / load MiB "
-        "| CPU ms/req | meshapi ÷ target c=50 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| CPU ms/req | meshapi ÷ target c=50 | other load, cores |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     names = [n for n in ORDER if n in med] + [n for n in med if n not in ORDER]
     for name in names:
         m = med[name]
         c10, c50, st = m.get("c10", {}), m.get("c50", {}), m.get("stream", {})
-        added = "–"
-        first_added = "–"
+        added = DASH
+        first_added = DASH
         if direct and name != "direct":
             added = (f"{c10['p50_ms'] - direct['c10']['p50_ms']:.2f} / "
                      f"{c10['p99_ms'] - direct['c10']['p99_ms']:.2f}")
             first_added = _ms(st.get("first_p50_ms", 0) - direct["stream"]["first_p50_ms"])
         bad = sum(run.get(f"c{c}", {}).get("errors", 0) for run in res[name]["runs"] for c in (10, 50))
-        label = res[name]["label"] + (f" ⚠ {bad:,} bad responses" if bad else "")
+        label = res[name]["label"] + (f" \u26a0 {bad:,} bad responses" if bad else "")
         rows.append(
             f"| {label} | {_f(c50.get('rps'))} | {_f(c10.get('rps'))} "
             f"| {_ms(c10.get('p50_ms'))} / {_ms(c10.get('p90_ms'))} / {_ms(c10.get('p99_ms'))} "
@@ -61,11 +65,12 @@ def gateway_table(gw: dict[str, Any]) -> str:
             f"| {_ms(st.get('first_p50_ms'))} / {_ms(st.get('last_p50_ms'))} | {first_added} "
             f"| {_f(m.get('rss_idle_mib'))} / {_f(m.get('rss_load_mib'))} "
             f"| {_f(c50.get('cpu_ms_per_req'), '{:.3f}')} "
-            f"| {'–' if name.startswith('meshapi') else _ratio(ours, c50.get('rps'))} |"
+            f"| {DASH if name.startswith('meshapi') else _ratio(ours, c50.get('rps'))} "
+            f"| {_f(c50.get('other_cores'), '{:.2f}')} |"
         )
     for name, why in gw.get("skipped", {}).items():
         label = gw.get("labels", {}).get(name, name)
-        rows.append(f"| {label} | skipped: {why.splitlines()[0][:160]} |" + " |" * 9)
+        rows.append(f"| {label} | skipped: {why.splitlines()[0][:160]} |" + " |" * 10)
     return "\n".join(rows)
 
 
@@ -73,7 +78,7 @@ def sdk_table(sdk: dict[str, Any]) -> str:
     def cell(section: str, name: str, key: str) -> str:
         v = _get(sdk, section, name)
         if isinstance(v, dict) and "error" in v:
-            return "n/a (" + v["error"][:70].replace("|", "/") + ")"
+            return "n/a (" + str(v["error"])[:70].replace("|", "/") + ")"
         return _ms(_get(v, key))
 
     rows = [
@@ -94,45 +99,86 @@ def sdk_table(sdk: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def goals(gw: dict[str, Any] | None, sdk: dict[str, Any] | None) -> str:
-    med = {n: r["median"] for n, r in (gw or {}).get("results", {}).items()}
-    g = lambda *p: _get(med, *p)  # noqa: E731
-    s = lambda *p: _get(sdk or {}, *p)  # noqa: E731
+def _times(text: str) -> str:
+    """'4x' becomes '4' and a times sign (a number followed by x); words such as 'proxy' stay."""
+    return re.sub(r"(\d)x\b", lambda m: m.group(1) + TIMES, text)
+
+
+@dataclass
+class Goal:
+    label: str
+    value: float | None
+    unit: str  # format of the figure, e.g. "{:.2f}x"
+    limit: float
+    at_least: bool  # True: the figure must be >= limit; False: <= limit
+
+    def row(self) -> str:
+        label = _times(self.label)
+        if self.value is None:
+            return f"| {label} | {DASH} | not measured |"
+        met = self.value >= self.limit if self.at_least else self.value <= self.limit
+        figure = _times(self.unit.format(self.value))
+        return f"| {label} | {figure} | {'met' if met else '**missed**'} |"
+
+
+def _ratio_of(a: Any, b: Any) -> float | None:
+    return float(a) / float(b) if a and b else None
+
+
+def _diff(a: Any, b: Any) -> float | None:
+    return float(a) - float(b) if a is not None and b is not None else None
+
+
+def gateway_goals(gw: dict[str, Any]) -> list[Goal]:
+    med = {n: r["median"] for n, r in gw.get("results", {}).items()}
+
+    def g(*path: str) -> Any:
+        return _get(med, *path)
+
     ours = g("meshapi", "c50", "rps")
-    out: list[tuple[str, Any, str, Any]] = []
+    return [
+        Goal("throughput >= 4x Portkey (c=50)", _ratio_of(ours, g("portkey", "c50", "rps")), "{:.2f}x", 4, True),
+        Goal("throughput >= 40x LiteLLM (c=50)", _ratio_of(ours, g("litellm", "c50", "rps")),
+             "{:.1f}x", 40, True),
+        Goal("throughput >= 0.7x minimal proxy (c=50)", _ratio_of(ours, g("minimal", "c50", "rps")),
+             "{:.2f}x", 0.7, True),
+        Goal("CPU per proxied request <= 0.25 ms", g("meshapi", "c50", "cpu_ms_per_req"), "{:.3f} ms", 0.25, False),
+        Goal("added latency p50 <= 2 ms (c=10)", _diff(g("meshapi", "c10", "p50_ms"), g("direct", "c10", "p50_ms")),
+             "{:.2f} ms", 2, False),
+        Goal("added latency p99 <= 6 ms (c=10)", _diff(g("meshapi", "c10", "p99_ms"), g("direct", "c10", "p99_ms")),
+             "{:.2f} ms", 6, False),
+        Goal("stream first chunk <= 1 ms above direct",
+             _diff(g("meshapi", "stream", "first_p50_ms"), g("direct", "stream", "first_p50_ms")),
+             "{:.2f} ms", 1, False),
+        Goal("RSS idle <= 80 MiB", g("meshapi", "rss_idle_mib"), "{:.0f} MiB", 80, False),
+        Goal("RSS under load <= 120 MiB", g("meshapi", "rss_load_mib"), "{:.0f} MiB", 120, False),
+        Goal("N workers + Redis scale >= 1.7x from 1 to 2 workers",
+             _ratio_of(g("meshapi-redis-n", "c50", "rps"), g("meshapi-redis-1", "c50", "rps")), "{:.2f}x", 1.7, True),
+    ]
 
-    def ratio(a: Any, b: Any) -> Any:
-        return a / b if a and b else None
 
-    def diff(a: Any, b: Any) -> Any:
-        return a - b if a is not None and b is not None else None
+def sdk_goals(sdk: dict[str, Any]) -> list[Goal]:
+    def s(*path: str) -> Any:
+        return _get(sdk, *path)
 
-    out.append(("throughput ≥ 4× Portkey (c=50)", ratio(ours, g("portkey", "c50", "rps")), "{:.2f}×", lambda v: v >= 4))
-    out.append(("throughput ≥ 40× LiteLLM (c=50)", ratio(ours, g("litellm", "c50", "rps")), "{:.1f}×", lambda v: v >= 40))
-    out.append(("throughput ≥ 0.7× minimal proxy (c=50)", ratio(ours, g("minimal", "c50", "rps")), "{:.2f}×", lambda v: v >= 0.7))
-    out.append(("CPU per proxied request ≤ 0.25 ms", g("meshapi", "c50", "cpu_ms_per_req"), "{:.3f} ms", lambda v: v <= 0.25))
-    out.append(("added latency p50 ≤ 2 ms (c=10)", diff(g("meshapi", "c10", "p50_ms"), g("direct", "c10", "p50_ms")), "{:.2f} ms", lambda v: v <= 2))
-    out.append(("added latency p99 ≤ 6 ms (c=10)", diff(g("meshapi", "c10", "p99_ms"), g("direct", "c10", "p99_ms")), "{:.2f} ms", lambda v: v <= 6))
-    out.append(("stream first chunk ≤ 1 ms above direct", diff(g("meshapi", "stream", "first_p50_ms"), g("direct", "stream", "first_p50_ms")), "{:.2f} ms", lambda v: v <= 1))
-    out.append(("RSS idle ≤ 80 MiB", g("meshapi", "rss_idle_mib"), "{:.0f} MiB", lambda v: v <= 80))
-    out.append(("RSS under load ≤ 120 MiB", g("meshapi", "rss_load_mib"), "{:.0f} MiB", lambda v: v <= 120))
-    out.append(("N workers + Redis scale ≥ 1.7× from 1 to 2 workers",
-                ratio(g("meshapi-redis-n", "c50", "rps"), g("meshapi-redis-1", "c50", "rps")), "{:.2f}×", lambda v: v >= 1.7))
-    out.append(("SDK import ≤ 1.3× httpx + pydantic floor",
-                ratio(s("import", "meshapi", "median_ms"), s("import", "floor", "median_ms")), "{:.2f}×", lambda v: v <= 1.3))
-    out.append(("SDK CPU per create ≤ openai's",
-                ratio(s("create", "meshapi", "cpu_ms"), s("create", "openai", "cpu_ms")), "{:.2f}× openai", lambda v: v <= 1))
-    out.append(("SDK CPU per 200-chunk stream ≤ openai's",
-                ratio(s("stream200", "meshapi", "cpu_ms"), s("stream200", "openai", "cpu_ms")), "{:.2f}× openai", lambda v: v <= 1))
-    out.append(("1 MiB SSE event ≤ 20 ms", s("sse_1mb", "meshapi", "median_ms"), "{:.1f} ms", lambda v: v <= 20))
-    # The first ten goals are the gateway's, the rest the SDK's; a part not run shows none.
-    shown = (out[:10] if gw else []) + (out[10:] if sdk else [])
+    return [
+        Goal("SDK import <= 1.3x httpx + pydantic floor",
+             _ratio_of(s("import", "meshapi", "median_ms"), s("import", "floor", "median_ms")), "{:.2f}x", 1.3, False),
+        Goal("SDK CPU per create <= openai's",
+             _ratio_of(s("create", "meshapi", "cpu_ms"), s("create", "openai", "cpu_ms")),
+             "{:.2f}x openai's", 1, False),
+        Goal("SDK CPU per 200-chunk stream <= openai's",
+             _ratio_of(s("stream200", "meshapi", "cpu_ms"), s("stream200", "openai", "cpu_ms")),
+             "{:.2f}x openai's", 1, False),
+        Goal("1 MiB SSE event <= 20 ms", s("sse_1mb", "meshapi", "median_ms"), "{:.1f} ms", 20, False),
+    ]
+
+
+def goals(gw: dict[str, Any] | None, sdk: dict[str, Any] | None) -> str:
+    """One row per goal of the parts that ran: met or missed, with its figure."""
+    chosen = (gateway_goals(gw) if gw else []) + (sdk_goals(sdk) if sdk else [])
     rows = ["| goal | figure | status |", "|---|---:|---|"]
-    for label, value, fmt, test in shown:
-        if value is None:
-            rows.append(f"| {label} | – | not measured |")
-        else:
-            rows.append(f"| {label} | {fmt.format(value)} | {'met' if test(value) else '**missed**'} |")
+    rows += [goal.row().replace(">=", GE).replace("<=", LE) for goal in chosen]
     return "\n".join(rows)
 
 
@@ -164,13 +210,24 @@ def machine() -> dict[str, str]:
         "kernel": platform.release(),
         "load_at_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "nginx": _cmd(["nginx", "-v"]).replace("nginx version: ", ""),
-        "wrk": _cmd(["wrk", "--version"]).split(" [")[0],
+        "wrk": _cmd(["wrk", "--version"]).split(" [")[0].replace("wrk ", ""),
         "node": _cmd(["node", "--version"]),
     }
 
 
+def revision(root: str) -> str:
+    """The commit measured, marked when the checkout had local changes."""
+    head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if head.returncode != 0:
+        return "unknown"
+    dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    return head.stdout.strip() + (" with local changes" if dirty else "")
+
+
 def render(data: dict[str, Any]) -> str:
-    parts = [f"## Results ({data['started']}, {'quick smoke run' if data['quick'] else 'full run'})", ""]
+    kind = "quick smoke run" if data["quick"] else "full run"
+    parts = [f"## Results ({data['started']}, {kind}, commit {data.get('revision', '?')})", ""]
     m = data["machine"]
     parts.append("Machine: " + "; ".join(f"{k} {v}" for k, v in m.items()))
     parts.append("")
@@ -186,6 +243,14 @@ def render(data: dict[str, Any]) -> str:
         parts.append("")
         parts.append(gateway_table(gw))
         parts.append("")
+        noise = [
+            run.get(f"c{c}", {}).get("other_cores", 0.0)
+            for r in gw["results"].values() for run in r["runs"] for c in (10, 50)
+        ]
+        if noise and max(noise) > 0.2:
+            parts.append(f"\u26a0 Other processes used up to {max(noise):.2f} cores during the load runs "
+                         "(last column): the figures of this run are disturbed; rerun on a quiet machine.")
+            parts.append("")
     if sdk:
         v = sdk.get("versions", {})
         parts.append("### SDK (" + ", ".join(f"{k} {val}" for k, val in v.items()) + ")")

@@ -10,15 +10,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import deps  # noqa: E402
-import gateway_bench  # noqa: E402
-import report  # noqa: E402
-import targets as targets_mod  # noqa: E402
-import upstream  # noqa: E402
-from deps import log  # noqa: E402
+import deps
+import gateway_bench
+import report
+import targets as targets_mod
+import upstream
+from deps import log
 
 PARTS = ("gateway", "sdk")
 DOC = deps.ROOT / "docs" / "performance.md"
@@ -38,7 +39,7 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
-def run_sdk(python: str, up: upstream.Upstream, quick: bool) -> dict:
+def run_sdk(python: str, up: upstream.Upstream, quick: bool) -> dict[str, Any]:
     argv = [python, str(deps.BENCH / "sdk_bench.py"), "--chat-root", f"http://127.0.0.1:{up.chat_port}",
             "--stream200-root", f"http://127.0.0.1:{up.stream200_port}"]
     if quick:
@@ -48,7 +49,8 @@ def run_sdk(python: str, up: upstream.Upstream, quick: bool) -> dict:
     out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1800)
     if out.returncode != 0:
         raise RuntimeError(f"sdk_bench failed: {out.stderr[-1500:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def update_docs(markdown: str) -> None:
@@ -76,10 +78,13 @@ def main() -> int:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     work = deps.RESULTS / stamp
     work.mkdir(parents=True, exist_ok=True)
-    data: dict = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quick": args.quick,
-                  "machine": report.machine()}
+    data: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quick": args.quick,
+                  "machine": report.machine(), "revision": report.revision(str(deps.ROOT))}
 
-    deps.ensure_apt({"nginx": "nginx", "wrk": "wrk", **({"redis-server": "redis-server"} if "gateway" in parts else {})})
+    tools = {"nginx": "nginx", "wrk": "wrk"}
+    if "gateway" in parts:
+        tools["redis-server"] = "redis-server"
+    deps.ensure_apt(tools)
     python = deps.bench_python(args.python)
     log(f"our side runs on {python}")
     up = upstream.start(work)

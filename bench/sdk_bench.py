@@ -14,21 +14,21 @@ import subprocess
 import sys
 import time
 import traceback
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 IMPORTS = {
     "meshapi": "from meshapi import MeshAPI",
     "openai": "from openai import OpenAI",
     "floor": "import httpx; from pydantic import BaseModel",
 }
-MESSAGES = [{"role": "user", "content": "Say hello in one short sentence."}]
+MESSAGES: Any = [{"role": "user", "content": "Say hello in one short sentence."}]
 MB_EVENT = b"data: " + b"x" * (1 << 20) + b"\n\n"
 
 
-def _guard(fn: Callable[[], Any]) -> Any:
+def _guard(fn: Callable[..., Any], *args: Any) -> Any:
     try:
-        return fn()
-    except Exception as exc:  # noqa: BLE001 - one missing figure must not hide the others
+        return fn(*args)
+    except Exception as exc:
         return {"error": f"{type(exc).__name__}: {exc}".strip()[:400],
                 "where": traceback.format_exc(limit=3).strip().splitlines()[-3:]}
 
@@ -53,6 +53,10 @@ def cpu_per_call(call: Callable[[], None], n: int, warmup: int) -> float:
     for _ in range(n):
         call()
     return (time.process_time() - t) * 1000 / n
+
+
+def per_call(call: Callable[[], None], n: int, warmup: int) -> dict[str, Any]:
+    return {"cpu_ms": cpu_per_call(call, n, warmup), "n": n}
 
 
 def _meshapi_client(root: str) -> Any:
@@ -101,12 +105,13 @@ def openai_calls(chat_root: str, stream_root: str) -> tuple[Callable[[], None], 
     streamer = openai.OpenAI(api_key="sk-bench", base_url=stream_root + "/v1", max_retries=0)
 
     def create() -> None:
-        out = chat.chat.completions.create(model="mock", messages=MESSAGES)  # type: ignore[arg-type]
+        out = chat.chat.completions.create(model="mock", messages=MESSAGES)
         assert "bench-ok" in (out.choices[0].message.content or "")
 
     def consume() -> None:
         n = 0
-        with streamer.chat.completions.create(model="mock", messages=MESSAGES, stream=True) as stream:  # type: ignore[arg-type]
+        stream = streamer.chat.completions.create(model="mock", messages=MESSAGES, stream=True)
+        with stream:
             for _ in stream:
                 n += 1
         assert n >= 199, n
@@ -119,10 +124,7 @@ def _chunks(size: int = 64) -> list[bytes]:
 
 
 def decode_meshapi(chunks: list[bytes]) -> int:
-    try:
-        from meshapi._sse import SSEDecoder
-    except ImportError:
-        from meshapi._streaming import SSEDecoder  # type: ignore[no-redef]
+    from meshapi._sse import SSEDecoder
     decoder = SSEDecoder()
     events = []
     for c in chunks:
@@ -173,18 +175,18 @@ def main() -> None:
     n_create, n_stream = (300, 60) if args.quick else (3000, 500)
     out: dict[str, Any] = {"versions": _guard(_versions), "import": {}, "create": {}, "stream200": {}, "sse_1mb": {}}
     for name, stmt in IMPORTS.items():
-        out["import"][name] = _guard(lambda stmt=stmt: import_ms(stmt, 5))
+        out["import"][name] = _guard(import_ms, stmt, 5)
     for name, factory in (("meshapi", meshapi_calls), ("openai", openai_calls)):
         try:
             create, consume = factory(args.chat_root, args.stream200_root)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             err = {"error": f"{type(exc).__name__}: {exc}"[:400]}
             out["create"][name] = out["stream200"][name] = err
             continue
-        out["create"][name] = _guard(lambda: {"cpu_ms": cpu_per_call(create, n_create, 50), "n": n_create})
-        out["stream200"][name] = _guard(lambda: {"cpu_ms": cpu_per_call(consume, n_stream, 10), "n": n_stream})
+        out["create"][name] = _guard(per_call, create, n_create, 50)
+        out["stream200"][name] = _guard(per_call, consume, n_stream, 10)
     for name, fn in (("meshapi", decode_meshapi), ("openai", decode_openai)):
-        out["sse_1mb"][name] = _guard(lambda fn=fn: decode_ms(fn, 3 if args.quick else 7))
+        out["sse_1mb"][name] = _guard(decode_ms, fn, 3 if args.quick else 7)
     print(json.dumps(out))
 
 

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,7 +178,8 @@ def _gateway_env() -> dict[str, str]:
 
 def _gateway_available(ctx: Context) -> None:
     code = "import meshapi_gateway.cli"
-    proc = subprocess.run([ctx.python, "-c", code], capture_output=True, text=True, env={**os.environ, **_gateway_env()})
+    env = {**os.environ, **_gateway_env()}
+    proc = subprocess.run([ctx.python, "-c", code], capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["?"])[-1]
         raise Skip(f"meshapi-gateway CLI not importable yet ({last})")
@@ -252,10 +252,11 @@ def _litellm(ctx: Context) -> Running:
     home = ctx.work / "litellm"
     home.mkdir(parents=True, exist_ok=True)
     config = home / "config.yaml"
+    params = "{{model: openai/mock, api_base: '{}', api_key: " + UPSTREAM_KEY + "}}"
     config.write_text(
         "model_list:\n"
-        f"  - model_name: mock\n    litellm_params: {{model: openai/mock, api_base: '{up.chat_url}', api_key: {UPSTREAM_KEY}}}\n"
-        f"  - model_name: mock-stream\n    litellm_params: {{model: openai/mock, api_base: '{up.stream_url}', api_key: {UPSTREAM_KEY}}}\n"
+        f"  - model_name: mock\n    litellm_params: {params.format(up.chat_url)}\n"
+        f"  - model_name: mock-stream\n    litellm_params: {params.format(up.stream_url)}\n"
         "general_settings:\n"
         f"  master_key: {LITELLM_KEY}\n"
         "litellm_settings:\n"
