@@ -37,6 +37,9 @@ log = logging.getLogger("meshapi_gateway")
 StartHook = Callable[[GatewayState], Awaitable[Callable[[], Awaitable[None]] | None]]
 START_HOOKS: list[StartHook] = []
 
+# Hot routes served as plain ASGI handlers: (method, path) → ``async def handler(state, scope, receive, send)``.
+FAST_ROUTES: dict[tuple[str, str], Any] = {}
+
 
 def _feature_hooks() -> list[StartHook]:
     """Start hooks of the built-in feature areas, imported lazily."""
@@ -111,4 +114,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
 
 def asgi(settings: Settings) -> RequestContext:
     """The application as served: the request-id/envelope layer around Starlette."""
-    return RequestContext(create_app(settings), access_log=settings.access_log)
+    from meshapi_gateway.api.chat import chat_completions
+
+    fast_routes = {("POST", "/v1/chat/completions"): chat_completions, **FAST_ROUTES}
+    return RequestContext(create_app(settings), access_log=settings.access_log, fast_routes=fast_routes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 REGISTRY = CollectorRegistry(auto_describe=False)
@@ -19,14 +21,23 @@ UPSTREAM_ERRORS = Counter("meshapi_upstream_errors_total", "Failed upstream atte
                           registry=REGISTRY)
 
 
+_USAGE_CHILDREN: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
+
+
 def observe_usage(model: str, provider: str, prompt: int, completion: int, cost: float) -> None:
-    MODEL_REQUESTS.labels(model, provider).inc()
+    # labels() builds and looks up a key under a lock; keep the children per (model, provider).
+    children = _USAGE_CHILDREN.get((model, provider))
+    if children is None:
+        children = (MODEL_REQUESTS.labels(model, provider), TOKENS.labels(model, provider, "prompt"),
+                    TOKENS.labels(model, provider, "completion"), COST.labels(model, provider))
+        _USAGE_CHILDREN[(model, provider)] = children
+    children[0].inc()
     if prompt:
-        TOKENS.labels(model, provider, "prompt").inc(prompt)
+        children[1].inc(prompt)
     if completion:
-        TOKENS.labels(model, provider, "completion").inc(completion)
+        children[2].inc(completion)
     if cost:
-        COST.labels(model, provider).inc(cost)
+        children[3].inc(cost)
 
 
 def render() -> bytes:

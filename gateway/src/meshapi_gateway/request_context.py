@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,10 +40,19 @@ def request_id_of(scope: Scope) -> str:
     return str(rid)
 
 
+# A fast route: ``async def handler(state, scope, receive, send)``.
+FastHandler = Callable[[Any, Scope, Receive, Send], Awaitable[None]]
+
+
 class RequestContext:
-    def __init__(self, app: ASGIApp, access_log: bool = False) -> None:
+    """``fast_routes`` maps (method, exact path) to plain handlers that bypass Starlette."""
+
+    def __init__(self, app: ASGIApp, access_log: bool = False,
+                 fast_routes: dict[tuple[str, str], FastHandler] | None = None) -> None:
         self.app = app
         self.access_log = access_log
+        self.fast_routes = fast_routes or {}
+        self._metric_children: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,8 +73,12 @@ class RequestContext:
                 message["headers"] = [*message.get("headers", ()), rid_header]
             await send(message)
 
+        fast = self.fast_routes.get((scope["method"], scope["path"]))
         try:
-            await self.app(scope, receive, send_with_id)
+            if fast is not None:
+                await fast(self.app.state.gw, scope, receive, send_with_id)  # type: ignore[attr-defined]
+            else:
+                await self.app(scope, receive, send_with_id)
         except Exception:
             if not started:
                 log.exception("unhandled error", extra={"request_id": rid})
@@ -77,10 +90,15 @@ class RequestContext:
             else:
                 log.exception("error after the response started", extra={"request_id": rid})
         finally:
-            route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            metrics.REQUESTS.labels(path, str(status)).inc()
-            metrics.LATENCY.labels(path).observe(time.perf_counter() - t0)
+            path = scope["path"] if fast is not None else getattr(scope.get("route"), "path", "unmatched")
+            children = self._metric_children.get((path, status))
+            if children is None:
+                # labels() is a locked dict lookup with string building; do it once per (route, status).
+                children = (metrics.REQUESTS.labels(path, str(status)), metrics.LATENCY.labels(path))
+                if len(self._metric_children) < 1000:
+                    self._metric_children[(path, status)] = children
+            children[0].inc()
+            children[1].observe(time.perf_counter() - t0)
             if self.access_log:
                 log.info("%s %s %s %.1fms", scope["method"], scope["path"], status,
                          (time.perf_counter() - t0) * 1000, extra={"request_id": rid})

@@ -1,50 +1,73 @@
-"""``POST /v1/chat/completions``: validate, authenticate, limit, then hand over to the chat pipeline."""
+"""``POST /v1/chat/completions``: validate, authenticate, limit, then hand over to the chat pipeline.
+
+A plain ASGI handler (see ``api/raw.py``): this is the busiest route of the gateway.
+"""
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
-from starlette.requests import Request
-from starlette.responses import Response
+import orjson
+from starlette.types import Receive, Scope, Send
 
-from meshapi_gateway.api.common import gw, json_response, read_json_object, rid, validate
+from meshapi_gateway.api.common import parse_json_object, validate
+from meshapi_gateway.api.raw import header, read_body, send_bytes, send_error
 from meshapi_gateway.api.schemas import ChatRequest, ChatRequestWithTemplate
 from meshapi_gateway.api.sse_response import SSEResponse
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.chat import ChatStream
 from meshapi_gateway.chat.pipeline import money
-from meshapi_gateway.errors import field_error
+from meshapi_gateway.errors import GatewayError, field_error
+from meshapi_gateway.request_context import request_id_of
 from meshapi_gateway.sse import DONE_FRAME, error_frame, frame
 
+if TYPE_CHECKING:
+    from meshapi_gateway.state import GatewayState
 
-def fallback_headers(stream: Any) -> dict[str, str]:
-    tried = stream.attempted.tried
-    headers = {"x-resolved-model-id": stream.target.entry.id}
+
+def fallback_headers(outcome: Any) -> dict[str, str]:
+    tried = outcome.attempted.tried
+    headers = {"x-resolved-model-id": outcome.target.entry.id}
     if len(tried) > 1:
         headers["x-meshapi-fallback"] = ",".join(tried)
     return headers
 
 
-async def chat_completions(request: Request) -> Response | SSEResponse:
-    state = gw(request)
-    request_id = rid(request)
-    body = await read_json_object(request)
-    principal = await authenticate(state, request.headers.get("authorization"), "data")
-    limit_headers = await state.limits.check(principal)
-    validate(ChatRequestWithTemplate if body.get("template") else ChatRequest, body)
-    pipeline = state.services["chat"]
-    body = await pipeline.prepare(principal, body)
-    if not body.get("messages"):
-        raise field_error("messages", "Field required", type_="missing")
-    state.billing.precheck(principal)
+async def chat_completions(state: "GatewayState", scope: Scope, receive: Receive, send: Send) -> None:
+    request_id = request_id_of(scope)
+    limit_headers: dict[str, str] = {}
+    try:
+        body = parse_json_object(await read_body(scope, receive, state.settings.max_body_bytes))
+        principal = await authenticate(state, header(scope, b"authorization"), "data")
+        limit_headers = await state.limits.check(principal)
+        validate(ChatRequestWithTemplate if body.get("template") else ChatRequest, body)
+        pipeline = state.services["chat"]
+        body = await pipeline.prepare(principal, body)
+        if not body.get("messages"):
+            raise field_error("messages", "Field required", type_="missing")
+        state.billing.precheck(principal)
+        if body.get("stream"):
+            stream = await pipeline.stream(principal, body, request_id)
+            options = body.get("stream_options")
+            include_usage = not (isinstance(options, dict) and options.get("include_usage") is False)
+            response = SSEResponse(_frames(stream, include_usage, request_id),
+                                   headers={**limit_headers, **fallback_headers(stream)})
+        else:
+            outcome = await pipeline.complete(principal, body, request_id)
+    except GatewayError as exc:
+        await send_error(scope, send, exc, limit_headers)
+        return
     if body.get("stream"):
-        stream = await pipeline.stream(principal, body, request_id)
-        options = body.get("stream_options")
-        include_usage = not (isinstance(options, dict) and options.get("include_usage") is False)
-        return SSEResponse(_frames(stream, include_usage, request_id),
-                           headers={**limit_headers, **fallback_headers(stream)})
-    outcome = await pipeline.complete(principal, body, request_id)
-    return json_response(outcome.response, headers={**limit_headers, **fallback_headers(outcome)})
+        await response(scope, receive, send)
+    else:
+        await send_bytes(send, orjson.dumps(outcome.response), headers={**limit_headers, **fallback_headers(outcome)})
+
+
+class ChatRoute:
+    """The same handler mounted in Starlette's router (reached when the fast path is bypassed)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await chat_completions(scope["app"].state.gw, scope, receive, send)
 
 
 async def _frames(stream: ChatStream, include_usage: bool, request_id: str) -> AsyncIterator[bytes]:

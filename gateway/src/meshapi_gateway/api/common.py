@@ -45,8 +45,8 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def read_json_object(request: Request) -> dict[str, Any]:
-    raw = await read_body(request, gw(request).settings.max_body_bytes)
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """A request body as a JSON object, or the 422 that names what is wrong with it."""
     if not raw.strip():
         raise validation_error([{"type": "missing", "loc": ["body"], "msg": "Request body is required"}])
     try:
@@ -57,6 +57,10 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise validation_error([{"type": "model_type", "loc": ["body"], "msg": "Request body must be a JSON object"}])
     return data
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    return parse_json_object(await read_body(request, gw(request).settings.max_body_bytes))
 
 
 def pydantic_details(exc: PydanticValidationError) -> list[dict[str, Any]]:

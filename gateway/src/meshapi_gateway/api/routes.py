@@ -14,7 +14,7 @@ def routes() -> list[BaseRoute]:
         Route("/ready", health.ready, methods=["GET"]),
         Route("/metrics", health.metrics_endpoint, methods=["GET"]),
         Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
-        Route("/v1/chat/completions", chat.chat_completions, methods=["POST"]),
+        Route("/v1/chat/completions", chat.ChatRoute(), methods=["POST"]),
         Route("/v1/models", models.list_models, methods=["GET"]),
         Route("/v1/models/free", models.free_models, methods=["GET"]),
         Route("/v1/models/paid", models.paid_models, methods=["GET"]),
