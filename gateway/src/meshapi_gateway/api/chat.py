@@ -30,6 +30,9 @@ def fallback_headers(outcome: Any) -> dict[str, str]:
     headers = {"x-resolved-model-id": outcome.target.entry.id}
     if len(tried) > 1:
         headers["x-meshapi-fallback"] = ",".join(tried)
+    ctx = getattr(outcome, "ctx", None)
+    if ctx is not None and ctx.response_headers:
+        headers.update(ctx.response_headers)  # e.g. x-meshapi-warning for dropped parameters
     return headers
 
 

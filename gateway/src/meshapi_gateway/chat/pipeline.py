@@ -53,6 +53,8 @@ class ChatOutcome:
     response: dict[str, Any]
     attempted: Attempted
     cost: Decimal
+    # The call's context: its ``response_headers`` (e.g. dropped-parameter warnings) go to the client.
+    ctx: CallContext | None = None
 
 
 @dataclass
@@ -66,6 +68,7 @@ class ChatStream:
     cost: Decimal | None = None
     error: UpstreamError | None = None
     completed: bool = False
+    ctx: CallContext | None = None
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -128,7 +131,7 @@ class ChatPipeline:
         usage = data.get("usage")
         if isinstance(usage, dict):
             await self.state.limits.add_tokens(principal, int(usage.get("total_tokens") or 0))
-        return ChatOutcome(target, data, attempted, cost)
+        return ChatOutcome(target, data, attempted, cost, ctx)
 
     async def stream(self, principal: "Principal", body: dict[str, Any], request_id: str, *,
                      kind: str = "chat", multiplier: Decimal = Decimal(1),
@@ -181,6 +184,6 @@ class ChatPipeline:
                 total = usage_counts(normalizer.usage)
                 await self.state.limits.add_tokens(principal, total[0] + total[1])
 
-        holder = ChatStream(target, attempted, chunks(), normalizer)
+        holder = ChatStream(target, attempted, chunks(), normalizer, ctx=ctx)
         holder._closers.append(settle)
         return holder

@@ -50,14 +50,79 @@ def provider_message(body: Any, fallback: str) -> str:
     return fallback
 
 
+# google.rpc statuses (Gemini error bodies) that mean the gateway's credentials were refused,
+# whatever HTTP status came with them (an invalid Gemini API key answers 400).
+_AUTH_RPC_STATUSES = frozenset({"UNAUTHENTICATED", "PERMISSION_DENIED"})
+_AUTH_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED", "API_KEY_EXPIRED"})
+
+
+def _google_error(body: Any) -> dict[str, Any] | None:
+    err = body.get("error") if isinstance(body, dict) else None
+    return err if isinstance(err, dict) and isinstance(err.get("status"), str) else None
+
+
+def _retry_delay_from_body(body: Any) -> float | None:
+    """``google.rpc.RetryInfo.retryDelay`` (e.g. ``"21s"``) from a Google error body's ``details``."""
+    err = _google_error(body)
+    for detail in (err or {}).get("details") or []:
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            delay = str(detail.get("retryDelay") or "").rstrip("s")
+            try:
+                return max(0.0, float(delay))
+            except ValueError:
+                return None
+    return None
+
+
+def _is_auth_failure(status: int, body: Any) -> bool:
+    if status in (401, 403):
+        return True
+    err = _google_error(body)
+    if err is None:
+        return False
+    if err.get("status") in _AUTH_RPC_STATUSES:
+        return True
+    return any(isinstance(d, dict) and d.get("reason") in _AUTH_REASONS for d in err.get("details") or [])
+
+
+class ContextLengthExceeded(UpstreamError):
+    """The prompt does not fit the model's context window; a longer-context model may take it."""
+
+
+# How vendors word "the prompt is longer than the context window" (OpenAI's code, Anthropic's and
+# Gemini's messages, vLLM / llama.cpp servers), lower-cased.
+_CONTEXT_MARKERS = ("context_length_exceeded", "maximum context length", "context length", "context window",
+                    "prompt is too long", "input is too long", "exceeds the context", "too many tokens",
+                    "exceed_context_size")
+
+
+def is_context_length_error(body: Any, message: str) -> bool:
+    code = ""
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            code = f"{err.get('code') or ''} {err.get('type') or ''}"
+    text = f"{code} {message}".lower()
+    return any(marker in text for marker in _CONTEXT_MARKERS)
+
+
 def from_status(status: int, raw: bytes, headers: Mapping[str, str], provider: str) -> UpstreamError:
     try:
         body: Any = orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError:
         body = raw[:2000].decode("utf-8", "replace")
     message = provider_message(body, f"{provider} answered HTTP {status}")
+    if status in (400, 413, 422) and is_context_length_error(body, message):
+        return ContextLengthExceeded("validation_error", message, status=422, retryable=False, provider_error=body,
+                                     upstream_status=status)
     retry_after = parse_retry_after(headers)
+    if retry_after is None:
+        retry_after = _retry_delay_from_body(body)
     retryable = status in RETRYABLE_STATUSES
+    if _is_auth_failure(status, body):
+        # Our credentials for this upstream, not the client's request: report it as the upstream's fault.
+        return UpstreamError("upstream_error", f"{provider} refused the gateway's credentials: {message}",
+                             status=500, retryable=False, provider_error=body, upstream_status=status)
     if status == 429:
         return UpstreamError("rate_limit_exceeded", message, status=429, retryable=True, provider_error=body,
                              retry_after=retry_after, upstream_status=status)

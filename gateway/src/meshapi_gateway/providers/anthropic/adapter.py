@@ -1,0 +1,88 @@
+"""The Anthropic Messages adapter: OpenAI chat in, ``POST /v1/messages`` out, OpenAI chat back.
+
+Translation lives in ``request``/``response``/``stream``/``errors``; this module only moves
+bytes. A stream is opened and read up to its first event before it is handed over, so an
+upstream that fails at once (HTTP error or an ``error`` event first) still lets the router
+fall back before anything reaches the client.
+"""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+import aiohttp
+
+from meshapi_gateway.providers import http_call
+from meshapi_gateway.providers.anthropic import errors
+from meshapi_gateway.providers.anthropic.request import build_request
+from meshapi_gateway.providers.anthropic.response import to_completion
+from meshapi_gateway.providers.anthropic.stream import AnthropicStreamTranslator
+from meshapi_gateway.providers.base import CallContext, Provider, Target, UpstreamError
+from meshapi_gateway.providers.translation import warn_dropped
+from meshapi_gateway.sse import SSEEvent
+
+API_VERSION = "2023-06-01"
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+
+
+class AnthropicProvider(Provider):
+    name = "anthropic"
+
+    def _url(self, target: Target) -> str:
+        base = (target.deployment.base_url or target.entry.base_url or DEFAULT_BASE_URL).rstrip("/")
+        return base + ("/messages" if base.endswith("/v1") else "/v1/messages")
+
+    def _headers(self, target: Target, ctx: CallContext) -> dict[str, str]:
+        headers = {"content-type": "application/json", "anthropic-version": API_VERSION,
+                   "x-request-id": ctx.request_id}
+        if target.api_key:
+            headers["x-api-key"] = target.api_key
+        headers.update(target.entry.headers)
+        headers.update(target.deployment.headers)
+        return headers
+
+    async def chat(self, body: dict[str, Any], target: Target, ctx: CallContext) -> dict[str, Any]:
+        req = build_request(body, target, stream=False)
+        resp = await http_call.post_json(ctx, self._url(target), req.body, self._headers(target, ctx), self.name,
+                                         errors.from_response, stream=False)
+        message = await http_call.read_json(resp, self.name)
+        if not isinstance(message, dict) or message.get("type") == "error":
+            raise errors.from_event(message)
+        warn_dropped(ctx, req.dropped, req.notes)
+        return to_completion(message)
+
+    async def open_chat_stream(self, body: dict[str, Any], target: Target,
+                               ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
+        req = build_request(body, target, stream=True)
+        resp = await http_call.post_json(ctx, self._url(target), req.body, self._headers(target, ctx), self.name,
+                                         errors.from_response, stream=True)
+        events = http_call.sse_events(resp, self.name)
+        translator = AnthropicStreamTranslator()
+        try:
+            first = await anext(events, None)
+            if first is None:
+                raise UpstreamError("upstream_error", "anthropic closed the stream before any event", retryable=True)
+            head = translator.feed(first.event, http_call.event_json(first, self.name))
+        except UpstreamError as exc:
+            await events.aclose()
+            resp.close()
+            raise http_call.before_first_chunk(exc) from exc
+        warn_dropped(ctx, req.dropped, req.notes)
+        return self._chunks(resp, events, translator, head)
+
+    async def _chunks(self, resp: aiohttp.ClientResponse, events: AsyncIterator[SSEEvent],
+                      translator: AnthropicStreamTranslator,
+                      head: list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+        try:
+            for chunk in head:
+                yield chunk
+            async for event in events:
+                for chunk in translator.feed(event.event, http_call.event_json(event, self.name)):
+                    yield chunk
+                if translator.done:
+                    break
+            if not translator.done:
+                raise UpstreamError("stream_interrupted", "anthropic ended the stream before message_stop")
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+            resp.release() if translator.done else resp.close()

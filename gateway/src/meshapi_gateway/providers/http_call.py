@@ -1,0 +1,82 @@
+"""One upstream HTTP exchange for the translating adapters: post JSON, map failures, read SSE.
+
+Failures come out as ``UpstreamError`` with the router's meaning of ``retryable``; the
+error body is read whole (it is small) so ``provider_error`` carries what the provider said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, AsyncIterator, Callable, Mapping
+
+import aiohttp
+import orjson
+
+from meshapi_gateway.providers import upstream_errors
+from meshapi_gateway.providers.base import CallContext, UpstreamError
+from meshapi_gateway.sse import SSEEvent, parse_sse
+
+ErrorMapper = Callable[[int, bytes, Mapping[str, str]], UpstreamError]
+
+
+async def post_json(ctx: CallContext, url: str, payload: dict[str, Any], headers: dict[str, str], provider: str,
+                    on_error: ErrorMapper, *, stream: bool) -> aiohttp.ClientResponse:
+    timeout = aiohttp.ClientTimeout(total=None if stream else ctx.read_timeout, connect=ctx.connect_timeout,
+                                    sock_read=ctx.read_timeout)
+    try:
+        resp = await ctx.session.post(url, data=orjson.dumps(payload), headers=headers, timeout=timeout)
+    except asyncio.TimeoutError as exc:
+        raise upstream_errors.timed_out(provider, "connect") from exc
+    except aiohttp.ClientError as exc:
+        raise upstream_errors.connection_failed(provider, exc) from exc
+    if resp.status >= 400:
+        try:
+            raw = await resp.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            raw = b""
+        finally:
+            resp.release()
+        raise on_error(resp.status, raw, resp.headers)
+    return resp
+
+
+async def read_json(resp: aiohttp.ClientResponse, provider: str) -> Any:
+    try:
+        raw = await resp.read()
+    except asyncio.TimeoutError as exc:
+        raise upstream_errors.timed_out(provider) from exc
+    except aiohttp.ClientError as exc:
+        raise upstream_errors.connection_failed(provider, exc) from exc
+    finally:
+        resp.release()
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamError("upstream_error", f"{provider} sent a body that is not JSON", retryable=True,
+                            provider_error=raw[:500].decode("utf-8", "replace")) from exc
+
+
+async def sse_events(resp: aiohttp.ClientResponse, provider: str) -> AsyncIterator[SSEEvent]:
+    """The response's SSE events; a dropped connection or a stalled upstream raises ``UpstreamError``."""
+    try:
+        async for event in parse_sse(resp.content.iter_any()):
+            yield event
+    except asyncio.TimeoutError as exc:
+        raise upstream_errors.timed_out(provider, "send the next event") from exc
+    except aiohttp.ClientError as exc:
+        raise UpstreamError("stream_interrupted", f"{provider} connection dropped mid-stream: {exc}") from exc
+
+
+def event_json(event: SSEEvent, provider: str) -> Any:
+    try:
+        return orjson.loads(event.data)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamError("upstream_error", f"{provider} sent a stream event that is not JSON",
+                            provider_error=event.data[:500]) from exc
+
+
+def before_first_chunk(exc: UpstreamError) -> UpstreamError:
+    """Nothing has reached the client yet: a dropped or stalled stream may go to another deployment."""
+    if exc.code in ("stream_interrupted", "gateway_timeout", "upstream_error") and exc.status >= 500:
+        exc.retryable = True
+    return exc
