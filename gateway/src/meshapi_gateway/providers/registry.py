@@ -52,6 +52,10 @@ class ProviderRegistry:
             self._instances[name] = inst
         return inst
 
+    def install(self, name: str, provider: Provider) -> None:
+        """Use this instance for ``name`` in this gateway (a provider bound to a per-process service)."""
+        self._instances[name] = provider
+
     async def aclose(self) -> None:
         for inst in self._instances.values():
             await inst.aclose()

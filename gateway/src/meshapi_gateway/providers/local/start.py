@@ -1,0 +1,39 @@
+"""The start hook: launch the child, bind the ``local`` provider to it, list the model."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Awaitable, Callable
+
+from meshapi_gateway.providers.local.catalog_entry import LOCAL_MODEL_ID, UPSTREAM_NAME, local_model_entry
+from meshapi_gateway.providers.local.files import locate
+from meshapi_gateway.providers.local.provider import LocalProvider
+from meshapi_gateway.providers.local.supervisor import LaunchSpec, LlamaServerSupervisor
+
+if TYPE_CHECKING:
+    from meshapi_gateway.state import GatewayState
+
+log = logging.getLogger("meshapi_gateway.local_model")
+
+SERVICE_NAME = "local_model"
+
+
+async def start_local_models(state: "GatewayState") -> Callable[[], Awaitable[None]] | None:
+    """Start serving the local model; None (and a log line saying why) when it cannot be served."""
+    cfg = state.settings.local_model
+    if not cfg.enabled:
+        log.info("local model off: local_model.enabled is false, so %s is not listed", LOCAL_MODEL_ID)
+        return None
+    files = locate(cfg.path)
+    if files.gguf is None:
+        log.warning("local model off: %s; %s is not listed", files.missing, LOCAL_MODEL_ID)
+        return None
+    spec = LaunchSpec(gguf=files.gguf, model_alias=UPSTREAM_NAME, n_ctx=cfg.n_ctx, threads=cfg.threads,
+                      port=cfg.port)
+    supervisor = LlamaServerSupervisor(spec, state.http, log_path=state.settings.data_dir / "local-model.log")
+    await supervisor.start()
+    state.providers.install("local", LocalProvider(supervisor))
+    state.catalog.add(local_model_entry(supervisor.base_url, cfg.n_ctx))
+    state.services[SERVICE_NAME] = supervisor
+    log.info("local model %s loading from %s at %s", LOCAL_MODEL_ID, files.gguf, supervisor.url)
+    return supervisor.stop
