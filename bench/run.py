@@ -69,6 +69,11 @@ def main() -> int:
     if unknown:
         sys.exit(f"unknown part(s): {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}")
     cpus = os.cpu_count() or 1
+    all_t = targets_mod.all_targets(cpus)
+    wanted = [t.strip() for t in args.targets.split(",") if t.strip()]
+    chosen = [t for t in all_t if not wanted or t.name in wanted]
+    if wanted and len(chosen) != len(wanted):
+        sys.exit(f"unknown target in {wanted}; choose from {', '.join(t.name for t in all_t)}")
     plan = gateway_bench.Plan(
         seconds=args.seconds or (2.0 if args.quick else 10.0),
         warmup=1.0 if args.quick else 3.0,
@@ -90,11 +95,6 @@ def main() -> int:
     up = upstream.start(work)
     try:
         if "gateway" in parts:
-            all_t = targets_mod.all_targets(cpus)
-            wanted = [t.strip() for t in args.targets.split(",") if t.strip()]
-            chosen = [t for t in all_t if not wanted or t.name in wanted]
-            if wanted and len(chosen) != len(wanted):
-                sys.exit(f"unknown target in {wanted}; choose from {[t.name for t in all_t]}")
             ctx = targets_mod.Context(upstream=up, work=work, python=python, cpus=cpus)
             try:
                 data["gateway"] = gateway_bench.run(chosen, ctx, plan)
