@@ -1,4 +1,4 @@
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick test
 
 # Gateway vs peers and SDK vs openai, one run on this machine; the results go to docs/performance.md.
 bench:
@@ -7,3 +7,7 @@ bench:
 # Smoke run: short, one round, prints the table and changes no tracked file.
 bench-quick:
 	python3 bench/run.py --quick $(BENCH_ARGS)
+
+# Every test of the SDK and the gateway (the README's second command); TEST_ARGS go to pytest.
+test:
+	python3 dev.py test $(TEST_ARGS)
