@@ -10,14 +10,19 @@ import asyncio
 import time
 from typing import Any
 
-import jwt
-
 ALLOWED_HS = ["HS256"]
 ALLOWED_ASYM = ["RS256", "ES256"]
 
 
 class TokenError(Exception):
     pass
+
+
+def _jwt() -> Any:
+    # PyJWT pulls in ``cryptography`` (~15 MiB resident); only processes that see a JWT pay for it.
+    import jwt
+
+    return jwt
 
 
 class JWTVerifier:
@@ -27,7 +32,14 @@ class JWTVerifier:
         self._audience = audience
         self._issuer = issuer or None
         self._owner_claim = owner_claim
-        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=600) if jwks_url else None
+        self._jwks_url = jwks_url
+        self._jwks_client: Any = None
+
+    @property
+    def _jwks(self) -> Any:
+        if self._jwks_client is None and self._jwks_url:
+            self._jwks_client = _jwt().PyJWKClient(self._jwks_url, cache_keys=True, lifespan=600)
+        return self._jwks_client
 
     def mint(self, owner: str, ttl_seconds: int = 3600, extra: dict[str, Any] | None = None) -> str:
         now = int(time.time())
@@ -36,7 +48,8 @@ class JWTVerifier:
         if self._issuer:
             claims["iss"] = self._issuer
         claims.update(extra or {})
-        return jwt.encode(claims, self._secret, algorithm="HS256")
+        token: str = _jwt().encode(claims, self._secret, algorithm="HS256")
+        return token
 
     def _owner(self, claims: dict[str, Any]) -> str:
         name = self._owner_claim
@@ -49,6 +62,7 @@ class JWTVerifier:
         return sub
 
     def _decode(self, token: str) -> dict[str, Any]:
+        jwt = _jwt()
         header = jwt.get_unverified_header(token)
         alg = header.get("alg")
         options = {"require": ["exp", "sub"]}
@@ -66,8 +80,9 @@ class JWTVerifier:
 
     async def verify(self, token: str) -> str:
         """The owner named by a valid token; ``TokenError`` otherwise."""
+        jwt = _jwt()
         try:
-            if self._jwks is not None and jwt.get_unverified_header(token).get("alg") in ALLOWED_ASYM:
+            if self._jwks_url and jwt.get_unverified_header(token).get("alg") in ALLOWED_ASYM:
                 claims = await asyncio.to_thread(self._decode, token)
             else:
                 claims = self._decode(token)
