@@ -48,6 +48,9 @@ def _feature_hooks() -> list[StartHook]:
         from meshapi_gateway.providers.local import start_local_models
 
         hooks.append(start_local_models)
+    from meshapi_gateway.batches.setup import start_files_and_batches
+
+    hooks.append(start_files_and_batches)
     return hooks
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -58,6 +59,19 @@ class Settings(BaseModel):
     local_model: LocalModelSettings = Field(default_factory=LocalModelSettings)
     # Extra catalog entries given inline in the config file (``[[models]]``).
     models: list[dict[str, Any]] = Field(default_factory=list)
+    # Files and batches (docs/batches.md).
+    file_storage: Literal["local", "database"] = "local"
+    max_file_bytes: int = Field(200 * 1024 * 1024, ge=1024)
+    batch_runner: bool = True  # run batches inside the serving process; `meshapi-gateway worker` always does
+    batch_price_multiplier: Decimal = Field(Decimal("0.5"), ge=0)
+    batch_max_active_per_owner: int = Field(10, ge=1)
+    batch_concurrency_per_batch: int = Field(4, ge=1)
+    batch_concurrency_per_owner: int = Field(8, ge=1)
+    batch_concurrency_total: int = Field(32, ge=1)
+    batch_lease_seconds: float = Field(60.0, gt=0)
+    batch_poll_seconds: float = Field(1.0, gt=0)
+    batch_max_attempts: int = Field(3, ge=1)
+    batch_allow_short_windows: bool = False  # accept windows like "30s" (tests); otherwise only "24h"
 
     @field_validator("log_level")
     @classmethod

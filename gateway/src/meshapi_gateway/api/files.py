@@ -1,0 +1,174 @@
+"""``/v1/files``: upload (the seed's JSON form and OpenAI's multipart form), describe, list, download, delete.
+
+Routes stay thin: they authenticate, pick the upload form by Content-Type and hand the
+lines to the checker and the file service.
+"""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+import orjson
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Message
+
+from meshapi_gateway.api.common import gw, json_response, read_body
+from meshapi_gateway.auth.authenticate import authenticate
+from meshapi_gateway.errors import GatewayError, field_error, validation_error
+from meshapi_gateway.files.batch_lines import LineChecker, LineSplitter, jsonl_from_requests
+from meshapi_gateway.files.service import FileService, file_object
+from meshapi_gateway.files.storage import CHUNK_BYTES
+
+BATCH_PURPOSE = "batch"
+
+
+def files_service(request: Request) -> FileService:
+    service: FileService = gw(request).services["files"]
+    return service
+
+
+def _too_large(limit: int) -> GatewayError:
+    return GatewayError("payload_too_large", f"The file is larger than the limit of {limit} bytes.")
+
+
+def _size_limited(request: Request, limit: int) -> Request:
+    """The same request, with a body reader that stops at ``limit`` bytes (uploads may be chunked)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    received = 0
+    upstream_receive = request.receive
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await upstream_receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _too_large(limit)
+        return message
+
+    return Request(request.scope, receive)
+
+
+def _check_purpose(purpose: Any) -> None:
+    if purpose != BATCH_PURPOSE:
+        raise field_error("purpose", "Only purpose 'batch' is supported.", value=purpose if isinstance(purpose, str)
+                          else None)
+
+
+async def upload_file(request: Request) -> Response:
+    state = gw(request)
+    principal = await authenticate(state, request.headers.get("authorization"), "data")
+    limit = state.settings.max_file_bytes
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        row = await _upload_multipart(_size_limited(request, limit), principal.owner)
+        return json_response(file_object(row))
+    raw = await read_body(request, limit)
+    try:
+        body = orjson.loads(raw) if raw.strip() else None
+    except orjson.JSONDecodeError:
+        raise validation_error([{"type": "json_invalid", "loc": ["body"], "msg": "Request body is not valid JSON"}],
+                               "Request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise validation_error([{"type": "model_type", "loc": ["body"], "msg": "Request body must be a JSON object"}])
+    if "requests" not in body and ("file_name" in body or "mime_type" in body):
+        raise GatewayError("not_implemented", "Document uploads (file_name/mime_type) are not supported by this "
+                                              "gateway; upload batch requests as JSON or multipart JSONL.")
+    if "requests" not in body:
+        raise field_error("requests", "Field required", type_="missing")
+    _check_purpose(body.get("purpose", BATCH_PURPOSE))
+    lines = jsonl_from_requests(body["requests"])
+    checker = LineChecker(state.catalog)
+    for number, line in enumerate(lines, start=1):
+        checker.check(number, line)
+    checker.result.raise_if_invalid()
+
+    async def content() -> AsyncIterator[bytes]:
+        for line in lines:
+            yield line + b"\n"
+
+    row = await files_service(request).store(principal.owner, BATCH_PURPOSE, "batch_requests.jsonl", content(),
+                                             lines=checker.result.lines)
+    return json_response(file_object(row))
+
+
+async def _upload_multipart(request: Request, owner: str) -> Any:
+    state = gw(request)
+    async with request.form(max_files=1, max_fields=20) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise field_error("file", "A file part named 'file' is required.", type_="missing")
+        _check_purpose(form.get("purpose"))
+        checker = LineChecker(state.catalog)
+        splitter = LineSplitter()
+        while chunk := await upload.read(CHUNK_BYTES):
+            for number, line in splitter.feed(chunk):
+                checker.check(number, line)
+        for number, line in splitter.finish():
+            checker.check(number, line)
+        checker.result.raise_if_invalid()
+        await upload.seek(0)
+
+        async def content() -> AsyncIterator[bytes]:
+            while piece := await upload.read(CHUNK_BYTES):
+                yield piece
+
+        return await files_service(request).store(owner, BATCH_PURPOSE, upload.filename or "batch.jsonl",
+                                                  content(), lines=checker.result.lines)
+
+
+def query_limit(request: Request, default: int, maximum: int) -> int:
+    raw = request.query_params.get("limit")
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= maximum:
+        raise validation_error([{"type": "less_than_equal", "loc": ["query", "limit"],
+                                 "msg": f"limit must be an integer from 1 to {maximum}", "input": raw}])
+    return value
+
+
+def list_envelope(items: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
+    return {"object": "list", "data": items, "has_more": has_more,
+            "first_id": items[0]["id"] if items else None, "last_id": items[-1]["id"] if items else None}
+
+
+async def list_files(request: Request) -> Response:
+    principal = await authenticate(gw(request), request.headers.get("authorization"), "data")
+    q = request.query_params
+    order = q.get("order") or "desc"
+    if order not in ("asc", "desc"):
+        raise validation_error([{"type": "literal_error", "loc": ["query", "order"], "msg": "order must be asc or desc",
+                                 "input": order}])
+    rows, has_more = await files_service(request).list(principal.owner, limit=query_limit(request, 100, 10000),
+                                                       after=q.get("after") or None, order=order,
+                                                       purpose=q.get("purpose") or None)
+    return json_response(list_envelope([file_object(r) for r in rows], has_more))
+
+
+async def get_file(request: Request) -> Response:
+    principal = await authenticate(gw(request), request.headers.get("authorization"), "data")
+    row = await files_service(request).get(principal.owner, request.path_params["file_id"])
+    return json_response(file_object(row))
+
+
+async def file_content(request: Request) -> Response:
+    principal = await authenticate(gw(request), request.headers.get("authorization"), "data")
+    service = files_service(request)
+    row = await service.get(principal.owner, request.path_params["file_id"])
+    safe_name = "".join(c for c in row.filename if c.isalnum() or c in "._-") or "file"
+    return StreamingResponse(service.content(row), media_type="application/octet-stream",
+                             headers={"content-length": str(row.bytes),
+                                      "content-disposition": f'attachment; filename="{safe_name}"'})
+
+
+async def delete_file(request: Request) -> Response:
+    principal = await authenticate(gw(request), request.headers.get("authorization"), "data")
+    await files_service(request).delete(principal.owner, request.path_params["file_id"])
+    return Response(status_code=204)

@@ -1,0 +1,1 @@
+"""Batches: durable bulk inference, each request run once through the live pipeline."""

@@ -1,0 +1,111 @@
+"""Running one batch request through the same pipeline as live traffic.
+
+Chat items go through ``ChatPipeline.complete`` (templates, limits, fallbacks, billing);
+embeddings through the embeddings service when one is installed, else through the
+router with the pipeline's billing. Each item is billed under its own deterministic
+request id (``<batch id>:<custom_id>``), so running it again after a crash cannot bill
+it twice in a ledger that keys on the request id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from meshapi_gateway.auth.principal import Principal
+from meshapi_gateway.billing import usage_counts
+from meshapi_gateway.chat.pipeline import money
+from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.files.batch_lines import EMBEDDINGS_URL
+from meshapi_gateway.routing import Attempted
+
+if TYPE_CHECKING:
+    from meshapi_gateway.state import GatewayState
+
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# Body fields that make no sense for a batch item (the answer is stored, never streamed).
+STREAM_FIELDS = ("stream", "stream_options")
+
+
+@dataclass(slots=True)
+class ItemOutcome:
+    """``succeeded``, ``failed``, or ``retry`` (put back with a delay; not counted as an attempt if ``free``)."""
+
+    status: str
+    status_code: int
+    body: dict[str, Any]
+    error: dict[str, Any] | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    retry_after: float = 0.0
+    free_retry: bool = False
+
+
+def item_request_id(batch_id: str, custom_id: str) -> str:
+    return f"{batch_id}:{custom_id}"
+
+
+def _failure(exc: GatewayError, retryable: bool) -> ItemOutcome:
+    error = exc.error_object()
+    retry_after = float(exc.retry_after_seconds or 0)
+    return ItemOutcome("retry" if retryable else "failed", exc.status, {"error": error},
+                       {"code": exc.code, "message": exc.message}, retry_after=retry_after)
+
+
+class ItemExecutor:
+    def __init__(self, state: "GatewayState") -> None:
+        self.state = state
+
+    async def run(self, principal: Principal, url: str, body: dict[str, Any], request_id: str,
+                  multiplier: Decimal) -> ItemOutcome:
+        state = self.state
+        try:
+            await state.limits.check(principal)
+        except GatewayError as exc:
+            if exc.status == 429:
+                outcome = _failure(exc, True)
+                outcome.free_retry = True  # waiting for the rate window is not a failed attempt
+                outcome.retry_after = max(outcome.retry_after, 1.0)
+                return outcome
+            return _failure(exc, False)
+        try:
+            state.billing.precheck(principal)
+            if url == EMBEDDINGS_URL:
+                return await self._embeddings(principal, body, request_id, multiplier)
+            return await self._chat(principal, body, request_id, multiplier)
+        except GatewayError as exc:
+            return _failure(exc, exc.status in RETRYABLE_STATUSES)
+
+    async def _chat(self, principal: Principal, body: dict[str, Any], request_id: str,
+                    multiplier: Decimal) -> ItemOutcome:
+        pipeline = self.state.services["chat"]
+        body = {k: v for k, v in body.items() if k not in STREAM_FIELDS}
+        body = await pipeline.prepare(principal, body)
+        outcome = await pipeline.complete(principal, body, request_id, kind="batch", multiplier=multiplier)
+        prompt, completion, _ = usage_counts(outcome.response.get("usage"))
+        return ItemOutcome("succeeded", 200, outcome.response, None, prompt, completion, outcome.cost)
+
+    async def _embeddings(self, principal: Principal, body: dict[str, Any], request_id: str,
+                          multiplier: Decimal) -> ItemOutcome:
+        service = self.state.services.get("embeddings")
+        create = getattr(service, "create", None)
+        if create is not None:
+            result = await create(principal, body, request_id, kind="batch", multiplier=multiplier)
+            response = result if isinstance(result, dict) else result.response
+            cost = Decimal(str(response.get("cost") or getattr(result, "cost", 0) or 0))
+        else:
+            response, cost = await self._embeddings_via_router(principal, body, request_id, multiplier)
+        prompt, completion, _ = usage_counts(response.get("usage"))
+        return ItemOutcome("succeeded", 200, response, None, prompt, completion, cost)
+
+    async def _embeddings_via_router(self, principal: Principal, body: dict[str, Any], request_id: str,
+                                     multiplier: Decimal) -> tuple[dict[str, Any], Decimal]:
+        state = self.state
+        entries = state.router.candidates(body.get("model"), None)
+        target, data = await state.router.embeddings(entries, body, state.call_context(request_id), Attempted())
+        data = {**data, "model": target.entry.id}
+        cost = state.services["chat"]._bill(principal, request_id, target, data.get("usage"), "batch", multiplier)
+        data["cost"] = money(cost)
+        return data, cost
