@@ -31,6 +31,8 @@ class LocalModelSettings(BaseModel):
     port: int = 0  # 0 = pick a free port
     n_ctx: int = 2048
     threads: int = 0  # 0 = let llama.cpp decide
+    # How long a request waits for the model to load (start-up, restart) before a 503.
+    ready_timeout: float = Field(60.0, gt=0)
 
 
 class Settings(BaseModel):
@@ -52,13 +54,46 @@ class Settings(BaseModel):
     key_cache_refresh_seconds: float = Field(2.0, gt=0)
     upstream_connect_timeout: float = Field(10.0, gt=0)
     upstream_read_timeout: float = Field(300.0, gt=0)
+    # Reliability (docs/reliability.md): timeouts a catalog entry may override, retries, breakers.
+    upstream_first_token_timeout: float = Field(60.0, gt=0)
+    upstream_idle_timeout: float = Field(60.0, gt=0)
+    upstream_total_timeout: float = Field(300.0, gt=0)
+    retry_max_rounds: int = Field(2, ge=0)
+    retry_backoff_base: float = Field(0.25, ge=0)
+    retry_backoff_max: float = Field(8.0, ge=0)
+    retry_after_max: float = Field(10.0, ge=0)
+    retry_budget_ratio: float = Field(0.2, ge=0)
+    retry_budget_min_per_second: float = Field(5.0, ge=0)
+    breaker_failure_threshold: int = Field(5, ge=1)
+    breaker_error_rate: float = Field(0.5, gt=0, le=1)
+    breaker_window_seconds: float = Field(30.0, gt=0)
+    breaker_min_requests: int = Field(20, ge=1)
+    breaker_cooldown_seconds: float = Field(15.0, gt=0)
+    breaker_cooldown_max_seconds: float = Field(300.0, gt=0)
+    breaker_sync_seconds: float = Field(0.5, gt=0)
+    idempotency_ttl_seconds: int = Field(86400, ge=60)
+    idempotency_max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    shutdown_grace_seconds: float = Field(30.0, ge=0)
     log_level: str = "info"
     access_log: bool = False
     catalog_file: str = ""
     builtin_catalog: bool = True
     local_model: LocalModelSettings = Field(default_factory=LocalModelSettings)
+    # Accounts (docs/accounts.md): owners without a balance row are unlimited unless enforcing.
+    billing_enforce: bool = False
+    default_credit_usd: Decimal = Field(Decimal(0), ge=0)
+    ledger_flush_seconds: float = Field(0.25, gt=0)
+    ledger_batch_size: int = Field(500, ge=1, le=5000)
+    balance_refresh_seconds: float = Field(2.0, gt=0)
+    template_cache_seconds: float = Field(5.0, ge=0)
     # Extra catalog entries given inline in the config file (``[[models]]``).
     models: list[dict[str, Any]] = Field(default_factory=list)
+    # Multi-model compare (docs/endpoints.md): most models per request, default judge and its fallbacks.
+    compare_max_models: int = Field(8, ge=1, le=64)
+    compare_judge_model: str = ""
+    compare_judge_fallbacks: list[str] = Field(default_factory=list)
+    # The in-process embedding model (local/all-minilm-l6-v2), listed when its package is installed.
+    local_embeddings: bool = True
     # Files and batches (docs/batches.md).
     file_storage: Literal["local", "database"] = "local"
     max_file_bytes: int = Field(200 * 1024 * 1024, ge=1024)
@@ -72,6 +107,12 @@ class Settings(BaseModel):
     batch_poll_seconds: float = Field(1.0, gt=0)
     batch_max_attempts: int = Field(3, ge=1)
     batch_allow_short_windows: bool = False  # accept windows like "30s" (tests); otherwise only "24h"
+
+    @field_validator("compare_judge_fallbacks", mode="before")
+    @classmethod
+    def _judge_fallbacks(cls, v: Any) -> Any:
+        # From the environment the list arrives as "model-a,model-b".
+        return [m.strip() for m in v.split(",") if m.strip()] if isinstance(v, str) else v
 
     @field_validator("log_level")
     @classmethod
@@ -124,6 +165,8 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
         if not name.startswith(ENV_PREFIX):
             continue
         key = name[len(ENV_PREFIX) :].lower()
+        if key.startswith("_"):
+            continue  # internal (e.g. settings handed to worker processes), not a user setting
         if key.startswith("local_model_"):
             local[key[len("local_model_") :]] = value
         else:

@@ -15,9 +15,11 @@ from meshapi_gateway.api.raw import header, read_body, send_bytes, send_error
 from meshapi_gateway.api.schemas import ChatRequest, ChatRequestWithTemplate
 from meshapi_gateway.api.sse_response import SSEResponse
 from meshapi_gateway.auth.authenticate import authenticate
+from meshapi_gateway.billing import requested_model
 from meshapi_gateway.chat import ChatStream
 from meshapi_gateway.chat.pipeline import money
 from meshapi_gateway.errors import GatewayError, field_error
+from meshapi_gateway.reliability.disconnect import ClientGone, cancel_on_disconnect
 from meshapi_gateway.request_context import request_id_of
 from meshapi_gateway.sse import DONE_FRAME, error_frame, frame
 
@@ -26,10 +28,10 @@ if TYPE_CHECKING:
 
 
 def fallback_headers(outcome: Any) -> dict[str, str]:
-    tried = outcome.attempted.tried
+    attempted = outcome.attempted
     headers = {"x-resolved-model-id": outcome.target.entry.id}
-    if len(tried) > 1:
-        headers["x-meshapi-fallback"] = ",".join(tried)
+    if len(attempted.tried) > 1:
+        headers["x-meshapi-fallback"] = ",".join(attempted.models())
     ctx = getattr(outcome, "ctx", None)
     if ctx is not None and ctx.response_headers:
         headers.update(ctx.response_headers)  # e.g. x-meshapi-warning for dropped parameters
@@ -48,17 +50,23 @@ async def chat_completions(state: "GatewayState", scope: Scope, receive: Receive
         body = await pipeline.prepare(principal, body)
         if not body.get("messages"):
             raise field_error("messages", "Field required", type_="missing")
-        state.billing.precheck(principal)
+        state.billing.precheck(principal, requested_model(body))
+        # Opening (with fallbacks and backoff) and non-streamed answers stop the moment the client leaves.
         if body.get("stream"):
-            stream = await pipeline.stream(principal, body, request_id)
+            stream = await cancel_on_disconnect(receive, pipeline.stream(principal, body, request_id), "stream")
             options = body.get("stream_options")
             include_usage = not (isinstance(options, dict) and options.get("include_usage") is False)
             response = SSEResponse(_frames(stream, include_usage, request_id),
-                                   headers={**limit_headers, **fallback_headers(stream)})
+                                   headers={**limit_headers, **fallback_headers(stream)},
+                                   on_finish=lambda _gone: stream.aclose(),
+                                   interrupted_frames=_interrupted(request_id))
         else:
-            outcome = await pipeline.complete(principal, body, request_id)
+            outcome = await cancel_on_disconnect(receive, pipeline.complete(principal, body, request_id))
     except GatewayError as exc:
         await send_error(scope, send, exc, limit_headers)
+        return
+    except ClientGone:
+        await send_error(scope, send, GatewayError("invalid_request", "Client closed the request.", status=499))
         return
     if body.get("stream"):
         await response(scope, receive, send)
@@ -71,6 +79,11 @@ class ChatRoute:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await chat_completions(scope["app"].state.gw, scope, receive, send)
+
+
+def _interrupted(request_id: str) -> bytes:
+    return error_frame("upstream_error", "The gateway shut down before the answer was complete.",
+                       request_id=request_id) + DONE_FRAME
 
 
 async def _frames(stream: ChatStream, include_usage: bool, request_id: str) -> AsyncIterator[bytes]:

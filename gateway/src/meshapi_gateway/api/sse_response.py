@@ -22,10 +22,14 @@ SSE_HEADERS = [
 
 class SSEResponse:
     def __init__(self, frames: AsyncIterator[bytes], headers: dict[str, str] | None = None,
-                 on_finish: Callable[[bool], Awaitable[None]] | None = None) -> None:
+                 on_finish: Callable[[bool], Awaitable[None]] | None = None,
+                 interrupted_frames: bytes | None = None) -> None:
         self.frames = frames
         self.headers = [*SSE_HEADERS, *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items())]
         self.on_finish = on_finish
+        # Written when the server cuts the stream (graceful-shutdown deadline), so the client
+        # sees an error frame and never takes the cut for a finished answer.
+        self.interrupted_frames = interrupted_frames
         self.client_gone = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -41,13 +45,19 @@ class SSEResponse:
                     return
 
         watcher = asyncio.create_task(watch())
+        started = False
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+            started = True
             async for chunk in self.frames:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
             if not self.client_gone:
+                if started and self.interrupted_frames:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(send({"type": "http.response.body", "body": self.interrupted_frames,
+                                                     "more_body": False}), 1.0)
                 raise
             main.uncancel()
         except OSError:

@@ -100,6 +100,13 @@ class ModelEntry(BaseModel):
     # Extra deployments of the same model (load balancing); the fields above are the first.
     deployments: list[Deployment] = Field(default_factory=list)
     fallbacks: list[str] = Field(default_factory=list)
+    # Tried instead when an upstream says the prompt does not fit this model's context.
+    context_window_fallbacks: list[str] = Field(default_factory=list)
+    # Per-model upstream timeouts in seconds; unset means the gateway-wide setting.
+    connect_timeout: float | None = Field(None, gt=0)
+    first_token_timeout: float | None = Field(None, gt=0)
+    idle_timeout: float | None = Field(None, gt=0)
+    total_timeout: float | None = Field(None, gt=0)
     context_length: int = 8192
     max_output_tokens: int = 4096
     is_free: bool = False

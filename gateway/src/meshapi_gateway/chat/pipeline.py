@@ -18,6 +18,7 @@ from meshapi_gateway.billing import UsageRecord, usage_counts
 from meshapi_gateway.chat.normalize import StreamNormalizer, normalize_completion
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.providers.base import CallContext, Target, UpstreamError
+from meshapi_gateway.reliability.policy import request_deadline
 from meshapi_gateway.routing import Attempted
 
 if TYPE_CHECKING:
@@ -81,6 +82,8 @@ class ChatPipeline:
     def __init__(self, state: "GatewayState") -> None:
         self.state = state
         self.body_hooks: list[BodyHook] = []
+        # Streams opened and not yet billed; a graceful shutdown waits for them before the last flush.
+        self.open_streams = 0
 
     async def prepare(self, principal: "Principal", body: dict[str, Any]) -> dict[str, Any]:
         for hook in self.body_hooks:
@@ -122,7 +125,8 @@ class ChatPipeline:
         attempted = Attempted()
         ctx = ctx or self.state.call_context(request_id)
         try:
-            target, data = await self.state.router.chat(entries, body, ctx, attempted)
+            target, data = await self.state.router.chat(entries, body, ctx, attempted,
+                                                        deadline=request_deadline(body))
         finally:
             self._count_errors(attempted)
         data = normalize_completion(data, target.entry.id)
@@ -141,7 +145,8 @@ class ChatPipeline:
         attempted = Attempted()
         ctx = ctx or self.state.call_context(request_id)
         try:
-            target, upstream = await self.state.router.open_chat_stream(entries, body, ctx, attempted)
+            target, upstream = await self.state.router.open_chat_stream(entries, body, ctx, attempted,
+                                                                        deadline=request_deadline(body))
         finally:
             self._count_errors(attempted)
         normalizer = StreamNormalizer(target.entry.id)
@@ -181,9 +186,11 @@ class ChatPipeline:
                 if normalizer.usage is None:
                     estimated = (estimate_prompt_tokens(body), normalizer.content_chunks + len(normalizer.tool_calls))
                 holder.cost = self._bill(principal, request_id, target, normalizer.usage, kind, multiplier, estimated)
+                self.open_streams -= 1
                 total = usage_counts(normalizer.usage)
                 await self.state.limits.add_tokens(principal, total[0] + total[1])
 
         holder = ChatStream(target, attempted, chunks(), normalizer, ctx=ctx)
         holder._closers.append(settle)
+        self.open_streams += 1
         return holder

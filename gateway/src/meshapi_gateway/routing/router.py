@@ -1,44 +1,105 @@
-"""The router: which catalog entries a request may be served by, tried in order.
+"""The router: which upstream serves a request, and what happens when one fails.
 
 Candidates are the requested model, then the request's own ``models`` list (OpenRouter's
 ordered fallbacks), then the catalog's fallback chain of each. Within a model the
-deployments are tried in weighted order. A retryable failure moves to the next
-candidate; anything else is the answer. Streams fall back only while opening, that is
-before any byte has reached the client.
+healthy deployments are tried least-loaded first (in-flight calls per unit of weight,
+ties broken by a weighted draw). A retryable failure (connect error, timeout, 429, 5xx,
+overload) moves on to the next deployment, then the next model; a context-length error
+moves on to a longer-context model only. When every candidate has failed, the whole
+list is tried again after a backoff that honours ``Retry-After``, while the retry budget
+allows. Streams are opened and read up to their first chunk before they count as
+answered, so a stream falls back as long as nothing has reached the client.
+
+Every attempt runs under the model's timeouts and reports to the deployment's circuit
+breaker; see docs/reliability.md.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import random
+import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 from meshapi_gateway.catalog import Catalog, ModelEntry
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.providers.base import CallContext, Provider, Target, UpstreamError
 from meshapi_gateway.providers.registry import ProviderRegistry
+from meshapi_gateway.providers.upstream_errors import ContextLengthExceeded, timed_out
+from meshapi_gateway.reliability import metrics as rmetrics
+from meshapi_gateway.reliability.breaker import Breakers
+from meshapi_gateway.reliability.policy import RetryBudget, RetryPolicy, Timeouts, default_timeouts, timeouts_for
+from meshapi_gateway.reliability.stream_guard import GuardedStream
+
+if TYPE_CHECKING:
+    from meshapi_gateway.config import Settings
 
 
 @dataclass(slots=True)
 class Attempted:
-    """What the router tried for one request (for the fallback header and errors)."""
+    """What the router tried for one request (for the fallback header, metrics and errors)."""
 
     tried: list[str] = field(default_factory=list)
     errors: list[UpstreamError] = field(default_factory=list)
+    retry_rounds: int = 0
+
+    def models(self) -> list[str]:
+        """The models tried, in order, each once."""
+        return list(dict.fromkeys(self.tried))
+
+
+class Slot:
+    """One deployment of one model, with the live numbers the balancer needs."""
+
+    __slots__ = ("target", "key", "weight", "in_flight")
+
+    def __init__(self, target: Target, key: str, weight: float) -> None:
+        self.target = target
+        self.key = key
+        self.weight = weight
+        self.in_flight = 0
 
 
 T = TypeVar("T")
+# One attempt on one deployment: (provider, slot, timeouts, attempt deadline in loop time) → result.
+Attempt = Callable[[Provider, Slot, Timeouts, float], Awaitable[T]]
 
 
 def model_not_found(model_id: str) -> GatewayError:
     return GatewayError("model_not_found", f"Model '{model_id}' is not supported.")
 
 
+def _rank(slot: Slot) -> tuple[float, float]:
+    # Least in-flight per unit of weight first; among equals a weighted random draw
+    # (Efraimidis–Spirakis key), so idle deployments share traffic by weight.
+    return slot.in_flight / slot.weight, -(random.random() ** (1.0 / slot.weight))
+
+
+def counts_against_deployment(exc: UpstreamError) -> bool:
+    """Failures that say something about the upstream's health (not about the request)."""
+    return exc.retryable and not isinstance(exc, ContextLengthExceeded)
+
+
 class Router:
-    def __init__(self, catalog: Catalog, providers: ProviderRegistry) -> None:
+    def __init__(self, catalog: Catalog, providers: ProviderRegistry, settings: "Settings | None" = None) -> None:
         self.catalog = catalog
         self.providers = providers
+        self.default_timeouts = default_timeouts(settings)
+        self.retry = RetryPolicy.from_settings(settings)
+        self.budget = RetryBudget(settings.retry_budget_ratio if settings else 0.2,
+                                  settings.retry_budget_min_per_second if settings else 5.0)
+        self.breakers = Breakers.from_settings(settings)
+        self.breakers.listeners.append(self._count_opening)
+        self._slots: dict[str, tuple[ModelEntry, list[Slot], Timeouts]] = {}
 
+    @staticmethod
+    def _count_opening(key: str, open_until: float, cooldown: float) -> None:
+        if open_until:
+            rmetrics.BREAKER_OPENED.labels(key).inc()
+
+    # -- candidates ------------------------------------------------------------
     def resolve(self, model_id: str) -> ModelEntry:
         entry = self.catalog.get(model_id)
         if entry is None:
@@ -47,6 +108,10 @@ class Router:
 
     def candidates(self, model_id: str | None, fallbacks: list[str] | None = None) -> list[ModelEntry]:
         """Ordered, de-duplicated entries; unknown fallback ids are skipped, an unknown primary is a 404."""
+        if model_id and not fallbacks:
+            entry = self.catalog.get(model_id)
+            if entry is not None and not entry.fallbacks:
+                return [entry]  # the common case, without the queue below
         order: list[str] = []
         if model_id:
             order.append(model_id)
@@ -74,45 +139,209 @@ class Router:
             raise model_not_found(order[0])
         return out
 
-    def targets(self, entry: ModelEntry) -> list[Target]:
-        deployments = entry.all_deployments()
-        if len(deployments) > 1:
-            # Weighted order without replacement: every deployment gets tried, heavier ones first more often.
-            keyed = sorted(deployments, key=lambda d: random.random() ** (1.0 / max(d.weight, 1e-6)), reverse=True)
-            deployments = keyed
-        return [Target(entry, d, d.resolved_api_key()) for d in deployments]
+    def slots(self, entry: ModelEntry) -> tuple[list[Slot], Timeouts]:
+        """The entry's deployments (built once per catalog entry) and its timeouts."""
+        cached = self._slots.get(entry.id)
+        if cached is None or cached[0] is not entry:
+            slots = [Slot(Target(entry, d, d.resolved_api_key()), f"{entry.id}#{i}", max(d.weight, 1e-6))
+                     for i, d in enumerate(entry.all_deployments())]
+            cached = (entry, slots, timeouts_for(entry, self.default_timeouts))
+            self._slots[entry.id] = cached
+        return cached[1], cached[2]
 
+    def targets(self, entry: ModelEntry) -> list[Target]:
+        """The entry's deployments in the order a request would try them now."""
+        slots, _ = self.slots(entry)
+        ranked = slots if len(slots) == 1 else sorted(slots, key=_rank)
+        now = time.time()
+        return [s.target for s in ranked if not self.breakers.is_open(s.key, now)]
+
+    # -- failures --------------------------------------------------------------
     def _fail(self, attempted: Attempted) -> GatewayError:
         last = attempted.errors[-1] if attempted.errors else None
         if last is None:
             return GatewayError("provider_not_available", "No deployment could serve this request.")
-        err = GatewayError(last.code, last.message, status=last.status, provider_error=last.provider_error,
-                           retry_after_seconds=int(last.retry_after + 0.999) if last.retry_after is not None else None)
-        return err
+        return GatewayError(last.code, last.message, status=last.status, provider_error=last.provider_error,
+                            retry_after_seconds=int(last.retry_after + 0.999) if last.retry_after is not None else None)
+
+    def _all_cooling(self, entries: list[ModelEntry]) -> GatewayError:
+        opened = self.breakers.open_circuits()
+        until = min(opened.values(), default=time.time() + 1)
+        wait = max(1, math.ceil(until - time.time()))
+        names = ", ".join(e.id for e in entries)
+        return GatewayError("provider_not_available",
+                            f"Every deployment of {names} is cooling down after repeated failures.",
+                            retry_after_seconds=wait)
+
+    # -- the attempt loop --------------------------------------------------------
+    async def run(self, entries: list[ModelEntry], attempted: Attempted, attempt: Attempt[T], *,
+                  ctx: CallContext | None = None, deadline: float | None = None,
+                  keeps_slot: bool = False) -> tuple[Target, T]:
+        """Try ``attempt`` over the candidates (then again, within the retry rules) until one succeeds.
+
+        ``deadline`` (event-loop time) bounds the whole request; ``keeps_slot`` says the
+        result holds the deployment busy (a stream) and releases it itself.
+        """
+        self.budget.deposit()
+        loop = asyncio.get_running_loop()
+        order = list(entries)
+        # Per request only: a deployment that answered Retry-After is not asked again before it.
+        not_before: dict[str, float] | None = None
+        round_index = 0
+        while True:
+            round_errors = 0
+            retry_worthy = False
+            context_floor = 0
+            i = 0
+            while i < len(order):
+                entry = order[i]
+                i += 1
+                if entry.context_length <= context_floor:
+                    continue
+                slots, timeouts = self.slots(entry)
+                ranked = slots if len(slots) == 1 else sorted(slots, key=_rank)
+                now = time.time()
+                for slot in ranked:
+                    if not_before is not None and not_before.get(slot.key, 0.0) > loop.time():
+                        continue
+                    if not self.breakers.allow(slot.key, now):
+                        rmetrics.BREAKER_SKIPS.labels(slot.key).inc()
+                        continue
+                    attempt_end = loop.time() + timeouts.total
+                    if deadline is not None:
+                        if deadline <= loop.time():
+                            attempted.errors.append(timed_out("the upstream", "answer within the request's timeout"))
+                            raise self._fail(attempted)
+                        attempt_end = min(attempt_end, deadline)
+                    attempted.tried.append(entry.id)
+                    target = slot.target
+                    try:
+                        provider = self.providers.get(target.deployment.provider or entry.provider)
+                    except UpstreamError as exc:
+                        attempted.errors.append(exc)
+                        round_errors += 1
+                        continue
+                    if ctx is not None:
+                        ctx.connect_timeout = timeouts.connect
+                        ctx.read_timeout = max(timeouts.first_token, timeouts.idle) if keeps_slot else timeouts.total
+                    slot.in_flight += 1
+                    held = False
+                    try:
+                        result = await attempt(provider, slot, timeouts, attempt_end)
+                        held = keeps_slot
+                    except UpstreamError as exc:
+                        attempted.errors.append(exc)
+                        round_errors += 1
+                        if counts_against_deployment(exc):
+                            self.breakers.failure(slot.key)
+                        if isinstance(exc, ContextLengthExceeded):
+                            context_floor = max(context_floor, entry.context_length)
+                            rest = order[i:]
+                            extra = [e for e in (self.catalog.get(m) for m in entry.context_window_fallbacks)
+                                     if e is not None and all(e is not o for o in rest)]
+                            order[i:i] = extra
+                            break
+                        if not exc.retryable:
+                            raise self._fail(attempted) from exc
+                        retry_worthy = True
+                        if exc.retry_after is not None:
+                            if not_before is None:
+                                not_before = {}
+                            wait = exc.retry_after if exc.retry_after <= self.retry.retry_after_max else math.inf
+                            not_before[slot.key] = loop.time() + wait
+                        continue
+                    finally:
+                        if not held:
+                            slot.in_flight -= 1
+                    self.breakers.success(slot.key)
+                    if target.entry is not entries[0]:
+                        rmetrics.FALLBACKS.labels(entries[0].id, target.entry.id).inc()
+                    return target, result
+            # Every candidate failed, or was skipped.
+            if not round_errors and not attempted.errors:
+                raise self._all_cooling(order)
+            if not retry_worthy:
+                raise self._fail(attempted)
+            delay = self.retry.delay(round_index, None)
+            if delay is None:
+                raise self._fail(attempted)
+            if not_before:
+                # Wait until some deployment may be asked again (its Retry-After has passed).
+                now_l = loop.time()
+                ready = min(not_before.get(s.key, now_l) for e in order for s in self.slots(e)[0])
+                if ready == math.inf:
+                    raise self._fail(attempted)
+                delay = max(delay, ready - now_l)
+            if deadline is not None and loop.time() + delay >= deadline:
+                raise self._fail(attempted)
+            if not self.budget.try_spend():
+                rmetrics.RETRY_BUDGET_EXHAUSTED.inc()
+                raise self._fail(attempted)
+            rmetrics.RETRY_ROUNDS.labels(entries[0].id).inc()
+            await asyncio.sleep(delay)
+            round_index += 1
+            attempted.retry_rounds += 1
 
     async def first_success(self, entries: list[ModelEntry], attempted: Attempted,
-                            call: Callable[[Provider, Target], Awaitable[T]]) -> tuple[Target, T]:
-        """Run ``call`` on each candidate target until one succeeds or a failure is final."""
-        for entry in entries:
-            for target in self.targets(entry):
-                attempted.tried.append(entry.id)
-                try:
-                    provider = self.providers.get(target.deployment.provider or entry.provider)
-                    return target, await call(provider, target)
-                except UpstreamError as exc:
-                    attempted.errors.append(exc)
-                    if not exc.retryable:
-                        raise self._fail(attempted) from exc
-        raise self._fail(attempted)
+                            call: Callable[[Provider, Target], Awaitable[T]], *, ctx: CallContext | None = None,
+                            deadline: float | None = None) -> tuple[Target, T]:
+        """Run ``call`` (a whole, non-streamed upstream call) with fallbacks, retries and the total timeout."""
+
+        async def attempt(provider: Provider, slot: Slot, timeouts: Timeouts, end: float) -> T:
+            try:
+                async with asyncio.timeout_at(end):
+                    return await call(provider, slot.target)
+            except TimeoutError:
+                raise timed_out(provider.name, "answer within the total timeout") from None
+
+        return await self.run(entries, attempted, attempt, ctx=ctx, deadline=deadline)
 
     async def chat(self, entries: list[ModelEntry], body: dict[str, Any], ctx: CallContext,
-                   attempted: Attempted) -> tuple[Target, dict[str, Any]]:
-        return await self.first_success(entries, attempted, lambda p, t: p.chat(body, t, ctx))
-
-    async def open_chat_stream(self, entries: list[ModelEntry], body: dict[str, Any], ctx: CallContext,
-                               attempted: Attempted) -> tuple[Target, AsyncIterator[dict[str, Any]]]:
-        return await self.first_success(entries, attempted, lambda p, t: p.open_chat_stream(body, t, ctx))
+                   attempted: Attempted, *, deadline: float | None = None) -> tuple[Target, dict[str, Any]]:
+        return await self.first_success(entries, attempted, lambda p, t: p.chat(body, t, ctx), ctx=ctx,
+                                        deadline=deadline)
 
     async def embeddings(self, entries: list[ModelEntry], body: dict[str, Any], ctx: CallContext,
-                         attempted: Attempted) -> tuple[Target, dict[str, Any]]:
-        return await self.first_success(entries, attempted, lambda p, t: p.embeddings(body, t, ctx))
+                         attempted: Attempted, *, deadline: float | None = None) -> tuple[Target, dict[str, Any]]:
+        return await self.first_success(entries, attempted, lambda p, t: p.embeddings(body, t, ctx), ctx=ctx,
+                                        deadline=deadline)
+
+    async def open_chat_stream(self, entries: list[ModelEntry], body: dict[str, Any], ctx: CallContext,
+                               attempted: Attempted, *,
+                               deadline: float | None = None) -> tuple[Target, AsyncIterator[dict[str, Any]]]:
+        """Open a stream and wait for its first chunk; later chunks come under idle/total deadlines."""
+
+        async def attempt(provider: Provider, slot: Slot, timeouts: Timeouts, end: float) -> GuardedStream:
+            return await self.open_primed(lambda: provider.open_chat_stream(body, slot.target, ctx), provider.name,
+                                          slot, timeouts, end)
+
+        return await self.run(entries, attempted, attempt, ctx=ctx, deadline=deadline, keeps_slot=True)
+
+    async def open_primed(self, opener: Callable[[], Awaitable[AsyncIterator[dict[str, Any]]]], provider_name: str,
+                          slot: Slot, timeouts: Timeouts, end: float) -> GuardedStream:
+        """Open a stream and read its first chunk within the time-to-first-token timeout.
+
+        Opening and the first read run without a suspension point between them, so a
+        timeout always lands inside the adapter, whose own cleanup closes the connection.
+        """
+        loop = asyncio.get_running_loop()
+        first_by = min(loop.time() + timeouts.first_token, end)
+        first: dict[str, Any] | None = None
+        inner: AsyncIterator[dict[str, Any]] | None
+        try:
+            async with asyncio.timeout_at(first_by):
+                inner = await opener()
+                try:
+                    first = await inner.__anext__()
+                except StopAsyncIteration:
+                    inner = None
+        except TimeoutError:
+            raise timed_out(provider_name, "send the first token in time") from None
+        breakers = self.breakers
+
+        def on_end(outcome: bool | None) -> None:
+            slot.in_flight -= 1
+            if outcome is False:
+                breakers.failure(slot.key)
+
+        return GuardedStream(first, inner, timeouts.idle, end, provider_name, on_end)

@@ -1,0 +1,1 @@
+"""Reliability mechanics shared by every provider: timeouts, retries, breakers, disconnects."""

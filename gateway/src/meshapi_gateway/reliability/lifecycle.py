@@ -1,0 +1,67 @@
+"""Start and stop of the reliability layer: shared breaker state, idempotency upkeep, draining.
+
+On stop (after the server has stopped accepting and waited for in-flight requests up to
+``shutdown_grace_seconds``) it waits briefly for streams that are still settling, so their
+usage is recorded before billing's last flush.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from meshapi_gateway.reliability.breaker_sync import RedisBreakerSync
+
+if TYPE_CHECKING:
+    from meshapi_gateway.state import GatewayState
+
+log = logging.getLogger("meshapi_gateway.reliability")
+
+SETTLE_WAIT_SECONDS = 5.0
+
+
+def redis_client(state: "GatewayState") -> Any:
+    """The Redis client another area already opened, or a small one of our own."""
+    shared = state.services.get("redis")
+    if shared is not None:
+        return shared, False
+    import redis.asyncio as aioredis
+
+    return aioredis.from_url(state.settings.redis_url, socket_timeout=2, socket_connect_timeout=2), True
+
+
+async def wait_for_streams(state: "GatewayState", limit: float = SETTLE_WAIT_SECONDS) -> None:
+    pipeline = state.services.get("chat")
+    deadline = time.monotonic() + limit
+    while pipeline is not None and getattr(pipeline, "open_streams", 0) > 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+
+
+async def start_reliability(state: "GatewayState") -> Callable[[], Awaitable[None]]:
+    sync: RedisBreakerSync | None = None
+    owned_client: Any = None
+    if state.settings.redis_url:
+        client, owned = redis_client(state)
+        owned_client = client if owned else None
+        sync = RedisBreakerSync(client, state.router.breakers, state.settings.breaker_sync_seconds)
+        await sync.start()
+    upkeep: Callable[[], Awaitable[None]] | None = None
+    try:
+        from meshapi_gateway.idempotency.service import start_idempotency
+
+        upkeep = await start_idempotency(state)
+    except ImportError:
+        pass
+
+    async def stop() -> None:
+        await wait_for_streams(state)
+        if upkeep is not None:
+            await upkeep()
+        if sync is not None:
+            await sync.stop()
+        if owned_client is not None:
+            await owned_client.aclose()
+
+    return stop
