@@ -57,29 +57,72 @@ def app_from_env() -> Any:
     return asgi(Settings.model_validate_json(os.environ[SETTINGS_ENV]))
 
 
+def _quickstart_model(settings: Settings) -> tuple[str | None, str]:
+    """The model the banner's examples use, and a line saying where it comes from."""
+    from meshapi_gateway.catalog import load_catalog
+    from meshapi_gateway.providers.local.catalog_entry import LOCAL_MODEL_ID
+    from meshapi_gateway.providers.local.files import locate
+
+    if settings.local_model.enabled:
+        files = locate(settings.local_model.path)
+        if files.available:
+            return LOCAL_MODEL_ID, f"{LOCAL_MODEL_ID} (runs on this machine, free; loads in a few seconds)"
+        reason = f"local model off: {files.missing}"
+    else:
+        reason = "local model off (local_model.enabled is false)"
+    catalog = load_catalog(settings.builtin_catalog, settings.catalog_file, settings.models)
+    first = next(iter(catalog), None)
+    if first is None:
+        return None, f"{reason}; no other model is configured: set a vendor key such as OPENAI_API_KEY"
+    return first.id, f"{first.id} ({reason})"
+
+
+def _python_command() -> tuple[str, str]:
+    """A Python that has the SDK (this interpreter when it has it, as in the quick start) and a hint."""
+    import importlib.util
+
+    if importlib.util.find_spec("meshapi") is None:
+        return "python3", " (first: pip install meshapi)"
+    exe = Path(sys.executable)
+    try:
+        return str(exe.relative_to(Path.cwd())), " in this folder"
+    except ValueError:
+        return str(exe), ""
+
+
 def quickstart_banner(settings: Settings, key: str, token: str) -> str:
-    url = f"http://{settings.host}:{settings.port}"
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    url = f"http://{host}:{settings.port}"
+    model, model_line = _quickstart_model(settings)
+    shown_model = model or "MODEL-ID"
+    python, where = _python_command()
+    # The snippet is printed flush left so that it can be pasted into a shell as it is.
     return f"""
   meshapi-gateway {__version__} is starting on {url}
 
-  Data-plane key (shown once):   {key}
-  Control-plane token (24 h):    {token}
+  Data-plane key (shown once):  {key}
+  Control-plane token (24 h):   {token}
+  Model for the examples:       {model_line}
 
-  Try it (in another terminal, with the SDK installed: pip install -e sdk):
+  Try it from another terminal{where}, with the SDK:
 
-    python3 - <<'PY'
-    from meshapi import MeshAPI, ChatCompletionParams, ChatMessage
-    client = MeshAPI(base_url="{url}", token="{key}")
-    reply = client.chat.completions.create(ChatCompletionParams(
-        model="local/smollm2-135m-instruct",
-        messages=[ChatMessage(role="user", content="Say hello in five words.")]))
-    print(reply.choices[0].message.content)
-    PY
+{python} - <<'PY'
+from meshapi import MeshAPI, ChatCompletionParams, ChatMessage
+client = MeshAPI(base_url="{url}", token="{key}")
+reply = client.chat.completions.create(ChatCompletionParams(
+    model="{shown_model}",
+    messages=[ChatMessage(role="user", content="Say hello in five words.")]))
+print(reply.choices[0].message.content)
+PY
 
   or with curl:
-    curl {url}/v1/chat/completions -H "Authorization: Bearer {key}" \\
-      -H "Content-Type: application/json" \\
-      -d '{{"model": "local/smollm2-135m-instruct", "messages": [{{"role": "user", "content": "Hi!"}}]}}'
+
+curl {url}/v1/chat/completions -H "Authorization: Bearer {key}" \\
+  -H "Content-Type: application/json" \\
+  -d '{{"model": "{shown_model}", "messages": [{{"role": "user", "content": "Hi!"}}]}}'
+
+  Any OpenAI client works too: base_url="{url}/v1", api_key="{key}".
+  The token is for the control plane (keys, balance, templates): Authorization: Bearer <token>.
 """
 
 
@@ -97,8 +140,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     db.upgrade(settings.resolved_database_url())
     if args.quickstart:
-        from meshapi_gateway.auth.keys import create_key
         from meshapi_gateway.auth.jwt_tokens import JWTVerifier
+        from meshapi_gateway.auth.keys import create_key
 
         created = asyncio.run(_with_db(settings, lambda s: create_key(s, "local", "quickstart")))
         token = JWTVerifier(settings.resolved_jwt_secret(), settings.jwt_audience, settings.jwt_issuer).mint(
@@ -185,7 +228,11 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     catalog = load_catalog(s.builtin_catalog, s.catalog_file, s.models)
     items = catalog.wire_list()
     if s.local_model.enabled:
-        items = [*items, {"id": "local/smollm2-135m-instruct", "is_free": True}]
+        from meshapi_gateway.providers.local.catalog_entry import local_model_entry
+        from meshapi_gateway.providers.local.files import locate
+
+        if locate(s.local_model.path).available:  # listed exactly as the running gateway lists it
+            items = [*items, local_model_entry("", s.local_model.n_ctx).wire()]
     lines = [f"{m['id']:<40} {'free' if m['is_free'] else 'paid'}" for m in items]
     _print(args, items, "\n".join(lines))
     return 0

@@ -30,8 +30,6 @@ log = logging.getLogger("meshapi_gateway.local_model")
 
 T = TypeVar("T")
 
-READY_WAIT_SECONDS = 60.0
-
 
 def not_available(message: str) -> UpstreamError:
     # Retryable: a request that names fallbacks moves on to them.
@@ -73,8 +71,9 @@ def without_legacy_call(delta: dict[str, Any]) -> None:
 class LocalProvider(OpenAICompatProvider):
     name = "local"
 
-    def __init__(self, supervisor: LlamaServerSupervisor) -> None:
+    def __init__(self, supervisor: LlamaServerSupervisor, ready_timeout: float = 60.0) -> None:
         self.supervisor = supervisor
+        self.ready_timeout = ready_timeout
 
     def _headers(self, target: Target, ctx: CallContext) -> dict[str, str]:
         headers = super()._headers(target, ctx)
@@ -84,13 +83,13 @@ class LocalProvider(OpenAICompatProvider):
 
     async def _when_ready(self, call: Callable[[], Awaitable[T]]) -> T:
         sup = self.supervisor
-        if not await sup.wait_ready(READY_WAIT_SECONDS):
-            raise not_available(f"the local model did not become ready within {READY_WAIT_SECONDS:.0f}s")
+        if not await sup.wait_ready(self.ready_timeout):
+            raise not_available(f"The local model did not become ready within {self.ready_timeout:g}s.")
         generation = sup.generation
         try:
             return await call()
         except UpstreamError as exc:
-            if not _found_no_server(exc) or not await sup.wait_for_restart(generation, READY_WAIT_SECONDS):
+            if not _found_no_server(exc) or not await sup.wait_for_restart(generation, self.ready_timeout):
                 raise
             log.info("local model server was restarted; sending the request again")
             return await call()
