@@ -1,0 +1,58 @@
+"""Helpers for the files and batches tests: catalog with slow models, batch lines, polling."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Callable
+
+import httpx
+
+from gwtest.harness import fake_models
+
+TERMINAL = ("completed", "failed", "expired", "cancelled")
+
+
+def batch_catalog(upstream_url: str) -> list[dict[str, Any]]:
+    """The fake catalog plus slow models (``fake/slow-<s>`` answers after s seconds)."""
+    common = {"provider": "openai_compat", "base_url": upstream_url, "api_key": "sk-fake",
+              "prompt_usd_per_1m": "1", "completion_usd_per_1m": "2"}
+    slow = [{"id": f"fake/slow-{s}", "upstream_model": f"slow-{s}", **common} for s in ("0.3", "1", "2")]
+    return [*fake_models(upstream_url), *slow]
+
+
+def chat_line(custom_id: str, text: str | None = None, model: str = "fake/echo") -> dict[str, Any]:
+    return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions",
+            "body": {"model": model, "messages": [{"role": "user", "content": text or f"say {custom_id}"}]}}
+
+
+def jsonl(lines: list[dict[str, Any]]) -> bytes:
+    return b"".join(json.dumps(x).encode() + b"\n" for x in lines)
+
+
+def parse_jsonl(data: bytes) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in data.splitlines() if x.strip()]
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2) -> Any:
+    """Poll ``check`` until it returns something truthy (bounded in time)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+def wait_batch(client: httpx.Client, batch_id: str, statuses: tuple[str, ...] = TERMINAL,
+               timeout: float = 60.0) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        r = client.get(f"/v1/batches/{batch_id}")
+        assert r.status_code == 200, r.text
+        data: dict[str, Any] = r.json()
+        return data if data["status"] in statuses else None
+
+    result: dict[str, Any] = wait_for(check, timeout)
+    return result
