@@ -64,7 +64,7 @@ class ServerSentEvent:
 class SSEDecoder:
     """Feed raw bytes with :meth:`feed`, call :meth:`flush` at end of stream."""
 
-    __slots__ = ("_bom_checked", "_buf", "_data", "_event", "_last_id", "_retry", "_skip_lf")
+    __slots__ = ("_bom_checked", "_buf", "_data", "_event", "_last_id", "_plain", "_retry", "_skip_lf")
 
     def __init__(self) -> None:
         self._buf = bytearray()
@@ -72,6 +72,9 @@ class SSEDecoder:
         # belongs to the same CRLF line break.
         self._skip_lf = False
         self._bom_checked = False
+        # True when a chunk without CR/LF can simply be appended (BOM already
+        # handled and no pending CR whose LF may start the next chunk).
+        self._plain = False
         self._data: List[bytes] = []
         self._event: Optional[str] = None
         self._last_id: Optional[str] = None
@@ -83,6 +86,14 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> List[ServerSentEvent]:
         """Consume one read; return the events it completed (often none)."""
+        if self._plain and b"\n" not in chunk and b"\r" not in chunk:
+            # Hot path for large events delivered in small reads: the buffer
+            # never holds a line break, so appending is all there is to do.
+            self._buf += chunk
+            return []
+        return self._feed(chunk)
+
+    def _feed(self, chunk: bytes) -> List[ServerSentEvent]:
         if not chunk:
             return []
         if self._skip_lf:
@@ -90,29 +101,23 @@ class SSEDecoder:
             if chunk[0] == 10:
                 chunk = chunk[1:]
                 if not chunk:
+                    self._plain = self._bom_checked
                     return []
         buf = self._buf
+        buf += chunk
         if not self._bom_checked:
-            buf += chunk
             if len(buf) < 3 and _BOM.startswith(buf):
                 return []
             self._bom_checked = True
             if buf.startswith(_BOM):
                 del buf[:3]
-        elif b"\n" not in chunk and b"\r" not in chunk:
-            # Hot path for large events delivered in small reads: the buffer
-            # never holds a line break, so appending is all there is to do.
-            buf += chunk
-            return []
-        else:
-            buf += chunk
-
         lines: List[Any]
         if b"\r" in buf:
             lines = _LINE_BREAK.split(buf)
             self._skip_lf = buf.endswith(b"\r")
         else:
             lines = buf.split(b"\n")
+        self._plain = not self._skip_lf
         self._buf = bytearray(lines.pop())
         if not lines:
             return []
@@ -132,6 +137,7 @@ class SSEDecoder:
             self._line(line, events)
         self._bom_checked = True
         self._skip_lf = False
+        self._plain = True
         self._line(b"", events)
         return events
 
