@@ -19,17 +19,18 @@ from meshapi_gateway.api.common import on_gateway_error, on_http_exception, on_u
 from meshapi_gateway.api.routes import routes
 from meshapi_gateway.auth.jwt_tokens import JWTVerifier
 from meshapi_gateway.auth.key_cache import KeyCache
-from meshapi_gateway.billing import Billing
+from meshapi_gateway.billing.choose import build_billing
 from meshapi_gateway.catalog import load_catalog
 from meshapi_gateway.chat import ChatPipeline
 from meshapi_gateway.config import Settings
 from meshapi_gateway.errors import GatewayError
-from meshapi_gateway.limits import NoLimits
+from meshapi_gateway.limits.choose import build_limiter
 from meshapi_gateway.providers.registry import ProviderRegistry
 from meshapi_gateway.request_context import RequestContext
 from meshapi_gateway.routing import Router
 from meshapi_gateway.state import GatewayState
 from meshapi_gateway.store import db
+from meshapi_gateway.templates.hook import install as install_templates
 
 log = logging.getLogger("meshapi_gateway")
 
@@ -73,9 +74,11 @@ async def build_state(settings: Settings) -> GatewayState:
         router=Router(catalog, providers), key_cache=KeyCache(sessions, settings.key_cache_refresh_seconds),
         jwt=JWTVerifier(settings.resolved_jwt_secret(), settings.jwt_audience, settings.jwt_issuer,
                         settings.jwt_owner_claim, settings.jwks_url),
-        limits=NoLimits(), billing=Billing(), http=make_http_session(settings),
+        limits=await build_limiter(settings), billing=build_billing(settings, sessions, catalog),
+        http=make_http_session(settings),
     )
     state.services["chat"] = ChatPipeline(state)
+    install_templates(state)
     return state
 
 

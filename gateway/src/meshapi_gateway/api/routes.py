@@ -35,4 +35,24 @@ def routes() -> list[BaseRoute]:
         Route("/v1/batches/{batch_id}", batches.get_batch, methods=["GET"]),
         Route("/v1/batches/{batch_id}/cancel", batches.cancel_batch, methods=["POST"]),
     ]
+    # --- accounts: keys, balance, usage, admin credits, templates ---
+    from meshapi_gateway.api import accounts, keys, templates, usage
+
+    table += [
+        Route("/v1/keys", keys.create, methods=["POST"]),
+        Route("/v1/keys", keys.list_all, methods=["GET"]),
+        Route("/v1/keys/{key_id}", keys.get_one, methods=["GET"]),
+        Route("/v1/keys/{key_id}", keys.update, methods=["PATCH"]),
+        Route("/v1/keys/{key_id}", keys.revoke, methods=["DELETE"]),
+        Route("/v1/balance", usage.balance, methods=["GET"]),
+        Route("/v1/usage", usage.list_usage, methods=["GET"]),
+        Route("/v1/usage/events", usage.usage_events, methods=["POST"]),
+        Route("/v1/admin/credits", accounts.credit, methods=["POST"]),
+        Route("/v1/admin/accounts/{owner}", accounts.account, methods=["GET"]),
+        Route("/v1/templates", templates.create_template, methods=["POST"]),
+        Route("/v1/templates", templates.list_templates, methods=["GET"]),
+        Route("/v1/templates/{template_id}", templates.get_template, methods=["GET"]),
+        Route("/v1/templates/{template_id}", templates.update_template, methods=["PATCH"]),
+        Route("/v1/templates/{template_id}", templates.delete_template, methods=["DELETE"]),
+    ]
     return table

@@ -1,0 +1,1 @@
+"""``/v1/embeddings``: request checks, the routed call, and one answer shape whoever computed it."""
