@@ -89,7 +89,7 @@ def sdk_table(sdk: dict[str, Any]) -> str:
         ("import time, median of 5 fresh interpreters (ms)", "import", "median_ms", True),
         ("CPU per `create` call (ms)", "create", "cpu_ms", False),
         ("CPU per 200-chunk stream consumed (ms)", "stream200", "cpu_ms", False),
-        ("decode one 1 MiB SSE event in 64-byte reads (ms)", "sse_1mb", "median_ms", False),
+        ("decode one 1 MiB SSE event in 64-byte reads (CPU ms)", "sse_1mb", "median_ms", False),
     ]
     for label, section, key, floor in spec:
         a = _get(sdk, section, "meshapi", key)
