@@ -54,11 +54,12 @@ class AnthropicStreamTranslator:
             reason = (data.get("delta") or {}).get("stop_reason")
             if reason is not None:
                 self.finish_reason = finish_reason(reason)
-                return [self._chunk({}, self.finish_reason)]
             return []
         if kind == "message_stop":
+            # The finish reason goes out only now: a stream cut before message_stop never looks finished.
             self.done = True
-            return [{"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+            return [self._chunk({}, self.finish_reason or "stop"),
+                    {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
                      "choices": [], "usage": usage(self.usage)}]
         return []  # ping, content_block_stop, and event types added later
 
