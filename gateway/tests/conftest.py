@@ -9,6 +9,7 @@ import pytest
 from gwtest.harness import FakeUpstream, Gateway, start_gateway
 from gwtest.openai_upstream import Recorder, make_app
 from gwtest.postgres_server import PostgresServer
+from gwtest.redis_server import RedisServer
 from gwtest.server_thread import ServerThread
 
 
@@ -71,3 +72,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'gateway.db'}"
     server: PostgresServer = request.getfixturevalue("pg_server")
     return server.new_database()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One Redis for the session; skipped with the reason when redis-server is not installed."""
+    try:
+        server = RedisServer().start()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """A Redis URL (an unused logical database) for one test."""
+    return redis_server.new_database()

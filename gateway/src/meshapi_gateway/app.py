@@ -49,9 +49,15 @@ def _feature_hooks() -> list[StartHook]:
         from meshapi_gateway.providers.local import start_local_models
 
         hooks.append(start_local_models)
+    from meshapi_gateway.reliability.lifecycle import start_reliability
+
+    hooks.append(start_reliability)
     from meshapi_gateway.batches.setup import start_files_and_batches
 
     hooks.append(start_files_and_batches)
+    from meshapi_gateway.providers.local_embeddings.catalog_entry import add_local_embedding_model
+
+    hooks.append(add_local_embedding_model)
     return hooks
 
 
@@ -71,7 +77,7 @@ async def build_state(settings: Settings) -> GatewayState:
     providers = ProviderRegistry()
     state = GatewayState(
         settings=settings, engine=engine, sessions=sessions, catalog=catalog, providers=providers,
-        router=Router(catalog, providers), key_cache=KeyCache(sessions, settings.key_cache_refresh_seconds),
+        router=Router(catalog, providers, settings), key_cache=KeyCache(sessions, settings.key_cache_refresh_seconds),
         jwt=JWTVerifier(settings.resolved_jwt_secret(), settings.jwt_audience, settings.jwt_issuer,
                         settings.jwt_owner_claim, settings.jwks_url),
         limits=await build_limiter(settings), billing=build_billing(settings, sessions, catalog),

@@ -279,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("id")
     p.set_defaults(func=cmd_keys_revoke)
+    from meshapi_gateway.cli_accounts import add_commands as add_accounts_commands
+
+    add_accounts_commands(sub, keys, _common)
 
     tokens = sub.add_parser("tokens", help="control-plane tokens").add_subparsers(dest="tokens_command",
                                                                                  required=True)

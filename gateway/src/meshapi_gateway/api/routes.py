@@ -21,6 +21,14 @@ def routes() -> list[BaseRoute]:
         Route("/v1/models/{model_id:path}", models.get_model, methods=["GET"]),
     ]
     # --- feature areas append below (accounts, templates, responses, embeddings, compare, files, batches) ---
+    # --- responses, embeddings, compare ---
+    from meshapi_gateway.api import compare, embeddings, responses
+
+    table += [
+        Route("/v1/responses", responses.create_response, methods=["POST"]),
+        Route("/v1/embeddings", embeddings.create_embeddings, methods=["POST"]),
+        Route("/v1/chat/compare", compare.compare, methods=["POST"]),
+    ]
     # --- files and batches ---
     from meshapi_gateway.api import batches, files
 

@@ -41,10 +41,22 @@ def usage_counts(usage: Any) -> tuple[int, int, int]:
     return prompt, completion, cached
 
 
+def requested_model(body: dict[str, Any]) -> str | None:
+    """The model a chat body asks for first (for ``precheck``: free models run at any balance)."""
+    model = body.get("model")
+    if isinstance(model, str) and model:
+        return model
+    models = body.get("models")
+    if isinstance(models, list) and models and isinstance(models[0], str):
+        return models[0]
+    return None
+
+
 class Billing:
     """Default billing: cost is computed and reported, nothing is stored or refused."""
 
-    def precheck(self, principal: Principal) -> None:
+    def precheck(self, principal: Principal, model: str | None = None) -> None:
+        """Raise 402 ``spend_limit_exceeded`` when the owner may not spend; ``model`` lets free models pass."""
         return None
 
     def record(self, record: UsageRecord) -> None:

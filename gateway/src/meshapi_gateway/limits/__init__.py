@@ -1,4 +1,4 @@
-"""Per-key request and token limits (RPM, RPD, TPM)."""
+"""Per-key request and token limits (RPM, RPD, TPM): in-process by default, Redis when configured."""
 
 from meshapi_gateway.limits.base import Limiter, NoLimits
 

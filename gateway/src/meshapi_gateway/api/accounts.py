@@ -1,0 +1,60 @@
+"""The admin API for money: credit an owner, read any owner's balance (admin token only)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from meshapi_gateway.api.common import gw, json_response, read_json_object
+from meshapi_gateway.auth.authenticate import authenticate
+from meshapi_gateway.billing.queries import balance_view
+from meshapi_gateway.errors import GatewayError, field_error
+
+MAX_CREDIT = Decimal("1000000000")
+
+
+async def _admin(request: Request) -> None:
+    principal = await authenticate(gw(request), request.headers.get("authorization"), "any")
+    if principal.realm != "admin":
+        raise GatewayError("forbidden", "This endpoint needs the admin token.")
+
+
+def parse_usd(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise field_error("usd", "Expected a decimal string such as \"10\" or \"2.50\"")
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise field_error("usd", "Expected a decimal string such as \"10\" or \"2.50\"", value=str(value)[:50]) from None
+    if not amount.is_finite() or amount == 0 or abs(amount) > MAX_CREDIT:
+        raise field_error("usd", "Must be a non-zero amount of at most 1e9 USD", value=str(value)[:50])
+    return amount
+
+
+async def credit(request: Request) -> Response:
+    await _admin(request)
+    body = await read_json_object(request)
+    owner = body.get("owner")
+    if not isinstance(owner, str) or not owner.strip() or len(owner) > 200:
+        raise field_error("owner", "Field required: the owner to credit", type_="missing")
+    amount = parse_usd(body.get("usd", body.get("amount_usd")))
+    note = body.get("note") if isinstance(body.get("note"), str) else ""
+    state = gw(request)
+    crediting = getattr(state.billing, "credit", None)
+    if crediting is None:
+        raise GatewayError("not_implemented", "Balances are not enabled in this gateway.")
+    await crediting(owner, amount, note)
+    async with state.sessions() as session:
+        view = await balance_view(session, owner, getattr(state.billing, "book", None))
+    return json_response(view)
+
+
+async def account(request: Request) -> Response:
+    await _admin(request)
+    state = gw(request)
+    async with state.sessions() as session:
+        view = await balance_view(session, request.path_params["owner"], getattr(state.billing, "book", None))
+    return json_response(view)

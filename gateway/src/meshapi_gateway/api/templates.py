@@ -1,0 +1,138 @@
+"""``/v1/templates``: prompt template CRUD (wire-protocol §8), JWT or rsk key of the owner.
+
+The admin token manages global templates (``is_global``), which every owner can read
+and use but not change. Foreign, unknown and non-UUID ids are all 404 ``not_found``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import Response
+
+from meshapi_gateway.api.common import gw, json_response, read_json_object, validate
+from meshapi_gateway.auth.authenticate import authenticate
+from meshapi_gateway.auth.principal import Principal
+from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.templates import store
+
+
+class _TemplateMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: Union[str, list[Any], None] = None
+
+
+class CreateTemplate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(min_length=1, max_length=200)
+    description: Optional[str] = None
+    system: Optional[str] = None
+    messages: Optional[list[_TemplateMessage]] = None
+    model: Optional[str] = Field(None, max_length=200)
+    params: Optional[dict[str, Any]] = None
+    variables: Optional[list[str]] = None
+
+
+class UpdateTemplate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: Optional[str] = Field(None, min_length=1, max_length=200)
+    description: Optional[str] = None
+    system: Optional[str] = None
+    messages: Optional[list[_TemplateMessage]] = None
+    model: Optional[str] = Field(None, max_length=200)
+    params: Optional[dict[str, Any]] = None
+    variables: Optional[list[str]] = None
+
+
+def _owner(principal: Principal) -> str:
+    """Whose templates a caller manages: its own, or the global ones for the admin."""
+    return store.GLOBAL if principal.realm == "admin" else principal.owner
+
+
+def _fields(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(exclude_unset=True, exclude={"name"})
+
+
+async def _caller(request: Request) -> Principal:
+    return await authenticate(gw(request), request.headers.get("authorization"), "any")
+
+
+def _changed(request: Request) -> None:
+    cache = gw(request).services.get("templates")
+    if cache is not None:
+        cache.invalidate()
+
+
+async def create_template(request: Request) -> Response:
+    principal = await _caller(request)
+    body = await read_json_object(request)
+    params = validate(CreateTemplate, body)
+    assert isinstance(params, CreateTemplate)
+    async with gw(request).sessions() as session:
+        template = await store.create(session, _owner(principal), params.name, _fields(params))
+    _changed(request)
+    return json_response(store.view(template), status=201)
+
+
+async def list_templates(request: Request) -> Response:
+    principal = await _caller(request)
+    async with gw(request).sessions() as session:
+        templates = await store.list_visible(session, _owner(principal))
+    return json_response([store.view(t) for t in templates])
+
+
+async def get_template(request: Request) -> Response:
+    principal = await _caller(request)
+    async with gw(request).sessions() as session:
+        template = await store.get_visible(session, _owner(principal), request.path_params["template_id"])
+    return json_response(store.view(template))
+
+
+async def update_template(request: Request) -> Response:
+    principal = await _caller(request)
+    body = await read_json_object(request)
+    params = validate(UpdateTemplate, body)
+    assert isinstance(params, UpdateTemplate)
+    fields = _fields(params)
+    if params.name is not None:
+        fields["name"] = params.name
+    template_id = request.path_params["template_id"]
+    async with gw(request).sessions() as session:
+        try:
+            template = await store.update(session, _owner(principal), template_id, fields)
+        except GatewayError as exc:
+            if exc.code == "not_found" and principal.realm != "admin":
+                await _refuse_global(session, principal, template_id)
+            raise
+    _changed(request)
+    return json_response(store.view(template))
+
+
+async def delete_template(request: Request) -> Response:
+    principal = await _caller(request)
+    template_id = request.path_params["template_id"]
+    async with gw(request).sessions() as session:
+        try:
+            await store.remove(session, _owner(principal), template_id)
+        except GatewayError as exc:
+            if exc.code == "not_found" and principal.realm != "admin":
+                await _refuse_global(session, principal, template_id)
+            raise
+    _changed(request)
+    return Response(status_code=204)
+
+
+async def _refuse_global(session: Any, principal: Principal, template_id: str) -> None:
+    """A global template is visible to everyone, so changing it is 403, not 404."""
+    try:
+        template = await store.get_visible(session, principal.owner, template_id)
+    except GatewayError:
+        return
+    if not template.owner:
+        raise GatewayError("forbidden", "Global templates can only be changed with the admin token.")

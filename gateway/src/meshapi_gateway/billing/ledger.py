@@ -1,0 +1,156 @@
+"""The billing the gateway runs with: balances in memory, the ledger written in batches.
+
+``record`` only appends to a queue and moves the in-memory balance, so the request path
+never waits on the database. A background writer turns the queue into one transaction
+per batch; ``aclose`` (graceful stop) drains the queue completely before returning, and
+a failed write is retried (row ids make a retry harmless), so no usage is lost or
+billed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from meshapi_gateway.auth.principal import Principal
+from meshapi_gateway.billing.book import BalanceBook
+from meshapi_gateway.billing.ledger_store import CENT_PRECISION, Queued, changed_balances, credit, write_batch
+from meshapi_gateway.billing.usage import Billing, UsageRecord
+from meshapi_gateway.catalog import Catalog
+from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.ids import prefixed
+
+log = logging.getLogger("meshapi_gateway.billing")
+
+RETRY_MAX_SECONDS = 5.0
+
+
+class LedgerBilling(Billing):
+    def __init__(self, sessions: async_sessionmaker, catalog: Catalog, *, enforce: bool = False,  # type: ignore[type-arg]
+                 default_credit: Decimal = Decimal(0), flush_seconds: float = 0.25, batch_size: int = 500,
+                 refresh_seconds: float = 2.0) -> None:
+        self._sessions = sessions
+        self._catalog = catalog
+        self.book = BalanceBook(enforce, default_credit)
+        self._flush_seconds = flush_seconds
+        self._batch_size = batch_size
+        self._refresh_seconds = refresh_seconds
+        self._queue: deque[Queued] = deque()
+        # Serialises every database change of balances with the in-memory view of them.
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._watermark = 0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- the request path ------------------------------------------------
+    def precheck(self, principal: Principal, model: str | None = None) -> None:
+        if model is not None:
+            entry = self._catalog.get(model)
+            if entry is not None and entry.is_free:
+                return  # free models run at any balance
+        available = self.book.available(principal.owner)
+        if available is not None and available <= 0:
+            raise GatewayError("spend_limit_exceeded",
+                               "The balance of this account is used up; add credit to continue.",
+                               details=[{"owner": principal.owner, "available_usd": _text(available)}])
+
+    def record(self, record: UsageRecord) -> None:
+        cost = record.cost.quantize(CENT_PRECISION)
+        self._queue.append(Queued(prefixed("led"), record, cost))
+        self.book.add_pending(record.owner, cost)
+        self._wake.set()
+
+    # -- lifecycle -------------------------------------------------------
+    async def start(self) -> None:
+        await self._refresh()
+        self._tasks = [asyncio.create_task(self._writer(), name="ledger-writer"),
+                       asyncio.create_task(self._refresher(), name="balance-refresh")]
+
+    async def aclose(self) -> None:
+        """Graceful stop: every recorded usage is in the database when this returns."""
+        self._closing.set()
+        self._wake.set()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._queue:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write everything recorded so far (usage queries call this to read their own writes)."""
+        delay = 0.2
+        while self._queue:
+            try:
+                await self._write_some()
+            except Exception:
+                log.exception("ledger write failed; retrying (%d records queued)", len(self._queue))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+    # -- background work -------------------------------------------------
+    async def _writer(self) -> None:
+        while not (self._closing.is_set() and not self._queue):
+            await self._wake.wait()
+            if not self._closing.is_set():
+                # Let a batch gather; a stop request cuts the wait short.
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), self._flush_seconds)
+            self._wake.clear()
+            await self.flush()
+
+    async def _write_some(self) -> None:
+        async with self._lock:
+            batch = [self._queue[i] for i in range(min(self._batch_size, len(self._queue)))]
+            if not batch:
+                return
+            async with self._sessions() as session, session.begin():
+                balances = await write_batch(session, batch, self.book.enforce, self.book.default_credit)
+            for _ in batch:
+                self._queue.popleft()
+            for q in batch:
+                self.book.settle_pending(q.record.owner, q.cost)
+            for owner, balance in balances.items():
+                self.book.set_committed(owner, balance)
+
+    async def _refresher(self) -> None:
+        while not self._closing.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self._refresh_seconds)
+            if self._closing.is_set():
+                return
+            try:
+                await self._refresh()
+            except Exception:  # the database may be briefly away; keep serving from memory
+                log.warning("balance refresh failed", exc_info=True)
+
+    async def _refresh(self) -> None:
+        async with self._lock:
+            async with self._sessions() as session:
+                # A little behind the watermark: rows committed within the same second.
+                rows = await changed_balances(session, self._watermark - 1)
+            for owner, balance, updated in rows:
+                self.book.set_committed(owner, balance)
+                self._watermark = max(self._watermark, updated)
+
+    # -- admin -----------------------------------------------------------
+    async def credit(self, owner: str, amount: Decimal, note: str = "") -> Decimal:
+        """Credit an owner and make it visible to this process at once; returns the new balance."""
+        opening = self.book.default_credit if self.book.enforce else Decimal(0)
+        async with self._lock:
+            async with self._sessions() as session:
+                row = await credit(session, owner, amount, note, opening)
+            balance = Decimal(row.balance_usd)
+            self.book.set_committed(owner, balance)
+        return balance
+
+
+def _text(value: Decimal) -> str:
+    text = format(value.quantize(CENT_PRECISION).normalize(), "f")
+    return "0" if text in ("-0", "0") else text

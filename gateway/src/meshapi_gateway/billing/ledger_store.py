@@ -1,0 +1,108 @@
+"""Database side of billing: the batched ledger write, balance reads and credits.
+
+A batch is one transaction: insert the ledger rows (a row already present — a retried
+write — is skipped), then move each owner's balance by the cost of the rows actually
+inserted. So the sum of the ledger always equals the change of the balances.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from meshapi_gateway.billing.usage import UsageRecord
+from meshapi_gateway.ids import prefixed
+from meshapi_gateway.store.accounts_tables import Balance, Credit, LedgerEntry
+
+CENT_PRECISION = Decimal("0.0000000001")  # NUMERIC(20, 10): what the database keeps exactly
+INSERT_CHUNK = 200  # rows per INSERT statement (SQLite caps bound parameters)
+
+
+@dataclass(slots=True)
+class Queued:
+    id: str
+    record: UsageRecord
+    cost: Decimal  # quantized to the stored precision
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table))
+
+
+def _row(q: Queued) -> dict[str, Any]:
+    r = q.record
+    return {"id": q.id, "request_id": r.request_id[:300], "owner": r.owner, "key_id": r.key_id, "model": r.model[:200],
+            "provider": (r.provider or "")[:100], "kind": r.kind[:32], "prompt_tokens": r.prompt_tokens,
+            "completion_tokens": r.completion_tokens, "cached_tokens": r.cached_tokens, "cost_usd": q.cost,
+            "created_at": int(r.created_at * 1000)}
+
+
+async def write_batch(session: AsyncSession, batch: Sequence[Queued], enforce: bool,
+                      default_credit: Decimal) -> dict[str, Decimal]:
+    """Write one batch in the session's transaction; returns owner → new balance for owners with an account."""
+    inserted: set[str] = set()
+    for start in range(0, len(batch), INSERT_CHUNK):
+        chunk = batch[start:start + INSERT_CHUNK]
+        stmt = _insert(session, LedgerEntry).values([_row(q) for q in chunk])
+        stmt = stmt.on_conflict_do_nothing(index_elements=["id"]).returning(LedgerEntry.id)
+        inserted.update((await session.execute(stmt)).scalars())
+    spent: dict[str, Decimal] = defaultdict(Decimal)
+    for q in batch:
+        if q.id in inserted and q.cost:
+            spent[q.record.owner] += q.cost
+    now = int(time.time())
+    balances: dict[str, Decimal] = {}
+    for owner in sorted(spent):  # a fixed order: two writers never deadlock on balance rows
+        amount = spent[owner]
+        if enforce:
+            stmt = _insert(session, Balance).values(owner=owner, balance_usd=default_credit - amount,
+                                                    credited_usd=default_credit, created_at=now, updated_at=now)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["owner"],
+                set_={"balance_usd": Balance.balance_usd - amount, "updated_at": now},
+            ).returning(Balance.balance_usd)
+        else:
+            stmt = (update(Balance).where(Balance.owner == owner)
+                    .values(balance_usd=Balance.balance_usd - amount, updated_at=now)
+                    .returning(Balance.balance_usd))
+        value = (await session.execute(stmt)).scalar_one_or_none()
+        if value is not None:
+            balances[owner] = Decimal(value)
+    return balances
+
+
+async def changed_balances(session: AsyncSession, since: int) -> list[tuple[str, Decimal, int]]:
+    rows = await session.execute(select(Balance.owner, Balance.balance_usd, Balance.updated_at)
+                                 .where(Balance.updated_at >= since))
+    return [(o, Decimal(b), int(u)) for o, b, u in rows]
+
+
+async def credit(session: AsyncSession, owner: str, amount: Decimal, note: str = "",
+                 opening: Decimal = Decimal(0)) -> Balance:
+    """Add ``amount`` (negative to debit) to the owner's balance, creating the account at ``opening``; commits."""
+    now = int(time.time())
+    stmt = _insert(session, Balance).values(owner=owner, balance_usd=opening + amount, credited_usd=opening + amount,
+                                            created_at=now, updated_at=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["owner"],
+        set_={"balance_usd": Balance.balance_usd + amount, "credited_usd": Balance.credited_usd + amount,
+              "updated_at": now},
+    )
+    await session.execute(stmt)
+    session.add(Credit(id=prefixed("cred"), owner=owner, amount_usd=amount, note=note[:500], created_at=now))
+    await session.commit()
+    row = (await session.execute(select(Balance).where(Balance.owner == owner)
+                                 .execution_options(populate_existing=True))).scalar_one()
+    return row
+
+
+async def get_balance(session: AsyncSession, owner: str) -> Balance | None:
+    return (await session.execute(select(Balance).where(Balance.owner == owner))).scalar_one_or_none()

@@ -1,0 +1,99 @@
+"""CLI commands of the accounts area: ``accounts credit|show`` and ``keys update``.
+
+They write the database directly; running gateways see the change within their refresh
+intervals (``balance_refresh_seconds``, ``key_cache_refresh_seconds``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+
+from meshapi_gateway.config import ConfigError
+
+
+def _parse_usd(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ConfigError(f"--usd {text!r} is not a decimal amount") from None
+    if not value.is_finite() or value == 0:
+        raise ConfigError("--usd must be a non-zero amount")
+    return value
+
+
+def cmd_accounts_credit(args: argparse.Namespace) -> int:
+    from meshapi_gateway.billing.ledger_store import credit
+    from meshapi_gateway.billing.queries import usd
+    from meshapi_gateway.cli import _print, _settings, _with_db
+
+    settings = _settings(args)
+    amount = _parse_usd(args.usd)
+    opening = settings.default_credit_usd if settings.billing_enforce else Decimal(0)
+    row = asyncio.run(_with_db(settings, lambda s: credit(s, args.owner, amount, args.note or "", opening)))
+    data = {"owner": row.owner, "balance_usd": usd(row.balance_usd), "credited_usd": usd(row.credited_usd)}
+    _print(args, data, f"{row.owner}: balance {data['balance_usd']} USD (credited {usd(amount)})")
+    return 0
+
+
+def cmd_accounts_show(args: argparse.Namespace) -> int:
+    from meshapi_gateway.billing.queries import balance_view
+    from meshapi_gateway.cli import _print, _settings, _with_db
+
+    settings = _settings(args)
+    view = asyncio.run(_with_db(settings, lambda s: balance_view(s, args.owner, None)))
+    text = (f"{args.owner}: balance {view['balance_usd']} USD, spent {view['spent_usd']} USD"
+            if view["limited"] else f"{args.owner}: no account (unlimited), spent {view['spent_usd']} USD")
+    _print(args, view, text)
+    return 0
+
+
+def cmd_keys_update(args: argparse.Namespace) -> int:
+    from meshapi_gateway.auth.key_limits import update_key
+    from meshapi_gateway.auth.keys import key_view
+    from meshapi_gateway.cli import _print, _settings, _with_db
+
+    changes: dict[str, Any] = {}
+    for name in ("rpm", "rpd", "tpm"):
+        value = getattr(args, name)
+        if value is not None:
+            if value < 0:
+                raise ConfigError(f"--{name} must be 0 (no limit) or more")
+            changes[name] = value or None
+    if args.name is not None:
+        changes["name"] = args.name
+    if not changes:
+        raise ConfigError("nothing to change: give --rpm, --rpd, --tpm or --name")
+    settings = _settings(args)
+    row = asyncio.run(_with_db(settings, lambda s: update_key(s, args.id, changes)))
+    if row is None:
+        _print(args, {"id": args.id, "updated": False}, f"no key {args.id}")
+        return 1
+    view = key_view(row)
+    _print(args, view, f"{row.id}: rpm={row.rpm} rpd={row.rpd} tpm={row.tpm} name={row.name or '-'}")
+    return 0
+
+
+def add_commands(sub: Any, keys: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    p = keys.add_parser("update", help="change a key's limits or name (0 removes a limit)")
+    common(p)
+    p.add_argument("id")
+    p.add_argument("--name")
+    p.add_argument("--rpm", type=int, help="requests per minute (0 = no limit)")
+    p.add_argument("--rpd", type=int, help="requests per day (0 = no limit)")
+    p.add_argument("--tpm", type=int, help="tokens per minute (0 = no limit)")
+    p.set_defaults(func=cmd_keys_update)
+
+    accounts = sub.add_parser("accounts", help="balances").add_subparsers(dest="accounts_command", required=True)
+    p = accounts.add_parser("credit", help="add USD to an owner's balance (negative to debit)")
+    common(p)
+    p.add_argument("--owner", required=True)
+    p.add_argument("--usd", required=True, help="amount in USD, e.g. 10 or 2.50")
+    p.add_argument("--note", help="why (kept with the credit)")
+    p.set_defaults(func=cmd_accounts_credit)
+    p = accounts.add_parser("show", help="an owner's balance and spending")
+    common(p)
+    p.add_argument("--owner", required=True)
+    p.set_defaults(func=cmd_accounts_show)

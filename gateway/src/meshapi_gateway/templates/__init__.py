@@ -1,0 +1,1 @@
+"""Prompt templates: stored per owner (or global), cached in memory, rendered into chat bodies."""
