@@ -104,20 +104,22 @@ class OpenAICompatProvider(Provider):
                     chunk = orjson.loads(event.data)
                 except orjson.JSONDecodeError as exc:
                     raise UpstreamError("upstream_error", f"{self.name} sent a stream event that is not JSON",
-                                        provider_error=event.data[:500]) from exc
+                                        provider_error=event.data[:500], retryable=True) from exc
                 if isinstance(chunk, dict) and isinstance(chunk.get("error"), dict):
                     err = chunk["error"]
                     raise UpstreamError(str(err.get("code") or "upstream_error"),
-                                        str(err.get("message") or "upstream stream error"), provider_error=err)
+                                        str(err.get("message") or "upstream stream error"), provider_error=err,
+                                        retryable=True)
                 yield chunk
         except asyncio.TimeoutError as exc:
             raise upstream_errors.timed_out(self.name, "send the next chunk") from exc
         except aiohttp.ClientError as exc:
-            raise UpstreamError("stream_interrupted", f"{self.name} connection dropped mid-stream: {exc}") from exc
+            raise UpstreamError("stream_interrupted", f"{self.name} connection dropped mid-stream: {exc}",
+                                retryable=True) from exc
         finally:
             resp.release() if finished else resp.close()
         if not finished:
-            raise UpstreamError("stream_interrupted", f"{self.name} ended the stream before [DONE]")
+            raise UpstreamError("stream_interrupted", f"{self.name} ended the stream before [DONE]", retryable=True)
 
     async def embeddings(self, body: dict[str, Any], target: Target, ctx: CallContext) -> dict[str, Any]:
         payload = self._body(body, target)
