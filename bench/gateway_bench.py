@@ -67,6 +67,19 @@ def measure_once(target: Target, ctx: Context, plan: Plan, scripts: Path) -> dic
             log(f"  {target.name} c={c}: {res.rps:,.0f} req/s p50 {res.p50_ms:.2f} ms p99 {res.p99_ms:.2f} ms"
                 f" cpu {out[f'c{c}']['cpu_ms_per_req'] or 0:.3f} ms/req errors {res.errors}"
                 f" (other load {other_cores:.2f} cores)")
+        # Streams under load: what relaying 12 chunks costs once the proxy is busy.
+        stream = loadgen.write_script(scripts / f"{target.name}-stream.lua", running.stream_body,
+                                      running.stream_headers)
+        cpu0 = cpu_seconds(pids)
+        res = loadgen.run(running.stream_url, stream, 10, plan.seconds)
+        cpu = cpu_seconds(pids) - cpu0
+        out["stream_c10"] = {
+            "rps": res.rps, "p50_ms": res.p50_ms, "p99_ms": res.p99_ms, "requests": res.requests,
+            "errors": res.errors, "sample": res.sample,
+            "cpu_ms_per_req": 1000 * cpu / res.requests if res.requests else None,
+        }
+        log(f"  {target.name} streams c=10: {res.rps:,.0f} streams/s p50 {res.p50_ms:.2f} ms"
+            f" cpu {out['stream_c10']['cpu_ms_per_req'] or 0:.3f} ms/stream errors {res.errors}")
         st = probe.stream_timing(running.stream_url, running.stream_body, running.stream_headers, plan.stream_n)
         out["stream"] = asdict(st)
         out["rss_load_mib"] = max(out[f"c{c}"]["rss_peak_mib"] for c in plan.concurrencies)

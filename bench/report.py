@@ -42,9 +42,9 @@ def gateway_table(gw: dict[str, Any]) -> str:
     ours = _get(med, "meshapi", "c50", "rps")
     rows = [
         "| target | req/s c=50 | req/s c=10 | p50 / p90 / p99 ms c=10 | p50 / p99 ms c=50 "
-        "| added p50 / p99 ms c=10 | stream first / last ms | +first ms | RSS idle / load MiB "
+        "| added p50 / p99 ms c=10 | stream first / last ms | +first ms | streams/s c=10 | RSS idle / load MiB "
         "| CPU ms/req | meshapi ÷ target c=50 | other load, cores |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     names = [n for n in ORDER if n in med] + [n for n in med if n not in ORDER]
     for name in names:
@@ -56,13 +56,14 @@ def gateway_table(gw: dict[str, Any]) -> str:
             added = (f"{c10['p50_ms'] - direct['c10']['p50_ms']:.2f} / "
                      f"{c10['p99_ms'] - direct['c10']['p99_ms']:.2f}")
             first_added = _ms(st.get("first_p50_ms", 0) - direct["stream"]["first_p50_ms"])
-        bad = sum(run.get(f"c{c}", {}).get("errors", 0) for run in res[name]["runs"] for c in (10, 50))
+        bad = sum(run.get(k, {}).get("errors", 0) for run in res[name]["runs"] for k in ("c10", "c50", "stream_c10"))
         label = res[name]["label"] + (f" \u26a0 {bad:,} bad responses" if bad else "")
         rows.append(
             f"| {label} | {_f(c50.get('rps'))} | {_f(c10.get('rps'))} "
             f"| {_ms(c10.get('p50_ms'))} / {_ms(c10.get('p90_ms'))} / {_ms(c10.get('p99_ms'))} "
             f"| {_ms(c50.get('p50_ms'))} / {_ms(c50.get('p99_ms'))} | {added} "
             f"| {_ms(st.get('first_p50_ms'))} / {_ms(st.get('last_p50_ms'))} | {first_added} "
+            f"| {_f(_get(m, 'stream_c10', 'rps'))} "
             f"| {_f(m.get('rss_idle_mib'))} / {_f(m.get('rss_load_mib'))} "
             f"| {_f(c50.get('cpu_ms_per_req'), '{:.3f}')} "
             f"| {DASH if name.startswith('meshapi') else _ratio(ours, c50.get('rps'))} "
@@ -70,7 +71,7 @@ def gateway_table(gw: dict[str, Any]) -> str:
         )
     for name, why in gw.get("skipped", {}).items():
         label = gw.get("labels", {}).get(name, name)
-        rows.append(f"| {label} | skipped: {why.splitlines()[0][:160]} |" + " |" * 10)
+        rows.append(f"| {label} | skipped: {why.splitlines()[0][:160]} |" + " |" * 11)
     return "\n".join(rows)
 
 
