@@ -15,6 +15,8 @@ cycle). Behaviours:
 ``stall:<n>``          stream n chunks (or send non-stream headers), then send nothing more
 ``badjson[:<n>]``      a body / the (n+1)-th stream event that is not JSON
 ``badsse``             a 200 ``text/event-stream`` body that is not SSE at all
+``context``            a 400 saying the prompt is longer than the model's context window
+``drip:<seconds>``     a normal answer whose stream waits that long before each chunk
 
 It counts calls per model, open connections and requests still being served, and how
 many responses were abandoned by the peer (the gateway closed the connection), so a
@@ -199,6 +201,13 @@ class FaultyUpstream:
         if kind == "reset":
             self._reset(writer)
             return False
+        if kind == "context":
+            payload = json.dumps({"error": {"message": "This model's maximum context length is 1000 tokens.",
+                                            "type": "invalid_request_error", "code": "context_length_exceeded"}})
+            writer.write(b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+                         b"content-length: %d\r\n\r\n%s" % (len(payload), payload.encode()))
+            await writer.drain()
+            return True
         if kind == "slow":
             if await self._peer_closed_within(reader, float(arg)):
                 return False
@@ -228,7 +237,7 @@ class FaultyUpstream:
                                          "finish_reason": None}]} for i, w in enumerate(words)]
         events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         events.append({**base, "choices": [], "usage": usage})
-        limit = int(arg) if arg else 0
+        limit = int(arg) if arg and kind != "drip" else 0
         for n, event in enumerate(events):
             if kind == "cut" and n >= limit:
                 self._reset(writer)
@@ -241,6 +250,8 @@ class FaultyUpstream:
                 await send(b"data: [DONE]\n\n")
                 await send(b"")
                 return True
+            if kind == "drip" and await self._peer_closed_within(reader, float(arg)):
+                return False
             await send(b"data: " + json.dumps(event).encode() + b"\n\n")
         await send(b"data: [DONE]\n\n")
         await send(b"")

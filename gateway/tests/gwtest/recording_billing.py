@@ -16,10 +16,16 @@ class RecordingBilling:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.records: list[Any] = []
+        self.records_at_close: int | None = None
 
     def record(self, record: Any) -> None:
         self.records.append(record)
         self.inner.record(record)
+
+    async def aclose(self) -> None:
+        # How many records existed when the gateway flushed billing for the last time.
+        self.records_at_close = len(self.records)
+        await self.inner.aclose()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

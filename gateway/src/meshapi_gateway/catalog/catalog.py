@@ -99,6 +99,8 @@ class ModelEntry(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     # Extra deployments of the same model (load balancing); the fields above are the first.
     deployments: list[Deployment] = Field(default_factory=list)
+    # Balancing weight of that first deployment (each extra one has its own).
+    weight: float = Field(1.0, gt=0)
     fallbacks: list[str] = Field(default_factory=list)
     # Tried instead when an upstream says the prompt does not fit this model's context.
     context_window_fallbacks: list[str] = Field(default_factory=list)
@@ -140,7 +142,7 @@ class ModelEntry(BaseModel):
     def all_deployments(self) -> list[Deployment]:
         first = Deployment(provider=self.provider, base_url=self.base_url, api_key=self.api_key,
                            api_key_env=self.api_key_env, upstream_model=self.upstream_model or self.id.split("/", 1)[-1],
-                           headers=self.headers)
+                           headers=self.headers, weight=self.weight)
         return [first, *[d.model_copy(update={"upstream_model": d.upstream_model or first.upstream_model,
                                               "provider": d.provider or self.provider}) for d in self.deployments]]
 
