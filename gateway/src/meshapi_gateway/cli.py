@@ -160,6 +160,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from meshapi_gateway.batches.worker import run_worker
+
+    return run_worker(_settings(args))
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from meshapi_gateway.store import db
 
@@ -259,6 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="worker processes (more than one needs Redis)")
     p.add_argument("--quickstart", action="store_true", help="create a key and a token and print how to use them")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="run batches in this process, without HTTP (start several to scale)")
+    _common(p)
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("migrate", help="bring the database schema up to date")
     _common(p)

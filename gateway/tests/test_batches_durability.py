@@ -1,0 +1,143 @@
+"""Batches survive a crash: kill -9 a real gateway process mid-batch, start it again, and every
+``custom_id`` is answered exactly once and billed at most once; separate worker processes share
+one batch without running any item twice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import inspect, select, text
+
+from gwtest.batch_support import batch_catalog, chat_line, jsonl, parse_jsonl, wait_batch, wait_for
+from gwtest.batch_process import BatchGatewayProcess
+from gwtest.harness import FakeUpstream
+from gwtest.postgres_server import PostgresServer
+from meshapi_gateway.store import db
+from meshapi_gateway.store.batches_tables import BatchItem
+
+
+def items_of(database_url: str, batch_id: str) -> dict[str, dict[str, Any]]:
+    async def run() -> dict[str, dict[str, Any]]:
+        engine = db.make_engine(database_url)
+        try:
+            async with db.sessionmaker(engine)() as session:
+                rows = (await session.execute(select(BatchItem).where(BatchItem.batch_id == batch_id))).scalars()
+                return {r.custom_id: {"status": r.status, "attempts": r.attempts, "claimed_by": r.claimed_by}
+                        for r in rows}
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def ledger_request_ids(database_url: str, prefix: str) -> list[str] | None:
+    """Request ids billed in the ledger for this batch, or None when this build has no ledger table."""
+    async def run() -> list[str] | None:
+        engine = db.make_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                names = await conn.run_sync(lambda c: inspect(c).get_table_names())
+                if "ledger_entries" not in names:
+                    return None
+                rows = await conn.execute(text("SELECT request_id FROM ledger_entries WHERE request_id LIKE :p"),
+                                          {"p": prefix + ":%"})
+                return [r[0] for r in rows]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def upstream_calls(fake: FakeUpstream, batch_id: str) -> Counter[str]:
+    ids = (r["headers"].get("x-request-id", "") for r in list(fake.recorder.requests))
+    return Counter(i.split(":", 1)[1] for i in ids if i.startswith(batch_id + ":"))
+
+
+def base_settings(fake: FakeUpstream, **extra: Any) -> dict[str, Any]:
+    return {"models": batch_catalog(fake.url), "batch_poll_seconds": 0.2, "batch_lease_seconds": 2,
+            "batch_concurrency_per_batch": 3, "ledger_flush_seconds": 0.1, **extra}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_kill_9_mid_batch_then_restart(backend: str, tmp_path: Path, fake_openai: FakeUpstream,
+                                       request: pytest.FixtureRequest) -> None:
+    extra: dict[str, Any] = {}
+    if backend == "postgresql":
+        server: PostgresServer = request.getfixturevalue("pg_server")
+        extra = {"database_url": server.new_database(), "file_storage": "database"}
+    first = BatchGatewayProcess(tmp_path, base_settings(fake_openai, **extra))
+    key = first.create_key("alice")
+    first.start()
+    lines = [chat_line(f"k{i:02d}", model="fake/slow-1") for i in range(12)]
+    try:
+        with httpx.Client(base_url=first.url, headers={"authorization": f"Bearer {key}"}, timeout=30) as c:
+            fid = c.post("/v1/files", files={"file": ("in.jsonl", jsonl(lines))}, data={"purpose": "batch"}).json()["id"]
+            batch = c.post("/v1/batches", json={"input_file_id": fid, "endpoint": "/v1/chat/completions",
+                                                "completion_window": "24h"}).json()
+            wait_for(lambda: c.get(f"/v1/batches/{batch['id']}").json()["request_counts"]["completed"] >= 3, 60)
+        first.kill()  # mid-batch: some items done, some running, some not started
+    finally:
+        first.stop()
+    before = items_of(first.database_url, batch["id"])
+    done_before = {cid for cid, item in before.items() if item["status"] == "succeeded"}
+    assert 3 <= len(done_before) < 12, before
+
+    second = BatchGatewayProcess(tmp_path, base_settings(fake_openai, **extra), port=first.port)
+    second.start()
+    try:
+        with httpx.Client(base_url=second.url, headers={"authorization": f"Bearer {key}"}, timeout=30) as c:
+            final = wait_batch(c, batch["id"], timeout=120)
+            assert final["status"] == "completed", final
+            assert final["request_counts"] == {"total": 12, "completed": 12, "failed": 0}
+            out = parse_jsonl(c.get(f"/v1/files/{final['output_file_id']}/content").content)
+    finally:
+        second.stop()
+    # Every custom_id exactly once in the output, each with its own answer.
+    assert sorted(x["custom_id"] for x in out) == sorted(x["custom_id"] for x in lines)
+    for line in out:
+        assert line["response"]["body"]["choices"][0]["message"]["content"] == f"echo: say {line['custom_id']}"
+    # Items committed before the crash never ran again; the others ran at most twice (once cut off by the kill).
+    calls = upstream_calls(fake_openai, batch["id"])
+    assert all(calls[cid] == 1 for cid in done_before), calls
+    assert all(1 <= calls[x["custom_id"]] <= 2 for x in lines), calls
+    after = items_of(first.database_url, batch["id"])
+    assert all(after[cid]["attempts"] == 1 for cid in done_before)
+    # The ledger never bills an item twice.
+    billed = ledger_request_ids(first.database_url, batch["id"])
+    if billed is not None:
+        assert max(Counter(billed).values(), default=1) == 1, Counter(billed)
+
+
+def test_worker_processes_share_a_batch(tmp_path: Path, fake_openai: FakeUpstream, pg_server: PostgresServer) -> None:
+    settings = base_settings(fake_openai, database_url=pg_server.new_database(), file_storage="database",
+                             batch_runner=False)
+    api = BatchGatewayProcess(tmp_path, settings)
+    key = api.create_key("alice")
+    workers = [BatchGatewayProcess(tmp_path, {**settings, "batch_runner": True}, command="worker") for _ in range(2)]
+    api.start()
+    try:
+        for w in workers:
+            w.start()
+        for w in workers:
+            wait_for(lambda w=w: "batch worker" in w.log.read_text() and "started" in w.log.read_text(), 60)
+        lines = [chat_line(f"w{i:02d}", model="fake/slow-0.3") for i in range(24)]
+        with httpx.Client(base_url=api.url, headers={"authorization": f"Bearer {key}"}, timeout=30) as c:
+            batch = c.post("/v1/batches", json={"requests": lines}).json()
+            final = wait_batch(c, batch["id"], timeout=120)
+            assert final["status"] == "completed" and final["request_counts"]["completed"] == 24
+            out = parse_jsonl(c.get(f"/v1/files/{final['output_file_id']}/content").content)
+    finally:
+        for w in workers:
+            w.stop()
+        api.stop()
+    assert sorted(x["custom_id"] for x in out) == sorted(x["custom_id"] for x in lines)
+    calls = upstream_calls(fake_openai, batch["id"])
+    assert set(calls.values()) == {1} and len(calls) == 24  # no item ran twice
+    items = items_of(settings["database_url"], batch["id"])
+    # Each worker holds at most 3 items of the batch at a time, so both had to take part.
+    assert len({item["claimed_by"] for item in items.values()}) == 2
