@@ -110,6 +110,8 @@ class ScriptedServer:
         self._routes: Dict[Tuple[str, str], Deque[Union[Reply, Handler]]] = {}
         self._lock = threading.Lock()
         self._closed = False
+        # Called for requests without a scripted route (a tiny fake gateway).
+        self.fallback: Optional[Handler] = None
         self.connections = 0
         self.open_connections = 0
         self._thread = threading.Thread(target=self._accept, daemon=True)
@@ -124,6 +126,7 @@ class ScriptedServer:
         with self._lock:
             self._routes.clear()
             self.requests.clear()
+            self.fallback = None
 
     def close(self) -> None:
         self._closed = True
@@ -149,6 +152,8 @@ class ScriptedServer:
         with self._lock:
             queue = self._routes.get((req.method, req.path))
             if not queue:
+                if self.fallback is not None:
+                    return self.fallback(req)
                 return json_reply(404, {"error": {"code": "not_found", "message": f"no script for {req.path}"}})
             item = queue.popleft() if len(queue) > 1 else queue[0]
         return item(req) if callable(item) else item

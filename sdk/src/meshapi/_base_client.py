@@ -234,14 +234,17 @@ class BaseTransport:
             timeout = httpx.USE_CLIENT_DEFAULT
         elif not isinstance(timeout, httpx.Timeout):
             timeout = httpx.Timeout(timeout)
-        request = build(
-            req.method,
-            self.url(req.path),
-            content=req.body,
-            params=req.query,
-            headers=headers,
-            timeout=timeout,
-        )
+        try:
+            request = build(
+                req.method,
+                self.url(req.path),
+                content=req.body,
+                params=req.query,
+                headers=headers,
+                timeout=timeout,
+            )
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise APIConnectionError(f"Invalid request URL: {exc}", request_id=request_id) from exc
         lowered = {k.lower() for k in headers}
         may_retry = req.method in _IDEMPOTENT_METHODS or "idempotency-key" in lowered
         attempt = 0
