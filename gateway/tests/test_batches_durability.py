@@ -17,6 +17,7 @@ from gwtest.batch_support import batch_catalog, chat_line, jsonl, parse_jsonl, w
 from gwtest.batch_process import BatchGatewayProcess
 from gwtest.harness import FakeUpstream
 from gwtest.postgres_server import PostgresServer
+from meshapi_gateway.config import Settings
 from meshapi_gateway.store import db
 from meshapi_gateway.store.batches_tables import BatchItem
 
@@ -59,8 +60,11 @@ def upstream_calls(fake: FakeUpstream, batch_id: str) -> Counter[str]:
 
 
 def base_settings(fake: FakeUpstream, **extra: Any) -> dict[str, Any]:
-    return {"models": batch_catalog(fake.url), "batch_poll_seconds": 0.2, "batch_lease_seconds": 2,
-            "batch_concurrency_per_batch": 3, "ledger_flush_seconds": 0.1, **extra}
+    settings = {"models": batch_catalog(fake.url), "batch_poll_seconds": 0.2, "batch_lease_seconds": 2,
+                "batch_concurrency_per_batch": 3, **extra}
+    if "ledger_flush_seconds" in Settings.model_fields:  # builds with the ledger: flush it promptly
+        settings["ledger_flush_seconds"] = 0.1
+    return settings
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
