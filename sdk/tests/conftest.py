@@ -8,9 +8,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from scripted_server import FakeClock, ScriptedServer  # noqa: E402
-
-import meshapi  # noqa: E402
+import meshapi
+from scripted_server import FakeClock, ScriptedServer
 
 
 @pytest.fixture(scope="session")

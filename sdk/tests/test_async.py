@@ -7,10 +7,6 @@ import inspect
 
 import httpx
 import pytest
-from scripted_server import FakeClock, ScriptedServer, empty_reply, json_reply, sse_frames, sse_reply
-from test_client import COMPLETION
-from test_streaming import MSGS, USAGE_CHUNK, chunk
-
 from meshapi import (
     AsyncMeshAPI,
     ChatCompletionParams,
@@ -19,6 +15,9 @@ from meshapi import (
     MeshAPIError,
     StreamInterruptedError,
 )
+from scripted_server import FakeClock, ScriptedServer, empty_reply, json_reply, sse_frames, sse_reply
+from test_client import COMPLETION
+from test_streaming import MSGS, USAGE_CHUNK, chunk
 
 pytestmark = pytest.mark.asyncio
 
@@ -81,8 +80,10 @@ async def test_stream_without_await_as_in_seed(aclient: AsyncMeshAPI, server: Sc
 
 async def test_async_errors_and_retries(aclient: AsyncMeshAPI, server: ScriptedServer, clock: FakeClock) -> None:
     server.on(
-        "GET", "/v1/models",
-        json_reply(503, {}), json_reply(404, {"error": {"code": "not_found", "message": "x"}}, X_Request_Id="r2"),
+        "GET",
+        "/v1/models",
+        json_reply(503, {}),
+        json_reply(404, {"error": {"code": "not_found", "message": "x"}}, X_Request_Id="r2"),
     )
     with pytest.raises(MeshAPIError) as info:
         await aclient.models.list()

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 
 import httpx
-import pytest
-from scripted_server import ScriptedServer, empty_reply, json_reply, raw_reply
-
 import meshapi
+import pytest
 from meshapi import (
     AuthenticationError,
     ChatCompletionParams,
@@ -21,6 +19,7 @@ from meshapi import (
     SpendLimitError,
     ValidationError,
 )
+from scripted_server import ScriptedServer, empty_reply, json_reply, raw_reply
 
 COMPLETION = {
     "id": "chatcmpl-1",
@@ -117,7 +116,7 @@ def test_keyword_and_dict_style(client: MeshAPI, server: ScriptedServer) -> None
 
 
 def test_misspelled_keyword_is_rejected_clearly(client: MeshAPI) -> None:
-    with pytest.raises(TypeError, match="temprature.*did you mean 'temperature'"):
+    with pytest.raises(TypeError, match=r"temprature.*did you mean 'temperature'"):
         client.chat.completions.create(model="m", messages=[], temprature=0.5)
     with pytest.raises(Exception, match="temprature"):
         ChatCompletionParams(model="m", messages=[], temprature=0.5)  # type: ignore[call-arg]
@@ -263,8 +262,13 @@ def test_timeout_accepts_httpx_timeout(server: ScriptedServer) -> None:
 
 
 def test_templates_crud_shapes(client: MeshAPI, server: ScriptedServer) -> None:
-    tpl = {"id": "t1", "name": "support-agent", "is_global": False, "created_at": "2025-01-01T00:00:00Z",
-           "updated_at": "2025-01-01T00:00:00Z"}
+    tpl = {
+        "id": "t1",
+        "name": "support-agent",
+        "is_global": False,
+        "created_at": "2025-01-01T00:00:00Z",
+        "updated_at": "2025-01-01T00:00:00Z",
+    }
     server.on("PATCH", "/v1/templates/t1", json_reply(200, {**tpl, "model": "openai/gpt-4o"}))
     server.on("DELETE", "/v1/templates/t1", empty_reply(204))
     server.on("GET", "/v1/templates", json_reply(200, [tpl]))
@@ -276,8 +280,13 @@ def test_templates_crud_shapes(client: MeshAPI, server: ScriptedServer) -> None:
 
 
 def test_batches_list_query_and_cancel_body(client: MeshAPI, server: ScriptedServer) -> None:
-    server.on("GET", "/v1/batches", json_reply(200, {"object": "list", "data": [{"id": "b1"}], "has_more": True,
-                                                     "first_id": "b1", "last_id": "b1"}))
+    server.on(
+        "GET",
+        "/v1/batches",
+        json_reply(
+            200, {"object": "list", "data": [{"id": "b1"}], "has_more": True, "first_id": "b1", "last_id": "b1"}
+        ),
+    )
     server.on("POST", "/v1/batches/b1/cancel", json_reply(200, {"id": "b1", "status": "cancelling"}))
     page = client.batches.list(after="b0", limit=10)
     assert page.data[0].id == "b1" and page.has_more

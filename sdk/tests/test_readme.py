@@ -12,11 +12,10 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List
 
+import meshapi
 import pytest
 from fake_gateway import handle
 from scripted_server import ScriptedServer
-
-import meshapi
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCKS: List[str] = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
@@ -57,11 +56,21 @@ def test_readme_examples_run(server: ScriptedServer, capsys: pytest.CaptureFixtu
     assert "temprature" in out
     paths = {(r.method, r.path) for r in server.requests}
     for expected in [
-        ("POST", "/v1/chat/completions"), ("POST", "/v1/responses"), ("POST", "/v1/embeddings"),
-        ("POST", "/v1/chat/compare"), ("POST", "/v1/files"), ("POST", "/v1/batches"),
-        ("GET", "/v1/batches/batch-1"), ("GET", "/v1/files/file-out/content"), ("GET", "/v1/models"),
-        ("GET", "/v1/models/free"), ("GET", "/v1/models/paid"), ("POST", "/v1/templates"),
-        ("GET", "/v1/templates"), ("GET", "/v1/templates/8f7c"), ("PATCH", "/v1/templates/8f7c"),
+        ("POST", "/v1/chat/completions"),
+        ("POST", "/v1/responses"),
+        ("POST", "/v1/embeddings"),
+        ("POST", "/v1/chat/compare"),
+        ("POST", "/v1/files"),
+        ("POST", "/v1/batches"),
+        ("GET", "/v1/batches/batch-1"),
+        ("GET", "/v1/files/file-out/content"),
+        ("GET", "/v1/models"),
+        ("GET", "/v1/models/free"),
+        ("GET", "/v1/models/paid"),
+        ("POST", "/v1/templates"),
+        ("GET", "/v1/templates"),
+        ("GET", "/v1/templates/8f7c"),
+        ("PATCH", "/v1/templates/8f7c"),
         ("DELETE", "/v1/templates/8f7c"),
     ]:
         assert expected in paths

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import socket
-from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import pytest
-from scripted_server import FakeClock, ScriptedServer, empty_reply, hang_reply, json_reply, raw_reply
-
 from meshapi import APIConnectionError, APITimeoutError, MeshAPI, MeshAPIError, RateLimitError
 from meshapi._retry import MAX_DELAY, parse_retry_after, retry_delay
+from scripted_server import FakeClock, ScriptedServer, empty_reply, hang_reply, json_reply, raw_reply
 
 OK_MODELS = json_reply(200, [])
 UNAVAILABLE = json_reply(503, {"error": {"code": "provider_not_available", "message": "busy"}})
@@ -50,7 +49,8 @@ def test_parse_retry_after_forms() -> None:
 
 
 def test_429_retry_after_is_honoured(client: MeshAPI, server: ScriptedServer, clock: FakeClock) -> None:
-    server.on("GET", "/v1/models", json_reply(429, {"error": {"code": "rate_limit_exceeded"}}, Retry_After="2"), OK_MODELS)
+    limited = json_reply(429, {"error": {"code": "rate_limit_exceeded"}}, Retry_After="2")
+    server.on("GET", "/v1/models", limited, OK_MODELS)
     assert client.models.list() == []
     assert len(clock.sleeps) == 1 and 2.0 <= clock.sleeps[0] <= 2.2
 

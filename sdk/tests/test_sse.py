@@ -6,7 +6,6 @@ from typing import List
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from meshapi import ServerSentEvent, SSEDecoder
 from meshapi._sse import iter_sse
 
@@ -135,7 +134,7 @@ def test_any_split_yields_same_events(case: tuple) -> None:
     whole = decode(raw)
     chunks = []
     prev = 0
-    for cut in cuts + [len(raw)]:
+    for cut in [*cuts, len(raw)]:
         chunks.append(raw[prev:cut])
         prev = cut
     assert decode(*chunks) == whole

@@ -7,8 +7,6 @@ from typing import Any, Dict, List
 
 import httpx
 import pytest
-from scripted_server import FakeClock, ScriptedServer, json_reply, sse_frames, sse_reply
-
 from meshapi import (
     ChatCompletionAccumulator,
     ChatCompletionChunk,
@@ -17,6 +15,7 @@ from meshapi import (
     RateLimitError,
     StreamInterruptedError,
 )
+from scripted_server import FakeClock, ScriptedServer, json_reply, sse_frames, sse_reply
 
 MSGS = [{"role": "user", "content": "hi"}]
 
@@ -114,18 +113,14 @@ def test_http_error_on_stream_raises_envelope(client: MeshAPI, server: ScriptedS
     server.on(
         "POST",
         "/v1/chat/completions",
-        json_reply(
-            401, {"error": {"code": "unauthorized", "message": "Invalid API key."}, "request_id": "req_1"}
-        ),
+        json_reply(401, {"error": {"code": "unauthorized", "message": "Invalid API key."}, "request_id": "req_1"}),
     )
     with pytest.raises(MeshAPIError) as info:
         client.chat.completions.stream(model="m", messages=MSGS)
     assert (info.value.status, info.value.error_code, info.value.request_id) == (401, "unauthorized", "req_1")
 
 
-def test_stream_open_is_retried_before_first_byte(
-    client: MeshAPI, server: ScriptedServer, clock: FakeClock
-) -> None:
+def test_stream_open_is_retried_before_first_byte(client: MeshAPI, server: ScriptedServer, clock: FakeClock) -> None:
     server.on(
         "POST",
         "/v1/chat/completions",
@@ -176,12 +171,19 @@ def test_unparseable_data_is_parse_error(client: MeshAPI, server: ScriptedServer
 
 def test_tool_call_fragments_and_whole_calls_accumulate(client: MeshAPI, server: ScriptedServer) -> None:
     fragments = [
-        chunk(role="assistant", tool_calls=[{"index": 0, "id": "call_1", "type": "function",
-                                              "function": {"name": "get_weather", "arguments": ""}}]),
+        chunk(
+            role="assistant",
+            tool_calls=[
+                {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}
+            ],
+        ),
         chunk(tool_calls=[{"index": 0, "function": {"arguments": '{"ci'}}]),
         chunk(tool_calls=[{"index": 0, "function": {"arguments": 'ty": "Paris"}'}}]),
-        chunk(tool_calls=[{"index": 1, "id": "call_2", "type": "function",
-                           "function": {"name": "get_time", "arguments": "{}"}}]),
+        chunk(
+            tool_calls=[
+                {"index": 1, "id": "call_2", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}
+            ]
+        ),
         chunk(finish="tool_calls"),
         USAGE_CHUNK,
     ]
@@ -219,8 +221,9 @@ def test_accumulator_text_and_whole_tool_call() -> None:
 def test_break_releases_connection_100_streams_pool_of_5(server: ScriptedServer) -> None:
     frames = sse_frames(*[chunk(str(i)) for i in range(50)])
     server.on("POST", "/v1/chat/completions", sse_reply(frames))
-    http = httpx.Client(limits=httpx.Limits(max_connections=5, max_keepalive_connections=5),
-                        timeout=httpx.Timeout(5.0, pool=1.0))
+    http = httpx.Client(
+        limits=httpx.Limits(max_connections=5, max_keepalive_connections=5), timeout=httpx.Timeout(5.0, pool=1.0)
+    )
     client = MeshAPI(base_url=server.url, token="t", httpx_client=http, max_retries=0)
     for _ in range(100):
         for c in client.chat.completions.stream(model="m", messages=MSGS):
@@ -259,8 +262,9 @@ def test_responses_stream_ends_on_completed_without_done(client: MeshAPI, server
 
 
 def test_responses_error_event(client: MeshAPI, server: ScriptedServer) -> None:
-    server.on("POST", "/v1/responses", sse_reply(sse_frames({"type": "error", "code": "upstream_error",
-                                                             "message": "boom"})))
+    server.on(
+        "POST", "/v1/responses", sse_reply(sse_frames({"type": "error", "code": "upstream_error", "message": "boom"}))
+    )
     with pytest.raises(MeshAPIError, match="boom") as info:
         list(client.responses.stream(model="m", input="hi"))
     assert info.value.error_code == "upstream_error"
@@ -292,8 +296,11 @@ def test_compare_stream_normalises_both_vocabularies(client: MeshAPI, server: Sc
 
 
 def test_compare_fatal_error_frame(client: MeshAPI, server: ScriptedServer) -> None:
-    server.on("POST", "/v1/chat/compare", sse_reply(sse_frames({"error": {"code": "all_models_failed",
-                                                                          "message": "all failed"}})))
+    server.on(
+        "POST",
+        "/v1/chat/compare",
+        sse_reply(sse_frames({"error": {"code": "all_models_failed", "message": "all failed"}})),
+    )
     with pytest.raises(MeshAPIError) as info:
         list(client.compare.stream(models=["a"], messages=MSGS))
     assert info.value.error_code == "all_models_failed"
