@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from gwtest.openai_responses_upstream import make_responses_handler
+
 
 class Recorder:
     def __init__(self) -> None:
@@ -123,5 +125,10 @@ def make_app(recorder: Recorder) -> Starlette:
         return JSONResponse({"object": "list", "data": data, "model": body.get("model"),
                              "usage": {"prompt_tokens": n, "total_tokens": n}})
 
+    def record(request: Request, body: dict[str, Any]) -> None:
+        recorder.requests.append({"path": request.url.path, "headers": dict(request.headers), "body": body})
+
+    responses = make_responses_handler(record, _error)
     return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]),
-                             Route("/v1/embeddings", embeddings, methods=["POST"])])
+                             Route("/v1/embeddings", embeddings, methods=["POST"]),
+                             Route("/v1/responses", responses, methods=["POST"])])

@@ -1,12 +1,37 @@
-"""Placeholder while the endpoint is being written."""
+"""``POST /v1/responses``: validate, authenticate, limit, then the Responses service (native or via chat)."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.api.common import gw, json_response, read_json_object, rid, validate
+from meshapi_gateway.api.sse_response import SSEResponse
+from meshapi_gateway.auth.authenticate import authenticate
+from meshapi_gateway.responses.request import ResponsesRequest
+from meshapi_gateway.responses.service import ResponsesService
 
 
-async def create_response(request: Request) -> Response:
-    raise GatewayError("not_implemented", "Not implemented yet.")
+def service(request: Request) -> ResponsesService:
+    state = gw(request)
+    svc = state.services.get("responses")
+    if svc is None:
+        svc = state.services["responses"] = ResponsesService(state)
+    return svc  # type: ignore[no-any-return]
+
+
+async def create_response(request: Request) -> Response | SSEResponse:
+    state = gw(request)
+    request_id = rid(request)
+    body = await read_json_object(request)
+    principal = await authenticate(state, request.headers.get("authorization"), "data")
+    limit_headers = await state.limits.check(principal)
+    validate(ResponsesRequest, body)
+    svc = service(request)
+    plan = await svc.plan(principal, body)
+    state.billing.precheck(principal, plan.entries[0].id)
+    if body.get("stream"):
+        opened = await svc.stream(principal, plan, request_id)
+        return SSEResponse(opened.frames, headers={**limit_headers, **opened.headers})
+    response, headers = await svc.create(principal, plan, request_id)
+    return json_response(response, headers={**limit_headers, **headers})

@@ -1,0 +1,230 @@
+"""Serving one Responses request: natively where the upstream has the API, else through the chat pipeline.
+
+Both paths go through the router (fallbacks, retries, breakers) and bill through the chat
+pipeline's ledger with ``kind="responses"``, so limits and billing behave exactly as on chat.
+Templates work on both: the template's messages are put before the input, its model and
+params fill what the request left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, AsyncIterator
+
+from meshapi_gateway.catalog.catalog import ModelEntry
+from meshapi_gateway.chat.pipeline import money
+from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.providers.base import Target, UpstreamError
+from meshapi_gateway.providers.openai_compat.responses_api import create_response, open_response_stream
+from meshapi_gateway.responses import objects
+from meshapi_gateway.responses.events import ResponseEvents
+from meshapi_gateway.responses.request import to_chat
+from meshapi_gateway.routing import Attempted
+from meshapi_gateway.sse import DONE_FRAME, frame
+
+if TYPE_CHECKING:
+    from meshapi_gateway.auth.principal import Principal
+    from meshapi_gateway.chat.pipeline import ChatPipeline
+    from meshapi_gateway.state import GatewayState
+
+KIND = "responses"
+_MESHAPI_FIELDS = ("template", "variables")
+
+
+def is_native(entry: ModelEntry) -> bool:
+    """An OpenAI-compatible upstream that declares the Responses API in the catalog."""
+    providers = {d.provider or entry.provider for d in entry.all_deployments()}
+    return entry.supports_responses_api and providers == {"openai_compat"}
+
+
+@dataclass
+class Plan:
+    """What serves the request: the native body and its candidates, or the chat body."""
+
+    native: bool
+    entries: list[ModelEntry]
+    body: dict[str, Any]  # what goes upstream: a Responses body (native) or a chat body
+    request: dict[str, Any] = field(default_factory=dict)  # the client's Responses body, echoed in the answer
+
+
+@dataclass
+class Opened:
+    """A stream ready to be written: its frames and the headers to send first."""
+
+    frames: AsyncIterator[bytes]
+    headers: dict[str, str]
+
+
+def _resolved_headers(target: Target, attempted: Attempted) -> dict[str, str]:
+    headers = {"x-resolved-model-id": target.entry.id}
+    if len(attempted.tried) > 1:
+        headers["x-meshapi-fallback"] = ",".join(attempted.tried)
+    return headers
+
+
+class ResponsesService:
+    def __init__(self, state: "GatewayState") -> None:
+        self.state = state
+
+    @property
+    def pipeline(self) -> "ChatPipeline":
+        pipeline: ChatPipeline = self.state.services["chat"]
+        return pipeline
+
+    async def _template(self, principal: "Principal", body: dict[str, Any]) -> tuple[list[dict[str, Any]],
+                                                                                        dict[str, Any]]:
+        """The template's messages and defaults, rendered by the chat pipeline's hooks."""
+        if not body.get("template"):
+            return [], {}
+        probe = {k: body[k] for k in ("model", "models", "template", "variables") if body.get(k) is not None}
+        probe["messages"] = []
+        rendered = await self.pipeline.prepare(principal, probe)
+        prefix = list(rendered.pop("messages", None) or [])
+        for name in (*_MESHAPI_FIELDS, "models"):
+            rendered.pop(name, None)
+        return prefix, rendered
+
+    async def plan(self, principal: "Principal", body: dict[str, Any]) -> Plan:
+        prefix, defaults = await self._template(principal, body)
+        model = body.get("model") or defaults.get("model")
+        fallbacks = body.get("models") if isinstance(body.get("models"), list) else None
+        if not model and fallbacks:
+            model, fallbacks = fallbacks[0], fallbacks[1:]
+        entries = self.state.router.candidates(model, fallbacks)
+        primary = entries[0]
+        plain = {k: v for k, v in body.items() if k not in _MESHAPI_FIELDS}
+        if model:
+            plain["model"] = model
+        if is_native(primary):
+            native = [e for e in entries if is_native(e)]
+            return Plan(True, native, self._native_body(plain, prefix, defaults), plain)
+        if not primary.supports_completions_api:
+            raise GatewayError("model_capability_not_supported",
+                               f"Model '{primary.id}' supports neither the Responses nor the Chat Completions API.")
+        chat = to_chat(plain)
+        chat["messages"] = [*prefix, *chat["messages"]]
+        for name, value in defaults.items():
+            if chat.get(name) is None and name not in ("messages", "stream"):
+                chat[name] = value
+        echo = dict(plain)
+        if echo.get("max_output_tokens") is None and chat.get("max_tokens") is not None:
+            echo["max_output_tokens"] = chat["max_tokens"]
+        return Plan(False, entries, chat, echo)
+
+    @staticmethod
+    def _native_body(body: dict[str, Any], prefix: list[dict[str, Any]], defaults: dict[str, Any]) -> dict[str, Any]:
+        out = dict(body)
+        if prefix:
+            items = body["input"] if isinstance(body["input"], list) else [{"role": "user", "content": body["input"]}]
+            out["input"] = [{"role": m.get("role"), "content": m.get("content")} for m in prefix] + list(items)
+        renames = {"max_tokens": "max_output_tokens"}
+        for name, value in defaults.items():
+            target = renames.get(name, name)
+            if out.get(target) is None and target in ("temperature", "top_p", "max_output_tokens", "seed", "user"):
+                out[target] = value
+        return out
+
+    # -- non-streamed --------------------------------------------------------------------------------
+    async def create(self, principal: "Principal", plan: Plan, request_id: str) -> tuple[dict[str, Any],
+                                                                                        dict[str, str]]:
+        if plan.native:
+            return await self._create_native(principal, plan, request_id)
+        outcome = await self.pipeline.complete(principal, plan.body, request_id, kind=KIND)
+        response = objects.from_completion(outcome.response, plan.request, outcome.target.entry.id)
+        return response, _resolved_headers(outcome.target, outcome.attempted)
+
+    def _bill(self, principal: "Principal", request_id: str, target: Target, usage: Any,
+              estimated: tuple[int, int] | None = None) -> Decimal:
+        # The chat pipeline's billing, so every model call lands in one ledger with one pricing.
+        cost: Decimal = self.pipeline._bill(principal, request_id, target, usage if isinstance(usage, dict) else None,
+                                            KIND, Decimal(1), estimated)
+        return cost
+
+    async def _create_native(self, principal: "Principal", plan: Plan,
+                             request_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+        ctx = self.state.call_context(request_id)
+        attempted = Attempted()
+        target, data = await self.state.router.first_success(
+            plan.entries, attempted, lambda p, t: create_response(p, plan.body, t, ctx), ctx=ctx)
+        data["model"] = target.entry.id
+        usage = data.get("usage")
+        cost = self._bill(principal, request_id, target, usage, None if isinstance(usage, dict) else (0, 0))
+        data["cost"] = money(cost)
+        await self.state.limits.add_tokens(principal, int((usage or {}).get("total_tokens") or 0))
+        return data, _resolved_headers(target, attempted)
+
+    # -- streamed ------------------------------------------------------------------------------------
+    async def stream(self, principal: "Principal", plan: Plan, request_id: str) -> Opened:
+        """Open the upstream (falling back while nothing is sent); the frames follow."""
+        if plan.native:
+            return await self._stream_native(principal, plan, request_id)
+        body = {**plan.body, "stream": True}
+        stream = await self.pipeline.stream(principal, body, request_id, kind=KIND)
+        events = ResponseEvents(plan.request, stream.target.entry.id)
+
+        async def frames() -> AsyncIterator[bytes]:
+            for out in events.start():
+                yield out
+            try:
+                async for chunk in stream.chunks:
+                    for out in events.feed(chunk):
+                        yield out
+            finally:
+                await stream.aclose()  # bills, also when the client went away
+            if stream.error is not None:
+                code = stream.error.code if stream.error.code != "stream_interrupted" else "upstream_error"
+                yield events.error(code, stream.error.message, request_id)
+            else:
+                cost = money(stream.cost) if stream.cost is not None else None
+                for out in events.finish(stream.normalizer.usage, cost):
+                    yield out
+            yield DONE_FRAME
+
+        return Opened(frames(), _resolved_headers(stream.target, stream.attempted))
+
+    async def _stream_native(self, principal: "Principal", plan: Plan, request_id: str) -> Opened:
+        router = self.state.router
+        ctx = self.state.call_context(request_id)
+        attempted = Attempted()
+
+        async def attempt(provider: Any, slot: Any, timeouts: Any, end: float) -> Any:
+            return await router.open_primed(lambda: open_response_stream(provider, plan.body, slot.target, ctx),
+                                            provider.name, slot, timeouts, end)
+
+        target, upstream = await router.run(plan.entries, attempted, attempt, ctx=ctx, keeps_slot=True)
+        public = target.entry.id
+
+        async def frames() -> AsyncIterator[bytes]:
+            usage: dict[str, Any] | None = None
+            last_sequence = -1
+            failure: UpstreamError | None = None
+            text_chars = 0
+            try:
+                async for event in upstream:
+                    response = event.get("response")
+                    if isinstance(response, dict):
+                        response["model"] = public
+                        if isinstance(response.get("usage"), dict):
+                            usage = response["usage"]
+                    if event.get("type") == "response.output_text.delta":
+                        text_chars += len(str(event.get("delta") or ""))
+                    if isinstance(event.get("sequence_number"), int):
+                        last_sequence = event["sequence_number"]
+                    yield frame(event, event=str(event.get("type")))
+            except UpstreamError as exc:
+                failure = exc
+            finally:
+                await upstream.aclose()
+                estimated = None if usage is not None else (0, max(1, text_chars // 4) if text_chars else 0)
+                self._bill(principal, request_id, target, usage, estimated)
+                if usage is not None:
+                    await self.state.limits.add_tokens(principal, int(usage.get("total_tokens") or 0))
+            if failure is not None:
+                code = failure.code if failure.code != "stream_interrupted" else "upstream_error"
+                err = {"code": code, "message": failure.message, "request_id": request_id}
+                yield frame({"type": "error", "sequence_number": last_sequence + 1, "code": code,
+                             "message": failure.message, "param": None, "error": err}, event="error")
+            yield DONE_FRAME
+
+        return Opened(frames(), _resolved_headers(target, attempted))
