@@ -15,9 +15,8 @@ from meshapi import (
     MeshAPIError,
     StreamInterruptedError,
 )
+from meshapi_testdata import COMPLETION, MSGS, USAGE_CHUNK, chunk
 from scripted_server import FakeClock, ScriptedServer, empty_reply, json_reply, sse_frames, sse_reply
-from test_client import COMPLETION
-from test_streaming import MSGS, USAGE_CHUNK, chunk
 
 pytestmark = pytest.mark.asyncio
 

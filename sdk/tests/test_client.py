@@ -19,17 +19,8 @@ from meshapi import (
     SpendLimitError,
     ValidationError,
 )
+from meshapi_testdata import COMPLETION
 from scripted_server import ScriptedServer, empty_reply, json_reply, raw_reply
-
-COMPLETION = {
-    "id": "chatcmpl-1",
-    "object": "chat.completion",
-    "created": 1,
-    "model": "openai/gpt-4o-mini",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris"}, "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
-    "brand_new_field": {"x": 1},
-}
 
 
 def test_version() -> None:

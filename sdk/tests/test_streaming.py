@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List
+from typing import Any, List
 
 import httpx
 import pytest
@@ -15,33 +15,8 @@ from meshapi import (
     RateLimitError,
     StreamInterruptedError,
 )
+from meshapi_testdata import MSGS, USAGE_CHUNK, chunk
 from scripted_server import FakeClock, ScriptedServer, json_reply, sse_frames, sse_reply
-
-MSGS = [{"role": "user", "content": "hi"}]
-
-
-def chunk(content: str = "", *, finish: Any = None, **delta: Any) -> Dict[str, Any]:
-    d: Dict[str, Any] = dict(delta)
-    if content:
-        d["content"] = content
-    return {
-        "id": "c1",
-        "object": "chat.completion.chunk",
-        "created": 1,
-        "model": "m",
-        "choices": [{"index": 0, "delta": d, "finish_reason": finish}],
-    }
-
-
-USAGE_CHUNK = {
-    "id": "c1",
-    "object": "chat.completion.chunk",
-    "created": 1,
-    "model": "m",
-    "choices": [],
-    "usage": {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5},
-    "cost": "0.000150",
-}
 
 
 def texts(stream: Any) -> List[str]:

@@ -233,7 +233,7 @@ def _iterate(response: httpx.Response, processor: StreamProcessor[T]) -> Generat
                     return
                 if item is not None:
                     yield item
-        except (httpx.TransportError, httpx.StreamError) as exc:
+        except (httpx.HTTPError, httpx.StreamError) as exc:
             if processor.ended:
                 return
             raise _interrupted(exc, processor.request_id) from exc
@@ -323,7 +323,7 @@ async def _aiterate(state: _AsyncState, processor: StreamProcessor[T]) -> AsyncI
                     return
                 if item is not None:
                     yield item
-        except (httpx.TransportError, httpx.StreamError) as exc:
+        except (httpx.HTTPError, httpx.StreamError) as exc:
             if processor.ended:
                 return
             raise _interrupted(exc, processor.request_id) from exc
