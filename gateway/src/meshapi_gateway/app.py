@@ -14,6 +14,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import aiohttp
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 
 from meshapi_gateway.api.common import on_gateway_error, on_http_exception, on_unexpected
 from meshapi_gateway.api.routes import routes
@@ -115,9 +116,12 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
             await state.http.close()
             await state.engine.dispose()
 
+    from meshapi_gateway.idempotency.asgi import IdempotencyMiddleware
+
     app = Starlette(
         routes=routes(),
         lifespan=lifespan,
+        middleware=[Middleware(IdempotencyMiddleware)],
         exception_handlers={GatewayError: on_gateway_error, HTTPException: on_http_exception,
                             Exception: on_unexpected},
     )
@@ -128,5 +132,8 @@ def asgi(settings: Settings) -> RequestContext:
     """The application as served: the request-id/envelope layer around Starlette."""
     from meshapi_gateway.api.chat import chat_completions
 
+    from meshapi_gateway.idempotency.asgi import with_idempotency
+
     fast_routes = {("POST", "/v1/chat/completions"): chat_completions, **FAST_ROUTES}
+    fast_routes = {route: with_idempotency(handler) for route, handler in fast_routes.items()}
     return RequestContext(create_app(settings), access_log=settings.access_log, fast_routes=fast_routes)

@@ -41,3 +41,4 @@ class ApiKey(Base):
 __all__ = ["Base", "ApiKey", "MONEY", "Decimal", "Index", "Text"]
 from meshapi_gateway.store import batches_tables as _batches_tables  # noqa: E402,F401  (files and batches)
 from meshapi_gateway.store import accounts_tables as _accounts_tables  # noqa: E402,F401  (accounts)
+from meshapi_gateway.store import idempotency_tables as _idempotency_tables  # noqa: E402,F401  (idempotency)

@@ -1,0 +1,31 @@
+"""Idempotency keys: the first answer to a POST, kept 24 h per owner and key."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from meshapi_gateway.store.tables import Base
+
+
+class IdempotencyKey(Base):
+    """One ``Idempotency-Key`` of one owner: claimed while its request runs, then its stored answer.
+
+    The key itself is kept only as a SHA-256 (it may be anything the client chose); the
+    fingerprint is a SHA-256 of method, path and body, so a key reused for a different
+    request is recognised.
+    """
+
+    __tablename__ = "idempotency_keys"
+
+    owner: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # "running" | "done"
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    headers: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list of [name, value]
+    body: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_idempotency_keys_expires_at", "expires_at"),)
