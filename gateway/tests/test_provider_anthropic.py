@@ -13,7 +13,6 @@ from typing import Any, Iterator
 import httpx
 import openai
 import pytest
-
 from gwtest import anthropic_upstream as doc
 from gwtest.harness import FakeUpstream, Gateway, start_gateway
 from gwtest.openai_upstream import Recorder
@@ -100,7 +99,7 @@ def test_plain_text_exact_answer_and_request(gw: Gateway, key: str, anthropic_up
                                 "finish_reason": "stop", "logprobs": None}]
     assert data["usage"] == {"prompt_tokens": 2095, "completion_tokens": 503, "total_tokens": 2598,
                              "prompt_tokens_details": {"cached_tokens": 0}}
-    assert data["cost"] == "0.01383"  # 2095 × $3/M + 503 × $15/M
+    assert data["cost"] == "0.01383"  # 2095 x $3/M + 503 x $15/M
     request = anthropic_up.recorder.last()
     assert request["path"] == "/v1/messages"
     assert request["headers"]["x-api-key"] == "sk-ant-test"
@@ -193,7 +192,8 @@ def test_parallel_tool_calls(gw: Gateway, key: str) -> None:
              tool_choice="required")
     message = r.json()["choices"][0]["message"]
     assert message["content"] is None
-    assert [(c["id"], c["function"]["name"], json.loads(c["function"]["arguments"])) for c in message["tool_calls"]] == [
+    got = [(c["id"], c["function"]["name"], json.loads(c["function"]["arguments"])) for c in message["tool_calls"]]
+    assert got == [
         ("toolu_01A", "get_weather", {"location": "San Francisco, CA"}),
         ("toolu_01B", "get_time", {"location": "New York, NY"})]
     with gw.client(key) as c:
@@ -299,7 +299,7 @@ def test_usage_with_cached_tokens(gw: Gateway, key: str) -> None:
                 "prompt_tokens_details": {"cached_tokens": 1800, "cache_creation_tokens": 188}}
     r = chat(gw, key, model="anthropic/claude-cached", messages=user("book?"))
     assert r.json()["usage"] == expected
-    # (209 uncached × $3 + 1800 cached × $0.30 + 12 × $15) / 1M
+    # (209 uncached x $3 + 1800 cached x $0.30 + 12 x $15) / 1M
     assert r.json()["cost"] == "0.001347"
     with gw.client(key) as c:
         s = c.post("/v1/chat/completions", json={"model": "anthropic/claude-cached", "stream": True,

@@ -7,7 +7,7 @@ error body is read whole (it is small) so ``provider_error`` carries what the pr
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Callable, Mapping
+from typing import Any, AsyncGenerator, AsyncIterator, Callable, Mapping
 
 import aiohttp
 import orjson
@@ -56,7 +56,7 @@ async def read_json(resp: aiohttp.ClientResponse, provider: str) -> Any:
                             provider_error=raw[:500].decode("utf-8", "replace")) from exc
 
 
-async def sse_events(resp: aiohttp.ClientResponse, provider: str) -> AsyncIterator[SSEEvent]:
+async def sse_events(resp: aiohttp.ClientResponse, provider: str) -> AsyncGenerator[SSEEvent, None]:
     """The response's SSE events; a dropped connection or a stalled upstream raises ``UpstreamError``."""
     try:
         async for event in parse_sse(resp.content.iter_any()):
@@ -65,6 +65,13 @@ async def sse_events(resp: aiohttp.ClientResponse, provider: str) -> AsyncIterat
         raise upstream_errors.timed_out(provider, "send the next event") from exc
     except aiohttp.ClientError as exc:
         raise UpstreamError("stream_interrupted", f"{provider} connection dropped mid-stream: {exc}") from exc
+
+
+async def first_event(events: AsyncIterator[SSEEvent]) -> SSEEvent | None:
+    """The next event, leaving ``events`` open for the rest."""
+    async for event in events:
+        return event
+    return None
 
 
 def event_json(event: SSEEvent, provider: str) -> Any:

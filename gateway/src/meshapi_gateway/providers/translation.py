@@ -107,14 +107,16 @@ def stop_list(stop: Any) -> list[str]:
 
 def _is_default(name: str, value: Any) -> bool:
     """Values that ask for nothing beyond what every provider does anyway."""
+    if name == "parallel_tool_calls":
+        return value is None or value is True  # turning parallel calls off is a real request
     if value is None or value is False:
         return True
     if name == "n":
-        return value == 1
+        return bool(value == 1)
     if name == "response_format":
         return isinstance(value, dict) and value.get("type") == "text"
     if name == "modalities":
-        return value == ["text"]
+        return bool(value == ["text"])
     return False
 
 

@@ -8,7 +8,7 @@ fall back before anything reaches the client.
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from typing import Any, AsyncGenerator, AsyncIterator
 
 import aiohttp
 
@@ -59,7 +59,7 @@ class AnthropicProvider(Provider):
         events = http_call.sse_events(resp, self.name)
         translator = AnthropicStreamTranslator()
         try:
-            first = await anext(events, None)
+            first = await http_call.first_event(events)
             if first is None:
                 raise UpstreamError("upstream_error", "anthropic closed the stream before any event", retryable=True)
             head = translator.feed(first.event, http_call.event_json(first, self.name))
@@ -70,7 +70,7 @@ class AnthropicProvider(Provider):
         warn_dropped(ctx, req.dropped, req.notes)
         return self._chunks(resp, events, translator, head)
 
-    async def _chunks(self, resp: aiohttp.ClientResponse, events: AsyncIterator[SSEEvent],
+    async def _chunks(self, resp: aiohttp.ClientResponse, events: AsyncGenerator[SSEEvent, None],
                       translator: AnthropicStreamTranslator,
                       head: list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
         try:
@@ -84,5 +84,5 @@ class AnthropicProvider(Provider):
             if not translator.done:
                 raise UpstreamError("stream_interrupted", "anthropic ended the stream before message_stop")
         finally:
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
             resp.release() if translator.done else resp.close()

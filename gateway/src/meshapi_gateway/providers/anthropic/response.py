@@ -56,8 +56,9 @@ def to_completion(message: dict[str, Any]) -> dict[str, Any]:
         if kind == "text":
             texts.append(str(block.get("text") or ""))
         elif kind == "tool_use":
+            arguments = dump_arguments(block.get("input"))
             tool_calls.append({"id": block.get("id"), "type": "function",
-                               "function": {"name": block.get("name"), "arguments": dump_arguments(block.get("input"))}})
+                               "function": {"name": block.get("name"), "arguments": arguments}})
         elif kind == "thinking":
             reasoning.append(str(block.get("thinking") or ""))
             thinking_blocks.append(block)
