@@ -41,11 +41,12 @@ def say(text: str) -> None:
     print(f"==> {text}", flush=True)
 
 
-def run(*args: str | Path, env: dict[str, str] | None = None) -> None:
+def run(*args: str | Path, env: dict[str, str] | None = None, hint: str = "") -> None:
     """Run a command with its output streaming to the terminal; stop here if it fails."""
     code = subprocess.call([str(a) for a in args], cwd=ROOT, env=env)
     if code != 0:
-        sys.exit(f"dev.py: {' '.join(str(a) for a in args[:4])} … failed with exit code {code}")
+        command = " ".join(str(a) for a in args)
+        sys.exit(f"dev.py: this failed with exit code {code}:\n  {command}" + (f"\n{hint}" if hint else ""))
 
 
 def llama_cpp_version() -> str:
@@ -80,7 +81,8 @@ def build_llama_cpp_wheel(version: str) -> Path:
     # Built in a scratch folder and moved in at the end, so an interrupted build leaves no half wheel.
     with tempfile.TemporaryDirectory(prefix="meshapi-wheel-") as scratch:
         run(BIN / "python", "-m", "pip", "wheel", "--no-deps", "--verbose", "--wheel-dir", scratch,
-            f"llama-cpp-python=={version}", env=env)
+            f"llama-cpp-python=={version}", env=env,
+            hint="Compiling llama.cpp needs a C and C++ compiler (Debian: apt-get install build-essential).")
         built = sorted(Path(scratch).glob("llama_cpp_python-*.whl"))
         if not built:
             sys.exit("dev.py: pip wheel finished without producing a llama-cpp-python wheel")
@@ -107,11 +109,9 @@ def ensure_installed() -> None:
         run(sys.executable, "-m", "venv", VENV)
     version = llama_cpp_version()
     fingerprint = install_fingerprint(version)
-    wheel = cached_wheel(version)
-    if wheel is not None and STAMP.exists() and STAMP.read_text().strip() == fingerprint:
+    if STAMP.exists() and STAMP.read_text().strip() == fingerprint:
         return
-    if wheel is None:
-        wheel = build_llama_cpp_wheel(version)
+    wheel = cached_wheel(version) or build_llama_cpp_wheel(version)
     say("Installing the SDK, the gateway, the local model and the test tools into .venv")
     pip = [BIN / "python", "-m", "pip", "--disable-pip-version-check"]
     # --find-links offers the cached wheel; --only-binary makes sure it is never compiled again here.
