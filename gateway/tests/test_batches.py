@@ -10,7 +10,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from gwtest.batch_support import batch_catalog, chat_line, jsonl, parse_jsonl, wait_batch
+from gwtest.batch_support import batch_catalog, chat_line, jsonl, ledger_rows, parse_jsonl, wait_batch, wait_for
 from gwtest.harness import FakeUpstream, Gateway, start_gateway
 from gwtest.postgres_server import PostgresServer
 
@@ -69,14 +69,14 @@ def test_seed_readme_example_with_our_sdk(bgw: Gateway, alice: str, fake_openai:
                 BatchRequestItem(
                     custom_id="req-1",
                     body={
-                        "model": "fake/echo",
+                        "model": "openai/gpt-4o-mini",
                         "messages": [{"role": "user", "content": "Say hi."}],
                     },
                 ),
                 BatchRequestItem(
                     custom_id="req-2",
                     body={
-                        "model": "fake/echo",
+                        "model": "openai/gpt-4o-mini",
                         "messages": [{"role": "user", "content": "Say bye."}],
                     },
                 ),
@@ -137,6 +137,14 @@ def test_openai_client_multipart_flow_and_batch_discount(bgw: Gateway, alice: st
     item = next(x for x in out if x["custom_id"] == "o-0")
     assert Decimal(item["response"]["body"]["cost"]) * 2 == Decimal(live["cost"])
     assert Decimal(live["cost"]) > 0
+    # The ledger (where this build has one) shows each item once, as a batch, at the discounted cost.
+    database_url = bgw.settings.resolved_database_url()
+    if ledger_rows(database_url, batch.id) is not None:
+        rows = wait_for(lambda: (r := ledger_rows(database_url, batch.id + ":")) and len(r) == 6 and r, 30)
+        assert sorted(r["request_id"] for r in rows) == sorted(f"{batch.id}:{x['custom_id']}" for x in lines)
+        assert {r["kind"] for r in rows} == {"batch"}
+        by_id = {r["request_id"]: Decimal(str(r["cost_usd"])) for r in rows}
+        assert by_id[f"{batch.id}:o-0"] * 2 == Decimal(live["cost"])
 
 
 def test_inline_requests_and_embeddings(bgw: Gateway, alice: str) -> None:
@@ -192,8 +200,6 @@ def test_cancel_keeps_finished_items(bgw: Gateway, alice: str) -> None:
     with bgw.client(alice) as c:
         batch = create(c, upload(c, lines))
         wait_batch(c, batch["id"], ("in_progress",))
-        from gwtest.batch_support import wait_for
-
         wait_for(lambda: c.get(f"/v1/batches/{batch['id']}").json()["request_counts"]["completed"] >= 1, 30)
         r = c.post(f"/v1/batches/{batch['id']}/cancel", json={})
         assert r.status_code == 200 and r.json()["status"] in ("cancelling", "cancelled")

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import select
 
-from gwtest.batch_support import batch_catalog, chat_line, jsonl, parse_jsonl, wait_batch, wait_for
+from gwtest.batch_support import batch_catalog, chat_line, jsonl, ledger_rows, parse_jsonl, wait_batch, wait_for
 from gwtest.batch_process import BatchGatewayProcess
 from gwtest.harness import FakeUpstream
 from gwtest.postgres_server import PostgresServer
@@ -36,22 +36,9 @@ def items_of(database_url: str, batch_id: str) -> dict[str, dict[str, Any]]:
     return asyncio.run(run())
 
 
-def ledger_request_ids(database_url: str, prefix: str) -> list[str] | None:
-    """Request ids billed in the ledger for this batch, or None when this build has no ledger table."""
-    async def run() -> list[str] | None:
-        engine = db.make_engine(database_url)
-        try:
-            async with engine.connect() as conn:
-                names = await conn.run_sync(lambda c: inspect(c).get_table_names())
-                if "ledger_entries" not in names:
-                    return None
-                rows = await conn.execute(text("SELECT request_id FROM ledger_entries WHERE request_id LIKE :p"),
-                                          {"p": prefix + ":%"})
-                return [r[0] for r in rows]
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
+def ledger_request_ids(database_url: str, batch_id: str) -> list[str] | None:
+    rows = ledger_rows(database_url, batch_id + ":")
+    return None if rows is None else [r["request_id"] for r in rows]
 
 
 def upstream_calls(fake: FakeUpstream, batch_id: str) -> Counter[str]:

@@ -18,7 +18,9 @@ def batch_catalog(upstream_url: str) -> list[dict[str, Any]]:
     common = {"provider": "openai_compat", "base_url": upstream_url, "api_key": "sk-fake",
               "prompt_usd_per_1m": "1", "completion_usd_per_1m": "2"}
     slow = [{"id": f"fake/slow-{s}", "upstream_model": f"slow-{s}", **common} for s in ("0.3", "1", "2")]
-    return [*fake_models(upstream_url), *slow]
+    # The seed README's model id, answered by the fake upstream's echo.
+    seed = {"id": "openai/gpt-4o-mini", "upstream_model": "echo", **common}
+    return [*fake_models(upstream_url), *slow, seed]
 
 
 def chat_line(custom_id: str, text: str | None = None, model: str = "fake/echo") -> dict[str, Any]:
@@ -56,3 +58,27 @@ def wait_batch(client: httpx.Client, batch_id: str, statuses: tuple[str, ...] = 
 
     result: dict[str, Any] = wait_for(check, timeout)
     return result
+
+
+def ledger_rows(database_url: str, request_id_prefix: str) -> list[dict[str, Any]] | None:
+    """Ledger rows whose request id starts with the prefix; None when this build has no ledger table."""
+    import asyncio
+
+    from sqlalchemy import inspect, text
+
+    from meshapi_gateway.store import db
+
+    async def run() -> list[dict[str, Any]] | None:
+        engine = db.make_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                names = await conn.run_sync(lambda c: inspect(c).get_table_names())
+                if "ledger_entries" not in names:
+                    return None
+                rows = await conn.execute(text("SELECT request_id, kind, cost_usd FROM ledger_entries "
+                                               "WHERE request_id LIKE :p"), {"p": request_id_prefix + "%"})
+                return [dict(r._mapping) for r in rows]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())

@@ -1,8 +1,8 @@
 """Running one batch request through the same pipeline as live traffic.
 
 Chat items go through ``ChatPipeline.complete`` (templates, limits, fallbacks, billing);
-embeddings through the embeddings service when one is installed, else through the
-router with the pipeline's billing. Each item is billed under its own deterministic
+embeddings through the same steps as ``POST /v1/embeddings`` (input checks, router,
+normalized answer, the pipeline's billing). Each item is billed under its own deterministic
 request id (``<batch id>:<custom_id>``), so running it again after a crash cannot bill
 it twice in a ledger that keys on the request id.
 """
@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.billing import usage_counts
 from meshapi_gateway.chat.pipeline import money
+from meshapi_gateway.embeddings import request as checks
+from meshapi_gateway.embeddings.response import normalize as normalize_embeddings
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.files.batch_lines import EMBEDDINGS_URL
 from meshapi_gateway.routing import Attempted
@@ -71,7 +73,7 @@ class ItemExecutor:
                 return outcome
             return _failure(exc, False)
         try:
-            state.billing.precheck(principal)
+            state.billing.precheck(principal, body.get("model"))
             if url == EMBEDDINGS_URL:
                 return await self._embeddings(principal, body, request_id, multiplier)
             return await self._chat(principal, body, request_id, multiplier)
@@ -89,23 +91,19 @@ class ItemExecutor:
 
     async def _embeddings(self, principal: Principal, body: dict[str, Any], request_id: str,
                           multiplier: Decimal) -> ItemOutcome:
-        service = self.state.services.get("embeddings")
-        create = getattr(service, "create", None)
-        if create is not None:
-            result = await create(principal, body, request_id, kind="batch", multiplier=multiplier)
-            response = result if isinstance(result, dict) else result.response
-            cost = Decimal(str(response.get("cost") or getattr(result, "cost", 0) or 0))
-        else:
-            response, cost = await self._embeddings_via_router(principal, body, request_id, multiplier)
-        prompt, completion, _ = usage_counts(response.get("usage"))
-        return ItemOutcome("succeeded", 200, response, None, prompt, completion, cost)
-
-    async def _embeddings_via_router(self, principal: Principal, body: dict[str, Any], request_id: str,
-                                     multiplier: Decimal) -> tuple[dict[str, Any], Decimal]:
+        """The steps of ``POST /v1/embeddings``, billed as a batch item."""
         state = self.state
-        entries = state.router.candidates(body.get("model"), None)
+        body = {**body, "input": checks.normalize_input(body.get("input"))}
+        entries = state.router.candidates(body.get("model"), body.get("models"))
+        checks.check_capability(entries[0])
+        checks.check_dimensions(entries[0], body.get("dimensions"))
+        entries = [e for e in entries if e.model_type == "embedding"]
         target, data = await state.router.embeddings(entries, body, state.call_context(request_id), Attempted())
-        data = {**data, "model": target.entry.id}
-        cost = state.services["chat"]._bill(principal, request_id, target, data.get("usage"), "batch", multiplier)
-        data["cost"] = money(cost)
-        return data, cost
+        answer = normalize_embeddings(data, target.entry.id, body.get("encoding_format") or "float", body["input"])
+        usage = answer["usage"]
+        cost = state.services["chat"]._bill(principal, request_id, target,
+                                            {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": 0},
+                                            "batch", multiplier)
+        answer["cost"] = money(cost)
+        await state.limits.add_tokens(principal, int(usage.get("total_tokens") or 0))
+        return ItemOutcome("succeeded", 200, answer, None, int(usage["prompt_tokens"]), 0, cost)
