@@ -284,3 +284,35 @@ def test_batches_list_query_and_cancel_body(client: MeshAPI, server: ScriptedSer
     assert server.requests[0].query == "after=b0&limit=10"
     assert client.batches.cancel("b1").status == "cancelling"
     assert server.requests[1].body == b"{}"
+
+
+def test_create_refuses_stream_keyword(client: MeshAPI) -> None:
+    with pytest.raises(TypeError, match=r"stream\(\)"):
+        client.chat.completions.create(model="m", messages=[], stream=True)
+
+
+def test_errors_survive_pickling() -> None:
+    import pickle
+
+    err = RateLimitError("slow", status=429, error_code="rate_limit_exceeded", request_id="r", retry_after_seconds=2)
+    copy = pickle.loads(pickle.dumps(err))
+    assert type(copy) is RateLimitError and str(copy) == "slow"
+    assert (copy.status, copy.error_code, copy.request_id, copy.retry_after_seconds) == (
+        429,
+        "rate_limit_exceeded",
+        "r",
+        2,
+    )
+    conn = pickle.loads(pickle.dumps(meshapi.APITimeoutError()))
+    assert conn.error_code == "timeout"
+
+
+def test_batches_iter_all_follows_pages(client: MeshAPI, server: ScriptedServer) -> None:
+    server.on(
+        "GET",
+        "/v1/batches",
+        json_reply(200, {"data": [{"id": "b3"}, {"id": "b2"}], "has_more": True, "last_id": "b2"}),
+        json_reply(200, {"data": [{"id": "b1"}], "has_more": False, "last_id": "b1"}),
+    )
+    assert [b.id for b in client.batches.iter_all(limit=2)] == ["b3", "b2", "b1"]
+    assert [r.query for r in server.requests] == ["limit=2", "after=b2&limit=2"]

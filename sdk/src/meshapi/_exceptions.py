@@ -75,11 +75,25 @@ class MeshAPIError(Exception):
         self.body = body
         self.headers: Mapping[str, str] = headers if headers is not None else {}
 
+    def __reduce__(self) -> Any:
+        # Subclasses have different constructor signatures; rebuild from state
+        # so errors survive pickling (multiprocessing, task queues).
+        state = dict(self.__dict__)
+        state["headers"] = dict(self.headers)
+        return (_rebuild, (type(self), state))
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(message={self.message!r}, status={self.status}, "
             f"error_code={self.error_code!r}, request_id={self.request_id!r})"
         )
+
+
+def _rebuild(cls: Type[MeshAPIError], state: Dict[str, Any]) -> MeshAPIError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, state.get("message", ""))
+    error.__dict__.update(state)
+    return error
 
 
 class APIStatusError(MeshAPIError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, AsyncIterator, Dict, Iterator, Mapping, Optional, Union
 
 from .._base_client import APIRequest, parse_json
 from ..types.batches import BatchList, BatchObject, CreateBatchParams
@@ -72,6 +72,16 @@ class Batches(SyncAPIResource):
     def cancel(self, batch_id: str, **options: Any) -> BatchObject:
         return self._t.request(_cancel(batch_id, options))
 
+    def iter_all(self, limit: Optional[int] = None, **options: Any) -> Iterator[BatchObject]:
+        """Every batch, newest first, fetching pages of ``limit`` as needed."""
+        after: Optional[str] = None
+        while True:
+            page = self._t.request(_list(after, limit, dict(options)))
+            yield from page.data
+            if not page.has_more or not page.data:
+                return
+            after = page.last_id or page.data[-1].id
+
 
 class AsyncBatches(AsyncAPIResource):
     async def create(self, params: Params = None, /, **kwargs: Any) -> BatchObject:
@@ -85,3 +95,14 @@ class AsyncBatches(AsyncAPIResource):
 
     async def cancel(self, batch_id: str, **options: Any) -> BatchObject:
         return await self._t.request(_cancel(batch_id, options))
+
+    async def iter_all(self, limit: Optional[int] = None, **options: Any) -> AsyncIterator[BatchObject]:
+        """Every batch, newest first, fetching pages of ``limit`` as needed."""
+        after: Optional[str] = None
+        while True:
+            page = await self._t.request(_list(after, limit, dict(options)))
+            for batch in page.data:
+                yield batch
+            if not page.has_more or not page.data:
+                return
+            after = page.last_id or page.data[-1].id

@@ -23,6 +23,8 @@ Params = Union[ChatCompletionParams, Mapping[str, Any], None]
 
 def _request(params: Params, kwargs: Dict[str, Any], stream: bool, where: str) -> APIRequest[ChatCompletionResponse]:
     options = split_options(kwargs)
+    if not stream and kwargs.get("stream"):
+        raise TypeError(f"{where}() always returns a complete response; call stream() to stream")
     model = coerce_params(ChatCompletionParams, params, kwargs, where)
     return APIRequest(
         "POST",

@@ -20,6 +20,8 @@ Params = Union[CompareParams, Mapping[str, Any], None]
 
 def _request(params: Params, kwargs: Dict[str, Any], stream: bool, where: str) -> APIRequest[CompareResponse]:
     options = split_options(kwargs)
+    if not stream and kwargs.get("stream"):
+        raise TypeError(f"{where}() always returns a complete response; call stream() to stream")
     model = coerce_params(CompareParams, params, kwargs, where)
     return APIRequest(
         "POST",
