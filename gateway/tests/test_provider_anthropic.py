@@ -286,6 +286,7 @@ def test_thinking_non_stream_and_stream(gw: Gateway, key: str, anthropic_up: Fak
     deltas = [ch["choices"][0]["delta"] for ch in chunks if ch["choices"]]
     assert "".join(d.get("reasoning_content") or "" for d in deltas) == doc.DOC_THINKING
     assert "".join(d.get("content") or "" for d in deltas) == doc.DOC_THINKING_ANSWER
+    assert [b for d in deltas for b in d.get("thinking_blocks") or []] == message["thinking_blocks"]
     # Thinking blocks go back to Anthropic unchanged on the next turn.
     follow = [{"role": "user", "content": "GCD?"},
               {"role": "assistant", "content": doc.DOC_THINKING_ANSWER, "thinking_blocks": message["thinking_blocks"]},
