@@ -32,6 +32,7 @@ async def create_response(request: Request) -> Response | SSEResponse:
     state.billing.precheck(principal, plan.entries[0].id)
     if body.get("stream"):
         opened = await svc.stream(principal, plan, request_id)
-        return SSEResponse(opened.frames, headers={**limit_headers, **opened.headers})
+        return SSEResponse(opened.frames, headers={**limit_headers, **opened.headers},
+                           on_finish=lambda _client_gone: opened.close())
     response, headers = await svc.create(principal, plan, request_id)
     return json_response(response, headers={**limit_headers, **headers})

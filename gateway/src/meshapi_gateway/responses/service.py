@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
 from meshapi_gateway.catalog.catalog import ModelEntry
 from meshapi_gateway.chat.pipeline import money
@@ -54,6 +54,8 @@ class Opened:
 
     frames: AsyncIterator[bytes]
     headers: dict[str, str]
+    # Idempotent: closes the upstream and bills; also run when the frames were never iterated.
+    close: Callable[[], Awaitable[None]]
 
 
 def _resolved_headers(target: Target, attempted: Attempted) -> dict[str, str]:
@@ -181,7 +183,7 @@ class ResponsesService:
                     yield out
             yield DONE_FRAME
 
-        return Opened(frames(), _resolved_headers(stream.target, stream.attempted))
+        return Opened(frames(), _resolved_headers(stream.target, stream.attempted), stream.aclose)
 
     async def _stream_native(self, principal: "Principal", plan: Plan, request_id: str) -> Opened:
         router = self.state.router
@@ -194,32 +196,38 @@ class ResponsesService:
 
         target, upstream = await router.run(plan.entries, attempted, attempt, ctx=ctx, keeps_slot=True)
         public = target.entry.id
+        seen: dict[str, Any] = {"usage": None, "text_chars": 0, "closed": False}
+
+        async def close() -> None:
+            if seen["closed"]:
+                return
+            seen["closed"] = True
+            await upstream.aclose()
+            usage = seen["usage"]
+            estimated = None if usage is not None else (0, seen["text_chars"] // 4)
+            self._bill(principal, request_id, target, usage, estimated)
+            if usage is not None:
+                await self.state.limits.add_tokens(principal, int(usage.get("total_tokens") or 0))
 
         async def frames() -> AsyncIterator[bytes]:
-            usage: dict[str, Any] | None = None
             last_sequence = -1
             failure: UpstreamError | None = None
-            text_chars = 0
             try:
                 async for event in upstream:
                     response = event.get("response")
                     if isinstance(response, dict):
                         response["model"] = public
                         if isinstance(response.get("usage"), dict):
-                            usage = response["usage"]
+                            seen["usage"] = response["usage"]
                     if event.get("type") == "response.output_text.delta":
-                        text_chars += len(str(event.get("delta") or ""))
+                        seen["text_chars"] += len(str(event.get("delta") or ""))
                     if isinstance(event.get("sequence_number"), int):
                         last_sequence = event["sequence_number"]
                     yield frame(event, event=str(event.get("type")))
             except UpstreamError as exc:
                 failure = exc
             finally:
-                await upstream.aclose()
-                estimated = None if usage is not None else (0, max(1, text_chars // 4) if text_chars else 0)
-                self._bill(principal, request_id, target, usage, estimated)
-                if usage is not None:
-                    await self.state.limits.add_tokens(principal, int(usage.get("total_tokens") or 0))
+                await close()
             if failure is not None:
                 code = failure.code if failure.code != "stream_interrupted" else "upstream_error"
                 err = {"code": code, "message": failure.message, "request_id": request_id}
@@ -227,4 +235,4 @@ class ResponsesService:
                              "message": failure.message, "param": None, "error": err}, event="error")
             yield DONE_FRAME
 
-        return Opened(frames(), _resolved_headers(target, attempted))
+        return Opened(frames(), _resolved_headers(target, attempted), close)

@@ -1,0 +1,1 @@
+"""``/v1/chat/compare``: one prompt to several models at once, side by side, optionally judged by another model."""
