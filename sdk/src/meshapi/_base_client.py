@@ -229,6 +229,9 @@ class BaseTransport:
         """The retry loop, sans I/O. Yields requests to send and delays to sleep."""
         request_id = _new_id()
         headers = self._headers_for(req, request_id, stream)
+        if req.headers:
+            # A caller-supplied X-Request-Id is the one errors should report.
+            request_id = next((v for k, v in headers.items() if k.lower() == "x-request-id"), request_id)
         timeout: Any = req.timeout if req.timeout is not None else self.timeout
         if timeout is None:
             timeout = httpx.USE_CLIENT_DEFAULT
@@ -263,6 +266,7 @@ class BaseTransport:
             else:
                 assert outcome is not None
                 error = _map_transport_error(outcome, request_id)
+                error.__cause__ = outcome
                 retryable = isinstance(outcome, httpx.TransportError) and not isinstance(
                     outcome, httpx.UnsupportedProtocol
                 )
