@@ -78,8 +78,8 @@ def test_dropped_connection_is_stream_interrupted(client: MeshAPI, server: Scrip
 
 
 def test_stream_read_timeout_is_stream_interrupted(server: ScriptedServer) -> None:
-    client = MeshAPI(base_url=server.url, token="t", timeout=0.1, max_retries=0)
-    server.on("POST", "/v1/chat/completions", sse_reply(sse_frames(chunk("a")), gap=0.5))
+    client = MeshAPI(base_url=server.url, token="t", timeout=0.3, max_retries=0)
+    server.on("POST", "/v1/chat/completions", sse_reply(sse_frames(chunk("a")), gap=1.5))
     with pytest.raises(StreamInterruptedError):
         list(client.chat.completions.stream(model="m", messages=MSGS))
 
