@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Iterator
+from typing import Any, Iterator
 
 import httpx
 import pytest
-
 from gwtest.batch_support import batch_catalog, chat_line, jsonl, ledger_rows, parse_jsonl, wait_batch, wait_for
 from gwtest.harness import FakeUpstream, Gateway, start_gateway
 from gwtest.postgres_server import PostgresServer
@@ -18,7 +17,7 @@ from gwtest.postgres_server import PostgresServer
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def bgw(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
         fake_openai: FakeUpstream) -> Iterator[Gateway]:
-    overrides: dict = {"models": batch_catalog(fake_openai.url), "batch_poll_seconds": 0.2,
+    overrides: dict[str, Any] = {"models": batch_catalog(fake_openai.url), "batch_poll_seconds": 0.2,
                        "batch_lease_seconds": 5, "batch_allow_short_windows": True,
                        "batch_concurrency_per_batch": 2, "batch_max_active_per_owner": 3}
     if request.param == "postgresql":
@@ -35,20 +34,20 @@ def alice(bgw: Gateway) -> str:
     return bgw.create_key("alice")
 
 
-def upload(c: httpx.Client, lines: list[dict]) -> str:
+def upload(c: httpx.Client, lines: list[dict[str, Any]]) -> str:
     r = c.post("/v1/files", files={"file": ("in.jsonl", jsonl(lines))}, data={"purpose": "batch"})
     assert r.status_code == 200, r.text
     return str(r.json()["id"])
 
 
-def create(c: httpx.Client, file_id: str, **extra: object) -> dict:
+def create(c: httpx.Client, file_id: str, **extra: object) -> dict[str, Any]:
     r = c.post("/v1/batches", json={"input_file_id": file_id, "endpoint": "/v1/chat/completions",
                                     "completion_window": "24h", **extra})
     assert r.status_code == 200, r.text
     return dict(r.json())
 
 
-def outputs(c: httpx.Client, batch: dict) -> tuple[list[dict], list[dict]]:
+def outputs(c: httpx.Client, batch: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     out = parse_jsonl(c.get(f"/v1/files/{batch['output_file_id']}/content").content) \
         if batch["output_file_id"] else []
     err = parse_jsonl(c.get(f"/v1/files/{batch['error_file_id']}/content").content) \
@@ -122,11 +121,12 @@ def test_openai_client_multipart_flow_and_batch_discount(bgw: Gateway, alice: st
     f = client.files.create(file=("input.jsonl", jsonl(lines)), purpose="batch")
     batch = client.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h",
                                   metadata={"job": "nightly"})
-    assert batch.metadata == {"job": "nightly"} and batch.request_counts.total == 6
+    assert batch.metadata == {"job": "nightly"} and batch.request_counts and batch.request_counts.total == 6
     with bgw.client(alice) as c:
         wait_batch(c, batch.id)
     done = client.batches.retrieve(batch.id)
-    assert done.status == "completed" and done.request_counts.completed == 6
+    assert done.status == "completed" and done.request_counts and done.request_counts.completed == 6
+    assert done.output_file_id
     assert done.in_progress_at and done.finalizing_at and done.completed_at
     assert done.usage is not None and done.usage.total_tokens > 0
     out = parse_jsonl(client.files.content(done.output_file_id).content)

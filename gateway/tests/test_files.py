@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from typing import Any, Iterator
 
-import httpx
 import pytest
-
 from gwtest.harness import FakeUpstream, Gateway, fake_models, start_gateway
 
 
-def chat_line(custom_id: str, text: str = "hi", model: str = "fake/echo") -> dict:
+def chat_line(custom_id: str, text: str = "hi", model: str = "fake/echo") -> dict[str, Any]:
     return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions",
             "body": {"model": model, "messages": [{"role": "user", "content": text}]}}
 
 
-def jsonl(lines: list[dict]) -> bytes:
+def jsonl(lines: list[dict[str, Any]]) -> bytes:
     return b"".join(json.dumps(x).encode() + b"\n" for x in lines)
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import CursorResult, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from meshapi_gateway.store.batches_tables import Batch, BatchItem
@@ -41,7 +41,7 @@ async def claim_items(session: AsyncSession, batch_id: str, worker: str, count: 
     now = time.time()
     pick = (select(BatchItem.id).where(BatchItem.batch_id == batch_id, _claimable(now))
             .order_by(BatchItem.line).limit(count))
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     stmt = (update(BatchItem).where(BatchItem.id.in_(pick.scalar_subquery()))
             .values(status="running", claimed_by=worker, lease_until=now + lease_seconds,
@@ -68,7 +68,7 @@ async def finish_item(session: AsyncSession, item_id: int, worker: str, *, statu
         status=status, status_code=status_code, request_id=request_id, result_json=result_json,
         error_json=error_json, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost=cost,
         finished_at=int(time.time()), lease_until=None).execution_options(synchronize_session=False))
-    return bool(result.rowcount)
+    return bool(cast(CursorResult[Any], result).rowcount)
 
 
 async def requeue_item(session: AsyncSession, item_id: int, worker: str, delay: float, *, free: bool) -> None:
@@ -111,6 +111,7 @@ async def take_finalize_lease(session: AsyncSession, batch_id: str, worker: str,
     now = time.time()
     result = await session.execute(update(Batch).where(
         Batch.id == batch_id, Batch.status.in_(("in_progress", "cancelling", "finalizing")),
-        or_(Batch.claimed_by.is_(None), Batch.lease_until.is_(None), Batch.lease_until < now, Batch.claimed_by == worker))
+        or_(Batch.claimed_by.is_(None), Batch.lease_until.is_(None), Batch.lease_until < now,
+            Batch.claimed_by == worker))
         .values(claimed_by=worker, lease_until=now + lease_seconds).execution_options(synchronize_session=False))
-    return bool(result.rowcount)
+    return bool(cast(CursorResult[Any], result).rowcount)

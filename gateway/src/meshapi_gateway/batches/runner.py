@@ -169,10 +169,10 @@ class BatchRunner:
                                                   Decimal(batch.multiplier))
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a bug must not stall the batch: retry, then report it on the item
+            except Exception:  # a bug must not stall the batch: retry, then report it on the item
                 log.exception("batch item failed unexpectedly", extra={"request_id": request_id})
-                outcome = ItemOutcome("retry", 500, {"error": {"code": "internal_error", "message": str(exc)}},
-                                      {"code": "internal_error", "message": "Internal error while running the request."})
+                error = {"code": "internal_error", "message": "Internal error while running the request."}
+                outcome = ItemOutcome("retry", 500, {"error": error}, error)
             await self._commit(item, request_id, outcome)
         finally:
             self.inflight.pop(item.id, None)

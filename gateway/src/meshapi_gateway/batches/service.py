@@ -88,7 +88,7 @@ class BatchService:
             stored = await self.files.store(principal.owner, "batch", "batch_requests.jsonl", content(),
                                             lines=checker.result.lines)
         else:
-            stored = await self.files.get(principal.owner, input_file_id)
+            stored = await self.files.get(principal.owner, str(input_file_id))
             if stored.purpose != "batch":
                 raise GatewayError("invalid_request", f"File '{stored.id}' was not uploaded for purpose 'batch'.")
 
@@ -171,7 +171,7 @@ class BatchService:
 
     async def _owned(self, owner: str, batch_id: str) -> Batch:
         async with self.sessions() as session:
-            row = await session.get(Batch, batch_id)
+            row: Batch | None = await session.get(Batch, batch_id)
         if row is None or row.owner != owner:
             raise batch_not_found(batch_id)
         return row

@@ -55,7 +55,7 @@ class FileService:
 
     async def get(self, owner: str, file_id: str) -> StoredFile:
         async with self.sessions() as session:
-            row = await session.get(StoredFile, file_id)
+            row: StoredFile | None = await session.get(StoredFile, file_id)
         if row is None or row.owner != owner:
             raise file_not_found(file_id)
         return row
