@@ -316,3 +316,41 @@ def test_batches_iter_all_follows_pages(client: MeshAPI, server: ScriptedServer)
     )
     assert [b.id for b in client.batches.iter_all(limit=2)] == ["b3", "b2", "b1"]
     assert [r.query for r in server.requests] == ["limit=2", "after=b2&limit=2"]
+
+
+def test_import_is_lazy() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from meshapi import MeshAPI\n"
+        "MeshAPI(base_url='http://x', token='t')\n"
+        "assert 'pydantic' not in sys.modules, 'pydantic imported eagerly'\n"
+        "assert 'meshapi.types.chat' not in sys.modules\n"
+        "import meshapi\n"
+        "assert meshapi.ChatCompletionParams.__name__ == 'ChatCompletionParams'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_every_public_name_resolves() -> None:
+    for name in meshapi.__all__:
+        assert getattr(meshapi, name) is not None, name
+    for name in meshapi.types.__all__:
+        assert getattr(meshapi.types, name) is not None, name
+
+
+def test_default_headers_and_per_call_headers(server: ScriptedServer) -> None:
+    server.on("GET", "/v1/models", json_reply(200, []))
+    with MeshAPI(base_url=server.url, token="t", default_headers={"X-Team": "a"}) as client:
+        client.models.list(extra_headers={"x-team": "b", "X-Request-Id": "req_mine"}, extra_query={"q": 1})
+    req = server.requests[0]
+    assert req.headers["x-team"] == "b" and req.headers["x-request-id"] == "req_mine"
+    assert req.headers["accept"] == "application/json" and req.query == "q=1"
+
+
+def test_pricing_numbers_become_decimal_strings() -> None:
+    pricing = meshapi.ModelPricing.model_validate({"prompt_usd_per_1k": 0, "completion_usd_per_1k": 1.5e-7})
+    assert pricing.prompt_usd_per_1k == "0"
+    assert pricing.completion_usd_per_1k == "0.00000015"

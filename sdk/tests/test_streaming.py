@@ -279,3 +279,23 @@ def test_compare_fatal_error_frame(client: MeshAPI, server: ScriptedServer) -> N
     with pytest.raises(MeshAPIError) as info:
         list(client.compare.stream(models=["a"], messages=MSGS))
     assert info.value.error_code == "all_models_failed"
+
+
+def test_responses_mid_stream_error_frame(client: MeshAPI, server: ScriptedServer) -> None:
+    frames = sse_frames(
+        {"type": "response.created", "response": {"id": "r1"}},
+        {"error": {"code": "upstream_error", "message": "provider died", "provider_error": {"status": 500}}},
+    )
+    server.on("POST", "/v1/responses", sse_reply(frames, X_Request_Id="req_r"))
+    with pytest.raises(MeshAPIError) as info:
+        list(client.responses.stream(model="m", input="hi"))
+    assert (info.value.error_code, info.value.request_id) == ("upstream_error", "req_r")
+    assert info.value.provider_error == {"status": 500}
+
+
+def test_stream_request_id_and_response(client: MeshAPI, server: ScriptedServer) -> None:
+    server.on("POST", "/v1/chat/completions", sse_reply(sse_frames(chunk("a")), X_Request_Id="req_s"))
+    with client.chat.completions.stream(model="m", messages=MSGS) as stream:
+        assert stream.request_id == "req_s"
+        assert stream.response.status_code == 200
+        assert texts(stream) == ["a"]

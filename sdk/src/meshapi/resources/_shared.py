@@ -7,7 +7,6 @@ keywords winning) is handled once here, as are the per-call options
 
 from __future__ import annotations
 
-import difflib
 import json
 from typing import Any, Dict, Mapping, Optional, Type, TypeVar, Union
 from urllib.parse import quote
@@ -53,6 +52,8 @@ def coerce_params(cls: Type[P], params: Union[P, Mapping[str, Any], None], kwarg
     if kwargs:
         unknown = [k for k in kwargs if k not in cls.model_fields]
         if unknown:
+            import difflib
+
             name = unknown[0]
             hint = difflib.get_close_matches(name, list(cls.model_fields), n=1)
             suffix = f"; did you mean {hint[0]!r}?" if hint else ""
