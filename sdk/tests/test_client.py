@@ -354,3 +354,8 @@ def test_pricing_numbers_become_decimal_strings() -> None:
     pricing = meshapi.ModelPricing.model_validate({"prompt_usd_per_1k": 0, "completion_usd_per_1k": 1.5e-7})
     assert pricing.prompt_usd_per_1k == "0"
     assert pricing.completion_usd_per_1k == "0.00000015"
+
+
+def test_base_url_needs_a_scheme() -> None:
+    with pytest.raises(meshapi.ConfigurationError, match="http"):
+        MeshAPI(base_url="api.example.com", token="t")

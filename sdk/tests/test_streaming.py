@@ -299,3 +299,16 @@ def test_stream_request_id_and_response(client: MeshAPI, server: ScriptedServer)
         assert stream.request_id == "req_s"
         assert stream.response.status_code == 200
         assert texts(stream) == ["a"]
+
+
+def test_compare_error_event_aborts(client: MeshAPI, server: ScriptedServer) -> None:
+    parts = [
+        b'event: delta\ndata: {"model": "a", "delta": "x", "error": null}\n\n',
+        b'event: error\ndata: {"data": {"code": "all_models_failed", "message": "every model failed"}}\n\n',
+    ]
+    server.on("POST", "/v1/chat/compare", sse_reply(parts))
+    seen = []
+    with pytest.raises(MeshAPIError, match="every model failed") as info:
+        for event in client.compare.stream(models=["a"], messages=MSGS):
+            seen.append(event.event)
+    assert seen == ["delta"] and info.value.error_code == "all_models_failed"

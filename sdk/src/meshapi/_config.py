@@ -70,6 +70,8 @@ def resolve_config(
     if missing:
         raise ConfigurationError("MeshAPI client is missing " + " and ".join(missing) + ".")
     assert base_url is not None and token is not None
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"base_url must start with http:// or https://, got {base_url!r}.")
     base_url = base_url.rstrip("/")
     if base_url.endswith("/v1"):
         # Every SDK path already starts with /v1/; an OpenAI-style base URL

@@ -297,6 +297,8 @@ def _build(
     if isinstance(body_retry, (int, float)) and not isinstance(body_retry, bool):
         # The body states it explicitly; the header is only the fallback.
         retry_after = body_retry
+    if isinstance(retry_after, float) and retry_after.is_integer():
+        retry_after = int(retry_after)  # "Retry after 3s", as 0.1.0 printed it
     cls = class_for(status, code)
     return cls(
         message,

@@ -185,7 +185,13 @@ class CompareStreamProcessor(StreamProcessor[CompareStreamEvent]):
         if name is None and isinstance(json_name, str):
             name = json_name
         err = obj.get("error")
-        if isinstance(err, dict) and (name == "error" or (name is None and "data" not in obj)):
+        if name == "error":
+            # A stream-level failure: the details may sit under "error" or "data".
+            detail = err if isinstance(err, dict) else obj.get("data")
+            if not isinstance(detail, dict):
+                detail = {"message": err if isinstance(err, str) else data}
+            self._raise_frame({**obj, "error": detail})
+        if isinstance(err, dict) and name is None and "data" not in obj:
             self._raise_frame(obj)
         payload = obj.get("data")
         if not isinstance(payload, dict):
