@@ -78,9 +78,11 @@ class Breakers:
         st = self._states.get(key)
         if st is None:
             return
+        now = time.time()
         st.consecutive = 0
-        self._count(st, time.time(), failed=False)
-        if st.open_until:
+        self._count(st, now, failed=False)
+        # Only the probe closes an open circuit: calls that started before it opened prove nothing.
+        if st.open_until and now >= st.open_until:
             self._close(key, st)
 
     def failure(self, key: str) -> None:
