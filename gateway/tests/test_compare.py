@@ -6,7 +6,6 @@ import json
 from typing import Any, Iterator
 
 import pytest
-
 from gwtest.harness import FakeUpstream, Gateway, start_gateway
 from meshapi import ChatMessage, CompareParams, MeshAPI, MeshAPIError
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import openai
 import pytest
-
 from gwtest.harness import FakeUpstream, Gateway
 from meshapi import EmbeddingsParams, MeshAPI, MeshAPIError
 from meshapi_gateway.providers.local_embeddings.model_files import runtime_available, shipped_model_dir

@@ -12,7 +12,6 @@ from typing import Any, Iterator
 import httpx
 import openai
 import pytest
-
 from gwtest.harness import FakeUpstream, Gateway, fake_models
 from meshapi import MeshAPI, MeshAPIError, ResponsesParams
 

@@ -17,7 +17,7 @@ def service(request: Request) -> ResponsesService:
     svc = state.services.get("responses")
     if svc is None:
         svc = state.services["responses"] = ResponsesService(state)
-    return svc  # type: ignore[no-any-return]
+    return svc
 
 
 async def create_response(request: Request) -> Response | SSEResponse:

@@ -32,17 +32,17 @@ def normalize(data: Any, public_model: str, encoding: str, sent_input: Any) -> d
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise GatewayError("upstream_error", "The embeddings upstream sent an answer without data.",
                            provider_error=data if isinstance(data, dict) else None)
-    items = []
+    items: list[dict[str, Any]] = []
     for position, item in enumerate(data["data"]):
         vector = item.get("embedding") if isinstance(item, dict) else None
         if encoding == "base64" and isinstance(vector, list):
             vector = to_base64(vector)
         elif encoding != "base64" and isinstance(vector, str):
             vector = from_base64(vector)
-        index = item.get("index") if isinstance(item, dict) and isinstance(item.get("index"), int) else position
+        index: int = item["index"] if isinstance(item, dict) and isinstance(item.get("index"), int) else position
         items.append({"object": "embedding", "index": index, "embedding": vector})
     items.sort(key=lambda it: it["index"])
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    usage: dict[str, Any] = data["usage"] if isinstance(data.get("usage"), dict) else {}
     prompt = int(usage.get("prompt_tokens") or usage.get("total_tokens") or 0) or estimate_tokens(sent_input)
     return {"object": "list", "data": items, "model": public_model,
             "usage": {"prompt_tokens": prompt, "total_tokens": int(usage.get("total_tokens") or prompt)}}

@@ -39,7 +39,7 @@ def _echo_text_format(body: dict[str, Any]) -> dict[str, Any]:
         return {"format": text["format"]}
     fmt = body.get("response_format")
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
-        inner = fmt.get("json_schema") if isinstance(fmt.get("json_schema"), dict) else fmt
+        inner: dict[str, Any] = fmt["json_schema"] if isinstance(fmt.get("json_schema"), dict) else fmt
         return {"format": {"type": "json_schema", **{k: v for k, v in inner.items() if k != "type"}}}
     if isinstance(fmt, dict) and fmt.get("type") == "json_object":
         return {"format": {"type": "json_object"}}
@@ -48,7 +48,7 @@ def _echo_text_format(body: dict[str, Any]) -> dict[str, Any]:
 
 def skeleton(response_id: str, created_at: int, model: str, body: dict[str, Any]) -> dict[str, Any]:
     """The response object before any output: what ``response.created`` carries."""
-    reasoning = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
+    reasoning: dict[str, Any] = body["reasoning"] if isinstance(body.get("reasoning"), dict) else {}
     return {
         "id": response_id,
         "object": "response",

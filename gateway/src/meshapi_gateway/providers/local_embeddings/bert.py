@@ -37,7 +37,8 @@ def _layer_norm(x: Floats, weight: Floats, bias: Floats, eps: float) -> Floats:
     mean = x.mean(axis=-1, keepdims=True)
     centered = x - mean
     var = np.mean(centered * centered, axis=-1, keepdims=True)
-    return centered / np.sqrt(var + eps) * weight + bias
+    out: Floats = centered / np.sqrt(var + eps) * weight + bias
+    return out
 
 
 def _gelu(x: Floats) -> Floats:
@@ -73,8 +74,20 @@ def _softmax(x: Floats) -> Floats:
 
 
 class _Layer:
-    __slots__ = ("qkv_w", "qkv_b", "out_w", "out_b", "ln1_w", "ln1_b", "in_w", "in_b", "ffn_w", "ffn_b",
-                 "ln2_w", "ln2_b")
+    __slots__ = (
+        "ffn_b",
+        "ffn_w",
+        "in_b",
+        "in_w",
+        "ln1_b",
+        "ln1_w",
+        "ln2_b",
+        "ln2_w",
+        "out_b",
+        "out_w",
+        "qkv_b",
+        "qkv_w",
+    )
 
     def __init__(self, w: dict[str, Floats], prefix: str) -> None:
         def get(name: str) -> Floats:
@@ -98,7 +111,7 @@ class _Layer:
 
 def _blas_controller() -> Any:
     try:
-        from threadpoolctl import ThreadpoolController
+        from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
     except ImportError:  # optional: without it OpenBLAS keeps its own default
         return None
     return ThreadpoolController()
@@ -127,8 +140,11 @@ class MiniLMEncoder:
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(self.max_seq_length)
-        self.cls_id = self.tokenizer.token_to_id("[CLS]")
-        self.sep_id = self.tokenizer.token_to_id("[SEP]")
+        cls_id, sep_id = self.tokenizer.token_to_id("[CLS]"), self.tokenizer.token_to_id("[SEP]")
+        if cls_id is None or sep_id is None:
+            raise ValueError(f"{folder / 'tokenizer.json'} has no [CLS]/[SEP] tokens")
+        self.cls_id: int = cls_id
+        self.sep_id: int = sep_id
         self.dimensions = self.hidden
         self._lock = threading.Lock()
         self._blas = _blas_controller()
@@ -182,7 +198,8 @@ class MiniLMEncoder:
         summed = (x * mask[:, :, None]).sum(axis=1)
         pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        unit: Floats = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return unit
 
     def encode_ids(self, batch: list[list[int]]) -> Floats:
         """Embeddings for already-tokenized inputs, in input order; one pass unless the batch is huge."""
@@ -195,7 +212,7 @@ class MiniLMEncoder:
             start = 0
             while start < len(order):
                 end = start + 1
-                # Grow the slice while its padded size (rows × longest row) stays within budget.
+                # Grow the slice while its padded size (rows x longest row) stays within budget.
                 while end < len(order) and (end - start + 1) * len(batch[order[end]]) <= TOKENS_PER_PASS:
                     end += 1
                 rows = order[start:end]

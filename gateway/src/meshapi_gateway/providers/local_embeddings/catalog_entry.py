@@ -19,7 +19,7 @@ DIMENSIONS = 384
 
 
 def local_embedding_entry() -> ModelEntry:
-    return ModelEntry(
+    return ModelEntry.model_validate(dict(
         id=LOCAL_EMBEDDING_MODEL_ID,
         name="all-MiniLM-L6-v2 (local)",
         description="Sentence embeddings computed inside the gateway; works offline.",
@@ -33,7 +33,7 @@ def local_embedding_entry() -> ModelEntry:
         supports_tools=False,
         supports_completions_api=False,
         embedding_dimensions=DIMENSIONS,
-    ).finish()
+    )).finish()
 
 
 async def add_local_embedding_model(state: "GatewayState") -> Callable[[], Awaitable[None]] | None:

@@ -79,7 +79,7 @@ async def _events(name: str, resp: aiohttp.ClientResponse) -> AsyncIterator[dict
                 continue
             kind = event.get("type") or sse.event
             if kind == "error" or (kind is None and isinstance(event.get("error"), dict)):
-                err = event.get("error") if isinstance(event.get("error"), dict) else event
+                err: dict[str, Any] = event["error"] if isinstance(event.get("error"), dict) else event
                 raise UpstreamError(str(err.get("code") or "upstream_error"),
                                     str(err.get("message") or "upstream stream error"), provider_error=err)
             event.setdefault("type", kind)
