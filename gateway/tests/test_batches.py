@@ -235,7 +235,6 @@ def test_active_batch_limit(bgw: Gateway) -> None:
         r = c.post("/v1/batches", json={"input_file_id": fid, "endpoint": "/v1/chat/completions",
                                         "completion_window": "24h"})
         assert r.status_code == 429 and r.json()["error"]["code"] == "batch_limit_exceeded"
-        assert r.headers.get("retry-after")
         for batch_id in ids:
             c.post(f"/v1/batches/{batch_id}/cancel", json={})
         for batch_id in ids:

@@ -8,7 +8,15 @@ from starlette.responses import Response
 from meshapi_gateway.api.common import gw, json_response, read_json_object
 from meshapi_gateway.api.files import query_limit
 from meshapi_gateway.auth.authenticate import authenticate
+from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.batches.service import BatchService
+
+EXTRA_PATHS.update({
+    "/v1/batches": {"post": _op("Create a batch from an uploaded file or inline requests"),
+                    "get": _op("List batches (newest first; after, limit)")},
+    "/v1/batches/{batch_id}": {"get": _op("Get a batch")},
+    "/v1/batches/{batch_id}/cancel": {"post": _op("Cancel a batch (finished requests are kept)")},
+})
 
 
 def batches_service(request: Request) -> BatchService:

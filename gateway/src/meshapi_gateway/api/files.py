@@ -15,6 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Message
 
 from meshapi_gateway.api.common import gw, json_response, read_body
+from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.errors import GatewayError, field_error, validation_error
 from meshapi_gateway.files.batch_lines import LineChecker, LineSplitter, jsonl_from_requests
@@ -22,6 +23,13 @@ from meshapi_gateway.files.service import FileService, file_object
 from meshapi_gateway.files.storage import CHUNK_BYTES
 
 BATCH_PURPOSE = "batch"
+
+EXTRA_PATHS.update({
+    "/v1/files": {"post": _op("Upload a batch input file (JSON {purpose, requests} or multipart JSONL)"),
+                  "get": _op("List files (newest first; after, limit, order, purpose)")},
+    "/v1/files/{file_id}": {"get": _op("Get a file object"), "delete": _op("Delete a file (204)")},
+    "/v1/files/{file_id}/content": {"get": _op("Download a file's bytes")},
+})
 
 
 def files_service(request: Request) -> FileService:

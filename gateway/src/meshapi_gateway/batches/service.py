@@ -140,9 +140,10 @@ class BatchService:
             active = (await session.execute(select(func.count()).select_from(Batch).where(
                 Batch.owner == owner, Batch.status.in_(ACTIVE)))).scalar_one()
         if active >= limit:
+            # No Retry-After: a batch finishes in minutes to hours, and clients that honour the header
+            # (the 0.1.0 SDK retries every 429) would only stall before reporting the error.
             raise GatewayError("batch_limit_exceeded",
-                               f"At most {limit} batches may be active at once; wait for one to finish.",
-                               retry_after_seconds=60)
+                               f"At most {limit} batches may be active at once; wait for one to finish.")
 
     # -- read --------------------------------------------------------------
     def _provider(self, batch: Batch) -> str | None:
