@@ -312,3 +312,12 @@ def test_compare_error_event_aborts(client: MeshAPI, server: ScriptedServer) -> 
         for event in client.compare.stream(models=["a"], messages=MSGS):
             seen.append(event.event)
     assert seen == ["delta"] and info.value.error_code == "all_models_failed"
+
+
+def test_unread_dropped_streams_release_connections(server: ScriptedServer) -> None:
+    server.on("POST", "/v1/chat/completions", sse_reply(sse_frames(chunk("a"))))
+    http = httpx.Client(limits=httpx.Limits(max_connections=2), timeout=httpx.Timeout(5.0, pool=1.0))
+    client = MeshAPI(base_url=server.url, token="t", httpx_client=http, max_retries=0)
+    for _ in range(10):
+        client.chat.completions.stream(model="m", messages=MSGS)  # never iterated, never closed
+    http.close()

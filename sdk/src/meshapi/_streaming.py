@@ -215,7 +215,27 @@ def _interrupted(exc: Exception, request_id: str) -> StreamInterruptedError:
     return StreamInterruptedError(message, request_id=request_id)
 
 
-def _iterate(response: httpx.Response, processor: StreamProcessor[T]) -> Generator[T, None, None]:
+class _ResponseGuard:
+    """Closes a sync response once neither the stream nor its generator is alive.
+
+    A generator that never started does not run its ``finally``; this guard,
+    held by both, covers a stream that is created and dropped unread.
+    """
+
+    __slots__ = ("response",)
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+
+    def __del__(self) -> None:
+        try:
+            self.response.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
+
+def _iterate(guard: _ResponseGuard, processor: StreamProcessor[T]) -> Generator[T, None, None]:
+    response = guard.response
     decoder = SSEDecoder()
     handle = processor.handle
     try:
@@ -254,7 +274,8 @@ class Stream(Generic[T]):
     def __init__(self, response: httpx.Response, processor: StreamProcessor[T]) -> None:
         self.response = response
         self._processor = processor
-        self._iterator = _iterate(response, processor)
+        self._guard = _ResponseGuard(response)
+        self._iterator = _iterate(self._guard, processor)
 
     @property
     def request_id(self) -> str:
