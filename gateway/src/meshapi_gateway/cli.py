@@ -50,11 +50,29 @@ async def _with_db(settings: Settings, fn: Callable[[Any], Any]) -> Any:
 
 # -- serve -----------------------------------------------------------------
 
+def show_gateway_logs(level: str) -> None:
+    """Print the gateway's own log lines (local model, batches …) the way uvicorn prints its own."""
+    import logging
+
+    from uvicorn.logging import DefaultFormatter
+
+    logger = logging.getLogger("meshapi_gateway")
+    if logger.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(DefaultFormatter("%(levelprefix)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False
+
+
 def app_from_env() -> Any:
     """Factory used by uvicorn worker processes: settings travel as JSON in the environment."""
     from meshapi_gateway.app import asgi
 
-    return asgi(Settings.model_validate_json(os.environ[SETTINGS_ENV]))
+    settings = Settings.model_validate_json(os.environ[SETTINGS_ENV])
+    show_gateway_logs(settings.log_level)
+    return asgi(settings)
 
 
 def _quickstart_model(settings: Settings) -> tuple[str | None, str]:
@@ -139,6 +157,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from meshapi_gateway.store import db
 
     db.upgrade(settings.resolved_database_url())
+    show_gateway_logs(settings.log_level)
     if args.quickstart:
         from meshapi_gateway.auth.jwt_tokens import JWTVerifier
         from meshapi_gateway.auth.keys import create_key
