@@ -146,9 +146,8 @@ class ChatCompletionAccumulator:
                             "arguments": "".join(tc.arguments),
                             **tc.extra,
                         },
-                        "index": i,
                     }
-                    for i, tc in ((i, state.tool_calls[i]) for i in state.order)
+                    for tc in (state.tool_calls[i] for i in state.order)
                 ]
             choices.append({"index": index, "message": message, "finish_reason": state.finish_reason})
         return ChatCompletionResponse.model_validate(
