@@ -359,3 +359,36 @@ def test_pricing_numbers_become_decimal_strings() -> None:
 def test_base_url_needs_a_scheme() -> None:
     with pytest.raises(meshapi.ConfigurationError, match="http"):
         MeshAPI(base_url="api.example.com", token="t")
+
+
+def test_reply_message_can_be_sent_back_as_history(client: MeshAPI, server: ScriptedServer) -> None:
+    tool_reply = {
+        **COMPLETION,
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+                },
+                "finish_reason": "tool_calls",
+            }
+        ],
+    }
+    server.on("POST", "/v1/chat/completions", json_reply(200, tool_reply))
+    first = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+    client.chat.completions.create(
+        model="m",
+        messages=[
+            {"role": "user", "content": "hi"},
+            first.choices[0].message,
+            ChatMessage(role="tool", tool_call_id="c1", content="42"),
+        ],
+    )
+    sent = server.requests[1].json()["messages"]
+    assert sent[1] == {
+        "role": "assistant",
+        "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+    }
+    assert sent[2] == {"role": "tool", "content": "42", "tool_call_id": "c1"}
