@@ -32,6 +32,7 @@ from meshapi_gateway.reliability import metrics as rmetrics
 from meshapi_gateway.reliability.breaker import Breakers
 from meshapi_gateway.reliability.policy import RetryBudget, RetryPolicy, Timeouts, default_timeouts, timeouts_for
 from meshapi_gateway.reliability.stream_guard import GuardedStream
+from meshapi_gateway.reliability.watchdog import Watchdog
 
 if TYPE_CHECKING:
     from meshapi_gateway.config import Settings
@@ -223,7 +224,8 @@ class Router:
                         continue
                     if ctx is not None:
                         ctx.connect_timeout = timeouts.connect
-                        ctx.read_timeout = max(timeouts.first_token, timeouts.idle) if keeps_slot else timeouts.total
+                        ctx.read_timeout = (max(timeouts.first_token, timeouts.idle) if keeps_slot
+                                            else max(0.001, attempt_end - loop.time()))
                     slot.in_flight += 1
                     held = False
                     try:
@@ -285,14 +287,28 @@ class Router:
     async def first_success(self, entries: list[ModelEntry], attempted: Attempted,
                             call: Callable[[Provider, Target], Awaitable[T]], *, ctx: CallContext | None = None,
                             deadline: float | None = None) -> tuple[Target, T]:
-        """Run ``call`` (a whole, non-streamed upstream call) with fallbacks, retries and the total timeout."""
+        """Run ``call`` (a whole, non-streamed upstream call) with fallbacks, retries and the total timeout.
+
+        Adapters that apply ``ctx``'s timeouts to the whole call themselves (the class
+        attribute ``applies_call_timeouts``) are not wrapped again.
+        """
 
         async def attempt(provider: Provider, slot: Slot, timeouts: Timeouts, end: float) -> T:
+            if ctx is not None and getattr(provider, "applies_call_timeouts", False):
+                return await call(provider, slot.target)
+            loop = asyncio.get_running_loop()
+            task = asyncio.current_task()
+            assert task is not None
+            dog = Watchdog(loop, task)
+            dog.wait_until(end)
             try:
-                async with asyncio.timeout_at(end):
-                    return await call(provider, slot.target)
-            except TimeoutError:
-                raise timed_out(provider.name, "answer within the total timeout") from None
+                return await call(provider, slot.target)
+            except asyncio.CancelledError:
+                if dog.claim_expiry():
+                    raise timed_out(provider.name, "answer within the total timeout") from None
+                raise
+            finally:
+                dog.stop()
 
         return await self.run(entries, attempted, attempt, ctx=ctx, deadline=deadline)
 
@@ -323,20 +339,30 @@ class Router:
 
         Opening and the first read run without a suspension point between them, so a
         timeout always lands inside the adapter, whose own cleanup closes the connection.
+        The attempt's watchdog then guards the rest of the stream.
         """
         loop = asyncio.get_running_loop()
-        first_by = min(loop.time() + timeouts.first_token, end)
+        task = asyncio.current_task()
+        assert task is not None
+        dog = Watchdog(loop, task)
+        dog.wait_until(min(loop.time() + timeouts.first_token, end))
         first: dict[str, Any] | None = None
         inner: AsyncIterator[dict[str, Any]] | None
         try:
-            async with asyncio.timeout_at(first_by):
-                inner = await opener()
-                try:
-                    first = await inner.__anext__()
-                except StopAsyncIteration:
-                    inner = None
-        except TimeoutError:
-            raise timed_out(provider_name, "send the first token in time") from None
+            inner = await opener()
+            try:
+                first = await inner.__anext__()
+            except StopAsyncIteration:
+                inner = None
+        except asyncio.CancelledError:
+            dog.stop()
+            if dog.claim_expiry():
+                raise timed_out(provider_name, "send the first token in time") from None
+            raise
+        except BaseException:
+            dog.stop()
+            raise
+        dog.rest()
         breakers = self.breakers
 
         def on_end(outcome: bool | None) -> None:
@@ -344,4 +370,4 @@ class Router:
             if outcome is False:
                 breakers.failure(slot.key)
 
-        return GuardedStream(first, inner, timeouts.idle, end, provider_name, on_end)
+        return GuardedStream(first, inner, timeouts.idle, end, provider_name, on_end, dog, loop)

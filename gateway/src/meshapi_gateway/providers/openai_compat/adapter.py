@@ -20,6 +20,9 @@ from meshapi_gateway.sse import parse_sse
 
 class OpenAICompatProvider(Provider):
     name = "openai_compat"
+    # ``chat``/``embeddings`` bound the whole call by ``ctx.read_timeout`` (aiohttp's total),
+    # so the router does not add a timer of its own.
+    applies_call_timeouts = True
 
     def _url(self, target: Target, path: str) -> str:
         base = (target.deployment.base_url or target.entry.base_url).rstrip("/")
@@ -47,7 +50,8 @@ class OpenAICompatProvider(Provider):
             resp = await ctx.session.post(url, data=orjson.dumps(payload), headers=self._headers(target, ctx),
                                           timeout=timeout)
         except asyncio.TimeoutError as exc:
-            raise upstream_errors.timed_out(self.name, "connect") from exc
+            what = "connect" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "answer"
+            raise upstream_errors.timed_out(self.name, what) from exc
         except aiohttp.ClientError as exc:
             raise upstream_errors.connection_failed(self.name, exc) from exc
         if resp.status >= 400:
