@@ -321,3 +321,17 @@ def test_unread_dropped_streams_release_connections(server: ScriptedServer) -> N
     for _ in range(10):
         client.chat.completions.stream(model="m", messages=MSGS)  # never iterated, never closed
     http.close()
+
+
+def test_json_answer_to_a_stream_request(client: MeshAPI, server: ScriptedServer) -> None:
+    server.on(
+        "POST",
+        "/v1/chat/completions",
+        json_reply(200, {"error": {"code": "not_implemented", "message": "no streaming here"}}),
+        json_reply(200, {"id": "x", "choices": []}),
+    )
+    with pytest.raises(MeshAPIError, match="no streaming here"):
+        list(client.chat.completions.stream(model="m", messages=MSGS))
+    with pytest.raises(MeshAPIError) as info:
+        list(client.chat.completions.stream(model="m", messages=MSGS))
+    assert info.value.error_code == "parse_error"

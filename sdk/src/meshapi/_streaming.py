@@ -74,6 +74,16 @@ class StreamProcessor(Generic[T]):
                 request_id=self.request_id,
             )
 
+    def not_a_stream(self, body: bytes) -> Exception:
+        """The server answered a stream request with a JSON body instead of SSE."""
+        try:
+            obj = json.loads(body)
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict) and isinstance(obj.get("error"), dict):
+            return error_from_frame(obj, self.request_id)
+        return ResponseParseError(f"Expected an event stream, got JSON: {body[:500]!r}", request_id=self.request_id)
+
     def _loads(self, data: str) -> Any:
         try:
             return json.loads(data)
@@ -241,6 +251,8 @@ def _iterate(guard: _ResponseGuard, processor: StreamProcessor[T]) -> Generator[
     try:
         chunks = response.iter_bytes()
         try:
+            if "json" in response.headers.get("content-type", ""):
+                raise processor.not_a_stream(response.read())
             for chunk in chunks:
                 for sse in decoder.feed(chunk):
                     item = handle(sse)
@@ -334,6 +346,8 @@ async def _aiterate(state: _AsyncState, processor: StreamProcessor[T]) -> AsyncI
     try:
         chunks = response.aiter_bytes()
         try:
+            if "json" in response.headers.get("content-type", ""):
+                raise processor.not_a_stream(await response.aread())
             async for chunk in chunks:
                 for sse in decoder.feed(chunk):
                     item = handle(sse)
