@@ -207,3 +207,34 @@ def test_request_timeout_field_bounds_the_whole_request(rgw: Gateway, rkey: str,
     r = post(rgw, rkey, "rel/backup", False, timeout=1)
     assert r.status_code == 500 and r.json()["error"]["code"] == "gateway_timeout"
     assert billing.for_request(r.headers["x-request-id"], wait=0.2) == []
+
+
+def test_both_clients_see_fallbacks_as_normal_streams_and_failures_as_errors(
+        rgw: Gateway, rkey: str, faulty: FaultyUpstream, billing: RecordingBilling) -> None:
+    import openai
+    from meshapi import MeshAPI, MeshAPIError
+
+    messages = [{"role": "user", "content": "hello"}]
+    oai = openai.OpenAI(base_url=rgw.url + "/v1", api_key=rkey, max_retries=0)
+    sdk = MeshAPI(base_url=rgw.url, token=rkey, max_retries=0)
+    # Before the first byte: a fallback, and both clients see an ordinary stream.
+    faulty.plan("primary", "reset")
+    text = "".join(c.choices[0].delta.content or "" for c in
+                   oai.chat.completions.create(model="rel/primary", messages=messages, stream=True) if c.choices)
+    assert text == "answer from backup"
+    faulty.plan("primary", "status:503")
+    chunks = list(sdk.chat.completions.stream(model="rel/primary", messages=messages))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "answer from backup"
+    # After it: the stream ends in an error for both, never as if the answer were complete.
+    faulty.plan("primary", "cut:2")
+    seen: list[str] = []
+    with pytest.raises(openai.APIError):
+        for c in oai.chat.completions.create(model="rel/primary", messages=messages, stream=True):
+            seen.extend(ch.delta.content or "" for ch in c.choices)
+    assert "".join(seen) == "answer"
+    faulty.plan("primary", "stall:2")
+    with pytest.raises(MeshAPIError) as info:
+        for _ in sdk.chat.completions.stream(model="rel/primary", messages=messages):
+            pass
+    assert info.value.error_code == "gateway_timeout"
+    assert [r.model for r in billing.records] == ["rel/backup", "rel/backup", "rel/primary", "rel/primary"]

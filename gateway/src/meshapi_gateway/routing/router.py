@@ -68,6 +68,11 @@ T = TypeVar("T")
 Attempt = Callable[[Provider, Slot, Timeouts, float], Awaitable[T]]
 
 
+# Failures of an opened stream before its first chunk that another upstream may not repeat.
+BROKEN_STREAM_CODES = frozenset({"stream_interrupted", "upstream_error", "gateway_timeout", "rate_limit_exceeded",
+                                 "provider_not_available"})
+
+
 def model_not_found(model_id: str) -> GatewayError:
     return GatewayError("model_not_found", f"Model '{model_id}' is not supported.")
 
@@ -354,6 +359,12 @@ class Router:
                 first = await inner.__anext__()
             except StopAsyncIteration:
                 inner = None
+            except UpstreamError as exc:
+                # The upstream accepted the request and then broke before its first chunk: whatever
+                # the adapter calls it, another deployment may well answer.
+                if exc.code in BROKEN_STREAM_CODES:
+                    exc.retryable = True
+                raise
         except asyncio.CancelledError:
             dog.stop()
             if dog.claim_expiry():
