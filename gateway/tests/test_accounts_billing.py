@@ -208,3 +208,39 @@ def test_admin_api_needs_the_admin_token(gateway_factory: Callable[..., Gateway]
             assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
         assert c.post("/v1/admin/credits", json={"owner": "led-admin", "usd": 1.1}).json()["available_usd"] == "1.1"
         assert c.get("/v1/admin/accounts/led-admin").json()["credited_usd"] == "1.1"
+
+
+def test_replicas_share_balances_through_redis(gateway_factory: Callable[..., Gateway], redis_url: str,
+                                               tmp_path: Any) -> None:
+    """With Redis, one replica's spending counts on the other before any ledger write or balance refresh."""
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    slow = {"ledger_flush_seconds": 60, "balance_refresh_seconds": 60, "balance_sync_seconds": 0.05}
+    one = gateway_factory(database_url=database_url, redis_url=redis_url, admin_token=ADMIN, **slow)
+    credit(one, "led-replicas", "0.000024")  # three requests' worth (8e-6 each)
+    two = gateway_factory(database_url=database_url, redis_url=redis_url, admin_token=ADMIN, **slow)
+    key = one.create_key("led-replicas")
+    codes = []
+    for gw in (one, two) * 3:
+        with gw.client(key) as c:
+            codes.append(c.post("/v1/chat/completions", json=CHAT).status_code)
+        time.sleep(0.4)  # a few sync intervals
+    assert codes[:3] == [200, 200, 200] and codes[3:] == [402, 402, 402]
+    # Nothing was written yet: the refusals came from the shared pending spend alone.
+    assert ledger_sum(one, "led-replicas") == (0, Decimal(0))
+    with two.client(key) as c:
+        assert Decimal(c.get("/v1/balance").json()["available_usd"]) <= 0
+
+
+def test_without_redis_replicas_see_each_other_only_after_writes(gateway_factory: Callable[..., Gateway],
+                                                                  tmp_path: Any) -> None:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    slow = {"ledger_flush_seconds": 60, "balance_refresh_seconds": 60}
+    one = gateway_factory(database_url=database_url, admin_token=ADMIN, **slow)
+    credit(one, "led-apart", "0.000008")
+    two = gateway_factory(database_url=database_url, admin_token=ADMIN, **slow)
+    key = one.create_key("led-apart")
+    with one.client(key) as c:
+        assert c.post("/v1/chat/completions", json=CHAT).status_code == 200
+        assert c.post("/v1/chat/completions", json=CHAT).status_code == 402
+    with two.client(key) as c:
+        assert c.post("/v1/chat/completions", json=CHAT).status_code == 200  # the documented window

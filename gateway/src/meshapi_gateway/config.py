@@ -85,6 +85,7 @@ class Settings(BaseModel):
     ledger_flush_seconds: float = Field(0.25, gt=0)
     ledger_batch_size: int = Field(500, ge=1, le=5000)
     balance_refresh_seconds: float = Field(2.0, gt=0)
+    balance_sync_seconds: float = Field(0.2, gt=0)  # with Redis: how often replicas exchange pending spend
     template_cache_seconds: float = Field(5.0, ge=0)
     # Extra catalog entries given inline in the config file (``[[models]]``).
     models: list[dict[str, Any]] = Field(default_factory=list)

@@ -2,7 +2,8 @@
 
 ``committed`` is what the database last said (read at start, after each batch this process
 writes, and by a periodic refresh that sees other replicas and the CLI); ``pending`` is
-what this process has recorded but not yet written. Available = committed − pending.
+what this process has recorded but not yet written; ``remote`` is what other replicas
+have (when balances are shared through Redis). Available = committed − pending − remote.
 Owners without an account are unlimited unless billing is enforced, in which case they
 start at ``default_credit_usd``.
 """
@@ -20,6 +21,8 @@ class BalanceBook:
         self.default_credit = default_credit
         self.committed: dict[str, Decimal] = {}
         self.pending: dict[str, Decimal] = {}
+        # Other replicas' unwritten spend, when they share it through Redis (shared_pending.py).
+        self.remote: dict[str, Decimal] = {}
 
     def has_account(self, owner: str) -> bool:
         return owner in self.committed
@@ -31,7 +34,7 @@ class BalanceBook:
             if not self.enforce:
                 return None
             committed = self.default_credit
-        return committed - self.pending.get(owner, ZERO)
+        return committed - self.pending.get(owner, ZERO) - self.remote.get(owner, ZERO)
 
     def add_pending(self, owner: str, cost: Decimal) -> None:
         if cost:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.billing.book import BalanceBook
 from meshapi_gateway.billing.ledger_store import CENT_PRECISION, Queued, changed_balances, credit, write_batch
+from meshapi_gateway.billing.shared_pending import SharedPending
 from meshapi_gateway.billing.usage import Billing, UsageRecord
 from meshapi_gateway.catalog import Catalog
 from meshapi_gateway.errors import GatewayError
@@ -33,7 +34,7 @@ RETRY_MAX_SECONDS = 5.0
 class LedgerBilling(Billing):
     def __init__(self, sessions: async_sessionmaker, catalog: Catalog, *, enforce: bool = False,  # type: ignore[type-arg]
                  default_credit: Decimal = Decimal(0), flush_seconds: float = 0.25, batch_size: int = 500,
-                 refresh_seconds: float = 2.0) -> None:
+                 refresh_seconds: float = 2.0, redis_url: str = "", sync_seconds: float = 0.2) -> None:
         self._sessions = sessions
         self._catalog = catalog
         self.book = BalanceBook(enforce, default_credit)
@@ -47,6 +48,11 @@ class LedgerBilling(Billing):
         self._closing = asyncio.Event()
         self._watermark = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._sync_seconds = sync_seconds
+        self._shared: SharedPending | None = None
+        if redis_url:
+            # Hold a commit in the shared view until every replica's refresh has seen it.
+            self._shared = SharedPending(redis_url, self.book, hold_seconds=refresh_seconds + 1.0)
 
     # -- the request path ------------------------------------------------
     def precheck(self, principal: Principal, model: str | None = None) -> None:
@@ -55,7 +61,11 @@ class LedgerBilling(Billing):
             if entry is not None and entry.is_free:
                 return  # free models run at any balance
         available = self.book.available(principal.owner)
-        if available is not None and available <= 0:
+        if available is None:
+            return
+        if self._shared is not None:
+            self._shared.watch(principal.owner)
+        if available <= 0:
             raise GatewayError("spend_limit_exceeded",
                                "The balance of this account is used up; add credit to continue.",
                                details=[{"owner": principal.owner, "available_usd": _text(available)}])
@@ -71,6 +81,8 @@ class LedgerBilling(Billing):
         await self._refresh()
         self._tasks = [asyncio.create_task(self._writer(), name="ledger-writer"),
                        asyncio.create_task(self._refresher(), name="balance-refresh")]
+        if self._shared is not None:
+            self._tasks.append(asyncio.create_task(self._syncer(), name="balance-sync"))
 
     async def aclose(self) -> None:
         """Graceful stop: every recorded usage is in the database when this returns."""
@@ -82,6 +94,8 @@ class LedgerBilling(Billing):
         self._tasks = []
         if self._queue:
             await self.flush()
+        if self._shared is not None:
+            await self._shared.aclose()
 
     async def flush(self) -> None:
         """Write everything recorded so far (usage queries call this to read their own writes)."""
@@ -118,6 +132,21 @@ class LedgerBilling(Billing):
                 self.book.settle_pending(q.record.owner, q.cost)
             for owner, balance in balances.items():
                 self.book.set_committed(owner, balance)
+            if self._shared is not None:
+                for q in batch:
+                    self._shared.committed(q.record.owner, q.cost)
+
+    async def _syncer(self) -> None:
+        assert self._shared is not None
+        while not self._closing.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self._sync_seconds)
+            if self._closing.is_set():
+                return
+            try:
+                await self._shared.sync()
+            except Exception:
+                log.warning("balance sync failed", exc_info=True)
 
     async def _refresher(self) -> None:
         while not self._closing.is_set():

@@ -85,7 +85,8 @@ async def balance_view(session: AsyncSession, owner: str, book: BalanceBook | No
         balance, credited, limited = book.default_credit, book.default_credit, True
     else:
         balance, credited, limited = Decimal(0), Decimal(0), False
-    available = balance - pending if limited else Decimal(0)
+    remote = book.remote.get(owner, Decimal(0)) if book is not None else Decimal(0)
+    available = balance - pending - remote if limited else Decimal(0)
     return {"object": "balance", "owner": owner, "currency": "USD", "available_usd": usd(available),
             "balance_usd": usd(balance), "pending_usd": usd(pending), "credited_usd": usd(credited),
             "spent_usd": usd(spent + pending), "limited": limited}
