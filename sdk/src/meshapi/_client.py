@@ -1,12 +1,14 @@
 """``MeshAPI`` and ``AsyncMeshAPI``: configuration plus lazily created resources.
 
 Resource modules (and the pydantic types they pull in) are imported the first
-time a resource is touched, so ``from meshapi import MeshAPI`` costs little
-more than importing httpx and pydantic.
+time a resource is touched (``cached_property``: later accesses are a plain
+attribute lookup), so ``from meshapi import MeshAPI`` costs little more than
+importing httpx.
 """
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
 
 import httpx
@@ -32,15 +34,6 @@ _UNSET: Any = object()
 
 class _ClientBase:
     _settings: Settings
-
-    def _lazy(self, name: str, factory: Any) -> Any:
-        # Cache in the instance dict; the property is only hit the first time
-        # because instance attributes do not shadow properties, so keep it cheap.
-        cache = self.__dict__.setdefault("_resources", {})
-        resource = cache.get(name)
-        if resource is None:
-            resource = cache[name] = factory(self._transport)  # type: ignore[attr-defined]
-        return resource
 
     @property
     def config(self) -> MeshAPIConfig:
@@ -94,53 +87,53 @@ class MeshAPI(_ClientBase):
             default_headers=default_headers,
         )
 
-    @property
+    @cached_property
     def chat(self) -> Chat:
         from .resources.chat import Chat
 
-        return self._lazy("chat", Chat)  # type: ignore[no-any-return]
+        return Chat(self._transport)
 
-    @property
+    @cached_property
     def responses(self) -> Responses:
         from .resources.responses import Responses
 
-        return self._lazy("responses", Responses)  # type: ignore[no-any-return]
+        return Responses(self._transport)
 
-    @property
+    @cached_property
     def embeddings(self) -> Embeddings:
         from .resources.embeddings import Embeddings
 
-        return self._lazy("embeddings", Embeddings)  # type: ignore[no-any-return]
+        return Embeddings(self._transport)
 
-    @property
+    @cached_property
     def compare(self) -> Compare:
         from .resources.compare import Compare
 
-        return self._lazy("compare", Compare)  # type: ignore[no-any-return]
+        return Compare(self._transport)
 
-    @property
+    @cached_property
     def files(self) -> Files:
         from .resources.files import Files
 
-        return self._lazy("files", Files)  # type: ignore[no-any-return]
+        return Files(self._transport)
 
-    @property
+    @cached_property
     def batches(self) -> Batches:
         from .resources.batches import Batches
 
-        return self._lazy("batches", Batches)  # type: ignore[no-any-return]
+        return Batches(self._transport)
 
-    @property
+    @cached_property
     def models(self) -> Models:
         from .resources.models import Models
 
-        return self._lazy("models", Models)  # type: ignore[no-any-return]
+        return Models(self._transport)
 
-    @property
+    @cached_property
     def templates(self) -> Templates:
         from .resources.templates import Templates
 
-        return self._lazy("templates", Templates)  # type: ignore[no-any-return]
+        return Templates(self._transport)
 
     def close(self) -> None:
         """Close the connection pool (an injected ``httpx_client`` is left open)."""
@@ -175,53 +168,53 @@ class AsyncMeshAPI(_ClientBase):
             default_headers=default_headers,
         )
 
-    @property
+    @cached_property
     def chat(self) -> AsyncChat:
         from .resources.chat import AsyncChat
 
-        return self._lazy("chat", AsyncChat)  # type: ignore[no-any-return]
+        return AsyncChat(self._transport)
 
-    @property
+    @cached_property
     def responses(self) -> AsyncResponses:
         from .resources.responses import AsyncResponses
 
-        return self._lazy("responses", AsyncResponses)  # type: ignore[no-any-return]
+        return AsyncResponses(self._transport)
 
-    @property
+    @cached_property
     def embeddings(self) -> AsyncEmbeddings:
         from .resources.embeddings import AsyncEmbeddings
 
-        return self._lazy("embeddings", AsyncEmbeddings)  # type: ignore[no-any-return]
+        return AsyncEmbeddings(self._transport)
 
-    @property
+    @cached_property
     def compare(self) -> AsyncCompare:
         from .resources.compare import AsyncCompare
 
-        return self._lazy("compare", AsyncCompare)  # type: ignore[no-any-return]
+        return AsyncCompare(self._transport)
 
-    @property
+    @cached_property
     def files(self) -> AsyncFiles:
         from .resources.files import AsyncFiles
 
-        return self._lazy("files", AsyncFiles)  # type: ignore[no-any-return]
+        return AsyncFiles(self._transport)
 
-    @property
+    @cached_property
     def batches(self) -> AsyncBatches:
         from .resources.batches import AsyncBatches
 
-        return self._lazy("batches", AsyncBatches)  # type: ignore[no-any-return]
+        return AsyncBatches(self._transport)
 
-    @property
+    @cached_property
     def models(self) -> AsyncModels:
         from .resources.models import AsyncModels
 
-        return self._lazy("models", AsyncModels)  # type: ignore[no-any-return]
+        return AsyncModels(self._transport)
 
-    @property
+    @cached_property
     def templates(self) -> AsyncTemplates:
         from .resources.templates import AsyncTemplates
 
-        return self._lazy("templates", AsyncTemplates)  # type: ignore[no-any-return]
+        return AsyncTemplates(self._transport)
 
     async def close(self) -> None:
         """Close the connection pool (an injected ``async_httpx_client`` is left open)."""
