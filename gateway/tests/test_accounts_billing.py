@@ -34,6 +34,7 @@ def test_each_request_has_a_ledger_row_with_its_cost(gateway_factory: Callable[.
                                                      database_url: str) -> None:
     gw = gateway_factory(database_url=database_url, admin_token=ADMIN)
     key = gw.create_key("led-one")
+    credit(gw, "led-one", "1")
     with gw.client(key) as c:
         plain = c.post("/v1/chat/completions", json=CHAT)
         streamed = c.post("/v1/chat/completions", json={**CHAT, "stream": True})
@@ -56,6 +57,7 @@ def test_each_request_has_a_ledger_row_with_its_cost(gateway_factory: Callable[.
     assert row["created_at"].endswith("Z")
     # The rows are in the database itself, not only in a cache.
     assert {r.request_id for r in ledger(gw, "led-one")} == set(expected)
+    assert stored_balance(gw, "led-one") == 1 - sum(Decimal(v) for v in expected.values())
 
 
 def test_usage_events_and_filters(gateway_factory: Callable[..., Gateway]) -> None:

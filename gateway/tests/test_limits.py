@@ -65,6 +65,9 @@ def test_streams_and_errors_after_the_check_carry_headers(limited_gateway: Gatew
             r.read()
         r = c.post("/v1/chat/completions", json={**CHAT, "model": "fake/no-such-model"})
     assert r.status_code == 404 and r.headers["x-ratelimit-remaining"] == "8"
+    with gw.client(key) as c:  # a route served by Starlette's router: its errors get them too
+        r = c.post("/v1/embeddings", json={"model": "fake/no-such-model", "input": "x"})
+    assert r.status_code == 404 and r.headers["x-ratelimit-remaining"] == "7"
 
 
 def test_tpm_counts_tokens_used(limited_gateway: Gateway) -> None:

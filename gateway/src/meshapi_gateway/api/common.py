@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from meshapi_gateway.errors import GatewayError, validation_error
+from meshapi_gateway.limits.current import current as current_limit_headers
 from meshapi_gateway.request_context import request_id_of
 from meshapi_gateway.state import GatewayState
 
@@ -87,6 +88,8 @@ def error_response(exc: GatewayError, request_id: str) -> Response:
 
 async def on_gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
+    for name, value in current_limit_headers().items():  # errors after the limit check keep X-RateLimit-*
+        exc.headers.setdefault(name, value)
     return error_response(exc, rid(request))
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.limits.base import Limiter
+from meshapi_gateway.limits.current import remember
 from meshapi_gateway.limits.verdict import DAY, MINUTE, Verdict, Window, raise_if_blocked
 
 
@@ -82,7 +83,7 @@ class MemoryLimiter(Limiter):
                 log.append(now)
                 window.used += 1
                 window.frees_in = log[0] + (MINUTE if window.name == "minute" else DAY) - now
-        return raise_if_blocked(verdict)
+        return remember(raise_if_blocked(verdict))
 
     async def add_tokens(self, principal: Principal, tokens: int) -> None:
         if principal.key_id is None or principal.tpm is None or tokens <= 0:

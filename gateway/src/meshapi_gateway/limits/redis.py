@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.limits.base import Limiter
+from meshapi_gateway.limits.current import remember
 from meshapi_gateway.limits.verdict import Verdict, Window, raise_if_blocked
 
 log = logging.getLogger("meshapi_gateway.limits")
@@ -135,7 +136,7 @@ class RedisLimiter(Limiter):
             verdict.windows.append(Window("day", principal.rpd, d_used, d_frees / 1000))
         if principal.tpm is not None:
             verdict.tpm, verdict.tokens_used = principal.tpm, tokens
-        return raise_if_blocked(verdict)
+        return remember(raise_if_blocked(verdict))
 
     async def add_tokens(self, principal: Principal, tokens: int) -> None:
         if principal.key_id is None or principal.tpm is None or tokens <= 0:
