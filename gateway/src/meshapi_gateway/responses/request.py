@@ -192,7 +192,7 @@ def to_chat(body: dict[str, Any]) -> dict[str, Any]:
         messages.insert(0, {"role": "system", "content": body["instructions"]})
     chat: dict[str, Any] = {"messages": messages, "stream": bool(body.get("stream"))}
     for name in ("model", "models", "template", "variables", "session_id", "temperature", "top_p", "seed", "user",
-                 "parallel_tool_calls", "timeout"):
+                 "timeout"):
         if body.get(name) is not None:
             chat[name] = body[name]
     if body.get("max_output_tokens") is not None:
@@ -203,6 +203,8 @@ def to_chat(body: dict[str, Any]) -> dict[str, Any]:
         chat["reasoning_effort"] = effort or body["reasoning_effort"]
     if body.get("tools"):
         chat["tools"] = _tools(body["tools"])
+        if body.get("parallel_tool_calls") is not None:  # chat upstreams refuse it without tools
+            chat["parallel_tool_calls"] = body["parallel_tool_calls"]
     if body.get("tool_choice") is not None:
         chat["tool_choice"] = _tool_choice(body["tool_choice"])
     fmt = chat_response_format(body)
