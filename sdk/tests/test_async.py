@@ -124,3 +124,16 @@ async def test_async_misc_resources(aclient: AsyncMeshAPI, server: ScriptedServe
     assert await aclient.templates.delete("t") is None
     assert await aclient.files.content("f") == b"raw"
     await aclient.close()
+
+
+async def test_concurrent_calls_share_one_client(aclient: AsyncMeshAPI, server: ScriptedServer) -> None:
+    server.on("POST", "/v1/chat/completions", json_reply(200, COMPLETION))
+    server.on("GET", "/v1/models", json_reply(200, []))
+    results = await asyncio.gather(
+        *[aclient.chat.completions.create(model="m", messages=MSGS) for _ in range(10)],
+        *[aclient.models.list() for _ in range(5)],
+    )
+    assert len(results) == 15
+    ids = {r.headers["x-request-id"] for r in server.requests}
+    assert len(ids) == 15  # one id per logical call
+    await aclient.close()

@@ -140,3 +140,56 @@ def test_any_split_yields_same_events(case: tuple) -> None:
     assert decode(*chunks) == whole
     # and byte by byte
     assert decode(*[raw[i : i + 1] for i in range(len(raw))]) == whole
+
+
+def _reference(raw: bytes) -> List[ServerSentEvent]:
+    """A direct, non-incremental reading of the WHATWG rules on the whole text."""
+    import re
+
+    text = raw.decode("utf-8", "replace")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = re.split("\r\n|\r|\n", text)
+    events: List[ServerSentEvent] = []
+    data: List[str] = []
+    event = ""
+    last_id = None
+    retry = None
+    for line in [*lines, ""]:  # the trailing "" flushes a pending event at EOF
+        if line == "":
+            if data:
+                events.append(ServerSentEvent("\n".join(data), event or "message", last_id, retry))
+            data, event, retry = [], "", None
+            continue
+        if line.startswith(":"):
+            continue
+        field, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if field == "data":
+            data.append(value)
+        elif field == "event":
+            event = value
+        elif field == "id" and "\0" not in value:
+            last_id = value
+        elif field == "retry" and value.isascii() and value.isdigit():
+            retry = int(value)
+    return events
+
+
+@settings(max_examples=300, deadline=None)
+@given(_stream_and_splits())
+def test_decoder_matches_reference_reading(case: tuple) -> None:
+    raw, _ = case
+    assert decode(raw) == _reference(raw)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200), st.lists(st.integers(0, 200), max_size=10))
+def test_arbitrary_bytes_never_crash_and_split_invariant(raw: bytes, cuts: List[int]) -> None:
+    cuts = sorted(c for c in cuts if c <= len(raw))
+    chunks, prev = [], 0
+    for cut in [*cuts, len(raw)]:
+        chunks.append(raw[prev:cut])
+        prev = cut
+    assert decode(*chunks) == decode(raw)
