@@ -305,6 +305,7 @@ def test_native_cut_mid_stream(gw: Gateway, key: str) -> None:
 @pytest.mark.parametrize("body,status,code", [
     ({"model": "fake/echo"}, 422, "validation_error"),
     ({"model": "fake/echo", "input": "x", "max_output_tokens": 0}, 422, "validation_error"),
+    ({"model": "fake/echo", "input": []}, 422, "validation_error"),
     ({"model": "fake/echo", "input": "x", "temperature": 3}, 422, "validation_error"),
     ({"model": "nope/nope", "input": "x"}, 404, "model_not_found"),
     ({"model": "fake/vectors-only", "input": "x"}, 400, "model_capability_not_supported"),

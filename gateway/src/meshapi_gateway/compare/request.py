@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from meshapi_gateway.api.schemas import Message
 from meshapi_gateway.errors import field_error
@@ -39,10 +39,10 @@ class CompareRequest(BaseModel):
     comparison_instructions: Optional[str] = None
     temperature: Optional[float] = Field(None, ge=0, le=2)
     max_tokens: Optional[int] = Field(None, ge=1)
-    stream: Optional[bool] = None
+    stream: Optional[StrictBool] = None
     template: Optional[str] = None
     variables: Optional[dict[str, str]] = None
-    skip_comparison: Optional[bool] = False
+    skip_comparison: Optional[StrictBool] = False
 
 
 # Fields of the compare body that are not chat parameters for the models.

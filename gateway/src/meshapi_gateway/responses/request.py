@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Literal, Optional, Union
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from meshapi_gateway.errors import GatewayError, field_error
 
@@ -25,7 +25,7 @@ class ResponsesRequest(BaseModel):
     input: Union[str, list[Any]]
     model: Optional[str] = None
     models: Optional[list[str]] = None
-    stream: Optional[bool] = None
+    stream: Optional[StrictBool] = None
     instructions: Optional[str] = None
     max_output_tokens: Optional[int] = Field(None, ge=1)
     temperature: Optional[float] = Field(None, ge=0, le=2)
@@ -188,6 +188,8 @@ def to_chat(body: dict[str, Any]) -> dict[str, Any]:
             raise field_error(name, "Needs stored responses, which this model (served through chat) does not have; "
                                     "send the whole conversation in 'input'")
     messages = input_to_messages(body["input"])
+    if not messages:
+        raise field_error("input", "Input must not be empty", type_="too_short")
     if body.get("instructions"):
         messages.insert(0, {"role": "system", "content": body["instructions"]})
     chat: dict[str, Any] = {"messages": messages, "stream": bool(body.get("stream"))}
