@@ -156,8 +156,10 @@ class CompareStream:
                 return
             judged: dict[str, Any] = {}
             if not plan.skip_comparison:
-                async for out in self._judge(results, judged):
-                    yield out
+                # aclosing: a client leaving mid-judge closes (and bills) the judge's stream at once.
+                async with contextlib.aclosing(self._judge(results, judged)) as judge_frames:
+                    async for out in judge_frames:
+                        yield out
             envelope = res.envelope(self.comparison_id, self.started, plan.models, results, judged,
                                     plan.skip_comparison)
             done = {k: envelope[k] for k in ("comparison_id", "total_latency_ms", "partial", "skip_comparison",
