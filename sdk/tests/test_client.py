@@ -100,8 +100,9 @@ def test_keyword_and_dict_style(client: MeshAPI, server: ScriptedServer) -> None
     client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
     client.chat.completions.create({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
     params = ChatCompletionParams(model="m", messages=[ChatMessage(role="user", content="hi")])
-    client.chat.completions.create(params, temperature=0.1, extra_body={"x_custom": 1})
+    client.chat.completions.create(params, temperature=0.1, extra_body={"x_custom": 1}, extra_query={"v": 2})
     a, b, c = (r.json() for r in server.requests)
+    assert server.requests[2].query == "v=2"
     assert a == b == {"messages": [{"role": "user", "content": "hi"}], "model": "m", "stream": False}
     assert c["temperature"] == 0.1 and c["x_custom"] == 1
 

@@ -8,7 +8,7 @@ from .._base_client import APIRequest, parse_json
 from .._streaming import AsyncChatCompletionStream, ChatCompletionStream, ChatStreamProcessor
 from ..types.chat import ChatCompletionParams, ChatCompletionResponse
 from ._base import AsyncAPIResource, SyncAPIResource
-from ._shared import coerce_params, encode, request_kwargs, split_options
+from ._shared import coerce_params, encode, merge_query, request_kwargs, split_options
 
 if TYPE_CHECKING:
     from .._base_client import AsyncTransport, SyncTransport
@@ -31,6 +31,7 @@ def _request(params: Params, kwargs: Dict[str, Any], stream: bool, where: str) -
         _PATH,
         _parse,
         body=encode(model, options, {"stream": stream} if model.stream is not stream else None),
+        query=merge_query(None, options),
         **request_kwargs(options),
     )
 

@@ -7,7 +7,7 @@ from typing import Any, Dict, Mapping, Union
 from .._base_client import APIRequest, parse_json
 from ..types.embeddings import EmbeddingsParams, EmbeddingsResponse
 from ._base import AsyncAPIResource, SyncAPIResource
-from ._shared import coerce_params, encode, request_kwargs, split_options
+from ._shared import coerce_params, encode, merge_query, request_kwargs, split_options
 
 __all__ = ["AsyncEmbeddings", "Embeddings"]
 
@@ -19,7 +19,14 @@ Params = Union[EmbeddingsParams, Mapping[str, Any], None]
 def _request(params: Params, kwargs: Dict[str, Any]) -> APIRequest[EmbeddingsResponse]:
     options = split_options(kwargs)
     model = coerce_params(EmbeddingsParams, params, kwargs, "create")
-    return APIRequest("POST", "/v1/embeddings", _parse, body=encode(model, options), **request_kwargs(options))
+    return APIRequest(
+        "POST",
+        "/v1/embeddings",
+        _parse,
+        body=encode(model, options),
+        query=merge_query(None, options),
+        **request_kwargs(options),
+    )
 
 
 class Embeddings(SyncAPIResource):
