@@ -13,9 +13,7 @@ import time
 from decimal import Decimal
 from typing import Any, Callable
 
-import httpx
 import pytest
-
 from gwtest.accounts_support import ADMIN, credit, ledger, ledger_sum, stored_balance
 from gwtest.harness import Gateway
 
@@ -77,7 +75,8 @@ def test_usage_events_and_filters(gateway_factory: Callable[..., Gateway]) -> No
         assert len(page["events"]) == 2 and page["has_more"] is True
         later = c.post("/v1/usage/events", json={"since": time.time() + 60}).json()
         assert later["events"] == []
-        assert [e["request_id"] for e in c.get("/v1/usage", params={"model": "fake/free-echo"}).json()["data"]] == [ids[1]]
+        free_rows = c.get("/v1/usage", params={"model": "fake/free-echo"}).json()["data"]
+        assert [e["request_id"] for e in free_rows] == [ids[1]]
         assert c.get("/v1/usage", params={"request_id": ids[0]}).json()["total_count"] == 1
         assert c.get("/v1/usage", params={"since": "yesterday"}).status_code == 422
         assert c.get("/v1/usage", params={"limit": "0"}).status_code == 422
@@ -205,7 +204,8 @@ def test_admin_api_needs_the_admin_token(gateway_factory: Callable[..., Gateway]
             assert c.post("/v1/admin/credits", json={"owner": "led-admin", "usd": "5"}).status_code == status
             assert c.get("/v1/admin/accounts/led-admin").status_code == status
     with gw.client(ADMIN) as c:
-        for bad in ({"owner": "x", "usd": "ten"}, {"owner": "x", "usd": True}, {"usd": "1"}, {"owner": "x", "usd": "0"}):
+        for bad in ({"owner": "x", "usd": "ten"}, {"owner": "x", "usd": True}, {"usd": "1"},
+                    {"owner": "x", "usd": "0"}):
             r = c.post("/v1/admin/credits", json=bad)
             assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
         assert c.post("/v1/admin/credits", json={"owner": "led-admin", "usd": 1.1}).json()["available_usd"] == "1.1"

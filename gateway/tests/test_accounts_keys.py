@@ -14,7 +14,6 @@ from typing import Any, Callable
 
 import jwt
 import pytest
-
 from gwtest.accounts_support import ADMIN, credit
 from gwtest.harness import Gateway
 

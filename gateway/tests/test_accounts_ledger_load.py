@@ -22,7 +22,6 @@ from typing import Any, Iterator
 import aiohttp
 import httpx
 import pytest
-
 from gwtest.accounts_support import ADMIN, ledger, ledger_sum, stored_balance
 from gwtest.gateway_process import GatewayProcess
 from gwtest.lean_upstream import lean_app

@@ -13,7 +13,6 @@ from typing import Any, Callable
 
 import httpx
 import pytest
-
 from gwtest.harness import Gateway
 
 CHAT = {"model": "fake/echo", "messages": [{"role": "user", "content": "hi"}]}

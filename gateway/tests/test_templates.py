@@ -7,7 +7,6 @@ import uuid
 from typing import Any, Callable
 
 import pytest
-
 from gwtest.accounts_support import ADMIN
 from gwtest.harness import FakeUpstream, Gateway
 

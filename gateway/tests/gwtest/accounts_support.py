@@ -6,11 +6,11 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+from meshapi_gateway.store import db
+from meshapi_gateway.store.accounts_tables import Balance, LedgerEntry
 from sqlalchemy import func, select
 
 from gwtest.harness import Gateway
-from meshapi_gateway.store import db
-from meshapi_gateway.store.accounts_tables import Balance, LedgerEntry
 
 ADMIN = "admin-token-" + "z" * 32
 

@@ -67,8 +67,8 @@ class GatewayProcess:
     def start(self, timeout: float = 60.0) -> "GatewayProcess":
         env = {k: v for k, v in os.environ.items() if not k.startswith("MESHAPI_GATEWAY_")}
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "meshapi_gateway", "serve", "--config", str(self.config)],
-                                         stdout=log, stderr=subprocess.STDOUT, env=env)
+            command = [sys.executable, "-m", "meshapi_gateway", "serve", "--config", str(self.config)]
+            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
         while True:
             try:

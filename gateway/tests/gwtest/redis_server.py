@@ -41,7 +41,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 20.0) -> "RedisServer":
-        log = open(self.root / "redis.log", "wb")  # noqa: SIM115 - lives as long as the server
+        log = open(self.root / "redis.log", "wb")  # lives as long as the server
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(self.root), "--databases", "64"],

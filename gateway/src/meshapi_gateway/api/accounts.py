@@ -28,7 +28,8 @@ def parse_usd(value: Any) -> Decimal:
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
-        raise field_error("usd", "Expected a decimal string such as \"10\" or \"2.50\"", value=str(value)[:50]) from None
+        raise field_error("usd", "Expected a decimal string such as \"10\" or \"2.50\"",
+                          value=str(value)[:50]) from None
     if not amount.is_finite() or amount == 0 or abs(amount) > MAX_CREDIT:
         raise field_error("usd", "Must be a non-zero amount of at most 1e9 USD", value=str(value)[:50])
     return amount

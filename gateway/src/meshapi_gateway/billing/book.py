@@ -3,7 +3,7 @@
 ``committed`` is what the database last said (read at start, after each batch this process
 writes, and by a periodic refresh that sees other replicas and the CLI); ``pending`` is
 what this process has recorded but not yet written; ``remote`` is what other replicas
-have (when balances are shared through Redis). Available = committed − pending − remote.
+have (when balances are shared through Redis). Available = committed - pending - remote.
 Owners without an account are unlimited unless billing is enforced, in which case they
 start at ``default_credit_usd``.
 """

@@ -58,7 +58,8 @@ class UsageFilter:
         return out
 
 
-async def events(session: AsyncSession, flt: UsageFilter, limit: int, newest_first: bool) -> tuple[list[LedgerEntry], bool]:
+async def events(session: AsyncSession, flt: UsageFilter, limit: int,
+                 newest_first: bool) -> tuple[list[LedgerEntry], bool]:
     order = ((LedgerEntry.created_at.desc(), LedgerEntry.id.desc()) if newest_first
              else (LedgerEntry.created_at.asc(), LedgerEntry.id.asc()))
     rows = list((await session.execute(select(LedgerEntry).where(*flt.where()).order_by(*order)

@@ -36,9 +36,9 @@ def slots_in(template: Template) -> list[str]:
     """Every variable the template uses, in order of first appearance."""
     seen: dict[str, None] = {}
     texts = [template.system or ""]
-    texts += [m.get("content") for m in template.messages if isinstance(m.get("content"), str)]
+    texts += [str(m["content"]) for m in template.messages if isinstance(m.get("content"), str)]
     for text in texts:
-        for name in SLOT.findall(text or ""):
+        for name in SLOT.findall(text):
             seen.setdefault(name, None)
     return list(seen)
 
