@@ -155,6 +155,15 @@ def test_passthrough_one_upstream_call_for_a_batch(sdk: MeshAPI, fake_openai: Fa
     assert result.usage is not None and result.usage.prompt_tokens == 6
 
 
+def test_passthrough_with_openai_client(oai: openai.OpenAI, fake_openai: FakeUpstream) -> None:
+    r = oai.embeddings.create(model="fake/embed", input=["ab", "abc"])
+    assert fake_openai.recorder.last()["body"]["encoding_format"] == "base64"  # the client's default, passed on
+    expected = [[float((len(text) + j) % 7) / 7 for j in range(8)] for text in ("ab", "abc")]
+    got = [d.embedding for d in r.data]
+    assert got == [[struct.unpack("<f", struct.pack("<f", x))[0] for x in row] for row in expected]
+    assert r.model == "fake/embed" and r.usage.prompt_tokens == 2
+
+
 def test_passthrough_dimensions_and_token_arrays(gateway: Gateway, key: str, fake_openai: FakeUpstream) -> None:
     with gateway.client(key) as c:
         r = c.post("/v1/embeddings", json={"model": "fake/embed", "input": [[1, 2, 3], [4]], "dimensions": 5,
