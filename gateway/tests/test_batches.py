@@ -19,7 +19,7 @@ def bgw(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         fake_openai: FakeUpstream) -> Iterator[Gateway]:
     overrides: dict[str, Any] = {"models": batch_catalog(fake_openai.url), "batch_poll_seconds": 0.2,
                        "batch_lease_seconds": 5, "batch_allow_short_windows": True,
-                       "batch_concurrency_per_batch": 2, "batch_max_active_per_owner": 3}
+                       "batch_concurrency_per_batch": 2, "batch_max_active_per_owner": 3, "batch_max_attempts": 2}
     if request.param == "postgresql":
         server: PostgresServer = request.getfixturevalue("pg_server")
         overrides["database_url"] = server.new_database()
@@ -177,6 +177,19 @@ def test_failed_requests_go_to_the_error_file(bgw: Gateway, alice: str) -> None:
         out, err = outputs(c, done)
         assert [x["custom_id"] for x in out] == ["good"] and [x["custom_id"] for x in err] == ["bad"]
         assert 400 <= err[0]["response"]["status_code"] < 500 and err[0]["error"]["code"]
+
+
+def test_retryable_failures_are_tried_again_then_reported(bgw: Gateway, alice: str,
+                                                         fake_openai: FakeUpstream) -> None:
+    with bgw.client(alice) as c:
+        batch = create(c, upload(c, [chat_line("flaky", model="fake/fail-503"), chat_line("fine")]))
+        done = wait_batch(c, batch["id"])
+        assert done["status"] == "completed"
+        assert done["request_counts"] == {"total": 2, "completed": 1, "failed": 1}
+        _, err = outputs(c, done)
+        assert err[0]["custom_id"] == "flaky" and err[0]["response"]["status_code"] >= 500
+    sent = [r for r in fake_openai.recorder.requests if r["headers"].get("x-request-id") == f"{batch['id']}:flaky"]
+    assert len(sent) >= 2  # batch_max_attempts = 2, each after the router's own retries and fallbacks
 
 
 def test_create_errors(bgw: Gateway, alice: str) -> None:

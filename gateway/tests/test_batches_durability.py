@@ -132,3 +132,32 @@ def test_worker_processes_share_a_batch(tmp_path: Path, fake_openai: FakeUpstrea
     items = items_of(settings["database_url"], batch["id"])
     # Each worker holds at most 3 items of the batch at a time, so both had to take part.
     assert len({item["claimed_by"] for item in items.values()}) == 2
+
+
+def test_sigterm_hands_running_items_back(tmp_path: Path, fake_openai: FakeUpstream) -> None:
+    settings = base_settings(fake_openai, batch_runner=False, batch_lease_seconds=60)
+    api = BatchGatewayProcess(tmp_path, settings)
+    key = api.create_key("alice")
+    api.start()
+    first = BatchGatewayProcess(tmp_path, {**settings, "batch_runner": True}, command="worker")
+    second = BatchGatewayProcess(tmp_path, {**settings, "batch_runner": True}, command="worker")
+    try:
+        first.start()
+        lines = [chat_line(f"t{i}", model="fake/slow-2") for i in range(6)]
+        with httpx.Client(base_url=api.url, headers={"authorization": f"Bearer {key}"}, timeout=30) as c:
+            batch = c.post("/v1/batches", json={"requests": lines}).json()
+            wait_for(lambda: sum(i["status"] == "running" for i in items_of(api.database_url, batch["id"]).values())
+                     == 3, 60)
+            first.stop()  # SIGTERM: a graceful stop
+            left = items_of(api.database_url, batch["id"])
+            # Nothing stays claimed by the stopped worker: no one waits out its 60 s leases.
+            assert not [cid for cid, i in left.items() if i["status"] == "running"], left
+            second.start()
+            final = wait_batch(c, batch["id"], timeout=120)
+            assert final["status"] == "completed" and final["request_counts"]["completed"] == 6
+            out = parse_jsonl(c.get(f"/v1/files/{final['output_file_id']}/content").content)
+    finally:
+        first.stop()
+        second.stop()
+        api.stop()
+    assert sorted(x["custom_id"] for x in out) == sorted(x["custom_id"] for x in lines)
