@@ -14,9 +14,12 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
-__all__ = ["RequestOptions", "coerce_params", "encode", "path_id", "split_options"]
+from .._base_client import APIRequest, Parser
+
+__all__ = ["RequestOptions", "build", "coerce_params", "encode", "path_id", "simple_request", "split_options"]
 
 P = TypeVar("P", bound=BaseModel)
+T = TypeVar("T")
 
 _OPTION_KEYS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
 
@@ -103,18 +106,6 @@ def path_id(value: str) -> str:
     return quote(value, safe="")
 
 
-def request_kwargs(options: RequestOptions) -> Dict[str, Any]:
-    """Per-call options in the form :class:`APIRequest` takes them."""
-    if options is _NO_OPTIONS:
-        return {}
-    out: Dict[str, Any] = {}
-    if options.extra_headers:
-        out["headers"] = options.extra_headers
-    if options.timeout is not None:
-        out["timeout"] = options.timeout
-    return out
-
-
 def merge_query(query: Optional[Dict[str, str]], options: RequestOptions) -> Optional[Dict[str, str]]:
     if not options.extra_query:
         return query
@@ -123,20 +114,41 @@ def merge_query(query: Optional[Dict[str, str]], options: RequestOptions) -> Opt
     return merged
 
 
+def build(
+    method: str,
+    path: str,
+    parse: Parser[T],
+    options: RequestOptions,
+    *,
+    body: Optional[bytes] = None,
+    query: Optional[Dict[str, str]] = None,
+    accept: str = "application/json",
+) -> APIRequest[T]:
+    """The :class:`APIRequest` for a call, with the per-call options applied."""
+    return APIRequest(
+        method,
+        path,
+        parse,
+        body=body,
+        query=merge_query(query, options),
+        headers=options.extra_headers or None,
+        timeout=options.timeout,
+        accept=accept,
+    )
+
+
 def simple_request(
     method: str,
     path: str,
-    parse: Any,
+    parse: Parser[T],
     options_kwargs: Dict[str, Any],
     where: str,
     *,
     body: Optional[bytes] = None,
     query: Optional[Dict[str, str]] = None,
     accept: str = "application/json",
-) -> Any:
+) -> APIRequest[T]:
     """An :class:`APIRequest` for calls whose only keyword arguments are options."""
-    from .._base_client import APIRequest
-
     options = split_options(options_kwargs)
     if options_kwargs:
         raise TypeError(f"{where}() got an unexpected keyword argument {next(iter(options_kwargs))!r}")
@@ -144,12 +156,4 @@ def simple_request(
         merged = json.loads(body)
         merged.update(options.extra_body)
         body = json.dumps(merged, separators=(",", ":")).encode()
-    return APIRequest(
-        method,
-        path,
-        parse,
-        body=body,
-        query=merge_query(query, options),
-        accept=accept,
-        **request_kwargs(options),
-    )
+    return build(method, path, parse, options, body=body, query=query, accept=accept)

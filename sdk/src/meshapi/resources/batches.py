@@ -8,11 +8,10 @@ from .._base_client import APIRequest, parse_json
 from ..types.batches import BatchList, BatchObject, CreateBatchParams
 from ._base import AsyncAPIResource, SyncAPIResource
 from ._shared import (
+    build,
     coerce_params,
     encode,
-    merge_query,
     path_id,
-    request_kwargs,
     simple_request,
     split_options,
 )
@@ -28,18 +27,17 @@ Params = Union[CreateBatchParams, Mapping[str, Any], None]
 def _create(params: Params, kwargs: Any) -> APIRequest[BatchObject]:
     options = split_options(kwargs)
     model = coerce_params(CreateBatchParams, params, kwargs, "create")
-    return APIRequest(
+    return build(
         "POST",
         "/v1/batches",
         _parse,
+        options,
         body=encode(model, options),
-        query=merge_query(None, options),
-        **request_kwargs(options),
     )
 
 
 def _get(batch_id: str, kw: Any) -> APIRequest[BatchObject]:
-    return simple_request("GET", f"/v1/batches/{path_id(batch_id)}", _parse, kw, "get")  # type: ignore[no-any-return]
+    return simple_request("GET", f"/v1/batches/{path_id(batch_id)}", _parse, kw, "get")
 
 
 def _list(after: Optional[str], limit: Optional[int], kw: Any) -> APIRequest[BatchList]:
@@ -48,13 +46,11 @@ def _list(after: Optional[str], limit: Optional[int], kw: Any) -> APIRequest[Bat
         query["after"] = after
     if limit is not None:
         query["limit"] = str(limit)
-    return simple_request("GET", "/v1/batches", _parse_list, kw, "list", query=query or None)  # type: ignore[no-any-return]
+    return simple_request("GET", "/v1/batches", _parse_list, kw, "list", query=query or None)
 
 
 def _cancel(batch_id: str, kw: Any) -> APIRequest[BatchObject]:
-    return simple_request(  # type: ignore[no-any-return]
-        "POST", f"/v1/batches/{path_id(batch_id)}/cancel", _parse, kw, "cancel", body=b"{}"
-    )
+    return simple_request("POST", f"/v1/batches/{path_id(batch_id)}/cancel", _parse, kw, "cancel", body=b"{}")
 
 
 class Batches(SyncAPIResource):

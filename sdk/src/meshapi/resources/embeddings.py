@@ -7,7 +7,7 @@ from typing import Any, Dict, Mapping, Union
 from .._base_client import APIRequest, parse_json
 from ..types.embeddings import EmbeddingsParams, EmbeddingsResponse
 from ._base import AsyncAPIResource, SyncAPIResource
-from ._shared import coerce_params, encode, merge_query, request_kwargs, split_options
+from ._shared import build, coerce_params, encode, split_options
 
 __all__ = ["AsyncEmbeddings", "Embeddings"]
 
@@ -19,13 +19,12 @@ Params = Union[EmbeddingsParams, Mapping[str, Any], None]
 def _request(params: Params, kwargs: Dict[str, Any]) -> APIRequest[EmbeddingsResponse]:
     options = split_options(kwargs)
     model = coerce_params(EmbeddingsParams, params, kwargs, "create")
-    return APIRequest(
+    return build(
         "POST",
         "/v1/embeddings",
         _parse,
+        options,
         body=encode(model, options),
-        query=merge_query(None, options),
-        **request_kwargs(options),
     )
 
 

@@ -8,11 +8,10 @@ from .._base_client import APIRequest, parse_bytes, parse_json, parse_none
 from ..types.files import FileObject, UploadBatchFileParams
 from ._base import AsyncAPIResource, SyncAPIResource
 from ._shared import (
+    build,
     coerce_params,
     encode,
-    merge_query,
     path_id,
-    request_kwargs,
     simple_request,
     split_options,
 )
@@ -27,28 +26,25 @@ Params = Union[UploadBatchFileParams, Mapping[str, Any], None]
 def _upload(params: Params, kwargs: Any) -> APIRequest[FileObject]:
     options = split_options(kwargs)
     model = coerce_params(UploadBatchFileParams, params, kwargs, "upload")
-    return APIRequest(
+    return build(
         "POST",
         "/v1/files",
         _parse,
+        options,
         body=encode(model, options),
-        query=merge_query(None, options),
-        **request_kwargs(options),
     )
 
 
 def _get(file_id: str, kw: Any) -> APIRequest[FileObject]:
-    return simple_request("GET", f"/v1/files/{path_id(file_id)}", _parse, kw, "get")  # type: ignore[no-any-return]
+    return simple_request("GET", f"/v1/files/{path_id(file_id)}", _parse, kw, "get")
 
 
 def _content(file_id: str, kw: Any) -> APIRequest[bytes]:
-    return simple_request(  # type: ignore[no-any-return]
-        "GET", f"/v1/files/{path_id(file_id)}/content", parse_bytes, kw, "content", accept="*/*"
-    )
+    return simple_request("GET", f"/v1/files/{path_id(file_id)}/content", parse_bytes, kw, "content", accept="*/*")
 
 
 def _delete(file_id: str, kw: Any) -> APIRequest[None]:
-    return simple_request("DELETE", f"/v1/files/{path_id(file_id)}", parse_none, kw, "delete")  # type: ignore[no-any-return]
+    return simple_request("DELETE", f"/v1/files/{path_id(file_id)}", parse_none, kw, "delete")
 
 
 class Files(SyncAPIResource):

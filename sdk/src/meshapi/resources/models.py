@@ -18,7 +18,7 @@ def _list(free: Optional[bool], kw: Any) -> APIRequest[List[ModelInfo]]:
     query: Optional[Dict[str, str]] = None
     if free is not None:
         query = {"free": "true" if free else "false"}
-    return simple_request("GET", "/v1/models", _parse, kw, "list", query=query)  # type: ignore[no-any-return]
+    return simple_request("GET", "/v1/models", _parse, kw, "list", query=query)
 
 
 class Models(SyncAPIResource):

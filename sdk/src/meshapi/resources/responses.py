@@ -8,7 +8,7 @@ from .._base_client import APIRequest, parse_json
 from .._streaming import AsyncStream, ResponsesStreamProcessor, Stream
 from ..types.responses import ResponsesParams, ResponsesResponse, ResponsesStreamEvent
 from ._base import AsyncAPIResource, SyncAPIResource
-from ._shared import coerce_params, encode, merge_query, request_kwargs, split_options
+from ._shared import build, coerce_params, encode, split_options
 
 __all__ = ["AsyncResponses", "Responses"]
 
@@ -23,13 +23,12 @@ def _request(params: Params, kwargs: Dict[str, Any], stream: bool, where: str) -
     if not stream and kwargs.get("stream"):
         raise TypeError(f"{where}() always returns a complete response; call stream() to stream")
     model = coerce_params(ResponsesParams, params, kwargs, where)
-    return APIRequest(
+    return build(
         "POST",
         _PATH,
         _parse,
+        options,
         body=encode(model, options, {"stream": stream} if model.stream is not stream else None),
-        query=merge_query(None, options),
-        **request_kwargs(options),
     )
 
 

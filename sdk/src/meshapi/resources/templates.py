@@ -8,11 +8,10 @@ from .._base_client import APIRequest, parse_json, parse_list, parse_none
 from ..types.templates import CreateTemplateParams, TemplateSummary, UpdateTemplateParams
 from ._base import AsyncAPIResource, SyncAPIResource
 from ._shared import (
+    build,
     coerce_params,
     encode,
-    merge_query,
     path_id,
-    request_kwargs,
     simple_request,
     split_options,
 )
@@ -29,41 +28,37 @@ UpdateParams = Union[UpdateTemplateParams, Mapping[str, Any], None]
 def _create(params: CreateParams, kwargs: Any) -> APIRequest[TemplateSummary]:
     options = split_options(kwargs)
     model = coerce_params(CreateTemplateParams, params, kwargs, "create")
-    return APIRequest(
+    return build(
         "POST",
         "/v1/templates",
         _parse,
+        options,
         body=encode(model, options),
-        query=merge_query(None, options),
-        **request_kwargs(options),
     )
 
 
 def _update(template_id: str, params: UpdateParams, kwargs: Any) -> APIRequest[TemplateSummary]:
     options = split_options(kwargs)
     model = coerce_params(UpdateTemplateParams, params, kwargs, "update")
-    return APIRequest(
+    return build(
         "PATCH",
         f"/v1/templates/{path_id(template_id)}",
         _parse,
+        options,
         body=encode(model, options),
-        query=merge_query(None, options),
-        **request_kwargs(options),
     )
 
 
 def _list(kw: Any) -> APIRequest[List[TemplateSummary]]:
-    return simple_request("GET", "/v1/templates", _parse_list, kw, "list")  # type: ignore[no-any-return]
+    return simple_request("GET", "/v1/templates", _parse_list, kw, "list")
 
 
 def _get(template_id: str, kw: Any) -> APIRequest[TemplateSummary]:
-    return simple_request("GET", f"/v1/templates/{path_id(template_id)}", _parse, kw, "get")  # type: ignore[no-any-return]
+    return simple_request("GET", f"/v1/templates/{path_id(template_id)}", _parse, kw, "get")
 
 
 def _delete(template_id: str, kw: Any) -> APIRequest[None]:
-    return simple_request(  # type: ignore[no-any-return]
-        "DELETE", f"/v1/templates/{path_id(template_id)}", parse_none, kw, "delete"
-    )
+    return simple_request("DELETE", f"/v1/templates/{path_id(template_id)}", parse_none, kw, "delete")
 
 
 class Templates(SyncAPIResource):
