@@ -129,7 +129,7 @@ def test_multi_turn_with_system_merges_roles(gw: Gateway, key: str, anthropic_up
             {"role": "assistant", "content": [{"type": "text", "text": "Hello."}]},
             {"role": "user", "content": [{"type": "text", "text": "How are"}, {"type": "text", "text": "you?"}]},
         ]}
-    assert "x-meshapi-warning" not in r.headers
+    assert r.headers["x-meshapi-warning"] == "message name fields dropped (anthropic has no equivalent)"
 
 
 def test_image_input_data_and_http_urls(gw: Gateway, key: str, anthropic_up: FakeUpstream) -> None:

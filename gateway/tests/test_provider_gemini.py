@@ -143,7 +143,7 @@ def test_multi_turn_with_system_and_generation_config(gw: Gateway, key: str, gem
                      {"role": "user", "parts": [{"text": "How are"}, {"text": "you?"}]}],
         "generationConfig": {"maxOutputTokens": 64, "temperature": 1.5, "topP": 0.9, "seed": 42,
                              "presencePenalty": 0.1, "frequencyPenalty": 0.2, "stopSequences": ["END"]}}
-    assert "x-meshapi-warning" not in r.headers
+    assert r.headers["x-meshapi-warning"] == "message name fields dropped (gemini has no equivalent)"
 
 
 def test_image_and_audio_input(gw: Gateway, key: str, gemini_up: FakeUpstream) -> None:

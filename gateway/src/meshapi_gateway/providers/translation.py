@@ -31,9 +31,16 @@ def invalid_request(message: str) -> UpstreamError:
 
 
 def not_capable(provider: str, what: str) -> UpstreamError:
-    """The model cannot take this input; another model in the fallback chain may."""
+    """The model cannot take this input. Not retryable: it says nothing about the upstream's health."""
     return UpstreamError("model_capability_not_supported", f"{provider} models do not accept {what}", status=400,
-                         retryable=True)
+                         retryable=False)
+
+
+def named_messages_note(messages: list[Any], provider: str) -> list[str]:
+    """Message ``name`` fields have no counterpart in the provider's format."""
+    if any(isinstance(m, dict) and m.get("name") and m.get("role") != "tool" for m in messages):
+        return [f"message name fields dropped ({provider} has no equivalent)"]
+    return []
 
 
 def parse_data_url(url: str) -> tuple[str, str] | None:

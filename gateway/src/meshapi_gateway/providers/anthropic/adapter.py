@@ -63,10 +63,12 @@ class AnthropicProvider(Provider):
             if first is None:
                 raise UpstreamError("upstream_error", "anthropic closed the stream before any event", retryable=True)
             head = translator.feed(first.event, http_call.event_json(first, self.name))
-        except UpstreamError as exc:
+        except BaseException as exc:  # includes the router's first-token timeout cancelling us
             await events.aclose()
             resp.close()
-            raise http_call.before_first_chunk(exc) from exc
+            if isinstance(exc, UpstreamError):
+                http_call.before_first_chunk(exc)
+            raise
         warn_dropped(ctx, req.dropped, req.notes)
         return self._chunks(resp, events, translator, head)
 

@@ -15,6 +15,7 @@ from meshapi_gateway.providers.translation import (
     content_parts,
     content_text,
     invalid_request,
+    named_messages_note,
     not_capable,
     parse_arguments,
     parse_data_url,
@@ -213,7 +214,7 @@ def build_request(body: dict[str, Any], target: "Target", *, stream: bool) -> An
         raise invalid_request("anthropic needs at least one user or assistant message with content")
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or target.entry.max_output_tokens
     out: dict[str, Any] = {"model": target.upstream_model, "max_tokens": int(max_tokens), "messages": turns}
-    req = AnthropicRequest(out)
+    req = AnthropicRequest(out, notes=named_messages_note(messages, "anthropic"))
     if system:
         out["system"] = system
     temperature = body.get("temperature")

@@ -20,6 +20,7 @@ from meshapi_gateway.providers.translation import (
     content_text,
     guess_mime,
     invalid_request,
+    named_messages_note,
     parse_arguments,
     parse_data_url,
     stop_list,
@@ -223,7 +224,7 @@ def build_request(body: dict[str, Any], target: "Target") -> GeminiRequest:
     if not contents:
         raise invalid_request("gemini needs at least one user or assistant message with content")
     out: dict[str, Any] = {"contents": contents}
-    req = GeminiRequest(out)
+    req = GeminiRequest(out, notes=named_messages_note(messages, "gemini"))
     if system:
         out["systemInstruction"] = {"parts": system}
     tools = _tools(body.get("tools"))
