@@ -75,6 +75,10 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
             if not text:
                 continue
             block: dict[str, Any] = {"type": "text", "text": text}
+        elif kind == "refusal":  # an earlier assistant refusal, replayed as its text
+            if not part.get("refusal"):
+                continue
+            block = {"type": "text", "text": str(part["refusal"])}
         elif kind == "image_url":
             block = _image_block(part)
         elif kind == "input_audio":

@@ -63,6 +63,9 @@ def _parts(content: Any) -> list[dict[str, Any]]:
                 raise invalid_request("text parts need a text string")
             if text:
                 parts.append({"text": text})
+        elif kind == "refusal":  # an earlier assistant refusal, replayed as its text
+            if part.get("refusal"):
+                parts.append({"text": str(part["refusal"])})
         elif kind == "image_url":
             image = part.get("image_url")
             url = image.get("url") if isinstance(image, dict) else image
