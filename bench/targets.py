@@ -219,9 +219,9 @@ def _gateway(workers: int | None, redis: bool) -> Callable[[Context], Running]:
         except (ValueError, KeyError) as exc:
             raise Skip(f"`keys create --json` printed no key ({exc}): {made.stdout[:200]!r}") from None
         port = free_port()
-        proc = Proc(f"meshapi-gateway-{n}w", [*_gateway_argv(ctx), "serve", "--host", "127.0.0.1", "--port", str(port),
-                                              "--data-dir", str(data), "--config", str(config), "--workers", str(n)],
-                    ctx.logs, env=_gateway_env())
+        argv = [*_gateway_argv(ctx), "serve", "--host", "127.0.0.1", "--port", str(port),
+                "--data-dir", str(data), "--config", str(config), "--workers", str(n)]
+        proc = Proc(home.name.rsplit("-", 1)[0], argv, ctx.logs, env=_gateway_env())
         _listening(proc, port, 90)
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
         h = _headers(key)
