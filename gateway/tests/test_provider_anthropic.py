@@ -464,6 +464,12 @@ def test_meshapi_sdk(gw: Gateway, key: str) -> None:
     assert text == doc.DOC_TOOL_TEXT
     assert len(calls) == 1 and calls[0].function.name == "get_weather"
     assert json.loads(calls[0].function.arguments) == doc.DOC_TOOL_INPUT
+    answer = ""
+    for chunk in client.chat.completions.stream(meshapi.ChatCompletionParams(
+            model="anthropic/claude-thinking", messages=[meshapi.ChatMessage(role="user", content="GCD?")])):
+        if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
+            answer += chunk.choices[0].delta.content
+    assert answer == doc.DOC_THINKING_ANSWER
     with pytest.raises(meshapi.MeshAPIError) as info:
         list(client.chat.completions.stream(meshapi.ChatCompletionParams(
             model="anthropic/claude-error-event", messages=[meshapi.ChatMessage(role="user", content="x y")])))
