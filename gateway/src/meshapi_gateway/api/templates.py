@@ -52,7 +52,11 @@ class UpdateTemplate(BaseModel):
 
 def _owner(principal: Principal) -> str:
     """Whose templates a caller manages: its own, or the global ones for the admin."""
-    return store.GLOBAL if principal.realm == "admin" else principal.owner
+    if principal.realm == "admin":
+        return store.GLOBAL
+    if principal.owner == store.GLOBAL:  # an empty owner name must not reach the global templates
+        raise GatewayError("forbidden", "This credential has no owner.")
+    return principal.owner
 
 
 def _fields(model: BaseModel) -> dict[str, Any]:

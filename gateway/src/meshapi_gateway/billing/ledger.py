@@ -29,6 +29,7 @@ from meshapi_gateway.ids import prefixed
 log = logging.getLogger("meshapi_gateway.billing")
 
 RETRY_MAX_SECONDS = 5.0
+STOP_TIMEOUT_SECONDS = 60.0
 
 
 class LedgerBilling(Billing):
@@ -85,17 +86,27 @@ class LedgerBilling(Billing):
             self._tasks.append(asyncio.create_task(self._syncer(), name="balance-sync"))
 
     async def aclose(self) -> None:
-        """Graceful stop: every recorded usage is in the database when this returns."""
+        """Graceful stop: every recorded usage is in the database when this returns.
+
+        Only a database that stays unreachable for ``STOP_TIMEOUT_SECONDS`` makes it give up,
+        saying how many records were lost, rather than hanging the shutdown for ever.
+        """
         self._closing.set()
         self._wake.set()
+        try:
+            await asyncio.wait_for(self._drain(), STOP_TIMEOUT_SECONDS)
+        except asyncio.TimeoutError:
+            log.error("ledger: %d usage records could not be written before stopping", len(self._queue))
+        if self._shared is not None:
+            await self._shared.aclose()
+
+    async def _drain(self) -> None:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
         if self._queue:
             await self.flush()
-        if self._shared is not None:
-            await self._shared.aclose()
 
     async def flush(self) -> None:
         """Write everything recorded so far (usage queries call this to read their own writes)."""
