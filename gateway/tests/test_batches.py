@@ -275,3 +275,52 @@ def test_owner_isolation_and_pagination(bgw: Gateway, alice: str) -> None:
         nxt = a.get("/v1/batches", params={"limit": "2", "after": page["last_id"]}).json()
         assert nxt["data"][0]["id"] < page["last_id"]
         assert json.dumps(nxt)  # plain JSON
+
+
+def test_item_run_again_after_its_bill_is_not_billed_again(bgw: Gateway, alice: str,
+                                                           fake_openai: FakeUpstream) -> None:
+    """The crash window between an item's bill and its commit, made to happen on purpose."""
+    database_url = bgw.settings.resolved_database_url()
+    if ledger_rows(database_url, "none") is None:
+        pytest.skip("this build has no ledger")
+    with bgw.client(alice) as c:
+        batch = create(c, upload(c, [chat_line("once"), chat_line("other")]))
+        wait_batch(c, batch["id"])
+        wait_for(lambda: len(ledger_rows(database_url, batch["id"] + ":") or []) == 2, 30)
+        # As if the process had died after billing "once" but before committing its result.
+        reopen_item(database_url, batch["id"], "once")
+        done = wait_batch(c, batch["id"])
+        assert done["status"] == "completed" and done["request_counts"]["completed"] == 2
+        out, _ = outputs(c, done)
+        assert sorted(x["custom_id"] for x in out) == ["once", "other"]
+        # The ledger writes in order: once a later request's row is there, every earlier bill is too.
+        barrier = f"barrier-{batch['id']}"
+        c.post("/v1/chat/completions", json=chat_line("b")["body"], headers={"x-request-id": barrier})
+        wait_for(lambda: ledger_rows(database_url, barrier), 30)
+    sent = [r for r in fake_openai.recorder.requests if r["headers"].get("x-request-id") == f"{batch['id']}:once"]
+    assert len(sent) == 2  # answered again ...
+    rows = ledger_rows(database_url, batch["id"] + ":") or []
+    assert sorted(r["request_id"] for r in rows) == [f"{batch['id']}:once", f"{batch['id']}:other"]  # ... billed once
+
+
+def reopen_item(database_url: str, batch_id: str, custom_id: str) -> None:
+    import asyncio
+
+    from sqlalchemy import update
+
+    from meshapi_gateway.store import db
+    from meshapi_gateway.store.batches_tables import Batch, BatchItem
+
+    async def run() -> None:
+        engine = db.make_engine(database_url)
+        try:
+            async with db.sessionmaker(engine)() as session, session.begin():
+                await session.execute(update(BatchItem).where(BatchItem.batch_id == batch_id,
+                                                              BatchItem.custom_id == custom_id)
+                                      .values(status="pending", result_json=None, lease_until=None))
+                await session.execute(update(Batch).where(Batch.id == batch_id).values(
+                    status="in_progress", completed_at=None, output_file_id=None))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import exists, select
+
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.billing import usage_counts
 from meshapi_gateway.chat.pipeline import money
@@ -73,24 +75,37 @@ class ItemExecutor:
                 return outcome
             return _failure(exc, False)
         try:
-            state.billing.precheck(principal, body.get("model"))
+            # A run cut off by a crash after its bill was written is answered again, but not billed again.
+            bill = not await self._already_billed(request_id)
+            if bill:
+                state.billing.precheck(principal, body.get("model"))
             if url == EMBEDDINGS_URL:
-                return await self._embeddings(principal, body, request_id, multiplier)
-            return await self._chat(principal, body, request_id, multiplier)
+                return await self._embeddings(principal, body, request_id, multiplier, bill)
+            return await self._chat(principal, body, request_id, multiplier, bill)
         except GatewayError as exc:
             return _failure(exc, exc.status in RETRYABLE_STATUSES)
 
+    async def _already_billed(self, request_id: str) -> bool:
+        """Whether the ledger (when this build has one) already holds a bill under this request id."""
+        try:
+            from meshapi_gateway.store.accounts_tables import LedgerEntry
+        except ImportError:
+            return False
+        async with self.state.sessions() as session:
+            found = await session.execute(select(exists().where(LedgerEntry.request_id == request_id)))
+        return bool(found.scalar())
+
     async def _chat(self, principal: Principal, body: dict[str, Any], request_id: str,
-                    multiplier: Decimal) -> ItemOutcome:
+                    multiplier: Decimal, bill: bool) -> ItemOutcome:
         pipeline = self.state.services["chat"]
         body = {k: v for k, v in body.items() if k not in STREAM_FIELDS}
         body = await pipeline.prepare(principal, body)
-        outcome = await pipeline.complete(principal, body, request_id, kind="batch", multiplier=multiplier)
+        outcome = await pipeline.complete(principal, body, request_id, kind="batch", multiplier=multiplier, bill=bill)
         prompt, completion, _ = usage_counts(outcome.response.get("usage"))
         return ItemOutcome("succeeded", 200, outcome.response, None, prompt, completion, outcome.cost)
 
     async def _embeddings(self, principal: Principal, body: dict[str, Any], request_id: str,
-                          multiplier: Decimal) -> ItemOutcome:
+                          multiplier: Decimal, bill: bool) -> ItemOutcome:
         """The steps of ``POST /v1/embeddings``, billed as a batch item."""
         state = self.state
         body = {**body, "input": checks.normalize_input(body.get("input"))}
@@ -103,7 +118,7 @@ class ItemExecutor:
         usage = answer["usage"]
         cost = state.services["chat"]._bill(principal, request_id, target,
                                             {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": 0},
-                                            "batch", multiplier)
+                                            "batch", multiplier, record=bill)
         answer["cost"] = money(cost)
         await state.limits.add_tokens(principal, int(usage.get("total_tokens") or 0))
         return ItemOutcome("succeeded", 200, answer, None, int(usage["prompt_tokens"]), 0, cost)

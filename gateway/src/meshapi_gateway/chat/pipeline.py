@@ -100,17 +100,19 @@ class ChatPipeline:
         return self.state.router.candidates(model, fallbacks)
 
     def _bill(self, principal: "Principal", request_id: str, target: Target, usage: dict[str, Any] | None,
-              kind: str, multiplier: Decimal, estimated: tuple[int, int] | None = None) -> Decimal:
+              kind: str, multiplier: Decimal, estimated: tuple[int, int] | None = None, *,
+              record: bool = True) -> Decimal:
         prompt, completion, cached = usage_counts(usage)
         if usage is None and estimated is not None:
             prompt, completion = estimated
         entry = target.entry
         cost = entry.pricing.cost(prompt, completion, cached, multiplier)
         provider = target.deployment.provider or entry.provider
-        self.state.billing.record(UsageRecord(request_id=request_id, owner=principal.owner, key_id=principal.key_id,
-                                              model=entry.id, provider=provider, prompt_tokens=prompt,
-                                              completion_tokens=completion, cached_tokens=cached, cost=cost,
-                                              kind=kind))
+        if record:  # False only when this request id is already in the ledger (a batch item run again)
+            self.state.billing.record(UsageRecord(request_id=request_id, owner=principal.owner,
+                                                  key_id=principal.key_id, model=entry.id, provider=provider,
+                                                  prompt_tokens=prompt, completion_tokens=completion,
+                                                  cached_tokens=cached, cost=cost, kind=kind))
         metrics.observe_usage(entry.id, provider, prompt, completion, float(cost))
         return cost
 
@@ -120,7 +122,7 @@ class ChatPipeline:
 
     async def complete(self, principal: "Principal", body: dict[str, Any], request_id: str, *,
                        kind: str = "chat", multiplier: Decimal = Decimal(1),
-                       ctx: CallContext | None = None) -> ChatOutcome:
+                       ctx: CallContext | None = None, bill: bool = True) -> ChatOutcome:
         entries = self._candidates(body)
         attempted = Attempted()
         ctx = ctx or self.state.call_context(request_id)
@@ -130,7 +132,7 @@ class ChatPipeline:
         finally:
             self._count_errors(attempted)
         data = normalize_completion(data, target.entry.id)
-        cost = self._bill(principal, request_id, target, data.get("usage"), kind, multiplier)
+        cost = self._bill(principal, request_id, target, data.get("usage"), kind, multiplier, record=bill)
         data["cost"] = money(cost)
         usage = data.get("usage")
         if isinstance(usage, dict):
