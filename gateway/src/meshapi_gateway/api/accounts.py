@@ -9,11 +9,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from meshapi_gateway.api.common import gw, json_response, read_json_object
+from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.billing.queries import balance_view
 from meshapi_gateway.errors import GatewayError, field_error
 
 MAX_CREDIT = Decimal("1000000000")
+
+EXTRA_PATHS.update({
+    "/v1/admin/credits": {"post": _op("Credit (or debit) an owner's balance (admin token)")},
+    "/v1/admin/accounts/{owner}": {"get": _op("An owner's balance (admin token)")},
+})
 
 
 async def _admin(request: Request) -> None:

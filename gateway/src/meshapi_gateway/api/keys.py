@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from meshapi_gateway.api.common import gw, json_response, read_json_object, validate
+from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.auth.key_limits import get_key, update_key
 from meshapi_gateway.auth.keys import create_key, key_view, list_keys, revoke_key
@@ -40,6 +41,17 @@ class UpdateKey(BaseModel):
     rpm: Limit = Field(None, ge=1)
     rpd: Limit = Field(None, ge=1)
     tpm: Limit = Field(None, ge=1)
+
+
+EXTRA_PATHS.update({
+    "/v1/keys": {"post": _op("Create a data-plane key (201; the key is shown only in this answer)",
+                             CreateKey.model_json_schema()),
+                 "get": _op("List the owner's keys")},
+    "/v1/keys/{key_id}": {"get": _op("Get a key (never the key itself)"),
+                          "patch": _op("Change a key's name or limits (null removes a limit)",
+                                       UpdateKey.model_json_schema()),
+                          "delete": _op("Revoke a key (204)")},
+})
 
 
 async def _caller(request: Request) -> Principal:

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from meshapi_gateway.api.common import gw, json_response, read_json_object, validate
+from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.errors import GatewayError
@@ -48,6 +49,17 @@ class UpdateTemplate(BaseModel):
     model: Optional[str] = Field(None, max_length=200)
     params: Optional[dict[str, Any]] = None
     variables: Optional[list[str]] = None
+
+
+EXTRA_PATHS.update({
+    "/v1/templates": {"post": _op("Create a prompt template (201; 409 on a duplicate name)",
+                                  CreateTemplate.model_json_schema()),
+                      "get": _op("List the owner's and the global templates (bare array, newest first)")},
+    "/v1/templates/{template_id}": {"get": _op("Get a template"),
+                                    "patch": _op("Change a template's given fields",
+                                                 UpdateTemplate.model_json_schema()),
+                                    "delete": _op("Delete a template (204)")},
+})
 
 
 def _owner(principal: Principal) -> str:

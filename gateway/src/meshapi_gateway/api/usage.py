@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from meshapi_gateway.api.common import gw, json_response, read_json_object, validate
+from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.billing.queries import UsageFilter, balance_view, event_view, events, totals, usd
@@ -28,6 +29,13 @@ class EventsQuery(BaseModel):
     org_id: Optional[str] = None
     since: Optional[Union[str, float]] = None
     limit: int = Field(200, ge=1, le=1000)
+
+
+EXTRA_PATHS.update({
+    "/v1/balance": {"get": _op("The owner's balance (available_usd and more, decimal strings)")},
+    "/v1/usage/events": {"post": _op("Usage events since a time, oldest first", EventsQuery.model_json_schema())},
+    "/v1/usage": {"get": _op("Usage rows, newest first, with filters and totals")},
+})
 
 
 def parse_time_ms(value: Any, name: str) -> int | None:
