@@ -3,15 +3,19 @@ inline requests, failures, cancel, expiry, the active-batch limit and owner isol
 
 from __future__ import annotations
 
+import asyncio
 import json
 from decimal import Decimal
 from typing import Any, Iterator
 
 import httpx
 import pytest
+from sqlalchemy import update
 from gwtest.batch_support import batch_catalog, chat_line, jsonl, ledger_rows, parse_jsonl, wait_batch, wait_for
 from gwtest.harness import FakeUpstream, Gateway, start_gateway
 from gwtest.postgres_server import PostgresServer
+from meshapi_gateway.store import db
+from meshapi_gateway.store.batches_tables import Batch, BatchItem
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -304,13 +308,6 @@ def test_item_run_again_after_its_bill_is_not_billed_again(bgw: Gateway, alice: 
 
 
 def reopen_item(database_url: str, batch_id: str, custom_id: str) -> None:
-    import asyncio
-
-    from sqlalchemy import update
-
-    from meshapi_gateway.store import db
-    from meshapi_gateway.store.batches_tables import Batch, BatchItem
-
     async def run() -> None:
         engine = db.make_engine(database_url)
         try:
