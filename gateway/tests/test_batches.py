@@ -10,12 +10,12 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
-from sqlalchemy import update
 from gwtest.batch_support import batch_catalog, chat_line, jsonl, ledger_rows, parse_jsonl, wait_batch, wait_for
 from gwtest.harness import FakeUpstream, Gateway, start_gateway
 from gwtest.postgres_server import PostgresServer
 from meshapi_gateway.store import db
 from meshapi_gateway.store.batches_tables import Batch, BatchItem
+from sqlalchemy import update
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
