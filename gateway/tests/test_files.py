@@ -80,6 +80,7 @@ def test_bad_lines_are_listed_and_nothing_is_stored(files_gateway: Gateway, alic
         json.dumps({**chat_line("u"), "url": "/v1/images/generations"}).encode(),
         json.dumps({"custom_id": "m", "url": "/v1/chat/completions", "body": {"messages": []}}).encode(),
         json.dumps(chat_line("unk", model="nope/unknown")).encode(),
+        json.dumps({**chat_line("hot"), "body": {**chat_line("hot")["body"], "temperature": 5}}).encode(),
     ]
     with files_gateway.client(alice) as c:
         before = c.get("/v1/files").json()["data"]
@@ -89,7 +90,8 @@ def test_bad_lines_are_listed_and_nothing_is_stored(files_gateway: Gateway, alic
         assert err["code"] == "invalid_batch_file"
         by_line = {d["line"]: d["type"] for d in err["details"]}
         assert by_line == {2: "invalid_json", 3: "missing_custom_id", 4: "duplicate_custom_id",
-                           5: "unsupported_url", 6: "missing_model", 7: "model_not_found"}
+                           5: "unsupported_url", 6: "missing_model", 7: "model_not_found", 8: "invalid_body"}
+        assert err["details"][-1]["field"] == "body.temperature"  # the live endpoint's own field rules
         after = c.get("/v1/files").json()["data"]
         assert after == before
         # The seed's JSON form is checked the same way (line = position in ``requests``).

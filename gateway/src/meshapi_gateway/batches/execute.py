@@ -20,7 +20,7 @@ from meshapi_gateway.billing import usage_counts
 from meshapi_gateway.chat.pipeline import money
 from meshapi_gateway.embeddings import request as checks
 from meshapi_gateway.embeddings.response import normalize as normalize_embeddings
-from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.errors import GatewayError, field_error
 from meshapi_gateway.files.batch_lines import EMBEDDINGS_URL
 from meshapi_gateway.routing import Attempted
 
@@ -100,6 +100,8 @@ class ItemExecutor:
         pipeline = self.state.services["chat"]
         body = {k: v for k, v in body.items() if k not in STREAM_FIELDS}
         body = await pipeline.prepare(principal, body)
+        if not body.get("messages"):
+            raise field_error("messages", "Field required", type_="missing")
         outcome = await pipeline.complete(principal, body, request_id, kind="batch", multiplier=multiplier, bill=bill)
         prompt, completion, _ = usage_counts(outcome.response.get("usage"))
         return ItemOutcome("succeeded", 200, outcome.response, None, prompt, completion, outcome.cost)

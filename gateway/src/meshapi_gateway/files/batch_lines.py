@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from pydantic import BaseModel, ValidationError
 
+from meshapi_gateway.api.schemas import ChatRequest, ChatRequestWithTemplate
 from meshapi_gateway.catalog import Catalog
+from meshapi_gateway.embeddings.request import EmbeddingsRequest
 from meshapi_gateway.errors import GatewayError
 
 CHAT_URL = "/v1/chat/completions"
@@ -112,6 +115,7 @@ class LineChecker:
         if entry is None:
             add(number, "model_not_found", f"Model '{model}' is not supported.", "body.model")
             return None
+        ok = self._check_schema(number, url, body) and ok
         if url == EMBEDDINGS_URL:
             if entry.model_type != "embedding":
                 add(number, "model_capability_not_supported", f"Model '{model}' does not create embeddings.",
@@ -120,20 +124,33 @@ class LineChecker:
             if body.get("input") in (None, "", []):
                 add(number, "missing_input", "body.input is required.", "body.input")
                 ok = False
-        elif url == CHAT_URL:
-            if entry.model_type == "embedding" or not entry.supports_completions_api:
-                add(number, "model_capability_not_supported", f"Model '{model}' does not serve chat completions.",
-                    "body.model")
-                ok = False
-            messages = body.get("messages")
-            if not isinstance(messages, list) or not messages:
-                add(number, "missing_messages", "body.messages is required and must be a non-empty list.",
-                    "body.messages")
-                ok = False
+        elif url == CHAT_URL and (entry.model_type == "embedding" or not entry.supports_completions_api):
+            add(number, "model_capability_not_supported", f"Model '{model}' does not serve chat completions.",
+                "body.model")
+            ok = False
         if not ok:
             return None
         self.result.models.add(model)
         return {"custom_id": custom_id, "method": "POST", "url": url, "body": body}
+
+
+    def _check_schema(self, number: int, url: Any, body: dict[str, Any]) -> bool:
+        """The same field rules as the live endpoint (ranges, types), so a bad request fails at upload."""
+        schema: type[BaseModel] | None = None
+        if url == CHAT_URL:
+            schema = ChatRequestWithTemplate if body.get("template") else ChatRequest
+        elif url == EMBEDDINGS_URL:
+            schema = EmbeddingsRequest
+        if schema is None:
+            return True
+        try:
+            schema.model_validate(body)
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False, include_context=False)[:5]:
+                where = ".".join(str(p) for p in ("body", *err["loc"]))
+                self.result.add(number, "invalid_body", f"{where}: {err['msg']}", where)
+            return False
+        return True
 
 
 def jsonl_from_requests(requests: Any) -> list[bytes]:
