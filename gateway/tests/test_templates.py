@@ -202,3 +202,20 @@ def test_changes_reach_another_replica_within_the_cache_ttl(gateway_factory_modu
                 break
             assert time.monotonic() < deadline
             time.sleep(0.1)
+
+
+def test_templates_on_both_databases(gateway_factory: Callable[..., Gateway], database_url: str,
+                                     fake_openai: FakeUpstream) -> None:
+    gw = gateway_factory(database_url=database_url, admin_token=ADMIN)
+    key = gw.create_key("tpl-db")
+    tpl = _create(gw, key, name="db", system="Hi {{n}}", model="fake/echo", params={"max_tokens": 7})
+    glob = _create(gw, ADMIN, name="db", system="global")  # same name, other owner (global): allowed
+    with gw.client(key) as c:
+        assert c.post("/v1/templates", json={"name": "db"}).status_code == 409
+        r = c.post("/v1/chat/completions", json={"template": "db", "variables": {"n": "Bo"},
+                                                 "messages": [{"role": "user", "content": "q"}]})
+        assert r.status_code == 200
+        assert fake_openai.recorder.last()["body"]["messages"][0]["content"] == "Hi Bo"
+        assert fake_openai.recorder.last()["body"]["max_tokens"] == 7
+        assert [t["id"] for t in c.get("/v1/templates").json()] == [glob["id"], tpl["id"]]
+        assert c.delete(f"/v1/templates/{tpl['id']}").status_code == 204
