@@ -77,7 +77,7 @@ def build_llama_cpp_wheel(version: str) -> Path:
     """Compile llama-cpp-python once into the cache; the build output streams to the terminal."""
     cache = wheel_cache()
     cache.mkdir(parents=True, exist_ok=True)
-    say(f"Building llama-cpp-python {version} from source (once; about 5 minutes on 2 cores).")
+    say(f"Building llama-cpp-python {version} from source, once: some minutes (about 5 on an idle 2-core machine).")
     say(f"The wheel is kept in {cache}, so later installs take seconds.")
     env = {**os.environ, "CMAKE_ARGS": PORTABLE_CMAKE_ARGS}
     # Built in a scratch folder and moved in at the end, so an interrupted build leaves no half wheel.
