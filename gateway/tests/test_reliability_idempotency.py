@@ -186,3 +186,17 @@ def test_sdk_retry_after_a_lost_response_is_billed_once(igw: Gateway, faulty: Fa
     assert reply.choices[0].message.content == "answer from idem"
     assert len(transport.keys) == 2 and transport.keys[0] == transport.keys[1] != ""
     assert faulty.calls["idem"] == 1 and len(billing.records) == 1
+
+
+def test_other_post_routes_honour_the_key(gateway: Gateway, key: str, fake_openai: Any) -> None:
+    idem = str(uuid.uuid4())
+    body = {"model": "fake/embed", "input": ["one", "two"]}
+    before = len(fake_openai.recorder.requests)
+    with gateway.client(key) as c:
+        first = c.post("/v1/embeddings", json=body, headers={"idempotency-key": idem})
+        second = c.post("/v1/embeddings", json=body, headers={"idempotency-key": idem})
+        plain = c.post("/v1/embeddings", json=body)
+    assert first.status_code == second.status_code == plain.status_code == 200, first.text
+    assert second.content == first.content and second.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in plain.headers
+    assert len(fake_openai.recorder.requests) - before == 2  # the repeat never reached the upstream

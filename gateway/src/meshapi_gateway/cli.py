@@ -170,12 +170,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.workers > 1:
         os.environ[SETTINGS_ENV] = settings.model_dump_json()
         uvicorn.run("meshapi_gateway.cli:app_from_env", factory=True, host=settings.host, port=settings.port,
-                    workers=settings.workers, log_level=log_level, access_log=False, loop="auto", http="auto")
+                    workers=settings.workers, log_level=log_level, access_log=False, loop="auto", http="auto",
+                    timeout_graceful_shutdown=int(settings.shutdown_grace_seconds))
     else:
         from meshapi_gateway.app import asgi
 
         uvicorn.run(asgi(settings), host=settings.host, port=settings.port, log_level=log_level,
-                    access_log=False, loop="auto", http="auto", timeout_graceful_shutdown=30)
+                    access_log=False, loop="auto", http="auto",
+                    timeout_graceful_shutdown=int(settings.shutdown_grace_seconds))
     return 0
 
 
