@@ -39,6 +39,7 @@ log = logging.getLogger("meshapi_gateway.batches")
 
 PRINCIPAL_TTL = 60.0
 MAX_BACKOFF = 30.0
+COALESCE_SECONDS = 0.02
 
 
 class BatchRunner:
@@ -86,6 +87,8 @@ class BatchRunner:
                 log.warning("batch runner tick failed", exc_info=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.batch_poll_seconds)
+                # Items finishing close together are refilled by one claim, not one claim each.
+                await asyncio.sleep(COALESCE_SECONDS)
             self._wake.clear()
 
     async def _heartbeat(self) -> None:
