@@ -143,3 +143,13 @@ def test_files_are_owner_scoped_and_paginated(files_gateway: Gateway, alice: str
         rest = a.get("/v1/files", params={"limit": 2, "after": page["last_id"]}).json()
         assert rest["data"][0]["id"] == ids[0]
         assert a.get("/v1/files", headers={"authorization": "Bearer rsk_bad"}).status_code == 401
+
+
+def test_missing_bytes_are_a_clean_404(files_gateway: Gateway, alice: str) -> None:
+    with files_gateway.client(alice) as c:
+        f = c.post("/v1/files", json={"purpose": "batch", "requests": [chat_line("gone")]}).json()
+        if files_gateway.settings.file_storage != "local":
+            pytest.skip("only a local folder can lose a file behind the gateway's back")
+        (files_gateway.settings.data_dir / "files" / f["id"]).unlink()
+        r = c.get(f"/v1/files/{f['id']}/content")
+        assert r.status_code == 404 and r.json()["error"]["code"] == "file_not_found"

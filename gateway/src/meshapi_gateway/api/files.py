@@ -171,7 +171,21 @@ async def file_content(request: Request) -> Response:
     service = files_service(request)
     row = await service.get(principal.owner, request.path_params["file_id"])
     safe_name = "".join(c for c in row.filename if c.isalnum() or c in "._-") or "file"
-    return StreamingResponse(service.content(row), media_type="application/octet-stream",
+    chunks = service.content(row)
+    # Read the first chunk before answering, so a missing or unreadable file is a clean error, not a cut body.
+    try:
+        first = await chunks.__anext__()
+    except StopAsyncIteration:
+        first = b""
+    except FileNotFoundError:
+        raise GatewayError("file_not_found", f"The bytes of file '{row.id}' are missing from storage.") from None
+
+    async def body() -> AsyncIterator[bytes]:
+        yield first
+        async for chunk in chunks:
+            yield chunk
+
+    return StreamingResponse(body(), media_type="application/octet-stream",
                              headers={"content-length": str(row.bytes),
                                       "content-disposition": f'attachment; filename="{safe_name}"'})
 
