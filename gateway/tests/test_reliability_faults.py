@@ -197,6 +197,7 @@ def test_transient_failure_is_retried_and_billed_once(rgw: Gateway, rkey: str, f
     else:
         assert r.json()["choices"][0]["message"]["content"] == "answer from solo"
     assert faulty.calls["solo"] == 2
+    assert "x-meshapi-fallback" not in r.headers  # a retry of the same model is not a fallback
     records = billing.for_request(r.headers["x-request-id"])
     assert [x.model for x in records] == ["rel/solo"]
 

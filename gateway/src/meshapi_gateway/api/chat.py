@@ -31,7 +31,9 @@ def fallback_headers(outcome: Any) -> dict[str, str]:
     attempted = outcome.attempted
     headers = {"x-resolved-model-id": outcome.target.entry.id}
     if len(attempted.tried) > 1:
-        headers["x-meshapi-fallback"] = ",".join(attempted.models())
+        models = attempted.models()
+        if len(models) > 1:  # another model answered (retries of the same model are not a fallback)
+            headers["x-meshapi-fallback"] = ",".join(models)
     ctx = getattr(outcome, "ctx", None)
     if ctx is not None and ctx.response_headers:
         headers.update(ctx.response_headers)  # e.g. x-meshapi-warning for dropped parameters
