@@ -168,3 +168,45 @@ def test_serve_refuses_workers_without_redis(tmp_path: Any) -> None:
     from meshapi_gateway.cli import main
 
     assert main(["serve", "--workers", "2", "--data-dir", str(tmp_path)]) == 2
+
+
+def test_serve_with_two_workers_shares_one_limit(tmp_path: Any, redis_url: str, fake_openai: Any) -> None:
+    """``serve --workers 2`` with Redis: two real gateway processes, one limit, counted exactly."""
+    from gwtest.accounts_support import ADMIN
+    from gwtest.gateway_process import GatewayProcess
+
+    gp = GatewayProcess(tmp_path, fake_openai.url, workers=2, redis_url=redis_url, admin_token=ADMIN).start()
+    try:
+        r = httpx.post(gp.url + "/v1/keys", headers={"authorization": f"Bearer {ADMIN}"},
+                       json={"owner": "rl-workers", "rpm": 9})
+        key = r.json()["key"]
+
+        assert gp.proc is not None and len(_children(gp.proc.pid)) >= 2  # two worker processes serve
+
+        async def burst() -> list[int]:
+            # A fresh connection per request, so both workers accept some of them.
+            async def one() -> int:
+                async with httpx.AsyncClient(headers={"authorization": f"Bearer {key}", "connection": "close"},
+                                             timeout=30) as c:
+                    return (await c.post(gp.url + "/v1/chat/completions", json=CHAT)).status_code
+
+            return list(await asyncio.gather(*(one() for _ in range(30))))
+
+        statuses = asyncio.run(burst())
+        assert statuses.count(200) == 9 and statuses.count(429) == 21
+    finally:
+        gp.stop()
+
+
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
