@@ -12,7 +12,6 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
-
 from gwtest.faulty_upstream import FaultyUpstream, closed_port_url
 from gwtest.harness import Gateway, start_gateway
 from gwtest.recording_billing import RecordingBilling, install_recording_billing
@@ -104,7 +103,7 @@ def _fault(name: str, stream: bool) -> str:
 @pytest.mark.parametrize("fault", [*BEFORE_FIRST_BYTE, "refused", *STREAM_ONLY_EARLY, "cut-body", "stall-body"])
 def test_fault_before_first_byte_falls_back(rgw: Gateway, rkey: str, faulty: FaultyUpstream,
                                             billing: RecordingBilling, fault: str, stream: bool) -> None:
-    if fault in STREAM_ONLY_EARLY and not stream or fault in ("cut-body", "stall-body") and stream:
+    if (fault in STREAM_ONLY_EARLY and not stream) or (fault in ("cut-body", "stall-body") and stream):
         pytest.skip("fault exists only for the other mode")
     model = "rel/refused" if fault == "refused" else "rel/primary"
     behaviour = {"cut-body": "cut", "stall-body": "stall"}.get(fault, _fault(fault, stream))

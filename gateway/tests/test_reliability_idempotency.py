@@ -8,7 +8,6 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
-
 from gwtest.faulty_upstream import FaultyUpstream
 from gwtest.harness import Gateway, start_gateway
 from gwtest.recording_billing import RecordingBilling, install_recording_billing

@@ -19,7 +19,6 @@ from typing import Any
 import aiohttp
 import httpx
 import pytest
-
 from gwtest.accounts_support import ADMIN, ledger
 from gwtest.faulty_upstream import FaultyUpstream
 from gwtest.gateway_process import GatewayProcess
@@ -94,7 +93,8 @@ def test_thousand_streams_with_a_flaky_primary(tmp_path: Path, breakers: bool) -
     truncated = [r for r in results if not r[2]]
     fallbacks = sum(1 for r in results if r[3] == "load/primary,load/backup")
     answered = Counter(r[1] for r in results)
-    print(f"\nreliability load ({'breakers on' if breakers else 'breakers off'}): {REQUESTS} streams at c={CONCURRENCY} in {wall:.2f} s "
+    mode = "breakers on" if breakers else "breakers off"
+    print(f"\nreliability load ({mode}): {REQUESTS} streams at c={CONCURRENCY} in {wall:.2f} s "
           f"({REQUESTS / wall:.0f} req/s); fallbacks {fallbacks}; answered by {dict(answered)}; "
           f"upstream calls {dict(upstream.calls)}")
     assert truncated == []

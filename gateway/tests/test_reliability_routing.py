@@ -12,7 +12,6 @@ from typing import Any, Iterator
 import httpx
 import pytest
 import redis
-
 from gwtest.faulty_upstream import FaultyUpstream
 from gwtest.harness import Gateway, start_gateway
 from gwtest.recording_billing import install_recording_billing
@@ -25,8 +24,8 @@ def catalog(url: str) -> list[dict[str, Any]]:
     dep = {"base_url": url, "api_key": "sk-test"}
     return [
         {"id": "br/multi", "upstream_model": "dep-a", "deployments": [{**dep, "upstream_model": "dep-b"}], **common},
-        {"id": "lb/weighted", "upstream_model": "dep-w3", "weight": 3, "deployments": [{**dep, "upstream_model": "dep-w1",
-                                                                            "weight": 1}], **common},
+        {"id": "lb/weighted", "upstream_model": "dep-w3", "weight": 3,
+         "deployments": [{**dep, "upstream_model": "dep-w1", "weight": 1}], **common},
         {"id": "lb/even", "upstream_model": "dep-x", "deployments": [{**dep, "upstream_model": "dep-y"}],
          "idle_timeout": 30, **common},
         {"id": "ctx/small", "upstream_model": "small", "context_length": 1000, "fallbacks": ["ctx/tiny"],
@@ -215,7 +214,7 @@ def test_retry_budget_caps_retries_during_an_outage(make_gw: Any, faulty: Faulty
             r = c.post("/v1/chat/completions", json={"model": "out/down",
                                                      "messages": [{"role": "user", "content": "x"}]})
             assert r.status_code == 503
-    # Without a budget: 20 × (1 + 3) = 80 calls. The budget allows its initial 10 retry rounds only.
+    # Without a budget: 20 * (1 + 3) = 80 calls. The budget allows its initial 10 retry rounds only.
     assert 20 <= faulty.calls["down"] <= 30
     assert metric(gw, "meshapi_retry_budget_exhausted_total") >= 1
 
@@ -232,7 +231,7 @@ def _stream_in_thread(gw: Gateway, key: str, model: str, out: dict[str, Any], st
                         lines.append(line[6:])
                         started.set()
                 out["events"] = lines
-    except Exception as exc:  # noqa: BLE001 - the test inspects it
+    except Exception as exc:
         out["error"] = exc
     finally:
         started.set()

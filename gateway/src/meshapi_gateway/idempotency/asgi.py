@@ -37,7 +37,7 @@ def idempotency_key(scope: Scope) -> bytes | None:
 class _Recorder:
     """Passes the response through while keeping a copy (up to ``limit`` bytes)."""
 
-    __slots__ = ("send", "limit", "status", "headers", "parts", "size", "complete")
+    __slots__ = ("complete", "headers", "limit", "parts", "send", "size", "status")
 
     def __init__(self, send: Send, limit: int) -> None:
         self.send = send

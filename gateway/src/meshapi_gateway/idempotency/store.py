@@ -62,7 +62,7 @@ class IdempotencyStore:
                         .values(fingerprint=fingerprint, state="running", status=None, headers=None, body=None,
                                 created_at=now, expires_at=now + self.ttl))
                     await session.commit()
-                    if taken.rowcount == 1:  # type: ignore[attr-defined]
+                    if taken.rowcount == 1:
                         return Claim("claimed")
                     continue
                 if row.fingerprint != fingerprint:
@@ -94,7 +94,7 @@ class IdempotencyStore:
         async with self.sessions() as session:
             result = await session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now))
             await session.commit()
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return int(result.rowcount or 0)
 
     async def count(self) -> int:
         async with self.sessions() as session:

@@ -23,8 +23,16 @@ ChangeListener = Callable[[str, float, float], None]
 
 
 class _State:
-    __slots__ = ("consecutive", "window_start", "requests", "failures", "open_until", "cooldown", "probing_since",
-                 "remote")
+    __slots__ = (
+        "consecutive",
+        "cooldown",
+        "failures",
+        "open_until",
+        "probing_since",
+        "remote",
+        "requests",
+        "window_start",
+    )
 
     def __init__(self, now: float, cooldown: float) -> None:
         self.consecutive = 0

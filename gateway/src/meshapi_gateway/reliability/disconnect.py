@@ -29,7 +29,7 @@ class ClientGone(Exception):
 
 
 class _Watch:
-    __slots__ = ("task", "receive", "watcher", "gone")
+    __slots__ = ("gone", "receive", "task", "watcher")
 
     def __init__(self, task: asyncio.Task[object], receive: Receive) -> None:
         self.task = task

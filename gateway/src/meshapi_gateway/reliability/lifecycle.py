@@ -22,8 +22,8 @@ log = logging.getLogger("meshapi_gateway.reliability")
 SETTLE_WAIT_SECONDS = 5.0
 
 
-def redis_client(state: "GatewayState") -> Any:
-    """The Redis client another area already opened, or a small one of our own."""
+def redis_client(state: "GatewayState") -> tuple[Any, bool]:
+    """The Redis client another area already opened, or a small one of our own (and whether it is ours)."""
     shared = state.services.get("redis")
     if shared is not None:
         return shared, False

@@ -80,7 +80,7 @@ class RetryPolicy:
             return None
         if retry_after is not None and retry_after > self.retry_after_max:
             return None
-        backoff = min(self.backoff_max, self.backoff_base * (2 ** round_index))
+        backoff = min(self.backoff_max, self.backoff_base * 2.0 ** round_index)
         jittered = backoff * (0.5 + random.random() * 0.5)
         return max(jittered, retry_after or 0.0)
 
@@ -93,7 +93,7 @@ class RetryBudget:
     the bucket is empty, so they cannot multiply the load on a failing upstream.
     """
 
-    __slots__ = ("ratio", "min_per_second", "capacity", "_tokens", "_last")
+    __slots__ = ("_last", "_tokens", "capacity", "min_per_second", "ratio")
 
     def __init__(self, ratio: float = 0.2, min_per_second: float = 5.0) -> None:
         self.ratio = ratio

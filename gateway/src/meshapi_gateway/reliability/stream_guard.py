@@ -22,7 +22,7 @@ EndListener = Callable[[bool | None], None]
 
 
 class GuardedStream:
-    __slots__ = ("_first", "_inner", "_idle", "_deadline", "_provider", "_on_end", "_ended", "_dog", "_loop")
+    __slots__ = ("_deadline", "_dog", "_ended", "_first", "_idle", "_inner", "_loop", "_on_end", "_provider")
 
     def __init__(self, first: dict[str, Any] | None, inner: AsyncIterator[dict[str, Any]] | None, idle: float,
                  deadline: float, provider: str, on_end: EndListener | None, dog: Watchdog,

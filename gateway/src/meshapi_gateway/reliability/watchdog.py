@@ -15,7 +15,7 @@ import math
 
 
 class Watchdog:
-    __slots__ = ("_loop", "_task", "_handle", "_due", "_limit", "expired")
+    __slots__ = ("_due", "_handle", "_limit", "_loop", "_task", "expired")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[object]) -> None:
         self._loop = loop

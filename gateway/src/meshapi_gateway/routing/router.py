@@ -54,7 +54,7 @@ class Attempted:
 class Slot:
     """One deployment of one model, with the live numbers the balancer needs."""
 
-    __slots__ = ("target", "key", "weight", "in_flight")
+    __slots__ = ("in_flight", "key", "target", "weight")
 
     def __init__(self, target: Target, key: str, weight: float) -> None:
         self.target = target
@@ -79,7 +79,7 @@ def model_not_found(model_id: str) -> GatewayError:
 
 def _rank(slot: Slot) -> tuple[float, float]:
     # Least in-flight per unit of weight first; among equals a weighted random draw
-    # (Efraimidis–Spirakis key), so idle deployments share traffic by weight.
+    # (Efraimidis-Spirakis key), so idle deployments share traffic by weight.
     return slot.in_flight / slot.weight, -(random.random() ** (1.0 / slot.weight))
 
 
