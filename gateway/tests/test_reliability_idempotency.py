@@ -199,3 +199,24 @@ def test_other_post_routes_honour_the_key(gateway: Gateway, key: str, fake_opena
     assert second.content == first.content and second.headers["idempotent-replayed"] == "true"
     assert "idempotent-replayed" not in plain.headers
     assert len(fake_openai.recorder.requests) - before == 2  # the repeat never reached the upstream
+
+
+def test_new_api_keys_are_never_stored_for_replay(tmp_path_factory: pytest.TempPathFactory,
+                                                  faulty: FaultyUpstream) -> None:
+    admin = "admin-" + "q" * 40
+    gw = start_gateway(tmp_path_factory.mktemp("idem-keys"), faulty.url, models=catalog(faulty.url),
+                       admin_token=admin)
+    try:
+        headers = {"authorization": f"Bearer {admin}", "idempotency-key": "create-once"}
+        with httpx.Client(base_url=gw.url, timeout=30) as c:
+            first = c.post("/v1/keys", json={"owner": "k-owner", "name": "one"}, headers=headers)
+            second = c.post("/v1/keys", json={"owner": "k-owner", "name": "one"}, headers=headers)
+        assert first.status_code == second.status_code == 201
+        assert first.json()["key"] not in second.text  # nothing replayed, and nothing kept
+        import sqlite3
+
+        rows = sqlite3.connect(gw.settings.data_dir / "gateway.db").execute(
+            "select body from idempotency_keys").fetchall()
+        assert all(b"rsk_" not in (body or b"") for (body,) in rows)
+    finally:
+        gw.server.stop()

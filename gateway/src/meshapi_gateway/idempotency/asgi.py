@@ -21,12 +21,15 @@ from meshapi_gateway.idempotency.store import StoredResponse
 from meshapi_gateway.reliability import metrics as rmetrics
 
 HEADER = b"idempotency-key"
+# Answers that carry a secret shown once (a new API key) are never stored, so these
+# routes run without idempotency rather than keep the secret in the database.
+SECRET_ANSWER_PATHS = ("/v1/keys",)
 REPLAYED = (b"idempotent-replayed", b"true")
 Downstream = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def idempotency_key(scope: Scope) -> bytes | None:
-    if scope["method"] != "POST":
+    if scope["method"] != "POST" or scope["path"].startswith(SECRET_ANSWER_PATHS):
         return None
     for name, value in scope["headers"]:
         if name == HEADER:
