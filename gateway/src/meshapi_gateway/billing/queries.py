@@ -74,20 +74,26 @@ async def totals(session: AsyncSession, flt: UsageFilter) -> tuple[int, Decimal]
 
 
 async def balance_view(session: AsyncSession, owner: str, book: BalanceBook | None) -> dict[str, Any]:
-    """The balance object (``available_usd`` as meshapi-code reads it)."""
+    """The balance object (``available_usd`` as meshapi-code reads it).
+
+    For an account, ``spent_usd`` is what was charged to it (credited - balance + pending), so
+    no ledger scan is needed; only owners without an account get a sum over their ledger rows.
+    """
     row = (await session.execute(select(Balance).where(Balance.owner == owner)
                                  .execution_options(populate_existing=True))).scalar_one_or_none()
     pending = book.pending.get(owner, Decimal(0)) if book is not None else Decimal(0)
+    remote = book.remote.get(owner, Decimal(0)) if book is not None else Decimal(0)
     enforce = book.enforce if book is not None else False
-    _, spent = await totals(session, UsageFilter(owner))
     if row is not None:
         balance, credited, limited = Decimal(row.balance_usd), Decimal(row.credited_usd), True
+        spent = credited - balance + pending
     elif enforce and book is not None:
         balance, credited, limited = book.default_credit, book.default_credit, True
+        spent = pending
     else:
         balance, credited, limited = Decimal(0), Decimal(0), False
-    remote = book.remote.get(owner, Decimal(0)) if book is not None else Decimal(0)
+        spent = (await totals(session, UsageFilter(owner)))[1] + pending
     available = balance - pending - remote if limited else Decimal(0)
     return {"object": "balance", "owner": owner, "currency": "USD", "available_usd": usd(available),
             "balance_usd": usd(balance), "pending_usd": usd(pending), "credited_usd": usd(credited),
-            "spent_usd": usd(spent + pending), "limited": limited}
+            "spent_usd": usd(spent), "limited": limited}
