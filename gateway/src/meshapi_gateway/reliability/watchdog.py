@@ -58,8 +58,8 @@ class Watchdog:
         if not self.expired:
             return False
         self.expired = False
-        self._task.uncancel()
-        return True
+        # Someone else (a client disconnect, a shutdown) cancelled the task too: theirs wins.
+        return self._task.uncancel() == 0
 
     def stop(self) -> None:
         self._limit = math.inf
