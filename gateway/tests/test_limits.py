@@ -210,3 +210,22 @@ def _children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(stat.parent.name))
     return found
+
+
+def test_redis_outage_lets_requests_through(gateway_factory: Callable[..., Gateway]) -> None:
+    """Documented choice: a limiter outage is not a gateway outage."""
+    from gwtest.redis_server import RedisServer
+
+    try:
+        server = RedisServer().start()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    try:
+        gw = gateway_factory(redis_url=server.url)
+        key = gw.create_key("rl-outage", rpm=1)
+        assert _chat(gw, key).status_code == 200
+        assert _chat(gw, key).status_code == 429
+    finally:
+        server.stop()
+    r = _chat(gw, key)
+    assert r.status_code == 200 and "x-ratelimit-limit" not in r.headers
