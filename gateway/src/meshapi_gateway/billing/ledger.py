@@ -30,6 +30,7 @@ log = logging.getLogger("meshapi_gateway.billing")
 
 RETRY_MAX_SECONDS = 5.0
 STOP_TIMEOUT_SECONDS = 60.0
+REREAD_SECONDS = 5
 
 
 class LedgerBilling(Billing):
@@ -173,8 +174,8 @@ class LedgerBilling(Billing):
     async def _refresh(self) -> None:
         async with self._lock:
             async with self._sessions() as session:
-                # A little behind the watermark: rows committed within the same second.
-                rows = await changed_balances(session, self._watermark - 1)
+                # Behind the watermark: a row's time is set before its transaction commits.
+                rows = await changed_balances(session, self._watermark - REREAD_SECONDS)
             for owner, balance, updated in rows:
                 self.book.set_committed(owner, balance)
                 self._watermark = max(self._watermark, updated)
