@@ -161,3 +161,34 @@ def test_sigterm_hands_running_items_back(tmp_path: Path, fake_openai: FakeUpstr
         second.stop()
         api.stop()
     assert sorted(x["custom_id"] for x in out) == sorted(x["custom_id"] for x in lines)
+
+
+def test_cancel_after_a_worker_died_mid_batch(tmp_path: Path, fake_openai: FakeUpstream) -> None:
+    settings = base_settings(fake_openai, batch_runner=False)
+    api = BatchGatewayProcess(tmp_path, settings)
+    key = api.create_key("alice")
+    api.start()
+    dead = BatchGatewayProcess(tmp_path, {**settings, "batch_runner": True}, command="worker")
+    fresh = BatchGatewayProcess(tmp_path, {**settings, "batch_runner": True}, command="worker")
+    try:
+        dead.start()
+        lines = [chat_line(f"d{i}", model="fake/slow-2") for i in range(6)]
+        with httpx.Client(base_url=api.url, headers={"authorization": f"Bearer {key}"}, timeout=30) as c:
+            batch = c.post("/v1/batches", json={"requests": lines}).json()
+            wait_for(lambda: sum(i["status"] == "running" for i in items_of(api.database_url, batch["id"]).values())
+                     == 3, 60)
+            dead.kill()  # leaves three items claimed by a runner that will never come back
+            assert c.post(f"/v1/batches/{batch['id']}/cancel", json={}).json()["status"] == "cancelling"
+            fresh.start()
+            final = wait_batch(c, batch["id"], timeout=120)
+            assert final["status"] == "cancelled", final
+            out, err = [], []
+            if final["output_file_id"]:
+                out = parse_jsonl(c.get(f"/v1/files/{final['output_file_id']}/content").content)
+            err = parse_jsonl(c.get(f"/v1/files/{final['error_file_id']}/content").content)
+    finally:
+        dead.stop()
+        fresh.stop()
+        api.stop()
+    assert sorted(x["custom_id"] for x in out + err) == sorted(x["custom_id"] for x in lines)
+    assert {x["error"]["code"] for x in err} == {"batch_cancelled"}

@@ -89,9 +89,11 @@ async def release_worker(session: AsyncSession, worker: str) -> None:
 
 
 async def close_pending(session: AsyncSession, batch_id: str, status: str) -> None:
-    """Cancel or expire every item that has not started (running ones finish and are kept)."""
-    await session.execute(update(BatchItem).where(BatchItem.batch_id == batch_id, BatchItem.status == "pending")
-                          .values(status=status, finished_at=int(time.time()), lease_until=None)
+    """Cancel or expire every item that has not started, or whose runner died (running ones finish and are kept)."""
+    now = time.time()
+    unstarted = or_(BatchItem.status == "pending", and_(BatchItem.status == "running", BatchItem.lease_until < now))
+    await session.execute(update(BatchItem).where(BatchItem.batch_id == batch_id, unstarted)
+                          .values(status=status, finished_at=int(now), lease_until=None)
                           .execution_options(synchronize_session=False))
 
 
