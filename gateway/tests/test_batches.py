@@ -159,11 +159,14 @@ def test_inline_requests_and_embeddings(bgw: Gateway, alice: str) -> None:
         assert inline["input_file_id"].startswith("file-")
         emb = [{"custom_id": f"e{i}", "method": "POST", "url": "/v1/embeddings",
                 "body": {"model": "fake/embed", "input": f"text {i}"}} for i in range(3)]
+        inline_emb = c.post("/v1/batches", json={"requests": emb}).json()
+        assert inline_emb["endpoint"] == "/v1/embeddings"
         fid = upload(c, emb)
         e = c.post("/v1/batches", json={"input_file_id": fid, "endpoint": "/v1/embeddings",
                                         "completion_window": "24h"}).json()
         done = wait_batch(c, inline["id"])
         assert done["status"] == "completed" and done["request_counts"]["completed"] == 2
+        assert wait_batch(c, inline_emb["id"])["status"] == "completed"
         done_e = wait_batch(c, e["id"])
         assert done_e["status"] == "completed", done_e
         out, _ = outputs(c, done_e)

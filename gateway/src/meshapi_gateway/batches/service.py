@@ -80,6 +80,8 @@ class BatchService:
             for number, line in enumerate(lines, start=1):
                 checker.check(number, line)
             checker.result.raise_if_invalid()
+            if not body.get("endpoint") and checker.result.url:
+                endpoint = checker.result.url  # inline requests name their endpoint on each line
 
             async def content() -> AsyncIterator[bytes]:
                 for line in lines:
