@@ -34,7 +34,7 @@ def _window(log: deque[float], name: str, limit: int, length: float, now: float)
     blocked = 0.0
     if used >= limit:
         # The (used - limit + 1)-th oldest entry has to leave before one more fits.
-        blocked = log[used - limit] + length - now if limit > 0 else length
+        blocked = log[used - limit] + length - now
     return Window(name, limit, used, frees_in), blocked
 
 
@@ -58,7 +58,7 @@ class MemoryLimiter(Limiter):
         admitted: list[tuple[Window, deque[float]]] = []
         for log, name, limit, length in ((state.minute, "minute", principal.rpm, MINUTE),
                                          (state.day, "day", principal.rpd, DAY)):
-            if limit is None:
+            if not limit or limit < 0:  # 0 means "no limit", as in the CLI and the Redis limiter
                 log.clear()
                 continue
             window, blocked = _window(log, name, limit, length, now)
@@ -66,7 +66,7 @@ class MemoryLimiter(Limiter):
             admitted.append((window, log))
             if blocked > verdict.blocked_for:
                 verdict.blocked_for, verdict.blocked_by = blocked, name
-        if principal.tpm is not None:
+        if principal.tpm:
             _prune_tokens(state, int(now))
             verdict.tpm, verdict.tokens_used = principal.tpm, state.token_sum
             if state.token_sum >= principal.tpm:
@@ -86,7 +86,7 @@ class MemoryLimiter(Limiter):
         return remember(raise_if_blocked(verdict))
 
     async def add_tokens(self, principal: Principal, tokens: int) -> None:
-        if principal.key_id is None or principal.tpm is None or tokens <= 0:
+        if principal.key_id is None or not principal.tpm or tokens <= 0:
             return
         state = self._keys.get(principal.key_id)
         if state is None:

@@ -130,11 +130,11 @@ class RedisLimiter(Limiter):
             return {}
         blocked_ms, blocked_by, m_used, m_frees, d_used, d_frees, tokens = (int(x) for x in raw)
         verdict = Verdict(windows=[], blocked_for=blocked_ms / 1000, blocked_by=_BLOCKERS.get(blocked_by, ""))
-        if principal.rpm is not None:
+        if principal.rpm:
             verdict.windows.append(Window("minute", principal.rpm, m_used, m_frees / 1000))
-        if principal.rpd is not None:
+        if principal.rpd:
             verdict.windows.append(Window("day", principal.rpd, d_used, d_frees / 1000))
-        if principal.tpm is not None:
+        if principal.tpm:
             verdict.tpm, verdict.tokens_used = principal.tpm, tokens
         return remember(raise_if_blocked(verdict))
 
