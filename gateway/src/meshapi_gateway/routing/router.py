@@ -190,7 +190,7 @@ class Router:
         """
         self.budget.deposit()
         loop = asyncio.get_running_loop()
-        order = list(entries)
+        order = entries  # copied only if a context-length fallback has to be inserted
         # Per request only: a deployment that answered Retry-After is not asked again before it.
         not_before: dict[str, float] | None = None
         round_index = 0
@@ -246,6 +246,8 @@ class Router:
                             rest = order[i:]
                             extra = [e for e in (self.catalog.get(m) for m in entry.context_window_fallbacks)
                                      if e is not None and all(e is not o for o in rest)]
+                            if order is entries:
+                                order = list(entries)
                             order[i:i] = extra
                             break
                         if not exc.retryable:
