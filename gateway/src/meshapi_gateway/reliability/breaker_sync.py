@@ -65,13 +65,19 @@ class RedisBreakerSync:
             await self.redis.hdel(OPEN_HASH, *stale)
 
     async def _run(self) -> None:
+        failing = False  # log once per outage, not every interval
         while True:
             try:
                 await self.pull()
+                if failing:
+                    log.warning("shared breaker state is readable again")
+                failing = False
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("could not read shared breaker state: %s", exc)
+                if not failing:
+                    log.warning("could not read shared breaker state (each replica now decides alone): %s", exc)
+                failing = True
             await asyncio.sleep(self.interval)
 
     async def start(self) -> None:
