@@ -23,7 +23,7 @@ def bgw(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         fake_openai: FakeUpstream) -> Iterator[Gateway]:
     overrides: dict[str, Any] = {"models": batch_catalog(fake_openai.url), "batch_poll_seconds": 0.2,
                        "batch_lease_seconds": 5, "batch_allow_short_windows": True,
-                       "batch_concurrency_per_batch": 2, "batch_max_active_per_owner": 3, "batch_max_attempts": 2}
+                       "batch_concurrency_per_batch": 2, "batch_max_active_per_owner": 4, "batch_max_attempts": 2}
     if request.param == "postgresql":
         server: PostgresServer = request.getfixturevalue("pg_server")
         overrides["database_url"] = server.new_database()
@@ -251,7 +251,7 @@ def test_active_batch_limit(bgw: Gateway) -> None:
     lines = [chat_line(f"l{i}", model="fake/slow-2") for i in range(4)]
     with bgw.client(carol) as c:
         fid = upload(c, lines)
-        ids = [create(c, fid)["id"] for _ in range(3)]
+        ids = [create(c, fid)["id"] for _ in range(bgw.settings.batch_max_active_per_owner)]
         r = c.post("/v1/batches", json={"input_file_id": fid, "endpoint": "/v1/chat/completions",
                                         "completion_window": "24h"})
         assert r.status_code == 429 and r.json()["error"]["code"] == "batch_limit_exceeded"
