@@ -115,6 +115,9 @@ def test_seed_readme_example_with_our_sdk(bgw: Gateway, alice: str, fake_openai:
     ids = {r["headers"].get("x-request-id") for r in fake_openai.recorder.requests}
     assert {f"{batch.id}:req-1", f"{batch.id}:req-2"} <= ids
     assert batch.id in [b.id for b in client.batches.list().data]
+    metrics = httpx.get(bgw.url + "/metrics").text
+    assert 'meshapi_batch_items_total{outcome="succeeded"}' in metrics
+    assert 'meshapi_batches_finished_total{status="completed"}' in metrics
 
 
 def test_openai_client_multipart_flow_and_batch_discount(bgw: Gateway, alice: str) -> None:

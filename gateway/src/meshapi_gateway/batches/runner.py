@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.batches import claims
+from meshapi_gateway.batches import metrics as batch_metrics
 from meshapi_gateway.batches.execute import ItemExecutor, ItemOutcome, item_request_id
 from meshapi_gateway.batches.output import write_outputs
 from meshapi_gateway.batches.wire import ACTIVE
@@ -147,6 +148,7 @@ class BatchRunner:
             self.per_owner[batch.owner] += 1
             self.inflight[item.id] = asyncio.create_task(self._run(batch, principal, item),
                                                          name=f"batch-item-{item.id}")
+            batch_metrics.IN_FLIGHT.inc()
 
     async def _principal(self, batch: Batch) -> Principal:
         """The batch's owner as a caller, with the limits of the key that created the batch."""
@@ -178,6 +180,7 @@ class BatchRunner:
                 outcome = ItemOutcome("retry", 500, {"error": error}, error)
             await self._commit(item, request_id, outcome)
         finally:
+            batch_metrics.IN_FLIGHT.dec()
             self.inflight.pop(item.id, None)
             self.per_batch[batch.id] -= 1
             self.per_owner[batch.owner] -= 1
@@ -192,12 +195,14 @@ class BatchRunner:
             if outcome.status == "retry" and (outcome.free_retry or item.attempts < self.settings.batch_max_attempts):
                 delay = max(outcome.retry_after, min(MAX_BACKOFF, 0.5 * 2 ** item.attempts))
                 await claims.requeue_item(session, item.id, self.worker, delay, free=outcome.free_retry)
+                batch_metrics.ITEMS.labels("retried").inc()
                 return
             kept = await claims.finish_item(
                 session, item.id, self.worker, status="succeeded" if outcome.status == "succeeded" else "failed",
                 status_code=outcome.status_code, request_id=request_id, result_json=orjson.dumps(outcome.body).decode(),
                 error_json=orjson.dumps(outcome.error).decode() if outcome.error else None,
                 prompt_tokens=outcome.prompt_tokens, completion_tokens=outcome.completion_tokens, cost=outcome.cost)
+        batch_metrics.ITEMS.labels("succeeded" if outcome.status == "succeeded" else "failed").inc()
         if not kept:
             log.warning("batch item lease was lost before its result was committed",
                         extra={"request_id": request_id})
@@ -226,5 +231,6 @@ class BatchRunner:
             await session.execute(update(Batch).where(Batch.id == batch.id, Batch.claimed_by == self.worker).values(
                 status=final, output_file_id=out_id, error_file_id=err_id, claimed_by=None, lease_until=None,
                 **{f"{final}_at": done}))
+        batch_metrics.BATCHES.labels(final).inc()
         log.info("batch %s %s: %d succeeded, %d failed, %d cancelled, %d expired", batch.id, final, succeeded,
                  failed, cancelled, expired)
