@@ -107,6 +107,8 @@ class BatchRunner:
         async with self.state.sessions() as session:
             batches = list((await session.execute(
                 select(Batch).where(Batch.status.in_(ACTIVE)).order_by(Batch.id))).scalars())
+        # Owners with the fewest requests running here get free slots first, so no owner waits behind another.
+        batches.sort(key=lambda b: self.per_owner[b.owner])
         for batch in batches:
             await self._advance(batch)
 
