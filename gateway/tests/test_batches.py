@@ -327,3 +327,28 @@ def reopen_item(database_url: str, batch_id: str, custom_id: str) -> None:
             await engine.dispose()
 
     asyncio.run(run())
+
+
+def test_a_big_batch_leaves_room_for_live_traffic_and_other_owners(gateway_factory: Any,
+                                                                   fake_openai: FakeUpstream) -> None:
+    gw: Gateway = gateway_factory(models=batch_catalog(fake_openai.url), batch_poll_seconds=0.2,
+                                  batch_concurrency_per_batch=2, batch_concurrency_per_owner=2,
+                                  batch_concurrency_total=4)
+    big_owner, small_owner = gw.create_key("big"), gw.create_key("small")
+    with gw.client(big_owner) as big, gw.client(small_owner) as small:
+        huge = create(big, upload(big, [chat_line(f"h{i}", model="fake/slow-2") for i in range(20)]))
+        more = create(big, upload(big, [chat_line(f"m{i}", model="fake/slow-2") for i in range(20)]))
+        wait_batch(big, huge["id"], ("in_progress",))
+        # Live requests of the same owner are answered while the batches run.
+        live = big.post("/v1/chat/completions", json=chat_line("live")["body"])
+        assert live.status_code == 200
+        # Another owner's batch finishes while the big owner's batches are still far from done.
+        quick = create(small, upload(small, [chat_line("q1"), chat_line("q2")]))
+        assert wait_batch(small, quick["id"])["status"] == "completed"
+        states = [big.get(f"/v1/batches/{b['id']}").json() for b in (huge, more)]
+        assert all(s["status"] == "in_progress" for s in states)
+        assert sum(s["request_counts"]["completed"] for s in states) < 40
+        for b in (huge, more):
+            big.post(f"/v1/batches/{b['id']}/cancel", json={})
+        for b in (huge, more):
+            wait_batch(big, b["id"])
