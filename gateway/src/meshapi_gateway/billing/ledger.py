@@ -112,11 +112,14 @@ class LedgerBilling(Billing):
     async def flush(self) -> None:
         """Write everything recorded so far (usage queries call this to read their own writes)."""
         delay = 0.2
+        retry = False
         while self._queue:
             try:
-                await self._write_some()
+                await self._write_some(retry)
+                retry = False
             except Exception:
                 log.exception("ledger write failed; retrying (%d records queued)", len(self._queue))
+                retry = True  # the failed commit may have landed: the next attempt checks
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
 
@@ -131,13 +134,13 @@ class LedgerBilling(Billing):
             self._wake.clear()
             await self.flush()
 
-    async def _write_some(self) -> None:
+    async def _write_some(self, retry: bool = False) -> None:
         async with self._lock:
             batch = [self._queue[i] for i in range(min(self._batch_size, len(self._queue)))]
             if not batch:
                 return
             async with self._sessions() as session, session.begin():
-                balances = await write_batch(session, batch, self.book.enforce, self.book.default_credit)
+                balances = await write_batch(session, batch, self.book.enforce, self.book.default_credit, retry)
             for _ in batch:
                 self._queue.popleft()
             for q in batch:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,14 +46,24 @@ def _row(q: Queued) -> dict[str, Any]:
 
 
 async def write_batch(session: AsyncSession, batch: Sequence[Queued], enforce: bool,
-                      default_credit: Decimal) -> dict[str, Decimal]:
-    """Write one batch in the session's transaction; returns owner → new balance for owners with an account."""
-    inserted: set[str] = set()
-    for start in range(0, len(batch), INSERT_CHUNK):
-        chunk = batch[start:start + INSERT_CHUNK]
-        stmt = _insert(session, LedgerEntry).values([_row(q) for q in chunk])
-        stmt = stmt.on_conflict_do_nothing(index_elements=["id"]).returning(LedgerEntry.id)
-        inserted.update((await session.execute(stmt)).scalars())
+                      default_credit: Decimal, retry: bool = False) -> dict[str, Decimal]:
+    """Write one batch in the session's transaction; returns owner → new balance for owners with an account.
+
+    The rows go in as one executemany of a single cached INSERT: compiling a many-row
+    ``ON CONFLICT … RETURNING`` statement per batch cost more than the rest of a proxied
+    request. A conflict can only come from a retried batch whose earlier commit went
+    through unseen, so only a retry first asks which of its rows are already there.
+    """
+    present: set[str] = set()
+    if retry:
+        ids = [q.id for q in batch]
+        for start in range(0, len(ids), INSERT_CHUNK):
+            found = await session.execute(select(LedgerEntry.id).where(LedgerEntry.id.in_(ids[start:start + INSERT_CHUNK])))
+            present.update(found.scalars())
+    rows = [_row(q) for q in batch if q.id not in present]
+    if rows:
+        await session.execute(insert(LedgerEntry), rows)
+    inserted = {q.id for q in batch} - present
     spent: dict[str, Decimal] = defaultdict(Decimal)
     for q in batch:
         if q.id in inserted and q.cost:
