@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-import base64
-import os
+import random
 import time
 
-# RFC 4648 base32 → Crockford's alphabet (no I, L, O, U), so ids read like ULIDs.
-_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+_random_bits = random.Random().getrandbits  # seeded from the OS at start-up
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# Every 10-bit value as its two Crockford characters: 13 lookups make a whole ULID.
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]
+_SHIFTS = range(120, -1, -10)
 
 
 def ulid() -> str:
-    """26 characters: 48-bit millisecond time then 80 random bits, most significant first.
+    """26 characters: 48-bit millisecond time then 80 random bits (a ULID, sortable by time).
 
-    Built with the C base32 encoder (the id is made several times per request); the two
-    spare bits sit at the end instead of the start, which keeps the time order.
+    Made several times per request, so it is built from a pair table rather than five bits
+    at a time.
     """
-    raw = (time.time_ns() // 1_000_000).to_bytes(6, "big") + os.urandom(10)
-    return base64.b32encode(raw)[:26].translate(_TO_CROCKFORD).decode()
+    # Ids are not secrets (keys are made with ``secrets``): the process's seeded PRNG is
+    # enough for uniqueness and avoids a system call per id.
+    value = ((time.time_ns() // 1_000_000) << 80) | _random_bits(80)
+    pairs = _PAIRS
+    return "".join([pairs[(value >> shift) & 1023] for shift in _SHIFTS])
 
 
 def request_id() -> str:
