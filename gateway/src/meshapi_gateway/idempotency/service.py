@@ -1,24 +1,34 @@
 """Idempotency keys in a running gateway: who runs a keyed request, who waits, who replays.
 
-Within one process, a second request with a key that is still running waits for the
-first (an in-memory future, no polling). Across replicas the database decides: the
-second polls briefly and answers 409 if the first is still running after
-``WAIT_SECONDS``. Only successful (2xx), complete answers are remembered; a failed or
-abandoned attempt releases its key so the retry runs anew (nothing was billed for it,
-except the tokens an interrupted stream had already produced).
+The request path never waits on the database. Finished answers live in a bounded
+in-memory table (``memory.py``), preloaded from the database at start-up; new answers
+go to the database behind the requests (``writer.py``), flushed on a graceful stop.
+
+Without Redis this process decides alone: a second request with a key that is still
+running waits for the first (an in-memory future, no polling). With Redis the claim is a
+``SET NX`` shared by every replica (``shared.py``): a duplicate on another replica polls
+Redis briefly and answers 409 if the first is still running after ``WAIT_SECONDS``. If
+Redis is unreachable, this process's own claims still hold (a warning is logged).
+
+Only successful (2xx), complete answers are remembered; a failed or abandoned attempt
+releases its key so the retry runs anew (nothing was billed for it, except the tokens an
+interrupted stream had already produced).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from meshapi_gateway.errors import GatewayError
-from meshapi_gateway.idempotency.store import IdempotencyStore, StoredResponse
+from meshapi_gateway.idempotency.memory import MemoryTable, Slot
+from meshapi_gateway.idempotency.shared import SharedClaims
+from meshapi_gateway.idempotency.store import FinishedKey, IdempotencyStore, StoredResponse
+from meshapi_gateway.idempotency.writer import WriteBehind
 
 if TYPE_CHECKING:
     from meshapi_gateway.state import GatewayState
@@ -26,92 +36,194 @@ if TYPE_CHECKING:
 log = logging.getLogger("meshapi_gateway.idempotency")
 
 WAIT_SECONDS = 10.0
-PURGE_EVERY_SECONDS = 600.0
 MAX_KEY_LENGTH = 255
+MEMORY_BODY_BUDGET_BYTES = 256 * 1024 * 1024
+MEMORY_MAX_KEYS = 1_000_000
+SWEEP_EVERY_SECONDS = 60.0
 
 
 def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
+def _mismatch() -> GatewayError:
+    return GatewayError("unprocessable_entity", "This Idempotency-Key was already used for a different request.",
+                        status=422)
+
+
+@dataclass(slots=True)
+class Running:
+    """A key this process is running: local duplicates wait on ``settled``."""
+
+    settled: asyncio.Future[None]
+    fingerprint: str
+    marker: bytes = b""  # the Redis claim held for it, if any
+
+
 class IdempotencyService:
-    def __init__(self, store: IdempotencyStore, max_body_bytes: int) -> None:
+    def __init__(self, table: MemoryTable, writer: WriteBehind, store: IdempotencyStore, ttl_seconds: int,
+                 max_body_bytes: int, shared: SharedClaims | None = None) -> None:
+        self.table = table
+        self.writer = writer
         self.store = store
+        self.ttl = ttl_seconds
         self.max_body_bytes = max_body_bytes
-        self._running: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self.shared = shared
+        self._running: dict[Slot, Running] = {}
+        self._shared_down = False
 
     async def begin(self, owner: str, hashed: str, fingerprint: str) -> StoredResponse | None:
         """None when this request owns the key and must run; otherwise the answer to replay."""
         loop = asyncio.get_running_loop()
         slot = (owner, hashed)
         deadline = loop.time() + WAIT_SECONDS
-        pause = 0.05
+        pause = 0.02
         while True:
             waiting = self._running.get(slot)
             if waiting is not None:
-                await asyncio.shield(waiting)
+                await asyncio.shield(waiting.settled)
                 continue
-            mine: asyncio.Future[None] = loop.create_future()
+            known = await self._remembered(slot, int(time.time()))
+            if known is not None:
+                if known.fingerprint != fingerprint:
+                    raise _mismatch()
+                return known.response
+            if slot in self._running:  # claimed while the database was read
+                continue
+            mine = Running(loop.create_future(), fingerprint)
             self._running[slot] = mine
+            if self.shared is None:
+                return None
             try:
-                claim = await self.store.claim(owner, hashed, fingerprint, int(time.time()))
+                claim = await self.shared.claim(owner, hashed, fingerprint)
+            except Exception as exc:
+                self._shared_failed(exc)
+                return None  # this process's claim still holds
             except BaseException:
                 self._settle(slot)
                 raise
+            self._shared_back()
             if claim.outcome == "claimed":
+                mine.marker = claim.marker
                 return None
             self._settle(slot)
-            if claim.outcome == "done":
+            if claim.outcome == "done" and claim.response is not None:
+                self.table.put(slot, fingerprint, claim.expires_at, claim.response)
                 return claim.response
             if claim.outcome == "mismatch":
-                raise GatewayError("unprocessable_entity",
-                                   "This Idempotency-Key was already used for a different request.", status=422)
+                raise _mismatch()
             if loop.time() >= deadline:  # running on another replica
                 raise GatewayError("conflict", "A request with this Idempotency-Key is still in progress.",
                                    retry_after_seconds=1)
             await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.5)
+            pause = min(pause * 2, 0.25)
 
     async def finish(self, owner: str, hashed: str, response: StoredResponse | None) -> None:
         """Remember the answer (or release the key when there is none worth remembering)."""
         slot = (owner, hashed)
+        mine = self._running.get(slot)
+        if mine is None:
+            return
         try:
+            now = int(time.time())
             if response is not None:
-                await self.store.complete(owner, hashed, response)
-            else:
-                await self.store.release(owner, hashed)
+                expires_at = now + self.ttl
+                self.table.put(slot, mine.fingerprint, expires_at, response)
+                self.writer.add(FinishedKey(owner, hashed, mine.fingerprint, response, now, expires_at))
+            self._settle(slot)  # local duplicates go on at once; Redis follows
+            if self.shared is not None and mine.marker:
+                if response is not None:
+                    await self.shared.complete(owner, hashed, mine.marker, mine.fingerprint, response,
+                                               now + self.ttl, now)
+                else:
+                    await self.shared.release(owner, hashed, mine.marker)
         except Exception:
             log.exception("could not record the outcome of an idempotent request")
         finally:
             self._settle(slot)
 
-    def _settle(self, slot: tuple[str, str]) -> None:
-        fut = self._running.pop(slot, None)
-        if fut is not None and not fut.done():
-            fut.set_result(None)
+    async def _remembered(self, slot: Slot, now: int) -> FinishedKey | None:
+        """The finished answer for a key, from memory; the database only for keys memory let go."""
+        entry = self.table.get(slot, now)
+        if entry is not None:
+            if entry.response is not None:
+                return FinishedKey(slot[0], slot[1], entry.fingerprint, entry.response, 0, entry.expires_at)
+        elif not self.table.forgotten(now):
+            return None
+        queued = self.writer.pending(*slot)
+        if queued is not None:
+            return queued
+        try:
+            return await self.store.find(slot[0], slot[1], now)
+        except Exception:
+            log.exception("could not read a remembered idempotency answer")
+            raise GatewayError("internal_error", "Could not check this Idempotency-Key; retry shortly.",
+                               status=503, retry_after_seconds=1) from None
+
+    def _settle(self, slot: Slot) -> None:
+        running = self._running.pop(slot, None)
+        if running is not None and not running.settled.done():
+            running.settled.set_result(None)
+
+    def _shared_failed(self, exc: Exception) -> None:
+        if not self._shared_down:
+            self._shared_down = True
+            log.warning("Redis unreachable for idempotency claims; deciding in this process only: %s", exc)
+
+    def _shared_back(self) -> None:
+        if self._shared_down:
+            self._shared_down = False
+            log.warning("Redis reachable again for idempotency claims")
+
+    def sweep(self) -> None:
+        self.table.sweep(int(time.time()))
+
+
+async def preload(table: MemoryTable, store: IdempotencyStore) -> int:
+    loaded = 0
+    async for item in store.load(int(time.time())):
+        table.put((item.owner, item.key_hash), item.fingerprint, item.expires_at, item.response)
+        loaded += 1
+    return loaded
 
 
 async def start_idempotency(state: "GatewayState") -> Callable[[], Awaitable[None]]:
     s = state.settings
-    store = IdempotencyStore(state.sessions, s.idempotency_ttl_seconds,
-                             stale_after=int(max(600.0, s.upstream_total_timeout * 2)))
-    state.services["idempotency"] = IdempotencyService(store, s.idempotency_max_body_bytes)
+    store = IdempotencyStore(state.sessions)
+    table = MemoryTable(MEMORY_BODY_BUDGET_BYTES, MEMORY_MAX_KEYS)
+    loaded = await preload(table, store)
+    if loaded:
+        log.info("loaded %d remembered idempotency answers", loaded)
+    writer = WriteBehind(store)
+    shared: SharedClaims | None = None
+    owned_redis = None
+    if s.redis_url:
+        from meshapi_gateway.reliability.lifecycle import redis_client
 
-    async def purge_forever() -> None:
-        while True:
-            try:
-                removed = await store.purge(int(time.time()))
-                if removed:
-                    log.info("removed %d expired idempotency keys", removed)
-            except Exception as exc:
-                log.warning("could not purge idempotency keys: %s", exc)
-            await asyncio.sleep(PURGE_EVERY_SECONDS)
+        client, owned = redis_client(state)
+        owned_redis = client if owned else None
+        # A claim outlives the longest request; one whose replica died frees itself.
+        shared = SharedClaims(client, s.idempotency_ttl_seconds,
+                              running_seconds=int(max(600.0, s.upstream_total_timeout * 2)))
+    service = IdempotencyService(table, writer, store, s.idempotency_ttl_seconds, s.idempotency_max_body_bytes,
+                                 shared)
+    state.services["idempotency"] = service
+    writer.start()
+    loop = asyncio.get_running_loop()
+    sweeper: asyncio.TimerHandle | None = None
 
-    task = asyncio.get_running_loop().create_task(purge_forever())
+    def sweep_forever() -> None:
+        nonlocal sweeper
+        service.sweep()
+        sweeper = loop.call_later(SWEEP_EVERY_SECONDS, sweep_forever)
+
+    sweeper = loop.call_later(SWEEP_EVERY_SECONDS, sweep_forever)
 
     async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        if sweeper is not None:
+            sweeper.cancel()
+        await writer.aclose()
+        if owned_redis is not None:
+            await owned_redis.aclose()
 
     return stop

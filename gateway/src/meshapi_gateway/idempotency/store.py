@@ -1,22 +1,25 @@
-"""The database side of idempotency keys: claim, complete, release, purge.
+"""The database copy of idempotency answers: written behind the requests, read at start-up.
 
-A claim is an INSERT on the (owner, key) primary key, so two replicas racing on one key
-cannot both win; everything else is a read or a conditional UPDATE/DELETE.
+Requests never wait on this module. The in-memory table (``memory.py``) or Redis
+(``shared.py``) decides who runs a key; this table only keeps finished answers so a
+restarted gateway (or a Redis that lost its data) can still replay them. Writes are
+batched upserts on the (owner, key) primary key, so writing the same answer twice —
+a retried batch, two replicas — is harmless.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import AsyncIterator, Sequence
 
 import orjson
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meshapi_gateway.store.idempotency_tables import IdempotencyKey
 
-ClaimOutcome = Literal["claimed", "done", "running", "mismatch"]
+DONE = "done"
+LOAD_BATCH_ROWS = 500
 
 
 @dataclass(slots=True)
@@ -27,68 +30,78 @@ class StoredResponse:
 
 
 @dataclass(slots=True)
-class Claim:
-    outcome: ClaimOutcome
-    response: StoredResponse | None = None
+class FinishedKey:
+    """One remembered answer, as the table keeps it."""
+
+    owner: str
+    key_hash: str
+    fingerprint: str
+    response: StoredResponse
+    created_at: int
+    expires_at: int
+
+
+def _row_values(item: FinishedKey) -> dict[str, object]:
+    return {"owner": item.owner, "key_hash": item.key_hash, "fingerprint": item.fingerprint, "state": DONE,
+            "status": item.response.status, "headers": orjson.dumps(item.response.headers).decode(),
+            "body": item.response.body, "created_at": item.created_at, "expires_at": item.expires_at}
+
+
+def _finished(row: IdempotencyKey) -> FinishedKey:
+    headers = [(str(k), str(v)) for k, v in orjson.loads(row.headers or "[]")]
+    return FinishedKey(row.owner, row.key_hash, row.fingerprint,
+                       StoredResponse(int(row.status or 0), headers, row.body or b""), row.created_at, row.expires_at)
+
+
+def _upsert(session: AsyncSession, rows: list[dict[str, object]]):  # type: ignore[no-untyped-def]
+    dialect = session.bind.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise RuntimeError(f"unsupported database: {dialect}")
+    stmt = insert(IdempotencyKey).values(rows)
+    changed = {name: stmt.excluded[name] for name in
+               ("fingerprint", "state", "status", "headers", "body", "created_at", "expires_at")}
+    return stmt.on_conflict_do_update(index_elements=["owner", "key_hash"], set_=changed)
 
 
 class IdempotencyStore:
-    def __init__(self, sessions: async_sessionmaker, ttl_seconds: int, stale_after: int) -> None:  # type: ignore[type-arg]
+    def __init__(self, sessions: async_sessionmaker) -> None:  # type: ignore[type-arg]
         self.sessions = sessions
-        self.ttl = ttl_seconds
-        # A "running" claim older than this is taken over (its process died without releasing it).
-        self.stale_after = stale_after
 
-    async def claim(self, owner: str, key_hash: str, fingerprint: str, now: int) -> Claim:
-        async with self.sessions() as session:
-            for _ in range(3):
-                session.add(IdempotencyKey(owner=owner, key_hash=key_hash, fingerprint=fingerprint, state="running",
-                                           created_at=now, expires_at=now + self.ttl))
-                try:
-                    await session.commit()
-                    return Claim("claimed")
-                except IntegrityError:
-                    await session.rollback()
-                row = await session.get(IdempotencyKey, (owner, key_hash), populate_existing=True)
-                if row is None:
-                    continue  # released or purged in between: claim again
-                expired = row.expires_at <= now
-                stale = row.state == "running" and row.created_at <= now - self.stale_after
-                if expired or stale:
-                    taken = await session.execute(
-                        update(IdempotencyKey)
-                        .where(IdempotencyKey.owner == owner, IdempotencyKey.key_hash == key_hash,
-                               IdempotencyKey.created_at == row.created_at, IdempotencyKey.state == row.state)
-                        .values(fingerprint=fingerprint, state="running", status=None, headers=None, body=None,
-                                created_at=now, expires_at=now + self.ttl))
-                    await session.commit()
-                    if taken.rowcount == 1:
-                        return Claim("claimed")
-                    continue
-                if row.fingerprint != fingerprint:
-                    return Claim("mismatch")
-                if row.state == "done" and row.status is not None:
-                    headers = [(str(k), str(v)) for k, v in orjson.loads(row.headers or "[]")]
-                    return Claim("done", StoredResponse(row.status, headers, row.body or b""))
-                return Claim("running")
-        return Claim("running")
+    async def write(self, items: Sequence[FinishedKey]) -> None:
+        """Upsert finished answers in one transaction (the newest of duplicates wins)."""
+        latest: dict[tuple[str, str], FinishedKey] = {}
+        for item in items:
+            latest[(item.owner, item.key_hash)] = item
+        if not latest:
+            return
+        rows = [_row_values(item) for item in latest.values()]
+        async with self.sessions() as session, session.begin():
+            # A few rows per statement: bodies can be large, and SQLite caps bound parameters.
+            for start in range(0, len(rows), 50):
+                await session.execute(_upsert(session, rows[start:start + 50]))
 
-    async def complete(self, owner: str, key_hash: str, response: StoredResponse) -> None:
+    async def load(self, now: int) -> AsyncIterator[FinishedKey]:
+        """Every unexpired answer, oldest first (start-up preload: the memory table keeps expiry order)."""
+        query = (select(IdempotencyKey)
+                 .where(IdempotencyKey.expires_at > now, IdempotencyKey.state == DONE)
+                 .order_by(IdempotencyKey.expires_at)
+                 .execution_options(yield_per=LOAD_BATCH_ROWS))
         async with self.sessions() as session:
-            await session.execute(
-                update(IdempotencyKey)
-                .where(IdempotencyKey.owner == owner, IdempotencyKey.key_hash == key_hash,
-                       IdempotencyKey.state == "running")
-                .values(state="done", status=response.status, headers=orjson.dumps(response.headers).decode(),
-                        body=response.body))
-            await session.commit()
+            result = await session.stream_scalars(query)
+            async for row in result:
+                yield _finished(row)
 
-    async def release(self, owner: str, key_hash: str) -> None:
+    async def find(self, owner: str, key_hash: str, now: int) -> FinishedKey | None:
+        """One answer (only for keys whose body the memory table let go)."""
         async with self.sessions() as session:
-            await session.execute(delete(IdempotencyKey).where(
-                IdempotencyKey.owner == owner, IdempotencyKey.key_hash == key_hash,
-                IdempotencyKey.state == "running"))
-            await session.commit()
+            row = await session.get(IdempotencyKey, (owner, key_hash))
+            if row is None or row.state != DONE or row.expires_at <= now:
+                return None
+            return _finished(row)
 
     async def purge(self, now: int) -> int:
         async with self.sessions() as session:
@@ -98,4 +111,4 @@ class IdempotencyStore:
 
     async def count(self) -> int:
         async with self.sessions() as session:
-            return len((await session.execute(select(IdempotencyKey.key_hash))).all())
+            return int((await session.execute(select(func.count()).select_from(IdempotencyKey))).scalar_one())
