@@ -1,10 +1,10 @@
-"""The idempotency-key table on SQLite and PostgreSQL: claim races, replay, release, takeover, purge."""
+"""The idempotency table on SQLite and PostgreSQL: batched upserts, preload order, lookup, purge."""
 
 from __future__ import annotations
 
 import asyncio
 
-from meshapi_gateway.idempotency.store import IdempotencyStore, StoredResponse
+from meshapi_gateway.idempotency.store import FinishedKey, IdempotencyStore, StoredResponse
 from meshapi_gateway.store import db
 
 
@@ -14,28 +14,33 @@ def test_store_on_both_databases(database_url: str) -> None:
     async def run() -> None:
         engine = db.make_engine(database_url)
         try:
-            store = IdempotencyStore(db.sessionmaker(engine), ttl_seconds=86400, stale_after=600)
+            store = IdempotencyStore(db.sessionmaker(engine))
             now = 1_800_000_000
-            claims = await asyncio.gather(*(store.claim("alice", "k1", "fp", now) for _ in range(5)))
-            assert sorted(c.outcome for c in claims) == ["claimed", "running", "running", "running", "running"]
-            assert (await store.claim("alice", "k1", "other", now)).outcome == "mismatch"
-            assert (await store.claim("bob", "k1", "fp", now)).outcome == "claimed"  # keys are per owner
+            day = 86400
             answer = StoredResponse(200, [("content-type", "application/json"), ("x-meshapi-fallback", "a,b")],
                                     b'{"id": "chatcmpl-1"}')
-            await store.complete("alice", "k1", answer)
-            done = await store.claim("alice", "k1", "fp", now + 5)
-            assert done.outcome == "done" and done.response == answer
-            await store.release("alice", "k1")  # a finished answer is never released
-            assert (await store.claim("alice", "k1", "fp", now + 6)).outcome == "done"
-            # bob's claim was abandoned by a dead process: taken over once stale.
-            assert (await store.claim("bob", "k1", "fp", now + 60)).outcome == "running"
-            assert (await store.claim("bob", "k1", "fp", now + 601)).outcome == "claimed"
-            await store.release("bob", "k1")
-            assert (await store.claim("bob", "k1", "fp2", now + 602)).outcome == "claimed"
-            # After 24 h the key is forgotten: purged, or claimed anew if still there.
-            assert (await store.claim("alice", "k1", "new", now + 86400)).outcome == "claimed"
-            assert await store.purge(now + 86400 + 700) == 1  # bob's; alice's new claim runs another day
-            assert await store.purge(now + 2 * 86400) == 1
+            other = StoredResponse(201, [], b"\x00binary\xff")
+            batch = [FinishedKey("alice", "k1", "fp", answer, now, now + day),
+                     FinishedKey("bob", "k1", "fp-b", other, now - 10, now - 10 + day),
+                     FinishedKey("carol", "old", "fp", answer, now - day, now - 1)]
+            await store.write(batch)
+            await store.write(batch)  # a retried batch is harmless
+            assert await store.count() == 3
+            found = await store.find("alice", "k1", now)
+            assert found is not None and found.fingerprint == "fp" and found.response == answer
+            assert await store.find("carol", "old", now) is None  # expired
+            assert await store.find("nobody", "k1", now) is None
+            # The start-up preload: unexpired answers only, in expiry order.
+            loaded = [item async for item in store.load(now)]
+            assert [(i.owner, i.response) for i in loaded] == [("bob", other), ("alice", answer)]
+            # An expired key answered anew replaces its old row (the newest of a batch wins).
+            fresh = StoredResponse(200, [], b"fresh")
+            await store.write([FinishedKey("carol", "old", "fp2", answer, now, now + day),
+                               FinishedKey("carol", "old", "fp3", fresh, now + 1, now + 1 + day)])
+            again = await store.find("carol", "old", now + 2)
+            assert again is not None and again.fingerprint == "fp3" and again.response == fresh
+            assert await store.purge(now + day) == 2  # alice's and bob's
+            assert await store.purge(now + 2 * day) == 1  # carol's newer answer
             assert await store.count() == 0
         finally:
             await engine.dispose()
