@@ -81,6 +81,8 @@ class IdempotencyService:
         while True:
             waiting = self._running.get(slot)
             if waiting is not None:
+                if waiting.fingerprint != fingerprint:
+                    raise _mismatch()
                 await asyncio.shield(waiting.settled)
                 continue
             known = await self._remembered(slot, int(time.time()))
