@@ -54,7 +54,7 @@ def _finished(row: IdempotencyKey) -> FinishedKey:
 
 
 def _upsert(session: AsyncSession, rows: list[dict[str, object]]):  # type: ignore[no-untyped-def]
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":

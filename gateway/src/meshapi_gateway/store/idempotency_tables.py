@@ -9,7 +9,11 @@ from meshapi_gateway.store.tables import Base
 
 
 class IdempotencyKey(Base):
-    """One ``Idempotency-Key`` of one owner: claimed while its request runs, then its stored answer.
+    """The finished answer to one ``Idempotency-Key`` of one owner, written behind the request.
+
+    Claims of running keys live in memory or Redis, never here; rows are upserted in
+    batches and read back at start-up (``idempotency/store.py``). Rows with state
+    "running" can only come from gateways before that change and are ignored.
 
     The key itself is kept only as a SHA-256 (it may be anything the client chose); the
     fingerprint is a SHA-256 of method, path and body, so a key reused for a different
@@ -21,7 +25,7 @@ class IdempotencyKey(Base):
     owner: Mapped[str] = mapped_column(String(200), primary_key=True)
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(16))  # "running" | "done"
+    state: Mapped[str] = mapped_column(String(16))  # "done" (older gateways also wrote "running")
     status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     headers: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list of [name, value]
     body: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
