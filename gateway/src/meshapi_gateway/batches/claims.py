@@ -53,6 +53,14 @@ async def claim_items(session: AsyncSession, batch_id: str, worker: str, count: 
     return [ClaimedItem(*row) for row in rows]
 
 
+async def running_for_owner(session: AsyncSession, owner: str) -> int:
+    """Requests of the owner's batches that some runner (any process) holds right now."""
+    stmt = (select(func.count()).select_from(BatchItem).join(Batch, Batch.id == BatchItem.batch_id)
+            .where(Batch.owner == owner, Batch.status.in_(("in_progress", "cancelling")),
+                   BatchItem.status == "running", BatchItem.lease_until >= time.time()))
+    return int((await session.execute(stmt)).scalar_one())
+
+
 async def renew_leases(session: AsyncSession, worker: str, item_ids: list[int], lease_seconds: float) -> None:
     if item_ids:
         await session.execute(update(BatchItem).where(

@@ -139,6 +139,12 @@ class BatchRunner:
         if room <= 0:
             return
         async with self.state.sessions() as session, session.begin():
+            # The owner's bound holds across every runner sharing the database (give or take claims made
+            # at the same instant); the per-batch and total bounds are this process's own.
+            anywhere = await claims.running_for_owner(session, batch.owner)
+            room = min(room, s.batch_concurrency_per_owner - max(anywhere, self.per_owner[batch.owner]))
+            if room <= 0:
+                return
             items = await claims.claim_items(session, batch.id, self.worker, room, s.batch_lease_seconds)
         if not items:
             return
