@@ -105,7 +105,9 @@ class BatchItem(Base):
     finished_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     __table_args__ = (UniqueConstraint("batch_id", "custom_id", name="uq_batch_items_custom_id"),
-                      Index("ix_batch_items_batch_status", "batch_id", "status"))
+                      Index("ix_batch_items_batch_status", "batch_id", "status"),
+                      # Output files are written in input order, a page at a time.
+                      Index("ix_batch_items_batch_line", "batch_id", "line"))
 
 
 __all__ = ["Batch", "BatchItem", "FileChunk", "StoredFile"]

@@ -87,9 +87,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("batch_id", "custom_id", name="uq_batch_items_custom_id"),
     )
     op.create_index("ix_batch_items_batch_status", "batch_items", ["batch_id", "status"])
+    op.create_index("ix_batch_items_batch_line", "batch_items", ["batch_id", "line"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_batch_items_batch_line", table_name="batch_items")
     op.drop_index("ix_batch_items_batch_status", table_name="batch_items")
     op.drop_table("batch_items")
     op.drop_index("ix_batches_status", table_name="batches")
