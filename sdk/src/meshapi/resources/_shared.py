@@ -16,7 +16,16 @@ from pydantic import BaseModel
 
 from .._base_client import APIRequest, Parser
 
-__all__ = ["RequestOptions", "build", "coerce_params", "encode", "path_id", "simple_request", "split_options"]
+__all__ = [
+    "RequestOptions",
+    "build",
+    "coerce_params",
+    "encode",
+    "params_request",
+    "path_id",
+    "simple_request",
+    "split_options",
+]
 
 P = TypeVar("P", bound=BaseModel)
 T = TypeVar("T")
@@ -135,6 +144,30 @@ def build(
         timeout=options.timeout,
         accept=accept,
     )
+
+
+def params_request(
+    method: str,
+    path: str,
+    parse: Parser[T],
+    cls: Type[P],
+    params: Union[P, Mapping[str, Any], None],
+    kwargs: Dict[str, Any],
+    where: str,
+    *,
+    stream: Optional[bool] = None,
+) -> APIRequest[T]:
+    """An :class:`APIRequest` whose JSON body is a ``cls`` built from ``(params, **kwargs)``.
+
+    With ``stream`` given, the body's ``stream`` field is forced to it, and a
+    non-streaming call refuses ``stream=True`` (that is what ``stream()`` is for).
+    """
+    options = split_options(kwargs)
+    if stream is False and kwargs.get("stream"):
+        raise TypeError(f"{where}() always returns a complete response; call stream() to stream")
+    model = coerce_params(cls, params, kwargs, where)
+    overrides = None if stream is None or getattr(model, "stream", None) is stream else {"stream": stream}
+    return build(method, path, parse, options, body=encode(model, options, overrides))
 
 
 def simple_request(

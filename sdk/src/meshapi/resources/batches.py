@@ -7,14 +7,7 @@ from typing import Any, AsyncIterator, Dict, Iterator, Mapping, Optional, Union
 from .._base_client import APIRequest, parse_json
 from ..types.batches import BatchList, BatchObject, CreateBatchParams
 from ._base import AsyncAPIResource, SyncAPIResource
-from ._shared import (
-    build,
-    coerce_params,
-    encode,
-    path_id,
-    simple_request,
-    split_options,
-)
+from ._shared import params_request, path_id, simple_request
 
 __all__ = ["AsyncBatches", "Batches"]
 
@@ -25,15 +18,7 @@ Params = Union[CreateBatchParams, Mapping[str, Any], None]
 
 
 def _create(params: Params, kwargs: Any) -> APIRequest[BatchObject]:
-    options = split_options(kwargs)
-    model = coerce_params(CreateBatchParams, params, kwargs, "create")
-    return build(
-        "POST",
-        "/v1/batches",
-        _parse,
-        options,
-        body=encode(model, options),
-    )
+    return params_request("POST", "/v1/batches", _parse, CreateBatchParams, params, kwargs, "create")
 
 
 def _get(batch_id: str, kw: Any) -> APIRequest[BatchObject]:

@@ -8,7 +8,7 @@ from .._base_client import APIRequest, parse_json
 from .._streaming import AsyncChatCompletionStream, ChatCompletionStream, ChatStreamProcessor
 from ..types.chat import ChatCompletionParams, ChatCompletionResponse
 from ._base import AsyncAPIResource, SyncAPIResource
-from ._shared import build, coerce_params, encode, split_options
+from ._shared import params_request
 
 if TYPE_CHECKING:
     from .._base_client import AsyncTransport, SyncTransport
@@ -22,17 +22,7 @@ Params = Union[ChatCompletionParams, Mapping[str, Any], None]
 
 
 def _request(params: Params, kwargs: Dict[str, Any], stream: bool, where: str) -> APIRequest[ChatCompletionResponse]:
-    options = split_options(kwargs)
-    if not stream and kwargs.get("stream"):
-        raise TypeError(f"{where}() always returns a complete response; call stream() to stream")
-    model = coerce_params(ChatCompletionParams, params, kwargs, where)
-    return build(
-        "POST",
-        _PATH,
-        _parse,
-        options,
-        body=encode(model, options, {"stream": stream} if model.stream is not stream else None),
-    )
+    return params_request("POST", _PATH, _parse, ChatCompletionParams, params, kwargs, where, stream=stream)
 
 
 class Completions(SyncAPIResource):

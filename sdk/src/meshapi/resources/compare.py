@@ -8,7 +8,7 @@ from .._base_client import APIRequest, parse_json
 from .._streaming import AsyncStream, CompareStreamProcessor, Stream
 from ..types.compare import CompareParams, CompareResponse, CompareStreamEvent
 from ._base import AsyncAPIResource, SyncAPIResource
-from ._shared import build, coerce_params, encode, split_options
+from ._shared import params_request
 
 __all__ = ["AsyncCompare", "Compare"]
 
@@ -19,17 +19,7 @@ Params = Union[CompareParams, Mapping[str, Any], None]
 
 
 def _request(params: Params, kwargs: Dict[str, Any], stream: bool, where: str) -> APIRequest[CompareResponse]:
-    options = split_options(kwargs)
-    if not stream and kwargs.get("stream"):
-        raise TypeError(f"{where}() always returns a complete response; call stream() to stream")
-    model = coerce_params(CompareParams, params, kwargs, where)
-    return build(
-        "POST",
-        _PATH,
-        _parse,
-        options,
-        body=encode(model, options, {"stream": stream} if model.stream is not stream else None),
-    )
+    return params_request("POST", _PATH, _parse, CompareParams, params, kwargs, where, stream=stream)
 
 
 class Compare(SyncAPIResource):

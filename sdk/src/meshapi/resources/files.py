@@ -7,14 +7,7 @@ from typing import Any, Mapping, Union
 from .._base_client import APIRequest, parse_bytes, parse_json, parse_none
 from ..types.files import FileObject, UploadBatchFileParams
 from ._base import AsyncAPIResource, SyncAPIResource
-from ._shared import (
-    build,
-    coerce_params,
-    encode,
-    path_id,
-    simple_request,
-    split_options,
-)
+from ._shared import params_request, path_id, simple_request
 
 __all__ = ["AsyncFiles", "Files"]
 
@@ -24,15 +17,7 @@ Params = Union[UploadBatchFileParams, Mapping[str, Any], None]
 
 
 def _upload(params: Params, kwargs: Any) -> APIRequest[FileObject]:
-    options = split_options(kwargs)
-    model = coerce_params(UploadBatchFileParams, params, kwargs, "upload")
-    return build(
-        "POST",
-        "/v1/files",
-        _parse,
-        options,
-        body=encode(model, options),
-    )
+    return params_request("POST", "/v1/files", _parse, UploadBatchFileParams, params, kwargs, "upload")
 
 
 def _get(file_id: str, kw: Any) -> APIRequest[FileObject]:

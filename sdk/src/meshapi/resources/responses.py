@@ -8,7 +8,7 @@ from .._base_client import APIRequest, parse_json
 from .._streaming import AsyncStream, ResponsesStreamProcessor, Stream
 from ..types.responses import ResponsesParams, ResponsesResponse, ResponsesStreamEvent
 from ._base import AsyncAPIResource, SyncAPIResource
-from ._shared import build, coerce_params, encode, split_options
+from ._shared import params_request
 
 __all__ = ["AsyncResponses", "Responses"]
 
@@ -19,17 +19,7 @@ Params = Union[ResponsesParams, Mapping[str, Any], None]
 
 
 def _request(params: Params, kwargs: Dict[str, Any], stream: bool, where: str) -> APIRequest[ResponsesResponse]:
-    options = split_options(kwargs)
-    if not stream and kwargs.get("stream"):
-        raise TypeError(f"{where}() always returns a complete response; call stream() to stream")
-    model = coerce_params(ResponsesParams, params, kwargs, where)
-    return build(
-        "POST",
-        _PATH,
-        _parse,
-        options,
-        body=encode(model, options, {"stream": stream} if model.stream is not stream else None),
-    )
+    return params_request("POST", _PATH, _parse, ResponsesParams, params, kwargs, where, stream=stream)
 
 
 class Responses(SyncAPIResource):

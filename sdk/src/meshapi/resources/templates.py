@@ -7,14 +7,7 @@ from typing import Any, List, Mapping, Union
 from .._base_client import APIRequest, parse_json, parse_list, parse_none
 from ..types.templates import CreateTemplateParams, TemplateSummary, UpdateTemplateParams
 from ._base import AsyncAPIResource, SyncAPIResource
-from ._shared import (
-    build,
-    coerce_params,
-    encode,
-    path_id,
-    simple_request,
-    split_options,
-)
+from ._shared import params_request, path_id, simple_request
 
 __all__ = ["AsyncTemplates", "Templates"]
 
@@ -26,26 +19,12 @@ UpdateParams = Union[UpdateTemplateParams, Mapping[str, Any], None]
 
 
 def _create(params: CreateParams, kwargs: Any) -> APIRequest[TemplateSummary]:
-    options = split_options(kwargs)
-    model = coerce_params(CreateTemplateParams, params, kwargs, "create")
-    return build(
-        "POST",
-        "/v1/templates",
-        _parse,
-        options,
-        body=encode(model, options),
-    )
+    return params_request("POST", "/v1/templates", _parse, CreateTemplateParams, params, kwargs, "create")
 
 
 def _update(template_id: str, params: UpdateParams, kwargs: Any) -> APIRequest[TemplateSummary]:
-    options = split_options(kwargs)
-    model = coerce_params(UpdateTemplateParams, params, kwargs, "update")
-    return build(
-        "PATCH",
-        f"/v1/templates/{path_id(template_id)}",
-        _parse,
-        options,
-        body=encode(model, options),
+    return params_request(
+        "PATCH", f"/v1/templates/{path_id(template_id)}", _parse, UpdateTemplateParams, params, kwargs, "update"
     )
 
 
