@@ -1,15 +1,15 @@
 """``MeshAPI`` and ``AsyncMeshAPI``: configuration plus lazily created resources.
 
 Resource modules (and the pydantic types they pull in) are imported the first
-time a resource is touched (``cached_property``: later accesses are a plain
-attribute lookup), so ``from meshapi import MeshAPI`` costs little more than
-importing httpx.
+time a resource is touched (:class:`_Resource` caches the object in the
+instance, so later accesses are a plain attribute lookup), so
+``from meshapi import MeshAPI`` costs little more than importing httpx.
 """
 
 from __future__ import annotations
 
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
+import importlib
+from typing import TYPE_CHECKING, Any, Generic, Mapping, Optional, Type, TypeVar, Union, overload
 
 import httpx
 
@@ -30,10 +30,13 @@ if TYPE_CHECKING:
 __all__ = ["AsyncMeshAPI", "MeshAPI"]
 
 _UNSET: Any = object()
+R = TypeVar("R")
 
 
 class _ClientBase:
     _settings: Settings
+    # Narrowed by each client; ``_Resource`` only hands it to the resource class.
+    _transport: Any
 
     @property
     def config(self) -> MeshAPIConfig:
@@ -47,6 +50,42 @@ class _ClientBase:
     @property
     def max_retries(self) -> int:
         return self._settings.max_retries
+
+
+class _Resource(Generic[R]):
+    """A client attribute holding a resource, built on first access from ``module.name``.
+
+    A non-data descriptor, like ``functools.cached_property``: the first access
+    stores the resource in the instance ``__dict__``, which later lookups find
+    first. Sync and async clients name their resource classes here only.
+    """
+
+    def __init__(self, module: str, name: str) -> None:
+        self._module = module
+        self._name = name
+        self._attr = ""
+
+    def __set_name__(self, owner: Type[Any], attr: str) -> None:
+        self._attr = attr
+
+    @overload
+    def __get__(self, client: None, owner: Type[Any]) -> _Resource[R]: ...
+
+    @overload
+    def __get__(self, client: _ClientBase, owner: Type[Any]) -> R: ...
+
+    def __get__(self, client: Optional[_ClientBase], owner: Type[Any]) -> Union[R, _Resource[R]]:
+        if client is None:
+            return self
+        resource_class = getattr(importlib.import_module(self._module, __package__), self._name)
+        resource: R = resource_class(client._transport)
+        client.__dict__[self._attr] = resource
+        return resource
+
+
+def _timeout_given(timeout: Any, config: Optional[MeshAPIConfig], base_url: Any) -> bool:
+    """Whether the caller chose a timeout (else an injected httpx client keeps its own)."""
+    return timeout is not _UNSET or config is not None or not isinstance(base_url, (str, type(None)))
 
 
 def _resolve(
@@ -68,6 +107,15 @@ class MeshAPI(_ClientBase):
     ``MESHAPI_BASE_URL`` / ``MESHAPI_API_KEY``.
     """
 
+    chat: _Resource[Chat] = _Resource(".resources.chat", "Chat")
+    responses: _Resource[Responses] = _Resource(".resources.responses", "Responses")
+    embeddings: _Resource[Embeddings] = _Resource(".resources.embeddings", "Embeddings")
+    compare: _Resource[Compare] = _Resource(".resources.compare", "Compare")
+    files: _Resource[Files] = _Resource(".resources.files", "Files")
+    batches: _Resource[Batches] = _Resource(".resources.batches", "Batches")
+    models: _Resource[Models] = _Resource(".resources.models", "Models")
+    templates: _Resource[Templates] = _Resource(".resources.templates", "Templates")
+
     def __init__(
         self,
         base_url: Union[str, MeshAPIConfig, None] = None,
@@ -83,57 +131,9 @@ class MeshAPI(_ClientBase):
         self._transport = SyncTransport(
             self._settings,
             httpx_client,
-            timeout_given=timeout is not _UNSET or config is not None or not isinstance(base_url, (str, type(None))),
+            timeout_given=_timeout_given(timeout, config, base_url),
             default_headers=default_headers,
         )
-
-    @cached_property
-    def chat(self) -> Chat:
-        from .resources.chat import Chat
-
-        return Chat(self._transport)
-
-    @cached_property
-    def responses(self) -> Responses:
-        from .resources.responses import Responses
-
-        return Responses(self._transport)
-
-    @cached_property
-    def embeddings(self) -> Embeddings:
-        from .resources.embeddings import Embeddings
-
-        return Embeddings(self._transport)
-
-    @cached_property
-    def compare(self) -> Compare:
-        from .resources.compare import Compare
-
-        return Compare(self._transport)
-
-    @cached_property
-    def files(self) -> Files:
-        from .resources.files import Files
-
-        return Files(self._transport)
-
-    @cached_property
-    def batches(self) -> Batches:
-        from .resources.batches import Batches
-
-        return Batches(self._transport)
-
-    @cached_property
-    def models(self) -> Models:
-        from .resources.models import Models
-
-        return Models(self._transport)
-
-    @cached_property
-    def templates(self) -> Templates:
-        from .resources.templates import Templates
-
-        return Templates(self._transport)
 
     def close(self) -> None:
         """Close the connection pool (an injected ``httpx_client`` is left open)."""
@@ -148,6 +148,15 @@ class MeshAPI(_ClientBase):
 
 class AsyncMeshAPI(_ClientBase):
     """Asynchronous client; same surface as :class:`MeshAPI`, methods are awaited."""
+
+    chat: _Resource[AsyncChat] = _Resource(".resources.chat", "AsyncChat")
+    responses: _Resource[AsyncResponses] = _Resource(".resources.responses", "AsyncResponses")
+    embeddings: _Resource[AsyncEmbeddings] = _Resource(".resources.embeddings", "AsyncEmbeddings")
+    compare: _Resource[AsyncCompare] = _Resource(".resources.compare", "AsyncCompare")
+    files: _Resource[AsyncFiles] = _Resource(".resources.files", "AsyncFiles")
+    batches: _Resource[AsyncBatches] = _Resource(".resources.batches", "AsyncBatches")
+    models: _Resource[AsyncModels] = _Resource(".resources.models", "AsyncModels")
+    templates: _Resource[AsyncTemplates] = _Resource(".resources.templates", "AsyncTemplates")
 
     def __init__(
         self,
@@ -164,57 +173,9 @@ class AsyncMeshAPI(_ClientBase):
         self._transport = AsyncTransport(
             self._settings,
             async_httpx_client,
-            timeout_given=timeout is not _UNSET or config is not None or not isinstance(base_url, (str, type(None))),
+            timeout_given=_timeout_given(timeout, config, base_url),
             default_headers=default_headers,
         )
-
-    @cached_property
-    def chat(self) -> AsyncChat:
-        from .resources.chat import AsyncChat
-
-        return AsyncChat(self._transport)
-
-    @cached_property
-    def responses(self) -> AsyncResponses:
-        from .resources.responses import AsyncResponses
-
-        return AsyncResponses(self._transport)
-
-    @cached_property
-    def embeddings(self) -> AsyncEmbeddings:
-        from .resources.embeddings import AsyncEmbeddings
-
-        return AsyncEmbeddings(self._transport)
-
-    @cached_property
-    def compare(self) -> AsyncCompare:
-        from .resources.compare import AsyncCompare
-
-        return AsyncCompare(self._transport)
-
-    @cached_property
-    def files(self) -> AsyncFiles:
-        from .resources.files import AsyncFiles
-
-        return AsyncFiles(self._transport)
-
-    @cached_property
-    def batches(self) -> AsyncBatches:
-        from .resources.batches import AsyncBatches
-
-        return AsyncBatches(self._transport)
-
-    @cached_property
-    def models(self) -> AsyncModels:
-        from .resources.models import AsyncModels
-
-        return AsyncModels(self._transport)
-
-    @cached_property
-    def templates(self) -> AsyncTemplates:
-        from .resources.templates import AsyncTemplates
-
-        return AsyncTemplates(self._transport)
 
     async def close(self) -> None:
         """Close the connection pool (an injected ``async_httpx_client`` is left open)."""
