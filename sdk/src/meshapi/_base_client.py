@@ -56,6 +56,7 @@ __all__ = [
 
 T = TypeVar("T")
 M = TypeVar("M")
+C = TypeVar("C", httpx.Client, httpx.AsyncClient)
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT"})
 _USER_AGENT = (
@@ -169,17 +170,22 @@ _Action = Union[httpx.Request, float]
 _Outcome = Union[httpx.Response, Exception, None]
 
 
-class BaseTransport:
-    """State and policy shared by both transports; no I/O here."""
+class BaseTransport(Generic[C]):
+    """State and policy shared by both transports; no I/O here.
+
+    ``C`` is the httpx client class the transport drives; without an injected
+    one, the transport makes (and later closes) its own.
+    """
 
     def __init__(
         self,
         config: Settings,
+        http_client: Optional[C] = None,
         *,
-        timeout_given: bool,
-        owns_client: bool,
+        timeout_given: bool = False,
         default_headers: Optional[Mapping[str, str]] = None,
     ) -> None:
+        owns_client = http_client is None
         self.config = config
         self.base_url = config.base_url
         self.max_retries = config.max_retries
@@ -200,6 +206,10 @@ class BaseTransport:
             self.headers.update(default_headers)
         # Injectable for tests (fixed jitter).
         self.random: Callable[[], float] = random.random
+        self.client: C = http_client if http_client is not None else self._new_client()
+
+    def _new_client(self) -> C:
+        raise NotImplementedError
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -282,24 +292,19 @@ class BaseTransport:
     def _request_id(response: httpx.Response) -> str:
         return str(response.headers.get("x-request-id") or response.request.headers.get("x-request-id", ""))
 
+    def _result(self, req: APIRequest[T], response: httpx.Response) -> T:
+        if response.status_code == 204:
+            return None  # type: ignore[return-value]
+        return req.parse(response, self._request_id(response))
 
-class SyncTransport(BaseTransport):
-    def __init__(
-        self,
-        config: Settings,
-        http_client: Optional[httpx.Client] = None,
-        *,
-        timeout_given: bool = False,
-        default_headers: Optional[Mapping[str, str]] = None,
-    ) -> None:
-        super().__init__(
-            config,
-            timeout_given=timeout_given,
-            owns_client=http_client is None,
-            default_headers=default_headers,
-        )
-        self.client = http_client if http_client is not None else httpx.Client(timeout=self.timeout)
-        self.sleep: Callable[[float], None] = time.sleep
+
+class SyncTransport(BaseTransport[httpx.Client]):
+    def _new_client(self) -> httpx.Client:
+        return httpx.Client(timeout=self.timeout)
+
+    def sleep(self, seconds: float) -> None:
+        """The pause between attempts (tests put a fake clock in its place)."""
+        time.sleep(seconds)
 
     def _send(self, req: APIRequest[Any], stream: bool) -> httpx.Response:
         plan = self._attempts(req, self.client.build_request, stream)
@@ -328,10 +333,7 @@ class SyncTransport(BaseTransport):
                 return result
 
     def request(self, req: APIRequest[T]) -> T:
-        response = self._send(req, stream=False)
-        if response.status_code == 204:
-            return None  # type: ignore[return-value]
-        return req.parse(response, self._request_id(response))
+        return self._result(req, self._send(req, stream=False))
 
     def open_stream(self, req: APIRequest[Any], processor: Any) -> httpx.Response:
         response = self._send(req, stream=True)
@@ -343,25 +345,16 @@ class SyncTransport(BaseTransport):
             self.client.close()
 
 
-class AsyncTransport(BaseTransport):
-    def __init__(
-        self,
-        config: Settings,
-        http_client: Optional[httpx.AsyncClient] = None,
-        *,
-        timeout_given: bool = False,
-        default_headers: Optional[Mapping[str, str]] = None,
-    ) -> None:
-        super().__init__(
-            config,
-            timeout_given=timeout_given,
-            owns_client=http_client is None,
-            default_headers=default_headers,
-        )
-        self.client = http_client if http_client is not None else httpx.AsyncClient(timeout=self.timeout)
+class AsyncTransport(BaseTransport[httpx.AsyncClient]):
+    def _new_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=self.timeout)
+
+    async def sleep(self, seconds: float) -> None:
+        """The pause between attempts (tests put a fake clock in its place)."""
+        # Imported here: ``import meshapi`` does not load asyncio for sync users.
         import asyncio
 
-        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        await asyncio.sleep(seconds)
 
     async def _send(self, req: APIRequest[Any], stream: bool) -> httpx.Response:
         plan = self._attempts(req, self.client.build_request, stream)
@@ -390,10 +383,7 @@ class AsyncTransport(BaseTransport):
                 return result
 
     async def request(self, req: APIRequest[T]) -> T:
-        response = await self._send(req, stream=False)
-        if response.status_code == 204:
-            return None  # type: ignore[return-value]
-        return req.parse(response, self._request_id(response))
+        return self._result(req, await self._send(req, stream=False))
 
     def stream_opener(self, req: APIRequest[Any], processor: Any) -> Callable[[], Awaitable[httpx.Response]]:
         async def open_() -> httpx.Response:
