@@ -217,12 +217,25 @@ class CompareStreamProcessor(StreamProcessor[CompareStreamEvent]):
             return CompareStreamEvent(event=name, data=payload)
 
 
-def _interrupted(exc: Exception, request_id: str) -> StreamInterruptedError:
+def _raise_unless_ended(exc: Exception, processor: StreamProcessor[Any]) -> None:
+    """A transport failure once the stream has properly ended loses nothing; before, it is an interruption."""
+    if processor.ended:
+        return
     if isinstance(exc, httpx.TimeoutException):
         message = "The stream timed out while waiting for data."
     else:
         message = f"The stream was interrupted: {exc or type(exc).__name__}"
-    return StreamInterruptedError(message, request_id=request_id)
+    raise StreamInterruptedError(message, request_id=processor.request_id) from exc
+
+
+def _buffered_at_eof(decoder: SSEDecoder, processor: StreamProcessor[T]) -> Iterator[T]:
+    """Items of the events still buffered when the body ends, up to a ``[DONE]``."""
+    for sse in decoder.flush():
+        item = processor.handle(sse)
+        if item is _DONE:
+            return
+        if item is not None:
+            yield item
 
 
 class _ResponseGuard:
@@ -265,16 +278,9 @@ def _iterate(guard: _ResponseGuard, processor: StreamProcessor[T]) -> Generator[
                             pass
                         return
                     yield item
-            for sse in decoder.flush():
-                item = handle(sse)
-                if item is _DONE:
-                    return
-                if item is not None:
-                    yield item
+            yield from _buffered_at_eof(decoder, processor)
         except (httpx.HTTPError, httpx.StreamError) as exc:
-            if processor.ended:
-                return
-            raise _interrupted(exc, processor.request_id) from exc
+            _raise_unless_ended(exc, processor)
         processor.finish()
     finally:
         response.close()
@@ -358,16 +364,10 @@ async def _aiterate(state: _AsyncState, processor: StreamProcessor[T]) -> AsyncI
                             pass
                         return
                     yield item
-            for sse in decoder.flush():
-                item = handle(sse)
-                if item is _DONE:
-                    return
-                if item is not None:
-                    yield item
+            for item in _buffered_at_eof(decoder, processor):
+                yield item
         except (httpx.HTTPError, httpx.StreamError) as exc:
-            if processor.ended:
-                return
-            raise _interrupted(exc, processor.request_id) from exc
+            _raise_unless_ended(exc, processor)
         processor.finish()
     finally:
         await response.aclose()
