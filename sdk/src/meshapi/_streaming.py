@@ -65,6 +65,16 @@ class StreamProcessor(Generic[T]):
 
     def handle(self, sse: ServerSentEvent) -> Any:
         """Return an item, ``None`` to skip, or ``_DONE`` to stop."""
+        data = sse.data
+        if data == "[DONE]":
+            self.ended = True
+            return _DONE
+        if not data:
+            return None
+        return self._event(sse, data)
+
+    def _event(self, sse: ServerSentEvent, data: str) -> Any:
+        """The item for an event with data other than ``[DONE]`` (or ``None`` to skip it)."""
         raise NotImplementedError
 
     def finish(self) -> None:
@@ -105,13 +115,7 @@ class ChatStreamProcessor(StreamProcessor[ChatCompletionChunk]):
         # accumulating every chunk eagerly.
         self.chunks: List[ChatCompletionChunk] = []
 
-    def handle(self, sse: ServerSentEvent) -> Any:
-        data = sse.data
-        if data == "[DONE]":
-            self.ended = True
-            return _DONE
-        if not data:
-            return None
+    def _event(self, sse: ServerSentEvent, data: str) -> Any:
         if sse.event == "error" or '"error"' in data:
             obj = self._loads(data)
             if isinstance(obj, dict) and isinstance(obj.get("error"), dict):
@@ -139,13 +143,7 @@ _RESPONSES_TERMINAL = frozenset({"response.completed", "response.failed", "respo
 class ResponsesStreamProcessor(StreamProcessor[ResponsesStreamEvent]):
     requires_end = True
 
-    def handle(self, sse: ServerSentEvent) -> Any:
-        data = sse.data
-        if data == "[DONE]":
-            self.ended = True
-            return _DONE
-        if not data:
-            return None
+    def _event(self, sse: ServerSentEvent, data: str) -> Any:
         obj = self._loads(data)
         if not isinstance(obj, dict):
             raise ResponseParseError(f"Unexpected stream event: {data[:500]}", request_id=self.request_id)
@@ -180,13 +178,7 @@ class CompareStreamProcessor(StreamProcessor[CompareStreamEvent]):
     ``{"error": {...}}`` frame aborts the stream.
     """
 
-    def handle(self, sse: ServerSentEvent) -> Any:
-        data = sse.data
-        if data == "[DONE]":
-            self.ended = True
-            return _DONE
-        if not data:
-            return None
+    def _event(self, sse: ServerSentEvent, data: str) -> Any:
         obj = self._loads(data)
         if not isinstance(obj, dict):
             obj = {"value": obj}
