@@ -40,7 +40,7 @@ async def create_embeddings(request: Request) -> Response:
     usage = answer["usage"]
     pipeline = state.services["chat"]
     # The chat pipeline's billing, so embeddings land in the same ledger with the same pricing.
-    pipeline._bill(principal, request_id, target, {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": 0},
+    pipeline.bill(principal, request_id, target, {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": 0},
                    "embeddings", Decimal(1))
     await state.limits.add_tokens(principal, usage["total_tokens"])
     headers = {**limit_headers, "x-resolved-model-id": target.entry.id}

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import exists, select
 
 from meshapi_gateway.auth.principal import Principal
-from meshapi_gateway.billing import usage_counts
+from meshapi_gateway.billing import UsageRecord, usage_counts
 from meshapi_gateway.chat.pipeline import money
 from meshapi_gateway.embeddings import request as checks
 from meshapi_gateway.embeddings.response import normalize as normalize_embeddings
@@ -45,6 +45,8 @@ class ItemOutcome:
     cost: Decimal = Decimal(0)
     retry_after: float = 0.0
     free_retry: bool = False
+    # The bill, written by the runner in the same transaction as the item's result.
+    usage_record: UsageRecord | None = None
 
 
 def item_request_id(batch_id: str, custom_id: str) -> str:
@@ -102,9 +104,13 @@ class ItemExecutor:
         body = await pipeline.prepare(principal, body)
         if not body.get("messages"):
             raise field_error("messages", "Field required", type_="missing")
-        outcome = await pipeline.complete(principal, body, request_id, kind="batch", multiplier=multiplier, bill=bill)
-        prompt, completion, _ = usage_counts(outcome.response.get("usage"))
-        return ItemOutcome("succeeded", 200, outcome.response, None, prompt, completion, outcome.cost)
+        outcome = await pipeline.complete(principal, body, request_id, kind="batch", multiplier=multiplier, bill=False)
+        usage = outcome.response.get("usage")
+        prompt, completion, _ = usage_counts(usage)
+        record = pipeline.usage_record(principal, request_id, outcome.target, usage if isinstance(usage, dict) else None,
+                                       "batch", multiplier) if bill else None
+        return ItemOutcome("succeeded", 200, outcome.response, None, prompt, completion, outcome.cost,
+                           usage_record=record)
 
     async def _embeddings(self, principal: Principal, body: dict[str, Any], request_id: str,
                           multiplier: Decimal, bill: bool) -> ItemOutcome:
@@ -118,9 +124,10 @@ class ItemExecutor:
         target, data = await state.router.embeddings(entries, body, state.call_context(request_id), Attempted())
         answer = normalize_embeddings(data, target.entry.id, body.get("encoding_format") or "float", body["input"])
         usage = answer["usage"]
-        cost = state.services["chat"]._bill(principal, request_id, target,
-                                            {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": 0},
-                                            "batch", multiplier, record=bill)
+        pipeline = state.services["chat"]
+        billed_usage = {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": 0}
+        cost = pipeline.bill(principal, request_id, target, billed_usage, "batch", multiplier, record=False)
+        record = pipeline.usage_record(principal, request_id, target, billed_usage, "batch", multiplier) if bill else None
         answer["cost"] = money(cost)
         await state.limits.add_tokens(principal, int(usage.get("total_tokens") or 0))
-        return ItemOutcome("succeeded", 200, answer, None, int(usage["prompt_tokens"]), 0, cost)
+        return ItemOutcome("succeeded", 200, answer, None, int(usage["prompt_tokens"]), 0, cost, usage_record=record)

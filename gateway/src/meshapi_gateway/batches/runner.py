@@ -199,6 +199,7 @@ class BatchRunner:
             self.wake()
 
     async def _commit(self, item: claims.ClaimedItem, request_id: str, outcome: ItemOutcome) -> None:
+        settle = None
         async with self.state.sessions() as session, session.begin():
             if outcome.status == "retry" and (outcome.free_retry or item.attempts < self.settings.batch_max_attempts):
                 delay = max(outcome.retry_after, min(MAX_BACKOFF, 0.5 * 2 ** item.attempts))
@@ -210,6 +211,11 @@ class BatchRunner:
                 status_code=outcome.status_code, request_id=request_id, result_json=orjson.dumps(outcome.body).decode(),
                 error_json=orjson.dumps(outcome.error).decode() if outcome.error else None,
                 prompt_tokens=outcome.prompt_tokens, completion_tokens=outcome.completion_tokens, cost=outcome.cost)
+            if kept and outcome.usage_record is not None:
+                # The bill commits with the result: a crash either keeps both or loses both (and the item runs again).
+                settle = await self.state.billing.record_in_transaction(session, outcome.usage_record)
+        if settle is not None:
+            settle()
         batch_metrics.ITEMS.labels("succeeded" if outcome.status == "succeeded" else "failed").inc()
         if not kept:
             log.warning("batch item lease was lost before its result was committed",

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections import deque
 from decimal import Decimal
+from typing import Any, Callable
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -77,6 +78,17 @@ class LedgerBilling(Billing):
         self._queue.append(Queued(prefixed("led"), record, cost))
         self.book.add_pending(record.owner, cost)
         self._wake.set()
+
+    async def record_in_transaction(self, session: Any, record: UsageRecord) -> Callable[[], None]:
+        cost = record.cost.quantize(CENT_PRECISION)
+        balances = await write_batch(session, [Queued(prefixed("led"), record, cost)], self.book.enforce,
+                                     self.book.default_credit)
+
+        def committed() -> None:
+            for owner, balance in balances.items():
+                self.book.set_committed(owner, balance)
+
+        return committed
 
     # -- lifecycle -------------------------------------------------------
     async def start(self) -> None:

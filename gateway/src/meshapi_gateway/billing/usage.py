@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 from meshapi_gateway.auth.principal import Principal
 
@@ -61,6 +61,14 @@ class Billing:
 
     def record(self, record: UsageRecord) -> None:
         return None
+
+    async def record_in_transaction(self, session: Any, record: UsageRecord) -> Callable[[], None]:
+        """Write ``record`` inside the caller's open transaction; call the result after it commits.
+
+        For work that must not be billed unless its own result is stored (batch items),
+        where a bill waiting in memory could be lost with the process.
+        """
+        return lambda: None
 
     async def start(self) -> None:
         return None

@@ -99,22 +99,32 @@ class ChatPipeline:
             model, fallbacks = fallbacks[0], fallbacks[1:]
         return self.state.router.candidates(model, fallbacks)
 
-    def _bill(self, principal: "Principal", request_id: str, target: Target, usage: dict[str, Any] | None,
-              kind: str, multiplier: Decimal, estimated: tuple[int, int] | None = None, *,
-              record: bool = True) -> Decimal:
+    def usage_record(self, principal: "Principal", request_id: str, target: Target, usage: dict[str, Any] | None,
+                     kind: str, multiplier: Decimal, estimated: tuple[int, int] | None = None) -> UsageRecord:
+        """What one answered call costs, priced from the catalog entry of the model that answered."""
         prompt, completion, cached = usage_counts(usage)
         if usage is None and estimated is not None:
             prompt, completion = estimated
         entry = target.entry
-        cost = entry.pricing.cost(prompt, completion, cached, multiplier)
-        provider = target.deployment.provider or entry.provider
-        if record:  # False only when this request id is already in the ledger (a batch item run again)
-            self.state.billing.record(UsageRecord(request_id=request_id, owner=principal.owner,
-                                                  key_id=principal.key_id, model=entry.id, provider=provider,
-                                                  prompt_tokens=prompt, completion_tokens=completion,
-                                                  cached_tokens=cached, cost=cost, kind=kind))
-        metrics.observe_usage(entry.id, provider, prompt, completion, float(cost))
-        return cost
+        return UsageRecord(request_id=request_id, owner=principal.owner, key_id=principal.key_id, model=entry.id,
+                           provider=target.deployment.provider or entry.provider, prompt_tokens=prompt,
+                           completion_tokens=completion, cached_tokens=cached,
+                           cost=entry.pricing.cost(prompt, completion, cached, multiplier), kind=kind)
+
+    def bill(self, principal: "Principal", request_id: str, target: Target, usage: dict[str, Any] | None,
+             kind: str, multiplier: Decimal, estimated: tuple[int, int] | None = None, *,
+             record: bool = True) -> Decimal:
+        """Price a call, count it in the metrics and (unless ``record`` is False) queue it for the ledger.
+
+        ``record=False`` is for callers that write the ledger row themselves, in their own
+        transaction (batch items: the bill and the item's result commit together).
+        """
+        usage_record = self.usage_record(principal, request_id, target, usage, kind, multiplier, estimated)
+        if record:
+            self.state.billing.record(usage_record)
+        metrics.observe_usage(usage_record.model, usage_record.provider, usage_record.prompt_tokens,
+                              usage_record.completion_tokens, float(usage_record.cost))
+        return usage_record.cost
 
     def _count_errors(self, attempted: Attempted) -> None:
         for model, err in zip(attempted.tried, attempted.errors):
@@ -132,7 +142,7 @@ class ChatPipeline:
         finally:
             self._count_errors(attempted)
         data = normalize_completion(data, target.entry.id)
-        cost = self._bill(principal, request_id, target, data.get("usage"), kind, multiplier, record=bill)
+        cost = self.bill(principal, request_id, target, data.get("usage"), kind, multiplier, record=bill)
         data["cost"] = money(cost)
         usage = data.get("usage")
         if isinstance(usage, dict):
@@ -187,7 +197,7 @@ class ChatPipeline:
                 estimated = None
                 if normalizer.usage is None:
                     estimated = (estimate_prompt_tokens(body), normalizer.content_chunks + len(normalizer.tool_calls))
-                holder.cost = self._bill(principal, request_id, target, normalizer.usage, kind, multiplier, estimated)
+                holder.cost = self.bill(principal, request_id, target, normalizer.usage, kind, multiplier, estimated)
                 self.open_streams -= 1
                 total = usage_counts(normalizer.usage)
                 await self.state.limits.add_tokens(principal, total[0] + total[1])

@@ -139,7 +139,7 @@ class ResponsesService:
     def _bill(self, principal: "Principal", request_id: str, target: Target, usage: Any,
               estimated: tuple[int, int] | None = None) -> Decimal:
         # The chat pipeline's billing, so every model call lands in one ledger with one pricing.
-        cost: Decimal = self.pipeline._bill(principal, request_id, target, usage if isinstance(usage, dict) else None,
+        cost: Decimal = self.pipeline.bill(principal, request_id, target, usage if isinstance(usage, dict) else None,
                                             KIND, Decimal(1), estimated)
         return cost
 
