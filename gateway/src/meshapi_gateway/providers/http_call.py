@@ -1,4 +1,4 @@
-"""One upstream HTTP exchange for the translating adapters: post JSON, map failures, read SSE.
+"""One upstream HTTP exchange for the translating adapters: headers, post JSON, map failures, read SSE.
 
 Failures come out as ``UpstreamError`` with the router's meaning of ``retryable``; the
 error body is read whole (it is small) so ``provider_error`` carries what the provider said.
@@ -7,16 +7,32 @@ error body is read whole (it is small) so ``provider_error`` carries what the pr
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncGenerator, AsyncIterator, Callable, Mapping
+from typing import Any, AsyncGenerator, AsyncIterator, Callable, Mapping, TypeVar
 
 import aiohttp
 import orjson
 
 from meshapi_gateway.providers import upstream_errors
-from meshapi_gateway.providers.base import CallContext, UpstreamError
+from meshapi_gateway.providers.base import CallContext, Target, UpstreamError
 from meshapi_gateway.sse import SSEEvent, parse_sse
 
 ErrorMapper = Callable[[int, bytes, Mapping[str, str]], UpstreamError]
+Head = TypeVar("Head")
+
+
+def upstream_headers(target: Target, ctx: CallContext, key_header: str, *, key_prefix: str = "",
+                     fixed: Mapping[str, str] | None = None) -> dict[str, str]:
+    """JSON request headers with the deployment's key under ``key_header``.
+
+    The catalog entry's and then the deployment's own headers come last, so an operator
+    can override anything the adapter sets.
+    """
+    headers = {"content-type": "application/json", **(fixed or {}), "x-request-id": ctx.request_id}
+    if target.api_key:
+        headers[key_header] = key_prefix + target.api_key
+    headers.update(target.entry.headers)
+    headers.update(target.deployment.headers)
+    return headers
 
 
 async def post_json(ctx: CallContext, url: str, payload: dict[str, Any], headers: dict[str, str], provider: str,
@@ -72,6 +88,28 @@ async def first_event(events: AsyncIterator[SSEEvent]) -> SSEEvent | None:
     async for event in events:
         return event
     return None
+
+
+async def stream_head(resp: aiohttp.ClientResponse, provider: str,
+                      translate_first: Callable[[SSEEvent], Head]) -> tuple[AsyncGenerator[SSEEvent, None], Head]:
+    """The response's events with the first one read and translated, the rest left to read.
+
+    Until this returns nothing has reached the client, so any failure closes the
+    connection and a dropped or stalled upstream stays retryable on another deployment.
+    """
+    events = sse_events(resp, provider)
+    try:
+        first = await first_event(events)
+        if first is None:
+            raise UpstreamError("upstream_error", f"{provider} closed the stream before any event", retryable=True)
+        head = translate_first(first)
+    except BaseException as exc:  # includes the router's first-token timeout cancelling us
+        await events.aclose()
+        resp.close()
+        if isinstance(exc, UpstreamError):
+            before_first_chunk(exc)
+        raise
+    return events, head
 
 
 def event_json(event: SSEEvent, provider: str) -> Any:

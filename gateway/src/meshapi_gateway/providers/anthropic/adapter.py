@@ -33,13 +33,7 @@ class AnthropicProvider(Provider):
         return base + ("/messages" if base.endswith("/v1") else "/v1/messages")
 
     def _headers(self, target: Target, ctx: CallContext) -> dict[str, str]:
-        headers = {"content-type": "application/json", "anthropic-version": API_VERSION,
-                   "x-request-id": ctx.request_id}
-        if target.api_key:
-            headers["x-api-key"] = target.api_key
-        headers.update(target.entry.headers)
-        headers.update(target.deployment.headers)
-        return headers
+        return http_call.upstream_headers(target, ctx, "x-api-key", fixed={"anthropic-version": API_VERSION})
 
     async def chat(self, body: dict[str, Any], target: Target, ctx: CallContext) -> dict[str, Any]:
         req = build_request(body, target, stream=False)
@@ -56,19 +50,9 @@ class AnthropicProvider(Provider):
         req = build_request(body, target, stream=True)
         resp = await http_call.post_json(ctx, self._url(target), req.body, self._headers(target, ctx), self.name,
                                          errors.from_response, stream=True)
-        events = http_call.sse_events(resp, self.name)
         translator = AnthropicStreamTranslator()
-        try:
-            first = await http_call.first_event(events)
-            if first is None:
-                raise UpstreamError("upstream_error", "anthropic closed the stream before any event", retryable=True)
-            head = translator.feed(first.event, http_call.event_json(first, self.name))
-        except BaseException as exc:  # includes the router's first-token timeout cancelling us
-            await events.aclose()
-            resp.close()
-            if isinstance(exc, UpstreamError):
-                http_call.before_first_chunk(exc)
-            raise
+        events, head = await http_call.stream_head(
+            resp, self.name, lambda first: translator.feed(first.event, http_call.event_json(first, self.name)))
         warn_dropped(ctx, req.dropped, req.notes)
         return self._chunks(resp, events, translator, head)
 

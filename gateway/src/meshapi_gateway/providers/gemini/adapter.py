@@ -35,12 +35,7 @@ class GeminiProvider(Provider):
         return f"{base}/models/{quote(target.upstream_model, safe='.-_')}:{method}"
 
     def _headers(self, target: Target, ctx: CallContext) -> dict[str, str]:
-        headers = {"content-type": "application/json", "x-request-id": ctx.request_id}
-        if target.api_key:
-            headers["x-goog-api-key"] = target.api_key
-        headers.update(target.entry.headers)
-        headers.update(target.deployment.headers)
-        return headers
+        return http_call.upstream_headers(target, ctx, "x-goog-api-key")
 
     async def chat(self, body: dict[str, Any], target: Target, ctx: CallContext) -> dict[str, Any]:
         req = build_request(body, target)
@@ -57,19 +52,9 @@ class GeminiProvider(Provider):
         req = build_request(body, target)
         resp = await http_call.post_json(ctx, self._url(target, "streamGenerateContent") + "?alt=sse", req.body,
                                          self._headers(target, ctx), self.name, errors.from_response, stream=True)
-        events = http_call.sse_events(resp, self.name)
         translator = GeminiStreamTranslator()
-        try:
-            first = await http_call.first_event(events)
-            if first is None:
-                raise UpstreamError("upstream_error", "gemini closed the stream before any event", retryable=True)
-            head = translator.feed(http_call.event_json(first, self.name))
-        except BaseException as exc:  # includes the router's first-token timeout cancelling us
-            await events.aclose()
-            resp.close()
-            if isinstance(exc, UpstreamError):
-                http_call.before_first_chunk(exc)
-            raise
+        events, head = await http_call.stream_head(
+            resp, self.name, lambda first: translator.feed(http_call.event_json(first, self.name)))
         warn_dropped(ctx, req.dropped, req.notes)
         return self._chunks(resp, events, translator, head)
 
