@@ -1,4 +1,4 @@
-"""One upstream HTTP exchange for the translating adapters: headers, post JSON, map failures, read SSE.
+"""One upstream HTTP exchange for the adapters: headers, post JSON, map failures, read SSE.
 
 Failures come out as ``UpstreamError`` with the router's meaning of ``retryable``; the
 error body is read whole (it is small) so ``provider_error`` carries what the provider said.
@@ -35,6 +35,19 @@ def upstream_headers(target: Target, ctx: CallContext, key_header: str, *, key_p
     return headers
 
 
+async def raise_for_status(resp: aiohttp.ClientResponse, on_error: ErrorMapper) -> None:
+    """An HTTP error answer becomes ``on_error``'s ``UpstreamError`` (with the body) and frees the connection."""
+    if resp.status < 400:
+        return
+    try:
+        raw = await resp.read()
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        raw = b""
+    finally:
+        resp.release()
+    raise on_error(resp.status, raw, resp.headers)
+
+
 async def post_json(ctx: CallContext, url: str, payload: dict[str, Any], headers: dict[str, str], provider: str,
                     on_error: ErrorMapper, *, stream: bool) -> aiohttp.ClientResponse:
     timeout = aiohttp.ClientTimeout(total=None if stream else ctx.read_timeout, connect=ctx.connect_timeout,
@@ -45,18 +58,12 @@ async def post_json(ctx: CallContext, url: str, payload: dict[str, Any], headers
         raise upstream_errors.timed_out(provider, "connect") from exc
     except aiohttp.ClientError as exc:
         raise upstream_errors.connection_failed(provider, exc) from exc
-    if resp.status >= 400:
-        try:
-            raw = await resp.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError):
-            raw = b""
-        finally:
-            resp.release()
-        raise on_error(resp.status, raw, resp.headers)
+    await raise_for_status(resp, on_error)
     return resp
 
 
-async def read_json(resp: aiohttp.ClientResponse, provider: str) -> Any:
+async def read_json(resp: aiohttp.ClientResponse, provider: str, what: str = "body") -> Any:
+    """The whole answer parsed as JSON; ``what`` names it in the error for one that is not JSON."""
     try:
         raw = await resp.read()
     except asyncio.TimeoutError as exc:
@@ -68,7 +75,7 @@ async def read_json(resp: aiohttp.ClientResponse, provider: str) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise UpstreamError("upstream_error", f"{provider} sent a body that is not JSON", retryable=True,
+        raise UpstreamError("upstream_error", f"{provider} sent a {what} that is not JSON", retryable=True,
                             provider_error=raw[:500].decode("utf-8", "replace")) from exc
 
 

@@ -8,12 +8,12 @@ Streams always ask for usage so that billing never depends on the client's optio
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Mapping
 
 import aiohttp
 import orjson
 
-from meshapi_gateway.providers import upstream_errors
+from meshapi_gateway.providers import http_call, upstream_errors
 from meshapi_gateway.providers.base import GATEWAY_ONLY_FIELDS, CallContext, Provider, Target, UpstreamError
 from meshapi_gateway.sse import parse_sse
 
@@ -31,12 +31,7 @@ class OpenAICompatProvider(Provider):
         return base + path
 
     def _headers(self, target: Target, ctx: CallContext) -> dict[str, str]:
-        headers = {"content-type": "application/json", "x-request-id": ctx.request_id}
-        if target.api_key:
-            headers["authorization"] = f"Bearer {target.api_key}"
-        headers.update(target.entry.headers)
-        headers.update(target.deployment.headers)
-        return headers
+        return http_call.upstream_headers(target, ctx, "authorization", key_prefix="Bearer ")
 
     def _body(self, body: dict[str, Any], target: Target) -> dict[str, Any]:
         out = {k: v for k, v in body.items() if k not in GATEWAY_ONLY_FIELDS}
@@ -54,15 +49,11 @@ class OpenAICompatProvider(Provider):
             raise upstream_errors.timed_out(self.name, what) from exc
         except aiohttp.ClientError as exc:
             raise upstream_errors.connection_failed(self.name, exc) from exc
-        if resp.status >= 400:
-            try:
-                raw = await resp.read()
-            except (aiohttp.ClientError, asyncio.TimeoutError):
-                raw = b""
-            finally:
-                resp.release()
-            raise upstream_errors.from_status(resp.status, raw, resp.headers, self.name)
+        await http_call.raise_for_status(resp, self._status_error)
         return resp
+
+    def _status_error(self, status: int, raw: bytes, headers: Mapping[str, str]) -> UpstreamError:
+        return upstream_errors.from_status(status, raw, headers, self.name)
 
     async def chat(self, body: dict[str, Any], target: Target, ctx: CallContext) -> dict[str, Any]:
         payload = self._body(body, target)
@@ -70,19 +61,7 @@ class OpenAICompatProvider(Provider):
         payload["stream"] = False
         resp = await self._post(self._url(target, "/chat/completions"), payload, target, ctx,
                                 total=ctx.read_timeout)
-        try:
-            raw = await resp.read()
-        except asyncio.TimeoutError as exc:
-            raise upstream_errors.timed_out(self.name) from exc
-        except aiohttp.ClientError as exc:
-            raise upstream_errors.connection_failed(self.name, exc) from exc
-        finally:
-            resp.release()
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamError("upstream_error", f"{self.name} sent a body that is not JSON", retryable=True,
-                                provider_error=raw[:500].decode("utf-8", "replace")) from exc
+        data = await http_call.read_json(resp, self.name)
         if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
             raise UpstreamError("upstream_error", f"{self.name} sent no choices", retryable=True, provider_error=data)
         return data

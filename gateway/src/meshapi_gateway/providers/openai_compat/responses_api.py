@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator
 import aiohttp
 import orjson
 
-from meshapi_gateway.providers import upstream_errors
+from meshapi_gateway.providers import http_call, upstream_errors
 from meshapi_gateway.providers.base import CallContext, Provider, Target, UpstreamError
 from meshapi_gateway.providers.openai_compat.adapter import OpenAICompatProvider
 from meshapi_gateway.sse import parse_sse
@@ -34,19 +34,7 @@ async def create_response(provider: Provider, body: dict[str, Any], target: Targ
     payload = adapter._body(body, target)
     payload["stream"] = False
     resp = await adapter._post(adapter._url(target, "/responses"), payload, target, ctx, total=ctx.read_timeout)
-    try:
-        raw = await resp.read()
-    except asyncio.TimeoutError as exc:
-        raise upstream_errors.timed_out(adapter.name) from exc
-    except aiohttp.ClientError as exc:
-        raise upstream_errors.connection_failed(adapter.name, exc) from exc
-    finally:
-        resp.release()
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise UpstreamError("upstream_error", f"{adapter.name} sent a response that is not JSON", retryable=True,
-                            provider_error=raw[:500].decode("utf-8", "replace")) from exc
+    data = await http_call.read_json(resp, adapter.name, "response")
     if not isinstance(data, dict) or not isinstance(data.get("output"), list):
         raise UpstreamError("upstream_error", f"{adapter.name} sent a response without output", retryable=True,
                             provider_error=data)
