@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import mimetypes
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Iterator
 
 import orjson
 
@@ -25,6 +26,15 @@ _AUDIO_MIME = {"wav": "audio/wav", "mp3": "audio/mp3", "aiff": "audio/aiff", "aa
                "flac": "audio/flac", "m4a": "audio/mp4", "pcm16": "audio/pcm", "pcm24": "audio/pcm"}
 
 
+@dataclass
+class TranslatedRequest:
+    """A provider request body plus what the client asked for that it could not carry."""
+
+    body: dict[str, Any]
+    dropped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
 def invalid_request(message: str) -> UpstreamError:
     """A request the provider could never accept: the client's fault, not worth another deployment."""
     return UpstreamError("validation_error", message, status=422, retryable=False)
@@ -34,6 +44,22 @@ def not_capable(provider: str, what: str) -> UpstreamError:
     """The model cannot take this input. Not retryable: it says nothing about the upstream's health."""
     return UpstreamError("model_capability_not_supported", f"{provider} models do not accept {what}", status=400,
                          retryable=False)
+
+
+def chat_messages(body: dict[str, Any]) -> list[Any]:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise invalid_request("messages must be a non-empty list")
+    return messages
+
+
+def append_turn(turns: list[dict[str, Any]], role: str, items: list[dict[str, Any]], key: str) -> None:
+    """Add a turn's ``key`` items, merged into the previous turn of the same role (both providers want
+    alternating turns)."""
+    if turns and turns[-1]["role"] == role:
+        turns[-1][key].extend(items)
+    else:
+        turns.append({"role": role, key: items})
 
 
 def named_messages_note(messages: list[Any], provider: str) -> list[str]:
@@ -78,6 +104,23 @@ def content_parts(content: Any) -> list[dict[str, Any]]:
     raise invalid_request("message content must be a string or a list of content parts")
 
 
+def part_text(part: dict[str, Any]) -> str:
+    """A text part's text (may be empty)."""
+    text = part.get("text")
+    if not isinstance(text, str):
+        raise invalid_request("text parts need a text string")
+    return text
+
+
+def part_image_url(part: dict[str, Any]) -> str:
+    """An ``image_url`` part's URL (``image_url`` may be an object or, loosely, the URL itself)."""
+    image = part.get("image_url")
+    url = image.get("url") if isinstance(image, dict) else image
+    if not isinstance(url, str) or not url:
+        raise invalid_request("image_url parts need an image_url.url")
+    return url
+
+
 def content_text(content: Any) -> str:
     """The text of a message's content, parts joined (non-text parts are ignored)."""
     if isinstance(content, str):
@@ -100,6 +143,17 @@ def parse_arguments(arguments: Any) -> dict[str, Any]:
 
 def dump_arguments(value: Any) -> str:
     return orjson.dumps(value if value is not None else {}).decode()
+
+
+def function_tools(tools: Any) -> Iterator[dict[str, Any]]:
+    """The ``function`` object of each OpenAI tool, each checked to be a named function tool."""
+    for tool in tools or []:
+        if not isinstance(tool, dict) or tool.get("type", "function") != "function":
+            raise invalid_request("only function tools are supported")
+        fn = tool.get("function") or {}
+        if not fn.get("name"):
+            raise invalid_request("every tool needs function.name")
+        yield fn
 
 
 def stop_list(stop: Any) -> list[str]:

@@ -8,17 +8,22 @@ listed so the adapter can say, in a response header, what was dropped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from meshapi_gateway.providers.translation import (
+    TranslatedRequest,
+    append_turn,
+    chat_messages,
     content_parts,
     content_text,
+    function_tools,
     invalid_request,
     named_messages_note,
     not_capable,
     parse_arguments,
     parse_data_url,
+    part_image_url,
+    part_text,
     stop_list,
     unsupported_fields,
 )
@@ -36,18 +41,8 @@ THINKING_BUDGETS = {"low": 1024, "medium": 4096, "high": 16384}
 MIN_THINKING_BUDGET = 1024
 
 
-@dataclass
-class AnthropicRequest:
-    body: dict[str, Any]
-    dropped: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
 def _image_block(part: dict[str, Any]) -> dict[str, Any]:
-    image = part.get("image_url")
-    url = image.get("url") if isinstance(image, dict) else image
-    if not isinstance(url, str) or not url:
-        raise invalid_request("image_url parts need an image_url.url")
+    url = part_image_url(part)
     data_url = parse_data_url(url)
     if data_url is not None:
         mime, data = data_url
@@ -69,9 +64,7 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
     for part in content_parts(content):
         kind = part.get("type")
         if kind == "text":
-            text = part.get("text")
-            if not isinstance(text, str):
-                raise invalid_request("text parts need a text string")
+            text = part_text(part)
             if not text:
                 continue
             block: dict[str, Any] = {"type": "text", "text": text}
@@ -141,12 +134,8 @@ def translate_messages(messages: list[Any]) -> tuple[list[dict[str, Any]], list[
             blocks, turn_role = [_tool_result(message)], "user"
         else:
             raise invalid_request(f"unsupported message role {role!r}")
-        if not blocks:
-            continue
-        if turns and turns[-1]["role"] == turn_role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": turn_role, "content": blocks})
+        if blocks:
+            append_turn(turns, turn_role, blocks, "content")
     for turn in turns:
         # Tool results must open their user turn, ahead of any text that followed them.
         if turn["role"] == "user":
@@ -156,12 +145,7 @@ def translate_messages(messages: list[Any]) -> tuple[list[dict[str, Any]], list[
 
 def _tools(tools: Any) -> list[dict[str, Any]]:
     out = []
-    for tool in tools or []:
-        if not isinstance(tool, dict) or tool.get("type", "function") != "function":
-            raise invalid_request("only function tools are supported")
-        fn = tool.get("function") or {}
-        if not fn.get("name"):
-            raise invalid_request("every tool needs function.name")
+    for fn in function_tools(tools):
         entry: dict[str, Any] = {"name": fn["name"],
                                  "input_schema": fn.get("parameters") or {"type": "object", "properties": {}}}
         if fn.get("description"):
@@ -188,7 +172,7 @@ def _tool_choice(choice: Any, parallel: Any) -> dict[str, Any] | None:
     return out
 
 
-def _apply_thinking(out: dict[str, Any], body: dict[str, Any], req: AnthropicRequest) -> None:
+def _apply_thinking(out: dict[str, Any], body: dict[str, Any], req: TranslatedRequest) -> None:
     thinking = body.get("thinking")
     if isinstance(thinking, dict):
         out["thinking"] = thinking
@@ -209,16 +193,14 @@ def _apply_thinking(out: dict[str, Any], body: dict[str, Any], req: AnthropicReq
         req.notes.append("temperature ignored with extended thinking")
 
 
-def build_request(body: dict[str, Any], target: "Target", *, stream: bool) -> AnthropicRequest:
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise invalid_request("messages must be a non-empty list")
+def build_request(body: dict[str, Any], target: "Target", *, stream: bool) -> TranslatedRequest:
+    messages = chat_messages(body)
     system, turns = translate_messages(messages)
     if not turns:
         raise invalid_request("anthropic needs at least one user or assistant message with content")
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or target.entry.max_output_tokens
     out: dict[str, Any] = {"model": target.upstream_model, "max_tokens": int(max_tokens), "messages": turns}
-    req = AnthropicRequest(out, notes=named_messages_note(messages, "anthropic"))
+    req = TranslatedRequest(out, notes=named_messages_note(messages, "anthropic"))
     if system:
         out["system"] = system
     temperature = body.get("temperature")

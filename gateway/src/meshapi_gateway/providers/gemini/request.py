@@ -8,21 +8,26 @@ meaning are listed so the adapter can report them in a response header.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from meshapi_gateway.providers.gemini.tool_ids import split_call_id
 from meshapi_gateway.providers.translation import (
+    TranslatedRequest,
+    append_turn,
     audio_mime,
+    chat_messages,
     content_parts,
     content_text,
+    function_tools,
     guess_mime,
     invalid_request,
     named_messages_note,
     parse_arguments,
     parse_data_url,
+    part_image_url,
+    part_text,
     stop_list,
     unsupported_fields,
 )
@@ -39,13 +44,6 @@ HANDLED = frozenset({
 THINKING_BUDGETS = {"none": 0, "minimal": 0, "low": 1024, "medium": 8192, "high": 24576}
 
 
-@dataclass
-class GeminiRequest:
-    body: dict[str, Any]
-    dropped: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
 def _media_part(url: str, default_mime: str) -> dict[str, Any]:
     data_url = parse_data_url(url)
     if data_url is not None:
@@ -58,20 +56,14 @@ def _parts(content: Any) -> list[dict[str, Any]]:
     for part in content_parts(content):
         kind = part.get("type")
         if kind == "text":
-            text = part.get("text")
-            if not isinstance(text, str):
-                raise invalid_request("text parts need a text string")
+            text = part_text(part)
             if text:
                 parts.append({"text": text})
         elif kind == "refusal":  # an earlier assistant refusal, replayed as its text
             if part.get("refusal"):
                 parts.append({"text": str(part["refusal"])})
         elif kind == "image_url":
-            image = part.get("image_url")
-            url = image.get("url") if isinstance(image, dict) else image
-            if not isinstance(url, str) or not url:
-                raise invalid_request("image_url parts need an image_url.url")
-            parts.append(_media_part(url, "image/jpeg"))
+            parts.append(_media_part(part_image_url(part), "image/jpeg"))
         elif kind == "input_audio":
             audio = part.get("input_audio") or {}
             if not audio.get("data"):
@@ -137,23 +129,14 @@ def translate_messages(messages: list[Any]) -> tuple[list[dict[str, Any]], list[
             parts, turn_role = [_function_response(message, names)], "user"
         else:
             raise invalid_request(f"unsupported message role {role!r}")
-        if not parts:
-            continue
-        if contents and contents[-1]["role"] == turn_role:
-            contents[-1]["parts"].extend(parts)
-        else:
-            contents.append({"role": turn_role, "parts": parts})
+        if parts:
+            append_turn(contents, turn_role, parts, "parts")
     return system, contents
 
 
 def _tools(tools: Any) -> list[dict[str, Any]]:
     declarations = []
-    for tool in tools or []:
-        if not isinstance(tool, dict) or tool.get("type", "function") != "function":
-            raise invalid_request("only function tools are supported")
-        fn = tool.get("function") or {}
-        if not fn.get("name"):
-            raise invalid_request("every tool needs function.name")
+    for fn in function_tools(tools):
         decl: dict[str, Any] = {"name": fn["name"]}
         if fn.get("description"):
             decl["description"] = fn["description"]
@@ -194,7 +177,7 @@ def _response_format(fmt: Any, config: dict[str, Any]) -> None:
         raise invalid_request("response_format.type must be text, json_object or json_schema")
 
 
-def generation_config(body: dict[str, Any], req: GeminiRequest) -> dict[str, Any]:
+def generation_config(body: dict[str, Any], req: TranslatedRequest) -> dict[str, Any]:
     config: dict[str, Any] = {}
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
     if max_tokens:
@@ -219,15 +202,13 @@ def generation_config(body: dict[str, Any], req: GeminiRequest) -> dict[str, Any
     return config
 
 
-def build_request(body: dict[str, Any], target: "Target") -> GeminiRequest:
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise invalid_request("messages must be a non-empty list")
+def build_request(body: dict[str, Any], target: "Target") -> TranslatedRequest:
+    messages = chat_messages(body)
     system, contents = translate_messages(messages)
     if not contents:
         raise invalid_request("gemini needs at least one user or assistant message with content")
     out: dict[str, Any] = {"contents": contents}
-    req = GeminiRequest(out, notes=named_messages_note(messages, "gemini"))
+    req = TranslatedRequest(out, notes=named_messages_note(messages, "gemini"))
     if system:
         out["systemInstruction"] = {"parts": system}
     tools = _tools(body.get("tools"))
