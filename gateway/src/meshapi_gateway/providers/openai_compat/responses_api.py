@@ -7,16 +7,13 @@ and the final usage), and everything else reaches the client as the upstream sen
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, AsyncIterator
 
 import aiohttp
-import orjson
 
-from meshapi_gateway.providers import http_call, upstream_errors
+from meshapi_gateway.providers import http_call
 from meshapi_gateway.providers.base import CallContext, Provider, Target, UpstreamError
 from meshapi_gateway.providers.openai_compat.adapter import OpenAICompatProvider
-from meshapi_gateway.sse import parse_sse
 
 # Events after which a Responses stream is over.
 TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -53,16 +50,13 @@ async def open_response_stream(provider: Provider, body: dict[str, Any], target:
 
 async def _events(name: str, resp: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
     finished = False
+    events = http_call.sse_events(resp, name)
     try:
-        async for sse in parse_sse(resp.content.iter_any()):
+        async for sse in events:
             if sse.data == "[DONE]":
                 finished = True
                 break
-            try:
-                event = orjson.loads(sse.data)
-            except orjson.JSONDecodeError as exc:
-                raise UpstreamError("upstream_error", f"{name} sent a stream event that is not JSON",
-                                    provider_error=sse.data[:500]) from exc
+            event = http_call.event_json(sse, name)
             if not isinstance(event, dict):
                 continue
             kind = event.get("type") or sse.event
@@ -75,11 +69,8 @@ async def _events(name: str, resp: aiohttp.ClientResponse) -> AsyncIterator[dict
             if kind in TERMINAL_EVENTS:
                 finished = True
                 break
-    except asyncio.TimeoutError as exc:
-        raise upstream_errors.timed_out(name, "send the next event") from exc
-    except aiohttp.ClientError as exc:
-        raise UpstreamError("stream_interrupted", f"{name} connection dropped mid-stream: {exc}") from exc
     finally:
+        await events.aclose()
         resp.release() if finished else resp.close()
     if not finished:
         raise UpstreamError("stream_interrupted", f"{name} ended the stream before it was complete")
