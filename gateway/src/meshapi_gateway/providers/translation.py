@@ -53,6 +53,21 @@ def chat_messages(body: dict[str, Any]) -> list[Any]:
     return messages
 
 
+# A tuple, not a set: a client may send an unhashable role, which must be a 422 too.
+_ROLES = ("system", "developer", "user", "assistant", "tool")
+
+
+def checked_messages(messages: list[Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each message with its role, once both are known to be OpenAI chat ones."""
+    for message in messages:
+        if not isinstance(message, dict):
+            raise invalid_request("every message must be an object")
+        role = message.get("role")
+        if role not in _ROLES:
+            raise invalid_request(f"unsupported message role {role!r}")
+        yield role, message
+
+
 def append_turn(turns: list[dict[str, Any]], role: str, items: list[dict[str, Any]], key: str) -> None:
     """Add a turn's ``key`` items, merged into the previous turn of the same role (both providers want
     alternating turns)."""

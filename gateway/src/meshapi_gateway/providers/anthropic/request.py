@@ -14,6 +14,7 @@ from meshapi_gateway.providers.translation import (
     TranslatedRequest,
     append_turn,
     chat_messages,
+    checked_messages,
     content_parts,
     content_text,
     function_tools,
@@ -119,10 +120,7 @@ def translate_messages(messages: list[Any]) -> tuple[list[dict[str, Any]], list[
     """(system blocks, turns). Consecutive same-role turns are merged into one."""
     system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
-    for message in messages:
-        if not isinstance(message, dict):
-            raise invalid_request("every message must be an object")
-        role = message.get("role")
+    for role, message in checked_messages(messages):
         if role in ("system", "developer"):
             system.extend(_blocks(message.get("content")))
             continue
@@ -130,10 +128,8 @@ def translate_messages(messages: list[Any]) -> tuple[list[dict[str, Any]], list[
             blocks, turn_role = _blocks(message.get("content")), "user"
         elif role == "assistant":
             blocks, turn_role = _assistant_blocks(message), "assistant"
-        elif role == "tool":
+        else:  # tool
             blocks, turn_role = [_tool_result(message)], "user"
-        else:
-            raise invalid_request(f"unsupported message role {role!r}")
         if blocks:
             append_turn(turns, turn_role, blocks, "content")
     for turn in turns:

@@ -18,6 +18,7 @@ from meshapi_gateway.providers.translation import (
     append_turn,
     audio_mime,
     chat_messages,
+    checked_messages,
     content_parts,
     content_text,
     function_tools,
@@ -114,10 +115,7 @@ def translate_messages(messages: list[Any]) -> tuple[list[dict[str, Any]], list[
     system: list[dict[str, Any]] = []
     contents: list[dict[str, Any]] = []
     names: dict[str, str] = {}  # OpenAI call id → function name, for the tool messages that follow
-    for message in messages:
-        if not isinstance(message, dict):
-            raise invalid_request("every message must be an object")
-        role = message.get("role")
+    for role, message in checked_messages(messages):
         if role in ("system", "developer"):
             system.extend(p for p in _parts(message.get("content")) if "text" in p)
             continue
@@ -125,10 +123,8 @@ def translate_messages(messages: list[Any]) -> tuple[list[dict[str, Any]], list[
             parts, turn_role = _parts(message.get("content")), "user"
         elif role == "assistant":
             parts, turn_role = _model_parts(message, names), "model"
-        elif role == "tool":
+        else:  # tool
             parts, turn_role = [_function_response(message, names)], "user"
-        else:
-            raise invalid_request(f"unsupported message role {role!r}")
         if parts:
             append_turn(contents, turn_role, parts, "parts")
     return system, contents
