@@ -128,12 +128,17 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
     return app
 
 
-def asgi(settings: Settings) -> RequestContext:
-    """The application as served: the request-id/envelope layer around Starlette."""
+def asgi(settings: Settings, *, migrate: bool = True) -> RequestContext:
+    """The application as served: the request-id/envelope layer around Starlette.
+
+    ``migrate=False`` when the schema was brought up to date beforehand (``serve`` does it
+    in a child process, once for all workers).
+    """
     from meshapi_gateway.api.chat import chat_completions
 
     from meshapi_gateway.idempotency.asgi import with_idempotency
 
     fast_routes = {("POST", "/v1/chat/completions"): chat_completions, **FAST_ROUTES}
     fast_routes = {route: with_idempotency(handler) for route, handler in fast_routes.items()}
-    return RequestContext(create_app(settings), access_log=settings.access_log, fast_routes=fast_routes)
+    return RequestContext(create_app(settings, migrate=migrate), access_log=settings.access_log,
+                          fast_routes=fast_routes)

@@ -36,10 +36,11 @@ def _print(args: argparse.Namespace, data: Any, text: str) -> None:
         print(text)
 
 
-async def _with_db(settings: Settings, fn: Callable[[Any], Any]) -> Any:
+async def _with_db(settings: Settings, fn: Callable[[Any], Any], migrate: bool = True) -> Any:
     from meshapi_gateway.store import db
 
-    await asyncio.to_thread(db.upgrade, settings.resolved_database_url())
+    if migrate:
+        await asyncio.to_thread(db.upgrade, settings.resolved_database_url())
     engine = db.make_engine(settings.resolved_database_url())
     try:
         async with db.sessionmaker(engine)() as session:
@@ -72,7 +73,43 @@ def app_from_env() -> Any:
 
     settings = Settings.model_validate_json(os.environ[SETTINGS_ENV])
     show_gateway_logs(settings.log_level)
-    return asgi(settings)
+    return asgi(settings, migrate=False)  # the parent migrated once, before starting the workers
+
+
+def prepare_in_child() -> None:
+    """Run in a short-lived child by ``serve``: migrate, and for the quick start make a key and a token.
+
+    Alembic and PyJWT (with cryptography) then never load into the serving process, which
+    keeps its resident memory down; the child prints its results as JSON.
+    """
+    from meshapi_gateway.store import db
+
+    settings = Settings.model_validate_json(os.environ[SETTINGS_ENV])
+    db.upgrade(settings.resolved_database_url())
+    out: dict[str, str] = {}
+    if os.environ.get(SETTINGS_ENV + "_QUICKSTART"):
+        from meshapi_gateway.auth.jwt_tokens import JWTVerifier
+        from meshapi_gateway.auth.keys import create_key
+
+        created = asyncio.run(_with_db(settings, lambda s: create_key(s, "local", "quickstart"), migrate=False))
+        out["key"] = created.key
+        out["token"] = JWTVerifier(settings.resolved_jwt_secret(), settings.jwt_audience,
+                                   settings.jwt_issuer).mint("local", 24 * 3600)
+    print(json.dumps(out))
+
+
+def _prepare(settings: Settings, quickstart: bool) -> dict[str, str]:
+    import subprocess
+
+    env = {**os.environ, SETTINGS_ENV: settings.model_dump_json()}
+    if quickstart:
+        env[SETTINGS_ENV + "_QUICKSTART"] = "1"
+    proc = subprocess.run([sys.executable, "-c", "from meshapi_gateway.cli import prepare_in_child as p; p()"],
+                          env=env, stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"meshapi-gateway: preparing the database failed (exit code {proc.returncode})")
+    result: dict[str, str] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
 
 
 def _quickstart_model(settings: Settings) -> tuple[str | None, str]:
@@ -159,18 +196,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "balances would be multiplied by the number of workers. Set MESHAPI_GATEWAY_REDIS_URL "
             "(or redis_url in the config file), or run one worker."
         )
-    from meshapi_gateway.store import db
-
-    db.upgrade(settings.resolved_database_url())
+    settings.resolved_jwt_secret()  # made (and kept in the data folder) here, before any child reads it
+    prepared = _prepare(settings, args.quickstart)
     show_gateway_logs(settings.log_level)
     if args.quickstart:
-        from meshapi_gateway.auth.jwt_tokens import JWTVerifier
-        from meshapi_gateway.auth.keys import create_key
-
-        created = asyncio.run(_with_db(settings, lambda s: create_key(s, "local", "quickstart")))
-        token = JWTVerifier(settings.resolved_jwt_secret(), settings.jwt_audience, settings.jwt_issuer).mint(
-            "local", 24 * 3600)
-        print(quickstart_banner(settings, created.key, token), flush=True)
+        print(quickstart_banner(settings, prepared["key"], prepared["token"]), flush=True)
     log_level = settings.log_level
     if settings.workers > 1:
         os.environ[SETTINGS_ENV] = settings.model_dump_json()
@@ -180,7 +210,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         from meshapi_gateway.app import asgi
 
-        uvicorn.run(asgi(settings), host=settings.host, port=settings.port, log_level=log_level,
+        uvicorn.run(asgi(settings, migrate=False), host=settings.host, port=settings.port, log_level=log_level,
                     access_log=False, loop="auto", http="auto",
                     timeout_graceful_shutdown=int(settings.shutdown_grace_seconds), **SERVER_OPTIONS)
     return 0

@@ -14,18 +14,20 @@ import contextlib
 import logging
 from collections import deque
 from decimal import Decimal
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.billing.book import BalanceBook
 from meshapi_gateway.billing.ledger_store import CENT_PRECISION, Queued, changed_balances, credit, write_batch
-from meshapi_gateway.billing.shared_pending import SharedPending
 from meshapi_gateway.billing.usage import Billing, UsageRecord
 from meshapi_gateway.catalog import Catalog
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.ids import prefixed
+
+if TYPE_CHECKING:
+    from meshapi_gateway.billing.shared_pending import SharedPending
 
 log = logging.getLogger("meshapi_gateway.billing")
 
@@ -52,9 +54,11 @@ class LedgerBilling(Billing):
         self._watermark = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._sync_seconds = sync_seconds
-        self._shared: SharedPending | None = None
+        self._shared: "SharedPending | None" = None
         if redis_url:
             # Hold a commit in the shared view until every replica's refresh has seen it.
+            from meshapi_gateway.billing.shared_pending import SharedPending  # redis is loaded only when used
+
             self._shared = SharedPending(redis_url, self.book, hold_seconds=refresh_seconds + 1.0)
 
     # -- the request path ------------------------------------------------
