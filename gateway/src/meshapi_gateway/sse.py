@@ -29,11 +29,18 @@ def error_frame(code: str, message: str, **extra: Any) -> bytes:
 
 
 class SSEEvent:
-    __slots__ = ("event", "data")
+    """One event. ``more`` is True when further events of the same network read follow at once.
 
-    def __init__(self, event: str, data: str) -> None:
+    Relays use it to write everything one read brought in a single socket write, without
+    ever holding an event back waiting for the network.
+    """
+
+    __slots__ = ("event", "data", "more")
+
+    def __init__(self, event: str, data: str, more: bool = False) -> None:
         self.event = event
         self.data = data
+        self.more = more
 
 
 async def parse_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[SSEEvent]:
@@ -44,6 +51,7 @@ async def parse_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[SSEEvent]:
     async for chunk in chunks:
         buf = buf + chunk if buf else chunk
         start = 0
+        ready: list[SSEEvent] = []
         while True:
             nl = buf.find(b"\n", start)
             if nl < 0:
@@ -54,7 +62,7 @@ async def parse_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[SSEEvent]:
                 line = line[:-1]
             if not line:
                 if data:
-                    yield SSEEvent(event, "\n".join(data))
+                    ready.append(SSEEvent(event, "\n".join(data), True))
                 event, data = "", []
                 continue
             if line[:1] == b":":
@@ -67,6 +75,10 @@ async def parse_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[SSEEvent]:
             elif field == b"event":
                 event = value.decode("utf-8", "replace")
         buf = buf[start:]
+        if ready:
+            ready[-1].more = False
+            for item in ready:
+                yield item
     if buf.strip():
         line = buf.rstrip(b"\r\n")
         field, _, value = line.partition(b":")

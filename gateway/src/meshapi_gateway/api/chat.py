@@ -89,18 +89,26 @@ def _interrupted(request_id: str) -> bytes:
 
 
 async def _frames(stream: ChatStream, include_usage: bool, request_id: str) -> AsyncIterator[bytes]:
+    """Client frames; what one upstream read brought goes out in one write (never held back longer)."""
+    ctx = stream.ctx
+    pending: list[bytes] = []
     try:
         async for chunk in stream.chunks:
-            yield frame(chunk)
+            pending.append(frame(chunk))
+            if ctx is None or not ctx.more_buffered:
+                yield b"".join(pending)
+                pending.clear()
+        if pending:
+            yield b"".join(pending)
     finally:
         await stream.aclose()
     if stream.error is not None:
         err = stream.error
         yield error_frame(err.code if err.code != "stream_interrupted" else "upstream_error", err.message,
-                          request_id=request_id)
-        yield DONE_FRAME
+                          request_id=request_id) + DONE_FRAME
         return
+    tail = b""
     if include_usage:
         usage = stream.normalizer.usage or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-        yield frame(stream.normalizer.usage_chunk(usage, money(stream.cost) if stream.cost is not None else None))
-    yield DONE_FRAME
+        tail = frame(stream.normalizer.usage_chunk(usage, money(stream.cost) if stream.cost is not None else None))
+    yield tail + DONE_FRAME

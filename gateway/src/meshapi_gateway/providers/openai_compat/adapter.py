@@ -74,12 +74,13 @@ class OpenAICompatProvider(Provider):
         options["include_usage"] = True
         payload["stream_options"] = options
         resp = await self._post(self._url(target, "/chat/completions"), payload, target, ctx, total=None)
-        return self._chunks(resp)
+        return self._chunks(resp, ctx)
 
-    async def _chunks(self, resp: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
+    async def _chunks(self, resp: aiohttp.ClientResponse, ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
         finished = False
         try:
             async for event in parse_sse(resp.content.iter_any()):
+                ctx.more_buffered = event.more
                 if event.data == "[DONE]":
                     finished = True
                     break
