@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
-from gwtest.server_thread import free_port
 from meshapi_gateway.auth.keys import create_key
 from meshapi_gateway.store import db
+
+from gwtest.server_thread import free_port
 
 
 def _toml_value(value: Any) -> str:

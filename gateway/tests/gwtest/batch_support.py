@@ -64,9 +64,8 @@ def ledger_rows(database_url: str, request_id_prefix: str) -> list[dict[str, Any
     """Ledger rows whose request id starts with the prefix; None when this build has no ledger table."""
     import asyncio
 
-    from sqlalchemy import inspect, text
-
     from meshapi_gateway.store import db
+    from sqlalchemy import inspect, text
 
     async def run() -> list[dict[str, Any]] | None:
         engine = db.make_engine(database_url)
