@@ -8,6 +8,7 @@ writer flushes last so no usage is lost on a graceful shutdown.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from typing import Any, AsyncIterator, Awaitable, Callable
 
@@ -62,6 +63,25 @@ def _feature_hooks() -> list[StartHook]:
     return hooks
 
 
+def settle_garbage_collector() -> None:
+    """Keep the collector's full passes short once everything long-lived exists.
+
+    A full collection walks every tracked object, and after start-up that is the whole
+    import graph: measured here it paused the event loop for tens of milliseconds and made
+    the p99 latency at c=10 about 70 ms (7 ms with the collector off). Freezing what
+    start-up made moves it out of the collector's sight, and a higher first threshold makes
+    young collections rarer on a loop that allocates per request.
+    """
+    gc.collect()
+    gc.freeze()
+    _, second, third = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, second, third)
+
+
+# Young-generation allocations between collections (CPython's default is 700).
+GC_YOUNG_THRESHOLD = 20_000
+
+
 def make_http_session(settings: Settings) -> aiohttp.ClientSession:
     # One pool for every upstream: keep-alive connections are reused across requests.
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=60,
@@ -89,7 +109,7 @@ async def build_state(settings: Settings) -> GatewayState:
     return state
 
 
-def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
+def create_app(settings: Settings, *, migrate: bool = True, tune_gc: bool = False) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if migrate:
@@ -104,6 +124,8 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
                 if stop is not None:
                     stops.append(stop)
             await state.billing.start()
+            if tune_gc:
+                settle_garbage_collector()
             yield {}
         finally:
             for stop in reversed(stops):
@@ -128,11 +150,12 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Starlette:
     return app
 
 
-def asgi(settings: Settings, *, migrate: bool = True) -> RequestContext:
+def asgi(settings: Settings, *, migrate: bool = True, tune_gc: bool = False) -> RequestContext:
     """The application as served: the request-id/envelope layer around Starlette.
 
     ``migrate=False`` when the schema was brought up to date beforehand (``serve`` does it
-    in a child process, once for all workers).
+    in a child process, once for all workers). ``tune_gc`` is for a process that only serves
+    (see ``settle_garbage_collector``); tests that start many gateways in one process leave it off.
     """
     from meshapi_gateway.api.chat import chat_completions
 
@@ -140,5 +163,5 @@ def asgi(settings: Settings, *, migrate: bool = True) -> RequestContext:
 
     fast_routes = {("POST", "/v1/chat/completions"): chat_completions, **FAST_ROUTES}
     fast_routes = {route: with_idempotency(handler) for route, handler in fast_routes.items()}
-    return RequestContext(create_app(settings, migrate=migrate), access_log=settings.access_log,
+    return RequestContext(create_app(settings, migrate=migrate, tune_gc=tune_gc), access_log=settings.access_log,
                           fast_routes=fast_routes)

@@ -73,7 +73,7 @@ def app_from_env() -> Any:
 
     settings = Settings.model_validate_json(os.environ[SETTINGS_ENV])
     show_gateway_logs(settings.log_level)
-    return asgi(settings, migrate=False)  # the parent migrated once, before starting the workers
+    return asgi(settings, migrate=False, tune_gc=True)  # the parent migrated once, before starting the workers
 
 
 def prepare_in_child() -> None:
@@ -210,7 +210,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         from meshapi_gateway.app import asgi
 
-        uvicorn.run(asgi(settings, migrate=False), host=settings.host, port=settings.port, log_level=log_level,
+        app = asgi(settings, migrate=False, tune_gc=True)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level,
                     access_log=False, loop="auto", http="auto",
                     timeout_graceful_shutdown=int(settings.shutdown_grace_seconds), **SERVER_OPTIONS)
     return 0
