@@ -13,7 +13,6 @@ import json
 import struct
 from typing import Any, Iterator
 
-import aiohttp
 import httpx
 import openai
 import pytest
@@ -22,6 +21,7 @@ from gwtest.harness import FakeUpstream, Gateway, start_gateway
 from gwtest.openai_upstream import Recorder
 from gwtest.server_thread import ServerThread
 from meshapi_gateway.catalog.catalog import ModelEntry, load_catalog
+from meshapi_gateway.http_client import HTTPClient
 from meshapi_gateway.providers.base import CallContext, Target, UpstreamError
 from meshapi_gateway.providers.gemini import GeminiProvider
 
@@ -402,7 +402,8 @@ def _target(url: str) -> Target:
 
 def test_embeddings_adapter_directly(gemini_up: FakeUpstream) -> None:
     async def run() -> tuple[dict[str, Any], dict[str, Any], UpstreamError]:
-        async with aiohttp.ClientSession() as session:
+        session = HTTPClient()
+        try:
             ctx = CallContext(request_id="req_1", session=session)
             provider, target = GeminiProvider(), _target(gemini_up.url)
             one = await provider.embeddings({"input": "hello world", "dimensions": 4, "input_type": "query"},
@@ -411,6 +412,8 @@ def test_embeddings_adapter_directly(gemini_up: FakeUpstream) -> None:
             with pytest.raises(UpstreamError) as info:
                 await provider.embeddings({"input": [[1, 2, 3]]}, target, ctx)
             return one, many, info.value
+        finally:
+            await session.aclose()
 
     one, many, err = asyncio.run(run())
     assert one == {"object": "list", "model": "google/gemini-embedding-001",

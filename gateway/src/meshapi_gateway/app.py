@@ -12,7 +12,6 @@ import gc
 import logging
 from typing import Any, AsyncIterator, Awaitable, Callable
 
-import aiohttp
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -26,6 +25,7 @@ from meshapi_gateway.catalog import load_catalog
 from meshapi_gateway.chat import ChatPipeline
 from meshapi_gateway.config import Settings
 from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.http_client import HTTPClient
 from meshapi_gateway.limits.choose import build_limiter
 from meshapi_gateway.providers.registry import ProviderRegistry
 from meshapi_gateway.request_context import RequestContext
@@ -82,14 +82,6 @@ def settle_garbage_collector() -> None:
 GC_YOUNG_THRESHOLD = 20_000
 
 
-def make_http_session(settings: Settings) -> aiohttp.ClientSession:
-    # One pool for every upstream: keep-alive connections are reused across requests.
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=60,
-                                     enable_cleanup_closed=True)
-    return aiohttp.ClientSession(connector=connector, auto_decompress=True,
-                                 timeout=aiohttp.ClientTimeout(total=None, connect=settings.upstream_connect_timeout))
-
-
 async def build_state(settings: Settings) -> GatewayState:
     url = settings.resolved_database_url()
     engine = db.make_engine(url)
@@ -102,7 +94,7 @@ async def build_state(settings: Settings) -> GatewayState:
         jwt=JWTVerifier(settings.resolved_jwt_secret(), settings.jwt_audience, settings.jwt_issuer,
                         settings.jwt_owner_claim, settings.jwks_url),
         limits=await build_limiter(settings), billing=build_billing(settings, sessions, catalog),
-        http=make_http_session(settings),
+        http=HTTPClient(),
     )
     state.services["chat"] = ChatPipeline(state)
     install_templates(state)
@@ -135,7 +127,7 @@ def create_app(settings: Settings, *, migrate: bool = True, tune_gc: bool = Fals
             await state.limits.aclose()
             await state.billing.aclose()
             await state.providers.aclose()
-            await state.http.close()
+            await state.http.aclose()
             await state.engine.dispose()
 
     from meshapi_gateway.idempotency.asgi import IdempotencyMiddleware
@@ -158,7 +150,6 @@ def asgi(settings: Settings, *, migrate: bool = True, tune_gc: bool = False) -> 
     (see ``settle_garbage_collector``); tests that start many gateways in one process leave it off.
     """
     from meshapi_gateway.api.chat import chat_completions
-
     from meshapi_gateway.idempotency.asgi import with_idempotency
 
     fast_routes = {("POST", "/v1/chat/completions"): chat_completions, **FAST_ROUTES}

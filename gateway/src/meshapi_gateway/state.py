@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from meshapi_gateway.auth.jwt_tokens import JWTVerifier
@@ -14,6 +13,7 @@ from meshapi_gateway.auth.key_cache import KeyCache
 from meshapi_gateway.billing import Billing
 from meshapi_gateway.catalog import Catalog
 from meshapi_gateway.config import Settings
+from meshapi_gateway.http_client import HTTPClient
 from meshapi_gateway.limits import Limiter
 from meshapi_gateway.providers.base import CallContext
 from meshapi_gateway.providers.registry import ProviderRegistry
@@ -37,7 +37,7 @@ class GatewayState:
     jwt: JWTVerifier
     limits: Limiter
     billing: Billing
-    http: aiohttp.ClientSession
+    http: HTTPClient
     # Optional services that feature areas attach at start-up (templates, batches, local model …).
     services: dict[str, Any] = field(default_factory=dict)
 

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
 if TYPE_CHECKING:
-    import aiohttp
-
     from meshapi_gateway.catalog.catalog import Deployment, ModelEntry
+    from meshapi_gateway.http_client import HTTPClient
 
 # Request fields that are MeshAPI's own and never go upstream.
 GATEWAY_ONLY_FIELDS = frozenset(
@@ -63,7 +62,7 @@ class Target:
 @dataclass(slots=True)
 class CallContext:
     request_id: str
-    session: "aiohttp.ClientSession"
+    session: "HTTPClient"
     connect_timeout: float = 10.0
     read_timeout: float = 300.0
     # Headers the route should add to the client response (e.g. dropped-parameter warnings).

@@ -6,12 +6,11 @@ error body is read whole (it is small) so ``provider_error`` carries what the pr
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, AsyncGenerator, AsyncIterator, Callable, Mapping, TypeVar
 
-import aiohttp
 import orjson
 
+from meshapi_gateway.http_client import ConnectTimeout, Response, TransportError
 from meshapi_gateway.providers import upstream_errors
 from meshapi_gateway.providers.base import CallContext, Target, UpstreamError
 from meshapi_gateway.sse import SSEEvent, parse_sse
@@ -35,13 +34,13 @@ def upstream_headers(target: Target, ctx: CallContext, key_header: str, *, key_p
     return headers
 
 
-async def raise_for_status(resp: aiohttp.ClientResponse, on_error: ErrorMapper) -> None:
+async def raise_for_status(resp: Response, on_error: ErrorMapper) -> None:
     """An HTTP error answer becomes ``on_error``'s ``UpstreamError`` (with the body) and frees the connection."""
     if resp.status < 400:
         return
     try:
         raw = await resp.read()
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except TransportError:
         raw = b""
     finally:
         resp.release()
@@ -49,26 +48,26 @@ async def raise_for_status(resp: aiohttp.ClientResponse, on_error: ErrorMapper) 
 
 
 async def post_json(ctx: CallContext, url: str, payload: dict[str, Any], headers: dict[str, str], provider: str,
-                    on_error: ErrorMapper, *, stream: bool) -> aiohttp.ClientResponse:
-    timeout = aiohttp.ClientTimeout(total=None if stream else ctx.read_timeout, connect=ctx.connect_timeout,
-                                    sock_read=ctx.read_timeout)
+                    on_error: ErrorMapper, *, stream: bool) -> Response:
     try:
-        resp = await ctx.session.post(url, data=orjson.dumps(payload), headers=headers, timeout=timeout)
-    except asyncio.TimeoutError as exc:
-        raise upstream_errors.timed_out(provider, "connect") from exc
-    except aiohttp.ClientError as exc:
+        resp = await ctx.session.post(url, orjson.dumps(payload), headers, connect_timeout=ctx.connect_timeout,
+                                      read_timeout=ctx.read_timeout,
+                                      total_timeout=None if stream else ctx.read_timeout)
+    except TimeoutError as exc:
+        raise upstream_errors.timed_out(provider, "connect" if isinstance(exc, ConnectTimeout) else "answer") from exc
+    except TransportError as exc:
         raise upstream_errors.connection_failed(provider, exc) from exc
     await raise_for_status(resp, on_error)
     return resp
 
 
-async def read_json(resp: aiohttp.ClientResponse, provider: str, what: str = "body") -> Any:
+async def read_json(resp: Response, provider: str, what: str = "body") -> Any:
     """The whole answer parsed as JSON; ``what`` names it in the error for one that is not JSON."""
     try:
         raw = await resp.read()
-    except asyncio.TimeoutError as exc:
+    except TimeoutError as exc:
         raise upstream_errors.timed_out(provider) from exc
-    except aiohttp.ClientError as exc:
+    except TransportError as exc:
         raise upstream_errors.connection_failed(provider, exc) from exc
     finally:
         resp.release()
@@ -79,14 +78,14 @@ async def read_json(resp: aiohttp.ClientResponse, provider: str, what: str = "bo
                             provider_error=raw[:500].decode("utf-8", "replace")) from exc
 
 
-async def sse_events(resp: aiohttp.ClientResponse, provider: str) -> AsyncGenerator[SSEEvent, None]:
+async def sse_events(resp: Response, provider: str) -> AsyncGenerator[SSEEvent, None]:
     """The response's SSE events; a dropped connection or a stalled upstream raises ``UpstreamError``."""
     try:
-        async for event in parse_sse(resp.content.iter_any()):
+        async for event in parse_sse(resp.iter_any()):
             yield event
-    except asyncio.TimeoutError as exc:
+    except TimeoutError as exc:
         raise upstream_errors.timed_out(provider, "send the next event") from exc
-    except aiohttp.ClientError as exc:
+    except TransportError as exc:
         raise UpstreamError("stream_interrupted", f"{provider} connection dropped mid-stream: {exc}") from exc
 
 
@@ -97,7 +96,7 @@ async def first_event(events: AsyncIterator[SSEEvent]) -> SSEEvent | None:
     return None
 
 
-async def stream_head(resp: aiohttp.ClientResponse, provider: str,
+async def stream_head(resp: Response, provider: str,
                       translate_first: Callable[[SSEEvent], Head]) -> tuple[AsyncGenerator[SSEEvent, None], Head]:
     """The response's events with the first one read and translated, the rest left to read.
 

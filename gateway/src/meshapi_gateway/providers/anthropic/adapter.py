@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any, AsyncGenerator, AsyncIterator
 
-import aiohttp
-
+from meshapi_gateway.http_client import Response
 from meshapi_gateway.providers import http_call
 from meshapi_gateway.providers.anthropic import errors
 from meshapi_gateway.providers.anthropic.request import build_request
@@ -56,7 +55,7 @@ class AnthropicProvider(Provider):
         warn_dropped(ctx, req.dropped, req.notes)
         return self._chunks(resp, events, translator, head)
 
-    async def _chunks(self, resp: aiohttp.ClientResponse, events: AsyncGenerator[SSEEvent, None],
+    async def _chunks(self, resp: Response, events: AsyncGenerator[SSEEvent, None],
                       translator: AnthropicStreamTranslator,
                       head: list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
         try:

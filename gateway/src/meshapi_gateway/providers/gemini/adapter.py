@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any, AsyncGenerator, AsyncIterator
 from urllib.parse import quote
 
-import aiohttp
-
+from meshapi_gateway.http_client import Response
 from meshapi_gateway.providers import http_call
 from meshapi_gateway.providers.base import CallContext, Provider, Target, UpstreamError
 from meshapi_gateway.providers.gemini import embeddings as embed
@@ -58,7 +57,7 @@ class GeminiProvider(Provider):
         warn_dropped(ctx, req.dropped, req.notes)
         return self._chunks(resp, events, translator, head)
 
-    async def _chunks(self, resp: aiohttp.ClientResponse, events: AsyncGenerator[SSEEvent, None],
+    async def _chunks(self, resp: Response, events: AsyncGenerator[SSEEvent, None],
                       translator: GeminiStreamTranslator,
                       head: list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
         complete = False

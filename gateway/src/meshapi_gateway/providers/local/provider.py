@@ -15,13 +15,12 @@ Three things differ from a remote OpenAI-compatible upstream:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
-import aiohttp
 import orjson
 
+from meshapi_gateway.http_client import TransportError
 from meshapi_gateway.providers.base import CallContext, Target, UpstreamError
 from meshapi_gateway.providers.local.supervisor import LlamaServerSupervisor
 from meshapi_gateway.providers.openai_compat import OpenAICompatProvider
@@ -137,12 +136,12 @@ class LocalProvider(OpenAICompatProvider):
 
     async def _count_tokens(self, text: str, ctx: CallContext) -> int:
         try:
-            async with ctx.session.post(self.supervisor.url + "/extras/tokenize/count",
-                                        data=orjson.dumps({"input": text}),
-                                        headers={"content-type": "application/json"},
-                                        timeout=aiohttp.ClientTimeout(total=10)) as resp:
+            resp = await ctx.session.post(self.supervisor.url + "/extras/tokenize/count",
+                                          orjson.dumps({"input": text}), {"content-type": "application/json"},
+                                          connect_timeout=10, read_timeout=10, total_timeout=10)
+            async with resp:
                 if resp.status == 200:
                     return int(orjson.loads(await resp.read())["count"])
-        except (aiohttp.ClientError, asyncio.TimeoutError, KeyError, ValueError, TypeError):
+        except (TransportError, KeyError, ValueError, TypeError):
             log.debug("counting prompt tokens failed", exc_info=True)
         return max(1, len(text) // 4)

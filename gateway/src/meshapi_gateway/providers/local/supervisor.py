@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-import aiohttp
+from meshapi_gateway.http_client import HTTPClient, TransportError
 
 log = logging.getLogger("meshapi_gateway.local_model")
 
@@ -71,7 +71,7 @@ def _die_with_parent() -> None:
 class LlamaServerSupervisor:
     """Starts, watches and restarts the child; ``ready()`` is probed by ``/ready``."""
 
-    def __init__(self, spec: LaunchSpec, http: aiohttp.ClientSession, log_path: Path | None = None) -> None:
+    def __init__(self, spec: LaunchSpec, http: HTTPClient, log_path: Path | None = None) -> None:
         self.spec = spec
         self.port = spec.port or free_port(spec.host)
         self.url = f"http://{spec.host}:{self.port}"
@@ -188,16 +188,15 @@ class LlamaServerSupervisor:
 
     async def _wait_until_answering(self) -> bool:
         deadline = time.monotonic() + LOAD_TIMEOUT_SECONDS
-        probe_timeout = aiohttp.ClientTimeout(total=2)
         while time.monotonic() < deadline and not self._stopping:
             exited = self._exited
             if exited is None or exited.done():
                 return False
             try:
-                async with self._http.get(self.url + "/v1/models", timeout=probe_timeout) as resp:
+                async with await self._http.get(self.url + "/v1/models", timeout=2) as resp:
                     if resp.status == 200:
                         return True
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except TransportError:
                 pass
             # Sleep, but wake at once if the child exits while loading.
             await asyncio.wait({exited}, timeout=_PROBE_INTERVAL_SECONDS)

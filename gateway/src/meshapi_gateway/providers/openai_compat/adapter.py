@@ -7,12 +7,11 @@ Streams always ask for usage so that billing never depends on the client's optio
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, AsyncIterator, Mapping
 
-import aiohttp
 import orjson
 
+from meshapi_gateway.http_client import ConnectTimeout, Response, TransportError
 from meshapi_gateway.providers import http_call, upstream_errors
 from meshapi_gateway.providers.base import GATEWAY_ONLY_FIELDS, CallContext, Provider, Target, UpstreamError
 from meshapi_gateway.sse import parse_sse
@@ -20,7 +19,7 @@ from meshapi_gateway.sse import parse_sse
 
 class OpenAICompatProvider(Provider):
     name = "openai_compat"
-    # ``chat``/``embeddings`` bound the whole call by ``ctx.read_timeout`` (aiohttp's total),
+    # ``chat``/``embeddings`` bound the whole call by ``ctx.read_timeout`` (the client's total timeout),
     # so the router does not add a timer of its own.
     applies_call_timeouts = True
 
@@ -39,15 +38,15 @@ class OpenAICompatProvider(Provider):
         return out
 
     async def _post(self, url: str, payload: dict[str, Any], target: Target, ctx: CallContext,
-                    *, total: float | None) -> aiohttp.ClientResponse:
-        timeout = aiohttp.ClientTimeout(total=total, connect=ctx.connect_timeout, sock_read=ctx.read_timeout)
+                    *, total: float | None) -> Response:
         try:
-            resp = await ctx.session.post(url, data=orjson.dumps(payload), headers=self._headers(target, ctx),
-                                          timeout=timeout)
-        except asyncio.TimeoutError as exc:
-            what = "connect" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "answer"
+            resp = await ctx.session.post(url, orjson.dumps(payload), self._headers(target, ctx),
+                                          connect_timeout=ctx.connect_timeout, read_timeout=ctx.read_timeout,
+                                          total_timeout=total)
+        except TimeoutError as exc:
+            what = "connect" if isinstance(exc, ConnectTimeout) else "answer"
             raise upstream_errors.timed_out(self.name, what) from exc
-        except aiohttp.ClientError as exc:
+        except TransportError as exc:
             raise upstream_errors.connection_failed(self.name, exc) from exc
         await http_call.raise_for_status(resp, self._status_error)
         return resp
@@ -76,10 +75,10 @@ class OpenAICompatProvider(Provider):
         resp = await self._post(self._url(target, "/chat/completions"), payload, target, ctx, total=None)
         return self._chunks(resp, ctx)
 
-    async def _chunks(self, resp: aiohttp.ClientResponse, ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
+    async def _chunks(self, resp: Response, ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
         finished = False
         try:
-            async for event in parse_sse(resp.content.iter_any()):
+            async for event in parse_sse(resp.iter_any()):
                 ctx.more_buffered = event.more
                 if event.data == "[DONE]":
                     finished = True
@@ -95,9 +94,9 @@ class OpenAICompatProvider(Provider):
                                         str(err.get("message") or "upstream stream error"), provider_error=err,
                                         retryable=True)
                 yield chunk
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise upstream_errors.timed_out(self.name, "send the next chunk") from exc
-        except aiohttp.ClientError as exc:
+        except TransportError as exc:
             raise UpstreamError("stream_interrupted", f"{self.name} connection dropped mid-stream: {exc}",
                                 retryable=True) from exc
         finally:
@@ -110,7 +109,7 @@ class OpenAICompatProvider(Provider):
         resp = await self._post(self._url(target, "/embeddings"), payload, target, ctx, total=ctx.read_timeout)
         try:
             raw = await resp.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except TransportError as exc:
             raise upstream_errors.connection_failed(self.name, exc) from exc
         finally:
             resp.release()

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator
 
-import aiohttp
-
+from meshapi_gateway.http_client import Response
 from meshapi_gateway.providers import http_call
 from meshapi_gateway.providers.base import CallContext, Provider, Target, UpstreamError
 from meshapi_gateway.providers.openai_compat.adapter import OpenAICompatProvider
@@ -48,7 +47,7 @@ async def open_response_stream(provider: Provider, body: dict[str, Any], target:
     return _events(adapter.name, resp)
 
 
-async def _events(name: str, resp: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
+async def _events(name: str, resp: Response) -> AsyncIterator[dict[str, Any]]:
     finished = False
     events = http_call.sse_events(resp, name)
     try:

@@ -1,0 +1,188 @@
+"""One keep-alive HTTP/1.1 connection to an upstream, parsed by httptools (llhttp).
+
+The protocol object keeps the state of the exchange in flight: the response head, body
+pieces not yet taken, completion, and a single waiter that the reader parks on. Parsing
+happens in ``data_received`` as bytes arrive, so a reader wakes once per network read,
+not once per parser callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+import httptools
+
+from meshapi_gateway.http_client.errors import TransportError, UpstreamTimeout
+
+# Body bytes held unread before the socket stops being read (a slow consumer of a fast stream).
+HIGH_WATER = 256 * 1024
+
+Origin = tuple[bool, str, int]  # (tls, host, port)
+
+
+def _expire(waiter: asyncio.Future[None], phase: str, seconds: float) -> None:
+    if not waiter.done():
+        waiter.set_exception(UpstreamTimeout(phase, seconds))
+
+
+class Connection(asyncio.Protocol):
+    __slots__ = (
+        "active",
+        "body",
+        "buffered",
+        "closed",
+        "complete",
+        "error",
+        "framed",
+        "head_done",
+        "idle_since",
+        "keep_alive",
+        "loop",
+        "origin",
+        "parser",
+        "paused",
+        "raw_headers",
+        "status",
+        "transport",
+        "waiter",
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, origin: Origin) -> None:
+        self.loop = loop
+        self.origin = origin
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.closed = False
+        self.idle_since = 0.0
+        self.active = False
+        self.waiter: asyncio.Future[None] | None = None
+        self.begin()
+        self.active = False
+
+    def begin(self) -> None:
+        """Reset for the next exchange on this connection."""
+        self.active = True
+        self.status = 0
+        self.raw_headers: list[tuple[bytes, bytes]] = []
+        self.head_done = False
+        self.complete = False
+        self.keep_alive = False
+        self.body: deque[bytes] = deque()
+        self.buffered = 0
+        self.error: Exception | None = None
+        self.paused = False
+        self.framed = False
+
+    def send(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def take_body(self) -> bytes:
+        """Every body byte received so far (and the socket read again if it was paused)."""
+        body = self.body
+        data = body.popleft() if len(body) == 1 else b"".join(body)
+        body.clear()
+        self.buffered = 0
+        if self.paused and self.transport is not None:
+            self.paused = False
+            self.transport.resume_reading()
+        return data
+
+    async def wait(self, read_timeout: float, deadline: float | None) -> None:
+        """Park until the parser makes progress, the connection fails, or a timeout passes."""
+        if self.error is not None:
+            raise self.error
+        phase, delay = "read", read_timeout
+        if deadline is not None:
+            left = deadline - self.loop.time()
+            if left < delay:
+                phase, delay = "total", left
+                if left <= 0:
+                    raise UpstreamTimeout("total", 0)
+        waiter = self.loop.create_future()
+        self.waiter = waiter
+        timer = self.loop.call_later(delay, _expire, waiter, phase, read_timeout if phase == "read" else delay)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self.waiter = None
+        if self.error is not None:
+            raise self.error
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _fail(self, error: Exception) -> None:
+        if self.error is None:
+            self.error = error
+        self._wake()
+
+    # -- asyncio.Protocol --------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if not self.active:
+            # Bytes on an idle connection (say a 408 before the server hangs up): unusable.
+            self.close()
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(TransportError(f"the upstream sent malformed HTTP: {exc}"))
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if not self.active:
+            return
+        if self.head_done and not self.complete and not self.framed and self.error is None:
+            # Neither Content-Length nor chunked: the body ends where the connection does.
+            self.complete = True
+            self.keep_alive = False
+            self._wake()
+        elif not self.complete:
+            reason = f": {exc}" if exc is not None else ""
+            self._fail(TransportError(f"the upstream closed the connection{reason}"))
+
+    # -- httptools callbacks -----------------------------------------------------
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.raw_headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        self.status = status
+        if 100 <= status < 200:
+            return  # an interim answer (100 Continue): the real one follows
+        for name, value in self.raw_headers:
+            lower = name.lower()
+            if lower == b"content-length" or (lower == b"transfer-encoding" and b"chunked" in value.lower()):
+                self.framed = True
+                break
+        self.head_done = True
+        self._wake()
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+        self.buffered += len(body)
+        if self.buffered > HIGH_WATER and not self.paused and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def on_message_complete(self) -> None:
+        if 100 <= self.status < 200:
+            self.raw_headers = []
+            return
+        self.complete = True
+        self.keep_alive = self.parser.should_keep_alive()
+        self._wake()
