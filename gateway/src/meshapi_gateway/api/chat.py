@@ -12,7 +12,7 @@ from starlette.types import Receive, Scope, Send
 
 from meshapi_gateway.api.common import parse_json_object, validate
 from meshapi_gateway.api.raw import header, read_body, send_bytes, send_error
-from meshapi_gateway.api.schemas import ChatRequest, ChatRequestWithTemplate
+from meshapi_gateway.api.schemas import ChatRequest, ChatRequestWithTemplate, plainly_valid_chat
 from meshapi_gateway.api.sse_response import SSEResponse
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.billing import requested_model
@@ -47,7 +47,8 @@ async def chat_completions(state: "GatewayState", scope: Scope, receive: Receive
         body = parse_json_object(await read_body(scope, receive, state.settings.max_body_bytes))
         principal = await authenticate(state, header(scope, b"authorization"), "data")
         limit_headers = await state.limits.check(principal)
-        validate(ChatRequestWithTemplate if body.get("template") else ChatRequest, body)
+        if not plainly_valid_chat(body):
+            validate(ChatRequestWithTemplate if body.get("template") else ChatRequest, body)
         pipeline = state.services["chat"]
         body = await pipeline.prepare(principal, body)
         if not body.get("messages"):

@@ -83,3 +83,53 @@ class ChatRequestWithTemplate(ChatRequest):
     """With a template, ``messages`` may be empty: the template supplies them."""
 
     messages: list[Message] = Field(default_factory=list)
+
+
+def _number_in(low: float, high: float) -> Any:
+    return lambda v: v is None or (type(v) in (int, float) and low <= v <= high)
+
+
+def _count_from(low: int) -> Any:
+    return lambda v: v is None or (type(v) is int and v >= low)
+
+
+_PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
+_PLAIN_FIELDS: dict[str, Any] = {
+    "model": lambda v: v is None or type(v) is str,
+    "stream": lambda v: v is None or type(v) is bool,
+    "temperature": _number_in(0, 2),
+    "top_p": _number_in(0, 1),
+    "frequency_penalty": _number_in(-2, 2),
+    "presence_penalty": _number_in(-2, 2),
+    "max_tokens": _count_from(1),
+    "max_completion_tokens": _count_from(1),
+    "seed": lambda v: v is None or type(v) is int,
+    "user": lambda v: v is None or (type(v) is str and len(v) <= 256),
+    "stream_options": lambda v: v is None or type(v) is dict,
+}
+
+
+def plainly_valid_chat(body: dict[str, Any]) -> bool:
+    """True only for the everyday shape (text messages, common sampling fields) ``ChatRequest`` accepts.
+
+    Building the pydantic model costs more than the rest of checking a request; most
+    requests are this plain, and anything else (tools, content parts, an unknown field)
+    answers False and is validated by ``ChatRequest`` as before, errors and all.
+    """
+    messages = body.get("messages")
+    if type(messages) is not list or not messages:
+        return False
+    for m in messages:
+        if type(m) is not dict or type(m.get("content")) is not str:
+            return False
+        role = m.get("role")
+        if type(role) is not str or role not in _PLAIN_ROLES:
+            return False
+        if len(m) > 2 and (len(m) > 3 or type(m.get("name")) is not str):
+            return False
+    for key, value in body.items():
+        if key != "messages":
+            check = _PLAIN_FIELDS.get(key)
+            if check is None or not check(value):
+                return False
+    return True
