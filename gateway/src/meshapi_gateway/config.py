@@ -83,8 +83,9 @@ class Settings(BaseModel):
     billing_enforce: bool = False
     default_credit_usd: Decimal = Field(Decimal(0), ge=0)
     ledger_flush_seconds: float = Field(0.25, gt=0)
-    # Small batches: writing one holds the event loop (and the GIL) for ≈ 10 µs a row, which shows in p99.
-    ledger_batch_size: int = Field(100, ge=1, le=5000)
+    # Rows per transaction. Under load the writer waits a turn of the busy event loop at each
+    # statement, so it must write many rows per transaction to keep up (statements are chunked).
+    ledger_batch_size: int = Field(2000, ge=1, le=20000)
     balance_refresh_seconds: float = Field(2.0, gt=0)
     balance_sync_seconds: float = Field(0.2, gt=0)  # with Redis: how often replicas exchange pending spend
     template_cache_seconds: float = Field(5.0, ge=0)

@@ -38,7 +38,7 @@ REREAD_SECONDS = 5
 
 class LedgerBilling(Billing):
     def __init__(self, sessions: async_sessionmaker, catalog: Catalog, *, enforce: bool = False,  # type: ignore[type-arg]
-                 default_credit: Decimal = Decimal(0), flush_seconds: float = 0.25, batch_size: int = 100,
+                 default_credit: Decimal = Decimal(0), flush_seconds: float = 0.25, batch_size: int = 2000,
                  refresh_seconds: float = 2.0, redis_url: str = "", sync_seconds: float = 0.2) -> None:
         self._sessions = sessions
         self._catalog = catalog
