@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from meshapi_gateway.idempotency.store import FinishedKey, IdempotencyStore, StoredResponse
+from meshapi_gateway.idempotency.store import (
+    SQLITE_ROWS,
+    FinishedKey,
+    IdempotencyStore,
+    StoredResponse,
+    statement_sizes,
+)
 from meshapi_gateway.store import db
 
 
@@ -42,6 +48,29 @@ def test_store_on_both_databases(database_url: str) -> None:
             assert await store.purge(now + day) == 2  # alice's and bob's
             assert await store.purge(now + 2 * day) == 1  # carol's newer answer
             assert await store.count() == 0
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def test_a_large_batch_lands_whole_in_few_statements(database_url: str) -> None:
+    db.upgrade(database_url)
+    sizes = statement_sizes(2 * SQLITE_ROWS + 37)
+    assert sum(sizes) == 2 * SQLITE_ROWS + 37 and sizes[:2] == [SQLITE_ROWS] * 2 and len(sizes) == 5  # 32+4+1
+
+    async def run() -> None:
+        engine = db.make_engine(database_url)
+        try:
+            store = IdempotencyStore(db.sessionmaker(engine))
+            now = 1_800_000_000
+            batch = [FinishedKey(f"owner{i % 7}", f"k{i}", f"fp{i}", StoredResponse(200, [("n", str(i))], b"%d" % i),
+                                 now, now + 3600) for i in range(sum(sizes))]
+            await store.write(batch)
+            assert await store.count() == len(batch)
+            for i in (0, SQLITE_ROWS, len(batch) - 1):
+                found = await store.find(f"owner{i % 7}", f"k{i}", now)
+                assert found is not None and found.response == StoredResponse(200, [("n", str(i))], b"%d" % i)
         finally:
             await engine.dispose()
 

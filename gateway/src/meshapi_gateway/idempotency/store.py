@@ -9,7 +9,9 @@ a retried batch, two replicas — is harmless.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import AsyncIterator, Sequence
 
 import orjson
@@ -53,6 +55,45 @@ def _finished(row: IdempotencyKey) -> FinishedKey:
                        StoredResponse(int(row.status or 0), headers, row.body or b""), row.created_at, row.expires_at)
 
 
+_COLUMNS = ("owner", "key_hash", "fingerprint", "state", "status", "headers", "body", "created_at", "expires_at")
+# Rows per SQLite statement: its limit of bound parameters is 32,766 (999 before 3.32).
+SQLITE_ROWS = 500 if sqlite3.sqlite_version_info >= (3, 32) else 100
+
+
+@lru_cache(maxsize=16)
+def _sqlite_upsert(rows: int) -> str:
+    one = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
+    changed = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[2:])
+    return (f"INSERT INTO idempotency_keys ({', '.join(_COLUMNS)}) VALUES {', '.join([one] * rows)} "
+            f"ON CONFLICT (owner, key_hash) DO UPDATE SET {changed}")
+
+
+def statement_sizes(rows: int) -> list[int]:
+    """Full statements, then the rest as powers of two: only a handful of texts are ever prepared."""
+    sizes = [SQLITE_ROWS] * (rows // SQLITE_ROWS)
+    rest = rows % SQLITE_ROWS
+    while rest:
+        size = 1 << (rest.bit_length() - 1)
+        sizes.append(size)
+        rest -= size
+    return sizes
+
+
+async def _write_sqlite(session: AsyncSession, rows: list[dict[str, object]]) -> None:
+    """Large multi-row statements of text made once per size.
+
+    Behind a busy event loop every statement waits tens of milliseconds for its turn (and
+    for the GIL, which the driver's thread must take back after each step), so a writer of
+    50-row statements compiled per batch fell behind a loaded gateway and its queue grew.
+    """
+    conn = await session.connection()
+    start = 0
+    for size in statement_sizes(len(rows)):
+        params = tuple(row[c] for row in rows[start:start + size] for c in _COLUMNS)
+        await conn.exec_driver_sql(_sqlite_upsert(size), params)
+        start += size
+
+
 def _upsert(session: AsyncSession, rows: list[dict[str, object]]):  # type: ignore[no-untyped-def]
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -80,7 +121,10 @@ class IdempotencyStore:
             return
         rows = [_row_values(item) for item in latest.values()]
         async with self.sessions() as session, session.begin():
-            # A few rows per statement: bodies can be large, and SQLite caps bound parameters.
+            if session.get_bind().dialect.name == "sqlite":
+                await _write_sqlite(session, rows)
+                return
+            # A few rows per statement: bodies can be large.
             for start in range(0, len(rows), 50):
                 await session.execute(_upsert(session, rows[start:start + 50]))
 

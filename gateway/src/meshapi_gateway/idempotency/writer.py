@@ -24,7 +24,9 @@ PURGE_EVERY_SECONDS = 600.0
 
 
 class WriteBehind:
-    def __init__(self, store: IdempotencyStore, flush_seconds: float = 0.25, batch_size: int = 200) -> None:
+    # Rows per transaction: under load each transaction waits for turns of the busy event loop,
+    # so it must carry many rows for the writer to keep up (the store chunks them into statements).
+    def __init__(self, store: IdempotencyStore, flush_seconds: float = 0.25, batch_size: int = 2000) -> None:
         self.store = store
         self.flush_seconds = flush_seconds
         self.batch_size = batch_size
