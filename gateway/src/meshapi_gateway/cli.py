@@ -203,10 +203,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(quickstart_banner(settings, prepared["key"], prepared["token"]), flush=True)
     log_level = settings.log_level
     if settings.workers > 1:
+        from meshapi_gateway.workers import supervise
+
         os.environ[SETTINGS_ENV] = settings.model_dump_json()
-        uvicorn.run("meshapi_gateway.cli:app_from_env", factory=True, host=settings.host, port=settings.port,
-                    workers=settings.workers, log_level=log_level, access_log=False, loop="auto", http="auto",
-                    timeout_graceful_shutdown=int(settings.shutdown_grace_seconds), **SERVER_OPTIONS)
+        options = {"app": "meshapi_gateway.cli:app_from_env", "factory": True, "log_level": log_level,
+                   "access_log": False, "loop": "auto", "http": "auto",
+                   "timeout_graceful_shutdown": int(settings.shutdown_grace_seconds), **SERVER_OPTIONS}
+        return supervise(options, settings.host, settings.port, settings.workers, settings.shutdown_grace_seconds)
     else:
         from meshapi_gateway.app import asgi
 
