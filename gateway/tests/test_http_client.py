@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-from typing import Awaitable, Callable
+import ssl
+from typing import Any, Awaitable, Callable
 
 import pytest
 from meshapi_gateway.http_client import HTTPClient, TransportError, UpstreamTimeout
@@ -249,3 +250,49 @@ async def test_a_stream_left_early_closes_its_connection() -> None:
         await pieces.aclose()  # the consumer stops: the rest of the body is never read
         assert client.idle_connections() == 0
     await client.aclose()
+
+
+def _self_signed(tmp_path: Any) -> tuple[str, str]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+async def test_https_upstreams_are_verified_and_reused(tmp_path: Any) -> None:
+    cert, key = _self_signed(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    server = RawServer(answer_ok)
+    server.server = await asyncio.start_server(server._serve, "127.0.0.1", 0, ssl=server_ctx)
+    port = server.server.sockets[0].getsockname()[1]
+    url = f"https://localhost:{port}/v1/chat/completions"
+
+    trusting = HTTPClient(ssl_context=ssl.create_default_context(cafile=cert))
+    for _ in range(2):
+        resp = await trusting.post(url, b"{}", {}, connect_timeout=5, read_timeout=5)
+        assert await resp.read() == b'{"ok":true}'
+    assert server.connections == 1
+    await trusting.aclose()
+
+    default = HTTPClient()  # the system's trust store does not know this certificate
+    with pytest.raises(TransportError, match="cannot connect"):
+        await default.post(url, b"{}", {}, connect_timeout=5, read_timeout=5)
+    await default.aclose()
+    server.server.close()
