@@ -162,46 +162,38 @@ async def test_total_timeout_bounds_a_body_that_keeps_trickling() -> None:
     await client.aclose()
 
 
-async def test_an_upstream_that_hangs_up_mid_body_is_a_transport_error() -> None:
-    async def half_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly part")
+async def _read_raw_answer(raw: bytes, *, hang_up: bool = False) -> bytes:
+    """What ``read()`` makes of an upstream that writes ``raw`` (and then hangs up, if asked)."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        writer.write(raw)
         await writer.drain()
-        writer.close()
+        if hang_up:
+            writer.close()
 
     client = HTTPClient()
-    async with RawServer(half_body) as server:
-        resp = await client.post(server.url + "/x", b"{}", {}, connect_timeout=5, read_timeout=5)
-        with pytest.raises(TransportError, match="closed the connection"):
-            await resp.read()
-    await client.aclose()
+    try:
+        async with RawServer(answer) as server:
+            resp = await client.post(server.url + "/x", b"{}", {}, connect_timeout=5, read_timeout=5)
+            return await resp.read()
+    finally:
+        await client.aclose()
+
+
+async def test_an_upstream_that_hangs_up_mid_body_is_a_transport_error() -> None:
+    with pytest.raises(TransportError, match="closed the connection"):
+        await _read_raw_answer(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly part", hang_up=True)
 
 
 async def test_a_body_that_ends_with_the_connection_is_read_whole() -> None:
-    async def close_delimited(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end")
-        await writer.drain()
-        writer.close()
-
-    client = HTTPClient()
-    async with RawServer(close_delimited) as server:
-        resp = await client.post(server.url + "/x", b"{}", {}, connect_timeout=5, read_timeout=5)
-        assert await resp.read() == b"until the end"
-    await client.aclose()
+    raw = b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end"
+    assert await _read_raw_answer(raw, hang_up=True) == b"until the end"
 
 
 async def test_gzip_answers_are_decompressed() -> None:
     packed = gzip.compress(b'{"compressed":true}')
-
-    async def gzipped(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: %d\r\n\r\n" % len(packed))
-        writer.write(packed)
-        await writer.drain()
-
-    client = HTTPClient()
-    async with RawServer(gzipped) as server:
-        resp = await client.post(server.url + "/x", b"{}", {}, connect_timeout=5, read_timeout=5)
-        assert await resp.read() == b'{"compressed":true}'
-    await client.aclose()
+    raw = b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: %d\r\n\r\n%s" % (len(packed), packed)
+    assert await _read_raw_answer(raw) == b'{"compressed":true}'
 
 
 async def test_an_error_status_and_its_body_reach_the_caller() -> None:
