@@ -288,3 +288,8 @@ async def test_https_upstreams_are_verified_and_reused(tmp_path: Any) -> None:
         await default.post(url, b"{}", {}, connect_timeout=5, read_timeout=5)
     await default.aclose()
     server.server.close()
+
+
+async def test_an_encoding_that_was_not_asked_for_is_a_clear_error() -> None:
+    with pytest.raises(TransportError, match="encoding the gateway did not ask for: br"):
+        await _read_raw_answer(b"HTTP/1.1 200 OK\r\ncontent-encoding: br\r\ncontent-length: 2\r\n\r\nxx")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import time
 from collections import Counter
 from pathlib import Path
@@ -106,3 +107,14 @@ def test_two_workers_share_connections_and_survive_a_crash(tmp_path: Any, redis_
     assert code == 0
     for pid in replaced:
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+def test_a_port_already_listened_on_is_refused_not_shared() -> None:
+    from meshapi_gateway.workers import supervise
+
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # even a group it could join
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert supervise({"app": "nowhere:app"}, "127.0.0.1", port, 2, 1.0) == 1

@@ -33,9 +33,23 @@ _PR_SET_PDEATHSIG = 1
 RESTART_DELAY_SECONDS = 1.0
 
 
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Refuse a port something already listens on, even another gateway's ``SO_REUSEPORT`` group.
+
+    Binding with ``SO_REUSEPORT`` would succeed next to another process of the same user
+    and silently split the traffic with it; a plain bind fails instead.
+    """
+    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
 def listening_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(_family(host), socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
@@ -55,7 +69,12 @@ def _serve_one(options: dict[str, Any], sock: socket.socket) -> None:
 
 def supervise(options: dict[str, Any], host: str, port: int, workers: int, grace_seconds: float) -> int:
     """Run ``workers`` uvicorn servers with ``options`` (``uvicorn.Config`` arguments) until told to stop."""
-    sockets = [listening_socket(host, port) for _ in range(workers)]
+    try:
+        ensure_port_free(host, port)
+        sockets = [listening_socket(host, port) for _ in range(workers)]
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", host, port, exc)
+        return 1
     context = multiprocessing.get_context("spawn")
     procs: list[Any] = [None] * workers
     stop_signal: list[int] = []

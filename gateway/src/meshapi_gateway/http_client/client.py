@@ -105,10 +105,10 @@ class HTTPClient:
             conn.send(payload)
             while not conn.head_done:
                 await conn.wait(read_timeout, deadline)
+            return Response(self, conn, read_timeout, deadline)
         except BaseException:
             conn.close()
             raise
-        return Response(self, conn, read_timeout, deadline)
 
     def _reusable(self, origin: Origin, now: float) -> Connection | None:
         stack = self._idle.get(origin)

@@ -18,7 +18,7 @@ class UpstreamTimeout(TransportError, TimeoutError):
 
     def __init__(self, phase: str, seconds: float) -> None:
         super().__init__(f"no {phase} progress within {seconds:g} s" if phase != "total"
-                         else f"the exchange took longer than {seconds:g} s")
+                         else "the exchange took longer than its total timeout")
         self.phase = phase
         self.seconds = seconds
 
