@@ -25,7 +25,7 @@ def _incoming_id(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             if 0 < len(value) <= _MAX_INCOMING_ID and value.isascii():
-                text = value.decode()
+                text: str = value.decode()
                 if text.isprintable():
                     return text
             return None

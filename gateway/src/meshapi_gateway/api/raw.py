@@ -21,7 +21,8 @@ def header(scope: Scope, name: bytes) -> str | None:
     """One request header (``name`` lower-case), decoded as latin-1 like Starlette does."""
     for key, value in scope["headers"]:
         if key == name:
-            return value.decode("latin-1")
+            decoded: str = value.decode("latin-1")
+            return decoded
     return None
 
 

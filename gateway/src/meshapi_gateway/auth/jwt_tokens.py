@@ -75,7 +75,7 @@ class JWTVerifier:
         else:
             raise TokenError(f"token algorithm {alg!r} is not accepted")
         claims: dict[str, Any] = jwt.decode(token, key, algorithms=algorithms, audience=self._audience,
-                                            issuer=self._issuer, options=options)  # type: ignore[arg-type]
+                                            issuer=self._issuer, options=options)
         return claims
 
     async def verify(self, token: str) -> str:

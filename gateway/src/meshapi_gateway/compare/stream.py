@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator
 
 from meshapi_gateway.chat.pipeline import money
 from meshapi_gateway.compare import results as res
@@ -170,7 +170,7 @@ class CompareStream:
         finally:
             await self.aclose()
 
-    async def _judge(self, results: list[dict[str, Any]], judged: dict[str, Any]) -> AsyncIterator[bytes]:
+    async def _judge(self, results: list[dict[str, Any]], judged: dict[str, Any]) -> AsyncGenerator[bytes, None]:
         plan = self.plan
         answers = [(r["model"], r["content"] or "") for r in results if not r["error_code"]]
         if not plan.judges or len(answers) < 2:

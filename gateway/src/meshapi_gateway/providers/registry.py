@@ -20,17 +20,17 @@ def _builtin(name: str) -> Provider | None:
 
         return OpenAICompatProvider()
     if name == "anthropic":
-        from meshapi_gateway.providers.anthropic import AnthropicProvider  # type: ignore[attr-defined]
+        from meshapi_gateway.providers.anthropic import AnthropicProvider
 
-        return AnthropicProvider()  # type: ignore[no-any-return]
+        return AnthropicProvider()
     if name == "gemini":
-        from meshapi_gateway.providers.gemini import GeminiProvider  # type: ignore[attr-defined]
+        from meshapi_gateway.providers.gemini import GeminiProvider
 
-        return GeminiProvider()  # type: ignore[no-any-return]
+        return GeminiProvider()
     if name == "local_embeddings":
-        from meshapi_gateway.providers.local_embeddings import LocalEmbeddingsProvider  # type: ignore[attr-defined]
+        from meshapi_gateway.providers.local_embeddings import LocalEmbeddingsProvider
 
-        return LocalEmbeddingsProvider()  # type: ignore[no-any-return]
+        return LocalEmbeddingsProvider()
     return None
 
 
