@@ -53,14 +53,16 @@ def measure_once(target: Target, ctx: Context, plan: Plan, scripts: Path) -> dic
             with RssSampler(pids) as rss:
                 res = loadgen.run(running.chat_url, chat, c, plan.seconds)
             cpu = cpu_seconds(pids) - cpu0
+            # The rig's own CPU: the upstream (nginx) and the load generator (wrk, under this process).
+            rig = (cpu_seconds(upstream_pids) - up0) + (own_and_children_seconds() - rig0)
             # Whatever else ran on the machine meanwhile (other jobs, not the rig): the noise indicator.
-            others = (machine_busy_seconds() - busy0) - cpu - (cpu_seconds(upstream_pids) - up0) \
-                - (own_and_children_seconds() - rig0)
+            others = (machine_busy_seconds() - busy0) - cpu - rig
             other_cores = max(0.0, others / (time.monotonic() - wall0))
             out[f"c{c}"] = {
                 "rps": res.rps, "p50_ms": res.p50_ms, "p90_ms": res.p90_ms, "p99_ms": res.p99_ms,
                 "requests": res.requests, "errors": res.errors, "sample": res.sample,
                 "cpu_ms_per_req": 1000 * cpu / res.requests if res.requests else None,
+                "rig_cpu_ms_per_req": 1000 * rig / res.requests if res.requests else None,
                 "rss_peak_mib": rss.peak / MIB,
                 "other_cores": other_cores,
             }

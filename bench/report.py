@@ -206,7 +206,8 @@ def machine() -> dict[str, str]:
     except (OSError, ValueError, IndexError):
         pass
     return {
-        "cpu": f"{model}, {os.cpu_count()} cores",
+        "cpu": model,
+        "cores": str(os.cpu_count() or 1),
         "memory": mem,
         "kernel": platform.release(),
         "load_at_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
@@ -262,4 +263,27 @@ def render(data: dict[str, Any]) -> str:
     parts.append("")
     parts.append(goals(gw, sdk))
     parts.append("")
+    ceiling = scale_ceiling(gw, data["machine"]) if gw else None
+    if ceiling:
+        parts.append(ceiling)
+        parts.append("")
     return "\n".join(parts)
+
+
+def scale_ceiling(gw: dict[str, Any], machine: dict[str, str]) -> str | None:
+    """What N workers could reach at best here, when wrk and nginx share the cores with them.
+
+    Every request costs the gateway's CPU plus the rig's (nginx and wrk), and the machine
+    has so many cores: the rate can be at most cores / (gateway + rig) per request.
+    """
+    med = {n: r["median"] for n, r in gw.get("results", {}).items()}
+    many, one = _get(med, "meshapi-redis-n", "c50"), _get(med, "meshapi-redis-1", "c50")
+    cores = int(machine.get("cores") or 0)
+    if not (many and one and cores and many.get("rig_cpu_ms_per_req") and one.get("rps")):
+        return None
+    per_request = many["cpu_ms_per_req"] + many["rig_cpu_ms_per_req"]
+    best = 1000 * cores / per_request
+    return (f"Scale-out ceiling on this machine: {cores} cores / ({many['cpu_ms_per_req']:.3f} ms gateway + "
+            f"{many['rig_cpu_ms_per_req']:.3f} ms nginx and wrk per request) = {best:,.0f} req/s at most, "
+            f"{best / one['rps']:.2f}{TIMES} the 1-worker rate; measured {many['rps'] / one['rps']:.2f}{TIMES} "
+            f"({many['rps'] / best:.0%} of the ceiling).")
