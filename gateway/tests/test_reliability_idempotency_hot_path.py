@@ -146,10 +146,12 @@ def test_answers_memory_let_go_are_read_back_from_the_database(hot: Gateway, fau
     first = post(hot, key, idem)
     replay_from_queue = post(hot, key, idem)  # not yet written: served from the write queue
     hot.server.stop()
-    again = start_gateway(hot.settings.data_dir, faulty.url, models=catalog(faulty.url))
+    # Keep one key in memory (the setting): the rest are forgotten and looked up in the table.
+    again = start_gateway(hot.settings.data_dir, faulty.url, models=catalog(faulty.url),
+                          idempotency_memory_max_keys=1)
     try:
         tight = gateway_state(again).services["idempotency"]
-        tight.table.max_keys = 1  # keep one key: the rest are forgotten and looked up in the table
+        assert tight.table.max_keys == 1
         other = str(uuid.uuid4())
         assert post(again, key, other).status_code == 200
         assert len(tight.table) == 1 and tight.table.forgotten(int(time.time()))

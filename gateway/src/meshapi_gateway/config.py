@@ -73,6 +73,9 @@ class Settings(BaseModel):
     breaker_sync_seconds: float = Field(0.5, gt=0)
     idempotency_ttl_seconds: int = Field(86400, ge=60)
     idempotency_max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    # What a process keeps of finished answers in memory (the rest is read back from the database).
+    idempotency_memory_body_bytes: int = Field(256 * 1024 * 1024, ge=0)
+    idempotency_memory_max_keys: int = Field(1_000_000, ge=1)
     shutdown_grace_seconds: float = Field(30.0, ge=0)
     log_level: str = "info"
     access_log: bool = False

@@ -37,8 +37,6 @@ log = logging.getLogger("meshapi_gateway.idempotency")
 
 WAIT_SECONDS = 10.0
 MAX_KEY_LENGTH = 255
-MEMORY_BODY_BUDGET_BYTES = 256 * 1024 * 1024
-MEMORY_MAX_KEYS = 1_000_000
 SWEEP_EVERY_SECONDS = 60.0
 
 
@@ -192,7 +190,7 @@ async def preload(table: MemoryTable, store: IdempotencyStore) -> int:
 async def start_idempotency(state: "GatewayState") -> Callable[[], Awaitable[None]]:
     s = state.settings
     store = IdempotencyStore(state.sessions)
-    table = MemoryTable(MEMORY_BODY_BUDGET_BYTES, MEMORY_MAX_KEYS)
+    table = MemoryTable(s.idempotency_memory_body_bytes, s.idempotency_memory_max_keys)
     loaded = await preload(table, store)
     if loaded:
         log.info("loaded %d remembered idempotency answers", loaded)
