@@ -36,9 +36,12 @@ class Queued:
     cost: Decimal  # quantized to the stored precision
 
 
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
 def _insert(session: AsyncSession, table: Any) -> Any:
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table))
+    return postgresql.insert(table) if _dialect(session) == "postgresql" else sqlite.insert(table)
 
 
 _COLUMNS = ("id", "request_id", "owner", "key_id", "model", "provider", "kind", "prompt_tokens",
@@ -61,8 +64,7 @@ async def _insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
     same text it is prepared once. PostgreSQL's driver runs in the event loop: nothing to wait for.
     """
     global _sqlite_json
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    if dialect == "sqlite" and _sqlite_json:
+    if _dialect(session) == "sqlite" and _sqlite_json:
         conn = await session.connection()
         for start in range(0, len(rows), INSERT_CHUNK):
             # Numeric binds as a float on SQLite (SQLAlchemy's own conversion) and reads back as Decimal.
