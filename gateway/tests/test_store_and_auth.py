@@ -102,11 +102,11 @@ def test_bad_tokens_are_401(gateway: Gateway, make: Callable[[str], str]) -> Non
     assert r.json()["error"]["code"] == "unauthorized"
 
 
-def test_supabase_owner_claim_from_metadata(gateway_factory: Callable[..., Gateway]) -> None:
-    gw = gateway_factory(jwt_owner_claim="org_id")
+def test_supabase_owner_claim_from_app_metadata(gateway_factory: Callable[..., Gateway]) -> None:
+    gw = gateway_factory(jwt_owner_claim="app_metadata.org_id")
     secret = gw.settings.resolved_jwt_secret()
     token = jwt.encode({"sub": "user-1", "aud": "authenticated", "exp": int(time.time()) + 60,
-                        "user_metadata": {"org_id": "acme"}}, secret)
+                        "app_metadata": {"org_id": "acme"}}, secret)
     assert asyncio.run(_verify(gw, token)) == "acme"
     token = jwt.encode({"sub": "user-1", "aud": "authenticated", "exp": int(time.time()) + 60}, secret)
     assert asyncio.run(_verify(gw, token)) == "user-1"

@@ -120,6 +120,19 @@ class Settings(BaseModel):
         # From the environment the list arrives as "model-a,model-b".
         return [m.strip() for m in v.split(",") if m.strip()] if isinstance(v, str) else v
 
+    @field_validator("jwt_owner_claim")
+    @classmethod
+    def _owner_claim(cls, v: str) -> str:
+        parts = v.split(".")
+        if not all(parts):
+            raise ValueError("must be a claim name such as 'sub' or a path such as 'app_metadata.org_id'")
+        if len(parts) > 1 and parts[0] != "app_metadata":
+            # user_metadata (and any other nested object) can be written by the end user.
+            raise ValueError("a nested owner claim must be under app_metadata, which only the server can write")
+        if parts[0] == "user_metadata":
+            raise ValueError("user_metadata is written by the end user and cannot name the owner")
+        return v
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, v: str) -> str:

@@ -1,7 +1,9 @@
 """Control-plane tokens: Supabase-style HS256 JWTs (and RS256/ES256 through JWKS when configured).
 
-The owner is read from a configurable claim: first in ``user_metadata``, then
-``app_metadata``, then at the top level, falling back to ``sub`` (wire-protocol §1).
+The owner is the signed top-level ``sub``, or the claim named by ``jwt_owner_claim``: a
+top-level claim, or a dotted path into ``app_metadata`` (``app_metadata.org_id``), which only
+the identity provider's server side can write. ``user_metadata`` is never read: in Supabase
+every user edits their own, so trusting it would let anyone name any owner.
 """
 
 from __future__ import annotations
@@ -52,10 +54,11 @@ class JWTVerifier:
         return token
 
     def _owner(self, claims: dict[str, Any]) -> str:
-        name = self._owner_claim
-        for holder in (claims.get("user_metadata"), claims.get("app_metadata"), claims):
-            if isinstance(holder, dict) and isinstance(holder.get(name), str) and holder[name]:
-                return str(holder[name])
+        value: Any = claims
+        for part in self._owner_claim.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, str) and value:
+            return value
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub:
             raise TokenError("token has no subject")
