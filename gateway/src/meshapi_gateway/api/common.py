@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from meshapi_gateway.api.json_bounds import check_depth
 from meshapi_gateway.errors import GatewayError, validation_error
 from meshapi_gateway.limits.current import current as current_limit_headers
 from meshapi_gateway.request_context import request_id_of
@@ -53,10 +54,11 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise validation_error([{"type": "json_invalid", "loc": ["body", exc.pos], "msg": f"JSON decode error: {exc.msg}"}],
-                               "Request body is not valid JSON.") from None
+        raise validation_error([{"type": "json_invalid", "loc": ["body", exc.pos],
+                                 "msg": f"JSON decode error: {exc.msg}"}], "Request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise validation_error([{"type": "model_type", "loc": ["body"], "msg": "Request body must be a JSON object"}])
+    check_depth(raw, data)
     return data
 
 

@@ -15,6 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Message
 
 from meshapi_gateway.api.common import gw, json_response, read_body
+from meshapi_gateway.api.json_bounds import check_depth
 from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.errors import GatewayError, field_error, validation_error
@@ -82,6 +83,7 @@ async def upload_file(request: Request) -> Response:
                                "Request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise validation_error([{"type": "model_type", "loc": ["body"], "msg": "Request body must be a JSON object"}])
+    check_depth(raw, body)
     if "requests" not in body and ("file_name" in body or "mime_type" in body):
         raise GatewayError("not_implemented", "Document uploads (file_name/mime_type) are not supported by this "
                                               "gateway; upload batch requests as JSON or multipart JSONL.")
@@ -132,10 +134,8 @@ def query_limit(request: Request, default: int, maximum: int) -> int:
     raw = request.query_params.get("limit")
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
+    # ASCII digits only: int() also reads other scripts' digits (and '²' passes isdigit()).
+    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else 0
     if not 1 <= value <= maximum:
         raise validation_error([{"type": "less_than_equal", "loc": ["query", "limit"],
                                  "msg": f"limit must be an integer from 1 to {maximum}", "input": raw}])

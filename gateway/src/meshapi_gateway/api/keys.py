@@ -22,15 +22,18 @@ from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.errors import GatewayError, field_error
 
 Limit = Optional[int]
+# The limit columns are 32-bit integers on PostgreSQL (and 64-bit on SQLite): a larger
+# number is a client mistake, not a database error.
+MAX_LIMIT = 2**31 - 1
 
 
 class CreateKey(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: str = Field("", max_length=200)
-    rpm: Limit = Field(None, ge=1)
-    rpd: Limit = Field(None, ge=1)
-    tpm: Limit = Field(None, ge=1)
+    rpm: Limit = Field(None, ge=1, le=MAX_LIMIT)
+    rpd: Limit = Field(None, ge=1, le=MAX_LIMIT)
+    tpm: Limit = Field(None, ge=1, le=MAX_LIMIT)
     owner: Optional[str] = Field(None, min_length=1, max_length=200)  # admin token only
 
 
@@ -38,9 +41,9 @@ class UpdateKey(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     name: Optional[str] = Field(None, max_length=200)
-    rpm: Limit = Field(None, ge=1)
-    rpd: Limit = Field(None, ge=1)
-    tpm: Limit = Field(None, ge=1)
+    rpm: Limit = Field(None, ge=1, le=MAX_LIMIT)
+    rpd: Limit = Field(None, ge=1, le=MAX_LIMIT)
+    tpm: Limit = Field(None, ge=1, le=MAX_LIMIT)
 
 
 EXTRA_PATHS.update({

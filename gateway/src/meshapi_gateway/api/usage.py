@@ -42,17 +42,30 @@ EXTRA_PATHS.update({
 })
 
 
+# The last second of year 9999: later (or non-finite) times cannot be stored or compared.
+MAX_TIME_SECONDS = 253402300799
+
+
+def _seconds_ms(seconds: float, name: str, raw: Any) -> int:
+    if not 0 <= seconds <= MAX_TIME_SECONDS:  # also false for NaN
+        raise field_error(name, f"Unix seconds must be a finite number from 0 to {MAX_TIME_SECONDS}",
+                          value=str(raw)[:100])
+    return int(seconds * 1000)
+
+
 def parse_time_ms(value: Any, name: str) -> int | None:
     """ISO-8601 (``Z`` allowed) or Unix seconds → Unix milliseconds."""
     if value is None or value == "":
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return int(float(value) * 1000)
+        return _seconds_ms(float(value), name, value)
     if isinstance(value, str):
         try:
-            return int(float(value) * 1000)
+            seconds = float(value)
         except ValueError:
             pass
+        else:
+            return _seconds_ms(seconds, name, value)
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
@@ -60,7 +73,7 @@ def parse_time_ms(value: Any, name: str) -> int | None:
         else:
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=timezone.utc)
-            return int(parsed.timestamp() * 1000)
+            return _seconds_ms(parsed.timestamp(), name, value)
     raise field_error(name, "Expected an ISO-8601 time or Unix seconds", value=str(value)[:100])
 
 
@@ -99,7 +112,7 @@ async def usage_events(request: Request) -> Response:
 def _limit(raw: str | None) -> int:
     if raw is None:
         return 100
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1000:
         raise GatewayError("validation_error", "Request validation failed.",
                            details=[{"type": "int_parsing", "loc": ["query", "limit"],
                                      "msg": "limit must be an integer from 1 to 1000", "input": raw[:50]}])

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from meshapi_gateway.api.json_bounds import MAX_JSON_DEPTH, deep_path
 from meshapi_gateway.api.schemas import ChatRequest, ChatRequestWithTemplate
 from meshapi_gateway.catalog import Catalog
 from meshapi_gateway.embeddings.request import EmbeddingsRequest
@@ -75,6 +76,10 @@ class LineChecker:
             return None
         if not isinstance(item, dict):
             add(number, "invalid_json", "Line must be a JSON object.")
+            return None
+        deep = deep_path(item) if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH else None
+        if deep is not None:
+            add(number, "too_deep", f"Line nests deeper than {MAX_JSON_DEPTH} levels.", ".".join(map(str, deep)))
             return None
         ok = True
         custom_id = item.get("custom_id")
