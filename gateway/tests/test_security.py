@@ -7,8 +7,8 @@ from typing import Any, Callable
 
 import jwt
 import pytest
-
-from gwtest.harness import Gateway
+from gwtest.accounts_support import ADMIN, credit, ledger
+from gwtest.harness import FakeUpstream, Gateway, fake_models
 from meshapi_gateway.config import ConfigError, load_settings
 
 
@@ -51,3 +51,62 @@ def test_configured_owner_claim_ignores_user_metadata(gateway_factory: Callable[
 def test_owner_claim_the_user_can_write_is_refused_at_start(claim: str, tmp_path: Any) -> None:
     with pytest.raises(ConfigError, match="jwt_owner_claim"):
         load_settings(overrides={"data_dir": str(tmp_path), "jwt_owner_claim": claim}, environ={})
+
+
+# --- item 6: every paid candidate is admitted against the balance before it is tried ------------------
+
+HI = [{"role": "user", "content": "hi"}]
+
+
+def _broke_gateway(gateway_factory: Callable[..., Gateway], upstream: FakeUpstream, **extra: Any) -> Gateway:
+    """Billing enforced at a zero default credit, with free models that are down and fall back to paid ones."""
+    common = {"provider": "openai_compat", "base_url": upstream.url, "api_key": "sk-fake", "is_free": True}
+    models = [
+        *fake_models(upstream.url),
+        {"id": "sec/free-down", "upstream_model": "fail-503", **common},
+        {"id": "sec/free-chain", "upstream_model": "fail-503", "fallbacks": ["fake/echo"], **common},
+    ]
+    return gateway_factory(models=models, billing_enforce=True, default_credit_usd="0", retry_max_rounds=0,
+                           admin_token=ADMIN, **extra)
+
+
+@pytest.mark.parametrize("body", [
+    {"model": "sec/free-down", "models": ["fake/echo"]},
+    {"models": ["sec/free-down", "fake/echo"]},
+    {"model": "sec/free-chain"},
+    {"model": "sec/free-down", "models": ["fake/echo"], "stream": True},
+    {"model": "sec/free-chain", "stream": True},
+], ids=["models-fallback", "models-only", "catalog-fallback", "stream-models", "stream-catalog"])
+def test_paid_fallback_of_a_free_model_is_refused_at_zero_balance(
+        gateway_factory: Callable[..., Gateway], fake_openai: FakeUpstream, body: dict[str, Any]) -> None:
+    gw = _broke_gateway(gateway_factory, fake_openai)
+    key = gw.create_key("broke")
+    with gw.client(key) as c:
+        r = c.post("/v1/chat/completions", json={**body, "messages": HI})
+    assert r.status_code == 402, r.text
+    assert r.json()["error"]["code"] == "spend_limit_exceeded"
+    assert ledger(gw, "broke") == []  # nothing was served, nothing billed
+
+
+def test_free_fallbacks_and_funded_owners_are_still_served(gateway_factory: Callable[..., Gateway],
+                                                           fake_openai: FakeUpstream) -> None:
+    gw = _broke_gateway(gateway_factory, fake_openai)
+    broke, funded = gw.create_key("broke"), gw.create_key("funded")
+    credit(gw, "funded", "1")
+    with gw.client(broke) as c:
+        body = {"model": "sec/free-down", "models": ["fake/free-echo"], "messages": HI}
+        r = c.post("/v1/chat/completions", json=body)
+        assert r.status_code == 200 and r.headers["x-resolved-model-id"] == "fake/free-echo"
+    with gw.client(funded) as c:
+        r = c.post("/v1/chat/completions", json={"model": "sec/free-chain", "messages": HI})
+        assert r.status_code == 200 and r.headers["x-resolved-model-id"] == "fake/echo"
+
+
+def test_paid_fallback_refused_on_the_responses_api(gateway_factory: Callable[..., Gateway],
+                                                    fake_openai: FakeUpstream) -> None:
+    gw = _broke_gateway(gateway_factory, fake_openai)
+    key = gw.create_key("broke")
+    with gw.client(key) as c:
+        r = c.post("/v1/responses", json={"model": "sec/free-chain", "input": "hi"})
+    assert r.status_code == 402, r.text
+    assert r.json()["error"]["code"] == "spend_limit_exceeded"

@@ -35,7 +35,8 @@ async def create_embeddings(request: Request) -> Response:
     state.billing.precheck(principal, entries[0].id)
     encoding = params.encoding_format or "float"
     attempted = Attempted()
-    target, data = await state.router.embeddings(entries, body, state.call_context(request_id), attempted)
+    target, data = await state.router.embeddings(entries, body, state.call_context(request_id), attempted,
+                                                 admit=state.billing.admission(principal))
     answer = normalize(data, target.entry.id, encoding, body["input"])
     usage = answer["usage"]
     pipeline = state.services["chat"]

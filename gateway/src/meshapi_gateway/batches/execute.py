@@ -104,7 +104,8 @@ class ItemExecutor:
         body = await pipeline.prepare(principal, body)
         if not body.get("messages"):
             raise field_error("messages", "Field required", type_="missing")
-        outcome = await pipeline.complete(principal, body, request_id, kind="batch", multiplier=multiplier, bill=False)
+        outcome = await pipeline.complete(principal, body, request_id, kind="batch", multiplier=multiplier, bill=False,
+                                          check_balance=bill)
         usage = outcome.response.get("usage")
         prompt, completion, _ = usage_counts(usage)
         record = pipeline.usage_record(principal, request_id, outcome.target, usage if isinstance(usage, dict) else None,
@@ -121,7 +122,8 @@ class ItemExecutor:
         checks.check_capability(entries[0])
         checks.check_dimensions(entries[0], body.get("dimensions"))
         entries = [e for e in entries if e.model_type == "embedding"]
-        target, data = await state.router.embeddings(entries, body, state.call_context(request_id), Attempted())
+        target, data = await state.router.embeddings(entries, body, state.call_context(request_id), Attempted(),
+                                                     admit=state.billing.admission(principal) if bill else None)
         answer = normalize_embeddings(data, target.entry.id, body.get("encoding_format") or "float", body["input"])
         usage = answer["usage"]
         pipeline = state.services["chat"]

@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.billing.book import BalanceBook
 from meshapi_gateway.billing.ledger_store import CENT_PRECISION, Queued, changed_balances, credit, write_batch
-from meshapi_gateway.billing.usage import Billing, UsageRecord
-from meshapi_gateway.catalog import Catalog
+from meshapi_gateway.billing.usage import Admit, Billing, UsageRecord
+from meshapi_gateway.catalog import Catalog, ModelEntry
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.ids import prefixed
 
@@ -67,6 +67,19 @@ class LedgerBilling(Billing):
             entry = self._catalog.get(model)
             if entry is not None and entry.is_free:
                 return  # free models run at any balance
+        self._require_balance(principal)
+
+    def admission(self, principal: Principal) -> Admit | None:
+        if self.book.available(principal.owner) is None:
+            return None  # no account and not enforced: nothing to check per candidate
+
+        def admit(entry: ModelEntry) -> None:
+            if not entry.is_free:
+                self._require_balance(principal)
+
+        return admit
+
+    def _require_balance(self, principal: Principal) -> None:
         available = self.book.available(principal.owner)
         if available is None:
             return

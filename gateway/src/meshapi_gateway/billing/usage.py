@@ -10,9 +10,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from meshapi_gateway.auth.principal import Principal
+
+if TYPE_CHECKING:
+    from meshapi_gateway.catalog import ModelEntry
+
+# Raises 402 ``spend_limit_exceeded`` when the caller may not spend on this candidate model.
+Admit = Callable[["ModelEntry"], None]
 
 
 @dataclass(slots=True)
@@ -57,6 +63,15 @@ class Billing:
 
     def precheck(self, principal: Principal, model: str | None = None) -> None:
         """Raise 402 ``spend_limit_exceeded`` when the owner may not spend; ``model`` lets free models pass."""
+        return None
+
+    def admission(self, principal: Principal) -> Admit | None:
+        """The per-candidate balance check the router runs before trying each model.
+
+        ``precheck`` looks at the model asked for; fallbacks (the request's ``models``, the
+        catalog's chains) may be paid where the first model is free, so each one is admitted
+        again just before it is tried. ``None`` means the owner may spend without bound.
+        """
         return None
 
     def record(self, record: UsageRecord) -> None:

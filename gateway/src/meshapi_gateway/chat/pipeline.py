@@ -132,13 +132,16 @@ class ChatPipeline:
 
     async def complete(self, principal: "Principal", body: dict[str, Any], request_id: str, *,
                        kind: str = "chat", multiplier: Decimal = Decimal(1),
-                       ctx: CallContext | None = None, bill: bool = True) -> ChatOutcome:
+                       ctx: CallContext | None = None, bill: bool = True,
+                       check_balance: bool = True) -> ChatOutcome:
+        """One whole answer; ``check_balance=False`` for work already paid for (a batch item's rerun)."""
         entries = self._candidates(body)
         attempted = Attempted()
         ctx = ctx or self.state.call_context(request_id)
+        admit = self.state.billing.admission(principal) if check_balance else None
         try:
             target, data = await self.state.router.chat(entries, body, ctx, attempted,
-                                                        deadline=request_deadline(body))
+                                                        deadline=request_deadline(body), admit=admit)
         finally:
             self._count_errors(attempted)
         data = normalize_completion(data, target.entry.id)
@@ -157,8 +160,9 @@ class ChatPipeline:
         attempted = Attempted()
         ctx = ctx or self.state.call_context(request_id)
         try:
-            target, upstream = await self.state.router.open_chat_stream(entries, body, ctx, attempted,
-                                                                        deadline=request_deadline(body))
+            target, upstream = await self.state.router.open_chat_stream(
+                entries, body, ctx, attempted, deadline=request_deadline(body),
+                admit=self.state.billing.admission(principal))
         finally:
             self._count_errors(attempted)
         normalizer = StreamNormalizer(target.entry.id)

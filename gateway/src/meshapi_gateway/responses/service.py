@@ -148,7 +148,8 @@ class ResponsesService:
         ctx = self.state.call_context(request_id)
         attempted = Attempted()
         target, data = await self.state.router.first_success(
-            plan.entries, attempted, lambda p, t: create_response(p, plan.body, t, ctx), ctx=ctx)
+            plan.entries, attempted, lambda p, t: create_response(p, plan.body, t, ctx), ctx=ctx,
+            admit=self.state.billing.admission(principal))
         data["model"] = target.entry.id
         usage = data.get("usage")
         cost = self._bill(principal, request_id, target, usage, None if isinstance(usage, dict) else (0, 0))
@@ -194,7 +195,8 @@ class ResponsesService:
             return await router.open_primed(lambda: open_response_stream(provider, plan.body, slot.target, ctx),
                                             provider.name, slot, timeouts, end)
 
-        target, upstream = await router.run(plan.entries, attempted, attempt, ctx=ctx, keeps_slot=True)
+        target, upstream = await router.run(plan.entries, attempted, attempt, ctx=ctx, keeps_slot=True,
+                                            admit=self.state.billing.admission(principal))
         public = target.entry.id
         seen: dict[str, Any] = {"usage": None, "text_chars": 0, "closed": False}
 

@@ -35,6 +35,7 @@ from meshapi_gateway.reliability.stream_guard import GuardedStream
 from meshapi_gateway.reliability.watchdog import Watchdog
 
 if TYPE_CHECKING:
+    from meshapi_gateway.billing.usage import Admit
     from meshapi_gateway.config import Settings
 
 
@@ -182,12 +183,15 @@ class Router:
     # -- the attempt loop --------------------------------------------------------
     async def run(self, entries: list[ModelEntry], attempted: Attempted, attempt: Attempt[T], *,
                   ctx: CallContext | None = None, deadline: float | None = None,
-                  keeps_slot: bool = False) -> tuple[Target, T]:
+                  keeps_slot: bool = False, admit: Admit | None = None) -> tuple[Target, T]:
         """Try ``attempt`` over the candidates (then again, within the retry rules) until one succeeds.
 
         ``deadline`` (event-loop time) bounds the whole request; ``keeps_slot`` says the
-        result holds the deployment busy (a stream) and releases it itself.
+        result holds the deployment busy (a stream) and releases it itself. ``admit`` is the
+        caller's balance check, run before each candidate model is tried: a refused model is
+        skipped, and when nothing else answers the refusal (402) is the answer.
         """
+        refused: GatewayError | None = None
         self.budget.deposit()
         loop = asyncio.get_running_loop()
         order = entries  # copied only if a context-length fallback has to be inserted
@@ -204,6 +208,12 @@ class Router:
                 i += 1
                 if entry.context_length <= context_floor:
                     continue
+                if admit is not None:
+                    try:
+                        admit(entry)
+                    except GatewayError as exc:
+                        refused = exc
+                        continue
                 slots, timeouts = self.slots(entry)
                 ranked = slots if len(slots) == 1 else sorted(slots, key=_rank)
                 now = time.time()
@@ -268,24 +278,24 @@ class Router:
                     return target, result
             # Every candidate failed, or was skipped.
             if not round_errors and not attempted.errors:
-                raise self._all_cooling(order)
+                raise refused or self._all_cooling(order)
             if not retry_worthy:
-                raise self._fail(attempted)
+                raise refused or self._fail(attempted)
             delay = self.retry.delay(round_index, None)
             if delay is None:
-                raise self._fail(attempted)
+                raise refused or self._fail(attempted)
             if not_before:
                 # Wait until some deployment may be asked again (its Retry-After has passed).
                 now_l = loop.time()
                 ready = min(not_before.get(s.key, now_l) for e in order for s in self.slots(e)[0])
                 if ready == math.inf:
-                    raise self._fail(attempted)
+                    raise refused or self._fail(attempted)
                 delay = max(delay, ready - now_l)
             if deadline is not None and loop.time() + delay >= deadline:
-                raise self._fail(attempted)
+                raise refused or self._fail(attempted)
             if not self.budget.try_spend():
                 rmetrics.RETRY_BUDGET_EXHAUSTED.inc()
-                raise self._fail(attempted)
+                raise refused or self._fail(attempted)
             rmetrics.RETRY_ROUNDS.labels(entries[0].id).inc()
             await asyncio.sleep(delay)
             round_index += 1
@@ -293,7 +303,7 @@ class Router:
 
     async def first_success(self, entries: list[ModelEntry], attempted: Attempted,
                             call: Callable[[Provider, Target], Awaitable[T]], *, ctx: CallContext | None = None,
-                            deadline: float | None = None) -> tuple[Target, T]:
+                            deadline: float | None = None, admit: Admit | None = None) -> tuple[Target, T]:
         """Run ``call`` (a whole, non-streamed upstream call) with fallbacks, retries and the total timeout.
 
         Adapters that apply ``ctx``'s timeouts to the whole call themselves (the class
@@ -317,28 +327,30 @@ class Router:
             finally:
                 dog.stop()
 
-        return await self.run(entries, attempted, attempt, ctx=ctx, deadline=deadline)
+        return await self.run(entries, attempted, attempt, ctx=ctx, deadline=deadline, admit=admit)
 
     async def chat(self, entries: list[ModelEntry], body: dict[str, Any], ctx: CallContext,
-                   attempted: Attempted, *, deadline: float | None = None) -> tuple[Target, dict[str, Any]]:
+                   attempted: Attempted, *, deadline: float | None = None,
+                   admit: Admit | None = None) -> tuple[Target, dict[str, Any]]:
         return await self.first_success(entries, attempted, lambda p, t: p.chat(body, t, ctx), ctx=ctx,
-                                        deadline=deadline)
+                                        deadline=deadline, admit=admit)
 
     async def embeddings(self, entries: list[ModelEntry], body: dict[str, Any], ctx: CallContext,
-                         attempted: Attempted, *, deadline: float | None = None) -> tuple[Target, dict[str, Any]]:
+                         attempted: Attempted, *, deadline: float | None = None,
+                         admit: Admit | None = None) -> tuple[Target, dict[str, Any]]:
         return await self.first_success(entries, attempted, lambda p, t: p.embeddings(body, t, ctx), ctx=ctx,
-                                        deadline=deadline)
+                                        deadline=deadline, admit=admit)
 
     async def open_chat_stream(self, entries: list[ModelEntry], body: dict[str, Any], ctx: CallContext,
-                               attempted: Attempted, *,
-                               deadline: float | None = None) -> tuple[Target, AsyncIterator[dict[str, Any]]]:
+                               attempted: Attempted, *, deadline: float | None = None,
+                               admit: Admit | None = None) -> tuple[Target, AsyncIterator[dict[str, Any]]]:
         """Open a stream and wait for its first chunk; later chunks come under idle/total deadlines."""
 
         async def attempt(provider: Provider, slot: Slot, timeouts: Timeouts, end: float) -> GuardedStream:
             return await self.open_primed(lambda: provider.open_chat_stream(body, slot.target, ctx), provider.name,
                                           slot, timeouts, end)
 
-        return await self.run(entries, attempted, attempt, ctx=ctx, deadline=deadline, keeps_slot=True)
+        return await self.run(entries, attempted, attempt, ctx=ctx, deadline=deadline, keeps_slot=True, admit=admit)
 
     async def open_primed(self, opener: Callable[[], Awaitable[AsyncIterator[dict[str, Any]]]], provider_name: str,
                           slot: Slot, timeouts: Timeouts, end: float) -> GuardedStream:
