@@ -18,6 +18,7 @@ from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.templates import store
+from meshapi_gateway.templates.checks import check_definition
 
 
 class _TemplateMessage(BaseModel):
@@ -90,6 +91,7 @@ async def create_template(request: Request) -> Response:
     body = await read_json_object(request)
     params = validate(CreateTemplate, body)
     assert isinstance(params, CreateTemplate)
+    check_definition(body.get("params"), body.get("messages"))
     async with gw(request).sessions() as session:
         template = await store.create(session, _owner(principal), params.name, _fields(params))
     _changed(request)
@@ -115,6 +117,7 @@ async def update_template(request: Request) -> Response:
     body = await read_json_object(request)
     params = validate(UpdateTemplate, body)
     assert isinstance(params, UpdateTemplate)
+    check_definition(body.get("params"), body.get("messages"))
     fields = _fields(params)
     if params.name is not None:
         fields["name"] = params.name

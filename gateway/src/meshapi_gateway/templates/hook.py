@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from meshapi_gateway.templates.cache import TemplateCache
+from meshapi_gateway.templates.checks import check_rendered
 from meshapi_gateway.templates.render import apply
 from meshapi_gateway.templates.store import not_found
 
@@ -30,7 +31,9 @@ class TemplateHook:
         template = await self.cache.resolve(principal.owner, ref)
         if template is None:
             raise not_found(ref)
-        return apply(template, body)
+        rendered = apply(template, body)
+        check_rendered(template.name, rendered)
+        return rendered
 
 
 def install(state: "GatewayState") -> TemplateCache:
