@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 
 class _Open(BaseModel):
@@ -38,11 +39,29 @@ class ToolCall(_Open):
 
 
 class Message(_Open):
+    """One turn; which fields a role requires follows OpenAI's rules, so an upstream never sees a turn it refuses."""
+
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: Optional[Union[str, list[ContentPart]]] = None
-    name: Optional[str] = None
-    tool_call_id: Optional[str] = None
     tool_calls: Optional[list[ToolCall]] = None
+    content: Optional[Union[str, list[ContentPart]]] = Field(None, validate_default=True)
+    name: Optional[str] = None
+    tool_call_id: Optional[str] = Field(None, validate_default=True)
+
+    @field_validator("content")
+    @classmethod
+    def _content_required(cls, value: Any, info: ValidationInfo) -> Any:
+        role = info.data.get("role")
+        if value is None and role is not None and (role != "assistant" or not info.data.get("tool_calls")):
+            raise PydanticCustomError("missing", "Field required" if role != "assistant"
+                                      else "Field required unless tool_calls is given")
+        return value
+
+    @field_validator("tool_call_id")
+    @classmethod
+    def _tool_call_id_required(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.data.get("role") == "tool":
+            raise PydanticCustomError("missing", "Field required")
+        return value
 
 
 class FunctionDef(_Open):

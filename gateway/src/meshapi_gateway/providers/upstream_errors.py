@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 import orjson
 
+from meshapi_gateway.providers import upstream_refusals
 from meshapi_gateway.providers.base import UpstreamError
 
 RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
@@ -112,6 +113,15 @@ def from_status(status: int, raw: bytes, headers: Mapping[str, str], provider: s
     except orjson.JSONDecodeError:
         body = raw[:2000].decode("utf-8", "replace")
     message = provider_message(body, f"{provider} answered HTTP {status}")
+    if status >= 500 and upstream_refusals.looks_like_refusal(body, message):
+        # The request's content, not the upstream's health: not retried, not held against the deployment.
+        details = upstream_refusals.validation_details(message) or []
+        return UpstreamError("validation_error", f"{provider} refused the request: "
+                             f"{upstream_refusals.clean_text(message)}", status=422, retryable=False,
+                             provider_error={"detail": details} if details else upstream_refusals.clean_body(body),
+                             upstream_status=status)
+    body = upstream_refusals.clean_body(body)
+    message = upstream_refusals.clean_text(message)
     if status in (400, 413, 422) and is_context_length_error(body, message):
         return ContextLengthExceeded("validation_error", message, status=422, retryable=False, provider_error=body,
                                      upstream_status=status)
