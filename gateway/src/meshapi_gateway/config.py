@@ -35,6 +35,40 @@ class LocalModelSettings(BaseModel):
     ready_timeout: float = Field(60.0, gt=0)
 
 
+class AutoRouterSettings(BaseModel):
+    """How ``model: "auto"`` chooses among qualifying models (docs/routing.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Ordered model ids: the first that qualifies for a request serves it.
+    prefer: list[str] = Field(default_factory=list)
+    # Model id → share: a weighted draw among the qualifying models listed here.
+    weights: dict[str, float] = Field(default_factory=dict)
+    # The pool auto may choose from; empty means every chat model of the catalog.
+    models: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+
+    @field_validator("weights")
+    @classmethod
+    def _positive(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, w in v.items() if not w > 0]
+        if bad:
+            raise ValueError(f"weights must be positive (got {', '.join(bad)})")
+        return v
+
+
+class WebSearchSettings(BaseModel):
+    """The search API behind ``POST /v1/web/search`` (docs/web-search.md); no provider means 400 not_configured."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Literal["", "tavily"] = ""
+    base_url: str = ""  # empty: the provider's public endpoint
+    api_key: str = ""
+    api_key_env: str = ""  # read the key from this environment variable instead (default: TAVILY_API_KEY)
+    timeout: float = Field(default=20.0, gt=0)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -82,6 +116,8 @@ class Settings(BaseModel):
     catalog_file: str = ""
     builtin_catalog: bool = True
     local_model: LocalModelSettings = Field(default_factory=LocalModelSettings)
+    auto_router: AutoRouterSettings = Field(default_factory=AutoRouterSettings)
+    web_search: WebSearchSettings = Field(default_factory=WebSearchSettings)
     # Accounts (docs/accounts.md): owners without a balance row are unlimited unless enforcing.
     billing_enforce: bool = False
     default_credit_usd: Decimal = Field(Decimal(0), ge=0)
@@ -177,21 +213,25 @@ class Settings(BaseModel):
         return secret
 
 
+# Setting groups that can be set field by field from the environment (MESHAPI_GATEWAY_WEB_SEARCH_PROVIDER=…).
+_NESTED_ENV = ("local_model", "web_search")
+
+
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    local: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX):
             continue
         key = name[len(ENV_PREFIX) :].lower()
         if key.startswith("_"):
             continue  # internal (e.g. settings handed to worker processes), not a user setting
-        if key.startswith("local_model_"):
-            local[key[len("local_model_") :]] = value
+        group = next((g for g in _NESTED_ENV if key.startswith(g + "_")), None)
+        if group is not None:
+            nested.setdefault(group, {})[key[len(group) + 1 :]] = value
         else:
             out[key] = value
-    if local:
-        out["local_model"] = local
+    out.update(nested)
     return out
 
 
@@ -214,8 +254,9 @@ def load_settings(
             raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
     env_data = _env_overrides(env)
     env_data.pop("config", None)
-    if "local_model" in env_data and isinstance(data.get("local_model"), dict):
-        env_data["local_model"] = {**data["local_model"], **env_data["local_model"]}
+    for group in _NESTED_ENV:
+        if group in env_data and isinstance(data.get(group), dict):
+            env_data[group] = {**data[group], **env_data[group]}
     data.update(env_data)
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     try:

@@ -21,6 +21,7 @@ from meshapi_gateway.chat.pipeline import money
 from meshapi_gateway.errors import GatewayError, field_error
 from meshapi_gateway.reliability.disconnect import ClientGone, cancel_on_disconnect
 from meshapi_gateway.request_context import request_id_of
+from meshapi_gateway.routing import auto_select
 from meshapi_gateway.sse import DONE_FRAME, error_frame, frame
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ async def chat_completions(state: "GatewayState", scope: Scope, receive: Receive
         body = await pipeline.prepare(principal, body)
         if not body.get("messages"):
             raise field_error("messages", "Field required", type_="missing")
+        body = auto_select.resolve(state, principal, body)
         state.billing.precheck(principal, requested_model(body))
         # Opening (with fallbacks and backoff) and non-streamed answers stop the moment the client leaves.
         if body.get("stream"):

@@ -12,6 +12,7 @@ from meshapi_gateway.compare import request as checks
 from meshapi_gateway.compare.run import compare as run_compare
 from meshapi_gateway.compare.stream import CompareStream
 from meshapi_gateway.errors import field_error
+from meshapi_gateway.routing import auto_select
 
 
 async def compare(request: Request) -> Response | SSEResponse:
@@ -25,6 +26,7 @@ async def compare(request: Request) -> Response | SSEResponse:
     pipeline = state.services["chat"]
     plan = await checks.plan(pipeline, principal, body, settings.compare_max_models, settings.compare_judge_model,
                              settings.compare_judge_fallbacks)
+    plan = checks.resolve_models(plan, lambda chat: auto_select.resolve(state, principal, chat))
     if body.get("comparison_model") and body["comparison_model"] not in state.catalog:
         raise field_error("comparison_model", f"Model '{body['comparison_model']}' is not supported.",
                           value=body["comparison_model"])

@@ -29,6 +29,10 @@ def routes() -> list[BaseRoute]:
         Route("/v1/embeddings", embeddings.create_embeddings, methods=["POST"]),
         Route("/v1/chat/compare", compare.compare, methods=["POST"]),
     ]
+    # --- the auto router's preview ---
+    from meshapi_gateway.api import router_select
+
+    table += [Route("/v1/router/select", router_select.router_select, methods=["POST"])]
     # --- files and batches ---
     from meshapi_gateway.api import batches, files
 

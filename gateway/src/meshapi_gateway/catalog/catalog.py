@@ -117,6 +117,8 @@ class ModelEntry(BaseModel):
     output_modalities: list[str] = Field(default_factory=lambda: ["text"])
     supports_thinking: bool = False
     supports_tools: bool = True
+    # JSON output (``response_format``) the model keeps to; the auto router reads it.
+    supports_structured_output: bool = True
     supports_completions_api: bool = True
     supports_responses_api: bool = False
     embedding_dimensions: int | None = None
@@ -187,6 +189,8 @@ class ModelEntry(BaseModel):
             "supports_thinking": self.supports_thinking,
             "supports_completions_api": self.supports_completions_api,
             "supports_responses_api": self.supports_responses_api,
+            "supports_tools": self.supports_tools,
+            "supports_structured_output": self.supports_structured_output,
             "provider": self.vendor,
         }
 

@@ -7,8 +7,8 @@ model's temperature, max_tokens or system prompt.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
@@ -107,3 +107,16 @@ async def plan(pipeline: "ChatPipeline", principal: "Principal", body: dict[str,
         judges = dedupe([body.get("comparison_model") or default_judge, *judge_fallbacks])
     return ComparePlan(models, messages, bodies, judges, body.get("comparison_instructions"),
                        bool(body.get("skip_comparison")))
+
+
+def resolve_models(plan: ComparePlan, resolve: Callable[[dict[str, Any]], dict[str, Any]]) -> ComparePlan:
+    """The plan with ``auto`` replaced by the model each body resolves to (a model compared once)."""
+    models: list[str] = []
+    bodies: dict[str, dict[str, Any]] = {}
+    for model in plan.models:
+        body = resolve(plan.bodies[model])
+        concrete = body["model"]
+        if concrete not in bodies:
+            models.append(concrete)
+            bodies[concrete] = body
+    return replace(plan, models=models, bodies=bodies)

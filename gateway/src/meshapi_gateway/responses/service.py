@@ -20,7 +20,8 @@ from meshapi_gateway.providers.openai_compat.responses_api import create_respons
 from meshapi_gateway.responses import objects
 from meshapi_gateway.responses.events import ResponseEvents
 from meshapi_gateway.responses.request import to_chat
-from meshapi_gateway.routing import Attempted
+from meshapi_gateway.routing import Attempted, auto_select
+from meshapi_gateway.routing.auto import is_auto
 from meshapi_gateway.sse import DONE_FRAME, frame
 
 if TYPE_CHECKING:
@@ -93,9 +94,13 @@ class ResponsesService:
         fallbacks = body.get("models") if isinstance(body.get("models"), list) else None
         if not model and fallbacks:
             model, fallbacks = fallbacks[0], fallbacks[1:]
+        plain = {k: v for k, v in body.items() if k not in _MESHAPI_FIELDS}
+        if is_auto(model):
+            probe = to_chat({**plain, "model": model})
+            probe["messages"] = [*prefix, *probe["messages"]]
+            model = auto_select.resolve(self.state, principal, probe, api="responses")["model"]
         entries = self.state.router.candidates(model, fallbacks)
         primary = entries[0]
-        plain = {k: v for k, v in body.items() if k not in _MESHAPI_FIELDS}
         if model:
             plain["model"] = model
         if is_native(primary):
