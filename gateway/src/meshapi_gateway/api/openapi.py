@@ -52,6 +52,8 @@ def document() -> dict[str, Any]:
         "/v1/models": {"get": _op("List models (bare array with X-MeshAPI-SDK, OpenAI list otherwise)")},
         "/v1/models/free": {"get": _op("List free models")},
         "/v1/models/paid": {"get": _op("List paid models")},
+        "/v1/models/search": {"get": _op("Search models: q, free, discounted, input_modality, output_modality, "
+                                         "brand, sort, order, limit, offset")},
         "/v1/models/{model_id}": {"get": _op("Get one model")},
         "/health": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
         "/ready": {"get": {"summary": "Readiness", "responses": {"200": {"description": "OK"}}}},

@@ -18,6 +18,7 @@ def routes() -> list[BaseRoute]:
         Route("/v1/models", models.list_models, methods=["GET"]),
         Route("/v1/models/free", models.free_models, methods=["GET"]),
         Route("/v1/models/paid", models.paid_models, methods=["GET"]),
+        Route("/v1/models/search", models.search_models, methods=["GET"]),  # before the path route that would take it
         Route("/v1/models/{model_id:path}", models.get_model, methods=["GET"]),
     ]
     # --- feature areas append below (accounts, templates, responses, embeddings, compare, files, batches) ---

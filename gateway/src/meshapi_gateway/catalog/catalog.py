@@ -192,6 +192,7 @@ class ModelEntry(BaseModel):
             "supports_tools": self.supports_tools,
             "supports_structured_output": self.supports_structured_output,
             "provider": self.vendor,
+            "brand": self.vendor,
         }
 
 
