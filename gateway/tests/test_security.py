@@ -110,3 +110,75 @@ def test_paid_fallback_refused_on_the_responses_api(gateway_factory: Callable[..
         r = c.post("/v1/responses", json={"model": "sec/free-chain", "input": "hi"})
     assert r.status_code == 402, r.text
     assert r.json()["error"]["code"] == "spend_limit_exceeded"
+
+
+# --- item 8: the admin is not a tenant, and a replay is authorized like the first call ---------------
+
+BATCH_LINE = {"custom_id": "op-1", "method": "POST", "url": "/v1/chat/completions",
+              "body": {"model": "fake/echo", "messages": HI}}
+
+
+def test_a_tenant_named_admin_cannot_read_the_operators_files(gateway_factory: Callable[..., Gateway]) -> None:
+    gw = gateway_factory(admin_token=ADMIN)
+    tenant = gw.create_key("admin")  # an ordinary owner that happens to be called "admin"
+    with gw.client(ADMIN) as c:
+        r = c.post("/v1/files", json={"purpose": "batch", "requests": [BATCH_LINE]})
+        assert r.status_code in (200, 201), r.text
+        file_id = r.json()["id"]
+    with gw.client(tenant) as c:
+        assert c.get(f"/v1/files/{file_id}").status_code == 404
+        assert file_id not in {f["id"] for f in c.get("/v1/files").json()["data"]}
+
+
+@pytest.mark.parametrize("owner", ["@admin", "@ops", "@"])
+def test_reserved_owner_names_are_refused(gateway_factory: Callable[..., Gateway], owner: str) -> None:
+    gw = gateway_factory(admin_token=ADMIN)
+    with gw.client(ADMIN) as c:
+        r = c.post("/v1/keys", json={"owner": owner})
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["loc"][-1] == "owner", r.text
+        r = c.post("/v1/admin/credits", json={"owner": owner, "usd": "5"})
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["loc"][-1] == "owner", r.text
+    with gw.client(_token(gw, {"sub": owner})) as c:
+        r = c.get("/v1/keys")
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+    with pytest.raises(ValueError, match="reserved"):
+        gw.create_key(owner)
+
+
+@pytest.mark.parametrize("command", [["keys", "create"], ["tokens", "create"], ["accounts", "credit", "--usd", "1"]])
+def test_cli_refuses_reserved_owner_names(tmp_path: Any, command: list[str],
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from meshapi_gateway.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--owner", "@admin", "--data-dir", str(tmp_path)])
+    assert exited.value.code == 2
+    assert "reserved" in capsys.readouterr().err
+
+
+def test_admin_only_answer_is_not_replayed_to_a_tenant(gateway_factory: Callable[..., Gateway]) -> None:
+    gw = gateway_factory(admin_token=ADMIN)
+    tenant = gw.create_key("admin")
+    request = {"json": {"owner": "someone", "usd": "5"}, "headers": {"idempotency-key": "credit-once"}}
+    with gw.client(ADMIN) as c:
+        assert c.post("/v1/admin/credits", **request).status_code == 200
+    with gw.client(tenant) as c:
+        r = c.post("/v1/admin/credits", **request)
+    assert r.status_code == 403 and "idempotent-replayed" not in r.headers
+    assert r.json()["error"]["code"] == "forbidden"
+
+
+def test_replays_are_scoped_by_credential_kind(gateway_factory: Callable[..., Gateway]) -> None:
+    gw = gateway_factory()
+    key, token = gw.create_key("carol"), gw.token("carol")
+    request = {"json": {"name": "greet", "messages": [{"role": "system", "content": "hi"}]},
+               "headers": {"idempotency-key": "tpl-1"}}
+    with gw.client(token) as c:
+        first = c.post("/v1/templates", **request)
+        assert first.status_code == 201, first.text
+        again = c.post("/v1/templates", **request)  # the same credential kind: the first answer
+        assert again.headers.get("idempotent-replayed") == "true" and again.json() == first.json()
+    with gw.client(key) as c:
+        other = c.post("/v1/templates", **request)
+    assert "idempotent-replayed" not in other.headers
+    assert other.status_code == 409  # it ran: the name is taken (templates are shared by the owner's credentials)

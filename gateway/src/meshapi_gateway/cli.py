@@ -237,6 +237,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 # -- keys ------------------------------------------------------------------
 
+def tenant_owner(name: str) -> str:
+    """An ``--owner`` argument that names a tenant (not a reserved name such as the admin's)."""
+    from meshapi_gateway.auth.principal import owner_name_problem
+
+    problem = owner_name_problem(name)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"owner {name!r}: {problem}")
+    return name
+
+
 def _limit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rpm", type=int, help="requests per minute")
     p.add_argument("--rpd", type=int, help="requests per day")
@@ -337,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="data-plane API keys").add_subparsers(dest="keys_command", required=True)
     p = keys.add_parser("create", help="create a key (printed once)")
     _common(p)
-    p.add_argument("--owner", required=True)
+    p.add_argument("--owner", required=True, type=tenant_owner)
     p.add_argument("--name")
     _limit_args(p)
     p.set_defaults(func=cmd_keys_create)
@@ -357,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                                  required=True)
     p = tokens.add_parser("create", help="mint a control-plane JWT")
     _common(p)
-    p.add_argument("--owner", required=True)
+    p.add_argument("--owner", required=True, type=tenant_owner)
     p.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
     p.set_defaults(func=cmd_tokens_create)
 

@@ -77,6 +77,8 @@ def cmd_keys_update(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any, keys: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    from meshapi_gateway.cli import tenant_owner
+
     p = keys.add_parser("update", help="change a key's limits or name (0 removes a limit)")
     common(p)
     p.add_argument("id")
@@ -89,7 +91,7 @@ def add_commands(sub: Any, keys: Any, common: Callable[[argparse.ArgumentParser]
     accounts = sub.add_parser("accounts", help="balances").add_subparsers(dest="accounts_command", required=True)
     p = accounts.add_parser("credit", help="add USD to an owner's balance (negative to debit)")
     common(p)
-    p.add_argument("--owner", required=True)
+    p.add_argument("--owner", required=True, type=tenant_owner)
     p.add_argument("--usd", required=True, help="amount in USD, e.g. 10 or 2.50")
     p.add_argument("--note", help="why (kept with the credit)")
     p.set_defaults(func=cmd_accounts_credit)

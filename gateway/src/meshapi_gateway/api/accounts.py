@@ -11,6 +11,7 @@ from starlette.responses import Response
 from meshapi_gateway.api.common import gw, json_response, read_json_object
 from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.auth.authenticate import authenticate
+from meshapi_gateway.auth.principal import owner_name_problem
 from meshapi_gateway.billing.queries import balance_view
 from meshapi_gateway.errors import GatewayError, field_error
 
@@ -47,6 +48,9 @@ async def credit(request: Request) -> Response:
     owner = body.get("owner")
     if not isinstance(owner, str) or not owner.strip() or len(owner) > 200:
         raise field_error("owner", "Field required: the owner to credit", type_="missing")
+    problem = owner_name_problem(owner)
+    if problem is not None:
+        raise field_error("owner", f"Owner {problem}", value=owner)
     amount = parse_usd(body.get("usd", body.get("amount_usd")))
     note = body.get("note") if isinstance(body.get("note"), str) else ""
     state = gw(request)

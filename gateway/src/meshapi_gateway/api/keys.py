@@ -18,7 +18,7 @@ from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.auth.key_limits import get_key, update_key
 from meshapi_gateway.auth.keys import create_key, key_view, list_keys, revoke_key
-from meshapi_gateway.auth.principal import Principal
+from meshapi_gateway.auth.principal import Principal, owner_name_problem
 from meshapi_gateway.errors import GatewayError, field_error
 
 Limit = Optional[int]
@@ -79,6 +79,9 @@ async def create(request: Request) -> Response:
         if not params.owner:
             raise field_error("owner", "The admin token must name the key's owner", type_="missing")
         owner = params.owner
+        problem = owner_name_problem(owner)
+        if problem is not None:
+            raise field_error("owner", f"Owner {problem}", value=owner)
     state = gw(request)
     async with state.sessions() as session:
         created = await create_key(session, owner, params.name, rpm=params.rpm, rpd=params.rpd, tpm=params.tpm)

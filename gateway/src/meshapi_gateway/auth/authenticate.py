@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from meshapi_gateway.auth.jwt_tokens import TokenError
 from meshapi_gateway.auth.keys import KEY_PREFIX
-from meshapi_gateway.auth.principal import Principal
+from meshapi_gateway.auth.principal import ADMIN_OWNER, RESERVED_PREFIX, Principal
 from meshapi_gateway.errors import GatewayError
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ async def authenticate(state: "GatewayState", authorization: str | None, realm: 
     token = bearer(authorization, api_key_query)
     admin = state.settings.admin_token
     if admin and hmac.compare_digest(token.encode(), admin.encode()):
-        return Principal(owner="admin", realm="admin")
+        return Principal(owner=ADMIN_OWNER, realm="admin")
     if token.startswith(KEY_PREFIX):
         if realm == "control":
             raise _unauthorized("This endpoint needs a control-plane token, not an rsk_ key.")
@@ -56,4 +56,6 @@ async def authenticate(state: "GatewayState", authorization: str | None, realm: 
         owner = await state.jwt.verify(token)
     except TokenError as exc:
         raise _unauthorized(f"Invalid token: {exc}.") from None
+    if owner.startswith(RESERVED_PREFIX):
+        raise _unauthorized("Invalid token: its owner name is reserved.")
     return Principal(owner=owner, realm="control")

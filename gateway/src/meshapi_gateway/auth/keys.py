@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from meshapi_gateway.auth.principal import owner_name_problem
 from meshapi_gateway.ids import ulid
 from meshapi_gateway.store.tables import ApiKey
 
@@ -42,6 +43,9 @@ class CreatedKey:
 
 async def create_key(session: AsyncSession, owner: str, name: str = "", *, rpm: int | None = None,
                      rpd: int | None = None, tpm: int | None = None) -> CreatedKey:
+    problem = owner_name_problem(owner)
+    if problem is not None:
+        raise ValueError(f"owner {owner!r}: {problem}")
     key = new_key()
     now = int(time.time())
     row = ApiKey(id="key_" + ulid(), owner=owner, name=name, key_hash=hash_key(key), prefix=key[:12],

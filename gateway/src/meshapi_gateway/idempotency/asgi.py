@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from meshapi_gateway.api.raw import header, read_body, send_error
 from meshapi_gateway.auth.authenticate import authenticate
+from meshapi_gateway.auth.principal import replay_scope
 from meshapi_gateway.errors import GatewayError, validation_error
 from meshapi_gateway.idempotency.service import MAX_KEY_LENGTH, IdempotencyService, key_hash
 from meshapi_gateway.idempotency.store import StoredResponse
@@ -105,7 +106,7 @@ async def run_idempotent(state: Any, scope: Scope, receive: Receive, send: Send,
         digest.update(scope["path"].encode())
         digest.update(b"?" + scope.get("query_string", b""))
         digest.update(b"\n" + body)
-        owner, hashed = principal.owner, key_hash(key)
+        owner, hashed = replay_scope(principal), key_hash(key)
         stored = await service.begin(owner, hashed, digest.hexdigest())
     except GatewayError as exc:
         await send_error(scope, send, exc)
