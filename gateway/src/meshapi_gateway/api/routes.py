@@ -34,6 +34,10 @@ def routes() -> list[BaseRoute]:
     from meshapi_gateway.api import router_select
 
     table += [Route("/v1/router/select", router_select.router_select, methods=["POST"])]
+    # --- web search (a configured search API) ---
+    from meshapi_gateway.api import web_search
+
+    table += [Route("/v1/web/search", web_search.web_search, methods=["POST"])]
     # --- files and batches ---
     from meshapi_gateway.api import batches, files
 

@@ -1,0 +1,5 @@
+"""Web search behind ``POST /v1/web/search``: one adapter per search API, chosen in ``[web_search]``."""
+
+from meshapi_gateway.websearch.hook import SearchProvider, SearchQuery, provider_from_settings
+
+__all__ = ["SearchProvider", "SearchQuery", "provider_from_settings"]
