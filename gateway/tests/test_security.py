@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import jwt
@@ -182,3 +185,37 @@ def test_replays_are_scoped_by_credential_kind(gateway_factory: Callable[..., Ga
         other = c.post("/v1/templates", **request)
     assert "idempotent-replayed" not in other.headers
     assert other.status_code == 409  # it ran: the name is taken (templates are shared by the owner's credentials)
+
+
+# --- item 12 (at rest): the database, the data folder and stored files are private -----------------
+
+
+def test_data_folder_database_and_files_are_private(gateway_factory: Callable[..., Gateway], tmp_path: Path) -> None:
+    data_dir = tmp_path / "fresh" / "data"
+    previous = os.umask(0o022)  # the usual umask, under which files are created world-readable
+    try:
+        gw = gateway_factory(data_dir=str(data_dir), jwt_secret="")  # the secret is generated into the folder
+        key = gw.create_key("private")
+        with gw.client(key) as c:
+            r = c.post("/v1/files", json={"purpose": "batch", "requests": [BATCH_LINE]})
+            assert r.status_code in (200, 201), r.text
+            assert c.post("/v1/chat/completions", json={"model": "fake/echo", "messages": HI}).status_code == 200
+    finally:
+        os.umask(previous)
+    stored = [p for p in (data_dir / "files").iterdir()]
+    assert stored
+    folders = [data_dir, data_dir.parent, data_dir / "files"]
+    files = [data_dir / "gateway.db", data_dir / "jwt_secret", *stored,
+             *(p for p in data_dir.iterdir() if p.name.startswith("gateway.db-"))]
+    assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in folders} == {p.name: "0o700" for p in folders}
+    assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {p.name: "0o600" for p in files}
+
+
+def test_an_existing_world_readable_database_is_tightened(tmp_path: Path) -> None:
+    from meshapi_gateway.store import db
+
+    path = tmp_path / "old.db"
+    path.write_bytes(b"")
+    path.chmod(0o644)
+    db.upgrade(f"sqlite+aiosqlite:///{path}")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

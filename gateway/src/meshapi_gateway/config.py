@@ -206,10 +206,11 @@ class Settings(BaseModel):
         path = self.data_dir / "jwt_secret"
         if path.exists():
             return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        from meshapi_gateway.store.private_files import private_dir, write_private
+
+        private_dir(self.data_dir)
         secret = secrets.token_urlsafe(48)
-        path.write_text(secret)
-        path.chmod(0o600)
+        write_private(path, secret.encode())
         return secret
 
 

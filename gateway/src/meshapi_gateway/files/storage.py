@@ -16,6 +16,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from meshapi_gateway.store.batches_tables import FileChunk
+from meshapi_gateway.store.private_files import open_private, private_dir
 
 CHUNK_BYTES = 256 * 1024
 
@@ -60,9 +61,9 @@ class LocalStorage:
 
     async def write(self, file_id: str, chunks: AsyncIterable[bytes]) -> int:
         final = self._path(file_id)
-        await asyncio.to_thread(self.root.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(private_dir, self.root)
         part = self.root / f".{file_id}.part"
-        handle = await asyncio.to_thread(open, part, "wb")
+        handle = await asyncio.to_thread(open_private, part)
         size = 0
         try:
             async for chunk in rechunk(chunks):

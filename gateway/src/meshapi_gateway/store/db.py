@@ -7,14 +7,17 @@ from pathlib import Path
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from meshapi_gateway.store.private_files import private_sqlite_file
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _ensure_sqlite_folder(url: str) -> None:
+    """The database's folder (0700) and file (0600), created private before SQLite opens them."""
     if url.startswith("sqlite"):
-        path = url.split(":///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = url.split(":///", 1)[-1].split("?", 1)[0]
+        if path and path != ":memory:" and not path.startswith("file:"):
+            private_sqlite_file(Path(path))
 
 
 def make_engine(url: str) -> AsyncEngine:
