@@ -6,20 +6,20 @@ lines to the checker and the file service.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, AsyncIterator
 
-import orjson
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Message
 
-from meshapi_gateway.api.common import gw, json_response, read_body
-from meshapi_gateway.api.json_bounds import check_depth
+from meshapi_gateway.api.common import gw, json_response
 from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.errors import GatewayError, field_error, validation_error
-from meshapi_gateway.files.batch_lines import LineChecker, LineSplitter, jsonl_from_requests
+from meshapi_gateway.files.batch_lines import LineChecker, LineSplitter
+from meshapi_gateway.files.json_upload import convert, read_back, spool_body, too_large
 from meshapi_gateway.files.service import FileService, file_object
 from meshapi_gateway.files.storage import CHUNK_BYTES
 
@@ -38,15 +38,11 @@ def files_service(request: Request) -> FileService:
     return service
 
 
-def _too_large(limit: int) -> GatewayError:
-    return GatewayError("payload_too_large", f"The file is larger than the limit of {limit} bytes.")
-
-
 def _size_limited(request: Request, limit: int) -> Request:
     """The same request, with a body reader that stops at ``limit`` bytes (uploads may be chunked)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+        raise too_large(limit)
     received = 0
     upstream_receive = request.receive
 
@@ -56,7 +52,7 @@ def _size_limited(request: Request, limit: int) -> Request:
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
             if received > limit:
-                raise _too_large(limit)
+                raise too_large(limit)
         return message
 
     return Request(request.scope, receive)
@@ -75,33 +71,24 @@ async def upload_file(request: Request) -> Response:
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         row = await _upload_multipart(_size_limited(request, limit), principal.owner)
         return json_response(file_object(row))
-    raw = await read_body(request, limit)
+    folder = state.settings.data_dir / "uploads"
+    body = await spool_body(request, limit, folder)
     try:
-        body = orjson.loads(raw) if raw.strip() else None
-    except orjson.JSONDecodeError:
-        raise validation_error([{"type": "json_invalid", "loc": ["body"], "msg": "Request body is not valid JSON"}],
-                               "Request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise validation_error([{"type": "model_type", "loc": ["body"], "msg": "Request body must be a JSON object"}])
-    check_depth(raw, body)
-    if "requests" not in body and ("file_name" in body or "mime_type" in body):
-        raise GatewayError("not_implemented", "Document uploads (file_name/mime_type) are not supported by this "
-                                              "gateway; upload batch requests as JSON or multipart JSONL.")
-    if "requests" not in body:
-        raise field_error("requests", "Field required", type_="missing")
-    _check_purpose(body.get("purpose", BATCH_PURPOSE))
-    lines = jsonl_from_requests(body["requests"])
-    checker = LineChecker(state.catalog)
-    for number, line in enumerate(lines, start=1):
-        checker.check(number, line)
-    checker.result.raise_if_invalid()
-
-    async def content() -> AsyncIterator[bytes]:
-        for line in lines:
-            yield line + b"\n"
-
-    row = await files_service(request).store(principal.owner, BATCH_PURPOSE, "batch_requests.jsonl", content(),
-                                             lines=checker.result.lines)
+        checker = LineChecker(state.catalog)
+        converted = await asyncio.to_thread(convert, body, checker, limit, folder)
+    finally:
+        body.close()
+    with converted.lines_file as lines:
+        keys = converted.keys
+        if "requests" not in keys and ("file_name" in keys or "mime_type" in keys):
+            raise GatewayError("not_implemented", "Document uploads (file_name/mime_type) are not supported by this "
+                                                  "gateway; upload batch requests as JSON or multipart JSONL.")
+        if "requests" not in keys:
+            raise field_error("requests", "Field required", type_="missing")
+        _check_purpose(converted.purpose if "purpose" in keys else BATCH_PURPOSE)
+        checker.result.raise_if_invalid()
+        row = await files_service(request).store(principal.owner, BATCH_PURPOSE, "batch_requests.jsonl",
+                                                 read_back(lines), lines=checker.result.lines)
     return json_response(file_object(row))
 
 

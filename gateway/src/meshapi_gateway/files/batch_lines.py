@@ -81,6 +81,11 @@ class LineChecker:
         if deep is not None:
             add(number, "too_deep", f"Line nests deeper than {MAX_JSON_DEPTH} levels.", ".".join(map(str, deep)))
             return None
+        return self.check_item(number, item)
+
+    def check_item(self, number: int, item: dict[str, Any]) -> dict[str, Any] | None:
+        """Check one parsed line (a JSON object no deeper than the cap); returns it when it is valid."""
+        add = self.result.add
         ok = True
         custom_id = item.get("custom_id")
         if not isinstance(custom_id, str) or not custom_id:
