@@ -256,3 +256,30 @@ def test_openai_client_on_the_same_gateway(seed_gateway: Gateway, owner_key: str
     with pytest.raises(openai.NotFoundError) as caught:
         oai.chat.completions.create(model="no-such/model", messages=[{"role": "user", "content": "hi"}], stream=True)
     assert caught.value.status_code == 404
+
+
+def test_0111_router_web_search_and_model_search(published: Runner, gateway_factory: Callable[..., Gateway],
+                                                 fake_openai: FakeUpstream) -> None:
+    if version_of(published) != "0.1.11":
+        pytest.skip("router.select, web.search and models.get/search are 0.1.11 calls")
+    from gwtest.server_thread import ServerThread
+    from gwtest.tavily_upstream import KEY, make_tavily_app
+
+    tavily = ServerThread(make_tavily_app([])).start()
+    try:
+        searching = gateway_factory(web_search={"provider": "tavily", "base_url": tavily.url, "api_key": KEY})
+        r = published("extras_0111.py", MESHAPI_SEARCH_URL=searching.url,
+                      MESHAPI_SEARCH_KEY=searching.create_key(OWNER))
+    finally:
+        tavily.stop()
+    # The free fake model is the cheapest chat model of the seed catalog.
+    assert r["router_select"] == {"model": "fake/free-echo", "fallback_used": False}
+    assert r["web_search_unconfigured"]["status"] == 400
+    assert r["web_search_unconfigured"]["error_code"] == "not_configured"
+    assert r["web_search"] == {"provider": "tavily", "urls": ["https://example.org/0", "https://example.org/1"],
+                               "titles": ["Result 0 for weather in Paris", "Result 1 for weather in Paris"],
+                               "request_id": True}
+    assert r["models"] == {"get": "openai/gpt-4o-mini", "brand": "openai",
+                           "items": ["openai/gpt-4o", "openai/gpt-4o-mini"], "total": 4, "limit": 2,
+                           "brands": ["openai"]}
+    assert r["models_get_missing"]["status"] == 404

@@ -156,6 +156,19 @@ def handle(req: Recorded) -> Reply:
         return json_reply(200, [FREE_MODEL])
     if path == "/v1/models/paid":
         return json_reply(200, [MODEL])
+    if path == "/v1/models/search":
+        return json_reply(200, {"items": [MODEL], "total": 1, "limit": 10, "offset": 0, "brands": ["openai"]})
+    if path == "/v1/models/" + MODEL["id"]:
+        return json_reply(200, MODEL)
+    if path == "/v1/router/select":
+        return json_reply(200, {"model": MODEL["id"], "resolved_model_id": MODEL["id"],
+                                "auto_router": {"fallback_used": False, "fallback_reason": None},
+                                "reason": "the only qualifying model",
+                                "candidates": [{"model": MODEL["id"], "selected": True,
+                                                "estimated_cost_usd": "0.0001"}]})
+    if path == "/v1/web/search":
+        return json_reply(200, {"query": body["query"], "answer": None, "provider": "tavily", "request_id": "req_1",
+                                "results": [{"title": "Python", "url": "https://www.python.org/", "content": "..."}]})
     if path == "/v1/templates":
         if req.method == "POST":
             return json_reply(201, {**TEMPLATE, **body})

@@ -117,12 +117,20 @@ if TYPE_CHECKING:
     from .types.files import UploadBatchFileParams as UploadBatchFileParams
     from .types.models import ModelInfo as ModelInfo
     from .types.models import ModelPricing as ModelPricing
+    from .types.models import ModelsPage as ModelsPage
     from .types.responses import ResponsesParams as ResponsesParams
     from .types.responses import ResponsesResponse as ResponsesResponse
     from .types.responses import ResponsesStreamEvent as ResponsesStreamEvent
     from .types.responses import ResponsesUsage as ResponsesUsage
+    from .types.router import AutoRouterMeta as AutoRouterMeta
+    from .types.router import RouterCandidate as RouterCandidate
+    from .types.router import RouterSelection as RouterSelection
+    from .types.router import RouterSelectParams as RouterSelectParams
     from .types.shared import Usage as Usage
     from .types.templates import CreateTemplateParams as CreateTemplateParams
     from .types.templates import TemplateMessage as TemplateMessage
     from .types.templates import TemplateSummary as TemplateSummary
     from .types.templates import UpdateTemplateParams as UpdateTemplateParams
+    from .types.web import WebSearchParams as WebSearchParams
+    from .types.web import WebSearchResponse as WebSearchResponse
+    from .types.web import WebSearchResult as WebSearchResult

@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from .resources.files import AsyncFiles, Files
     from .resources.models import AsyncModels, Models
     from .resources.responses import AsyncResponses, Responses
+    from .resources.router import AsyncRouter, Router
     from .resources.templates import AsyncTemplates, Templates
+    from .resources.web import AsyncWeb, Web
 
 __all__ = ["AsyncMeshAPI", "MeshAPI"]
 
@@ -115,6 +117,8 @@ class MeshAPI(_ClientBase):
     batches: _Resource[Batches] = _Resource(".resources.batches", "Batches")
     models: _Resource[Models] = _Resource(".resources.models", "Models")
     templates: _Resource[Templates] = _Resource(".resources.templates", "Templates")
+    router: _Resource[Router] = _Resource(".resources.router", "Router")
+    web: _Resource[Web] = _Resource(".resources.web", "Web")
 
     def __init__(
         self,
@@ -157,6 +161,8 @@ class AsyncMeshAPI(_ClientBase):
     batches: _Resource[AsyncBatches] = _Resource(".resources.batches", "AsyncBatches")
     models: _Resource[AsyncModels] = _Resource(".resources.models", "AsyncModels")
     templates: _Resource[AsyncTemplates] = _Resource(".resources.templates", "AsyncTemplates")
+    router: _Resource[AsyncRouter] = _Resource(".resources.router", "AsyncRouter")
+    web: _Resource[AsyncWeb] = _Resource(".resources.web", "AsyncWeb")
 
     def __init__(
         self,

@@ -46,7 +46,9 @@ _SUBMODULES = {
     ],
     ".files": ["BatchRequestItem", "UploadBatchFileParams", "FileObject"],
     ".batches": ["CreateBatchParams", "BatchObject", "BatchList"],
-    ".models": ["ModelPricing", "ModelInfo"],
+    ".models": ["ModelPricing", "ModelInfo", "ModelsPage"],
+    ".router": ["RouterSelectParams", "AutoRouterMeta", "RouterCandidate", "RouterSelection"],
+    ".web": ["WebSearchParams", "WebSearchResult", "WebSearchResponse"],
     ".templates": [
         "TemplateMessage",
         "CreateTemplateParams",
@@ -100,12 +102,20 @@ if TYPE_CHECKING:
     from .files import UploadBatchFileParams as UploadBatchFileParams
     from .models import ModelInfo as ModelInfo
     from .models import ModelPricing as ModelPricing
+    from .models import ModelsPage as ModelsPage
     from .responses import ResponsesParams as ResponsesParams
     from .responses import ResponsesResponse as ResponsesResponse
     from .responses import ResponsesStreamEvent as ResponsesStreamEvent
     from .responses import ResponsesUsage as ResponsesUsage
+    from .router import AutoRouterMeta as AutoRouterMeta
+    from .router import RouterCandidate as RouterCandidate
+    from .router import RouterSelection as RouterSelection
+    from .router import RouterSelectParams as RouterSelectParams
     from .shared import Usage as Usage
     from .templates import CreateTemplateParams as CreateTemplateParams
     from .templates import TemplateMessage as TemplateMessage
     from .templates import TemplateSummary as TemplateSummary
     from .templates import UpdateTemplateParams as UpdateTemplateParams
+    from .web import WebSearchParams as WebSearchParams
+    from .web import WebSearchResponse as WebSearchResponse
+    from .web import WebSearchResult as WebSearchResult

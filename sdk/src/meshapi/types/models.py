@@ -6,7 +6,7 @@ from typing import List, Optional
 
 from .._models import DecimalStr, Model
 
-__all__ = ["ModelInfo", "ModelPricing"]
+__all__ = ["ModelInfo", "ModelPricing", "ModelsPage"]
 
 
 class ModelPricing(Model):
@@ -33,7 +33,21 @@ class ModelInfo(Model):
     model_type: Optional[str] = None
     input_modalities: Optional[List[str]] = None
     output_modalities: Optional[List[str]] = None
+    supports_tools: Optional[bool] = None
+    supports_structured_output: Optional[bool] = None
+    brand: Optional[str] = None
+    provider: Optional[str] = None
     # OpenAI list-envelope fields
     object: Optional[str] = None
     created: Optional[int] = None
     owned_by: Optional[str] = None
+
+
+class ModelsPage(Model):
+    """One page of ``models.search()``: ``total`` counts every match, ``brands`` the brands among them."""
+
+    items: List[ModelInfo] = []
+    total: int = 0
+    limit: int = 0
+    offset: int = 0
+    brands: List[str] = []
