@@ -186,6 +186,16 @@ curl {url}/v1/chat/completions -H "Authorization: Bearer {key}" \\
 SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False, "server_header": False}
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """The ``uvicorn.Config`` arguments every serving process gets from the settings."""
+    from meshapi_gateway.connection_guard import guarded_protocol
+
+    return {"log_level": settings.log_level, "access_log": False, "loop": "auto",
+            "http": guarded_protocol(settings.header_timeout_seconds, settings.max_connections),
+            "timeout_keep_alive": settings.keep_alive_timeout_seconds,
+            "timeout_graceful_shutdown": int(settings.shutdown_grace_seconds), **SERVER_OPTIONS}
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -201,22 +211,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     show_gateway_logs(settings.log_level)
     if args.quickstart:
         print(quickstart_banner(settings, prepared["key"], prepared["token"]), flush=True)
-    log_level = settings.log_level
+    from meshapi_gateway.connection_guard import raise_open_file_limit
+
+    raise_open_file_limit(settings.max_connections)  # worker processes inherit it
     if settings.workers > 1:
         from meshapi_gateway.workers import supervise
 
         os.environ[SETTINGS_ENV] = settings.model_dump_json()
-        options = {"app": "meshapi_gateway.cli:app_from_env", "factory": True, "log_level": log_level,
-                   "access_log": False, "loop": "auto", "http": "auto",
-                   "timeout_graceful_shutdown": int(settings.shutdown_grace_seconds), **SERVER_OPTIONS}
+        options = {"app": "meshapi_gateway.cli:app_from_env", "factory": True, **server_options(settings)}
         return supervise(options, settings.host, settings.port, settings.workers, settings.shutdown_grace_seconds)
     else:
         from meshapi_gateway.app import asgi
 
         app = asgi(settings, migrate=False, tune_gc=True)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level,
-                    access_log=False, loop="auto", http="auto",
-                    timeout_graceful_shutdown=int(settings.shutdown_grace_seconds), **SERVER_OPTIONS)
+        uvicorn.run(app, host=settings.host, port=settings.port, **server_options(settings))
     return 0
 
 

@@ -111,6 +111,12 @@ class Settings(BaseModel):
     idempotency_memory_body_bytes: int = Field(256 * 1024 * 1024, ge=0)
     idempotency_memory_max_keys: int = Field(1_000_000, ge=1)
     shutdown_grace_seconds: float = Field(30.0, ge=0)
+    # Connections (docs/security.md): a request's headers must arrive within header_timeout_seconds,
+    # a process holds at most max_connections sockets, an idle kept-alive one closes after
+    # keep_alive_timeout_seconds.
+    header_timeout_seconds: float = Field(10.0, gt=0)
+    max_connections: int = Field(10000, ge=1)
+    keep_alive_timeout_seconds: float = Field(5.0, gt=0)
     log_level: str = "info"
     access_log: bool = False
     catalog_file: str = ""

@@ -1,0 +1,120 @@
+"""Bounds on the connections a gateway process holds, for clients that never finish a request.
+
+uvicorn waits for a request's headers for as long as the client likes and accepts as many
+sockets as the process has file descriptors, so a few thousand idle sockets (no
+authentication needed) can keep every other client out. This protocol adds:
+
+* a header timeout: from the moment a connection opens, or the first byte of a next
+  request on a kept-alive one, the headers must be complete within ``header_timeout``
+  seconds, or the connection is closed (408 if a request had begun);
+* a connection cap: past ``max_connections`` open sockets, the one that has waited longest
+  for its headers is closed to make room; if none is waiting, the newcomer is closed.
+
+A request whose headers arrive in one read (nearly all of them) starts no timer.
+Keep-alive idleness is uvicorn's own ``timeout_keep_alive``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import resource
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+_TIMEOUT_ANSWER = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+
+
+class ConnectionGuard:
+    """The limits of one server, and its connections still waiting for headers (oldest first)."""
+
+    def __init__(self, header_timeout: float, max_connections: int) -> None:
+        self.header_timeout = header_timeout
+        self.max_connections = max_connections
+        self.waiting: dict[GuardedHttpToolsProtocol, None] = {}
+
+    def __getstate__(self) -> dict[str, Any]:  # handed to worker processes before any connection
+        return {"header_timeout": self.header_timeout, "max_connections": self.max_connections}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["header_timeout"], state["max_connections"])  # type: ignore[misc]
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a header timeout and a share of a connection cap."""
+
+    def __init__(self, *args: Any, guard: ConnectionGuard, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._guard = guard
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._in_headers = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        guard = self._guard
+        if len(self.connections) > guard.max_connections:
+            if not guard.waiting:
+                transport.close()
+                return
+            oldest = next(iter(guard.waiting))
+            oldest._disarm()
+            oldest.transport.close()
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._in_headers and self._header_timer is None and not self.transport.is_closing():
+            self._arm()  # a request began in this read and its headers are still incomplete
+
+    def on_message_begin(self) -> None:
+        self._in_headers = True
+        super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        self._in_headers = False
+        if self._header_timer is not None:
+            self._disarm()
+        super().on_headers_complete()
+
+    def _arm(self) -> None:
+        self._header_timer = self.loop.call_later(self._guard.header_timeout, self._headers_too_slow)
+        self._guard.waiting[self] = None
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+        self._guard.waiting.pop(self, None)
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        self._guard.waiting.pop(self, None)
+        if not self.transport.is_closing():
+            if self._in_headers:
+                self.transport.write(_TIMEOUT_ANSWER)
+            self.transport.close()
+
+
+def guarded_protocol(header_timeout: float, max_connections: int) -> Any:
+    """What to pass as ``uvicorn.Config(http=...)``; picklable, so it reaches worker processes."""
+    return functools.partial(GuardedHttpToolsProtocol, guard=ConnectionGuard(header_timeout, max_connections))
+
+
+def raise_open_file_limit(max_connections: int) -> int:
+    """Let the process hold ``max_connections`` sockets plus its own files, within the hard limit.
+
+    Returns the soft limit in force afterwards (worker processes inherit it).
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max_connections + 1024
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        return wanted
+    return soft
