@@ -12,7 +12,6 @@ from starlette.types import Receive, Scope, Send
 
 from meshapi_gateway.api.common import parse_json_object, validate
 from meshapi_gateway.api.raw import header, read_body, send_bytes, send_error
-from meshapi_gateway.api.schemas import ChatRequest, ChatRequestWithTemplate, plainly_valid_chat
 from meshapi_gateway.api.sse_response import SSEResponse
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.billing import requested_model
@@ -21,6 +20,7 @@ from meshapi_gateway.chat.pipeline import money
 from meshapi_gateway.errors import GatewayError, field_error
 from meshapi_gateway.reliability.disconnect import ClientGone, cancel_on_disconnect
 from meshapi_gateway.request_context import request_id_of
+from meshapi_gateway.request_schemas import ChatRequest, ChatRequestWithTemplate, plainly_valid_chat
 from meshapi_gateway.routing import auto_select
 from meshapi_gateway.sse import DONE_FRAME, error_frame, frame
 

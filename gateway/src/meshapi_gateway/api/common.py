@@ -11,8 +11,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from meshapi_gateway.api.json_bounds import check_depth
 from meshapi_gateway.errors import GatewayError, validation_error
+from meshapi_gateway.json_bounds import check_depth
 from meshapi_gateway.limits.current import current as current_limit_headers
 from meshapi_gateway.request_context import request_id_of
 from meshapi_gateway.state import GatewayState

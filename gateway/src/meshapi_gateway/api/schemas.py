@@ -1,154 +1,17 @@
-"""Request validation models: the documented limits, with unknown fields allowed.
+"""The request models, re-exported for the routes; they live in ``meshapi_gateway.request_schemas``."""
 
-Validated only; the route forwards the client's own dict, so fields we do not model
-still reach the upstream (wire-protocol §13.9).
-"""
+from meshapi_gateway.request_schemas import (
+    ChatRequest,
+    ChatRequestWithTemplate,
+    ContentPart,
+    FunctionCall,
+    FunctionDef,
+    ImageURL,
+    Message,
+    Tool,
+    ToolCall,
+    plainly_valid_chat,
+)
 
-from __future__ import annotations
-
-from typing import Any, Literal, Optional, Union
-
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
-from pydantic_core import PydanticCustomError
-
-
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class ImageURL(_Open):
-    url: str
-    detail: Optional[Literal["auto", "low", "high"]] = None
-
-
-class ContentPart(_Open):
-    type: str
-    text: Optional[str] = None
-    image_url: Optional[Union[ImageURL, str]] = None
-
-
-class FunctionCall(_Open):
-    name: Optional[str] = None
-    arguments: Optional[str] = None
-
-
-class ToolCall(_Open):
-    id: Optional[str] = None
-    type: Optional[str] = "function"
-    function: FunctionCall
-
-
-class Message(_Open):
-    """One turn; which fields a role requires follows OpenAI's rules, so an upstream never sees a turn it refuses."""
-
-    role: Literal["system", "developer", "user", "assistant", "tool"]
-    tool_calls: Optional[list[ToolCall]] = None
-    content: Optional[Union[str, list[ContentPart]]] = Field(None, validate_default=True)
-    name: Optional[str] = None
-    tool_call_id: Optional[str] = Field(None, validate_default=True)
-
-    @field_validator("content")
-    @classmethod
-    def _content_required(cls, value: Any, info: ValidationInfo) -> Any:
-        role = info.data.get("role")
-        if value is None and role is not None and (role != "assistant" or not info.data.get("tool_calls")):
-            raise PydanticCustomError("missing", "Field required" if role != "assistant"
-                                      else "Field required unless tool_calls is given")
-        return value
-
-    @field_validator("tool_call_id")
-    @classmethod
-    def _tool_call_id_required(cls, value: Any, info: ValidationInfo) -> Any:
-        if value is None and info.data.get("role") == "tool":
-            raise PydanticCustomError("missing", "Field required")
-        return value
-
-
-class FunctionDef(_Open):
-    name: str = Field(min_length=1, max_length=64)
-    description: Optional[str] = None
-    parameters: Optional[dict[str, Any]] = None
-
-
-class Tool(_Open):
-    type: Literal["function"] = "function"
-    function: FunctionDef
-
-
-class ChatRequest(_Open):
-    messages: list[Message] = Field(min_length=1)
-    model: Optional[str] = None
-    stream: Optional[StrictBool] = None
-    temperature: Optional[float] = Field(None, ge=0, le=2)
-    top_p: Optional[float] = Field(None, ge=0, le=1)
-    max_tokens: Optional[int] = Field(None, ge=1)
-    max_completion_tokens: Optional[int] = Field(None, ge=1)
-    frequency_penalty: Optional[float] = Field(None, ge=-2, le=2)
-    presence_penalty: Optional[float] = Field(None, ge=-2, le=2)
-    n: Optional[int] = Field(None, ge=1, le=1)
-    stop: Optional[Union[str, list[str]]] = None
-    seed: Optional[int] = None
-    user: Optional[str] = Field(None, max_length=256)
-    tools: Optional[list[Tool]] = None
-    tool_choice: Optional[Union[Literal["auto", "none", "required"], dict[str, Any]]] = None
-    models: Optional[list[str]] = None
-    template: Optional[str] = None
-    variables: Optional[dict[str, str]] = None
-    reasoning_effort: Optional[Literal["high", "medium", "low", "minimal", "none"]] = None
-    stream_options: Optional[dict[str, Any]] = None
-
-
-class ChatRequestWithTemplate(ChatRequest):
-    """With a template, ``messages`` may be empty: the template supplies them."""
-
-    messages: list[Message] = Field(default_factory=list)
-
-
-def _number_in(low: float, high: float) -> Any:
-    return lambda v: v is None or (type(v) in (int, float) and low <= v <= high)
-
-
-def _count_from(low: int) -> Any:
-    return lambda v: v is None or (type(v) is int and v >= low)
-
-
-_PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
-_PLAIN_FIELDS: dict[str, Any] = {
-    "model": lambda v: v is None or type(v) is str,
-    "stream": lambda v: v is None or type(v) is bool,
-    "temperature": _number_in(0, 2),
-    "top_p": _number_in(0, 1),
-    "frequency_penalty": _number_in(-2, 2),
-    "presence_penalty": _number_in(-2, 2),
-    "max_tokens": _count_from(1),
-    "max_completion_tokens": _count_from(1),
-    "seed": lambda v: v is None or type(v) is int,
-    "user": lambda v: v is None or (type(v) is str and len(v) <= 256),
-    "stream_options": lambda v: v is None or type(v) is dict,
-}
-
-
-def plainly_valid_chat(body: dict[str, Any]) -> bool:
-    """True only for the everyday shape (text messages, common sampling fields) ``ChatRequest`` accepts.
-
-    Building the pydantic model costs more than the rest of checking a request; most
-    requests are this plain, and anything else (tools, content parts, an unknown field)
-    answers False and is validated by ``ChatRequest`` as before, errors and all.
-    """
-    messages = body.get("messages")
-    if type(messages) is not list or not messages:
-        return False
-    for m in messages:
-        if type(m) is not dict or type(m.get("content")) is not str:
-            return False
-        role = m.get("role")
-        if type(role) is not str or role not in _PLAIN_ROLES:
-            return False
-        if len(m) > 2 and (len(m) > 3 or type(m.get("name")) is not str):
-            return False
-    for key, value in body.items():
-        if key != "messages":
-            check = _PLAIN_FIELDS.get(key)
-            if check is None or not check(value):
-                return False
-    return True
+__all__ = ["ChatRequest", "ChatRequestWithTemplate", "ContentPart", "FunctionCall", "FunctionDef", "ImageURL",
+           "Message", "Tool", "ToolCall", "plainly_valid_chat"]

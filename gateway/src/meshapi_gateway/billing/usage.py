@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable
 
 from meshapi_gateway.auth.principal import Principal
+from meshapi_gateway.request_schemas import fallback_models
 
 if TYPE_CHECKING:
     from meshapi_gateway.catalog import ModelEntry
@@ -52,8 +53,8 @@ def requested_model(body: dict[str, Any]) -> str | None:
     model = body.get("model")
     if isinstance(model, str) and model:
         return model
-    models = body.get("models")
-    if isinstance(models, list) and models and isinstance(models[0], str):
+    models = fallback_models(body)
+    if models and isinstance(models[0], str):
         return models[0]
     return None
 

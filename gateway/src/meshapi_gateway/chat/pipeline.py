@@ -19,6 +19,7 @@ from meshapi_gateway.chat.normalize import StreamNormalizer, normalize_completio
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.providers.base import CallContext, Target, UpstreamError
 from meshapi_gateway.reliability.policy import request_deadline
+from meshapi_gateway.request_schemas import fallback_models, model_and_fallbacks
 from meshapi_gateway.routing import Attempted
 
 if TYPE_CHECKING:
@@ -93,10 +94,7 @@ class ChatPipeline:
         return body
 
     def _candidates(self, body: dict[str, Any]) -> list[Any]:
-        fallbacks = body.get("models") if isinstance(body.get("models"), list) else None
-        model = body.get("model")
-        if not model and fallbacks:
-            model, fallbacks = fallbacks[0], fallbacks[1:]
+        model, fallbacks = model_and_fallbacks(body.get("model"), fallback_models(body))
         return self.state.router.candidates(model, fallbacks)
 
     def usage_record(self, principal: "Principal", request_id: str, target: Target, usage: dict[str, Any] | None,

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from meshapi_gateway.api.schemas import Message
 from meshapi_gateway.errors import field_error
+from meshapi_gateway.request_schemas import Message, Temperature, TokenCount
 
 if TYPE_CHECKING:
     from meshapi_gateway.auth.principal import Principal
@@ -24,8 +24,8 @@ class ModelOverride(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     model: str
-    temperature: Optional[float] = Field(None, ge=0, le=2)
-    max_tokens: Optional[int] = Field(None, ge=1)
+    temperature: Temperature = None
+    max_tokens: TokenCount = None
     system_prompt: Optional[str] = None
 
 
@@ -37,8 +37,8 @@ class CompareRequest(BaseModel):
     model_overrides: Optional[list[ModelOverride]] = None
     comparison_model: Optional[str] = None
     comparison_instructions: Optional[str] = None
-    temperature: Optional[float] = Field(None, ge=0, le=2)
-    max_tokens: Optional[int] = Field(None, ge=1)
+    temperature: Temperature = None
+    max_tokens: TokenCount = None
     stream: Optional[StrictBool] = None
     template: Optional[str] = None
     variables: Optional[dict[str, str]] = None

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from meshapi_gateway.catalog.catalog import ModelEntry
 from meshapi_gateway.errors import GatewayError, field_error
+from meshapi_gateway.request_schemas import EndUser
 
 # OpenAI's own limit on inputs per request.
 MAX_INPUTS = 2048
@@ -28,7 +29,7 @@ class EmbeddingsRequest(BaseModel):
     dimensions: Optional[int] = Field(None, ge=1)
     encoding_format: Optional[Literal["float", "base64"]] = None
     input_type: Optional[str] = None
-    user: Optional[str] = Field(None, max_length=256)
+    user: EndUser = None
     provider: Optional[Union[str, dict[str, Any]]] = None
 
 

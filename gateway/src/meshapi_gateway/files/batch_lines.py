@@ -13,11 +13,11 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from meshapi_gateway.api.json_bounds import MAX_JSON_DEPTH, deep_path
-from meshapi_gateway.api.schemas import ChatRequest, ChatRequestWithTemplate
 from meshapi_gateway.catalog import Catalog
 from meshapi_gateway.embeddings.request import EmbeddingsRequest
 from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.json_bounds import MAX_JSON_DEPTH, deep_path
+from meshapi_gateway.request_schemas import ChatRequest, ChatRequestWithTemplate
 
 CHAT_URL = "/v1/chat/completions"
 EMBEDDINGS_URL = "/v1/embeddings"

@@ -15,6 +15,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from meshapi_gateway.errors import GatewayError, field_error
+from meshapi_gateway.request_schemas import EndUser, Temperature, TokenCount, TopP
 
 
 class ResponsesRequest(BaseModel):
@@ -27,9 +28,9 @@ class ResponsesRequest(BaseModel):
     models: Optional[list[str]] = None
     stream: Optional[StrictBool] = None
     instructions: Optional[str] = None
-    max_output_tokens: Optional[int] = Field(None, ge=1)
-    temperature: Optional[float] = Field(None, ge=0, le=2)
-    top_p: Optional[float] = Field(None, ge=0, le=1)
+    max_output_tokens: TokenCount = None
+    temperature: Temperature = None
+    top_p: TopP = None
     seed: Optional[int] = None
     reasoning: Optional[dict[str, Any]] = None
     tools: Optional[list[dict[str, Any]]] = None
@@ -40,7 +41,7 @@ class ResponsesRequest(BaseModel):
     text: Optional[dict[str, Any]] = None
     template: Optional[str] = None
     variables: Optional[dict[str, str]] = None
-    user: Optional[str] = Field(None, max_length=256)
+    user: EndUser = None
     reasoning_effort: Optional[Literal["high", "medium", "low", "minimal", "none"]] = None
 
 

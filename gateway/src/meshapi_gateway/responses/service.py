@@ -17,6 +17,7 @@ from meshapi_gateway.chat.pipeline import money
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.providers.base import Target, UpstreamError
 from meshapi_gateway.providers.openai_compat.responses_api import create_response, open_response_stream
+from meshapi_gateway.request_schemas import fallback_models, model_and_fallbacks
 from meshapi_gateway.responses import objects
 from meshapi_gateway.responses.events import ResponseEvents
 from meshapi_gateway.responses.request import to_chat
@@ -91,9 +92,7 @@ class ResponsesService:
     async def plan(self, principal: "Principal", body: dict[str, Any]) -> Plan:
         prefix, defaults = await self._template(principal, body)
         model = body.get("model") or defaults.get("model")
-        fallbacks = body.get("models") if isinstance(body.get("models"), list) else None
-        if not model and fallbacks:
-            model, fallbacks = fallbacks[0], fallbacks[1:]
+        model, fallbacks = model_and_fallbacks(model, fallback_models(body))
         plain = {k: v for k, v in body.items() if k not in _MESHAPI_FIELDS}
         if is_auto(model):
             probe = to_chat({**plain, "model": model})
