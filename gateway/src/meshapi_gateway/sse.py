@@ -35,7 +35,7 @@ class SSEEvent:
     ever holding an event back waiting for the network.
     """
 
-    __slots__ = ("event", "data", "more")
+    __slots__ = ("data", "event", "more")
 
     def __init__(self, event: str, data: str, more: bool = False) -> None:
         self.event = event

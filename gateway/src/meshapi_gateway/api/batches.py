@@ -7,8 +7,8 @@ from starlette.responses import Response
 
 from meshapi_gateway.api.common import gw, json_response, read_json_object
 from meshapi_gateway.api.files import query_limit
-from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
+from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.batches.service import BatchService
 
 EXTRA_PATHS.update({

@@ -108,8 +108,9 @@ class ItemExecutor:
                                           check_balance=bill)
         usage = outcome.response.get("usage")
         prompt, completion, _ = usage_counts(usage)
-        record = pipeline.usage_record(principal, request_id, outcome.target, usage if isinstance(usage, dict) else None,
-                                       "batch", multiplier) if bill else None
+        counted = usage if isinstance(usage, dict) else None
+        record = (pipeline.usage_record(principal, request_id, outcome.target, counted, "batch", multiplier)
+                  if bill else None)
         return ItemOutcome("succeeded", 200, outcome.response, None, prompt, completion, outcome.cost,
                            usage_record=record)
 
@@ -129,7 +130,8 @@ class ItemExecutor:
         pipeline = state.services["chat"]
         billed_usage = {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": 0}
         cost = pipeline.bill(principal, request_id, target, billed_usage, "batch", multiplier, record=False)
-        record = pipeline.usage_record(principal, request_id, target, billed_usage, "batch", multiplier) if bill else None
+        record = (pipeline.usage_record(principal, request_id, target, billed_usage, "batch", multiplier)
+                  if bill else None)
         answer["cost"] = money(cost)
         await state.limits.add_tokens(principal, int(usage.get("total_tokens") or 0))
         return ItemOutcome("succeeded", 200, answer, None, int(usage["prompt_tokens"]), 0, cost, usage_record=record)

@@ -142,8 +142,9 @@ class ModelEntry(BaseModel):
         return self.id.split("/", 1)[0] if "/" in self.id else self.provider
 
     def all_deployments(self) -> list[Deployment]:
+        upstream_model = self.upstream_model or self.id.split("/", 1)[-1]
         first = Deployment(provider=self.provider, base_url=self.base_url, api_key=self.api_key,
-                           api_key_env=self.api_key_env, upstream_model=self.upstream_model or self.id.split("/", 1)[-1],
+                           api_key_env=self.api_key_env, upstream_model=upstream_model,
                            headers=self.headers, weight=self.weight)
         return [first, *[d.model_copy(update={"upstream_model": d.upstream_model or first.upstream_model,
                                               "provider": d.provider or self.provider}) for d in self.deployments]]
@@ -157,7 +158,8 @@ class ModelEntry(BaseModel):
         if self.is_free:
             self.pricing = Pricing()
             return self
-        prompt, completion, cached = self.prompt_usd_per_1m, self.completion_usd_per_1m, self.cache_read_input_usd_per_1m
+        prompt, completion = self.prompt_usd_per_1m, self.completion_usd_per_1m
+        cached = self.cache_read_input_usd_per_1m
         if prompt is None or completion is None:
             vendor, _, model = (self.price_ref or f"{self.vendor}/{self.upstream_model}").partition("/")
             p, c, cr = lookup_per_mtok(vendor, model)

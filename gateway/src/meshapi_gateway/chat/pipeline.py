@@ -125,7 +125,7 @@ class ChatPipeline:
         return usage_record.cost
 
     def _count_errors(self, attempted: Attempted) -> None:
-        for model, err in zip(attempted.tried, attempted.errors):
+        for model, err in zip(attempted.tried, attempted.errors, strict=False):
             metrics.UPSTREAM_ERRORS.labels(model, "", err.code).inc()
 
     async def complete(self, principal: "Principal", body: dict[str, Any], request_id: str, *,

@@ -38,7 +38,7 @@ class ApiKey(Base):
     tpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
-__all__ = ["Base", "ApiKey", "MONEY", "Decimal", "Index", "Text"]
-from meshapi_gateway.store import batches_tables as _batches_tables  # noqa: E402,F401  (files and batches)
+__all__ = ["MONEY", "ApiKey", "Base", "Decimal", "Index", "Text"]
 from meshapi_gateway.store import accounts_tables as _accounts_tables  # noqa: E402,F401  (accounts)
+from meshapi_gateway.store import batches_tables as _batches_tables  # noqa: E402,F401  (files and batches)
 from meshapi_gateway.store import idempotency_tables as _idempotency_tables  # noqa: E402,F401  (idempotency)

@@ -43,7 +43,7 @@ def run() -> None:
     def target() -> None:
         try:
             asyncio.run(_main())
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
+        except BaseException as exc:
             err.append(exc)
 
     t = threading.Thread(target=target)
