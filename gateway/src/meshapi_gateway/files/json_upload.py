@@ -20,9 +20,9 @@ import orjson
 from ijson.common import ObjectBuilder  # type: ignore[import-untyped]
 from starlette.requests import Request
 
-from meshapi_gateway.api.json_bounds import MAX_JSON_DEPTH, too_deep
 from meshapi_gateway.errors import GatewayError, field_error, validation_error
 from meshapi_gateway.files.batch_lines import CHAT_URL, LineChecker
+from meshapi_gateway.json_bounds import MAX_JSON_DEPTH, too_deep
 
 # What a spool keeps in memory before it moves to disk: small uploads never touch the disk.
 SPOOL_MEMORY_BYTES = 1024 * 1024

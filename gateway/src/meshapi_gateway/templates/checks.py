@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
-from meshapi_gateway.api.schemas import ChatRequestWithTemplate, Message, plainly_valid_chat
 from meshapi_gateway.errors import GatewayError, validation_error
+from meshapi_gateway.request_schemas import ChatRequestWithTemplate, Message, plainly_valid_chat
 
 _MESSAGES = TypeAdapter(list[Message])
 
