@@ -6,7 +6,7 @@ run in a child process whose ``PYTHONPATH`` is that folder (scripts in ``compat_
 so what runs is exactly the published code; each script prints one JSON report asserted
 here. Where a folder is missing (no registry access when installing) its tests are skipped
 with that reason. The official ``openai`` client is exercised on the same gateway, to show
-the three clients are served at once (wire-protocol §13).
+the three clients are served at once (docs/compatibility.md).
 """
 
 from __future__ import annotations
@@ -232,7 +232,7 @@ def test_error_handling_examples(published: Runner, seed_gateway: Gateway) -> No
     upstream = check("upstream_error", 500, "upstream_error")
     assert upstream["provider_error"]["error"]["code"] == "e500"
     if version_of(published) == "0.1.0":
-        # 0.1.0 cannot read an HTTP error answered to a stream request (wire-protocol §12 item 4).
+        # 0.1.0 cannot read an HTTP error answered to a stream request (docs/wire.md, Published client limits).
         assert "stream_http_error" not in r
     else:
         assert r["stream_http_error"] == {"raised": "MeshAPIError", "status": 404, "error_code": "model_not_found"}

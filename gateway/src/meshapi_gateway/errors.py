@@ -2,7 +2,7 @@
 
 Every failure a client can see goes out as
 ``{"error": {"code", "message", "details"?, "provider_error"?, "retry_after_seconds"?}, "request_id"}``
-(wire-protocol §2), because the published SDKs only understand that shape.
+(docs/wire.md, Error envelope), because the published SDKs only understand that shape.
 """
 
 from __future__ import annotations

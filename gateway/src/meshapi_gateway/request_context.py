@@ -1,7 +1,7 @@
 """Outermost ASGI layer: a request id on every response, and no error outside the envelope.
 
 It sits outside Starlette's own error middleware so that even a crash answers with
-``X-Request-Id`` and a JSON envelope (wire-protocol §2, §13.1).
+``X-Request-Id`` and a JSON envelope (docs/wire.md, Error envelope).
 """
 
 from __future__ import annotations

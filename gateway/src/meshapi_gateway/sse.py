@@ -1,6 +1,6 @@
 """Server-sent events both ways: framing what we send, parsing what upstreams send.
 
-Outgoing frames follow wire-protocol §3: ``data: <ascii json>\\n\\n``, one whole frame per
+Outgoing frames follow docs/wire.md, SSE framing: ``data: <ascii json>\\n\\n``, one whole frame per
 write, optional ``event:`` line. Incoming streams are parsed on bytes (lines split on
 ``\\n`` only, a trailing ``\\r`` dropped), so nothing depends on how the network cut them.
 """

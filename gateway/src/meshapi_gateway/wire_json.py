@@ -2,7 +2,7 @@
 
 orjson for speed everywhere; SSE payloads are additionally ASCII-escaped because the
 0.1.0 SDK decodes every network read on its own (a split multibyte character becomes
-U+FFFD) and splits lines on U+2028/U+2029 (wire-protocol §3).
+U+FFFD) and splits lines on U+2028/U+2029 (docs/wire.md, SSE framing).
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def document_upload() -> dict[str, Any]:
     return {"raised": None}
 
 
-if VERSION != "0.1.0":  # 0.1.0 cannot read an HTTP error on a stream (wire-protocol §12 item 4)
+if VERSION != "0.1.0":  # 0.1.0 cannot read an HTTP error on a stream (docs/wire.md, Published client limits)
     step("stream_http_error", stream_http_error)
     step("document_upload", document_upload)
 report()

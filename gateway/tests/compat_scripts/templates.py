@@ -41,7 +41,7 @@ def crud() -> dict[str, Any]:
     ctrl = client(JWT)
     template_id = state["id"]
     templates = ctrl.templates.list()
-    # Later SDKs manage templates with the data-plane key too (wire-protocol §1): same owner, same list.
+    # Later SDKs manage templates with the data-plane key too (docs/wire.md, Auth realms): same owner, same list.
     with_key = client().templates.list()
     t = ctrl.templates.get(template_id)
     updated = ctrl.templates.update(template_id, UpdateTemplateParams(model="openai/gpt-4o"))

@@ -3,7 +3,7 @@
 Kept free of I/O so the sync and async transports share it and tests can
 drive it with a fake clock and a fixed random source.
 
-Rules (design.md §2): 429/502/503/504, connection errors and timeouts are
+Rules (docs/wire.md, Client retries): 429/502/503/504, connection errors and timeouts are
 retried; GET/DELETE always, POST/PATCH because the transport sends an
 ``Idempotency-Key`` that is generated once per logical call. The delay is
 ``0.5 s * 2**n`` capped at 30 s, jittered downwards by up to 25 %; a server

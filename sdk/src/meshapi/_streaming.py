@@ -171,7 +171,7 @@ class ResponsesStreamProcessor(StreamProcessor[ResponsesStreamEvent]):
 
 
 class CompareStreamProcessor(StreamProcessor[CompareStreamEvent]):
-    """Normalises both compare vocabularies (wire-protocol.md §7).
+    """Normalises both compare vocabularies (docs/wire.md, Compare stream events).
 
     Compare streams may end at EOF without ``[DONE]``. Per-model failures are
     data (``"error": null`` or a string); only an ``error`` event or a bare

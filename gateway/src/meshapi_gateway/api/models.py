@@ -1,4 +1,4 @@
-"""``/v1/models``: a bare array for MeshAPI SDKs, OpenAI's list envelope for everyone else (wire-protocol §6)."""
+"""``/v1/models``: a bare array for MeshAPI SDKs, OpenAI's list envelope for everyone else (docs/wire.md, Models)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``/v1/templates``: prompt template CRUD (wire-protocol §8), JWT or rsk key of the owner.
+"""``/v1/templates``: prompt template CRUD (docs/wire.md, Templates), JWT or rsk key of the owner.
 
 The admin token manages global templates (``is_global``), which every owner can read
 and use but not change. Foreign, unknown and non-UUID ids are all 404 ``not_found``.

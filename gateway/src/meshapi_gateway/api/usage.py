@@ -1,6 +1,6 @@
 """What an owner may read about its own spending: ``/v1/balance`` and the usage ledger.
 
-``POST /v1/usage/events`` is meshapi-code's incremental read (wire-protocol §11, oldest
+``POST /v1/usage/events`` is meshapi-code's incremental read (docs/wire.md, Usage events; oldest
 first from ``since``); ``GET /v1/usage`` lists newest first with filters and totals.
 Both flush this process's pending ledger rows first, so a request just answered is
 already there.

@@ -1,6 +1,6 @@
 """From an ``Authorization`` header to a ``Principal``, or the documented 401/403.
 
-Realms (wire-protocol §1): ``data`` accepts rsk keys, ``control`` accepts JWTs,
+Realms (docs/wire.md, Auth realms): ``data`` accepts rsk keys, ``control`` accepts JWTs,
 ``any`` accepts both; the admin token is accepted wherever an admin acts.
 """
 

@@ -1,4 +1,4 @@
-"""The batch object as OpenAI's clients and the MeshAPI SDKs read it (wire-protocol §5)."""
+"""The batch object as OpenAI's clients and the MeshAPI SDKs read it (docs/wire.md, Files and batches)."""
 
 from __future__ import annotations
 

@@ -174,7 +174,7 @@ class ModelEntry(BaseModel):
         return self
 
     def wire(self) -> dict[str, Any]:
-        """The model object of wire-protocol §6, with OpenAI's fields alongside."""
+        """The model object of docs/wire.md (Models), with OpenAI's fields alongside."""
         return {
             "id": self.id,
             "object": "model",

@@ -2,7 +2,7 @@
 
 Non-stream: the public model id, ids and types on tool calls, integer usage.
 Stream: content passes through at once; tool-call fragments are held until the call
-is complete and then sent whole in one delta (wire-protocol §4.1: the 0.1.0 SDK rejects
+is complete and then sent whole in one delta (docs/wire.md, Chat completions: the 0.1.0 SDK rejects
 fragments, and OpenAI clients accept a one-piece delta); usage is held for the final
 ``choices: []`` chunk, which carries ``cost``.
 """

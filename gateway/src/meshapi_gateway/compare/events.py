@@ -1,4 +1,4 @@
-"""Compare stream frames in the shape every client understands (wire-protocol §7 REC).
+"""Compare stream frames in the shape every client understands (docs/wire.md, Compare stream events).
 
 Each frame has an ``event:`` line and a JSON payload ``{"event": name, "data": {...}}``
 plus flat copies of the common fields: the 0.1.0 SDK reads only the JSON (the README's

@@ -1,4 +1,4 @@
-"""Per-model results and the compare object around them (wire-protocol §4.4)."""
+"""Per-model results and the compare object around them (docs/wire.md, Compare)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checking an embeddings request before any model is called (wire-protocol §4.3).
+"""Checking an embeddings request before any model is called (docs/wire.md, Embeddings).
 
 Every problem is a 422 naming the field, in pydantic's detail shape, so clients see the
 same kind of error as for chat.

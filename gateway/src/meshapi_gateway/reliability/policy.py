@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from meshapi_gateway.catalog.catalog import ModelEntry
     from meshapi_gateway.config import Settings
 
-# A request's own ``timeout`` field (wire-protocol §10) is honoured up to this many seconds.
+# A request's own ``timeout`` field (docs/wire.md, Request timeout) is honoured up to this many seconds.
 MAX_REQUEST_TIMEOUT = 3600.0
 
 

@@ -131,6 +131,6 @@ class ResponseEvents:
         return out
 
     def error(self, code: str, message: str, request_id: str) -> bytes:
-        """The mid-stream error frame (wire-protocol §3) that is also an OpenAI ``error`` event."""
+        """The mid-stream error frame (docs/wire.md, SSE framing) that is also an OpenAI ``error`` event."""
         err = {"code": code, "message": message, "request_id": request_id}
         return self._event("error", code=code, message=message, param=None, error=err)

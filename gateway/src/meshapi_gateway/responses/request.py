@@ -19,7 +19,7 @@ from meshapi_gateway.request_schemas import EndUser, Temperature, TokenCount, To
 
 
 class ResponsesRequest(BaseModel):
-    """The documented limits (wire-protocol §4.2); unknown fields are allowed and passed to native upstreams."""
+    """The documented limits (docs/wire.md, Responses API); unknown fields pass through to native upstreams."""
 
     model_config = ConfigDict(extra="allow")
 

@@ -1,4 +1,4 @@
-"""Rendering a template into a chat body (wire-protocol §8).
+"""Rendering a template into a chat body (docs/wire.md, Templates).
 
 ``{{ name }}`` slots (``\\w+`` names, whitespace allowed) are filled in ``system`` and in
 string message contents; the rendered system message and template messages go before

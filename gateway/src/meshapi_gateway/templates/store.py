@@ -56,7 +56,7 @@ def to_template(row: PromptTemplate) -> Template:
 
 
 def view(t: Template) -> dict[str, Any]:
-    """The template object of wire-protocol §8."""
+    """The template object of docs/wire.md (Templates)."""
     return {"id": t.id, "object": "template", "name": t.name, "owner": t.owner or None, "is_global": not t.owner,
             "description": t.description, "system": t.system, "messages": t.messages, "model": t.model,
             "params": t.params, "variables": t.variables, "created_at": iso(t.created_at),

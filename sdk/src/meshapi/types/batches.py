@@ -1,4 +1,4 @@
-"""Batch job types (wire-protocol.md §5)."""
+"""Batch job types (docs/wire.md, Files and batches)."""
 
 from __future__ import annotations
 

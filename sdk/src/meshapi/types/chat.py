@@ -1,4 +1,4 @@
-"""Chat completion request, response and stream chunk types (wire-protocol.md §4.1)."""
+"""Chat completion request, response and stream chunk types (docs/wire.md, Chat completions)."""
 
 from __future__ import annotations
 

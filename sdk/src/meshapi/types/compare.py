@@ -1,4 +1,4 @@
-"""Multi-model compare types (wire-protocol.md §4.4 and §7).
+"""Multi-model compare types (docs/wire.md, Compare and Compare stream events).
 
 Stream events come in two vocabularies (nested ``{"event", "data"}`` payloads
 and the hosted gateway's flat payloads with the name on the SSE ``event:``

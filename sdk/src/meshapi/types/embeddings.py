@@ -1,4 +1,4 @@
-"""Embeddings types (wire-protocol.md §4.3)."""
+"""Embeddings types (docs/wire.md, Embeddings)."""
 
 from __future__ import annotations
 

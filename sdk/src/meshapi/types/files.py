@@ -1,4 +1,4 @@
-"""Batch input files (wire-protocol.md §5)."""
+"""Batch input files (docs/wire.md, Files and batches)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Model catalog types (wire-protocol.md §6). Prices are decimal strings."""
+"""Model catalog types (docs/wire.md, Models). Prices are decimal strings."""
 
 from __future__ import annotations
 

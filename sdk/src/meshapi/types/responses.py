@@ -1,4 +1,4 @@
-"""Responses API types (wire-protocol.md §4.2): reasoning models, OpenAI Responses shape."""
+"""Responses API types (docs/wire.md, Responses API): reasoning models, OpenAI Responses shape."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Prompt template types (wire-protocol.md §8)."""
+"""Prompt template types (docs/wire.md, Templates)."""
 
 from __future__ import annotations
 
