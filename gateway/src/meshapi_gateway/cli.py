@@ -12,41 +12,17 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from meshapi_gateway import __version__
-from meshapi_gateway.config import ConfigError, Settings, load_settings
+from meshapi_gateway.cli_accounts import add_commands as add_accounts_commands
+from meshapi_gateway.cli_support import settings_of as _settings
+from meshapi_gateway.cli_support import show as _print
+from meshapi_gateway.cli_support import tenant_owner
+from meshapi_gateway.cli_support import with_db as _with_db
+from meshapi_gateway.config import ConfigError, Settings
 
 SETTINGS_ENV = "MESHAPI_GATEWAY__SETTINGS_JSON"
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, Any] = {}
-    for name in ("host", "port", "workers", "data_dir", "database_url"):
-        value = getattr(args, name, None)
-        if value is not None:
-            overrides[name] = value
-    return load_settings(getattr(args, "config", None), overrides)
-
-
-def _print(args: argparse.Namespace, data: Any, text: str) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(data, indent=2, default=str))
-    else:
-        print(text)
-
-
-async def _with_db(settings: Settings, fn: Callable[[Any], Any], migrate: bool = True) -> Any:
-    from meshapi_gateway.store import db
-
-    if migrate:
-        await asyncio.to_thread(db.upgrade, settings.resolved_database_url())
-    engine = db.make_engine(settings.resolved_database_url())
-    try:
-        async with db.sessionmaker(engine)() as session:
-            return await fn(session)
-    finally:
-        await engine.dispose()
 
 
 # -- serve -----------------------------------------------------------------
@@ -245,16 +221,6 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 # -- keys ------------------------------------------------------------------
 
-def tenant_owner(name: str) -> str:
-    """An ``--owner`` argument that names a tenant (not a reserved name such as the admin's)."""
-    from meshapi_gateway.auth.principal import owner_name_problem
-
-    problem = owner_name_problem(name)
-    if problem is not None:
-        raise argparse.ArgumentTypeError(f"owner {name!r}: {problem}")
-    return name
-
-
 def _limit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rpm", type=int, help="requests per minute")
     p.add_argument("--rpd", type=int, help="requests per day")
@@ -367,8 +333,6 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("id")
     p.set_defaults(func=cmd_keys_revoke)
-    from meshapi_gateway.cli_accounts import add_commands as add_accounts_commands
-
     add_accounts_commands(sub, keys, _common)
 
     tokens = sub.add_parser("tokens", help="control-plane tokens").add_subparsers(dest="tokens_command",
@@ -384,10 +348,6 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_models_list)
     return parser
-
-
-# Sub-command modules of feature areas register themselves here: fn(subparsers, common_args_fn).
-EXTRA_COMMANDS: list[Callable[[Any, Callable[[argparse.ArgumentParser], None]], None]] = []
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,10 @@ import asyncio
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
+from meshapi_gateway.cli_support import settings_of as _settings
+from meshapi_gateway.cli_support import show as _print
+from meshapi_gateway.cli_support import tenant_owner
+from meshapi_gateway.cli_support import with_db as _with_db
 from meshapi_gateway.config import ConfigError
 
 
@@ -27,7 +31,6 @@ def _parse_usd(text: str) -> Decimal:
 def cmd_accounts_credit(args: argparse.Namespace) -> int:
     from meshapi_gateway.billing.ledger_store import credit
     from meshapi_gateway.billing.queries import usd
-    from meshapi_gateway.cli import _print, _settings, _with_db
 
     settings = _settings(args)
     amount = _parse_usd(args.usd)
@@ -40,7 +43,6 @@ def cmd_accounts_credit(args: argparse.Namespace) -> int:
 
 def cmd_accounts_show(args: argparse.Namespace) -> int:
     from meshapi_gateway.billing.queries import balance_view
-    from meshapi_gateway.cli import _print, _settings, _with_db
 
     settings = _settings(args)
     view = asyncio.run(_with_db(settings, lambda s: balance_view(s, args.owner, None)))
@@ -53,7 +55,6 @@ def cmd_accounts_show(args: argparse.Namespace) -> int:
 def cmd_keys_update(args: argparse.Namespace) -> int:
     from meshapi_gateway.auth.key_limits import update_key
     from meshapi_gateway.auth.keys import key_view
-    from meshapi_gateway.cli import _print, _settings, _with_db
 
     changes: dict[str, Any] = {}
     for name in ("rpm", "rpd", "tpm"):
@@ -77,8 +78,6 @@ def cmd_keys_update(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any, keys: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
-    from meshapi_gateway.cli import tenant_owner
-
     p = keys.add_parser("update", help="change a key's limits or name (0 removes a limit)")
     common(p)
     p.add_argument("id")

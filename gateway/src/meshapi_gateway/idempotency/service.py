@@ -29,6 +29,7 @@ from meshapi_gateway.idempotency.memory import MemoryTable, Slot
 from meshapi_gateway.idempotency.shared import SharedClaims
 from meshapi_gateway.idempotency.store import FinishedKey, IdempotencyStore, StoredResponse
 from meshapi_gateway.idempotency.writer import WriteBehind
+from meshapi_gateway.shared_redis import redis_client
 
 if TYPE_CHECKING:
     from meshapi_gateway.state import GatewayState
@@ -198,8 +199,6 @@ async def start_idempotency(state: "GatewayState") -> Callable[[], Awaitable[Non
     shared: SharedClaims | None = None
     owned_redis = None
     if s.redis_url:
-        from meshapi_gateway.reliability.lifecycle import redis_client
-
         client, owned = redis_client(state)
         owned_redis = client if owned else None
         # A claim outlives the longest request; one whose replica died frees itself.

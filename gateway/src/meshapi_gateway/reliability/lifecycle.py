@@ -12,7 +12,9 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
+from meshapi_gateway.idempotency.service import start_idempotency
 from meshapi_gateway.reliability.breaker_sync import RedisBreakerSync
+from meshapi_gateway.shared_redis import redis_client
 
 if TYPE_CHECKING:
     from meshapi_gateway.state import GatewayState
@@ -20,16 +22,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("meshapi_gateway.reliability")
 
 SETTLE_WAIT_SECONDS = 5.0
-
-
-def redis_client(state: "GatewayState") -> tuple[Any, bool]:
-    """The Redis client another area already opened, or a small one of our own (and whether it is ours)."""
-    shared = state.services.get("redis")
-    if shared is not None:
-        return shared, False
-    import redis.asyncio as aioredis
-
-    return aioredis.from_url(state.settings.redis_url, socket_timeout=2, socket_connect_timeout=2), True
 
 
 async def wait_for_streams(state: "GatewayState", limit: float = SETTLE_WAIT_SECONDS) -> None:
@@ -47,18 +39,11 @@ async def start_reliability(state: "GatewayState") -> Callable[[], Awaitable[Non
         owned_client = client if owned else None
         sync = RedisBreakerSync(client, state.router.breakers, state.settings.breaker_sync_seconds)
         await sync.start()
-    upkeep: Callable[[], Awaitable[None]] | None = None
-    try:
-        from meshapi_gateway.idempotency.service import start_idempotency
-
-        upkeep = await start_idempotency(state)
-    except ImportError:
-        pass
+    upkeep = await start_idempotency(state)
 
     async def stop() -> None:
         await wait_for_streams(state)
-        if upkeep is not None:
-            await upkeep()
+        await upkeep()
         if sync is not None:
             await sync.stop()
         if owned_client is not None:

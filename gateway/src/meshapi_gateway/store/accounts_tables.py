@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from meshapi_gateway.store.tables import MONEY, Base
+from meshapi_gateway.store.base import MONEY, Base
 
 
 class Balance(Base):

@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from meshapi_gateway.store.tables import MONEY, Base
+from meshapi_gateway.store.base import MONEY, Base
 
 
 class StoredFile(Base):

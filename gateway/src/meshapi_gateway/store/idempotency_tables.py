@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from meshapi_gateway.store.tables import Base
+from meshapi_gateway.store.base import Base
 
 
 class IdempotencyKey(Base):

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, Numeric, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
-MONEY = Numeric(20, 10)
-
-
-class Base(DeclarativeBase):
-    pass
+# Each feature area's tables, imported so that Base.metadata holds them all.
+from meshapi_gateway.store import accounts_tables as _accounts_tables  # noqa: F401  (accounts)
+from meshapi_gateway.store import batches_tables as _batches_tables  # noqa: F401  (files and batches)
+from meshapi_gateway.store import idempotency_tables as _idempotency_tables  # noqa: F401  (idempotency)
+from meshapi_gateway.store.base import MONEY, Base
 
 
 class ApiKey(Base):
@@ -39,6 +39,3 @@ class ApiKey(Base):
 
 
 __all__ = ["MONEY", "ApiKey", "Base", "Decimal", "Index", "Text"]
-from meshapi_gateway.store import accounts_tables as _accounts_tables  # noqa: E402,F401  (accounts)
-from meshapi_gateway.store import batches_tables as _batches_tables  # noqa: E402,F401  (files and batches)
-from meshapi_gateway.store import idempotency_tables as _idempotency_tables  # noqa: E402,F401  (idempotency)
