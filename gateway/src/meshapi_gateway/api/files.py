@@ -28,7 +28,7 @@ BATCH_PURPOSE = "batch"
 EXTRA_PATHS.update({
     "/v1/files": {"post": _op("Upload a batch input file (JSON {purpose, requests} or multipart JSONL)"),
                   "get": _op("List files (newest first; after, limit, order, purpose)")},
-    "/v1/files/{file_id}": {"get": _op("Get a file object"), "delete": _op("Delete a file (204)")},
+    "/v1/files/{file_id}": {"get": _op("Get a file object"), "delete": _op("Delete a file (204)", status=204)},
     "/v1/files/{file_id}/content": {"get": _op("Download a file's bytes")},
 })
 

@@ -48,12 +48,12 @@ class UpdateKey(BaseModel):
 
 EXTRA_PATHS.update({
     "/v1/keys": {"post": _op("Create a data-plane key (201; the key is shown only in this answer)",
-                             CreateKey.model_json_schema()),
+                             CreateKey.model_json_schema(), status=201),
                  "get": _op("List the owner's keys")},
     "/v1/keys/{key_id}": {"get": _op("Get a key (never the key itself)"),
                           "patch": _op("Change a key's name or limits (null removes a limit)",
                                        UpdateKey.model_json_schema()),
-                          "delete": _op("Revoke a key (204)")},
+                          "delete": _op("Revoke a key (204)", status=204)},
 })
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -27,28 +29,76 @@ _ERROR = {
 EXTRA_PATHS: dict[str, dict[str, Any]] = {}
 
 
-def _op(summary: str, request_schema: dict[str, Any] | None = None, stream: bool = False) -> dict[str, Any]:
+def _op(summary: str, request_schema: dict[str, Any] | None = None, stream: bool = False,
+        status: int = 200) -> dict[str, Any]:
+    """One operation: its success status (201 created, 204 without a body) and the error envelope."""
+    success: dict[str, Any] = {"description": {200: "OK", 201: "Created", 204: "No Content"}.get(status, "OK")}
+    if status != 204:
+        success["content"] = {"application/json": {"schema": {}}}
     op: dict[str, Any] = {
         "summary": summary,
         "security": [{"bearer": []}],
         "responses": {
-            "200": {"description": "OK", "content": {"application/json": {"schema": {}}}},
-            "default": {"description": "Error envelope", "content": {"application/json": {"schema": _ERROR}}},
+            str(status): success,
+            "default": {"description": "Error envelope",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
         },
     }
     if stream:
-        op["responses"]["200"]["content"]["text/event-stream"] = {"schema": {"type": "string"}}
+        success["content"]["text/event-stream"] = {"schema": {"type": "string"}}
     if request_schema is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": request_schema}}}
     return op
 
 
-def document() -> dict[str, Any]:
-    chat_schema = ChatRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-    defs = chat_schema.pop("$defs", {})
-    paths: dict[str, Any] = {
-        "/v1/chat/completions": {"post": _op("Create a chat completion (JSON or SSE stream)",
-                                             {"$ref": "#/components/schemas/ChatRequest"}, stream=True)},
+def model_schema(model: type[BaseModel], *required_one_of: str) -> dict[str, Any]:
+    """A request model's JSON schema; ``required_one_of``: at least one of these fields must be given."""
+    schema = model.model_json_schema()
+    if required_one_of:
+        schema["anyOf"] = [{"required": [name]} for name in required_one_of]
+    return schema
+
+
+_PATH_PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
+
+
+def _hoist_defs(schema: Any, components: dict[str, Any]) -> Any:
+    """Move pydantic's local ``$defs`` into the document's components, so every ``$ref`` resolves from the root."""
+    if isinstance(schema, dict):
+        defs = schema.pop("$defs", None) if isinstance(schema.get("$defs"), dict) else None
+        out = {k: _hoist_defs(v, components) for k, v in schema.items()}
+        if isinstance(out.get("$ref"), str) and out["$ref"].startswith("#/$defs/"):
+            out["$ref"] = "#/components/schemas/" + out["$ref"][len("#/$defs/"):]
+        for name, sub in (defs or {}).items():
+            components.setdefault(name, _hoist_defs(sub, components))
+        return out
+    if isinstance(schema, list):
+        return [_hoist_defs(v, components) for v in schema]
+    return schema
+
+
+def _with_path_parameters(path: str, ops: dict[str, Any]) -> dict[str, Any]:
+    names = _PATH_PARAM.findall(path)
+    if not names:
+        return ops
+    params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+              for n in names]
+    return {method: {**op, "parameters": params} for method, op in ops.items()}
+
+
+def _core_paths() -> dict[str, Any]:
+    from meshapi_gateway.compare.request import CompareRequest
+    from meshapi_gateway.embeddings.request import EmbeddingsRequest
+    from meshapi_gateway.responses.request import ResponsesRequest
+
+    chat = {"$ref": "#/components/schemas/ChatRequest"}
+    return {
+        "/v1/chat/completions": {"post": _op("Create a chat completion (JSON or SSE stream)", chat, stream=True)},
+        "/v1/responses": {"post": _op("Create a response (OpenAI Responses API; JSON or SSE stream)",
+                                      model_schema(ResponsesRequest, "model", "models", "template"), stream=True)},
+        "/v1/embeddings": {"post": _op("Create embeddings", model_schema(EmbeddingsRequest, "model", "models"))},
+        "/v1/chat/compare": {"post": _op("Compare several models on one prompt, with an optional judge",
+                                         model_schema(CompareRequest), stream=True)},
         "/v1/models": {"get": _op("List models (bare array with X-MeshAPI-SDK, OpenAI list otherwise)")},
         "/v1/models/free": {"get": _op("List free models")},
         "/v1/models/paid": {"get": _op("List paid models")},
@@ -56,17 +106,25 @@ def document() -> dict[str, Any]:
                                          "brand, sort, order, limit, offset")},
         "/v1/models/{model_id}": {"get": _op("Get one model")},
         "/health": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
-        "/ready": {"get": {"summary": "Readiness", "responses": {"200": {"description": "OK"}}}},
+        "/ready": {"get": {"summary": "Readiness", "responses": {"200": {"description": "OK"},
+                                                                 "503": {"description": "Not ready"}}}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "OK"}}}},
+        "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OK"}}}},
     }
+
+
+def document() -> dict[str, Any]:
+    components: dict[str, Any] = {"Error": _ERROR}
+    components["ChatRequest"] = _hoist_defs(model_schema(ChatRequest, "model", "models", "template"), components)
+    paths: dict[str, Any] = _core_paths()
     for path, ops in EXTRA_PATHS.items():
         paths.setdefault(path, {}).update(ops)
+    paths = {path: _with_path_parameters(path, _hoist_defs(ops, components)) for path, ops in paths.items()}
     return {
         "openapi": "3.1.0",
         "info": {"title": "MeshAPI gateway", "version": __version__},
         "paths": paths,
-        "components": {"schemas": {"ChatRequest": chat_schema, **defs, "Error": _ERROR},
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {"schemas": components, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }
 
 

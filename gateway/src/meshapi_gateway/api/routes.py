@@ -2,9 +2,53 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from meshapi_gateway.api import chat, health, models, openapi
+
+
+def _one_route_per_path(table: list[BaseRoute]) -> list[BaseRoute]:
+    """Routes of one path (one per method) merged into one, so that a 405's ``Allow`` lists every method.
+
+    Starlette answers 405 from the first route whose path matches, with only that route's methods.
+    """
+    handlers: dict[str, dict[str, Callable[[Request], Any]]] = {}
+    order: list[BaseRoute | str] = []
+    for route in table:
+        if not isinstance(route, Route) or route.methods is None or not callable(route.endpoint) \
+                or isinstance(route.endpoint, type) or not hasattr(route.endpoint, "__name__"):
+            order.append(route)
+            continue
+        if route.path not in handlers:
+            handlers[route.path] = {}
+            order.append(route.path)
+        for method in route.methods - {"HEAD"}:
+            handlers[route.path][method] = route.endpoint
+    out: list[BaseRoute] = []
+    for item in order:
+        if not isinstance(item, str):
+            out.append(item)
+            continue
+        by_method = handlers[item]
+        if len(by_method) == 1:
+            method, endpoint = next(iter(by_method.items()))
+            out.append(Route(item, endpoint, methods=[method]))
+        else:
+            out.append(Route(item, _dispatch(by_method), methods=sorted(by_method)))
+    return out
+
+
+def _dispatch(by_method: dict[str, Callable[[Request], Any]]) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        response: Response = await by_method[method](request)
+        return response
+
+    return endpoint
 
 
 def routes() -> list[BaseRoute]:
@@ -72,4 +116,4 @@ def routes() -> list[BaseRoute]:
         Route("/v1/templates/{template_id}", templates.update_template, methods=["PATCH"]),
         Route("/v1/templates/{template_id}", templates.delete_template, methods=["DELETE"]),
     ]
-    return table
+    return _one_route_per_path(table)

@@ -54,12 +54,12 @@ class UpdateTemplate(BaseModel):
 
 EXTRA_PATHS.update({
     "/v1/templates": {"post": _op("Create a prompt template (201; 409 on a duplicate name)",
-                                  CreateTemplate.model_json_schema()),
+                                  CreateTemplate.model_json_schema(), status=201),
                       "get": _op("List the owner's and the global templates (bare array, newest first)")},
     "/v1/templates/{template_id}": {"get": _op("Get a template"),
                                     "patch": _op("Change a template's given fields",
                                                  UpdateTemplate.model_json_schema()),
-                                    "delete": _op("Delete a template (204)")},
+                                    "delete": _op("Delete a template (204)", status=204)},
 })
 
 
