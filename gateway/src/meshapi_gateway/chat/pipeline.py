@@ -32,6 +32,13 @@ log = logging.getLogger("meshapi_gateway.chat")
 BodyHook = Callable[["Principal", dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
+def not_a_chat_model(model_id: str, *where: str | int) -> GatewayError:
+    return GatewayError("model_capability_not_supported",
+                        f"Model '{model_id}' is an embeddings model; it does not answer chat completions.",
+                        details=[{"type": "value_error", "loc": ["body", *(where or ("model",))],
+                                  "msg": "not a chat model", "input": model_id}])
+
+
 def money(value: Decimal) -> str:
     text = format(value.quantize(Decimal("0.0000000001")).normalize(), "f")
     return "0" if text in ("-0", "0E-10") else text
@@ -95,7 +102,11 @@ class ChatPipeline:
 
     def _candidates(self, body: dict[str, Any]) -> list[Any]:
         model, fallbacks = model_and_fallbacks(body.get("model"), fallback_models(body))
-        return self.state.router.candidates(model, fallbacks)
+        entries = self.state.router.candidates(model, fallbacks)
+        if entries and entries[0].model_type == "embedding":
+            raise not_a_chat_model(entries[0].id)
+        # An embeddings model among the fallbacks could only fail: it is not tried.
+        return [e for e in entries if e.model_type != "embedding"]
 
     def usage_record(self, principal: "Principal", request_id: str, target: Target, usage: dict[str, Any] | None,
                      kind: str, multiplier: Decimal, estimated: tuple[int, int] | None = None) -> UsageRecord:
@@ -136,6 +147,7 @@ class ChatPipeline:
         entries = self._candidates(body)
         attempted = Attempted()
         ctx = ctx or self.state.call_context(request_id)
+        ctx.owner = principal.owner
         admit = self.state.billing.admission(principal) if check_balance else None
         try:
             target, data = await self.state.router.chat(entries, body, ctx, attempted,
@@ -157,6 +169,7 @@ class ChatPipeline:
         entries = self._candidates(body)
         attempted = Attempted()
         ctx = ctx or self.state.call_context(request_id)
+        ctx.owner = principal.owner
         try:
             target, upstream = await self.state.router.open_chat_stream(
                 entries, body, ctx, attempted, deadline=request_deadline(body),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from meshapi_gateway.chat.pipeline import not_a_chat_model
 from meshapi_gateway.errors import field_error
 from meshapi_gateway.request_schemas import Message, Temperature, TokenCount
 
@@ -79,6 +80,10 @@ async def plan(pipeline: "ChatPipeline", principal: "Principal", body: dict[str,
     if len(models) > max_models:
         raise field_error("models", f"At most {max_models} distinct models per comparison", type_="too_long",
                           value=len(models))
+    for i, model in enumerate(models):
+        entry = pipeline.state.catalog.get(model)
+        if entry is not None and entry.model_type == "embedding":
+            raise not_a_chat_model(model, "models", i)
     rendered = {"messages": body.get("messages") or []}
     if body.get("template"):
         rendered = await pipeline.prepare(principal, {"messages": rendered["messages"], "template": body["template"],

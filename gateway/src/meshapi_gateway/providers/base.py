@@ -63,6 +63,8 @@ class Target:
 class CallContext:
     request_id: str
     session: "HTTPClient"
+    # Whose request this is (the principal's owner), for adapters that share a resource between owners.
+    owner: str = ""
     connect_timeout: float = 10.0
     read_timeout: float = 300.0
     # Headers the route should add to the client response (e.g. dropped-parameter warnings).

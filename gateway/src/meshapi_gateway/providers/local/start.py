@@ -32,7 +32,8 @@ async def start_local_models(state: "GatewayState") -> Callable[[], Awaitable[No
                       port=cfg.port)
     supervisor = LlamaServerSupervisor(spec, state.http, log_path=state.settings.data_dir / "local-model.log")
     await supervisor.start()
-    state.providers.install("local", LocalProvider(supervisor, cfg.ready_timeout))
+    state.providers.install("local", LocalProvider(supervisor, cfg.ready_timeout, cfg.n_ctx,
+                                                   cfg.max_concurrent_per_owner))
     state.catalog.add(local_model_entry(supervisor.base_url, cfg.n_ctx))
     state.services[SERVICE_NAME] = supervisor
     log.info("local model %s loading from %s at %s", LOCAL_MODEL_ID, files.gguf, supervisor.url)

@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import ctypes
 import logging
+import os
+import secrets
 import signal
 import socket
 import sys
@@ -41,11 +43,13 @@ class LaunchSpec:
 
     gguf: Path
     model_alias: str
-    n_ctx: int = 2048
+    n_ctx: int = 8192
     threads: int = 0
     port: int = 0
     host: str = "127.0.0.1"
-    chat_format: str = "chatml-function-calling"  # named tools (tool_choice) need this format
+    # The gateway renders the conversation and drives tool calling itself (``/v1/completions``);
+    # this format only matters to someone calling the child's chat endpoint directly.
+    chat_format: str = "chatml"
 
     def argv(self, port: int) -> list[str]:
         args = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--host", self.host,
@@ -60,6 +64,24 @@ def free_port(host: str) -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+# What the child may inherit from the gateway's environment: enough to run Python and find its
+# libraries. Everything else (the admin token, database URLs, vendor keys) stays with the gateway;
+# the child's settings library would also read any variable named like one of its options.
+_INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "PYTHONPATH", "VIRTUAL_ENV",
+                  "LD_LIBRARY_PATH", "OMP_NUM_THREADS", "SYSTEMROOT")
+
+
+def child_environment(api_key: str, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The child's whole environment: the allow-listed variables, its API key, and queued (not cut) requests."""
+    source = os.environ if environ is None else environ
+    env = {k: source[k] for k in _INHERITED_ENV if k in source}
+    env["API_KEY"] = api_key
+    # By default llama-cpp-python's server ends a running stream early when another request
+    # arrives; behind a shared gateway that would cut one client's answer for another's request.
+    env["INTERRUPT_REQUESTS"] = "false"
+    return env
 
 
 def _die_with_parent() -> None:
@@ -77,6 +99,8 @@ class LlamaServerSupervisor:
         self.url = f"http://{spec.host}:{self.port}"
         self._http = http
         self._log_path = log_path
+        # Known only to the gateway: local users cannot reach the model around auth, limits and billing.
+        self.api_key = secrets.token_urlsafe(32)
         self._proc: asyncio.subprocess.Process | None = None
         self._exited: asyncio.Task[int] | None = None
         self._ready = asyncio.Event()
@@ -87,6 +111,10 @@ class LlamaServerSupervisor:
         self.restarts = 0
 
     # -- what others ask ---------------------------------------------------
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.api_key}"}
+
     @property
     def base_url(self) -> str:
         return self.url + "/v1"
@@ -180,7 +208,7 @@ class LlamaServerSupervisor:
         try:
             self._proc = await asyncio.create_subprocess_exec(
                 *self.spec.argv(self.port), stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
-                preexec_fn=_die_with_parent)
+                env=child_environment(self.api_key), preexec_fn=_die_with_parent)
             self._exited = asyncio.create_task(self._proc.wait())
         finally:
             if not isinstance(out, int):
@@ -193,7 +221,8 @@ class LlamaServerSupervisor:
             if exited is None or exited.done():
                 return False
             try:
-                async with await self._http.get(self.url + "/v1/models", timeout=2) as resp:
+                async with await self._http.get(self.url + "/v1/models", timeout=2,
+                                                headers=self.auth_headers) as resp:
                     if resp.status == 200:
                         return True
             except TransportError:
