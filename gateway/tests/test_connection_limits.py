@@ -15,6 +15,7 @@ from typing import Iterator
 
 import httpx
 import pytest
+
 from gwtest.gateway_process import GatewayProcess
 from gwtest.harness import FakeUpstream
 
@@ -115,3 +116,32 @@ def test_multi_worker_mode_applies_the_header_timeout(tmp_path: Path, fake_opena
             sock.close()
     finally:
         gp.stop()
+
+
+def test_the_cap_is_fitted_to_the_open_file_limit(tmp_path: Path, fake_openai: FakeUpstream) -> None:
+    """A cap above what the descriptors allow is lowered, so a flood cannot make the process unable to accept."""
+    import resource
+
+    fds, opened = 600, 700
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < opened + 200:
+        if hard != resource.RLIM_INFINITY and hard < opened + 200:
+            pytest.skip(f"this test needs {opened + 200} open files (hard limit {hard})")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (opened + 200, hard))
+    gp = GatewayProcess(tmp_path, fake_openai.url, header_timeout_seconds=600)  # max_connections: 10,000
+    gp.open_file_limit = fds
+    gp.start()
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(opened):  # more slow sockets than the process has descriptors
+            sock = _connect(gp.port)
+            sock.sendall(PARTIAL)
+            sockets.append(sock)
+        with httpx.Client(base_url=gp.url, timeout=WAIT) as c:
+            assert c.get("/health").status_code == 200
+        assert "max_connections lowered from 10000" in gp.log.read_text()
+    finally:
+        for sock in sockets:
+            sock.close()
+        gp.stop()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -187,9 +187,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     show_gateway_logs(settings.log_level)
     if args.quickstart:
         print(quickstart_banner(settings, prepared["key"], prepared["token"]), flush=True)
-    from meshapi_gateway.connection_guard import raise_open_file_limit
+    from meshapi_gateway.connection_guard import fit_to_open_file_limit
 
-    raise_open_file_limit(settings.max_connections)  # worker processes inherit it
+    settings = settings.model_copy(update={"max_connections": fit_to_open_file_limit(settings.max_connections)})
     if settings.workers > 1:
         from meshapi_gateway.workers import supervise
 

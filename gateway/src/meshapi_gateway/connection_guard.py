@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import resource
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+log = logging.getLogger("meshapi_gateway.connections")
 _TIMEOUT_ANSWER = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
 
@@ -105,16 +107,29 @@ def guarded_protocol(header_timeout: float, max_connections: int) -> Any:
     return functools.partial(GuardedHttpToolsProtocol, guard=ConnectionGuard(header_timeout, max_connections))
 
 
-def raise_open_file_limit(max_connections: int) -> int:
-    """Let the process hold ``max_connections`` sockets plus its own files, within the hard limit.
+# Descriptors kept aside for the process's own use: database, log and stored files, listening sockets.
+RESERVED_FDS = 256
 
-    Returns the soft limit in force afterwards (worker processes inherit it).
+
+def fit_to_open_file_limit(max_connections: int) -> int:
+    """Raise the open-file limit for the cap, and return the cap the limit can actually hold.
+
+    Each client connection may hold an upstream connection too, so the process wants two
+    descriptors per connection plus ``RESERVED_FDS``. The soft limit is raised as far as the
+    hard limit allows (worker processes inherit it); if that is still too little, the cap is
+    lowered so that the process never runs out of descriptors, where it could no longer accept
+    the connection that would make room.
     """
+    wanted = 2 * max_connections + RESERVED_FDS
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = max_connections + 1024
-    if hard != resource.RLIM_INFINITY:
-        wanted = min(wanted, hard)
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-        return wanted
-    return soft
+    if soft == resource.RLIM_INFINITY:
+        return max_connections
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    fitted = max(1, min(max_connections, (soft - RESERVED_FDS) // 2))
+    if fitted < max_connections:
+        log.warning("max_connections lowered from %d to %d: the open-file limit is %d (raise the hard limit, "
+                    "e.g. LimitNOFILE or ulimit -Hn, to allow more)", max_connections, fitted, soft)
+    return fitted

@@ -58,6 +58,7 @@ class GatewayProcess:
         }
         self.config = write_config(tmp / "gateway.toml", self.settings)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.open_file_limit: int | None = None  # soft and hard RLIMIT_NOFILE of the process, if set
         self.log = tmp / "gateway.log"
 
     @property
@@ -68,7 +69,8 @@ class GatewayProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MESHAPI_GATEWAY_")}
         with open(self.log, "wb") as log:
             command = [sys.executable, "-m", "meshapi_gateway", "serve", "--config", str(self.config)]
-            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                         preexec_fn=self._limit_files if self.open_file_limit else None)
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -80,6 +82,12 @@ class GatewayProcess:
                 self.stop()
                 raise RuntimeError("gateway process did not start: " + self.log.read_text()[-3000:])
             time.sleep(0.1)
+
+    def _limit_files(self) -> None:
+        import resource
+
+        assert self.open_file_limit is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_file_limit, self.open_file_limit))
 
     def stop(self, timeout: float = 60.0) -> int | None:
         """Graceful stop (SIGTERM, as a process manager would); returns the exit code."""
