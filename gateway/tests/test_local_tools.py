@@ -43,8 +43,7 @@ CHOICES: list[Any] = ["auto", "required", {"type": "function", "function": {"nam
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeUpstream) -> Iterator[Gateway]:
     g = start_gateway(tmp_path_factory.mktemp("gw-local-tools"), fake_openai.url,
-                      local_model={"enabled": True, "max_concurrent_per_owner": 2},
-                      breaker_failure_threshold=2, breaker_min_requests=1)
+                      local_model={"enabled": True, "max_concurrent_per_owner": 2})
     yield g
     g.server.stop()
 

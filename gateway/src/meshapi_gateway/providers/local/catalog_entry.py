@@ -6,6 +6,9 @@ from meshapi_gateway.catalog import ModelEntry
 
 LOCAL_MODEL_ID = "local/smollm2-135m-instruct"
 UPSTREAM_NAME = "smollm2-135m-instruct"
+# The child answers one request at a time on the machine's CPU: the first token waits for the
+# requests queued ahead and for the prompt (thousands of tokens for an agent client) to be read.
+FIRST_TOKEN_TIMEOUT_SECONDS = 300.0
 
 
 def local_model_entry(base_url: str, n_ctx: int) -> ModelEntry:
@@ -21,4 +24,5 @@ def local_model_entry(base_url: str, n_ctx: int) -> ModelEntry:
         "max_output_tokens": n_ctx,
         "is_free": True,
         "supports_tools": True,
+        "first_token_timeout": FIRST_TOKEN_TIMEOUT_SECONDS,
     }).finish()
