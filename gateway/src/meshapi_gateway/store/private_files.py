@@ -59,14 +59,12 @@ def private_sqlite_file(path: Path) -> None:
     database, so creating it first decides its permissions.
     """
     private_dir(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
-    try:
-        if os.fstat(fd).st_uid == os.getuid():
-            os.fchmod(fd, FILE_MODE)
-    finally:
-        os.close(fd)
-    for suffix in SQLITE_SIDE_FILES:
-        side = path.with_name(path.name + suffix)
+    # An existing database is never opened here: closing any descriptor of a file drops every
+    # POSIX lock this process holds on it, including those of SQLite connections already open.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    for suffix in ("", *SQLITE_SIDE_FILES):
+        target = path.with_name(path.name + suffix)
         with contextlib.suppress(FileNotFoundError, PermissionError):
-            if side.stat().st_uid == os.getuid():
-                side.chmod(FILE_MODE)
+            if target.stat().st_uid == os.getuid() and target.stat().st_mode & 0o077:
+                target.chmod(FILE_MODE)
