@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import time
@@ -219,3 +220,107 @@ def test_an_existing_world_readable_database_is_tightened(tmp_path: Path) -> Non
     path.chmod(0o644)
     db.upgrade(f"sqlite+aiosqlite:///{path}")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+# --- item 13: weak JWT settings are refused, and control-plane tokens can be revoked ----------------
+
+
+@pytest.mark.parametrize("secret", ["x", "s" * 31, "é" * 15])
+def test_short_jwt_secret_is_refused_at_start(tmp_path: Path, secret: str) -> None:
+    with pytest.raises(ConfigError, match=r"jwt_secret .*at least 32 bytes"):
+        load_settings(overrides={"data_dir": str(tmp_path)}, environ={"MESHAPI_GATEWAY_JWT_SECRET": secret})
+    assert load_settings(overrides={"data_dir": str(tmp_path), "jwt_secret": "s" * 32}, environ={})
+
+
+def test_short_stored_jwt_secret_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "jwt_secret").write_text("short")
+    settings = load_settings(overrides={"data_dir": str(tmp_path)}, environ={})
+    with pytest.raises(ConfigError, match="shorter than 32 bytes"):
+        settings.resolved_jwt_secret()
+
+
+def test_tokens_beyond_the_maximum_lifetime_are_refused(gateway_factory: Callable[..., Gateway]) -> None:
+    gw = gateway_factory()
+    gw.create_key("longlived")
+    now = int(time.time())
+    ten_years = _token(gw, {"sub": "longlived", "iat": now, "exp": now + 10 * 365 * 86400})
+    no_iat = jwt.encode({"sub": "longlived", "aud": "authenticated", "exp": now + 100 * 86400},
+                        gw.settings.resolved_jwt_secret())
+    within = _token(gw, {"sub": "longlived", "iat": now, "exp": now + 30 * 86400})
+    for token in (ten_years, no_iat):
+        with gw.client(token) as c:
+            r = c.get("/v1/keys")
+        assert r.status_code == 401 and "lifetime" in r.json()["error"]["message"], r.text
+    assert _key_owners(gw, within) == {"longlived"}
+
+
+def test_max_token_lifetime_is_a_setting(gateway_factory: Callable[..., Gateway]) -> None:
+    gw = gateway_factory(jwt_max_ttl_seconds=3600)
+    now = int(time.time())
+    with gw.client(_token(gw, {"sub": "short", "iat": now, "exp": now + 7200})) as c:
+        assert c.get("/v1/keys").status_code == 401
+    with gw.client(_token(gw, {"sub": "short", "iat": now, "exp": now + 3000})) as c:
+        assert c.get("/v1/keys").status_code == 200
+
+
+def test_cli_refuses_to_mint_beyond_the_maximum_lifetime(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from meshapi_gateway.cli import main
+
+    args = ["tokens", "create", "--owner", "o", "--data-dir", str(tmp_path)]
+    assert main([*args, "--ttl", str(10 * 365 * 86400)]) == 2
+    assert "jwt_max_ttl_seconds" in capsys.readouterr().err
+    assert main([*args, "--ttl", "600", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["jti"]
+
+
+def _status(gw: Gateway, token: str) -> int:
+    with gw.client(token) as c:
+        return c.get("/v1/keys").status_code
+
+
+def test_admin_revokes_one_token_by_jti(gateway_factory: Callable[..., Gateway]) -> None:
+    gw = gateway_factory(admin_token=ADMIN)
+    stolen, other = gw.token("rita"), gw.token("rita")
+    jti = jwt.decode(stolen, options={"verify_signature": False})["jti"]
+    assert _status(gw, stolen) == 200
+    with gw.client(stolen) as c:  # a tenant cannot revoke
+        assert c.post("/v1/admin/tokens/revoke", json={"jti": jti}).status_code == 403
+    with gw.client(ADMIN) as c:
+        r = c.post("/v1/admin/tokens/revoke", json={"jti": jti, "note": "leaked"})
+    assert r.status_code == 200 and r.json()["jti"] == jti, r.text
+    assert _status(gw, stolen) == 401
+    assert _status(gw, other) == 200
+
+
+def test_admin_revokes_an_owners_older_tokens(gateway_factory: Callable[..., Gateway]) -> None:
+    gw = gateway_factory(admin_token=ADMIN)
+    now = int(time.time())
+    old = _token(gw, {"sub": "sam", "iat": now - 60})
+    new = _token(gw, {"sub": "sam", "iat": now})
+    neighbour = _token(gw, {"sub": "tom", "iat": now - 60})
+    with gw.client(ADMIN) as c:
+        r = c.post("/v1/admin/tokens/revoke", json={"owner": "sam", "issued_before": now - 30})
+        assert r.status_code == 200, r.text
+        bad = c.post("/v1/admin/tokens/revoke", json={"jti": "a", "owner": "sam"})
+        assert bad.status_code == 422 and bad.json()["error"]["details"][0]["loc"][-1] == "jti"
+    assert (_status(gw, old), _status(gw, new), _status(gw, neighbour)) == (401, 200, 200)
+
+
+def test_revocation_from_the_cli_reaches_running_gateways(gateway_factory: Callable[..., Gateway]) -> None:
+    from meshapi_gateway.cli import main
+
+    gw = gateway_factory()
+    token = gw.token("una")
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    assert _status(gw, token) == 200
+    assert main(["tokens", "revoke", "--jti", jti, "--data-dir", str(gw.settings.data_dir)]) == 0
+    deadline = time.monotonic() + 10  # a running gateway re-reads revocations every key_cache_refresh_seconds
+    status = 200
+    while status == 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        status = _status(gw, token)
+    assert status == 401
+    # A gateway started later on the same database knows it from the start.
+    later = gateway_factory(data_dir=str(gw.settings.data_dir))
+    assert _status(later, token) == 401

@@ -46,7 +46,9 @@ FAST_ROUTES: dict[tuple[str, str], Any] = {}
 
 def _feature_hooks() -> list[StartHook]:
     """Start hooks of the built-in feature areas, imported lazily."""
-    hooks: list[StartHook] = []
+    from meshapi_gateway.auth.revocations import start_token_revocations
+
+    hooks: list[StartHook] = [start_token_revocations]
     with contextlib.suppress(ImportError):
         from meshapi_gateway.providers.local import start_local_models
 
@@ -92,7 +94,7 @@ async def build_state(settings: Settings) -> GatewayState:
         settings=settings, engine=engine, sessions=sessions, catalog=catalog, providers=providers,
         router=Router(catalog, providers, settings), key_cache=KeyCache(sessions, settings.key_cache_refresh_seconds),
         jwt=JWTVerifier(settings.resolved_jwt_secret(), settings.jwt_audience, settings.jwt_issuer,
-                        settings.jwt_owner_claim, settings.jwks_url),
+                        settings.jwt_owner_claim, settings.jwks_url, settings.jwt_max_ttl_seconds),
         limits=await build_limiter(settings), billing=build_billing(settings, sessions, catalog),
         http=HTTPClient(),
     )

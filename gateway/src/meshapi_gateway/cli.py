@@ -69,8 +69,9 @@ def prepare_in_child() -> None:
 
         created = asyncio.run(_with_db(settings, lambda s: create_key(s, "local", "quickstart"), migrate=False))
         out["key"] = created.key
-        out["token"] = JWTVerifier(settings.resolved_jwt_secret(), settings.jwt_audience,
-                                   settings.jwt_issuer).mint("local", 24 * 3600)
+        out["token"] = JWTVerifier(settings.resolved_jwt_secret(), settings.jwt_audience, settings.jwt_issuer,
+                                   max_ttl_seconds=settings.jwt_max_ttl_seconds).mint(
+            "local", min(24 * 3600, settings.jwt_max_ttl_seconds))
     print(json.dumps(out))
 
 
@@ -266,8 +267,30 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
     from meshapi_gateway.auth.jwt_tokens import JWTVerifier
 
     s = _settings(args)
-    token = JWTVerifier(s.resolved_jwt_secret(), s.jwt_audience, s.jwt_issuer).mint(args.owner, args.ttl)
-    _print(args, {"token": token, "owner": args.owner, "expires_in": args.ttl}, token)
+    verifier = JWTVerifier(s.resolved_jwt_secret(), s.jwt_audience, s.jwt_issuer,
+                           max_ttl_seconds=s.jwt_max_ttl_seconds)
+    try:
+        token = verifier.mint(args.owner, args.ttl)
+    except ValueError as exc:
+        raise ConfigError(f"--ttl: {exc}") from None
+    jti = verifier.unverified_jti(token)
+    _print(args, {"token": token, "owner": args.owner, "expires_in": args.ttl, "jti": jti}, token)
+    return 0
+
+
+def cmd_tokens_revoke(args: argparse.Namespace) -> int:
+    from meshapi_gateway.auth.revocations import revoke
+
+    s = _settings(args)
+    if (args.jti is None) == (args.owner is None):
+        raise ConfigError("name exactly one of --jti and --owner")
+    row = asyncio.run(_with_db(s, lambda session: revoke(
+        session, max_ttl_seconds=s.jwt_max_ttl_seconds, jti=args.jti, owner=args.owner,
+        issued_before=args.issued_before, note=args.note or "")))
+    data = {"id": row.id, "jti": row.jti, "owner": row.owner, "issued_before": row.issued_before,
+            "revoked_at": row.revoked_at}
+    what = f"token {row.jti}" if row.jti else f"tokens of {row.owner} issued before {row.issued_before}"
+    _print(args, data, f"revoked {what} (running gateways apply it within key_cache_refresh_seconds)")
     return 0
 
 
@@ -340,8 +363,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = tokens.add_parser("create", help="mint a control-plane JWT")
     _common(p)
     p.add_argument("--owner", required=True, type=tenant_owner)
-    p.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    p.add_argument("--ttl", type=int, default=3600,
+                   help="lifetime in seconds (default 3600, at most jwt_max_ttl_seconds)")
     p.set_defaults(func=cmd_tokens_create)
+    p = tokens.add_parser("revoke", help="revoke one token (--jti) or every token of an owner (--owner)")
+    _common(p)
+    p.add_argument("--jti", help="the token's jti (printed by `tokens create --json`)")
+    p.add_argument("--owner", help="revoke every token of this owner issued before --issued-before (default: now)")
+    p.add_argument("--issued-before", dest="issued_before", type=int, help="Unix seconds (with --owner)")
+    p.add_argument("--note", help="why (kept with the revocation)")
+    p.set_defaults(func=cmd_tokens_revoke)
 
     models = sub.add_parser("models", help="the model catalog").add_subparsers(dest="models_command", required=True)
     p = models.add_parser("list", help="list the models this configuration serves")

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ENV_PREFIX = "MESHAPI_GATEWAY_"
+MIN_JWT_SECRET_BYTES = 32
 
 
 class ConfigError(Exception):
@@ -85,6 +86,8 @@ class Settings(BaseModel):
     jwt_audience: str = "authenticated"
     jwt_issuer: str = ""
     jwt_owner_claim: str = "sub"
+    # Longest lifetime a control-plane token may have (minted here or by the identity provider).
+    jwt_max_ttl_seconds: int = Field(90 * 24 * 3600, ge=60)
     jwks_url: str = ""
     admin_token: str = ""
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
@@ -165,6 +168,15 @@ class Settings(BaseModel):
         # From the environment the list arrives as "model-a,model-b".
         return [m.strip() for m in v.split(",") if m.strip()] if isinstance(v, str) else v
 
+    @field_validator("jwt_secret")
+    @classmethod
+    def _secret_length(cls, v: str) -> str:
+        if v and len(v.encode()) < MIN_JWT_SECRET_BYTES:
+            raise ValueError(f"must be at least {MIN_JWT_SECRET_BYTES} bytes (a short HS256 secret can be guessed "
+                             "offline from any token); generate one with `openssl rand -base64 48`, or leave it "
+                             "empty to have one generated in data_dir")
+        return v
+
     @field_validator("jwt_owner_claim")
     @classmethod
     def _owner_claim(cls, v: str) -> str:
@@ -214,7 +226,11 @@ class Settings(BaseModel):
             return self.jwt_secret
         path = self.data_dir / "jwt_secret"
         if path.exists():
-            return path.read_text().strip()
+            stored = path.read_text().strip()
+            if len(stored.encode()) < MIN_JWT_SECRET_BYTES:
+                raise ConfigError(f"{path} holds a JWT secret shorter than {MIN_JWT_SECRET_BYTES} bytes; "
+                                  "delete it to have a new one generated, or set jwt_secret")
+            return stored
         from meshapi_gateway.store.private_files import private_dir, write_private
 
         private_dir(self.data_dir)

@@ -97,7 +97,7 @@ def routes() -> list[BaseRoute]:
         Route("/v1/batches/{batch_id}/cancel", batches.cancel_batch, methods=["POST"]),
     ]
     # --- accounts: keys, balance, usage, admin credits, templates ---
-    from meshapi_gateway.api import accounts, keys, templates, usage
+    from meshapi_gateway.api import accounts, keys, templates, tokens, usage
 
     table += [
         Route("/v1/keys", keys.create, methods=["POST"]),
@@ -110,6 +110,7 @@ def routes() -> list[BaseRoute]:
         Route("/v1/usage/events", usage.usage_events, methods=["POST"]),
         Route("/v1/admin/credits", accounts.credit, methods=["POST"]),
         Route("/v1/admin/accounts/{owner}", accounts.account, methods=["GET"]),
+        Route("/v1/admin/tokens/revoke", tokens.revoke_tokens, methods=["POST"]),
         Route("/v1/templates", templates.create_template, methods=["POST"]),
         Route("/v1/templates", templates.list_templates, methods=["GET"]),
         Route("/v1/templates/{template_id}", templates.get_template, methods=["GET"]),

@@ -4,16 +4,25 @@ The owner is the signed top-level ``sub``, or the claim named by ``jwt_owner_cla
 top-level claim, or a dotted path into ``app_metadata`` (``app_metadata.org_id``), which only
 the identity provider's server side can write. ``user_metadata`` is never read: in Supabase
 every user edits their own, so trusting it would let anyone name any owner.
+
+A token living longer than ``jwt_max_ttl_seconds`` (from ``iat``, or from now) is refused, and
+so is a revoked one (``auth/revocations.py``, checked in memory). Minted tokens carry a ``jti``
+so that each can be revoked on its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+import uuid
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from meshapi_gateway.auth.revocations import Revocations
 
 ALLOWED_HS = ["HS256"]
 ALLOWED_ASYM = ["RS256", "ES256"]
+DEFAULT_MAX_TTL_SECONDS = 90 * 24 * 3600
 
 
 class TokenError(Exception):
@@ -29,8 +38,11 @@ def _jwt() -> Any:
 
 class JWTVerifier:
     def __init__(self, secret: str, audience: str = "authenticated", issuer: str = "", owner_claim: str = "sub",
-                 jwks_url: str = "") -> None:
+                 jwks_url: str = "", max_ttl_seconds: int = DEFAULT_MAX_TTL_SECONDS) -> None:
         self._secret = secret
+        self.max_ttl_seconds = max_ttl_seconds
+        # Set by the start hook once the revocation table has been read.
+        self.revocations: Revocations | None = None
         self._audience = audience
         self._issuer = issuer or None
         self._owner_claim = owner_claim
@@ -44,14 +56,23 @@ class JWTVerifier:
         return self._jwks_client
 
     def mint(self, owner: str, ttl_seconds: int = 3600, extra: dict[str, Any] | None = None) -> str:
+        if not 0 < ttl_seconds <= self.max_ttl_seconds:
+            raise ValueError(f"a token's lifetime must be between 1 and {self.max_ttl_seconds} seconds "
+                             f"(jwt_max_ttl_seconds), not {ttl_seconds}")
         now = int(time.time())
         claims: dict[str, Any] = {"sub": owner, "aud": self._audience, "iat": now, "exp": now + ttl_seconds,
-                                  "role": "authenticated"}
+                                  "role": "authenticated", "jti": uuid.uuid4().hex}
         if self._issuer:
             claims["iss"] = self._issuer
         claims.update(extra or {})
         token: str = _jwt().encode(claims, self._secret, algorithm="HS256")
         return token
+
+    @staticmethod
+    def unverified_jti(token: str) -> str | None:
+        """The ``jti`` of a token this gateway just minted (for printing; never for authorization)."""
+        jti = _jwt().decode(token, options={"verify_signature": False}).get("jti")
+        return jti if isinstance(jti, str) else None
 
     def _owner(self, claims: dict[str, Any]) -> str:
         value: Any = claims
@@ -91,4 +112,15 @@ class JWTVerifier:
                 claims = self._decode(token)
         except jwt.PyJWTError as exc:
             raise TokenError(str(exc)) from exc
-        return self._owner(claims)
+        self._check_lifetime(claims)
+        owner = self._owner(claims)
+        if self.revocations is not None and self.revocations.is_revoked(claims, owner):
+            raise TokenError("token has been revoked")
+        return owner
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        exp = claims["exp"]  # required and checked numeric by the decoder
+        iat = claims.get("iat")
+        start = iat if isinstance(iat, (int, float)) and not isinstance(iat, bool) else time.time()
+        if exp - start > self.max_ttl_seconds:
+            raise TokenError(f"token lifetime exceeds the gateway's maximum of {self.max_ttl_seconds} seconds")
