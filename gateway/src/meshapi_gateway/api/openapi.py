@@ -65,8 +65,9 @@ _PATH_PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 def _hoist_defs(schema: Any, components: dict[str, Any]) -> Any:
     """Move pydantic's local ``$defs`` into the document's components, so every ``$ref`` resolves from the root."""
     if isinstance(schema, dict):
-        defs = schema.pop("$defs", None) if isinstance(schema.get("$defs"), dict) else None
-        out = {k: _hoist_defs(v, components) for k, v in schema.items()}
+        defs = schema.get("$defs") if isinstance(schema.get("$defs"), dict) else None
+        # A new dict: the registered operations are shared by every document built in this process.
+        out = {k: _hoist_defs(v, components) for k, v in schema.items() if k != "$defs"}
         if isinstance(out.get("$ref"), str) and out["$ref"].startswith("#/$defs/"):
             out["$ref"] = "#/components/schemas/" + out["$ref"][len("#/$defs/"):]
         for name, sub in (defs or {}).items():
