@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 import time
 from pathlib import Path
 from typing import Any, Callable
 
+import httpx
 import jwt
 import pytest
+
 from gwtest.accounts_support import ADMIN, credit, ledger
 from gwtest.harness import FakeUpstream, Gateway, fake_models
+from gwtest.server_thread import ServerThread
+from meshapi_gateway.app import asgi
 from meshapi_gateway.config import ConfigError, load_settings
 
 
@@ -324,3 +329,103 @@ def test_revocation_from_the_cli_reaches_running_gateways(gateway_factory: Calla
     # A gateway started later on the same database knows it from the start.
     later = gateway_factory(data_dir=str(gw.settings.data_dir))
     assert _status(later, token) == 401
+
+
+# --- item 14: small amounts, batch file reports, headers, metrics access ------------------------------
+
+
+@pytest.mark.parametrize("usd", ["1e-30", "0.00000000001", "-1E-11"])
+def test_credit_below_the_smallest_unit_is_refused(gateway_factory: Callable[..., Gateway], usd: str) -> None:
+    gw = gateway_factory(admin_token=ADMIN)
+    with gw.client(ADMIN) as c:
+        r = c.post("/v1/admin/credits", json={"owner": "tiny", "usd": usd})
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["loc"][-1] == "usd", r.text
+        assert c.get("/v1/admin/accounts/tiny").json()["limited"] is False  # no empty account was opened
+        assert c.post("/v1/admin/credits", json={"owner": "tiny", "usd": "0.0000000001"}).status_code == 200
+
+
+def test_cli_refuses_a_credit_below_the_smallest_unit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from meshapi_gateway.cli import main
+
+    assert main(["accounts", "credit", "--owner", "tiny", "--usd", "1e-30", "--data-dir", str(tmp_path)]) == 2
+    assert "smallest amount" in capsys.readouterr().err
+
+
+def test_bad_batch_file_counts_lines_and_names_the_first_problems(gateway_factory: Callable[..., Gateway]) -> None:
+    gw = gateway_factory()
+    key = gw.create_key("batcher")
+    # Each bad line has two problems (no custom_id, and an unknown url).
+    bad = {"method": "POST", "url": "/v1/nope", "body": {"model": "fake/echo", "messages": HI}}
+    lines = [{**BATCH_LINE, "custom_id": "ok-1"}, *([bad] * 300)]
+    with gw.client(key) as c:
+        r = c.post("/v1/files", json={"purpose": "batch", "requests": lines})
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["code"] == "invalid_batch_file"
+    message = error["message"]
+    assert "300 of 301 line(s) are invalid (600 problems)" in message
+    assert "line 2: custom_id is required" in message and "line 3:" in message
+    assert len(error["details"]) == 100 and error["details"][0]["line"] == 2
+
+
+def test_every_answer_says_nosniff(gateway_factory: Callable[..., Gateway]) -> None:
+    gw = gateway_factory()
+    key = gw.create_key("sniff")
+    with gw.client(key) as c:
+        answers = [c.get("/health"), c.get("/v1/models"), c.get("/nope"),
+                   c.post("/v1/chat/completions", json={"model": "fake/echo", "messages": HI}),
+                   c.post("/v1/chat/completions", content=b"{"),
+                   c.post("/v1/chat/completions", json={"model": "fake/echo", "messages": HI, "stream": True})]
+    with gw.client() as c:
+        answers.append(c.get("/v1/keys"))
+    assert [a.headers.get("x-content-type-options") for a in answers] == ["nosniff"] * len(answers)
+
+
+def test_the_answer_carrying_a_new_key_is_not_cached(gateway_factory: Callable[..., Gateway]) -> None:
+    gw = gateway_factory()
+    with gw.client(gw.token("cachey")) as c:
+        r = c.post("/v1/keys", json={"name": "fresh"})
+        assert r.status_code == 201 and r.json()["key"].startswith("rsk_")
+        assert r.headers["cache-control"] == "no-store"
+
+
+def _non_loopback_address() -> str | None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outgoing interface
+        except OSError:
+            return None
+        address: str = probe.getsockname()[0]
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+@pytest.mark.parametrize(("access", "local", "remote", "remote_admin"), [
+    ("local", 200, 401, 200), ("admin", 401, 401, 200), ("open", 200, 200, 200), ("off", 404, 404, 404),
+])
+def test_metrics_access_is_a_setting(gateway_factory: Callable[..., Gateway], access: str, local: int,
+                                     remote: int, remote_admin: int) -> None:
+    address = _non_loopback_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address to call from")
+    gw = gateway_factory(admin_token=ADMIN, metrics_access=access)
+    # The same gateway's application, also listening on every interface, to be called from "outside".
+    outside = ServerThread(asgi(gw.settings), host="0.0.0.0").start()
+    try:
+        got = (httpx.get(f"{gw.url}/metrics").status_code,
+               httpx.get(f"http://{address}:{outside.port}/metrics").status_code,
+               httpx.get(f"http://{address}:{outside.port}/metrics",
+                         headers={"authorization": f"Bearer {ADMIN}"}).status_code)
+    finally:
+        outside.stop()
+    assert got == (local, remote, remote_admin)
+    with gw.client(gw.create_key("tenant")) as c:  # a tenant key is not the admin
+        assert c.get("/metrics").status_code == {"local": 200, "admin": 403, "open": 200, "off": 404}[access]
+
+
+def test_openapi_document_is_whole_in_every_gateway_of_a_process(gateway_factory: Callable[..., Gateway]) -> None:
+    # Building the document once must not strip the shared route schemas for the next app.
+    for gw in (gateway_factory(), gateway_factory()):
+        text = httpx.get(f"{gw.url}/openapi.json").text
+        doc = json.loads(text)
+        for name in {part.split('"')[0] for part in text.split('"$ref":"#/components/schemas/')[1:]}:
+            assert name in doc["components"]["schemas"], name

@@ -23,8 +23,11 @@ def _parse_usd(text: str) -> Decimal:
         value = Decimal(text)
     except InvalidOperation:
         raise ConfigError(f"--usd {text!r} is not a decimal amount") from None
-    if not value.is_finite() or value == 0:
-        raise ConfigError("--usd must be a non-zero amount")
+    from meshapi_gateway.billing.ledger_store import credit_amount_problem
+
+    problem = credit_amount_problem(value)
+    if problem is not None:
+        raise ConfigError(f"--usd {problem}")
     return value
 
 

@@ -88,6 +88,8 @@ class Settings(BaseModel):
     jwt_owner_claim: str = "sub"
     # Longest lifetime a control-plane token may have (minted here or by the identity provider).
     jwt_max_ttl_seconds: int = Field(90 * 24 * 3600, ge=60)
+    # Who may read /metrics (docs/security.md): "local" = clients on this machine or the admin token.
+    metrics_access: Literal["open", "local", "admin", "off"] = "local"
     jwks_url: str = ""
     admin_token: str = ""
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)

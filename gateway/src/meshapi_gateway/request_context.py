@@ -19,6 +19,8 @@ from meshapi_gateway.ids import request_id as new_request_id
 log = logging.getLogger("meshapi_gateway.access")
 
 _MAX_INCOMING_ID = 128
+# Browsers must not guess another type for an answer (a JSON error echoing input rendered as HTML).
+NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
 def _incoming_id(scope: Scope) -> str | None:
@@ -70,7 +72,7 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), rid_header]
+                message["headers"] = [*message.get("headers", ()), rid_header, NOSNIFF]
             await send(message)
 
         fast = self.fast_routes.get((scope["method"], scope["path"]))
@@ -84,7 +86,7 @@ class RequestContext:
                 log.exception("unhandled error", extra={"request_id": rid})
                 body = GatewayError("internal_error", "Internal server error.").envelope(rid)
                 await send({"type": "http.response.start", "status": 500,
-                            "headers": [(b"content-type", b"application/json"), rid_header,
+                            "headers": [(b"content-type", b"application/json"), rid_header, NOSNIFF,
                                         (b"content-length", str(len(body)).encode())]})
                 await send({"type": "http.response.body", "body": body})
             else:

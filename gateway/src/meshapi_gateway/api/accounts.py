@@ -12,10 +12,9 @@ from meshapi_gateway.api.common import gw, json_response, read_json_object
 from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.auth.principal import owner_name_problem
+from meshapi_gateway.billing.ledger_store import credit_amount_problem
 from meshapi_gateway.billing.queries import balance_view
 from meshapi_gateway.errors import GatewayError, field_error
-
-MAX_CREDIT = Decimal("1000000000")
 
 EXTRA_PATHS.update({
     "/v1/admin/credits": {"post": _op("Credit (or debit) an owner's balance (admin token)")},
@@ -37,8 +36,9 @@ def parse_usd(value: Any) -> Decimal:
     except InvalidOperation:
         raise field_error("usd", "Expected a decimal string such as \"10\" or \"2.50\"",
                           value=str(value)[:50]) from None
-    if not amount.is_finite() or amount == 0 or abs(amount) > MAX_CREDIT:
-        raise field_error("usd", "Must be a non-zero amount of at most 1e9 USD", value=str(value)[:50])
+    problem = credit_amount_problem(amount)
+    if problem is not None:
+        raise field_error("usd", f"The amount {problem}", value=str(value)[:50])
     return amount
 
 

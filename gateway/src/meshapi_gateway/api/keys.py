@@ -88,7 +88,8 @@ async def create(request: Request) -> Response:
         row = await get_key(session, created.id)
     assert row is not None
     state.key_cache.put(row)
-    return json_response({**key_view(row), "key": created.key}, status=201)
+    # The only answer that ever holds the key: no cache (browser, proxy) may keep a copy.
+    return json_response({**key_view(row), "key": created.key}, status=201, headers={"cache-control": "no-store"})
 
 
 async def list_all(request: Request) -> Response:

@@ -24,6 +24,20 @@ from meshapi_gateway.ids import prefixed
 from meshapi_gateway.store.accounts_tables import Balance, Credit, LedgerEntry
 
 CENT_PRECISION = Decimal("0.0000000001")  # NUMERIC(20, 10): what the database keeps exactly
+MAX_CREDIT = Decimal("1000000000")
+
+
+def credit_amount_problem(amount: Decimal) -> str | None:
+    """Why ``amount`` cannot be credited, or ``None``.
+
+    A credit is a whole number of the ledger's smallest unit: a smaller one (``1e-30``) would be
+    stored as zero and yet open a limited account with nothing in it.
+    """
+    if not amount.is_finite() or amount == 0 or abs(amount) > MAX_CREDIT:
+        return "must be a non-zero amount of at most 1e9 USD"
+    if amount % CENT_PRECISION != 0:
+        return f"must be a whole multiple of {CENT_PRECISION:f} USD, the smallest amount the ledger keeps"
+    return None
 # Rows per INSERT statement. Under load every statement waits about 25 ms for turns of the
 # busy event loop and the GIL (measured), so statements must be large for the writer to keep up.
 INSERT_CHUNK = 500

@@ -24,6 +24,7 @@ EMBEDDINGS_URL = "/v1/embeddings"
 SUPPORTED_URLS = (CHAT_URL, EMBEDDINGS_URL)
 MAX_CUSTOM_ID = 200
 MAX_DETAILS = 100
+NAMED_IN_MESSAGE = 3  # problems spelled out in the message itself (all of ``details`` carry the rest)
 
 
 @dataclass
@@ -35,9 +36,15 @@ class LineCheck:
     models: set[str] = field(default_factory=set)
     problems: list[dict[str, Any]] = field(default_factory=list)
     problem_count: int = 0
+    # Lines with at least one problem (a line can have several); lines are checked in order.
+    invalid_lines: int = 0
+    _last_invalid: int = -1
 
     def add(self, line: int, type_: str, msg: str, field_: str | None = None) -> None:
         self.problem_count += 1
+        if line != self._last_invalid:
+            self.invalid_lines += 1
+            self._last_invalid = line
         if len(self.problems) < MAX_DETAILS:
             item: dict[str, Any] = {"line": line, "type": type_, "msg": msg}
             if field_:
@@ -48,11 +55,18 @@ class LineCheck:
         if self.lines == 0 and not self.problems:
             self.add(0, "empty_file", "The file has no requests; at least one is required.")
         if self.problems:
-            more = f" ({self.problem_count} in total; the first {MAX_DETAILS} are listed)" \
-                if self.problem_count > MAX_DETAILS else ""
-            raise GatewayError("invalid_batch_file",
-                               f"The batch file has {self.problem_count} invalid line(s){more}.",
-                               details=self.problems)
+            raise GatewayError("invalid_batch_file", self.message(), details=self.problems)
+
+    def message(self) -> str:
+        if self.lines == 0:
+            return "The batch file has no requests; at least one is required."
+        counts = f"{self.invalid_lines} of {self.lines} line(s) are invalid"
+        if self.problem_count != self.invalid_lines:
+            counts += f" ({self.problem_count} problems)"
+        first = "; ".join(f"line {p['line']}: {p['msg']}" for p in self.problems[:NAMED_IN_MESSAGE])
+        listed = (f" All {self.problem_count} are listed in details." if self.problem_count <= MAX_DETAILS
+                  else f" The first {MAX_DETAILS} are listed in details.")
+        return f"The batch file has problems: {counts}. First: {first}.{listed}"
 
 
 class LineChecker:
