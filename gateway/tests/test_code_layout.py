@@ -123,3 +123,10 @@ def test_request_bounds_are_written_once() -> None:
     copies = [path for path, tree in _modules().items()
               if re.search(r"\bge=0, le=2\b", ast.unparse(tree)) and path != "request_schemas.py"]
     assert copies == []
+
+
+def test_money_is_formatted_in_one_place() -> None:
+    """Costs, balances and prices read alike only while one function writes them."""
+    writers = [path for path, tree in _modules().items()
+               if re.search(r"normalize\(\), ['\"]f['\"]\)", ast.unparse(tree)) and path != "money.py"]
+    assert writers == []

@@ -36,12 +36,8 @@ from meshapi_gateway.templates.hook import install as install_templates
 
 log = logging.getLogger("meshapi_gateway")
 
-# Feature areas register start-up hooks here: ``async def hook(state) -> optional async stop``.
+# A feature area's start-up: ``async def hook(state) -> optional async stop``.
 StartHook = Callable[[GatewayState], Awaitable[Callable[[], Awaitable[None]] | None]]
-START_HOOKS: list[StartHook] = []
-
-# Hot routes served as plain ASGI handlers: (method, path) → ``async def handler(state, scope, receive, send)``.
-FAST_ROUTES: dict[tuple[str, str], Any] = {}
 
 
 def _feature_hooks() -> list[StartHook]:
@@ -49,10 +45,9 @@ def _feature_hooks() -> list[StartHook]:
     from meshapi_gateway.auth.revocations import start_token_revocations
 
     hooks: list[StartHook] = [start_token_revocations]
-    with contextlib.suppress(ImportError):
-        from meshapi_gateway.providers.local import start_local_models
+    from meshapi_gateway.providers.local import start_local_models
 
-        hooks.append(start_local_models)
+    hooks.append(start_local_models)
     from meshapi_gateway.reliability.lifecycle import start_reliability
 
     hooks.append(start_reliability)
@@ -113,7 +108,7 @@ def create_app(settings: Settings, *, migrate: bool = True, tune_gc: bool = Fals
         stops: list[Callable[[], Awaitable[None]]] = []
         try:
             await state.key_cache.start()
-            for hook in [*_feature_hooks(), *START_HOOKS]:
+            for hook in _feature_hooks():
                 stop = await hook(state)
                 if stop is not None:
                     stops.append(stop)
@@ -154,7 +149,6 @@ def asgi(settings: Settings, *, migrate: bool = True, tune_gc: bool = False) -> 
     from meshapi_gateway.api.chat import chat_completions
     from meshapi_gateway.idempotency.asgi import with_idempotency
 
-    fast_routes = {("POST", "/v1/chat/completions"): chat_completions, **FAST_ROUTES}
-    fast_routes = {route: with_idempotency(handler) for route, handler in fast_routes.items()}
+    fast_routes = {("POST", "/v1/chat/completions"): with_idempotency(chat_completions)}
     return RequestContext(create_app(settings, migrate=migrate, tune_gc=tune_gc), access_log=settings.access_log,
                           fast_routes=fast_routes)

@@ -16,8 +16,8 @@ from meshapi_gateway.api.sse_response import SSEResponse
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.billing import requested_model
 from meshapi_gateway.chat import ChatStream
-from meshapi_gateway.chat.pipeline import money
 from meshapi_gateway.errors import GatewayError, field_error
+from meshapi_gateway.money import money
 from meshapi_gateway.reliability.disconnect import ClientGone, cancel_on_disconnect
 from meshapi_gateway.request_context import request_id_of
 from meshapi_gateway.request_schemas import ChatRequest, ChatRequestWithTemplate, plainly_valid_chat

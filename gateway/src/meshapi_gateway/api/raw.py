@@ -7,8 +7,6 @@ are a large share of the work. Errors still leave as the documented envelope.
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.types import Receive, Scope, Send
 
 from meshapi_gateway.errors import GatewayError
@@ -62,6 +60,3 @@ async def send_error(scope: Scope, send: Send, exc: GatewayError, extra_headers:
     headers = {**(extra_headers or {}), **exc.headers}
     await send_bytes(send, exc.envelope(request_id_of(scope)), exc.status, headers)
 
-
-def state_of(scope: Scope) -> Any:
-    return scope["app_state"]

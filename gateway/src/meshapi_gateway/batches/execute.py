@@ -17,12 +17,13 @@ from sqlalchemy import exists, select
 
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.billing import UsageRecord, usage_counts
-from meshapi_gateway.chat.pipeline import money
 from meshapi_gateway.embeddings import request as checks
 from meshapi_gateway.embeddings.response import normalize as normalize_embeddings
 from meshapi_gateway.errors import GatewayError, field_error
 from meshapi_gateway.files.batch_lines import EMBEDDINGS_URL
+from meshapi_gateway.money import money
 from meshapi_gateway.routing import Attempted
+from meshapi_gateway.store.accounts_tables import LedgerEntry
 
 if TYPE_CHECKING:
     from meshapi_gateway.state import GatewayState
@@ -88,11 +89,7 @@ class ItemExecutor:
             return _failure(exc, exc.status in RETRYABLE_STATUSES)
 
     async def _already_billed(self, request_id: str) -> bool:
-        """Whether the ledger (when this build has one) already holds a bill under this request id."""
-        try:
-            from meshapi_gateway.store.accounts_tables import LedgerEntry
-        except ImportError:
-            return False
+        """Whether the ledger already holds a bill under this request id."""
         async with self.state.sessions() as session:
             found = await session.execute(select(exists().where(LedgerEntry.request_id == request_id)))
         return bool(found.scalar())

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from meshapi_gateway.chat.pipeline import money
+from meshapi_gateway.money import money
 from meshapi_gateway.store.batches_tables import Batch
 
 ACTIVE = ("validating", "in_progress", "finalizing", "cancelling")

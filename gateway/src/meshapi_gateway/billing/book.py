@@ -24,9 +24,6 @@ class BalanceBook:
         # Other replicas' unwritten spend, when they share it through Redis (shared_pending.py).
         self.remote: dict[str, Decimal] = {}
 
-    def has_account(self, owner: str) -> bool:
-        return owner in self.committed
-
     def available(self, owner: str) -> Decimal | None:
         """USD the owner may still spend; ``None`` = no account and not enforced (unlimited)."""
         committed = self.committed.get(owner)

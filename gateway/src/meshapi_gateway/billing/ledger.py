@@ -25,6 +25,7 @@ from meshapi_gateway.billing.usage import Admit, Billing, UsageRecord
 from meshapi_gateway.catalog import Catalog, ModelEntry
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.ids import prefixed
+from meshapi_gateway.money import money
 
 if TYPE_CHECKING:
     from meshapi_gateway.billing.shared_pending import SharedPending
@@ -88,7 +89,7 @@ class LedgerBilling(Billing):
         if available <= 0:
             raise GatewayError("spend_limit_exceeded",
                                "The balance of this account is used up; add credit to continue.",
-                               details=[{"owner": principal.owner, "available_usd": _text(available)}])
+                               details=[{"owner": principal.owner, "available_usd": money(available)}])
 
     def record(self, record: UsageRecord) -> None:
         cost = record.cost.quantize(CENT_PRECISION)
@@ -223,7 +224,3 @@ class LedgerBilling(Billing):
             self.book.set_committed(owner, balance)
         return balance
 
-
-def _text(value: Decimal) -> str:
-    text = format(value.quantize(CENT_PRECISION).normalize(), "f")
-    return "0" if text in ("-0", "0") else text

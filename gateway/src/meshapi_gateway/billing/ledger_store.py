@@ -21,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from meshapi_gateway.billing.usage import UsageRecord
 from meshapi_gateway.ids import prefixed
+from meshapi_gateway.money import LEDGER_PRECISION
 from meshapi_gateway.store.accounts_tables import Balance, Credit, LedgerEntry
 
-CENT_PRECISION = Decimal("0.0000000001")  # NUMERIC(20, 10): what the database keeps exactly
+CENT_PRECISION = LEDGER_PRECISION  # NUMERIC(20, 10): what the database keeps exactly
 MAX_CREDIT = Decimal("1000000000")
 
 
@@ -173,6 +174,3 @@ async def credit(session: AsyncSession, owner: str, amount: Decimal, note: str =
                                  .execution_options(populate_existing=True))).scalar_one()
     return row
 
-
-async def get_balance(session: AsyncSession, owner: str) -> Balance | None:
-    return (await session.execute(select(Balance).where(Balance.owner == owner))).scalar_one_or_none()

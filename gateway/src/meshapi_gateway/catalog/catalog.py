@@ -18,6 +18,7 @@ from typing import Any, Iterable
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from meshapi_gateway.catalog.prices import lookup_per_mtok
+from meshapi_gateway.money import money
 
 PROVIDERS = {"openai_compat", "anthropic", "gemini", "local", "local_embeddings"}
 _THOUSAND = Decimal(1000)
@@ -25,10 +26,8 @@ _MILLION = Decimal(1_000_000)
 
 
 def _money(value: Decimal | None) -> str | None:
-    if value is None:
-        return None
-    text = format(value.normalize(), "f")
-    return text
+    """A price exactly as configured (not rounded to the ledger's precision), or None."""
+    return None if value is None else money(value, precision=None)
 
 
 class Pricing(BaseModel):

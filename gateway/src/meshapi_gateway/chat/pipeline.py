@@ -17,6 +17,7 @@ from meshapi_gateway import metrics
 from meshapi_gateway.billing import UsageRecord, usage_counts
 from meshapi_gateway.chat.normalize import StreamNormalizer, normalize_completion
 from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.money import money
 from meshapi_gateway.providers.base import CallContext, Target, UpstreamError
 from meshapi_gateway.reliability.policy import request_deadline
 from meshapi_gateway.request_schemas import fallback_models, model_and_fallbacks
@@ -37,11 +38,6 @@ def not_a_chat_model(model_id: str, *where: str | int) -> GatewayError:
                         f"Model '{model_id}' is an embeddings model; it does not answer chat completions.",
                         details=[{"type": "value_error", "loc": ["body", *(where or ("model",))],
                                   "msg": "not a chat model", "input": model_id}])
-
-
-def money(value: Decimal) -> str:
-    text = format(value.quantize(Decimal("0.0000000001")).normalize(), "f")
-    return "0" if text in ("-0", "0E-10") else text
 
 
 def estimate_prompt_tokens(body: dict[str, Any]) -> int:

@@ -11,11 +11,11 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from meshapi_gateway.chat.pipeline import money
 from meshapi_gateway.compare import results as res
 from meshapi_gateway.compare.judge import judge_body
 from meshapi_gateway.compare.request import ComparePlan
 from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.money import money
 
 if TYPE_CHECKING:
     from meshapi_gateway.auth.principal import Principal

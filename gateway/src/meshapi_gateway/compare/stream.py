@@ -15,13 +15,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator
 
-from meshapi_gateway.chat.pipeline import money
 from meshapi_gateway.compare import results as res
 from meshapi_gateway.compare.events import compare_frame, model_done_data
 from meshapi_gateway.compare.judge import judge_body
 from meshapi_gateway.compare.request import ComparePlan
 from meshapi_gateway.compare.run import KIND
 from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.money import money
 from meshapi_gateway.sse import DONE_FRAME, error_frame
 
 if TYPE_CHECKING:

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Callable
-
 from meshapi_gateway.providers.base import Provider, UpstreamError
-
-# Factories are imported lazily so a process only loads the adapters its catalog uses.
-_FACTORIES: dict[str, Callable[[], Provider]] = {}
-
-
-def register(name: str, factory: Callable[[], Provider]) -> None:
-    _FACTORIES[name] = factory
 
 
 def _builtin(name: str) -> Provider | None:
+    """The adapter for ``name``, imported only now: a process loads only the adapters its catalog uses."""
     if name in ("openai_compat", "local"):
         from meshapi_gateway.providers.openai_compat import OpenAICompatProvider
 
@@ -41,10 +33,9 @@ class ProviderRegistry:
     def get(self, name: str) -> Provider:
         inst = self._instances.get(name)
         if inst is None:
-            factory = _FACTORIES.get(name)
             try:
-                inst = factory() if factory else _builtin(name)
-            except ImportError as exc:
+                inst = _builtin(name)
+            except ImportError as exc:  # an adapter's optional dependency (the local extras: numpy, …)
                 raise UpstreamError("provider_not_available", f"provider {name!r} is not installed: {exc}",
                                     status=503) from exc
             if inst is None:

@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
 from meshapi_gateway.catalog.catalog import ModelEntry
-from meshapi_gateway.chat.pipeline import money
 from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.money import money
 from meshapi_gateway.providers.base import Target, UpstreamError
 from meshapi_gateway.providers.openai_compat.responses_api import create_response, open_response_stream
 from meshapi_gateway.request_schemas import fallback_models, model_and_fallbacks

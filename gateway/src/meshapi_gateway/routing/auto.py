@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import orjson
 
 from meshapi_gateway.catalog import ModelEntry
+from meshapi_gateway.money import money
 
 # Model ids that ask for the auto router (OpenRouter spells its own one ``openrouter/auto``).
 AUTO_IDS = frozenset({"auto", "meshapi/auto"})
@@ -84,7 +85,7 @@ class Candidate:
 
     def wire(self, chosen: str | None) -> dict[str, Any]:
         out: dict[str, Any] = {"model": self.id, "selected": self.id == chosen,
-                               "estimated_cost_usd": format(self.estimated_cost.normalize(), "f")}
+                               "estimated_cost_usd": money(self.estimated_cost, precision=None)}
         if self.dropped is not None:
             out["dropped"] = self.dropped
             out["reason"] = _REASON_TEXT[self.dropped]

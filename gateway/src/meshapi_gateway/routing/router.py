@@ -156,13 +156,6 @@ class Router:
             self._slots[entry.id] = cached
         return cached[1], cached[2]
 
-    def targets(self, entry: ModelEntry) -> list[Target]:
-        """The entry's deployments in the order a request would try them now."""
-        slots, _ = self.slots(entry)
-        ranked = slots if len(slots) == 1 else sorted(slots, key=_rank)
-        now = time.time()
-        return [s.target for s in ranked if not self.breakers.is_open(s.key, now)]
-
     # -- failures --------------------------------------------------------------
     def _fail(self, attempted: Attempted) -> GatewayError:
         last = attempted.errors[-1] if attempted.errors else None
