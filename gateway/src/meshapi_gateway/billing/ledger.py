@@ -1,10 +1,9 @@
 """The billing the gateway runs with: balances in memory, the ledger written in batches.
 
 ``record`` only appends to a queue and moves the in-memory balance, so the request path
-never waits on the database. A background writer turns the queue into one transaction
-per batch; ``aclose`` (graceful stop) drains the queue completely before returning, and
-a failed write is retried (row ids make a retry harmless), so no usage is lost or
-billed twice.
+never waits on the database. The queue is ``write_behind``'s: one transaction per batch,
+drained completely by ``aclose`` (graceful stop), a failed write retried (row ids make a
+retry harmless), so no usage is lost or billed twice.
 """
 
 from __future__ import annotations
@@ -12,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -26,14 +24,13 @@ from meshapi_gateway.catalog import Catalog, ModelEntry
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.ids import prefixed
 from meshapi_gateway.money import money
+from meshapi_gateway.write_behind import WriteBehind
 
 if TYPE_CHECKING:
     from meshapi_gateway.billing.shared_pending import SharedPending
 
 log = logging.getLogger("meshapi_gateway.billing")
 
-RETRY_MAX_SECONDS = 5.0
-STOP_TIMEOUT_SECONDS = 60.0
 REREAD_SECONDS = 5
 
 
@@ -44,13 +41,11 @@ class LedgerBilling(Billing):
         self._sessions = sessions
         self._catalog = catalog
         self.book = BalanceBook(enforce, default_credit)
-        self._flush_seconds = flush_seconds
-        self._batch_size = batch_size
         self._refresh_seconds = refresh_seconds
-        self._queue: deque[Queued] = deque()
+        self._queue: WriteBehind[Queued] = WriteBehind(self._write_batch, what="usage records", log=log,
+                                                       flush_seconds=flush_seconds, batch_size=batch_size)
         # Serialises every database change of balances with the in-memory view of them.
         self._lock = asyncio.Lock()
-        self._wake = asyncio.Event()
         self._closing = asyncio.Event()
         self._watermark = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -93,9 +88,8 @@ class LedgerBilling(Billing):
 
     def record(self, record: UsageRecord) -> None:
         cost = record.cost.quantize(CENT_PRECISION)
-        self._queue.append(Queued(prefixed("led"), record, cost))
+        self._queue.add(Queued(prefixed("led"), record, cost))
         self.book.add_pending(record.owner, cost)
-        self._wake.set()
 
     async def record_in_transaction(self, session: Any, record: UsageRecord) -> Callable[[], None]:
         cost = record.cost.quantize(CENT_PRECISION)
@@ -111,68 +105,36 @@ class LedgerBilling(Billing):
     # -- lifecycle -------------------------------------------------------
     async def start(self) -> None:
         await self._refresh()
-        self._tasks = [asyncio.create_task(self._writer(), name="ledger-writer"),
-                       asyncio.create_task(self._refresher(), name="balance-refresh")]
+        self._queue.start("ledger-writer")
+        self._tasks = [asyncio.create_task(self._refresher(), name="balance-refresh")]
         if self._shared is not None:
             self._tasks.append(asyncio.create_task(self._syncer(), name="balance-sync"))
 
     async def aclose(self) -> None:
         """Graceful stop: every recorded usage is in the database when this returns.
 
-        Only a database that stays unreachable for ``STOP_TIMEOUT_SECONDS`` makes it give up,
+        Only a database that stays unreachable for ``write_behind.STOP_TIMEOUT_SECONDS`` makes it give up,
         saying how many records were lost, rather than hanging the shutdown for ever.
         """
         self._closing.set()
-        self._wake.set()
-        try:
-            await asyncio.wait_for(self._drain(), STOP_TIMEOUT_SECONDS)
-        except asyncio.TimeoutError:
-            log.error("ledger: %d usage records could not be written before stopping", len(self._queue))
-        if self._shared is not None:
-            await self._shared.aclose()
-
-    async def _drain(self) -> None:
+        await self._queue.aclose()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        if self._queue:
-            await self.flush()
+        if self._shared is not None:
+            await self._shared.aclose()
 
     async def flush(self) -> None:
         """Write everything recorded so far (usage queries call this to read their own writes)."""
-        delay = 0.2
-        retry = False
-        while self._queue:
-            try:
-                await self._write_some(retry)
-                retry = False
-            except Exception:
-                log.exception("ledger write failed; retrying (%d records queued)", len(self._queue))
-                retry = True  # the failed commit may have landed: the next attempt checks
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_SECONDS)
+        await self._queue.flush()
 
     # -- background work -------------------------------------------------
-    async def _writer(self) -> None:
-        while not (self._closing.is_set() and not self._queue):
-            await self._wake.wait()
-            if not self._closing.is_set():
-                # Let a batch gather; a stop request cuts the wait short.
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._closing.wait(), self._flush_seconds)
-            self._wake.clear()
-            await self.flush()
-
-    async def _write_some(self, retry: bool = False) -> None:
+    async def _write_batch(self, batch: Sequence[Queued], retry: bool) -> None:
+        """One transaction; on a retry ``write_batch`` first checks whether the failed commit landed."""
         async with self._lock:
-            batch = [self._queue[i] for i in range(min(self._batch_size, len(self._queue)))]
-            if not batch:
-                return
             async with self._sessions() as session, session.begin():
                 balances = await write_batch(session, batch, self.book.enforce, self.book.default_credit, retry)
-            for _ in batch:
-                self._queue.popleft()
             for q in batch:
                 self.book.settle_pending(q.record.owner, q.cost)
             for owner, balance in balances.items():

@@ -28,7 +28,7 @@ from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.idempotency.memory import MemoryTable, Slot
 from meshapi_gateway.idempotency.shared import SharedClaims
 from meshapi_gateway.idempotency.store import FinishedKey, IdempotencyStore, StoredResponse
-from meshapi_gateway.idempotency.writer import WriteBehind
+from meshapi_gateway.idempotency.writer import AnswerWriter
 from meshapi_gateway.shared_redis import redis_client
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class Running:
 
 
 class IdempotencyService:
-    def __init__(self, table: MemoryTable, writer: WriteBehind, store: IdempotencyStore, ttl_seconds: int,
+    def __init__(self, table: MemoryTable, writer: AnswerWriter, store: IdempotencyStore, ttl_seconds: int,
                  max_body_bytes: int, shared: SharedClaims | None = None) -> None:
         self.table = table
         self.writer = writer
@@ -195,7 +195,7 @@ async def start_idempotency(state: "GatewayState") -> Callable[[], Awaitable[Non
     loaded = await preload(table, store)
     if loaded:
         log.info("loaded %d remembered idempotency answers", loaded)
-    writer = WriteBehind(store)
+    writer = AnswerWriter(store)
     shared: SharedClaims | None = None
     owned_redis = None
     if s.redis_url:

@@ -1,0 +1,112 @@
+"""A queue written to the database behind the requests, in batches: the one skeleton both writers share.
+
+The request path only appends (``add``), so it never waits on the database. A background
+task writes what gathered every ``flush_seconds`` as one transaction of up to
+``batch_size`` items (under load each transaction waits for turns of the busy event loop,
+so it must carry many rows to keep up). A failed write is retried with backoff, and told
+that it is a retry, since the failed commit may have landed. ``aclose`` (graceful stop)
+drains the queue, giving up only after ``STOP_TIMEOUT_SECONDS`` of an unreachable
+database, and says how much was lost. An optional upkeep (purging expired rows) runs
+every ``upkeep_seconds`` on the same task.
+
+Used by the ledger (billing/ledger.py) and the idempotency answers (idempotency/writer.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from typing import Awaitable, Callable, Generic, Sequence, TypeVar
+
+T = TypeVar("T")
+
+RETRY_FIRST_SECONDS = 0.2
+RETRY_MAX_SECONDS = 5.0
+STOP_TIMEOUT_SECONDS = 60.0
+
+# Writes one batch; the flag says a previous attempt at it failed (its commit may have landed).
+WriteBatch = Callable[[Sequence[T], bool], Awaitable[None]]
+
+
+class WriteBehind(Generic[T]):
+    def __init__(self, write: WriteBatch[T], *, what: str, log: logging.Logger, flush_seconds: float = 0.25,
+                 batch_size: int = 2000, upkeep: Callable[[], Awaitable[None]] | None = None,
+                 upkeep_seconds: float = 600.0) -> None:
+        self._write = write
+        self._what = what  # "usage records", "answers": for the log lines
+        self._log = log
+        self.flush_seconds = flush_seconds
+        self.batch_size = batch_size
+        self._upkeep = upkeep
+        self._upkeep_seconds = upkeep_seconds
+        self._next_upkeep = time.monotonic() + upkeep_seconds
+        self.queue: deque[T] = deque()
+        # One flush at a time: a batch is taken, written and removed before the next is taken.
+        self._flushing = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.written = 0
+
+    def __len__(self) -> int:
+        return len(self.queue)
+
+    def add(self, item: T) -> None:
+        self.queue.append(item)
+        self._wake.set()
+
+    def start(self, name: str) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=name)
+
+    async def aclose(self) -> None:
+        self._closing.set()
+        self._wake.set()
+        try:
+            await asyncio.wait_for(self._drain(), STOP_TIMEOUT_SECONDS)
+        except asyncio.TimeoutError:
+            self._log.error("%d %s could not be written before stopping", len(self.queue), self._what)
+
+    async def flush(self) -> None:
+        """Write everything queued so far (a reader of its own writes calls this first)."""
+        async with self._flushing:
+            delay = RETRY_FIRST_SECONDS
+            retry = False
+            while self.queue:
+                batch = [self.queue[i] for i in range(min(self.batch_size, len(self.queue)))]
+                try:
+                    await self._write(batch, retry)
+                except Exception:
+                    self._log.exception("write failed; retrying (%d %s queued)", len(self.queue), self._what)
+                    retry = True
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RETRY_MAX_SECONDS)
+                    continue
+                retry = False
+                for _ in batch:
+                    self.queue.popleft()
+                self.written += len(batch)
+
+    async def _drain(self) -> None:
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
+
+    async def _run(self) -> None:
+        wait = self._upkeep_seconds if self._upkeep is not None else None
+        while not self._closing.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+            if not self._closing.is_set():
+                # Let a batch gather; a stop request cuts the wait short.
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), self.flush_seconds)
+            self._wake.clear()
+            await self.flush()
+            if self._upkeep is not None and time.monotonic() >= self._next_upkeep:
+                self._next_upkeep = time.monotonic() + self._upkeep_seconds
+                await self._upkeep()
