@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import openai
 import pytest
+
 from gwtest.harness import FakeUpstream, Gateway
 from meshapi_gateway.catalog import ModelEntry
 from meshapi_gateway.routing.auto import Needs, Preference, choose, needs_of

@@ -23,6 +23,7 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
+
 from gwtest.harness import FakeUpstream, Gateway, start_gateway
 from gwtest.meshapi_code import VERSION, executable
 from meshapi_gateway.providers.local.files import locate
@@ -48,7 +49,7 @@ class Terminal:
     def _pump(self, seconds: float) -> None:
         try:
             self.raw += self.child.read_nonblocking(65536, timeout=seconds)
-        except pexpect.TIMEOUT:
+        except (pexpect.TIMEOUT, pexpect.EOF):
             pass
 
     def wait_for(self, needle: str, timeout: float, after: int = 0) -> int:
@@ -62,6 +63,8 @@ class Terminal:
                 raise AssertionError(f"{needle!r} did not show within {timeout}s; screen tail:\n{self.text[-3000:]}")
             if not self.child.isalive():
                 self._pump(0.1)
+                if self.text.find(needle, after) >= 0:
+                    continue
                 raise AssertionError(f"meshapi-code exited before {needle!r}; screen tail:\n{self.text[-3000:]}")
             self._pump(0.5)
 
@@ -116,6 +119,8 @@ def test_meshapi_code_session_on_the_local_model(meshapi_code: Path, local_gw: G
         term.wait_for(f"meshapi {VERSION}", 60)
         term.wait_for(f"model: {MODEL}", 10)
         term.wait_for("route: off", 10)
+        term.wait_for("type /help for commands", 10)
+        term.wait_for("\u203a", 30)  # the input prompt is up: keys typed from now on are read
 
         at = term.send("/models")
         row = term.wait_for(MODEL, 30, at)

@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 import httpx
 import pytest
+
 from gwtest.harness import FakeUpstream, Gateway
 
 

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any, Callable, Iterator
 
 import pytest
+
 from gwtest.harness import FakeUpstream, Gateway
 from gwtest.server_thread import ServerThread
 from gwtest.tavily_upstream import KEY, make_tavily_app

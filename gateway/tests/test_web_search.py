@@ -6,6 +6,7 @@ from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
+
 from gwtest.harness import Gateway
 from gwtest.server_thread import ServerThread
 from gwtest.tavily_upstream import KEY, make_tavily_app

@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import meshapi
 from compat_common import client, report, step
+
+import meshapi
 
 SEARCH_URL = os.environ.get("MESHAPI_SEARCH_URL", "")
 SEARCH_KEY = os.environ.get("MESHAPI_SEARCH_KEY", "")
