@@ -363,3 +363,26 @@ def test_the_child_gets_an_allow_listed_environment_and_a_key_only_the_gateway_k
                              json=None if path == "/v1/models" else {"prompt": "hi", "messages": []}, timeout=30)
         assert resp.status_code == 401, (path, resp.status_code)
     assert httpx.get(sup.url + "/v1/models", headers=sup.auth_headers, timeout=30).status_code == 200
+
+
+MESHAPI_CODE = Path.home() / ".cache" / "meshapi" / "meshapi-code-0.5.10" / "bin" / "meshapi"
+TOOL_NAMES = r"read_file|write_file|run_bash|web_search|ask_user|create_plan|start_server|remember|update_step"
+
+
+@pytest.mark.skipif(not MESHAPI_CODE.exists(), reason=f"meshapi-code 0.5.10 is not installed at {MESHAPI_CODE}")
+def test_a_meshapi_code_turn_streams_an_answer_or_a_tool_call(gw: Gateway, key: str, tmp_path: Path) -> None:
+    """The terminal client sends its nine tools with tool_choice auto, streamed, at about 2,400 tokens."""
+    pexpect = pytest.importorskip("pexpect")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TERM": "xterm", "LANG": "C.UTF-8",
+           "MESHAPI_API_KEY": key, "MESHAPI_BASE_URL": gw.url + "/v1"}
+    child = pexpect.spawn(str(MESHAPI_CODE), ["--model", MODEL], env=env, cwd=str(tmp_path), encoding="utf-8",
+                          timeout=300, dimensions=(50, 200))
+    try:
+        child.expect("to quit")  # the banner is drawn: the prompt follows
+        child.expect("›")
+        child.sendline("Say hello in three words.")
+        # Streamed tokens arriving (its status line counts them), or a call of one of its tools.
+        outcome = child.expect([r"↓ ~\d+ tok", TOOL_NAMES, "streaming keeps failing", "API error", "Network error"])
+        assert outcome in (0, 1), (child.after, child.before[-2000:])
+    finally:
+        child.close(force=True)
