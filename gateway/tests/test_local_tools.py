@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import httpx
 import openai
 import pytest
+
 from gwtest.harness import FakeUpstream, Gateway, start_gateway
 from meshapi import ChatCompletionParams, ChatMessage, MeshAPI, Tool, ToolFunction
 from meshapi_gateway.providers.local.files import locate
@@ -379,7 +380,7 @@ def test_a_meshapi_code_turn_streams_an_answer_or_a_tool_call(gw: Gateway, key: 
                           timeout=300, dimensions=(50, 200))
     try:
         child.expect("to quit")  # the banner is drawn: the prompt follows
-        child.expect("›")
+        child.expect("\u203a")  # its prompt mark
         child.sendline("Say hello in three words.")
         # Streamed tokens arriving (its status line counts them), or a call of one of its tools.
         outcome = child.expect([r"↓ ~\d+ tok", TOOL_NAMES, "streaming keeps failing", "API error", "Network error"])
