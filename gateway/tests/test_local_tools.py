@@ -350,6 +350,9 @@ def test_one_owner_holds_a_bounded_share_of_the_model(gw: Gateway) -> None:
 
 def test_the_child_gets_an_allow_listed_environment_and_a_key_only_the_gateway_knows(gw: Gateway) -> None:
     sup = supervisor(gw)
+    with long_client(gw, gw.create_key("env-check")) as c:  # the model has loaded and answers
+        assert c.post("/v1/chat/completions", json={"model": MODEL, "max_tokens": 2, "messages": [
+            {"role": "user", "content": "Hi"}]}).status_code == 200
     assert sup.pid is not None
     env = dict(item.split("=", 1) for item in
                Path(f"/proc/{sup.pid}/environ").read_bytes().decode(errors="replace").split("\0") if "=" in item)
