@@ -124,7 +124,7 @@ def _python_command() -> tuple[str, str]:
 
 def quickstart_banner(settings: Settings, key: str, token: str) -> str:
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-    url = f"http://{host}:{settings.port}"
+    url = f"{'https' if settings.tls else 'http'}://{host}:{settings.port}"
     model, model_line = _quickstart_model(settings)
     shown_model = model or "MODEL-ID"
     python, where = _python_command()
@@ -167,10 +167,12 @@ def server_options(settings: Settings) -> dict[str, Any]:
     """The ``uvicorn.Config`` arguments every serving process gets from the settings."""
     from meshapi_gateway.connection_guard import guarded_protocol
 
+    tls: dict[str, Any] = ({"ssl_certfile": settings.ssl_certfile, "ssl_keyfile": settings.ssl_keyfile}
+                           if settings.tls else {})
     return {"log_level": settings.log_level, "access_log": False, "loop": "auto",
             "http": guarded_protocol(settings.header_timeout_seconds, settings.max_connections),
             "timeout_keep_alive": settings.keep_alive_timeout_seconds,
-            "timeout_graceful_shutdown": int(settings.shutdown_grace_seconds), **SERVER_OPTIONS}
+            "timeout_graceful_shutdown": int(settings.shutdown_grace_seconds), **tls, **SERVER_OPTIONS}
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -330,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.add_argument("--workers", type=int, help="worker processes (more than one needs Redis)")
+    p.add_argument("--ssl-certfile", dest="ssl_certfile", help="PEM certificate (chain): serve HTTPS")
+    p.add_argument("--ssl-keyfile", dest="ssl_keyfile", help="PEM private key of --ssl-certfile")
     p.add_argument("--quickstart", action="store_true", help="create a key and a token and print how to use them")
     p.set_defaults(func=cmd_serve)
 

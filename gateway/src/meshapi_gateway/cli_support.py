@@ -16,7 +16,7 @@ from meshapi_gateway.config import Settings, load_settings
 
 def settings_of(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
-    for name in ("host", "port", "workers", "data_dir", "database_url"):
+    for name in ("host", "port", "workers", "data_dir", "database_url", "ssl_certfile", "ssl_keyfile"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value

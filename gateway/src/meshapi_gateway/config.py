@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "MESHAPI_GATEWAY_"
 MIN_JWT_SECRET_BYTES = 32
@@ -79,6 +79,10 @@ class Settings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1)
+    # TLS (docs/deployment.md): both set, the gateway serves HTTPS itself; both empty, plain HTTP
+    # (put a TLS-terminating proxy in front when the gateway is reachable from the network).
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
     data_dir: Path = Path(".data")
     database_url: str = ""
     redis_url: str = ""
@@ -218,6 +222,20 @@ class Settings(BaseModel):
             raise ValueError("must be a redis:// URL")
         return v
 
+    @model_validator(mode="after")
+    def _tls_pair(self) -> "Settings":
+        if bool(self.ssl_certfile) != bool(self.ssl_keyfile):
+            raise ValueError("ssl_certfile and ssl_keyfile go together: set both (HTTPS) or neither (HTTP)")
+        for name in ("ssl_certfile", "ssl_keyfile"):
+            value = getattr(self, name)
+            if value and not Path(value).is_file():
+                raise ValueError(f"{name} {value} is not a readable file")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.ssl_certfile)
+
     # -- derived -------------------------------------------------------
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'gateway.db'}"
@@ -292,6 +310,9 @@ def load_settings(
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
+            if not err["loc"]:  # a rule about several settings together: its message names them
+                lines.append(f"  {err['msg'].removeprefix('Value error, ')}")
+                continue
             field = ".".join(str(p) for p in err["loc"])
             env_name = ENV_PREFIX + "_".join(str(p) for p in err["loc"]).upper()
             lines.append(f"  {field} ({env_name}): {err['msg']}")

@@ -60,10 +60,13 @@ class GatewayProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.open_file_limit: int | None = None  # soft and hard RLIMIT_NOFILE of the process, if set
         self.log = tmp / "gateway.log"
+        # With TLS settings, what clients trust (httpx's verify=: an SSLContext loaded with the authority).
+        self.verify: Any = True
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.settings.get("ssl_certfile") else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> "GatewayProcess":
         env = {k: v for k, v in os.environ.items() if not k.startswith("MESHAPI_GATEWAY_")}
@@ -74,7 +77,7 @@ class GatewayProcess:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                if httpx.get(self.url + "/health", timeout=1, verify=self.verify).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
