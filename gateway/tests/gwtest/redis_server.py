@@ -41,7 +41,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 20.0) -> "RedisServer":
-        log = open(self.root / "redis.log", "wb")  # lives as long as the server
+        log = open(self.root / "redis.log", "ab")  # lives as long as the server
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(self.root), "--databases", "64"],
@@ -61,11 +61,17 @@ class RedisServer:
             raise RuntimeError("out of Redis databases for this session")
         return f"redis://127.0.0.1:{self.port}/{self._db}"
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the server but keep its port and folder, so that ``start()`` brings it back in place
+        (empty: it saves nothing), as an operator's restart would."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait()
+
+    def stop(self) -> None:
+        self.halt()
         shutil.rmtree(self.root, ignore_errors=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 
-from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -12,6 +11,7 @@ from meshapi_gateway import metrics
 from meshapi_gateway.api.common import gw, json_response
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.readiness import local_model_state, node_checks
 
 
 async def health(request: Request) -> Response:
@@ -19,21 +19,15 @@ async def health(request: Request) -> Response:
 
 
 async def ready(request: Request) -> Response:
+    """200 when this node can take traffic (readiness.py), 503 naming what is wrong when it cannot."""
     state = gw(request)
-    checks: dict[str, str] = {}
-    try:
-        async with state.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:  # readiness reports, it does not crash
-        checks["database"] = f"error: {type(exc).__name__}"
-    for name, service in state.services.items():
-        probe = getattr(service, "ready", None)
-        if probe is not None:
-            checks[name] = "ok" if await probe() else "starting"
-    if any(v != "ok" for v in checks.values()):
-        raise GatewayError("provider_not_available", "Not ready.", details=[checks])
-    return json_response({"status": "ready", "checks": checks})
+    checks = await node_checks(state)
+    report = {"checks": checks, "local_model": local_model_state(state)}
+    failing = [name for name, verdict in checks.items() if verdict != "ok"]
+    if failing:
+        raise GatewayError("provider_not_available", f"Not ready: {', '.join(failing)}.",
+                           details=[{"status": "not_ready", **report}])
+    return json_response({"status": "ready", **report})
 
 
 async def metrics_endpoint(request: Request) -> Response:

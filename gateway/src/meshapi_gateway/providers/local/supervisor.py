@@ -91,7 +91,7 @@ def _die_with_parent() -> None:
 
 
 class LlamaServerSupervisor:
-    """Starts, watches and restarts the child; ``ready()`` is probed by ``/ready``."""
+    """Starts, watches and restarts the child; ``status()`` is shown by ``/ready``."""
 
     def __init__(self, spec: LaunchSpec, http: HTTPClient, log_path: Path | None = None) -> None:
         self.spec = spec
@@ -128,8 +128,13 @@ class LlamaServerSupervisor:
     def is_ready(self) -> bool:
         return self._ready.is_set()
 
-    async def ready(self) -> bool:
-        return self._ready.is_set()
+    def status(self) -> dict[str, object]:
+        """What ``/ready`` shows beside the node's readiness."""
+        if self._ready.is_set():
+            state = "ready"
+        else:
+            state = "loading" if self.generation == 0 else "restarting"
+        return {"state": state, "restarts": self.restarts}
 
     async def wait_ready(self, timeout: float) -> bool:
         if self._ready.is_set():
