@@ -21,6 +21,7 @@ from meshapi_gateway.cli_support import show as _print
 from meshapi_gateway.cli_support import tenant_owner
 from meshapi_gateway.cli_support import with_db as _with_db
 from meshapi_gateway.config import ConfigError, Settings
+from meshapi_gateway.governance.cli_terms import add_term_args
 
 SETTINGS_ENV = "MESHAPI_GATEWAY__SETTINGS_JSON"
 
@@ -231,14 +232,22 @@ def _limit_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
-    from meshapi_gateway.auth.keys import create_key
+    from meshapi_gateway.auth.key_limits import get_key
+    from meshapi_gateway.auth.keys import create_key, key_view
+    from meshapi_gateway.governance.cli_terms import terms_from_args
 
     settings = _settings(args)
-    created = asyncio.run(_with_db(settings, lambda s: create_key(s, args.owner, args.name or "", rpm=args.rpm,
-                                                                   rpd=args.rpd, tpm=args.tpm)))
-    data = {"id": created.id, "key": created.key, "owner": created.owner, "name": created.name,
-            "created_at": created.created_at, "rpm": created.rpm, "rpd": created.rpd, "tpm": created.tpm}
-    _print(args, data, f"{created.key}\n(id {created.id}, owner {created.owner}; the key is shown only this once)")
+    terms = terms_from_args(args)
+
+    async def create(session: Any) -> dict[str, Any]:
+        created = await create_key(session, args.owner, args.name or "", rpm=args.rpm, rpd=args.rpd, tpm=args.tpm,
+                                   terms=terms)
+        row = await get_key(session, created.id)
+        assert row is not None
+        return {**key_view(row), "key": created.key}
+
+    data = asyncio.run(_with_db(settings, create))
+    _print(args, data, f"{data['key']}\n(id {data['id']}, owner {data['owner']}; the key is shown only this once)")
     return 0
 
 
@@ -351,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--owner", required=True, type=tenant_owner)
     p.add_argument("--name")
     _limit_args(p)
+    add_term_args(p, removable=False)
     p.set_defaults(func=cmd_keys_create)
     p = keys.add_parser("list", help="list keys")
     _common(p)

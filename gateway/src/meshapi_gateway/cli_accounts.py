@@ -1,4 +1,4 @@
-"""CLI commands of the accounts area: ``accounts credit|show`` and ``keys update``.
+"""CLI commands of the accounts area: ``accounts credit|show`` and ``keys update|suspend|resume``.
 
 They write the database directly; running gateways see the change within their refresh
 intervals (``balance_refresh_seconds``, ``key_cache_refresh_seconds``).
@@ -16,6 +16,7 @@ from meshapi_gateway.cli_support import show as _print
 from meshapi_gateway.cli_support import tenant_owner
 from meshapi_gateway.cli_support import with_db as _with_db
 from meshapi_gateway.config import ConfigError
+from meshapi_gateway.governance.cli_terms import add_term_args, terms_from_args
 
 
 def _parse_usd(text: str) -> Decimal:
@@ -56,9 +57,6 @@ def cmd_accounts_show(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_update(args: argparse.Namespace) -> int:
-    from meshapi_gateway.auth.key_limits import update_key
-    from meshapi_gateway.auth.keys import key_view
-
     changes: dict[str, Any] = {}
     for name in ("rpm", "rpd", "tpm"):
         value = getattr(args, name)
@@ -68,15 +66,31 @@ def cmd_keys_update(args: argparse.Namespace) -> int:
             changes[name] = value or None
     if args.name is not None:
         changes["name"] = args.name
+    changes.update(terms_from_args(args))
     if not changes:
-        raise ConfigError("nothing to change: give --rpm, --rpd, --tpm or --name")
+        raise ConfigError("nothing to change: give --rpm, --rpd, --tpm, --name or a term such as --budget-usd")
+    return _update(args, changes)
+
+
+def cmd_keys_suspend(args: argparse.Namespace) -> int:
+    return _update(args, {"suspended": args.keys_command == "suspend"})
+
+
+def _update(args: argparse.Namespace, changes: dict[str, Any]) -> int:
+    from meshapi_gateway.auth.key_limits import update_key
+    from meshapi_gateway.auth.keys import key_view
+    from meshapi_gateway.governance.key_terms import models_of
+
     settings = _settings(args)
     row = asyncio.run(_with_db(settings, lambda s: update_key(s, args.id, changes)))
     if row is None:
         _print(args, {"id": args.id, "updated": False}, f"no key {args.id}")
         return 1
     view = key_view(row)
-    _print(args, view, f"{row.id}: rpm={row.rpm} rpd={row.rpd} tpm={row.tpm} name={row.name or '-'}")
+    _print(args, view, f"{row.id}: rpm={row.rpm} rpd={row.rpd} tpm={row.tpm} name={row.name or '-'} "
+                       f"budget={view['budget_usd'] or '-'}/{view['budget_period'] or '-'} "
+                       f"models={','.join(models_of(row.models) or []) or 'all'} expires={view['expires_at'] or '-'} "
+                       f"{'suspended' if row.suspended else 'active'}")
     return 0
 
 
@@ -88,7 +102,14 @@ def add_commands(sub: Any, keys: Any, common: Callable[[argparse.ArgumentParser]
     p.add_argument("--rpm", type=int, help="requests per minute (0 = no limit)")
     p.add_argument("--rpd", type=int, help="requests per day (0 = no limit)")
     p.add_argument("--tpm", type=int, help="tokens per minute (0 = no limit)")
+    add_term_args(p, removable=True)
     p.set_defaults(func=cmd_keys_update)
+    for verb, text in (("suspend", "refuse a key's requests (403) until it is resumed"),
+                       ("resume", "let a suspended key work again")):
+        p = keys.add_parser(verb, help=text)
+        common(p)
+        p.add_argument("id")
+        p.set_defaults(func=cmd_keys_suspend)
 
     accounts = sub.add_parser("accounts", help="balances").add_subparsers(dest="accounts_command", required=True)
     p = accounts.add_parser("credit", help="add USD to an owner's balance (negative to debit)")

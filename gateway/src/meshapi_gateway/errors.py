@@ -88,3 +88,9 @@ def field_error(field: str, msg: str, *, type_: str = "value_error", value: Any 
     if value is not None:
         item["input"] = value
     return validation_error([item])
+
+
+def unknown_fields_error(names: list[str]) -> GatewayError:
+    """A 422 naming the fields a strict body does not know (nothing a client sends is silently dropped)."""
+    return validation_error([{"type": "extra_forbidden", "loc": ["body", name], "msg": "Extra inputs are not permitted"}
+                             for name in names], f"Unknown field(s): {', '.join(names)}.")

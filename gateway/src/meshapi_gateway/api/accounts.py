@@ -14,7 +14,7 @@ from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.auth.principal import owner_name_problem
 from meshapi_gateway.billing.ledger_store import credit_amount_problem
 from meshapi_gateway.billing.queries import balance_view
-from meshapi_gateway.errors import GatewayError, field_error
+from meshapi_gateway.errors import GatewayError, field_error, unknown_fields_error
 
 EXTRA_PATHS.update({
     "/v1/admin/credits": {"post": _op("Credit (or debit) an owner's balance (admin token)")},
@@ -42,9 +42,15 @@ def parse_usd(value: Any) -> Decimal:
     return amount
 
 
+CREDIT_FIELDS = ("owner", "usd", "amount_usd", "note")
+
+
 async def credit(request: Request) -> Response:
     await _admin(request)
     body = await read_json_object(request)
+    unknown = [name for name in body if name not in CREDIT_FIELDS]
+    if unknown:
+        raise unknown_fields_error(unknown)
     owner = body.get("owner")
     if not isinstance(owner, str) or not owner.strip() or len(owner) > 200:
         raise field_error("owner", "Field required: the owner to credit", type_="missing")

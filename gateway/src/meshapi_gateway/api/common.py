@@ -81,7 +81,11 @@ def validate(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
-        raise validation_error(pydantic_details(exc)) from None
+        details = pydantic_details(exc)
+        unknown = [str(d["loc"][-1]) for d in details if d["type"] == "extra_forbidden"]
+        # Strict bodies say which fields they do not know, so nothing is silently dropped.
+        message = f"Unknown field(s): {', '.join(unknown)}." if unknown else "Request validation failed."
+        raise validation_error(details, message) from None
 
 
 def error_response(exc: GatewayError, request_id: str) -> Response:

@@ -1,25 +1,34 @@
 """``/v1/keys``: the control plane's key management (JWT of the owner, or the admin token).
 
-A new key is in the creation response only; listings show its prefix. A limit change
-or a revocation made here reaches this process's key cache at once and the other
-replicas' within the cache refresh interval.
+A new key is in the creation response only; listings show its prefix. A change of limits
+or terms, a suspension or a revocation made here reaches this process's key cache at once
+and the other replicas' within the cache refresh interval. Bodies are strict: an unknown
+field is a 422 naming it, never silently dropped.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+from decimal import Decimal
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from meshapi_gateway.api.common import gw, json_response, read_json_object, validate
+from meshapi_gateway.api.common import gw, json_response, parse_json_object, read_body, read_json_object, validate
 from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.auth.key_limits import get_key, update_key
 from meshapi_gateway.auth.keys import create_key, key_view, list_keys, revoke_key
 from meshapi_gateway.auth.principal import Principal, owner_name_problem
-from meshapi_gateway.errors import GatewayError, field_error
+from meshapi_gateway.errors import GatewayError, field_error, unknown_fields_error
+from meshapi_gateway.governance.key_terms import KeyTerms, term_columns
+from meshapi_gateway.governance.spend import ledger_spend
+from meshapi_gateway.store.tables import ApiKey
 
 Limit = Optional[int]
 # The limit columns are 32-bit integers on PostgreSQL (and 64-bit on SQLite): a larger
@@ -27,8 +36,11 @@ Limit = Optional[int]
 MAX_LIMIT = 2**31 - 1
 
 
-class CreateKey(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+FLUSH_WAIT_SECONDS = 5.0
+
+
+class CreateKey(KeyTerms):
+    model_config = ConfigDict(extra="forbid")
 
     name: str = Field("", max_length=200)
     rpm: Limit = Field(None, ge=1, le=MAX_LIMIT)
@@ -37,8 +49,8 @@ class CreateKey(BaseModel):
     owner: Optional[str] = Field(None, min_length=1, max_length=200)  # admin token only
 
 
-class UpdateKey(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class UpdateKey(KeyTerms):
+    model_config = ConfigDict(extra="forbid")
 
     name: Optional[str] = Field(None, max_length=200)
     rpm: Limit = Field(None, ge=1, le=MAX_LIMIT)
@@ -51,9 +63,11 @@ EXTRA_PATHS.update({
                              CreateKey.model_json_schema(), status=201),
                  "get": _op("List the owner's keys")},
     "/v1/keys/{key_id}": {"get": _op("Get a key (never the key itself)"),
-                          "patch": _op("Change a key's name or limits (null removes a limit)",
+                          "patch": _op("Change a key's name, limits or terms (null removes a limit or term)",
                                        UpdateKey.model_json_schema()),
                           "delete": _op("Revoke a key (204)", status=204)},
+    "/v1/keys/{key_id}/suspend": {"post": _op("Suspend a key: its requests get 403 until it is resumed")},
+    "/v1/keys/{key_id}/resume": {"post": _op("Resume a suspended key")},
 })
 
 
@@ -82,14 +96,34 @@ async def create(request: Request) -> Response:
         problem = owner_name_problem(owner)
         if problem is not None:
             raise field_error("owner", f"Owner {problem}", value=owner)
+    terms = term_columns(params.model_dump(include=set(KeyTerms.model_fields)))
     state = gw(request)
     async with state.sessions() as session:
-        created = await create_key(session, owner, params.name, rpm=params.rpm, rpd=params.rpd, tpm=params.tpm)
+        created = await create_key(session, owner, params.name, rpm=params.rpm, rpd=params.rpd, tpm=params.tpm,
+                                   terms=terms)
         row = await get_key(session, created.id)
     assert row is not None
     state.key_cache.put(row)
+    view = key_view(row, Decimal(0) if row.budget_usd is not None else None)
     # The only answer that ever holds the key: no cache (browser, proxy) may keep a copy.
-    return json_response({**key_view(row), "key": created.key}, status=201, headers={"cache-control": "no-store"})
+    return json_response({**view, "key": created.key}, status=201, headers={"cache-control": "no-store"})
+
+
+async def _flush(request: Request) -> None:
+    """Write the recorded usage first, so a key's spend includes its latest requests."""
+    flush = getattr(gw(request).billing, "flush", None)
+    if flush is not None:
+        # A database that is away must not hang the read: answer from what is written.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(flush(), FLUSH_WAIT_SECONDS)
+
+
+async def _view(session: AsyncSession, row: ApiKey) -> dict[str, object]:
+    now = time.time()
+    spend = None
+    if row.budget_usd is not None:
+        spend = await ledger_spend(session, row.id, row.budget_period or "total", now)
+    return key_view(row, spend, now)
 
 
 async def list_all(request: Request) -> Response:
@@ -97,34 +131,66 @@ async def list_all(request: Request) -> Response:
     owner = _scope(principal)
     if owner is None:
         owner = request.query_params.get("owner") or None
+    await _flush(request)
     async with gw(request).sessions() as session:
         rows = await list_keys(session, owner)
-    return json_response({"object": "list", "data": [key_view(r) for r in rows]})
+        views = [await _view(session, r) for r in rows]
+    return json_response({"object": "list", "data": views})
 
 
 async def get_one(request: Request) -> Response:
     principal = await _caller(request)
     key_id = request.path_params["key_id"]
+    await _flush(request)
     async with gw(request).sessions() as session:
         row = await get_key(session, key_id, _scope(principal))
-    if row is None:
-        raise _missing(key_id)
-    return json_response(key_view(row))
+        if row is None:
+            raise _missing(key_id)
+        return json_response(await _view(session, row))
 
 
 async def update(request: Request) -> Response:
     principal = await _caller(request)
     body = await read_json_object(request)
     params = validate(UpdateKey, body)
-    changes: dict[str, Any] = params.model_dump(exclude_unset=True)
+    given: dict[str, Any] = params.model_dump(exclude_unset=True)
+    changes = {k: v for k, v in given.items() if k not in KeyTerms.model_fields}
+    changes.update(term_columns({k: v for k, v in given.items() if k in KeyTerms.model_fields}))
+    return await _change(request, principal, changes)
+
+
+async def _change(request: Request, principal: Principal, changes: dict[str, Any]) -> Response:
     key_id = request.path_params["key_id"]
     state = gw(request)
+    await _flush(request)
     async with state.sessions() as session:
         row = await update_key(session, key_id, changes, _scope(principal))
-    if row is None:
-        raise _missing(key_id)
-    state.key_cache.put(row)
-    return json_response(key_view(row))
+        if row is None:
+            raise _missing(key_id)
+        state.key_cache.put(row)
+        return json_response(await _view(session, row))
+
+
+async def suspend(request: Request) -> Response:
+    """A suspended key is refused (403) until resumed; unlike a revoked key it can come back."""
+    principal = await _caller(request)
+    await _no_body(request)
+    return await _change(request, principal, {"suspended": True})
+
+
+async def resume(request: Request) -> Response:
+    principal = await _caller(request)
+    await _no_body(request)
+    return await _change(request, principal, {"suspended": False})
+
+
+async def _no_body(request: Request) -> None:
+    """Suspend and resume take no fields: an empty body or ``{}``; anything else is named in a 422."""
+    raw = await read_body(request, 64 * 1024)
+    if raw.strip():
+        data = parse_json_object(raw)
+        if data:
+            raise unknown_fields_error(sorted(data))
 
 
 async def revoke(request: Request) -> Response:

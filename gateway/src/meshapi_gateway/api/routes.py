@@ -105,6 +105,8 @@ def routes() -> list[BaseRoute]:
         Route("/v1/keys/{key_id}", keys.get_one, methods=["GET"]),
         Route("/v1/keys/{key_id}", keys.update, methods=["PATCH"]),
         Route("/v1/keys/{key_id}", keys.revoke, methods=["DELETE"]),
+        Route("/v1/keys/{key_id}/suspend", keys.suspend, methods=["POST"]),
+        Route("/v1/keys/{key_id}/resume", keys.resume, methods=["POST"]),
         Route("/v1/balance", usage.balance, methods=["GET"]),
         Route("/v1/usage", usage.list_usage, methods=["GET"]),
         Route("/v1/usage/events", usage.usage_events, methods=["POST"]),

@@ -29,7 +29,7 @@ class _TemplateMessage(BaseModel):
 
 
 class CreateTemplate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
     description: Optional[str] = None
@@ -41,7 +41,7 @@ class CreateTemplate(BaseModel):
 
 
 class UpdateTemplate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     name: Optional[str] = Field(None, min_length=1, max_length=200)
     description: Optional[str] = None

@@ -28,7 +28,7 @@ FLUSH_WAIT_SECONDS = 5.0
 
 
 class EventsQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     org_id: Optional[str] = None
     since: Optional[Union[str, float]] = None

@@ -7,6 +7,7 @@ Realms (docs/wire.md, Auth realms): ``data`` accepts rsk keys, ``control`` accep
 from __future__ import annotations
 
 import hmac
+import time
 from typing import TYPE_CHECKING
 
 from meshapi_gateway.auth.jwt_tokens import TokenError
@@ -48,8 +49,10 @@ async def authenticate(state: "GatewayState", authorization: str | None, realm: 
         if cached.revoked:
             raise GatewayError("forbidden", "This API key has been revoked.")
         if cached.suspended:
-            raise GatewayError("forbidden", "This API key is suspended.")
-        return Principal(cached.owner, "data", cached.id, cached.rpm, cached.rpd, cached.tpm)
+            raise GatewayError("forbidden", "This API key is suspended; its owner or the admin can resume it.")
+        if cached.expires_at is not None and cached.expires_at <= time.time():
+            raise _unauthorized("This API key has expired.")
+        return Principal(cached.owner, "data", cached.id, cached.rpm, cached.rpd, cached.tpm, cached)
     if realm == "data":
         raise _unauthorized("Invalid API key: data-plane endpoints take an rsk_ key.")
     try:

@@ -13,11 +13,14 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from meshapi_gateway.auth.keys import hash_key
+from meshapi_gateway.governance.allowlist import Allowlist
+from meshapi_gateway.governance.key_terms import models_of
 from meshapi_gateway.store.tables import ApiKey
 
 log = logging.getLogger("meshapi_gateway.auth")
@@ -34,10 +37,19 @@ class CachedKey:
     rpm: int | None
     rpd: int | None
     tpm: int | None
+    expires_at: int | None = None
+    # Governance terms, parsed once here so that a request only reads them.
+    budget_usd: Decimal | None = None
+    budget_period: str | None = None
+    models: Allowlist | None = None
+    team_id: str | None = None
 
 
 def _cached(row: ApiKey) -> CachedKey:
-    return CachedKey(row.id, row.owner, row.revoked_at is not None, bool(row.suspended), row.rpm, row.rpd, row.tpm)
+    models = models_of(row.models)
+    return CachedKey(row.id, row.owner, row.revoked_at is not None, bool(row.suspended), row.rpm, row.rpd, row.tpm,
+                     row.expires_at, Decimal(row.budget_usd) if row.budget_usd is not None else None,
+                     row.budget_period, Allowlist.of(models) if models is not None else None, row.team_id)
 
 
 class KeyCache:

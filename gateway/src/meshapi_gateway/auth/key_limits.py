@@ -1,4 +1,4 @@
-"""Changing an existing key: its name and limits (``PATCH /v1/keys/{id}``, ``keys update``)."""
+"""Changing an existing key: its name, limits and governance terms (``PATCH /v1/keys/{id}``, ``keys update``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from meshapi_gateway.store.tables import ApiKey
 
-CHANGEABLE = ("name", "rpm", "rpd", "tpm")
+CHANGEABLE = ("name", "rpm", "rpd", "tpm", "suspended", "budget_usd", "budget_period", "models", "expires_at",
+              "key_metadata", "team_id")
 
 
 async def get_key(session: AsyncSession, key_id: str, owner: str | None = None) -> ApiKey | None:
@@ -22,7 +23,10 @@ async def get_key(session: AsyncSession, key_id: str, owner: str | None = None) 
 
 async def update_key(session: AsyncSession, key_id: str, changes: dict[str, Any],
                      owner: str | None = None) -> ApiKey | None:
-    """Apply ``changes`` (a limit of ``None`` removes it); ``None`` when no such key (of that owner)."""
+    """Apply ``changes`` (column values; ``None`` removes a limit or term).
+
+    ``None`` when there is no such key (of that owner).
+    """
     row = await get_key(session, key_id, owner)
     if row is None:
         return None

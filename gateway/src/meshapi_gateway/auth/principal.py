@@ -7,7 +7,11 @@ key, token or account can ever share the admin's files, batches or idempotency a
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from meshapi_gateway.auth.key_cache import CachedKey
 
 RESERVED_PREFIX = "@"
 ADMIN_OWNER = RESERVED_PREFIX + "admin"
@@ -23,6 +27,8 @@ class Principal:
     rpm: int | None = None
     rpd: int | None = None
     tpm: int | None = None
+    # The key's cached row (its governance terms), for data-plane callers.
+    key: "CachedKey | None" = field(default=None, compare=False, hash=False)
 
 
 def owner_name_problem(name: str) -> str | None:

@@ -37,6 +37,15 @@ class ApiKey(Base):
     rpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
     rpd: Mapped[int | None] = mapped_column(Integer, nullable=True)
     tpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Governance (docs/accounts.md): a spend budget per period, a model allowlist, an expiry.
+    budget_usd: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
+    budget_period: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # JSON text: the allowed model ids and ``vendor/*`` patterns; NULL allows every model.
+    models: Mapped[str | None] = mapped_column(Text, nullable=True)
+    expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # JSON text: the caller's own object, returned as given.
+    key_metadata: Mapped[str | None] = mapped_column(Text, nullable=True)
+    team_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
 
 
 __all__ = ["MONEY", "ApiKey", "Base", "Decimal", "Index", "Text"]

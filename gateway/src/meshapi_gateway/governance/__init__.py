@@ -1,0 +1,1 @@
+"""Key governance: budgets with periods, model allowlists, expiry (docs/accounts.md)."""

@@ -1,0 +1,32 @@
+"""Which models a key (or team) may use: exact ids and ``vendor/*`` patterns.
+
+Parsed once when the key cache loads a key, so the per-request check is a set lookup
+and, for patterns, a prefix test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def entry_problem(entry: str) -> str | None:
+    """Why ``entry`` cannot be in an allowlist, or ``None``."""
+    if not entry or entry != entry.strip():
+        return "must be a model id or a 'vendor/*' pattern, without spaces around it"
+    if "*" in entry and (not entry.endswith("/*") or entry.count("*") != 1 or len(entry) < 3):
+        return "the only wildcard allowed is a whole vendor: 'vendor/*'"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Allowlist:
+    exact: frozenset[str]
+    prefixes: tuple[str, ...]  # "vendor/" for each "vendor/*"
+
+    @classmethod
+    def of(cls, entries: list[str]) -> "Allowlist":
+        return cls(frozenset(e for e in entries if not e.endswith("/*")),
+                   tuple(e[:-1] for e in entries if e.endswith("/*")))
+
+    def allows(self, model_id: str) -> bool:
+        return model_id in self.exact or any(model_id.startswith(p) for p in self.prefixes)
