@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from meshapi_gateway.auth.jwt_tokens import JWTVerifier
 from meshapi_gateway.auth.key_cache import KeyCache
 from meshapi_gateway.billing import Billing
+from meshapi_gateway.calls.admission import AdmissionCheck
+from meshapi_gateway.calls.record import CallObserver
 from meshapi_gateway.catalog import Catalog
 from meshapi_gateway.config import Settings
 from meshapi_gateway.http_client import HTTPClient
@@ -38,6 +40,10 @@ class GatewayState:
     limits: Limiter
     billing: Billing
     http: HTTPClient
+    # The call layer's extension points (docs/architecture.md, The call layer): checks that may refuse
+    # a call before it is routed, and observers of every finished call.
+    admission_checks: list[AdmissionCheck] = field(default_factory=list)
+    call_observers: list[CallObserver] = field(default_factory=list)
     # Optional services that feature areas attach at start-up (templates, batches, local model …).
     services: dict[str, Any] = field(default_factory=dict)
 

@@ -14,7 +14,7 @@ from meshapi_gateway.api.common import parse_json_object, validate
 from meshapi_gateway.api.raw import header, read_body, send_bytes, send_error
 from meshapi_gateway.api.sse_response import SSEResponse
 from meshapi_gateway.auth.authenticate import authenticate
-from meshapi_gateway.billing import requested_model
+from meshapi_gateway.calls import Call, answer_headers
 from meshapi_gateway.chat import ChatStream
 from meshapi_gateway.errors import GatewayError, field_error
 from meshapi_gateway.money import money
@@ -29,12 +29,7 @@ if TYPE_CHECKING:
 
 
 def fallback_headers(outcome: Any) -> dict[str, str]:
-    attempted = outcome.attempted
-    headers = {"x-resolved-model-id": outcome.target.entry.id}
-    if len(attempted.tried) > 1:
-        models = attempted.models()
-        if len(models) > 1:  # another model answered (retries of the same model are not a fallback)
-            headers["x-meshapi-fallback"] = ",".join(models)
+    headers = answer_headers(outcome.target, outcome.attempted)
     ctx = getattr(outcome, "ctx", None)
     if ctx is not None and ctx.response_headers:
         headers.update(ctx.response_headers)  # e.g. x-meshapi-warning for dropped parameters
@@ -47,7 +42,8 @@ async def chat_completions(state: "GatewayState", scope: Scope, receive: Receive
     try:
         body = parse_json_object(await read_body(scope, receive, state.settings.max_body_bytes))
         principal = await authenticate(state, header(scope, b"authorization"), "data")
-        limit_headers = await state.limits.check(principal)
+        call = Call(state, "chat", principal, request_id)
+        limit_headers = await call.limit()
         if not plainly_valid_chat(body):
             validate(ChatRequestWithTemplate if body.get("template") else ChatRequest, body)
         pipeline = state.services["chat"]
@@ -55,10 +51,9 @@ async def chat_completions(state: "GatewayState", scope: Scope, receive: Receive
         if not body.get("messages"):
             raise field_error("messages", "Field required", type_="missing")
         body = auto_select.resolve(state, principal, body)
-        state.billing.precheck(principal, requested_model(body))
         # Opening (with fallbacks and backoff) and non-streamed answers stop the moment the client leaves.
         if body.get("stream"):
-            stream = await cancel_on_disconnect(receive, pipeline.stream(principal, body, request_id), "stream")
+            stream = await cancel_on_disconnect(receive, pipeline.stream(call, body), "stream")
             options = body.get("stream_options")
             include_usage = not (isinstance(options, dict) and options.get("include_usage") is False)
             response = SSEResponse(_frames(stream, include_usage, request_id),
@@ -66,7 +61,7 @@ async def chat_completions(state: "GatewayState", scope: Scope, receive: Receive
                                    on_finish=lambda _gone: stream.aclose(),
                                    interrupted_frames=_interrupted(request_id))
         else:
-            outcome = await cancel_on_disconnect(receive, pipeline.complete(principal, body, request_id))
+            outcome = await cancel_on_disconnect(receive, pipeline.complete(call, body))
     except GatewayError as exc:
         await send_error(scope, send, exc, limit_headers)
         return

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from meshapi_gateway.api.common import gw, json_response, read_json_object, rid, validate
 from meshapi_gateway.auth.authenticate import authenticate
+from meshapi_gateway.calls import metering
 from meshapi_gateway.embeddings import request as checks
 from meshapi_gateway.embeddings.response import normalize
 from meshapi_gateway.errors import field_error
@@ -39,10 +40,10 @@ async def create_embeddings(request: Request) -> Response:
                                                  admit=state.billing.admission(principal))
     answer = normalize(data, target.entry.id, encoding, body["input"])
     usage = answer["usage"]
-    pipeline = state.services["chat"]
-    # The chat pipeline's billing, so embeddings land in the same ledger with the same pricing.
-    pipeline.bill(principal, request_id, target, {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": 0},
-                   "embeddings", Decimal(1))
+    record = metering.usage_record(principal, request_id, target,
+                                   {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": 0}, "embeddings",
+                                   Decimal(1))
+    metering.bill(state.billing, record)
     await state.limits.add_tokens(principal, usage["total_tokens"])
     headers = {**limit_headers, "x-resolved-model-id": target.entry.id}
     if len(attempted.tried) > 1:

@@ -17,6 +17,7 @@ from sqlalchemy import exists, select
 
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.billing import UsageRecord, usage_counts
+from meshapi_gateway.calls import Call, metering
 from meshapi_gateway.embeddings import request as checks
 from meshapi_gateway.embeddings.response import normalize as normalize_embeddings
 from meshapi_gateway.errors import GatewayError, field_error
@@ -101,12 +102,13 @@ class ItemExecutor:
         body = await pipeline.prepare(principal, body)
         if not body.get("messages"):
             raise field_error("messages", "Field required", type_="missing")
-        outcome = await pipeline.complete(principal, body, request_id, kind="batch", multiplier=multiplier, bill=False,
-                                          check_balance=bill)
+        call = Call(self.state, "batch", principal, request_id, multiplier=multiplier, check_balance=bill,
+                    store_bill=False)
+        outcome = await pipeline.complete(call, body)
         usage = outcome.response.get("usage")
         prompt, completion, _ = usage_counts(usage)
         counted = usage if isinstance(usage, dict) else None
-        record = (pipeline.usage_record(principal, request_id, outcome.target, counted, "batch", multiplier)
+        record = (metering.usage_record(principal, request_id, outcome.target, counted, "batch", multiplier)
                   if bill else None)
         return ItemOutcome("succeeded", 200, outcome.response, None, prompt, completion, outcome.cost,
                            usage_record=record)
@@ -124,11 +126,10 @@ class ItemExecutor:
                                                      admit=state.billing.admission(principal) if bill else None)
         answer = normalize_embeddings(data, target.entry.id, body.get("encoding_format") or "float", body["input"])
         usage = answer["usage"]
-        pipeline = state.services["chat"]
         billed_usage = {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": 0}
-        cost = pipeline.bill(principal, request_id, target, billed_usage, "batch", multiplier, record=False)
-        record = (pipeline.usage_record(principal, request_id, target, billed_usage, "batch", multiplier)
-                  if bill else None)
+        priced = metering.usage_record(principal, request_id, target, billed_usage, "batch", multiplier)
+        cost = metering.bill(state.billing, priced, store=False)
+        record = priced if bill else None
         answer["cost"] = money(cost)
         await state.limits.add_tokens(principal, int(usage.get("total_tokens") or 0))
         return ItemOutcome("succeeded", 200, answer, None, int(usage["prompt_tokens"]), 0, cost, usage_record=record)

@@ -1,7 +1,8 @@
 """One chat completion, from a validated body to a billed answer.
 
-route → auth → limits → [this] templates → router → provider → usage/ledger.
-Compare, the Responses API and batches call the same two methods, so limits, fallbacks
+route → auth → ``Call`` (calls/) → [this] templates, candidates → router → provider → normalize.
+Admission, metering and the call's report go through the ``Call`` the caller passes in;
+compare, the Responses API and batches call the same two methods, so limits, fallbacks
 and billing behave identically everywhere.
 """
 
@@ -14,7 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
 from meshapi_gateway import metrics
-from meshapi_gateway.billing import UsageRecord, usage_counts
+from meshapi_gateway.billing import requested_model, usage_counts
 from meshapi_gateway.chat.normalize import StreamNormalizer, normalize_completion
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.money import money
@@ -25,6 +26,7 @@ from meshapi_gateway.routing import Attempted
 
 if TYPE_CHECKING:
     from meshapi_gateway.auth.principal import Principal
+    from meshapi_gateway.calls import Call
     from meshapi_gateway.state import GatewayState
 
 log = logging.getLogger("meshapi_gateway.chat")
@@ -104,74 +106,59 @@ class ChatPipeline:
         # An embeddings model among the fallbacks could only fail: it is not tried.
         return [e for e in entries if e.model_type != "embedding"]
 
-    def usage_record(self, principal: "Principal", request_id: str, target: Target, usage: dict[str, Any] | None,
-                     kind: str, multiplier: Decimal, estimated: tuple[int, int] | None = None) -> UsageRecord:
-        """What one answered call costs, priced from the catalog entry of the model that answered."""
-        prompt, completion, cached = usage_counts(usage)
-        if usage is None and estimated is not None:
-            prompt, completion = estimated
-        entry = target.entry
-        return UsageRecord(request_id=request_id, owner=principal.owner, key_id=principal.key_id, model=entry.id,
-                           provider=target.deployment.provider or entry.provider, prompt_tokens=prompt,
-                           completion_tokens=completion, cached_tokens=cached,
-                           cost=entry.pricing.cost(prompt, completion, cached, multiplier), kind=kind)
-
-    def bill(self, principal: "Principal", request_id: str, target: Target, usage: dict[str, Any] | None,
-             kind: str, multiplier: Decimal, estimated: tuple[int, int] | None = None, *,
-             record: bool = True) -> Decimal:
-        """Price a call, count it in the metrics and (unless ``record`` is False) queue it for the ledger.
-
-        ``record=False`` is for callers that write the ledger row themselves, in their own
-        transaction (batch items: the bill and the item's result commit together).
-        """
-        usage_record = self.usage_record(principal, request_id, target, usage, kind, multiplier, estimated)
-        if record:
-            self.state.billing.record(usage_record)
-        metrics.observe_usage(usage_record.model, usage_record.provider, usage_record.prompt_tokens,
-                              usage_record.completion_tokens, float(usage_record.cost))
-        return usage_record.cost
-
     def _count_errors(self, attempted: Attempted) -> None:
         for model, err in zip(attempted.tried, attempted.errors, strict=False):
             metrics.UPSTREAM_ERRORS.labels(model, "", err.code).inc()
 
-    async def complete(self, principal: "Principal", body: dict[str, Any], request_id: str, *,
-                       kind: str = "chat", multiplier: Decimal = Decimal(1),
-                       ctx: CallContext | None = None, bill: bool = True,
-                       check_balance: bool = True) -> ChatOutcome:
-        """One whole answer; ``check_balance=False`` for work already paid for (a batch item's rerun)."""
-        entries = self._candidates(body)
-        attempted = Attempted()
-        ctx = ctx or self.state.call_context(request_id)
-        ctx.owner = principal.owner
-        admit = self.state.billing.admission(principal) if check_balance else None
+    async def complete(self, call: Call, body: dict[str, Any], *, ctx: CallContext | None = None) -> ChatOutcome:
+        """One whole answer, admitted, routed, billed and reported through ``call``."""
+        await call.admit(requested_model(body))
+        target: Target | None = None
+        usage: dict[str, Any] | None = None
+        cost: Decimal | None = None
+        error: BaseException | None = None
         try:
-            target, data = await self.state.router.chat(entries, body, ctx, attempted,
-                                                        deadline=request_deadline(body), admit=admit)
+            entries = self._candidates(body)
+            ctx = ctx or self.state.call_context(call.request_id)
+            ctx.owner = call.principal.owner
+            try:
+                target, data = await self.state.router.chat(entries, body, ctx, call.attempted,
+                                                            deadline=request_deadline(body),
+                                                            admit=call.candidate_admit())
+            finally:
+                self._count_errors(call.attempted)
+            data = normalize_completion(data, target.entry.id)
+            found = data.get("usage")
+            usage = found if isinstance(found, dict) else None
+            cost = await call.meter(target, usage)
+            data["cost"] = money(cost)
+            return ChatOutcome(target, data, call.attempted, cost, ctx)
+        except BaseException as exc:
+            error = exc
+            raise
         finally:
-            self._count_errors(attempted)
-        data = normalize_completion(data, target.entry.id)
-        cost = self.bill(principal, request_id, target, data.get("usage"), kind, multiplier, record=bill)
-        data["cost"] = money(cost)
-        usage = data.get("usage")
-        if isinstance(usage, dict):
-            await self.state.limits.add_tokens(principal, int(usage.get("total_tokens") or 0))
-        return ChatOutcome(target, data, attempted, cost, ctx)
+            call.finish(target=target, usage=usage, cost=cost, error=error)
 
-    async def stream(self, principal: "Principal", body: dict[str, Any], request_id: str, *,
-                     kind: str = "chat", multiplier: Decimal = Decimal(1),
-                     ctx: CallContext | None = None) -> ChatStream:
-        """Open the upstream stream (falling back while nothing has been sent) and return it."""
-        entries = self._candidates(body)
-        attempted = Attempted()
-        ctx = ctx or self.state.call_context(request_id)
-        ctx.owner = principal.owner
+    async def stream(self, call: Call, body: dict[str, Any], *, ctx: CallContext | None = None) -> ChatStream:
+        """Open the upstream stream (falling back while nothing has been sent) and return it.
+
+        Closing the returned stream bills it and finishes ``call``.
+        """
+        await call.admit(requested_model(body))
+        call.streamed = True
         try:
-            target, upstream = await self.state.router.open_chat_stream(
-                entries, body, ctx, attempted, deadline=request_deadline(body),
-                admit=self.state.billing.admission(principal))
-        finally:
-            self._count_errors(attempted)
+            entries = self._candidates(body)
+            ctx = ctx or self.state.call_context(call.request_id)
+            ctx.owner = call.principal.owner
+            try:
+                target, upstream = await self.state.router.open_chat_stream(
+                    entries, body, ctx, call.attempted, deadline=request_deadline(body),
+                    admit=call.candidate_admit())
+            finally:
+                self._count_errors(call.attempted)
+        except BaseException as exc:
+            call.finish(error=exc)
+            raise
         normalizer = StreamNormalizer(target.entry.id)
         tc = body.get("tool_choice")
         if isinstance(tc, dict):
@@ -187,6 +174,7 @@ class ChatPipeline:
                     for out in normalizer.feed(raw):
                         if first:
                             metrics.TTFT.labels(target.entry.id, provider).observe(time.perf_counter() - started)
+                            call.token_seen()
                             first = False
                         yield out
                 for out in normalizer.finish():
@@ -208,12 +196,16 @@ class ChatPipeline:
                 estimated = None
                 if normalizer.usage is None:
                     estimated = (estimate_prompt_tokens(body), normalizer.content_chunks + len(normalizer.tool_calls))
-                holder.cost = self.bill(principal, request_id, target, normalizer.usage, kind, multiplier, estimated)
                 self.open_streams -= 1
-                total = usage_counts(normalizer.usage)
-                await self.state.limits.add_tokens(principal, total[0] + total[1])
+                try:
+                    counted = usage_counts(normalizer.usage)
+                    holder.cost = await call.meter(target, normalizer.usage, estimated=estimated,
+                                                   tokens=counted[0] + counted[1])
+                finally:
+                    call.finish(target=target, usage=normalizer.usage, cost=holder.cost, error=holder.error,
+                                status=200)
 
-        holder = ChatStream(target, attempted, chunks(), normalizer, ctx=ctx)
+        holder = ChatStream(target, call.attempted, chunks(), normalizer, ctx=ctx)
         holder._closers.append(settle)
         self.open_streams += 1
         return holder

@@ -11,6 +11,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
+from meshapi_gateway.calls import Call
 from meshapi_gateway.compare import results as res
 from meshapi_gateway.compare.judge import judge_body
 from meshapi_gateway.compare.request import ComparePlan
@@ -32,7 +33,8 @@ async def run_model(pipeline: "ChatPipeline", principal: "Principal", model: str
                     request_id: str) -> dict[str, Any]:
     started = time.perf_counter()
     try:
-        outcome = await pipeline.complete(principal, body, res.model_request_id(request_id, model), kind=KIND)
+        outcome = await pipeline.complete(Call(pipeline.state, KIND, principal,
+                                               res.model_request_id(request_id, model)), body)
     except GatewayError as exc:
         return res.failure(model, request_id, _elapsed_ms(started), exc.code, exc.message)
     data = outcome.response
@@ -51,7 +53,8 @@ async def judge(pipeline: "ChatPipeline", principal: "Principal", plan: CompareP
     for position, model in enumerate(plan.judges):
         body = judge_body(model, plan.messages, answers, plan.instructions)
         try:
-            outcome = await pipeline.complete(principal, body, res.model_request_id(request_id, "judge"), kind=KIND)
+            outcome = await pipeline.complete(Call(pipeline.state, KIND, principal,
+                                                   res.model_request_id(request_id, "judge")), body)
         except GatewayError as exc:
             last = exc
             continue

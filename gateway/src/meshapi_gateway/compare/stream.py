@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator
 
+from meshapi_gateway.calls import Call
 from meshapi_gateway.compare import results as res
 from meshapi_gateway.compare.events import compare_frame, model_done_data
 from meshapi_gateway.compare.judge import judge_body
@@ -71,8 +72,8 @@ class CompareStream:
         started = time.perf_counter()
         opened = self.opened[model]
         try:
-            stream = await self.pipeline.stream(self.principal, {**self.plan.bodies[model], "stream": True},
-                                                res.model_request_id(self.request_id, model), kind=KIND)
+            call = Call(self.pipeline.state, KIND, self.principal, res.model_request_id(self.request_id, model))
+            stream = await self.pipeline.stream(call, {**self.plan.bodies[model], "stream": True})
         except GatewayError as exc:
             opened.set_result(False)
             await self.queue.put(_Done(res.failure(model, self.request_id, _ms(started), exc.code, exc.message)))
@@ -180,7 +181,7 @@ class CompareStream:
         for position, model in enumerate(plan.judges):
             body = judge_body(model, plan.messages, answers, plan.instructions, stream=True)
             try:
-                stream = await self.pipeline.stream(self.principal, body, request_id, kind=KIND)
+                stream = await self.pipeline.stream(Call(self.pipeline.state, KIND, self.principal, request_id), body)
             except GatewayError as exc:
                 last = exc
                 continue

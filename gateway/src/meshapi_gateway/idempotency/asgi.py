@@ -16,10 +16,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from meshapi_gateway.api.raw import header, read_body, send_error
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.auth.principal import replay_scope
+from meshapi_gateway.calls import report_replay
 from meshapi_gateway.errors import GatewayError, validation_error
 from meshapi_gateway.idempotency.service import MAX_KEY_LENGTH, IdempotencyService, key_hash
 from meshapi_gateway.idempotency.store import StoredResponse
 from meshapi_gateway.reliability import metrics as rmetrics
+from meshapi_gateway.request_context import request_id_of
 
 HEADER = b"idempotency-key"
 # Answers that carry a secret shown once (a new API key) are never stored, so these
@@ -113,6 +115,7 @@ async def run_idempotent(state: Any, scope: Scope, receive: Receive, send: Send,
         return
     if stored is not None:
         await _replay(send, stored)
+        report_replay(state, scope["path"], principal, request_id_of(scope), stored.status)
         return
     body_sent = False
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
+from meshapi_gateway.calls import Call, metering
 from meshapi_gateway.catalog.catalog import ModelEntry
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.money import money
@@ -136,16 +137,16 @@ class ResponsesService:
                                                                                         dict[str, str]]:
         if plan.native:
             return await self._create_native(principal, plan, request_id)
-        outcome = await self.pipeline.complete(principal, plan.body, request_id, kind=KIND)
+        outcome = await self.pipeline.complete(Call(self.state, KIND, principal, request_id), plan.body)
         response = objects.from_completion(outcome.response, plan.request, outcome.target.entry.id)
         return response, _resolved_headers(outcome.target, outcome.attempted)
 
     def _bill(self, principal: "Principal", request_id: str, target: Target, usage: Any,
               estimated: tuple[int, int] | None = None) -> Decimal:
         # The chat pipeline's billing, so every model call lands in one ledger with one pricing.
-        cost: Decimal = self.pipeline.bill(principal, request_id, target, usage if isinstance(usage, dict) else None,
-                                            KIND, Decimal(1), estimated)
-        return cost
+        record = metering.usage_record(principal, request_id, target, usage if isinstance(usage, dict) else None,
+                                       KIND, Decimal(1), estimated)
+        return metering.bill(self.state.billing, record)
 
     async def _create_native(self, principal: "Principal", plan: Plan,
                              request_id: str) -> tuple[dict[str, Any], dict[str, str]]:
@@ -167,7 +168,7 @@ class ResponsesService:
         if plan.native:
             return await self._stream_native(principal, plan, request_id)
         body = {**plan.body, "stream": True}
-        stream = await self.pipeline.stream(principal, body, request_id, kind=KIND)
+        stream = await self.pipeline.stream(Call(self.state, KIND, principal, request_id), body)
         events = ResponseEvents(plan.request, stream.target.entry.id)
 
         async def frames() -> AsyncIterator[bytes]:

@@ -40,12 +40,23 @@ if TYPE_CHECKING:
 
 
 @dataclass(slots=True)
+class AttemptRecord:
+    """One try on one deployment: what a finished call reports to its observers."""
+
+    model: str
+    deployment: str  # the slot key, ``<model id>#<deployment index>``
+    outcome: str  # "ok", or the error code it failed with
+    duration: float  # seconds, up to the answer (or, for a stream, its first chunk)
+
+
+@dataclass(slots=True)
 class Attempted:
-    """What the router tried for one request (for the fallback header, metrics and errors)."""
+    """What the router tried for one request (for the fallback header, metrics, errors and observers)."""
 
     tried: list[str] = field(default_factory=list)
     errors: list[UpstreamError] = field(default_factory=list)
     retry_rounds: int = 0
+    attempts: list[AttemptRecord] = field(default_factory=list)
 
     def models(self) -> list[str]:
         """The models tried, in order, each once."""
@@ -236,10 +247,13 @@ class Router:
                                             else max(0.001, attempt_end - loop.time()))
                     slot.in_flight += 1
                     held = False
+                    began = time.perf_counter()
                     try:
                         result = await attempt(provider, slot, timeouts, attempt_end)
                         held = keeps_slot
                     except UpstreamError as exc:
+                        attempted.attempts.append(AttemptRecord(entry.id, slot.key, exc.code,
+                                                                time.perf_counter() - began))
                         attempted.errors.append(exc)
                         round_errors += 1
                         if counts_against_deployment(exc):
@@ -265,6 +279,7 @@ class Router:
                     finally:
                         if not held:
                             slot.in_flight -= 1
+                    attempted.attempts.append(AttemptRecord(entry.id, slot.key, "ok", time.perf_counter() - began))
                     self.breakers.success(slot.key)
                     if target.entry is not entries[0]:
                         rmetrics.FALLBACKS.labels(entries[0].id, target.entry.id).inc()

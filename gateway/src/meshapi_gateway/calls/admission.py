@@ -1,0 +1,37 @@
+"""Admission: what may refuse a call before it is routed, besides rate limits and the balance.
+
+An ``AdmissionCheck`` is registered on ``GatewayState.admission_checks`` at start-up (key
+budgets, model allowlists, team quotas …). For every call, after its plan is known:
+
+1. ``admit(call)`` once, before anything is routed: raise a ``GatewayError`` to refuse the
+   call, or reserve what the call may use (keep it on ``call.reserved``).
+2. ``allow(call, entry)`` before each candidate model is tried (the request's fallbacks and
+   the catalog's chains may differ from the model asked for): raise a ``GatewayError`` to
+   skip that model; when nothing else answers, that refusal is the answer.
+3. ``release(call, record)`` once, when the call has finished (answered, failed, or the
+   client left), for every check whose ``admit`` returned: settle or free the reservation
+   with the real usage and cost in ``record``.
+
+The base class does nothing at each step, so a check overrides only what it needs. The
+per-candidate step runs on the hot path: keep it to dictionary lookups.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from meshapi_gateway.calls.call import Call
+    from meshapi_gateway.calls.record import CallRecord
+    from meshapi_gateway.catalog import ModelEntry
+
+
+class AdmissionCheck:
+    async def admit(self, call: Call) -> None:
+        return None
+
+    def allow(self, call: Call, entry: ModelEntry) -> None:
+        return None
+
+    def release(self, call: Call, record: CallRecord) -> None:
+        return None

@@ -1,0 +1,203 @@
+"""One data-plane call: admission before it is routed, metering and the report after it.
+
+An endpoint makes a ``Call`` once the caller is authenticated, and every step of the
+policy goes through it, in this order:
+
+    call.limit()                rate limits (429), before the body is validated
+    call.admit(requested)       balance precheck (402), then every admission check
+    router, with call.candidate_admit()   balance and checks again before each candidate model
+    call.meter(target, usage)   bill, count tokens toward the limits
+    call.finish(...)            release what the checks reserved, report to every observer
+
+``finish`` runs once whatever happens after ``admit`` (answer, error, client gone), so a
+reservation is never leaked; see ``calls/admission.py`` and ``calls/record.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from meshapi_gateway.billing import usage_counts
+from meshapi_gateway.calls import metering
+from meshapi_gateway.calls.record import CallRecord
+from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.routing import Attempted
+
+if TYPE_CHECKING:
+    from meshapi_gateway.auth.principal import Principal
+    from meshapi_gateway.billing.usage import Admit
+    from meshapi_gateway.calls.admission import AdmissionCheck
+    from meshapi_gateway.catalog import ModelEntry
+    from meshapi_gateway.providers.base import Target
+    from meshapi_gateway.state import GatewayState
+
+log = logging.getLogger("meshapi_gateway.calls")
+
+
+class Call:
+    __slots__ = (
+        "_finished",
+        "admitted",
+        "attempted",
+        "check_balance",
+        "endpoint",
+        "first_token",
+        "kind",
+        "multiplier",
+        "principal",
+        "request_id",
+        "requested",
+        "reserved",
+        "started",
+        "state",
+        "store_bill",
+        "streamed",
+    )
+
+    def __init__(self, state: GatewayState, endpoint: str, principal: Principal, request_id: str, *,
+                 kind: str | None = None, multiplier: Decimal = Decimal(1), check_balance: bool = True,
+                 store_bill: bool = True) -> None:
+        self.state = state
+        self.endpoint = endpoint
+        self.principal = principal
+        self.request_id = request_id
+        self.kind = kind or endpoint  # the ledger's ``kind`` column
+        self.multiplier = multiplier  # price multiplier (batch discount)
+        self.check_balance = check_balance  # False for work already paid for (a batch item's rerun)
+        self.store_bill = store_bill  # False when the caller writes the ledger row in its own transaction
+        self.requested: str | None = None
+        self.attempted = Attempted()
+        self.streamed = False
+        self.started = time.perf_counter()
+        self.first_token: float | None = None
+        self.admitted: list[AdmissionCheck] = []
+        self.reserved: dict[str, Any] = {}  # what admission checks hold for this call, by their own keys
+        self._finished = False
+
+    # -- before ---------------------------------------------------------------------------------------
+    async def limit(self) -> dict[str, str]:
+        """Count the request against the key's rate limits; the ``X-RateLimit-*`` headers to send."""
+        return await self.state.limits.check(self.principal)
+
+    async def admit(self, requested: str | None) -> None:
+        """The balance precheck for the model asked for, then every admission check (each may refuse)."""
+        self.requested = requested
+        self.started = time.perf_counter()
+        try:
+            if self.check_balance:
+                self.state.billing.precheck(self.principal, requested)
+            for check in self.state.admission_checks:
+                await check.admit(self)
+                self.admitted.append(check)
+        except GatewayError as exc:
+            self.finish(error=exc)
+            raise
+
+    def candidate_admit(self) -> Admit | None:
+        """What the router runs before trying each candidate model (``None``: nothing to check)."""
+        balance = self.state.billing.admission(self.principal) if self.check_balance else None
+        checks = self.admitted
+        if not checks:
+            return balance
+
+        def admit(entry: ModelEntry) -> None:
+            if balance is not None:
+                balance(entry)
+            for check in checks:
+                check.allow(self, entry)
+
+        return admit
+
+    # -- after ----------------------------------------------------------------------------------------
+    def bill(self, target: Target, usage: dict[str, Any] | None,
+             estimated: tuple[int, int] | None = None) -> Decimal:
+        record = metering.usage_record(self.principal, self.request_id, target, usage, self.kind, self.multiplier,
+                                       estimated)
+        return metering.bill(self.state.billing, record, store=self.store_bill)
+
+    async def meter(self, target: Target, usage: dict[str, Any] | None, *,
+                    estimated: tuple[int, int] | None = None, tokens: int | None = None) -> Decimal:
+        """Bill the answer and count its tokens toward the key's limits (``tokens``: the count to use)."""
+        cost = self.bill(target, usage, estimated)
+        if tokens is None:
+            if isinstance(usage, dict):
+                tokens = int(usage.get("total_tokens") or 0) or sum(usage_counts(usage)[:2])
+            else:
+                tokens = 0
+        if tokens:
+            await self.state.limits.add_tokens(self.principal, tokens)
+        return cost
+
+    def token_seen(self) -> None:
+        """The first token went out (a stream's time to first token)."""
+        if self.first_token is None:
+            self.first_token = time.perf_counter() - self.started
+
+    def finish(self, *, target: Target | None = None, usage: dict[str, Any] | None = None,
+               cost: Decimal | None = None, error: BaseException | None = None,
+               status: int | None = None) -> None:
+        """Release the admission checks' reservations and report the call; only the first call counts."""
+        if self._finished:
+            return
+        self._finished = True
+        observers = self.state.call_observers
+        if not self.admitted and not observers:
+            return  # the common case: nothing listens
+        record = self.record(target, usage, cost, error, status)
+        for check in reversed(self.admitted):
+            try:
+                check.release(self, record)
+            except Exception:  # one check's bug must not keep the others' reservations
+                log.exception("admission check %r failed to release", check)
+        for observer in observers:
+            try:
+                observer.finished(record)
+            except Exception:
+                log.exception("call observer %r failed", observer)
+
+    def record(self, target: Target | None, usage: dict[str, Any] | None, cost: Decimal | None,
+               error: BaseException | None, status: int | None = None) -> CallRecord:
+        code: str | None = None
+        if isinstance(error, GatewayError):
+            code, status = error.code, status or error.status
+        elif isinstance(error, asyncio.CancelledError):
+            code, status = "invalid_request", status or 499  # the client left (what it would have been told)
+        elif error is not None:
+            code = getattr(error, "code", None) or "internal_error"
+            status = status or int(getattr(error, "status", 0) or 500)
+        deployment = None
+        if target is not None:
+            for attempt in reversed(self.attempted.attempts):
+                if attempt.outcome == "ok":
+                    deployment = attempt.deployment
+                    break
+        return CallRecord(endpoint=self.endpoint, request_id=self.request_id, principal=self.principal,
+                          requested_model=self.requested, model=target.entry.id if target is not None else None,
+                          deployment=deployment, attempts=list(self.attempted.attempts),
+                          status=status or (200 if code is None else 500), error_code=code, streamed=self.streamed,
+                          time_to_first_token=self.first_token, duration=time.perf_counter() - self.started,
+                          usage=usage, cost=cost)
+
+
+# The data-plane paths, by the endpoint name their calls report.
+ENDPOINTS = {"/v1/chat/completions": "chat", "/v1/responses": "responses", "/v1/embeddings": "embeddings",
+             "/v1/chat/compare": "compare"}
+
+
+def report_replay(state: GatewayState, path: str, principal: Principal, request_id: str, status: int) -> None:
+    """An idempotent replay of a data-plane call: observers hear of it (nothing was called or billed)."""
+    endpoint = ENDPOINTS.get(path)
+    if endpoint is None or not state.call_observers:
+        return
+    record = CallRecord(endpoint=endpoint, request_id=request_id, principal=principal, requested_model=None,
+                        model=None, deployment=None, attempts=[], status=status, error_code=None, streamed=False,
+                        time_to_first_token=None, duration=0.0, usage=None, cost=None, replayed=True)
+    for observer in state.call_observers:
+        try:
+            observer.finished(record)
+        except Exception:
+            log.exception("call observer %r failed", observer)

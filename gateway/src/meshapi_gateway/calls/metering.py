@@ -1,0 +1,43 @@
+"""Metering after a call: its price from the catalog entry that answered, the ledger, the usage metrics.
+
+Every endpoint bills through here, so every model call lands in one ledger with one pricing.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from meshapi_gateway import metrics
+from meshapi_gateway.billing import UsageRecord, usage_counts
+
+if TYPE_CHECKING:
+    from meshapi_gateway.auth.principal import Principal
+    from meshapi_gateway.billing import Billing
+    from meshapi_gateway.providers.base import Target
+
+
+def usage_record(principal: Principal, request_id: str, target: Target, usage: dict[str, Any] | None,
+                 kind: str, multiplier: Decimal, estimated: tuple[int, int] | None = None) -> UsageRecord:
+    """What one answered call costs, priced from the catalog entry of the model that answered."""
+    prompt, completion, cached = usage_counts(usage)
+    if usage is None and estimated is not None:
+        prompt, completion = estimated
+    entry = target.entry
+    return UsageRecord(request_id=request_id, owner=principal.owner, key_id=principal.key_id, model=entry.id,
+                       provider=target.deployment.provider or entry.provider, prompt_tokens=prompt,
+                       completion_tokens=completion, cached_tokens=cached,
+                       cost=entry.pricing.cost(prompt, completion, cached, multiplier), kind=kind)
+
+
+def bill(billing: Billing, record: UsageRecord, *, store: bool = True) -> Decimal:
+    """Count ``record`` in the metrics and (unless ``store`` is False) queue it for the ledger.
+
+    ``store=False`` is for callers that write the ledger row themselves, in their own
+    transaction (batch items: the bill and the item's result commit together).
+    """
+    if store:
+        billing.record(record)
+    metrics.observe_usage(record.model, record.provider, record.prompt_tokens, record.completion_tokens,
+                          float(record.cost))
+    return record.cost
