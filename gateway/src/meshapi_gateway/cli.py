@@ -195,11 +195,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = settings.model_copy(update={"max_connections": fit_to_open_file_limit(settings.max_connections)})
     if settings.workers > 1:
+        from meshapi_gateway.providers.local.shared import SHARED_ENV, host_for
         from meshapi_gateway.workers import supervise
 
         os.environ[SETTINGS_ENV] = settings.model_dump_json()
         options = {"app": "meshapi_gateway.cli:app_from_env", "factory": True, **server_options(settings)}
-        return supervise(options, settings.host, settings.port, settings.workers, settings.shutdown_grace_seconds)
+        model_host = host_for(settings)  # one local model child for all the workers of this node
+        if model_host is not None:
+            os.environ[SHARED_ENV] = model_host.handoff()
+        try:
+            return supervise(options, settings.host, settings.port, settings.workers,
+                             settings.shutdown_grace_seconds)
+        finally:
+            if model_host is not None:
+                model_host.stop()
     else:
         from meshapi_gateway.app import asgi
 

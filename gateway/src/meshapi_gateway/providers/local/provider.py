@@ -27,7 +27,7 @@ from meshapi_gateway.http_client import TransportError
 from meshapi_gateway.ids import ulid
 from meshapi_gateway.providers.base import CallContext, Target, UpstreamError
 from meshapi_gateway.providers.local import admission, conversation, tool_answer, tool_grammar
-from meshapi_gateway.providers.local.supervisor import LlamaServerSupervisor
+from meshapi_gateway.providers.local.supervisor import ModelServer
 from meshapi_gateway.providers.openai_compat import OpenAICompatProvider
 
 log = logging.getLogger("meshapi_gateway.local_model")
@@ -75,7 +75,7 @@ class LocalProvider(OpenAICompatProvider):
     # A chat is a read of the child's stream: the router's watchdog bounds the whole call.
     applies_call_timeouts = False
 
-    def __init__(self, supervisor: LlamaServerSupervisor, ready_timeout: float = 60.0, n_ctx: int = 8192,
+    def __init__(self, supervisor: ModelServer, ready_timeout: float = 60.0, n_ctx: int = 8192,
                  max_concurrent_per_owner: int = 2) -> None:
         self.supervisor = supervisor
         self.ready_timeout = ready_timeout

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 from meshapi_gateway.providers.local.catalog_entry import LOCAL_MODEL_ID, UPSTREAM_NAME, local_model_entry
 from meshapi_gateway.providers.local.files import locate
 from meshapi_gateway.providers.local.provider import LocalProvider
-from meshapi_gateway.providers.local.supervisor import LaunchSpec, LlamaServerSupervisor
+from meshapi_gateway.providers.local.shared import SharedModelClient, handed_over
+from meshapi_gateway.providers.local.supervisor import LaunchSpec, LlamaServerSupervisor, ModelServer
 
 if TYPE_CHECKING:
     from meshapi_gateway.state import GatewayState
@@ -28,10 +29,18 @@ async def start_local_models(state: "GatewayState") -> Callable[[], Awaitable[No
     if files.gguf is None:
         log.warning("local model off: %s; %s is not listed", files.missing, LOCAL_MODEL_ID)
         return None
-    spec = LaunchSpec(gguf=files.gguf, model_alias=UPSTREAM_NAME, n_ctx=cfg.n_ctx, threads=cfg.threads,
-                      port=cfg.port)
-    supervisor = LlamaServerSupervisor(spec, state.http, log_path=state.settings.data_dir / "local-model.log")
-    await supervisor.start()
+    shared = handed_over()
+    supervisor: ModelServer
+    if shared is not None:  # a worker of `serve --workers N`: the parent runs the node's one child
+        client = SharedModelClient(shared["url"], shared["api_key"], state.http)
+        await client.start()
+        supervisor = client
+    else:
+        spec = LaunchSpec(gguf=files.gguf, model_alias=UPSTREAM_NAME, n_ctx=cfg.n_ctx, threads=cfg.threads,
+                          port=cfg.port)
+        own = LlamaServerSupervisor(spec, state.http, log_path=state.settings.data_dir / "local-model.log")
+        await own.start()
+        supervisor = own
     state.providers.install("local", LocalProvider(supervisor, cfg.ready_timeout, cfg.n_ctx,
                                                    cfg.max_concurrent_per_owner))
     state.catalog.add(local_model_entry(supervisor.base_url, cfg.n_ctx))

@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from meshapi_gateway.http_client import HTTPClient, TransportError
 
@@ -88,6 +88,28 @@ def _die_with_parent() -> None:
     """Runs in the child before exec: if the gateway dies hard, the kernel ends the child too."""
     with contextlib.suppress(Exception):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class ModelServer(Protocol):
+    """What the ``local`` provider needs of the child: this process's supervisor, or (a worker of
+    ``serve --workers N``) the node's shared child seen from a worker (``shared.py``)."""
+
+    url: str
+    generation: int
+
+    @property
+    def auth_headers(self) -> dict[str, str]: ...
+
+    @property
+    def base_url(self) -> str: ...
+
+    def status(self) -> dict[str, object]: ...
+
+    async def wait_ready(self, timeout: float) -> bool: ...
+
+    async def wait_for_restart(self, seen: int, timeout: float) -> bool: ...
+
+    async def stop(self) -> None: ...
 
 
 class LlamaServerSupervisor:
