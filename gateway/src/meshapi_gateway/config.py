@@ -73,6 +73,31 @@ class WebSearchSettings(BaseModel):
     timeout: float = Field(default=20.0, gt=0)
 
 
+class AnthropicInboundSettings(BaseModel):
+    """``POST /v1/messages`` (docs/anthropic.md): which catalog model answers a model name an Anthropic client sends."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Client model name or ``fnmatch`` pattern (``claude-*``) → catalog model id; exact names win over patterns,
+    # patterns are tried in the order written.
+    model_map: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("model_map", mode="before")
+    @classmethod
+    def _from_env(cls, v: Any) -> Any:
+        # From the environment the map arrives as "claude-*=local/smollm2-135m-instruct,claude-x=…".
+        if not isinstance(v, str):
+            return v
+        out: dict[str, str] = {}
+        for item in v.split(","):
+            name, sep, target = item.partition("=")
+            if item.strip() and (not sep or not name.strip() or not target.strip()):
+                raise ValueError(f"expected name=model pairs separated by commas, got {item.strip()!r}")
+            if sep:
+                out[name.strip()] = target.strip()
+        return out
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -136,6 +161,7 @@ class Settings(BaseModel):
     local_model: LocalModelSettings = Field(default_factory=LocalModelSettings)
     auto_router: AutoRouterSettings = Field(default_factory=AutoRouterSettings)
     web_search: WebSearchSettings = Field(default_factory=WebSearchSettings)
+    anthropic: AnthropicInboundSettings = Field(default_factory=AnthropicInboundSettings)
     # Accounts (docs/accounts.md): owners without a balance row are unlimited unless enforcing.
     billing_enforce: bool = False
     default_credit_usd: Decimal = Field(Decimal(0), ge=0)
@@ -260,7 +286,7 @@ class Settings(BaseModel):
 
 
 # Setting groups that can be set field by field from the environment (MESHAPI_GATEWAY_WEB_SEARCH_PROVIDER=…).
-_NESTED_ENV = ("local_model", "web_search")
+_NESTED_ENV = ("local_model", "web_search", "anthropic")
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:

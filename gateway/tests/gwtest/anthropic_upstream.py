@@ -15,6 +15,8 @@ reads and writes; ``claude-error-<status>`` the documented error body for that s
 ``claude-error-event`` streams some text and then an ``overloaded_error`` event;
 ``claude-error-first`` opens a stream whose first event is an error; ``claude-cut`` drops
 the connection mid-stream; ``claude-eof`` ends the stream before ``message_stop``.
+``POST /v1/messages/count_tokens`` answers ``count_words`` of the request (a stand-in for the
+real tokenizer that a test can recompute).
 """
 
 from __future__ import annotations
@@ -324,4 +326,25 @@ def make_app(recorder: Recorder) -> Starlette:
             events = events_for(message)
         return StreamingResponse(_stream(model, events), media_type="text/event-stream")
 
-    return Starlette(routes=[Route("/v1/messages", messages, methods=["POST"])])
+    async def count_tokens(request: Request) -> Response:
+        body = json.loads(await request.body())
+        recorder.requests.append({"path": request.url.path, "headers": dict(request.headers), "body": body})
+        if not request.headers.get("x-api-key"):
+            return _error(401)
+        if "max_tokens" in body or not isinstance(body.get("messages"), list):
+            return _error(400, "count_tokens takes model, messages, system, tools, tool_choice and thinking")
+        return JSONResponse({"input_tokens": count_words(body)})
+
+    return Starlette(routes=[Route("/v1/messages", messages, methods=["POST"]),
+                             Route("/v1/messages/count_tokens", count_tokens, methods=["POST"])])
+
+
+def count_words(body: dict[str, Any]) -> int:
+    """Words of the system prompt and every text block, plus 10 per tool."""
+    texts: list[str] = []
+    system = body.get("system")
+    texts.extend([system] if isinstance(system, str) else [b.get("text", "") for b in system or []])
+    for m in body.get("messages") or []:
+        c = m.get("content")
+        texts.extend([c] if isinstance(c, str) else [b.get("text", "") for b in c if b.get("type") == "text"])
+    return sum(len(t.split()) for t in texts) + 10 * len(body.get("tools") or [])

@@ -96,6 +96,13 @@ def routes() -> list[BaseRoute]:
         Route("/v1/batches/{batch_id}", batches.get_batch, methods=["GET"]),
         Route("/v1/batches/{batch_id}/cancel", batches.cancel_batch, methods=["POST"]),
     ]
+    # --- Anthropic's Messages API (docs/anthropic.md) ---
+    from meshapi_gateway.api import messages
+
+    table += [
+        Route("/v1/messages", messages.MessagesRoute(), methods=["POST"]),
+        Route("/v1/messages/count_tokens", messages.CountTokensRoute(), methods=["POST"]),
+    ]
     # --- accounts: keys, balance, usage, admin credits, templates ---
     from meshapi_gateway.api import accounts, keys, templates, tokens, usage
 

@@ -232,6 +232,16 @@ class LocalProvider(OpenAICompatProvider):
     async def embeddings(self, body: dict[str, Any], target: Target, ctx: CallContext) -> dict[str, Any]:
         return await self._when_ready(lambda: super(LocalProvider, self).embeddings(body, target, ctx))
 
+    async def count_prompt_tokens(self, body: dict[str, Any], ctx: CallContext) -> int:
+        """The tokens ``body``'s prompt (conversation and tools, rendered as for an answer) takes, by the model's
+        own tokenizer; used by Anthropic's count_tokens."""
+        try:
+            plan = tool_grammar.plan(body)
+        except tool_grammar.ToolChoiceError as exc:
+            raise UpstreamError("validation_error", str(exc), status=422) from None
+        prompt = conversation.render(body.get("messages") or [], tool_grammar.tools_prompt(plan))
+        return await self._when_ready(lambda: self._count_tokens(prompt, ctx))
+
     async def _count_tokens(self, text: str, ctx: CallContext) -> int:
         try:
             resp = await ctx.session.post(self.supervisor.url + "/extras/tokenize/count",

@@ -1,0 +1,148 @@
+"""One ``/v1/messages`` call after authentication: choose the path, run it, shape the answer.
+
+A model Anthropic serves takes the native path (``passthrough``); every other model takes
+the chat pipeline with the translated request, exactly as ``/v1/chat/completions`` would
+(limits, balance, fallbacks, billing), and its answer or stream is translated back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
+
+from meshapi_gateway.anthropic_inbound import passthrough
+from meshapi_gateway.anthropic_inbound.errors import error_type
+from meshapi_gateway.anthropic_inbound.models import resolve_model
+from meshapi_gateway.anthropic_inbound.request import check_common, invalid, to_chat
+from meshapi_gateway.anthropic_inbound.response import message_id, to_message
+from meshapi_gateway.anthropic_inbound.stream import MessageStream, error_event, event
+from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.providers.base import UpstreamError
+from meshapi_gateway.routing import auto_select
+from meshapi_gateway.routing.auto import is_auto
+
+if TYPE_CHECKING:
+    from meshapi_gateway.auth.principal import Principal
+    from meshapi_gateway.catalog import ModelEntry
+    from meshapi_gateway.chat import ChatPipeline
+    from meshapi_gateway.state import GatewayState
+
+KIND = passthrough.KIND
+
+
+@dataclass(slots=True)
+class Plan:
+    """What a request resolved to: the catalog model, and either native candidates or the chat request."""
+
+    model_id: str
+    native: list["ModelEntry"] | None = None
+    chat: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Answer:
+    """A JSON answer, or SSE frames (with what to run when the response is over)."""
+
+    headers: dict[str, str]
+    message: dict[str, Any] | None = None
+    frames: AsyncIterator[bytes] | None = None
+    close: Callable[[], Awaitable[None]] | None = None
+
+
+def resolve_entry(state: "GatewayState", body: dict[str, Any]) -> "ModelEntry | None":
+    """The catalog entry the request's model name stands for (None for ``auto``)."""
+    model_id = resolve_model(check_common(body), state.settings.anthropic.model_map, state.catalog)
+    if is_auto(model_id):
+        return None
+    return state.router.resolve(model_id)
+
+
+def plan(state: "GatewayState", principal: "Principal", body: dict[str, Any]) -> Plan:
+    model_id = resolve_model(check_common(body), state.settings.anthropic.model_map, state.catalog)
+    entries = [] if is_auto(model_id) else state.router.candidates(model_id)
+    native = passthrough.native_candidates(entries)
+    if native is not None:
+        max_tokens = body.get("max_tokens")
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            raise invalid("max_tokens", "Field required (an integer of at least 1)")
+        return Plan(model_id, native=native)
+    can_reason = bool(entries) and entries[0].supports_thinking
+    chat, notes = to_chat(body, model_id, can_reason=can_reason)
+    chat = auto_select.resolve(state, principal, chat)
+    return Plan(str(chat["model"]), chat=chat, notes=notes)
+
+
+def _headers(target_id: str, attempted: Any, notes: list[str], extra: dict[str, str] | None = None) -> dict[str, str]:
+    headers = {"x-resolved-model-id": target_id}
+    models = attempted.models()
+    if len(models) > 1:
+        headers["x-meshapi-fallback"] = ",".join(models)
+    headers.update(extra or {})
+    if notes:
+        warning = "; ".join(notes)
+        headers["x-meshapi-warning"] = f"{headers['x-meshapi-warning']}; {warning}" \
+            if headers.get("x-meshapi-warning") else warning
+    return headers
+
+
+def _failure(exc: UpstreamError) -> tuple[str, str]:
+    kind, _ = error_type(GatewayError(exc.code if exc.code != "stream_interrupted" else "upstream_error",
+                                      exc.message, status=exc.status, provider_error=exc.provider_error))
+    return kind, exc.message
+
+
+async def create(state: "GatewayState", principal: "Principal", body: dict[str, Any], the_plan: Plan,
+                 request_id: str, beta: str | None) -> Answer:
+    """A whole (non-streamed) answer."""
+    if the_plan.native is not None:
+        native = await passthrough.create(state, principal, the_plan.native, body, request_id, beta)
+        return Answer(_headers(native.target.entry.id, native.attempted, the_plan.notes), message=native.message)
+    pipeline: "ChatPipeline" = state.services["chat"]
+    assert the_plan.chat is not None
+    outcome = await pipeline.complete(principal, the_plan.chat, request_id, kind=KIND)
+    extra = outcome.ctx.response_headers if outcome.ctx is not None else None
+    return Answer(_headers(outcome.target.entry.id, outcome.attempted, the_plan.notes, extra),
+                  message=to_message(outcome.response, outcome.target.entry.id))
+
+
+async def open_stream(state: "GatewayState", principal: "Principal", body: dict[str, Any], the_plan: Plan,
+                      request_id: str, beta: str | None) -> Answer:
+    """A stream, opened (with fallbacks) before anything is sent."""
+    if the_plan.native is not None:
+        opened, close = await passthrough.open_stream(state, principal, the_plan.native, body, request_id, beta)
+        return Answer(_headers(opened.target.entry.id, opened.attempted, the_plan.notes),
+                      frames=_native_frames(opened, request_id), close=close)
+    pipeline: "ChatPipeline" = state.services["chat"]
+    assert the_plan.chat is not None
+    stream = await pipeline.stream(principal, the_plan.chat, request_id, kind=KIND)
+    extra = stream.ctx.response_headers if stream.ctx is not None else None
+    translator = MessageStream(message_id(), stream.target.entry.id)
+
+    async def frames() -> AsyncIterator[bytes]:
+        yield translator.start()
+        try:
+            async for chunk in stream.chunks:
+                out = translator.feed(chunk)
+                if out:
+                    yield out
+        finally:
+            await stream.aclose()
+        if stream.error is not None:
+            kind, message = _failure(stream.error)
+            yield translator.fail(kind, message, request_id)
+        else:
+            yield translator.finish(stream.normalizer.usage)
+
+    return Answer(_headers(stream.target.entry.id, stream.attempted, the_plan.notes, extra), frames=frames(),
+                  close=stream.aclose)
+
+
+async def _native_frames(opened: passthrough.NativeStream, request_id: str) -> AsyncIterator[bytes]:
+    try:
+        async for data in opened.events:
+            opened.observe(data)
+            yield event(str(data.get("type") or "message"), data)
+    except UpstreamError as exc:
+        kind, message = _failure(exc)
+        yield error_event(kind, message, request_id)

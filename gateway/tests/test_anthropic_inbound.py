@@ -1,0 +1,402 @@
+"""``POST /v1/messages`` through the anthropic SDK against the real gateway, on the fake upstreams.
+
+An OpenAI-compatible model answers through the translation (requests checked as the fake
+received them, answers and streams as the SDK parsed them); an Anthropic model answers through
+the native pass-through (the fake Anthropic server sees the client's own body, cache marks and
+thinking signatures included). Errors come back in Anthropic's envelope, as the SDK's typed
+exceptions. The local model has its own file (``test_anthropic_inbound_local.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any, Iterator
+
+import anthropic
+import httpx
+import pytest
+
+from gwtest import anthropic_upstream as doc
+from gwtest.harness import FakeUpstream, Gateway, start_gateway
+from gwtest.openai_upstream import Recorder
+from gwtest.server_thread import ServerThread
+
+WEATHER = {"name": "get_weather", "description": "Get the current weather in a given location",
+           "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+ANTHROPIC_COMMON = {"provider": "anthropic", "api_key": "sk-ant-test", "max_output_tokens": 2048,
+                    "prompt_usd_per_1m": "3", "completion_usd_per_1m": "15"}
+
+
+@pytest.fixture(scope="module")
+def anthropic_up() -> Iterator[FakeUpstream]:
+    recorder = Recorder()
+    server = ServerThread(doc.make_app(recorder)).start()
+    yield FakeUpstream(server.url, recorder)
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory, anthropic_up: FakeUpstream,
+       fake_openai: FakeUpstream) -> Iterator[Gateway]:
+    from gwtest.harness import fake_models
+
+    models = fake_models(fake_openai.url)
+    for name in ("claude-echo", "claude-doc", "claude-tools", "claude-thinking", "claude-cached", "claude-error-event",
+                 "claude-error-first", "claude-error-529"):
+        models.append({"id": f"anthropic/{name}", "upstream_model": name, "base_url": anthropic_up.url,
+                       **ANTHROPIC_COMMON})
+    model_map = {"claude-sonnet-4-5": "fake/echo", "claude-3-5-haiku-*": "fake/tools", "claude-opus-*": "fake/echo",
+                 "claude-passthrough": "anthropic/claude-echo"}
+    gateway = start_gateway(tmp_path_factory.mktemp("gw-messages"), fake_openai.url, models=models,
+                            anthropic={"model_map": model_map}, retry_max_rounds=0,
+                            breaker_failure_threshold=1000)
+    yield gateway
+    gateway.server.stop()
+
+
+@pytest.fixture(scope="module")
+def key(gw: Gateway) -> str:
+    return gw.create_key("alice")
+
+
+@pytest.fixture(scope="module")
+def client(gw: Gateway, key: str) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=gw.url, api_key=key, max_retries=0, timeout=30)
+
+
+def sent(up: FakeUpstream) -> dict[str, Any]:
+    return up.recorder.last()["body"]
+
+
+def raw_events(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """(event name, payload) of every SSE frame; each frame names its event and carries JSON."""
+    out = []
+    for block in text.split("\n\n")[:-1]:
+        lines = dict(line.split(": ", 1) for line in block.split("\n"))
+        payload = json.loads(lines["data"])
+        assert payload["type"] == lines["event"]
+        out.append((lines["event"], payload))
+    return out
+
+
+# --- the translated path (an OpenAI-compatible model) ------------------------------------------
+
+def test_text_answer_through_the_model_map(client: anthropic.Anthropic, fake_openai: FakeUpstream) -> None:
+    message = client.messages.create(model="claude-sonnet-4-5", max_tokens=64, system="Be terse.",
+                                     messages=[{"role": "user", "content": "Hello there"}],
+                                     stop_sequences=["END"], metadata={"user_id": "u-42"},
+                                     extra_body={"temperature": 0.5})
+    assert message.type == "message" and message.role == "assistant"
+    assert message.id.startswith("msg_")
+    assert message.model == "fake/echo"
+    assert [(b.type, b.text) for b in message.content] == [("text", "echo: Hello there")]
+    assert message.stop_reason == "end_turn"
+    sent_body = sent(fake_openai)
+    assert sent_body["messages"] == [{"role": "system", "content": "Be terse."},
+                                     {"role": "user", "content": "Hello there"}]
+    assert sent_body["max_tokens"] == 64 and sent_body["temperature"] == 0.5
+    assert sent_body["stop"] == ["END"] and sent_body["user"] == "u-42"
+    # The fake counts words + 3 for the prompt; OpenAI's prompt_tokens is Anthropic's input_tokens (no cache).
+    assert message.usage.input_tokens == 2 + 2 + 3
+    assert message.usage.output_tokens == 3
+    assert message.usage.cache_read_input_tokens == 0
+
+
+def test_headers_request_id_and_resolved_model(gw: Gateway, key: str) -> None:
+    with httpx.Client(base_url=gw.url, timeout=30) as c:
+        r = c.post("/v1/messages?beta=true", headers={"x-api-key": key, "anthropic-version": "2023-06-01",
+                                                      "anthropic-beta": "no-such-beta-2099-01-01"},
+                   json={"model": "claude-opus-4-1", "max_tokens": 10,
+                         "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 200, r.text
+    assert r.headers["request-id"] == r.headers["x-request-id"]
+    assert r.headers["x-resolved-model-id"] == "fake/echo"
+    assert r.json()["content"] == [{"type": "text", "text": "echo: hi"}]
+
+
+def test_bearer_key_and_usage_billed_as_messages(gw: Gateway, key: str) -> None:
+    c = anthropic.Anthropic(base_url=gw.url, auth_token=key, api_key=None, max_retries=0, timeout=30)
+    message = c.messages.create(model="fake/echo", max_tokens=10, messages=[{"role": "user", "content": "bill me"}])
+    assert message._request_id
+    with gw.client(key) as h:
+        rows = h.get("/v1/usage", params={"request_id": message._request_id}).json()["data"]
+    assert [(r["kind"], r["model"], r["prompt_tokens"], r["completion_tokens"]) for r in rows] == [
+        ("messages", "fake/echo", message.usage.input_tokens, message.usage.output_tokens)]
+    # fake/echo costs $1 per million prompt tokens and $2 per million completion tokens.
+    expected = (Decimal(message.usage.input_tokens) + 2 * Decimal(message.usage.output_tokens)) / 1_000_000
+    assert Decimal(rows[0]["cost_usd"]) == expected
+
+
+def test_multi_turn_tool_use_and_tool_result(client: anthropic.Anthropic, fake_openai: FakeUpstream) -> None:
+    first = client.messages.create(model="claude-3-5-haiku-20241022", max_tokens=100, tools=[WEATHER],
+                                   tool_choice={"type": "any"},
+                                   messages=[{"role": "user", "content": "Weather in Paris?"}])
+    assert first.stop_reason == "tool_use"
+    [call] = [b for b in first.content if b.type == "tool_use"]
+    assert (call.id, call.name, call.input) == ("call_fake1", "get_weather", {"city": "Paris", "unit": "celsius"})
+    body = sent(fake_openai)
+    assert body["tools"] == [{"type": "function", "function": {
+        "name": "get_weather", "description": WEATHER["description"], "parameters": WEATHER["input_schema"]}}]
+    assert body["tool_choice"] == "required"
+    second = client.messages.create(
+        model="claude-sonnet-4-5", max_tokens=100, tools=[WEATHER],
+        tool_choice={"type": "tool", "name": "get_weather", "disable_parallel_tool_use": True},
+        messages=[{"role": "user", "content": "Weather in Paris?"},
+                  {"role": "assistant", "content": [{"type": "text", "text": "Checking."},
+                                                    {"type": "tool_use", "id": call.id, "name": call.name,
+                                                     "input": call.input}]},
+                  {"role": "user", "content": [
+                      {"type": "tool_result", "tool_use_id": call.id, "content": [{"type": "text", "text": "18C"}]},
+                      {"type": "text", "text": "And so?"}]}])
+    assert second.content[0].type == "text"
+    body = sent(fake_openai)
+    assert body["messages"] == [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": "Checking.", "tool_calls": [
+            {"id": "call_fake1", "type": "function",
+             "function": {"name": "get_weather", "arguments": '{"city":"Paris","unit":"celsius"}'}}]},
+        {"role": "tool", "tool_call_id": "call_fake1", "content": "18C"},
+        {"role": "user", "content": "And so?"}]
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    assert body["parallel_tool_calls"] is False
+
+
+def test_images_and_documents_translated(client: anthropic.Anthropic, fake_openai: FakeUpstream) -> None:
+    client.messages.create(model="fake/echo", max_tokens=10, messages=[{"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
+        {"type": "image", "source": {"type": "url", "url": "https://example.com/a.jpg"}},
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="}},
+        {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "plain words"}},
+        {"type": "text", "text": "Describe."}]}])
+    assert sent(fake_openai)["messages"] == [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/a.jpg"}},
+        {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "document.pdf"}},
+        {"type": "text", "text": "plain words"},
+        {"type": "text", "text": "Describe."}]}]
+
+
+def test_stream_text_event_sequence(client: anthropic.Anthropic) -> None:
+    with client.messages.stream(model="claude-sonnet-4-5", max_tokens=50,
+                                messages=[{"role": "user", "content": "one two three"}]) as stream:
+        kinds = [e.type for e in stream]
+        final = stream.get_final_message()
+    assert kinds[0] == "message_start"
+    assert kinds[-2:] == ["message_delta", "message_stop"]
+    assert "content_block_start" in kinds and "content_block_stop" in kinds
+    assert final.content[0].type == "text" and final.content[0].text == "echo: one two three"
+    assert final.stop_reason == "end_turn"
+    assert final.usage.output_tokens == 4 and final.usage.input_tokens == 3 + 3
+
+
+def test_stream_raw_frames_have_ping_and_named_events(gw: Gateway, key: str) -> None:
+    with httpx.Client(base_url=gw.url, timeout=30) as c:
+        r = c.post("/v1/messages", headers={"x-api-key": key},
+                   json={"model": "fake/echo", "max_tokens": 10, "stream": True,
+                         "messages": [{"role": "user", "content": "a b"}]})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    events = raw_events(r.text)
+    assert [name for name, _ in events] == [
+        "message_start", "ping", "content_block_start", *["content_block_delta"] * 3, "content_block_stop",
+        "message_delta", "message_stop"]
+    assert "".join(p["delta"]["text"] for n, p in events if n == "content_block_delta") == "echo: a b"
+
+
+def test_stream_tool_use(client: anthropic.Anthropic) -> None:
+    with client.messages.stream(model="fake/tools", max_tokens=50, tools=[WEATHER], tool_choice={"type": "auto"},
+                                messages=[{"role": "user", "content": "weather?"}]) as stream:
+        final = stream.get_final_message()
+    assert final.stop_reason == "tool_use"
+    [block] = final.content
+    assert block.type == "tool_use" and block.input == {"city": "Paris", "unit": "celsius"}
+
+
+def test_stream_failure_after_first_byte_is_an_error_event(gw: Gateway, key: str) -> None:
+    with httpx.Client(base_url=gw.url, timeout=30) as c:
+        r = c.post("/v1/messages", headers={"x-api-key": key},
+                   json={"model": "fake/cut-3", "max_tokens": 10, "stream": True,
+                         "messages": [{"role": "user", "content": "a b c d e f"}]})
+    events = raw_events(r.text)
+    assert events[0][0] == "message_start"
+    name, payload = events[-1]
+    assert name == "error" and payload["error"]["type"] == "api_error"
+    assert "message_stop" not in [n for n, _ in events]
+    c2 = anthropic.Anthropic(base_url=gw.url, api_key=key, max_retries=0)
+    with pytest.raises(anthropic.APIStatusError):
+        with c2.messages.stream(model="fake/cut-3", max_tokens=10,
+                                messages=[{"role": "user", "content": "a b c d e f"}]) as stream:
+            for _ in stream:
+                pass
+
+
+# --- errors in Anthropic's envelope ----------------------------------------------------------
+
+def test_bad_request_names_the_field(gw: Gateway, key: str, client: anthropic.Anthropic) -> None:
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        client.messages.create(model="fake/echo", max_tokens=10, messages=[{"role": "robot", "content": "x"}])
+    err = caught.value
+    assert err.status_code == 400
+    assert err.body["type"] == "error" and err.body["error"]["type"] == "invalid_request_error"
+    assert err.body["error"]["message"].startswith("messages.0.role:")
+    assert err.response.headers["request-id"] == err.body["request_id"]
+    with httpx.Client(base_url=gw.url, timeout=30) as c:
+        r = c.post("/v1/messages", headers={"x-api-key": key}, content=b"{not json")
+        assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
+        r = c.post("/v1/messages", headers={"x-api-key": key},
+                   json={"model": "fake/echo", "messages": [{"role": "user", "content": "no max_tokens"}]})
+        assert r.status_code == 400 and r.json()["error"]["message"].startswith("max_tokens:")
+
+
+def test_unknown_model_is_not_found(client: anthropic.Anthropic) -> None:
+    with pytest.raises(anthropic.NotFoundError) as caught:
+        client.messages.create(model="gpt-nothing", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+    assert caught.value.body["error"]["type"] == "not_found_error"
+
+
+def test_auth_errors(gw: Gateway) -> None:
+    bad = anthropic.Anthropic(base_url=gw.url, api_key="rsk_nope", max_retries=0)
+    with pytest.raises(anthropic.AuthenticationError) as caught:
+        bad.messages.create(model="fake/echo", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+    assert caught.value.body["error"]["type"] == "authentication_error"
+    with httpx.Client(base_url=gw.url, timeout=30) as c:
+        r = c.post("/v1/messages", json={"model": "fake/echo", "max_tokens": 1,
+                                         "messages": [{"role": "user", "content": "x"}]})
+    assert r.status_code == 401 and r.json()["error"]["type"] == "authentication_error"
+    assert r.headers["request-id"]
+
+
+def test_rate_limit_is_429_rate_limit_error(gw: Gateway) -> None:
+    limited = gw.create_key("carol", rpm=1)
+    c = anthropic.Anthropic(base_url=gw.url, api_key=limited, max_retries=0)
+    c.messages.create(model="fake/echo", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(anthropic.RateLimitError) as caught:
+        c.messages.create(model="fake/echo", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+    assert caught.value.body["error"]["type"] == "rate_limit_error"
+    assert caught.value.response.headers.get("retry-after")
+
+
+def test_upstream_429_is_rate_limit_error(client: anthropic.Anthropic) -> None:
+    with pytest.raises(anthropic.RateLimitError):
+        client.messages.create(model="fake/fail-429", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+
+
+def test_no_balance_is_402_billing_error(gateway_factory: Any) -> None:
+    g: Gateway = gateway_factory(billing_enforce=True)
+    broke = g.create_key("dave")
+    c = anthropic.Anthropic(base_url=g.url, api_key=broke, max_retries=0)
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        c.messages.create(model="fake/echo", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+    assert caught.value.status_code == 402
+    assert caught.value.body["error"]["type"] == "billing_error"
+
+
+# --- the native pass-through (an Anthropic model) ---------------------------------------------
+
+CLAUDE_CODE_TOOLS = [{"name": f"Tool{i}", "description": f"tool number {i}",
+                      "input_schema": {"type": "object", "properties": {"arg": {"type": "string"}}}}
+                     for i in range(12)]
+CLAUDE_CODE_SYSTEM = [{"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude."},
+                      {"type": "text", "text": "Work in the repository.", "cache_control": {"type": "ephemeral"}}]
+
+
+def test_passthrough_keeps_the_body(client: anthropic.Anthropic, anthropic_up: FakeUpstream) -> None:
+    messages: list[Any] = [{"role": "user", "content": [{"type": "text", "text": "Hello",
+                                                         "cache_control": {"type": "ephemeral"}}]}]
+    message = client.messages.create(model="claude-passthrough", max_tokens=30, system=CLAUDE_CODE_SYSTEM,
+                                     messages=messages, extra_body={"top_k": 5})
+    assert message.content[0].text == "echo: Hello"
+    request = anthropic_up.recorder.last()
+    assert request["body"] == {"model": "claude-echo", "max_tokens": 30, "system": CLAUDE_CODE_SYSTEM,
+                               "messages": messages, "top_k": 5}
+    assert request["headers"]["x-api-key"] == "sk-ant-test"
+
+
+def test_passthrough_thinking_signature_round_trip(client: anthropic.Anthropic,
+                                                   anthropic_up: FakeUpstream) -> None:
+    first = client.messages.create(model="anthropic/claude-thinking", max_tokens=3000,
+                                   thinking={"type": "enabled", "budget_tokens": 2000},
+                                   messages=[{"role": "user", "content": "gcd(1071, 462)?"}])
+    thinking = first.content[0]
+    assert thinking.type == "thinking" and thinking.signature == doc.DOC_THINKING_SIGNATURE
+    client.messages.create(model="anthropic/claude-echo", max_tokens=100, messages=[
+        {"role": "user", "content": "gcd(1071, 462)?"},
+        {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+        {"role": "user", "content": "Again?"}])
+    assert sent(anthropic_up)["messages"][1]["content"][0] == {
+        "type": "thinking", "thinking": doc.DOC_THINKING, "signature": doc.DOC_THINKING_SIGNATURE}
+
+
+def test_passthrough_usage_with_cache_tokens(gw: Gateway, key: str, client: anthropic.Anthropic) -> None:
+    message = client.messages.create(model="anthropic/claude-cached", max_tokens=30,
+                                     messages=[{"role": "user", "content": "book?"}])
+    assert message.usage.cache_read_input_tokens == 1800
+    assert message.usage.cache_creation_input_tokens == 188
+
+
+def test_claude_code_shaped_stream(gw: Gateway, key: str, anthropic_up: FakeUpstream) -> None:
+    """System blocks with cache_control, many tools, metadata.user_id, streamed, ?beta=true, anthropic-beta."""
+    c = anthropic.Anthropic(base_url=gw.url, auth_token=key, api_key=None, max_retries=0,
+                            default_headers={"anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14"})
+    messages: list[Any] = [{"role": "user", "content": [{"type": "text", "text": "list the files",
+                                                         "cache_control": {"type": "ephemeral"}}]}]
+    with c.beta.messages.stream(model="anthropic/claude-tools", max_tokens=2000, system=CLAUDE_CODE_SYSTEM,
+                                tools=CLAUDE_CODE_TOOLS, messages=messages,
+                                metadata={"user_id": "user_abc_account__session_123"}) as stream:
+        final = stream.get_final_message()
+    assert final.stop_reason == "tool_use"
+    assert [b.type for b in final.content] == ["text", "tool_use"]
+    request = anthropic_up.recorder.last()
+    assert request["headers"]["anthropic-beta"] == "claude-code-20250219,interleaved-thinking-2025-05-14"
+    assert request["body"]["system"] == CLAUDE_CODE_SYSTEM and request["body"]["tools"] == CLAUDE_CODE_TOOLS
+    assert request["body"]["metadata"] == {"user_id": "user_abc_account__session_123"}
+    assert request["body"]["stream"] is True
+
+
+def test_claude_code_shaped_stream_on_a_mapped_openai_model(gw: Gateway, key: str, fake_openai: FakeUpstream) -> None:
+    c = anthropic.Anthropic(base_url=gw.url, auth_token=key, api_key=None, max_retries=0,
+                            default_headers={"anthropic-beta": "claude-code-20250219"})
+    with c.beta.messages.stream(model="claude-sonnet-4-5", max_tokens=2000, system=CLAUDE_CODE_SYSTEM,
+                                tools=CLAUDE_CODE_TOOLS, metadata={"user_id": "user_abc"},
+                                messages=[{"role": "user", "content": [{"type": "text", "text": "hi",
+                                                                        "cache_control": {"type": "ephemeral"}}]}],
+                                ) as stream:
+        final = stream.get_final_message()
+    assert final.content[0].text == "echo: hi"
+    body = sent(fake_openai)
+    assert body["messages"][0] == {"role": "system", "content": CLAUDE_CODE_SYSTEM[0]["text"] + "\n\n"
+                                   + CLAUDE_CODE_SYSTEM[1]["text"]}
+    assert len(body["tools"]) == 12 and body["user"] == "user_abc"
+
+
+def test_passthrough_error_event_and_fallback_free_errors(gw: Gateway, key: str,
+                                                          client: anthropic.Anthropic) -> None:
+    with httpx.Client(base_url=gw.url, timeout=30) as c:
+        r = c.post("/v1/messages", headers={"x-api-key": key},
+                   json={"model": "anthropic/claude-error-event", "max_tokens": 30, "stream": True,
+                         "messages": [{"role": "user", "content": "x y"}]})
+    events = raw_events(r.text)
+    assert events[0][0] == "message_start" and events[-1][0] == "error"
+    assert events[-1][1]["error"]["type"] == "overloaded_error"
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        client.messages.create(model="anthropic/claude-error-529", max_tokens=10,
+                               messages=[{"role": "user", "content": "x"}])
+    assert caught.value.status_code == 529 and caught.value.body["error"]["type"] == "overloaded_error"
+
+
+# --- count_tokens ----------------------------------------------------------------------------
+
+def test_count_tokens_asks_an_anthropic_upstream(client: anthropic.Anthropic, anthropic_up: FakeUpstream) -> None:
+    body: dict[str, Any] = {"system": "Be brief please", "tools": [WEATHER],
+                            "messages": [{"role": "user", "content": "How many tokens is this?"}]}
+    counted = client.messages.count_tokens(model="claude-passthrough", **body)
+    assert counted.input_tokens == doc.count_words({**body}) == 3 + 5 + 10
+    assert sent(anthropic_up)["model"] == "claude-echo"
+
+
+def test_count_tokens_estimate_elsewhere(client: anthropic.Anthropic) -> None:
+    messages = [{"role": "user", "content": "x" * 400}]
+    counted = client.messages.count_tokens(model="claude-sonnet-4-5", messages=messages)
+    assert counted.input_tokens == len(json.dumps(messages, separators=(",", ":"))) // 4
+    with pytest.raises(anthropic.BadRequestError):
+        client.messages.count_tokens(model="claude-sonnet-4-5", messages=[])
