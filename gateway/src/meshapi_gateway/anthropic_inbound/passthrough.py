@@ -2,9 +2,9 @@
 
 The router still chooses the deployment, retries, falls back (among Anthropic-served
 candidates: another model's format would need the translation), applies the timeouts and
-the balance admission; the pipeline still prices the answer from its usage (Anthropic's
-usage counted the way the chat side counts it) and adds the tokens to the key's limits.
-Only the body and the answer keep Anthropic's shape.
+the admission of the call layer (balance and every admission check); the call is metered
+from Anthropic's usage (counted the way the chat side counts it) and reported like any
+other. Only the body and the answer keep Anthropic's shape.
 """
 
 from __future__ import annotations
@@ -23,15 +23,13 @@ from meshapi_gateway.reliability.policy import Timeouts
 from meshapi_gateway.routing import Attempted
 
 if TYPE_CHECKING:
-    from meshapi_gateway.auth.principal import Principal
+    from meshapi_gateway.calls import Call
     from meshapi_gateway.catalog import ModelEntry
-    from meshapi_gateway.chat import ChatPipeline
     from meshapi_gateway.routing.router import Slot
-    from meshapi_gateway.state import GatewayState
 
 log = logging.getLogger("meshapi_gateway.anthropic_inbound")
 
-KIND = "messages"
+ENDPOINT = "messages"  # the call layer's endpoint name and the ledger's kind
 
 
 def served_by_anthropic(entry: "ModelEntry") -> bool:
@@ -58,29 +56,37 @@ class NativeAnswer:
     cost: Decimal
 
 
-async def _settle(state: "GatewayState", principal: "Principal", request_id: str, target: Target,
-                  usage: dict[str, Any] | None) -> Decimal:
-    pipeline: "ChatPipeline" = state.services["chat"]
+async def _meter(call: "Call", target: Target, usage: dict[str, Any] | None) -> tuple[dict[str, Any] | None, Decimal]:
+    """Bill Anthropic's usage, counted the way the chat side counts it (cache reads and writes are prompt)."""
     counted = chat_usage(usage) if usage is not None else None
-    cost = pipeline.bill(principal, request_id, target, counted, KIND, Decimal(1), estimated=(0, 0))
     prompt, completion, _ = usage_counts(counted)
-    await state.limits.add_tokens(principal, prompt + completion)
-    return cost
+    cost = await call.meter(target, counted, estimated=(0, 0), tokens=prompt + completion)
+    return counted, cost
 
 
-async def create(state: "GatewayState", principal: "Principal", entries: list["ModelEntry"], body: dict[str, Any],
-                 request_id: str, beta: str | None) -> NativeAnswer:
-    ctx = state.call_context(request_id)
-    ctx.owner = principal.owner
-    attempted = Attempted()
+async def create(call: "Call", entries: list["ModelEntry"], body: dict[str, Any], beta: str | None) -> NativeAnswer:
+    state = call.state
+    await call.admit(entries[0].id)
+    target: Target | None = None
+    usage: dict[str, Any] | None = None
+    cost: Decimal | None = None
+    error: BaseException | None = None
     try:
-        target, message = await state.router.first_success(
-            entries, attempted, lambda _p, t: native.create(body, t, ctx, beta), ctx=ctx,
-            admit=state.billing.admission(principal))
+        ctx = state.call_context(call.request_id)
+        ctx.owner = call.principal.owner
+        try:
+            target, message = await state.router.first_success(
+                entries, call.attempted, lambda _p, t: native.create(body, t, ctx, beta), ctx=ctx,
+                admit=call.candidate_admit())
+        finally:
+            _count_errors(call.attempted)
+        usage, cost = await _meter(call, target, message.get("usage"))
+        return NativeAnswer(target, message, call.attempted, cost)
+    except BaseException as exc:
+        error = exc
+        raise
     finally:
-        _count_errors(attempted)
-    cost = await _settle(state, principal, request_id, target, message.get("usage"))
-    return NativeAnswer(target, message, attempted, cost)
+        call.finish(target=target, usage=usage, cost=cost, error=error)
 
 
 @dataclass
@@ -91,6 +97,8 @@ class NativeStream:
     attempted: Attempted
     events: AsyncIterator[dict[str, Any]]
     usage: dict[str, Any]
+    call: "Call"
+    error: BaseException | None = None
     settled: bool = False
 
     def observe(self, data: dict[str, Any]) -> None:
@@ -98,38 +106,50 @@ class NativeStream:
         kind = data.get("type")
         if kind == "message_start":
             self.usage.update((data.get("message") or {}).get("usage") or {})
+            self.call.token_seen()
         elif kind == "message_delta":
             self.usage.update({k: v for k, v in (data.get("usage") or {}).items() if v is not None})
 
-
-async def open_stream(state: "GatewayState", principal: "Principal", entries: list["ModelEntry"],
-                      body: dict[str, Any], request_id: str, beta: str | None) -> tuple[NativeStream, Any]:
-    """(the stream, an async ``close`` that releases the upstream and bills what was used)."""
-    ctx = state.call_context(request_id)
-    ctx.owner = principal.owner
-    attempted = Attempted()
-    router = state.router
-
-    async def attempt(_provider: Provider, slot: "Slot", timeouts: Timeouts, end: float) -> Any:
-        return await router.open_primed(lambda: native.open_stream(body, slot.target, ctx, beta), "anthropic",
-                                        slot, timeouts, end)
-
-    try:
-        target, events = await router.run(entries, attempted, attempt, ctx=ctx, keeps_slot=True,
-                                          admit=state.billing.admission(principal))
-    finally:
-        _count_errors(attempted)
-    opened = NativeStream(target, attempted, events, {})
-
-    async def close() -> None:
-        aclose = getattr(events, "aclose", None)
+    async def close(self) -> None:
+        """Release the upstream, then bill what was used and finish the call (once)."""
+        aclose = getattr(self.events, "aclose", None)
         if aclose is not None:
             try:
                 await aclose()
             except Exception:  # closing a dead connection must not hide the billing below
                 log.debug("closing upstream stream failed", exc_info=True)
-        if not opened.settled:
-            opened.settled = True
-            await _settle(state, principal, request_id, target, opened.usage or None)
+        if self.settled:
+            return
+        self.settled = True
+        usage: dict[str, Any] | None = None
+        cost: Decimal | None = None
+        try:
+            usage, cost = await _meter(self.call, self.target, self.usage or None)
+        finally:
+            self.call.finish(target=self.target, usage=usage, cost=cost, error=self.error, status=200)
 
-    return opened, close
+
+async def open_stream(call: "Call", entries: list["ModelEntry"], body: dict[str, Any],
+                      beta: str | None) -> NativeStream:
+    """The stream, opened (with fallbacks) before anything is sent; closing it bills and finishes ``call``."""
+    state = call.state
+    await call.admit(entries[0].id)
+    call.streamed = True
+    router = state.router
+    try:
+        ctx = state.call_context(call.request_id)
+        ctx.owner = call.principal.owner
+
+        async def attempt(_provider: Provider, slot: "Slot", timeouts: Timeouts, end: float) -> Any:
+            return await router.open_primed(lambda: native.open_stream(body, slot.target, ctx, beta), "anthropic",
+                                            slot, timeouts, end)
+
+        try:
+            target, events = await router.run(entries, call.attempted, attempt, ctx=ctx, keeps_slot=True,
+                                              admit=call.candidate_admit())
+        finally:
+            _count_errors(call.attempted)
+    except BaseException as exc:
+        call.finish(error=exc)
+        raise
+    return NativeStream(target, call.attempted, events, {}, call)

@@ -16,6 +16,7 @@ from meshapi_gateway.anthropic_inbound.models import resolve_model
 from meshapi_gateway.anthropic_inbound.request import check_common, invalid, to_chat
 from meshapi_gateway.anthropic_inbound.response import message_id, to_message
 from meshapi_gateway.anthropic_inbound.stream import MessageStream, error_event, event
+from meshapi_gateway.calls import answer_headers
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.providers.base import UpstreamError
 from meshapi_gateway.routing import auto_select
@@ -23,11 +24,12 @@ from meshapi_gateway.routing.auto import is_auto
 
 if TYPE_CHECKING:
     from meshapi_gateway.auth.principal import Principal
+    from meshapi_gateway.calls import Call
     from meshapi_gateway.catalog import ModelEntry
     from meshapi_gateway.chat import ChatPipeline
     from meshapi_gateway.state import GatewayState
 
-KIND = passthrough.KIND
+ENDPOINT = passthrough.ENDPOINT
 
 
 @dataclass(slots=True)
@@ -73,11 +75,8 @@ def plan(state: "GatewayState", principal: "Principal", body: dict[str, Any]) ->
     return Plan(str(chat["model"]), chat=chat, notes=notes)
 
 
-def _headers(target_id: str, attempted: Any, notes: list[str], extra: dict[str, str] | None = None) -> dict[str, str]:
-    headers = {"x-resolved-model-id": target_id}
-    models = attempted.models()
-    if len(models) > 1:
-        headers["x-meshapi-fallback"] = ",".join(models)
+def _headers(target: Any, attempted: Any, notes: list[str], extra: dict[str, str] | None = None) -> dict[str, str]:
+    headers = answer_headers(target, attempted)
     headers.update(extra or {})
     if notes:
         warning = "; ".join(notes)
@@ -92,30 +91,29 @@ def _failure(exc: UpstreamError) -> tuple[str, str]:
     return kind, exc.message
 
 
-async def create(state: "GatewayState", principal: "Principal", body: dict[str, Any], the_plan: Plan,
-                 request_id: str, beta: str | None) -> Answer:
+async def create(call: "Call", body: dict[str, Any], the_plan: Plan, beta: str | None) -> Answer:
     """A whole (non-streamed) answer."""
     if the_plan.native is not None:
-        native = await passthrough.create(state, principal, the_plan.native, body, request_id, beta)
-        return Answer(_headers(native.target.entry.id, native.attempted, the_plan.notes), message=native.message)
-    pipeline: "ChatPipeline" = state.services["chat"]
+        native = await passthrough.create(call, the_plan.native, body, beta)
+        return Answer(_headers(native.target, native.attempted, the_plan.notes), message=native.message)
+    pipeline: "ChatPipeline" = call.state.services["chat"]
     assert the_plan.chat is not None
-    outcome = await pipeline.complete(principal, the_plan.chat, request_id, kind=KIND)
+    outcome = await pipeline.complete(call, the_plan.chat)
     extra = outcome.ctx.response_headers if outcome.ctx is not None else None
-    return Answer(_headers(outcome.target.entry.id, outcome.attempted, the_plan.notes, extra),
+    return Answer(_headers(outcome.target, outcome.attempted, the_plan.notes, extra),
                   message=to_message(outcome.response, outcome.target.entry.id))
 
 
-async def open_stream(state: "GatewayState", principal: "Principal", body: dict[str, Any], the_plan: Plan,
-                      request_id: str, beta: str | None) -> Answer:
-    """A stream, opened (with fallbacks) before anything is sent."""
+async def open_stream(call: "Call", body: dict[str, Any], the_plan: Plan, beta: str | None) -> Answer:
+    """A stream, opened (with fallbacks) before anything is sent; ``close`` bills it and finishes the call."""
+    request_id = call.request_id
     if the_plan.native is not None:
-        opened, close = await passthrough.open_stream(state, principal, the_plan.native, body, request_id, beta)
-        return Answer(_headers(opened.target.entry.id, opened.attempted, the_plan.notes),
-                      frames=_native_frames(opened, request_id), close=close)
-    pipeline: "ChatPipeline" = state.services["chat"]
+        opened = await passthrough.open_stream(call, the_plan.native, body, beta)
+        return Answer(_headers(opened.target, opened.attempted, the_plan.notes),
+                      frames=_native_frames(opened, request_id), close=opened.close)
+    pipeline: "ChatPipeline" = call.state.services["chat"]
     assert the_plan.chat is not None
-    stream = await pipeline.stream(principal, the_plan.chat, request_id, kind=KIND)
+    stream = await pipeline.stream(call, the_plan.chat)
     extra = stream.ctx.response_headers if stream.ctx is not None else None
     translator = MessageStream(message_id(), stream.target.entry.id)
 
@@ -134,7 +132,7 @@ async def open_stream(state: "GatewayState", principal: "Principal", body: dict[
         else:
             yield translator.finish(stream.normalizer.usage)
 
-    return Answer(_headers(stream.target.entry.id, stream.attempted, the_plan.notes, extra), frames=frames(),
+    return Answer(_headers(stream.target, stream.attempted, the_plan.notes, extra), frames=frames(),
                   close=stream.aclose)
 
 
@@ -144,5 +142,6 @@ async def _native_frames(opened: passthrough.NativeStream, request_id: str) -> A
             opened.observe(data)
             yield event(str(data.get("type") or "message"), data)
     except UpstreamError as exc:
+        opened.error = exc
         kind, message = _failure(exc)
         yield error_event(kind, message, request_id)

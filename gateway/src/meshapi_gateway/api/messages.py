@@ -23,6 +23,7 @@ from meshapi_gateway.api.raw import header, read_body, send_bytes
 from meshapi_gateway.api.sse_response import SSEResponse
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.auth.principal import Principal
+from meshapi_gateway.calls import Call
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.reliability.disconnect import ClientGone, cancel_on_disconnect
 from meshapi_gateway.request_context import request_id_of
@@ -110,16 +111,15 @@ async def messages(state: "GatewayState", scope: Scope, receive: Receive, send: 
     try:
         body = parse_json_object(await read_body(scope, receive, state.settings.max_body_bytes))
         principal = await _principal(state, scope)
-        limit_headers = await state.limits.check(principal)
+        call = Call(state, service.ENDPOINT, principal, request_id)
+        limit_headers = await call.limit()
         plan = service.plan(state, principal, body)
-        state.billing.precheck(principal, plan.model_id)
         beta = header(scope, b"anthropic-beta")
+        # Admission, routing and metering go through ``call``; opening stops the moment the client leaves.
         if body.get("stream") is True:
-            answer = await cancel_on_disconnect(
-                receive, service.open_stream(state, principal, body, plan, request_id, beta), "stream")
+            answer = await cancel_on_disconnect(receive, service.open_stream(call, body, plan, beta), "stream")
         else:
-            answer = await cancel_on_disconnect(receive, service.create(state, principal, body, plan, request_id,
-                                                                        beta))
+            answer = await cancel_on_disconnect(receive, service.create(call, body, plan, beta))
     except GatewayError as exc:
         await _send_error(scope, send, exc, limit_headers)
         return
@@ -147,7 +147,7 @@ async def count_tokens(state: "GatewayState", scope: Scope, receive: Receive, se
     try:
         body = parse_json_object(await read_body(scope, receive, state.settings.max_body_bytes))
         principal = await _principal(state, scope)
-        limit_headers = await state.limits.check(principal)
+        limit_headers = await Call(state, "count_tokens", principal, request_id).limit()  # not billed: never admitted
         entry = service.resolve_entry(state, body)
         tokens = await cancel_on_disconnect(
             receive, count.count_tokens(state, entry, body, request_id, header(scope, b"anthropic-beta")))

@@ -185,7 +185,7 @@ class Call:
 
 # The data-plane paths, by the endpoint name their calls report.
 ENDPOINTS = {"/v1/chat/completions": "chat", "/v1/responses": "responses", "/v1/embeddings": "embeddings",
-             "/v1/chat/compare": "compare"}
+             "/v1/chat/compare": "compare", "/v1/messages": "messages"}
 
 
 def report_replay(state: GatewayState, path: str, principal: Principal, request_id: str, status: int) -> None:
