@@ -10,6 +10,7 @@ exceptions. The local model has its own file (``test_anthropic_inbound_local.py`
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 from typing import Any, Iterator
 
@@ -20,7 +21,11 @@ import pytest
 from gwtest import anthropic_upstream as doc
 from gwtest.harness import FakeUpstream, Gateway, start_gateway
 from gwtest.openai_upstream import Recorder
+from gwtest.recording_billing import gateway_state
 from gwtest.server_thread import ServerThread
+from meshapi_gateway.calls import AdmissionCheck, Call, CallRecord
+from meshapi_gateway.catalog import ModelEntry
+from meshapi_gateway.errors import GatewayError
 
 WEATHER = {"name": "get_weather", "description": "Get the current weather in a given location",
            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
@@ -400,3 +405,78 @@ def test_count_tokens_estimate_elsewhere(client: anthropic.Anthropic) -> None:
     assert counted.input_tokens == len(json.dumps(messages, separators=(",", ":"))) // 4
     with pytest.raises(anthropic.BadRequestError):
         client.messages.count_tokens(model="claude-sonnet-4-5", messages=[])
+
+
+# --- the call layer: admission checks and observers see /v1/messages as they see chat -------------
+
+class Observer:
+    def __init__(self) -> None:
+        self.records: list[CallRecord] = []
+
+    def finished(self, record: CallRecord) -> None:
+        self.records.append(record)
+
+    def wait_for(self, request_id: str, timeout: float = 5.0) -> CallRecord:
+        """Streams report once they have settled, which may be just after the client read the last frame."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for record in self.records:
+                if record.request_id == request_id:
+                    return record
+            time.sleep(0.02)
+        raise AssertionError(f"no record for {request_id}")
+
+
+class RefuseModel(AdmissionCheck):
+    def __init__(self, banned: str) -> None:
+        self.banned = banned
+        self.released: list[CallRecord] = []
+
+    def allow(self, call: Call, entry: ModelEntry) -> None:
+        if entry.id == self.banned:
+            raise GatewayError("forbidden", f"Model '{entry.id}' is not allowed for this key.")
+
+    def release(self, call: Call, record: CallRecord) -> None:
+        self.released.append(record)
+
+
+@pytest.fixture
+def hooks(gw: Gateway) -> Iterator[tuple[Any, Observer]]:
+    state = gateway_state(gw)
+    observer = Observer()
+    state.call_observers.append(observer)
+    yield state, observer
+    state.call_observers.remove(observer)
+    state.admission_checks.clear()
+
+
+@pytest.mark.parametrize("model", ["claude-sonnet-4-5", "claude-passthrough"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_observer_sees_messages_calls(client: anthropic.Anthropic, hooks: tuple[Any, Observer], model: str,
+                                      stream: bool) -> None:
+    _, observer = hooks
+    if stream:
+        with client.messages.stream(model=model, max_tokens=20, messages=[{"role": "user", "content": "hi"}]) as s:
+            message = s.get_final_message()
+            request_id = s.response.headers["request-id"]
+    else:
+        message = client.messages.create(model=model, max_tokens=20, messages=[{"role": "user", "content": "hi"}])
+        request_id = message._request_id or ""
+    record = observer.wait_for(request_id)
+    answered = "fake/echo" if model == "claude-sonnet-4-5" else "anthropic/claude-echo"
+    assert (record.endpoint, record.model, record.status, record.streamed) == ("messages", answered, 200, stream)
+    assert record.usage is not None and record.cost is not None and record.cost > 0
+    assert message.usage.output_tokens > 0
+
+
+@pytest.mark.parametrize("model", ["claude-sonnet-4-5", "claude-passthrough"])
+def test_admission_check_refuses_on_both_paths(client: anthropic.Anthropic, hooks: tuple[Any, Observer],
+                                               model: str) -> None:
+    state, _ = hooks
+    check = RefuseModel("fake/echo" if model == "claude-sonnet-4-5" else "anthropic/claude-echo")
+    state.admission_checks.append(check)
+    with pytest.raises(anthropic.PermissionDeniedError) as caught:
+        client.messages.create(model=model, max_tokens=20, messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.body["error"]["type"] == "permission_error"
+    [released] = check.released
+    assert released.endpoint == "messages" and released.status == 403 and released.model is None
