@@ -27,8 +27,9 @@ from meshapi_gateway.config import Settings
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.http_client import HTTPClient
 from meshapi_gateway.limits.choose import build_limiter
+from meshapi_gateway.observability.record import AttachCall
 from meshapi_gateway.providers.registry import ProviderRegistry
-from meshapi_gateway.request_context import RequestContext
+from meshapi_gateway.request_context import RecordObserver, RequestContext
 from meshapi_gateway.routing import Router
 from meshapi_gateway.state import GatewayState
 from meshapi_gateway.store import db
@@ -98,12 +99,17 @@ async def build_state(settings: Settings) -> GatewayState:
     return state
 
 
-def create_app(settings: Settings, *, migrate: bool = True, tune_gc: bool = False) -> Starlette:
+def create_app(settings: Settings, *, migrate: bool = True, tune_gc: bool = False,
+               observers: list[RecordObserver] | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if migrate:
             db.upgrade(settings.resolved_database_url())
         state = await build_state(settings)
+        if observers is not None:
+            observers.clear()  # a restarted lifespan (tests) starts with none
+            state.request_observers = observers
+        state.call_observers.append(AttachCall())  # finished calls join their request's record
         app.state.gw = state
         stops: list[Callable[[], Awaitable[None]]] = []
         try:
@@ -150,5 +156,13 @@ def asgi(settings: Settings, *, migrate: bool = True, tune_gc: bool = False) -> 
     from meshapi_gateway.idempotency.asgi import with_idempotency
 
     fast_routes = {("POST", "/v1/chat/completions"): with_idempotency(chat_completions)}
-    return RequestContext(create_app(settings, migrate=migrate, tune_gc=tune_gc), access_log=settings.access_log,
-                          fast_routes=fast_routes)
+    json_lines = settings.access_log and settings.access_log_format == "json"
+    if json_lines:
+        from meshapi_gateway.observability.access_log import use_json_lines
+
+        use_json_lines()
+    # Shared with the state: features started in the lifespan add the observers of finished requests.
+    observers: list[RecordObserver] = []
+    return RequestContext(create_app(settings, migrate=migrate, tune_gc=tune_gc, observers=observers),
+                          access_log=settings.access_log, fast_routes=fast_routes, access_log_json=json_lines,
+                          observers=observers)

@@ -195,9 +195,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = settings.model_copy(update={"max_connections": fit_to_open_file_limit(settings.max_connections)})
     if settings.workers > 1:
+        from meshapi_gateway.metrics import share_between_workers
         from meshapi_gateway.providers.local.shared import SHARED_ENV, host_for
         from meshapi_gateway.workers import supervise
 
+        share_between_workers(settings.data_dir)  # one scrape reports the sum over the workers
         os.environ[SETTINGS_ENV] = settings.model_dump_json()
         options = {"app": "meshapi_gateway.cli:app_from_env", "factory": True, **server_options(settings)}
         model_host = host_for(settings)  # one local model child for all the workers of this node

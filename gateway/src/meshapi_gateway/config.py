@@ -156,6 +156,8 @@ class Settings(BaseModel):
     keep_alive_timeout_seconds: float = Field(5.0, gt=0)
     log_level: str = "info"
     access_log: bool = False
+    # "json": one JSON object a line on stdout (docs/observability.md); "text": a short line in the gateway's log.
+    access_log_format: Literal["text", "json"] = "text"
     catalog_file: str = ""
     builtin_catalog: bool = True
     local_model: LocalModelSettings = Field(default_factory=LocalModelSettings)

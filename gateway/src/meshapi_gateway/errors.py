@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from meshapi_gateway.observability.record import note_error
+
 # Status for each documented code, so raising by code alone is enough.
 STATUS_BY_CODE: dict[str, int] = {
     "unauthorized": 401,
@@ -75,6 +77,7 @@ class GatewayError(Exception):
         return err
 
     def envelope(self, request_id: str) -> bytes:
+        note_error(self.code)
         return orjson.dumps({"error": self.error_object(), "request_id": request_id})
 
 

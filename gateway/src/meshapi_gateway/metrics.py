@@ -1,18 +1,37 @@
-"""Prometheus metrics: requests, latency, time to first token, tokens, cost and upstream errors."""
+"""Prometheus metrics: requests, latency, time to first token, tokens, cost and upstream errors.
+
+With ``serve --workers N`` every worker is its own process with its own counters, and a
+scrape reaches only one of them. The supervisor then turns on prometheus-client's
+multiprocess mode (``share_between_workers``) before starting the workers: each worker
+keeps its values in memory-mapped files of one folder, and ``render`` sums the files of
+every worker, so one scrape reports the whole gateway. The folder is per machine (under
+the data folder) and emptied at each start, so counts never carry over from a previous run.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+
+# prometheus-client reads this when it is imported: it must be set before a worker starts.
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 REGISTRY = CollectorRegistry(auto_describe=False)
 
 REQUESTS = Counter("meshapi_requests_total", "HTTP requests answered", ["route", "status"], registry=REGISTRY)
 LATENCY = Histogram("meshapi_request_seconds", "Time to the full response", ["route"], registry=REGISTRY,
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
-TTFT = Histogram("meshapi_time_to_first_token_seconds", "Time to the first streamed chunk", ["model", "provider"],
-                 registry=REGISTRY, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+_MODEL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+# Data-plane requests by the model that answered ("-" when none did) and the HTTP status.
+MODEL_LATENCY = Histogram("meshapi_model_request_seconds", "Time to the full response of a data-plane request",
+                          ["model", "status"], registry=REGISTRY, buckets=_MODEL_BUCKETS)
+TTFT = Histogram("meshapi_time_to_first_token_seconds", "Time from the request to the first streamed chunk",
+                 ["model", "status"], registry=REGISTRY, buckets=_MODEL_BUCKETS)
 MODEL_REQUESTS = Counter("meshapi_model_requests_total", "Upstream calls answered", ["model", "provider"],
                          registry=REGISTRY)
 TOKENS = Counter("meshapi_tokens_total", "Tokens by kind", ["model", "provider", "kind"], registry=REGISTRY)
@@ -40,5 +59,45 @@ def observe_usage(model: str, provider: str, prompt: int, completion: int, cost:
         children[3].inc(cost)
 
 
+_REQUEST_CHILDREN: dict[tuple[str, int], tuple[Any, Any]] = {}
+_MAX_REQUEST_CHILDREN = 10_000
+
+
+def observe_request(model: str | None, status: int, duration: float, ttft: float | None) -> None:
+    """A finished data-plane request: its latency, and its time to first token if it streamed."""
+    key = (model or "-", status)
+    children = _REQUEST_CHILDREN.get(key)
+    if children is None:
+        children = (MODEL_LATENCY.labels(key[0], str(status)), TTFT.labels(key[0], str(status)))
+        if len(_REQUEST_CHILDREN) < _MAX_REQUEST_CHILDREN:
+            _REQUEST_CHILDREN[key] = children
+    children[0].observe(duration)
+    if ttft is not None:
+        children[1].observe(ttft)
+
+
+def share_between_workers(data_dir: Path) -> Path:
+    """Turn on multiprocess mode for the workers about to start; returns the (emptied) folder."""
+    from meshapi_gateway.store.private_files import private_dir
+
+    folder = data_dir / "metrics" / socket.gethostname()
+    if folder.exists():
+        shutil.rmtree(folder)
+    private_dir(folder)
+    os.environ[MULTIPROCESS_ENV] = str(folder)
+    return folder
+
+
+def worker_gone(pid: int) -> None:
+    """A worker died: its live gauges no longer count (its counters still do, they happened)."""
+    if os.environ.get(MULTIPROCESS_ENV):
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
 def render() -> bytes:
-    return generate_latest(REGISTRY)
+    folder = os.environ.get(MULTIPROCESS_ENV)
+    if not folder:
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry(auto_describe=False)
+    multiprocess.MultiProcessCollector(registry, folder)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)

@@ -15,6 +15,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from meshapi_gateway import metrics
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.ids import request_id as new_request_id
+from meshapi_gateway.observability.access_log import json_line
+from meshapi_gateway.observability.record import DATA_PLANE_PATHS, RequestRecord
+from meshapi_gateway.observability.record import current as current_record
 
 log = logging.getLogger("meshapi_gateway.access")
 
@@ -44,16 +47,34 @@ def request_id_of(scope: Scope) -> str:
 
 # A fast route: ``async def handler(state, scope, receive, send)``.
 FastHandler = Callable[[Any, Scope, Receive, Send], Awaitable[None]]
+# Told of every finished data-plane request (the request log, traces); must not block.
+RecordObserver = Callable[[RequestRecord], None]
+_MAX_USER_AGENT = 256
+
+
+def _open_record(scope: Scope, rid: str) -> RequestRecord:
+    client = scope.get("client")
+    user_agent = None
+    for name, value in scope["headers"]:
+        if name == b"user-agent":
+            user_agent = value[:_MAX_USER_AGENT].decode("latin-1")
+            break
+    return RequestRecord(request_id=rid, endpoint=scope["path"], method=scope["method"],
+                         client_address=client[0] if client else None, user_agent=user_agent)
 
 
 class RequestContext:
     """``fast_routes`` maps (method, exact path) to plain handlers that bypass Starlette."""
 
     def __init__(self, app: ASGIApp, access_log: bool = False,
-                 fast_routes: dict[tuple[str, str], FastHandler] | None = None) -> None:
+                 fast_routes: dict[tuple[str, str], FastHandler] | None = None, access_log_json: bool = False,
+                 observers: list[RecordObserver] | None = None) -> None:
         self.app = app
         self.access_log = access_log
+        self.access_log_json = access_log_json
         self.fast_routes = fast_routes or {}
+        # Filled at start-up by the features that want finished records (shared list, appended to later).
+        self.observers: list[RecordObserver] = observers if observers is not None else []
         self._metric_children: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -66,6 +87,8 @@ class RequestContext:
         started = False
         status = 500
         t0 = time.perf_counter()
+        rec = _open_record(scope, rid) if scope["path"] in DATA_PLANE_PATHS else None
+        token = current_record.set(rec) if rec is not None else None
 
         async def send_with_id(message: Message) -> None:
             nonlocal started, status
@@ -99,8 +122,23 @@ class RequestContext:
                 children = (metrics.REQUESTS.labels(path, str(status)), metrics.LATENCY.labels(path))
                 if len(self._metric_children) < 1000:
                     self._metric_children[(path, status)] = children
+            duration = time.perf_counter() - t0
             children[0].inc()
-            children[1].observe(time.perf_counter() - t0)
+            children[1].observe(duration)
+            if rec is not None:
+                assert token is not None
+                current_record.reset(token)
+                rec.status = status
+                rec.duration = duration
+                metrics.observe_request(rec.model, status, duration, rec.time_to_first_token)
+                for observer in self.observers:
+                    try:
+                        observer(rec)
+                    except Exception:  # an observer's fault must not turn into the request's
+                        log.exception("request observer failed", extra={"request_id": rid})
             if self.access_log:
-                log.info("%s %s %s %.1fms", scope["method"], scope["path"], status,
-                         (time.perf_counter() - t0) * 1000, extra={"request_id": rid})
+                if self.access_log_json:
+                    log.info(json_line(scope["method"], scope["path"], status, duration, rid, rec))
+                else:
+                    log.info("%s %s %s %.1fms", scope["method"], scope["path"], status, duration * 1000,
+                             extra={"request_id": rid})

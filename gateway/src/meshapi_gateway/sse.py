@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator
 
+from meshapi_gateway.observability.record import note_error
 from meshapi_gateway.wire_json import dumps_ascii
 
 DONE_FRAME = b"data: [DONE]\n\n"
@@ -23,6 +24,7 @@ def frame(payload: Any, event: str | None = None) -> bytes:
 
 
 def error_frame(code: str, message: str, **extra: Any) -> bytes:
+    note_error(code)
     err: dict[str, Any] = {"code": code, "message": message}
     err.update({k: v for k, v in extra.items() if v is not None})
     return frame({"error": err})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -17,6 +17,7 @@ from meshapi_gateway.catalog import Catalog
 from meshapi_gateway.config import Settings
 from meshapi_gateway.http_client import HTTPClient
 from meshapi_gateway.limits import Limiter
+from meshapi_gateway.observability.record import RequestRecord
 from meshapi_gateway.providers.base import CallContext
 from meshapi_gateway.providers.registry import ProviderRegistry
 from meshapi_gateway.routing import Router
@@ -46,6 +47,8 @@ class GatewayState:
     call_observers: list[CallObserver] = field(default_factory=list)
     # Optional services that feature areas attach at start-up (templates, batches, local model …).
     services: dict[str, Any] = field(default_factory=dict)
+    # Called with the record of every finished data-plane request (request log, traces); never blocking.
+    request_observers: list[Callable[[RequestRecord], None]] = field(default_factory=list)
 
     def call_context(self, request_id: str) -> CallContext:
         s = self.settings

@@ -27,6 +27,8 @@ import socket
 import time
 from typing import Any
 
+from meshapi_gateway.metrics import worker_gone
+
 log = logging.getLogger("meshapi_gateway.workers")
 
 _PR_SET_PDEATHSIG = 1
@@ -97,6 +99,7 @@ def supervise(options: dict[str, Any], host: str, port: int, workers: int, grace
             for i, proc in enumerate(procs):
                 if not proc.is_alive() and not stop_signal:
                     log.warning("worker %d exited with code %s; starting another", i, proc.exitcode)
+                    worker_gone(proc.pid)
                     time.sleep(RESTART_DELAY_SECONDS)  # a worker that cannot start must not spin
                     start(i)
     finally:

@@ -14,6 +14,7 @@ from meshapi_gateway.auth.jwt_tokens import TokenError
 from meshapi_gateway.auth.keys import KEY_PREFIX
 from meshapi_gateway.auth.principal import ADMIN_OWNER, RESERVED_PREFIX, Principal
 from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.observability.record import note_principal
 
 if TYPE_CHECKING:
     from meshapi_gateway.state import GatewayState
@@ -52,7 +53,9 @@ async def authenticate(state: "GatewayState", authorization: str | None, realm: 
             raise GatewayError("forbidden", "This API key is suspended; its owner or the admin can resume it.")
         if cached.expires_at is not None and cached.expires_at <= time.time():
             raise _unauthorized("This API key has expired.")
-        return Principal(cached.owner, "data", cached.id, cached.rpm, cached.rpd, cached.tpm, cached)
+        principal = Principal(cached.owner, "data", cached.id, cached.rpm, cached.rpd, cached.tpm, cached)
+        note_principal(principal)
+        return principal
     if realm == "data":
         raise _unauthorized("Invalid API key: data-plane endpoints take an rsk_ key.")
     try:

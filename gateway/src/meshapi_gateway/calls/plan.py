@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from meshapi_gateway.observability.record import note_requested_model
 from meshapi_gateway.providers.base import GATEWAY_ONLY_FIELDS
 from meshapi_gateway.reliability.policy import request_deadline
 from meshapi_gateway.request_schemas import fallback_models, model_and_fallbacks
@@ -39,6 +40,7 @@ def requested_and_fallbacks(body: dict[str, Any]) -> tuple[Any, list[Any] | None
 def plan(router: Router, body: dict[str, Any], model: Any = None) -> Plan:
     """The plan of ``body`` (``model`` overrides the body's, e.g. one filled from a template)."""
     requested, fallbacks = model_and_fallbacks(model or body.get("model"), fallback_models(body))
+    note_requested_model(requested)  # before a 404 for an unknown model, so the request log names it
     entries = router.candidates(requested, fallbacks)
     return Plan(requested if isinstance(requested, str) else None, entries, request_deadline(body))
 

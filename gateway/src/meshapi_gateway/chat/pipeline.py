@@ -9,7 +9,6 @@ and billing behave identically everywhere.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
@@ -163,8 +162,6 @@ class ChatPipeline:
         tc = body.get("tool_choice")
         if isinstance(tc, dict):
             normalizer.force_named_tool()
-        started = time.perf_counter()
-        provider = target.deployment.provider or target.entry.provider
         holder: ChatStream
 
         async def chunks() -> AsyncIterator[dict[str, Any]]:
@@ -173,7 +170,6 @@ class ChatPipeline:
                 async for raw in upstream:
                     for out in normalizer.feed(raw):
                         if first:
-                            metrics.TTFT.labels(target.entry.id, provider).observe(time.perf_counter() - started)
                             call.token_seen()
                             first = False
                         yield out

@@ -1,0 +1,1 @@
+"""Observability: what one data-plane request did (the record), and where it goes (metrics, logs, traces)."""

@@ -1,0 +1,130 @@
+"""The record of one data-plane HTTP request: what the HTTP layer saw, and the calls it made.
+
+``RequestContext`` opens a record for every data-plane path and keeps it in a context
+variable. Authentication notes the owner and key, the error envelope and SSE error frames
+the error code, and every call finished on the request's task (``calls/``: attempts, the
+answering model, tokens, cost) is attached by ``attach_call``, an observer of the call layer.
+When the answer has gone out the record is complete: metrics, the access log and the
+request log read it then. A request outside a data-plane path, or work outside a request
+(batch items), has no record, and every note is then a no-op.
+"""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from meshapi_gateway.auth.principal import Principal
+    from meshapi_gateway.calls import CallRecord
+
+# The paths whose requests leave a record (the data plane: calls that reach a model or a tool).
+DATA_PLANE_PATHS = frozenset({
+    "/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/chat/compare", "/v1/web/search", "/v1/messages",
+})
+
+MAX_MODEL_NAME = 200
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    request_id: str
+    endpoint: str  # the path
+    method: str = "POST"
+    started: float = field(default_factory=time.time)  # wall clock, seconds
+    owner: str | None = None
+    key_id: str | None = None
+    team: str | None = None
+    asked_model: str | None = None  # the model asked for, noted even when no call was made (404)
+    status: int = 0
+    error_code: str | None = None
+    duration: float = 0.0  # seconds, from the request's arrival to the end of the answer
+    client_address: str | None = None
+    user_agent: str | None = None
+    calls: list[CallRecord] = field(default_factory=list)
+    request_body: bytes | None = None
+    response_body: bytes | None = None
+
+    # -- what the calls add up to ----------------------------------------------------------------
+    @property
+    def requested_model(self) -> str | None:
+        return next((c.requested_model for c in self.calls if c.requested_model), self.asked_model)
+
+    @property
+    def model(self) -> str | None:
+        """The model that answered (the last call's, e.g. a compare's judge)."""
+        return next((c.model for c in reversed(self.calls) if c.model), None)
+
+    @property
+    def deployment(self) -> str | None:
+        return next((c.deployment for c in reversed(self.calls) if c.deployment), None)
+
+    @property
+    def streamed(self) -> bool:
+        return any(c.streamed for c in self.calls)
+
+    @property
+    def replayed(self) -> bool:
+        return any(c.replayed for c in self.calls)
+
+    @property
+    def time_to_first_token(self) -> float | None:
+        return next((c.time_to_first_token for c in self.calls if c.time_to_first_token is not None), None)
+
+    def tokens(self) -> tuple[int, int, int]:
+        """Prompt, completion and cached tokens over every call."""
+        from meshapi_gateway.billing import usage_counts
+
+        prompt = completion = cached = 0
+        for c in self.calls:
+            p, o, k = usage_counts(c.usage)
+            prompt, completion, cached = prompt + p, completion + o, cached + k
+        return prompt, completion, cached
+
+    @property
+    def cost(self) -> Decimal | None:
+        costs = [c.cost for c in self.calls if c.cost is not None]
+        return sum(costs, Decimal(0)) if costs else None
+
+    def attempts(self) -> list[dict[str, Any]]:
+        return [{"model": a.model, "deployment": a.deployment, "outcome": a.outcome,
+                 "duration_ms": round(a.duration * 1000, 2)} for c in self.calls for a in c.attempts]
+
+
+current: ContextVar[RequestRecord | None] = ContextVar("meshapi_request_record", default=None)
+
+
+def note_error(code: str) -> None:
+    """The error code the client is told (the last one told wins: a stream's error frame after a 200)."""
+    rec = current.get()
+    if rec is not None:
+        rec.error_code = code
+
+
+def note_requested_model(model: object) -> None:
+    rec = current.get()
+    if rec is not None and rec.asked_model is None and isinstance(model, str):
+        rec.asked_model = model[:MAX_MODEL_NAME]
+
+
+def note_principal(principal: Principal) -> None:
+    rec = current.get()
+    if rec is not None:
+        rec.owner = principal.owner
+        rec.key_id = principal.key_id
+        key = principal.key
+        rec.team = getattr(key, "team_id", None) if key is not None else None
+
+
+class AttachCall:
+    """The call layer's observer that hands each finished call to the record of its request."""
+
+    def finished(self, record: CallRecord) -> None:
+        rec = current.get()
+        if rec is not None:
+            rec.calls.append(record)
+            if rec.owner is None:
+                note_principal(record.principal)
