@@ -179,3 +179,76 @@ def test_observer_hears_of_an_idempotent_replay(gateway: Gateway, key: str, hook
     replay = observer.wait_for(again.headers["x-request-id"])
     assert not original.replayed and original.cost is not None
     assert replay.replayed and replay.endpoint == "chat" and replay.cost is None and replay.attempts == []
+
+
+# --- every data-plane endpoint goes through the call layer --------------------------------------------------------
+
+def test_observer_sees_embeddings_responses_and_compare(gateway: Gateway, key: str,
+                                                         hooks: tuple[Any, Observer]) -> None:
+    _, observer = hooks
+    with gateway.client(key) as c:
+        emb = c.post("/v1/embeddings", json={"model": "fake/embed", "input": ["one", "two"]})
+        resp = c.post("/v1/responses", json={"model": "fake/echo", "input": "hello"})
+        cmp = c.post("/v1/chat/compare", json={"models": ["fake/echo", "fake/free-echo"], "messages": HI,
+                                               "skip_comparison": True})
+    assert emb.status_code == resp.status_code == cmp.status_code == 200, (emb.text, resp.text, cmp.text)
+    e = observer.wait_for(emb.headers["x-request-id"])
+    assert (e.endpoint, e.model, e.status) == ("embeddings", "fake/embed", 200)
+    assert e.usage is not None and e.cost is not None
+    r = observer.wait_for(resp.headers["x-request-id"])
+    assert (r.endpoint, r.model, r.status) == ("responses", "fake/echo", 200)
+    rid = cmp.headers["x-request-id"]
+    parts = {observer.wait_for(f"{rid}::{m}").model for m in ("fake/echo", "fake/free-echo")}
+    assert parts == {"fake/echo", "fake/free-echo"}
+
+
+EMBEDDING = {"provider": "openai_compat", "api_key": "sk-fake", "model_type": "embedding",
+             "prompt_usd_per_1m": "1"}
+
+
+@pytest.fixture(scope="module")
+def emb_gateway(tmp_path_factory: pytest.TempPathFactory, fake_openai: Any) -> Iterator[Gateway]:
+    from gwtest.harness import fake_models, start_gateway
+
+    url = fake_openai.url
+    extra = [
+        # The failing deployment weighs so much more that it is always tried first.
+        {"id": "emb/two-deps", "upstream_model": "fail-503", "base_url": url, "weight": 1000,
+         "deployments": [{"base_url": url, "api_key": "sk-fake", "upstream_model": "embed", "weight": 0.001}],
+         **EMBEDDING},
+        {"id": "emb/down", "upstream_model": "fail-503", "base_url": url, "fallbacks": ["fake/embed"], **EMBEDDING},
+        {"id": "emb/slow", "upstream_model": "slow-3", "base_url": url, **EMBEDDING},
+    ]
+    gw = start_gateway(tmp_path_factory.mktemp("emb"), url, models=fake_models(url) + extra)
+    yield gw
+    gw.server.stop()
+
+
+def test_embeddings_fallback_header_lists_distinct_models(emb_gateway: Gateway) -> None:
+    key = emb_gateway.create_key("emb")
+    with emb_gateway.client(key) as c:
+        retried = c.post("/v1/embeddings", json={"model": "emb/two-deps", "input": "x"})
+        fell_back = c.post("/v1/embeddings", json={"model": "emb/down", "input": "x"})
+    assert retried.status_code == 200, retried.text
+    # Another deployment of the same model answered: not a fallback, as on chat.
+    assert "x-meshapi-fallback" not in retried.headers
+    assert retried.headers["x-resolved-model-id"] == "emb/two-deps"
+    assert fell_back.status_code == 200, fell_back.text
+    assert fell_back.headers["x-meshapi-fallback"] == "emb/down,fake/embed"
+
+
+def test_embeddings_counts_upstream_errors(emb_gateway: Gateway) -> None:
+    key = emb_gateway.create_key("emb")
+    with emb_gateway.client(key) as c:
+        assert c.post("/v1/embeddings", json={"model": "emb/down", "input": "x"}).status_code == 200
+        text = c.get("/metrics").text
+    assert any(line.startswith("meshapi_upstream_errors_total") and 'model="emb/down"' in line
+               for line in text.splitlines())
+
+
+def test_embeddings_honour_the_request_timeout(emb_gateway: Gateway) -> None:
+    key = emb_gateway.create_key("emb")
+    with emb_gateway.client(key) as c:
+        r = c.post("/v1/embeddings", json={"model": "emb/slow", "input": "x", "timeout": 0.5})
+    assert r.status_code >= 500, r.text
+    assert r.json()["error"]["code"] == "gateway_timeout"

@@ -4,7 +4,8 @@ Model names choose the behaviour, so one server serves every test:
 ``echo`` answers ``echo: <last user text>``; ``tools`` calls the first declared tool;
 ``fail-<status>`` answers that HTTP status with an OpenAI error body (``fail-429`` adds
 ``Retry-After: 2``); ``cut-<n>`` streams n chunks and then drops the connection;
-``nodone`` ends a stream without ``[DONE]``. Every request is recorded for assertions.
+``nodone`` ends a stream without ``[DONE]``; ``slow-<seconds>`` answers late. Embeddings
+take ``fail-<status>`` and ``slow-<seconds>`` too. Every request is recorded for assertions.
 """
 
 from __future__ import annotations
@@ -116,6 +117,11 @@ def make_app(recorder: Recorder) -> Starlette:
     async def embeddings(request: Request) -> Response:
         body = await request.json()
         recorder.requests.append({"path": request.url.path, "headers": dict(request.headers), "body": body})
+        model = str(body.get("model", ""))
+        if model.startswith("fail-"):
+            return _error(int(model.split("-", 1)[1]))
+        if model.startswith("slow-"):
+            await asyncio.sleep(float(model.split("-", 1)[1]))
         inputs = body.get("input")
         items = inputs if isinstance(inputs, list) else [inputs]
         dims = int(body.get("dimensions") or 8)

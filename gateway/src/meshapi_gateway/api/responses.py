@@ -1,4 +1,4 @@
-"""``POST /v1/responses``: validate, authenticate, limit, then the Responses service (native or via chat)."""
+"""``POST /v1/responses``: read, authenticate, then the Responses service (native or via chat)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from starlette.responses import Response
 from meshapi_gateway.api.common import gw, json_response, read_json_object, rid, validate
 from meshapi_gateway.api.sse_response import SSEResponse
 from meshapi_gateway.auth.authenticate import authenticate
+from meshapi_gateway.calls import Call
 from meshapi_gateway.responses.request import ResponsesRequest
 from meshapi_gateway.responses.service import ResponsesService
 
@@ -22,17 +23,16 @@ def service(request: Request) -> ResponsesService:
 
 async def create_response(request: Request) -> Response | SSEResponse:
     state = gw(request)
-    request_id = rid(request)
     body = await read_json_object(request)
     principal = await authenticate(state, request.headers.get("authorization"), "data")
-    limit_headers = await state.limits.check(principal)
+    call = Call(state, "responses", principal, rid(request))
+    limit_headers = await call.limit()
     validate(ResponsesRequest, body)
     svc = service(request)
     plan = await svc.plan(principal, body)
-    state.billing.precheck(principal, plan.entries[0].id)
     if body.get("stream"):
-        opened = await svc.stream(principal, plan, request_id)
+        opened = await svc.stream(call, plan)
         return SSEResponse(opened.frames, headers={**limit_headers, **opened.headers},
                            on_finish=lambda _client_gone: opened.close())
-    response, headers = await svc.create(principal, plan, request_id)
+    response, headers = await svc.create(call, plan)
     return json_response(response, headers={**limit_headers, **headers})

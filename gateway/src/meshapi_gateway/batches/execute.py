@@ -1,8 +1,8 @@
-"""Running one batch request through the same pipeline as live traffic.
+"""Running one batch request through the same call layer as live traffic.
 
-Chat items go through ``ChatPipeline.complete`` (templates, limits, fallbacks, billing);
-embeddings through the same steps as ``POST /v1/embeddings`` (input checks, router,
-normalized answer, the pipeline's billing). Each item is billed under its own deterministic
+Each item is a ``Call`` (limits, balance, admission checks, metering, the call's report):
+chat items go through ``ChatPipeline.complete`` (templates, fallbacks), embeddings through
+``embeddings/call.py``, the very code of ``POST /v1/embeddings``. Each item is billed under its own deterministic
 request id (``<batch id>:<custom_id>``), so running it again after a crash cannot bill
 it twice in a ledger that keys on the request id.
 """
@@ -18,15 +18,13 @@ from sqlalchemy import exists, select
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.billing import UsageRecord, usage_counts
 from meshapi_gateway.calls import Call, metering
-from meshapi_gateway.embeddings import request as checks
-from meshapi_gateway.embeddings.response import normalize as normalize_embeddings
+from meshapi_gateway.embeddings.call import embed
 from meshapi_gateway.errors import GatewayError, field_error
 from meshapi_gateway.files.batch_lines import EMBEDDINGS_URL
-from meshapi_gateway.money import money
-from meshapi_gateway.routing import Attempted
 from meshapi_gateway.store.accounts_tables import LedgerEntry
 
 if TYPE_CHECKING:
+    from meshapi_gateway.providers.base import Target
     from meshapi_gateway.state import GatewayState
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -68,9 +66,10 @@ class ItemExecutor:
 
     async def run(self, principal: Principal, url: str, body: dict[str, Any], request_id: str,
                   multiplier: Decimal) -> ItemOutcome:
-        state = self.state
+        # A run cut off by a crash after its bill was written is answered again, but not billed again.
+        call = Call(self.state, "batch", principal, request_id, multiplier=multiplier, store_bill=False)
         try:
-            await state.limits.check(principal)
+            await call.limit()
         except GatewayError as exc:
             if exc.status == 429:
                 outcome = _failure(exc, True)
@@ -79,13 +78,10 @@ class ItemExecutor:
                 return outcome
             return _failure(exc, False)
         try:
-            # A run cut off by a crash after its bill was written is answered again, but not billed again.
-            bill = not await self._already_billed(request_id)
-            if bill:
-                state.billing.precheck(principal, body.get("model"))
+            call.check_balance = not await self._already_billed(request_id)
             if url == EMBEDDINGS_URL:
-                return await self._embeddings(principal, body, request_id, multiplier, bill)
-            return await self._chat(principal, body, request_id, multiplier, bill)
+                return await self._embeddings(call, body)
+            return await self._chat(call, body)
         except GatewayError as exc:
             return _failure(exc, exc.status in RETRYABLE_STATUSES)
 
@@ -95,41 +91,30 @@ class ItemExecutor:
             found = await session.execute(select(exists().where(LedgerEntry.request_id == request_id)))
         return bool(found.scalar())
 
-    async def _chat(self, principal: Principal, body: dict[str, Any], request_id: str,
-                    multiplier: Decimal, bill: bool) -> ItemOutcome:
+    async def _chat(self, call: Call, body: dict[str, Any]) -> ItemOutcome:
         pipeline = self.state.services["chat"]
         body = {k: v for k, v in body.items() if k not in STREAM_FIELDS}
-        body = await pipeline.prepare(principal, body)
+        body = await pipeline.prepare(call.principal, body)
         if not body.get("messages"):
             raise field_error("messages", "Field required", type_="missing")
-        call = Call(self.state, "batch", principal, request_id, multiplier=multiplier, check_balance=bill,
-                    store_bill=False)
         outcome = await pipeline.complete(call, body)
         usage = outcome.response.get("usage")
         prompt, completion, _ = usage_counts(usage)
         counted = usage if isinstance(usage, dict) else None
-        record = (metering.usage_record(principal, request_id, outcome.target, counted, "batch", multiplier)
-                  if bill else None)
         return ItemOutcome("succeeded", 200, outcome.response, None, prompt, completion, outcome.cost,
+                           usage_record=self._bill_of(call, outcome.target, counted))
+
+    async def _embeddings(self, call: Call, body: dict[str, Any]) -> ItemOutcome:
+        """The call of ``POST /v1/embeddings``, billed as a batch item."""
+        done = await embed(call, body, with_cost=True)
+        usage = done.answer["usage"]
+        record = self._bill_of(call, done.target, {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": 0})
+        return ItemOutcome("succeeded", 200, done.answer, None, int(usage["prompt_tokens"]), 0, done.cost,
                            usage_record=record)
 
-    async def _embeddings(self, principal: Principal, body: dict[str, Any], request_id: str,
-                          multiplier: Decimal, bill: bool) -> ItemOutcome:
-        """The steps of ``POST /v1/embeddings``, billed as a batch item."""
-        state = self.state
-        body = {**body, "input": checks.normalize_input(body.get("input"))}
-        entries = state.router.candidates(body.get("model"), body.get("models"))
-        checks.check_capability(entries[0])
-        checks.check_dimensions(entries[0], body.get("dimensions"))
-        entries = [e for e in entries if e.model_type == "embedding"]
-        target, data = await state.router.embeddings(entries, body, state.call_context(request_id), Attempted(),
-                                                     admit=state.billing.admission(principal) if bill else None)
-        answer = normalize_embeddings(data, target.entry.id, body.get("encoding_format") or "float", body["input"])
-        usage = answer["usage"]
-        billed_usage = {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": 0}
-        priced = metering.usage_record(principal, request_id, target, billed_usage, "batch", multiplier)
-        cost = metering.bill(state.billing, priced, store=False)
-        record = priced if bill else None
-        answer["cost"] = money(cost)
-        await state.limits.add_tokens(principal, int(usage.get("total_tokens") or 0))
-        return ItemOutcome("succeeded", 200, answer, None, int(usage["prompt_tokens"]), 0, cost, usage_record=record)
+    @staticmethod
+    def _bill_of(call: Call, target: Target, usage: dict[str, Any] | None) -> UsageRecord | None:
+        """The ledger row the runner writes with the item's result (none when it was billed before)."""
+        if not call.check_balance:
+            return None
+        return metering.usage_record(call.principal, call.request_id, target, usage, call.kind, call.multiplier)

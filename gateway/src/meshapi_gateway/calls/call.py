@@ -97,6 +97,16 @@ class Call:
             self.finish(error=exc)
             raise
 
+    def precheck(self, model: str | None) -> None:
+        """The balance precheck alone, for a request that checks all its models before calling any (compare)."""
+        if self.check_balance:
+            self.state.billing.precheck(self.principal, model)
+
+    def part(self, request_id: str) -> Call:
+        """A call of its own for one part of a fanned-out request (a compared model, the judge)."""
+        return Call(self.state, self.endpoint, self.principal, request_id, kind=self.kind,
+                    multiplier=self.multiplier, check_balance=self.check_balance, store_bill=self.store_bill)
+
     def candidate_admit(self) -> Admit | None:
         """What the router runs before trying each candidate model (``None``: nothing to check)."""
         balance = self.state.billing.admission(self.principal) if self.check_balance else None

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from meshapi_gateway.auth.principal import Principal
     from meshapi_gateway.billing import Billing
     from meshapi_gateway.providers.base import Target
+    from meshapi_gateway.routing import Attempted
 
 
 def usage_record(principal: Principal, request_id: str, target: Target, usage: dict[str, Any] | None,
@@ -41,3 +42,9 @@ def bill(billing: Billing, record: UsageRecord, *, store: bool = True) -> Decima
     metrics.observe_usage(record.model, record.provider, record.prompt_tokens, record.completion_tokens,
                           float(record.cost))
     return record.cost
+
+
+def count_upstream_errors(attempted: Attempted) -> None:
+    """Every failed attempt of a call in the upstream error metrics."""
+    for model, err in zip(attempted.tried, attempted.errors, strict=False):
+        metrics.UPSTREAM_ERRORS.labels(model, "", err.code).inc()

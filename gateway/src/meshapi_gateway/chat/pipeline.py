@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
 from meshapi_gateway import metrics
 from meshapi_gateway.billing import requested_model, usage_counts
+from meshapi_gateway.calls import metering
 from meshapi_gateway.chat.normalize import StreamNormalizer, normalize_completion
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.money import money
@@ -105,10 +106,6 @@ class ChatPipeline:
         # An embeddings model among the fallbacks could only fail: it is not tried.
         return [e for e in entries if e.model_type != "embedding"]
 
-    def _count_errors(self, attempted: Attempted) -> None:
-        for model, err in zip(attempted.tried, attempted.errors, strict=False):
-            metrics.UPSTREAM_ERRORS.labels(model, "", err.code).inc()
-
     async def complete(self, call: Call, body: dict[str, Any], *, ctx: CallContext | None = None) -> ChatOutcome:
         """One whole answer, admitted, routed, billed and reported through ``call``."""
         await call.admit(requested_model(body))
@@ -125,7 +122,7 @@ class ChatPipeline:
                                                             deadline=request_deadline(body),
                                                             admit=call.candidate_admit())
             finally:
-                self._count_errors(call.attempted)
+                metering.count_upstream_errors(call.attempted)
             data = normalize_completion(data, target.entry.id)
             found = data.get("usage")
             usage = found if isinstance(found, dict) else None
@@ -154,7 +151,7 @@ class ChatPipeline:
                     entries, body, ctx, call.attempted, deadline=request_deadline(body),
                     admit=call.candidate_admit())
             finally:
-                self._count_errors(call.attempted)
+                metering.count_upstream_errors(call.attempted)
         except BaseException as exc:
             call.finish(error=exc)
             raise

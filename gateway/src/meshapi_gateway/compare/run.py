@@ -1,7 +1,7 @@
 """Compare without streaming: every model concurrently through the chat pipeline, then the judge.
 
-Each call is a normal chat completion (limits, fallbacks, billing with ``kind="compare"``
-and the request id ``<request id>::<model>``); one model's failure is its result, not
+Each model's call is a part of the comparison's ``Call``: a normal chat completion (fallbacks,
+billing with ``kind="compare"`` and the request id ``<request id>::<model>``); one model's failure is its result, not
 the request's — unless every model failed (502 ``all_models_failed``).
 """
 
@@ -12,14 +12,15 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from meshapi_gateway.calls import Call
+from meshapi_gateway.compare import request as checks
 from meshapi_gateway.compare import results as res
 from meshapi_gateway.compare.judge import judge_body
 from meshapi_gateway.compare.request import ComparePlan
-from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.errors import GatewayError, field_error
 from meshapi_gateway.money import money
+from meshapi_gateway.routing import auto_select
 
 if TYPE_CHECKING:
-    from meshapi_gateway.auth.principal import Principal
     from meshapi_gateway.chat.pipeline import ChatPipeline
 
 KIND = "compare"
@@ -29,12 +30,27 @@ def _elapsed_ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
 
-async def run_model(pipeline: "ChatPipeline", principal: "Principal", model: str, body: dict[str, Any],
-                    request_id: str) -> dict[str, Any]:
+async def prepare(call: Call, body: dict[str, Any]) -> ComparePlan:
+    """The comparison's plan (templates, ``auto`` resolved), every model's balance checked before any is called."""
+    state = call.state
+    settings = state.settings
+    plan = await checks.plan(state.services["chat"], call.principal, body, settings.compare_max_models,
+                             settings.compare_judge_model, settings.compare_judge_fallbacks)
+    plan = checks.resolve_models(plan, lambda chat: auto_select.resolve(state, call.principal, chat))
+    if body.get("comparison_model") and body["comparison_model"] not in state.catalog:
+        raise field_error("comparison_model", f"Model '{body['comparison_model']}' is not supported.",
+                          value=body["comparison_model"])
+    for model in plan.models:
+        if model in state.catalog:
+            call.precheck(model)
+    return plan
+
+
+async def run_model(pipeline: "ChatPipeline", call: Call, model: str, body: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
+    request_id = call.request_id
     try:
-        outcome = await pipeline.complete(Call(pipeline.state, KIND, principal,
-                                               res.model_request_id(request_id, model)), body)
+        outcome = await pipeline.complete(call.part(res.model_request_id(request_id, model)), body)
     except GatewayError as exc:
         return res.failure(model, request_id, _elapsed_ms(started), exc.code, exc.message)
     data = outcome.response
@@ -43,8 +59,8 @@ async def run_model(pipeline: "ChatPipeline", principal: "Principal", model: str
                        money(outcome.cost), choice.get("finish_reason"), data)
 
 
-async def judge(pipeline: "ChatPipeline", principal: "Principal", plan: ComparePlan, results: list[dict[str, Any]],
-                request_id: str) -> dict[str, Any]:
+async def judge(pipeline: "ChatPipeline", call: Call, plan: ComparePlan,
+                results: list[dict[str, Any]]) -> dict[str, Any]:
     """The first judge that answers; ``comparison_fallback_used`` when it was not the first choice."""
     answers = [(r["model"], r["content"] or "") for r in results if not r["error_code"]]
     if not plan.judges or len(answers) < 2:
@@ -53,8 +69,7 @@ async def judge(pipeline: "ChatPipeline", principal: "Principal", plan: CompareP
     for position, model in enumerate(plan.judges):
         body = judge_body(model, plan.messages, answers, plan.instructions)
         try:
-            outcome = await pipeline.complete(Call(pipeline.state, KIND, principal,
-                                                   res.model_request_id(request_id, "judge")), body)
+            outcome = await pipeline.complete(call.part(res.model_request_id(call.request_id, "judge")), body)
         except GatewayError as exc:
             last = exc
             continue
@@ -66,12 +81,11 @@ async def judge(pipeline: "ChatPipeline", principal: "Principal", plan: CompareP
             "comparison_fallback_used": len(plan.judges) > 1}
 
 
-async def compare(pipeline: "ChatPipeline", principal: "Principal", plan: ComparePlan,
-                  request_id: str) -> dict[str, Any]:
+async def compare(call: Call, plan: ComparePlan) -> dict[str, Any]:
     started = time.perf_counter()
-    results = list(await asyncio.gather(*(run_model(pipeline, principal, m, plan.bodies[m], request_id)
-                                          for m in plan.models)))
+    pipeline: ChatPipeline = call.state.services["chat"]
+    results = list(await asyncio.gather(*(run_model(pipeline, call, m, plan.bodies[m]) for m in plan.models)))
     if all(r["error_code"] for r in results):
         raise res.all_failed(results)
-    judged = {} if plan.skip_comparison else await judge(pipeline, principal, plan, results, request_id)
+    judged = {} if plan.skip_comparison else await judge(pipeline, call, plan, results)
     return res.envelope(res.comparison_id(), started, plan.models, results, judged, plan.skip_comparison)

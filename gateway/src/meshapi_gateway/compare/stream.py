@@ -20,13 +20,11 @@ from meshapi_gateway.compare import results as res
 from meshapi_gateway.compare.events import compare_frame, model_done_data
 from meshapi_gateway.compare.judge import judge_body
 from meshapi_gateway.compare.request import ComparePlan
-from meshapi_gateway.compare.run import KIND
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.money import money
 from meshapi_gateway.sse import DONE_FRAME, error_frame
 
 if TYPE_CHECKING:
-    from meshapi_gateway.auth.principal import Principal
     from meshapi_gateway.chat.pipeline import ChatPipeline, ChatStream
 
 QUEUE_SIZE = 256
@@ -56,11 +54,11 @@ def _chunk_text(chunk: dict[str, Any]) -> tuple[str, str | None]:
 
 
 class CompareStream:
-    def __init__(self, pipeline: "ChatPipeline", principal: "Principal", plan: ComparePlan, request_id: str) -> None:
-        self.pipeline = pipeline
-        self.principal = principal
+    def __init__(self, call: Call, plan: ComparePlan) -> None:
+        self.pipeline: ChatPipeline = call.state.services["chat"]
+        self.call = call
         self.plan = plan
-        self.request_id = request_id
+        self.request_id = call.request_id
         self.comparison_id = res.comparison_id()
         self.started = time.perf_counter()
         self.queue: asyncio.Queue[_Delta | _Done] = asyncio.Queue(QUEUE_SIZE)
@@ -72,7 +70,7 @@ class CompareStream:
         started = time.perf_counter()
         opened = self.opened[model]
         try:
-            call = Call(self.pipeline.state, KIND, self.principal, res.model_request_id(self.request_id, model))
+            call = self.call.part(res.model_request_id(self.request_id, model))
             stream = await self.pipeline.stream(call, {**self.plan.bodies[model], "stream": True})
         except GatewayError as exc:
             opened.set_result(False)
@@ -181,7 +179,7 @@ class CompareStream:
         for position, model in enumerate(plan.judges):
             body = judge_body(model, plan.messages, answers, plan.instructions, stream=True)
             try:
-                stream = await self.pipeline.stream(Call(self.pipeline.state, KIND, self.principal, request_id), body)
+                stream = await self.pipeline.stream(self.call.part(request_id), body)
             except GatewayError as exc:
                 last = exc
                 continue

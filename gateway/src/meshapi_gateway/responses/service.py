@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
-from meshapi_gateway.calls import Call, metering
+from meshapi_gateway.calls import Call, answer_headers, metering
 from meshapi_gateway.catalog.catalog import ModelEntry
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.money import money
@@ -22,7 +22,7 @@ from meshapi_gateway.request_schemas import fallback_models, model_and_fallbacks
 from meshapi_gateway.responses import objects
 from meshapi_gateway.responses.events import ResponseEvents
 from meshapi_gateway.responses.request import to_chat
-from meshapi_gateway.routing import Attempted, auto_select
+from meshapi_gateway.routing import auto_select
 from meshapi_gateway.routing.auto import is_auto
 from meshapi_gateway.sse import DONE_FRAME, frame
 
@@ -59,13 +59,6 @@ class Opened:
     headers: dict[str, str]
     # Idempotent: closes the upstream and bills; also run when the frames were never iterated.
     close: Callable[[], Awaitable[None]]
-
-
-def _resolved_headers(target: Target, attempted: Attempted) -> dict[str, str]:
-    headers = {"x-resolved-model-id": target.entry.id}
-    if len(attempted.tried) > 1:
-        headers["x-meshapi-fallback"] = ",".join(attempted.tried)
-    return headers
 
 
 class ResponsesService:
@@ -133,42 +126,47 @@ class ResponsesService:
         return out
 
     # -- non-streamed --------------------------------------------------------------------------------
-    async def create(self, principal: "Principal", plan: Plan, request_id: str) -> tuple[dict[str, Any],
-                                                                                        dict[str, str]]:
+    async def create(self, call: Call, plan: Plan) -> tuple[dict[str, Any], dict[str, str]]:
         if plan.native:
-            return await self._create_native(principal, plan, request_id)
-        outcome = await self.pipeline.complete(Call(self.state, KIND, principal, request_id), plan.body)
+            return await self._create_native(call, plan)
+        outcome = await self.pipeline.complete(call, plan.body)
         response = objects.from_completion(outcome.response, plan.request, outcome.target.entry.id)
-        return response, _resolved_headers(outcome.target, outcome.attempted)
+        return response, answer_headers(outcome.target, outcome.attempted)
 
-    def _bill(self, principal: "Principal", request_id: str, target: Target, usage: Any,
-              estimated: tuple[int, int] | None = None) -> Decimal:
-        # The chat pipeline's billing, so every model call lands in one ledger with one pricing.
-        record = metering.usage_record(principal, request_id, target, usage if isinstance(usage, dict) else None,
-                                       KIND, Decimal(1), estimated)
-        return metering.bill(self.state.billing, record)
-
-    async def _create_native(self, principal: "Principal", plan: Plan,
-                             request_id: str) -> tuple[dict[str, Any], dict[str, str]]:
-        ctx = self.state.call_context(request_id)
-        attempted = Attempted()
-        target, data = await self.state.router.first_success(
-            plan.entries, attempted, lambda p, t: create_response(p, plan.body, t, ctx), ctx=ctx,
-            admit=self.state.billing.admission(principal))
-        data["model"] = target.entry.id
-        usage = data.get("usage")
-        cost = self._bill(principal, request_id, target, usage, None if isinstance(usage, dict) else (0, 0))
-        data["cost"] = money(cost)
-        await self.state.limits.add_tokens(principal, int((usage or {}).get("total_tokens") or 0))
-        return data, _resolved_headers(target, attempted)
+    async def _create_native(self, call: Call, plan: Plan) -> tuple[dict[str, Any], dict[str, str]]:
+        await call.admit(plan.entries[0].id)
+        target: Target | None = None
+        usage: dict[str, Any] | None = None
+        cost: Decimal | None = None
+        error: BaseException | None = None
+        try:
+            ctx = self.state.call_context(call.request_id)
+            try:
+                target, data = await self.state.router.first_success(
+                    plan.entries, call.attempted, lambda p, t: create_response(p, plan.body, t, ctx), ctx=ctx,
+                    admit=call.candidate_admit())
+            finally:
+                metering.count_upstream_errors(call.attempted)
+            data["model"] = target.entry.id
+            found = data.get("usage")
+            usage = found if isinstance(found, dict) else None
+            cost = await call.meter(target, usage, estimated=None if usage is not None else (0, 0),
+                                    tokens=int((usage or {}).get("total_tokens") or 0))
+            data["cost"] = money(cost)
+            return data, answer_headers(target, call.attempted)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            call.finish(target=target, usage=usage, cost=cost, error=error)
 
     # -- streamed ------------------------------------------------------------------------------------
-    async def stream(self, principal: "Principal", plan: Plan, request_id: str) -> Opened:
+    async def stream(self, call: Call, plan: Plan) -> Opened:
         """Open the upstream (falling back while nothing is sent); the frames follow."""
         if plan.native:
-            return await self._stream_native(principal, plan, request_id)
+            return await self._stream_native(call, plan)
         body = {**plan.body, "stream": True}
-        stream = await self.pipeline.stream(Call(self.state, KIND, principal, request_id), body)
+        stream = await self.pipeline.stream(call, body)
         events = ResponseEvents(plan.request, stream.target.entry.id)
 
         async def frames() -> AsyncIterator[bytes]:
@@ -182,39 +180,50 @@ class ResponsesService:
                 await stream.aclose()  # bills, also when the client went away
             if stream.error is not None:
                 code = stream.error.code if stream.error.code != "stream_interrupted" else "upstream_error"
-                yield events.error(code, stream.error.message, request_id)
+                yield events.error(code, stream.error.message, call.request_id)
             else:
                 cost = money(stream.cost) if stream.cost is not None else None
                 for out in events.finish(stream.normalizer.usage, cost):
                     yield out
             yield DONE_FRAME
 
-        return Opened(frames(), _resolved_headers(stream.target, stream.attempted), stream.aclose)
+        return Opened(frames(), answer_headers(stream.target, stream.attempted), stream.aclose)
 
-    async def _stream_native(self, principal: "Principal", plan: Plan, request_id: str) -> Opened:
+    async def _stream_native(self, call: Call, plan: Plan) -> Opened:
+        await call.admit(plan.entries[0].id)
+        call.streamed = True
         router = self.state.router
-        ctx = self.state.call_context(request_id)
-        attempted = Attempted()
+        ctx = self.state.call_context(call.request_id)
 
         async def attempt(provider: Any, slot: Any, timeouts: Any, end: float) -> Any:
             return await router.open_primed(lambda: open_response_stream(provider, plan.body, slot.target, ctx),
                                             provider.name, slot, timeouts, end)
 
-        target, upstream = await router.run(plan.entries, attempted, attempt, ctx=ctx, keeps_slot=True,
-                                            admit=self.state.billing.admission(principal))
+        try:
+            try:
+                target, upstream = await router.run(plan.entries, call.attempted, attempt, ctx=ctx, keeps_slot=True,
+                                                    admit=call.candidate_admit())
+            finally:
+                metering.count_upstream_errors(call.attempted)
+        except BaseException as exc:
+            call.finish(error=exc)
+            raise
         public = target.entry.id
-        seen: dict[str, Any] = {"usage": None, "text_chars": 0, "closed": False}
+        seen: dict[str, Any] = {"usage": None, "text_chars": 0, "closed": False, "failure": None}
 
         async def close() -> None:
             if seen["closed"]:
                 return
             seen["closed"] = True
-            await upstream.aclose()
-            usage = seen["usage"]
-            estimated = None if usage is not None else (0, seen["text_chars"] // 4)
-            self._bill(principal, request_id, target, usage, estimated)
-            if usage is not None:
-                await self.state.limits.add_tokens(principal, int(usage.get("total_tokens") or 0))
+            cost: Decimal | None = None
+            try:
+                await upstream.aclose()
+                usage = seen["usage"]
+                estimated = None if usage is not None else (0, seen["text_chars"] // 4)
+                cost = await call.meter(target, usage, estimated=estimated,
+                                        tokens=int(usage.get("total_tokens") or 0) if usage is not None else 0)
+            finally:
+                call.finish(target=target, usage=seen["usage"], cost=cost, error=seen["failure"], status=200)
 
         async def frames() -> AsyncIterator[bytes]:
             last_sequence = -1
@@ -228,18 +237,19 @@ class ResponsesService:
                             seen["usage"] = response["usage"]
                     if event.get("type") == "response.output_text.delta":
                         seen["text_chars"] += len(str(event.get("delta") or ""))
+                        call.token_seen()
                     if isinstance(event.get("sequence_number"), int):
                         last_sequence = event["sequence_number"]
                     yield frame(event, event=str(event.get("type")))
             except UpstreamError as exc:
-                failure = exc
+                failure = seen["failure"] = exc
             finally:
                 await close()
             if failure is not None:
                 code = failure.code if failure.code != "stream_interrupted" else "upstream_error"
-                err = {"code": code, "message": failure.message, "request_id": request_id}
+                err = {"code": code, "message": failure.message, "request_id": call.request_id}
                 yield frame({"type": "error", "sequence_number": last_sequence + 1, "code": code,
                              "message": failure.message, "param": None, "error": err}, event="error")
             yield DONE_FRAME
 
-        return Opened(frames(), _resolved_headers(target, attempted), close)
+        return Opened(frames(), answer_headers(target, call.attempted), close)
