@@ -8,8 +8,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import meshapi
 from scripted_server import FakeClock, ScriptedServer
+
+import meshapi
 
 
 @pytest.fixture(scope="session")

@@ -161,14 +161,27 @@ def handle(req: Recorded) -> Reply:
     if path == "/v1/models/" + MODEL["id"]:
         return json_reply(200, MODEL)
     if path == "/v1/router/select":
-        return json_reply(200, {"model": MODEL["id"], "resolved_model_id": MODEL["id"],
-                                "auto_router": {"fallback_used": False, "fallback_reason": None},
-                                "reason": "the only qualifying model",
-                                "candidates": [{"model": MODEL["id"], "selected": True,
-                                                "estimated_cost_usd": "0.0001"}]})
+        return json_reply(
+            200,
+            {
+                "model": MODEL["id"],
+                "resolved_model_id": MODEL["id"],
+                "auto_router": {"fallback_used": False, "fallback_reason": None},
+                "reason": "the only qualifying model",
+                "candidates": [{"model": MODEL["id"], "selected": True, "estimated_cost_usd": "0.0001"}],
+            },
+        )
     if path == "/v1/web/search":
-        return json_reply(200, {"query": body["query"], "answer": None, "provider": "tavily", "request_id": "req_1",
-                                "results": [{"title": "Python", "url": "https://www.python.org/", "content": "..."}]})
+        return json_reply(
+            200,
+            {
+                "query": body["query"],
+                "answer": None,
+                "provider": "tavily",
+                "request_id": "req_1",
+                "results": [{"title": "Python", "url": "https://www.python.org/", "content": "..."}],
+            },
+        )
     if path == "/v1/templates":
         if req.method == "POST":
             return json_reply(201, {**TEMPLATE, **body})

@@ -7,6 +7,9 @@ import inspect
 
 import httpx
 import pytest
+from meshapi_testdata import COMPLETION, MSGS, USAGE_CHUNK, chunk
+from scripted_server import FakeClock, ScriptedServer, empty_reply, json_reply, sse_frames, sse_reply
+
 from meshapi import (
     AsyncMeshAPI,
     ChatCompletionParams,
@@ -15,8 +18,6 @@ from meshapi import (
     MeshAPIError,
     StreamInterruptedError,
 )
-from meshapi_testdata import COMPLETION, MSGS, USAGE_CHUNK, chunk
-from scripted_server import FakeClock, ScriptedServer, empty_reply, json_reply, sse_frames, sse_reply
 
 pytestmark = pytest.mark.asyncio
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 
 import httpx
-import meshapi
 import pytest
+from meshapi_testdata import COMPLETION
+from scripted_server import ScriptedServer, empty_reply, json_reply, raw_reply
+
+import meshapi
 from meshapi import (
     AuthenticationError,
     ChatCompletionParams,
@@ -19,8 +22,6 @@ from meshapi import (
     SpendLimitError,
     ValidationError,
 )
-from meshapi_testdata import COMPLETION
-from scripted_server import ScriptedServer, empty_reply, json_reply, raw_reply
 
 
 def test_version() -> None:

@@ -12,10 +12,11 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List
 
-import meshapi
 import pytest
 from fake_gateway import handle
 from scripted_server import ScriptedServer
+
+import meshapi
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCKS: List[str] = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)

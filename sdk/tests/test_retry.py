@@ -7,9 +7,10 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import pytest
+from scripted_server import FakeClock, ScriptedServer, empty_reply, hang_reply, json_reply, raw_reply
+
 from meshapi import APIConnectionError, APITimeoutError, MeshAPI, MeshAPIError, RateLimitError
 from meshapi._retry import MAX_DELAY, parse_retry_after, retry_delay
-from scripted_server import FakeClock, ScriptedServer, empty_reply, hang_reply, json_reply, raw_reply
 
 OK_MODELS = json_reply(200, [])
 UNAVAILABLE = json_reply(503, {"error": {"code": "provider_not_available", "message": "busy"}})

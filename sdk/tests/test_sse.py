@@ -6,6 +6,7 @@ from typing import List
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from meshapi import ServerSentEvent, SSEDecoder
 from meshapi._sse import iter_sse
 

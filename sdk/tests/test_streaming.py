@@ -7,6 +7,9 @@ from typing import Any, List
 
 import httpx
 import pytest
+from meshapi_testdata import MSGS, USAGE_CHUNK, chunk
+from scripted_server import FakeClock, ScriptedServer, json_reply, sse_frames, sse_reply
+
 from meshapi import (
     ChatCompletionAccumulator,
     ChatCompletionChunk,
@@ -15,8 +18,6 @@ from meshapi import (
     RateLimitError,
     StreamInterruptedError,
 )
-from meshapi_testdata import MSGS, USAGE_CHUNK, chunk
-from scripted_server import FakeClock, ScriptedServer, json_reply, sse_frames, sse_reply
 
 
 def texts(stream: Any) -> List[str]:

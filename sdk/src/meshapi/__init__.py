@@ -40,6 +40,8 @@ _NAMES: Dict[str, str] = {
     "accumulate": "._accumulator",
     "SSEDecoder": "._sse",
     "ServerSentEvent": "._sse",
+    "NOT_GIVEN": "._types",
+    "NotGiven": "._types",
 }
 for _module, _names in _TYPE_MODULES.items():
     for _name in _names:
@@ -78,6 +80,8 @@ if TYPE_CHECKING:
     from ._streaming import AsyncStream as AsyncStream
     from ._streaming import ChatCompletionStream as ChatCompletionStream
     from ._streaming import Stream as Stream
+    from ._types import NOT_GIVEN as NOT_GIVEN
+    from ._types import NotGiven as NotGiven
     from .types.batches import BatchList as BatchList
     from .types.batches import BatchObject as BatchObject
     from .types.batches import CreateBatchParams as CreateBatchParams

@@ -1,36 +1,49 @@
-"""Helpers every resource uses to turn ``(params, **kwargs)`` into an :class:`APIRequest`.
+"""Helpers every resource uses to turn a method's arguments into an :class:`APIRequest`.
 
-Accepting a params object, a plain dict or keyword arguments (or a mix, the
-keywords winning) is handled once here, as are the per-call options
-``extra_headers``, ``extra_query``, ``extra_body`` and ``timeout``.
+A resource method takes an optional positional params object (or dict) and
+typed keyword arguments that default to ``NOT_GIVEN``; it hands its
+``locals()`` to :func:`call_parts`, which splits them into the body fields
+the caller gave and the per-call options (``extra_headers``, ``extra_query``,
+``extra_body``, ``timeout``). Merging the params object with the keywords
+(the keywords winning) is handled once here.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Mapping, Optional, Type, TypeVar, Union
+from typing import Any, Dict, FrozenSet, Mapping, Optional, Tuple, Type, TypeVar, Union
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
 
 from .._base_client import APIRequest, Parser
+from .._types import NOT_GIVEN
 
 __all__ = [
     "RequestOptions",
+    "Timeout",
     "build",
+    "call_parts",
     "coerce_params",
     "encode",
+    "options_of",
     "params_request",
     "path_id",
     "simple_request",
-    "split_options",
 ]
 
 P = TypeVar("P", bound=BaseModel)
 T = TypeVar("T")
 
 _OPTION_KEYS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
+# What a method's ``locals()`` holds besides its body fields; the positional params object (and a
+# path id) is named by the caller, ``params`` unless that is a body field of the resource.
+_NOT_FIELDS = frozenset({"self"}) | _OPTION_KEYS
+_PARAMS = frozenset({"params"})
+
+# The per-call ``timeout``: seconds, an httpx.Timeout, or None for the client's own.
+Timeout = Union[float, httpx.Timeout, None]
 
 
 class RequestOptions:
@@ -41,7 +54,7 @@ class RequestOptions:
         extra_headers: Optional[Mapping[str, str]] = None,
         extra_query: Optional[Mapping[str, Any]] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
-        timeout: Union[float, httpx.Timeout, None] = None,
+        timeout: Timeout = None,
     ) -> None:
         self.extra_headers = extra_headers
         self.extra_query = extra_query
@@ -52,37 +65,44 @@ class RequestOptions:
 _NO_OPTIONS = RequestOptions()
 
 
-def split_options(kwargs: Dict[str, Any]) -> RequestOptions:
-    """Remove the per-call options from ``kwargs`` (in place)."""
-    if not kwargs or _OPTION_KEYS.isdisjoint(kwargs):
+def call_parts(arguments: Dict[str, Any], skip: FrozenSet[str] = _PARAMS) -> Tuple[Dict[str, Any], RequestOptions]:
+    """Split a resource method's ``locals()`` into its given body fields and its per-call options.
+
+    ``skip`` names the arguments that are not body fields (the positional params object, a path id).
+    The method must call ``locals()`` before it assigns any variable of its own.
+    """
+    not_fields = _NOT_FIELDS | skip
+    fields = {name: value for name, value in arguments.items() if value is not NOT_GIVEN and name not in not_fields}
+    return fields, options_of(arguments)
+
+
+def options_of(arguments: Dict[str, Any]) -> RequestOptions:
+    """The per-call options among a resource method's ``locals()``."""
+    if all(arguments.get(key) is None for key in _OPTION_KEYS):
         return _NO_OPTIONS
-    return RequestOptions(**{key: kwargs.pop(key) for key in list(kwargs) if key in _OPTION_KEYS})
+    return RequestOptions(
+        arguments.get("extra_headers"),
+        arguments.get("extra_query"),
+        arguments.get("extra_body"),
+        arguments.get("timeout"),
+    )
 
 
-def coerce_params(cls: Type[P], params: Union[P, Mapping[str, Any], None], kwargs: Dict[str, Any], where: str) -> P:
-    """Build ``cls`` from a params object, a dict and/or keyword arguments."""
-    if kwargs:
-        unknown = [k for k in kwargs if k not in cls.model_fields]
-        if unknown:
-            import difflib
-
-            name = unknown[0]
-            hint = difflib.get_close_matches(name, list(cls.model_fields), n=1)
-            suffix = f"; did you mean {hint[0]!r}?" if hint else ""
-            raise TypeError(f"{where}() got an unexpected keyword argument {name!r}{suffix}")
+def coerce_params(cls: Type[P], params: Union[P, Mapping[str, Any], None], fields: Dict[str, Any], where: str) -> P:
+    """Build ``cls`` from a params object or dict and the keyword fields (which win)."""
     if params is None:
-        return cls(**kwargs)
+        return cls(**fields)
     if isinstance(params, cls):
-        if not kwargs:
+        if not fields:
             return params
         merged = params.model_dump(exclude_unset=True)
-        merged.update(kwargs)
+        merged.update(fields)
         return cls.model_validate(merged)
     if isinstance(params, Mapping):
-        return cls.model_validate({**params, **kwargs} if kwargs else params)
+        return cls.model_validate({**params, **fields} if fields else params)
     if isinstance(params, BaseModel):
         data = params.model_dump(exclude_unset=True)
-        data.update(kwargs)
+        data.update(fields)
         return cls.model_validate(data)
     raise TypeError(f"{where}() expects a {cls.__name__}, a dict or keyword arguments, not {type(params).__name__}")
 
@@ -152,20 +172,21 @@ def params_request(
     parse: Parser[T],
     cls: Type[P],
     params: Union[P, Mapping[str, Any], None],
-    kwargs: Dict[str, Any],
+    arguments: Dict[str, Any],
     where: str,
     *,
     stream: Optional[bool] = None,
+    skip: FrozenSet[str] = _PARAMS,
 ) -> APIRequest[T]:
-    """An :class:`APIRequest` whose JSON body is a ``cls`` built from ``(params, **kwargs)``.
+    """An :class:`APIRequest` whose JSON body is a ``cls`` built from ``params`` and the method's ``locals()``.
 
     With ``stream`` given, the body's ``stream`` field is forced to it, and a
     non-streaming call refuses ``stream=True`` (that is what ``stream()`` is for).
     """
-    options = split_options(kwargs)
-    if stream is False and kwargs.get("stream"):
+    fields, options = call_parts(arguments, skip)
+    if stream is False and fields.get("stream"):
         raise TypeError(f"{where}() always returns a complete response; call stream() to stream")
-    model = coerce_params(cls, params, kwargs, where)
+    model = coerce_params(cls, params, fields, where)
     overrides = None if stream is None or getattr(model, "stream", None) is stream else {"stream": stream}
     return build(method, path, parse, options, body=encode(model, options, overrides))
 
@@ -174,17 +195,13 @@ def simple_request(
     method: str,
     path: str,
     parse: Parser[T],
-    options_kwargs: Dict[str, Any],
-    where: str,
+    options: RequestOptions,
     *,
     body: Optional[bytes] = None,
     query: Optional[Dict[str, str]] = None,
     accept: str = "application/json",
 ) -> APIRequest[T]:
-    """An :class:`APIRequest` for calls whose only keyword arguments are options."""
-    options = split_options(options_kwargs)
-    if options_kwargs:
-        raise TypeError(f"{where}() got an unexpected keyword argument {next(iter(options_kwargs))!r}")
+    """An :class:`APIRequest` for calls without a params body (get, list, delete ...)."""
     if options.extra_body and body is not None:
         merged = json.loads(body)
         merged.update(options.extra_body)

@@ -2,70 +2,73 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Literal, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Union
 
 from .._base_client import APIRequest, parse_json
-from ..types.chat import ChatMessage, Tool
+from .._types import NOT_GIVEN, NotGiven
 from ..types.router import RouterSelection, RouterSelectParams
 from ._base import AsyncAPIResource, SyncAPIResource
-from ._shared import params_request
+from ._hints import suggest_keywords
+from ._shared import Timeout, params_request
+from .chat import MessageParam, ToolParam
 
 __all__ = ["AsyncRouter", "Router"]
 
 _parse = parse_json(RouterSelection)
 
 SelectParams = Union[RouterSelectParams, Mapping[str, Any], None]
-Message = Union[ChatMessage, Mapping[str, Any]]
 
 
-def _select(params: SelectParams, fields: Dict[str, Any], options: Dict[str, Any]) -> APIRequest[RouterSelection]:
-    kwargs = {k: v for k, v in fields.items() if v is not None}
-    kwargs.update(options)
-    return params_request("POST", "/v1/router/select", _parse, RouterSelectParams, params, kwargs, "select")
+def _select(arguments: Dict[str, Any]) -> APIRequest[RouterSelection]:
+    params = arguments["params"]
+    return params_request("POST", "/v1/router/select", _parse, RouterSelectParams, params, arguments, "select")
 
 
 class Router(SyncAPIResource):
+    @suggest_keywords
     def select(
         self,
         params: SelectParams = None,
         /,
         *,
-        messages: Optional[Sequence[Message]] = None,
-        api_type: Optional[Literal["completions", "responses", "embeddings"]] = None,
-        exclude_models: Optional[Sequence[str]] = None,
-        tools: Optional[Sequence[Union[Tool, Mapping[str, Any]]]] = None,
-        response_format: Optional[Mapping[str, Any]] = None,
-        reasoning_effort: Optional[Literal["high", "medium", "low", "minimal", "none"]] = None,
-        max_tokens: Optional[int] = None,
-        **options: Any,
+        messages: Union[Sequence[MessageParam], NotGiven] = NOT_GIVEN,
+        api_type: Union[Literal["completions", "responses", "embeddings"], NotGiven, None] = NOT_GIVEN,
+        exclude_models: Union[List[str], NotGiven, None] = NOT_GIVEN,
+        tools: Union[Sequence[ToolParam], NotGiven, None] = NOT_GIVEN,
+        response_format: Union[Mapping[str, Any], NotGiven, None] = NOT_GIVEN,
+        reasoning_effort: Union[Literal["high", "medium", "low", "minimal", "none"], NotGiven, None] = NOT_GIVEN,
+        max_tokens: Union[int, NotGiven, None] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        timeout: Timeout = None,
     ) -> RouterSelection:
         """The model ``model="auto"`` would serve these messages with, and every candidate's fate.
 
         No model is called and nothing is billed. A params object or dict (as 0.1.11
         takes) works too; keyword arguments win over it.
         """
-        fields = {"messages": messages, "api_type": api_type, "exclude_models": exclude_models, "tools": tools,
-                  "response_format": response_format, "reasoning_effort": reasoning_effort,
-                  "max_tokens": max_tokens}
-        return self._t.request(_select(params, fields, options))
+        return self._t.request(_select(locals()))
 
 
 class AsyncRouter(AsyncAPIResource):
+    @suggest_keywords
     async def select(
         self,
         params: SelectParams = None,
         /,
         *,
-        messages: Optional[Sequence[Message]] = None,
-        api_type: Optional[Literal["completions", "responses", "embeddings"]] = None,
-        exclude_models: Optional[Sequence[str]] = None,
-        tools: Optional[Sequence[Union[Tool, Mapping[str, Any]]]] = None,
-        response_format: Optional[Mapping[str, Any]] = None,
-        reasoning_effort: Optional[Literal["high", "medium", "low", "minimal", "none"]] = None,
-        max_tokens: Optional[int] = None,
-        **options: Any,
+        messages: Union[Sequence[MessageParam], NotGiven] = NOT_GIVEN,
+        api_type: Union[Literal["completions", "responses", "embeddings"], NotGiven, None] = NOT_GIVEN,
+        exclude_models: Union[List[str], NotGiven, None] = NOT_GIVEN,
+        tools: Union[Sequence[ToolParam], NotGiven, None] = NOT_GIVEN,
+        response_format: Union[Mapping[str, Any], NotGiven, None] = NOT_GIVEN,
+        reasoning_effort: Union[Literal["high", "medium", "low", "minimal", "none"], NotGiven, None] = NOT_GIVEN,
+        max_tokens: Union[int, NotGiven, None] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        timeout: Timeout = None,
     ) -> RouterSelection:
-        fields = {"messages": messages, "api_type": api_type, "exclude_models": exclude_models, "tools": tools,
-                  "response_format": response_format, "reasoning_effort": reasoning_effort,
-                  "max_tokens": max_tokens}
-        return await self._t.request(_select(params, fields, options))
+        """The model ``model="auto"`` would serve these messages with, and every candidate's fate."""
+        return await self._t.request(_select(locals()))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Literal, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Literal, Mapping, Optional, Union
 
 from .._base_client import APIRequest, parse_json
+from .._types import NOT_GIVEN, NotGiven
 from ..types.web import WebSearchParams, WebSearchResponse
 from ._base import AsyncAPIResource, SyncAPIResource
-from ._shared import params_request
+from ._hints import suggest_keywords
+from ._shared import Timeout, params_request
 
 __all__ = ["AsyncWeb", "Web"]
 
@@ -16,51 +18,57 @@ _parse = parse_json(WebSearchResponse)
 SearchParams = Union[WebSearchParams, Mapping[str, Any], None]
 
 
-def _search(params: SearchParams, fields: Dict[str, Any], options: Dict[str, Any]) -> APIRequest[WebSearchResponse]:
-    kwargs = {k: v for k, v in fields.items() if v is not None}
-    kwargs.update(options)
-    return params_request("POST", "/v1/web/search", _parse, WebSearchParams, params, kwargs, "search")
+def _search(arguments: Dict[str, Any]) -> APIRequest[WebSearchResponse]:
+    params = arguments["params"]
+    return params_request("POST", "/v1/web/search", _parse, WebSearchParams, params, arguments, "search")
 
 
 class Web(SyncAPIResource):
+    @suggest_keywords
     def search(
         self,
         params: SearchParams = None,
         /,
         *,
-        query: Optional[str] = None,
-        max_results: Optional[int] = None,
-        search_depth: Optional[Literal["basic", "advanced"]] = None,
-        include_domains: Optional[Sequence[str]] = None,
-        exclude_domains: Optional[Sequence[str]] = None,
-        include_answer: Optional[bool] = None,
-        **options: Any,
+        query: Union[str, NotGiven] = NOT_GIVEN,
+        max_results: Union[int, NotGiven, None] = NOT_GIVEN,
+        search_depth: Union[Literal["basic", "advanced"], NotGiven, None] = NOT_GIVEN,
+        include_domains: Union[List[str], NotGiven, None] = NOT_GIVEN,
+        exclude_domains: Union[List[str], NotGiven, None] = NOT_GIVEN,
+        include_answer: Union[bool, NotGiven, None] = NOT_GIVEN,
+        provider: Union[str, NotGiven, None] = NOT_GIVEN,
+        model: Union[str, NotGiven, None] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        timeout: Timeout = None,
     ) -> WebSearchResponse:
         """Search results (``title``, ``url``, ``content``, ``score``) from the gateway's search provider.
 
         A gateway without one answers 400 ``not_configured`` (raised as ``BadRequestError``).
         """
-        fields = {"query": query, "max_results": max_results, "search_depth": search_depth,
-                  "include_domains": include_domains, "exclude_domains": exclude_domains,
-                  "include_answer": include_answer}
-        return self._t.request(_search(params, fields, options))
+        return self._t.request(_search(locals()))
 
 
 class AsyncWeb(AsyncAPIResource):
+    @suggest_keywords
     async def search(
         self,
         params: SearchParams = None,
         /,
         *,
-        query: Optional[str] = None,
-        max_results: Optional[int] = None,
-        search_depth: Optional[Literal["basic", "advanced"]] = None,
-        include_domains: Optional[Sequence[str]] = None,
-        exclude_domains: Optional[Sequence[str]] = None,
-        include_answer: Optional[bool] = None,
-        **options: Any,
+        query: Union[str, NotGiven] = NOT_GIVEN,
+        max_results: Union[int, NotGiven, None] = NOT_GIVEN,
+        search_depth: Union[Literal["basic", "advanced"], NotGiven, None] = NOT_GIVEN,
+        include_domains: Union[List[str], NotGiven, None] = NOT_GIVEN,
+        exclude_domains: Union[List[str], NotGiven, None] = NOT_GIVEN,
+        include_answer: Union[bool, NotGiven, None] = NOT_GIVEN,
+        provider: Union[str, NotGiven, None] = NOT_GIVEN,
+        model: Union[str, NotGiven, None] = NOT_GIVEN,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
+        timeout: Timeout = None,
     ) -> WebSearchResponse:
-        fields = {"query": query, "max_results": max_results, "search_depth": search_depth,
-                  "include_domains": include_domains, "exclude_domains": exclude_domains,
-                  "include_answer": include_answer}
-        return await self._t.request(_search(params, fields, options))
+        """Search results from the gateway's search provider (see :meth:`Web.search`)."""
+        return await self._t.request(_search(locals()))
