@@ -36,10 +36,7 @@ __all__ = [
 P = TypeVar("P", bound=BaseModel)
 T = TypeVar("T")
 
-_OPTION_KEYS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
-# What a method's ``locals()`` holds besides its body fields; the positional params object (and a
-# path id) is named by the caller, ``params`` unless that is a body field of the resource.
-_NOT_FIELDS = frozenset({"self"}) | _OPTION_KEYS
+# The positional params object of a method, unless ``params`` is a body field of the resource.
 _PARAMS = frozenset({"params"})
 
 # The per-call ``timeout``: seconds, an httpx.Timeout, or None for the client's own.
@@ -71,21 +68,27 @@ def call_parts(arguments: Dict[str, Any], skip: FrozenSet[str] = _PARAMS) -> Tup
     ``skip`` names the arguments that are not body fields (the positional params object, a path id).
     The method must call ``locals()`` before it assigns any variable of its own.
     """
-    not_fields = _NOT_FIELDS | skip
-    fields = {name: value for name, value in arguments.items() if value is not NOT_GIVEN and name not in not_fields}
-    return fields, options_of(arguments)
+    not_given = NOT_GIVEN
+    fields = {name: value for name, value in arguments.items() if value is not not_given}
+    del fields["self"]
+    for name in skip:
+        fields.pop(name, None)
+    headers = fields.pop("extra_headers", None)
+    query = fields.pop("extra_query", None)
+    body = fields.pop("extra_body", None)
+    timeout = fields.pop("timeout", None)
+    if headers is None and query is None and body is None and timeout is None:
+        return fields, _NO_OPTIONS
+    return fields, RequestOptions(headers, query, body, timeout)
 
 
 def options_of(arguments: Dict[str, Any]) -> RequestOptions:
     """The per-call options among a resource method's ``locals()``."""
-    if all(arguments.get(key) is None for key in _OPTION_KEYS):
+    get = arguments.get
+    headers, query, body, timeout = get("extra_headers"), get("extra_query"), get("extra_body"), get("timeout")
+    if headers is None and query is None and body is None and timeout is None:
         return _NO_OPTIONS
-    return RequestOptions(
-        arguments.get("extra_headers"),
-        arguments.get("extra_query"),
-        arguments.get("extra_body"),
-        arguments.get("timeout"),
-    )
+    return RequestOptions(headers, query, body, timeout)
 
 
 def coerce_params(cls: Type[P], params: Union[P, Mapping[str, Any], None], fields: Dict[str, Any], where: str) -> P:
