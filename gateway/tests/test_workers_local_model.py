@@ -59,7 +59,8 @@ def test_two_workers_share_one_local_model_process(tmp_path: Path, redis_url: st
         deadline = time.monotonic() + 60
         while len(children(gp.proc.pid, b"spawn_main")) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
-        workers = [p for p in children(gp.proc.pid, b"spawn_main") if p not in children(gp.proc.pid, b"resource_tracker")]
+        trackers = children(gp.proc.pid, b"resource_tracker")
+        workers = [p for p in children(gp.proc.pid, b"spawn_main") if p not in trackers]
         assert len(workers) == 2
 
         # One child for the node, and it is the parent's.

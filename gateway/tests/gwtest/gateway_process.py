@@ -49,8 +49,8 @@ def write_config(path: Path, settings: dict[str, Any]) -> Path:
 
 
 class GatewayProcess:
-    def __init__(self, tmp: Path, upstream_url: str, **overrides: Any) -> None:
-        self.port = free_port()
+    def __init__(self, tmp: Path, upstream_url: str, port: int | None = None, **overrides: Any) -> None:
+        self.port = port or free_port()
         self.settings: dict[str, Any] = {
             "host": "127.0.0.1", "port": self.port, "data_dir": str(tmp), "builtin_catalog": False,
             "local_model": {"enabled": False}, "models": fake_models(upstream_url),

@@ -3,7 +3,9 @@
 ``record`` only appends to a queue and moves the in-memory balance, so the request path
 never waits on the database. The queue is ``write_behind``'s: one transaction per batch,
 drained completely by ``aclose`` (graceful stop), a failed write retried (row ids make a
-retry harmless), so no usage is lost or billed twice.
+retry harmless), so no usage is lost or billed twice. With a journal folder, each record is
+also appended to a file first (``journal.py``), and a process starting replays what a killed
+one left there, so a kill loses no bill either.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import asyncio
 import contextlib
 import logging
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.billing.book import BalanceBook
+from meshapi_gateway.billing.journal import Journal, read_segments
 from meshapi_gateway.billing.ledger_store import CENT_PRECISION, Queued, changed_balances, credit, write_batch
 from meshapi_gateway.billing.usage import Admit, Billing, UsageRecord
 from meshapi_gateway.catalog import Catalog, ModelEntry
@@ -37,8 +41,10 @@ REREAD_SECONDS = 5
 class LedgerBilling(Billing):
     def __init__(self, sessions: async_sessionmaker, catalog: Catalog, *, enforce: bool = False,  # type: ignore[type-arg]
                  default_credit: Decimal = Decimal(0), flush_seconds: float = 0.25, batch_size: int = 2000,
-                 refresh_seconds: float = 2.0, redis_url: str = "", sync_seconds: float = 0.2) -> None:
+                 refresh_seconds: float = 2.0, redis_url: str = "", sync_seconds: float = 0.2,
+                 journal_dir: Path | None = None) -> None:
         self._sessions = sessions
+        self._journal = Journal(journal_dir) if journal_dir is not None else None
         self._catalog = catalog
         self.book = BalanceBook(enforce, default_credit)
         self._refresh_seconds = refresh_seconds
@@ -88,7 +94,9 @@ class LedgerBilling(Billing):
 
     def record(self, record: UsageRecord) -> None:
         cost = record.cost.quantize(CENT_PRECISION)
-        self._queue.add(Queued(prefixed("led"), record, cost))
+        row_id = prefixed("led")
+        segment = self._journal.append(row_id, record, cost) if self._journal is not None else 0
+        self._queue.add(Queued(row_id, record, cost, segment))
         self.book.add_pending(record.owner, cost)
 
     async def record_in_transaction(self, session: Any, record: UsageRecord) -> Callable[[], None]:
@@ -104,6 +112,9 @@ class LedgerBilling(Billing):
 
     # -- lifecycle -------------------------------------------------------
     async def start(self) -> None:
+        if self._journal is not None:
+            self._journal.open()
+            await self._replay_orphans()
         await self._refresh()
         self._queue.start("ledger-writer")
         self._tasks = [asyncio.create_task(self._refresher(), name="balance-refresh")]
@@ -118,6 +129,8 @@ class LedgerBilling(Billing):
         """
         self._closing.set()
         await self._queue.aclose()
+        if self._journal is not None:
+            self._journal.close(drained=len(self._queue) == 0)
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -132,14 +145,47 @@ class LedgerBilling(Billing):
     # -- background work -------------------------------------------------
     async def _write_batch(self, batch: Sequence[Queued], retry: bool) -> None:
         """One transaction; on a retry ``write_batch`` first checks whether the failed commit landed."""
+        journal = self._journal
+        if journal is not None:
+            journal.rotate()  # what is recorded from now on goes to a segment this batch does not hold
+        await self._write_rows(batch, retry)
+        if journal is not None:
+            # The batch leaves the queue's front after this returns: the oldest record still unwritten
+            # follows it, and every segment before that one is in the database.
+            queue = self._queue.queue
+            journal.written_up_to(queue[len(batch)].segment if len(queue) > len(batch) else journal.segment)
+
+    async def _replay_orphans(self) -> None:
+        """Write what killed processes journaled (rows already written are skipped), then drop their files."""
+        assert self._journal is not None
+        for lock_path, segments in self._journal.orphans():
+            rows = [Queued(row_id, record, cost.quantize(CENT_PRECISION))
+                    for row_id, record, cost in read_segments(segments)]
+            try:
+                for start in range(0, len(rows), self._queue.batch_size):
+                    await self._write_rows(rows[start:start + self._queue.batch_size], retry=True, ours=False)
+            except Exception:
+                log.exception("could not replay %d journaled usage records of %s; a later start retries",
+                              len(rows), lock_path.name)
+                continue
+            if rows:
+                log.warning("replayed %d usage records journaled by a process that stopped without writing them",
+                            len(rows))
+            for path in segments:
+                path.unlink(missing_ok=True)
+            lock_path.unlink(missing_ok=True)
+
+    async def _write_rows(self, batch: Sequence[Queued], retry: bool, *, ours: bool = True) -> None:
+        """Write ``batch``; ``ours``: its records are this process's pending spend (not a dead one's)."""
         async with self._lock:
             async with self._sessions() as session, session.begin():
                 balances = await write_batch(session, batch, self.book.enforce, self.book.default_credit, retry)
-            for q in batch:
-                self.book.settle_pending(q.record.owner, q.cost)
+            if ours:
+                for q in batch:
+                    self.book.settle_pending(q.record.owner, q.cost)
             for owner, balance in balances.items():
                 self.book.set_committed(owner, balance)
-            if self._shared is not None:
+            if ours and self._shared is not None:
                 for q in batch:
                     self._shared.committed(q.record.owner, q.cost)
 

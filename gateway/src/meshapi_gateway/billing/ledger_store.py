@@ -49,6 +49,7 @@ class Queued:
     id: str
     record: UsageRecord
     cost: Decimal  # quantized to the stored precision
+    segment: int = 0  # the journal segment it was written to (billing/journal.py)
 
 
 def _dialect(session: AsyncSession) -> str:
