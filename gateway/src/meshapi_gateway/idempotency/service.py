@@ -7,7 +7,8 @@ go to the database behind the requests (``writer.py``), flushed on a graceful st
 Without Redis this process decides alone: a second request with a key that is still
 running waits for the first (an in-memory future, no polling). With Redis the claim is a
 ``SET NX`` shared by every replica (``shared.py``): a duplicate on another replica polls
-Redis briefly and answers 409 if the first is still running after ``WAIT_SECONDS``. If
+Redis briefly and answers 409 if the first is still running after ``WAIT_SECONDS``; a claim
+whose replica died (its heartbeat stopped) is taken over by the duplicate, which runs. If
 Redis is unreachable, this process's own claims still hold (a warning is logged).
 
 Only successful (2xx), complete answers are remembered; a failed or abandoned attempt
@@ -204,6 +205,7 @@ async def start_idempotency(state: "GatewayState") -> Callable[[], Awaitable[Non
         # A claim outlives the longest request; one whose replica died frees itself.
         shared = SharedClaims(client, s.idempotency_ttl_seconds,
                               running_seconds=int(max(600.0, s.upstream_total_timeout * 2)))
+        await shared.start()
     service = IdempotencyService(table, writer, store, s.idempotency_ttl_seconds, s.idempotency_max_body_bytes,
                                  shared)
     state.services["idempotency"] = service
@@ -222,6 +224,8 @@ async def start_idempotency(state: "GatewayState") -> Callable[[], Awaitable[Non
         if sweeper is not None:
             sweeper.cancel()
         await writer.aclose()
+        if shared is not None:
+            await shared.aclose()
         if owned_redis is not None:
             await owned_redis.aclose()
 

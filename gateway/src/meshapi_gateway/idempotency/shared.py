@@ -6,12 +6,21 @@ the full TTL, releasing deletes it — both only if the marker is still ours (a 
 compare-and-set), so a replica that lost its claim cannot overwrite another's answer.
 Keys of one owner share a hash tag, so this also works on Redis Cluster.
 
-Value layout (bytes): ``running <token> <fingerprint>`` or
+A replica that is killed leaves its "running" markers behind, and until they expire a client
+retrying on another replica would get 409 for minutes. So each replica keeps a heartbeat key
+alive (``meshapi:idem:alive:<replica>``, refreshed every second, gone five seconds after the
+replica stops), its markers name it, and a claim that finds a marker of a replica whose heartbeat
+is gone takes the key over (a compare-and-set on the marker it read): the retry runs, once.
+
+Value layout (bytes): ``running <replica>.<token> <fingerprint>`` or
 ``done <fingerprint> <json meta>\\n<body>``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -20,7 +29,12 @@ import orjson
 
 from meshapi_gateway.idempotency.store import StoredResponse
 
+log = logging.getLogger("meshapi_gateway.idempotency")
+
 ClaimOutcome = Literal["claimed", "done", "running", "mismatch"]
+
+HEARTBEAT_SECONDS = 1.0
+ALIVE_MS = 5000  # a replica silent this long is dead: its running markers may be taken over
 
 SWAP_IF_MINE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -46,6 +60,18 @@ class SharedClaim:
 
 def redis_key(owner: str, key_hash: str) -> str:
     return f"meshapi:idem:{{{owner}}}:{key_hash}"
+
+
+def alive_key(replica: bytes) -> str:
+    return "meshapi:idem:alive:" + replica.decode()
+
+
+def marker_replica(value: bytes) -> bytes | None:
+    """The replica named by a "running" marker (None for a marker of a version that named none)."""
+    parts = value.split(b" ", 2)
+    if len(parts) < 2 or parts[0] != b"running" or b"." not in parts[1]:
+        return None
+    return parts[1].split(b".", 1)[0]
 
 
 def encode_done(fingerprint: str, response: StoredResponse, expires_at: int) -> bytes:
@@ -75,18 +101,51 @@ class SharedClaims:
         self.running_ms = running_seconds * 1000
         self._swap = redis.register_script(SWAP_IF_MINE)
         self._delete = redis.register_script(DELETE_IF_MINE)
+        self.replica = secrets.token_hex(6).encode()
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._heartbeat = asyncio.create_task(self._beat(), name="idempotency-heartbeat")
+
+    async def aclose(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+        with contextlib.suppress(Exception):
+            await self.redis.delete(alive_key(self.replica))  # its markers are all settled by now
+
+    async def _beat(self) -> None:
+        while True:
+            try:
+                await self.redis.set(alive_key(self.replica), b"1", px=ALIVE_MS)
+            except Exception:  # Redis away: the claims fall back to this process (service.py)
+                log.debug("idempotency heartbeat failed", exc_info=True)
+            await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def claim(self, owner: str, key_hash: str, fingerprint: str) -> SharedClaim:
         key = redis_key(owner, key_hash)
-        marker = b"running " + secrets.token_hex(8).encode() + b" " + fingerprint.encode()
+        marker = b"running " + self.replica + b"." + secrets.token_hex(8).encode() + b" " + fingerprint.encode()
         for _ in range(3):
             if await self.redis.set(key, marker, nx=True, px=self.running_ms):
                 return SharedClaim("claimed", marker)
             value = await self.redis.get(key)
-            if value is not None:
-                return decode(bytes(value), fingerprint)
-            # released or expired in between: claim again
+            if value is None:
+                continue  # released or expired in between: claim again
+            found = decode(bytes(value), fingerprint)
+            if found.outcome == "running" and await self._holder_is_dead(bytes(value)):
+                if await self._swap(keys=[key], args=[bytes(value), marker, self.running_ms]):
+                    log.info("took over an idempotency key whose replica stopped answering")
+                    return SharedClaim("claimed", marker)
+                continue  # someone else settled or took it first: look again
+            return found
         return SharedClaim("running")
+
+    async def _holder_is_dead(self, value: bytes) -> bool:
+        replica = marker_replica(value)
+        if replica is None or replica == self.replica:
+            return False  # our own (a local duplicate waits in memory) or unknown: left to expire
+        return not await self.redis.exists(alive_key(replica))
 
     async def complete(self, owner: str, key_hash: str, marker: bytes, fingerprint: str,
                        response: StoredResponse, expires_at: int, now: int) -> None:
