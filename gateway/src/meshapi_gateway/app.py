@@ -46,6 +46,9 @@ def _feature_hooks() -> list[StartHook]:
     from meshapi_gateway.auth.revocations import start_token_revocations
 
     hooks: list[StartHook] = [start_token_revocations]
+    from meshapi_gateway.governance.refresh import start_governance
+
+    hooks.append(start_governance)
     from meshapi_gateway.providers.local import start_local_models
 
     hooks.append(start_local_models)

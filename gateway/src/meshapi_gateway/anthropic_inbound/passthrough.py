@@ -66,7 +66,7 @@ async def _meter(call: "Call", target: Target, usage: dict[str, Any] | None) -> 
 
 async def create(call: "Call", entries: list["ModelEntry"], body: dict[str, Any], beta: str | None) -> NativeAnswer:
     state = call.state
-    await call.admit(entries[0].id)
+    await call.admit(entries[0].id, body)
     target: Target | None = None
     usage: dict[str, Any] | None = None
     cost: Decimal | None = None
@@ -133,7 +133,7 @@ async def open_stream(call: "Call", entries: list["ModelEntry"], body: dict[str,
                       beta: str | None) -> NativeStream:
     """The stream, opened (with fallbacks) before anything is sent; closing it bills and finishes ``call``."""
     state = call.state
-    await call.admit(entries[0].id)
+    await call.admit(entries[0].id, body)
     call.streamed = True
     router = state.router
     try:

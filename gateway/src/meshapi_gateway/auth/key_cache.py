@@ -57,6 +57,7 @@ class KeyCache:
         self._sessions = sessions
         self._refresh = refresh_seconds
         self._by_hash: dict[str, CachedKey] = {}
+        self._by_id: dict[str, CachedKey] = {}
         self._unknown: dict[str, float] = {}
         self._watermark = 0
         self._task: asyncio.Task[None] | None = None
@@ -89,15 +90,23 @@ class KeyCache:
         async with self._sessions() as session:
             rows = list((await session.execute(stmt)).scalars())
         for row in rows:
-            self._by_hash[row.key_hash] = _cached(row)
+            self._by_hash[row.key_hash] = self._by_id[row.id] = _cached(row)
             self._unknown.pop(row.key_hash, None)
             if row.updated_at > self._watermark:
                 self._watermark = row.updated_at
 
     def put(self, row: ApiKey) -> None:
         """Make a change made by this process visible at once."""
-        self._by_hash[row.key_hash] = _cached(row)
+        self._by_hash[row.key_hash] = self._by_id[row.id] = _cached(row)
         self._unknown.pop(row.key_hash, None)
+
+    def by_id(self, key_id: str) -> CachedKey | None:
+        """A key known to this cache, by its id (work done later on a key's behalf: batch items)."""
+        return self._by_id.get(key_id)
+
+    def budgeted(self) -> list[CachedKey]:
+        """The live keys that have a budget (the budget refresher seeds their spend from the ledger)."""
+        return [k for k in self._by_hash.values() if k.budget_usd is not None and not k.revoked]
 
     async def lookup(self, key: str) -> CachedKey | None:
         digest = hash_key(key)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -163,7 +164,7 @@ class BatchRunner:
         cache_key = (batch.owner, batch.key_id)
         hit = self._principals.get(cache_key)
         if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
+            return self._with_terms(hit[1])
         row = None
         if batch.key_id:
             async with self.state.sessions() as session:
@@ -171,7 +172,12 @@ class BatchRunner:
         principal = (Principal(batch.owner, "data", batch.key_id, row.rpm, row.rpd, row.tpm) if row is not None
                      else Principal(batch.owner, "data", batch.key_id))
         self._principals[cache_key] = (time.monotonic() + PRINCIPAL_TTL, principal)
-        return principal
+        return self._with_terms(principal)
+
+    def _with_terms(self, principal: Principal) -> Principal:
+        """The key's current terms (budget, models, suspension, expiry), as the key cache has them now."""
+        key = self.state.key_cache.by_id(principal.key_id) if principal.key_id else None
+        return dataclasses.replace(principal, key=key) if key is not principal.key else principal
 
     # -- one item --------------------------------------------------------------
     async def _run(self, batch: Batch, principal: Principal, item: claims.ClaimedItem) -> None:

@@ -4,7 +4,7 @@ An endpoint makes a ``Call`` once the caller is authenticated, and every step of
 policy goes through it, in this order:
 
     call.limit()                rate limits (429), before the body is validated
-    call.admit(requested)       balance precheck (402), then every admission check
+    call.admit(requested, body) balance precheck (402), then every admission check
     router, with call.candidate_admit()   balance and checks again before each candidate model
     call.meter(target, usage)   bill, count tokens toward the limits
     call.finish(...)            release what the checks reserved, report to every observer
@@ -43,6 +43,7 @@ class Call:
         "_finished",
         "admitted",
         "attempted",
+        "body",
         "check_balance",
         "endpoint",
         "first_token",
@@ -70,6 +71,7 @@ class Call:
         self.check_balance = check_balance  # False for work already paid for (a batch item's rerun)
         self.store_bill = store_bill  # False when the caller writes the ledger row in its own transaction
         self.requested: str | None = None
+        self.body: dict[str, Any] | None = None  # the request as routed (admission checks price its worst case)
         self.attempted = Attempted()
         self.streamed = False
         self.started = time.perf_counter()
@@ -83,9 +85,10 @@ class Call:
         """Count the request against the key's rate limits; the ``X-RateLimit-*`` headers to send."""
         return await self.state.limits.check(self.principal)
 
-    async def admit(self, requested: str | None) -> None:
+    async def admit(self, requested: str | None, body: dict[str, Any] | None = None) -> None:
         """The balance precheck for the model asked for, then every admission check (each may refuse)."""
         self.requested = requested
+        self.body = body
         self.started = time.perf_counter()
         try:
             if self.check_balance:

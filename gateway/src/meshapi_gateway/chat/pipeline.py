@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
-from meshapi_gateway import metrics
 from meshapi_gateway.billing import requested_model, usage_counts
 from meshapi_gateway.calls import metering
 from meshapi_gateway.chat.normalize import StreamNormalizer, normalize_completion
@@ -108,7 +107,7 @@ class ChatPipeline:
 
     async def complete(self, call: Call, body: dict[str, Any], *, ctx: CallContext | None = None) -> ChatOutcome:
         """One whole answer, admitted, routed, billed and reported through ``call``."""
-        await call.admit(requested_model(body))
+        await call.admit(requested_model(body), body)
         target: Target | None = None
         usage: dict[str, Any] | None = None
         cost: Decimal | None = None
@@ -140,7 +139,7 @@ class ChatPipeline:
 
         Closing the returned stream bills it and finishes ``call``.
         """
-        await call.admit(requested_model(body))
+        await call.admit(requested_model(body), body)
         call.streamed = True
         try:
             entries = self._candidates(body)

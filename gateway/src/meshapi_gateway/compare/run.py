@@ -17,6 +17,7 @@ from meshapi_gateway.compare import results as res
 from meshapi_gateway.compare.judge import judge_body
 from meshapi_gateway.compare.request import ComparePlan
 from meshapi_gateway.errors import GatewayError, field_error
+from meshapi_gateway.governance.admission import require_model
 from meshapi_gateway.money import money
 from meshapi_gateway.routing import auto_select
 
@@ -41,6 +42,7 @@ async def prepare(call: Call, body: dict[str, Any]) -> ComparePlan:
         raise field_error("comparison_model", f"Model '{body['comparison_model']}' is not supported.",
                           value=body["comparison_model"])
     for model in plan.models:
+        require_model(call.principal.key, model)  # one model the key may not use refuses the comparison
         if model in state.catalog:
             call.precheck(model)
     return plan

@@ -43,7 +43,7 @@ async def embed(call: Call, body: dict[str, Any], *, with_cost: bool = False) ->
     checks.check_capability(planned.entries[0])
     checks.check_dimensions(planned.entries[0], body.get("dimensions"))
     entries = [e for e in planned.entries if e.model_type == "embedding"]
-    await call.admit(entries[0].id)
+    await call.admit(entries[0].id, body)
     state = call.state
     target: Target | None = None
     usage: dict[str, Any] | None = None

@@ -134,7 +134,7 @@ class ResponsesService:
         return response, answer_headers(outcome.target, outcome.attempted)
 
     async def _create_native(self, call: Call, plan: Plan) -> tuple[dict[str, Any], dict[str, str]]:
-        await call.admit(plan.entries[0].id)
+        await call.admit(plan.entries[0].id, plan.body)
         target: Target | None = None
         usage: dict[str, Any] | None = None
         cost: Decimal | None = None
@@ -190,7 +190,7 @@ class ResponsesService:
         return Opened(frames(), answer_headers(stream.target, stream.attempted), stream.aclose)
 
     async def _stream_native(self, call: Call, plan: Plan) -> Opened:
-        await call.admit(plan.entries[0].id)
+        await call.admit(plan.entries[0].id, plan.body)
         call.streamed = True
         router = self.state.router
         ctx = self.state.call_context(call.request_id)

@@ -1,0 +1,120 @@
+"""Seeding budget counters from the ledger, off the request path.
+
+At start and every ``balance_refresh_seconds`` the spend of every budgeted key in its
+current period is summed from the ledger and counted where it is more than the counters
+hold: spend recorded before this process started, by processes that do not share Redis,
+or before a budget was set. Since the ledger lags what was billed, the counters are never
+lowered by it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from decimal import Decimal
+from typing import TYPE_CHECKING, Awaitable, Callable
+
+from sqlalchemy import func, select
+
+from meshapi_gateway.governance.admission import KeyGovernance, key_budget
+from meshapi_gateway.governance.budgets import Budget, MemoryBudgets
+from meshapi_gateway.store.accounts_tables import LedgerEntry
+
+if TYPE_CHECKING:
+    from meshapi_gateway.state import GatewayState
+
+log = logging.getLogger("meshapi_gateway.governance")
+CHUNK = 500
+
+
+async def ledger_sums(state: GatewayState, budgets: list[Budget]) -> dict[tuple[str, int], Decimal]:
+    """Each budget's spend from the ledger, one query per period start (and chunk of keys)."""
+    by_start: dict[int, list[str]] = defaultdict(list)
+    for b in budgets:
+        by_start[b.period_start].append(b.id)
+    out: dict[tuple[str, int], Decimal] = {}
+    async with state.sessions() as session:
+        for start, ids in by_start.items():
+            for i in range(0, len(ids), CHUNK):
+                stmt = (select(LedgerEntry.key_id, func.sum(LedgerEntry.cost_usd))
+                        .where(LedgerEntry.key_id.in_(ids[i:i + CHUNK]), LedgerEntry.created_at >= start * 1000)
+                        .group_by(LedgerEntry.key_id))
+                for key_id, total in (await session.execute(stmt)).all():
+                    out[(f"key:{key_id}", start)] = Decimal(total or 0)
+    return out
+
+
+class BudgetRefresher:
+    def __init__(self, state: GatewayState, check: KeyGovernance) -> None:
+        self._state = state
+        self._check = check
+        self._task: asyncio.Task[None] | None = None
+
+    async def refresh(self) -> None:
+        now = time.time()
+        budgets = [b for b in (key_budget(k, now) for k in self._state.key_cache.budgeted()) if b is not None]
+        if not budgets:
+            return
+        sums = await ledger_sums(self._state, budgets)
+        memory: MemoryBudgets = self._check.memory
+        for b in budgets:
+            spent = sums.get(b.slot)
+            if spent is None:
+                continue
+            memory.at_least(b.slot, spent)
+            if self._check.shared is not None:
+                await self._check.shared.at_least(b, spent)
+        memory.forget_before({f"{b.kind}:{b.id}": b.period_start for b in budgets})
+
+    async def _loop(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self.refresh()
+            except Exception:  # the database or Redis may be briefly away; the counters keep counting
+                log.warning("budget refresh failed", exc_info=True)
+
+    async def start(self) -> None:
+        try:
+            await self.refresh()
+        except Exception:
+            log.warning("budget refresh failed at start", exc_info=True)
+        self._task = asyncio.create_task(self._loop(self._state.settings.balance_refresh_seconds),
+                                         name="budget-refresh")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+async def start_governance(state: GatewayState) -> Callable[[], Awaitable[None]]:
+    """Start hook: the key-terms admission check, its budget counters and their refresher."""
+    shared = None
+    client = None
+    owned = False
+    if state.settings.redis_url:
+        from meshapi_gateway.governance.budgets_redis import RedisBudgets
+        from meshapi_gateway.shared_redis import redis_client
+
+        client, owned = redis_client(state)
+        memory = MemoryBudgets()
+        shared = RedisBudgets(client, memory)
+    else:
+        memory = MemoryBudgets()
+    check = KeyGovernance(memory, shared)
+    state.admission_checks.append(check)
+    refresher = BudgetRefresher(state, check)
+    await refresher.start()
+
+    async def stop() -> None:
+        await refresher.stop()
+        await check.aclose()
+        if owned and client is not None:
+            await client.aclose()
+
+    return stop

@@ -1,0 +1,51 @@
+"""The most a call can cost, reserved against budgets before it is sent.
+
+Prompt tokens are bounded by the request's size in bytes: every token a tokenizer makes
+covers at least one byte of text, and the JSON around the text only adds bytes. (An image
+part is the exception: its tokens are priced by the provider, not by its URL's length.)
+Output tokens are what the request allows (``max_tokens``, ``max_completion_tokens`` or
+``max_output_tokens``, times ``n`` choices), else the model's output limit. The price is the
+most expensive candidate the call may fall back to.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Iterable
+
+import orjson
+
+if TYPE_CHECKING:
+    from meshapi_gateway.catalog import ModelEntry
+
+OUTPUT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
+# Fields that are not sent to the model as text (the model ids, the gateway's own options).
+NOT_PROMPT = ("model", "models", "stream", "stream_options", "metadata", "user", "timeout")
+
+
+def prompt_bound(body: dict[str, Any]) -> int:
+    """An upper bound of the prompt tokens of ``body`` (its text bytes)."""
+    try:
+        return len(orjson.dumps({k: v for k, v in body.items() if k not in NOT_PROMPT}))
+    except TypeError:  # a body that did not come from JSON: be generous
+        return len(str(body).encode())
+
+
+def output_bound(body: dict[str, Any], entry: ModelEntry) -> int:
+    if entry.model_type == "embedding":
+        return 0
+    asked = next((body[f] for f in OUTPUT_FIELDS if isinstance(body.get(f), int) and body[f] > 0), None)
+    per_choice = asked if asked is not None else entry.max_output_tokens
+    n = body.get("n")
+    return per_choice * (n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1)
+
+
+def worst_case(body: dict[str, Any], entries: Iterable[ModelEntry], multiplier: Decimal = Decimal(1)) -> Decimal:
+    """The highest cost among ``entries`` for ``body``; 0 when every candidate is free."""
+    prompt = prompt_bound(body)
+    worst = Decimal(0)
+    for entry in entries:
+        if entry.is_free:
+            continue
+        worst = max(worst, entry.pricing.cost(prompt, output_bound(body, entry), 0, multiplier))
+    return worst
