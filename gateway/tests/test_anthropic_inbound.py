@@ -480,3 +480,27 @@ def test_admission_check_refuses_on_both_paths(client: anthropic.Anthropic, hook
     assert caught.value.body["error"]["type"] == "permission_error"
     [released] = check.released
     assert released.endpoint == "messages" and released.status == 403 and released.model is None
+
+
+def test_max_tokens_is_a_ceiling(client: anthropic.Anthropic, fake_openai: FakeUpstream) -> None:
+    """Claude Code asks for 32,000 tokens; the model's catalog limit (4,096 for fake/echo) is what is asked upstream."""
+    message = client.messages.create(model="claude-sonnet-4-5", max_tokens=32000,
+                                     messages=[{"role": "user", "content": "hi"}])
+    assert message.stop_reason == "end_turn"
+    assert sent(fake_openai)["max_tokens"] == 4096
+    client.messages.create(model="claude-sonnet-4-5", max_tokens=50, messages=[{"role": "user", "content": "hi"}])
+    assert sent(fake_openai)["max_tokens"] == 50
+
+
+@pytest.mark.parametrize("window_limited,expected", [(False, "max_tokens"), (True, "model_context_window_exceeded")])
+def test_length_stop_reason_says_what_bounded_the_answer(window_limited: bool, expected: str) -> None:
+    from meshapi_gateway.anthropic_inbound.response import to_message
+    from meshapi_gateway.anthropic_inbound.stream import MessageStream
+
+    completion = {"choices": [{"message": {"content": "cut"}, "finish_reason": "length"}]}
+    assert to_message(completion, "m", window_limited)["stop_reason"] == expected
+    stream = MessageStream("msg_1", "m", window_limited)
+    stream.start()
+    stream.feed({"choices": [{"index": 0, "delta": {"content": "cut"}, "finish_reason": "length"}]})
+    events = raw_events(stream.finish(None).decode())
+    assert events[-2][1]["delta"]["stop_reason"] == expected

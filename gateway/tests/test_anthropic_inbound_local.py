@@ -111,3 +111,65 @@ def test_count_tokens_matches_the_answers_input_tokens(client: anthropic.Anthrop
     without_tools = client.messages.count_tokens(model="claude-sonnet-4-5", system="You check the weather.",
                                                  messages=ASK)
     assert without_tools.input_tokens < counted.input_tokens
+
+
+_DRAFT7 = "http://json-schema.org/draft-07/schema#"
+CLAUDE_CODE_TOOLS = [
+    {"name": "Bash", "description": "Executes a given bash command in a persistent shell session.",
+     "input_schema": {"type": "object", "properties": {
+         "command": {"type": "string", "description": "The command to execute"},
+         "timeout": {"type": "number", "description": "Optional timeout in milliseconds (max 600000)"},
+         "description": {"type": "string", "description": "Clear, concise description of what this command does"}},
+         "required": ["command"], "additionalProperties": False, "$schema": _DRAFT7}},
+    {"name": "Read", "description": "Reads a file from the local filesystem.",
+     "input_schema": {"type": "object", "properties": {
+         "file_path": {"type": "string", "description": "The absolute path to the file to read"},
+         "offset": {"type": "number"}, "limit": {"type": "number"}},
+         "required": ["file_path"], "additionalProperties": False, "$schema": _DRAFT7}},
+    {"name": "Grep", "description": "A powerful search tool built on ripgrep.",
+     "input_schema": {"type": "object", "properties": {
+         "pattern": {"type": "string"}, "path": {"type": "string"},
+         "output_mode": {"type": "string", "enum": ["content", "files_with_matches", "count"]},
+         "-i": {"type": "boolean"}, "-n": {"type": "boolean"}},
+         "required": ["pattern"], "additionalProperties": False, "$schema": _DRAFT7}},
+    {"name": "TodoWrite", "description": "Create and manage a structured task list.",
+     "input_schema": {"type": "object", "properties": {"todos": {"type": "array", "items": {
+         "type": "object", "properties": {
+             "content": {"type": "string", "minLength": 1},
+             "status": {"type": "string", "enum": ["pending", "in_progress", "completed"]},
+             "activeForm": {"type": "string", "minLength": 1}},
+         "required": ["content", "status", "activeForm"], "additionalProperties": False}}},
+         "required": ["todos"], "additionalProperties": False, "$schema": _DRAFT7}},
+]
+
+
+@pytest.mark.parametrize("choice", [None, {"type": "any"}], ids=["auto", "any"])
+def test_claude_code_shaped_request(gw: Gateway, choice: Any) -> None:
+    """As Claude Code sends it: system blocks with cache_control, its tools, metadata.user_id, max_tokens 32000,
+    streamed through the beta client with ``anthropic-beta``; the context window is far below 32,000 tokens."""
+    c = anthropic.Anthropic(base_url=gw.url, auth_token=gw.create_key("claude-code"), api_key=None, max_retries=0,
+                            timeout=180, default_headers={"anthropic-beta": "claude-code-20250219,"
+                                                          "interleaved-thinking-2025-05-14"})
+    system = [{"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude."},
+              {"type": "text", "text": "You are an interactive CLI tool that helps users with software engineering "
+                                       "tasks.", "cache_control": {"type": "ephemeral"}}]
+    messages: list[Any] = [{"role": "user", "content": [
+        {"type": "text", "text": "<system-reminder>The working directory is /src.</system-reminder>"},
+        {"type": "text", "text": "List the files here.", "cache_control": {"type": "ephemeral"}}]}]
+    extra: dict[str, Any] = {"tool_choice": choice} if choice else {}
+    with c.beta.messages.stream(model="claude-sonnet-4-5-20250929", max_tokens=32000, system=system,
+                                tools=CLAUDE_CODE_TOOLS, messages=messages, extra_body={"temperature": 1},
+                                metadata={"user_id": "user_0123_account__session_4567"}, **extra) as stream:
+        final = stream.get_final_message()
+    assert final.model == MODEL
+    names = {t["name"] for t in CLAUDE_CODE_TOOLS}
+    calls = [b for b in final.content if b.type == "tool_use"]
+    if choice is None and not calls:
+        assert final.stop_reason in ("end_turn", "model_context_window_exceeded")
+        assert final.content and final.content[0].type == "text"
+        return
+    assert final.stop_reason == "tool_use" and calls
+    for call in calls:
+        assert call.name in names and isinstance(call.input, dict)
+        required = next(t for t in CLAUDE_CODE_TOOLS if t["name"] == call.name)["input_schema"]["required"]
+        assert all(field in call.input for field in required)

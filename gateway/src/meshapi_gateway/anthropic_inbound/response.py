@@ -22,7 +22,10 @@ def message_id() -> str:
     return "msg_" + ulid()
 
 
-def stop_reason(finish: Any) -> str:
+def stop_reason(finish: Any, window_limited: bool = False) -> str:
+    """``window_limited``: the context window, not the client's max_tokens, bounded the answer."""
+    if finish == "length" and window_limited:
+        return "model_context_window_exceeded"
     return STOP_REASONS.get(str(finish), "end_turn")
 
 
@@ -54,7 +57,7 @@ def tool_use_block(call: dict[str, Any]) -> dict[str, Any]:
             "input": tool_input(fn.get("arguments"))}
 
 
-def to_message(completion: dict[str, Any], model: str) -> dict[str, Any]:
+def to_message(completion: dict[str, Any], model: str, window_limited: bool = False) -> dict[str, Any]:
     choices = completion.get("choices") or [{}]
     choice = choices[0] if isinstance(choices[0], dict) else {}
     msg = choice.get("message") or {}
@@ -67,6 +70,6 @@ def to_message(completion: dict[str, Any], model: str) -> dict[str, Any]:
         content.append({"type": "text", "text": text})
     calls = [c for c in msg.get("tool_calls") or [] if isinstance(c, dict)]
     content.extend(tool_use_block(c) for c in calls)
-    reason = "tool_use" if calls else stop_reason(choice.get("finish_reason"))
+    reason = "tool_use" if calls else stop_reason(choice.get("finish_reason"), window_limited)
     return {"id": message_id(), "type": "message", "role": "assistant", "model": model, "content": content,
             "stop_reason": reason, "stop_sequence": None, "usage": usage_of(completion.get("usage"))}

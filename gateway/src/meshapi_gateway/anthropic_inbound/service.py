@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
 from meshapi_gateway.anthropic_inbound import passthrough
 from meshapi_gateway.anthropic_inbound.errors import error_type
+from meshapi_gateway.anthropic_inbound.fit import fit_max_tokens
 from meshapi_gateway.anthropic_inbound.models import resolve_model
 from meshapi_gateway.anthropic_inbound.request import check_common, invalid, to_chat
 from meshapi_gateway.anthropic_inbound.response import message_id, to_message
@@ -40,6 +41,9 @@ class Plan:
     native: list["ModelEntry"] | None = None
     chat: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    # The context window (not the client's max_tokens) bounds the answer: its ``length`` end is
+    # ``model_context_window_exceeded``.
+    window_limited: bool = False
 
 
 @dataclass(slots=True)
@@ -60,7 +64,7 @@ def resolve_entry(state: "GatewayState", body: dict[str, Any]) -> "ModelEntry | 
     return state.router.resolve(model_id)
 
 
-def plan(state: "GatewayState", principal: "Principal", body: dict[str, Any]) -> Plan:
+async def plan(state: "GatewayState", principal: "Principal", body: dict[str, Any], request_id: str) -> Plan:
     model_id = resolve_model(check_common(body), state.settings.anthropic.model_map, state.catalog)
     entries = [] if is_auto(model_id) else state.router.candidates(model_id)
     native = passthrough.native_candidates(entries)
@@ -72,7 +76,9 @@ def plan(state: "GatewayState", principal: "Principal", body: dict[str, Any]) ->
     can_reason = bool(entries) and entries[0].supports_thinking
     chat, notes = to_chat(body, model_id, can_reason=can_reason)
     chat = auto_select.resolve(state, principal, chat)
-    return Plan(str(chat["model"]), chat=chat, notes=notes)
+    entry = state.catalog.get(str(chat["model"]))
+    window_limited = entry is not None and await fit_max_tokens(state, entry, chat, request_id)
+    return Plan(str(chat["model"]), chat=chat, notes=notes, window_limited=window_limited)
 
 
 def _headers(target: Any, attempted: Any, notes: list[str], extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -101,7 +107,7 @@ async def create(call: "Call", body: dict[str, Any], the_plan: Plan, beta: str |
     outcome = await pipeline.complete(call, the_plan.chat)
     extra = outcome.ctx.response_headers if outcome.ctx is not None else None
     return Answer(_headers(outcome.target, outcome.attempted, the_plan.notes, extra),
-                  message=to_message(outcome.response, outcome.target.entry.id))
+                  message=to_message(outcome.response, outcome.target.entry.id, the_plan.window_limited))
 
 
 async def open_stream(call: "Call", body: dict[str, Any], the_plan: Plan, beta: str | None) -> Answer:
@@ -115,7 +121,7 @@ async def open_stream(call: "Call", body: dict[str, Any], the_plan: Plan, beta: 
     assert the_plan.chat is not None
     stream = await pipeline.stream(call, the_plan.chat)
     extra = stream.ctx.response_headers if stream.ctx is not None else None
-    translator = MessageStream(message_id(), stream.target.entry.id)
+    translator = MessageStream(message_id(), stream.target.entry.id, the_plan.window_limited)
 
     async def frames() -> AsyncIterator[bytes]:
         yield translator.start()

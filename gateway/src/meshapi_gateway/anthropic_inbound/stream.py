@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from meshapi_gateway.anthropic_inbound.errors import event_payload
-from meshapi_gateway.anthropic_inbound.response import STOP_REASONS, usage_of
+from meshapi_gateway.anthropic_inbound.response import stop_reason, usage_of
 from meshapi_gateway.sse import frame
 
 
@@ -33,9 +33,10 @@ def error_event(kind: str, message: str, request_id: str | None = None) -> bytes
 class MessageStream:
     """Feed chat chunks in, get Anthropic event frames out."""
 
-    def __init__(self, message_id: str, model: str) -> None:
+    def __init__(self, message_id: str, model: str, window_limited: bool = False) -> None:
         self.message_id = message_id
         self.model = model
+        self.window_limited = window_limited
         self._index = -1
         self._open: str | None = None  # type of the block being streamed
         self._stop_reason = "end_turn"
@@ -83,7 +84,7 @@ class MessageStream:
                 out.append(self._tool_use(call))
             finish = choice.get("finish_reason")
             if finish:
-                self._stop_reason = STOP_REASONS.get(str(finish), "end_turn")
+                self._stop_reason = stop_reason(finish, self.window_limited)
         return b"".join(out)
 
     def _tool_use(self, call: dict[str, Any]) -> bytes:

@@ -113,7 +113,7 @@ async def messages(state: "GatewayState", scope: Scope, receive: Receive, send: 
         principal = await _principal(state, scope)
         call = Call(state, service.ENDPOINT, principal, request_id)
         limit_headers = await call.limit()
-        plan = service.plan(state, principal, body)
+        plan = await service.plan(state, principal, body, request_id)
         beta = header(scope, b"anthropic-beta")
         # Admission, routing and metering go through ``call``; opening stops the moment the client leaves.
         if body.get("stream") is True:
