@@ -28,6 +28,7 @@ from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.http_client import HTTPClient
 from meshapi_gateway.limits.choose import build_limiter
 from meshapi_gateway.observability.record import AttachCall
+from meshapi_gateway.observability.request_log import capture_limit
 from meshapi_gateway.providers.registry import ProviderRegistry
 from meshapi_gateway.request_context import RecordObserver, RequestContext
 from meshapi_gateway.routing import Router
@@ -49,6 +50,9 @@ def _feature_hooks() -> list[StartHook]:
     from meshapi_gateway.governance.refresh import start_governance
 
     hooks.append(start_governance)
+    from meshapi_gateway.observability.request_log import start_request_log
+
+    hooks.append(start_request_log)
     from meshapi_gateway.providers.local import start_local_models
 
     hooks.append(start_local_models)
@@ -168,4 +172,4 @@ def asgi(settings: Settings, *, migrate: bool = True, tune_gc: bool = False) -> 
     observers: list[RecordObserver] = []
     return RequestContext(create_app(settings, migrate=migrate, tune_gc=tune_gc, observers=observers),
                           access_log=settings.access_log, fast_routes=fast_routes, access_log_json=json_lines,
-                          observers=observers)
+                          observers=observers, capture_bytes=capture_limit(settings.request_log))

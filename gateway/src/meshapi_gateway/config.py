@@ -98,6 +98,45 @@ class AnthropicInboundSettings(BaseModel):
         return out
 
 
+class RequestLogSettings(BaseModel):
+    """The per-request log (docs/observability.md): on by default, bodies only when asked for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    retention_days: int = Field(30, ge=1)
+    # Store request and answer bodies for every request, or only for the keys listed (by key id).
+    bodies: bool = False
+    bodies_keys: list[str] = Field(default_factory=list)
+    body_max_bytes: int = Field(32 * 1024, ge=256, le=16 * 1024 * 1024)
+    # Regular expressions replaced by [REDACTED] in stored bodies, besides keys and e-mail addresses.
+    redact: list[str] = Field(default_factory=list)
+    flush_seconds: float = Field(0.5, gt=0)
+    batch_size: int = Field(2000, ge=1, le=20000)
+    purge_every_seconds: float = Field(600.0, gt=0)
+
+    @field_validator("bodies_keys", "redact", mode="before")
+    @classmethod
+    def _comma_list(cls, v: Any) -> Any:
+        return [m.strip() for m in v.split(",") if m.strip()] if isinstance(v, str) else v
+
+    @field_validator("redact")
+    @classmethod
+    def _patterns(cls, v: list[str]) -> list[str]:
+        import re
+
+        for pattern in v:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+        return v
+
+    @property
+    def captures_bodies(self) -> bool:
+        return self.enabled and (self.bodies or bool(self.bodies_keys))
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -163,6 +202,7 @@ class Settings(BaseModel):
     local_model: LocalModelSettings = Field(default_factory=LocalModelSettings)
     auto_router: AutoRouterSettings = Field(default_factory=AutoRouterSettings)
     web_search: WebSearchSettings = Field(default_factory=WebSearchSettings)
+    request_log: RequestLogSettings = Field(default_factory=RequestLogSettings)
     anthropic: AnthropicInboundSettings = Field(default_factory=AnthropicInboundSettings)
     # Accounts (docs/accounts.md): owners without a balance row are unlimited unless enforcing.
     billing_enforce: bool = False
@@ -288,7 +328,7 @@ class Settings(BaseModel):
 
 
 # Setting groups that can be set field by field from the environment (MESHAPI_GATEWAY_WEB_SEARCH_PROVIDER=…).
-_NESTED_ENV = ("local_model", "web_search", "anthropic")
+_NESTED_ENV = ("local_model", "web_search", "anthropic", "request_log")
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:

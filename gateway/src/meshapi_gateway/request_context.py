@@ -16,6 +16,7 @@ from meshapi_gateway import metrics
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.ids import request_id as new_request_id
 from meshapi_gateway.observability.access_log import json_line
+from meshapi_gateway.observability.capture import BodyCapture
 from meshapi_gateway.observability.record import DATA_PLANE_PATHS, RequestRecord
 from meshapi_gateway.observability.record import current as current_record
 
@@ -68,8 +69,10 @@ class RequestContext:
 
     def __init__(self, app: ASGIApp, access_log: bool = False,
                  fast_routes: dict[tuple[str, str], FastHandler] | None = None, access_log_json: bool = False,
-                 observers: list[RecordObserver] | None = None) -> None:
+                 observers: list[RecordObserver] | None = None, capture_bytes: int = 0) -> None:
         self.app = app
+        # > 0: keep up to this many raw bytes of each data-plane body for the request log.
+        self.capture_bytes = capture_bytes
         self.access_log = access_log
         self.access_log_json = access_log_json
         self.fast_routes = fast_routes or {}
@@ -89,6 +92,9 @@ class RequestContext:
         t0 = time.perf_counter()
         rec = _open_record(scope, rid) if scope["path"] in DATA_PLANE_PATHS else None
         token = current_record.set(rec) if rec is not None else None
+        capture = BodyCapture(rec, self.capture_bytes) if rec is not None and self.capture_bytes else None
+        if capture is not None:
+            receive = capture.receive(receive)
 
         async def send_with_id(message: Message) -> None:
             nonlocal started, status
@@ -96,6 +102,8 @@ class RequestContext:
                 started = True
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), rid_header, NOSNIFF]
+            if capture is not None:
+                capture.sent(message)
             await send(message)
 
         fast = self.fast_routes.get((scope["method"], scope["path"]))
@@ -130,6 +138,8 @@ class RequestContext:
                 current_record.reset(token)
                 rec.status = status
                 rec.duration = duration
+                if capture is not None:
+                    capture.finish()
                 metrics.observe_request(rec.model, status, duration, rec.time_to_first_token)
                 for observer in self.observers:
                     try:

@@ -104,7 +104,7 @@ def routes() -> list[BaseRoute]:
         Route("/v1/messages/count_tokens", messages.CountTokensRoute(), methods=["POST"]),
     ]
     # --- accounts: keys, balance, usage, admin credits, templates ---
-    from meshapi_gateway.api import accounts, keys, templates, tokens, usage
+    from meshapi_gateway.api import accounts, keys, logs, templates, tokens, usage
 
     table += [
         Route("/v1/keys", keys.create, methods=["POST"]),
@@ -117,6 +117,8 @@ def routes() -> list[BaseRoute]:
         Route("/v1/balance", usage.balance, methods=["GET"]),
         Route("/v1/usage", usage.list_usage, methods=["GET"]),
         Route("/v1/usage/events", usage.usage_events, methods=["POST"]),
+        Route("/v1/logs", logs.list_request_logs, methods=["GET"]),
+        Route("/v1/logs/{request_id}", logs.get_request_log, methods=["GET"]),
         Route("/v1/admin/credits", accounts.credit, methods=["POST"]),
         Route("/v1/admin/accounts/{owner}", accounts.account, methods=["GET"]),
         Route("/v1/admin/tokens/revoke", tokens.revoke_tokens, methods=["POST"]),

@@ -44,9 +44,11 @@ class RequestRecord:
     duration: float = 0.0  # seconds, from the request's arrival to the end of the answer
     client_address: str | None = None
     user_agent: str | None = None
+    cache_status: str | None = None  # "hit", "miss", …: stays None until an answer cache exists
     calls: list[CallRecord] = field(default_factory=list)
-    request_body: bytes | None = None
+    request_body: bytes | None = None  # raw, kept only when the request log stores bodies
     response_body: bytes | None = None
+    response_sse: bool = False
 
     # -- what the calls add up to ----------------------------------------------------------------
     @property

@@ -1,0 +1,147 @@
+"""Database side of the request log: batched inserts, the retention purge, and the queries of ``/v1/logs``.
+
+Rows are listed newest first by (``created_ms``, ``id``); a cursor is the last row's pair,
+so a page never repeats or skips a row while new ones arrive.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Sequence
+
+import orjson
+from sqlalchemy import and_, delete, insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from meshapi_gateway.errors import field_error
+from meshapi_gateway.money import money
+from meshapi_gateway.store.request_log_tables import RequestLog
+
+INSERT_CHUNK = 500
+PURGE_CHUNK = 5000
+
+
+async def write_rows(sessions: async_sessionmaker, rows: Sequence[dict[str, Any]],  # type: ignore[type-arg]
+                     retry: bool) -> None:
+    """One transaction; a retried batch first skips the rows its unseen earlier commit already wrote."""
+    async with sessions() as session, session.begin():
+        present: set[str] = set()
+        if retry:
+            ids = [r["id"] for r in rows]
+            for start in range(0, len(ids), INSERT_CHUNK):
+                chunk = ids[start:start + INSERT_CHUNK]
+                found = await session.execute(select(RequestLog.id).where(RequestLog.id.in_(chunk)))
+                present.update(found.scalars())
+        todo = [r for r in rows if r["id"] not in present]
+        for start in range(0, len(todo), INSERT_CHUNK):
+            await session.execute(insert(RequestLog), todo[start:start + INSERT_CHUNK])
+
+
+async def purge(sessions: async_sessionmaker, before_ms: int) -> int:  # type: ignore[type-arg]
+    """Remove rows older than ``before_ms``, a chunk per transaction (a long delete would hold SQLite's lock)."""
+    removed = 0
+    while True:
+        async with sessions() as session, session.begin():
+            ids = list((await session.execute(
+                select(RequestLog.id).where(RequestLog.created_ms < before_ms).limit(PURGE_CHUNK))).scalars())
+            if not ids:
+                return removed
+            await session.execute(delete(RequestLog).where(RequestLog.id.in_(ids)))
+            removed += len(ids)
+
+
+@dataclass(slots=True)
+class LogFilter:
+    owner: str | None = None  # None: every owner (the admin)
+    since_ms: int | None = None
+    until_ms: int | None = None
+    key_id: str | None = None
+    team_id: str | None = None
+    model: str | None = None  # the answering or the requested model
+    status: int | None = None
+    error_code: str | None = None
+    min_duration_ms: float | None = None
+
+
+def encode_cursor(created_ms: int, row_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{created_ms}:{row_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        ms, row_id = text.split(":", 1)
+        return int(ms), row_id
+    except (ValueError, UnicodeDecodeError):
+        raise field_error("cursor", "not a cursor this endpoint returned", value=cursor) from None
+
+
+def _conditions(f: LogFilter) -> list[Any]:
+    out: list[Any] = []
+    if f.owner is not None:
+        out.append(RequestLog.owner == f.owner)
+    if f.since_ms is not None:
+        out.append(RequestLog.created_ms >= f.since_ms)
+    if f.until_ms is not None:
+        out.append(RequestLog.created_ms < f.until_ms)
+    if f.key_id is not None:
+        out.append(RequestLog.key_id == f.key_id)
+    if f.team_id is not None:
+        out.append(RequestLog.team_id == f.team_id)
+    if f.model is not None:
+        out.append(or_(RequestLog.model == f.model, RequestLog.requested_model == f.model))
+    if f.status is not None:
+        out.append(RequestLog.status == f.status)
+    if f.error_code is not None:
+        out.append(RequestLog.error_code == f.error_code)
+    if f.min_duration_ms is not None:
+        out.append(RequestLog.duration_ms >= f.min_duration_ms)
+    return out
+
+
+async def list_logs(session: AsyncSession, f: LogFilter, limit: int,
+                    cursor: str | None) -> tuple[list[RequestLog], str | None]:
+    conditions = _conditions(f)
+    if cursor:
+        ms, row_id = decode_cursor(cursor)
+        conditions.append(or_(RequestLog.created_ms < ms, and_(RequestLog.created_ms == ms, RequestLog.id < row_id)))
+    stmt = (select(RequestLog).where(*conditions).order_by(RequestLog.created_ms.desc(), RequestLog.id.desc())
+            .limit(limit + 1))
+    rows = list((await session.execute(stmt)).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, encode_cursor(rows[-1].created_ms, rows[-1].id) if more and rows else None
+
+
+async def find_log(session: AsyncSession, request_id: str, owner: str | None) -> RequestLog | None:
+    """The newest row of ``request_id`` (a client may reuse its own ids), the owner's own unless admin."""
+    stmt = select(RequestLog).where(RequestLog.request_id == request_id)
+    if owner is not None:
+        stmt = stmt.where(RequestLog.owner == owner)
+    stmt = stmt.order_by(RequestLog.created_ms.desc(), RequestLog.id.desc()).limit(1)
+    return (await session.execute(stmt)).scalars().first()
+
+
+def log_view(row: RequestLog, *, detail: bool = False) -> dict[str, Any]:
+    """A row as the API shows it; the list leaves out attempts and bodies (``detail`` adds them)."""
+    out: dict[str, Any] = {
+        "object": "request_log", "id": row.id, "request_id": row.request_id, "created_at": row.created_ms // 1000,
+        "created_ms": row.created_ms, "owner": row.owner, "key_id": row.key_id, "team_id": row.team_id,
+        "endpoint": row.endpoint, "requested_model": row.requested_model, "model": row.model,
+        "deployment": row.deployment, "status": row.status, "error_code": row.error_code, "streamed": row.streamed,
+        "time_to_first_token_ms": row.ttft_ms, "duration_ms": row.duration_ms,
+        "usage": {"prompt_tokens": row.prompt_tokens, "completion_tokens": row.completion_tokens,
+                  "cached_tokens": row.cached_tokens},
+        "cost": money(Decimal(row.cost)) if row.cost is not None else None,
+        "idempotent_replay": row.idempotent_replay, "cache_status": row.cache_status,
+        "client_address": row.client_address, "user_agent": row.user_agent,
+    }
+    attempts = orjson.loads(row.attempts or "[]")
+    out["attempt_count"] = len(attempts)
+    if detail:
+        out["attempts"] = attempts
+        out["request_body"] = row.request_body
+        out["response_body"] = row.response_body
+    return out

@@ -1,0 +1,105 @@
+"""The request log's writer: finished request records → rows, written behind the requests.
+
+The request's only part is ``RequestLogWriter.observe`` (an append to a queue). Turning a
+record into a row (attempts as JSON, bodies reassembled, redacted and capped) happens on
+the writer's task when a batch is written, and so does the retention purge. If the
+database cannot keep up the queue is bounded: past ``MAX_QUEUED`` records new ones are
+dropped and counted (``meshapi_request_log_dropped_total``), so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
+
+import orjson
+from prometheus_client import Counter
+
+from meshapi_gateway.config import RequestLogSettings
+from meshapi_gateway.ids import prefixed
+from meshapi_gateway.metrics import REGISTRY
+from meshapi_gateway.money import LEDGER_PRECISION
+from meshapi_gateway.observability import log_store
+from meshapi_gateway.observability.bodies import Redactor, reassemble_sse
+from meshapi_gateway.observability.record import MAX_MODEL_NAME, RequestRecord
+from meshapi_gateway.write_behind import WriteBehind
+
+if TYPE_CHECKING:
+    from meshapi_gateway.state import GatewayState
+
+log = logging.getLogger("meshapi_gateway.request_log")
+
+MAX_QUEUED = 200_000
+DROPPED = Counter("meshapi_request_log_dropped_total", "Request log records dropped because the queue was full",
+                  registry=REGISTRY)
+
+
+def capture_limit(settings: RequestLogSettings) -> int:
+    """Raw bytes of each body ``RequestContext`` keeps (0: bodies are never stored, nothing is kept)."""
+    # A margin over the stored cap: streams are reassembled and redaction reads past the cap.
+    return settings.body_max_bytes * 8 if settings.captures_bodies else 0
+
+
+class RequestLogWriter(WriteBehind[RequestRecord]):
+    def __init__(self, sessions: Any, settings: RequestLogSettings) -> None:
+        super().__init__(self._write, what="request log records", log=log, flush_seconds=settings.flush_seconds,
+                         batch_size=settings.batch_size, upkeep=self._purge,
+                         upkeep_seconds=settings.purge_every_seconds)
+        self.sessions = sessions
+        self.settings = settings
+        self.redact = Redactor(settings.redact, settings.body_max_bytes)
+        self._body_keys = frozenset(settings.bodies_keys)
+
+    def observe(self, rec: RequestRecord) -> None:
+        if len(self.queue) >= MAX_QUEUED:
+            DROPPED.inc()
+            return
+        self.add(rec)
+
+    def row(self, rec: RequestRecord) -> dict[str, Any]:
+        prompt, completion, cached = rec.tokens()
+        cost = rec.cost
+        ttft = rec.time_to_first_token
+        row: dict[str, Any] = {
+            "id": prefixed("log"), "request_id": rec.request_id, "created_ms": int(rec.started * 1000),
+            "owner": rec.owner, "key_id": rec.key_id, "team_id": rec.team, "endpoint": rec.endpoint[:64],
+            "requested_model": rec.requested_model[:MAX_MODEL_NAME] if rec.requested_model else None,
+            "model": rec.model, "deployment": rec.deployment, "attempts": orjson.dumps(rec.attempts()).decode(),
+            "status": rec.status, "error_code": rec.error_code, "streamed": rec.streamed,
+            "ttft_ms": None if ttft is None else round(ttft * 1000, 3), "duration_ms": round(rec.duration * 1000, 3),
+            "prompt_tokens": prompt, "completion_tokens": completion, "cached_tokens": cached,
+            "cost": None if cost is None else cost.quantize(LEDGER_PRECISION), "idempotent_replay": rec.replayed,
+            "cache_status": rec.cache_status, "client_address": rec.client_address, "user_agent": rec.user_agent,
+            "request_body": None, "response_body": None,
+        }
+        if self.settings.bodies or (rec.key_id is not None and rec.key_id in self._body_keys):
+            row["request_body"] = self.redact(rec.request_body)
+            answer = rec.response_body
+            if answer is not None and rec.response_sse:
+                answer = reassemble_sse(answer)
+            row["response_body"] = self.redact(answer)
+        return row
+
+    async def _write(self, batch: Sequence[RequestRecord], retry: bool) -> None:
+        await log_store.write_rows(self.sessions, [self.row(rec) for rec in batch], retry)
+
+    async def _purge(self) -> None:
+        before = int((time.time() - self.settings.retention_days * 86400) * 1000)
+        try:
+            removed = await log_store.purge(self.sessions, before)
+            if removed:
+                log.info("removed %d request log records older than %d days", removed, self.settings.retention_days)
+        except Exception as exc:
+            log.warning("could not purge the request log: %s", exc)
+
+
+async def start_request_log(state: GatewayState) -> Callable[[], Awaitable[None]] | None:
+    settings = state.settings.request_log
+    if not settings.enabled:
+        return None
+    writer = RequestLogWriter(state.sessions, settings)
+    writer.start("request-log-writer")
+    state.services["request_log"] = writer
+    state.request_observers.append(writer.observe)
+    return writer.aclose

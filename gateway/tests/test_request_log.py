@@ -1,0 +1,219 @@
+"""The request log: one record per data-plane request, written behind, read through ``/v1/logs``.
+
+Real gateways over HTTP on SQLite and PostgreSQL, the fake OpenAI upstream, keys made
+through the API; records are read back through the API (and, for the purge, the table).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any, Callable
+
+import httpx
+import pytest
+from gwtest.accounts_support import ADMIN
+from gwtest.harness import Gateway
+
+HI = [{"role": "user", "content": "hello there"}]
+
+
+def _key(gw: Gateway, owner: str) -> tuple[str, str]:
+    r = httpx.post(gw.url + "/v1/keys", headers={"authorization": f"Bearer {ADMIN}"}, json={"owner": owner})
+    assert r.status_code == 201, r.text
+    return str(r.json()["key"]), str(r.json()["id"])
+
+
+def _rid() -> str:
+    return "t-" + uuid.uuid4().hex
+
+
+def _chat(gw: Gateway, key: str, rid: str, **body: Any) -> httpx.Response:
+    payload = {"model": "fake/echo", "messages": HI, **body}
+    headers = {"authorization": f"Bearer {key}", "x-request-id": rid, "user-agent": "log-test/2"}
+    if payload.get("stream"):
+        with httpx.stream("POST", gw.url + "/v1/chat/completions", json=payload, headers=headers, timeout=30) as r:
+            r.read()
+            return r
+    return httpx.post(gw.url + "/v1/chat/completions", json=payload, headers=headers, timeout=30)
+
+
+def _get(gw: Gateway, auth: str, path: str, **params: Any) -> httpx.Response:
+    return httpx.get(gw.url + path, params=params, headers={"authorization": f"Bearer {auth}"}, timeout=30)
+
+
+def test_every_data_plane_request_leaves_one_record(gateway_factory: Callable[..., Gateway],
+                                                    database_url: str) -> None:
+    gw = gateway_factory(database_url=database_url, admin_token=ADMIN)
+    alice, alice_id = _key(gw, "log-alice")
+    bob, _ = _key(gw, "log-bob")
+    ok, streamed, fallback, missing, refused, embedded = (_rid() for _ in range(6))
+    assert _chat(gw, alice, ok).status_code == 200
+    assert _chat(gw, alice, streamed, stream=True).status_code == 200
+    assert _chat(gw, alice, fallback, model="fake/flaky").status_code == 200
+    assert _chat(gw, alice, missing, model="nope/missing").status_code == 404
+    assert _chat(gw, alice, refused, model="fake/fail-400").status_code == 422
+    r = httpx.post(gw.url + "/v1/embeddings", json={"model": "fake/embed", "input": "hi"},
+                   headers={"authorization": f"Bearer {alice}", "x-request-id": embedded})
+    assert r.status_code == 200
+    assert _chat(gw, bob, _rid()).status_code == 200
+
+    mine = _get(gw, alice, "/v1/logs").json()
+    assert {row["owner"] for row in mine["data"]} == {"log-alice"} and len(mine["data"]) == 6
+    by_id = {row["request_id"]: row for row in mine["data"]}
+    assert set(by_id) == {ok, streamed, fallback, missing, refused, embedded}
+
+    first = by_id[ok]
+    assert first["endpoint"] == "/v1/chat/completions" and first["status"] == 200 and first["model"] == "fake/echo"
+    assert first["key_id"] == alice_id and first["requested_model"] == "fake/echo"
+    assert first["deployment"] == "fake/echo#0" and first["streamed"] is False
+    assert first["usage"]["prompt_tokens"] > 0 and first["usage"]["completion_tokens"] > 0
+    assert first["cost"] is not None and float(first["cost"]) > 0 and first["duration_ms"] > 0
+    assert first["user_agent"] == "log-test/2" and first["client_address"] == "127.0.0.1"
+    assert first["idempotent_replay"] is False and first["cache_status"] is None
+    assert by_id[streamed]["streamed"] is True and by_id[streamed]["time_to_first_token_ms"] is not None
+    assert by_id[missing]["status"] == 404 and by_id[missing]["error_code"] == "model_not_found"
+    assert by_id[missing]["requested_model"] == "nope/missing" and by_id[missing]["model"] is None
+    assert by_id[refused]["status"] == 422 and by_id[refused]["model"] is None
+    assert by_id[embedded]["endpoint"] == "/v1/embeddings" and by_id[embedded]["status"] == 200
+
+    detail = _get(gw, alice, f"/v1/logs/{fallback}").json()
+    assert detail["model"] == "fake/echo" and detail["requested_model"] == "fake/flaky"
+    outcomes = [(a["model"], a["outcome"]) for a in detail["attempts"]]
+    assert outcomes[0][0] == "fake/flaky" and outcomes[0][1] != "ok" and outcomes[-1] == ("fake/echo", "ok")
+    assert all(a["duration_ms"] >= 0 and a["deployment"] for a in detail["attempts"])
+    assert detail["request_body"] is None and detail["response_body"] is None  # bodies are off by default
+
+    # Bob sees none of Alice's records; the admin sees everyone's and may narrow to one owner.
+    assert _get(gw, bob, f"/v1/logs/{ok}").status_code == 404
+    assert {row["owner"] for row in _get(gw, bob, "/v1/logs").json()["data"]} == {"log-bob"}
+    everyone = _get(gw, ADMIN, "/v1/logs").json()["data"]
+    assert {row["owner"] for row in everyone} == {"log-alice", "log-bob"}
+    assert {row["owner"] for row in _get(gw, ADMIN, "/v1/logs", owner="log-bob").json()["data"]} == {"log-bob"}
+
+    # Filters.
+    def ids(**params: Any) -> set[str]:
+        return {row["request_id"] for row in _get(gw, alice, "/v1/logs", **params).json()["data"]}
+
+    assert ids(status=404) == {missing}
+    assert ids(error_code="validation_error") == {refused}
+    assert ids(model="fake/flaky") == {fallback}
+    assert ids(key_id=alice_id) == set(by_id)
+    assert ids(key_id="key_none") == set()
+    slowest = max(row["duration_ms"] for row in mine["data"])
+    assert ids(min_duration_ms=slowest) == {r for r, row in by_id.items() if row["duration_ms"] >= slowest}
+    assert ids(since=int(time.time()) + 60) == set()
+    assert ids(until=int(time.time()) - 3600) == set()
+
+    # Cursor pagination: every record once, newest first.
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = _get(gw, alice, "/v1/logs", **params).json()
+        seen += [row["request_id"] for row in page["data"]]
+        cursor = page["next_cursor"]
+        if not page["has_more"]:
+            break
+    assert seen == [row["request_id"] for row in mine["data"]]
+    bad = _get(gw, alice, "/v1/logs", cursor="not-a-cursor")
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["loc"] == ["body", "cursor"]
+
+
+def test_bodies_are_redacted_capped_and_streams_reassembled(gateway_factory: Callable[..., Gateway]) -> None:
+    gw = gateway_factory(admin_token=ADMIN, request_log={"bodies": True, "body_max_bytes": 2048,
+                                                         "redact": [r"ACCT-\d{6}"]})
+    key, _ = _key(gw, "log-bodies")
+    secret_text = f"mail jane.doe@example.org, key {key}, vendor sk-{'a' * 30}, account ACCT-123456"
+    plain, streamed, long = _rid(), _rid(), _rid()
+    assert _chat(gw, key, plain, messages=[{"role": "user", "content": secret_text}]).status_code == 200
+    r = _chat(gw, key, streamed, stream=True, messages=[{"role": "user", "content": "say several words now"}])
+    text = "".join(json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+                   for line in r.text.splitlines()
+                   if line.startswith("data: {") and json.loads(line[6:]).get("choices"))
+    assert text
+    assert _chat(gw, key, long, messages=[{"role": "user", "content": "x" * 10_000}]).status_code == 200
+
+    detail = _get(gw, key, f"/v1/logs/{plain}").json()
+    stored = detail["request_body"] + detail["response_body"]
+    for secret in ("jane.doe@example.org", key, "sk-" + "a" * 30, "ACCT-123456"):
+        assert secret not in stored
+    assert "[REDACTED_EMAIL]" in detail["request_body"] and "[REDACTED_KEY]" in detail["request_body"]
+    assert "[REDACTED]" in detail["request_body"]
+    assert json.loads(detail["response_body"])["choices"][0]["message"]["role"] == "assistant"
+
+    answer = json.loads(_get(gw, key, f"/v1/logs/{streamed}").json()["response_body"])
+    assert answer["object"] == "chat.completion" and answer["choices"][0]["message"]["content"] == text
+
+    capped = _get(gw, key, f"/v1/logs/{long}").json()["request_body"]
+    assert len(capped.encode()) < 2048 + 100 and "truncated" in capped
+
+
+def test_bodies_for_listed_keys_only(gateway_factory: Callable[..., Gateway], tmp_path: Any) -> None:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    first = gateway_factory(database_url=database_url, admin_token=ADMIN)
+    chosen, chosen_id = _key(first, "log-chosen")
+    other, _ = _key(first, "log-other")
+    gw = gateway_factory(database_url=database_url, admin_token=ADMIN, request_log={"bodies_keys": [chosen_id]})
+    one, two = _rid(), _rid()
+    deadline = time.monotonic() + 10
+    while _chat(gw, chosen, one).status_code == 401 and time.monotonic() < deadline:  # the key cache refreshes
+        time.sleep(0.2)
+    assert _chat(gw, other, two).status_code == 200
+    assert "hello there" in _get(gw, chosen, f"/v1/logs/{one}").json()["request_body"]
+    assert _get(gw, other, f"/v1/logs/{two}").json()["request_body"] is None
+
+
+def test_old_records_are_purged_in_the_background(gateway_factory: Callable[..., Gateway]) -> None:
+    from meshapi_gateway.store import db
+    from meshapi_gateway.store.request_log_tables import RequestLog
+    from sqlalchemy import func, insert, select
+
+    gw = gateway_factory(admin_token=ADMIN, request_log={"retention_days": 1, "purge_every_seconds": 0.3})
+    key, _ = _key(gw, "log-purge")
+    fresh = _rid()
+    assert _chat(gw, key, fresh).status_code == 200
+    old_ms = int((time.time() - 2 * 86400) * 1000)
+
+    async def run(fn: Any) -> Any:
+        engine = db.make_engine(gw.settings.resolved_database_url())
+        try:
+            async with db.sessionmaker(engine)() as session, session.begin():
+                return await fn(session)
+        finally:
+            await engine.dispose()
+
+    async def add_old(session: Any) -> None:
+        await session.execute(insert(RequestLog), [{
+            "id": "log_old", "request_id": "old", "created_ms": old_ms, "owner": "log-purge", "endpoint": "x",
+            "attempts": "[]", "status": 200, "streamed": False, "duration_ms": 1.0, "prompt_tokens": 0,
+            "completion_tokens": 0, "cached_tokens": 0, "idempotent_replay": False}])
+
+    async def count_old(session: Any) -> int:
+        return int((await session.execute(select(func.count()).where(RequestLog.id == "log_old"))).scalar_one())
+
+    asyncio.run(run(add_old))
+    deadline = time.monotonic() + 15
+    while asyncio.run(run(count_old)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert asyncio.run(run(count_old)) == 0
+    assert [row["request_id"] for row in _get(gw, key, "/v1/logs").json()["data"]] == [fresh]
+
+
+@pytest.mark.parametrize("params", [{"status": "abc"}, {"min_duration_ms": "-1"}, {"since": "yesterday"},
+                                    {"limit": "0"}])
+def test_bad_filters_name_the_parameter(gateway_factory: Callable[..., Gateway], params: dict[str, str]) -> None:
+    gw = gateway_factory(admin_token=ADMIN)
+    r = _get(gw, ADMIN, "/v1/logs", **params)
+    assert r.status_code == 422
+    assert r.json()["error"]["details"][0]["loc"][-1] == next(iter(params))
+
+
+def test_turned_off_leaves_no_record_and_answers_404(gateway_factory: Callable[..., Gateway]) -> None:
+    gw = gateway_factory(admin_token=ADMIN, request_log={"enabled": False})
+    key, _ = _key(gw, "log-off")
+    assert _chat(gw, key, _rid()).status_code == 200
+    r = _get(gw, key, "/v1/logs")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
