@@ -217,3 +217,41 @@ def test_turned_off_leaves_no_record_and_answers_404(gateway_factory: Callable[.
     assert _chat(gw, key, _rid()).status_code == 200
     r = _get(gw, key, "/v1/logs")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_sdk_logs_resource_sync_and_async(gateway_factory: Callable[..., Gateway]) -> None:
+    from decimal import Decimal
+
+    from meshapi import AsyncMeshAPI, MeshAPI, NotFoundError
+
+    gw = gateway_factory(admin_token=ADMIN)
+    key, key_id = _key(gw, "log-sdk")
+    rids = [_rid() for _ in range(5)]
+    for rid in rids[:4]:
+        assert _chat(gw, key, rid).status_code == 200
+    assert _chat(gw, key, rids[4], model="fake/flaky").status_code == 200
+
+    with MeshAPI(base_url=gw.url, token=key) as client:
+        page = client.logs.list(limit=2)
+        assert len(page.data) == 2 and page.has_more and page.next_cursor
+        assert [r.request_id for r in client.logs.iter_all(limit=2)] == list(reversed(rids))
+        assert [r.request_id for r in client.logs.list(model="fake/flaky").data] == [rids[4]]
+        assert client.logs.list(key_id=key_id, status=500).data == []
+        record = client.logs.get(rids[4])
+        assert record.model == "fake/echo" and record.attempts is not None and len(record.attempts) >= 2
+        assert record.attempts[-1].outcome == "ok" and record.usage.prompt_tokens > 0
+        assert record.cost is not None and Decimal(record.cost) > 0
+        try:
+            client.logs.get("no-such-request")
+        except NotFoundError:
+            pass
+        else:
+            raise AssertionError("an unknown request id must be a 404")
+
+    async def run() -> list[str]:
+        async with AsyncMeshAPI(base_url=gw.url, token=ADMIN) as admin:
+            got = await admin.logs.get(rids[0])
+            assert got.owner == "log-sdk"
+            return [r.request_id async for r in admin.logs.iter_all(owner="log-sdk", limit=3)]
+
+    assert asyncio.run(run()) == list(reversed(rids))

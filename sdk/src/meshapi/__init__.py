@@ -119,6 +119,10 @@ if TYPE_CHECKING:
     from .types.files import BatchRequestItem as BatchRequestItem
     from .types.files import FileObject as FileObject
     from .types.files import UploadBatchFileParams as UploadBatchFileParams
+    from .types.logs import RequestLog as RequestLog
+    from .types.logs import RequestLogAttempt as RequestLogAttempt
+    from .types.logs import RequestLogList as RequestLogList
+    from .types.logs import RequestLogUsage as RequestLogUsage
     from .types.models import ModelInfo as ModelInfo
     from .types.models import ModelPricing as ModelPricing
     from .types.models import ModelsPage as ModelsPage

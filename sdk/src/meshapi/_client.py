@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .resources.compare import AsyncCompare, Compare
     from .resources.embeddings import AsyncEmbeddings, Embeddings
     from .resources.files import AsyncFiles, Files
+    from .resources.logs import AsyncLogs, Logs
     from .resources.models import AsyncModels, Models
     from .resources.responses import AsyncResponses, Responses
     from .resources.router import AsyncRouter, Router
@@ -119,6 +120,7 @@ class MeshAPI(_ClientBase):
     templates: _Resource[Templates] = _Resource(".resources.templates", "Templates")
     router: _Resource[Router] = _Resource(".resources.router", "Router")
     web: _Resource[Web] = _Resource(".resources.web", "Web")
+    logs: _Resource[Logs] = _Resource(".resources.logs", "Logs")
 
     def __init__(
         self,
@@ -163,6 +165,7 @@ class AsyncMeshAPI(_ClientBase):
     templates: _Resource[AsyncTemplates] = _Resource(".resources.templates", "AsyncTemplates")
     router: _Resource[AsyncRouter] = _Resource(".resources.router", "AsyncRouter")
     web: _Resource[AsyncWeb] = _Resource(".resources.web", "AsyncWeb")
+    logs: _Resource[AsyncLogs] = _Resource(".resources.logs", "AsyncLogs")
 
     def __init__(
         self,

@@ -49,6 +49,7 @@ _SUBMODULES = {
     ".models": ["ModelPricing", "ModelInfo", "ModelsPage"],
     ".router": ["RouterSelectParams", "AutoRouterMeta", "RouterCandidate", "RouterSelection"],
     ".web": ["WebSearchParams", "WebSearchResult", "WebSearchResponse"],
+    ".logs": ["RequestLog", "RequestLogAttempt", "RequestLogList", "RequestLogUsage"],
     ".templates": [
         "TemplateMessage",
         "CreateTemplateParams",
@@ -100,6 +101,10 @@ if TYPE_CHECKING:
     from .files import BatchRequestItem as BatchRequestItem
     from .files import FileObject as FileObject
     from .files import UploadBatchFileParams as UploadBatchFileParams
+    from .logs import RequestLog as RequestLog
+    from .logs import RequestLogAttempt as RequestLogAttempt
+    from .logs import RequestLogList as RequestLogList
+    from .logs import RequestLogUsage as RequestLogUsage
     from .models import ModelInfo as ModelInfo
     from .models import ModelPricing as ModelPricing
     from .models import ModelsPage as ModelsPage
