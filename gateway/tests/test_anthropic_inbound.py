@@ -17,9 +17,12 @@ from typing import Any, Iterator
 import anthropic
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gwtest import anthropic_upstream as doc
-from gwtest.harness import FakeUpstream, Gateway, start_gateway
+from gwtest import gemini_upstream as gemini_doc
+from gwtest.harness import FakeUpstream, Gateway, fake_models, start_gateway
 from gwtest.openai_upstream import Recorder
 from gwtest.recording_billing import gateway_state
 from gwtest.server_thread import ServerThread
@@ -42,11 +45,23 @@ def anthropic_up() -> Iterator[FakeUpstream]:
 
 
 @pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory, anthropic_up: FakeUpstream,
-       fake_openai: FakeUpstream) -> Iterator[Gateway]:
-    from gwtest.harness import fake_models
+def gemini_up() -> Iterator[FakeUpstream]:
+    recorder = Recorder()
+    server = ServerThread(gemini_doc.make_app(recorder)).start()
+    yield FakeUpstream(server.url, recorder)
+    server.stop()
 
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory, anthropic_up: FakeUpstream, gemini_up: FakeUpstream,
+       fake_openai: FakeUpstream) -> Iterator[Gateway]:
     models = fake_models(fake_openai.url)
+    gemini = {"provider": "gemini", "base_url": gemini_up.url, "api_key": "AIza-test", "prompt_usd_per_1m": "0.3",
+              "completion_usd_per_1m": "2.5"}
+    models += [{"id": f"google/{m}", "upstream_model": m, "supports_thinking": m == "gemini-thinking", **gemini}
+               for m in ("gemini-echo", "gemini-thinking", "gemini-cached")]
+    models.append({"id": "anthropic/flaky", "upstream_model": "claude-error-first", "base_url": anthropic_up.url,
+                   "fallbacks": ["fake/echo", "anthropic/claude-echo"], **ANTHROPIC_COMMON})
     for name in ("claude-echo", "claude-doc", "claude-tools", "claude-thinking", "claude-cached", "claude-error-event",
                  "claude-error-first", "claude-error-529"):
         models.append({"id": f"anthropic/{name}", "upstream_model": name, "base_url": anthropic_up.url,
@@ -504,3 +519,114 @@ def test_length_stop_reason_says_what_bounded_the_answer(window_limited: bool, e
     stream.feed({"choices": [{"index": 0, "delta": {"content": "cut"}, "finish_reason": "length"}]})
     events = raw_events(stream.finish(None).decode())
     assert events[-2][1]["delta"]["stop_reason"] == expected
+
+
+# --- Gemini through the translation: reasoning becomes thinking, cache reads are counted apart -------
+
+def test_gemini_thinking_becomes_a_thinking_block(client: anthropic.Anthropic, gemini_up: FakeUpstream) -> None:
+    message = client.messages.create(model="google/gemini-thinking", max_tokens=500,
+                                     thinking={"type": "enabled", "budget_tokens": 5000},
+                                     messages=[{"role": "user", "content": "Why is the sky blue?"}])
+    assert [b.type for b in message.content] == ["thinking", "text"]
+    assert message.content[0].thinking == gemini_doc.DOC_THOUGHT
+    assert message.content[1].text == gemini_doc.DOC_THOUGHT_ANSWER
+    # A budget of 5,000 tokens is the medium reasoning effort, which the adapter turns into a thinking budget.
+    assert sent(gemini_up)["generationConfig"]["thinkingConfig"]["includeThoughts"] is True
+    with client.messages.stream(model="google/gemini-thinking", max_tokens=500,
+                                thinking={"type": "enabled", "budget_tokens": 5000},
+                                messages=[{"role": "user", "content": "Why is the sky blue?"}]) as stream:
+        kinds = [e.type for e in stream]
+        final = stream.get_final_message()
+    assert "thinking" in kinds  # the SDK's event for each thinking_delta
+    assert [b.type for b in final.content] == ["thinking", "text"]
+    assert final.content[0].thinking == gemini_doc.DOC_THOUGHT
+
+
+def test_gemini_cached_tokens_are_counted_apart(client: anthropic.Anthropic) -> None:
+    message = client.messages.create(model="google/gemini-cached", max_tokens=50,
+                                     messages=[{"role": "user", "content": "the document?"}])
+    assert message.usage.cache_read_input_tokens == 4096
+    assert message.usage.input_tokens == 4200 - 4096
+
+
+def test_thinking_left_out_where_the_model_does_not_reason(gw: Gateway, key: str, fake_openai: FakeUpstream) -> None:
+    with httpx.Client(base_url=gw.url, timeout=30) as c:
+        r = c.post("/v1/messages", headers={"x-api-key": key},
+                   json={"model": "fake/echo", "max_tokens": 50, "thinking": {"type": "enabled", "budget_tokens": 2000},
+                         "top_k": 3, "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 200, r.text
+    assert "reasoning_effort" not in sent(fake_openai) and "top_k" not in sent(fake_openai)
+    assert r.headers["x-meshapi-warning"] == ("top_k ignored (only Anthropic models take it); "
+                                              "thinking ignored (the model does not reason)")
+
+
+def test_passthrough_falls_back_among_anthropic_models_only(client: anthropic.Anthropic) -> None:
+    """anthropic/flaky's stream fails before its first event; fake/echo (not Anthropic-served) is skipped."""
+    with client.messages.stream(model="anthropic/flaky", max_tokens=20,
+                                messages=[{"role": "user", "content": "hi"}]) as stream:
+        final = stream.get_final_message()
+        headers = stream.response.headers
+    assert final.content[0].text == "echo: hi"
+    assert headers["x-resolved-model-id"] == "anthropic/claude-echo"
+    assert headers["x-meshapi-fallback"] == "anthropic/flaky,anthropic/claude-echo"
+
+
+# --- malformed requests are 400s naming the field, never a crash --------------------------------------
+
+_SCALAR = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+# Scalars as often as containers: a field of the wrong scalar type is the commonest mistake.
+_JSON = _SCALAR | st.recursive(_SCALAR, lambda children: st.lists(children, max_size=3)
+                     | st.dictionaries(st.sampled_from(["type", "text", "source", "content", "id", "name", "input",
+                                                        "tool_use_id", "role", "data", "url", "media_type"]),
+                                       children, max_size=4), max_leaves=12)
+_BLOCK_TYPES = st.sampled_from(["text", "image", "document", "tool_use", "tool_result", "thinking", "search_result",
+                                "server_tool_use", "web_search_tool_result", "bogus"])
+# Every field present, each of any JSON type, so the checks behind the first one are reached too.
+_BLOCK = st.fixed_dictionaries({"type": _BLOCK_TYPES, **{name: _JSON for name in (
+    "text", "source", "content", "id", "name", "input", "tool_use_id", "is_error", "title")}})
+_MESSAGE = st.fixed_dictionaries({"role": st.sampled_from(["user", "user", "assistant", "system"]),
+                                  "content": st.one_of(st.text(max_size=5), st.lists(_BLOCK, max_size=4), _JSON)})
+# max_tokens mostly valid, so that the messages behind it are reached.
+_BODY = st.fixed_dictionaries(
+    {"model": st.just("m"), "messages": st.lists(_MESSAGE, max_size=4), "max_tokens": st.integers(1, 100) | _JSON},
+    optional={"system": st.one_of(_JSON, st.lists(_BLOCK, max_size=2)), "tools": _JSON, "tool_choice": _JSON,
+              "stop_sequences": _JSON, "temperature": _JSON, "top_p": _JSON, "top_k": _JSON, "metadata": _JSON,
+              "thinking": _JSON, "output_config": _JSON, "stream": _JSON})
+
+
+def _refuses_with_a_field_or_translates(body: dict[str, Any]) -> None:
+    from meshapi_gateway.anthropic_inbound.errors import envelope
+    from meshapi_gateway.anthropic_inbound.request import to_chat
+
+    try:
+        chat, _ = to_chat(body, "m")
+    except GatewayError as exc:
+        status, raw, _ = envelope(exc, "req_1")
+        assert status == 400
+        assert json.loads(raw)["error"]["type"] == "invalid_request_error"
+        return
+    json.dumps(chat)  # a translated request is plain JSON
+    assert chat["messages"] is not None and isinstance(chat["max_tokens"], int)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=_BODY)
+def test_translation_refuses_with_a_field_or_translates(body: dict[str, Any]) -> None:
+    _refuses_with_a_field_or_translates(body)
+
+
+@pytest.mark.parametrize("kind", ["text", "image", "document", "tool_use", "tool_result", "thinking", "search_result",
+                                  "server_tool_use", "web_search_tool_result", "bogus"])
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(fields=st.fixed_dictionaries({}, optional={name: _JSON for name in (
+    "text", "source", "content", "id", "name", "input", "tool_use_id", "is_error", "title")}),
+    where=st.sampled_from(["user", "assistant", "tool_result", "document"]))
+def test_one_block_of_each_type_in_each_place(kind: str, fields: dict[str, Any], where: str) -> None:
+    block = {"type": kind, **fields}
+    if where == "tool_result":
+        block = {"type": "tool_result", "tool_use_id": "toolu_1", "content": [block]}
+    elif where == "document":
+        block = {"type": "document", "source": {"type": "content", "content": [block]}}
+    role = "assistant" if where == "assistant" else "user"
+    _refuses_with_a_field_or_translates({"model": "m", "max_tokens": 5, "messages": [{"role": role,
+                                                                                       "content": [block]}]})

@@ -118,10 +118,12 @@ def _user_parts(block: dict[str, Any], where: str) -> list[dict[str, Any]]:
         return [_image_part(block, where)]
     if kind == "document":
         return _document_parts(block, where)
-    if kind == "search_result":
-        texts = [b.get("text") for b in block.get("content") or [] if isinstance(b, dict)]
-        body = "\n".join(t for t in texts if isinstance(t, str))
-        return [{"type": "text", "text": f"{block.get('title') or ''}\n{block.get('source') or ''}\n{body}".strip()}]
+    if kind == "search_result":  # a search result the client found: its title, source and text blocks as text
+        inner = _blocks(block.get("content"), f"{where}.content")
+        texts = [_text(b, f"{where}.content.{i}") for i, b in enumerate(inner) if b["type"] == "text"]
+        head = [str(block[k]) for k in ("title", "source") if isinstance(block.get(k), str) and block[k]]
+        text = "\n".join([*head, *texts]).strip()
+        return [{"type": "text", "text": text}] if text else []
     if kind in ("thinking", "redacted_thinking"):
         return []
     raise invalid(f"{where}.type", f"unsupported content block type {kind!r} in a user turn")
