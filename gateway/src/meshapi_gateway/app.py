@@ -53,6 +53,9 @@ def _feature_hooks() -> list[StartHook]:
     from meshapi_gateway.observability.request_log import start_request_log
 
     hooks.append(start_request_log)
+    from meshapi_gateway.observability.tracing import start_tracing
+
+    hooks.append(start_tracing)
     from meshapi_gateway.providers.local import start_local_models
 
     hooks.append(start_local_models)
@@ -172,4 +175,5 @@ def asgi(settings: Settings, *, migrate: bool = True, tune_gc: bool = False) -> 
     observers: list[RecordObserver] = []
     return RequestContext(create_app(settings, migrate=migrate, tune_gc=tune_gc, observers=observers),
                           access_log=settings.access_log, fast_routes=fast_routes, access_log_json=json_lines,
-                          observers=observers, capture_bytes=capture_limit(settings.request_log))
+                          observers=observers, capture_bytes=capture_limit(settings.request_log),
+                          tracing=bool(settings.otel_endpoint))

@@ -203,6 +203,9 @@ class Settings(BaseModel):
     auto_router: AutoRouterSettings = Field(default_factory=AutoRouterSettings)
     web_search: WebSearchSettings = Field(default_factory=WebSearchSettings)
     request_log: RequestLogSettings = Field(default_factory=RequestLogSettings)
+    # OpenTelemetry traces over OTLP/HTTP (docs/observability.md): the collector's base URL; empty is off.
+    otel_endpoint: str = ""
+    otel_service_name: str = "meshapi-gateway"
     anthropic: AnthropicInboundSettings = Field(default_factory=AnthropicInboundSettings)
     # Accounts (docs/accounts.md): owners without a balance row are unlimited unless enforcing.
     billing_enforce: bool = False
@@ -281,6 +284,13 @@ class Settings(BaseModel):
             v = "postgresql+asyncpg://" + v.split("://", 1)[1]
         if v.startswith("sqlite:///"):
             v = "sqlite+aiosqlite:///" + v.split(":///", 1)[1]
+        return v
+
+    @field_validator("otel_endpoint")
+    @classmethod
+    def _otel(cls, v: str) -> str:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL (OTLP over HTTP), e.g. http://127.0.0.1:4318")
         return v
 
     @field_validator("redis_url")

@@ -19,6 +19,7 @@ from meshapi_gateway.observability.access_log import json_line
 from meshapi_gateway.observability.capture import BodyCapture
 from meshapi_gateway.observability.record import DATA_PLANE_PATHS, RequestRecord
 from meshapi_gateway.observability.record import current as current_record
+from meshapi_gateway.observability.trace_context import TraceContext
 
 log = logging.getLogger("meshapi_gateway.access")
 
@@ -53,15 +54,20 @@ RecordObserver = Callable[[RequestRecord], None]
 _MAX_USER_AGENT = 256
 
 
-def _open_record(scope: Scope, rid: str) -> RequestRecord:
+def _open_record(scope: Scope, rid: str, tracing: bool) -> RequestRecord:
     client = scope.get("client")
     user_agent = None
+    traceparent = None
     for name, value in scope["headers"]:
         if name == b"user-agent":
             user_agent = value[:_MAX_USER_AGENT].decode("latin-1")
-            break
-    return RequestRecord(request_id=rid, endpoint=scope["path"], method=scope["method"],
-                         client_address=client[0] if client else None, user_agent=user_agent)
+        elif name == b"traceparent":
+            traceparent = value
+    rec = RequestRecord(request_id=rid, endpoint=scope["path"], method=scope["method"],
+                        client_address=client[0] if client else None, user_agent=user_agent)
+    if tracing:
+        rec.trace = TraceContext.start(traceparent)
+    return rec
 
 
 class RequestContext:
@@ -69,8 +75,10 @@ class RequestContext:
 
     def __init__(self, app: ASGIApp, access_log: bool = False,
                  fast_routes: dict[tuple[str, str], FastHandler] | None = None, access_log_json: bool = False,
-                 observers: list[RecordObserver] | None = None, capture_bytes: int = 0) -> None:
+                 observers: list[RecordObserver] | None = None, capture_bytes: int = 0,
+                 tracing: bool = False) -> None:
         self.app = app
+        self.tracing = tracing
         # > 0: keep up to this many raw bytes of each data-plane body for the request log.
         self.capture_bytes = capture_bytes
         self.access_log = access_log
@@ -90,7 +98,7 @@ class RequestContext:
         started = False
         status = 500
         t0 = time.perf_counter()
-        rec = _open_record(scope, rid) if scope["path"] in DATA_PLANE_PATHS else None
+        rec = _open_record(scope, rid, self.tracing) if scope["path"] in DATA_PLANE_PATHS else None
         token = current_record.set(rec) if rec is not None else None
         capture = BodyCapture(rec, self.capture_bytes) if rec is not None and self.capture_bytes else None
         if capture is not None:

@@ -18,6 +18,7 @@ from meshapi_gateway.calls import metering
 from meshapi_gateway.chat.normalize import StreamNormalizer, normalize_completion
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.money import money
+from meshapi_gateway.observability.record import note_finish_reasons
 from meshapi_gateway.providers.base import CallContext, Target, UpstreamError
 from meshapi_gateway.reliability.policy import request_deadline
 from meshapi_gateway.request_schemas import fallback_models, model_and_fallbacks
@@ -123,6 +124,7 @@ class ChatPipeline:
             finally:
                 metering.count_upstream_errors(call.attempted)
             data = normalize_completion(data, target.entry.id)
+            note_finish_reasons([c.get("finish_reason") for c in data.get("choices") or [] if isinstance(c, dict)])
             found = data.get("usage")
             usage = found if isinstance(found, dict) else None
             cost = await call.meter(target, usage)
@@ -189,6 +191,7 @@ class ChatPipeline:
                 if normalizer.usage is None:
                     estimated = (estimate_prompt_tokens(body), normalizer.content_chunks + len(normalizer.tool_calls))
                 self.open_streams -= 1
+                note_finish_reasons([normalizer.finish_reason])
                 try:
                     counted = usage_counts(normalizer.usage)
                     holder.cost = await call.meter(target, normalizer.usage, estimated=estimated,

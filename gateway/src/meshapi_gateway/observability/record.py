@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from meshapi_gateway.auth.principal import Principal
     from meshapi_gateway.calls import CallRecord
+    from meshapi_gateway.observability.trace_context import TraceContext
 
 # The paths whose requests leave a record (the data plane: calls that reach a model or a tool).
 DATA_PLANE_PATHS = frozenset({
@@ -49,6 +50,8 @@ class RequestRecord:
     request_body: bytes | None = None  # raw, kept only when the request log stores bodies
     response_body: bytes | None = None
     response_sse: bool = False
+    finish_reasons: list[str] = field(default_factory=list)
+    trace: TraceContext | None = None  # only when tracing is on
 
     # -- what the calls add up to ----------------------------------------------------------------
     @property
@@ -104,6 +107,20 @@ def note_error(code: str) -> None:
     rec = current.get()
     if rec is not None:
         rec.error_code = code
+
+
+def note_finish_reasons(reasons: list[object]) -> None:
+    rec = current.get()
+    if rec is not None:
+        rec.finish_reasons.extend(r for r in reasons if isinstance(r, str))
+
+
+def trace_header() -> str | None:
+    """The ``traceparent`` for an upstream request of the current request (None when tracing is off)."""
+    rec = current.get()
+    if rec is None or rec.trace is None:
+        return None
+    return rec.trace.child_header()
 
 
 def note_requested_model(model: object) -> None:

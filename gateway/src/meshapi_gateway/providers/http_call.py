@@ -11,6 +11,7 @@ from typing import Any, AsyncGenerator, AsyncIterator, Callable, Mapping, TypeVa
 import orjson
 
 from meshapi_gateway.http_client import ConnectTimeout, Response, TransportError
+from meshapi_gateway.observability.record import trace_header
 from meshapi_gateway.providers import upstream_errors
 from meshapi_gateway.providers.base import CallContext, Target, UpstreamError
 from meshapi_gateway.sse import SSEEvent, parse_sse
@@ -27,6 +28,9 @@ def upstream_headers(target: Target, ctx: CallContext, key_header: str, *, key_p
     can override anything the adapter sets.
     """
     headers = {"content-type": "application/json", **(fixed or {}), "x-request-id": ctx.request_id}
+    traceparent = trace_header()
+    if traceparent is not None:
+        headers["traceparent"] = traceparent  # the upstream's spans join the request's trace
     if target.api_key:
         headers[key_header] = key_prefix + target.api_key
     headers.update(target.entry.headers)
