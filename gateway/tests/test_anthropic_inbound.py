@@ -63,7 +63,7 @@ def gw(tmp_path_factory: pytest.TempPathFactory, anthropic_up: FakeUpstream, gem
     models.append({"id": "anthropic/flaky", "upstream_model": "claude-error-first", "base_url": anthropic_up.url,
                    "fallbacks": ["fake/echo", "anthropic/claude-echo"], **ANTHROPIC_COMMON})
     for name in ("claude-echo", "claude-doc", "claude-tools", "claude-thinking", "claude-cached", "claude-error-event",
-                 "claude-error-first", "claude-error-529"):
+                 "claude-error-first", "claude-error-529", "claude-cut"):
         models.append({"id": f"anthropic/{name}", "upstream_model": name, "base_url": anthropic_up.url,
                        **ANTHROPIC_COMMON})
     model_map = {"claude-sonnet-4-5": "fake/echo", "claude-3-5-haiku-*": "fake/tools", "claude-opus-*": "fake/echo",
@@ -482,6 +482,22 @@ def test_observer_sees_messages_calls(client: anthropic.Anthropic, hooks: tuple[
     assert (record.endpoint, record.model, record.status, record.streamed) == ("messages", answered, 200, stream)
     assert record.usage is not None and record.cost is not None and record.cost > 0
     assert message.usage.output_tokens > 0
+
+
+def test_passthrough_stream_cut_short_is_billed_for_what_came(gw: Gateway, key: str,
+                                                               hooks: tuple[Any, Observer]) -> None:
+    _, observer = hooks
+    with httpx.Client(base_url=gw.url, timeout=30) as c:
+        r = c.post("/v1/messages", headers={"x-api-key": key},
+                   json={"model": "anthropic/claude-cut", "max_tokens": 30, "stream": True,
+                         "messages": [{"role": "user", "content": "one two three four five"}]})
+    events = raw_events(r.text)
+    assert events[-1][0] == "error" and events[-1][1]["error"]["type"] == "api_error"
+    deltas = sum(1 for name, _ in events if name == "content_block_delta")
+    record = observer.wait_for(r.headers["request-id"])
+    assert record.usage is not None and record.error_code == "stream_interrupted"
+    # message_start said 10 input tokens and 1 output token; each relayed delta counts as an output token.
+    assert (record.usage["prompt_tokens"], record.usage["completion_tokens"]) == (10, deltas) and deltas >= 2
 
 
 @pytest.mark.parametrize("model", ["claude-sonnet-4-5", "claude-passthrough"])

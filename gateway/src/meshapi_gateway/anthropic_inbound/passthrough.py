@@ -100,14 +100,20 @@ class NativeStream:
     call: "Call"
     error: BaseException | None = None
     settled: bool = False
+    # Content deltas relayed: the output estimate when the stream ends before its usage (the client left).
+    deltas: int = 0
+    totals_seen: bool = False
 
     def observe(self, data: dict[str, Any]) -> None:
         """Anthropic's usage: ``message_start`` has the input side, ``message_delta`` the running totals."""
         kind = data.get("type")
-        if kind == "message_start":
+        if kind == "content_block_delta":
+            self.deltas += 1
+        elif kind == "message_start":
             self.usage.update((data.get("message") or {}).get("usage") or {})
             self.call.token_seen()
         elif kind == "message_delta":
+            self.totals_seen = True
             self.usage.update({k: v for k, v in (data.get("usage") or {}).items() if v is not None})
 
     async def close(self) -> None:
@@ -123,6 +129,8 @@ class NativeStream:
         self.settled = True
         usage: dict[str, Any] | None = None
         cost: Decimal | None = None
+        if self.usage and not self.totals_seen:  # cut short: message_start's output count is only a start
+            self.usage["output_tokens"] = max(int(self.usage.get("output_tokens") or 0), self.deltas)
         try:
             usage, cost = await _meter(self.call, self.target, self.usage or None)
         finally:
