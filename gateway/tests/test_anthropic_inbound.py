@@ -646,3 +646,14 @@ def test_one_block_of_each_type_in_each_place(kind: str, fields: dict[str, Any],
     role = "assistant" if where == "assistant" else "user"
     _refuses_with_a_field_or_translates({"model": "m", "max_tokens": 5, "messages": [{"role": role,
                                                                                        "content": [block]}]})
+
+
+def test_idempotency_key_replays_the_message(client: anthropic.Anthropic, fake_openai: FakeUpstream) -> None:
+    fake_openai.recorder.clear()
+    headers = {"Idempotency-Key": "messages-replay-1"}
+    first = client.messages.create(model="fake/echo", max_tokens=10, messages=[{"role": "user", "content": "once"}],
+                                   extra_headers=headers)
+    again = client.messages.create(model="fake/echo", max_tokens=10, messages=[{"role": "user", "content": "once"}],
+                                   extra_headers=headers)
+    assert again.id == first.id and again.content == first.content
+    assert len(fake_openai.recorder.requests) == 1

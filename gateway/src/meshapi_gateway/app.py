@@ -163,9 +163,12 @@ def asgi(settings: Settings, *, migrate: bool = True, tune_gc: bool = False) -> 
     (see ``settle_garbage_collector``); tests that start many gateways in one process leave it off.
     """
     from meshapi_gateway.api.chat import chat_completions
+    from meshapi_gateway.api.messages import messages
     from meshapi_gateway.idempotency.asgi import with_idempotency
 
-    fast_routes = {("POST", "/v1/chat/completions"): with_idempotency(chat_completions)}
+    # Per-token routes skip Starlette (api/raw.py); Claude Code's agent loop is as busy as chat.
+    fast_routes = {("POST", "/v1/chat/completions"): with_idempotency(chat_completions),
+                   ("POST", "/v1/messages"): with_idempotency(messages)}
     json_lines = settings.access_log and settings.access_log_format == "json"
     if json_lines:
         from meshapi_gateway.observability.access_log import use_json_lines
