@@ -12,7 +12,8 @@ from typing import Any
 
 # Typographic signs by code point, so the source stays plain ASCII.
 DASH, TIMES, GE, LE = "\u2013", "\u00d7", "\u2265", "\u2264"
-ORDER = ["direct", "minimal", "meshapi", "meshapi-redis-1", "meshapi-redis-n", "litellm", "portkey"]
+ORDER = ["direct", "minimal", "meshapi", "meshapi-redis-1", "meshapi-redis-n", "meshapi-priced", "meshapi-governed",
+         "litellm", "portkey"]
 
 
 def _get(d: Any, *path: str) -> Any:
@@ -144,6 +145,9 @@ def gateway_goals(gw: dict[str, Any]) -> list[Goal]:
         Goal("throughput >= 0.7x minimal proxy (c=50)", _ratio_of(ours, g("minimal", "c50", "rps")),
              "{:.2f}x", 0.7, True),
         Goal("CPU per proxied request <= 0.25 ms", g("meshapi", "c50", "cpu_ms_per_req"), "{:.3f} ms", 0.25, False),
+        Goal("CPU per request, budgeted + allowlisted key <= 1.05x plain key (c=50)",
+             _ratio_of(g("meshapi-governed", "c50", "cpu_ms_per_req"), g("meshapi-priced", "c50", "cpu_ms_per_req")),
+             "{:.3f}x", 1.05, False),
         Goal("added latency p50 <= 2 ms (c=10)", _diff(g("meshapi", "c10", "p50_ms"), g("direct", "c10", "p50_ms")),
              "{:.2f} ms", 2, False),
         Goal("added latency p99 <= 6 ms (c=10)", _diff(g("meshapi", "c10", "p99_ms"), g("direct", "c10", "p99_ms")),

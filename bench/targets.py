@@ -185,7 +185,7 @@ def _gateway_available(ctx: Context) -> None:
         raise Skip(f"meshapi-gateway CLI not importable yet ({last})")
 
 
-def _gateway_config(ctx: Context, path: Path, redis_url: str) -> None:
+def _gateway_config(ctx: Context, path: Path, redis_url: str, priced: bool = False) -> None:
     up = ctx.upstream
     lines = ['log_level = "warning"', "access_log = false"]
     if redis_url:
@@ -194,12 +194,18 @@ def _gateway_config(ctx: Context, path: Path, redis_url: str) -> None:
     for model_id, base in (("bench/mock", up.chat_url), ("bench/mock-stream", up.stream_url)):
         lines += [
             "", "[[models]]", f'id = "{model_id}"', 'provider = "openai_compat"', 'upstream_model = "mock"',
-            f'base_url = "{base}"', f'api_key = "{UPSTREAM_KEY}"', "is_free = true",
+            f'base_url = "{base}"', f'api_key = "{UPSTREAM_KEY}"',
+            *(['prompt_usd_per_1m = "1"', 'completion_usd_per_1m = "2"'] if priced else ["is_free = true"]),
         ]
     path.write_text("\n".join(lines) + "\n")
 
 
-def _gateway(workers: int | None, redis: bool) -> Callable[[Context], Running]:
+# A key with a budget (never reached here) and a model allowlist: every call reserves its worst case.
+GOVERNED_KEY_ARGS = ["--budget-usd", "100000", "--budget-period", "monthly", "--models", "bench/*"]
+
+
+def _gateway(workers: int | None, redis: bool, priced: bool = False,
+             governed: bool = False) -> Callable[[Context], Running]:
     def start(ctx: Context) -> Running:
         _gateway_available(ctx)
         n = workers or ctx.cpus
@@ -207,10 +213,11 @@ def _gateway(workers: int | None, redis: bool) -> Callable[[Context], Running]:
         data = home / "data"
         data.mkdir(parents=True)
         config = home / "gateway.toml"
-        _gateway_config(ctx, config, ctx.redis_url() if redis else "")
+        _gateway_config(ctx, config, ctx.redis_url() if redis else "", priced)
         env = {**os.environ, **_gateway_env()}
         made = subprocess.run([*_gateway_argv(ctx), "keys", "create", "--owner", "bench", "--json",
-                               "--data-dir", str(data), "--config", str(config)],
+                               "--data-dir", str(data), "--config", str(config),
+                               *(GOVERNED_KEY_ARGS if governed else [])],
                               capture_output=True, text=True, env=env, timeout=120)
         if made.returncode != 0:
             raise Skip(f"`meshapi-gateway keys create` failed: {(made.stderr or made.stdout).strip()[-400:]}")
@@ -304,6 +311,11 @@ def all_targets(cpus: int) -> list[Target]:
         Target("meshapi-redis-1", "meshapi-gateway, 1 worker + Redis", "ours", _gateway(1, redis=True)),
         Target("meshapi-redis-n", f"meshapi-gateway, {cpus} workers + Redis", "ours", _gateway(None, redis=True),
                workers=cpus),
+        # Plain key vs budgeted, allowlisted key on priced models (each call billed), same run.
+        Target("meshapi-priced", "meshapi-gateway, 1 worker, priced models, plain key", "ours",
+               _gateway(1, redis=False, priced=True)),
+        Target("meshapi-governed", "meshapi-gateway, 1 worker, priced models, budgeted + allowlisted key", "ours",
+               _gateway(1, redis=False, priced=True, governed=True)),
         Target("litellm", "LiteLLM proxy, 1 worker", "peer", _litellm),
         Target("portkey", "Portkey gateway", "peer", _portkey),
     ]

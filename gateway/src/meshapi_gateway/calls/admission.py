@@ -4,7 +4,9 @@ An ``AdmissionCheck`` is registered on ``GatewayState.admission_checks`` at star
 budgets, model allowlists, team quotas …). For every call, after its plan is known:
 
 1. ``admit(call)`` once, before anything is routed: raise a ``GatewayError`` to refuse the
-   call, or reserve what the call may use (keep it on ``call.reserved``).
+   call, or reserve what the call may use (keep it on ``call.reserved``). Return ``False``
+   when the check has nothing to do for this call (a key without terms): it is then left
+   out of steps 2 and 3, which keeps the common call cheap.
 2. ``allow(call, entry)`` before each candidate model is tried (the request's fallbacks and
    the catalog's chains may differ from the model asked for): raise a ``GatewayError`` to
    skip that model; when nothing else answers, that refusal is the answer.
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 
 
 class AdmissionCheck:
-    async def admit(self, call: Call) -> None:
+    async def admit(self, call: Call) -> bool | None:
         return None
 
     def allow(self, call: Call, entry: ModelEntry) -> None:

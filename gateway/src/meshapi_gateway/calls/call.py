@@ -94,8 +94,8 @@ class Call:
             if self.check_balance:
                 self.state.billing.precheck(self.principal, requested)
             for check in self.state.admission_checks:
-                await check.admit(self)
-                self.admitted.append(check)
+                if await check.admit(self) is not False:  # False: nothing to check or hold for this call
+                    self.admitted.append(check)
         except GatewayError as exc:
             self.finish(error=exc)
             raise

@@ -21,12 +21,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from meshapi_gateway.calls.admission import AdmissionCheck
-from meshapi_gateway.calls.plan import plan
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.governance.budgets import Budget, Hold, MemoryBudgets, Refusal
 from meshapi_gateway.governance.periods import iso_seconds, period_bounds
 from meshapi_gateway.governance.worst_case import worst_case
 from meshapi_gateway.money import money
+from meshapi_gateway.request_schemas import fallback_models, model_and_fallbacks
 
 if TYPE_CHECKING:
     from meshapi_gateway.auth.key_cache import CachedKey
@@ -86,16 +86,31 @@ class KeyGovernance(AdmissionCheck):
         self.memory = memory
         self.shared = shared
         self._settling: set[asyncio.Task[None]] = set()
+        # Each key's budget in its current period, made once per period (or change of terms).
+        self._budgets: dict[str, Budget] = {}
 
-    async def admit(self, call: Call) -> None:
+    def _budget(self, key: CachedKey, limit: Decimal) -> Budget:
+        now = time.time()
+        known = self._budgets.get(key.id)
+        if (known is not None and known.limit == limit and known.period == (key.budget_period or "total")
+                and (known.resets_at is None or now < known.resets_at)):
+            return known
+        budget = key_budget(key, now)
+        assert budget is not None
+        if len(self._budgets) > 100_000:
+            self._budgets.clear()
+        self._budgets[key.id] = budget
+        return budget
+
+    async def admit(self, call: Call) -> bool | None:
         key = call.principal.key
         if key is None:
-            return
+            return False
         refuse_unusable(key)  # a request was checked when it came in; batch items run later
         if key.budget_usd is None or not call.check_balance:
-            return  # (work already paid for, a batch item's rerun, is not counted again)
-        budget = key_budget(key, time.time())
-        assert budget is not None
+            # (work already paid for, a batch item's rerun, is not counted again)
+            return key.models is not None  # only the allowlist, per candidate
+        budget = self._budget(key, key.budget_usd)
         amount = self._worst_case(call, key)
         budgets = (budget,)
         refusal: Refusal | None
@@ -106,6 +121,7 @@ class KeyGovernance(AdmissionCheck):
         if refusal is not None:
             raise budget_exceeded(refusal, amount)
         call.reserved[HOLD] = hold
+        return True
 
     def _worst_case(self, call: Call, key: CachedKey) -> Decimal:
         body = call.body
@@ -113,13 +129,16 @@ class KeyGovernance(AdmissionCheck):
             body = {"model": call.requested} if call.requested else {}
         catalog = call.state.catalog
         try:
-            entries = plan(call.state.router, body, call.requested).entries
+            entries = call.state.router.candidates(*model_and_fallbacks(call.requested or body.get("model"),
+                                                                         fallback_models(body)))
         except GatewayError:  # a body the endpoint plans its own way (its model named apart)
             asked = catalog.get(call.requested) if call.requested else None
             entries = [asked] if asked is not None else []
         # The router may also insert a model's context-window fallbacks.
-        extra = [e for e in (catalog.get(m) for c in entries for m in c.context_window_fallbacks) if e is not None]
-        allowed = [e for e in (*entries, *extra) if key.models is None or key.models.allows(e.id)]
+        for c in entries:
+            if c.context_window_fallbacks:
+                entries = [*entries, *(e for e in map(catalog.get, c.context_window_fallbacks) if e is not None)]
+        allowed = entries if key.models is None else [e for e in entries if key.models.allows(e.id)]
         return worst_case(body, allowed, call.multiplier)
 
     def allow(self, call: Call, entry: ModelEntry) -> None:

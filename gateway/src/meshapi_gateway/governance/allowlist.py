@@ -29,4 +29,4 @@ class Allowlist:
                    tuple(e[:-1] for e in entries if e.endswith("/*")))
 
     def allows(self, model_id: str) -> bool:
-        return model_id in self.exact or any(model_id.startswith(p) for p in self.prefixes)
+        return model_id in self.exact or (bool(self.prefixes) and model_id.startswith(self.prefixes))

@@ -12,7 +12,7 @@ counts its own calls plus what the ledger says (``refresh.py``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 ZERO = Decimal(0)
@@ -28,10 +28,11 @@ class Budget:
     period: str
     period_start: int
     resets_at: int | None
+    # Where its counters are kept: (subject, period start); made once, read on every call.
+    slot: tuple[str, int] = field(init=False, compare=False)
 
-    @property
-    def slot(self) -> tuple[str, int]:
-        return f"{self.kind}:{self.id}", self.period_start
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "slot", (f"{self.kind}:{self.id}", self.period_start))
 
 
 @dataclass(slots=True)

@@ -1,10 +1,11 @@
 """Seeding budget counters from the ledger, off the request path.
 
-At start and every ``balance_refresh_seconds`` the spend of every budgeted key in its
+At start and every ``REFRESH_SECONDS`` the spend of every budgeted key in its
 current period is summed from the ledger and counted where it is more than the counters
 hold: spend recorded before this process started, by processes that do not share Redis,
 or before a budget was set. Since the ledger lags what was billed, the counters are never
-lowered by it.
+lowered by it. Each refresh sums the whole period's rows of every budgeted key, so it runs
+seldom; the counters themselves move with every call.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("meshapi_gateway.governance")
 CHUNK = 500
+REFRESH_SECONDS = 30.0
 
 
 async def ledger_sums(state: GatewayState, budgets: list[Budget]) -> dict[tuple[str, int], Decimal]:
@@ -82,7 +84,7 @@ class BudgetRefresher:
             await self.refresh()
         except Exception:
             log.warning("budget refresh failed at start", exc_info=True)
-        self._task = asyncio.create_task(self._loop(self._state.settings.balance_refresh_seconds),
+        self._task = asyncio.create_task(self._loop(REFRESH_SECONDS),
                                          name="budget-refresh")
 
     async def stop(self) -> None:

@@ -34,8 +34,12 @@ def prompt_bound(body: dict[str, Any]) -> int:
 def output_bound(body: dict[str, Any], entry: ModelEntry) -> int:
     if entry.model_type == "embedding":
         return 0
-    asked = next((body[f] for f in OUTPUT_FIELDS if isinstance(body.get(f), int) and body[f] > 0), None)
-    per_choice = asked if asked is not None else entry.max_output_tokens
+    per_choice = entry.max_output_tokens
+    for name in OUTPUT_FIELDS:
+        asked = body.get(name)
+        if type(asked) is int and asked > 0:
+            per_choice = asked
+            break
     n = body.get("n")
     return per_choice * (n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1)
 
