@@ -36,9 +36,11 @@ def _iso(seconds: float) -> str:
 
 def test_terms_round_trip_and_change(gateway_factory: Callable[..., Gateway], database_url: str) -> None:
     gw = gateway_factory(database_url=database_url, admin_token=ADMIN)
+    with gw.client(ADMIN) as c:
+        team_x = c.post("/v1/teams", json={"name": "x", "members": {"gov-terms": "member"}}).json()["id"]
     expires = int(time.time()) + 86400
     terms = {"budget_usd": "12.50", "budget_period": "monthly", "models": ["fake/echo", "openai/*"],
-             "expires_at": _iso(expires), "metadata": {"team": "search", "cost_center": 42}, "team_id": "team_x"}
+             "expires_at": _iso(expires), "metadata": {"team": "search", "cost_center": 42}, "team_id": team_x}
     with gw.client(gw.token("gov-terms")) as c:
         created = c.post("/v1/keys", json={"name": "terms", **terms})
         assert created.status_code == 201, created.text
@@ -56,7 +58,7 @@ def test_terms_round_trip_and_change(gateway_factory: Callable[..., Gateway], da
         assert (after["budget_usd"], after["budget_period"], after["models"], after["metadata"]) == \
             ("3", "daily", None, {"v": 2})
         assert after["budget_resets_at"] == _iso(period_bounds("daily", time.time())[1] or 0)
-        assert after["expires_at"] == _iso(expires) and after["team_id"] == "team_x"  # untouched
+        assert after["expires_at"] == _iso(expires) and after["team_id"] == team_x  # untouched
         removed = c.patch(f"/v1/keys/{view['id']}", json={"budget_usd": None, "expires_at": None}).json()
         assert removed["budget_usd"] is None and removed["spend_usd"] is None and removed["expires_at"] is None
         listed = c.get("/v1/keys").json()["data"]

@@ -28,6 +28,7 @@ from meshapi_gateway.auth.principal import Principal, owner_name_problem
 from meshapi_gateway.errors import GatewayError, field_error, unknown_fields_error
 from meshapi_gateway.governance.key_terms import KeyTerms, term_columns
 from meshapi_gateway.governance.spend import ledger_spend
+from meshapi_gateway.governance.teams import get_team, members_of
 from meshapi_gateway.store.tables import ApiKey
 
 Limit = Optional[int]
@@ -99,6 +100,7 @@ async def create(request: Request) -> Response:
     terms = term_columns(params.model_dump(include=set(KeyTerms.model_fields)))
     state = gw(request)
     async with state.sessions() as session:
+        await _check_team(session, terms.get("team_id"), owner)
         created = await create_key(session, owner, params.name, rpm=params.rpm, rpd=params.rpd, tpm=params.tpm,
                                    terms=terms)
         row = await get_key(session, created.id)
@@ -159,11 +161,25 @@ async def update(request: Request) -> Response:
     return await _change(request, principal, changes)
 
 
+async def _check_team(session: AsyncSession, team_id: str | None, owner: str) -> None:
+    """A key may join only a team its owner belongs to."""
+    if team_id is None:
+        return
+    team = await get_team(session, team_id)
+    if team is None or owner not in members_of(team):
+        raise field_error("team_id", f"No team '{team_id}' has the key's owner among its members", value=team_id)
+
+
 async def _change(request: Request, principal: Principal, changes: dict[str, Any]) -> Response:
     key_id = request.path_params["key_id"]
     state = gw(request)
     await _flush(request)
     async with state.sessions() as session:
+        if changes.get("team_id") is not None:
+            current = await get_key(session, key_id, _scope(principal))
+            if current is None:
+                raise _missing(key_id)
+            await _check_team(session, changes["team_id"], current.owner)
         row = await update_key(session, key_id, changes, _scope(principal))
         if row is None:
             raise _missing(key_id)

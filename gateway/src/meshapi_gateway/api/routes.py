@@ -104,7 +104,7 @@ def routes() -> list[BaseRoute]:
         Route("/v1/messages/count_tokens", messages.CountTokensRoute(), methods=["POST"]),
     ]
     # --- accounts: keys, balance, usage, admin credits, templates ---
-    from meshapi_gateway.api import accounts, keys, logs, templates, tokens, usage
+    from meshapi_gateway.api import accounts, keys, logs, teams, templates, tokens, usage
 
     table += [
         Route("/v1/keys", keys.create, methods=["POST"]),
@@ -114,6 +114,11 @@ def routes() -> list[BaseRoute]:
         Route("/v1/keys/{key_id}", keys.revoke, methods=["DELETE"]),
         Route("/v1/keys/{key_id}/suspend", keys.suspend, methods=["POST"]),
         Route("/v1/keys/{key_id}/resume", keys.resume, methods=["POST"]),
+        Route("/v1/teams", teams.create, methods=["POST"]),
+        Route("/v1/teams", teams.list_all, methods=["GET"]),
+        Route("/v1/teams/{team_id}", teams.get_one, methods=["GET"]),
+        Route("/v1/teams/{team_id}", teams.update, methods=["PATCH"]),
+        Route("/v1/teams/{team_id}", teams.delete, methods=["DELETE"]),
         Route("/v1/balance", usage.balance, methods=["GET"]),
         Route("/v1/usage", usage.list_usage, methods=["GET"]),
         Route("/v1/usage/events", usage.usage_events, methods=["POST"]),

@@ -21,7 +21,16 @@ from meshapi_gateway.api.common import gw, json_response, read_json_object, vali
 from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.auth.principal import Principal
-from meshapi_gateway.billing.queries import UsageFilter, balance_view, event_view, events, totals, usd
+from meshapi_gateway.billing.queries import (
+    GROUPS,
+    UsageFilter,
+    balance_view,
+    event_view,
+    events,
+    grouped,
+    totals,
+    usd,
+)
 from meshapi_gateway.errors import GatewayError, field_error
 
 FLUSH_WAIT_SECONDS = 5.0
@@ -38,7 +47,8 @@ class EventsQuery(BaseModel):
 EXTRA_PATHS.update({
     "/v1/balance": {"get": _op("The owner's balance (available_usd and more, decimal strings)")},
     "/v1/usage/events": {"post": _op("Usage events since a time, oldest first", EventsQuery.model_json_schema())},
-    "/v1/usage": {"get": _op("Usage rows, newest first, with filters and totals")},
+    "/v1/usage": {"get": _op("Usage rows, newest first, with filters and totals; with group_by (key, team, model, "
+                             "day) sums per group over the time range")},
 })
 
 
@@ -119,13 +129,29 @@ def _limit(raw: str | None) -> int:
     return int(raw)
 
 
+async def _grouped(request: Request, flt: UsageFilter, by: str) -> Response:
+    if by not in GROUPS:
+        raise GatewayError("validation_error", "Request validation failed.",
+                           details=[{"type": "enum", "loc": ["query", "group_by"],
+                                     "msg": f"group_by must be one of {', '.join(GROUPS)}", "input": by[:50]}])
+    await _flush(request)
+    async with gw(request).sessions() as session:
+        groups = await grouped(session, flt, by)
+        count, cost = await totals(session, flt)
+    return json_response({"object": "list", "group_by": by, "data": groups, "total_count": count,
+                          "total_cost_usd": usd(cost)})
+
+
 async def list_usage(request: Request) -> Response:
     principal = await _caller(request)
     q = request.query_params
     flt = UsageFilter(principal.owner, since_ms=parse_time_ms(q.get("since"), "since"),
                       until_ms=parse_time_ms(q.get("until"), "until"), model=q.get("model") or None,
                       key_id=q.get("key_id") or None, request_id=q.get("request_id") or None,
-                      kind=q.get("kind") or None)
+                      kind=q.get("kind") or None, team_id=q.get("team_id") or None)
+    by = q.get("group_by")
+    if by is not None:
+        return await _grouped(request, flt, by)
     limit = _limit(q.get("limit"))
     await _flush(request)
     async with gw(request).sessions() as session:

@@ -60,7 +60,7 @@ def _insert(session: AsyncSession, table: Any) -> Any:
     return postgresql.insert(table) if _dialect(session) == "postgresql" else sqlite.insert(table)
 
 
-_COLUMNS = ("id", "request_id", "owner", "key_id", "model", "provider", "kind", "prompt_tokens",
+_COLUMNS = ("id", "request_id", "owner", "key_id", "team_id", "model", "provider", "kind", "prompt_tokens",
             "completion_tokens", "cached_tokens", "cost_usd", "created_at")
 # One fixed statement for any number of rows: they arrive as one JSON array of arrays.
 _SQLITE_INSERT = (f"INSERT INTO ledger_entries ({', '.join(_COLUMNS)}) SELECT "
@@ -101,7 +101,8 @@ async def _insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
 
 def _row(q: Queued) -> dict[str, Any]:
     r = q.record
-    return {"id": q.id, "request_id": r.request_id[:300], "owner": r.owner, "key_id": r.key_id, "model": r.model[:200],
+    return {"id": q.id, "request_id": r.request_id[:300], "owner": r.owner, "key_id": r.key_id, "team_id": r.team_id,
+            "model": r.model[:200],
             "provider": (r.provider or "")[:100], "kind": r.kind[:32], "prompt_tokens": r.prompt_tokens,
             "completion_tokens": r.completion_tokens, "cached_tokens": r.cached_tokens, "cost_usd": q.cost,
             "created_at": int(r.created_at * 1000)}

@@ -25,7 +25,7 @@ def iso_ms(ms: int) -> str:
 def event_view(row: LedgerEntry) -> dict[str, Any]:
     return {
         "id": row.id, "object": "usage.event", "request_id": row.request_id, "created_at": iso_ms(row.created_at),
-        "model": row.model, "provider": row.provider, "key_id": row.key_id, "kind": row.kind,
+        "model": row.model, "provider": row.provider, "key_id": row.key_id, "team_id": row.team_id, "kind": row.kind,
         "prompt_tokens": row.prompt_tokens, "completion_tokens": row.completion_tokens,
         "cached_tokens": row.cached_tokens, "total_tokens": row.prompt_tokens + row.completion_tokens,
         "cost_usd": usd(row.cost_usd),
@@ -41,6 +41,7 @@ class UsageFilter:
     key_id: str | None = None
     request_id: str | None = None
     kind: str | None = None
+    team_id: str | None = None
 
     def where(self) -> list[Any]:
         out: list[Any] = [LedgerEntry.owner == self.owner]
@@ -49,6 +50,7 @@ class UsageFilter:
         if self.until_ms is not None:
             out.append(LedgerEntry.created_at < self.until_ms)
         for column, value in ((LedgerEntry.model, self.model), (LedgerEntry.key_id, self.key_id),
+                              (LedgerEntry.team_id, self.team_id),
                               (LedgerEntry.request_id, self.request_id), (LedgerEntry.kind, self.kind)):
             if value is not None:
                 out.append(column == value)
@@ -68,6 +70,31 @@ async def totals(session: AsyncSession, flt: UsageFilter) -> tuple[int, Decimal]
     count, cost = (await session.execute(select(func.count(), func.coalesce(func.sum(LedgerEntry.cost_usd), 0))
                                          .where(*flt.where()))).one()
     return int(count), Decimal(cost)
+
+
+GROUPS = ("key", "team", "model", "day")
+DAY_MS = 86_400_000
+
+
+async def grouped(session: AsyncSession, flt: UsageFilter, by: str) -> list[dict[str, Any]]:
+    """Usage summed per key, team, model or UTC day (``GROUPS``), largest cost first (days: oldest first)."""
+    column: Any = {"key": LedgerEntry.key_id, "team": LedgerEntry.team_id,
+                   "model": LedgerEntry.model}.get(by, LedgerEntry.created_at // DAY_MS)
+    stmt = (select(column, func.count(), func.coalesce(func.sum(LedgerEntry.prompt_tokens), 0),
+                   func.coalesce(func.sum(LedgerEntry.completion_tokens), 0),
+                   func.coalesce(func.sum(LedgerEntry.cost_usd), 0))
+            .where(*flt.where()).group_by(column))
+    out = []
+    for value, n, prompt, completion, cost in (await session.execute(stmt)).all():
+        if by == "day":
+            value = datetime.fromtimestamp(int(value) * DAY_MS / 1000, tz=timezone.utc).date().isoformat()
+        name = {"key": "key_id", "team": "team_id"}.get(by, by)
+        out.append({name: value, "requests": int(n), "prompt_tokens": int(prompt),
+                    "completion_tokens": int(completion), "cost_usd": usd(Decimal(cost)), "_cost": Decimal(cost)})
+    out.sort(key=lambda g: g["day"] if by == "day" else -g["_cost"])
+    for g in out:
+        del g["_cost"]
+    return out
 
 
 async def balance_view(session: AsyncSession, owner: str, book: BalanceBook | None) -> dict[str, Any]:

@@ -35,6 +35,7 @@ class UsageRecord:
     cost: Decimal
     kind: str = "chat"
     created_at: float = field(default_factory=time.time)
+    team_id: str | None = None
 
 
 def usage_counts(usage: Any) -> tuple[int, int, int]:

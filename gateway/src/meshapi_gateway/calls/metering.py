@@ -28,7 +28,8 @@ def usage_record(principal: Principal, request_id: str, target: Target, usage: d
     return UsageRecord(request_id=request_id, owner=principal.owner, key_id=principal.key_id, model=entry.id,
                        provider=target.deployment.provider or entry.provider, prompt_tokens=prompt,
                        completion_tokens=completion, cached_tokens=cached,
-                       cost=entry.pricing.cost(prompt, completion, cached, multiplier), kind=kind)
+                       cost=entry.pricing.cost(prompt, completion, cached, multiplier), kind=kind,
+                       team_id=principal.key.team_id if principal.key is not None else None)
 
 
 def bill(billing: Billing, record: UsageRecord, *, store: bool = True) -> Decimal:

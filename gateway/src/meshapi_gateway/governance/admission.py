@@ -3,11 +3,12 @@
 Registered on ``GatewayState.admission_checks`` (``calls/admission.py``), so chat,
 responses, compare, batch items and any later endpoint get it once:
 
-- a model outside the key's ``models`` is refused (403 naming it); a fallback candidate
-  outside it is skipped;
-- the call's worst-case cost (``worst_case.py``) is reserved against the key's budget
-  before anything is sent (402 naming the budget and when it resets), and replaced by the
-  real cost when the call ends.
+- a model outside the key's ``models``, or its team's, is refused (403 naming it); a
+  fallback candidate outside them is skipped;
+- the team's RPM/TPM limits count the call (429), as the key's own limits already did;
+- the call's worst-case cost (``worst_case.py``) is reserved against the key's budget and
+  its team's, all or none, before anything is sent (402 naming the budget and when it
+  resets), and replaced by the real cost when the call ends.
 
 Expiry and suspension are checked earlier, by ``auth/authenticate.py``, for every request.
 Everything here reads the key cache and the budget counters (memory or Redis): no database.
@@ -20,6 +21,7 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.calls.admission import AdmissionCheck
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.governance.budgets import Budget, Hold, MemoryBudgets, Refusal
@@ -33,13 +35,16 @@ if TYPE_CHECKING:
     from meshapi_gateway.calls.call import Call
     from meshapi_gateway.catalog import ModelEntry
     from meshapi_gateway.governance.budgets_redis import RedisBudgets
+    from meshapi_gateway.governance.team_cache import CachedTeam, TeamCache
 
 HOLD = "governance"
+TEAM = "governance.team"
 
 
-def model_refused(model_id: str, key_id: str) -> GatewayError:
-    return GatewayError("forbidden", f"Model '{model_id}' is not among the models this API key may use.",
-                        details=[{"model": model_id, "key_id": key_id}])
+def model_refused(model_id: str, key_id: str, team_id: str | None = None) -> GatewayError:
+    whose = f"team '{team_id}'" if team_id else "this API key"
+    return GatewayError("forbidden", f"Model '{model_id}' is not among the models {whose} may use.",
+                        details=[{"model": model_id, "key_id": key_id, "team_id": team_id}])
 
 
 def refuse_unusable(key: CachedKey) -> None:
@@ -60,9 +65,18 @@ def require_model(key: CachedKey | None, model_id: str) -> None:
 def key_budget(key: CachedKey, now: float) -> Budget | None:
     if key.budget_usd is None:
         return None
-    period = key.budget_period or "total"
+    return make_budget("key", key.id, key.budget_usd, key.budget_period, now)
+
+
+def make_budget(kind: str, subject: str, limit: Decimal, period: str | None, now: float) -> Budget:
+    period = period or "total"
     start, resets = period_bounds(period, now)
-    return Budget("key", key.id, key.budget_usd, period, start, resets)
+    return Budget(kind, subject, limit, period, start, resets)
+
+
+def team_principal(principal: Principal, team: CachedTeam) -> Principal:
+    """The team as the limiter counts it: its own RPM/TPM windows, shared by all its keys."""
+    return Principal(principal.owner, "data", f"team:{team.id}", team.rpm, None, team.tpm)
 
 
 def budget_exceeded(refusal: Refusal, amount: Decimal) -> GatewayError:
@@ -82,37 +96,51 @@ def budget_exceeded(refusal: Refusal, amount: Decimal) -> GatewayError:
 
 
 class KeyGovernance(AdmissionCheck):
-    def __init__(self, memory: MemoryBudgets, shared: RedisBudgets | None = None) -> None:
+    def __init__(self, memory: MemoryBudgets, shared: RedisBudgets | None = None,
+                 teams: TeamCache | None = None) -> None:
         self.memory = memory
         self.shared = shared
-        self._settling: set[asyncio.Task[None]] = set()
-        # Each key's budget in its current period, made once per period (or change of terms).
-        self._budgets: dict[str, Budget] = {}
+        self.teams = teams
+        self._background: set[asyncio.Task[None]] = set()
+        # Each key's and team's budget in its current period, made once per period (or change of terms).
+        self._budgets: dict[tuple[str, str], Budget] = {}
 
-    def _budget(self, key: CachedKey, limit: Decimal) -> Budget:
+    def _budget(self, kind: str, subject: str, limit: Decimal, period: str | None) -> Budget:
         now = time.time()
-        known = self._budgets.get(key.id)
-        if (known is not None and known.limit == limit and known.period == (key.budget_period or "total")
+        known = self._budgets.get((kind, subject))
+        if (known is not None and known.limit == limit and known.period == (period or "total")
                 and (known.resets_at is None or now < known.resets_at)):
             return known
-        budget = key_budget(key, now)
-        assert budget is not None
+        budget = make_budget(kind, subject, limit, period, now)
         if len(self._budgets) > 100_000:
             self._budgets.clear()
-        self._budgets[key.id] = budget
+        self._budgets[(kind, subject)] = budget
         return budget
+
+    def _later(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def admit(self, call: Call) -> bool | None:
         key = call.principal.key
         if key is None:
             return False
         refuse_unusable(key)  # a request was checked when it came in; batch items run later
-        if key.budget_usd is None or not call.check_balance:
+        team = self.teams.get(key.team_id) if key.team_id is not None and self.teams is not None else None
+        budgets: tuple[Budget, ...] = ()
+        if key.budget_usd is not None:
+            budgets = (self._budget("key", key.id, key.budget_usd, key.budget_period),)
+        if team is not None:
+            call.reserved[TEAM] = team
+            if team.rpm or team.tpm:
+                await call.state.limits.check(team_principal(call.principal, team))
+            if team.budget_usd is not None:
+                budgets = (*budgets, self._budget("team", team.id, team.budget_usd, team.budget_period))
+        if not budgets or not call.check_balance:
             # (work already paid for, a batch item's rerun, is not counted again)
-            return key.models is not None  # only the allowlist, per candidate
-        budget = self._budget(key, key.budget_usd)
-        amount = self._worst_case(call, key)
-        budgets = (budget,)
+            return key.models is not None or team is not None  # the allowlists, per candidate
+        amount = self._worst_case(call, key, team)
         refusal: Refusal | None
         if self.shared is not None:
             refusal, hold = await self.shared.reserve(budgets, amount)
@@ -123,7 +151,7 @@ class KeyGovernance(AdmissionCheck):
         call.reserved[HOLD] = hold
         return True
 
-    def _worst_case(self, call: Call, key: CachedKey) -> Decimal:
+    def _worst_case(self, call: Call, key: CachedKey, team: CachedTeam | None) -> Decimal:
         body = call.body
         if body is None:
             body = {"model": call.requested} if call.requested else {}
@@ -138,13 +166,26 @@ class KeyGovernance(AdmissionCheck):
         for c in entries:
             if c.context_window_fallbacks:
                 entries = [*entries, *(e for e in map(catalog.get, c.context_window_fallbacks) if e is not None)]
-        allowed = entries if key.models is None else [e for e in entries if key.models.allows(e.id)]
+        if key.models is not None:
+            entries = [e for e in entries if key.models.allows(e.id)]
+        if team is not None and team.models is not None:
+            entries = [e for e in entries if team.models.allows(e.id)]
+        allowed = entries
         return worst_case(body, allowed, call.multiplier)
 
     def allow(self, call: Call, entry: ModelEntry) -> None:
-        require_model(call.principal.key, entry.id)
+        key = call.principal.key
+        require_model(key, entry.id)
+        team: CachedTeam | None = call.reserved.get(TEAM)
+        if team is not None and team.models is not None and not team.models.allows(entry.id):
+            raise model_refused(entry.id, key.id if key is not None else "", team.id)
 
     def release(self, call: Call, record: Any) -> None:
+        team: CachedTeam | None = call.reserved.pop(TEAM, None)
+        if team is not None and team.tpm and isinstance(record.usage, dict):
+            tokens = int(record.usage.get("total_tokens") or 0)
+            if tokens > 0:
+                self._later(call.state.limits.add_tokens(team_principal(call.principal, team), tokens))
         hold: Hold | None = call.reserved.pop(HOLD, None)
         if hold is None:
             return
@@ -152,11 +193,9 @@ class KeyGovernance(AdmissionCheck):
         if not hold.shared or self.shared is None:
             self.memory.settle(hold.budgets, hold.amount, actual)
             return
-        task = asyncio.get_running_loop().create_task(self.shared.settle(hold, actual))
-        self._settling.add(task)
-        task.add_done_callback(self._settling.discard)
+        self._later(self.shared.settle(hold, actual))
 
     async def aclose(self) -> None:
         """Wait for the settlements still on their way to Redis."""
-        if self._settling:
-            await asyncio.gather(*self._settling, return_exceptions=True)
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)

@@ -1,6 +1,6 @@
-"""Seeding budget counters from the ledger, off the request path.
+"""Seeding budget counters from the ledger, off the request path; the governance start hook.
 
-At start and every ``REFRESH_SECONDS`` the spend of every budgeted key in its
+At start and every ``REFRESH_SECONDS`` the spend of every budgeted key and team in its
 current period is summed from the ledger and counted where it is more than the counters
 hold: spend recorded before this process started, by processes that do not share Redis,
 or before a budget was set. Since the ledger lags what was billed, the counters are never
@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 
 from sqlalchemy import func, select
 
-from meshapi_gateway.governance.admission import KeyGovernance, key_budget
+from meshapi_gateway.governance.admission import KeyGovernance, key_budget, make_budget
 from meshapi_gateway.governance.budgets import Budget, MemoryBudgets
+from meshapi_gateway.governance.team_cache import TeamCache
 from meshapi_gateway.store.accounts_tables import LedgerEntry
 
 if TYPE_CHECKING:
@@ -33,19 +34,20 @@ REFRESH_SECONDS = 30.0
 
 
 async def ledger_sums(state: GatewayState, budgets: list[Budget]) -> dict[tuple[str, int], Decimal]:
-    """Each budget's spend from the ledger, one query per period start (and chunk of keys)."""
-    by_start: dict[int, list[str]] = defaultdict(list)
+    """Each budget's spend from the ledger, one query per kind and period start (and chunk of ids)."""
+    groups: dict[tuple[str, int], list[str]] = defaultdict(list)
     for b in budgets:
-        by_start[b.period_start].append(b.id)
+        groups[(b.kind, b.period_start)].append(b.id)
     out: dict[tuple[str, int], Decimal] = {}
     async with state.sessions() as session:
-        for start, ids in by_start.items():
+        for (kind, start), ids in groups.items():
+            column = LedgerEntry.team_id if kind == "team" else LedgerEntry.key_id
             for i in range(0, len(ids), CHUNK):
-                stmt = (select(LedgerEntry.key_id, func.sum(LedgerEntry.cost_usd))
-                        .where(LedgerEntry.key_id.in_(ids[i:i + CHUNK]), LedgerEntry.created_at >= start * 1000)
-                        .group_by(LedgerEntry.key_id))
-                for key_id, total in (await session.execute(stmt)).all():
-                    out[(f"key:{key_id}", start)] = Decimal(total or 0)
+                stmt = (select(column, func.sum(LedgerEntry.cost_usd))
+                        .where(column.in_(ids[i:i + CHUNK]), LedgerEntry.created_at >= start * 1000)
+                        .group_by(column))
+                for subject, total in (await session.execute(stmt)).all():
+                    out[(f"{kind}:{subject}", start)] = Decimal(total or 0)
     return out
 
 
@@ -58,6 +60,9 @@ class BudgetRefresher:
     async def refresh(self) -> None:
         now = time.time()
         budgets = [b for b in (key_budget(k, now) for k in self._state.key_cache.budgeted()) if b is not None]
+        teams = self._check.teams.all() if self._check.teams is not None else []
+        budgets += [make_budget("team", t.id, t.budget_usd, t.budget_period, now) for t in teams
+                    if t.budget_usd is not None]
         if not budgets:
             return
         sums = await ledger_sums(self._state, budgets)
@@ -95,7 +100,7 @@ class BudgetRefresher:
 
 
 async def start_governance(state: GatewayState) -> Callable[[], Awaitable[None]]:
-    """Start hook: the key-terms admission check, its budget counters and their refresher."""
+    """Start hook: the team cache, the key-terms admission check, its budget counters and their refresher."""
     shared = None
     client = None
     owned = False
@@ -108,13 +113,17 @@ async def start_governance(state: GatewayState) -> Callable[[], Awaitable[None]]
         shared = RedisBudgets(client, memory)
     else:
         memory = MemoryBudgets()
-    check = KeyGovernance(memory, shared)
+    teams = TeamCache(state.sessions, state.settings.key_cache_refresh_seconds)
+    await teams.start()
+    state.services["team_cache"] = teams
+    check = KeyGovernance(memory, shared, teams)
     state.admission_checks.append(check)
     refresher = BudgetRefresher(state, check)
     await refresher.start()
 
     async def stop() -> None:
         await refresher.stop()
+        await teams.stop()
         await check.aclose()
         if owned and client is not None:
             await client.aclose()

@@ -48,6 +48,8 @@ class LedgerEntry(Base):
     request_id: Mapped[str] = mapped_column(String(300), index=True)
     owner: Mapped[str] = mapped_column(String(200))
     key_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # The key's team when the call was made: spend rolls up key -> team.
+    team_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     model: Mapped[str] = mapped_column(String(200))
     provider: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(32))
@@ -58,7 +60,8 @@ class LedgerEntry(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (Index("ix_ledger_owner_created", "owner", "created_at"),
-                      Index("ix_ledger_key_created", "key_id", "created_at"))
+                      Index("ix_ledger_key_created", "key_id", "created_at"),
+                      Index("ix_ledger_team_created", "team_id", "created_at"))
 
 
 class PromptTemplate(Base):

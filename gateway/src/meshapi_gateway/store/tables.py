@@ -16,6 +16,7 @@ from meshapi_gateway.store import accounts_tables as _accounts_tables  # noqa: F
 from meshapi_gateway.store import batches_tables as _batches_tables  # noqa: F401  (files and batches)
 from meshapi_gateway.store import idempotency_tables as _idempotency_tables  # noqa: F401  (idempotency)
 from meshapi_gateway.store import request_log_tables as _request_log_tables  # noqa: F401  (request log)
+from meshapi_gateway.store import team_tables as _team_tables  # noqa: F401  (teams)
 from meshapi_gateway.store import token_tables as _token_tables  # noqa: F401  (token revocations)
 from meshapi_gateway.store.base import MONEY, Base
 

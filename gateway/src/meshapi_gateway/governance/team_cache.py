@@ -1,0 +1,94 @@
+"""An in-memory view of the teams table, so a call checks its team without a database round trip.
+
+Like the key cache: loaded at start, rows changed since the last look re-read every
+``key_cache_refresh_seconds``, and a change made through this process applied at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from meshapi_gateway.governance.allowlist import Allowlist
+from meshapi_gateway.governance.key_terms import models_of
+from meshapi_gateway.governance.teams import members_of
+from meshapi_gateway.store.team_tables import Team
+
+log = logging.getLogger("meshapi_gateway.governance")
+
+
+@dataclass(slots=True)
+class CachedTeam:
+    id: str
+    budget_usd: Decimal | None
+    budget_period: str | None
+    models: Allowlist | None
+    rpm: int | None
+    tpm: int | None
+    members: dict[str, str]
+
+
+def cached_team(row: Team) -> CachedTeam:
+    models = models_of(row.models)
+    return CachedTeam(row.id, Decimal(row.budget_usd) if row.budget_usd is not None else None, row.budget_period,
+                      Allowlist.of(models) if models is not None else None, row.rpm, row.tpm, members_of(row))
+
+
+class TeamCache:
+    def __init__(self, sessions: async_sessionmaker, refresh_seconds: float = 2.0) -> None:  # type: ignore[type-arg]
+        self._sessions = sessions
+        self._refresh = refresh_seconds
+        self._teams: dict[str, CachedTeam] = {}
+        self._watermark = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def get(self, team_id: str) -> CachedTeam | None:
+        return self._teams.get(team_id)
+
+    def all(self) -> list[CachedTeam]:
+        return list(self._teams.values())
+
+    def put(self, row: Team) -> None:
+        self._teams[row.id] = cached_team(row)
+
+    def drop(self, team_id: str) -> None:
+        self._teams.pop(team_id, None)
+
+    async def poll(self, full: bool = False) -> None:
+        stmt = select(Team)
+        if not full:
+            stmt = stmt.where(Team.updated_at >= self._watermark - 1)
+        async with self._sessions() as session:
+            rows = list((await session.execute(stmt)).scalars())
+            if full:
+                self._teams = {}
+        for row in rows:
+            self.put(row)
+            self._watermark = max(self._watermark, row.updated_at)
+
+    async def start(self) -> None:
+        await self.poll(full=True)
+        self._task = asyncio.create_task(self._loop(), name="team-cache-refresh")
+
+    async def _loop(self) -> None:
+        ticks = 0
+        while True:
+            await asyncio.sleep(self._refresh)
+            ticks += 1
+            try:
+                # A deleted team leaves no row to see: a full read now and then drops it.
+                await self.poll(full=ticks % 30 == 0)
+            except Exception:  # the database may be briefly away; keep serving from memory
+                log.warning("team cache refresh failed", exc_info=True)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
