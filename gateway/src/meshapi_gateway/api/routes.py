@@ -132,5 +132,9 @@ def routes() -> list[BaseRoute]:
         Route("/v1/templates/{template_id}", templates.get_template, methods=["GET"]),
         Route("/v1/templates/{template_id}", templates.update_template, methods=["PATCH"]),
         Route("/v1/templates/{template_id}", templates.delete_template, methods=["DELETE"]),
+        Route("/v1/templates/{template_id}/versions", templates.list_versions, methods=["GET"]),
+        Route("/v1/templates/{template_id}/versions/{version}", templates.get_version, methods=["GET"]),
+        Route("/v1/templates/{template_id}/versions/{version}/activate", templates.activate_version,
+              methods=["POST"]),
     ]
     return _one_route_per_path(table)

@@ -45,6 +45,8 @@ class TeamCache:
         self._sessions = sessions
         self._refresh = refresh_seconds
         self._teams: dict[str, CachedTeam] = {}
+        # owner -> (its teams, the teams it administers); rebuilt after any change.
+        self._memberships: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
         self._watermark = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -56,9 +58,22 @@ class TeamCache:
 
     def put(self, row: Team) -> None:
         self._teams[row.id] = cached_team(row)
+        self._memberships = {}
 
     def drop(self, team_id: str) -> None:
         self._teams.pop(team_id, None)
+        self._memberships = {}
+
+    def memberships(self, owner: str) -> tuple[frozenset[str], frozenset[str]]:
+        """The teams ``owner`` belongs to, and those of them it administers."""
+        known = self._memberships.get(owner)
+        if known is None:
+            teams = [t for t in self._teams.values() if owner in t.members]
+            known = (frozenset(t.id for t in teams), frozenset(t.id for t in teams if t.members[owner] == "admin"))
+            if len(self._memberships) > 100_000:
+                self._memberships = {}
+            self._memberships[owner] = known
+        return known
 
     async def poll(self, full: bool = False) -> None:
         stmt = select(Team)
@@ -68,6 +83,7 @@ class TeamCache:
             rows = list((await session.execute(stmt)).scalars())
             if full:
                 self._teams = {}
+                self._memberships = {}
         for row in rows:
             self.put(row)
             self._watermark = max(self._watermark, row.updated_at)

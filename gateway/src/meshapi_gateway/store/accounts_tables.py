@@ -82,5 +82,29 @@ class PromptTemplate(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
     global_: Mapped[bool] = mapped_column("is_global", Boolean, default=False)
+    # The active version (its fields are the ones above) and the newest one.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    latest_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Shared with the members of this team (only the owner and the team's admins change it).
+    team_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
 
     __table_args__ = (UniqueConstraint("owner", "name", name="uq_template_owner_name"),)
+
+
+class PromptTemplateVersion(Base):
+    """Every version a template had: each update makes one; any can be made active again."""
+
+    __tablename__ = "prompt_template_versions"
+
+    template_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    system: Mapped[str | None] = mapped_column(Text, nullable=True)
+    messages: Mapped[str | None] = mapped_column(Text, nullable=True)
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    params: Mapped[str | None] = mapped_column(Text, nullable=True)
+    variables: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Who made it (an owner, or the admin's reserved name).
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[int] = mapped_column(BigInteger)

@@ -11,15 +11,27 @@ from typing import TYPE_CHECKING, Any
 from meshapi_gateway.templates.cache import TemplateCache
 from meshapi_gateway.templates.checks import check_rendered
 from meshapi_gateway.templates.render import apply
-from meshapi_gateway.templates.store import not_found
+from meshapi_gateway.templates.store import GLOBAL, Viewer, not_found
 
 if TYPE_CHECKING:
     from meshapi_gateway.auth.principal import Principal
     from meshapi_gateway.state import GatewayState
 
 
+def viewer_of(state: "GatewayState", principal: "Principal") -> Viewer:
+    """The principal as templates see it: its owner (the admin: the global templates) and its teams."""
+    if principal.realm == "admin":
+        return Viewer(GLOBAL)
+    teams = state.services.get("team_cache")
+    if teams is None:
+        return Viewer(principal.owner)
+    member, admin = teams.memberships(principal.owner)
+    return Viewer(principal.owner, member, admin)
+
+
 class TemplateHook:
-    def __init__(self, cache: TemplateCache) -> None:
+    def __init__(self, state: "GatewayState", cache: TemplateCache) -> None:
+        self.state = state
         self.cache = cache
 
     async def __call__(self, principal: "Principal", body: dict[str, Any]) -> dict[str, Any]:
@@ -28,7 +40,7 @@ class TemplateHook:
             return body
         if not isinstance(ref, str):
             raise not_found(str(ref))
-        template = await self.cache.resolve(principal.owner, ref)
+        template = await self.cache.resolve(viewer_of(self.state, principal), ref)
         if template is None:
             raise not_found(ref)
         rendered = apply(template, body)
@@ -40,5 +52,5 @@ def install(state: "GatewayState") -> TemplateCache:
     """Attach the template cache and the rendering hook to a freshly built state."""
     cache = TemplateCache(state.sessions, state.settings.template_cache_seconds)
     state.services["templates"] = cache
-    state.services["chat"].body_hooks.append(TemplateHook(cache))
+    state.services["chat"].body_hooks.append(TemplateHook(state, cache))
     return cache

@@ -30,6 +30,9 @@ class Template:
     variables: list[str] = field(default_factory=list)
     created_at: int = 0  # Unix milliseconds
     updated_at: int = 0
+    version: int = 1  # the version these fields are
+    latest_version: int = 1
+    team_id: str | None = None
 
 
 def slots_in(template: Template) -> list[str]:
