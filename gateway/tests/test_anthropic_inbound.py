@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from gwtest import anthropic_upstream as doc
 from gwtest import gemini_upstream as gemini_doc
+from gwtest.accounts_support import ADMIN
 from gwtest.harness import FakeUpstream, Gateway, fake_models, start_gateway
 from gwtest.openai_upstream import Recorder
 from gwtest.recording_billing import gateway_state
@@ -657,3 +658,28 @@ def test_idempotency_key_replays_the_message(client: anthropic.Anthropic, fake_o
                                    extra_headers=headers)
     assert again.id == first.id and again.content == first.content
     assert len(fake_openai.recorder.requests) == 1
+
+
+def test_key_terms_apply_to_messages(gateway_factory: Any) -> None:
+    """A key's model allowlist and budget (enforced in the call layer) hold on /v1/messages as on chat."""
+    g: Gateway = gateway_factory(admin_token=ADMIN, anthropic={"model_map": {"claude-*": "fake/echo"}})
+
+    def key(**terms: Any) -> str:
+        r = httpx.post(g.url + "/v1/keys", headers={"authorization": f"Bearer {ADMIN}"},
+                       json={"owner": "terms", **terms})
+        assert r.status_code == 201, r.text
+        return str(r.json()["key"])
+
+    hi: Any = [{"role": "user", "content": "hi"}]
+    only_tools = anthropic.Anthropic(base_url=g.url, api_key=key(models=["fake/tools"]), max_retries=0)
+    with pytest.raises(anthropic.PermissionDeniedError) as caught:
+        only_tools.messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=hi)
+    assert caught.value.body["error"]["type"] == "permission_error"
+    assert "fake/echo" in caught.value.body["error"]["message"]
+    assert only_tools.messages.create(model="fake/tools", max_tokens=10, messages=hi).content
+    # The worst case of a call (32,000 asked, 4,096 fit, at $2 per million) is beyond a $0.001 budget.
+    tiny = anthropic.Anthropic(base_url=g.url, api_key=key(budget_usd="0.001"), max_retries=0,
+                                timeout=30)
+    with pytest.raises(anthropic.APIStatusError) as refused:
+        tiny.messages.create(model="claude-sonnet-4-5", max_tokens=32000, messages=hi)
+    assert refused.value.status_code == 402 and refused.value.body["error"]["type"] == "billing_error"
