@@ -58,9 +58,12 @@ def test_text_answer(client: anthropic.Anthropic) -> None:
 def test_streamed_text(client: anthropic.Anthropic) -> None:
     with client.messages.stream(model="claude-haiku-4-5", max_tokens=16,
                                 messages=[{"role": "user", "content": "Count to five."}]) as stream:
-        kinds = [event.type for event in stream]
+        events = list(stream)
         final = stream.get_final_message()
+    kinds = [event.type for event in events]
     assert kinds[0] == "message_start" and kinds[-1] == "message_stop"
+    # The gateway counted the local prompt before answering: message_start tells it at once, and it is the final count.
+    assert events[0].message.usage.input_tokens == final.usage.input_tokens > 0
     assert "text" in kinds  # the SDK's own event for each text delta
     assert final.content[0].type == "text" and final.content[0].text.strip()
     assert final.stop_reason in ("end_turn", "max_tokens")

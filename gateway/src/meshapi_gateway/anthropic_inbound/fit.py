@@ -22,31 +22,36 @@ if TYPE_CHECKING:
 log = logging.getLogger("meshapi_gateway.anthropic_inbound")
 
 
-async def room_in_context(state: "GatewayState", entry: "ModelEntry", chat: dict[str, Any],
-                          request_id: str) -> int | None:
-    """Tokens the context leaves after the prompt, where the gateway can count the prompt (the local model)."""
+async def prompt_tokens(state: "GatewayState", entry: "ModelEntry", chat: dict[str, Any],
+                        request_id: str) -> int | None:
+    """The prompt's exact token count, where the gateway can count it (the local model)."""
     if entry.provider != "local":
         return None
     counter = getattr(state.providers.get("local"), "count_prompt_tokens", None)
     if counter is None:
         return None
     try:
-        prompt: int = await counter(chat, state.call_context(request_id))
+        count: int = await counter(chat, state.call_context(request_id))
     except UpstreamError:
         return None  # the answer's own admission will say what is wrong
-    return entry.context_length - prompt
+    return count
 
 
 async def fit_max_tokens(state: "GatewayState", entry: "ModelEntry", chat: dict[str, Any],
-                         request_id: str) -> bool:
-    """Lower ``chat["max_tokens"]`` to what ``entry`` can give; True when the context window set the limit."""
+                         request_id: str) -> tuple[bool, int | None]:
+    """Lower ``chat["max_tokens"]`` to what ``entry`` can give.
+
+    Returns whether the context window set the limit, and the prompt's token count when it was
+    counted (a stream's ``message_start`` can then tell it at once).
+    """
     asked = int(chat["max_tokens"])
     ceiling = min(asked, entry.max_output_tokens)
-    room = await room_in_context(state, entry, chat, request_id)
+    prompt = await prompt_tokens(state, entry, chat, request_id)
+    room = entry.context_length - prompt if prompt is not None else None
     by_window = room is not None and 0 < room < ceiling
     if by_window:
         assert room is not None
         ceiling = room
     if ceiling < asked:
         chat["max_tokens"] = max(1, ceiling)
-    return by_window
+    return by_window, prompt

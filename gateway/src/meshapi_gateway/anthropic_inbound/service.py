@@ -44,6 +44,7 @@ class Plan:
     # The context window (not the client's max_tokens) bounds the answer: its ``length`` end is
     # ``model_context_window_exceeded``.
     window_limited: bool = False
+    prompt_tokens: int | None = None  # counted before the call (the local model), else known only at the end
 
 
 @dataclass(slots=True)
@@ -77,8 +78,9 @@ async def plan(state: "GatewayState", principal: "Principal", body: dict[str, An
     chat, notes = to_chat(body, model_id, can_reason=can_reason)
     chat = auto_select.resolve(state, principal, chat)
     entry = state.catalog.get(str(chat["model"]))
-    window_limited = entry is not None and await fit_max_tokens(state, entry, chat, request_id)
-    return Plan(str(chat["model"]), chat=chat, notes=notes, window_limited=window_limited)
+    window_limited, prompt = await fit_max_tokens(state, entry, chat, request_id) if entry is not None \
+        else (False, None)
+    return Plan(str(chat["model"]), chat=chat, notes=notes, window_limited=window_limited, prompt_tokens=prompt)
 
 
 def _headers(target: Any, attempted: Any, notes: list[str], extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -121,7 +123,9 @@ async def open_stream(call: "Call", body: dict[str, Any], the_plan: Plan, beta: 
     assert the_plan.chat is not None
     stream = await pipeline.stream(call, the_plan.chat)
     extra = stream.ctx.response_headers if stream.ctx is not None else None
-    translator = MessageStream(message_id(), stream.target.entry.id, the_plan.window_limited)
+    # The count is the first candidate's; another model answering after a fallback reports its own at the end.
+    counted = the_plan.prompt_tokens if stream.target.entry.id == the_plan.model_id else None
+    translator = MessageStream(message_id(), stream.target.entry.id, the_plan.window_limited, counted)
 
     async def frames() -> AsyncIterator[bytes]:
         yield translator.start()

@@ -5,8 +5,9 @@ The sequence Anthropic documents: ``message_start`` (then a ``ping``), per conte
 ``message_delta`` (stop reason and the usage) and ``message_stop``. Reasoning streams as a
 ``thinking`` block, text as a ``text`` block, and each tool call (the pipeline delivers it
 whole) as a ``tool_use`` block whose input comes in one ``input_json_delta``. An OpenAI stream
-tells the prompt size only at its end, so ``message_start`` carries 0 input tokens and the
-final ``message_delta`` carries the whole usage. A failure after the first byte is an
+tells the prompt size only at its end, so ``message_start`` carries 0 input tokens (the local
+model's exact count when the gateway counted the prompt beforehand) and the final
+``message_delta`` carries the whole usage. A failure after the first byte is an
 ``error`` event, never a silent end.
 """
 
@@ -33,10 +34,12 @@ def error_event(kind: str, message: str, request_id: str | None = None) -> bytes
 class MessageStream:
     """Feed chat chunks in, get Anthropic event frames out."""
 
-    def __init__(self, message_id: str, model: str, window_limited: bool = False) -> None:
+    def __init__(self, message_id: str, model: str, window_limited: bool = False,
+                 input_tokens: int | None = None) -> None:
         self.message_id = message_id
         self.model = model
         self.window_limited = window_limited
+        self.input_tokens = input_tokens  # known before the answer (the local model's count), else None
         self._index = -1
         self._open: str | None = None  # type of the block being streamed
         self._stop_reason = "end_turn"
@@ -45,7 +48,7 @@ class MessageStream:
     def start(self) -> bytes:
         message: dict[str, Any] = {"id": self.message_id, "type": "message", "role": "assistant", "model": self.model,
                    "content": [], "stop_reason": None, "stop_sequence": None,
-                   "usage": {"input_tokens": 0, "output_tokens": 0}}
+                   "usage": {"input_tokens": self.input_tokens or 0, "output_tokens": 0}}
         return event("message_start", {"type": "message_start", "message": message}) + PING
 
     def _close(self) -> bytes:
