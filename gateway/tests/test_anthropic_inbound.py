@@ -683,3 +683,23 @@ def test_key_terms_apply_to_messages(gateway_factory: Any) -> None:
     with pytest.raises(anthropic.APIStatusError) as refused:
         tiny.messages.create(model="claude-sonnet-4-5", max_tokens=32000, messages=hi)
     assert refused.value.status_code == 402 and refused.value.body["error"]["type"] == "billing_error"
+
+
+@pytest.mark.parametrize("error,expected", [
+    (GatewayError("validation_error", "This model's maximum context length is 128000 tokens. However, your "
+                  "messages resulted in 130000 tokens.", status=422,
+                  provider_error={"error": {"code": "context_length_exceeded"}}),
+     "prompt is too long: This model's maximum context length is 128000 tokens. However, your messages resulted "
+     "in 130000 tokens."),
+    (GatewayError("validation_error", "prompt is too long: 208415 tokens > 200000 maximum", status=422),
+     "prompt is too long: 208415 tokens > 200000 maximum"),
+    (GatewayError("upstream_error", "context window service down", status=500), "context window service down"),
+])
+def test_context_errors_in_anthropic_words(error: GatewayError, expected: str) -> None:
+    from meshapi_gateway.anthropic_inbound.errors import envelope
+
+    status, raw, _ = envelope(error, "req_1")
+    body = json.loads(raw)
+    assert body["error"]["message"] == expected
+    assert (status, body["error"]["type"]) == ((400, "invalid_request_error") if error.status < 500
+                                               else (500, "api_error"))

@@ -176,3 +176,13 @@ def test_claude_code_shaped_request(gw: Gateway, choice: Any) -> None:
         assert call.name in names and isinstance(call.input, dict)
         required = next(t for t in CLAUDE_CODE_TOOLS if t["name"] == call.name)["input_schema"]["required"]
         assert all(field in call.input for field in required)
+
+
+def test_prompt_beyond_the_context_says_prompt_is_too_long(client: anthropic.Anthropic) -> None:
+    """Anthropic's wording, which Claude Code looks for before compacting its history."""
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        client.messages.create(model="claude-sonnet-4-5", max_tokens=100,
+                               messages=[{"role": "user", "content": "word " * 9000}])
+    error = caught.value.body["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["message"].startswith("prompt is too long: ") and "8192" in error["message"]

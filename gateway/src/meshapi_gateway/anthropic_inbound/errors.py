@@ -8,6 +8,7 @@ status Anthropic documents for that type and a ``request-id`` header. Request va
 from __future__ import annotations
 
 from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.providers.upstream_errors import is_context_length_error
 from meshapi_gateway.wire_json import dumps_ascii
 
 # Gateway code → (Anthropic error type, status).
@@ -61,8 +62,15 @@ def error_type(exc: GatewayError) -> tuple[str, int]:
     return "api_error", exc.status if exc.status >= 500 else 500
 
 
+# Anthropic's words for a prompt beyond the context window; Claude Code looks for them to compact its history.
+TOO_LONG = "prompt is too long"
+
+
 def message_of(exc: GatewayError) -> str:
     """The message, with the first validation detail named (Anthropic's messages name the field)."""
+    if exc.code == "context_length_exceeded" or (
+            exc.status < 500 and is_context_length_error(exc.provider_error, exc.message)):
+        return exc.message if exc.message.lower().startswith(TOO_LONG) else f"{TOO_LONG}: {exc.message}"
     details = exc.details if isinstance(exc.details, list) else []
     first = details[0] if details and isinstance(details[0], dict) else None
     if first is None or exc.code != "validation_error":
