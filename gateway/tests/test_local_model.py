@@ -44,7 +44,7 @@ def gateway_state(gw: Gateway) -> GatewayState:
 
 
 def supervisor_of(gw: Gateway) -> LlamaServerSupervisor:
-    service: LlamaServerSupervisor = gateway_state(gw).services["local_model"]
+    service: LlamaServerSupervisor = gateway_state(gw).local_model
     return service
 
 

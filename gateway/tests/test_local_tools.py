@@ -70,7 +70,7 @@ def long_client(gw: Gateway, key: str) -> httpx.Client:
 
 
 def supervisor(gw: Gateway) -> LlamaServerSupervisor:
-    sup: LlamaServerSupervisor = gw.server.server.config.app.app.state.gw.services["local_model"]
+    sup: LlamaServerSupervisor = gw.server.server.config.app.app.state.gw.local_model
     return sup
 
 

@@ -95,7 +95,7 @@ def test_keyed_requests_issue_no_database_statement(hot: Gateway, faulty: Faulty
         # The probe does see statements made on a request's path (key creation writes at once).
         with httpx.Client(base_url=hot.url, headers={"authorization": f"Bearer {ADMIN}"}) as admin:
             assert admin.post("/v1/keys", json={"owner": "someone", "name": "x"}).status_code == 201
-        gateway_state(hot).services["idempotency"].writer._wake.set()
+        gateway_state(hot).idempotency.writer._wake.set()
         for _ in range(200):
             if len(rows(hot)) == 2:
                 break
@@ -116,7 +116,7 @@ def test_answers_written_only_at_a_graceful_stop_still_replay_after_restart(
     faulty.plan("hot", then="ok")
     gw = start_gateway(tmp_path, faulty.url, models=catalog(faulty.url))
     key = gw.create_key("restart-owner")
-    gateway_state(gw).services["idempotency"].writer.flush_seconds = 3600.0  # nothing written while running
+    gateway_state(gw).idempotency.writer.flush_seconds = 3600.0  # nothing written while running
     keys = [str(uuid.uuid4()) for _ in range(3)]
     firsts = [post(gw, key, k) for k in keys]
     stream_key = str(uuid.uuid4())
@@ -139,7 +139,7 @@ def test_answers_written_only_at_a_graceful_stop_still_replay_after_restart(
 
 
 def test_answers_memory_let_go_are_read_back_from_the_database(hot: Gateway, faulty: FaultyUpstream) -> None:
-    service = gateway_state(hot).services["idempotency"]
+    service = gateway_state(hot).idempotency
     service.table.body_budget = 1  # no body stays in memory
     key = hot.create_key("tight-owner")
     idem = str(uuid.uuid4())
@@ -150,7 +150,7 @@ def test_answers_memory_let_go_are_read_back_from_the_database(hot: Gateway, fau
     again = start_gateway(hot.settings.data_dir, faulty.url, models=catalog(faulty.url),
                           idempotency_memory_max_keys=1)
     try:
-        tight = gateway_state(again).services["idempotency"]
+        tight = gateway_state(again).idempotency
         assert tight.table.max_keys == 1
         other = str(uuid.uuid4())
         assert post(again, key, other).status_code == 200

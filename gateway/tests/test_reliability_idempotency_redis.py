@@ -100,3 +100,13 @@ def test_a_failed_attempt_on_one_replica_lets_the_other_run(pair: tuple[Gateway,
     assert retried.status_code == 200 and "idempotent-replayed" not in retried.headers
     assert post(pair[0], key_a, idem).headers["idempotent-replayed"] == "true"
     assert faulty.calls["shared"] == 2
+
+
+def test_reliability_and_idempotency_share_one_redis_client(pair: tuple[Gateway, Gateway]) -> None:
+    """The first area to need Redis opens the client; the next one uses it instead of opening its own."""
+    from gwtest.recording_billing import gateway_state
+
+    state = gateway_state(pair[0])
+    assert state.redis is not None
+    assert state.idempotency is not None and state.idempotency.shared is not None
+    assert state.idempotency.shared.redis is state.redis

@@ -31,10 +31,12 @@ from meshapi_gateway.observability.record import AttachCall
 from meshapi_gateway.observability.request_log import capture_limit
 from meshapi_gateway.providers.registry import ProviderRegistry
 from meshapi_gateway.request_context import RecordObserver, RequestContext
+from meshapi_gateway.responses.service import ResponsesService
 from meshapi_gateway.routing import Router
 from meshapi_gateway.state import GatewayState
 from meshapi_gateway.store import db
 from meshapi_gateway.templates.hook import install as install_templates
+from meshapi_gateway.websearch.choose import provider_from_settings
 
 log = logging.getLogger("meshapi_gateway")
 
@@ -104,7 +106,9 @@ async def build_state(settings: Settings) -> GatewayState:
         limits=await build_limiter(settings), billing=build_billing(settings, sessions, catalog),
         http=HTTPClient(),
     )
-    state.services["chat"] = ChatPipeline(state)
+    state.chat = ChatPipeline(state)
+    state.responses = ResponsesService(state)
+    state.web_search = provider_from_settings(settings.web_search, state.http)
     install_templates(state)
     return state
 

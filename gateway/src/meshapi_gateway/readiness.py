@@ -72,9 +72,7 @@ async def node_checks(state: "GatewayState") -> dict[str, str]:
 
 def local_model_state(state: "GatewayState") -> dict[str, Any]:
     """``{"state": "off" | "loading" | "ready" | "restarting", ...}``: informative, never a readiness vote."""
-    from meshapi_gateway.providers.local.start import SERVICE_NAME
-
-    model = state.services.get(SERVICE_NAME)
+    model = state.local_model
     if model is None:
         return {"state": "off"}
     return dict(model.status())

@@ -13,10 +13,14 @@ if TYPE_CHECKING:
 
 
 def redis_client(state: "GatewayState") -> tuple[Any, bool]:
-    """The Redis client another area already opened, or a small one of our own (and whether it is ours)."""
-    shared = state.services.get("redis")
-    if shared is not None:
-        return shared, False
+    """The Redis client another area already opened, or a new one (and whether it is the caller's to close).
+
+    The first area to ask opens it and closes it at its stop; areas that start later and stop
+    earlier (reliability starts before idempotency and stops after it) share it.
+    """
+    if state.redis is not None:
+        return state.redis, False
     import redis.asyncio as aioredis
 
-    return aioredis.from_url(state.settings.redis_url, socket_timeout=2, socket_connect_timeout=2), True
+    state.redis = aioredis.from_url(state.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    return state.redis, True

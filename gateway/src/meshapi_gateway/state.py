@@ -23,7 +23,15 @@ from meshapi_gateway.providers.registry import ProviderRegistry
 from meshapi_gateway.routing import Router
 
 if TYPE_CHECKING:
-    pass
+    from meshapi_gateway.batches.runner import BatchRunner
+    from meshapi_gateway.batches.service import BatchService
+    from meshapi_gateway.chat.pipeline import ChatPipeline
+    from meshapi_gateway.files.service import FileService
+    from meshapi_gateway.idempotency.service import IdempotencyService
+    from meshapi_gateway.providers.local.supervisor import ModelServer
+    from meshapi_gateway.responses.service import ResponsesService
+    from meshapi_gateway.templates.cache import TemplateCache
+    from meshapi_gateway.websearch.hook import SearchProvider
 
 log = logging.getLogger("meshapi_gateway")
 
@@ -45,8 +53,19 @@ class GatewayState:
     # a call before it is routed, and observers of every finished call.
     admission_checks: list[AdmissionCheck] = field(default_factory=list)
     call_observers: list[CallObserver] = field(default_factory=list)
-    # Optional services that feature areas attach at start-up (templates, batches, local model …).
-    services: dict[str, Any] = field(default_factory=dict)
+    # Set by ``app.build_state`` once the state exists (they are built from it).
+    chat: ChatPipeline = field(init=False)
+    responses: ResponsesService = field(init=False)
+    # Feature areas attach these at start-up; None where the area is off.
+    templates: TemplateCache | None = None
+    idempotency: IdempotencyService | None = None
+    files: FileService | None = None
+    batches: BatchService | None = None
+    batch_runner: BatchRunner | None = None
+    local_model: ModelServer | None = None
+    web_search: SearchProvider | None = None
+    # The Redis client the first area that needed one opened, shared by the others (shared_redis.py).
+    redis: Any = None
     # Called with the record of every finished data-plane request (request log, traces); never blocking.
     request_observers: list[Callable[[RequestRecord], None]] = field(default_factory=list)
 

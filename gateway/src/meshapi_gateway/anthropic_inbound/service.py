@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from meshapi_gateway.auth.principal import Principal
     from meshapi_gateway.calls import Call
     from meshapi_gateway.catalog import ModelEntry
-    from meshapi_gateway.chat import ChatPipeline
     from meshapi_gateway.state import GatewayState
 
 ENDPOINT = passthrough.ENDPOINT
@@ -104,7 +103,7 @@ async def create(call: "Call", body: dict[str, Any], the_plan: Plan, beta: str |
     if the_plan.native is not None:
         native = await passthrough.create(call, the_plan.native, body, beta)
         return Answer(_headers(native.target, native.attempted, the_plan.notes), message=native.message)
-    pipeline: "ChatPipeline" = call.state.services["chat"]
+    pipeline = call.state.chat
     assert the_plan.chat is not None
     outcome = await pipeline.complete(call, the_plan.chat)
     extra = outcome.ctx.response_headers if outcome.ctx is not None else None
@@ -119,7 +118,7 @@ async def open_stream(call: "Call", body: dict[str, Any], the_plan: Plan, beta: 
         opened = await passthrough.open_stream(call, the_plan.native, body, beta)
         return Answer(_headers(opened.target, opened.attempted, the_plan.notes),
                       frames=_native_frames(opened, request_id), close=opened.close)
-    pipeline: "ChatPipeline" = call.state.services["chat"]
+    pipeline = call.state.chat
     assert the_plan.chat is not None
     stream = await pipeline.stream(call, the_plan.chat)
     extra = stream.ctx.response_headers if stream.ctx is not None else None

@@ -58,14 +58,12 @@ async def credit(request: Request) -> Response:
     if problem is not None:
         raise field_error("owner", f"Owner {problem}", value=owner)
     amount = parse_usd(body.get("usd", body.get("amount_usd")))
-    note = body.get("note") if isinstance(body.get("note"), str) else ""
+    given = body.get("note")
+    note = given if isinstance(given, str) else ""
     state = gw(request)
-    crediting = getattr(state.billing, "credit", None)
-    if crediting is None:
-        raise GatewayError("not_implemented", "Balances are not enabled in this gateway.")
-    await crediting(owner, amount, note)
+    await state.billing.credit(owner, amount, note)
     async with state.sessions() as session:
-        view = await balance_view(session, owner, getattr(state.billing, "book", None))
+        view = await balance_view(session, owner, state.billing.book)
     return json_response(view)
 
 
@@ -73,5 +71,5 @@ async def account(request: Request) -> Response:
     await _admin(request)
     state = gw(request)
     async with state.sessions() as session:
-        view = await balance_view(session, request.path_params["owner"], getattr(state.billing, "book", None))
+        view = await balance_view(session, request.path_params["owner"], state.billing.book)
     return json_response(view)

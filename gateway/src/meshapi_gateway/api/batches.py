@@ -20,7 +20,8 @@ EXTRA_PATHS.update({
 
 
 def batches_service(request: Request) -> BatchService:
-    service: BatchService = gw(request).services["batches"]
+    service = gw(request).batches
+    assert service is not None  # installed at start-up by batches/setup.py
     return service
 
 

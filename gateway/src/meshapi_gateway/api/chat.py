@@ -46,7 +46,7 @@ async def chat_completions(state: "GatewayState", scope: Scope, receive: Receive
         limit_headers = await call.limit()
         if not plainly_valid_chat(body):
             validate(ChatRequestWithTemplate if body.get("template") else ChatRequest, body)
-        pipeline = state.services["chat"]
+        pipeline = state.chat
         body = await pipeline.prepare(principal, body)
         if not body.get("messages"):
             raise field_error("messages", "Field required", type_="missing")

@@ -34,7 +34,8 @@ EXTRA_PATHS.update({
 
 
 def files_service(request: Request) -> FileService:
-    service: FileService = gw(request).services["files"]
+    service = gw(request).files
+    assert service is not None  # installed at start-up by batches/setup.py
     return service
 
 

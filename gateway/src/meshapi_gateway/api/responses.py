@@ -10,15 +10,6 @@ from meshapi_gateway.api.sse_response import SSEResponse
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.calls import Call
 from meshapi_gateway.responses.request import ResponsesRequest
-from meshapi_gateway.responses.service import ResponsesService
-
-
-def service(request: Request) -> ResponsesService:
-    state = gw(request)
-    svc = state.services.get("responses")
-    if svc is None:
-        svc = state.services["responses"] = ResponsesService(state)
-    return svc
 
 
 async def create_response(request: Request) -> Response | SSEResponse:
@@ -28,7 +19,7 @@ async def create_response(request: Request) -> Response | SSEResponse:
     call = Call(state, "responses", principal, rid(request))
     limit_headers = await call.limit()
     validate(ResponsesRequest, body)
-    svc = service(request)
+    svc = state.responses
     plan = await svc.plan(principal, body)
     if body.get("stream"):
         opened = await svc.stream(call, plan)

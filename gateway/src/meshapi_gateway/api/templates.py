@@ -114,7 +114,7 @@ async def _caller(request: Request) -> Principal:
 
 
 def _changed(request: Request) -> None:
-    cache = gw(request).services.get("templates")
+    cache = gw(request).templates
     if cache is not None:
         cache.invalidate()
 

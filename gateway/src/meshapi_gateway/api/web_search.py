@@ -16,9 +16,7 @@ from meshapi_gateway.api.common import gw, json_response, read_json_object, rid,
 from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.errors import GatewayError
-from meshapi_gateway.websearch import SearchProvider, SearchQuery, provider_from_settings
-
-_UNSET = "unset"
+from meshapi_gateway.websearch import SearchProvider, SearchQuery
 
 
 class WebSearchRequest(BaseModel):
@@ -40,11 +38,7 @@ EXTRA_PATHS["/v1/web/search"] = {"post": _op("Search the web through the configu
 
 
 def _provider(request: Request) -> SearchProvider | None:
-    state = gw(request)
-    cached = state.services.get("web_search", _UNSET)
-    if cached == _UNSET:
-        cached = state.services["web_search"] = provider_from_settings(state.settings.web_search, state.http)
-    return cached  # type: ignore[no-any-return]
+    return gw(request).web_search  # built at start-up from the settings (websearch/choose.py)
 
 
 async def web_search(request: Request) -> Response:

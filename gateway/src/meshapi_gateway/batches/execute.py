@@ -92,7 +92,7 @@ class ItemExecutor:
         return bool(found.scalar())
 
     async def _chat(self, call: Call, body: dict[str, Any]) -> ItemOutcome:
-        pipeline = self.state.services["chat"]
+        pipeline = self.state.chat
         body = {k: v for k, v in body.items() if k not in STREAM_FIELDS}
         body = await pipeline.prepare(call.principal, body)
         if not body.get("messages"):

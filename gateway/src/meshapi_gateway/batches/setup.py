@@ -15,12 +15,12 @@ if TYPE_CHECKING:
 async def start_files_and_batches(state: "GatewayState") -> Callable[[], Awaitable[None]] | None:
     files = FileService.build(state.sessions, state.settings)
     batches = BatchService(state, files)
-    state.services["files"] = files
-    state.services["batches"] = batches
+    state.files = files
+    state.batches = batches
     if not state.settings.batch_runner:
         return None
     runner = BatchRunner(state, files)
     batches.on_change.append(runner.wake)
-    state.services["batch_runner"] = runner
+    state.batch_runner = runner
     await runner.start()
     return runner.stop

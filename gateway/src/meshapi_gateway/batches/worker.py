@@ -30,7 +30,7 @@ def run_worker(settings: Settings) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with app.router.lifespan_context(app):
-            runner = app.state.gw.services.get("batch_runner")
+            runner = app.state.gw.batch_runner
             log.info("batch worker %s started", getattr(runner, "worker", "?"))
             await stop.wait()
         log.info("batch worker stopped")

@@ -1,6 +1,6 @@
 """What a finished upstream call reports, and the billing interface the routes call.
 
-Routes call ``precheck`` before a request (402 when the balance is gone) and ``record``
+The call layer calls ``precheck`` before a request (402 when the balance is gone) and ``record``
 after it; ``record`` never waits on the database — the ledger is written in batches off
 the request path by whichever ``Billing`` implementation is configured.
 """
@@ -10,12 +10,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.request_schemas import fallback_models
 
 if TYPE_CHECKING:
+    from meshapi_gateway.billing.book import BalanceBook
     from meshapi_gateway.catalog import ModelEntry
 
 # Raises 402 ``spend_limit_exceeded`` when the caller may not spend on this candidate model.
@@ -60,12 +61,19 @@ def requested_model(body: dict[str, Any]) -> str | None:
     return None
 
 
-class Billing:
-    """Default billing: cost is computed and reported, nothing is stored or refused."""
+class Billing(Protocol):
+    """What the gateway asks of its billing; ``LedgerBilling`` is the one it runs with.
+
+    Everything here is in memory on the request path (``precheck``, ``admission``,
+    ``record``); the ledger is written in batches off it.
+    """
+
+    # Balances as this process sees them (committed + pending), for balance views.
+    book: BalanceBook
 
     def precheck(self, principal: Principal, model: str | None = None) -> None:
         """Raise 402 ``spend_limit_exceeded`` when the owner may not spend; ``model`` lets free models pass."""
-        return None
+        ...
 
     def admission(self, principal: Principal) -> Admit | None:
         """The per-candidate balance check the router runs before trying each model.
@@ -74,10 +82,11 @@ class Billing:
         catalog's chains) may be paid where the first model is free, so each one is admitted
         again just before it is tried. ``None`` means the owner may spend without bound.
         """
-        return None
+        ...
 
     def record(self, record: UsageRecord) -> None:
-        return None
+        """Queue a bill for the ledger and move the in-memory balance; never waits on the database."""
+        ...
 
     async def record_in_transaction(self, session: Any, record: UsageRecord) -> Callable[[], None]:
         """Write ``record`` inside the caller's open transaction; call the result after it commits.
@@ -85,10 +94,16 @@ class Billing:
         For work that must not be billed unless its own result is stored (batch items),
         where a bill waiting in memory could be lost with the process.
         """
-        return lambda: None
+        ...
 
-    async def start(self) -> None:
-        return None
+    async def flush(self) -> None:
+        """Write everything recorded so far (usage queries call this to read their own writes)."""
+        ...
 
-    async def aclose(self) -> None:
-        return None
+    async def credit(self, owner: str, amount: Decimal, note: str = "") -> Decimal:
+        """Credit an owner and make it visible to this process at once; returns the new balance."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def aclose(self) -> None: ...

@@ -35,7 +35,7 @@ async def prepare(call: Call, body: dict[str, Any]) -> ComparePlan:
     """The comparison's plan (templates, ``auto`` resolved), every model's balance checked before any is called."""
     state = call.state
     settings = state.settings
-    plan = await checks.plan(state.services["chat"], call.principal, body, settings.compare_max_models,
+    plan = await checks.plan(state.chat, call.principal, body, settings.compare_max_models,
                              settings.compare_judge_model, settings.compare_judge_fallbacks)
     plan = checks.resolve_models(plan, lambda chat: auto_select.resolve(state, call.principal, chat))
     if body.get("comparison_model") and body["comparison_model"] not in state.catalog:
@@ -85,7 +85,7 @@ async def judge(pipeline: "ChatPipeline", call: Call, plan: ComparePlan,
 
 async def compare(call: Call, plan: ComparePlan) -> dict[str, Any]:
     started = time.perf_counter()
-    pipeline: ChatPipeline = call.state.services["chat"]
+    pipeline = call.state.chat
     results = list(await asyncio.gather(*(run_model(pipeline, call, m, plan.bodies[m]) for m in plan.models)))
     if all(r["error_code"] for r in results):
         raise res.all_failed(results)

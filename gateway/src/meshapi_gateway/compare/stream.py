@@ -25,7 +25,7 @@ from meshapi_gateway.money import money
 from meshapi_gateway.sse import DONE_FRAME, error_frame
 
 if TYPE_CHECKING:
-    from meshapi_gateway.chat.pipeline import ChatPipeline, ChatStream
+    from meshapi_gateway.chat.pipeline import ChatStream
 
 QUEUE_SIZE = 256
 
@@ -55,7 +55,7 @@ def _chunk_text(chunk: dict[str, Any]) -> tuple[str, str | None]:
 
 class CompareStream:
     def __init__(self, call: Call, plan: ComparePlan) -> None:
-        self.pipeline: ChatPipeline = call.state.services["chat"]
+        self.pipeline = call.state.chat
         self.call = call
         self.plan = plan
         self.request_id = call.request_id

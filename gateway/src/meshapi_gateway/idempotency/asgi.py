@@ -87,7 +87,7 @@ async def _replay(send: Send, stored: StoredResponse) -> None:
 
 async def run_idempotent(state: Any, scope: Scope, receive: Receive, send: Send, downstream: Downstream,
                          raw_key: bytes) -> None:
-    service: IdempotencyService | None = state.services.get("idempotency")
+    service: IdempotencyService | None = state.idempotency
     declared = header(scope, b"content-length")
     too_big = declared is not None and declared.isdigit() and int(declared) > state.settings.max_body_bytes
     if service is None or too_big:  # large uploads are not buffered for a fingerprint

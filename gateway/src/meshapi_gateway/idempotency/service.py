@@ -208,7 +208,7 @@ async def start_idempotency(state: "GatewayState") -> Callable[[], Awaitable[Non
         await shared.start()
     service = IdempotencyService(table, writer, store, s.idempotency_ttl_seconds, s.idempotency_max_body_bytes,
                                  shared)
-    state.services["idempotency"] = service
+    state.idempotency = service
     writer.start()
     loop = asyncio.get_running_loop()
     sweeper: asyncio.TimerHandle | None = None

@@ -25,9 +25,9 @@ SETTLE_WAIT_SECONDS = 5.0
 
 
 async def wait_for_streams(state: "GatewayState", limit: float = SETTLE_WAIT_SECONDS) -> None:
-    pipeline = state.services.get("chat")
+    pipeline = state.chat
     deadline = time.monotonic() + limit
-    while pipeline is not None and getattr(pipeline, "open_streams", 0) > 0 and time.monotonic() < deadline:
+    while pipeline.open_streams > 0 and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
 
 

@@ -67,8 +67,7 @@ class ResponsesService:
 
     @property
     def pipeline(self) -> "ChatPipeline":
-        pipeline: ChatPipeline = self.state.services["chat"]
-        return pipeline
+        return self.state.chat
 
     async def _template(self, principal: "Principal", body: dict[str, Any]) -> tuple[list[dict[str, Any]],
                                                                                         dict[str, Any]]:

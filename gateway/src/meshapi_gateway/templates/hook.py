@@ -51,6 +51,6 @@ class TemplateHook:
 def install(state: "GatewayState") -> TemplateCache:
     """Attach the template cache and the rendering hook to a freshly built state."""
     cache = TemplateCache(state.sessions, state.settings.template_cache_seconds)
-    state.services["templates"] = cache
-    state.services["chat"].body_hooks.append(TemplateHook(state, cache))
+    state.templates = cache
+    state.chat.body_hooks.append(TemplateHook(state, cache))
     return cache

@@ -16,8 +16,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("meshapi_gateway.local_model")
 
-SERVICE_NAME = "local_model"
-
 
 async def start_local_models(state: "GatewayState") -> Callable[[], Awaitable[None]] | None:
     """Start serving the local model; None (and a log line saying why) when it cannot be served."""
@@ -44,6 +42,6 @@ async def start_local_models(state: "GatewayState") -> Callable[[], Awaitable[No
     state.providers.install("local", LocalProvider(supervisor, cfg.ready_timeout, cfg.n_ctx,
                                                    cfg.max_concurrent_per_owner))
     state.catalog.add(local_model_entry(supervisor.base_url, cfg.n_ctx))
-    state.services[SERVICE_NAME] = supervisor
+    state.local_model = supervisor
     log.info("local model %s loading from %s at %s", LOCAL_MODEL_ID, files.gguf, supervisor.url)
     return supervisor.stop
