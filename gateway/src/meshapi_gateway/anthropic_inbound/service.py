@@ -18,7 +18,7 @@ from meshapi_gateway.anthropic_inbound.request import check_common, invalid, to_
 from meshapi_gateway.anthropic_inbound.response import message_id, to_message
 from meshapi_gateway.anthropic_inbound.stream import MessageStream, error_event, event
 from meshapi_gateway.calls import answer_headers
-from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.errors import GatewayError, mid_stream_code
 from meshapi_gateway.providers.base import UpstreamError
 from meshapi_gateway.routing import auto_select
 from meshapi_gateway.routing.auto import is_auto
@@ -93,7 +93,7 @@ def _headers(target: Any, attempted: Any, notes: list[str], extra: dict[str, str
 
 
 def _failure(exc: UpstreamError) -> tuple[str, str]:
-    kind, _ = error_type(GatewayError(exc.code if exc.code != "stream_interrupted" else "upstream_error",
+    kind, _ = error_type(GatewayError(mid_stream_code(exc),
                                       exc.message, status=exc.status, provider_error=exc.provider_error))
     return kind, exc.message
 

@@ -16,7 +16,7 @@ from meshapi_gateway.api.sse_response import SSEResponse
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.calls import Call, answer_headers
 from meshapi_gateway.chat import ChatStream
-from meshapi_gateway.errors import GatewayError, field_error
+from meshapi_gateway.errors import GatewayError, field_error, mid_stream_code
 from meshapi_gateway.money import money
 from meshapi_gateway.reliability.disconnect import ClientGone, cancel_on_disconnect
 from meshapi_gateway.request_context import request_id_of
@@ -102,7 +102,7 @@ async def _frames(stream: ChatStream, include_usage: bool, request_id: str) -> A
         await stream.aclose()
     if stream.error is not None:
         err = stream.error
-        yield error_frame(err.code if err.code != "stream_interrupted" else "upstream_error", err.message,
+        yield error_frame(mid_stream_code(err), err.message,
                           request_id=request_id) + DONE_FRAME
         return
     tail = b""

@@ -20,7 +20,7 @@ from meshapi_gateway.compare import results as res
 from meshapi_gateway.compare.events import compare_frame, model_done_data
 from meshapi_gateway.compare.judge import judge_body
 from meshapi_gateway.compare.request import ComparePlan
-from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.errors import GatewayError, mid_stream_code
 from meshapi_gateway.money import money
 from meshapi_gateway.sse import DONE_FRAME, error_frame
 
@@ -96,7 +96,7 @@ class CompareStream:
     def _result(self, model: str, stream: "ChatStream", started: float, text: str,
                 finish: str | None) -> dict[str, Any]:
         if stream.error is not None:
-            code = stream.error.code if stream.error.code != "stream_interrupted" else "upstream_error"
+            code = mid_stream_code(stream.error)
             return res.failure(model, self.request_id, _ms(started), code, stream.error.message, text or None)
         cost = money(stream.cost) if stream.cost is not None else None
         return res.success(model, self.request_id, _ms(started), text, stream.normalizer.usage, cost, finish, None)

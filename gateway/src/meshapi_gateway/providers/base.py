@@ -1,4 +1,4 @@
-"""What every provider adapter implements, and the upstream error it raises.
+"""What every provider adapter implements, and the upstream error it raises (``errors.UpstreamError``).
 
 Inside the gateway a chat request is an OpenAI chat-completions body (a dict) and the
 answer is an OpenAI ``chat.completion`` dict or a stream of ``chat.completion.chunk``
@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
+from meshapi_gateway.errors import UpstreamError as UpstreamError  # adapters raise it; re-exported
+
 if TYPE_CHECKING:
     from meshapi_gateway.catalog.catalog import Deployment, ModelEntry
     from meshapi_gateway.http_client import HTTPClient
@@ -20,30 +22,6 @@ GATEWAY_ONLY_FIELDS = frozenset(
     {"template", "variables", "session_id", "models", "transforms", "modality", "image", "async_mode",
      "provider", "route", "cache", "timeout"}
 )
-
-
-class UpstreamError(Exception):
-    """An upstream call failed. ``retryable`` says whether another attempt/deployment may help."""
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        *,
-        status: int = 500,
-        retryable: bool = False,
-        provider_error: Any = None,
-        retry_after: float | None = None,
-        upstream_status: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-        self.retryable = retryable
-        self.provider_error = provider_error
-        self.retry_after = retry_after
-        self.upstream_status = upstream_status
 
 
 @dataclass(slots=True)

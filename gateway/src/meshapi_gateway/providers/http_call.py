@@ -10,6 +10,7 @@ from typing import Any, AsyncGenerator, AsyncIterator, Callable, Mapping, TypeVa
 
 import orjson
 
+from meshapi_gateway.errors import before_first_chunk
 from meshapi_gateway.http_client import ConnectTimeout, Response, TransportError
 from meshapi_gateway.observability.record import trace_header
 from meshapi_gateway.providers import upstream_errors
@@ -117,7 +118,7 @@ async def stream_head(resp: Response, provider: str,
         await events.aclose()
         resp.close()
         if isinstance(exc, UpstreamError):
-            before_first_chunk(exc)
+            before_first_chunk(exc)  # errors.py: the one rule
         raise
     return events, head
 
@@ -128,10 +129,3 @@ def event_json(event: SSEEvent, provider: str) -> Any:
     except orjson.JSONDecodeError as exc:
         raise UpstreamError("upstream_error", f"{provider} sent a stream event that is not JSON",
                             provider_error=event.data[:500]) from exc
-
-
-def before_first_chunk(exc: UpstreamError) -> UpstreamError:
-    """Nothing has reached the client yet: a dropped or stalled stream may go to another deployment."""
-    if exc.code in ("stream_interrupted", "gateway_timeout", "upstream_error") and exc.status >= 500:
-        exc.retryable = True
-    return exc

@@ -12,8 +12,9 @@ from typing import Any, Mapping
 
 import orjson
 
+from meshapi_gateway.errors import ContextLengthExceeded as ContextLengthExceeded  # re-exported for adapters
+from meshapi_gateway.errors import UpstreamError
 from meshapi_gateway.providers import upstream_refusals
-from meshapi_gateway.providers.base import UpstreamError
 
 RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 
@@ -84,10 +85,6 @@ def _is_auth_failure(status: int, body: Any) -> bool:
     if err.get("status") in _AUTH_RPC_STATUSES:
         return True
     return any(isinstance(d, dict) and d.get("reason") in _AUTH_REASONS for d in err.get("details") or [])
-
-
-class ContextLengthExceeded(UpstreamError):
-    """The prompt does not fit the model's context window; a longer-context model may take it."""
 
 
 # How vendors word "the prompt is longer than the context window" (OpenAI's code, Anthropic's and

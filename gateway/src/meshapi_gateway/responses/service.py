@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
 from meshapi_gateway.calls import Call, answer_headers, metering
 from meshapi_gateway.catalog.catalog import ModelEntry
-from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.errors import GatewayError, mid_stream_code
 from meshapi_gateway.money import money
 from meshapi_gateway.providers.base import Target, UpstreamError
 from meshapi_gateway.providers.openai_compat.responses_api import create_response, open_response_stream
@@ -178,7 +178,7 @@ class ResponsesService:
             finally:
                 await stream.aclose()  # bills, also when the client went away
             if stream.error is not None:
-                code = stream.error.code if stream.error.code != "stream_interrupted" else "upstream_error"
+                code = mid_stream_code(stream.error)
                 yield events.error(code, stream.error.message, call.request_id)
             else:
                 cost = money(stream.cost) if stream.cost is not None else None
@@ -245,7 +245,7 @@ class ResponsesService:
             finally:
                 await close()
             if failure is not None:
-                code = failure.code if failure.code != "stream_interrupted" else "upstream_error"
+                code = mid_stream_code(failure)
                 err = {"code": code, "message": failure.message, "request_id": call.request_id}
                 yield frame({"type": "error", "sequence_number": last_sequence + 1, "code": code,
                              "message": failure.message, "param": None, "error": err}, event="error")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 from meshapi_gateway.catalog import Catalog, ModelEntry
-from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.errors import GatewayError, before_first_chunk
 from meshapi_gateway.providers.base import CallContext, Provider, Target, UpstreamError
 from meshapi_gateway.providers.registry import ProviderRegistry
 from meshapi_gateway.providers.upstream_errors import ContextLengthExceeded, timed_out
@@ -78,11 +78,6 @@ class Slot:
 T = TypeVar("T")
 # One attempt on one deployment: (provider, slot, timeouts, attempt deadline in loop time) → result.
 Attempt = Callable[[Provider, Slot, Timeouts, float], Awaitable[T]]
-
-
-# Failures of an opened stream before its first chunk that another upstream may not repeat.
-BROKEN_STREAM_CODES = frozenset({"stream_interrupted", "upstream_error", "gateway_timeout", "rate_limit_exceeded",
-                                 "provider_not_available"})
 
 
 def model_not_found(model_id: str) -> GatewayError:
@@ -383,9 +378,8 @@ class Router:
                 inner = None
             except UpstreamError as exc:
                 # The upstream accepted the request and then broke before its first chunk: whatever
-                # the adapter calls it, another deployment may well answer.
-                if exc.code in BROKEN_STREAM_CODES:
-                    exc.retryable = True
+                # the adapter calls it, another deployment may well answer (the one rule, errors.py).
+                before_first_chunk(exc)
                 raise
         except asyncio.CancelledError:
             dog.stop()
