@@ -18,81 +18,33 @@ from __future__ import annotations
 
 import asyncio
 import math
-import random
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
 from meshapi_gateway.catalog import Catalog, ModelEntry
 from meshapi_gateway.errors import GatewayError, before_first_chunk
 from meshapi_gateway.providers.base import CallContext, Provider, Target, UpstreamError
 from meshapi_gateway.providers.registry import ProviderRegistry
-from meshapi_gateway.providers.upstream_errors import ContextLengthExceeded, timed_out
+from meshapi_gateway.providers.upstream_errors import timed_out
 from meshapi_gateway.reliability import metrics as rmetrics
 from meshapi_gateway.reliability.breaker import Breakers
 from meshapi_gateway.reliability.policy import RetryBudget, RetryPolicy, Timeouts, default_timeouts, timeouts_for
 from meshapi_gateway.reliability.stream_guard import GuardedStream
 from meshapi_gateway.reliability.watchdog import Watchdog
+from meshapi_gateway.routing.attempt_loop import Attempt, AttemptLoop, T
+
+# Re-exported: callers name them as the router's.
+from meshapi_gateway.routing.attempt_loop import Attempted as Attempted
+from meshapi_gateway.routing.attempt_loop import AttemptRecord as AttemptRecord
+from meshapi_gateway.routing.attempt_loop import Slot as Slot
 
 if TYPE_CHECKING:
     from meshapi_gateway.billing.usage import Admit
     from meshapi_gateway.config import Settings
 
 
-@dataclass(slots=True)
-class AttemptRecord:
-    """One try on one deployment: what a finished call reports to its observers."""
-
-    model: str
-    deployment: str  # the slot key, ``<model id>#<deployment index>``
-    outcome: str  # "ok", or the error code it failed with
-    duration: float  # seconds, up to the answer (or, for a stream, its first chunk)
-
-
-@dataclass(slots=True)
-class Attempted:
-    """What the router tried for one request (for the fallback header, metrics, errors and observers)."""
-
-    tried: list[str] = field(default_factory=list)
-    errors: list[UpstreamError] = field(default_factory=list)
-    retry_rounds: int = 0
-    attempts: list[AttemptRecord] = field(default_factory=list)
-
-    def models(self) -> list[str]:
-        """The models tried, in order, each once."""
-        return list(dict.fromkeys(self.tried))
-
-
-class Slot:
-    """One deployment of one model, with the live numbers the balancer needs."""
-
-    __slots__ = ("in_flight", "key", "target", "weight")
-
-    def __init__(self, target: Target, key: str, weight: float) -> None:
-        self.target = target
-        self.key = key
-        self.weight = weight
-        self.in_flight = 0
-
-
-T = TypeVar("T")
-# One attempt on one deployment: (provider, slot, timeouts, attempt deadline in loop time) → result.
-Attempt = Callable[[Provider, Slot, Timeouts, float], Awaitable[T]]
-
-
 def model_not_found(model_id: str) -> GatewayError:
     return GatewayError("model_not_found", f"Model '{model_id}' is not supported.")
-
-
-def _rank(slot: Slot) -> tuple[float, float]:
-    # Least in-flight per unit of weight first; among equals a weighted random draw
-    # (Efraimidis-Spirakis key), so idle deployments share traffic by weight.
-    return slot.in_flight / slot.weight, -(random.random() ** (1.0 / slot.weight))
-
-
-def counts_against_deployment(exc: UpstreamError) -> bool:
-    """Failures that say something about the upstream's health (not about the request)."""
-    return exc.retryable and not isinstance(exc, ContextLengthExceeded)
 
 
 class Router:
@@ -163,14 +115,15 @@ class Router:
         return cached[1], cached[2]
 
     # -- failures --------------------------------------------------------------
-    def _fail(self, attempted: Attempted) -> GatewayError:
+    def failure(self, attempted: Attempted) -> GatewayError:
+        """What the client is told when nothing answered: the last failure, its Retry-After rounded up."""
         last = attempted.errors[-1] if attempted.errors else None
         if last is None:
             return GatewayError("provider_not_available", "No deployment could serve this request.")
         return GatewayError(last.code, last.message, status=last.status, provider_error=last.provider_error,
                             retry_after_seconds=int(last.retry_after + 0.999) if last.retry_after is not None else None)
 
-    def _all_cooling(self, entries: list[ModelEntry]) -> GatewayError:
+    def all_cooling(self, entries: list[ModelEntry]) -> GatewayError:
         opened = self.breakers.open_circuits()
         until = min(opened.values(), default=time.time() + 1)
         wait = max(1, math.ceil(until - time.time()))
@@ -187,122 +140,12 @@ class Router:
 
         ``deadline`` (event-loop time) bounds the whole request; ``keeps_slot`` says the
         result holds the deployment busy (a stream) and releases it itself. ``admit`` is the
-        caller's balance check, run before each candidate model is tried: a refused model is
-        skipped, and when nothing else answers the refusal (402) is the answer.
+        call's admission (balance and checks), run before each candidate model is tried: a
+        refused model is skipped, and when nothing else answers the refusal is the answer.
+        The steps are ``AttemptLoop``'s (routing/attempt_loop.py).
         """
-        refused: GatewayError | None = None
-        self.budget.deposit()
-        loop = asyncio.get_running_loop()
-        order = entries  # copied only if a context-length fallback has to be inserted
-        # Per request only: a deployment that answered Retry-After is not asked again before it.
-        not_before: dict[str, float] | None = None
-        round_index = 0
-        while True:
-            round_errors = 0
-            retry_worthy = False
-            context_floor = 0
-            i = 0
-            while i < len(order):
-                entry = order[i]
-                i += 1
-                if entry.context_length <= context_floor:
-                    continue
-                if admit is not None:
-                    try:
-                        admit(entry)
-                    except GatewayError as exc:
-                        refused = exc
-                        continue
-                slots, timeouts = self.slots(entry)
-                ranked = slots if len(slots) == 1 else sorted(slots, key=_rank)
-                now = time.time()
-                for slot in ranked:
-                    if not_before is not None and not_before.get(slot.key, 0.0) > loop.time():
-                        continue
-                    if not self.breakers.allow(slot.key, now):
-                        rmetrics.BREAKER_SKIPS.labels(slot.key).inc()
-                        continue
-                    attempt_end = loop.time() + timeouts.total
-                    if deadline is not None:
-                        if deadline <= loop.time():
-                            attempted.errors.append(timed_out("the upstream", "answer within the request's timeout"))
-                            raise self._fail(attempted)
-                        attempt_end = min(attempt_end, deadline)
-                    attempted.tried.append(entry.id)
-                    target = slot.target
-                    try:
-                        provider = self.providers.get(target.deployment.provider or entry.provider)
-                    except UpstreamError as exc:
-                        attempted.errors.append(exc)
-                        round_errors += 1
-                        continue
-                    if ctx is not None:
-                        ctx.connect_timeout = timeouts.connect
-                        ctx.read_timeout = (max(timeouts.first_token, timeouts.idle) if keeps_slot
-                                            else max(0.001, attempt_end - loop.time()))
-                    slot.in_flight += 1
-                    held = False
-                    began = time.perf_counter()
-                    try:
-                        result = await attempt(provider, slot, timeouts, attempt_end)
-                        held = keeps_slot
-                    except UpstreamError as exc:
-                        attempted.attempts.append(AttemptRecord(entry.id, slot.key, exc.code,
-                                                                time.perf_counter() - began))
-                        attempted.errors.append(exc)
-                        round_errors += 1
-                        if counts_against_deployment(exc):
-                            self.breakers.failure(slot.key)
-                        if isinstance(exc, ContextLengthExceeded):
-                            context_floor = max(context_floor, entry.context_length)
-                            rest = order[i:]
-                            extra = [e for e in (self.catalog.get(m) for m in entry.context_window_fallbacks)
-                                     if e is not None and all(e is not o for o in rest)]
-                            if order is entries:
-                                order = list(entries)
-                            order[i:i] = extra
-                            break
-                        if not exc.retryable:
-                            raise self._fail(attempted) from exc
-                        retry_worthy = True
-                        if exc.retry_after is not None:
-                            if not_before is None:
-                                not_before = {}
-                            wait = exc.retry_after if exc.retry_after <= self.retry.retry_after_max else math.inf
-                            not_before[slot.key] = loop.time() + wait
-                        continue
-                    finally:
-                        if not held:
-                            slot.in_flight -= 1
-                    attempted.attempts.append(AttemptRecord(entry.id, slot.key, "ok", time.perf_counter() - began))
-                    self.breakers.success(slot.key)
-                    if target.entry is not entries[0]:
-                        rmetrics.FALLBACKS.labels(entries[0].id, target.entry.id).inc()
-                    return target, result
-            # Every candidate failed, or was skipped.
-            if not round_errors and not attempted.errors:
-                raise refused or self._all_cooling(order)
-            if not retry_worthy:
-                raise refused or self._fail(attempted)
-            delay = self.retry.delay(round_index, None)
-            if delay is None:
-                raise refused or self._fail(attempted)
-            if not_before:
-                # Wait until some deployment may be asked again (its Retry-After has passed).
-                now_l = loop.time()
-                ready = min(not_before.get(s.key, now_l) for e in order for s in self.slots(e)[0])
-                if ready == math.inf:
-                    raise refused or self._fail(attempted)
-                delay = max(delay, ready - now_l)
-            if deadline is not None and loop.time() + delay >= deadline:
-                raise refused or self._fail(attempted)
-            if not self.budget.try_spend():
-                rmetrics.RETRY_BUDGET_EXHAUSTED.inc()
-                raise refused or self._fail(attempted)
-            rmetrics.RETRY_ROUNDS.labels(entries[0].id).inc()
-            await asyncio.sleep(delay)
-            round_index += 1
-            attempted.retry_rounds += 1
+        return await AttemptLoop(self, entries, attempted, attempt, ctx=ctx, deadline=deadline,
+                                 keeps_slot=keeps_slot, admit=admit).run()
 
     async def first_success(self, entries: list[ModelEntry], attempted: Attempted,
                             call: Callable[[Provider, Target], Awaitable[T]], *, ctx: CallContext | None = None,
