@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from meshapi_gateway.chat.pipeline import ChatPipeline
     from meshapi_gateway.files.service import FileService
     from meshapi_gateway.idempotency.service import IdempotencyService
+    from meshapi_gateway.observability.request_log import RequestLogWriter
     from meshapi_gateway.providers.local.supervisor import ModelServer
     from meshapi_gateway.responses.service import ResponsesService
     from meshapi_gateway.templates.cache import TemplateCache
@@ -64,6 +65,7 @@ class GatewayState:
     batch_runner: BatchRunner | None = None
     local_model: ModelServer | None = None
     web_search: SearchProvider | None = None
+    request_log: RequestLogWriter | None = None
     # The Redis client the first area that needed one opened, shared by the others (shared_redis.py).
     redis: Any = None
     # Called with the record of every finished data-plane request (request log, traces); never blocking.

@@ -38,7 +38,7 @@ async def _scope(request: Request) -> str | None:
 
 
 async def _flush(request: Request) -> None:
-    writer = gw(request).services.get("request_log")
+    writer = gw(request).request_log
     if writer is None:
         raise GatewayError("not_found", "The request log is turned off (request_log.enabled).")
     with contextlib.suppress(asyncio.TimeoutError):

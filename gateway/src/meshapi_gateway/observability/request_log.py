@@ -100,6 +100,6 @@ async def start_request_log(state: GatewayState) -> Callable[[], Awaitable[None]
         return None
     writer = RequestLogWriter(state.sessions, settings)
     writer.start("request-log-writer")
-    state.services["request_log"] = writer
+    state.request_log = writer
     state.request_observers.append(writer.observe)
     return writer.aclose
