@@ -22,6 +22,7 @@ from meshapi_gateway.reliability.disconnect import ClientGone, cancel_on_disconn
 from meshapi_gateway.request_context import request_id_of
 from meshapi_gateway.request_schemas import ChatRequest, ChatRequestWithTemplate, plainly_valid_chat
 from meshapi_gateway.routing import auto_select
+from meshapi_gateway.routing.auto import is_auto
 from meshapi_gateway.sse import DONE_FRAME, error_frame, frame
 
 if TYPE_CHECKING:
@@ -50,7 +51,8 @@ async def chat_completions(state: "GatewayState", scope: Scope, receive: Receive
         body = await pipeline.prepare(principal, body)
         if not body.get("messages"):
             raise field_error("messages", "Field required", type_="missing")
-        body = auto_select.resolve(state, principal, body)
+        if is_auto(body.get("model")):
+            body = auto_select.resolve(state, principal, body)
         # Opening (with fallbacks and backoff) and non-streamed answers stop the moment the client leaves.
         if body.get("stream"):
             stream = await cancel_on_disconnect(receive, pipeline.stream(call, body), "stream")

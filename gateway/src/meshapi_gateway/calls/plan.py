@@ -37,6 +37,18 @@ def requested_and_fallbacks(body: dict[str, Any]) -> tuple[Any, list[Any] | None
     return model_and_fallbacks(body.get("model"), fallback_models(body))
 
 
+def read(body: dict[str, Any]) -> tuple[str | None, Any, list[Any] | None, float | None]:
+    """The plan's inputs in one pass over a chat-shaped body: the model asked for (for the balance
+    precheck), the model and fallbacks for ``Router.candidates``, and the deadline (loop time)."""
+    model = body.get("model")
+    models = body.get("models")
+    fallbacks = models if isinstance(models, list) else None
+    if not model and fallbacks:
+        model, fallbacks = fallbacks[0], fallbacks[1:]
+    deadline = request_deadline(body) if "timeout" in body else None
+    return (model if isinstance(model, str) and model else None), model, fallbacks, deadline
+
+
 def plan(router: Router, body: dict[str, Any], model: Any = None) -> Plan:
     """The plan of ``body`` (``model`` overrides the body's, e.g. one filled from a template)."""
     requested, fallbacks = model_and_fallbacks(model or body.get("model"), fallback_models(body))

@@ -13,15 +13,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
-from meshapi_gateway.billing import requested_model, usage_counts
+from meshapi_gateway.billing import usage_counts
 from meshapi_gateway.calls import metering
+from meshapi_gateway.calls.plan import read as read_plan
 from meshapi_gateway.chat.normalize import StreamNormalizer, normalize_completion
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.money import money
 from meshapi_gateway.observability.record import note_finish_reasons
 from meshapi_gateway.providers.base import CallContext, Target, UpstreamError
-from meshapi_gateway.reliability.policy import request_deadline
-from meshapi_gateway.request_schemas import fallback_models, model_and_fallbacks
 from meshapi_gateway.routing import Attempted
 
 if TYPE_CHECKING:
@@ -98,28 +97,29 @@ class ChatPipeline:
             raise GatewayError("not_found", f"Template '{body['template']}' not found.")
         return body
 
-    def _candidates(self, body: dict[str, Any]) -> list[Any]:
-        model, fallbacks = model_and_fallbacks(body.get("model"), fallback_models(body))
+    def _candidates(self, model: Any, fallbacks: list[Any] | None) -> list[Any]:
         entries = self.state.router.candidates(model, fallbacks)
         if entries and entries[0].model_type == "embedding":
             raise not_a_chat_model(entries[0].id)
+        if len(entries) == 1:
+            return entries
         # An embeddings model among the fallbacks could only fail: it is not tried.
         return [e for e in entries if e.model_type != "embedding"]
 
     async def complete(self, call: Call, body: dict[str, Any], *, ctx: CallContext | None = None) -> ChatOutcome:
         """One whole answer, admitted, routed, billed and reported through ``call``."""
-        await call.admit(requested_model(body), body)
+        requested, model, fallbacks, deadline = read_plan(body)
+        await call.admit(requested, body)
         target: Target | None = None
         usage: dict[str, Any] | None = None
         cost: Decimal | None = None
         error: BaseException | None = None
         try:
-            entries = self._candidates(body)
+            entries = self._candidates(model, fallbacks)
             ctx = ctx or self.state.call_context(call.request_id)
             ctx.owner = call.principal.owner
             try:
-                target, data = await self.state.router.chat(entries, body, ctx, call.attempted,
-                                                            deadline=request_deadline(body),
+                target, data = await self.state.router.chat(entries, body, ctx, call.attempted, deadline=deadline,
                                                             admit=call.candidate_admit())
             finally:
                 metering.count_upstream_errors(call.attempted)
@@ -141,15 +141,16 @@ class ChatPipeline:
 
         Closing the returned stream bills it and finishes ``call``.
         """
-        await call.admit(requested_model(body), body)
+        requested, model, fallbacks, deadline = read_plan(body)
+        await call.admit(requested, body)
         call.streamed = True
         try:
-            entries = self._candidates(body)
+            entries = self._candidates(model, fallbacks)
             ctx = ctx or self.state.call_context(call.request_id)
             ctx.owner = call.principal.owner
             try:
                 target, upstream = await self.state.router.open_chat_stream(
-                    entries, body, ctx, call.attempted, deadline=request_deadline(body),
+                    entries, body, ctx, call.attempted, deadline=deadline,
                     admit=call.candidate_admit())
             finally:
                 metering.count_upstream_errors(call.attempted)

@@ -163,7 +163,13 @@ class AttemptLoop(Generic[T]):
         for slot in ranked:
             if not self.may_ask(slot, now):
                 continue
-            end = self.attempt_end(timeouts)
+            # This try ends at the model's total timeout, within the request's deadline.
+            end = self.loop.time() + timeouts.total
+            if self.deadline is not None:
+                if self.deadline <= self.loop.time():
+                    self.attempted.errors.append(timed_out("the upstream", "answer within the request's timeout"))
+                    raise self.router.failure(self.attempted)
+                end = min(end, self.deadline)
             self.attempted.tried.append(entry.id)
             try:
                 provider = self.router.providers.get(slot.target.deployment.provider or entry.provider)
@@ -186,16 +192,6 @@ class AttemptLoop(Generic[T]):
             rmetrics.BREAKER_SKIPS.labels(slot.key).inc()
             return False
         return True
-
-    def attempt_end(self, timeouts: Timeouts) -> float:
-        """When this try must end (the model's total timeout within the request's deadline)."""
-        end = self.loop.time() + timeouts.total
-        if self.deadline is not None:
-            if self.deadline <= self.loop.time():
-                self.attempted.errors.append(timed_out("the upstream", "answer within the request's timeout"))
-                raise self.router.failure(self.attempted)
-            end = min(end, self.deadline)
-        return end
 
     # -- one deployment ------------------------------------------------------------------------------
     async def try_slot(self, entry: ModelEntry, slot: Slot, provider: Provider, timeouts: Timeouts,

@@ -173,7 +173,7 @@ class Router:
             finally:
                 dog.stop()
 
-        return await self.run(entries, attempted, attempt, ctx=ctx, deadline=deadline, admit=admit)
+        return await AttemptLoop(self, entries, attempted, attempt, ctx=ctx, deadline=deadline, admit=admit).run()
 
     async def chat(self, entries: list[ModelEntry], body: dict[str, Any], ctx: CallContext,
                    attempted: Attempted, *, deadline: float | None = None,
@@ -196,7 +196,8 @@ class Router:
             return await self.open_primed(lambda: provider.open_chat_stream(body, slot.target, ctx), provider.name,
                                           slot, timeouts, end)
 
-        return await self.run(entries, attempted, attempt, ctx=ctx, deadline=deadline, keeps_slot=True, admit=admit)
+        return await AttemptLoop(self, entries, attempted, attempt, ctx=ctx, deadline=deadline, keeps_slot=True,
+                                 admit=admit).run()
 
     async def open_primed(self, opener: Callable[[], Awaitable[AsyncIterator[dict[str, Any]]]], provider_name: str,
                           slot: Slot, timeouts: Timeouts, end: float) -> GuardedStream:
