@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from meshapi_gateway.batches.service import BatchService
     from meshapi_gateway.chat.pipeline import ChatPipeline
     from meshapi_gateway.files.service import FileService
+    from meshapi_gateway.governance.team_cache import TeamCache
     from meshapi_gateway.idempotency.service import IdempotencyService
     from meshapi_gateway.observability.request_log import RequestLogWriter
     from meshapi_gateway.providers.local.supervisor import ModelServer
@@ -66,6 +67,7 @@ class GatewayState:
     local_model: ModelServer | None = None
     web_search: SearchProvider | None = None
     request_log: RequestLogWriter | None = None
+    team_cache: TeamCache | None = None
     # The Redis client the first area that needed one opened, shared by the others (shared_redis.py).
     redis: Any = None
     # Called with the record of every finished data-plane request (request log, traces); never blocking.

@@ -53,7 +53,8 @@ def _admin(principal: Principal) -> None:
 
 
 def team_cache(request: Request) -> TeamCache:
-    cache: TeamCache = gw(request).services["team_cache"]
+    cache = gw(request).team_cache
+    assert cache is not None  # installed at start-up by governance/refresh.py
     return cache
 
 

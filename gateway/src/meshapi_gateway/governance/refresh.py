@@ -115,7 +115,7 @@ async def start_governance(state: GatewayState) -> Callable[[], Awaitable[None]]
         memory = MemoryBudgets()
     teams = TeamCache(state.sessions, state.settings.key_cache_refresh_seconds)
     await teams.start()
-    state.services["team_cache"] = teams
+    state.team_cache = teams
     check = KeyGovernance(memory, shared, teams)
     state.admission_checks.append(check)
     refresher = BudgetRefresher(state, check)

@@ -22,7 +22,7 @@ def viewer_of(state: "GatewayState", principal: "Principal") -> Viewer:
     """The principal as templates see it: its owner (the admin: the global templates) and its teams."""
     if principal.realm == "admin":
         return Viewer(GLOBAL)
-    teams = state.services.get("team_cache")
+    teams = state.team_cache
     if teams is None:
         return Viewer(principal.owner)
     member, admin = teams.memberships(principal.owner)
