@@ -92,6 +92,10 @@ class Next(Enum):
 
 
 class AttemptLoop(Generic[T]):
+    # Made once per call on the hot path: slots keep it small and its attributes quick.
+    __slots__ = ("admit", "attempt", "attempted", "context_floor", "ctx", "deadline", "entries", "keeps_slot", "loop",
+                 "not_before", "order", "position", "refused", "retry_worthy", "round_errors", "round_index", "router")
+
     def __init__(self, router: Router, entries: list[ModelEntry], attempted: Attempted, attempt: Attempt[T], *,
                  ctx: CallContext | None = None, deadline: float | None = None, keeps_slot: bool = False,
                  admit: Admit | None = None) -> None:
