@@ -245,6 +245,7 @@ def _limit_args(p: argparse.ArgumentParser) -> None:
 def cmd_keys_create(args: argparse.Namespace) -> int:
     from meshapi_gateway.auth.key_limits import get_key
     from meshapi_gateway.auth.keys import create_key, key_view
+    from meshapi_gateway.governance import audit
     from meshapi_gateway.governance.cli_terms import terms_from_args
 
     settings = _settings(args)
@@ -253,6 +254,8 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     async def create(session: Any) -> dict[str, Any]:
         created = await create_key(session, args.owner, args.name or "", rpm=args.rpm, rpd=args.rpd, tpm=args.tpm,
                                    terms=terms)
+        await audit.record(session, audit.CLI, "key.create", "key", created.id, args.owner,
+                           {"name": args.name or "", "rpm": args.rpm, "rpd": args.rpd, "tpm": args.tpm, **terms})
         row = await get_key(session, created.id)
         assert row is not None
         return {**key_view(row), "key": created.key}
@@ -276,9 +279,16 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
     from meshapi_gateway.auth.keys import revoke_key
+    from meshapi_gateway.governance import audit
+
+    async def revoke(session: Any) -> bool:
+        done = await revoke_key(session, args.id)
+        if done:
+            await audit.record(session, audit.CLI, "key.revoke", "key", args.id)
+        return done
 
     settings = _settings(args)
-    ok = asyncio.run(_with_db(settings, lambda s: revoke_key(s, args.id)))
+    ok = asyncio.run(_with_db(settings, revoke))
     _print(args, {"id": args.id, "revoked": ok}, f"revoked {args.id}" if ok else f"no active key {args.id}")
     return 0 if ok else 1
 

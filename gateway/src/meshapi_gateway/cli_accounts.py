@@ -39,7 +39,15 @@ def cmd_accounts_credit(args: argparse.Namespace) -> int:
     settings = _settings(args)
     amount = _parse_usd(args.usd)
     opening = settings.default_credit_usd if settings.billing_enforce else Decimal(0)
-    row = asyncio.run(_with_db(settings, lambda s: credit(s, args.owner, amount, args.note or "", opening)))
+    async def credit_and_audit(session: Any) -> Any:
+        from meshapi_gateway.governance import audit
+
+        row = await credit(session, args.owner, amount, args.note or "", opening)
+        await audit.record(session, audit.CLI, "credit", "account", args.owner, args.owner,
+                           {"usd": amount, "note": args.note or ""})
+        return row
+
+    row = asyncio.run(_with_db(settings, credit_and_audit))
     data = {"owner": row.owner, "balance_usd": usd(row.balance_usd), "credited_usd": usd(row.credited_usd)}
     _print(args, data, f"{row.owner}: balance {data['balance_usd']} USD (credited {usd(amount)})")
     return 0
@@ -73,16 +81,24 @@ def cmd_keys_update(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_suspend(args: argparse.Namespace) -> int:
-    return _update(args, {"suspended": args.keys_command == "suspend"})
+    return _update(args, {"suspended": args.keys_command == "suspend"}, f"key.{args.keys_command}")
 
 
-def _update(args: argparse.Namespace, changes: dict[str, Any]) -> int:
+def _update(args: argparse.Namespace, changes: dict[str, Any], action: str = "key.update") -> int:
     from meshapi_gateway.auth.key_limits import update_key
     from meshapi_gateway.auth.keys import key_view
+    from meshapi_gateway.governance import audit
     from meshapi_gateway.governance.key_terms import models_of
 
+    async def change(session: Any) -> Any:
+        row = await update_key(session, args.id, changes)
+        if row is not None:
+            await audit.record(session, audit.CLI, action, "key", args.id, row.owner,
+                               None if action != "key.update" else changes)
+        return row
+
     settings = _settings(args)
-    row = asyncio.run(_with_db(settings, lambda s: update_key(s, args.id, changes)))
+    row = asyncio.run(_with_db(settings, change))
     if row is None:
         _print(args, {"id": args.id, "updated": False}, f"no key {args.id}")
         return 1

@@ -11,10 +11,12 @@ from starlette.responses import Response
 from meshapi_gateway.api.common import gw, json_response, read_json_object
 from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.auth.authenticate import authenticate
-from meshapi_gateway.auth.principal import owner_name_problem
+from meshapi_gateway.auth.principal import Principal, owner_name_problem
 from meshapi_gateway.billing.ledger_store import credit_amount_problem
 from meshapi_gateway.billing.queries import balance_view
 from meshapi_gateway.errors import GatewayError, field_error, unknown_fields_error
+from meshapi_gateway.governance import audit
+from meshapi_gateway.governance.audit import actor_of
 
 EXTRA_PATHS.update({
     "/v1/admin/credits": {"post": _op("Credit (or debit) an owner's balance (admin token)")},
@@ -22,10 +24,11 @@ EXTRA_PATHS.update({
 })
 
 
-async def _admin(request: Request) -> None:
+async def _admin(request: Request) -> Principal:
     principal = await authenticate(gw(request), request.headers.get("authorization"), "any")
     if principal.realm != "admin":
         raise GatewayError("forbidden", "This endpoint needs the admin token.")
+    return principal
 
 
 def parse_usd(value: Any) -> Decimal:
@@ -46,7 +49,7 @@ CREDIT_FIELDS = ("owner", "usd", "amount_usd", "note")
 
 
 async def credit(request: Request) -> Response:
-    await _admin(request)
+    principal = await _admin(request)
     body = await read_json_object(request)
     unknown = [name for name in body if name not in CREDIT_FIELDS]
     if unknown:
@@ -63,6 +66,8 @@ async def credit(request: Request) -> Response:
     state = gw(request)
     await state.billing.credit(owner, amount, note)
     async with state.sessions() as session:
+        await audit.record(session, actor_of(principal), "credit", "account", owner, owner,
+                           {"usd": amount, "note": note})
         view = await balance_view(session, owner, state.billing.book)
     return json_response(view)
 

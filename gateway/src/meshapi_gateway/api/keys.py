@@ -26,6 +26,8 @@ from meshapi_gateway.auth.key_limits import get_key, update_key
 from meshapi_gateway.auth.keys import create_key, key_view, list_keys, revoke_key
 from meshapi_gateway.auth.principal import Principal, owner_name_problem
 from meshapi_gateway.errors import GatewayError, field_error, unknown_fields_error
+from meshapi_gateway.governance import audit
+from meshapi_gateway.governance.audit import actor_of
 from meshapi_gateway.governance.key_terms import KeyTerms, term_columns
 from meshapi_gateway.governance.spend import ledger_spend
 from meshapi_gateway.governance.teams import get_team, members_of
@@ -103,6 +105,8 @@ async def create(request: Request) -> Response:
         await _check_team(session, terms.get("team_id"), owner)
         created = await create_key(session, owner, params.name, rpm=params.rpm, rpd=params.rpd, tpm=params.tpm,
                                    terms=terms)
+        await audit.record(session, actor_of(principal), "key.create", "key", created.id, owner,
+                           {**params.model_dump(exclude_unset=True, exclude={"owner"}), "prefix": created.key[:12]})
         row = await get_key(session, created.id)
     assert row is not None
     state.key_cache.put(row)
@@ -156,7 +160,7 @@ async def update(request: Request) -> Response:
     given: dict[str, Any] = params.model_dump(exclude_unset=True)
     changes = {k: v for k, v in given.items() if k not in KeyTerms.model_fields}
     changes.update(term_columns({k: v for k, v in given.items() if k in KeyTerms.model_fields}))
-    return await _change(request, principal, changes)
+    return await _change(request, principal, changes, "key.update", given)
 
 
 async def _check_team(session: AsyncSession, team_id: str | None, owner: str) -> None:
@@ -168,7 +172,8 @@ async def _check_team(session: AsyncSession, team_id: str | None, owner: str) ->
         raise field_error("team_id", f"No team '{team_id}' has the key's owner among its members", value=team_id)
 
 
-async def _change(request: Request, principal: Principal, changes: dict[str, Any]) -> Response:
+async def _change(request: Request, principal: Principal, changes: dict[str, Any], action: str,
+                  details: dict[str, Any] | None = None) -> Response:
     key_id = request.path_params["key_id"]
     state = gw(request)
     await _flush(request)
@@ -181,6 +186,7 @@ async def _change(request: Request, principal: Principal, changes: dict[str, Any
         row = await update_key(session, key_id, changes, _scope(principal))
         if row is None:
             raise _missing(key_id)
+        await audit.record(session, actor_of(principal), action, "key", key_id, row.owner, details)
         state.key_cache.put(row)
         return json_response(await _view(session, row))
 
@@ -189,13 +195,13 @@ async def suspend(request: Request) -> Response:
     """A suspended key is refused (403) until resumed; unlike a revoked key it can come back."""
     principal = await _caller(request)
     await _no_body(request)
-    return await _change(request, principal, {"suspended": True})
+    return await _change(request, principal, {"suspended": True}, "key.suspend")
 
 
 async def resume(request: Request) -> Response:
     principal = await _caller(request)
     await _no_body(request)
-    return await _change(request, principal, {"suspended": False})
+    return await _change(request, principal, {"suspended": False}, "key.resume")
 
 
 async def _no_body(request: Request) -> None:
@@ -217,6 +223,7 @@ async def revoke(request: Request) -> Response:
             raise _missing(key_id)
         if row.revoked_at is None:
             await revoke_key(session, key_id)
+            await audit.record(session, actor_of(principal), "key.revoke", "key", key_id, row.owner)
             row = await get_key(session, key_id)
             assert row is not None
             await session.refresh(row)

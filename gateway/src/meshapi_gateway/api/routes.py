@@ -104,7 +104,7 @@ def routes() -> list[BaseRoute]:
         Route("/v1/messages/count_tokens", messages.CountTokensRoute(), methods=["POST"]),
     ]
     # --- accounts: keys, balance, usage, admin credits, templates ---
-    from meshapi_gateway.api import accounts, keys, logs, teams, templates, tokens, usage
+    from meshapi_gateway.api import accounts, audit, keys, logs, teams, templates, tokens, usage
 
     table += [
         Route("/v1/keys", keys.create, methods=["POST"]),
@@ -127,6 +127,7 @@ def routes() -> list[BaseRoute]:
         Route("/v1/admin/credits", accounts.credit, methods=["POST"]),
         Route("/v1/admin/accounts/{owner}", accounts.account, methods=["GET"]),
         Route("/v1/admin/tokens/revoke", tokens.revoke_tokens, methods=["POST"]),
+        Route("/v1/admin/audit", audit.audit_log, methods=["GET"]),
         Route("/v1/templates", templates.create_template, methods=["POST"]),
         Route("/v1/templates", templates.list_templates, methods=["GET"]),
         Route("/v1/templates/{template_id}", templates.get_template, methods=["GET"]),

@@ -18,6 +18,8 @@ from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.errors import GatewayError, unknown_fields_error
+from meshapi_gateway.governance import audit
+from meshapi_gateway.governance.audit import actor_of
 from meshapi_gateway.governance.spend import ledger_spend
 from meshapi_gateway.governance.team_cache import TeamCache
 from meshapi_gateway.governance.teams import (
@@ -85,6 +87,8 @@ async def create(request: Request) -> Response:
     params = _body(await read_json_object(request))
     async with gw(request).sessions() as session:
         row = await create_team(session, team_columns(params.model_dump(exclude_unset=True)))
+        await audit.record(session, actor_of(principal), "team.create", "team", row.id, None,
+                           params.model_dump(exclude_unset=True))
     team_cache(request).put(row)
     return json_response(await _view(request, row), status=201)
 
@@ -122,6 +126,8 @@ async def update(request: Request) -> Response:
         if row is None:
             raise _missing(request.path_params["team_id"])
         row = await update_team(session, row, team_columns(params.model_dump(exclude_unset=True)))
+        await audit.record(session, actor_of(principal), "team.update", "team", row.id, None,
+                           params.model_dump(exclude_unset=True))
     team_cache(request).put(row)
     return json_response(await _view(request, row))
 
@@ -135,5 +141,6 @@ async def delete(request: Request) -> Response:
         if found is not None:
             await session.delete(found)
             await session.commit()
+            await audit.record(session, actor_of(principal), "team.delete", "team", row.id)
     team_cache(request).drop(row.id)
     return Response(status_code=204)

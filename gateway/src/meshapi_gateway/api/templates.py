@@ -20,6 +20,8 @@ from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.errors import GatewayError, field_error
+from meshapi_gateway.governance import audit
+from meshapi_gateway.governance.audit import actor_of
 from meshapi_gateway.templates import store
 from meshapi_gateway.templates.checks import check_definition
 from meshapi_gateway.templates.hook import viewer_of
@@ -128,6 +130,8 @@ async def create_template(request: Request) -> Response:
     team_id = _team_to_share(request, principal, params.team_id)
     async with gw(request).sessions() as session:
         template = await store.create(session, _owner(principal), params.name, _fields(params), team_id)
+        await audit.record(session, actor_of(principal), "template.create", "template", template.id,
+                           template.owner or None, {"name": template.name, "team_id": team_id, "version": 1})
     _changed(request)
     return json_response(store.view(template), status=201)
 
@@ -174,6 +178,8 @@ async def activate_version(request: Request) -> Response:
             if exc.code == "not_found":
                 await _refuse_visible(session, viewer, template_id)
             raise
+        await audit.record(session, actor_of(principal), "template.activate", "template", template_id,
+                           template.owner or None, {"version": number})
     _changed(request)
     return json_response(store.view(template))
 
@@ -199,6 +205,9 @@ async def update_template(request: Request) -> Response:
             if exc.code == "not_found":
                 await _refuse_visible(session, viewer, template_id)
             raise
+        await audit.record(session, actor_of(principal), "template.update", "template", template_id,
+                           template.owner or None, {"fields": sorted(params.model_fields_set),
+                                                    "version": template.version})
     _changed(request)
     return json_response(store.view(template))
 
@@ -214,6 +223,7 @@ async def delete_template(request: Request) -> Response:
             if exc.code == "not_found":
                 await _refuse_visible(session, viewer, template_id)
             raise
+        await audit.record(session, actor_of(principal), "template.delete", "template", template_id)
     _changed(request)
     return Response(status_code=204)
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 # Each feature area's tables, imported so that Base.metadata holds them all.
 from meshapi_gateway.store import accounts_tables as _accounts_tables  # noqa: F401  (accounts)
+from meshapi_gateway.store import audit_tables as _audit_tables  # noqa: F401  (audit log)
 from meshapi_gateway.store import batches_tables as _batches_tables  # noqa: F401  (files and batches)
 from meshapi_gateway.store import idempotency_tables as _idempotency_tables  # noqa: F401  (idempotency)
 from meshapi_gateway.store import request_log_tables as _request_log_tables  # noqa: F401  (request log)
