@@ -115,7 +115,7 @@ async def create(request: Request) -> Response:
     return json_response({**view, "key": created.key}, status=201, headers={"cache-control": "no-store"})
 
 
-async def _flush(request: Request) -> None:
+async def flush_usage(request: Request) -> None:
     """Write the recorded usage first, so a key's spend includes its latest requests."""
     # A database that is away must not hang the read: answer from what is written.
     with contextlib.suppress(asyncio.TimeoutError):
@@ -135,7 +135,7 @@ async def list_all(request: Request) -> Response:
     owner = _scope(principal)
     if owner is None:
         owner = request.query_params.get("owner") or None
-    await _flush(request)
+    await flush_usage(request)
     async with gw(request).sessions() as session:
         rows = await list_keys(session, owner)
         views = [await _view(session, r) for r in rows]
@@ -145,7 +145,7 @@ async def list_all(request: Request) -> Response:
 async def get_one(request: Request) -> Response:
     principal = await _caller(request)
     key_id = request.path_params["key_id"]
-    await _flush(request)
+    await flush_usage(request)
     async with gw(request).sessions() as session:
         row = await get_key(session, key_id, _scope(principal))
         if row is None:
@@ -176,7 +176,7 @@ async def _change(request: Request, principal: Principal, changes: dict[str, Any
                   details: dict[str, Any] | None = None) -> Response:
     key_id = request.path_params["key_id"]
     state = gw(request)
-    await _flush(request)
+    await flush_usage(request)
     async with state.sessions() as session:
         if changes.get("team_id") is not None:
             current = await get_key(session, key_id, _scope(principal))

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from meshapi_gateway.api.common import gw, json_response, read_json_object, validate
+from meshapi_gateway.api.keys import flush_usage
 from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.auth.principal import Principal
@@ -76,6 +77,7 @@ def _body(raw: dict[str, Any]) -> TeamBody:
 async def _view(request: Request, row: Team) -> dict[str, Any]:
     spend = None
     if row.budget_usd is not None:
+        await flush_usage(request)
         async with gw(request).sessions() as session:
             spend = await ledger_spend(session, row.id, row.budget_period or "total", time.time(), team=True)
     return team_view(row, spend)
