@@ -70,6 +70,9 @@ def _feature_hooks() -> list[StartHook]:
     from meshapi_gateway.providers.local_embeddings.catalog_entry import add_local_embedding_model
 
     hooks.append(add_local_embedding_model)
+    from meshapi_gateway.cache.service import start_cache
+
+    hooks.append(start_cache)
     return hooks
 
 

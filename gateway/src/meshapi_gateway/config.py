@@ -137,6 +137,39 @@ class RequestLogSettings(BaseModel):
         return self.enabled and (self.bodies or bool(self.bodies_keys))
 
 
+class CacheDefaults(BaseModel):
+    """Caching a key or a catalog model gets when its requests say nothing (docs/cache.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    ttl: int | None = Field(None, ge=1)
+    semantic: bool = False
+    threshold: float | None = Field(None, gt=0, le=1)
+    tool_calls: bool = False
+
+
+class CacheSettings(BaseModel):
+    """The response cache (docs/cache.md): exact answers by a canonical hash, semantic ones opt-in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    # "auto": Redis when redis_url is set (shared by processes), else this process's memory.
+    backend: Literal["auto", "memory", "redis"] = "auto"
+    memory_max_bytes: int = Field(64 * 1024 * 1024, ge=0)
+    ttl_seconds: int = Field(3600, ge=1)
+    max_ttl_seconds: int = Field(30 * 86400, ge=1)
+    # What a hit costs, as a fraction of the answer's price (0: free).
+    hit_cost_fraction: Decimal = Field(Decimal(0), ge=0, le=1)
+    semantic_model: str = "local/all-minilm-l6-v2"
+    semantic_threshold: float = Field(0.9, gt=0, le=1)
+    semantic_max_entries: int = Field(100_000, ge=1)
+    # Defaults by key id and by catalog model id (a key's win over a model's).
+    keys: dict[str, CacheDefaults] = Field(default_factory=dict)
+    models: dict[str, CacheDefaults] = Field(default_factory=dict)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -203,6 +236,7 @@ class Settings(BaseModel):
     auto_router: AutoRouterSettings = Field(default_factory=AutoRouterSettings)
     web_search: WebSearchSettings = Field(default_factory=WebSearchSettings)
     request_log: RequestLogSettings = Field(default_factory=RequestLogSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
     # OpenTelemetry traces over OTLP/HTTP (docs/observability.md): the collector's base URL; empty is off.
     otel_endpoint: str = ""
     otel_service_name: str = "meshapi-gateway"
@@ -338,7 +372,7 @@ class Settings(BaseModel):
 
 
 # Setting groups that can be set field by field from the environment (MESHAPI_GATEWAY_WEB_SEARCH_PROVIDER=…).
-_NESTED_ENV = ("local_model", "web_search", "anthropic", "request_log")
+_NESTED_ENV = ("local_model", "web_search", "anthropic", "request_log", "cache")
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from meshapi_gateway.routing import Router
 if TYPE_CHECKING:
     from meshapi_gateway.batches.runner import BatchRunner
     from meshapi_gateway.batches.service import BatchService
+    from meshapi_gateway.cache import ResponseCache
     from meshapi_gateway.chat.pipeline import ChatPipeline
     from meshapi_gateway.files.service import FileService
     from meshapi_gateway.governance.team_cache import TeamCache
@@ -68,6 +69,7 @@ class GatewayState:
     web_search: SearchProvider | None = None
     request_log: RequestLogWriter | None = None
     team_cache: TeamCache | None = None
+    response_cache: ResponseCache | None = None
     # The Redis client the first area that needed one opened, shared by the others (shared_redis.py).
     redis: Any = None
     # Called with the record of every finished data-plane request (request log, traces); never blocking.

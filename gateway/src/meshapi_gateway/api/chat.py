@@ -44,6 +44,7 @@ async def chat_completions(state: "GatewayState", scope: Scope, receive: Receive
         body = parse_json_object(await read_body(scope, receive, state.settings.max_body_bytes))
         principal = await authenticate(state, header(scope, b"authorization"), "data")
         call = Call(state, "chat", principal, request_id)
+        call.cache_control = header(scope, b"cache-control")
         limit_headers = await call.limit()
         if not plainly_valid_chat(body):
             validate(ChatRequestWithTemplate if body.get("template") else ChatRequest, body)
@@ -59,7 +60,7 @@ async def chat_completions(state: "GatewayState", scope: Scope, receive: Receive
             options = body.get("stream_options")
             include_usage = not (isinstance(options, dict) and options.get("include_usage") is False)
             response = SSEResponse(_frames(stream, include_usage, request_id),
-                                   headers={**limit_headers, **fallback_headers(stream)},
+                                   headers={**limit_headers, **fallback_headers(stream), **call.cache_headers()},
                                    on_finish=lambda _gone: stream.aclose(),
                                    interrupted_frames=_interrupted(request_id))
         else:
@@ -73,7 +74,8 @@ async def chat_completions(state: "GatewayState", scope: Scope, receive: Receive
     if body.get("stream"):
         await response(scope, receive, send)
     else:
-        await send_bytes(send, orjson.dumps(outcome.response), headers={**limit_headers, **fallback_headers(outcome)})
+        await send_bytes(send, orjson.dumps(outcome.response), headers={**limit_headers, **fallback_headers(outcome),
+                                                                   **call.cache_headers()})
 
 
 class ChatRoute:

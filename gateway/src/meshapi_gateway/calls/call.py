@@ -44,6 +44,9 @@ class Call:
         "admitted",
         "attempted",
         "body",
+        "cache_control",
+        "cache_similarity",
+        "cache_status",
         "check_balance",
         "endpoint",
         "first_token",
@@ -76,6 +79,9 @@ class Call:
         self.streamed = False
         self.started = time.perf_counter()
         self.first_token: float | None = None
+        self.cache_control: str | None = None  # the request's Cache-Control header (cache/control.py)
+        self.cache_status: str | None = None  # "hit", "miss" or "bypass" once the cache was asked
+        self.cache_similarity: float | None = None  # a semantic hit's similarity
         self.admitted: list[AdmissionCheck] = []
         self.reserved: dict[str, Any] = {}  # what admission checks hold for this call, by their own keys
         self._finished = False
@@ -145,6 +151,23 @@ class Call:
             await self.state.limits.add_tokens(self.principal, tokens)
         return cost
 
+    def meter_hit(self, target: Target, usage: dict[str, Any] | None, fraction: Decimal) -> Decimal:
+        """Bill an answer served from the cache: ``fraction`` of its price, in the ledger as a cache hit.
+
+        Its tokens do not count toward the key's token limits (no upstream produced them); the
+        request itself was counted by ``limit``.
+        """
+        record = metering.usage_record(self.principal, self.request_id, target, usage, self.kind + CACHE_HIT_SUFFIX,
+                                       self.multiplier * fraction)
+        return metering.bill(self.state.billing, record, store=self.store_bill)
+
+    def cache_headers(self) -> dict[str, str]:
+        """``x-meshapi-cache`` (and the similarity of a semantic hit) for the answer."""
+        headers = {"x-meshapi-cache": self.cache_status or "bypass"}
+        if self.cache_similarity is not None:
+            headers["x-meshapi-cache-similarity"] = f"{self.cache_similarity:.4f}"
+        return headers
+
     def token_seen(self) -> None:
         """The first token went out (a stream's time to first token)."""
         if self.first_token is None:
@@ -193,8 +216,11 @@ class Call:
                           deployment=deployment, attempts=list(self.attempted.attempts),
                           status=status or (200 if code is None else 500), error_code=code, streamed=self.streamed,
                           time_to_first_token=self.first_token, duration=time.perf_counter() - self.started,
-                          usage=usage, cost=cost)
+                          usage=usage, cost=cost, cache=self.cache_status)
 
+
+# The ledger kind of an answer served from the cache: the call's kind and this (``chat.cache_hit``).
+CACHE_HIT_SUFFIX = ".cache_hit"
 
 # The data-plane paths, by the endpoint name their calls report.
 ENDPOINTS = {"/v1/chat/completions": "chat", "/v1/responses": "responses", "/v1/embeddings": "embeddings",

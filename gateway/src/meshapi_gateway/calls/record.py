@@ -34,6 +34,7 @@ class CallRecord:
     usage: dict[str, Any] | None
     cost: Decimal | None
     replayed: bool = False  # an idempotent replay: nothing was called or billed
+    cache: str | None = None  # "hit", "miss", "bypass" when the response cache was asked (cache/)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
 from meshapi_gateway.billing import usage_counts
+from meshapi_gateway.cache import replay
 from meshapi_gateway.calls import metering
 from meshapi_gateway.calls.plan import read as read_plan
 from meshapi_gateway.chat.normalize import StreamNormalizer, normalize_completion
@@ -25,7 +26,9 @@ from meshapi_gateway.routing import Attempted
 
 if TYPE_CHECKING:
     from meshapi_gateway.auth.principal import Principal
+    from meshapi_gateway.cache import Lookup, ResponseCache
     from meshapi_gateway.calls import Call
+    from meshapi_gateway.catalog import ModelEntry
     from meshapi_gateway.state import GatewayState
 
 log = logging.getLogger("meshapi_gateway.chat")
@@ -83,6 +86,12 @@ class ChatStream:
         self._closers.clear()
 
 
+def hit_target(entries: list[ModelEntry], model: str | None) -> Target:
+    """Whom a cached answer is billed as: the model that gave it, when it is still a candidate."""
+    entry = next((e for e in entries if e.id == model), entries[0])
+    return Target(entry, entry.all_deployments()[0], "")
+
+
 class ChatPipeline:
     def __init__(self, state: "GatewayState") -> None:
         self.state = state
@@ -116,6 +125,17 @@ class ChatPipeline:
         error: BaseException | None = None
         try:
             entries = self._candidates(model, fallbacks)
+            cache = self.state.response_cache
+            looked = await cache.lookup(call, body) if cache is not None and cache.applies(body) else None
+            if looked is not None and looked.answer is not None:
+                assert cache is not None
+                target = hit_target(entries, looked.model)
+                data = replay.fresh(looked.answer)
+                data["model"] = target.entry.id
+                usage = data.get("usage") if isinstance(data.get("usage"), dict) else None
+                cost = call.meter_hit(target, usage, cache.settings.hit_cost_fraction)
+                data["cost"] = money(cost)
+                return ChatOutcome(target, data, call.attempted, cost, None)
             ctx = ctx or self.state.call_context(call.request_id)
             ctx.owner = call.principal.owner
             try:
@@ -127,6 +147,8 @@ class ChatPipeline:
             note_finish_reasons([c.get("finish_reason") for c in data.get("choices") or [] if isinstance(c, dict)])
             found = data.get("usage")
             usage = found if isinstance(found, dict) else None
+            if looked is not None and cache is not None and cache.storable(looked, data):
+                await cache.save(looked, target.entry.id, data)
             cost = await call.meter(target, usage)
             data["cost"] = money(cost)
             return ChatOutcome(target, data, call.attempted, cost, ctx)
@@ -144,8 +166,14 @@ class ChatPipeline:
         requested, model, fallbacks, deadline = read_plan(body)
         await call.admit(requested, body)
         call.streamed = True
+        found: Lookup | None = None
         try:
             entries = self._candidates(model, fallbacks)
+            cache = self.state.response_cache
+            if cache is not None and cache.applies(body):
+                found = await cache.lookup(call, body)
+                if found is not None and found.answer is not None:
+                    return self._replay(call, entries, found, cache)
             ctx = ctx or self.state.call_context(call.request_id)
             ctx.owner = call.principal.owner
             try:
@@ -200,8 +228,45 @@ class ChatPipeline:
                 finally:
                     call.finish(target=target, usage=normalizer.usage, cost=holder.cost, error=holder.error,
                                 status=200)
+                if found is not None and cache is not None and holder.completed and holder.error is None:
+                    await self._keep_stream(cache, found, body, normalizer)
 
         holder = ChatStream(target, call.attempted, chunks(), normalizer, ctx=ctx)
         holder._closers.append(settle)
         self.open_streams += 1
         return holder
+
+    @staticmethod
+    def _replay(call: Call, entries: list[ModelEntry], found: Lookup, cache: ResponseCache) -> ChatStream:
+        """A stream that says what the cached answer says, billed and reported at once."""
+        assert found.answer is not None
+        target = hit_target(entries, found.model)
+        data = replay.fresh(found.answer)
+        data["model"] = target.entry.id
+        normalizer = StreamNormalizer(target.entry.id)
+        normalizer.id, normalizer.created = data["id"], data["created"]
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else None
+        normalizer.usage = usage
+        cost = call.meter_hit(target, usage, cache.settings.hit_cost_fraction)
+        call.token_seen()
+        call.finish(target=target, usage=usage, cost=cost, status=200)
+
+        async def chunks() -> AsyncIterator[dict[str, Any]]:
+            for chunk in replay.chunks(data):
+                yield chunk
+
+        return ChatStream(target, call.attempted, chunks(), normalizer, cost=cost, completed=True)
+
+    @staticmethod
+    async def _keep_stream(cache: ResponseCache, found: Lookup, body: dict[str, Any],
+                           normalizer: StreamNormalizer) -> None:
+        """Keep a finished single-answer stream in the cache (as the completion it amounts to)."""
+        n = body.get("n")
+        if n not in (None, 1):
+            return
+        completion = replay.completion_of_stream(normalizer)
+        if cache.storable(found, completion):
+            try:
+                await cache.save(found, normalizer.public_model, completion)
+            except Exception:  # the client has its answer; a failed save is only a later miss
+                log.exception("keeping a streamed answer in the cache failed")

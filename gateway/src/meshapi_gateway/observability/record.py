@@ -45,7 +45,7 @@ class RequestRecord:
     duration: float = 0.0  # seconds, from the request's arrival to the end of the answer
     client_address: str | None = None
     user_agent: str | None = None
-    cache_status: str | None = None  # "hit", "miss", …: stays None until an answer cache exists
+    cache_status: str | None = None  # "hit", "miss", "bypass" from the response cache (cache/); None: not asked
     calls: list[CallRecord] = field(default_factory=list)
     request_body: bytes | None = None  # raw, kept only when the request log stores bodies
     response_body: bytes | None = None
@@ -145,5 +145,7 @@ class AttachCall:
         rec = current.get()
         if rec is not None:
             rec.calls.append(record)
+            if record.cache is not None:
+                rec.cache_status = record.cache
             if rec.owner is None:
                 note_principal(record.principal)
