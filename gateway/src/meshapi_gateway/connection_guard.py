@@ -12,6 +12,13 @@ authentication needed) can keep every other client out. This protocol adds:
 
 A request whose headers arrive in one read (nearly all of them) starts no timer.
 Keep-alive idleness is uvicorn's own ``timeout_keep_alive``.
+
+It also drains kept-alive connections at a graceful stop. uvicorn closes an idle one at once,
+but a proxy in front (nginx keeps connections to its backends open) may be writing a request on
+it at that very moment: the request is lost and, being a POST, the proxy may not send it
+elsewhere, so the client gets a 502 from a node that was stopping politely. Here an idle
+connection stays open for ``DRAIN_SECONDS`` after the stop began: a request arriving on it is
+answered with ``Connection: close``, and the connection is closed when idle at the end.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 log = logging.getLogger("meshapi_gateway.connections")
 _TIMEOUT_ANSWER = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+DRAIN_SECONDS = 1.0
 
 
 class ConnectionGuard:
@@ -51,6 +59,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._guard = guard
         self._header_timer: asyncio.TimerHandle | None = None
         self._in_headers = False
+        self._draining = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -82,6 +91,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._header_timer is not None:
             self._disarm()
         super().on_headers_complete()
+        if self._draining and self.cycle is not None:
+            self.cycle.keep_alive = False  # answered with Connection: close, then closed
+
+    def shutdown(self) -> None:
+        """The server is stopping: an idle connection drains instead of closing under a proxy's request."""
+        if (self.cycle is None or self.cycle.response_complete) and not self.transport.is_closing():
+            self._draining = True
+            self.loop.call_later(DRAIN_SECONDS, super().shutdown)
+            return
+        super().shutdown()
 
     def _arm(self) -> None:
         self._header_timer = self.loop.call_later(self._guard.header_timeout, self._headers_too_slow)
