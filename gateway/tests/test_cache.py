@@ -196,3 +196,50 @@ def test_semantic_paraphrase_hits_and_survives_restart(gateway_factory: Callable
     again = gateway_factory(data_dir=str(tmp_path), redis_url=redis_url)
     after = _post(again, key, _body("What's the capital of France?", cache=asked))
     assert after.headers["x-meshapi-cache"] == "hit"
+
+
+def test_embeddings_and_responses_are_cached(gateway_factory: Callable[..., Gateway], fake_openai: Any) -> None:
+    gw = gateway_factory()
+    key = gw.create_key("cache-embed")
+    headers = {"authorization": f"Bearer {key}"}
+    marker = uuid.uuid4().hex
+    body = {"model": "fake/embed", "input": marker, "cache": True}
+    first = httpx.post(gw.url + "/v1/embeddings", json=body, headers=headers, timeout=30)
+    again = httpx.post(gw.url + "/v1/embeddings", json=body, headers=headers, timeout=30)
+    assert first.headers["x-meshapi-cache"] == "miss" and again.headers["x-meshapi-cache"] == "hit"
+    assert again.json()["data"] == first.json()["data"]
+    assert _upstream_calls(fake_openai, marker) == 1
+    plain = httpx.post(gw.url + "/v1/embeddings", json={"model": "fake/embed", "input": marker}, headers=headers)
+    assert plain.headers["x-meshapi-cache"] == "bypass"
+
+    said = uuid.uuid4().hex
+    asked = {"model": "fake/echo", "input": said, "cache": True}
+    one = httpx.post(gw.url + "/v1/responses", json=asked, headers=headers, timeout=30)
+    two = httpx.post(gw.url + "/v1/responses", json=asked, headers=headers, timeout=30)
+    assert one.status_code == two.status_code == 200
+    assert one.headers["x-meshapi-cache"] == "miss" and two.headers["x-meshapi-cache"] == "hit"
+    assert two.json()["output"][0]["content"] == one.json()["output"][0]["content"]
+    assert _upstream_calls(fake_openai, said) == 1
+
+
+def test_local_model_repeat_hits_through_the_openai_client(gateway_factory: Callable[..., Gateway]) -> None:
+    import openai
+    import pytest
+
+    from meshapi_gateway.providers.local.files import locate
+
+    files = locate()
+    if not files.available:
+        pytest.skip(f"local model not installed: {files.missing}")
+    gw = gateway_factory(local_model={"enabled": True})
+    client = openai.OpenAI(base_url=gw.url + "/v1", api_key=gw.create_key("cache-local"), timeout=120)
+    asked = {"model": "local/smollm2-135m-instruct", "max_tokens": 16,
+             "messages": [{"role": "user", "content": "Name a colour."}], "extra_body": {"cache": True}}
+    first = client.chat.completions.with_raw_response.create(**asked)  # type: ignore[call-overload]
+    again = client.chat.completions.with_raw_response.create(**asked)  # type: ignore[call-overload]
+    assert first.headers["x-meshapi-cache"] == "miss" and again.headers["x-meshapi-cache"] == "hit"
+    assert again.parse().choices[0].message.content == first.parse().choices[0].message.content
+    streamed = client.chat.completions.with_raw_response.create(**asked, stream=True)  # type: ignore[call-overload]
+    assert streamed.headers["x-meshapi-cache"] == "hit"
+    text = "".join(c.choices[0].delta.content or "" for c in streamed.parse() if c.choices)
+    assert text == first.parse().choices[0].message.content

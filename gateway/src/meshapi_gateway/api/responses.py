@@ -17,13 +17,14 @@ async def create_response(request: Request) -> Response | SSEResponse:
     body = await read_json_object(request)
     principal = await authenticate(state, request.headers.get("authorization"), "data")
     call = Call(state, "responses", principal, rid(request))
+    call.cache_control = request.headers.get("cache-control")
     limit_headers = await call.limit()
     validate(ResponsesRequest, body)
     svc = state.responses
     plan = await svc.plan(principal, body)
     if body.get("stream"):
         opened = await svc.stream(call, plan)
-        return SSEResponse(opened.frames, headers={**limit_headers, **opened.headers},
+        return SSEResponse(opened.frames, headers={**limit_headers, **opened.headers, **call.cache_headers()},
                            on_finish=lambda _client_gone: opened.close())
     response, headers = await svc.create(call, plan)
-    return json_response(response, headers={**limit_headers, **headers})
+    return json_response(response, headers={**limit_headers, **headers, **call.cache_headers()})

@@ -19,11 +19,13 @@ import orjson
 from meshapi_gateway.cache import control
 from meshapi_gateway.cache.key import exact_key
 from meshapi_gateway.cache.stores import AnswerStore, MemoryStore, RedisStore
+from meshapi_gateway.providers.base import Target
 
 if TYPE_CHECKING:
     from meshapi_gateway.cache.control import CachePolicy
     from meshapi_gateway.cache.semantic import SemanticCache
     from meshapi_gateway.calls import Call
+    from meshapi_gateway.catalog import ModelEntry
     from meshapi_gateway.config import CacheSettings
     from meshapi_gateway.state import GatewayState
 
@@ -124,6 +126,12 @@ class ResponseCache:
         await self.store.aclose()
         if self.semantic is not None:
             self.semantic.close()
+
+
+def hit_target(entries: list[ModelEntry], model: str | None) -> Target:
+    """Whom a cached answer is billed as: the model that gave it, when it is still a candidate."""
+    entry = next((e for e in entries if e.id == model), entries[0])
+    return Target(entry, entry.all_deployments()[0], "")
 
 
 def build_store(state: GatewayState) -> AnswerStore:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
 from meshapi_gateway.billing import usage_counts
 from meshapi_gateway.cache import replay
+from meshapi_gateway.cache.service import hit_target
 from meshapi_gateway.calls import metering
 from meshapi_gateway.calls.plan import read as read_plan
 from meshapi_gateway.chat.normalize import StreamNormalizer, normalize_completion
@@ -84,12 +85,6 @@ class ChatStream:
         for closer in self._closers:
             await closer()
         self._closers.clear()
-
-
-def hit_target(entries: list[ModelEntry], model: str | None) -> Target:
-    """Whom a cached answer is billed as: the model that gave it, when it is still a candidate."""
-    entry = next((e for e in entries if e.id == model), entries[0])
-    return Target(entry, entry.all_deployments()[0], "")
 
 
 class ChatPipeline:

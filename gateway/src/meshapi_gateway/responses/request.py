@@ -195,7 +195,7 @@ def to_chat(body: dict[str, Any]) -> dict[str, Any]:
         messages.insert(0, {"role": "system", "content": body["instructions"]})
     chat: dict[str, Any] = {"messages": messages, "stream": bool(body.get("stream"))}
     for name in ("model", "models", "template", "variables", "session_id", "temperature", "top_p", "seed", "user",
-                 "timeout"):
+                 "timeout", "cache"):
         if body.get(name) is not None:
             chat[name] = body[name]
     if body.get("max_output_tokens") is not None:
