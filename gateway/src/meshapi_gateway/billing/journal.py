@@ -13,6 +13,12 @@ segment whose records are all in the database is deleted. A process holds an exc
 ledger, where row ids make a replay of an already written row harmless) and deletes the
 segments of every process whose lock is free, that is of every process that died. With
 ``--workers N`` the workers share the folder and each keeps its own files.
+
+A journaled bill of a request that ran under an idempotency claim carries the claim. The
+process may have died before its answer reached the client, who then retried; the retry ran
+(and was billed) elsewhere. The replay asks what became of the claim (``attempt_claim.Fate``):
+taken over or answered by another attempt, the bill is dropped; still held by the dead
+attempt, it waits (up to ``DEFER_SECONDS``) for a retry that may yet come, then bills.
 """
 
 from __future__ import annotations
@@ -22,12 +28,14 @@ import fcntl
 import logging
 import os
 import secrets
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Iterator
 
 import orjson
 
+from meshapi_gateway.attempt_claim import CURRENT, Claim
 from meshapi_gateway.billing.usage import UsageRecord
 
 log = logging.getLogger("meshapi_gateway.billing")
@@ -36,17 +44,28 @@ _FIELDS = ("request_id", "owner", "key_id", "model", "provider", "prompt_tokens"
            "cached_tokens", "kind", "created_at")
 
 
-def encode(row_id: str, record: UsageRecord, cost: Decimal) -> bytes:
-    data = {name: getattr(record, name) for name in _FIELDS}
+@dataclass(slots=True)
+class Entry:
+    row_id: str
+    record: UsageRecord
+    cost: Decimal
+    claim: Claim | None  # the idempotency claim the request ran under (attempt_claim.py)
+
+
+def encode(row_id: str, record: UsageRecord, cost: Decimal, claim: Claim | None = None) -> bytes:
+    data: dict[str, object] = {name: getattr(record, name) for name in _FIELDS}
     data["id"] = row_id
     data["cost"] = str(cost)
+    if claim is not None:
+        data["claim"] = list(claim)
     return orjson.dumps(data) + b"\n"
 
 
-def decode(line: bytes) -> tuple[str, UsageRecord, Decimal]:
+def decode(line: bytes) -> Entry:
     data = orjson.loads(line)
     record = UsageRecord(cost=Decimal(data["cost"]), **{name: data[name] for name in _FIELDS})
-    return str(data["id"]), record, Decimal(data["cost"])
+    claim = Claim(*data["claim"]) if data.get("claim") else None
+    return Entry(str(data["id"]), record, Decimal(data["cost"]), claim)
 
 
 class Journal:
@@ -75,7 +94,7 @@ class Journal:
         """Journal one record; returns the segment it went to."""
         if self._fd >= 0:
             try:
-                os.write(self._fd, encode(row_id, record, cost))
+                os.write(self._fd, encode(row_id, record, cost, CURRENT.get()))
             except OSError:  # a full disk must not fail the request; the database write still follows
                 log.exception("could not journal a usage record")
         return self.segment
@@ -111,8 +130,9 @@ class Journal:
             self._lock_fd = -1
 
     # -- the dead ------------------------------------------------------------
-    def orphans(self) -> Iterator[tuple[Path, list[Path]]]:
-        """Lock files of processes that are gone (their lock is free), locked now by us, with their segments."""
+    def orphans(self) -> Iterator[tuple[Path, int, list[Path]]]:
+        """Lock files of processes that are gone (their lock is free) with their segments, each locked by
+        us through the descriptor yielded (the caller closes it when done with the files)."""
         for lock_path in sorted(self.folder.glob("*.lock")):
             name = lock_path.name[: -len(".lock")]
             if name == self.name:
@@ -126,14 +146,11 @@ class Journal:
             except BlockingIOError:
                 os.close(fd)
                 continue  # alive
-            try:
-                segments = sorted(self.folder.glob(f"{name}.*.jsonl"), key=lambda p: int(p.name.rsplit(".", 2)[1]))
-                yield lock_path, segments
-            finally:
-                os.close(fd)
+            segments = sorted(self.folder.glob(f"{name}.*.jsonl"), key=lambda p: int(p.name.rsplit(".", 2)[1]))
+            yield lock_path, fd, segments
 
 
-def read_segments(paths: list[Path]) -> list[tuple[str, UsageRecord, Decimal]]:
+def read_segments(paths: list[Path]) -> list[Entry]:
     out = []
     for path in paths:
         for line in path.read_bytes().splitlines():

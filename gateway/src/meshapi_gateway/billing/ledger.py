@@ -13,15 +13,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import time
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from meshapi_gateway.attempt_claim import Claim, Fate
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.billing.book import BalanceBook
-from meshapi_gateway.billing.journal import Journal, read_segments
+from meshapi_gateway.billing.journal import Entry, Journal, read_segments
 from meshapi_gateway.billing.ledger_store import CENT_PRECISION, Queued, changed_balances, credit, write_batch
 from meshapi_gateway.billing.usage import Admit, Billing, UsageRecord
 from meshapi_gateway.catalog import Catalog, ModelEntry
@@ -36,6 +39,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("meshapi_gateway.billing")
 
 REREAD_SECONDS = 5
+# How long a replayed bill whose request ran under an idempotency claim waits for the client's
+# retry to show (a retry takes a dead replica's claim over within its 5 s heartbeat).
+DEFER_SECONDS = 20.0
+
+
+def _remove(lock_path: Path, lock_fd: int, segments: list[Path]) -> None:
+    for path in segments:
+        path.unlink(missing_ok=True)
+    lock_path.unlink(missing_ok=True)
+    os.close(lock_fd)
 
 
 class LedgerBilling(Billing):
@@ -45,6 +58,8 @@ class LedgerBilling(Billing):
                  journal_dir: Path | None = None) -> None:
         self._sessions = sessions
         self._journal = Journal(journal_dir) if journal_dir is not None else None
+        # Set by the idempotency area when it shares claims through Redis (attempt_claim.py).
+        self.claim_fate: Callable[[Claim], Awaitable[Fate]] | None = None
         self._catalog = catalog
         self.book = BalanceBook(enforce, default_credit)
         self._refresh_seconds = refresh_seconds
@@ -117,7 +132,7 @@ class LedgerBilling(Billing):
             await self._replay_orphans()
         await self._refresh()
         self._queue.start("ledger-writer")
-        self._tasks = [asyncio.create_task(self._refresher(), name="balance-refresh")]
+        self._tasks.append(asyncio.create_task(self._refresher(), name="balance-refresh"))
         if self._shared is not None:
             self._tasks.append(asyncio.create_task(self._syncer(), name="balance-sync"))
 
@@ -156,24 +171,79 @@ class LedgerBilling(Billing):
             journal.written_up_to(queue[len(batch)].segment if len(queue) > len(batch) else journal.segment)
 
     async def _replay_orphans(self) -> None:
-        """Write what killed processes journaled (rows already written are skipped), then drop their files."""
+        """Write what killed processes journaled (rows already written are skipped), then drop their files.
+
+        Bills of attempts that a retry superseded are dropped; undecided ones are settled in the
+        background (``_settle_deferred``) while the process serves.
+        """
         assert self._journal is not None
-        for lock_path, segments in self._journal.orphans():
-            rows = [Queued(row_id, record, cost.quantize(CENT_PRECISION))
-                    for row_id, record, cost in read_segments(segments)]
+        for lock_path, lock_fd, segments in self._journal.orphans():
+            entries = read_segments(segments)
             try:
-                for start in range(0, len(rows), self._queue.batch_size):
-                    await self._write_rows(rows[start:start + self._queue.batch_size], retry=True, ours=False)
+                now, later, dropped = await self._sort_by_fate(entries)
+                await self._write_entries(now)
             except Exception:
+                os.close(lock_fd)
                 log.exception("could not replay %d journaled usage records of %s; a later start retries",
-                              len(rows), lock_path.name)
+                              len(entries), lock_path.name)
                 continue
-            if rows:
-                log.warning("replayed %d usage records journaled by a process that stopped without writing them",
-                            len(rows))
-            for path in segments:
-                path.unlink(missing_ok=True)
-            lock_path.unlink(missing_ok=True)
+            if entries:
+                log.warning("replayed %d usage records journaled by a process that stopped without writing them "
+                            "(%d dropped: their requests were retried and billed again; %d undecided)",
+                            len(now), dropped, len(later))
+            if later:
+                self._tasks.append(asyncio.create_task(self._settle_deferred(later, lock_path, lock_fd, segments),
+                                                       name="journal-deferred"))
+            else:
+                _remove(lock_path, lock_fd, segments)
+
+    async def _sort_by_fate(self, entries: list[Entry]) -> tuple[list[Entry], list[Entry], int]:
+        now: list[Entry] = []
+        later: list[Entry] = []
+        dropped = 0
+        for entry in entries:
+            fate = await self._fate(entry)
+            if fate == "bill":
+                now.append(entry)
+            elif fate == "wait":
+                later.append(entry)
+            else:
+                dropped += 1
+        return now, later, dropped
+
+    async def _fate(self, entry: Entry) -> Fate:
+        if entry.claim is None or self.claim_fate is None:
+            return "bill"
+        try:
+            return await self.claim_fate(entry.claim)
+        except Exception:  # Redis away: nothing says the answer was not delivered
+            return "bill"
+
+    async def _settle_deferred(self, entries: list[Entry], lock_path: Path, lock_fd: int,
+                               segments: list[Path]) -> None:
+        """Bills whose client may still retry: dropped if a retry comes within ``DEFER_SECONDS``, else written."""
+        deadline = time.monotonic() + DEFER_SECONDS
+        try:
+            while entries and time.monotonic() < deadline and not self._closing.is_set():
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), 1.0)
+                billed, entries, _ = await self._sort_by_fate(entries)
+                await self._write_entries(billed)
+            if self._closing.is_set() and entries:
+                os.close(lock_fd)  # undecided at a stop: the files stay for the next start
+                return
+            # Nobody retried: the answer was delivered (or the client gave up); it is billed.
+            await self._write_entries(entries)
+        except Exception:
+            log.exception("could not settle %d journaled usage records; a later start retries", len(entries))
+            os.close(lock_fd)
+            return
+        _remove(lock_path, lock_fd, segments)
+
+    async def _write_entries(self, entries: list[Entry]) -> None:
+        rows = [Queued(e.row_id, e.record, e.cost.quantize(CENT_PRECISION)) for e in entries]
+        for start in range(0, len(rows), self._queue.batch_size):
+            await self._write_rows(rows[start:start + self._queue.batch_size], retry=True, ours=False)
 
     async def _write_rows(self, batch: Sequence[Queued], retry: bool, *, ours: bool = True) -> None:
         """Write ``batch``; ``ours``: its records are this process's pending spend (not a dead one's)."""

@@ -25,9 +25,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Awaitable, Callable
 
+from meshapi_gateway import attempt_claim
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.idempotency.memory import MemoryTable, Slot
-from meshapi_gateway.idempotency.shared import SharedClaims
+from meshapi_gateway.idempotency.shared import SharedClaims, marker_token
 from meshapi_gateway.idempotency.store import FinishedKey, IdempotencyStore, StoredResponse
 from meshapi_gateway.idempotency.writer import AnswerWriter
 from meshapi_gateway.shared_redis import redis_client
@@ -107,6 +108,8 @@ class IdempotencyService:
             self._shared_back()
             if claim.outcome == "claimed":
                 mine.marker = claim.marker
+                # The ledger journal keeps it beside this request's bill (attempt_claim.py).
+                attempt_claim.CURRENT.set(attempt_claim.Claim(owner, hashed, marker_token(claim.marker)))
                 return None
             self._settle(slot)
             if claim.outcome == "done" and claim.response is not None:
@@ -206,6 +209,10 @@ async def start_idempotency(state: "GatewayState") -> Callable[[], Awaitable[Non
         shared = SharedClaims(client, s.idempotency_ttl_seconds,
                               running_seconds=int(max(600.0, s.upstream_total_timeout * 2)))
         await shared.start()
+        from meshapi_gateway.billing.ledger import LedgerBilling
+
+        if isinstance(state.billing, LedgerBilling):
+            state.billing.claim_fate = shared.attempt_fate  # the journal replay asks it (billing/journal.py)
     service = IdempotencyService(table, writer, store, s.idempotency_ttl_seconds, s.idempotency_max_body_bytes,
                                  shared)
     state.idempotency = service

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import orjson
 
+from meshapi_gateway.attempt_claim import Claim, Fate
 from meshapi_gateway.idempotency.store import StoredResponse
 
 log = logging.getLogger("meshapi_gateway.idempotency")
@@ -74,8 +75,15 @@ def marker_replica(value: bytes) -> bytes | None:
     return parts[1].split(b".", 1)[0]
 
 
-def encode_done(fingerprint: str, response: StoredResponse, expires_at: int) -> bytes:
-    meta = orjson.dumps({"status": response.status, "headers": response.headers, "expires_at": expires_at})
+def marker_token(marker: bytes) -> str:
+    parts = marker.split(b" ", 2)
+    return parts[1].decode() if len(parts) > 1 else ""
+
+
+def encode_done(fingerprint: str, response: StoredResponse, expires_at: int, by: str = "") -> bytes:
+    # ``by``: the token of the attempt whose answer this is (attempt_fate reads it).
+    meta = orjson.dumps({"status": response.status, "headers": response.headers, "expires_at": expires_at,
+                         "by": by})
     return b"done " + fingerprint.encode() + b" " + meta + b"\n" + response.body
 
 
@@ -151,7 +159,20 @@ class SharedClaims:
                        response: StoredResponse, expires_at: int, now: int) -> None:
         ttl_ms = max(1, expires_at - now) * 1000
         await self._swap(keys=[redis_key(owner, key_hash)],
-                         args=[marker, encode_done(fingerprint, response, expires_at), ttl_ms])
+                         args=[marker, encode_done(fingerprint, response, expires_at, marker_token(marker)), ttl_ms])
+
+    async def attempt_fate(self, claim: Claim) -> Fate:
+        """For the journal replay of a dead replica: what to do with the bill of the attempt ``claim``."""
+        value = await self.redis.get(redis_key(claim.owner, claim.key_hash))
+        if value is None:
+            return "bill"  # expired or Redis restarted: nothing says the answer was not delivered
+        head = bytes(value).partition(b"\n")[0]
+        parts = head.split(b" ", 2)
+        if parts[0] == b"running":
+            # Still its own marker: the client has not retried (yet); another's: a retry took over.
+            return "wait" if marker_token(head) == claim.token else "void"
+        by = str(orjson.loads(parts[2]).get("by", "")) if len(parts) > 2 else ""
+        return "void" if by and by != claim.token else "bill"
 
     async def release(self, owner: str, key_hash: str, marker: bytes) -> None:
         await self._delete(keys=[redis_key(owner, key_hash)], args=[marker])
