@@ -14,6 +14,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import cache_bench
 import deps
 import gateway_bench
 import report
@@ -21,14 +22,14 @@ import targets as targets_mod
 import upstream
 from deps import log
 
-PARTS = ("gateway", "sdk")
+PARTS = ("gateway", "sdk", "cache")
 DOC = deps.ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
 
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description="meshapi benchmarks: gateway vs peers, SDK vs openai, one run, one machine")
-    p.add_argument("--only", default=",".join(PARTS), help="comma list of parts: gateway,sdk")
+    p.add_argument("--only", default=",".join(PARTS), help="comma list of parts: gateway,sdk,cache")
     p.add_argument("--targets", default="", help="comma list of gateway targets (default: all): "
                    + ",".join(t.name for t in targets_mod.all_targets(2)))
     p.add_argument("--quick", action="store_true", help="smoke run: 1 round, short runs, fewer calls")
@@ -49,6 +50,16 @@ def run_sdk(python: str, up: upstream.Upstream, quick: bool) -> dict[str, Any]:
     out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1800)
     if out.returncode != 0:
         raise RuntimeError(f"sdk_bench failed: {out.stderr[-1500:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run_cache(python: str, quick: bool) -> dict[str, Any]:
+    argv = [python, str(deps.BENCH / "cache_bench.py")] + (["--quick"] if quick else [])
+    env = {**os.environ, "PYTHONPATH": deps.source_path()}
+    out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1800)
+    if out.returncode != 0:
+        raise RuntimeError(f"cache_bench failed: {out.stderr[-1500:]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -104,7 +115,12 @@ def main() -> int:
             data["sdk"] = run_sdk(python, up, args.quick)
     finally:
         up.stop()
+    if "cache" in parts:
+        log("response cache: an exact hit's cache work, a semantic lookup on 10,000 prompts")
+        data["cache"] = run_cache(python, args.quick)
     markdown = report.render(data)
+    if "cache" in data:
+        markdown += "\n\n" + cache_bench.render(data["cache"])
     (work / "results.json").write_text(json.dumps(data, indent=2, default=str))
     (work / "report.md").write_text(markdown)
     print(markdown)
