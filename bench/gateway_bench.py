@@ -24,6 +24,7 @@ class Plan:
     rounds: int
     stream_n: int
     concurrencies: tuple[int, ...] = (50, 10)
+    soak_seconds: float = 60.0  # the request log's backlog and RSS under steady load (0: skipped)
 
 
 def measure_once(target: Target, ctx: Context, plan: Plan, scripts: Path) -> dict[str, Any]:
@@ -92,6 +93,57 @@ def measure_once(target: Target, ctx: Context, plan: Plan, scripts: Path) -> dic
         running.stop()
 
 
+SOAK_TARGET = "meshapi"  # its request log is on (the default)
+SOAK_SLICES = 6
+
+
+def _metric(url: str, name: str) -> float | None:
+    """One unlabelled series from the target's /metrics (None if absent)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url.split("/v1/", 1)[0] + "/metrics", timeout=10) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def soak(target: Target, ctx: Context, plan: Plan, scripts: Path) -> dict[str, Any]:
+    """60 s at c=50 in slices: RSS after each, and the request log's backlog and rows written at the end."""
+    running = target.start(ctx)
+    try:
+        running.check()
+        chat = loadgen.write_script(scripts / f"{target.name}-soak.lua", running.chat_body, running.chat_headers)
+        loadgen.run(running.chat_url, chat, 50, plan.warmup)
+        pids = running.pids()
+        slice_s = plan.soak_seconds / SOAK_SLICES
+        rss_mib: list[float] = []
+        queued: list[float | None] = []
+        requests = 0
+        cpu0 = cpu_seconds(pids)
+        for _ in range(SOAK_SLICES):
+            res = loadgen.run(running.chat_url, chat, 50, slice_s)
+            requests += res.requests
+            rss_mib.append(rss_bytes(pids) / MIB)
+            queued.append(_metric(running.chat_url, "meshapi_request_log_queued"))
+        cpu = cpu_seconds(pids) - cpu0
+        time.sleep(2.0)  # the writer's last batches
+        written = _metric(running.chat_url, "meshapi_request_log_written_total")
+        out = {"seconds": plan.soak_seconds, "requests": requests, "rss_mib": rss_mib, "queued": queued,
+               "rss_growth_mib": rss_mib[-1] - rss_mib[0], "written": written,
+               "dropped": _metric(running.chat_url, "meshapi_request_log_dropped_total"),
+               "cpu_ms_per_req": 1000 * cpu / requests if requests else None}
+        log(f"  soak {target.name}: {requests:,} requests in {plan.soak_seconds:.0f} s, RSS "
+            + " ".join(f"{m:.0f}" for m in rss_mib) + f" MiB, backlog {queued}, written {written}")
+        return out
+    finally:
+        running.stop()
+
+
 def run(targets: list[Target], ctx: Context, plan: Plan) -> dict[str, Any]:
     """Rounds alternate the order (forward, reversed, ...); each round starts every target afresh."""
     scripts = ctx.work / "wrk"
@@ -112,12 +164,20 @@ def run(targets: list[Target], ctx: Context, plan: Plan) -> dict[str, Any]:
             except (probe.CheckFailed, RuntimeError, TimeoutError, OSError) as exc:
                 skipped[target.name] = f"failed: {str(exc).strip()[:600]}"
                 log(f"  FAILED: {exc}")
+    soaked: dict[str, Any] = {}
+    for target in targets:
+        if plan.soak_seconds and target.name == SOAK_TARGET and target.name not in skipped:
+            log(f"soak: {target.label}, {plan.soak_seconds:.0f} s at c=50")
+            try:
+                soaked[target.name] = soak(target, ctx, plan, scripts)
+            except (Skip, probe.CheckFailed, RuntimeError, TimeoutError, OSError) as exc:
+                log(f"  soak FAILED: {exc}")
     results = {}
     for t in targets:
         if samples[t.name] and t.name not in skipped:
             results[t.name] = {"label": t.label, "role": t.role, "workers": t.workers,
                                "runs": samples[t.name], **median_of(samples[t.name])}
-    return {"results": results, "skipped": {n: r for n, r in skipped.items()},
+    return {"results": results, "soak": soaked, "skipped": {n: r for n, r in skipped.items()},
             "plan": asdict(plan), "labels": {t.name: t.label for t in targets}}
 
 

@@ -157,6 +157,11 @@ def gateway_goals(gw: dict[str, Any]) -> list[Goal]:
              "{:.2f} ms", 1, False),
         Goal("RSS idle <= 80 MiB", g("meshapi", "rss_idle_mib"), "{:.0f} MiB", 80, False),
         Goal("RSS under load <= 120 MiB", g("meshapi", "rss_load_mib"), "{:.0f} MiB", 120, False),
+        Goal("request log: CPU per request <= 1.10x without it (c=50)",
+             _ratio_of(g("meshapi", "c50", "cpu_ms_per_req"), g("meshapi-nolog", "c50", "cpu_ms_per_req")),
+             "{:.2f}x", 1.10, False),
+        Goal("request log: RSS growth over the 60 s soak <= 8 MiB",
+             _get(gw.get("soak", {}), "meshapi", "rss_growth_mib"), "{:.1f} MiB", 8, False),
         Goal("N workers + Redis scale >= 1.7x from 1 to 2 workers",
              _ratio_of(g("meshapi-redis-n", "c50", "rps"), g("meshapi-redis-1", "c50", "rps")), "{:.2f}x", 1.7, True),
     ]

@@ -90,6 +90,7 @@ def main() -> int:
         warmup=1.0 if args.quick else 3.0,
         rounds=args.rounds or (1 if args.quick else 2),
         stream_n=50 if args.quick else 300,
+        soak_seconds=12.0 if args.quick else 60.0,
     )
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     work = deps.RESULTS / stamp

@@ -185,7 +185,8 @@ def _gateway_available(ctx: Context) -> None:
         raise Skip(f"meshapi-gateway CLI not importable yet ({last})")
 
 
-def _gateway_config(ctx: Context, path: Path, redis_url: str, priced: bool = False) -> None:
+def _gateway_config(ctx: Context, path: Path, redis_url: str, priced: bool = False,
+                    extra: tuple[str, ...] = ()) -> None:
     up = ctx.upstream
     lines = ['log_level = "warning"', "access_log = false"]
     if redis_url:
@@ -197,6 +198,7 @@ def _gateway_config(ctx: Context, path: Path, redis_url: str, priced: bool = Fal
             f'base_url = "{base}"', f'api_key = "{UPSTREAM_KEY}"',
             *(['prompt_usd_per_1m = "1"', 'completion_usd_per_1m = "2"'] if priced else ["is_free = true"]),
         ]
+    lines += ["", *extra]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -205,7 +207,9 @@ GOVERNED_KEY_ARGS = ["--budget-usd", "100000", "--budget-period", "monthly", "--
 
 
 def _gateway(workers: int | None, redis: bool, priced: bool = False,
-             governed: bool = False) -> Callable[[Context], Running]:
+             governed: bool = False, extra: tuple[str, ...] = ()) -> Callable[[Context], Running]:
+    """``extra``: config lines (tables) added at the end of the gateway's TOML file."""
+
     def start(ctx: Context) -> Running:
         _gateway_available(ctx)
         n = workers or ctx.cpus
@@ -213,7 +217,7 @@ def _gateway(workers: int | None, redis: bool, priced: bool = False,
         data = home / "data"
         data.mkdir(parents=True)
         config = home / "gateway.toml"
-        _gateway_config(ctx, config, ctx.redis_url() if redis else "", priced)
+        _gateway_config(ctx, config, ctx.redis_url() if redis else "", priced, extra)
         env = {**os.environ, **_gateway_env()}
         made = subprocess.run([*_gateway_argv(ctx), "keys", "create", "--owner", "bench", "--json",
                                "--data-dir", str(data), "--config", str(config),
@@ -308,6 +312,9 @@ def all_targets(cpus: int) -> list[Target]:
         Target("direct", "nginx direct (rig limit)", "rig", _direct),
         Target("minimal", "minimal Python proxy", "limit", _minimal),
         Target("meshapi", "meshapi-gateway, 1 worker", "ours", _gateway(1, redis=False)),
+        # The same gateway without its request log: the log's cost is the difference (same run).
+        Target("meshapi-nolog", "meshapi-gateway, 1 worker, request log off", "ours",
+               _gateway(1, redis=False, extra=("[request_log]", "enabled = false"))),
         Target("meshapi-redis-1", "meshapi-gateway, 1 worker + Redis", "ours", _gateway(1, redis=True)),
         Target("meshapi-redis-n", f"meshapi-gateway, {cpus} workers + Redis", "ours", _gateway(None, redis=True),
                workers=cpus),

@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
 
 import orjson
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from meshapi_gateway.config import RequestLogSettings
 from meshapi_gateway.ids import prefixed
@@ -33,6 +33,11 @@ log = logging.getLogger("meshapi_gateway.request_log")
 MAX_QUEUED = 200_000
 DROPPED = Counter("meshapi_request_log_dropped_total", "Request log records dropped because the queue was full",
                   registry=REGISTRY)
+WRITTEN = Counter("meshapi_request_log_written_total", "Request log records written to the database",
+                  registry=REGISTRY)
+# The backlog each write found: flat under a load the database keeps up with.
+QUEUED = Gauge("meshapi_request_log_queued", "Request log records waiting when the last write started",
+               registry=REGISTRY, multiprocess_mode="livesum")
 
 
 def capture_limit(settings: RequestLogSettings) -> int:
@@ -81,8 +86,13 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
             row["response_body"] = self.redact(answer)
         return row
 
+    async def flush(self) -> None:
+        QUEUED.set(len(self.queue))
+        await super().flush()
+
     async def _write(self, batch: Sequence[RequestRecord], retry: bool) -> None:
         await log_store.write_rows(self.sessions, [self.row(rec) for rec in batch], retry)
+        WRITTEN.inc(len(batch))
 
     async def _purge(self) -> None:
         before = int((time.time() - self.settings.retention_days * 86400) * 1000)
