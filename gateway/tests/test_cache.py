@@ -243,3 +243,12 @@ def test_local_model_repeat_hits_through_the_openai_client(gateway_factory: Call
     assert streamed.headers["x-meshapi-cache"] == "hit"
     text = "".join(c.choices[0].delta.content or "" for c in streamed.parse() if c.choices)
     assert text == first.parse().choices[0].message.content
+
+
+def test_redis_backend_needs_redis_url() -> None:
+    import pytest
+
+    from meshapi_gateway.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="redis_url"):
+        load_settings(overrides={"cache": {"backend": "redis"}}, environ={})

@@ -344,6 +344,12 @@ class Settings(BaseModel):
                 raise ValueError(f"{name} {value} is not a readable file")
         return self
 
+    @model_validator(mode="after")
+    def _cache_backend(self) -> "Settings":
+        if self.cache.backend == "redis" and not self.redis_url:
+            raise ValueError("cache.backend = \"redis\" needs redis_url")
+        return self
+
     @property
     def tls(self) -> bool:
         return bool(self.ssl_certfile)
