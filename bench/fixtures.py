@@ -36,8 +36,9 @@ def completion_body() -> str:
     )
 
 
-def _chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None,
-           choices: bool = True) -> str:
+def _chunk(
+    delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None, choices: bool = True
+) -> str:
     obj: dict[str, Any] = {
         "id": COMPLETION_ID,
         "object": "chat.completion.chunk",

@@ -60,34 +60,50 @@ def measure_once(target: Target, ctx: Context, plan: Plan, scripts: Path) -> dic
             others = (machine_busy_seconds() - busy0) - cpu - rig
             other_cores = max(0.0, others / (time.monotonic() - wall0))
             out[f"c{c}"] = {
-                "rps": res.rps, "p50_ms": res.p50_ms, "p90_ms": res.p90_ms, "p99_ms": res.p99_ms,
-                "requests": res.requests, "errors": res.errors, "sample": res.sample,
+                "rps": res.rps,
+                "p50_ms": res.p50_ms,
+                "p90_ms": res.p90_ms,
+                "p99_ms": res.p99_ms,
+                "requests": res.requests,
+                "errors": res.errors,
+                "sample": res.sample,
                 "cpu_ms_per_req": 1000 * cpu / res.requests if res.requests else None,
                 "rig_cpu_ms_per_req": 1000 * rig / res.requests if res.requests else None,
                 "rss_peak_mib": rss.peak / MIB,
                 "other_cores": other_cores,
             }
-            log(f"  {target.name} c={c}: {res.rps:,.0f} req/s p50 {res.p50_ms:.2f} ms p99 {res.p99_ms:.2f} ms"
+            log(
+                f"  {target.name} c={c}: {res.rps:,.0f} req/s p50 {res.p50_ms:.2f} ms p99 {res.p99_ms:.2f} ms"
                 f" cpu {out[f'c{c}']['cpu_ms_per_req'] or 0:.3f} ms/req errors {res.errors}"
-                f" (other load {other_cores:.2f} cores)")
+                f" (other load {other_cores:.2f} cores)"
+            )
         # Streams under load: what relaying 12 chunks costs once the proxy is busy.
-        stream = loadgen.write_script(scripts / f"{target.name}-stream.lua", running.stream_body,
-                                      running.stream_headers)
+        stream = loadgen.write_script(
+            scripts / f"{target.name}-stream.lua", running.stream_body, running.stream_headers
+        )
         cpu0 = cpu_seconds(pids)
         res = loadgen.run(running.stream_url, stream, 10, plan.seconds)
         cpu = cpu_seconds(pids) - cpu0
         out["stream_c10"] = {
-            "rps": res.rps, "p50_ms": res.p50_ms, "p99_ms": res.p99_ms, "requests": res.requests,
-            "errors": res.errors, "sample": res.sample,
+            "rps": res.rps,
+            "p50_ms": res.p50_ms,
+            "p99_ms": res.p99_ms,
+            "requests": res.requests,
+            "errors": res.errors,
+            "sample": res.sample,
             "cpu_ms_per_req": 1000 * cpu / res.requests if res.requests else None,
         }
-        log(f"  {target.name} streams c=10: {res.rps:,.0f} streams/s p50 {res.p50_ms:.2f} ms"
-            f" cpu {out['stream_c10']['cpu_ms_per_req'] or 0:.3f} ms/stream errors {res.errors}")
+        log(
+            f"  {target.name} streams c=10: {res.rps:,.0f} streams/s p50 {res.p50_ms:.2f} ms"
+            f" cpu {out['stream_c10']['cpu_ms_per_req'] or 0:.3f} ms/stream errors {res.errors}"
+        )
         st = probe.stream_timing(running.stream_url, running.stream_body, running.stream_headers, plan.stream_n)
         out["stream"] = asdict(st)
         out["rss_load_mib"] = max(out[f"c{c}"]["rss_peak_mib"] for c in plan.concurrencies)
-        log(f"  {target.name} stream: first {st.first_p50_ms:.2f} ms last {st.last_p50_ms:.2f} ms;"
-            f" rss idle {out['rss_idle_mib']:.0f} MiB load {out['rss_load_mib']:.0f} MiB")
+        log(
+            f"  {target.name} stream: first {st.first_p50_ms:.2f} ms last {st.last_p50_ms:.2f} ms;"
+            f" rss idle {out['rss_idle_mib']:.0f} MiB load {out['rss_load_mib']:.0f} MiB"
+        )
         return out
     finally:
         running.stop()
@@ -133,12 +149,21 @@ def soak(target: Target, ctx: Context, plan: Plan, scripts: Path) -> dict[str, A
         cpu = cpu_seconds(pids) - cpu0
         time.sleep(2.0)  # the writer's last batches
         written = _metric(running.chat_url, "meshapi_request_log_written_total")
-        out = {"seconds": plan.soak_seconds, "requests": requests, "rss_mib": rss_mib, "queued": queued,
-               "rss_growth_mib": rss_mib[-1] - rss_mib[0], "written": written,
-               "dropped": _metric(running.chat_url, "meshapi_request_log_dropped_total"),
-               "cpu_ms_per_req": 1000 * cpu / requests if requests else None}
-        log(f"  soak {target.name}: {requests:,} requests in {plan.soak_seconds:.0f} s, RSS "
-            + " ".join(f"{m:.0f}" for m in rss_mib) + f" MiB, backlog {queued}, written {written}")
+        out = {
+            "seconds": plan.soak_seconds,
+            "requests": requests,
+            "rss_mib": rss_mib,
+            "queued": queued,
+            "rss_growth_mib": rss_mib[-1] - rss_mib[0],
+            "written": written,
+            "dropped": _metric(running.chat_url, "meshapi_request_log_dropped_total"),
+            "cpu_ms_per_req": 1000 * cpu / requests if requests else None,
+        }
+        log(
+            f"  soak {target.name}: {requests:,} requests in {plan.soak_seconds:.0f} s, RSS "
+            + " ".join(f"{m:.0f}" for m in rss_mib)
+            + f" MiB, backlog {queued}, written {written}"
+        )
         return out
     finally:
         running.stop()
@@ -175,10 +200,20 @@ def run(targets: list[Target], ctx: Context, plan: Plan) -> dict[str, Any]:
     results = {}
     for t in targets:
         if samples[t.name] and t.name not in skipped:
-            results[t.name] = {"label": t.label, "role": t.role, "workers": t.workers,
-                               "runs": samples[t.name], **median_of(samples[t.name])}
-    return {"results": results, "soak": soaked, "skipped": {n: r for n, r in skipped.items()},
-            "plan": asdict(plan), "labels": {t.name: t.label for t in targets}}
+            results[t.name] = {
+                "label": t.label,
+                "role": t.role,
+                "workers": t.workers,
+                "runs": samples[t.name],
+                **median_of(samples[t.name]),
+            }
+    return {
+        "results": results,
+        "soak": soaked,
+        "skipped": {n: r for n, r in skipped.items()},
+        "plan": asdict(plan),
+        "labels": {t.name: t.label for t in targets},
+    }
 
 
 def _median_tree(values: list[Any]) -> Any:

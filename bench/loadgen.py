@@ -57,9 +57,7 @@ def _lua_string(text: str) -> str:
 
 def write_script(path: Path, body: str, headers: Mapping[str, str]) -> Path:
     lines = [f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()]
-    path.write_text(
-        _LUA.format(body=_lua_string(body), headers="\n".join(lines), marker=_lua_string(fixtures.MARKER))
-    )
+    path.write_text(_LUA.format(body=_lua_string(body), headers="\n".join(lines), marker=_lua_string(fixtures.MARKER)))
     return path
 
 
@@ -108,8 +106,12 @@ def run(
     raw = json.loads(m.group(1))
     secs = raw["duration_us"] / 1e6
     errors = (
-        raw["bad_status"] + raw["bad_body"] + raw["connect_errors"] + raw["read_errors"]
-        + raw["write_errors"] + raw["timeouts"]
+        raw["bad_status"]
+        + raw["bad_body"]
+        + raw["connect_errors"]
+        + raw["read_errors"]
+        + raw["write_errors"]
+        + raw["timeouts"]
     )
     return LoadResult(
         connections=connections,

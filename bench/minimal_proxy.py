@@ -25,8 +25,7 @@ _session: aiohttp.ClientSession | None = None
 
 async def _error(send: Send, status: int, message: str) -> None:
     body = orjson.dumps({"error": {"message": message, "type": "invalid_request_error"}})
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -57,20 +56,30 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await _error(send, 404, "unknown model")
         return
     assert _session is not None
-    async with _session.post(base + "/chat/completions", data=orjson.dumps(request),
-                             headers=UPSTREAM_HEADERS) as upstream:
+    async with _session.post(
+        base + "/chat/completions", data=orjson.dumps(request), headers=UPSTREAM_HEADERS
+    ) as upstream:
         if request.get("stream"):
-            await send({"type": "http.response.start", "status": upstream.status,
-                        "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": upstream.status,
+                    "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")],
+                }
+            )
             async for piece in upstream.content.iter_any():
                 await send({"type": "http.response.body", "body": piece, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
         else:
             # Parsing the answer is part of any real proxy's job (usage, cost).
             answer = orjson.dumps(orjson.loads(await upstream.read()))
-            await send({"type": "http.response.start", "status": upstream.status,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(answer)).encode())]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": upstream.status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())],
+                }
+            )
             await send({"type": "http.response.body", "body": answer})
 
 
@@ -82,8 +91,16 @@ def main() -> None:
     for route in args.route:
         model, _, url = route.partition("=")
         ROUTES[model] = url.rstrip("/")
-    uvicorn.run(app, host="127.0.0.1", port=args.port, loop="uvloop", http="httptools",
-                log_level="warning", access_log=False, lifespan="on")
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
 
 
 if __name__ == "__main__":

@@ -92,8 +92,9 @@ def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
-def stream_timing(url: str, body: str, headers: Mapping[str, str], n: int, warmup: int = 20,
-                  max_seconds: float = 60.0) -> StreamTiming:
+def stream_timing(
+    url: str, body: str, headers: Mapping[str, str], n: int, warmup: int = 20, max_seconds: float = 60.0
+) -> StreamTiming:
     """Sequential streaming calls on one keep-alive connection; times from send to first data and to EOF."""
     conn, path = _conn(url)
     payload = body.encode()

@@ -12,8 +12,17 @@ from typing import Any
 
 # Typographic signs by code point, so the source stays plain ASCII.
 DASH, TIMES, GE, LE = "\u2013", "\u00d7", "\u2265", "\u2264"
-ORDER = ["direct", "minimal", "meshapi", "meshapi-redis-1", "meshapi-redis-n", "meshapi-priced", "meshapi-governed",
-         "litellm", "portkey"]
+ORDER = [
+    "direct",
+    "minimal",
+    "meshapi",
+    "meshapi-redis-1",
+    "meshapi-redis-n",
+    "meshapi-priced",
+    "meshapi-governed",
+    "litellm",
+    "portkey",
+]
 
 
 def _get(d: Any, *path: str) -> Any:
@@ -54,8 +63,7 @@ def gateway_table(gw: dict[str, Any]) -> str:
         added = DASH
         first_added = DASH
         if direct and name != "direct":
-            added = (f"{c10['p50_ms'] - direct['c10']['p50_ms']:.2f} / "
-                     f"{c10['p99_ms'] - direct['c10']['p99_ms']:.2f}")
+            added = f"{c10['p50_ms'] - direct['c10']['p50_ms']:.2f} / {c10['p99_ms'] - direct['c10']['p99_ms']:.2f}"
             first_added = _ms(st.get("first_p50_ms", 0) - direct["stream"]["first_p50_ms"])
         bad = sum(run.get(k, {}).get("errors", 0) for run in res[name]["runs"] for k in ("c10", "c50", "stream_c10"))
         label = res[name]["label"] + (f" \u26a0 {bad:,} bad responses" if bad else "")
@@ -96,8 +104,10 @@ def sdk_table(sdk: dict[str, Any]) -> str:
     for label, section, key, floor in spec:
         a = _get(sdk, section, "meshapi", key)
         b = _get(sdk, section, "openai", key)
-        rows.append(f"| {label} | {cell(section, 'meshapi', key)} | {cell(section, 'openai', key)} "
-                    f"| {cell(section, 'floor', key) if floor else ''} | {_ratio(a, b)} |")
+        rows.append(
+            f"| {label} | {cell(section, 'meshapi', key)} | {cell(section, 'openai', key)} "
+            f"| {cell(section, 'floor', key) if floor else ''} | {_ratio(a, b)} |"
+        )
     return "\n".join(rows)
 
 
@@ -140,30 +150,62 @@ def gateway_goals(gw: dict[str, Any]) -> list[Goal]:
     ours = g("meshapi", "c50", "rps")
     return [
         Goal("throughput >= 4x Portkey (c=50)", _ratio_of(ours, g("portkey", "c50", "rps")), "{:.2f}x", 4, True),
-        Goal("throughput >= 40x LiteLLM (c=50)", _ratio_of(ours, g("litellm", "c50", "rps")),
-             "{:.1f}x", 40, True),
-        Goal("throughput >= 0.7x minimal proxy (c=50)", _ratio_of(ours, g("minimal", "c50", "rps")),
-             "{:.2f}x", 0.7, True),
+        Goal("throughput >= 40x LiteLLM (c=50)", _ratio_of(ours, g("litellm", "c50", "rps")), "{:.1f}x", 40, True),
+        Goal(
+            "throughput >= 0.7x minimal proxy (c=50)", _ratio_of(ours, g("minimal", "c50", "rps")), "{:.2f}x", 0.7, True
+        ),
         Goal("CPU per proxied request <= 0.25 ms", g("meshapi", "c50", "cpu_ms_per_req"), "{:.3f} ms", 0.25, False),
-        Goal("CPU per request, budgeted + allowlisted key <= 1.05x plain key (c=50)",
-             _ratio_of(g("meshapi-governed", "c50", "cpu_ms_per_req"), g("meshapi-priced", "c50", "cpu_ms_per_req")),
-             "{:.3f}x", 1.05, False),
-        Goal("added latency p50 <= 2 ms (c=10)", _diff(g("meshapi", "c10", "p50_ms"), g("direct", "c10", "p50_ms")),
-             "{:.2f} ms", 2, False),
-        Goal("added latency p99 <= 6 ms (c=10)", _diff(g("meshapi", "c10", "p99_ms"), g("direct", "c10", "p99_ms")),
-             "{:.2f} ms", 6, False),
-        Goal("stream first chunk <= 1 ms above direct",
-             _diff(g("meshapi", "stream", "first_p50_ms"), g("direct", "stream", "first_p50_ms")),
-             "{:.2f} ms", 1, False),
+        Goal(
+            "CPU per request, budgeted + allowlisted key <= 1.05x plain key (c=50)",
+            _ratio_of(g("meshapi-governed", "c50", "cpu_ms_per_req"), g("meshapi-priced", "c50", "cpu_ms_per_req")),
+            "{:.3f}x",
+            1.05,
+            False,
+        ),
+        Goal(
+            "added latency p50 <= 2 ms (c=10)",
+            _diff(g("meshapi", "c10", "p50_ms"), g("direct", "c10", "p50_ms")),
+            "{:.2f} ms",
+            2,
+            False,
+        ),
+        Goal(
+            "added latency p99 <= 6 ms (c=10)",
+            _diff(g("meshapi", "c10", "p99_ms"), g("direct", "c10", "p99_ms")),
+            "{:.2f} ms",
+            6,
+            False,
+        ),
+        Goal(
+            "stream first chunk <= 1 ms above direct",
+            _diff(g("meshapi", "stream", "first_p50_ms"), g("direct", "stream", "first_p50_ms")),
+            "{:.2f} ms",
+            1,
+            False,
+        ),
         Goal("RSS idle <= 80 MiB", g("meshapi", "rss_idle_mib"), "{:.0f} MiB", 80, False),
         Goal("RSS under load <= 120 MiB", g("meshapi", "rss_load_mib"), "{:.0f} MiB", 120, False),
-        Goal("request log: CPU per request <= 1.10x without it (c=50)",
-             _ratio_of(g("meshapi", "c50", "cpu_ms_per_req"), g("meshapi-nolog", "c50", "cpu_ms_per_req")),
-             "{:.2f}x", 1.10, False),
-        Goal("request log: RSS growth over the 60 s soak <= 8 MiB",
-             _get(gw.get("soak", {}), "meshapi", "rss_growth_mib"), "{:.1f} MiB", 8, False),
-        Goal("N workers + Redis scale >= 1.7x from 1 to 2 workers",
-             _ratio_of(g("meshapi-redis-n", "c50", "rps"), g("meshapi-redis-1", "c50", "rps")), "{:.2f}x", 1.7, True),
+        Goal(
+            "request log: CPU per request <= 1.10x without it (c=50)",
+            _ratio_of(g("meshapi", "c50", "cpu_ms_per_req"), g("meshapi-nolog", "c50", "cpu_ms_per_req")),
+            "{:.2f}x",
+            1.10,
+            False,
+        ),
+        Goal(
+            "request log: RSS growth over the 60 s soak <= 8 MiB",
+            _get(gw.get("soak", {}), "meshapi", "rss_growth_mib"),
+            "{:.1f} MiB",
+            8,
+            False,
+        ),
+        Goal(
+            "N workers + Redis scale >= 1.7x from 1 to 2 workers",
+            _ratio_of(g("meshapi-redis-n", "c50", "rps"), g("meshapi-redis-1", "c50", "rps")),
+            "{:.2f}x",
+            1.7,
+            True,
+        ),
     ]
 
 
@@ -172,14 +214,27 @@ def sdk_goals(sdk: dict[str, Any]) -> list[Goal]:
         return _get(sdk, *path)
 
     return [
-        Goal("SDK import <= 1.3x httpx + pydantic floor",
-             _ratio_of(s("import", "meshapi", "median_ms"), s("import", "floor", "median_ms")), "{:.2f}x", 1.3, False),
-        Goal("SDK CPU per create <= openai's",
-             _ratio_of(s("create", "meshapi", "cpu_ms"), s("create", "openai", "cpu_ms")),
-             "{:.2f}x openai's", 1, False),
-        Goal("SDK CPU per 200-chunk stream <= openai's",
-             _ratio_of(s("stream200", "meshapi", "cpu_ms"), s("stream200", "openai", "cpu_ms")),
-             "{:.2f}x openai's", 1, False),
+        Goal(
+            "SDK import <= 1.3x httpx + pydantic floor",
+            _ratio_of(s("import", "meshapi", "median_ms"), s("import", "floor", "median_ms")),
+            "{:.2f}x",
+            1.3,
+            False,
+        ),
+        Goal(
+            "SDK CPU per create <= openai's",
+            _ratio_of(s("create", "meshapi", "cpu_ms"), s("create", "openai", "cpu_ms")),
+            "{:.2f}x openai's",
+            1,
+            False,
+        ),
+        Goal(
+            "SDK CPU per 200-chunk stream <= openai's",
+            _ratio_of(s("stream200", "meshapi", "cpu_ms"), s("stream200", "openai", "cpu_ms")),
+            "{:.2f}x openai's",
+            1,
+            False,
+        ),
         Goal("1 MiB SSE event <= 20 ms", s("sse_1mb", "meshapi", "median_ms"), "{:.1f} ms", 20, False),
     ]
 
@@ -231,8 +286,9 @@ def revision(root: str) -> str:
     head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     if head.returncode != 0:
         return "unknown"
-    dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", root, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+    ).stdout.strip()
     return head.stdout.strip() + (" with local changes" if dirty else "")
 
 
@@ -248,7 +304,8 @@ def render(data: dict[str, Any]) -> str:
         vers = {n: r["median"].get("version", "") for n, r in gw["results"].items()}
         parts.append(
             f"### Gateway: wrk, 2 threads, {plan['seconds']:g} s per run, {plan['rounds']} round(s) alternating order, "
-            f"medians; streaming timed over {plan['stream_n']} sequential 12-chunk streams")
+            f"medians; streaming timed over {plan['stream_n']} sequential 12-chunk streams"
+        )
         parts.append("")
         parts.append("Versions: " + ", ".join(f"{n} {v}" for n, v in vers.items() if v))
         parts.append("")
@@ -256,11 +313,15 @@ def render(data: dict[str, Any]) -> str:
         parts.append("")
         noise = [
             run.get(f"c{c}", {}).get("other_cores", 0.0)
-            for r in gw["results"].values() for run in r["runs"] for c in (10, 50)
+            for r in gw["results"].values()
+            for run in r["runs"]
+            for c in (10, 50)
         ]
         if noise and max(noise) > 0.2:
-            parts.append(f"\u26a0 Other processes used up to {max(noise):.2f} cores during the load runs "
-                         "(last column): the figures of this run are disturbed; rerun on a quiet machine.")
+            parts.append(
+                f"\u26a0 Other processes used up to {max(noise):.2f} cores during the load runs "
+                "(last column): the figures of this run are disturbed; rerun on a quiet machine."
+            )
             parts.append("")
     if sdk:
         v = sdk.get("versions", {})
@@ -292,7 +353,9 @@ def scale_ceiling(gw: dict[str, Any], machine: dict[str, str]) -> str | None:
         return None
     per_request = many["cpu_ms_per_req"] + many["rig_cpu_ms_per_req"]
     best = 1000 * cores / per_request
-    return (f"Scale-out ceiling on this machine: {cores} cores / ({many['cpu_ms_per_req']:.3f} ms gateway + "
-            f"{many['rig_cpu_ms_per_req']:.3f} ms nginx and wrk per request) = {best:,.0f} req/s at most, "
-            f"{best / one['rps']:.2f}{TIMES} the 1-worker rate; measured {many['rps'] / one['rps']:.2f}{TIMES} "
-            f"({many['rps'] / best:.0%} of the ceiling).")
+    return (
+        f"Scale-out ceiling on this machine: {cores} cores / ({many['cpu_ms_per_req']:.3f} ms gateway + "
+        f"{many['rig_cpu_ms_per_req']:.3f} ms nginx and wrk per request) = {best:,.0f} req/s at most, "
+        f"{best / one['rps']:.2f}{TIMES} the 1-worker rate; measured {many['rps'] / one['rps']:.2f}{TIMES} "
+        f"({many['rps'] / best:.0%} of the ceiling)."
+    )

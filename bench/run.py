@@ -30,8 +30,11 @@ BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description="meshapi benchmarks: gateway vs peers, SDK vs openai, one run, one machine")
     p.add_argument("--only", default=",".join(PARTS), help="comma list of parts: gateway,sdk,cache")
-    p.add_argument("--targets", default="", help="comma list of gateway targets (default: all): "
-                   + ",".join(t.name for t in targets_mod.all_targets(2)))
+    p.add_argument(
+        "--targets",
+        default="",
+        help="comma list of gateway targets (default: all): " + ",".join(t.name for t in targets_mod.all_targets(2)),
+    )
     p.add_argument("--quick", action="store_true", help="smoke run: 1 round, short runs, fewer calls")
     p.add_argument("--rounds", type=int, help="rounds per target (default 2, quick 1)")
     p.add_argument("--seconds", type=float, help="seconds per wrk run (default 10, quick 2)")
@@ -41,8 +44,14 @@ def parse_args() -> argparse.Namespace:
 
 
 def run_sdk(python: str, up: upstream.Upstream, quick: bool) -> dict[str, Any]:
-    argv = [python, str(deps.BENCH / "sdk_bench.py"), "--chat-root", f"http://127.0.0.1:{up.chat_port}",
-            "--stream200-root", f"http://127.0.0.1:{up.stream200_port}"]
+    argv = [
+        python,
+        str(deps.BENCH / "sdk_bench.py"),
+        "--chat-root",
+        f"http://127.0.0.1:{up.chat_port}",
+        "--stream200-root",
+        f"http://127.0.0.1:{up.stream200_port}",
+    ]
     if quick:
         argv.append("--quick")
     env = {**os.environ, "PYTHONPATH": deps.source_path()}
@@ -95,8 +104,12 @@ def main() -> int:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     work = deps.RESULTS / stamp
     work.mkdir(parents=True, exist_ok=True)
-    data: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quick": args.quick,
-                  "machine": report.machine(), "revision": report.revision(str(deps.ROOT))}
+    data: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "quick": args.quick,
+        "machine": report.machine(),
+        "revision": report.revision(str(deps.ROOT)),
+    }
 
     tools = {"nginx": "nginx", "wrk": "wrk"}
     if "gateway" in parts:

@@ -29,8 +29,10 @@ def _guard(fn: Callable[..., Any], *args: Any) -> Any:
     try:
         return fn(*args)
     except Exception as exc:
-        return {"error": f"{type(exc).__name__}: {exc}".strip()[:400],
-                "where": traceback.format_exc(limit=3).strip().splitlines()[-3:]}
+        return {
+            "error": f"{type(exc).__name__}: {exc}".strip()[:400],
+            "where": traceback.format_exc(limit=3).strip().splitlines()[-3:],
+        }
 
 
 def import_ms(statement: str, n: int) -> dict[str, Any]:
@@ -125,6 +127,7 @@ def _chunks(size: int = 64) -> list[bytes]:
 
 def decode_meshapi(chunks: list[bytes]) -> int:
     from meshapi._sse import SSEDecoder
+
     decoder = SSEDecoder()
     events = []
     for c in chunks:

@@ -50,8 +50,23 @@ class Context:
             if not Path(exe).exists():
                 raise Skip("redis-server is not installed")
             port = free_port()
-            self._redis = Proc("redis", [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                         "--appendonly", "no", "--protected-mode", "no"], self.logs)
+            self._redis = Proc(
+                "redis",
+                [
+                    exe,
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--protected-mode",
+                    "no",
+                ],
+                self.logs,
+            )
             wait_port(port, self._redis, timeout=15)
             self._redis_url = f"redis://127.0.0.1:{port}/0"
         return self._redis_url
@@ -135,7 +150,9 @@ def _direct(ctx: Context) -> Running:
         stream_url=up.stream_url + "/chat/completions",
         chat_body=fixtures.request_body("mock", False),
         stream_body=fixtures.request_body("mock-stream", True),
-        chat_headers=h, stream_headers=h, pid=up.proc.pid,
+        chat_headers=h,
+        stream_headers=h,
+        pid=up.proc.pid,
         version=_nginx_version(),
     )
 
@@ -152,14 +169,33 @@ def _minimal(ctx: Context) -> Running:
     up = ctx.upstream
     port = free_port()
     script = Path(__file__).resolve().parent / "minimal_proxy.py"
-    proc = Proc("minimal-proxy", [ctx.python, str(script), "--port", str(port),
-                                  "--route", f"mock={up.chat_url}", "--route", f"mock-stream={up.stream_url}"],
-                ctx.logs)
+    proc = Proc(
+        "minimal-proxy",
+        [
+            ctx.python,
+            str(script),
+            "--port",
+            str(port),
+            "--route",
+            f"mock={up.chat_url}",
+            "--route",
+            f"mock-stream={up.stream_url}",
+        ],
+        ctx.logs,
+    )
     _listening(proc, port, 30)
     h = _headers(UPSTREAM_KEY)
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
-    return Running(url, url, fixtures.request_body("mock", False), fixtures.request_body("mock-stream", True),
-                   h, h, proc.pid, [proc])
+    return Running(
+        url,
+        url,
+        fixtures.request_body("mock", False),
+        fixtures.request_body("mock-stream", True),
+        h,
+        h,
+        proc.pid,
+        [proc],
+    )
 
 
 # -- meshapi-gateway -----------------------------------------------------------------
@@ -185,8 +221,9 @@ def _gateway_available(ctx: Context) -> None:
         raise Skip(f"meshapi-gateway CLI not importable yet ({last})")
 
 
-def _gateway_config(ctx: Context, path: Path, redis_url: str, priced: bool = False,
-                    extra: tuple[str, ...] = ()) -> None:
+def _gateway_config(
+    ctx: Context, path: Path, redis_url: str, priced: bool = False, extra: tuple[str, ...] = ()
+) -> None:
     up = ctx.upstream
     lines = ['log_level = "warning"', "access_log = false"]
     if redis_url:
@@ -194,8 +231,13 @@ def _gateway_config(ctx: Context, path: Path, redis_url: str, priced: bool = Fal
     lines += ["", "[local_model]", "enabled = false"]
     for model_id, base in (("bench/mock", up.chat_url), ("bench/mock-stream", up.stream_url)):
         lines += [
-            "", "[[models]]", f'id = "{model_id}"', 'provider = "openai_compat"', 'upstream_model = "mock"',
-            f'base_url = "{base}"', f'api_key = "{UPSTREAM_KEY}"',
+            "",
+            "[[models]]",
+            f'id = "{model_id}"',
+            'provider = "openai_compat"',
+            'upstream_model = "mock"',
+            f'base_url = "{base}"',
+            f'api_key = "{UPSTREAM_KEY}"',
             *(['prompt_usd_per_1m = "1"', 'completion_usd_per_1m = "2"'] if priced else ["is_free = true"]),
         ]
     lines += ["", *extra]
@@ -206,8 +248,9 @@ def _gateway_config(ctx: Context, path: Path, redis_url: str, priced: bool = Fal
 GOVERNED_KEY_ARGS = ["--budget-usd", "100000", "--budget-period", "monthly", "--models", "bench/*"]
 
 
-def _gateway(workers: int | None, redis: bool, priced: bool = False,
-             governed: bool = False, extra: tuple[str, ...] = ()) -> Callable[[Context], Running]:
+def _gateway(
+    workers: int | None, redis: bool, priced: bool = False, governed: bool = False, extra: tuple[str, ...] = ()
+) -> Callable[[Context], Running]:
     """``extra``: config lines (tables) added at the end of the gateway's TOML file."""
 
     def start(ctx: Context) -> Running:
@@ -219,10 +262,25 @@ def _gateway(workers: int | None, redis: bool, priced: bool = False,
         config = home / "gateway.toml"
         _gateway_config(ctx, config, ctx.redis_url() if redis else "", priced, extra)
         env = {**os.environ, **_gateway_env()}
-        made = subprocess.run([*_gateway_argv(ctx), "keys", "create", "--owner", "bench", "--json",
-                               "--data-dir", str(data), "--config", str(config),
-                               *(GOVERNED_KEY_ARGS if governed else [])],
-                              capture_output=True, text=True, env=env, timeout=120)
+        made = subprocess.run(
+            [
+                *_gateway_argv(ctx),
+                "keys",
+                "create",
+                "--owner",
+                "bench",
+                "--json",
+                "--data-dir",
+                str(data),
+                "--config",
+                str(config),
+                *(GOVERNED_KEY_ARGS if governed else []),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
         if made.returncode != 0:
             raise Skip(f"`meshapi-gateway keys create` failed: {(made.stderr or made.stdout).strip()[-400:]}")
         try:
@@ -230,15 +288,36 @@ def _gateway(workers: int | None, redis: bool, priced: bool = False,
         except (ValueError, KeyError) as exc:
             raise Skip(f"`keys create --json` printed no key ({exc}): {made.stdout[:200]!r}") from None
         port = free_port()
-        argv = [*_gateway_argv(ctx), "serve", "--host", "127.0.0.1", "--port", str(port),
-                "--data-dir", str(data), "--config", str(config), "--workers", str(n)]
+        argv = [
+            *_gateway_argv(ctx),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data),
+            "--config",
+            str(config),
+            "--workers",
+            str(n),
+        ]
         proc = Proc(home.name.rsplit("-", 1)[0], argv, ctx.logs, env=_gateway_env())
         _listening(proc, port, 90)
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
         h = _headers(key)
-        return Running(url, url, fixtures.request_body("bench/mock", False),
-                       fixtures.request_body("bench/mock-stream", True), h, h, proc.pid, [proc],
-                       version=_gateway_version(ctx), extra_pids=[ctx.redis_pid] if redis else [])
+        return Running(
+            url,
+            url,
+            fixtures.request_body("bench/mock", False),
+            fixtures.request_body("bench/mock-stream", True),
+            h,
+            h,
+            proc.pid,
+            [proc],
+            version=_gateway_version(ctx),
+            extra_pids=[ctx.redis_pid] if redis else [],
+        )
 
     return start
 
@@ -280,13 +359,39 @@ def _litellm(ctx: Context) -> Running:
         "LITELLM_TELEMETRY": "False",
         "NO_DOCS": "True",
     }
-    proc = Proc("litellm", [str(exe), "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
-                            "--num_workers", "1", "--telemetry", "False"], ctx.logs, env=env, cwd=home)
+    proc = Proc(
+        "litellm",
+        [
+            str(exe),
+            "--config",
+            str(config),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--num_workers",
+            "1",
+            "--telemetry",
+            "False",
+        ],
+        ctx.logs,
+        env=env,
+        cwd=home,
+    )
     _listening(proc, port, 180)
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
     h = _headers(LITELLM_KEY)
-    return Running(url, url, fixtures.request_body("mock", False), fixtures.request_body("mock-stream", True),
-                   h, h, proc.pid, [proc], version=deps.litellm_version())
+    return Running(
+        url,
+        url,
+        fixtures.request_body("mock", False),
+        fixtures.request_body("mock-stream", True),
+        h,
+        h,
+        proc.pid,
+        [proc],
+        version=deps.litellm_version(),
+    )
 
 
 def _portkey(ctx: Context) -> Running:
@@ -296,15 +401,29 @@ def _portkey(ctx: Context) -> Running:
         raise Skip(str(exc)) from None
     up = ctx.upstream
     port = free_port()
-    proc = Proc("portkey", ["node", str(entry), f"--port={port}", "--headless"], ctx.logs,
-                env={"NODE_ENV": "production"}, cwd=entry.parent)
+    proc = Proc(
+        "portkey",
+        ["node", str(entry), f"--port={port}", "--headless"],
+        ctx.logs,
+        env={"NODE_ENV": "production"},
+        cwd=entry.parent,
+    )
     _listening(proc, port, 60)
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
     # Portkey routes by headers: provider plus a custom host per call shape.
     chat_h = _headers(UPSTREAM_KEY, {"x-portkey-provider": "openai", "x-portkey-custom-host": up.chat_url})
     stream_h = _headers(UPSTREAM_KEY, {"x-portkey-provider": "openai", "x-portkey-custom-host": up.stream_url})
-    return Running(url, url, fixtures.request_body("mock", False), fixtures.request_body("mock", True),
-                   chat_h, stream_h, proc.pid, [proc], version=deps.PORTKEY_VERSION)
+    return Running(
+        url,
+        url,
+        fixtures.request_body("mock", False),
+        fixtures.request_body("mock", True),
+        chat_h,
+        stream_h,
+        proc.pid,
+        [proc],
+        version=deps.PORTKEY_VERSION,
+    )
 
 
 def all_targets(cpus: int) -> list[Target]:
@@ -313,16 +432,33 @@ def all_targets(cpus: int) -> list[Target]:
         Target("minimal", "minimal Python proxy", "limit", _minimal),
         Target("meshapi", "meshapi-gateway, 1 worker", "ours", _gateway(1, redis=False)),
         # The same gateway without its request log: the log's cost is the difference (same run).
-        Target("meshapi-nolog", "meshapi-gateway, 1 worker, request log off", "ours",
-               _gateway(1, redis=False, extra=("[request_log]", "enabled = false"))),
+        Target(
+            "meshapi-nolog",
+            "meshapi-gateway, 1 worker, request log off",
+            "ours",
+            _gateway(1, redis=False, extra=("[request_log]", "enabled = false")),
+        ),
         Target("meshapi-redis-1", "meshapi-gateway, 1 worker + Redis", "ours", _gateway(1, redis=True)),
-        Target("meshapi-redis-n", f"meshapi-gateway, {cpus} workers + Redis", "ours", _gateway(None, redis=True),
-               workers=cpus),
+        Target(
+            "meshapi-redis-n",
+            f"meshapi-gateway, {cpus} workers + Redis",
+            "ours",
+            _gateway(None, redis=True),
+            workers=cpus,
+        ),
         # Plain key vs budgeted, allowlisted key on priced models (each call billed), same run.
-        Target("meshapi-priced", "meshapi-gateway, 1 worker, priced models, plain key", "ours",
-               _gateway(1, redis=False, priced=True)),
-        Target("meshapi-governed", "meshapi-gateway, 1 worker, priced models, budgeted + allowlisted key", "ours",
-               _gateway(1, redis=False, priced=True, governed=True)),
+        Target(
+            "meshapi-priced",
+            "meshapi-gateway, 1 worker, priced models, plain key",
+            "ours",
+            _gateway(1, redis=False, priced=True),
+        ),
+        Target(
+            "meshapi-governed",
+            "meshapi-gateway, 1 worker, priced models, budgeted + allowlisted key",
+            "ours",
+            _gateway(1, redis=False, priced=True, governed=True),
+        ),
         Target("litellm", "LiteLLM proxy, 1 worker", "peer", _litellm),
         Target("portkey", "Portkey gateway", "peer", _portkey),
     ]

@@ -176,9 +176,21 @@ class Nginx:
         binary = shutil.which("nginx") or "/usr/sbin/nginx"
         if not Path(binary).exists():
             raise FileNotFoundError("nginx is not installed (apt-get install nginx)")
-        self.proc = subprocess.Popen([binary, "-p", str(self.folder), "-c", str(self.conf), "-e",
-                                      str(self.folder / "error.log"), "-g", "daemon off;"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "-p",
+                str(self.folder),
+                "-c",
+                str(self.conf),
+                "-e",
+                str(self.folder / "error.log"),
+                "-g",
+                "daemon off;",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -207,8 +219,17 @@ class Nginx:
         for line in (self.folder / "access.log").read_text().splitlines():
             msec, took, status, rest = line.split(" ", 3)
             upstream, upstream_status, method, uri = rest.rsplit(" ", 3)
-            rows.append({"end": float(msec), "start": float(msec) - float(took), "status": int(status),
-                         "upstream": upstream, "upstream_status": upstream_status, "method": method, "uri": uri})
+            rows.append(
+                {
+                    "end": float(msec),
+                    "start": float(msec) - float(took),
+                    "status": int(status),
+                    "upstream": upstream,
+                    "upstream_status": upstream_status,
+                    "method": method,
+                    "uri": uri,
+                }
+            )
         return rows
 
 
@@ -224,9 +245,23 @@ class Upstream:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self) -> "Upstream":
-        self.proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "gwtest.lean_upstream:lean_app", "--app-dir",
-                                      str(TESTS), "--port", str(self.port), "--log-level", "warning",
-                                      "--no-access-log"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "gwtest.lean_upstream:lean_app",
+                "--app-dir",
+                str(TESTS),
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -256,13 +291,27 @@ class Cluster:
 
     def node_settings(self) -> dict[str, Any]:
         return {
-            "database_url": self.database_url, "redis_url": self.redis.url, "admin_token": ADMIN,
-            "models": [{"id": MODEL, "upstream_model": "lean", "provider": "openai_compat",
-                        "base_url": self.upstream.url, "api_key": "sk-fake",
-                        "prompt_usd_per_1m": "1.25", "completion_usd_per_1m": "3.1"}],
+            "database_url": self.database_url,
+            "redis_url": self.redis.url,
+            "admin_token": ADMIN,
+            "models": [
+                {
+                    "id": MODEL,
+                    "upstream_model": "lean",
+                    "provider": "openai_compat",
+                    "base_url": self.upstream.url,
+                    "api_key": "sk-fake",
+                    "prompt_usd_per_1m": "1.25",
+                    "completion_usd_per_1m": "3.1",
+                }
+            ],
             # Files live in the database: the nodes share no folder.
-            "file_storage": "database", "batch_lease_seconds": 5, "batch_poll_seconds": 0.5,
-            "key_cache_refresh_seconds": 0.5, "shutdown_grace_seconds": 10, "log_level": "warning",
+            "file_storage": "database",
+            "batch_lease_seconds": 5,
+            "batch_poll_seconds": 0.5,
+            "key_cache_refresh_seconds": 0.5,
+            "shutdown_grace_seconds": 10,
+            "log_level": "warning",
         }
 
     def start(self) -> "Cluster":
@@ -270,8 +319,12 @@ class Cluster:
         self.redis.start()
         self.upstream.start()
         self.database_url = self.pg.new_database()
-        subprocess.run([sys.executable, "-m", "meshapi_gateway", "migrate", "--database-url", self.database_url],
-                       check=True, capture_output=True, env=_clean_env())
+        subprocess.run(
+            [sys.executable, "-m", "meshapi_gateway", "migrate", "--database-url", self.database_url],
+            check=True,
+            capture_output=True,
+            env=_clean_env(),
+        )
         for i in range(3):
             folder = self.root / f"node{i + 1}"
             folder.mkdir()
@@ -283,8 +336,9 @@ class Cluster:
 
     def restart(self, i: int) -> None:
         old = self.nodes[i]
-        self.nodes[i] = GatewayProcess(Path(old.settings["data_dir"]), self.upstream.url, port=old.port,
-                                       **self.node_settings()).start()
+        self.nodes[i] = GatewayProcess(
+            Path(old.settings["data_dir"]), self.upstream.url, port=old.port, **self.node_settings()
+        ).start()
 
     def stop(self) -> None:
         if self.nginx is not None:
@@ -302,6 +356,7 @@ def _clean_env() -> dict[str, str]:
 
 # -- the clients --------------------------------------------------------------
 
+
 @dataclass
 class Outcome:
     status: int = 0
@@ -318,8 +373,9 @@ def _stream_cost(text: str) -> Decimal | None:
     return Decimal(json.loads(payloads[-2])["cost"])
 
 
-async def one_request(client: httpx.AsyncClient, key: str, body: dict[str, Any], out: Outcome,
-                      max_attempts: int = 20) -> None:
+async def one_request(
+    client: httpx.AsyncClient, key: str, body: dict[str, Any], out: Outcome, max_attempts: int = 20
+) -> None:
     """One logical request: the same Idempotency-Key on every attempt until an answer arrives."""
     headers = {"authorization": f"Bearer {key}", "idempotency-key": str(uuid.uuid4())}
     pause = 0.1
@@ -328,14 +384,18 @@ async def one_request(client: httpx.AsyncClient, key: str, body: dict[str, Any],
         try:
             async with client.stream("POST", "/v1/chat/completions", json=body, headers=headers) as r:
                 text = (await r.aread()).decode()
-                status, replayed, ctype = r.status_code, r.headers.get("idempotent-replayed") == "true", \
-                    r.headers.get("content-type", "")
+                status, replayed, ctype = (
+                    r.status_code,
+                    r.headers.get("idempotent-replayed") == "true",
+                    r.headers.get("content-type", ""),
+                )
         except httpx.HTTPError as exc:
             out.failures.append(type(exc).__name__)
         else:
             if status == 200:
-                cost = _stream_cost(text) if ctype.startswith("text/event-stream") else \
-                    Decimal(json.loads(text)["cost"])
+                cost = (
+                    _stream_cost(text) if ctype.startswith("text/event-stream") else Decimal(json.loads(text)["cost"])
+                )
                 if cost is not None:
                     out.status, out.cost, out.replayed = 200, cost, replayed
                     return
@@ -355,6 +415,7 @@ def _body(i: int) -> dict[str, Any]:
 
 
 # -- the run ------------------------------------------------------------------
+
 
 def _admin(url: str) -> httpx.Client:
     return httpx.Client(base_url=url, headers={"authorization": f"Bearer {ADMIN}"}, timeout=30)
@@ -380,29 +441,42 @@ def _setup_keys(url: str, cfg: Config) -> tuple[dict[str, str], str, str]:
 
 
 def _start_batch(url: str, key: str, lines: int) -> str:
-    data = b"".join(json.dumps({"custom_id": f"item-{i:05d}", "method": "POST", "url": "/v1/chat/completions",
-                                "body": _body(i) | {"stream": False}}).encode() + b"\n" for i in range(lines))
+    data = b"".join(
+        json.dumps(
+            {
+                "custom_id": f"item-{i:05d}",
+                "method": "POST",
+                "url": "/v1/chat/completions",
+                "body": _body(i) | {"stream": False},
+            }
+        ).encode()
+        + b"\n"
+        for i in range(lines)
+    )
     with httpx.Client(base_url=url, headers={"authorization": f"Bearer {key}"}, timeout=60) as c:
         r = c.post("/v1/files", files={"file": ("batch.jsonl", data)}, data={"purpose": "batch"})
         assert r.status_code in (200, 201), r.text
-        r = c.post("/v1/batches", json={"input_file_id": r.json()["id"], "endpoint": "/v1/chat/completions",
-                                        "completion_window": "24h"})
+        r = c.post(
+            "/v1/batches",
+            json={"input_file_id": r.json()["id"], "endpoint": "/v1/chat/completions", "completion_window": "24h"},
+        )
         assert r.status_code in (200, 201), r.text
         return str(r.json()["id"])
 
 
 async def _burst(url: str, key: str, n: int) -> list[int]:
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+
         async def one(i: int) -> int:
-            r = await client.post("/v1/chat/completions", json=_body(i) | {"stream": False},
-                                  headers={"authorization": f"Bearer {key}"})
+            r = await client.post(
+                "/v1/chat/completions", json=_body(i) | {"stream": False}, headers={"authorization": f"Bearer {key}"}
+            )
             return r.status_code
 
         return list(await asyncio.gather(*(one(i) for i in range(n))))
 
 
-async def _load(cluster: Cluster, cfg: Config, keys: list[str], limited: str,
-                events: dict[str, Any]) -> list[Outcome]:
+async def _load(cluster: Cluster, cfg: Config, keys: list[str], limited: str, events: dict[str, Any]) -> list[Outcome]:
     assert cluster.nginx is not None
     url = cluster.nginx.url
     outcomes = [Outcome() for _ in range(cfg.requests)]
@@ -457,8 +531,11 @@ def _wait_batch(url: str, key: str, batch_id: str, timeout: float = 300) -> dict
             b = c.get(f"/v1/batches/{batch_id}").json()
             if b["status"] in ("completed", "failed", "expired", "cancelled") or time.monotonic() > deadline:
                 if b.get("output_file_id"):
-                    b["_output"] = [json.loads(x) for x in c.get(f"/v1/files/{b['output_file_id']}/content")
-                                    .content.splitlines() if x.strip()]
+                    b["_output"] = [
+                        json.loads(x)
+                        for x in c.get(f"/v1/files/{b['output_file_id']}/content").content.splitlines()
+                        if x.strip()
+                    ]
                 return dict(b)
             time.sleep(0.5)
 
@@ -467,6 +544,7 @@ async def _trickle(url: str, key: str, n: int, seconds: float) -> list[Outcome]:
     """Requests spread over ``seconds`` (the Redis outage), retried like the load's."""
     outcomes = [Outcome() for _ in range(n)]
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+
         async def one(i: int) -> None:
             await asyncio.sleep(seconds * i / n)
             await one_request(client, key, _body(i), outcomes[i], max_attempts=3)
@@ -497,36 +575,48 @@ def run(cfg: Config) -> Report:
     return report
 
 
-def _check_load(report: Report, cfg: Config, cluster: Cluster, outcomes: list[Outcome], events: dict[str, Any],
-                owners: list[str]) -> None:
+def _check_load(
+    report: Report, cfg: Config, cluster: Cluster, outcomes: list[Outcome], events: dict[str, Any], owners: list[str]
+) -> None:
     assert cluster.nginx is not None
     report.seconds = round(events["seconds"], 1)
     report.requests_per_second = round(cfg.requests / events["seconds"], 1)
     report.answered = sum(1 for o in outcomes if o.status == 200)
     report.retried_requests = sum(1 for o in outcomes if o.attempts > 1)
     report.replayed_answers = sum(1 for o in outcomes if o.replayed)
-    report.check(report.answered == cfg.requests,
-                 f"{cfg.requests - report.answered} requests got no answer: "
-                 f"{[(o.status, o.failures) for o in outcomes if o.status != 200][:5]}")
+    report.check(
+        report.answered == cfg.requests,
+        f"{cfg.requests - report.answered} requests got no answer: "
+        f"{[(o.status, o.failures) for o in outcomes if o.status != 200][:5]}",
+    )
 
     # Failed attempts, as nginx saw them: each must have gone to the killed node while it died.
     killed = f"127.0.0.1:{cluster.nodes[0].port}"
-    failed = [row for row in cluster.nginx.log() if row["uri"] == "/v1/chat/completions"
-              and row["status"] >= 500]
+    failed = [row for row in cluster.nginx.log() if row["uri"] == "/v1/chat/completions" and row["status"] >= 500]
     report.failed_attempts = len(failed)
-    in_flight = [row for row in failed if row["upstream"].split(",")[-1].strip() == killed
-                 and row["start"] <= events["killed_at"] + 0.05 and row["end"] >= events["kill_at"] - 0.05]
+    in_flight = [
+        row
+        for row in failed
+        if row["upstream"].split(",")[-1].strip() == killed
+        and row["start"] <= events["killed_at"] + 0.05
+        and row["end"] >= events["kill_at"] - 0.05
+    ]
     report.failed_on_killed_node_in_flight = len(in_flight)
     others = [row for row in failed if row not in in_flight]
     ports = {f"127.0.0.1:{n.port}": f"node{i + 1}" for i, n in enumerate(cluster.nodes)}
-    report.check(not others, f"{len(others)} failed attempts were not in flight on the killed node: "
-                 f"{[(ports.get(r['upstream'], r['upstream']), r) for r in others[:5]]}; events "
-                 f"{ {k: v for k, v in events.items() if k.endswith('_at')} }; nginx said: "
-                 f"{cluster.nginx.errors()[-5:]}")
+    report.check(
+        not others,
+        f"{len(others)} failed attempts were not in flight on the killed node: "
+        f"{[(ports.get(r['upstream'], r['upstream']), r) for r in others[:5]]}; events "
+        f"{ {k: v for k, v in events.items() if k.endswith('_at')} }; nginx said: "
+        f"{cluster.nginx.errors()[-5:]}",
+    )
     report.check(len(in_flight) <= cfg.connections + 1, "more failures than requests could be in flight")
     client_failures = sum(len(o.failures) for o in outcomes)
-    report.check(client_failures <= len(failed) + cfg.connections,
-                 f"clients saw {client_failures} failed attempts, nginx logged {len(failed)}")
+    report.check(
+        client_failures <= len(failed) + cfg.connections,
+        f"clients saw {client_failures} failed attempts, nginx logged {len(failed)}",
+    )
 
     # The ledger: one row per answered request, its sum what the clients were shown. The restarted
     # node settles the killed one's journal first (bills a retry superseded are dropped): wait for it.
@@ -545,8 +635,10 @@ def _check_load(report: Report, cfg: Config, cluster: Cluster, outcomes: list[Ou
     burst = events.get("burst", [])
     report.rate_limit_admitted = burst.count(200)
     report.rate_limit_refused = burst.count(429)
-    report.check(report.rate_limit_admitted == cfg.rate_limit and report.rate_limit_refused == cfg.rate_limit,
-                 f"rate limit {cfg.rate_limit}/min admitted {report.rate_limit_admitted} of {len(burst)}")
+    report.check(
+        report.rate_limit_admitted == cfg.rate_limit and report.rate_limit_refused == cfg.rate_limit,
+        f"rate limit {cfg.rate_limit}/min admitted {report.rate_limit_admitted} of {len(burst)}",
+    )
 
 
 def _check_batch(report: Report, cfg: Config, cluster: Cluster, batch: dict[str, Any]) -> None:
@@ -554,12 +646,16 @@ def _check_batch(report: Report, cfg: Config, cluster: Cluster, batch: dict[str,
     ids = [line["custom_id"] for line in output]
     report.batch_items = len(ids)
     report.check(batch["status"] == "completed", f"batch ended {batch['status']}: {batch.get('request_counts')}")
-    report.check(sorted(ids) == [f"item-{i:05d}" for i in range(cfg.batch_lines)],
-                 f"batch output: {len(ids)} lines, {len(set(ids))} distinct custom_ids of {cfg.batch_lines}")
+    report.check(
+        sorted(ids) == [f"item-{i:05d}" for i in range(cfg.batch_lines)],
+        f"batch output: {len(ids)} lines, {len(set(ids))} distinct custom_ids of {cfg.batch_lines}",
+    )
     report.check(all(line["response"]["status_code"] == 200 for line in output), "a batch item failed")
     billed = ledger(cluster.database_url, "scale-batch")
-    report.check(len(billed) == cfg.batch_lines and len({r.request_id for r in billed}) == cfg.batch_lines,
-                 f"batch billed {len(billed)} rows for {cfg.batch_lines} items")
+    report.check(
+        len(billed) == cfg.batch_lines and len({r.request_id for r in billed}) == cfg.batch_lines,
+        f"batch billed {len(billed)} rows for {cfg.batch_lines} items",
+    )
 
 
 def _ready_statuses(cluster: Cluster) -> list[int]:
@@ -589,17 +685,25 @@ def _redis_outage(report: Report, cfg: Config, cluster: Cluster, key: str, owner
     report.redis_back_seconds = round(time.monotonic() - back, 1)
     report.redis_down_served = sum(1 for o in outcomes if o.status == 200)
     report.redis_down_failed = len(outcomes) - report.redis_down_served
-    report.check(report.redis_down_served == len(outcomes),
-                 f"with Redis down {report.redis_down_failed} of {len(outcomes)} requests failed")
-    report.check(report.redis_down_ready == [503, 503, 503],
-                 f"/ready with Redis down: {report.redis_down_ready} (documented: 503 on every node)")
+    report.check(
+        report.redis_down_served == len(outcomes),
+        f"with Redis down {report.redis_down_failed} of {len(outcomes)} requests failed",
+    )
+    report.check(
+        report.redis_down_ready == [503, 503, 503],
+        f"/ready with Redis down: {report.redis_down_ready} (documented: 503 on every node)",
+    )
     report.check(_ready_statuses(cluster) == [200, 200, 200], "nodes not ready 60 s after Redis came back")
     seen = sum((o.cost for o in outcomes if o.cost is not None), Decimal(0))
     after = [r for o in owners for r in ledger(cluster.database_url, o)]
-    report.check(len(after) - before_rows == report.redis_down_served,
-                 f"{len(after) - before_rows} ledger rows for {report.redis_down_served} answers with Redis down")
-    report.check(sum((Decimal(r.cost_usd) for r in after), Decimal(0)) == Decimal(report.ledger_usd) + seen,
-                 "the ledger does not match the costs shown during the Redis outage")
+    report.check(
+        len(after) - before_rows == report.redis_down_served,
+        f"{len(after) - before_rows} ledger rows for {report.redis_down_served} answers with Redis down",
+    )
+    report.check(
+        sum((Decimal(r.cost_usd) for r in after), Decimal(0)) == Decimal(report.ledger_usd) + seen,
+        "the ledger does not match the costs shown during the Redis outage",
+    )
     # Limits hold again without any restart: a new limited key admits exactly its limit.
     with _admin(url) as admin:
         r = admin.post("/v1/keys", json={"owner": "scale-after", "name": "after", "rpm": 5})
@@ -607,8 +711,10 @@ def _redis_outage(report: Report, cfg: Config, cluster: Cluster, key: str, owner
     time.sleep(1.5)
     statuses = asyncio.run(_burst(url, fresh, 10))
     report.rate_limit_after_redis = statuses.count(200)
-    report.check(statuses.count(200) == 5 and statuses.count(429) == 5,
-                 f"after Redis came back, a 5/min key admitted {statuses.count(200)} of 10")
+    report.check(
+        statuses.count(200) == 5 and statuses.count(429) == 5,
+        f"after Redis came back, a 5/min key admitted {statuses.count(200)} of 10",
+    )
 
 
 def main() -> int:
@@ -619,8 +725,15 @@ def main() -> int:
     parser.add_argument("--redis-outage", type=float, default=Config.redis_outage)
     parser.add_argument("--keep", action="store_true", help="leave everything running and the folder in place")
     args = parser.parse_args()
-    report = run(Config(requests=args.requests, connections=args.connections, batch_lines=args.batch_lines,
-                        redis_outage=args.redis_outage, keep=args.keep))
+    report = run(
+        Config(
+            requests=args.requests,
+            connections=args.connections,
+            batch_lines=args.batch_lines,
+            redis_outage=args.redis_outage,
+            keep=args.keep,
+        )
+    )
     print(json.dumps(report.__dict__, indent=2, default=str))
     return 1 if report.problems else 0
 

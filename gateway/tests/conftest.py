@@ -29,8 +29,9 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeUpstream)
 
 
 @pytest.fixture
-def gateway_factory(tmp_path_factory: pytest.TempPathFactory,
-                    fake_openai: FakeUpstream) -> Iterator[Callable[..., Gateway]]:
+def gateway_factory(
+    tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeUpstream
+) -> Iterator[Callable[..., Gateway]]:
     started: list[Gateway] = []
 
     def factory(**overrides: Any) -> Gateway:

@@ -28,8 +28,9 @@ def _stream_cost(text: str) -> tuple[str, dict[str, Any]]:
     return last["cost"], last["usage"]
 
 
-def test_each_request_has_a_ledger_row_with_its_cost(gateway_factory: Callable[..., Gateway],
-                                                     database_url: str) -> None:
+def test_each_request_has_a_ledger_row_with_its_cost(
+    gateway_factory: Callable[..., Gateway], database_url: str
+) -> None:
     gw = gateway_factory(database_url=database_url, admin_token=ADMIN)
     key = gw.create_key("led-one")
     credit(gw, "led-one", "1")
@@ -40,11 +41,16 @@ def test_each_request_has_a_ledger_row_with_its_cost(gateway_factory: Callable[.
         assert plain.status_code == streamed.status_code == free.status_code == 200
         usage = c.get("/v1/usage").json()
     stream_cost, stream_usage = _stream_cost(streamed.text)
-    expected = {plain.headers["x-request-id"]: plain.json()["cost"], streamed.headers["x-request-id"]: stream_cost,
-                free.headers["x-request-id"]: free.json()["cost"]}
+    expected = {
+        plain.headers["x-request-id"]: plain.json()["cost"],
+        streamed.headers["x-request-id"]: stream_cost,
+        free.headers["x-request-id"]: free.json()["cost"],
+    }
     assert free.json()["cost"] == "0"
-    assert Decimal(plain.json()["cost"]) == Decimal(plain.json()["usage"]["prompt_tokens"] * 1
-                                                    + plain.json()["usage"]["completion_tokens"] * 2) / 10**6
+    assert (
+        Decimal(plain.json()["cost"])
+        == Decimal(plain.json()["usage"]["prompt_tokens"] * 1 + plain.json()["usage"]["completion_tokens"] * 2) / 10**6
+    )
     assert {e["request_id"]: e["cost_usd"] for e in usage["data"]} == expected
     assert usage["total_count"] == 3
     assert Decimal(usage["total_cost_usd"]) == sum(Decimal(v) for v in expected.values())
@@ -113,9 +119,26 @@ def test_spend_limit_402_and_recovery_after_credit(gateway_factory: Callable[...
     with gw.client(key) as c:
         assert c.post("/v1/chat/completions", json=CHAT).status_code == 200
     # ... and a debit through the CLI (another process) is seen within the refresh interval.
-    out = subprocess.run([sys.executable, "-m", "meshapi_gateway", "accounts", "credit", "--owner", "led-poor",
-                          "--usd", "-2", "--database-url", gw.settings.resolved_database_url(), "--json"],
-                         capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, timeout=60)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "meshapi_gateway",
+            "accounts",
+            "credit",
+            "--owner",
+            "led-poor",
+            "--usd",
+            "-2",
+            "--database-url",
+            gw.settings.resolved_database_url(),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert Decimal(json.loads(out.stdout)["balance_usd"]) < 0
     deadline = time.monotonic() + 10
@@ -183,8 +206,11 @@ def test_stream_left_early_is_still_billed(gateway_factory: Callable[..., Gatewa
     key = gw.create_key("led-leaver")
     long_text = "word " * 400
     with gw.client(key) as c:
-        with c.stream("POST", "/v1/chat/completions",
-                      json={**CHAT, "stream": True, "messages": [{"role": "user", "content": long_text}]}) as r:
+        with c.stream(
+            "POST",
+            "/v1/chat/completions",
+            json={**CHAT, "stream": True, "messages": [{"role": "user", "content": long_text}]},
+        ) as r:
             request_id = r.headers["x-request-id"]
             next(r.iter_bytes())  # first bytes only, then hang up
         deadline = time.monotonic() + 10
@@ -204,16 +230,21 @@ def test_admin_api_needs_the_admin_token(gateway_factory: Callable[..., Gateway]
             assert c.post("/v1/admin/credits", json={"owner": "led-admin", "usd": "5"}).status_code == status
             assert c.get("/v1/admin/accounts/led-admin").status_code == status
     with gw.client(ADMIN) as c:
-        for bad in ({"owner": "x", "usd": "ten"}, {"owner": "x", "usd": True}, {"usd": "1"},
-                    {"owner": "x", "usd": "0"}):
+        for bad in (
+            {"owner": "x", "usd": "ten"},
+            {"owner": "x", "usd": True},
+            {"usd": "1"},
+            {"owner": "x", "usd": "0"},
+        ):
             r = c.post("/v1/admin/credits", json=bad)
             assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
         assert c.post("/v1/admin/credits", json={"owner": "led-admin", "usd": 1.1}).json()["available_usd"] == "1.1"
         assert c.get("/v1/admin/accounts/led-admin").json()["credited_usd"] == "1.1"
 
 
-def test_replicas_share_balances_through_redis(gateway_factory: Callable[..., Gateway], redis_url: str,
-                                               tmp_path: Any) -> None:
+def test_replicas_share_balances_through_redis(
+    gateway_factory: Callable[..., Gateway], redis_url: str, tmp_path: Any
+) -> None:
     """With Redis, one replica's spending counts on the other before any ledger write or balance refresh."""
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
     slow = {"ledger_flush_seconds": 60, "balance_refresh_seconds": 60, "balance_sync_seconds": 0.05}
@@ -233,8 +264,9 @@ def test_replicas_share_balances_through_redis(gateway_factory: Callable[..., Ga
         assert Decimal(c.get("/v1/balance").json()["available_usd"]) <= 0
 
 
-def test_without_redis_replicas_see_each_other_only_after_writes(gateway_factory: Callable[..., Gateway],
-                                                                  tmp_path: Any) -> None:
+def test_without_redis_replicas_see_each_other_only_after_writes(
+    gateway_factory: Callable[..., Gateway], tmp_path: Any
+) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
     slow = {"ledger_flush_seconds": 60, "balance_refresh_seconds": 60}
     one = gateway_factory(database_url=database_url, admin_token=ADMIN, **slow)

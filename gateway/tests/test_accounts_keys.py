@@ -81,9 +81,24 @@ def test_keys_need_a_control_plane_token(agw: Gateway) -> None:
 def test_cli_keys_update_reaches_a_running_gateway(agw: Gateway) -> None:
     with agw.client(agw.token("keys-cli")) as c:
         created = c.post("/v1/keys", json={"name": "cli"}).json()
-    out = subprocess.run([sys.executable, "-m", "meshapi_gateway", "keys", "update", created["id"], "--rpm", "1",
-                          "--database-url", agw.settings.resolved_database_url()],
-                         capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "meshapi_gateway",
+            "keys",
+            "update",
+            created["id"],
+            "--rpm",
+            "1",
+            "--database-url",
+            agw.settings.resolved_database_url(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert out.returncode == 0, out.stderr
     deadline = time.monotonic() + 10
     with agw.client(created["key"]) as c:
@@ -93,19 +108,32 @@ def test_cli_keys_update_reaches_a_running_gateway(agw: Gateway) -> None:
         assert c.post("/v1/chat/completions", json=CHAT).status_code == 429
 
 
-@pytest.mark.parametrize("make", [
-    lambda secret: jwt.encode({"sub": "a", "aud": "authenticated", "exp": int(time.time()) + 100}, None,
-                              algorithm="none"),
-    lambda secret: jwt.encode({"sub": "a", "aud": "authenticated", "exp": int(time.time()) - 10}, secret),
-    lambda secret: jwt.encode({"sub": "a", "aud": "other", "exp": int(time.time()) + 100}, secret),
-    lambda secret: jwt.encode({"sub": "a", "aud": "authenticated", "exp": int(time.time()) + 100}, "wrong-" + secret),
-], ids=["alg-none", "expired", "wrong-audience", "wrong-secret"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda secret: jwt.encode(
+            {"sub": "a", "aud": "authenticated", "exp": int(time.time()) + 100}, None, algorithm="none"
+        ),
+        lambda secret: jwt.encode({"sub": "a", "aud": "authenticated", "exp": int(time.time()) - 10}, secret),
+        lambda secret: jwt.encode({"sub": "a", "aud": "other", "exp": int(time.time()) + 100}, secret),
+        lambda secret: jwt.encode(
+            {"sub": "a", "aud": "authenticated", "exp": int(time.time()) + 100}, "wrong-" + secret
+        ),
+    ],
+    ids=["alg-none", "expired", "wrong-audience", "wrong-secret"],
+)
 def test_bad_tokens_are_401_on_account_endpoints(agw: Gateway, make: Callable[[str], str]) -> None:
     token = make(agw.settings.resolved_jwt_secret())
     with agw.client(token) as c:
-        for method, path in (("GET", "/v1/keys"), ("POST", "/v1/keys"), ("GET", "/v1/templates"),
-                             ("POST", "/v1/templates"), ("GET", "/v1/balance"), ("GET", "/v1/usage"),
-                             ("POST", "/v1/usage/events")):
+        for method, path in (
+            ("GET", "/v1/keys"),
+            ("POST", "/v1/keys"),
+            ("GET", "/v1/templates"),
+            ("POST", "/v1/templates"),
+            ("GET", "/v1/balance"),
+            ("GET", "/v1/usage"),
+            ("POST", "/v1/usage/events"),
+        ):
             r = c.request(method, path, json={"name": "x"} if method == "POST" else None)
             assert r.status_code == 401, (method, path, r.text)
             assert r.json()["error"]["code"] == "unauthorized"
@@ -116,21 +144,33 @@ def test_isolation_matrix(agw: Gateway) -> None:
     b_token = agw.token("iso-b")
     with agw.client(b_token) as c:
         b_key = c.post("/v1/keys", json={"name": "b-secret-name"}).json()
-        b_tpl = c.post("/v1/templates", json={"name": "b-template", "system": "B's secret prompt",
-                                               "model": "fake/echo"}).json()
+        b_tpl = c.post(
+            "/v1/templates", json={"name": "b-template", "system": "B's secret prompt", "model": "fake/echo"}
+        ).json()
     credit(agw, "iso-b", "7.77")
     with agw.client(b_key["key"]) as c:
         b_request = c.post("/v1/chat/completions", json=CHAT).headers["x-request-id"]
-    b_markers = [b_key["id"], b_key["key"], "b-secret-name", b_tpl["id"], "B's secret prompt", b_request, "7.77",
-                 "iso-b"]
+    b_markers = [
+        b_key["id"],
+        b_key["key"],
+        "b-secret-name",
+        b_tpl["id"],
+        "B's secret prompt",
+        b_request,
+        "7.77",
+        "iso-b",
+    ]
 
     a_key = agw.create_key("iso-a")
     a_token = agw.token("iso-a")
     seen: list[str] = []
     for token in (a_key, a_token):
         with agw.client(token) as c:
-            for method, path in (("GET", f"/v1/templates/{b_tpl['id']}"), ("PATCH", f"/v1/templates/{b_tpl['id']}"),
-                                 ("DELETE", f"/v1/templates/{b_tpl['id']}")):
+            for method, path in (
+                ("GET", f"/v1/templates/{b_tpl['id']}"),
+                ("PATCH", f"/v1/templates/{b_tpl['id']}"),
+                ("DELETE", f"/v1/templates/{b_tpl['id']}"),
+            ):
                 r = c.request(method, path, json={"system": "x"} if method == "PATCH" else None)
                 assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", (method, path)
                 seen.append(r.text)
@@ -150,8 +190,11 @@ def test_isolation_matrix(agw: Gateway) -> None:
             assert r.status_code == 403
             seen.append(r.text)
     with agw.client(a_token) as c:
-        for method, path in (("GET", f"/v1/keys/{b_key['id']}"), ("PATCH", f"/v1/keys/{b_key['id']}"),
-                             ("DELETE", f"/v1/keys/{b_key['id']}")):
+        for method, path in (
+            ("GET", f"/v1/keys/{b_key['id']}"),
+            ("PATCH", f"/v1/keys/{b_key['id']}"),
+            ("DELETE", f"/v1/keys/{b_key['id']}"),
+        ):
             r = c.request(method, path, json={"rpm": 1} if method == "PATCH" else None)
             assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", (method, path)
             seen.append(r.text)

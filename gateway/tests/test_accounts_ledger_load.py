@@ -35,8 +35,17 @@ MODEL = "load/lean"
 @pytest.fixture(scope="module")
 def lean_models() -> Iterator[list[dict[str, Any]]]:
     server = ServerThread(lean_app).start()
-    yield [{"id": MODEL, "upstream_model": "lean", "provider": "openai_compat", "base_url": server.url + "/v1",
-            "api_key": "sk-fake", "prompt_usd_per_1m": "1.25", "completion_usd_per_1m": "3.1"}]
+    yield [
+        {
+            "id": MODEL,
+            "upstream_model": "lean",
+            "provider": "openai_compat",
+            "base_url": server.url + "/v1",
+            "api_key": "sk-fake",
+            "prompt_usd_per_1m": "1.25",
+            "completion_usd_per_1m": "3.1",
+        }
+    ]
     server.stop()
 
 
@@ -65,8 +74,15 @@ class Clients:
     """``CONCURRENCY`` httpx async clients of one connection each; request ``i`` uses client ``i % n``."""
 
     def __init__(self, gp: GatewayProcess, key: str) -> None:
-        self.pool = [httpx.AsyncClient(base_url=gp.url, headers={"authorization": f"Bearer {key}"}, timeout=60,
-                                       limits=httpx.Limits(max_connections=1)) for _ in range(CONCURRENCY)]
+        self.pool = [
+            httpx.AsyncClient(
+                base_url=gp.url,
+                headers={"authorization": f"Bearer {key}"},
+                timeout=60,
+                limits=httpx.Limits(max_connections=1),
+            )
+            for _ in range(CONCURRENCY)
+        ]
         self.gate = asyncio.Semaphore(CONCURRENCY)
 
     async def post(self, i: int, body: dict[str, Any]) -> httpx.Response:
@@ -114,8 +130,9 @@ def test_ten_thousand_requests_balance_equals_ledger(tmp_path: Path, lean_models
 
 def test_graceful_stop_mid_load_keeps_every_completed_row(tmp_path: Path, lean_models: list[dict[str, Any]]) -> None:
     # Nothing is written before the stop: a long flush interval and one big batch.
-    gp = GatewayProcess(tmp_path, "", admin_token=ADMIN, models=lean_models, ledger_flush_seconds=120,
-                        ledger_batch_size=5000).start()
+    gp = GatewayProcess(
+        tmp_path, "", admin_token=ADMIN, models=lean_models, ledger_flush_seconds=120, ledger_batch_size=5000
+    ).start()
     key = _setup(gp, "load-stop", "5")
     completed: dict[str, Decimal] = {}
 

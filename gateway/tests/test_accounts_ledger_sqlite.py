@@ -20,10 +20,19 @@ def _batch(n: int) -> list[Queued]:
     out = []
     for i in range(n):
         cost = Decimal("0.0000123456") * (i + 1)
-        record = UsageRecord(request_id=f"req_{i}", owner="acme" if i % 2 else "zen",
-                             key_id=None if i % 3 else f"key_{i}",
-                             model="openai/gpt-4o-mini", provider="openai_compat", prompt_tokens=i,
-                             completion_tokens=2 * i, cached_tokens=i % 5, cost=cost, kind="chat", created_at=1.7e9 + i)
+        record = UsageRecord(
+            request_id=f"req_{i}",
+            owner="acme" if i % 2 else "zen",
+            key_id=None if i % 3 else f"key_{i}",
+            model="openai/gpt-4o-mini",
+            provider="openai_compat",
+            prompt_tokens=i,
+            completion_tokens=2 * i,
+            cached_tokens=i % 5,
+            cost=cost,
+            kind="chat",
+            created_at=1.7e9 + i,
+        )
         out.append(Queued(f"led_{i:05d}", record, cost))
     return out
 
@@ -45,10 +54,19 @@ def _check(rows: list[LedgerEntry], batch: list[Queued]) -> None:
     assert len(rows) == len(batch)
     for row, q in zip(rows, batch):
         r = q.record
-        assert (row.id, row.request_id, row.owner, row.key_id, row.model, row.kind) == \
-            (q.id, r.request_id, r.owner, r.key_id, r.model, r.kind)
-        assert (row.prompt_tokens, row.completion_tokens, row.cached_tokens) == \
-            (r.prompt_tokens, r.completion_tokens, r.cached_tokens)
+        assert (row.id, row.request_id, row.owner, row.key_id, row.model, row.kind) == (
+            q.id,
+            r.request_id,
+            r.owner,
+            r.key_id,
+            r.model,
+            r.kind,
+        )
+        assert (row.prompt_tokens, row.completion_tokens, row.cached_tokens) == (
+            r.prompt_tokens,
+            r.completion_tokens,
+            r.cached_tokens,
+        )
         assert row.cost_usd == q.cost  # exact to the stored ten decimal places
         assert row.created_at == int(r.created_at * 1000)
 
@@ -58,8 +76,7 @@ def test_rows_of_several_chunks_land_exactly(tmp_path: Path) -> None:
     _check(asyncio.run(_write_and_read(tmp_path / "ledger.db", batch)), batch)
 
 
-def test_an_sqlite_without_json_functions_still_gets_every_row(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_sqlite_without_json_functions_still_gets_every_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     broken = ledger_store._SQLITE_INSERT.replace("json_each", "json_missing")
     monkeypatch.setattr(ledger_store, "_SQLITE_INSERT", broken)
     monkeypatch.setattr(ledger_store, "_sqlite_json", True)

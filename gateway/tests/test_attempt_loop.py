@@ -42,8 +42,7 @@ CATALOG = [
 
 def router(max_rounds: int = 2, retry_after_max: float = 10.0) -> Router:
     r = Router(load_catalog(False, "", CATALOG), ProviderRegistry())
-    r.retry = RetryPolicy(max_rounds=max_rounds, backoff_base=0.001, backoff_max=0.002,
-                          retry_after_max=retry_after_max)
+    r.retry = RetryPolicy(max_rounds=max_rounds, backoff_base=0.001, backoff_max=0.002, retry_after_max=retry_after_max)
     return r
 
 
@@ -97,8 +96,9 @@ def run_failing(r: Router, models: list[str], script: Script, **kw: Any) -> tupl
     return caught.value, attempted
 
 
-def loop_over(r: Router, models: list[str], script: Script, **kw: Any) -> Callable[[Callable[[AttemptLoop[str]],
-                                                                                                Awaitable[Any]]], Any]:
+def loop_over(
+    r: Router, models: list[str], script: Script, **kw: Any
+) -> Callable[[Callable[[AttemptLoop[str]], Awaitable[Any]]], Any]:
     """Run ``step(loop)`` on a fresh loop inside an event loop (the loop needs a running one)."""
 
     def with_loop(step: Callable[[AttemptLoop[str]], Awaitable[Any]]) -> Any:
@@ -112,6 +112,7 @@ def loop_over(r: Router, models: list[str], script: Script, **kw: Any) -> Callab
 
 
 # -- order and fallbacks ---------------------------------------------------------------------------
+
 
 def test_order_is_the_model_then_the_request_fallbacks_then_the_catalog_chain() -> None:
     script = Script(a=[unavailable()], b=[unavailable()], c=["ok"])
@@ -136,6 +137,7 @@ def test_a_failing_deployment_falls_to_the_next_deployment_of_the_same_model() -
 
 
 # -- context window ---------------------------------------------------------------------------------
+
 
 def test_a_context_length_error_goes_to_a_longer_model_and_skips_shorter_ones() -> None:
     script = Script(small=[too_long()], large=["ok"])
@@ -176,6 +178,7 @@ def test_on_failure_names_what_comes_next() -> None:
 
 # -- Retry-After ------------------------------------------------------------------------------------
 
+
 def test_retry_after_sets_the_wait_before_the_next_round() -> None:
     async def step(loop: AttemptLoop[str]) -> float:
         assert await loop.round() is None
@@ -186,14 +189,14 @@ def test_retry_after_sets_the_wait_before_the_next_round() -> None:
 
 
 def test_retry_after_beyond_the_cap_is_passed_to_the_client() -> None:
-    script = Script(b=[UpstreamError("rate_limit_exceeded", "slow down", status=429, retryable=True,
-                                     retry_after=60.0)])
+    script = Script(b=[UpstreamError("rate_limit_exceeded", "slow down", status=429, retryable=True, retry_after=60.0)])
     error, attempted = run_failing(router(retry_after_max=10.0), ["m/b"], script)
     assert (error.code, error.status, error.retry_after_seconds) == ("rate_limit_exceeded", 429, 60)
     assert script.calls == ["b"] and attempted.retry_rounds == 0
 
 
 # -- breakers ---------------------------------------------------------------------------------------
+
 
 def test_an_open_breaker_skips_its_deployment() -> None:
     r = router()
@@ -222,6 +225,7 @@ def test_failures_open_the_breaker() -> None:
 
 
 # -- retry rounds and budget ------------------------------------------------------------------------
+
 
 def test_retry_rounds_try_the_whole_list_again_up_to_the_policy() -> None:
     script = Script(b=[unavailable()])
@@ -272,6 +276,7 @@ def test_no_round_starts_past_the_deadline() -> None:
 
 # -- admission --------------------------------------------------------------------------------------
 
+
 def test_a_model_refused_by_admission_is_skipped() -> None:
     def admit(candidate: ModelEntry) -> None:
         if candidate.id == "m/a":
@@ -280,8 +285,12 @@ def test_a_model_refused_by_admission_is_skipped() -> None:
     script = Script()
     answered, _, attempted = run(router(), ["m/a", "m/b"], script, admit=admit)
     assert answered == "m/b" and attempted.tried == ["m/b"]
-    error, _ = run_failing(router(), ["m/b"], script, admit=lambda e: (_ for _ in ()).throw(
-        GatewayError("spend_limit_exceeded", "no balance")))
+    error, _ = run_failing(
+        router(),
+        ["m/b"],
+        script,
+        admit=lambda e: (_ for _ in ()).throw(GatewayError("spend_limit_exceeded", "no balance")),
+    )
     assert (error.code, error.status) == ("spend_limit_exceeded", 402)
 
 

@@ -46,15 +46,26 @@ def test_control_plane_changes_are_audited(agw: Gateway) -> None:
         c.post(f"/v1/templates/{tpl['id']}/versions/1/activate")
         c.delete(f"/v1/templates/{tpl['id']}")
     on_key = [(e["action"], e["actor"]) for e in _events(agw, target_id=key["id"])]
-    assert on_key == [("key.revoke", "au-ann"), ("key.resume", "au-ann"), ("key.suspend", "au-ann"),
-                      ("key.update", "au-ann"), ("key.create", "au-ann")]
+    assert on_key == [
+        ("key.revoke", "au-ann"),
+        ("key.resume", "au-ann"),
+        ("key.suspend", "au-ann"),
+        ("key.update", "au-ann"),
+        ("key.create", "au-ann"),
+    ]
     created = _events(agw, target_id=key["id"], action="key.create")[0]
     assert created["owner"] == "au-ann" and created["details"]["budget_usd"] == "2"
     assert key["key"] not in str(_events(agw, limit="1000"))
     assert [e["action"] for e in _events(agw, target_id=tpl["id"])] == [
-        "template.delete", "template.activate", "template.update", "template.create"]
+        "template.delete",
+        "template.activate",
+        "template.update",
+        "template.create",
+    ]
     assert [(e["action"], e["actor"]) for e in _events(agw, target_id=team["id"])] == [
-        ("team.update", "@admin"), ("team.create", "@admin")]
+        ("team.update", "@admin"),
+        ("team.create", "@admin"),
+    ]
     credit = _events(agw, action="credit", target_id="au-ann")[0]
     assert credit["details"] == {"usd": "3", "note": "trial"} and credit["actor"] == "@admin"
     assert {e["actor"] for e in _events(agw, actor="au-ann")} == {"au-ann"}
@@ -64,17 +75,29 @@ def test_control_plane_changes_are_audited(agw: Gateway) -> None:
 def test_the_cli_is_audited_too(agw: Gateway) -> None:
     url = ["--database-url", agw.settings.resolved_database_url(), "--json"]
     env = {"PATH": "/usr/bin:/bin"}
-    made = subprocess.run([sys.executable, "-m", "meshapi_gateway", "keys", "create", "--owner", "au-cli", *url],
-                          capture_output=True, text=True, timeout=60, env=env)
+    made = subprocess.run(
+        [sys.executable, "-m", "meshapi_gateway", "keys", "create", "--owner", "au-cli", *url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert made.returncode == 0, made.stderr
     key_id = __import__("json").loads(made.stdout)["id"]
-    for args in (["keys", "suspend", key_id], ["keys", "revoke", key_id],
-                 ["accounts", "credit", "--owner", "au-cli", "--usd", "1"]):
-        out = subprocess.run([sys.executable, "-m", "meshapi_gateway", *args, *url], capture_output=True, text=True,
-                             timeout=60, env=env)
+    for args in (
+        ["keys", "suspend", key_id],
+        ["keys", "revoke", key_id],
+        ["accounts", "credit", "--owner", "au-cli", "--usd", "1"],
+    ):
+        out = subprocess.run(
+            [sys.executable, "-m", "meshapi_gateway", *args, *url], capture_output=True, text=True, timeout=60, env=env
+        )
         assert out.returncode == 0, out.stderr
     assert [(e["action"], e["actor"]) for e in _events(agw, target_id=key_id)] == [
-        ("key.revoke", "@cli"), ("key.suspend", "@cli"), ("key.create", "@cli")]
+        ("key.revoke", "@cli"),
+        ("key.suspend", "@cli"),
+        ("key.create", "@cli"),
+    ]
     assert _events(agw, action="credit", target_id="au-cli")[0]["actor"] == "@cli"
 
 

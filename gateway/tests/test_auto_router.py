@@ -20,21 +20,50 @@ from meshapi_gateway.routing.auto import Needs, Preference, choose, needs_of
 
 USER = [{"role": "user", "content": "hi"}]
 TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
-IMAGE_MESSAGE = {"role": "user", "content": [{"type": "text", "text": "what is this?"},
-                                              {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}]}
+IMAGE_MESSAGE = {
+    "role": "user",
+    "content": [
+        {"type": "text", "text": "what is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}},
+    ],
+}
 
 
 def _models(base_url: str) -> list[dict[str, Any]]:
     common = {"provider": "openai_compat", "base_url": base_url, "api_key": "sk-fake", "upstream_model": "echo"}
     return [
-        {"id": "a/cheap", "prompt_usd_per_1m": "0.1", "completion_usd_per_1m": "0.2", "supports_tools": False,
-         "context_length": 8192, **common},
-        {"id": "a/mid", "prompt_usd_per_1m": "1", "completion_usd_per_1m": "2", "context_length": 1000,
-         "input_modalities": ["text", "image"], **common},
-        {"id": "a/big", "prompt_usd_per_1m": "5", "completion_usd_per_1m": "10", "context_length": 200000,
-         "input_modalities": ["text", "image"], "supports_thinking": True, **common},
-        {"id": "a/embed", "model_type": "embedding", "prompt_usd_per_1m": "0.01", "completion_usd_per_1m": "0",
-         **common},
+        {
+            "id": "a/cheap",
+            "prompt_usd_per_1m": "0.1",
+            "completion_usd_per_1m": "0.2",
+            "supports_tools": False,
+            "context_length": 8192,
+            **common,
+        },
+        {
+            "id": "a/mid",
+            "prompt_usd_per_1m": "1",
+            "completion_usd_per_1m": "2",
+            "context_length": 1000,
+            "input_modalities": ["text", "image"],
+            **common,
+        },
+        {
+            "id": "a/big",
+            "prompt_usd_per_1m": "5",
+            "completion_usd_per_1m": "10",
+            "context_length": 200000,
+            "input_modalities": ["text", "image"],
+            "supports_thinking": True,
+            **common,
+        },
+        {
+            "id": "a/embed",
+            "model_type": "embedding",
+            "prompt_usd_per_1m": "0.01",
+            "completion_usd_per_1m": "0",
+            **common,
+        },
     ]
 
 
@@ -75,14 +104,15 @@ def test_preference_weights_pool_exclusions_keys_and_health() -> None:
     # A preferred model that does not qualify is passed over.
     assert choose(entries, Needs(tools=True), Preference(prefer=("a/cheap", "a/mid"))).entry.id == "a/mid"  # type: ignore[union-attr]
     rng = random.Random(7)
-    draws = Counter(choose(entries, needs, Preference(weights={"a/mid": 3, "a/big": 1}), rng=rng).entry.id  # type: ignore[union-attr]
-                    for _ in range(400))
+    draws = Counter(
+        choose(entries, needs, Preference(weights={"a/mid": 3, "a/big": 1}), rng=rng).entry.id  # type: ignore[union-attr]
+        for _ in range(400)
+    )
     assert set(draws) == {"a/mid", "a/big"} and draws["a/mid"] > draws["a/big"]
     assert choose(entries, needs, Preference(models=("a/mid", "a/big"))).entry.id == "a/mid"  # type: ignore[union-attr]
     excluded = choose(entries, needs, Preference(exclude=("a/cheap",)), exclude=["a/mid"])
     assert excluded.entry is not None and excluded.entry.id == "a/big"
-    assert {c.id: c.dropped for c in excluded.candidates} == {"a/cheap": "excluded", "a/mid": "excluded",
-                                                             "a/big": None}
+    assert {c.id: c.dropped for c in excluded.candidates} == {"a/cheap": "excluded", "a/mid": "excluded", "a/big": None}
     paid_out = choose(entries, needs, may_use=lambda e: e.id == "a/big")
     assert paid_out.entry is not None and paid_out.entry.id == "a/big"
     assert {c.dropped for c in paid_out.candidates if c.id != "a/big"} == {"not_allowed"}
@@ -97,11 +127,13 @@ def test_preference_weights_pool_exclusions_keys_and_health() -> None:
 def auto_gw(gateway_factory: Callable[..., Gateway], fake_openai: FakeUpstream) -> Callable[..., Gateway]:
     def make(**overrides: Any) -> Gateway:
         return gateway_factory(**{"models": _models(fake_openai.url), **overrides})
+
     return make
 
 
-def test_chat_auto_answers_with_the_model_that_served_and_bills_it(auto_gw: Callable[..., Gateway],
-                                                                  fake_openai: FakeUpstream) -> None:
+def test_chat_auto_answers_with_the_model_that_served_and_bills_it(
+    auto_gw: Callable[..., Gateway], fake_openai: FakeUpstream
+) -> None:
     gw = auto_gw()
     key = gw.create_key("auto-chat")
     with gw.client(key) as c:
@@ -111,14 +143,20 @@ def test_chat_auto_answers_with_the_model_that_served_and_bills_it(auto_gw: Call
         with_tools = c.post("/v1/chat/completions", json={"model": "meshapi/auto", "messages": USER, "tools": [TOOL]})
     assert plain.json()["model"] == plain.headers["x-resolved-model-id"] == "a/cheap"
     usage = plain.json()["usage"]
-    assert Decimal(plain.json()["cost"]) == (Decimal("0.1") * usage["prompt_tokens"]
-                                             + Decimal("0.2") * usage["completion_tokens"]) / 10**6
+    assert (
+        Decimal(plain.json()["cost"])
+        == (Decimal("0.1") * usage["prompt_tokens"] + Decimal("0.2") * usage["completion_tokens"]) / 10**6
+    )
     assert with_tools.status_code == 200, with_tools.text
     assert with_tools.json()["model"] == with_tools.headers["x-resolved-model-id"] == "a/mid"
     # The openai client, streamed: every chunk names the concrete model.
     client = openai.OpenAI(base_url=gw.url + "/v1", api_key=key)
-    raw = client.chat.completions.with_raw_response.create(model="auto", messages=USER, stream=True,  # type: ignore[arg-type]
-                                                           reasoning_effort="high")
+    raw = client.chat.completions.with_raw_response.create(
+        model="auto",
+        messages=USER,
+        stream=True,  # type: ignore[arg-type]
+        reasoning_effort="high",
+    )
     assert raw.headers["x-resolved-model-id"] == "a/big"
     assert {chunk.model for chunk in raw.parse()} == {"a/big"}
 
@@ -140,12 +178,14 @@ def test_nothing_qualifies_is_a_400_naming_each_reason(auto_gw: Callable[..., Ga
     assert [(d["model"], d["dropped"]) for d in err["details"]] == [("a/cheap", "no_tools")]
 
 
-def test_auto_skips_a_model_whose_breaker_is_open(gateway_factory: Callable[..., Gateway],
-                                                  fake_openai: FakeUpstream) -> None:
+def test_auto_skips_a_model_whose_breaker_is_open(
+    gateway_factory: Callable[..., Gateway], fake_openai: FakeUpstream
+) -> None:
     common = {"provider": "openai_compat", "base_url": fake_openai.url, "api_key": "sk-fake"}
-    models = [{"id": "h/broken", "upstream_model": "fail-503", "is_free": True, **common},
-              {"id": "h/ok", "upstream_model": "echo", "prompt_usd_per_1m": "1", "completion_usd_per_1m": "1",
-               **common}]
+    models = [
+        {"id": "h/broken", "upstream_model": "fail-503", "is_free": True, **common},
+        {"id": "h/ok", "upstream_model": "echo", "prompt_usd_per_1m": "1", "completion_usd_per_1m": "1", **common},
+    ]
     gw = gateway_factory(models=models, breaker_failure_threshold=1, retry_max_rounds=0)
     with gw.client(gw.create_key("auto-health")) as c:
         first = c.post("/v1/chat/completions", json={"model": "auto", "messages": USER})
@@ -161,10 +201,18 @@ def test_auto_skips_a_model_whose_breaker_is_open(gateway_factory: Callable[...,
     assert cooling.json()["error"]["details"][0]["dropped"] == "unhealthy"
 
 
-def test_a_used_up_balance_routes_auto_to_a_free_model(auto_gw: Callable[..., Gateway],
-                                                       fake_openai: FakeUpstream) -> None:
-    free = {"id": "a/free", "provider": "openai_compat", "base_url": fake_openai.url, "api_key": "sk-fake",
-            "upstream_model": "echo", "is_free": True, "supports_tools": False}
+def test_a_used_up_balance_routes_auto_to_a_free_model(
+    auto_gw: Callable[..., Gateway], fake_openai: FakeUpstream
+) -> None:
+    free = {
+        "id": "a/free",
+        "provider": "openai_compat",
+        "base_url": fake_openai.url,
+        "api_key": "sk-fake",
+        "upstream_model": "echo",
+        "is_free": True,
+        "supports_tools": False,
+    }
     gw = auto_gw(models=[*_models(fake_openai.url), free], billing_enforce=True)
     with gw.client(gw.create_key("auto-broke")) as c:
         plain = c.post("/v1/chat/completions", json={"model": "auto", "messages": USER})
@@ -185,22 +233,31 @@ def test_responses_and_compare_accept_auto(auto_gw: Callable[..., Gateway]) -> N
     assert raw.headers["x-resolved-model-id"] == "a/cheap"
     assert raw.parse().model == "a/cheap"
     with gw.client(key) as c:
-        r = c.post("/v1/chat/compare", json={"models": ["auto", "a/big", "a/cheap"], "messages": USER,
-                                             "skip_comparison": True})
+        r = c.post(
+            "/v1/chat/compare", json={"models": ["auto", "a/big", "a/cheap"], "messages": USER, "skip_comparison": True}
+        )
     assert r.status_code == 200, r.text
     # auto resolved to a/cheap, which the request also names: compared once.
     assert [res["model"] for res in r.json()["results"]] == ["a/cheap", "a/big"]
 
 
 # -- the preview -----------------------------------------------------------------------------------------
-def test_router_select_shows_the_choice_and_why_without_calling_a_model(auto_gw: Callable[..., Gateway],
-                                                                        fake_openai: FakeUpstream) -> None:
+def test_router_select_shows_the_choice_and_why_without_calling_a_model(
+    auto_gw: Callable[..., Gateway], fake_openai: FakeUpstream
+) -> None:
     gw = auto_gw()
     before = len(fake_openai.recorder.requests)
     with gw.client(gw.create_key("auto-preview")) as c:
         r = c.post("/v1/router/select", json={"messages": USER, "tools": [TOOL]})
-        excluded = c.post("/v1/router/select", json={"messages": USER, "exclude_models": ["a/cheap", "a/mid"],
-                                                     "api_type": "responses", "reasoning_effort": "low"})
+        excluded = c.post(
+            "/v1/router/select",
+            json={
+                "messages": USER,
+                "exclude_models": ["a/cheap", "a/mid"],
+                "api_type": "responses",
+                "reasoning_effort": "low",
+            },
+        )
         empty = c.post("/v1/router/select", json={"messages": []})
         embeddings = c.post("/v1/router/select", json={"messages": USER, "api_type": "embeddings"})
         nothing = c.post("/v1/router/select", json={"messages": [IMAGE_MESSAGE], "exclude_models": ["a/mid", "a/big"]})
@@ -220,7 +277,10 @@ def test_router_select_shows_the_choice_and_why_without_calling_a_model(auto_gw:
     assert embeddings.status_code == 422 and embeddings.json()["error"]["details"][0]["loc"] == ["body", "api_type"]
     assert nothing.status_code == 400
     assert {d["model"]: d["dropped"] for d in nothing.json()["error"]["details"]} == {
-        "a/cheap": "no_images", "a/mid": "excluded", "a/big": "excluded"}
+        "a/cheap": "no_images",
+        "a/mid": "excluded",
+        "a/big": "excluded",
+    }
     assert anonymous.status_code == 401
 
 

@@ -28,23 +28,37 @@ def _assert_envelope(r: Any, status: int, code: str) -> dict[str, Any]:
     return body
 
 
-@pytest.mark.parametrize("field,value", [
-    ("temperature", 2.5), ("temperature", -0.1), ("top_p", 1.5), ("max_tokens", 0),
-    ("frequency_penalty", 3), ("presence_penalty", -2.5), ("user", "u" * 257),
-    ("temperature", "hot"), ("stream", "yes"),
-])
-def test_out_of_range_fields_name_the_field(gateway: Gateway, key: str, fake_openai: FakeUpstream,
-                                            field: str, value: Any) -> None:
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("temperature", 2.5),
+        ("temperature", -0.1),
+        ("top_p", 1.5),
+        ("max_tokens", 0),
+        ("frequency_penalty", 3),
+        ("presence_penalty", -2.5),
+        ("user", "u" * 257),
+        ("temperature", "hot"),
+        ("stream", "yes"),
+    ],
+)
+def test_out_of_range_fields_name_the_field(
+    gateway: Gateway, key: str, fake_openai: FakeUpstream, field: str, value: Any
+) -> None:
     before = len(fake_openai.recorder.requests)
-    body = _assert_envelope(_post(gateway, key, {"model": "fake/echo", "messages": OK_MSG, field: value}),
-                            422, "validation_error")
+    body = _assert_envelope(
+        _post(gateway, key, {"model": "fake/echo", "messages": OK_MSG, field: value}), 422, "validation_error"
+    )
     assert any(d["loc"] == ["body", field] for d in body["error"]["details"]), body
     assert len(fake_openai.recorder.requests) == before  # nothing forwarded
 
 
 def test_bad_role(gateway: Gateway, key: str) -> None:
-    body = _assert_envelope(_post(gateway, key, {"model": "fake/echo", "messages": [{"role": "robot", "content": "x"}]}),
-                            422, "validation_error")
+    body = _assert_envelope(
+        _post(gateway, key, {"model": "fake/echo", "messages": [{"role": "robot", "content": "x"}]}),
+        422,
+        "validation_error",
+    )
     assert body["error"]["details"][0]["loc"][:4] == ["body", "messages", 0, "role"]
 
 
@@ -56,12 +70,15 @@ def test_empty_and_missing_messages(gateway: Gateway, key: str) -> None:
 
 
 def test_malformed_json_and_non_object(gateway: Gateway, key: str) -> None:
-    r = _post(gateway, key, content=b'{"model": "fake/echo", "messages": [', headers={"content-type": "application/json"})
+    r = _post(
+        gateway, key, content=b'{"model": "fake/echo", "messages": [', headers={"content-type": "application/json"}
+    )
     body = _assert_envelope(r, 422, "validation_error")
     assert body["error"]["details"][0]["type"] == "json_invalid"
     _assert_envelope(_post(gateway, key, [1, 2, 3]), 422, "validation_error")
-    _assert_envelope(_post(gateway, key, content=b"", headers={"content-type": "application/json"}),
-                     422, "validation_error")
+    _assert_envelope(
+        _post(gateway, key, content=b"", headers={"content-type": "application/json"}), 422, "validation_error"
+    )
 
 
 def test_oversize_body_is_413(gateway_factory: Any) -> None:
@@ -85,8 +102,9 @@ def test_unknown_route_and_method(gateway: Gateway, key: str) -> None:
         _assert_envelope(c.delete("/v1/models"), 405, "method_not_allowed")
 
 
-def test_invalid_request_is_not_forwarded_even_when_streaming(gateway: Gateway, key: str,
-                                                             fake_openai: FakeUpstream) -> None:
+def test_invalid_request_is_not_forwarded_even_when_streaming(
+    gateway: Gateway, key: str, fake_openai: FakeUpstream
+) -> None:
     before = len(fake_openai.recorder.requests)
     r = _post(gateway, key, {"model": "fake/echo", "stream": True, "messages": OK_MSG, "top_p": 9})
     _assert_envelope(r, 422, "validation_error")  # a real HTTP status, not an SSE frame

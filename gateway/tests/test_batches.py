@@ -19,11 +19,18 @@ from sqlalchemy import update
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def bgw(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-        fake_openai: FakeUpstream) -> Iterator[Gateway]:
-    overrides: dict[str, Any] = {"models": batch_catalog(fake_openai.url), "batch_poll_seconds": 0.2,
-                       "batch_lease_seconds": 5, "batch_allow_short_windows": True,
-                       "batch_concurrency_per_batch": 2, "batch_max_active_per_owner": 4, "batch_max_attempts": 2}
+def bgw(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeUpstream
+) -> Iterator[Gateway]:
+    overrides: dict[str, Any] = {
+        "models": batch_catalog(fake_openai.url),
+        "batch_poll_seconds": 0.2,
+        "batch_lease_seconds": 5,
+        "batch_allow_short_windows": True,
+        "batch_concurrency_per_batch": 2,
+        "batch_max_active_per_owner": 4,
+        "batch_max_attempts": 2,
+    }
     if request.param == "postgresql":
         server: PostgresServer = request.getfixturevalue("pg_server")
         overrides["database_url"] = server.new_database()
@@ -45,17 +52,17 @@ def upload(c: httpx.Client, lines: list[dict[str, Any]]) -> str:
 
 
 def create(c: httpx.Client, file_id: str, **extra: object) -> dict[str, Any]:
-    r = c.post("/v1/batches", json={"input_file_id": file_id, "endpoint": "/v1/chat/completions",
-                                    "completion_window": "24h", **extra})
+    r = c.post(
+        "/v1/batches",
+        json={"input_file_id": file_id, "endpoint": "/v1/chat/completions", "completion_window": "24h", **extra},
+    )
     assert r.status_code == 200, r.text
     return dict(r.json())
 
 
 def outputs(c: httpx.Client, batch: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    out = parse_jsonl(c.get(f"/v1/files/{batch['output_file_id']}/content").content) \
-        if batch["output_file_id"] else []
-    err = parse_jsonl(c.get(f"/v1/files/{batch['error_file_id']}/content").content) \
-        if batch["error_file_id"] else []
+    out = parse_jsonl(c.get(f"/v1/files/{batch['output_file_id']}/content").content) if batch["output_file_id"] else []
+    err = parse_jsonl(c.get(f"/v1/files/{batch['error_file_id']}/content").content) if batch["error_file_id"] else []
     return out, err
 
 
@@ -126,8 +133,9 @@ def test_openai_client_multipart_flow_and_batch_discount(bgw: Gateway, alice: st
     client = OpenAI(base_url=bgw.url + "/v1", api_key=alice, max_retries=0)
     lines = [chat_line(f"o-{i}", f"number {i}") for i in range(6)]
     f = client.files.create(file=("input.jsonl", jsonl(lines)), purpose="batch")
-    batch = client.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h",
-                                  metadata={"job": "nightly"})
+    batch = client.batches.create(
+        input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h", metadata={"job": "nightly"}
+    )
     assert batch.metadata == {"job": "nightly"} and batch.request_counts and batch.request_counts.total == 6
     with bgw.client(alice) as c:
         wait_batch(c, batch.id)
@@ -160,13 +168,21 @@ def test_inline_requests_and_embeddings(bgw: Gateway, alice: str) -> None:
         assert r.status_code == 200, r.text
         inline = r.json()
         assert inline["input_file_id"].startswith("file-")
-        emb = [{"custom_id": f"e{i}", "method": "POST", "url": "/v1/embeddings",
-                "body": {"model": "fake/embed", "input": f"text {i}"}} for i in range(3)]
+        emb = [
+            {
+                "custom_id": f"e{i}",
+                "method": "POST",
+                "url": "/v1/embeddings",
+                "body": {"model": "fake/embed", "input": f"text {i}"},
+            }
+            for i in range(3)
+        ]
         inline_emb = c.post("/v1/batches", json={"requests": emb}).json()
         assert inline_emb["endpoint"] == "/v1/embeddings"
         fid = upload(c, emb)
-        e = c.post("/v1/batches", json={"input_file_id": fid, "endpoint": "/v1/embeddings",
-                                        "completion_window": "24h"}).json()
+        e = c.post(
+            "/v1/batches", json={"input_file_id": fid, "endpoint": "/v1/embeddings", "completion_window": "24h"}
+        ).json()
         done = wait_batch(c, inline["id"])
         assert done["status"] == "completed" and done["request_counts"]["completed"] == 2
         assert wait_batch(c, inline_emb["id"])["status"] == "completed"
@@ -189,8 +205,7 @@ def test_failed_requests_go_to_the_error_file(bgw: Gateway, alice: str) -> None:
         assert 400 <= err[0]["response"]["status_code"] < 500 and err[0]["error"]["code"]
 
 
-def test_retryable_failures_are_tried_again_then_reported(bgw: Gateway, alice: str,
-                                                         fake_openai: FakeUpstream) -> None:
+def test_retryable_failures_are_tried_again_then_reported(bgw: Gateway, alice: str, fake_openai: FakeUpstream) -> None:
     with bgw.client(alice) as c:
         batch = create(c, upload(c, [chat_line("flaky", model="fake/fail-503"), chat_line("fine")]))
         done = wait_batch(c, batch["id"])
@@ -204,8 +219,10 @@ def test_retryable_failures_are_tried_again_then_reported(bgw: Gateway, alice: s
 
 def test_create_errors(bgw: Gateway, alice: str) -> None:
     with bgw.client(alice) as c:
-        r = c.post("/v1/batches", json={"input_file_id": "file-nope", "endpoint": "/v1/chat/completions",
-                                        "completion_window": "24h"})
+        r = c.post(
+            "/v1/batches",
+            json={"input_file_id": "file-nope", "endpoint": "/v1/chat/completions", "completion_window": "24h"},
+        )
         assert r.status_code == 404 and r.json()["error"]["code"] == "file_not_found"
         fid = upload(c, [chat_line("x")])
         r = c.post("/v1/batches", json={"input_file_id": fid, "endpoint": "/v1/images", "completion_window": "24h"})
@@ -245,7 +262,8 @@ def test_expiry_keeps_partial_output(bgw: Gateway, alice: str) -> None:
         out, err = outputs(c, done)
         assert len(out) < 10
         assert sorted([x["custom_id"] for x in out] + [x["custom_id"] for x in err]) == sorted(
-            x["custom_id"] for x in lines)
+            x["custom_id"] for x in lines
+        )
         assert {x["error"]["code"] for x in err} == {"batch_expired"}
 
 
@@ -255,8 +273,9 @@ def test_active_batch_limit(bgw: Gateway) -> None:
     with bgw.client(carol) as c:
         fid = upload(c, lines)
         ids = [create(c, fid)["id"] for _ in range(bgw.settings.batch_max_active_per_owner)]
-        r = c.post("/v1/batches", json={"input_file_id": fid, "endpoint": "/v1/chat/completions",
-                                        "completion_window": "24h"})
+        r = c.post(
+            "/v1/batches", json={"input_file_id": fid, "endpoint": "/v1/chat/completions", "completion_window": "24h"}
+        )
         assert r.status_code == 429 and r.json()["error"]["code"] == "batch_limit_exceeded"
         for batch_id in ids:
             c.post(f"/v1/batches/{batch_id}/cancel", json={})
@@ -272,8 +291,9 @@ def test_owner_isolation_and_pagination(bgw: Gateway, alice: str) -> None:
         batch = create(a, fid)
         assert b.get(f"/v1/batches/{batch['id']}").status_code == 404
         assert b.post(f"/v1/batches/{batch['id']}/cancel", json={}).status_code == 404
-        r = b.post("/v1/batches", json={"input_file_id": fid, "endpoint": "/v1/chat/completions",
-                                        "completion_window": "24h"})
+        r = b.post(
+            "/v1/batches", json={"input_file_id": fid, "endpoint": "/v1/chat/completions", "completion_window": "24h"}
+        )
         assert r.status_code == 404 and r.json()["error"]["code"] == "file_not_found"
         assert b.get(f"/v1/files/{fid}/content").status_code == 404
         assert all(x["id"] != batch["id"] for x in b.get("/v1/batches").json()["data"])
@@ -287,8 +307,7 @@ def test_owner_isolation_and_pagination(bgw: Gateway, alice: str) -> None:
         assert json.dumps(nxt)  # plain JSON
 
 
-def test_item_run_again_after_its_bill_is_not_billed_again(bgw: Gateway, alice: str,
-                                                           fake_openai: FakeUpstream) -> None:
+def test_item_run_again_after_its_bill_is_not_billed_again(bgw: Gateway, alice: str, fake_openai: FakeUpstream) -> None:
     """The crash window between an item's bill and its commit, made to happen on purpose."""
     database_url = bgw.settings.resolved_database_url()
     if ledger_rows(database_url, "none") is None:
@@ -318,22 +337,32 @@ def reopen_item(database_url: str, batch_id: str, custom_id: str) -> None:
         engine = db.make_engine(database_url)
         try:
             async with db.sessionmaker(engine)() as session, session.begin():
-                await session.execute(update(BatchItem).where(BatchItem.batch_id == batch_id,
-                                                              BatchItem.custom_id == custom_id)
-                                      .values(status="pending", result_json=None, lease_until=None))
-                await session.execute(update(Batch).where(Batch.id == batch_id).values(
-                    status="in_progress", completed_at=None, output_file_id=None))
+                await session.execute(
+                    update(BatchItem)
+                    .where(BatchItem.batch_id == batch_id, BatchItem.custom_id == custom_id)
+                    .values(status="pending", result_json=None, lease_until=None)
+                )
+                await session.execute(
+                    update(Batch)
+                    .where(Batch.id == batch_id)
+                    .values(status="in_progress", completed_at=None, output_file_id=None)
+                )
         finally:
             await engine.dispose()
 
     asyncio.run(run())
 
 
-def test_a_big_batch_leaves_room_for_live_traffic_and_other_owners(gateway_factory: Any,
-                                                                   fake_openai: FakeUpstream) -> None:
-    gw: Gateway = gateway_factory(models=batch_catalog(fake_openai.url), batch_poll_seconds=0.2,
-                                  batch_concurrency_per_batch=2, batch_concurrency_per_owner=2,
-                                  batch_concurrency_total=4)
+def test_a_big_batch_leaves_room_for_live_traffic_and_other_owners(
+    gateway_factory: Any, fake_openai: FakeUpstream
+) -> None:
+    gw: Gateway = gateway_factory(
+        models=batch_catalog(fake_openai.url),
+        batch_poll_seconds=0.2,
+        batch_concurrency_per_batch=2,
+        batch_concurrency_per_owner=2,
+        batch_concurrency_total=4,
+    )
     big_owner, small_owner = gw.create_key("big"), gw.create_key("small")
     with gw.client(big_owner) as big, gw.client(small_owner) as small:
         huge = create(big, upload(big, [chat_line(f"h{i}", model="fake/slow-2") for i in range(20)]))

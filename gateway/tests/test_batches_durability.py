@@ -27,8 +27,9 @@ def items_of(database_url: str, batch_id: str) -> dict[str, dict[str, Any]]:
         try:
             async with db.sessionmaker(engine)() as session:
                 rows = (await session.execute(select(BatchItem).where(BatchItem.batch_id == batch_id))).scalars()
-                return {r.custom_id: {"status": r.status, "attempts": r.attempts, "claimed_by": r.claimed_by}
-                        for r in rows}
+                return {
+                    r.custom_id: {"status": r.status, "attempts": r.attempts, "claimed_by": r.claimed_by} for r in rows
+                }
         finally:
             await engine.dispose()
 
@@ -46,16 +47,22 @@ def upstream_calls(fake: FakeUpstream, batch_id: str) -> Counter[str]:
 
 
 def base_settings(fake: FakeUpstream, **extra: Any) -> dict[str, Any]:
-    settings = {"models": batch_catalog(fake.url), "batch_poll_seconds": 0.2, "batch_lease_seconds": 2,
-                "batch_concurrency_per_batch": 3, **extra}
+    settings = {
+        "models": batch_catalog(fake.url),
+        "batch_poll_seconds": 0.2,
+        "batch_lease_seconds": 2,
+        "batch_concurrency_per_batch": 3,
+        **extra,
+    }
     if "ledger_flush_seconds" in Settings.model_fields:  # builds with the ledger: flush it promptly
         settings["ledger_flush_seconds"] = 0.1
     return settings
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_kill_9_mid_batch_then_restart(backend: str, tmp_path: Path, fake_openai: FakeUpstream,
-                                       request: pytest.FixtureRequest) -> None:
+def test_kill_9_mid_batch_then_restart(
+    backend: str, tmp_path: Path, fake_openai: FakeUpstream, request: pytest.FixtureRequest
+) -> None:
     extra: dict[str, Any] = {}
     if backend == "postgresql":
         server: PostgresServer = request.getfixturevalue("pg_server")
@@ -68,8 +75,10 @@ def test_kill_9_mid_batch_then_restart(backend: str, tmp_path: Path, fake_openai
         with httpx.Client(base_url=first.url, headers={"authorization": f"Bearer {key}"}, timeout=30) as c:
             r = c.post("/v1/files", files={"file": ("in.jsonl", jsonl(lines))}, data={"purpose": "batch"})
             fid = r.json()["id"]
-            batch = c.post("/v1/batches", json={"input_file_id": fid, "endpoint": "/v1/chat/completions",
-                                                "completion_window": "24h"}).json()
+            batch = c.post(
+                "/v1/batches",
+                json={"input_file_id": fid, "endpoint": "/v1/chat/completions", "completion_window": "24h"},
+            ).json()
             wait_for(lambda: c.get(f"/v1/batches/{batch['id']}").json()["request_counts"]["completed"] >= 3, 60)
         first.kill()  # mid-batch: some items done, some running, some not started
     finally:
@@ -106,8 +115,9 @@ def test_kill_9_mid_batch_then_restart(backend: str, tmp_path: Path, fake_openai
 
 
 def test_worker_processes_share_a_batch(tmp_path: Path, fake_openai: FakeUpstream, pg_server: PostgresServer) -> None:
-    settings = base_settings(fake_openai, database_url=pg_server.new_database(), file_storage="database",
-                             batch_runner=False)
+    settings = base_settings(
+        fake_openai, database_url=pg_server.new_database(), file_storage="database", batch_runner=False
+    )
     api = BatchGatewayProcess(tmp_path, settings)
     key = api.create_key("alice")
     workers = [BatchGatewayProcess(tmp_path, {**settings, "batch_runner": True}, command="worker") for _ in range(2)]
@@ -147,8 +157,9 @@ def test_sigterm_hands_running_items_back(tmp_path: Path, fake_openai: FakeUpstr
         lines = [chat_line(f"t{i}", model="fake/slow-2") for i in range(6)]
         with httpx.Client(base_url=api.url, headers={"authorization": f"Bearer {key}"}, timeout=30) as c:
             batch = c.post("/v1/batches", json={"requests": lines}).json()
-            wait_for(lambda: sum(i["status"] == "running" for i in items_of(api.database_url, batch["id"]).values())
-                     == 3, 60)
+            wait_for(
+                lambda: sum(i["status"] == "running" for i in items_of(api.database_url, batch["id"]).values()) == 3, 60
+            )
             first.stop()  # SIGTERM: a graceful stop
             left = items_of(api.database_url, batch["id"])
             # Nothing stays claimed by the stopped worker: no one waits out its 60 s leases.
@@ -176,8 +187,9 @@ def test_cancel_after_a_worker_died_mid_batch(tmp_path: Path, fake_openai: FakeU
         lines = [chat_line(f"d{i}", model="fake/slow-2") for i in range(6)]
         with httpx.Client(base_url=api.url, headers={"authorization": f"Bearer {key}"}, timeout=30) as c:
             batch = c.post("/v1/batches", json={"requests": lines}).json()
-            wait_for(lambda: sum(i["status"] == "running" for i in items_of(api.database_url, batch["id"]).values())
-                     == 3, 60)
+            wait_for(
+                lambda: sum(i["status"] == "running" for i in items_of(api.database_url, batch["id"]).values()) == 3, 60
+            )
             dead.kill()  # leaves three items claimed by a runner that will never come back
             assert c.post(f"/v1/batches/{batch['id']}/cancel", json={}).json()["status"] == "cancelling"
             fresh.start()

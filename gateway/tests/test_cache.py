@@ -20,8 +20,9 @@ def _body(text: str, **extra: Any) -> dict[str, Any]:
 
 
 def _post(gw: Gateway, key: str, body: dict[str, Any], **headers: str) -> httpx.Response:
-    return httpx.post(gw.url + "/v1/chat/completions", json=body,
-                      headers={"authorization": f"Bearer {key}", **headers}, timeout=30)
+    return httpx.post(
+        gw.url + "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}", **headers}, timeout=30
+    )
 
 
 def _upstream_calls(fake: Any, marker: str) -> int:
@@ -128,8 +129,11 @@ def test_hit_in_ledger_and_request_log(gateway_factory: Callable[..., Gateway]) 
     rid = hit.headers["x-request-id"]
     deadline = time.monotonic() + 20
     while True:
-        rows = [r for r in httpx.get(gw.url + "/v1/usage", headers={"authorization": f"Bearer {key}"}).json()["data"]
-                if r.get("request_id") == rid]
+        rows = [
+            r
+            for r in httpx.get(gw.url + "/v1/usage", headers={"authorization": f"Bearer {key}"}).json()["data"]
+            if r.get("request_id") == rid
+        ]
         log = httpx.get(gw.url + f"/v1/logs/{rid}", headers={"authorization": f"Bearer {key}"})
         if (rows and log.status_code == 200) or time.monotonic() > deadline:
             break
@@ -150,27 +154,34 @@ def test_key_defaults_and_hit_fraction(gateway_factory: Callable[..., Gateway], 
     assert _post(gw, key, {**body, "cache": False}).headers["x-meshapi-cache"] == "bypass"
 
 
-def test_two_gateways_share_redis(gateway_factory: Callable[..., Gateway], redis_url: str, fake_openai: Any,
-                                  tmp_path: Any) -> None:
+def test_two_gateways_share_redis(
+    gateway_factory: Callable[..., Gateway], redis_url: str, fake_openai: Any, tmp_path: Any
+) -> None:
     from gwtest.gateway_process import GatewayProcess
 
     one = gateway_factory(redis_url=redis_url)
-    other = GatewayProcess(tmp_path, fake_openai.url, redis_url=redis_url,
-                           database_url=one.settings.resolved_database_url()).start()
+    other = GatewayProcess(
+        tmp_path, fake_openai.url, redis_url=redis_url, database_url=one.settings.resolved_database_url()
+    ).start()
     try:
         key = one.create_key("cache-shared")
         marker = uuid.uuid4().hex
         assert _post(one, key, _body(marker)).headers["x-meshapi-cache"] == "miss"
-        second = httpx.post(other.url + "/v1/chat/completions", json=_body(marker),
-                            headers={"authorization": f"Bearer {key}"}, timeout=30)
+        second = httpx.post(
+            other.url + "/v1/chat/completions",
+            json=_body(marker),
+            headers={"authorization": f"Bearer {key}"},
+            timeout=30,
+        )
         assert second.status_code == 200 and second.headers["x-meshapi-cache"] == "hit"
         assert _upstream_calls(fake_openai, marker) == 1
     finally:
         other.stop()
 
 
-def test_semantic_paraphrase_hits_and_survives_restart(gateway_factory: Callable[..., Gateway], fake_openai: Any,
-                                                       tmp_path: Any, redis_url: str) -> None:
+def test_semantic_paraphrase_hits_and_survives_restart(
+    gateway_factory: Callable[..., Gateway], fake_openai: Any, tmp_path: Any, redis_url: str
+) -> None:
     import pytest
 
     from meshapi_gateway.providers.local_embeddings.model_files import runtime_available, shipped_model_dir
@@ -233,8 +244,12 @@ def test_local_model_repeat_hits_through_the_openai_client(gateway_factory: Call
         pytest.skip(f"local model not installed: {files.missing}")
     gw = gateway_factory(local_model={"enabled": True})
     client = openai.OpenAI(base_url=gw.url + "/v1", api_key=gw.create_key("cache-local"), timeout=120)
-    asked = {"model": "local/smollm2-135m-instruct", "max_tokens": 16,
-             "messages": [{"role": "user", "content": "Name a colour."}], "extra_body": {"cache": True}}
+    asked = {
+        "model": "local/smollm2-135m-instruct",
+        "max_tokens": 16,
+        "messages": [{"role": "user", "content": "Name a colour."}],
+        "extra_body": {"cache": True},
+    }
     first = client.chat.completions.with_raw_response.create(**asked)  # type: ignore[call-overload]
     again = client.chat.completions.with_raw_response.create(**asked)  # type: ignore[call-overload]
     assert first.headers["x-meshapi-cache"] == "miss" and again.headers["x-meshapi-cache"] == "hit"

@@ -84,8 +84,7 @@ def test_observer_sees_a_chat_call(gateway: Gateway, key: str, hooks: tuple[Any,
     assert record.cost is not None and abs(Decimal(r.json()["cost"]) - record.cost) < Decimal("0.000001")
 
 
-def test_observer_sees_a_stream_and_its_first_token(gateway: Gateway, key: str,
-                                                     hooks: tuple[Any, Observer]) -> None:
+def test_observer_sees_a_stream_and_its_first_token(gateway: Gateway, key: str, hooks: tuple[Any, Observer]) -> None:
     _, observer = hooks
     with gateway.client(key) as c:
         r = c.post("/v1/chat/completions", json={"model": "fake/echo", "messages": HI, "stream": True})
@@ -97,8 +96,7 @@ def test_observer_sees_a_stream_and_its_first_token(gateway: Gateway, key: str,
     assert record.usage is not None and record.cost is not None
 
 
-def test_observer_sees_every_attempt_of_a_fallback(gateway: Gateway, key: str,
-                                                    hooks: tuple[Any, Observer]) -> None:
+def test_observer_sees_every_attempt_of_a_fallback(gateway: Gateway, key: str, hooks: tuple[Any, Observer]) -> None:
     _, observer = hooks
     with gateway.client(key) as c:
         r = c.post("/v1/chat/completions", json={"model": "fake/flaky", "messages": HI})
@@ -121,8 +119,9 @@ def test_observer_sees_a_failed_call(gateway: Gateway, key: str, hooks: tuple[An
     assert record.model is None and record.cost is None
 
 
-def test_admission_check_refuses_before_anything_is_called(gateway: Gateway, key: str,
-                                                            hooks: tuple[Any, Observer]) -> None:
+def test_admission_check_refuses_before_anything_is_called(
+    gateway: Gateway, key: str, hooks: tuple[Any, Observer]
+) -> None:
     state, observer = hooks
     budget = Budget(Decimal(0), Decimal(1))
     state.admission_checks.append(budget)
@@ -135,8 +134,9 @@ def test_admission_check_refuses_before_anything_is_called(gateway: Gateway, key
     assert budget.released == []  # refused in admit: nothing was reserved
 
 
-def test_admission_check_reserves_and_releases_with_the_cost(gateway: Gateway, key: str,
-                                                              hooks: tuple[Any, Observer]) -> None:
+def test_admission_check_reserves_and_releases_with_the_cost(
+    gateway: Gateway, key: str, hooks: tuple[Any, Observer]
+) -> None:
     state, _ = hooks
     budget = Budget(Decimal(5), Decimal(1))
     state.admission_checks.append(budget)
@@ -147,8 +147,7 @@ def test_admission_check_reserves_and_releases_with_the_cost(gateway: Gateway, k
     deadline = time.monotonic() + 5
     while len(budget.released) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert [r.request_id for r in budget.released] == [plain.headers["x-request-id"],
-                                                       streamed.headers["x-request-id"]]
+    assert [r.request_id for r in budget.released] == [plain.headers["x-request-id"], streamed.headers["x-request-id"]]
     spent = sum((r.cost or Decimal(0) for r in budget.released), Decimal(0))
     assert spent > 0 and budget.left == Decimal(5) - spent
 
@@ -157,8 +156,9 @@ def test_admission_check_skips_a_candidate_model(gateway: Gateway, key: str, hoo
     state, observer = hooks
     state.admission_checks.append(Budget(Decimal(5), Decimal(0), banned="fake/echo"))
     with gateway.client(key) as c:
-        skipped = c.post("/v1/chat/completions",
-                         json={"model": "fake/echo", "models": ["fake/free-echo"], "messages": HI})
+        skipped = c.post(
+            "/v1/chat/completions", json={"model": "fake/echo", "models": ["fake/free-echo"], "messages": HI}
+        )
         refused = c.post("/v1/chat/completions", json={"model": "fake/echo", "messages": HI})
     assert skipped.status_code == 200, skipped.text
     assert skipped.json()["model"] == "fake/free-echo"
@@ -183,14 +183,18 @@ def test_observer_hears_of_an_idempotent_replay(gateway: Gateway, key: str, hook
 
 # --- every data-plane endpoint goes through the call layer --------------------------------------------------------
 
-def test_observer_sees_embeddings_responses_and_compare(gateway: Gateway, key: str,
-                                                         hooks: tuple[Any, Observer]) -> None:
+
+def test_observer_sees_embeddings_responses_and_compare(
+    gateway: Gateway, key: str, hooks: tuple[Any, Observer]
+) -> None:
     _, observer = hooks
     with gateway.client(key) as c:
         emb = c.post("/v1/embeddings", json={"model": "fake/embed", "input": ["one", "two"]})
         resp = c.post("/v1/responses", json={"model": "fake/echo", "input": "hello"})
-        cmp = c.post("/v1/chat/compare", json={"models": ["fake/echo", "fake/free-echo"], "messages": HI,
-                                               "skip_comparison": True})
+        cmp = c.post(
+            "/v1/chat/compare",
+            json={"models": ["fake/echo", "fake/free-echo"], "messages": HI, "skip_comparison": True},
+        )
     assert emb.status_code == resp.status_code == cmp.status_code == 200, (emb.text, resp.text, cmp.text)
     e = observer.wait_for(emb.headers["x-request-id"])
     assert (e.endpoint, e.model, e.status) == ("embeddings", "fake/embed", 200)
@@ -202,8 +206,7 @@ def test_observer_sees_embeddings_responses_and_compare(gateway: Gateway, key: s
     assert parts == {"fake/echo", "fake/free-echo"}
 
 
-EMBEDDING = {"provider": "openai_compat", "api_key": "sk-fake", "model_type": "embedding",
-             "prompt_usd_per_1m": "1"}
+EMBEDDING = {"provider": "openai_compat", "api_key": "sk-fake", "model_type": "embedding", "prompt_usd_per_1m": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -213,9 +216,14 @@ def emb_gateway(tmp_path_factory: pytest.TempPathFactory, fake_openai: Any) -> I
     url = fake_openai.url
     extra = [
         # The failing deployment weighs so much more that it is always tried first.
-        {"id": "emb/two-deps", "upstream_model": "fail-503", "base_url": url, "weight": 1000,
-         "deployments": [{"base_url": url, "api_key": "sk-fake", "upstream_model": "embed", "weight": 0.001}],
-         **EMBEDDING},
+        {
+            "id": "emb/two-deps",
+            "upstream_model": "fail-503",
+            "base_url": url,
+            "weight": 1000,
+            "deployments": [{"base_url": url, "api_key": "sk-fake", "upstream_model": "embed", "weight": 0.001}],
+            **EMBEDDING,
+        },
         {"id": "emb/down", "upstream_model": "fail-503", "base_url": url, "fallbacks": ["fake/embed"], **EMBEDDING},
         {"id": "emb/slow", "upstream_model": "slow-3", "base_url": url, **EMBEDDING},
     ]
@@ -242,8 +250,9 @@ def test_embeddings_counts_upstream_errors(emb_gateway: Gateway) -> None:
     with emb_gateway.client(key) as c:
         assert c.post("/v1/embeddings", json={"model": "emb/down", "input": "x"}).status_code == 200
         text = c.get("/metrics").text
-    assert any(line.startswith("meshapi_upstream_errors_total") and 'model="emb/down"' in line
-               for line in text.splitlines())
+    assert any(
+        line.startswith("meshapi_upstream_errors_total") and 'model="emb/down"' in line for line in text.splitlines()
+    )
 
 
 def test_embeddings_honour_the_request_timeout(emb_gateway: Gateway) -> None:

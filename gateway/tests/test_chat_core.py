@@ -17,14 +17,21 @@ def sse_payloads(text: str) -> list[str]:
     for f in frames[:-1]:
         for line in f.split("\n"):
             if line.startswith("data: "):
-                out.append(line[len("data: "):])
+                out.append(line[len("data: ") :])
     return out
 
 
 def test_non_stream_echo(gateway: Gateway, key: str, fake_openai: FakeUpstream) -> None:
     with gateway.client(key) as c:
-        r = c.post("/v1/chat/completions", json={"model": "fake/echo", "messages": [{"role": "user", "content": "hi there"}],
-                                                 "temperature": 0.5, "custom_field": {"x": 1}})
+        r = c.post(
+            "/v1/chat/completions",
+            json={
+                "model": "fake/echo",
+                "messages": [{"role": "user", "content": "hi there"}],
+                "temperature": 0.5,
+                "custom_field": {"x": 1},
+            },
+        )
     assert r.status_code == 200, r.text
     data = r.json()
     assert data["model"] == "fake/echo"
@@ -40,8 +47,10 @@ def test_non_stream_echo(gateway: Gateway, key: str, fake_openai: FakeUpstream) 
 
 def test_stream_frames_usage_and_done(gateway: Gateway, key: str) -> None:
     with gateway.client(key) as c:
-        r = c.post("/v1/chat/completions", json={"model": "fake/echo", "stream": True,
-                                                 "messages": [{"role": "user", "content": "one two three"}]})
+        r = c.post(
+            "/v1/chat/completions",
+            json={"model": "fake/echo", "stream": True, "messages": [{"role": "user", "content": "one two three"}]},
+        )
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/event-stream")
     payloads = sse_payloads(r.text)
@@ -58,8 +67,15 @@ def test_stream_frames_usage_and_done(gateway: Gateway, key: str) -> None:
 def test_stream_tool_call_is_one_whole_delta(gateway: Gateway, key: str) -> None:
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
     with gateway.client(key) as c:
-        r = c.post("/v1/chat/completions", json={"model": "fake/tools", "stream": True, "tools": tools,
-                                                 "messages": [{"role": "user", "content": "weather?"}]})
+        r = c.post(
+            "/v1/chat/completions",
+            json={
+                "model": "fake/tools",
+                "stream": True,
+                "tools": tools,
+                "messages": [{"role": "user", "content": "weather?"}],
+            },
+        )
     chunks = [json.loads(p) for p in sse_payloads(r.text)[:-1]]
     calls = [tc for ch in chunks if ch["choices"] for tc in (ch["choices"][0]["delta"].get("tool_calls") or [])]
     assert len(calls) == 1
@@ -72,8 +88,10 @@ def test_stream_tool_call_is_one_whole_delta(gateway: Gateway, key: str) -> None
 
 def test_nonascii_is_escaped_in_sse(gateway: Gateway, key: str) -> None:
     with gateway.client(key) as c:
-        r = c.post("/v1/chat/completions", json={"model": "fake/echo", "stream": True,
-                                                 "messages": [{"role": "user", "content": "héllo \u2028 😀"}]})
+        r = c.post(
+            "/v1/chat/completions",
+            json={"model": "fake/echo", "stream": True, "messages": [{"role": "user", "content": "héllo \u2028 😀"}]},
+        )
     assert r.content.isascii()
     chunks = [json.loads(p) for p in sse_payloads(r.text)[:-1]]
     text = "".join((ch["choices"][0]["delta"].get("content") or "") for ch in chunks if ch["choices"])
@@ -82,8 +100,10 @@ def test_nonascii_is_escaped_in_sse(gateway: Gateway, key: str) -> None:
 
 def test_stream_without_done_becomes_error_frame(gateway: Gateway, key: str) -> None:
     with gateway.client(key) as c:
-        r = c.post("/v1/chat/completions", json={"model": "fake/nodone", "stream": True,
-                                                 "messages": [{"role": "user", "content": "a b"}]})
+        r = c.post(
+            "/v1/chat/completions",
+            json={"model": "fake/nodone", "stream": True, "messages": [{"role": "user", "content": "a b"}]},
+        )
     payloads = sse_payloads(r.text)
     assert payloads[-1] == "[DONE]"
     err = json.loads(payloads[-2])
@@ -92,8 +112,10 @@ def test_stream_without_done_becomes_error_frame(gateway: Gateway, key: str) -> 
 
 def test_upstream_cut_mid_stream_is_error_frame(gateway: Gateway, key: str) -> None:
     with gateway.client(key) as c:
-        r = c.post("/v1/chat/completions", json={"model": "fake/cut-3", "stream": True,
-                                                 "messages": [{"role": "user", "content": "a b c d e f"}]})
+        r = c.post(
+            "/v1/chat/completions",
+            json={"model": "fake/cut-3", "stream": True, "messages": [{"role": "user", "content": "a b c d e f"}]},
+        )
     payloads = sse_payloads(r.text)
     assert payloads[-1] == "[DONE]"
     assert "error" in json.loads(payloads[-2])
@@ -109,14 +131,18 @@ def test_fallback_to_next_model(gateway: Gateway, key: str) -> None:
 
 def test_request_models_list_fallback(gateway: Gateway, key: str) -> None:
     with gateway.client(key) as c:
-        r = c.post("/v1/chat/completions", json={"model": "fake/fail-502", "models": ["fake/echo"],
-                                                 "messages": [{"role": "user", "content": "x"}]})
+        r = c.post(
+            "/v1/chat/completions",
+            json={"model": "fake/fail-502", "models": ["fake/echo"], "messages": [{"role": "user", "content": "x"}]},
+        )
     assert r.status_code == 200 and r.json()["model"] == "fake/echo"
 
 
 def test_upstream_429_maps_to_rate_limit(gateway: Gateway, key: str) -> None:
     with gateway.client(key) as c:
-        r = c.post("/v1/chat/completions", json={"model": "fake/fail-429", "messages": [{"role": "user", "content": "x"}]})
+        r = c.post(
+            "/v1/chat/completions", json={"model": "fake/fail-429", "messages": [{"role": "user", "content": "x"}]}
+        )
     assert r.status_code == 429
     body = r.json()
     assert body["error"]["code"] == "rate_limit_exceeded"
@@ -127,16 +153,24 @@ def test_upstream_429_maps_to_rate_limit(gateway: Gateway, key: str) -> None:
 
 def test_incoming_request_id_is_echoed(gateway: Gateway, key: str) -> None:
     with gateway.client(key) as c:
-        r = c.post("/v1/chat/completions", headers={"x-request-id": "my-trace-1"},
-                   json={"model": "fake/nope", "messages": [{"role": "user", "content": "x"}]})
+        r = c.post(
+            "/v1/chat/completions",
+            headers={"x-request-id": "my-trace-1"},
+            json={"model": "fake/nope", "messages": [{"role": "user", "content": "x"}]},
+        )
     assert r.status_code == 404
     assert r.headers["x-request-id"] == "my-trace-1"
-    assert r.json() == {"error": {"code": "model_not_found", "message": "Model 'fake/nope' is not supported."},
-                        "request_id": "my-trace-1"}
+    assert r.json() == {
+        "error": {"code": "model_not_found", "message": "Model 'fake/nope' is not supported."},
+        "request_id": "my-trace-1",
+    }
 
 
 def test_accept_json_still_streams(gateway: Gateway, key: str) -> None:
     with httpx.Client(base_url=gateway.url, timeout=30) as c:
-        r = c.post("/v1/chat/completions", headers={"authorization": f"Bearer {key}", "accept": "application/json"},
-                   json={"model": "fake/echo", "stream": True, "messages": [{"role": "user", "content": "x"}]})
+        r = c.post(
+            "/v1/chat/completions",
+            headers={"authorization": f"Bearer {key}", "accept": "application/json"},
+            json={"model": "fake/echo", "stream": True, "messages": [{"role": "user", "content": "x"}]},
+        )
     assert r.headers["content-type"].startswith("text/event-stream")

@@ -22,16 +22,31 @@ def run(*args: str, env: dict[str, str] | None = None, check: bool = True) -> su
     return proc
 
 
-@pytest.mark.parametrize("cmd", [[], ["serve"], ["keys"], ["keys", "create"], ["keys", "list"], ["keys", "revoke"],
-                                 ["tokens", "create"], ["models", "list"], ["migrate"]])
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        [],
+        ["serve"],
+        ["keys"],
+        ["keys", "create"],
+        ["keys", "list"],
+        ["keys", "revoke"],
+        ["tokens", "create"],
+        ["models", "list"],
+        ["migrate"],
+    ],
+)
 def test_every_command_has_help(cmd: list[str]) -> None:
     out = run(*cmd, "--help").stdout
     assert "usage: meshapi-gateway" in out
 
 
 def test_keys_create_list_revoke_json(tmp_path: Path) -> None:
-    created = json.loads(run("keys", "create", "--owner", "acme", "--name", "ci", "--rpm", "60", "--json",
-                             "--data-dir", str(tmp_path)).stdout)
+    created = json.loads(
+        run(
+            "keys", "create", "--owner", "acme", "--name", "ci", "--rpm", "60", "--json", "--data-dir", str(tmp_path)
+        ).stdout
+    )
     assert created["key"].startswith("rsk_") and created["owner"] == "acme" and created["rpm"] == 60
     listed = json.loads(run("keys", "list", "--owner", "acme", "--json", "--data-dir", str(tmp_path)).stdout)
     assert [k["id"] for k in listed] == [created["id"]]
@@ -47,27 +62,33 @@ def test_tokens_create_is_a_valid_jwt(tmp_path: Path) -> None:
     import jwt
 
     env = {"MESHAPI_GATEWAY_JWT_SECRET": "s" * 40}
-    out = json.loads(run("tokens", "create", "--owner", "acme", "--ttl", "60", "--json", "--data-dir", str(tmp_path),
-                         env=env).stdout)
+    out = json.loads(
+        run("tokens", "create", "--owner", "acme", "--ttl", "60", "--json", "--data-dir", str(tmp_path), env=env).stdout
+    )
     claims = jwt.decode(out["token"], "s" * 40, algorithms=["HS256"], audience="authenticated")
     assert claims["sub"] == "acme" and claims["exp"] - claims["iat"] == 60
 
 
 def test_models_list_json(tmp_path: Path) -> None:
     cfg = tmp_path / "gw.toml"
-    cfg.write_text('builtin_catalog = false\n[local_model]\nenabled = false\n[[models]]\nid = "x/y"\n'
-                   'base_url = "http://127.0.0.1:9/v1"\nis_free = true\n')
+    cfg.write_text(
+        'builtin_catalog = false\n[local_model]\nenabled = false\n[[models]]\nid = "x/y"\n'
+        'base_url = "http://127.0.0.1:9/v1"\nis_free = true\n'
+    )
     items = json.loads(run("models", "list", "--json", "--config", str(cfg)).stdout)
     assert [m["id"] for m in items] == ["x/y"]
 
 
-@pytest.mark.parametrize("env,needle", [
-    ({"MESHAPI_GATEWAY_PORT": "eighty"}, "MESHAPI_GATEWAY_PORT"),
-    ({"MESHAPI_GATEWAY_DATABASE_URL": "mysql://x"}, "MESHAPI_GATEWAY_DATABASE_URL"),
-    ({"MESHAPI_GATEWAY_LOG_LEVEL": "loud"}, "MESHAPI_GATEWAY_LOG_LEVEL"),
-    ({"MESHAPI_GATEWAY_NO_SUCH_SETTING": "1"}, "MESHAPI_GATEWAY_NO_SUCH_SETTING"),
-    ({"MESHAPI_GATEWAY_CONFIG": "/nonexistent/gw.toml"}, "does not exist"),
-])
+@pytest.mark.parametrize(
+    "env,needle",
+    [
+        ({"MESHAPI_GATEWAY_PORT": "eighty"}, "MESHAPI_GATEWAY_PORT"),
+        ({"MESHAPI_GATEWAY_DATABASE_URL": "mysql://x"}, "MESHAPI_GATEWAY_DATABASE_URL"),
+        ({"MESHAPI_GATEWAY_LOG_LEVEL": "loud"}, "MESHAPI_GATEWAY_LOG_LEVEL"),
+        ({"MESHAPI_GATEWAY_NO_SUCH_SETTING": "1"}, "MESHAPI_GATEWAY_NO_SUCH_SETTING"),
+        ({"MESHAPI_GATEWAY_CONFIG": "/nonexistent/gw.toml"}, "does not exist"),
+    ],
+)
 def test_wrong_settings_fail_at_start_with_a_clear_message(tmp_path: Path, env: dict[str, str], needle: str) -> None:
     proc = run("serve", "--data-dir", str(tmp_path), env=env, check=False)
     assert proc.returncode == 2

@@ -111,22 +111,30 @@ def test_no_import_circles_outside_type_checking() -> None:
 
 def test_domain_code_never_imports_the_http_layer() -> None:
     offenders = {
-        path: sorted(name for name in _imported(tree) if name == "meshapi_gateway.api" or
-                     name.startswith("meshapi_gateway.api."))
-        for path, tree in _modules().items() if not path.startswith(HTTP_LAYER)
+        path: sorted(
+            name for name in _imported(tree) if name == "meshapi_gateway.api" or name.startswith("meshapi_gateway.api.")
+        )
+        for path, tree in _modules().items()
+        if not path.startswith(HTTP_LAYER)
     }
     assert {path: names for path, names in offenders.items() if names} == {}
 
 
 def test_request_bounds_are_written_once() -> None:
     """Temperature's bounds live in request_schemas; a second copy would drift."""
-    copies = [path for path, tree in _modules().items()
-              if re.search(r"\bge=0, le=2\b", ast.unparse(tree)) and path != "request_schemas.py"]
+    copies = [
+        path
+        for path, tree in _modules().items()
+        if re.search(r"\bge=0, le=2\b", ast.unparse(tree)) and path != "request_schemas.py"
+    ]
     assert copies == []
 
 
 def test_money_is_formatted_in_one_place() -> None:
     """Costs, balances and prices read alike only while one function writes them."""
-    writers = [path for path, tree in _modules().items()
-               if re.search(r"normalize\(\), ['\"]f['\"]\)", ast.unparse(tree)) and path != "money.py"]
+    writers = [
+        path
+        for path, tree in _modules().items()
+        if re.search(r"normalize\(\), ['\"]f['\"]\)", ast.unparse(tree)) and path != "money.py"
+    ]
     assert writers == []

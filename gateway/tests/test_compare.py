@@ -14,8 +14,12 @@ QUESTION = "Summarize this paragraph in one sentence: tea is good"
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeUpstream) -> Iterator[Gateway]:
-    gateway = start_gateway(tmp_path_factory.mktemp("gw-compare"), fake_openai.url,
-                            compare_judge_model="fake/echo", compare_judge_fallbacks=["fake/free-echo"])
+    gateway = start_gateway(
+        tmp_path_factory.mktemp("gw-compare"),
+        fake_openai.url,
+        compare_judge_model="fake/echo",
+        compare_judge_fallbacks=["fake/free-echo"],
+    )
     yield gateway
     gateway.server.stop()
 
@@ -43,9 +47,9 @@ def frames(text: str) -> list[tuple[str | None, Any]]:
         name, data = None, None
         for line in f.split("\n"):
             if line.startswith("event: "):
-                name = line[len("event: "):]
+                name = line[len("event: ") :]
             elif line.startswith("data: "):
-                raw = line[len("data: "):]
+                raw = line[len("data: ") :]
                 data = raw if raw == "[DONE]" else json.loads(raw)
         out.append((name, data))
     return out
@@ -61,9 +65,13 @@ def usage_rows(gw: Gateway, key: str, request_id: str) -> list[dict[str, Any]]:
 
 # --- non-streaming -----------------------------------------------------------------------------------------------
 
+
 def test_create_fans_out_deduplicates_and_judges(sdk: MeshAPI, fake_openai: FakeUpstream) -> None:
-    result = sdk.compare.create(CompareParams(models=["fake/echo", "fake/free-echo", "fake/echo"],
-                                              messages=[ChatMessage(role="user", content=QUESTION)]))
+    result = sdk.compare.create(
+        CompareParams(
+            models=["fake/echo", "fake/free-echo", "fake/echo"], messages=[ChatMessage(role="user", content=QUESTION)]
+        )
+    )
     assert result.comparison_id.startswith("cmp_") and len(result.comparison_id) == 24
     assert result.models == ["fake/echo", "fake/free-echo"]
     assert [r.model for r in result.results] == result.models
@@ -88,8 +96,10 @@ def test_every_call_is_billed_as_compare(gw: Gateway, key: str) -> None:
     for suffix in ("fake/echo", "fake/free-echo", "judge"):
         rows = usage_rows(gw, key, f"{request_id}::{suffix}")
         assert len(rows) == 1 and rows[0]["kind"] == "compare", suffix
-    assert usage_rows(gw, key, f"{request_id}::fake/echo")[0]["prompt_tokens"] == \
-        r.json()["results"][0]["usage"]["prompt_tokens"]
+    assert (
+        usage_rows(gw, key, f"{request_id}::fake/echo")[0]["prompt_tokens"]
+        == r.json()["results"][0]["usage"]["prompt_tokens"]
+    )
 
 
 def test_partial_when_one_model_fails(gw: Gateway, key: str) -> None:
@@ -105,8 +115,9 @@ def test_partial_when_one_model_fails(gw: Gateway, key: str) -> None:
 
 def test_all_failed_is_502_with_details(sdk: MeshAPI) -> None:
     with pytest.raises(MeshAPIError) as info:
-        sdk.compare.create(CompareParams(models=["fake/fail-401", "nope/unknown"],
-                                         messages=[ChatMessage(role="user", content="x")]))
+        sdk.compare.create(
+            CompareParams(models=["fake/fail-401", "nope/unknown"], messages=[ChatMessage(role="user", content="x")])
+        )
     err = info.value
     assert err.status == 502 and err.error_code == "all_models_failed"
     assert [d["model"] for d in err.details] == ["fake/fail-401", "nope/unknown"]
@@ -114,15 +125,21 @@ def test_all_failed_is_502_with_details(sdk: MeshAPI) -> None:
 
 
 def test_judge_fallback(gw: Gateway, key: str) -> None:
-    r = post(gw, key, models=["fake/echo", "fake/free-echo"], comparison_model="fake/fail-401",
-             comparison_instructions="Pick the shortest.")
+    r = post(
+        gw,
+        key,
+        models=["fake/echo", "fake/free-echo"],
+        comparison_model="fake/fail-401",
+        comparison_instructions="Pick the shortest.",
+    )
     data = r.json()
     assert data["comparison_fallback_used"] is True and data["comparison_model"] == "fake/free-echo"
     assert data["comparison"].startswith("echo: ")
 
 
-def test_judge_runs_only_with_two_answers_and_not_when_skipped(gw: Gateway, key: str,
-                                                               fake_openai: FakeUpstream) -> None:
+def test_judge_runs_only_with_two_answers_and_not_when_skipped(
+    gw: Gateway, key: str, fake_openai: FakeUpstream
+) -> None:
     before = len(fake_openai.recorder.requests)
     one = post(gw, key, models=["fake/echo", "fake/fail-401"]).json()
     skipped = post(gw, key, models=["fake/echo", "fake/free-echo"], skip_comparison=True).json()
@@ -132,9 +149,17 @@ def test_judge_runs_only_with_two_answers_and_not_when_skipped(gw: Gateway, key:
 
 def test_model_overrides_and_shared_parameters(gw: Gateway, key: str, fake_openai: FakeUpstream) -> None:
     fake_openai.recorder.clear()
-    r = post(gw, key, models=["fake/echo", "fake/free-echo"], temperature=0.3, max_tokens=50, skip_comparison=True,
-             model_overrides=[{"model": "fake/free-echo", "temperature": 1.5, "max_tokens": 9,
-                               "system_prompt": "Be terse."}])
+    r = post(
+        gw,
+        key,
+        models=["fake/echo", "fake/free-echo"],
+        temperature=0.3,
+        max_tokens=50,
+        skip_comparison=True,
+        model_overrides=[
+            {"model": "fake/free-echo", "temperature": 1.5, "max_tokens": 9, "system_prompt": "Be terse."}
+        ],
+    )
     assert r.status_code == 200
     sent = {q["body"]["model"]: q["body"] for q in fake_openai.recorder.requests}
     assert len(sent) == 1  # both fake models have the same upstream name: tell them apart by their params
@@ -147,24 +172,34 @@ def test_model_overrides_and_shared_parameters(gw: Gateway, key: str, fake_opena
 
 def test_template_and_variables(gw: Gateway, key: str, fake_openai: FakeUpstream) -> None:
     with gw.client(gw.token("cmp-owner")) as ctrl:
-        made = ctrl.post("/v1/templates", json={"name": "cmp-tpl", "system": "You work for {{company}}.",
-                                                "variables": ["company"]})
+        made = ctrl.post(
+            "/v1/templates", json={"name": "cmp-tpl", "system": "You work for {{company}}.", "variables": ["company"]}
+        )
     assert made.status_code in (200, 201), made.text
     fake_openai.recorder.clear()
-    r = post(gw, key, models=["fake/echo", "fake/free-echo"], template="cmp-tpl", variables={"company": "Acme"},
-             skip_comparison=True)
+    r = post(
+        gw,
+        key,
+        models=["fake/echo", "fake/free-echo"],
+        template="cmp-tpl",
+        variables={"company": "Acme"},
+        skip_comparison=True,
+    )
     assert r.status_code == 200, r.text
     for q in fake_openai.recorder.requests:
         assert q["body"]["messages"][0] == {"role": "system", "content": "You work for Acme."}
     assert post(gw, key, models=["fake/echo"], template="cmp-tpl").status_code == 422  # variable missing
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"models": []}, "models"),
-    ({"models": [f"fake/m{i}" for i in range(9)]}, "models"),
-    ({"models": ["fake/echo"], "comparison_model": "nope/judge"}, "comparison_model"),
-    ({"models": ["fake/echo"], "model_overrides": [{"model": "fake/echo", "temperature": 5}]}, "model_overrides"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"models": []}, "models"),
+        ({"models": [f"fake/m{i}" for i in range(9)]}, "models"),
+        ({"models": ["fake/echo"], "comparison_model": "nope/judge"}, "comparison_model"),
+        ({"models": ["fake/echo"], "model_overrides": [{"model": "fake/echo", "temperature": 5}]}, "model_overrides"),
+    ],
+)
 def test_bad_requests_are_422(gw: Gateway, key: str, body: dict[str, Any], field: str) -> None:
     for stream in (False, True):
         r = post(gw, key, stream=stream, **body)
@@ -181,9 +216,13 @@ def test_duplicates_do_not_count_against_the_limit(gw: Gateway, key: str) -> Non
 
 # --- streaming -----------------------------------------------------------------------------------------------------
 
+
 def test_readme_stream_loop_prints_text(sdk: MeshAPI, capsys: pytest.CaptureFixture[str]) -> None:
-    stream = sdk.compare.stream(CompareParams(models=["fake/echo", "fake/free-echo"],
-                                              messages=[ChatMessage(role="user", content=QUESTION)], stream=True))
+    stream = sdk.compare.stream(
+        CompareParams(
+            models=["fake/echo", "fake/free-echo"], messages=[ChatMessage(role="user", content=QUESTION)], stream=True
+        )
+    )
     for event in stream:
         if event.event == "delta":
             print(event.data)
@@ -205,8 +244,7 @@ def test_stream_event_order_per_model_and_shapes(gw: Gateway, key: str) -> None:
     assert names[0] == "meta" and names[-1] == "done"
     assert events[0][1]["data"]["models"] == ["fake/echo", "fake/free-echo", "fake/fail-401"]
     for model in ("fake/echo", "fake/free-echo"):
-        positions = [i for i, (n, d) in enumerate(events) if d.get("model") == model or
-                     d["data"].get("model") == model]
+        positions = [i for i, (n, d) in enumerate(events) if d.get("model") == model or d["data"].get("model") == model]
         kinds = [events[i][0] for i in positions]
         assert kinds[-1] == "model_done" and set(kinds[:-1]) == {"delta"}
         text = "".join(events[i][1]["data"]["delta"] for i in positions[:-1])
@@ -229,14 +267,26 @@ def test_stream_event_order_per_model_and_shapes(gw: Gateway, key: str) -> None:
 
 
 def test_stream_skip_comparison_has_no_judge(gw: Gateway, key: str) -> None:
-    names = [n for n, _ in frames(post(gw, key, models=["fake/echo", "fake/free-echo"], stream=True,
-                                       skip_comparison=True).text)]
+    names = [
+        n
+        for n, _ in frames(
+            post(gw, key, models=["fake/echo", "fake/free-echo"], stream=True, skip_comparison=True).text
+        )
+    ]
     assert "comparison_delta" not in names and "comparison_done" not in names and names[-2] == "done"
 
 
 def test_stream_mid_stream_failure_is_per_model(gw: Gateway, key: str) -> None:
-    got = frames(post(gw, key, models=["fake/echo", "fake/cut-3"], stream=True, skip_comparison=True,
-                      messages=[{"role": "user", "content": "one two three four five"}]).text)
+    got = frames(
+        post(
+            gw,
+            key,
+            models=["fake/echo", "fake/cut-3"],
+            stream=True,
+            skip_comparison=True,
+            messages=[{"role": "user", "content": "one two three four five"}],
+        ).text
+    )
     cut = next(d for n, d in got if n == "model_done" and d["model"] == "fake/cut-3")
     assert cut["data"]["error_code"] == "upstream_error" and cut["data"]["content"] == "echo: one two"
     assert got[-2][1]["partial"] is True
@@ -246,13 +296,16 @@ def test_stream_all_failed_before_any_token_is_http_502(gw: Gateway, key: str) -
     r = post(gw, key, models=["fake/fail-401", "nope/unknown"], stream=True)
     assert r.status_code == 502 and r.headers["content-type"].startswith("application/json")
     err = r.json()["error"]
-    assert err["code"] == "all_models_failed" and {d["model"] for d in err["details"]} == {"fake/fail-401",
-                                                                                            "nope/unknown"}
+    assert err["code"] == "all_models_failed" and {d["model"] for d in err["details"]} == {
+        "fake/fail-401",
+        "nope/unknown",
+    }
 
 
 def test_stream_judge_fallback(gw: Gateway, key: str) -> None:
-    got = frames(post(gw, key, models=["fake/echo", "fake/free-echo"], stream=True,
-                      comparison_model="fake/fail-401").text)
+    got = frames(
+        post(gw, key, models=["fake/echo", "fake/free-echo"], stream=True, comparison_model="fake/fail-401").text
+    )
     judged = next(d for n, d in got if n == "comparison_done")
     assert judged["data"]["comparison_model"] == "fake/free-echo" and judged["comparison_fallback_used"] is True
     assert got[-2][1]["comparison_fallback_used"] is True

@@ -62,7 +62,8 @@ def test_a_client_that_never_finishes_its_headers_is_disconnected(slow_header_ga
 
 
 def test_the_header_timeout_applies_to_each_request_on_a_kept_alive_connection(
-        slow_header_gateway: GatewayProcess) -> None:
+    slow_header_gateway: GatewayProcess,
+) -> None:
     with _connect(slow_header_gateway.port) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: gateway\r\n\r\n")
         first = b""
@@ -79,8 +80,9 @@ def test_requests_that_finish_their_headers_are_served(slow_header_gateway: Gate
             assert c.get("/health").status_code == 200
 
 
-def test_health_is_served_while_the_connection_cap_is_full_of_slow_sockets(tmp_path: Path,
-                                                                           fake_openai: FakeUpstream) -> None:
+def test_health_is_served_while_the_connection_cap_is_full_of_slow_sockets(
+    tmp_path: Path, fake_openai: FakeUpstream
+) -> None:
     cap, opened = 40, 120
     gp = GatewayProcess(tmp_path, fake_openai.url, max_connections=cap, header_timeout_seconds=600).start()
     sockets: list[socket.socket] = []
@@ -97,15 +99,16 @@ def test_health_is_served_while_the_connection_cap_is_full_of_slow_sockets(tmp_p
             time.sleep(0.05)
         closed = [_closed(s) for s in sockets]
         assert sum(closed) >= opened - cap, f"{opened - sum(closed)} slow sockets still open, cap {cap}"
-        assert all(closed[:opened - cap])  # the oldest went first
+        assert all(closed[: opened - cap])  # the oldest went first
     finally:
         for sock in sockets:
             sock.close()
         gp.stop()
 
 
-def test_multi_worker_mode_applies_the_header_timeout(tmp_path: Path, fake_openai: FakeUpstream,
-                                                      redis_url: str) -> None:
+def test_multi_worker_mode_applies_the_header_timeout(
+    tmp_path: Path, fake_openai: FakeUpstream, redis_url: str
+) -> None:
     gp = GatewayProcess(tmp_path, fake_openai.url, workers=2, redis_url=redis_url, header_timeout_seconds=1).start()
     try:
         slow = [_connect(gp.port) for _ in range(6)]  # spread over both workers' sockets

@@ -62,8 +62,14 @@ def test_every_gateway_environment_is_valid_settings(tmp_path: Path) -> None:
 def test_nginx_has_the_deployment_tests_proxy_settings() -> None:
     compose_nginx = (ROOT / "deploy" / "nginx.conf").read_text()
     test_nginx = (ROOT / "deploy" / "scale_test.py").read_text()
-    for directive in ("proxy_http_version 1.1;", 'proxy_set_header Connection "";', "proxy_buffering off;",
-                      "proxy_next_upstream error timeout;", "keepalive 64;", "max_fails=1 fail_timeout=1s"):
+    for directive in (
+        "proxy_http_version 1.1;",
+        'proxy_set_header Connection "";',
+        "proxy_buffering off;",
+        "proxy_next_upstream error timeout;",
+        "keepalive 64;",
+        "max_fails=1 fail_timeout=1s",
+    ):
         assert directive in compose_nginx and directive in test_nginx, directive
 
 
@@ -77,9 +83,22 @@ def test_the_dockerfile_install_step_runs(tmp_path: Path) -> None:
     assert "RUN pip install ./sdk ./gateway" in dockerfile
     # What that RUN builds, from the same folders, as pip does it (isolated builds with the declared
     # build backends; the dependencies themselves are not installed again here).
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w",
-                           str(tmp_path), str(ROOT / "sdk"), str(ROOT / "gateway")],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-w",
+            str(tmp_path),
+            str(ROOT / "sdk"),
+            str(ROOT / "gateway"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     built = sorted(p.name.split("-")[0] for p in tmp_path.glob("*.whl"))
     assert built == ["meshapi", "meshapi_gateway"]

@@ -32,14 +32,27 @@ def _script() -> ModuleType:
 
 @pytest.mark.timeout(900)
 def test_three_nodes_behind_nginx_killed_and_restarted_under_load(tmp_path: Path) -> None:
-    missing = [name for name, found in (("nginx", shutil.which("nginx") or Path("/usr/sbin/nginx").exists()),
-                                        ("redis-server", shutil.which("redis-server")),
-                                        ("PostgreSQL", find_bindir())) if not found]
+    missing = [
+        name
+        for name, found in (
+            ("nginx", shutil.which("nginx") or Path("/usr/sbin/nginx").exists()),
+            ("redis-server", shutil.which("redis-server")),
+            ("PostgreSQL", find_bindir()),
+        )
+        if not found
+    ]
     if missing:
         pytest.skip(f"not installed: {', '.join(missing)}")
     scale = _script()
-    cfg = scale.Config(requests=1200, connections=16, batch_lines=60, rate_limit=20, redis_outage=10.0,
-                       outage_requests=60, workdir=tmp_path)
+    cfg = scale.Config(
+        requests=1200,
+        connections=16,
+        batch_lines=60,
+        rate_limit=20,
+        redis_outage=10.0,
+        outage_requests=60,
+        workdir=tmp_path,
+    )
     report = scale.run(cfg)
     print(json.dumps(report.__dict__, indent=2, default=str))
     assert report.problems == []

@@ -23,8 +23,15 @@ SECTION_POINTER = re.compile(r"docs/wire\.md(?:, | \()([A-Z][A-Za-z ]+?)(?:[).;:
 def _sources() -> list[Path]:
     found = [ROOT / "README.md", ROOT / "dev.py"]
     for folder in SCANNED:
-        found.extend(p for p in (ROOT / folder).rglob("*") if p.suffix in SUFFIXES and p.is_file()
-                     and ".results" not in p.parts and ".peers" not in p.parts and p.resolve() != THIS_FILE)
+        found.extend(
+            p
+            for p in (ROOT / folder).rglob("*")
+            if p.suffix in SUFFIXES
+            and p.is_file()
+            and ".results" not in p.parts
+            and ".peers" not in p.parts
+            and p.resolve() != THIS_FILE
+        )
     return [p for p in found if p.exists()]
 
 
@@ -33,16 +40,24 @@ def _headings(page: Path) -> set[str]:
 
 
 def test_no_file_cites_a_document_outside_the_repository() -> None:
-    offenders = [f"{p.relative_to(ROOT)}:{n}" for p in _sources()
-                 for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1)
-                 if FOREIGN_CITATION.search(line)]
+    offenders = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in _sources()
+        for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1)
+        if FOREIGN_CITATION.search(line)
+    ]
     assert offenders == []
 
 
 def test_docs_pages_named_in_the_code_exist() -> None:
-    missing = sorted({f"{p.relative_to(ROOT)}: {name}" for p in _sources()
-                      for name in re.findall(r"\bdocs/([\w-]+\.md)", p.read_text(errors="replace"))
-                      if not (ROOT / "docs" / name).exists()})
+    missing = sorted(
+        {
+            f"{p.relative_to(ROOT)}: {name}"
+            for p in _sources()
+            for name in re.findall(r"\bdocs/([\w-]+\.md)", p.read_text(errors="replace"))
+            if not (ROOT / "docs" / name).exists()
+        }
+    )
     assert missing == []
 
 
@@ -53,7 +68,12 @@ def _names_headings(pointer: str, headings: set[str]) -> bool:
 
 def test_pointers_into_the_wire_page_name_its_headings() -> None:
     headings = _headings(ROOT / "docs" / "wire.md")
-    unknown = sorted({f"{p.relative_to(ROOT)}: {m.group(1)}" for p in _sources()
-                      for m in SECTION_POINTER.finditer(p.read_text(errors="replace"))
-                      if not _names_headings(m.group(1).strip(), headings)})
+    unknown = sorted(
+        {
+            f"{p.relative_to(ROOT)}: {m.group(1)}"
+            for p in _sources()
+            for m in SECTION_POINTER.finditer(p.read_text(errors="replace"))
+            if not _names_headings(m.group(1).strip(), headings)
+        }
+    )
     assert unknown == []

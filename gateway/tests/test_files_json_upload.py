@@ -12,10 +12,12 @@ LIMIT = 8 * 1024
 
 
 @pytest.fixture(scope="module", params=["local", "database"])
-def capped(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-           fake_openai: FakeUpstream) -> Iterator[Gateway]:
-    gw = start_gateway(tmp_path_factory.mktemp("jsonup"), fake_openai.url, file_storage=request.param,
-                       max_file_bytes=LIMIT)
+def capped(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeUpstream
+) -> Iterator[Gateway]:
+    gw = start_gateway(
+        tmp_path_factory.mktemp("jsonup"), fake_openai.url, file_storage=request.param, max_file_bytes=LIMIT
+    )
     yield gw
     gw.server.stop()
 
@@ -34,8 +36,9 @@ def _under_limit_body_whose_lines_are_over() -> bytes:
     while len(_body([*requests, _request(len(requests))])) <= LIMIT - 10:
         requests.append(_request(len(requests)))
     body = _body(requests)
-    lines = b"".join(json.dumps({"method": "POST", "url": "/v1/chat/completions", **r}).encode() + b"\n"
-                     for r in requests)
+    lines = b"".join(
+        json.dumps({"method": "POST", "url": "/v1/chat/completions", **r}).encode() + b"\n" for r in requests
+    )
     assert len(body) <= LIMIT < len(lines)
     return body
 
@@ -44,8 +47,9 @@ def test_the_stored_file_can_never_exceed_the_limit(capped: Gateway) -> None:
     key = capped.create_key("jsonup-cap")
     with capped.client(key) as c:
         before = c.get("/v1/files").json()["data"]
-        r = c.post("/v1/files", content=_under_limit_body_whose_lines_are_over(),
-                   headers={"content-type": "application/json"})
+        r = c.post(
+            "/v1/files", content=_under_limit_body_whose_lines_are_over(), headers={"content-type": "application/json"}
+        )
         assert r.status_code == 413, r.text
         assert r.json()["error"]["code"] == "payload_too_large"
         assert c.get("/v1/files").json()["data"] == before  # nothing stored
@@ -61,28 +65,34 @@ def test_over_limit_body_is_413_with_or_without_content_length(capped: Gateway) 
 
         def chunked() -> Iterator[bytes]:
             for i in range(0, len(body), 1000):
-                yield body[i:i + 1000]
+                yield body[i : i + 1000]
 
         r = c.post("/v1/files", content=chunked(), headers={"content-type": "application/json"})
         assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
 
 
-@pytest.mark.parametrize("raw,status,code", [
-    (b"", 422, "validation_error"),
-    (b'{"purpose": "batch", "requests": [', 422, "validation_error"),
-    (b"[1, 2]", 422, "validation_error"),
-    (b'"text"', 422, "validation_error"),
-    (b'{"purpose": "batch"}', 422, "validation_error"),
-    (b'{"purpose": "batch", "requests": {"custom_id": "a"}}', 400, "invalid_batch_file"),
-    (b'{"purpose": "batch", "requests": []}', 400, "invalid_batch_file"),
-    (b'{"purpose": ["batch"], "requests": []}', 422, "validation_error"),
-    (b'{"purpose": "fine-tune", "requests": []}', 422, "validation_error"),
-    (b'{"requests": [], "requests": []}', 422, "validation_error"),
-    (b'{"purpose": "batch", "requests": [{"custom_id": "a", "body": {"model": "fake/echo", "seed": '
-     b'123456789012345678901234567890, "messages": [{"role": "user", "content": "hi"}]}}]}', 422,
-     "validation_error"),
-    (b'{"purpose": "batch", "requests": [7]}', 400, "invalid_batch_file"),
-])
+@pytest.mark.parametrize(
+    "raw,status,code",
+    [
+        (b"", 422, "validation_error"),
+        (b'{"purpose": "batch", "requests": [', 422, "validation_error"),
+        (b"[1, 2]", 422, "validation_error"),
+        (b'"text"', 422, "validation_error"),
+        (b'{"purpose": "batch"}', 422, "validation_error"),
+        (b'{"purpose": "batch", "requests": {"custom_id": "a"}}', 400, "invalid_batch_file"),
+        (b'{"purpose": "batch", "requests": []}', 400, "invalid_batch_file"),
+        (b'{"purpose": ["batch"], "requests": []}', 422, "validation_error"),
+        (b'{"purpose": "fine-tune", "requests": []}', 422, "validation_error"),
+        (b'{"requests": [], "requests": []}', 422, "validation_error"),
+        (
+            b'{"purpose": "batch", "requests": [{"custom_id": "a", "body": {"model": "fake/echo", "seed": '
+            b'123456789012345678901234567890, "messages": [{"role": "user", "content": "hi"}]}}]}',
+            422,
+            "validation_error",
+        ),
+        (b'{"purpose": "batch", "requests": [7]}', 400, "invalid_batch_file"),
+    ],
+)
 def test_malformed_uploads_are_4xx(capped: Gateway, raw: bytes, status: int, code: str) -> None:
     key = capped.create_key("jsonup-bad")
     with capped.client(key) as c:
@@ -91,8 +101,9 @@ def test_malformed_uploads_are_4xx(capped: Gateway, raw: bytes, status: int, cod
     assert r.json()["error"]["code"] == code
 
 
-def test_a_body_spooled_to_disk_is_stored_line_for_line(tmp_path_factory: pytest.TempPathFactory,
-                                                        fake_openai: FakeUpstream) -> None:
+def test_a_body_spooled_to_disk_is_stored_line_for_line(
+    tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeUpstream
+) -> None:
     folder = tmp_path_factory.mktemp("jsonup-big")
     gw = start_gateway(folder, fake_openai.url, max_file_bytes=16 * 1024 * 1024)
     try:

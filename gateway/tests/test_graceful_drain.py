@@ -25,8 +25,9 @@ def _refuses(port: int) -> bool:
     return False
 
 
-def test_an_idle_kept_alive_connection_is_answered_while_the_gateway_stops(tmp_path: Path,
-                                                                          fake_openai: FakeUpstream) -> None:
+def test_an_idle_kept_alive_connection_is_answered_while_the_gateway_stops(
+    tmp_path: Path, fake_openai: FakeUpstream
+) -> None:
     gp = GatewayProcess(tmp_path, fake_openai.url, shutdown_grace_seconds=10).start()
     assert gp.proc is not None
     try:

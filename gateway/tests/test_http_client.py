@@ -69,8 +69,13 @@ async def test_keep_alive_connection_is_reused_and_request_is_well_formed() -> N
     client = HTTPClient()
     async with RawServer(answer_ok) as server:
         for _ in range(3):
-            resp = await client.post(server.url + "/v1/chat/completions?x=1", b'{"a":1}',
-                                     {"authorization": "Bearer k"}, connect_timeout=5, read_timeout=5)
+            resp = await client.post(
+                server.url + "/v1/chat/completions?x=1",
+                b'{"a":1}',
+                {"authorization": "Bearer k"},
+                connect_timeout=5,
+                read_timeout=5,
+            )
             assert resp.status == 200
             assert resp.headers["Content-Type"] == "application/json"
             assert await resp.read() == b'{"ok":true}'
@@ -102,8 +107,9 @@ async def test_a_stream_is_relayed_piece_by_piece_as_it_arrives() -> None:
     release_second = asyncio.Event()
 
     async def two_chunks(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
-                     b"7\r\ndata: 1\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n7\r\ndata: 1\r\n"
+        )
         await writer.drain()
         await release_second.wait()  # the second piece exists only after the client has seen the first
         writer.write(b"7\r\ndata: 2\r\n0\r\n\r\n")
@@ -154,8 +160,7 @@ async def test_total_timeout_bounds_a_body_that_keeps_trickling() -> None:
 
     client = HTTPClient()
     async with RawServer(trickle) as server:
-        resp = await client.post(server.url + "/x", b"{}", {}, connect_timeout=5, read_timeout=1,
-                                 total_timeout=0.4)
+        resp = await client.post(server.url + "/x", b"{}", {}, connect_timeout=5, read_timeout=1, total_timeout=0.4)
         with pytest.raises(UpstreamTimeout) as caught:
             await resp.read()
         assert caught.value.phase == "total"
@@ -199,8 +204,9 @@ async def test_gzip_answers_are_decompressed() -> None:
 async def test_an_error_status_and_its_body_reach_the_caller() -> None:
     async def rate_limited(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
         body = b'{"error":{"message":"slow down"}}'
-        writer.write(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\ncontent-length: %d\r\n\r\n%s"
-                     % (len(body), body))
+        writer.write(
+            b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+        )
         await writer.drain()
 
     client = HTTPClient()
@@ -216,8 +222,9 @@ async def test_refused_connection_and_header_injection_are_refused_clearly() -> 
     with pytest.raises(TransportError, match="cannot connect"):
         await client.post("http://127.0.0.1:9/x", b"{}", {}, connect_timeout=2, read_timeout=2)
     with pytest.raises(TransportError, match="line break"):
-        await client.post("http://127.0.0.1:9/x", b"{}", {"x-evil": "a\r\nhost: other"}, connect_timeout=2,
-                          read_timeout=2)
+        await client.post(
+            "http://127.0.0.1:9/x", b"{}", {"x-evil": "a\r\nhost: other"}, connect_timeout=2, read_timeout=2
+        )
     with pytest.raises(TransportError, match="not an http"):
         await client.post("ftp://example/x", b"{}", {}, connect_timeout=2, read_timeout=2)
     await client.aclose()
@@ -255,15 +262,22 @@ def _self_signed(tmp_path: Any) -> tuple[str, str]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return str(cert_path), str(key_path)
 
 

@@ -32,18 +32,30 @@ def faulty() -> Iterator[FaultyUpstream]:
 
 def _replica(folder: Path, faulty: FaultyUpstream, redis_url: str) -> tuple[GatewayProcess, str]:
     folder.mkdir()
-    models = [{"id": "shared/model", "upstream_model": "takeover", "provider": "openai_compat",
-               "base_url": faulty.url, "api_key": "sk-test", "prompt_usd_per_1m": "1", "completion_usd_per_1m": "2"}]
-    gp = GatewayProcess(folder, faulty.url, models=models, redis_url=redis_url, admin_token=ADMIN,
-                        retry_max_rounds=0).start()
-    r = httpx.post(gp.url + "/v1/keys", headers={"authorization": f"Bearer {ADMIN}"},
-                   json={"owner": "takeover-owner", "name": "k"})
+    models = [
+        {
+            "id": "shared/model",
+            "upstream_model": "takeover",
+            "provider": "openai_compat",
+            "base_url": faulty.url,
+            "api_key": "sk-test",
+            "prompt_usd_per_1m": "1",
+            "completion_usd_per_1m": "2",
+        }
+    ]
+    gp = GatewayProcess(
+        folder, faulty.url, models=models, redis_url=redis_url, admin_token=ADMIN, retry_max_rounds=0
+    ).start()
+    r = httpx.post(
+        gp.url + "/v1/keys", headers={"authorization": f"Bearer {ADMIN}"}, json={"owner": "takeover-owner", "name": "k"}
+    )
     assert r.status_code == 201, r.text
     return gp, str(r.json()["key"])
 
 
-def test_a_retry_after_the_replica_running_it_was_killed_runs_once(tmp_path: Path, faulty: FaultyUpstream,
-                                                                   redis_url: str) -> None:
+def test_a_retry_after_the_replica_running_it_was_killed_runs_once(
+    tmp_path: Path, faulty: FaultyUpstream, redis_url: str
+) -> None:
     faulty.reset_counts()
     faulty.plan("takeover", "slow:30", then="ok")
     a, key_a = _replica(tmp_path / "a", faulty, redis_url)
@@ -53,8 +65,12 @@ def test_a_retry_after_the_replica_running_it_was_killed_runs_once(tmp_path: Pat
 
     def first() -> None:
         try:
-            outcome["response"] = httpx.post(a.url + "/v1/chat/completions", json=BODY, timeout=60,
-                                             headers={"authorization": f"Bearer {key_a}", "idempotency-key": idem})
+            outcome["response"] = httpx.post(
+                a.url + "/v1/chat/completions",
+                json=BODY,
+                timeout=60,
+                headers={"authorization": f"Bearer {key_a}", "idempotency-key": idem},
+            )
         except httpx.HTTPError as exc:
             outcome["error"] = exc
 

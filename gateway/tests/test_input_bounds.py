@@ -22,15 +22,15 @@ def _deep_body(route: str) -> str:
     deep = _nested(DEPTH)
     bodies = {
         "/v1/chat/completions": f'{{"model": "fake/echo", "messages": [{{"role": "user", "content": "hi"}}], '
-                                f'"metadata": {{"x": {deep}}}}}',
+        f'"metadata": {{"x": {deep}}}}}',
         "/v1/responses": f'{{"model": "fake/echo", "input": "hi", "metadata": {{"x": {deep}}}}}',
         "/v1/chat/compare": f'{{"models": ["fake/echo", "fake/free-echo"], "messages": [{{"role": "user", '
-                            f'"content": "hi"}}], "x": {deep}}}',
+        f'"content": "hi"}}], "x": {deep}}}',
         "/v1/templates": f'{{"name": "deep", "params": {{"x": {deep}}}}}',
         "/v1/files": f'{{"purpose": "batch", "requests": [{{"custom_id": "a", "body": {{"model": "fake/echo", '
-                     f'"messages": [{{"role": "user", "content": "hi"}}], "x": {deep}}}}}]}}',
+        f'"messages": [{{"role": "user", "content": "hi"}}], "x": {deep}}}}}]}}',
         "/v1/batches": f'{{"endpoint": "/v1/chat/completions", "requests": [{{"custom_id": "a", "body": '
-                       f'{{"model": "fake/echo", "messages": [{{"role": "user", "content": "hi"}}], "x": {deep}}}}}]}}',
+        f'{{"model": "fake/echo", "messages": [{{"role": "user", "content": "hi"}}], "x": {deep}}}}}]}}',
     }
     return bodies[route]
 
@@ -41,12 +41,13 @@ def _assert_422(r: httpx.Response, type_: str, loc_prefix: list[Any]) -> dict[st
     assert body["error"]["code"] == "validation_error"
     detail = body["error"]["details"][0]
     assert detail["type"] == type_, body
-    assert detail["loc"][:len(loc_prefix)] == loc_prefix, body
+    assert detail["loc"][: len(loc_prefix)] == loc_prefix, body
     return body
 
 
-@pytest.mark.parametrize("route", ["/v1/chat/completions", "/v1/responses", "/v1/chat/compare", "/v1/templates",
-                                   "/v1/files", "/v1/batches"])
+@pytest.mark.parametrize(
+    "route", ["/v1/chat/completions", "/v1/responses", "/v1/chat/compare", "/v1/templates", "/v1/files", "/v1/batches"]
+)
 def test_nesting_past_the_cap_is_422_on_every_json_route(gateway: Gateway, key: str, route: str) -> None:
     with gateway.client(key) as c:
         r = c.post(route, content=_deep_body(route), headers={"content-type": "application/json"})
@@ -60,14 +61,19 @@ def test_depth_at_the_cap_is_accepted(gateway: Gateway, key: str) -> None:
     with gateway.client(key) as c:
         r = c.post("/v1/chat/completions", content=body, headers={"content-type": "application/json"})
         assert r.status_code == 200, r.text
-        r = c.post("/v1/chat/completions", content=body.replace(_nested(63), _nested(64)),
-                   headers={"content-type": "application/json"})
+        r = c.post(
+            "/v1/chat/completions",
+            content=body.replace(_nested(63), _nested(64)),
+            headers={"content-type": "application/json"},
+        )
         _assert_422(r, "too_deep", ["body", "metadata"])
 
 
 def test_deep_line_in_a_multipart_batch_file_is_a_listed_problem(gateway: Gateway, key: str) -> None:
-    line = (f'{{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": {{"model": "fake/echo", '
-            f'"messages": [{{"role": "user", "content": "hi"}}], "x": {_nested(DEPTH)}}}}}').encode()
+    line = (
+        f'{{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": {{"model": "fake/echo", '
+        f'"messages": [{{"role": "user", "content": "hi"}}], "x": {_nested(DEPTH)}}}}}'
+    ).encode()
     with gateway.client(key) as c:
         r = c.post("/v1/files", files={"file": ("deep.jsonl", line)}, data={"purpose": "batch"})
     assert r.status_code == 400, r.text

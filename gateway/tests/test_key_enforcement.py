@@ -18,8 +18,14 @@ from gwtest.harness import FakeUpstream, Gateway, fake_models
 
 # Output-priced only, so a call's worst case (max_tokens at the completion price) is exactly its cost:
 # the fake upstream answers "echo: <words>" and counts one completion token per word.
-PRICEY = {"id": "fake/pricey-slow", "upstream_model": "slow-0.4", "provider": "openai_compat",
-          "api_key": "sk-fake", "prompt_usd_per_1m": "0", "completion_usd_per_1m": "1000"}
+PRICEY = {
+    "id": "fake/pricey-slow",
+    "upstream_model": "slow-0.4",
+    "provider": "openai_compat",
+    "api_key": "sk-fake",
+    "prompt_usd_per_1m": "0",
+    "completion_usd_per_1m": "1000",
+}
 WORDS = "a b c d e f g h"  # the answer is 9 words: 9 tokens, 0.009 USD
 ONE_CALL = Decimal("0.009")
 PRICEY_CHAT = {"model": PRICEY["id"], "max_tokens": 9, "messages": [{"role": "user", "content": WORDS}]}
@@ -34,8 +40,9 @@ def _models(upstream: FakeUpstream) -> list[dict[str, Any]]:
 def egw(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeUpstream) -> Any:
     from gwtest.harness import start_gateway
 
-    gw = start_gateway(tmp_path_factory.mktemp("enforce"), fake_openai.url, admin_token=ADMIN,
-                       models=_models(fake_openai))
+    gw = start_gateway(
+        tmp_path_factory.mktemp("enforce"), fake_openai.url, admin_token=ADMIN, models=_models(fake_openai)
+    )
     yield gw
     gw.server.stop()
 
@@ -50,11 +57,12 @@ def test_a_model_outside_the_allowlist_is_403_naming_it(egw: Gateway, fake_opena
     key = _key(egw.url, "enf-models", models=["fake/echo", "fake/embed"])["key"]
     with egw.client(key) as c:
         assert c.post("/v1/chat/completions", json=CHAT).status_code == 200
-        for path, body in (("/v1/chat/completions", {**CHAT, "model": "fake/tools"}),
-                           ("/v1/chat/completions", {**CHAT, "model": "fake/tools", "stream": True}),
-                           ("/v1/responses", {"model": "fake/tools", "input": "hi"}),
-                           ("/v1/chat/compare", {"models": ["fake/echo", "fake/tools"],
-                                                 "messages": CHAT["messages"]})):
+        for path, body in (
+            ("/v1/chat/completions", {**CHAT, "model": "fake/tools"}),
+            ("/v1/chat/completions", {**CHAT, "model": "fake/tools", "stream": True}),
+            ("/v1/responses", {"model": "fake/tools", "input": "hi"}),
+            ("/v1/chat/compare", {"models": ["fake/echo", "fake/tools"], "messages": CHAT["messages"]}),
+        ):
             r = c.post(path, json=body)
             assert r.status_code == 403, (path, r.text)
             err = r.json()["error"]
@@ -134,11 +142,14 @@ def test_a_failed_call_releases_its_reservation(egw: Gateway) -> None:
 
 async def _flood(urls: list[str], key: str, n: int) -> list[int]:
     limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
-    clients = [httpx.AsyncClient(base_url=u, headers={"authorization": f"Bearer {key}"}, timeout=120, limits=limits)
-               for u in urls]
+    clients = [
+        httpx.AsyncClient(base_url=u, headers={"authorization": f"Bearer {key}"}, timeout=120, limits=limits)
+        for u in urls
+    ]
     try:
-        answers = await asyncio.gather(*(clients[i % len(clients)].post("/v1/chat/completions", json=PRICEY_CHAT)
-                                         for i in range(n)))
+        answers = await asyncio.gather(
+            *(clients[i % len(clients)].post("/v1/chat/completions", json=PRICEY_CHAT) for i in range(n))
+        )
     finally:
         for client in clients:
             await client.aclose()
@@ -152,11 +163,16 @@ def test_200_concurrent_requests_never_bill_more_than_the_budget(egw: Gateway) -
     assert ledger_sum(egw, "enf-flood") == (50, ONE_CALL * 50)
 
 
-def test_two_processes_sharing_redis_never_bill_more_than_the_budget(tmp_path: Path, fake_openai: FakeUpstream,
-                                                                      redis_url: str) -> None:
+def test_two_processes_sharing_redis_never_bill_more_than_the_budget(
+    tmp_path: Path, fake_openai: FakeUpstream, redis_url: str
+) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
-    settings = {"admin_token": ADMIN, "models": _models(fake_openai), "database_url": database_url,
-                "redis_url": redis_url}
+    settings = {
+        "admin_token": ADMIN,
+        "models": _models(fake_openai),
+        "database_url": database_url,
+        "redis_url": redis_url,
+    }
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()
     one = GatewayProcess(tmp_path / "one", fake_openai.url, **settings)

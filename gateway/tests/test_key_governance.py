@@ -39,8 +39,14 @@ def test_terms_round_trip_and_change(gateway_factory: Callable[..., Gateway], da
     with gw.client(ADMIN) as c:
         team_x = c.post("/v1/teams", json={"name": "x", "members": {"gov-terms": "member"}}).json()["id"]
     expires = int(time.time()) + 86400
-    terms = {"budget_usd": "12.50", "budget_period": "monthly", "models": ["fake/echo", "openai/*"],
-             "expires_at": _iso(expires), "metadata": {"team": "search", "cost_center": 42}, "team_id": team_x}
+    terms = {
+        "budget_usd": "12.50",
+        "budget_period": "monthly",
+        "models": ["fake/echo", "openai/*"],
+        "expires_at": _iso(expires),
+        "metadata": {"team": "search", "cost_center": 42},
+        "team_id": team_x,
+    }
     with gw.client(gw.token("gov-terms")) as c:
         created = c.post("/v1/keys", json={"name": "terms", **terms})
         assert created.status_code == 201, created.text
@@ -51,12 +57,18 @@ def test_terms_round_trip_and_change(gateway_factory: Callable[..., Gateway], da
         assert view["budget_resets_at"] == _iso(period_bounds("monthly", time.time())[1] or 0)
         one = c.get(f"/v1/keys/{view['id']}").json()
         assert {k: one[k] for k in terms} == {k: view[k] for k in terms}
-        changed = c.patch(f"/v1/keys/{view['id']}", json={"budget_usd": "3", "budget_period": "daily",
-                                                          "models": None, "metadata": {"v": 2}})
+        changed = c.patch(
+            f"/v1/keys/{view['id']}",
+            json={"budget_usd": "3", "budget_period": "daily", "models": None, "metadata": {"v": 2}},
+        )
         assert changed.status_code == 200, changed.text
         after = changed.json()
-        assert (after["budget_usd"], after["budget_period"], after["models"], after["metadata"]) == \
-            ("3", "daily", None, {"v": 2})
+        assert (after["budget_usd"], after["budget_period"], after["models"], after["metadata"]) == (
+            "3",
+            "daily",
+            None,
+            {"v": 2},
+        )
         assert after["budget_resets_at"] == _iso(period_bounds("daily", time.time())[1] or 0)
         assert after["expires_at"] == _iso(expires) and after["team_id"] == team_x  # untouched
         removed = c.patch(f"/v1/keys/{view['id']}", json={"budget_usd": None, "expires_at": None}).json()
@@ -85,14 +97,25 @@ def test_spend_is_the_periods_ledger_spend(kgw: Gateway) -> None:
     assert Decimal(view["spend_usd"]) * 3 == total * 2  # two of the three equal requests were this key's
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"budget_usd": "lots"}, "budget_usd"), ({"budget_usd": "-1"}, "budget_usd"), ({"budget_usd": "0"}, "budget_usd"),
-    ({"budget_usd": True}, "budget_usd"), ({"budget_period": "hourly"}, "budget_period"),
-    ({"models": []}, "models"), ({"models": ["open*"]}, "models"), ({"models": ["*/gpt"]}, "models"),
-    ({"models": "fake/echo"}, "models"), ({"expires_at": "tomorrow"}, "expires_at"),
-    ({"expires_at": "2027-01-01T00:00:00"}, "expires_at"), ({"metadata": [1]}, "metadata"),
-    ({"metadata": {"x": "y" * 20000}}, "metadata"), ({"team_id": ""}, "team_id"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"budget_usd": "lots"}, "budget_usd"),
+        ({"budget_usd": "-1"}, "budget_usd"),
+        ({"budget_usd": "0"}, "budget_usd"),
+        ({"budget_usd": True}, "budget_usd"),
+        ({"budget_period": "hourly"}, "budget_period"),
+        ({"models": []}, "models"),
+        ({"models": ["open*"]}, "models"),
+        ({"models": ["*/gpt"]}, "models"),
+        ({"models": "fake/echo"}, "models"),
+        ({"expires_at": "tomorrow"}, "expires_at"),
+        ({"expires_at": "2027-01-01T00:00:00"}, "expires_at"),
+        ({"metadata": [1]}, "metadata"),
+        ({"metadata": {"x": "y" * 20000}}, "metadata"),
+        ({"team_id": ""}, "team_id"),
+    ],
+)
 def test_bad_terms_are_422_naming_the_field(kgw: Gateway, body: dict[str, Any], field: str) -> None:
     with kgw.client(kgw.token("gov-bad")) as c:
         key_id = c.post("/v1/keys", json={}).json()["id"]
@@ -107,12 +130,14 @@ def test_unknown_fields_in_control_plane_bodies_are_named(kgw: Gateway) -> None:
     with kgw.client(token) as c:
         key_id = c.post("/v1/keys", json={}).json()["id"]
         tpl_id = c.post("/v1/templates", json={"name": "strict", "system": "s"}).json()["id"]
-        cases = [("POST", "/v1/keys", {"name": "x", "max_budget": 10}, "max_budget"),
-                 ("PATCH", f"/v1/keys/{key_id}", {"allowed_models": ["a"]}, "allowed_models"),
-                 ("POST", f"/v1/keys/{key_id}/suspend", {"reason": "x"}, "reason"),
-                 ("POST", "/v1/templates", {"name": "t2", "shared": True}, "shared"),
-                 ("PATCH", f"/v1/templates/{tpl_id}", {"colour": "red"}, "colour"),
-                 ("POST", "/v1/usage/events", {"since": 0, "group_by": "key"}, "group_by")]
+        cases = [
+            ("POST", "/v1/keys", {"name": "x", "max_budget": 10}, "max_budget"),
+            ("PATCH", f"/v1/keys/{key_id}", {"allowed_models": ["a"]}, "allowed_models"),
+            ("POST", f"/v1/keys/{key_id}/suspend", {"reason": "x"}, "reason"),
+            ("POST", "/v1/templates", {"name": "t2", "shared": True}, "shared"),
+            ("PATCH", f"/v1/templates/{tpl_id}", {"colour": "red"}, "colour"),
+            ("POST", "/v1/usage/events", {"since": 0, "group_by": "key"}, "group_by"),
+        ]
         for method, path, body, name in cases:
             r = c.request(method, path, json=body)
             assert r.status_code == 422, (path, r.text)
@@ -121,8 +146,10 @@ def test_unknown_fields_in_control_plane_bodies_are_named(kgw: Gateway) -> None:
             assert ["body", name] in [d["loc"] for d in err["details"]], (path, err)
         assert c.get(f"/v1/keys/{key_id}").json()["suspended"] is False  # the refused suspension did nothing
     with kgw.client(ADMIN) as c:
-        for path, body, name in (("/v1/admin/credits", {"owner": "gov-strict", "usd": "1", "memo": "x"}, "memo"),
-                                 ("/v1/admin/tokens/revoke", {"owner": "gov-strict", "why": "x"}, "why")):
+        for path, body, name in (
+            ("/v1/admin/credits", {"owner": "gov-strict", "usd": "1", "memo": "x"}, "memo"),
+            ("/v1/admin/tokens/revoke", {"owner": "gov-strict", "why": "x"}, "why"),
+        ):
             r = c.post(path, json=body)
             assert r.status_code == 422 and name in r.json()["error"]["message"], r.text
 
@@ -168,16 +195,42 @@ def test_cli_sets_terms_and_suspends(kgw: Gateway) -> None:
     env = {"PATH": "/usr/bin:/bin"}
 
     def cli(*args: str) -> dict[str, Any]:
-        out = subprocess.run([sys.executable, "-m", "meshapi_gateway", "keys", *args, *url],
-                             capture_output=True, text=True, timeout=60, env=env)
+        out = subprocess.run(
+            [sys.executable, "-m", "meshapi_gateway", "keys", *args, *url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
         assert out.returncode == 0, out.stderr
         return json.loads(out.stdout)  # type: ignore[no-any-return]
 
     expires = _iso(int(time.time()) + 3600)
-    made = cli("create", "--owner", "gov-cli", "--budget-usd", "7.25", "--budget-period", "daily",
-               "--models", "fake/echo, openai/*", "--expires-at", expires, "--metadata", '{"a": 1}', "--team-id", "t1")
-    assert (made["budget_usd"], made["budget_period"], made["models"], made["expires_at"], made["metadata"],
-            made["team_id"]) == ("7.25", "daily", ["fake/echo", "openai/*"], expires, {"a": 1}, "t1")
+    made = cli(
+        "create",
+        "--owner",
+        "gov-cli",
+        "--budget-usd",
+        "7.25",
+        "--budget-period",
+        "daily",
+        "--models",
+        "fake/echo, openai/*",
+        "--expires-at",
+        expires,
+        "--metadata",
+        '{"a": 1}',
+        "--team-id",
+        "t1",
+    )
+    assert (
+        made["budget_usd"],
+        made["budget_period"],
+        made["models"],
+        made["expires_at"],
+        made["metadata"],
+        made["team_id"],
+    ) == ("7.25", "daily", ["fake/echo", "openai/*"], expires, {"a": 1}, "t1")
     changed = cli("update", made["id"], "--models", "none", "--budget-usd", "1")
     assert (changed["models"], changed["budget_usd"], changed["budget_period"]) == (None, "1", "daily")
     assert cli("suspend", made["id"])["suspended"] is True
@@ -187,8 +240,13 @@ def test_cli_sets_terms_and_suspends(kgw: Gateway) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.2)
     assert cli("resume", made["id"])["suspended"] is False
-    bad = subprocess.run([sys.executable, "-m", "meshapi_gateway", "keys", "create", "--owner", "gov-cli",
-                          "--budget-usd", "-3", *url], capture_output=True, text=True, timeout=60, env=env)
+    bad = subprocess.run(
+        [sys.executable, "-m", "meshapi_gateway", "keys", "create", "--owner", "gov-cli", "--budget-usd", "-3", *url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert bad.returncode != 0 and "--budget-usd" in bad.stderr
 
 
@@ -198,6 +256,8 @@ def test_period_boundaries_are_utc() -> None:
     assert period_bounds("daily", wed) == (int(day.timestamp()), int((day + timedelta(days=1)).timestamp()))
     monday = datetime(2026, 12, 28, tzinfo=timezone.utc)
     assert period_bounds("weekly", wed) == (int(monday.timestamp()), int((monday + timedelta(days=7)).timestamp()))
-    assert period_bounds("monthly", wed) == (int(datetime(2026, 12, 1, tzinfo=timezone.utc).timestamp()),
-                                             int(datetime(2027, 1, 1, tzinfo=timezone.utc).timestamp()))
+    assert period_bounds("monthly", wed) == (
+        int(datetime(2026, 12, 1, tzinfo=timezone.utc).timestamp()),
+        int(datetime(2027, 1, 1, tzinfo=timezone.utc).timestamp()),
+    )
     assert period_bounds("total", wed) == (0, None)

@@ -29,8 +29,17 @@ REQUESTS = 600
 @pytest.fixture(scope="module")
 def lean_models() -> Iterator[list[dict[str, Any]]]:
     server = ServerThread(lean_app).start()
-    yield [{"id": MODEL, "upstream_model": "lean", "provider": "openai_compat", "base_url": server.url + "/v1",
-            "api_key": "sk-fake", "prompt_usd_per_1m": "1.25", "completion_usd_per_1m": "3.1"}]
+    yield [
+        {
+            "id": MODEL,
+            "upstream_model": "lean",
+            "provider": "openai_compat",
+            "base_url": server.url + "/v1",
+            "api_key": "sk-fake",
+            "prompt_usd_per_1m": "1.25",
+            "completion_usd_per_1m": "3.1",
+        }
+    ]
     server.stop()
 
 
@@ -38,8 +47,8 @@ def _drive(gp: GatewayProcess, key: str, n: int) -> dict[str, Decimal]:
     async def run() -> dict[str, Decimal]:
         seen: dict[str, Decimal] = {}
         gate = asyncio.Semaphore(16)
-        async with httpx.AsyncClient(base_url=gp.url, headers={"authorization": f"Bearer {key}"},
-                                     timeout=60) as client:
+        async with httpx.AsyncClient(base_url=gp.url, headers={"authorization": f"Bearer {key}"}, timeout=60) as client:
+
             async def one(i: int) -> None:
                 async with gate:
                     r = await client.post("/v1/chat/completions", json={**_body(i), "model": MODEL})
@@ -52,10 +61,15 @@ def _drive(gp: GatewayProcess, key: str, n: int) -> dict[str, Decimal]:
     return asyncio.run(run())
 
 
-def test_a_killed_gateway_replays_its_journal_at_the_next_start(tmp_path: Path,
-                                                                lean_models: list[dict[str, Any]]) -> None:
-    settings: dict[str, Any] = {"admin_token": ADMIN, "models": lean_models, "ledger_flush_seconds": 120,
-                                "ledger_batch_size": 5000}
+def test_a_killed_gateway_replays_its_journal_at_the_next_start(
+    tmp_path: Path, lean_models: list[dict[str, Any]]
+) -> None:
+    settings: dict[str, Any] = {
+        "admin_token": ADMIN,
+        "models": lean_models,
+        "ledger_flush_seconds": 120,
+        "ledger_batch_size": 5000,
+    }
     gp = GatewayProcess(tmp_path, "", **settings).start()
     key = _setup(gp, "journal", "5")
     seen = _drive(gp, key, REQUESTS)

@@ -133,8 +133,9 @@ def test_sdk_sees_rate_limit_error(limited_gateway: Gateway) -> None:
     assert info.value.retry_after_seconds is not None and info.value.retry_after_seconds > 0
 
 
-def test_two_gateways_share_one_redis_limit_exactly(gateway_factory: Callable[..., Gateway], redis_url: str,
-                                                    tmp_path: Any) -> None:
+def test_two_gateways_share_one_redis_limit_exactly(
+    gateway_factory: Callable[..., Gateway], redis_url: str, tmp_path: Any
+) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
     one = gateway_factory(redis_url=redis_url, database_url=database_url)
     two = gateway_factory(redis_url=redis_url, database_url=database_url)
@@ -177,8 +178,9 @@ def test_serve_with_two_workers_shares_one_limit(tmp_path: Any, redis_url: str, 
 
     gp = GatewayProcess(tmp_path, fake_openai.url, workers=2, redis_url=redis_url, admin_token=ADMIN).start()
     try:
-        r = httpx.post(gp.url + "/v1/keys", headers={"authorization": f"Bearer {ADMIN}"},
-                       json={"owner": "rl-workers", "rpm": 9})
+        r = httpx.post(
+            gp.url + "/v1/keys", headers={"authorization": f"Bearer {ADMIN}"}, json={"owner": "rl-workers", "rpm": 9}
+        )
         key = r.json()["key"]
 
         assert gp.proc is not None and len(_children(gp.proc.pid)) >= 2  # two worker processes serve
@@ -186,8 +188,9 @@ def test_serve_with_two_workers_shares_one_limit(tmp_path: Any, redis_url: str, 
         async def burst() -> list[int]:
             # A fresh connection per request, so both workers accept some of them.
             async def one() -> int:
-                async with httpx.AsyncClient(headers={"authorization": f"Bearer {key}", "connection": "close"},
-                                             timeout=30) as c:
+                async with httpx.AsyncClient(
+                    headers={"authorization": f"Bearer {key}", "connection": "close"}, timeout=30
+                ) as c:
                     return (await c.post(gp.url + "/v1/chat/completions", json=CHAT)).status_code
 
             return list(await asyncio.gather(*(one() for _ in range(30))))

@@ -65,32 +65,45 @@ def local_key(local_gw: Gateway) -> str:
 @pytest.fixture(scope="module")
 def client(local_gw: Gateway, local_key: str) -> Iterator[httpx.Client]:
     # Generous timeout: the first request waits for the model to load on a busy machine.
-    with httpx.Client(base_url=local_gw.url, headers={"authorization": f"Bearer {local_key}"},
-                      timeout=120) as c:
+    with httpx.Client(base_url=local_gw.url, headers={"authorization": f"Bearer {local_key}"}, timeout=120) as c:
         yield c
 
 
 def chat(client: httpx.Client, **body: Any) -> httpx.Response:
-    payload = {"model": MODEL, "messages": [{"role": "user", "content": "Say hello in five words."}],
-               "max_tokens": 24, "temperature": 0, "seed": 7, **body}
+    payload = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "Say hello in five words."}],
+        "max_tokens": 24,
+        "temperature": 0,
+        "seed": 7,
+        **body,
+    }
     return client.post("/v1/chat/completions", json=payload)
 
 
 def sse_events(client: httpx.Client, **body: Any) -> list[Any]:
-    payload = {"model": MODEL, "messages": [{"role": "user", "content": "Say hello in five words."}],
-               "max_tokens": 24, "temperature": 0, "seed": 7, "stream": True, **body}
+    payload = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "Say hello in five words."}],
+        "max_tokens": 24,
+        "temperature": 0,
+        "seed": 7,
+        "stream": True,
+        **body,
+    }
     events: list[Any] = []
     with client.stream("POST", "/v1/chat/completions", json=payload) as resp:
         assert resp.status_code == 200, resp.read()
         assert resp.headers["content-type"].startswith("text/event-stream")
         for line in resp.iter_lines():
             if line.startswith("data: "):
-                data = line[len("data: "):]
+                data = line[len("data: ") :]
                 events.append(data if data == "[DONE]" else json.loads(data))
     return events
 
 
 # -- with the model ------------------------------------------------------------
+
 
 @needs_model
 def test_chat_answers_with_real_text_usage_and_zero_cost(client: httpx.Client) -> None:
@@ -143,9 +156,13 @@ def test_stream_sends_tokens_then_usage_then_done(client: httpx.Client) -> None:
 
 @needs_model
 def test_named_tool_choice_returns_a_call_with_json_arguments(client: httpx.Client) -> None:
-    resp = chat(client, messages=[{"role": "user", "content": "What is the weather in Paris?"}],
-                tools=[WEATHER_TOOL], tool_choice={"type": "function", "function": {"name": "get_weather"}},
-                max_tokens=64)
+    resp = chat(
+        client,
+        messages=[{"role": "user", "content": "What is the weather in Paris?"}],
+        tools=[WEATHER_TOOL],
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        max_tokens=64,
+    )
     assert resp.status_code == 200, resp.text
     message = resp.json()["choices"][0]["message"]
     calls = message["tool_calls"]
@@ -158,9 +175,13 @@ def test_named_tool_choice_returns_a_call_with_json_arguments(client: httpx.Clie
 
 @needs_model
 def test_named_tool_choice_streams_one_whole_call(client: httpx.Client) -> None:
-    events = sse_events(client, messages=[{"role": "user", "content": "What is the weather in Paris?"}],
-                        tools=[WEATHER_TOOL], tool_choice={"type": "function", "function": {"name": "get_weather"}},
-                        max_tokens=64)
+    events = sse_events(
+        client,
+        messages=[{"role": "user", "content": "What is the weather in Paris?"}],
+        tools=[WEATHER_TOOL],
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        max_tokens=64,
+    )
     deltas = [c["choices"][0]["delta"] for c in events[:-1] if c["choices"]]
     assert not any("function_call" in d for d in deltas)
     calls = [tc for d in deltas for tc in d.get("tool_calls") or []]
@@ -172,13 +193,19 @@ def test_named_tool_choice_streams_one_whole_call(client: httpx.Client) -> None:
 @needs_model
 def test_official_openai_client(local_gw: Gateway, local_key: str) -> None:
     oai = openai.OpenAI(base_url=local_gw.url + "/v1", api_key=local_key, timeout=120, max_retries=0)
-    reply = oai.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Name a color."}],
-                                        max_tokens=16, temperature=0)
+    reply = oai.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Name a color."}], max_tokens=16, temperature=0
+    )
     assert reply.choices[0].message.content
     assert reply.usage is not None and reply.usage.completion_tokens > 0
-    stream = oai.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Name a fruit."}],
-                                         max_tokens=16, temperature=0, stream=True,
-                                         stream_options={"include_usage": True})
+    stream = oai.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Name a fruit."}],
+        max_tokens=16,
+        temperature=0,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     pieces, usage = [], None
     for chunk in stream:
         if chunk.choices:
@@ -197,7 +224,7 @@ def test_quickstart_snippet_runs_against_the_gateway(local_gw: Gateway, local_ke
     lines = banner.splitlines()
     first = next(i for i, line in enumerate(lines) if line.endswith("<<'PY'"))
     last = lines.index("PY", first)
-    script = "\n".join(lines[first:last + 1]) + "\n"
+    script = "\n".join(lines[first : last + 1]) + "\n"
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=180, cwd=os.getcwd())
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip()
@@ -221,6 +248,7 @@ def test_killed_server_is_restarted_and_requests_succeed_again(client: httpx.Cli
 
 # -- without it ------------------------------------------------------------------
 
+
 def test_disabled_local_model_is_not_listed(gateway: Gateway, key: str) -> None:
     with gateway.client(key) as c:
         assert MODEL not in {m["id"] for m in c.get("/v1/models").json()["data"]}
@@ -236,8 +264,12 @@ def test_missing_model_file_leaves_the_gateway_up_without_the_model(gateway_fact
         assert c.get("/health").status_code == 200
         assert c.get("/ready").status_code == 200
         assert MODEL not in {m["id"] for m in c.get("/v1/models").json()["data"]}
-        assert c.post("/v1/chat/completions", json={"model": "fake/echo", "messages": [
-            {"role": "user", "content": "hi"}]}).status_code == 200
+        assert (
+            c.post(
+                "/v1/chat/completions", json={"model": "fake/echo", "messages": [{"role": "user", "content": "hi"}]}
+            ).status_code
+            == 200
+        )
 
 
 @needs_model
@@ -256,8 +288,10 @@ def test_model_that_cannot_load_is_503_provider_not_available(gateway_factory: A
         assert ready.status_code == 200, ready.text
         assert ready.json()["local_model"]["state"] in ("loading", "restarting")
         # A fallback named in the request still answers.
-        resp = c.post("/v1/chat/completions", json={"model": MODEL, "models": ["fake/echo"],
-                                                   "messages": [{"role": "user", "content": "hi"}]})
+        resp = c.post(
+            "/v1/chat/completions",
+            json={"model": MODEL, "models": ["fake/echo"], "messages": [{"role": "user", "content": "hi"}]},
+        )
         assert resp.status_code == 200, resp.text
     sup = supervisor_of(gw)
     deadline = time.monotonic() + 30

@@ -37,8 +37,9 @@ BLOCKS: List[str] = re.findall(r"```python\n(.*?)```", README.read_text(encoding
 FILES = locate()
 pytestmark = [
     pytest.mark.skipif(not FILES.available, reason=f"local model not installed: {FILES.missing}"),
-    pytest.mark.skipif(shipped_model_dir() is None or not runtime_available(),
-                       reason="local embedding model not installed"),
+    pytest.mark.skipif(
+        shipped_model_dir() is None or not runtime_available(), reason="local embedding model not installed"
+    ),
 ]
 
 # Remote model ids of the examples: embeddings models become the local embedding model, the rest the chat model.
@@ -220,7 +221,7 @@ def router_preview(out: str, ns: Dict[str, Any], client: MeshAPI) -> None:
 MARKERS = {
     "keyword style": 'messages=[{"role": "user", "content": "hi"}],\n    temperature=0.2',
     "misspelled": "temprature",
-    "quick start": "Write a haiku about Python.\")],\n    )\n)\n\nprint(",
+    "quick start": 'Write a haiku about Python.")],\n    )\n)\n\nprint(',
     "chat": "What is the capital of France?",
     "async": "asyncio.run(main())",
     "final completion": "get_final_completion",
@@ -229,7 +230,7 @@ MARKERS = {
     "stream context": "with client.chat.completions.stream(",
     "model lookup": "client.models.get(",
     "router preview": "client.router.select(",
-    "tools stream": "tool_choice=\"auto\"",
+    "tools stream": 'tool_choice="auto"',
     "responses": "client.responses.create(",
     "embeddings": "client.embeddings.create(",
     "compare": "client.compare.stream(",

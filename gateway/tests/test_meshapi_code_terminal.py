@@ -88,9 +88,16 @@ def local_gw(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeUpstream
         pytest.skip(f"local model not installed: {FILES.missing}")
     # Reading a 2,900-token prompt on a busy 2-core machine can take longer than the default
     # first-token timeout; a slow answer is not what this test is about.
-    gw = start_gateway(tmp_path_factory.mktemp("gw-code"), fake_openai.url, models=[], local_embeddings=False,
-                       local_model={"enabled": True, "n_ctx": 8192}, upstream_first_token_timeout=600,
-                       upstream_idle_timeout=600, upstream_total_timeout=900)
+    gw = start_gateway(
+        tmp_path_factory.mktemp("gw-code"),
+        fake_openai.url,
+        models=[],
+        local_embeddings=False,
+        local_model={"enabled": True, "n_ctx": 8192},
+        upstream_first_token_timeout=600,
+        upstream_idle_timeout=600,
+        upstream_total_timeout=900,
+    )
     yield gw
     gw.server.stop()
 
@@ -101,18 +108,30 @@ def _usage_models(gw: Gateway, key: str) -> list[str]:
     return [row["model"] for row in rows]
 
 
-def test_meshapi_code_session_on_the_local_model(meshapi_code: Path, local_gw: Gateway,
-                                                 tmp_path: Path) -> None:
+def test_meshapi_code_session_on_the_local_model(meshapi_code: Path, local_gw: Gateway, tmp_path: Path) -> None:
     key = local_gw.create_key("coder")
     home = tmp_path / "home"
     work = tmp_path / "project"
     home.mkdir()
     work.mkdir()
-    env = {**os.environ, "HOME": str(home), "MESHAPI_API_KEY": key, "MESHAPI_BASE_URL": local_gw.url + "/v1",
-           "TERM": "xterm", "NO_COLOR": "1"}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "MESHAPI_API_KEY": key,
+        "MESHAPI_BASE_URL": local_gw.url + "/v1",
+        "TERM": "xterm",
+        "NO_COLOR": "1",
+    }
     env.pop("XDG_CONFIG_HOME", None)
-    child = pexpect.spawn(str(meshapi_code), ["--model", MODEL], env=env, cwd=str(work), encoding="utf-8",
-                          dimensions=(50, 140), timeout=30)
+    child = pexpect.spawn(
+        str(meshapi_code),
+        ["--model", MODEL],
+        env=env,
+        cwd=str(work),
+        encoding="utf-8",
+        dimensions=(50, 140),
+        timeout=30,
+    )
     term = Terminal(child)
     try:
         # Start: the banner names the version and the pinned model, and the key was accepted.
@@ -153,6 +172,5 @@ def test_meshapi_code_session_on_the_local_model(meshapi_code: Path, local_gw: G
         if child.isalive():
             child.terminate(force=True)
     screen = term.text
-    for failure in ("API error", "model_not_found", "not supported", "doesn't support router preview",
-                    "Traceback"):
+    for failure in ("API error", "model_not_found", "not supported", "doesn't support router preview", "Traceback"):
         assert failure not in screen, f"{failure!r} on screen:\n{screen[-3000:]}"

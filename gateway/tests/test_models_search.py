@@ -11,14 +11,31 @@ from gwtest.harness import FakeUpstream, Gateway
 
 
 def _catalog(base_url: str) -> list[dict[str, Any]]:
-    common = {"provider": "openai_compat", "base_url": base_url, "api_key": "sk-fake", "upstream_model": "echo",
-              "prompt_usd_per_1m": "1", "completion_usd_per_1m": "2"}
+    common = {
+        "provider": "openai_compat",
+        "base_url": base_url,
+        "api_key": "sk-fake",
+        "upstream_model": "echo",
+        "prompt_usd_per_1m": "1",
+        "completion_usd_per_1m": "2",
+    }
     return [
         {"id": "acme/writer", "name": "Acme Writer", "description": "Long prose.", "context_length": 32000, **common},
-        {"id": "acme/vision", "name": "Acme Vision", "input_modalities": ["text", "image"], "context_length": 8000,
-         **common},
-        {"id": "zeta/tiny", "name": "Zeta Tiny", "description": "a small writer", "is_free": True,
-         "context_length": 2000, **common},
+        {
+            "id": "acme/vision",
+            "name": "Acme Vision",
+            "input_modalities": ["text", "image"],
+            "context_length": 8000,
+            **common,
+        },
+        {
+            "id": "zeta/tiny",
+            "name": "Zeta Tiny",
+            "description": "a small writer",
+            "is_free": True,
+            "context_length": 2000,
+            **common,
+        },
         {"id": "zeta/embed", "name": "Zeta Embed", "model_type": "embedding", "context_length": 512, **common},
     ]
 
@@ -53,9 +70,13 @@ def test_search_text_filters_sort_and_pages(client: httpx.Client) -> None:
     assert _ids(client.get("/v1/models/search", params={"free": "true"})) == ["zeta/tiny"]
     assert _ids(client.get("/v1/models/search", params={"input_modality": ["image"]})) == ["acme/vision"]
     assert _ids(client.get("/v1/models/search", params={"brand": ["zeta"], "sort": "context_length"})) == [
-        "zeta/embed", "zeta/tiny"]
+        "zeta/embed",
+        "zeta/tiny",
+    ]
     assert _ids(client.get("/v1/models/search", params={"sort": "name", "order": "desc", "limit": 2})) == [
-        "zeta/tiny", "zeta/embed"]
+        "zeta/tiny",
+        "zeta/embed",
+    ]
     second = client.get("/v1/models/search", params={"sort": "id", "limit": 3, "offset": 3})
     assert _ids(second) == ["zeta/tiny"] and second.json()["total"] == 4 and second.json()["offset"] == 3
     assert _ids(client.get("/v1/models/search", params={"discounted": "true"})) == []
@@ -63,9 +84,17 @@ def test_search_text_filters_sort_and_pages(client: httpx.Client) -> None:
     assert brands == ["acme"]
 
 
-@pytest.mark.parametrize("params, field", [({"limit": "0"}, "limit"), ({"limit": "201"}, "limit"),
-                                           ({"offset": "-1"}, "offset"), ({"sort": "price"}, "sort"),
-                                           ({"order": "up"}, "order"), ({"free": "yes"}, "free")])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "201"}, "limit"),
+        ({"offset": "-1"}, "offset"),
+        ({"sort": "price"}, "sort"),
+        ({"order": "up"}, "order"),
+        ({"free": "yes"}, "free"),
+    ],
+)
 def test_search_refuses_bad_parameters_naming_them(client: httpx.Client, params: dict[str, str], field: str) -> None:
     r = client.get("/v1/models/search", params=params)
     assert r.status_code == 422

@@ -39,8 +39,9 @@ def _key(gp: GatewayProcess, owner: str) -> str:
 async def _burst(url: str, key: str, bodies: list[dict[str, Any]]) -> list[int]:
     async def one(body: dict[str, Any]) -> int:
         # A connection per request, so both workers accept some of them.
-        async with httpx.AsyncClient(headers={"authorization": f"Bearer {key}", "connection": "close"},
-                                     timeout=30) as c:
+        async with httpx.AsyncClient(
+            headers={"authorization": f"Bearer {key}", "connection": "close"}, timeout=30
+        ) as c:
             return (await c.post(url + "/v1/chat/completions", json=body)).status_code
 
     return list(await asyncio.gather(*(one(b) for b in bodies)))
@@ -74,16 +75,20 @@ def test_two_workers_one_scrape_counts_every_request(tmp_path: Path, redis_url: 
 
 
 def test_json_access_log_one_line_per_request_without_secrets(tmp_path: Path, fake_openai: Any) -> None:
-    gp = GatewayProcess(tmp_path, fake_openai.url, admin_token=ADMIN, access_log=True, access_log_format="json",
-                        log_level="info").start()
+    gp = GatewayProcess(
+        tmp_path, fake_openai.url, admin_token=ADMIN, access_log=True, access_log_format="json", log_level="info"
+    ).start()
     try:
         key = _key(gp, "json-log")
         headers = {"authorization": f"Bearer {key}", "user-agent": "obs-test/1"}
         assert httpx.post(gp.url + "/v1/chat/completions", json=CHAT, headers=headers).status_code == 200
-        assert httpx.post(gp.url + "/v1/chat/completions?api_key=" + key, json={**CHAT, "model": "nope/none"},
-                          headers=headers).status_code == 404
-        with httpx.stream("POST", gp.url + "/v1/chat/completions", json={**CHAT, "stream": True},
-                          headers=headers) as r:
+        assert (
+            httpx.post(
+                gp.url + "/v1/chat/completions?api_key=" + key, json={**CHAT, "model": "nope/none"}, headers=headers
+            ).status_code
+            == 404
+        )
+        with httpx.stream("POST", gp.url + "/v1/chat/completions", json={**CHAT, "stream": True}, headers=headers) as r:
             assert r.status_code == 200
             r.read()
     finally:

@@ -23,9 +23,12 @@ def test_create(oai: openai.OpenAI) -> None:
 
 
 def test_stream_with_usage(oai: openai.OpenAI) -> None:
-    stream = oai.chat.completions.create(model="fake/echo", stream=True,
-                                         messages=[{"role": "user", "content": "a b c"}],
-                                         stream_options={"include_usage": True})
+    stream = oai.chat.completions.create(
+        model="fake/echo",
+        stream=True,
+        messages=[{"role": "user", "content": "a b c"}],
+        stream_options={"include_usage": True},
+    )
     text = ""
     usage = None
     for chunk in stream:
@@ -38,10 +41,19 @@ def test_stream_with_usage(oai: openai.OpenAI) -> None:
 
 
 def test_stream_tool_calls_accumulate(oai: openai.OpenAI) -> None:
-    tools = [{"type": "function", "function": {"name": "get_weather", "description": "w",
-                                               "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
-    with oai.chat.completions.stream(model="fake/tools", messages=[{"role": "user", "content": "weather?"}],
-                                     tools=tools) as stream:  # type: ignore[arg-type]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "w",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
+    with oai.chat.completions.stream(
+        model="fake/tools", messages=[{"role": "user", "content": "weather?"}], tools=tools
+    ) as stream:  # type: ignore[arg-type]
         for _ in stream:
             pass
         final = stream.get_final_completion()

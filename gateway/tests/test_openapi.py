@@ -78,24 +78,36 @@ def test_every_route_is_documented_with_its_methods(api: Gateway, doc: dict[str,
         assert "post" in doc["paths"][path]
 
 
-@pytest.mark.parametrize("path,method,status", [
-    ("/v1/keys", "post", "201"), ("/v1/templates", "post", "201"), ("/v1/keys/{key_id}", "delete", "204"),
-    ("/v1/templates/{template_id}", "delete", "204"), ("/v1/files/{file_id}", "delete", "204"),
-])
-def test_created_and_no_content_are_documented_as_such(doc: dict[str, Any], path: str, method: str,
-                                                       status: str) -> None:
+@pytest.mark.parametrize(
+    "path,method,status",
+    [
+        ("/v1/keys", "post", "201"),
+        ("/v1/templates", "post", "201"),
+        ("/v1/keys/{key_id}", "delete", "204"),
+        ("/v1/templates/{template_id}", "delete", "204"),
+        ("/v1/files/{file_id}", "delete", "204"),
+    ],
+)
+def test_created_and_no_content_are_documented_as_such(
+    doc: dict[str, Any], path: str, method: str, status: str
+) -> None:
     responses = doc["paths"][path][method]["responses"]
     assert status in responses and "200" not in responses
     if status == "204":
         assert "content" not in responses["204"]
 
 
-@pytest.mark.parametrize("path,needs", [
-    ("/v1/chat/completions", {"model", "models", "template"}), ("/v1/responses", {"model", "models", "template"}),
-    ("/v1/embeddings", {"model", "models"}),
-])
-def test_a_model_is_required_where_the_route_needs_one(api: Gateway, doc: dict[str, Any], path: str,
-                                                       needs: set[str]) -> None:
+@pytest.mark.parametrize(
+    "path,needs",
+    [
+        ("/v1/chat/completions", {"model", "models", "template"}),
+        ("/v1/responses", {"model", "models", "template"}),
+        ("/v1/embeddings", {"model", "models"}),
+    ],
+)
+def test_a_model_is_required_where_the_route_needs_one(
+    api: Gateway, doc: dict[str, Any], path: str, needs: set[str]
+) -> None:
     schema = doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
     if "$ref" in schema:
         schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
@@ -105,11 +117,16 @@ def test_a_model_is_required_where_the_route_needs_one(api: Gateway, doc: dict[s
     assert r.status_code == 422 and r.json()["error"]["details"][0]["loc"] == ["body", "model"], r.text
 
 
-@pytest.mark.parametrize("method,path,allowed", [
-    ("DELETE", "/v1/keys", {"GET", "POST"}), ("PUT", "/v1/templates/abc", {"GET", "PATCH", "DELETE"}),
-    ("PUT", "/v1/files", {"GET", "POST"}), ("POST", "/v1/files/file-x", {"GET", "DELETE"}),
-    ("GET", "/v1/chat/completions", {"POST"}),
-])
+@pytest.mark.parametrize(
+    "method,path,allowed",
+    [
+        ("DELETE", "/v1/keys", {"GET", "POST"}),
+        ("PUT", "/v1/templates/abc", {"GET", "PATCH", "DELETE"}),
+        ("PUT", "/v1/files", {"GET", "POST"}),
+        ("POST", "/v1/files/file-x", {"GET", "DELETE"}),
+        ("GET", "/v1/chat/completions", {"POST"}),
+    ],
+)
 def test_405_allow_lists_every_method_of_the_path(api: Gateway, method: str, path: str, allowed: set[str]) -> None:
     with api.client() as c:
         r = c.request(method, path)
@@ -133,11 +150,16 @@ def _fuzz(api: Gateway, operation: Any, mode: Any, headers: dict[str, str]) -> N
     from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
     def run(case: Any) -> None:
-        case.call_and_validate(base_url=api.url, headers=headers, timeout=30,
-                               checks=[not_a_server_error, response_schema_conformance, status_code_conformance])
+        case.call_and_validate(
+            base_url=api.url,
+            headers=headers,
+            timeout=30,
+            checks=[not_a_server_error, response_schema_conformance, status_code_conformance],
+        )
 
     run()
 

@@ -35,21 +35,37 @@ UNICODE = "h\u00e9llo w\u00f6rld \u65e5\u672c\u8a9e \U0001f600 line\u2028separat
 
 def seed_catalog(upstream_url: str) -> list[dict[str, Any]]:
     """The fake models plus the model ids the seed README names, answered by the fake upstream."""
-    common = {"provider": "openai_compat", "base_url": upstream_url, "api_key": "sk-fake",
-              "prompt_usd_per_1m": "1", "completion_usd_per_1m": "2"}
-    seed = [("openai/gpt-4o-mini", "echo"), ("anthropic/claude-sonnet-4.5", "echo"),
-            ("google/gemini-2.5-flash", "echo"), ("openai/gpt-4o", "tools"), ("openai/o4-mini", "echo"),
-            ("fake/slow-2", "slow-2")]
+    common = {
+        "provider": "openai_compat",
+        "base_url": upstream_url,
+        "api_key": "sk-fake",
+        "prompt_usd_per_1m": "1",
+        "completion_usd_per_1m": "2",
+    }
+    seed = [
+        ("openai/gpt-4o-mini", "echo"),
+        ("anthropic/claude-sonnet-4.5", "echo"),
+        ("google/gemini-2.5-flash", "echo"),
+        ("openai/gpt-4o", "tools"),
+        ("openai/o4-mini", "echo"),
+        ("fake/slow-2", "slow-2"),
+    ]
     models = [{"id": model_id, "upstream_model": upstream, **common} for model_id, upstream in seed]
-    models.append({"id": "openai/text-embedding-3-small", "upstream_model": "embed", "model_type": "embedding",
-                   **common})
+    models.append(
+        {"id": "openai/text-embedding-3-small", "upstream_model": "embed", "model_type": "embedding", **common}
+    )
     return [*fake_models(upstream_url), *models]
 
 
 @pytest.fixture(scope="module")
 def seed_gateway(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeUpstream) -> Iterator[Gateway]:
-    gw = start_gateway(tmp_path_factory.mktemp("gw-published"), fake_openai.url, models=seed_catalog(fake_openai.url),
-                       compare_judge_model="openai/gpt-4o-mini", batch_poll_seconds=0.2)
+    gw = start_gateway(
+        tmp_path_factory.mktemp("gw-published"),
+        fake_openai.url,
+        models=seed_catalog(fake_openai.url),
+        compare_judge_model="openai/gpt-4o-mini",
+        batch_poll_seconds=0.2,
+    )
     yield gw
     gw.server.stop()
 
@@ -65,14 +81,23 @@ def published(request: pytest.FixtureRequest, seed_gateway: Gateway, owner_key: 
     version: str = request.param
     folder = COMPAT / f"meshapi-{version}"
     if not (folder / "meshapi" / "__init__.py").is_file():
-        pytest.skip(f"published meshapi {version} is not installed in .compat/meshapi-{version} "
-                    f"(`python3 dev.py install` installs it; it needs access to the package registry)")
+        pytest.skip(
+            f"published meshapi {version} is not installed in .compat/meshapi-{version} "
+            f"(`python3 dev.py install` installs it; it needs access to the package registry)"
+        )
 
     def run(script: str, **extra_env: str) -> dict[str, Any]:
-        env = {**os.environ, "PYTHONPATH": str(folder), "MESHAPI_URL": seed_gateway.url,
-               "MESHAPI_KEY": owner_key, "MESHAPI_JWT": seed_gateway.token(OWNER), **extra_env}
-        done = subprocess.run([sys.executable, str(SCRIPTS / script)], env=env, capture_output=True, text=True,
-                              timeout=180, cwd=SCRIPTS)
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(folder),
+            "MESHAPI_URL": seed_gateway.url,
+            "MESHAPI_KEY": owner_key,
+            "MESHAPI_JWT": seed_gateway.token(OWNER),
+            **extra_env,
+        }
+        done = subprocess.run(
+            [sys.executable, str(SCRIPTS / script)], env=env, capture_output=True, text=True, timeout=180, cwd=SCRIPTS
+        )
         assert done.returncode == 0, done.stderr[-4000:]
         report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
         # The published release ran, not our SDK installed in the same environment.
@@ -93,8 +118,12 @@ def version_of(run: Runner) -> str:
 
 def test_chat_examples(published: Runner) -> None:
     r = published("chat.py")
-    assert r["create"] == {"content": "echo: What is the capital of France?", "total_tokens": 21,
-                           "object": "chat.completion", "finish_reason": "stop"}
+    assert r["create"] == {
+        "content": "echo: What is the capital of France?",
+        "total_tokens": 21,
+        "object": "chat.completion",
+        "finish_reason": "stop",
+    }
     assert r["create_async"] == {"content": "echo: Hello!"}
     stream = r["stream"]
     assert stream["printed"] == "echo: Write a haiku about Python."
@@ -145,8 +174,9 @@ def test_compare_examples(published: Runner) -> None:
     r = published("compare.py")
     created = r["create"]
     assert created["models"] == COMPARE_MODELS
-    assert [(x["model"], x["content"], x["error"]) for x in created["results"]] == \
-        [(m, COMPARE_ECHO, None) for m in COMPARE_MODELS]
+    assert [(x["model"], x["content"], x["error"]) for x in created["results"]] == [
+        (m, COMPARE_ECHO, None) for m in COMPARE_MODELS
+    ]
     assert created["comparison_model"] == "openai/gpt-4o-mini" and created["comparison"]
     assert created["partial"] is False and created["comparison_id"].startswith("cmp_")
     # The README loop prints every model's text, piece by piece.
@@ -247,8 +277,9 @@ def test_openai_client_on_the_same_gateway(seed_gateway: Gateway, owner_key: str
     assert set(COMPARE_MODELS) <= set(ids)
     tools: list[Any] = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
     arguments, names = "", list[str]()
-    with oai.chat.completions.stream(model="openai/gpt-4o", messages=[{"role": "user", "content": "weather?"}],
-                                     tools=tools) as stream:
+    with oai.chat.completions.stream(
+        model="openai/gpt-4o", messages=[{"role": "user", "content": "weather?"}], tools=tools
+    ) as stream:
         for event in stream:
             if event.type == "tool_calls.function.arguments.done":
                 arguments, names = event.arguments, [*names, event.name]
@@ -258,8 +289,9 @@ def test_openai_client_on_the_same_gateway(seed_gateway: Gateway, owner_key: str
     assert caught.value.status_code == 404
 
 
-def test_0111_router_web_search_and_model_search(published: Runner, gateway_factory: Callable[..., Gateway],
-                                                 fake_openai: FakeUpstream) -> None:
+def test_0111_router_web_search_and_model_search(
+    published: Runner, gateway_factory: Callable[..., Gateway], fake_openai: FakeUpstream
+) -> None:
     if version_of(published) != "0.1.11":
         pytest.skip("router.select, web.search and models.get/search are 0.1.11 calls")
     from gwtest.server_thread import ServerThread
@@ -268,18 +300,27 @@ def test_0111_router_web_search_and_model_search(published: Runner, gateway_fact
     tavily = ServerThread(make_tavily_app([])).start()
     try:
         searching = gateway_factory(web_search={"provider": "tavily", "base_url": tavily.url, "api_key": KEY})
-        r = published("extras_0111.py", MESHAPI_SEARCH_URL=searching.url,
-                      MESHAPI_SEARCH_KEY=searching.create_key(OWNER))
+        r = published(
+            "extras_0111.py", MESHAPI_SEARCH_URL=searching.url, MESHAPI_SEARCH_KEY=searching.create_key(OWNER)
+        )
     finally:
         tavily.stop()
     # The free fake model is the cheapest chat model of the seed catalog.
     assert r["router_select"] == {"model": "fake/free-echo", "fallback_used": False}
     assert r["web_search_unconfigured"]["status"] == 400
     assert r["web_search_unconfigured"]["error_code"] == "not_configured"
-    assert r["web_search"] == {"provider": "tavily", "urls": ["https://example.org/0", "https://example.org/1"],
-                               "titles": ["Result 0 for weather in Paris", "Result 1 for weather in Paris"],
-                               "request_id": True}
-    assert r["models"] == {"get": "openai/gpt-4o-mini", "brand": "openai",
-                           "items": ["openai/gpt-4o", "openai/gpt-4o-mini"], "total": 4, "limit": 2,
-                           "brands": ["openai"]}
+    assert r["web_search"] == {
+        "provider": "tavily",
+        "urls": ["https://example.org/0", "https://example.org/1"],
+        "titles": ["Result 0 for weather in Paris", "Result 1 for weather in Paris"],
+        "request_id": True,
+    }
+    assert r["models"] == {
+        "get": "openai/gpt-4o-mini",
+        "brand": "openai",
+        "items": ["openai/gpt-4o", "openai/gpt-4o-mini"],
+        "total": 4,
+        "limit": 2,
+        "brands": ["openai"],
+    }
     assert r["models_get_missing"]["status"] == 404

@@ -18,8 +18,9 @@ from gwtest.redis_server import RedisServer
 from meshapi_gateway.providers.local.files import SERVER_MODULES, _module_missing
 from meshapi_gateway.readiness import expected_revisions
 
-needs_llama_server = pytest.mark.skipif(any(_module_missing(m) for m in SERVER_MODULES),
-                                        reason="llama-cpp-python's server is not installed")
+needs_llama_server = pytest.mark.skipif(
+    any(_module_missing(m) for m in SERVER_MODULES), reason="llama-cpp-python's server is not installed"
+)
 
 
 def _wait_for(gw: Gateway, status: int, timeout: float = 30.0) -> httpx.Response:
@@ -55,7 +56,8 @@ def own_redis() -> Iterator[RedisServer]:
 
 
 def test_a_node_whose_redis_is_down_is_not_ready_until_redis_is_back(
-        tmp_path: Path, fake_openai: FakeUpstream, own_redis: RedisServer) -> None:
+    tmp_path: Path, fake_openai: FakeUpstream, own_redis: RedisServer
+) -> None:
     gw = start_gateway(tmp_path, fake_openai.url, redis_url=own_redis.url)
     try:
         ready = _wait_for(gw, 200)

@@ -26,8 +26,13 @@ def reliability_models(url: str) -> list[dict[str, Any]]:
         {"id": "rel/primary", "upstream_model": "primary", "fallbacks": ["rel/backup"], **common, **quick},
         {"id": "rel/backup", "upstream_model": "backup", **common},
         {"id": "rel/solo", "upstream_model": "solo", **common, **quick},
-        {**common, "id": "rel/refused", "base_url": closed_port_url(), "upstream_model": "refused",
-         "fallbacks": ["rel/backup"]},
+        {
+            **common,
+            "id": "rel/refused",
+            "base_url": closed_port_url(),
+            "upstream_model": "refused",
+            "fallbacks": ["rel/backup"],
+        },
         {**common, "id": "rel/refused-solo", "base_url": closed_port_url(), "upstream_model": "refused"},
     ]
 
@@ -42,9 +47,15 @@ def faulty() -> Iterator[FaultyUpstream]:
 @pytest.fixture(scope="module")
 def rgw(tmp_path_factory: pytest.TempPathFactory, faulty: FaultyUpstream) -> Iterator[Gateway]:
     # Breakers out of the way here (they have their own tests): every request must meet its fault.
-    gw = start_gateway(tmp_path_factory.mktemp("rel"), faulty.url, models=reliability_models(faulty.url),
-                       retry_max_rounds=1, retry_backoff_base=0.05, breaker_failure_threshold=10_000,
-                       breaker_min_requests=10_000)
+    gw = start_gateway(
+        tmp_path_factory.mktemp("rel"),
+        faulty.url,
+        models=reliability_models(faulty.url),
+        retry_max_rounds=1,
+        retry_backoff_base=0.05,
+        breaker_failure_threshold=10_000,
+        breaker_min_requests=10_000,
+    )
     yield gw
     gw.server.stop()
 
@@ -66,7 +77,7 @@ def billing(rgw: Gateway, faulty: FaultyUpstream) -> Iterator[RecordingBilling]:
 def sse_events(text: str) -> list[str]:
     frames = text.split("\n\n")
     assert frames[-1] == "", "the stream must end with a complete frame"
-    return [line[len("data: "):] for f in frames[:-1] for line in f.split("\n") if line.startswith("data: ")]
+    return [line[len("data: ") :] for f in frames[:-1] for line in f.split("\n") if line.startswith("data: ")]
 
 
 def post(gw: Gateway, key: str, model: str, stream: bool, **extra: Any) -> httpx.Response:
@@ -86,8 +97,16 @@ def streamed_text(events: list[str]) -> str:
     return "".join(out)
 
 
-BEFORE_FIRST_BYTE = ["status:500", "status:502", "status:503", "status:429:1", "reset", "slow:5", "malformed-json",
-                     "malformed-sse"]
+BEFORE_FIRST_BYTE = [
+    "status:500",
+    "status:502",
+    "status:503",
+    "status:429:1",
+    "reset",
+    "slow:5",
+    "malformed-json",
+    "malformed-sse",
+]
 STREAM_ONLY_EARLY = ["cut:0", "stall:0"]
 
 
@@ -102,14 +121,17 @@ def _fault(name: str, stream: bool) -> str:
 EARLY_CASES = [
     *((fault, stream) for fault in [*BEFORE_FIRST_BYTE, "refused"] for stream in (False, True)),
     *((fault, True) for fault in STREAM_ONLY_EARLY),  # headers sent, then nothing usable
-    ("cut-body", False), ("stall-body", False),  # a non-streamed body cut or stalled halfway
+    ("cut-body", False),
+    ("stall-body", False),  # a non-streamed body cut or stalled halfway
 ]
 
 
-@pytest.mark.parametrize(("fault", "stream"), EARLY_CASES,
-                         ids=[f"{f}-{'sse' if s else 'json'}" for f, s in EARLY_CASES])
-def test_fault_before_first_byte_falls_back(rgw: Gateway, rkey: str, faulty: FaultyUpstream,
-                                            billing: RecordingBilling, fault: str, stream: bool) -> None:
+@pytest.mark.parametrize(
+    ("fault", "stream"), EARLY_CASES, ids=[f"{f}-{'sse' if s else 'json'}" for f, s in EARLY_CASES]
+)
+def test_fault_before_first_byte_falls_back(
+    rgw: Gateway, rkey: str, faulty: FaultyUpstream, billing: RecordingBilling, fault: str, stream: bool
+) -> None:
     model = "rel/refused" if fault == "refused" else "rel/primary"
     behaviour = {"cut-body": "cut", "stall-body": "stall"}.get(fault, _fault(fault, stream))
     faulty.plan("primary", behaviour)
@@ -138,8 +160,9 @@ MID_STREAM = {"cut:2": "upstream_error", "stall:2": "gateway_timeout", "badjson:
 
 
 @pytest.mark.parametrize("fault", list(MID_STREAM))
-def test_fault_after_first_byte_is_error_frame(rgw: Gateway, rkey: str, faulty: FaultyUpstream,
-                                               billing: RecordingBilling, fault: str) -> None:
+def test_fault_after_first_byte_is_error_frame(
+    rgw: Gateway, rkey: str, faulty: FaultyUpstream, billing: RecordingBilling, fault: str
+) -> None:
     faulty.plan("primary", fault)
     r = post(rgw, rkey, "rel/primary", True)
     assert r.status_code == 200
@@ -172,8 +195,9 @@ NO_FALLBACK = {
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
 @pytest.mark.parametrize("fault", list(NO_FALLBACK))
-def test_fault_without_fallback_is_the_right_error(rgw: Gateway, rkey: str, faulty: FaultyUpstream,
-                                                   billing: RecordingBilling, fault: str, stream: bool) -> None:
+def test_fault_without_fallback_is_the_right_error(
+    rgw: Gateway, rkey: str, faulty: FaultyUpstream, billing: RecordingBilling, fault: str, stream: bool
+) -> None:
     model = "rel/refused-solo" if fault == "refused" else "rel/solo"
     faulty.plan("solo", then=_fault(fault, stream))
     r = post(rgw, rkey, model, stream)
@@ -191,8 +215,9 @@ def test_fault_without_fallback_is_the_right_error(rgw: Gateway, rkey: str, faul
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
-def test_transient_failure_is_retried_and_billed_once(rgw: Gateway, rkey: str, faulty: FaultyUpstream,
-                                                      billing: RecordingBilling, stream: bool) -> None:
+def test_transient_failure_is_retried_and_billed_once(
+    rgw: Gateway, rkey: str, faulty: FaultyUpstream, billing: RecordingBilling, stream: bool
+) -> None:
     faulty.plan("solo", "status:503", then="ok")
     r = post(rgw, rkey, "rel/solo", stream)
     assert r.status_code == 200
@@ -206,8 +231,9 @@ def test_transient_failure_is_retried_and_billed_once(rgw: Gateway, rkey: str, f
     assert [x.model for x in records] == ["rel/solo"]
 
 
-def test_request_timeout_field_bounds_the_whole_request(rgw: Gateway, rkey: str, faulty: FaultyUpstream,
-                                                        billing: RecordingBilling) -> None:
+def test_request_timeout_field_bounds_the_whole_request(
+    rgw: Gateway, rkey: str, faulty: FaultyUpstream, billing: RecordingBilling
+) -> None:
     faulty.plan("backup", "slow:10")
     r = post(rgw, rkey, "rel/backup", False, timeout=1)
     assert r.status_code == 500 and r.json()["error"]["code"] == "gateway_timeout"
@@ -215,7 +241,8 @@ def test_request_timeout_field_bounds_the_whole_request(rgw: Gateway, rkey: str,
 
 
 def test_both_clients_see_fallbacks_as_normal_streams_and_failures_as_errors(
-        rgw: Gateway, rkey: str, faulty: FaultyUpstream, billing: RecordingBilling) -> None:
+    rgw: Gateway, rkey: str, faulty: FaultyUpstream, billing: RecordingBilling
+) -> None:
     import openai
     from meshapi import MeshAPI, MeshAPIError
 
@@ -224,8 +251,11 @@ def test_both_clients_see_fallbacks_as_normal_streams_and_failures_as_errors(
     sdk = MeshAPI(base_url=rgw.url, token=rkey, max_retries=0)
     # Before the first byte: a fallback, and both clients see an ordinary stream.
     faulty.plan("primary", "reset")
-    text = "".join(c.choices[0].delta.content or "" for c in
-                   oai.chat.completions.create(model="rel/primary", messages=messages, stream=True) if c.choices)
+    text = "".join(
+        c.choices[0].delta.content or ""
+        for c in oai.chat.completions.create(model="rel/primary", messages=messages, stream=True)
+        if c.choices
+    )
     assert text == "answer from backup"
     faulty.plan("primary", "status:503")
     chunks = list(sdk.chat.completions.stream(model="rel/primary", messages=messages))

@@ -17,8 +17,10 @@ PRICES = {"prompt_usd_per_1m": "1", "completion_usd_per_1m": "2"}
 
 def catalog(url: str) -> list[dict[str, Any]]:
     common = {"provider": "openai_compat", "base_url": url, "api_key": "sk-test", **PRICES}
-    return [{"id": "idem/model", "upstream_model": "idem", **common},
-            {"id": "idem/other", "upstream_model": "other", **common}]
+    return [
+        {"id": "idem/model", "upstream_model": "idem", **common},
+        {"id": "idem/other", "upstream_model": "other", **common},
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +56,9 @@ def post(gw: Gateway, key: str, idem: str | None, body: dict[str, Any] = BODY, *
         return c.post("/v1/chat/completions", json=body, headers=headers, **kw)
 
 
-def test_repeated_key_replays_the_first_answer_and_bills_once(igw: Gateway, faulty: FaultyUpstream,
-                                                             billing: RecordingBilling) -> None:
+def test_repeated_key_replays_the_first_answer_and_bills_once(
+    igw: Gateway, faulty: FaultyUpstream, billing: RecordingBilling
+) -> None:
     key = igw.create_key("idem-a")
     idem = str(uuid.uuid4())
     first = post(igw, key, idem)
@@ -129,8 +132,9 @@ def test_concurrent_duplicates_run_once(igw: Gateway, faulty: FaultyUpstream, bi
     assert faulty.calls["idem"] == 1 and len(billing.records) == 1
 
 
-def test_abandoned_attempt_does_not_block_the_retry(igw: Gateway, faulty: FaultyUpstream,
-                                                   billing: RecordingBilling) -> None:
+def test_abandoned_attempt_does_not_block_the_retry(
+    igw: Gateway, faulty: FaultyUpstream, billing: RecordingBilling
+) -> None:
     key = igw.create_key("idem-a")
     idem = str(uuid.uuid4())
     faulty.plan("idem", "slow:30", then="ok")
@@ -158,8 +162,9 @@ def test_remembered_across_a_restart(tmp_path_factory: pytest.TempPathFactory, f
     assert faulty.calls["idem"] == 1
 
 
-def test_sdk_retry_after_a_lost_response_is_billed_once(igw: Gateway, faulty: FaultyUpstream,
-                                                       billing: RecordingBilling) -> None:
+def test_sdk_retry_after_a_lost_response_is_billed_once(
+    igw: Gateway, faulty: FaultyUpstream, billing: RecordingBilling
+) -> None:
     from meshapi import MeshAPI
 
     class LoseFirstResponse(httpx.BaseTransport):
@@ -179,8 +184,12 @@ def test_sdk_retry_after_a_lost_response_is_billed_once(igw: Gateway, faulty: Fa
             return response
 
     transport = LoseFirstResponse()
-    client = MeshAPI(base_url=igw.url, token=igw.create_key("sdk-owner"), max_retries=2,
-                     httpx_client=httpx.Client(transport=transport, timeout=30))
+    client = MeshAPI(
+        base_url=igw.url,
+        token=igw.create_key("sdk-owner"),
+        max_retries=2,
+        httpx_client=httpx.Client(transport=transport, timeout=30),
+    )
     reply = client.chat.completions.create(model="idem/model", messages=[{"role": "user", "content": "once"}])
     assert reply.choices[0].message.content == "answer from idem"
     assert len(transport.keys) == 2 and transport.keys[0] == transport.keys[1] != ""
@@ -201,11 +210,11 @@ def test_other_post_routes_honour_the_key(gateway: Gateway, key: str, fake_opena
     assert len(fake_openai.recorder.requests) - before == 2  # the repeat never reached the upstream
 
 
-def test_new_api_keys_are_never_stored_for_replay(tmp_path_factory: pytest.TempPathFactory,
-                                                  faulty: FaultyUpstream) -> None:
+def test_new_api_keys_are_never_stored_for_replay(
+    tmp_path_factory: pytest.TempPathFactory, faulty: FaultyUpstream
+) -> None:
     admin = "admin-" + "q" * 40
-    gw = start_gateway(tmp_path_factory.mktemp("idem-keys"), faulty.url, models=catalog(faulty.url),
-                       admin_token=admin)
+    gw = start_gateway(tmp_path_factory.mktemp("idem-keys"), faulty.url, models=catalog(faulty.url), admin_token=admin)
     try:
         headers = {"authorization": f"Bearer {admin}", "idempotency-key": "create-once"}
         with httpx.Client(base_url=gw.url, timeout=30) as c:
@@ -215,8 +224,9 @@ def test_new_api_keys_are_never_stored_for_replay(tmp_path_factory: pytest.TempP
         assert first.json()["key"] not in second.text  # nothing replayed, and nothing kept
         import sqlite3
 
-        rows = sqlite3.connect(gw.settings.data_dir / "gateway.db").execute(
-            "select body from idempotency_keys").fetchall()
+        rows = (
+            sqlite3.connect(gw.settings.data_dir / "gateway.db").execute("select body from idempotency_keys").fetchall()
+        )
         assert all(b"rsk_" not in (body or b"") for (body,) in rows)
     finally:
         gw.server.stop()

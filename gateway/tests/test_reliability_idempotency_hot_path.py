@@ -27,8 +27,16 @@ ADMIN = "admin-" + "h" * 40
 
 
 def catalog(url: str) -> list[dict[str, Any]]:
-    return [{"id": "hot/model", "upstream_model": "hot", "provider": "openai_compat", "base_url": url,
-             "api_key": "sk-test", **PRICES}]
+    return [
+        {
+            "id": "hot/model",
+            "upstream_model": "hot",
+            "provider": "openai_compat",
+            "base_url": url,
+            "api_key": "sk-test",
+            **PRICES,
+        }
+    ]
 
 
 class StatementProbe:
@@ -112,7 +120,8 @@ def test_keyed_requests_issue_no_database_statement(hot: Gateway, faulty: Faulty
 
 
 def test_answers_written_only_at_a_graceful_stop_still_replay_after_restart(
-        tmp_path: Any, faulty: FaultyUpstream) -> None:
+    tmp_path: Any, faulty: FaultyUpstream
+) -> None:
     faulty.reset_counts()
     faulty.plan("hot", then="ok")
     gw = start_gateway(tmp_path, faulty.url, models=catalog(faulty.url))
@@ -148,8 +157,7 @@ def test_answers_memory_let_go_are_read_back_from_the_database(hot: Gateway, fau
     replay_from_queue = post(hot, key, idem)  # not yet written: served from the write queue
     hot.server.stop()
     # Keep one key in memory (the setting): the rest are forgotten and looked up in the table.
-    again = start_gateway(hot.settings.data_dir, faulty.url, models=catalog(faulty.url),
-                          idempotency_memory_max_keys=1)
+    again = start_gateway(hot.settings.data_dir, faulty.url, models=catalog(faulty.url), idempotency_memory_max_keys=1)
     try:
         tight = gateway_state(again).idempotency
         assert tight.table.max_keys == 1

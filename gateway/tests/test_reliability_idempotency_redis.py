@@ -16,8 +16,16 @@ BODY = {"model": "shared/model", "messages": [{"role": "user", "content": "once"
 
 
 def catalog(url: str) -> list[dict[str, Any]]:
-    return [{"id": "shared/model", "upstream_model": "shared", "provider": "openai_compat", "base_url": url,
-             "api_key": "sk-test", **PRICES}]
+    return [
+        {
+            "id": "shared/model",
+            "upstream_model": "shared",
+            "provider": "openai_compat",
+            "base_url": url,
+            "api_key": "sk-test",
+            **PRICES,
+        }
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +36,21 @@ def faulty() -> Iterator[FaultyUpstream]:
 
 
 @pytest.fixture
-def pair(tmp_path_factory: pytest.TempPathFactory, faulty: FaultyUpstream,
-         redis_url: str) -> Iterator[tuple[Gateway, Gateway]]:
+def pair(
+    tmp_path_factory: pytest.TempPathFactory, faulty: FaultyUpstream, redis_url: str
+) -> Iterator[tuple[Gateway, Gateway]]:
     faulty.reset_counts()
     faulty.plan("shared", then="ok")
-    gateways = [start_gateway(tmp_path_factory.mktemp(f"replica-{name}"), faulty.url, models=catalog(faulty.url),
-                              retry_max_rounds=0, redis_url=redis_url) for name in ("a", "b")]
+    gateways = [
+        start_gateway(
+            tmp_path_factory.mktemp(f"replica-{name}"),
+            faulty.url,
+            models=catalog(faulty.url),
+            retry_max_rounds=0,
+            redis_url=redis_url,
+        )
+        for name in ("a", "b")
+    ]
     yield gateways[0], gateways[1]
     for gw in gateways:
         gw.server.stop()
@@ -50,8 +67,9 @@ def post(gw: Gateway, key: str, idem: str, body: dict[str, Any] = BODY, **kw: An
         return c.post("/v1/chat/completions", json=body, headers={"idempotency-key": idem}, **kw)
 
 
-def test_a_duplicate_on_another_replica_replays_the_first_answer(pair: tuple[Gateway, Gateway],
-                                                                 faulty: FaultyUpstream) -> None:
+def test_a_duplicate_on_another_replica_replays_the_first_answer(
+    pair: tuple[Gateway, Gateway], faulty: FaultyUpstream
+) -> None:
     key_a, key_b = keys_for(pair, "shared-owner")
     idem = str(uuid.uuid4())
     first = post(pair[0], key_a, idem)
@@ -69,8 +87,7 @@ def test_a_duplicate_on_another_replica_replays_the_first_answer(pair: tuple[Gat
     assert faulty.calls["shared"] == 3
 
 
-def test_concurrent_duplicates_on_two_replicas_run_once(pair: tuple[Gateway, Gateway],
-                                                        faulty: FaultyUpstream) -> None:
+def test_concurrent_duplicates_on_two_replicas_run_once(pair: tuple[Gateway, Gateway], faulty: FaultyUpstream) -> None:
     keys = keys_for(pair, "race-owner")
     idem = str(uuid.uuid4())
     faulty.plan("shared", "slow:0.6", then="ok")
@@ -90,8 +107,9 @@ def test_concurrent_duplicates_on_two_replicas_run_once(pair: tuple[Gateway, Gat
     assert faulty.calls["shared"] == 1
 
 
-def test_a_failed_attempt_on_one_replica_lets_the_other_run(pair: tuple[Gateway, Gateway],
-                                                            faulty: FaultyUpstream) -> None:
+def test_a_failed_attempt_on_one_replica_lets_the_other_run(
+    pair: tuple[Gateway, Gateway], faulty: FaultyUpstream
+) -> None:
     key_a, key_b = keys_for(pair, "retry-owner")
     idem = str(uuid.uuid4())
     faulty.plan("shared", "status:503", then="ok")

@@ -23,12 +23,15 @@ def test_store_on_both_databases(database_url: str) -> None:
             store = IdempotencyStore(db.sessionmaker(engine))
             now = 1_800_000_000
             day = 86400
-            answer = StoredResponse(200, [("content-type", "application/json"), ("x-meshapi-fallback", "a,b")],
-                                    b'{"id": "chatcmpl-1"}')
+            answer = StoredResponse(
+                200, [("content-type", "application/json"), ("x-meshapi-fallback", "a,b")], b'{"id": "chatcmpl-1"}'
+            )
             other = StoredResponse(201, [], b"\x00binary\xff")
-            batch = [FinishedKey("alice", "k1", "fp", answer, now, now + day),
-                     FinishedKey("bob", "k1", "fp-b", other, now - 10, now - 10 + day),
-                     FinishedKey("carol", "old", "fp", answer, now - day, now - 1)]
+            batch = [
+                FinishedKey("alice", "k1", "fp", answer, now, now + day),
+                FinishedKey("bob", "k1", "fp-b", other, now - 10, now - 10 + day),
+                FinishedKey("carol", "old", "fp", answer, now - day, now - 1),
+            ]
             await store.write(batch)
             await store.write(batch)  # a retried batch is harmless
             assert await store.count() == 3
@@ -41,8 +44,12 @@ def test_store_on_both_databases(database_url: str) -> None:
             assert [(i.owner, i.response) for i in loaded] == [("bob", other), ("alice", answer)]
             # An expired key answered anew replaces its old row (the newest of a batch wins).
             fresh = StoredResponse(200, [], b"fresh")
-            await store.write([FinishedKey("carol", "old", "fp2", answer, now, now + day),
-                               FinishedKey("carol", "old", "fp3", fresh, now + 1, now + 1 + day)])
+            await store.write(
+                [
+                    FinishedKey("carol", "old", "fp2", answer, now, now + day),
+                    FinishedKey("carol", "old", "fp3", fresh, now + 1, now + 1 + day),
+                ]
+            )
             again = await store.find("carol", "old", now + 2)
             assert again is not None and again.fingerprint == "fp3" and again.response == fresh
             assert await store.purge(now + day) == 2  # alice's and bob's
@@ -64,8 +71,12 @@ def test_a_large_batch_lands_whole_in_few_statements(database_url: str) -> None:
         try:
             store = IdempotencyStore(db.sessionmaker(engine))
             now = 1_800_000_000
-            batch = [FinishedKey(f"owner{i % 7}", f"k{i}", f"fp{i}", StoredResponse(200, [("n", str(i))], b"%d" % i),
-                                 now, now + 3600) for i in range(sum(sizes))]
+            batch = [
+                FinishedKey(
+                    f"owner{i % 7}", f"k{i}", f"fp{i}", StoredResponse(200, [("n", str(i))], b"%d" % i), now, now + 3600
+                )
+                for i in range(sum(sizes))
+            ]
             await store.write(batch)
             assert await store.count() == len(batch)
             for i in (0, SQLITE_ROWS, len(batch) - 1):

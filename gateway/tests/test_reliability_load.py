@@ -29,18 +29,24 @@ FAULTS = ["status:500", "status:503", "reset", "cut:0", "badsse", "status:429:1"
 
 
 def _models(url: str) -> list[dict[str, Any]]:
-    common = {"provider": "openai_compat", "base_url": url, "api_key": "sk-test",
-              "prompt_usd_per_1m": "1", "completion_usd_per_1m": "2"}
-    return [{"id": "load/primary", "upstream_model": "primary", "fallbacks": ["load/backup"], **common},
-            {"id": "load/backup", "upstream_model": "backup", **common}]
+    common = {
+        "provider": "openai_compat",
+        "base_url": url,
+        "api_key": "sk-test",
+        "prompt_usd_per_1m": "1",
+        "completion_usd_per_1m": "2",
+    }
+    return [
+        {"id": "load/primary", "upstream_model": "primary", "fallbacks": ["load/backup"], **common},
+        {"id": "load/backup", "upstream_model": "backup", **common},
+    ]
 
 
 def _check_stream(status: int, text: str) -> tuple[str, bool]:
     """(model that answered, complete?) of one streamed response."""
     assert status == 200, text
     payloads = [line[6:] for line in text.split("\n") if line.startswith("data: ")]
-    complete = (text.endswith("data: [DONE]\n\n") and len(payloads) >= 3 and not any('"error"' in p
-                                                                                       for p in payloads))
+    complete = text.endswith("data: [DONE]\n\n") and len(payloads) >= 3 and not any('"error"' in p for p in payloads)
     chunks = [json.loads(p) for p in payloads[:-1]]
     usage = chunks[-1].get("usage") if chunks else None
     model = chunks[0]["model"] if chunks else ""
@@ -63,20 +69,30 @@ def test_thousand_streams_with_a_flaky_primary(tmp_path: Path, breakers: bool) -
     off = {} if breakers else {"breaker_failure_threshold": 1_000_000, "breaker_min_requests": 1_000_000}
     gp = GatewayProcess(tmp_path, upstream.url, models=_models(upstream.url), admin_token=ADMIN, **off).start()
     try:
-        r = httpx.post(gp.url + "/v1/keys", headers={"authorization": f"Bearer {ADMIN}"},
-                       json={"owner": "load-rel", "name": "load"})
+        r = httpx.post(
+            gp.url + "/v1/keys",
+            headers={"authorization": f"Bearer {ADMIN}"},
+            json={"owner": "load-rel", "name": "load"},
+        )
         key = r.json()["key"]
 
         async def drive() -> list[tuple[str, str, bool, str | None]]:
             # aiohttp as the client: httpx's pool costs far more than the gateway at 100 connections.
             gate = asyncio.Semaphore(CONCURRENCY)
             connector = aiohttp.TCPConnector(limit=CONCURRENCY)
-            async with aiohttp.ClientSession(base_url=gp.url, connector=connector,
-                                             headers={"authorization": f"Bearer {key}"},
-                                             timeout=aiohttp.ClientTimeout(total=60)) as c:
+            async with aiohttp.ClientSession(
+                base_url=gp.url,
+                connector=connector,
+                headers={"authorization": f"Bearer {key}"},
+                timeout=aiohttp.ClientTimeout(total=60),
+            ) as c:
+
                 async def one(i: int) -> tuple[str, str, bool, str | None]:
-                    body = {"model": "load/primary", "stream": True,
-                            "messages": [{"role": "user", "content": f"request {i}"}]}
+                    body = {
+                        "model": "load/primary",
+                        "stream": True,
+                        "messages": [{"role": "user", "content": f"request {i}"}],
+                    }
                     async with gate, c.post("/v1/chat/completions", json=body) as r:
                         text = (await r.read()).decode()
                         model, complete = _check_stream(r.status, text)
@@ -94,9 +110,11 @@ def test_thousand_streams_with_a_flaky_primary(tmp_path: Path, breakers: bool) -
     fallbacks = sum(1 for r in results if r[3] == "load/primary,load/backup")
     answered = Counter(r[1] for r in results)
     mode = "breakers on" if breakers else "breakers off"
-    print(f"\nreliability load ({mode}): {REQUESTS} streams at c={CONCURRENCY} in {wall:.2f} s "
-          f"({REQUESTS / wall:.0f} req/s); fallbacks {fallbacks}; answered by {dict(answered)}; "
-          f"upstream calls {dict(upstream.calls)}")
+    print(
+        f"\nreliability load ({mode}): {REQUESTS} streams at c={CONCURRENCY} in {wall:.2f} s "
+        f"({REQUESTS / wall:.0f} req/s); fallbacks {fallbacks}; answered by {dict(answered)}; "
+        f"upstream calls {dict(upstream.calls)}"
+    )
     assert truncated == []
     assert len({r[0] for r in results}) == REQUESTS
     if breakers:

@@ -24,12 +24,28 @@ def catalog(url: str) -> list[dict[str, Any]]:
     dep = {"base_url": url, "api_key": "sk-test"}
     return [
         {"id": "br/multi", "upstream_model": "dep-a", "deployments": [{**dep, "upstream_model": "dep-b"}], **common},
-        {"id": "lb/weighted", "upstream_model": "dep-w3", "weight": 3,
-         "deployments": [{**dep, "upstream_model": "dep-w1", "weight": 1}], **common},
-        {"id": "lb/even", "upstream_model": "dep-x", "deployments": [{**dep, "upstream_model": "dep-y"}],
-         "idle_timeout": 30, **common},
-        {"id": "ctx/small", "upstream_model": "small", "context_length": 1000, "fallbacks": ["ctx/tiny"],
-         "context_window_fallbacks": ["ctx/large"], **common},
+        {
+            "id": "lb/weighted",
+            "upstream_model": "dep-w3",
+            "weight": 3,
+            "deployments": [{**dep, "upstream_model": "dep-w1", "weight": 1}],
+            **common,
+        },
+        {
+            "id": "lb/even",
+            "upstream_model": "dep-x",
+            "deployments": [{**dep, "upstream_model": "dep-y"}],
+            "idle_timeout": 30,
+            **common,
+        },
+        {
+            "id": "ctx/small",
+            "upstream_model": "small",
+            "context_length": 1000,
+            "fallbacks": ["ctx/tiny"],
+            "context_window_fallbacks": ["ctx/large"],
+            **common,
+        },
         {"id": "ctx/tiny", "upstream_model": "tiny", "context_length": 500, **common},
         {"id": "ctx/large", "upstream_model": "large", "context_length": 100_000, **common},
         {"id": "ctx/alone", "upstream_model": "alone", "context_length": 1000, **common},
@@ -63,8 +79,11 @@ def make_gw(tmp_path_factory: pytest.TempPathFactory, faulty: FaultyUpstream) ->
 
 def chat(gw: Gateway, key: str, model: str, stream: bool = False, **kw: Any) -> httpx.Response:
     with gw.client(key) as c:
-        return c.post("/v1/chat/completions", json={"model": model, "stream": stream,
-                                                    "messages": [{"role": "user", "content": "hi"}]}, **kw)
+        return c.post(
+            "/v1/chat/completions",
+            json={"model": model, "stream": stream, "messages": [{"role": "user", "content": "hi"}]},
+            **kw,
+        )
 
 
 def metric(gw: Gateway, name: str) -> float:
@@ -79,8 +98,9 @@ def test_breaker_opens_skips_the_deployment_then_probes_it(make_gw: Any, faulty:
     opened = time.monotonic()
     with gw.client(key) as c:
         for _ in range(20):
-            r = c.post("/v1/chat/completions", json={"model": "br/multi",
-                                                     "messages": [{"role": "user", "content": "x"}]})
+            r = c.post(
+                "/v1/chat/completions", json={"model": "br/multi", "messages": [{"role": "user", "content": "x"}]}
+            )
             assert r.status_code == 200
     assert time.monotonic() - opened < 3.0, "the machine is too slow for this test's cooldown"
     assert faulty.calls["dep-a"] == 2  # opened after two failures, then skipped
@@ -105,8 +125,12 @@ def test_all_deployments_open_fails_fast_with_503(make_gw: Any, faulty: FaultyUp
 
 
 def test_open_circuit_is_shared_through_redis(make_gw: Any, faulty: FaultyUpstream, redis_url: str) -> None:
-    settings = {"redis_url": redis_url, "breaker_failure_threshold": 2, "breaker_cooldown_seconds": 30,
-                "breaker_sync_seconds": 0.1}
+    settings = {
+        "redis_url": redis_url,
+        "breaker_failure_threshold": 2,
+        "breaker_cooldown_seconds": 30,
+        "breaker_sync_seconds": 0.1,
+    }
     first, second = make_gw(**settings), make_gw(**settings)
     k1, k2 = first.create_key("br"), second.create_key("br")
     faulty.plan("dep-a", then="status:503")
@@ -126,8 +150,9 @@ def test_weighted_balancing(make_gw: Any, faulty: FaultyUpstream) -> None:
     key = gw.create_key("lb")
     with gw.client(key) as c:
         for _ in range(160):
-            r = c.post("/v1/chat/completions", json={"model": "lb/weighted",
-                                                     "messages": [{"role": "user", "content": "x"}]})
+            r = c.post(
+                "/v1/chat/completions", json={"model": "lb/weighted", "messages": [{"role": "user", "content": "x"}]}
+            )
             assert r.status_code == 200
     heavy, light = faulty.calls["dep-w3"], faulty.calls["dep-w1"]
     assert heavy + light == 160
@@ -147,9 +172,11 @@ def test_least_in_flight_and_stream_disconnect_cancels_upstream(make_gw: Any, fa
     faulty.plan("dep-x", "stall:3")
     faulty.plan("dep-y", "stall:3")
     client = gw.client(key)
-    with client.stream("POST", "/v1/chat/completions",
-                       json={"model": "lb/even", "stream": True,
-                             "messages": [{"role": "user", "content": "x"}]}) as resp:
+    with client.stream(
+        "POST",
+        "/v1/chat/completions",
+        json={"model": "lb/even", "stream": True, "messages": [{"role": "user", "content": "x"}]},
+    ) as resp:
         assert resp.status_code == 200
         events = _read_until_content(resp)
         first = json.loads(next(events))
@@ -205,14 +232,21 @@ def test_context_length_error_moves_to_a_longer_context_model(make_gw: Any, faul
 
 
 def test_retry_budget_caps_retries_during_an_outage(make_gw: Any, faulty: FaultyUpstream) -> None:
-    gw = make_gw(retry_max_rounds=3, retry_backoff_base=0.001, retry_budget_ratio=0, retry_budget_min_per_second=0,
-                 breaker_failure_threshold=10_000, breaker_min_requests=10_000)
+    gw = make_gw(
+        retry_max_rounds=3,
+        retry_backoff_base=0.001,
+        retry_budget_ratio=0,
+        retry_budget_min_per_second=0,
+        breaker_failure_threshold=10_000,
+        breaker_min_requests=10_000,
+    )
     key = gw.create_key("budget")
     faulty.plan("down", then="status:503")
     with gw.client(key) as c:
         for _ in range(20):
-            r = c.post("/v1/chat/completions", json={"model": "out/down",
-                                                     "messages": [{"role": "user", "content": "x"}]})
+            r = c.post(
+                "/v1/chat/completions", json={"model": "out/down", "messages": [{"role": "user", "content": "x"}]}
+            )
             assert r.status_code == 503
     # Without a budget: 20 * (1 + 3) = 80 calls. The budget allows its initial 10 retry rounds only.
     assert 20 <= faulty.calls["down"] <= 30
@@ -222,8 +256,11 @@ def test_retry_budget_caps_retries_during_an_outage(make_gw: Any, faulty: Faulty
 def _stream_in_thread(gw: Gateway, key: str, model: str, out: dict[str, Any], started: threading.Event) -> None:
     try:
         with httpx.Client(base_url=gw.url, headers={"authorization": f"Bearer {key}"}, timeout=30) as c:
-            with c.stream("POST", "/v1/chat/completions", json={
-                    "model": model, "stream": True, "messages": [{"role": "user", "content": "x"}]}) as resp:
+            with c.stream(
+                "POST",
+                "/v1/chat/completions",
+                json={"model": model, "stream": True, "messages": [{"role": "user", "content": "x"}]},
+            ) as resp:
                 out["request_id"] = resp.headers["x-request-id"]
                 lines = []
                 for line in resp.iter_lines():
@@ -263,8 +300,12 @@ def test_graceful_shutdown_finishes_streams_and_flushes_usage(make_gw: Any, faul
     assert "error" not in out, out
     events = out["events"]
     assert events[-1] == "[DONE]" and json.loads(events[-2])["usage"]["completion_tokens"] == 3
-    assert "".join(json.loads(e)["choices"][0]["delta"].get("content") or ""
-                   for e in events[:-2] if json.loads(e)["choices"]) == "answer from slow"
+    assert (
+        "".join(
+            json.loads(e)["choices"][0]["delta"].get("content") or "" for e in events[:-2] if json.loads(e)["choices"]
+        )
+        == "answer from slow"
+    )
     assert [r.request_id for r in billing.records] == [out["request_id"]]
     assert billing.records_at_close == 1  # recorded before billing's last flush
 

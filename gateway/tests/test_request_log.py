@@ -44,8 +44,7 @@ def _get(gw: Gateway, auth: str, path: str, **params: Any) -> httpx.Response:
     return httpx.get(gw.url + path, params=params, headers={"authorization": f"Bearer {auth}"}, timeout=30)
 
 
-def test_every_data_plane_request_leaves_one_record(gateway_factory: Callable[..., Gateway],
-                                                    database_url: str) -> None:
+def test_every_data_plane_request_leaves_one_record(gateway_factory: Callable[..., Gateway], database_url: str) -> None:
     gw = gateway_factory(database_url=database_url, admin_token=ADMIN)
     alice, alice_id = _key(gw, "log-alice")
     bob, _ = _key(gw, "log-bob")
@@ -55,8 +54,11 @@ def test_every_data_plane_request_leaves_one_record(gateway_factory: Callable[..
     assert _chat(gw, alice, fallback, model="fake/flaky").status_code == 200
     assert _chat(gw, alice, missing, model="nope/missing").status_code == 404
     assert _chat(gw, alice, refused, model="fake/fail-400").status_code == 422
-    r = httpx.post(gw.url + "/v1/embeddings", json={"model": "fake/embed", "input": "hi"},
-                   headers={"authorization": f"Bearer {alice}", "x-request-id": embedded})
+    r = httpx.post(
+        gw.url + "/v1/embeddings",
+        json={"model": "fake/embed", "input": "hi"},
+        headers={"authorization": f"Bearer {alice}", "x-request-id": embedded},
+    )
     assert r.status_code == 200
     assert _chat(gw, bob, _rid()).status_code == 200
 
@@ -123,16 +125,19 @@ def test_every_data_plane_request_leaves_one_record(gateway_factory: Callable[..
 
 
 def test_bodies_are_redacted_capped_and_streams_reassembled(gateway_factory: Callable[..., Gateway]) -> None:
-    gw = gateway_factory(admin_token=ADMIN, request_log={"bodies": True, "body_max_bytes": 2048,
-                                                         "redact": [r"ACCT-\d{6}"]})
+    gw = gateway_factory(
+        admin_token=ADMIN, request_log={"bodies": True, "body_max_bytes": 2048, "redact": [r"ACCT-\d{6}"]}
+    )
     key, _ = _key(gw, "log-bodies")
     secret_text = f"mail jane.doe@example.org, key {key}, vendor sk-{'a' * 30}, account ACCT-123456"
     plain, streamed, long = _rid(), _rid(), _rid()
     assert _chat(gw, key, plain, messages=[{"role": "user", "content": secret_text}]).status_code == 200
     r = _chat(gw, key, streamed, stream=True, messages=[{"role": "user", "content": "say several words now"}])
-    text = "".join(json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
-                   for line in r.text.splitlines()
-                   if line.startswith("data: {") and json.loads(line[6:]).get("choices"))
+    text = "".join(
+        json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+        for line in r.text.splitlines()
+        if line.startswith("data: {") and json.loads(line[6:]).get("choices")
+    )
     assert text
     assert _chat(gw, key, long, messages=[{"role": "user", "content": "x" * 10_000}]).status_code == 200
 
@@ -186,10 +191,26 @@ def test_old_records_are_purged_in_the_background(gateway_factory: Callable[...,
             await engine.dispose()
 
     async def add_old(session: Any) -> None:
-        await session.execute(insert(RequestLog), [{
-            "id": "log_old", "request_id": "old", "created_ms": old_ms, "owner": "log-purge", "endpoint": "x",
-            "attempts": "[]", "status": 200, "streamed": False, "duration_ms": 1.0, "prompt_tokens": 0,
-            "completion_tokens": 0, "cached_tokens": 0, "idempotent_replay": False}])
+        await session.execute(
+            insert(RequestLog),
+            [
+                {
+                    "id": "log_old",
+                    "request_id": "old",
+                    "created_ms": old_ms,
+                    "owner": "log-purge",
+                    "endpoint": "x",
+                    "attempts": "[]",
+                    "status": 200,
+                    "streamed": False,
+                    "duration_ms": 1.0,
+                    "prompt_tokens": 0,
+                    "completion_tokens": 0,
+                    "cached_tokens": 0,
+                    "idempotent_replay": False,
+                }
+            ],
+        )
 
     async def count_old(session: Any) -> int:
         return int((await session.execute(select(func.count()).where(RequestLog.id == "log_old"))).scalar_one())
@@ -202,8 +223,9 @@ def test_old_records_are_purged_in_the_background(gateway_factory: Callable[...,
     assert [row["request_id"] for row in _get(gw, key, "/v1/logs").json()["data"]] == [fresh]
 
 
-@pytest.mark.parametrize("params", [{"status": "abc"}, {"min_duration_ms": "-1"}, {"since": "yesterday"},
-                                    {"limit": "0"}])
+@pytest.mark.parametrize(
+    "params", [{"status": "abc"}, {"min_duration_ms": "-1"}, {"since": "yesterday"}, {"limit": "0"}]
+)
 def test_bad_filters_name_the_parameter(gateway_factory: Callable[..., Gateway], params: dict[str, str]) -> None:
     gw = gateway_factory(admin_token=ADMIN)
     r = _get(gw, ADMIN, "/v1/logs", **params)

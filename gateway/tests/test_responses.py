@@ -15,12 +15,24 @@ import pytest
 from gwtest.harness import FakeUpstream, Gateway, fake_models
 from meshapi import MeshAPI, MeshAPIError, ResponsesParams
 
-WEATHER = {"type": "function", "name": "get_weather", "description": "Weather of a city",
-           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+WEATHER = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Weather of a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
 
-STANDARD_ORDER = ["response.created", "response.in_progress", "response.output_item.added",
-                  "response.content_part.added", "response.output_text.delta", "response.output_text.done",
-                  "response.content_part.done", "response.output_item.done", "response.completed"]
+STANDARD_ORDER = [
+    "response.created",
+    "response.in_progress",
+    "response.output_item.added",
+    "response.content_part.added",
+    "response.output_text.delta",
+    "response.output_text.done",
+    "response.content_part.done",
+    "response.output_item.done",
+    "response.completed",
+]
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +40,32 @@ def gw(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeUpstream) -> I
     """The standard fake models plus a native Responses upstream and a model with neither API."""
     from gwtest.harness import start_gateway
 
-    common = {"provider": "openai_compat", "base_url": fake_openai.url, "api_key": "sk-fake",
-              "prompt_usd_per_1m": "1", "completion_usd_per_1m": "2"}
-    models = [*fake_models(fake_openai.url),
-              {"id": "fake/native", "upstream_model": "echo", "supports_responses_api": True, **common},
-              {"id": "fake/native-cut", "upstream_model": "cut", "supports_responses_api": True, **common},
-              {"id": "fake/native-flaky", "upstream_model": "fail-503", "supports_responses_api": True,
-               "fallbacks": ["fake/native"], **common},
-              {"id": "fake/vectors-only", "upstream_model": "embed", "model_type": "embedding",
-               "supports_completions_api": False, **common}]
+    common = {
+        "provider": "openai_compat",
+        "base_url": fake_openai.url,
+        "api_key": "sk-fake",
+        "prompt_usd_per_1m": "1",
+        "completion_usd_per_1m": "2",
+    }
+    models = [
+        *fake_models(fake_openai.url),
+        {"id": "fake/native", "upstream_model": "echo", "supports_responses_api": True, **common},
+        {"id": "fake/native-cut", "upstream_model": "cut", "supports_responses_api": True, **common},
+        {
+            "id": "fake/native-flaky",
+            "upstream_model": "fail-503",
+            "supports_responses_api": True,
+            "fallbacks": ["fake/native"],
+            **common,
+        },
+        {
+            "id": "fake/vectors-only",
+            "upstream_model": "embed",
+            "model_type": "embedding",
+            "supports_completions_api": False,
+            **common,
+        },
+    ]
     gateway = start_gateway(tmp_path_factory.mktemp("gw-responses"), fake_openai.url, models=models)
     yield gateway
     gateway.server.stop()
@@ -68,9 +97,9 @@ def sse(text: str) -> list[tuple[str | None, str]]:
         data = []
         for line in f.split("\n"):
             if line.startswith("event: "):
-                name = line[len("event: "):]
+                name = line[len("event: ") :]
             elif line.startswith("data: "):
-                data.append(line[len("data: "):])
+                data.append(line[len("data: ") :])
         out.append((name, "\n".join(data)))
     return out
 
@@ -94,14 +123,25 @@ def usage_rows(gw: Gateway, key: str, request_id: str) -> list[dict[str, Any]]:
 
 # --- translated through chat -----------------------------------------------------------------------------------
 
+
 def test_sdk_readme_example(sdk: MeshAPI, fake_openai: FakeUpstream) -> None:
-    reply = sdk.responses.create(ResponsesParams(model="fake/echo", input="Explain the halting problem.",
-                                                 reasoning={"effort": "medium"}, max_output_tokens=512))
+    reply = sdk.responses.create(
+        ResponsesParams(
+            model="fake/echo",
+            input="Explain the halting problem.",
+            reasoning={"effort": "medium"},
+            max_output_tokens=512,
+        )
+    )
     assert reply.object == "response" and reply.status == "completed" and reply.model == "fake/echo"
     assert reply.output and reply.output[0]["type"] == "message"
     part = reply.output[0]["content"][0]
-    assert part == {"type": "output_text", "text": "echo: Explain the halting problem.", "annotations": [],
-                    "logprobs": []}
+    assert part == {
+        "type": "output_text",
+        "text": "echo: Explain the halting problem.",
+        "annotations": [],
+        "logprobs": [],
+    }
     assert reply.output_text == "echo: Explain the halting problem."
     assert reply.usage is not None and reply.usage.input_tokens and reply.usage.output_tokens == 5
     assert reply.usage.total_tokens == reply.usage.input_tokens + reply.usage.output_tokens
@@ -157,8 +197,12 @@ def test_openai_client_stream_helper_and_raw_stream(oai: openai.OpenAI) -> None:
 
 
 def test_function_tools_round_trip(oai: openai.OpenAI, fake_openai: FakeUpstream) -> None:
-    r = oai.responses.create(model="fake/tools", input="Weather in Paris?", tools=[WEATHER],
-                             tool_choice={"type": "function", "name": "get_weather"})
+    r = oai.responses.create(
+        model="fake/tools",
+        input="Weather in Paris?",
+        tools=[WEATHER],
+        tool_choice={"type": "function", "name": "get_weather"},
+    )
     sent = fake_openai.recorder.last()["body"]
     assert sent["tools"] == [{"type": "function", "function": {k: v for k, v in WEATHER.items() if k != "type"}}]
     assert sent["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
@@ -166,12 +210,16 @@ def test_function_tools_round_trip(oai: openai.OpenAI, fake_openai: FakeUpstream
     assert len(calls) == 1 and calls[0].name == "get_weather" and calls[0].call_id == "call_fake1"
     assert json.loads(calls[0].arguments) == {"city": "Paris", "unit": "celsius"}
     # Second turn: the call and its output go back as input items → assistant tool call + tool message.
-    r2 = oai.responses.create(model="fake/echo", tools=[WEATHER], input=[
-        {"role": "user", "content": "Weather in Paris?"},
-        {"type": "function_call", "call_id": "call_fake1", "name": "get_weather", "arguments": calls[0].arguments},
-        {"type": "function_call_output", "call_id": "call_fake1", "output": "18C and sunny"},
-        {"role": "user", "content": [{"type": "input_text", "text": "Thanks"}]},
-    ])
+    r2 = oai.responses.create(
+        model="fake/echo",
+        tools=[WEATHER],
+        input=[
+            {"role": "user", "content": "Weather in Paris?"},
+            {"type": "function_call", "call_id": "call_fake1", "name": "get_weather", "arguments": calls[0].arguments},
+            {"type": "function_call_output", "call_id": "call_fake1", "output": "18C and sunny"},
+            {"role": "user", "content": [{"type": "input_text", "text": "Thanks"}]},
+        ],
+    )
     messages = fake_openai.recorder.last()["body"]["messages"]
     assert messages[1]["role"] == "assistant" and messages[1]["tool_calls"][0]["id"] == "call_fake1"
     assert messages[2] == {"role": "tool", "tool_call_id": "call_fake1", "content": "18C and sunny"}
@@ -183,16 +231,21 @@ def test_streamed_tool_call_is_a_function_call_item(gw: Gateway, key: str) -> No
     frames = post_stream(gw, key, model="fake/tools", input="weather?", tools=[WEATHER])
     events = [json.loads(d) for _, d in frames[:-1]]
     types = [e["type"] for e in events]
-    assert types[2:6] == ["response.output_item.added", "response.function_call_arguments.delta",
-                          "response.function_call_arguments.done", "response.output_item.done"]
+    assert types[2:6] == [
+        "response.output_item.added",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+    ]
     item = events[5]["item"]
     assert item["type"] == "function_call" and item["call_id"] == "call_fake1" and item["name"] == "get_weather"
     assert events[-1]["response"]["output"] == [item]
 
 
 @pytest.mark.parametrize("fmt_field", ["text", "response_format"])
-def test_json_schema_format_becomes_chat_response_format(gw: Gateway, key: str, fake_openai: FakeUpstream,
-                                                         fmt_field: str) -> None:
+def test_json_schema_format_becomes_chat_response_format(
+    gw: Gateway, key: str, fake_openai: FakeUpstream, fmt_field: str
+) -> None:
     schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
     fmt = {"type": "json_schema", "name": "reply", "schema": schema, "strict": True}
     body = {"text": {"format": fmt}} if fmt_field == "text" else {"response_format": fmt}
@@ -200,33 +253,51 @@ def test_json_schema_format_becomes_chat_response_format(gw: Gateway, key: str, 
         r = c.post("/v1/responses", json={"model": "fake/echo", "input": "hi", **body})
     assert r.status_code == 200, r.text
     sent = fake_openai.recorder.last()["body"]
-    assert sent["response_format"] == {"type": "json_schema",
-                                       "json_schema": {"name": "reply", "schema": schema, "strict": True}}
+    assert sent["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "reply", "schema": schema, "strict": True},
+    }
     assert r.json()["text"]["format"]["type"] == "json_schema"
 
 
 def test_template_and_variables(gw: Gateway, key: str, fake_openai: FakeUpstream) -> None:
     with gw.client(gw.token("resp-owner")) as ctrl:
-        created = ctrl.post("/v1/templates", json={"name": "resp-tpl", "system": "You help {{company}}.",
-                                                   "model": "fake/echo", "params": {"max_tokens": 77},
-                                                   "variables": ["company"]})
+        created = ctrl.post(
+            "/v1/templates",
+            json={
+                "name": "resp-tpl",
+                "system": "You help {{company}}.",
+                "model": "fake/echo",
+                "params": {"max_tokens": 77},
+                "variables": ["company"],
+            },
+        )
     assert created.status_code in (200, 201), created.text
     with gw.client(key) as c:
-        r = c.post("/v1/responses", json={"input": "reset my password", "template": "resp-tpl",
-                                          "variables": {"company": "Acme"}})
-        native = c.post("/v1/responses", json={"model": "fake/native", "input": "hi", "template": "resp-tpl",
-                                               "variables": {"company": "Acme"}})
+        r = c.post(
+            "/v1/responses",
+            json={"input": "reset my password", "template": "resp-tpl", "variables": {"company": "Acme"}},
+        )
+        native = c.post(
+            "/v1/responses",
+            json={"model": "fake/native", "input": "hi", "template": "resp-tpl", "variables": {"company": "Acme"}},
+        )
         missing = c.post("/v1/responses", json={"input": "x", "template": "resp-tpl"})
     assert r.status_code == 200, r.text
     assert r.json()["model"] == "fake/echo" and r.json()["output"][0]["content"][0]["text"] == "echo: reset my password"
     assert native.status_code == 200, native.text
-    chat_call, native_call = [q for q in fake_openai.recorder.requests if q["path"] in
-                              ("/v1/chat/completions", "/v1/responses")][-2:]
-    assert chat_call["body"]["messages"] == [{"role": "system", "content": "You help Acme."},
-                                             {"role": "user", "content": "reset my password"}]
+    chat_call, native_call = [
+        q for q in fake_openai.recorder.requests if q["path"] in ("/v1/chat/completions", "/v1/responses")
+    ][-2:]
+    assert chat_call["body"]["messages"] == [
+        {"role": "system", "content": "You help Acme."},
+        {"role": "user", "content": "reset my password"},
+    ]
     assert chat_call["body"]["max_tokens"] == 77
-    assert native_call["body"]["input"] == [{"role": "system", "content": "You help Acme."},
-                                            {"role": "user", "content": "hi"}]
+    assert native_call["body"]["input"] == [
+        {"role": "system", "content": "You help Acme."},
+        {"role": "user", "content": "hi"},
+    ]
     assert native_call["body"]["max_output_tokens"] == 77 and "template" not in native_call["body"]
     assert missing.status_code == 422
 
@@ -255,10 +326,11 @@ def test_mid_stream_failure_is_an_error_frame_then_done(gw: Gateway, key: str, s
 
 # --- native passthrough ------------------------------------------------------------------------------------------
 
-def test_native_passthrough_non_stream(oai: openai.OpenAI, gw: Gateway, key: str,
-                                       fake_openai: FakeUpstream) -> None:
-    r = oai.responses.with_raw_response.create(model="fake/native", input="straight through", store=True,
-                                               extra_body={"custom_flag": 1})
+
+def test_native_passthrough_non_stream(oai: openai.OpenAI, gw: Gateway, key: str, fake_openai: FakeUpstream) -> None:
+    r = oai.responses.with_raw_response.create(
+        model="fake/native", input="straight through", store=True, extra_body={"custom_flag": 1}
+    )
     parsed = r.parse()
     sent = fake_openai.recorder.last()
     assert sent["path"] == "/v1/responses"
@@ -302,18 +374,25 @@ def test_native_cut_mid_stream(gw: Gateway, key: str) -> None:
 
 # --- bad input ------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("body,status,code", [
-    ({"model": "fake/echo"}, 422, "validation_error"),
-    ({"model": "fake/echo", "input": "x", "max_output_tokens": 0}, 422, "validation_error"),
-    ({"model": "fake/echo", "input": []}, 422, "validation_error"),
-    ({"model": "fake/echo", "input": "x", "temperature": 3}, 422, "validation_error"),
-    ({"model": "nope/nope", "input": "x"}, 404, "model_not_found"),
-    ({"model": "fake/vectors-only", "input": "x"}, 400, "model_capability_not_supported"),
-    ({"model": "fake/echo", "input": "x", "previous_response_id": "resp_1"}, 422, "validation_error"),
-    ({"model": "fake/echo", "input": "x", "tools": [{"type": "web_search_preview"}]}, 400,
-     "model_capability_not_supported"),
-    ({"model": "fake/fail-400", "input": "x"}, 422, "validation_error"),
-])
+
+@pytest.mark.parametrize(
+    "body,status,code",
+    [
+        ({"model": "fake/echo"}, 422, "validation_error"),
+        ({"model": "fake/echo", "input": "x", "max_output_tokens": 0}, 422, "validation_error"),
+        ({"model": "fake/echo", "input": []}, 422, "validation_error"),
+        ({"model": "fake/echo", "input": "x", "temperature": 3}, 422, "validation_error"),
+        ({"model": "nope/nope", "input": "x"}, 404, "model_not_found"),
+        ({"model": "fake/vectors-only", "input": "x"}, 400, "model_capability_not_supported"),
+        ({"model": "fake/echo", "input": "x", "previous_response_id": "resp_1"}, 422, "validation_error"),
+        (
+            {"model": "fake/echo", "input": "x", "tools": [{"type": "web_search_preview"}]},
+            400,
+            "model_capability_not_supported",
+        ),
+        ({"model": "fake/fail-400", "input": "x"}, 422, "validation_error"),
+    ],
+)
 def test_bad_requests(gw: Gateway, key: str, body: dict[str, Any], status: int, code: str) -> None:
     for stream in (False, True):
         with gw.client(key) as c:
@@ -331,6 +410,7 @@ def test_unknown_model_raises_in_the_sdk(sdk: MeshAPI) -> None:
 
 # --- the local model (smoke) ------------------------------------------------------------------------------------
 
+
 def test_local_model_smoke(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeUpstream) -> None:
     from gwtest.harness import start_gateway
 
@@ -343,8 +423,12 @@ def test_local_model_smoke(tmp_path_factory: pytest.TempPathFactory, fake_openai
         pytest.skip(f"local model not installed: {files.missing}")
     gateway = start_gateway(tmp_path_factory.mktemp("gw-resp-local"), fake_openai.url, local_model={"enabled": True})
     try:
-        client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=gateway.create_key("local-resp"),
-                               max_retries=0, http_client=httpx.Client(timeout=120))
+        client = openai.OpenAI(
+            base_url=gateway.url + "/v1",
+            api_key=gateway.create_key("local-resp"),
+            max_retries=0,
+            http_client=httpx.Client(timeout=120),
+        )
         r = client.responses.create(model="local/smollm2-135m-instruct", input="Say hello.", max_output_tokens=8)
         assert r.status in ("completed", "incomplete") and r.output_text.strip()
         assert r.usage is not None and r.usage.output_tokens > 0

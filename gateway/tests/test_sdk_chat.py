@@ -58,9 +58,16 @@ def test_readme_tool_calling_stream(client: MeshAPI) -> None:
     params = ChatCompletionParams(
         model="fake/tools",
         messages=[ChatMessage(role="user", content="What is the weather in Paris?")],
-        tools=[Tool(type="function", function=ToolFunction(
-            name="get_weather", description="Get current weather for a city",
-            parameters={"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}))],
+        tools=[
+            Tool(
+                type="function",
+                function=ToolFunction(
+                    name="get_weather",
+                    description="Get current weather for a city",
+                    parameters={"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+                ),
+            )
+        ],
         tool_choice="auto",
     )
     calls = []
@@ -76,10 +83,12 @@ def test_async_client(gateway: Gateway, key: str) -> None:
     async def main() -> str:
         async with AsyncMeshAPI(base_url=gateway.url, token=key) as client:
             reply = await client.chat.completions.create(
-                ChatCompletionParams(model="fake/echo", messages=[ChatMessage(role="user", content="Hello!")]))
+                ChatCompletionParams(model="fake/echo", messages=[ChatMessage(role="user", content="Hello!")])
+            )
             text = ""
             async for chunk in client.chat.completions.stream(
-                    ChatCompletionParams(model="fake/echo", messages=[ChatMessage(role="user", content="Hey")])):
+                ChatCompletionParams(model="fake/echo", messages=[ChatMessage(role="user", content="Hey")])
+            ):
                 if chunk.choices and chunk.choices[0].delta:
                     text += chunk.choices[0].delta.content or ""
             return (reply.choices[0].message.content or "") + "|" + text
@@ -99,13 +108,13 @@ def test_models(client: MeshAPI) -> None:
 
 def test_errors(client: MeshAPI, gateway: Gateway) -> None:
     with pytest.raises(MeshAPIError) as exc:
-        client.chat.completions.create(ChatCompletionParams(model="nope/x", messages=[ChatMessage(role="user",
-                                                                                                  content="x")]))
+        client.chat.completions.create(
+            ChatCompletionParams(model="nope/x", messages=[ChatMessage(role="user", content="x")])
+        )
     assert exc.value.status == 404 and exc.value.error_code == "model_not_found"
     assert exc.value.request_id  # the id the SDK sent, echoed by the gateway
     with pytest.raises(MeshAPIError) as exc:
-        client.chat.completions.create(model="fake/echo", messages=[{"role": "user", "content": "x"}],
-                                       temperature=9)
+        client.chat.completions.create(model="fake/echo", messages=[{"role": "user", "content": "x"}], temperature=9)
     assert exc.value.status == 422 and exc.value.error_code == "validation_error"
     assert exc.value.details and exc.value.details[0]["loc"] == ["body", "temperature"]
     bad = MeshAPI(base_url=gateway.url, token="rsk_invalid", max_retries=0)
@@ -117,7 +126,8 @@ def test_errors(client: MeshAPI, gateway: Gateway) -> None:
 def test_stream_http_error_is_meshapi_error(client: MeshAPI) -> None:
     with pytest.raises(MeshAPIError) as exc:
         for _ in client.chat.completions.stream(
-                ChatCompletionParams(model="nope/x", messages=[ChatMessage(role="user", content="x")])):
+            ChatCompletionParams(model="nope/x", messages=[ChatMessage(role="user", content="x")])
+        ):
             pass
     assert exc.value.error_code == "model_not_found"
 
@@ -126,7 +136,8 @@ def test_mid_stream_failure_raises_in_iterator(client: MeshAPI) -> None:
     got = ""
     with pytest.raises(MeshAPIError) as exc:
         for chunk in client.chat.completions.stream(
-                ChatCompletionParams(model="fake/cut-3", messages=[ChatMessage(role="user", content="a b c d e")])):
+            ChatCompletionParams(model="fake/cut-3", messages=[ChatMessage(role="user", content="a b c d e")])
+        ):
             if chunk.choices and chunk.choices[0].delta:
                 got += chunk.choices[0].delta.content or ""
     assert got  # some text arrived before the failure

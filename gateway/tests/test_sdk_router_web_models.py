@@ -19,10 +19,23 @@ TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {"type"
 def _catalog(base_url: str) -> list[dict[str, Any]]:
     common = {"provider": "openai_compat", "base_url": base_url, "api_key": "sk-fake", "upstream_model": "echo"}
     return [
-        {"id": "s/cheap", "name": "Cheap", "prompt_usd_per_1m": "0.1", "completion_usd_per_1m": "0.1",
-         "supports_tools": False, **common},
-        {"id": "s/tools", "name": "Tools", "prompt_usd_per_1m": "1", "completion_usd_per_1m": "1",
-         "input_modalities": ["text", "image"], "context_length": 100000, **common},
+        {
+            "id": "s/cheap",
+            "name": "Cheap",
+            "prompt_usd_per_1m": "0.1",
+            "completion_usd_per_1m": "0.1",
+            "supports_tools": False,
+            **common,
+        },
+        {
+            "id": "s/tools",
+            "name": "Tools",
+            "prompt_usd_per_1m": "1",
+            "completion_usd_per_1m": "1",
+            "input_modalities": ["text", "image"],
+            "context_length": 100000,
+            **common,
+        },
         {"id": "t/free", "name": "Free", "is_free": True, "supports_tools": False, "context_length": 1000, **common},
     ]
 
@@ -36,8 +49,11 @@ def tavily_url() -> Iterator[str]:
 
 @pytest.fixture
 def gw(gateway_factory: Callable[..., Gateway], fake_openai: FakeUpstream, tavily_url: str) -> Gateway:
-    return gateway_factory(models=_catalog(fake_openai.url), local_embeddings=False,
-                           web_search={"provider": "tavily", "base_url": tavily_url, "api_key": KEY})
+    return gateway_factory(
+        models=_catalog(fake_openai.url),
+        local_embeddings=False,
+        web_search={"provider": "tavily", "base_url": tavily_url, "api_key": KEY},
+    )
 
 
 @pytest.fixture

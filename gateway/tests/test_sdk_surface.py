@@ -56,9 +56,7 @@ def test_breaking_out_of_streams_releases_connections(gateway: Gateway, key: str
 
 def test_request_id_sent_by_the_sdk_comes_back_in_errors(client: MeshAPI) -> None:
     with pytest.raises(MeshAPIError) as exc:
-        client.chat.completions.create(
-            model="nope/x", messages=HI, extra_headers={"X-Request-Id": "req_sdk_custom_1"}
-        )
+        client.chat.completions.create(model="nope/x", messages=HI, extra_headers={"X-Request-Id": "req_sdk_custom_1"})
     assert exc.value.error_code == "model_not_found"
     assert exc.value.request_id == "req_sdk_custom_1"
 

@@ -75,19 +75,25 @@ def _broke_gateway(gateway_factory: Callable[..., Gateway], upstream: FakeUpstre
         {"id": "sec/free-down", "upstream_model": "fail-503", **common},
         {"id": "sec/free-chain", "upstream_model": "fail-503", "fallbacks": ["fake/echo"], **common},
     ]
-    return gateway_factory(models=models, billing_enforce=True, default_credit_usd="0", retry_max_rounds=0,
-                           admin_token=ADMIN, **extra)
+    return gateway_factory(
+        models=models, billing_enforce=True, default_credit_usd="0", retry_max_rounds=0, admin_token=ADMIN, **extra
+    )
 
 
-@pytest.mark.parametrize("body", [
-    {"model": "sec/free-down", "models": ["fake/echo"]},
-    {"models": ["sec/free-down", "fake/echo"]},
-    {"model": "sec/free-chain"},
-    {"model": "sec/free-down", "models": ["fake/echo"], "stream": True},
-    {"model": "sec/free-chain", "stream": True},
-], ids=["models-fallback", "models-only", "catalog-fallback", "stream-models", "stream-catalog"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"model": "sec/free-down", "models": ["fake/echo"]},
+        {"models": ["sec/free-down", "fake/echo"]},
+        {"model": "sec/free-chain"},
+        {"model": "sec/free-down", "models": ["fake/echo"], "stream": True},
+        {"model": "sec/free-chain", "stream": True},
+    ],
+    ids=["models-fallback", "models-only", "catalog-fallback", "stream-models", "stream-catalog"],
+)
 def test_paid_fallback_of_a_free_model_is_refused_at_zero_balance(
-        gateway_factory: Callable[..., Gateway], fake_openai: FakeUpstream, body: dict[str, Any]) -> None:
+    gateway_factory: Callable[..., Gateway], fake_openai: FakeUpstream, body: dict[str, Any]
+) -> None:
     gw = _broke_gateway(gateway_factory, fake_openai)
     key = gw.create_key("broke")
     with gw.client(key) as c:
@@ -97,8 +103,9 @@ def test_paid_fallback_of_a_free_model_is_refused_at_zero_balance(
     assert ledger(gw, "broke") == []  # nothing was served, nothing billed
 
 
-def test_free_fallbacks_and_funded_owners_are_still_served(gateway_factory: Callable[..., Gateway],
-                                                           fake_openai: FakeUpstream) -> None:
+def test_free_fallbacks_and_funded_owners_are_still_served(
+    gateway_factory: Callable[..., Gateway], fake_openai: FakeUpstream
+) -> None:
     gw = _broke_gateway(gateway_factory, fake_openai)
     broke, funded = gw.create_key("broke"), gw.create_key("funded")
     credit(gw, "funded", "1")
@@ -111,8 +118,9 @@ def test_free_fallbacks_and_funded_owners_are_still_served(gateway_factory: Call
         assert r.status_code == 200 and r.headers["x-resolved-model-id"] == "fake/echo"
 
 
-def test_paid_fallback_refused_on_the_responses_api(gateway_factory: Callable[..., Gateway],
-                                                    fake_openai: FakeUpstream) -> None:
+def test_paid_fallback_refused_on_the_responses_api(
+    gateway_factory: Callable[..., Gateway], fake_openai: FakeUpstream
+) -> None:
     gw = _broke_gateway(gateway_factory, fake_openai)
     key = gw.create_key("broke")
     with gw.client(key) as c:
@@ -123,8 +131,12 @@ def test_paid_fallback_refused_on_the_responses_api(gateway_factory: Callable[..
 
 # --- item 8: the admin is not a tenant, and a replay is authorized like the first call ---------------
 
-BATCH_LINE = {"custom_id": "op-1", "method": "POST", "url": "/v1/chat/completions",
-              "body": {"model": "fake/echo", "messages": HI}}
+BATCH_LINE = {
+    "custom_id": "op-1",
+    "method": "POST",
+    "url": "/v1/chat/completions",
+    "body": {"model": "fake/echo", "messages": HI},
+}
 
 
 def test_a_tenant_named_admin_cannot_read_the_operators_files(gateway_factory: Callable[..., Gateway]) -> None:
@@ -155,8 +167,9 @@ def test_reserved_owner_names_are_refused(gateway_factory: Callable[..., Gateway
 
 
 @pytest.mark.parametrize("command", [["keys", "create"], ["tokens", "create"], ["accounts", "credit", "--usd", "1"]])
-def test_cli_refuses_reserved_owner_names(tmp_path: Any, command: list[str],
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_refuses_reserved_owner_names(
+    tmp_path: Any, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     from meshapi_gateway.cli import main
 
     with pytest.raises(SystemExit) as exited:
@@ -180,8 +193,10 @@ def test_admin_only_answer_is_not_replayed_to_a_tenant(gateway_factory: Callable
 def test_replays_are_scoped_by_credential_kind(gateway_factory: Callable[..., Gateway]) -> None:
     gw = gateway_factory()
     key, token = gw.create_key("carol"), gw.token("carol")
-    request = {"json": {"name": "greet", "messages": [{"role": "system", "content": "hi"}]},
-               "headers": {"idempotency-key": "tpl-1"}}
+    request = {
+        "json": {"name": "greet", "messages": [{"role": "system", "content": "hi"}]},
+        "headers": {"idempotency-key": "tpl-1"},
+    }
     with gw.client(token) as c:
         first = c.post("/v1/templates", **request)
         assert first.status_code == 201, first.text
@@ -211,8 +226,12 @@ def test_data_folder_database_and_files_are_private(gateway_factory: Callable[..
     stored = [p for p in (data_dir / "files").iterdir()]
     assert stored
     folders = [data_dir, data_dir.parent, data_dir / "files"]
-    files = [data_dir / "gateway.db", data_dir / "jwt_secret", *stored,
-             *(p for p in data_dir.iterdir() if p.name.startswith("gateway.db-"))]
+    files = [
+        data_dir / "gateway.db",
+        data_dir / "jwt_secret",
+        *stored,
+        *(p for p in data_dir.iterdir() if p.name.startswith("gateway.db-")),
+    ]
     assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in folders} == {p.name: "0o700" for p in folders}
     assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {p.name: "0o600" for p in files}
 
@@ -249,8 +268,9 @@ def test_tokens_beyond_the_maximum_lifetime_are_refused(gateway_factory: Callabl
     gw.create_key("longlived")
     now = int(time.time())
     ten_years = _token(gw, {"sub": "longlived", "iat": now, "exp": now + 10 * 365 * 86400})
-    no_iat = jwt.encode({"sub": "longlived", "aud": "authenticated", "exp": now + 100 * 86400},
-                        gw.settings.resolved_jwt_secret())
+    no_iat = jwt.encode(
+        {"sub": "longlived", "aud": "authenticated", "exp": now + 100 * 86400}, gw.settings.resolved_jwt_secret()
+    )
     within = _token(gw, {"sub": "longlived", "iat": now, "exp": now + 30 * 86400})
     for token in (ten_years, no_iat):
         with gw.client(token) as c:
@@ -268,8 +288,7 @@ def test_max_token_lifetime_is_a_setting(gateway_factory: Callable[..., Gateway]
         assert c.get("/v1/keys").status_code == 200
 
 
-def test_cli_refuses_to_mint_beyond_the_maximum_lifetime(tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_refuses_to_mint_beyond_the_maximum_lifetime(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from meshapi_gateway.cli import main
 
     args = ["tokens", "create", "--owner", "o", "--data-dir", str(tmp_path)]
@@ -372,10 +391,14 @@ def test_every_answer_says_nosniff(gateway_factory: Callable[..., Gateway]) -> N
     gw = gateway_factory()
     key = gw.create_key("sniff")
     with gw.client(key) as c:
-        answers = [c.get("/health"), c.get("/v1/models"), c.get("/nope"),
-                   c.post("/v1/chat/completions", json={"model": "fake/echo", "messages": HI}),
-                   c.post("/v1/chat/completions", content=b"{"),
-                   c.post("/v1/chat/completions", json={"model": "fake/echo", "messages": HI, "stream": True})]
+        answers = [
+            c.get("/health"),
+            c.get("/v1/models"),
+            c.get("/nope"),
+            c.post("/v1/chat/completions", json={"model": "fake/echo", "messages": HI}),
+            c.post("/v1/chat/completions", content=b"{"),
+            c.post("/v1/chat/completions", json={"model": "fake/echo", "messages": HI, "stream": True}),
+        ]
     with gw.client() as c:
         answers.append(c.get("/v1/keys"))
     assert [a.headers.get("x-content-type-options") for a in answers] == ["nosniff"] * len(answers)
@@ -399,11 +422,18 @@ def _non_loopback_address() -> str | None:
     return None if address.startswith("127.") or address == "0.0.0.0" else address
 
 
-@pytest.mark.parametrize(("access", "local", "remote", "remote_admin"), [
-    ("local", 200, 401, 200), ("admin", 401, 401, 200), ("open", 200, 200, 200), ("off", 404, 404, 404),
-])
-def test_metrics_access_is_a_setting(gateway_factory: Callable[..., Gateway], access: str, local: int,
-                                     remote: int, remote_admin: int) -> None:
+@pytest.mark.parametrize(
+    ("access", "local", "remote", "remote_admin"),
+    [
+        ("local", 200, 401, 200),
+        ("admin", 401, 401, 200),
+        ("open", 200, 200, 200),
+        ("off", 404, 404, 404),
+    ],
+)
+def test_metrics_access_is_a_setting(
+    gateway_factory: Callable[..., Gateway], access: str, local: int, remote: int, remote_admin: int
+) -> None:
     address = _non_loopback_address()
     if address is None:
         pytest.skip("this machine has no non-loopback IPv4 address to call from")
@@ -411,10 +441,13 @@ def test_metrics_access_is_a_setting(gateway_factory: Callable[..., Gateway], ac
     # The same gateway's application, also listening on every interface, to be called from "outside".
     outside = ServerThread(asgi(gw.settings), host="0.0.0.0").start()
     try:
-        got = (httpx.get(f"{gw.url}/metrics").status_code,
-               httpx.get(f"http://{address}:{outside.port}/metrics").status_code,
-               httpx.get(f"http://{address}:{outside.port}/metrics",
-                         headers={"authorization": f"Bearer {ADMIN}"}).status_code)
+        got = (
+            httpx.get(f"{gw.url}/metrics").status_code,
+            httpx.get(f"http://{address}:{outside.port}/metrics").status_code,
+            httpx.get(
+                f"http://{address}:{outside.port}/metrics", headers={"authorization": f"Bearer {ADMIN}"}
+            ).status_code,
+        )
     finally:
         outside.stop()
     assert got == (local, remote, remote_admin)

@@ -86,14 +86,21 @@ def test_jwt_is_control_plane_only(gateway: Gateway, key: str) -> None:
         assert c.get("/v1/models").status_code == 200
 
 
-@pytest.mark.parametrize("make", [
-    lambda secret: jwt.encode({"sub": "a", "aud": "authenticated", "exp": int(time.time()) - 10}, secret),
-    lambda secret: jwt.encode({"sub": "a", "aud": "other", "exp": int(time.time()) + 100}, secret),
-    lambda secret: jwt.encode({"sub": "a", "aud": "authenticated", "exp": int(time.time()) + 100}, "wrong-" + secret),
-    lambda secret: jwt.encode({"sub": "a", "aud": "authenticated", "exp": int(time.time()) + 100}, None,
-                              algorithm="none"),
-    lambda secret: "not.a.jwt",
-], ids=["expired", "wrong-audience", "wrong-secret", "alg-none", "garbage"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda secret: jwt.encode({"sub": "a", "aud": "authenticated", "exp": int(time.time()) - 10}, secret),
+        lambda secret: jwt.encode({"sub": "a", "aud": "other", "exp": int(time.time()) + 100}, secret),
+        lambda secret: jwt.encode(
+            {"sub": "a", "aud": "authenticated", "exp": int(time.time()) + 100}, "wrong-" + secret
+        ),
+        lambda secret: jwt.encode(
+            {"sub": "a", "aud": "authenticated", "exp": int(time.time()) + 100}, None, algorithm="none"
+        ),
+        lambda secret: "not.a.jwt",
+    ],
+    ids=["expired", "wrong-audience", "wrong-secret", "alg-none", "garbage"],
+)
 def test_bad_tokens_are_401(gateway: Gateway, make: Callable[[str], str]) -> None:
     token = make(gateway.settings.resolved_jwt_secret())
     with gateway.client(token) as c:
@@ -105,8 +112,10 @@ def test_bad_tokens_are_401(gateway: Gateway, make: Callable[[str], str]) -> Non
 def test_supabase_owner_claim_from_app_metadata(gateway_factory: Callable[..., Gateway]) -> None:
     gw = gateway_factory(jwt_owner_claim="app_metadata.org_id")
     secret = gw.settings.resolved_jwt_secret()
-    token = jwt.encode({"sub": "user-1", "aud": "authenticated", "exp": int(time.time()) + 60,
-                        "app_metadata": {"org_id": "acme"}}, secret)
+    token = jwt.encode(
+        {"sub": "user-1", "aud": "authenticated", "exp": int(time.time()) + 60, "app_metadata": {"org_id": "acme"}},
+        secret,
+    )
     assert asyncio.run(_verify(gw, token)) == "acme"
     token = jwt.encode({"sub": "user-1", "aud": "authenticated", "exp": int(time.time()) + 60}, secret)
     assert asyncio.run(_verify(gw, token)) == "user-1"

@@ -12,8 +12,14 @@ import pytest
 from gwtest.accounts_support import ADMIN
 from gwtest.harness import FakeUpstream, Gateway, fake_models
 
-PRICEY = {"id": "fake/pricey", "upstream_model": "echo", "provider": "openai_compat",
-          "api_key": "sk-fake", "prompt_usd_per_1m": "0", "completion_usd_per_1m": "1000"}
+PRICEY = {
+    "id": "fake/pricey",
+    "upstream_model": "echo",
+    "provider": "openai_compat",
+    "api_key": "sk-fake",
+    "prompt_usd_per_1m": "0",
+    "completion_usd_per_1m": "1000",
+}
 # "echo: a b c d e f g h" is 9 completion tokens: 0.009 USD, and max_tokens 9 makes that the worst case.
 PRICEY_CHAT = {"model": "fake/pricey", "max_tokens": 9, "messages": [{"role": "user", "content": "a b c d e f g h"}]}
 CHAT = {"model": "fake/echo", "messages": [{"role": "user", "content": "hi"}]}
@@ -23,8 +29,12 @@ CHAT = {"model": "fake/echo", "messages": [{"role": "user", "content": "hi"}]}
 def tgw(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeUpstream) -> Any:
     from gwtest.harness import start_gateway
 
-    gw = start_gateway(tmp_path_factory.mktemp("teams"), fake_openai.url, admin_token=ADMIN,
-                       models=[*fake_models(fake_openai.url), {**PRICEY, "base_url": fake_openai.url}])
+    gw = start_gateway(
+        tmp_path_factory.mktemp("teams"),
+        fake_openai.url,
+        admin_token=ADMIN,
+        models=[*fake_models(fake_openai.url), {**PRICEY, "base_url": fake_openai.url}],
+    )
     yield gw
     gw.server.stop()
 
@@ -44,11 +54,25 @@ def _key(gw: Gateway, owner: str, **terms: Any) -> dict[str, Any]:
 
 
 def test_the_admin_manages_teams_and_members_read_them(tgw: Gateway) -> None:
-    team = _team(tgw, name="search", members={"t-ann": "admin", "t-bob": "member"}, budget_usd="10",
-                 budget_period="weekly", models=["fake/*"], rpm=100, tpm=5000)
-    assert (team["members"], team["budget_usd"], team["budget_period"], team["spend_usd"], team["models"],
-            team["rpm"], team["tpm"]) == ({"t-ann": "admin", "t-bob": "member"}, "10", "weekly", "0", ["fake/*"],
-                                          100, 5000)
+    team = _team(
+        tgw,
+        name="search",
+        members={"t-ann": "admin", "t-bob": "member"},
+        budget_usd="10",
+        budget_period="weekly",
+        models=["fake/*"],
+        rpm=100,
+        tpm=5000,
+    )
+    assert (
+        team["members"],
+        team["budget_usd"],
+        team["budget_period"],
+        team["spend_usd"],
+        team["models"],
+        team["rpm"],
+        team["tpm"],
+    ) == ({"t-ann": "admin", "t-bob": "member"}, "10", "weekly", "0", ["fake/*"], 100, 5000)
     assert team["budget_resets_at"]
     with tgw.client(tgw.token("t-bob")) as c:
         assert c.get(f"/v1/teams/{team['id']}").json()["name"] == "search"
@@ -97,8 +121,9 @@ def test_the_teams_allowlist_holds_for_its_keys(tgw: Gateway) -> None:
 
 
 def test_a_team_budget_is_shared_by_its_keys_and_spend_rolls_up(tgw: Gateway) -> None:
-    team = _team(tgw, name="budget", members={"t-b1": "member", "t-b2": "member"}, budget_usd="0.018",
-                 budget_period="monthly")
+    team = _team(
+        tgw, name="budget", members={"t-b1": "member", "t-b2": "member"}, budget_usd="0.018", budget_period="monthly"
+    )
     one = _key(tgw, "t-b1", team_id=team["id"])
     two = _key(tgw, "t-b2", team_id=team["id"], budget_usd="1")
     with tgw.client(one["key"]) as c:

@@ -27,7 +27,8 @@ def _system_sent(fake: FakeUpstream) -> str:
 
 
 def test_every_update_is_a_version_and_one_can_be_made_active_again(
-        gateway_factory: Callable[..., Gateway], database_url: str, fake_openai: FakeUpstream) -> None:
+    gateway_factory: Callable[..., Gateway], database_url: str, fake_openai: FakeUpstream
+) -> None:
     gw = gateway_factory(database_url=database_url, admin_token=ADMIN, template_cache_seconds=0)
     token = gw.token("v-ann")
     with gw.client(token) as c:
@@ -37,8 +38,10 @@ def test_every_update_is_a_version_and_one_can_be_made_active_again(
         two = c.patch(f"/v1/templates/{tid}", json={"system": "two {{x}}"}).json()
         assert (two["version"], two["latest_version"], two["system"]) == (2, 2, "two {{x}}")
         listed = c.get(f"/v1/templates/{tid}/versions").json()["data"]
-        assert [(v["version"], v["system"], v["active"]) for v in listed] == [(2, "two {{x}}", True),
-                                                                              (1, "one {{x}}", False)]
+        assert [(v["version"], v["system"], v["active"]) for v in listed] == [
+            (2, "two {{x}}", True),
+            (1, "one {{x}}", False),
+        ]
         assert listed[0]["created_by"] == "v-ann" and listed[0]["object"] == "template.version"
         one = c.get(f"/v1/templates/{tid}/versions/1").json()
         assert (one["version"], one["system"], one["active"]) == (1, "one {{x}}", False)
@@ -52,8 +55,9 @@ def test_every_update_is_a_version_and_one_can_be_made_active_again(
     key = gw.create_key("v-ann")
     with gw.client(key) as c:
         for ref, expected in (("greet", "one X"), ("greet@2", "two X"), (f"{tid}@2", "two X"), ("greet@1", "one X")):
-            r = c.post("/v1/chat/completions", json={**CHAT, "template": ref, "messages": [{"role": "user",
-                                                                                         "content": "hi"}]})
+            r = c.post(
+                "/v1/chat/completions", json={**CHAT, "template": ref, "messages": [{"role": "user", "content": "hi"}]}
+            )
             assert r.status_code == 200, (ref, r.text)
             assert _system_sent(fake_openai) == expected, ref
         r = c.post("/v1/chat/completions", json={**CHAT, "template": "greet@9"})
@@ -64,10 +68,12 @@ def test_every_update_is_a_version_and_one_can_be_made_active_again(
 
 
 def test_a_team_template_is_shared_and_only_its_owner_and_team_admins_change_it(
-        vgw: Gateway, fake_openai: FakeUpstream) -> None:
+    vgw: Gateway, fake_openai: FakeUpstream
+) -> None:
     with vgw.client(ADMIN) as c:
-        team = c.post("/v1/teams", json={"members": {"s-ann": "member", "s-bob": "member",
-                                                     "s-cat": "admin"}}).json()["id"]
+        team = c.post("/v1/teams", json={"members": {"s-ann": "member", "s-bob": "member", "s-cat": "admin"}}).json()[
+            "id"
+        ]
     with vgw.client(vgw.token("s-ann")) as c:
         made = c.post("/v1/templates", json={"name": "shared", "system": "team {{x}}", "team_id": team})
         assert made.status_code == 201, made.text
@@ -78,14 +84,17 @@ def test_a_team_template_is_shared_and_only_its_owner_and_team_admins_change_it(
     with vgw.client(vgw.token("s-bob")) as c:
         assert tid in [t["id"] for t in c.get("/v1/templates").json()]
         assert c.get(f"/v1/templates/{tid}/versions").status_code == 200
-        for method, path, body in (("PATCH", f"/v1/templates/{tid}", {"system": "mine"}),
-                                   ("DELETE", f"/v1/templates/{tid}", None),
-                                   ("POST", f"/v1/templates/{tid}/versions/1/activate", None)):
+        for method, path, body in (
+            ("PATCH", f"/v1/templates/{tid}", {"system": "mine"}),
+            ("DELETE", f"/v1/templates/{tid}", None),
+            ("POST", f"/v1/templates/{tid}/versions/1/activate", None),
+        ):
             r = c.request(method, path, json=body)
             assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", (method, r.text)
     with vgw.client(vgw.create_key("s-bob")) as c:
-        r = c.post("/v1/chat/completions", json={**CHAT, "template": "shared",
-                                                 "messages": [{"role": "user", "content": "hi"}]})
+        r = c.post(
+            "/v1/chat/completions", json={**CHAT, "template": "shared", "messages": [{"role": "user", "content": "hi"}]}
+        )
         assert r.status_code == 200 and _system_sent(fake_openai) == "team X"
     with vgw.client(vgw.token("s-cat")) as c:  # a team admin changes it
         changed = c.patch(f"/v1/templates/{tid}", json={"system": "admin {{x}}"})

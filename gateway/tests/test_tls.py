@@ -31,15 +31,25 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
 
 
 @pytest.fixture(scope="module")
-def tls_gateway(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeUpstream,
-                tls_files: TLSFiles) -> Iterator[tuple[GatewayProcess, str]]:
-    gp = GatewayProcess(tmp_path_factory.mktemp("gw"), fake_openai.url, admin_token=ADMIN,
-                        ssl_certfile=str(tls_files.cert), ssl_keyfile=str(tls_files.key))
+def tls_gateway(
+    tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeUpstream, tls_files: TLSFiles
+) -> Iterator[tuple[GatewayProcess, str]]:
+    gp = GatewayProcess(
+        tmp_path_factory.mktemp("gw"),
+        fake_openai.url,
+        admin_token=ADMIN,
+        ssl_certfile=str(tls_files.cert),
+        ssl_keyfile=str(tls_files.key),
+    )
     gp.verify = ssl.create_default_context(cafile=str(tls_files.ca_cert))
     gp.start()
     try:
-        r = httpx.post(gp.url + "/v1/keys", headers={"authorization": f"Bearer {ADMIN}"},
-                       json={"owner": "alice", "name": "tls"}, verify=gp.verify)
+        r = httpx.post(
+            gp.url + "/v1/keys",
+            headers={"authorization": f"Bearer {ADMIN}"},
+            json={"owner": "alice", "name": "tls"},
+            verify=gp.verify,
+        )
         assert r.status_code == 201, r.text
         yield gp, str(r.json()["key"])
     finally:
@@ -50,12 +60,14 @@ def test_the_sdk_talks_to_the_gateway_over_https(tls_gateway: tuple[GatewayProce
     gp, key = tls_gateway
     assert gp.url.startswith("https://")
     with httpx.Client(verify=gp.verify) as http, MeshAPI(base_url=gp.url, token=key, httpx_client=http) as client:
-        reply = client.chat.completions.create(ChatCompletionParams(
-            model="fake/echo", messages=[ChatMessage(role="user", content="over tls")]))
+        reply = client.chat.completions.create(
+            ChatCompletionParams(model="fake/echo", messages=[ChatMessage(role="user", content="over tls")])
+        )
         assert reply.choices[0].message.content is not None
         assert "over tls" in reply.choices[0].message.content
-        with client.chat.completions.stream(ChatCompletionParams(
-                model="fake/echo", messages=[ChatMessage(role="user", content="streamed over tls")])) as stream:
+        with client.chat.completions.stream(
+            ChatCompletionParams(model="fake/echo", messages=[ChatMessage(role="user", content="streamed over tls")])
+        ) as stream:
             streamed = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
         assert "streamed over tls" in streamed
 
@@ -90,18 +102,36 @@ def test_plain_http_to_the_tls_port_gets_no_answer(tls_gateway: tuple[GatewayPro
 def test_one_tls_file_without_the_other_is_refused_at_start(tmp_path: Path, tls_files: TLSFiles, given: str) -> None:
     path = {"ssl_certfile": tls_files.cert, "ssl_keyfile": tls_files.key}[given]
     flag = "--" + given.replace("_", "-")
-    proc = subprocess.run([sys.executable, "-m", "meshapi_gateway", "serve", "--data-dir", str(tmp_path), flag,
-                           str(path)], capture_output=True, text=True, timeout=60,
-                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "meshapi_gateway", "serve", "--data-dir", str(tmp_path), flag, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
     assert proc.returncode == 2, proc.stderr
     assert "ssl_certfile and ssl_keyfile go together" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
 def test_a_missing_certificate_file_is_named_at_start(tmp_path: Path, tls_files: TLSFiles) -> None:
-    proc = subprocess.run([sys.executable, "-m", "meshapi_gateway", "serve", "--data-dir", str(tmp_path),
-                           "--ssl-certfile", str(tmp_path / "nope.pem"), "--ssl-keyfile", str(tls_files.key)],
-                          capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin",
-                                                                            "HOME": str(tmp_path)})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "meshapi_gateway",
+            "serve",
+            "--data-dir",
+            str(tmp_path),
+            "--ssl-certfile",
+            str(tmp_path / "nope.pem"),
+            "--ssl-keyfile",
+            str(tls_files.key),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
     assert proc.returncode == 2, proc.stderr
     assert f"ssl_certfile {tmp_path / 'nope.pem'} is not a readable file" in proc.stderr

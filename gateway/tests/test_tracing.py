@@ -45,14 +45,17 @@ def _wait(receiver: OTLPReceiver, trace_id: str, count: int) -> list[Span]:
 
 
 def test_spans_continue_the_client_trace_and_name_each_attempt(
-        gateway_factory: Callable[..., Gateway], receiver: OTLPReceiver, fake_openai: FakeUpstream) -> None:
+    gateway_factory: Callable[..., Gateway], receiver: OTLPReceiver, fake_openai: FakeUpstream
+) -> None:
     gw = gateway_factory(admin_token=ADMIN, otel_endpoint=receiver.url, otel_service_name="gw-under-test")
     key, key_id = _key(gw, "trace-owner")
     trace_id, client_span = os.urandom(16).hex(), os.urandom(8).hex()
     fake_openai.recorder.clear()
-    r = httpx.post(gw.url + "/v1/chat/completions", json={"model": "fake/flaky", "messages": [
-        {"role": "user", "content": "hello"}]}, headers={"authorization": f"Bearer {key}",
-                                                        "traceparent": f"00-{trace_id}-{client_span}-01"})
+    r = httpx.post(
+        gw.url + "/v1/chat/completions",
+        json={"model": "fake/flaky", "messages": [{"role": "user", "content": "hello"}]},
+        headers={"authorization": f"Bearer {key}", "traceparent": f"00-{trace_id}-{client_span}-01"},
+    )
     assert r.status_code == 200 and r.headers["x-meshapi-fallback"]
     upstream_parents = [req["headers"].get("traceparent") for req in fake_openai.recorder.requests]
     assert len(upstream_parents) >= 2 and all(p and p.startswith(f"00-{trace_id}-") for p in upstream_parents)
@@ -81,12 +84,16 @@ def test_spans_continue_the_client_trace_and_name_each_attempt(
 
 
 def test_a_request_without_traceparent_starts_a_trace_and_a_failure_is_marked(
-        gateway_factory: Callable[..., Gateway], receiver: OTLPReceiver, fake_openai: FakeUpstream) -> None:
+    gateway_factory: Callable[..., Gateway], receiver: OTLPReceiver, fake_openai: FakeUpstream
+) -> None:
     gw = gateway_factory(admin_token=ADMIN, otel_endpoint=receiver.url + "/v1/traces")
     key, _ = _key(gw, "trace-new")
     fake_openai.recorder.clear()
-    r = httpx.post(gw.url + "/v1/chat/completions", json={"model": "fake/fail-500", "messages": [
-        {"role": "user", "content": "hello"}]}, headers={"authorization": f"Bearer {key}"})
+    r = httpx.post(
+        gw.url + "/v1/chat/completions",
+        json={"model": "fake/fail-500", "messages": [{"role": "user", "content": "hello"}]},
+        headers={"authorization": f"Bearer {key}"},
+    )
     assert r.status_code >= 500
     sent = fake_openai.recorder.requests[0]["headers"]["traceparent"]
     trace_id = sent.split("-")[1]
@@ -120,8 +127,16 @@ print(sorted(m for m in sys.modules if m.startswith("opentelemetry")))
     assert "traceparent" not in fake_openai.recorder.requests[-1]["headers"]
 
 
-@pytest.mark.parametrize("value", ["", "00-abc-def-01", "00-" + "0" * 32 + "-" + "1" * 16 + "-01",
-                                   "ff-" + "a" * 32 + "-" + "b" * 16 + "-01", "00-" + "a" * 32 + "-" + "b" * 16])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "00-abc-def-01",
+        "00-" + "0" * 32 + "-" + "1" * 16 + "-01",
+        "ff-" + "a" * 32 + "-" + "b" * 16 + "-01",
+        "00-" + "a" * 32 + "-" + "b" * 16,
+    ],
+)
 def test_invalid_traceparent_starts_a_new_trace(value: str) -> None:
     from meshapi_gateway.observability.trace_context import TraceContext, parse_traceparent
 

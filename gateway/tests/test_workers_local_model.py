@@ -50,8 +50,14 @@ def _connection_per_worker(port: int, workers: list[int]) -> dict[int, http.clie
 
 @needs_model
 def test_two_workers_share_one_local_model_process(tmp_path: Path, redis_url: str) -> None:
-    gp = GatewayProcess(tmp_path, "http://127.0.0.1:9/v1", workers=2, redis_url=redis_url, admin_token=ADMIN,
-                        local_model={"enabled": True, "n_ctx": 2048, "ready_timeout": 120})
+    gp = GatewayProcess(
+        tmp_path,
+        "http://127.0.0.1:9/v1",
+        workers=2,
+        redis_url=redis_url,
+        admin_token=ADMIN,
+        local_model={"enabled": True, "n_ctx": 2048, "ready_timeout": 120},
+    )
     before = set(processes_with(LLAMA))
     gp.start()
     assert gp.proc is not None
@@ -69,19 +75,27 @@ def test_two_workers_share_one_local_model_process(tmp_path: Path, redis_url: st
         assert len(llamas) == 1
         assert all(children(w, LLAMA) == [] for w in workers)
 
-        r = httpx.post(gp.url + "/v1/keys", headers={"authorization": f"Bearer {ADMIN}"},
-                       json={"owner": "alice", "name": "workers"})
+        r = httpx.post(
+            gp.url + "/v1/keys",
+            headers={"authorization": f"Bearer {ADMIN}"},
+            json={"owner": "alice", "name": "workers"},
+        )
         assert r.status_code == 201, r.text
         key = r.json()["key"]
 
         held = _connection_per_worker(gp.port, workers)
         assert sorted(held) == sorted(workers)
-        body = json.dumps({"model": LOCAL_MODEL_ID, "max_tokens": 8,
-                           "messages": [{"role": "user", "content": "Say hi."}]})
+        body = json.dumps(
+            {"model": LOCAL_MODEL_ID, "max_tokens": 8, "messages": [{"role": "user", "content": "Say hi."}]}
+        )
         answers: dict[int, Any] = {}
         for worker, conn in held.items():
-            conn.request("POST", "/v1/chat/completions", body=body,
-                         headers={"authorization": f"Bearer {key}", "content-type": "application/json"})
+            conn.request(
+                "POST",
+                "/v1/chat/completions",
+                body=body,
+                headers={"authorization": f"Bearer {key}", "content-type": "application/json"},
+            )
             resp = conn.getresponse()
             answers[worker] = (resp.status, json.loads(resp.read()))
             conn.request("GET", "/ready")

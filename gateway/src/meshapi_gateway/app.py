@@ -102,11 +102,23 @@ async def build_state(settings: Settings) -> GatewayState:
     catalog = load_catalog(settings.builtin_catalog, settings.catalog_file, settings.models)
     providers = ProviderRegistry()
     state = GatewayState(
-        settings=settings, engine=engine, sessions=sessions, catalog=catalog, providers=providers,
-        router=Router(catalog, providers, settings), key_cache=KeyCache(sessions, settings.key_cache_refresh_seconds),
-        jwt=JWTVerifier(settings.resolved_jwt_secret(), settings.jwt_audience, settings.jwt_issuer,
-                        settings.jwt_owner_claim, settings.jwks_url, settings.jwt_max_ttl_seconds),
-        limits=await build_limiter(settings), billing=build_billing(settings, sessions, catalog),
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        catalog=catalog,
+        providers=providers,
+        router=Router(catalog, providers, settings),
+        key_cache=KeyCache(sessions, settings.key_cache_refresh_seconds),
+        jwt=JWTVerifier(
+            settings.resolved_jwt_secret(),
+            settings.jwt_audience,
+            settings.jwt_issuer,
+            settings.jwt_owner_claim,
+            settings.jwks_url,
+            settings.jwt_max_ttl_seconds,
+        ),
+        limits=await build_limiter(settings),
+        billing=build_billing(settings, sessions, catalog),
         http=HTTPClient(),
     )
     state.chat = ChatPipeline(state)
@@ -116,8 +128,9 @@ async def build_state(settings: Settings) -> GatewayState:
     return state
 
 
-def create_app(settings: Settings, *, migrate: bool = True, tune_gc: bool = False,
-               observers: list[RecordObserver] | None = None) -> Starlette:
+def create_app(
+    settings: Settings, *, migrate: bool = True, tune_gc: bool = False, observers: list[RecordObserver] | None = None
+) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if migrate:
@@ -156,8 +169,7 @@ def create_app(settings: Settings, *, migrate: bool = True, tune_gc: bool = Fals
         routes=routes(),
         lifespan=lifespan,
         middleware=[Middleware(IdempotencyMiddleware)],
-        exception_handlers={GatewayError: on_gateway_error, HTTPException: on_http_exception,
-                            Exception: on_unexpected},
+        exception_handlers={GatewayError: on_gateway_error, HTTPException: on_http_exception, Exception: on_unexpected},
     )
     return app
 
@@ -174,8 +186,10 @@ def asgi(settings: Settings, *, migrate: bool = True, tune_gc: bool = False) -> 
     from meshapi_gateway.idempotency.asgi import with_idempotency
 
     # Per-token routes skip Starlette (api/raw.py); Claude Code's agent loop is as busy as chat.
-    fast_routes = {("POST", "/v1/chat/completions"): with_idempotency(chat_completions),
-                   ("POST", "/v1/messages"): with_idempotency(messages)}
+    fast_routes = {
+        ("POST", "/v1/chat/completions"): with_idempotency(chat_completions),
+        ("POST", "/v1/messages"): with_idempotency(messages),
+    }
     json_lines = settings.access_log and settings.access_log_format == "json"
     if json_lines:
         from meshapi_gateway.observability.access_log import use_json_lines
@@ -183,7 +197,12 @@ def asgi(settings: Settings, *, migrate: bool = True, tune_gc: bool = False) -> 
         use_json_lines()
     # Shared with the state: features started in the lifespan add the observers of finished requests.
     observers: list[RecordObserver] = []
-    return RequestContext(create_app(settings, migrate=migrate, tune_gc=tune_gc, observers=observers),
-                          access_log=settings.access_log, fast_routes=fast_routes, access_log_json=json_lines,
-                          observers=observers, capture_bytes=capture_limit(settings.request_log),
-                          tracing=bool(settings.otel_endpoint))
+    return RequestContext(
+        create_app(settings, migrate=migrate, tune_gc=tune_gc, observers=observers),
+        access_log=settings.access_log,
+        fast_routes=fast_routes,
+        access_log_json=json_lines,
+        observers=observers,
+        capture_bytes=capture_limit(settings.request_log),
+        tracing=bool(settings.otel_endpoint),
+    )

@@ -28,6 +28,7 @@ SETTINGS_ENV = "MESHAPI_GATEWAY__SETTINGS_JSON"
 
 # -- serve -----------------------------------------------------------------
 
+
 def show_gateway_logs(level: str) -> None:
     """Print the gateway's own log lines (local model, batches …) the way uvicorn prints its own."""
     import logging
@@ -70,9 +71,12 @@ def prepare_in_child() -> None:
 
         created = asyncio.run(_with_db(settings, lambda s: create_key(s, "local", "quickstart"), migrate=False))
         out["key"] = created.key
-        out["token"] = JWTVerifier(settings.resolved_jwt_secret(), settings.jwt_audience, settings.jwt_issuer,
-                                   max_ttl_seconds=settings.jwt_max_ttl_seconds).mint(
-            "local", min(24 * 3600, settings.jwt_max_ttl_seconds))
+        out["token"] = JWTVerifier(
+            settings.resolved_jwt_secret(),
+            settings.jwt_audience,
+            settings.jwt_issuer,
+            max_ttl_seconds=settings.jwt_max_ttl_seconds,
+        ).mint("local", min(24 * 3600, settings.jwt_max_ttl_seconds))
     print(json.dumps(out))
 
 
@@ -82,8 +86,12 @@ def _prepare(settings: Settings, quickstart: bool) -> dict[str, str]:
     env = {**os.environ, SETTINGS_ENV: settings.model_dump_json()}
     if quickstart:
         env[SETTINGS_ENV + "_QUICKSTART"] = "1"
-    proc = subprocess.run([sys.executable, "-c", "from meshapi_gateway.cli import prepare_in_child as p; p()"],
-                          env=env, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from meshapi_gateway.cli import prepare_in_child as p; p()"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"meshapi-gateway: preparing the database failed (exit code {proc.returncode})")
     result: dict[str, str] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -168,12 +176,19 @@ def server_options(settings: Settings) -> dict[str, Any]:
     """The ``uvicorn.Config`` arguments every serving process gets from the settings."""
     from meshapi_gateway.connection_guard import guarded_protocol
 
-    tls: dict[str, Any] = ({"ssl_certfile": settings.ssl_certfile, "ssl_keyfile": settings.ssl_keyfile}
-                           if settings.tls else {})
-    return {"log_level": settings.log_level, "access_log": False, "loop": "auto",
-            "http": guarded_protocol(settings.header_timeout_seconds, settings.max_connections),
-            "timeout_keep_alive": settings.keep_alive_timeout_seconds,
-            "timeout_graceful_shutdown": int(settings.shutdown_grace_seconds), **tls, **SERVER_OPTIONS}
+    tls: dict[str, Any] = (
+        {"ssl_certfile": settings.ssl_certfile, "ssl_keyfile": settings.ssl_keyfile} if settings.tls else {}
+    )
+    return {
+        "log_level": settings.log_level,
+        "access_log": False,
+        "loop": "auto",
+        "http": guarded_protocol(settings.header_timeout_seconds, settings.max_connections),
+        "timeout_keep_alive": settings.keep_alive_timeout_seconds,
+        "timeout_graceful_shutdown": int(settings.shutdown_grace_seconds),
+        **tls,
+        **SERVER_OPTIONS,
+    }
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -206,8 +221,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if model_host is not None:
             os.environ[SHARED_ENV] = model_host.handoff()
         try:
-            return supervise(options, settings.host, settings.port, settings.workers,
-                             settings.shutdown_grace_seconds)
+            return supervise(options, settings.host, settings.port, settings.workers, settings.shutdown_grace_seconds)
         finally:
             if model_host is not None:
                 model_host.stop()
@@ -236,6 +250,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 # -- keys ------------------------------------------------------------------
 
+
 def _limit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rpm", type=int, help="requests per minute")
     p.add_argument("--rpd", type=int, help="requests per day")
@@ -252,10 +267,18 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     terms = terms_from_args(args)
 
     async def create(session: Any) -> dict[str, Any]:
-        created = await create_key(session, args.owner, args.name or "", rpm=args.rpm, rpd=args.rpd, tpm=args.tpm,
-                                   terms=terms)
-        await audit.record(session, audit.CLI, "key.create", "key", created.id, args.owner,
-                           {"name": args.name or "", "rpm": args.rpm, "rpd": args.rpd, "tpm": args.tpm, **terms})
+        created = await create_key(
+            session, args.owner, args.name or "", rpm=args.rpm, rpd=args.rpd, tpm=args.tpm, terms=terms
+        )
+        await audit.record(
+            session,
+            audit.CLI,
+            "key.create",
+            "key",
+            created.id,
+            args.owner,
+            {"name": args.name or "", "rpm": args.rpm, "rpd": args.rpd, "tpm": args.tpm, **terms},
+        )
         row = await get_key(session, created.id)
         assert row is not None
         return {**key_view(row), "key": created.key}
@@ -271,8 +294,9 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     settings = _settings(args)
     rows = asyncio.run(_with_db(settings, lambda s: list_keys(s, args.owner)))
     views = [key_view(r) for r in rows]
-    lines = [f"{v['id']}  {v['prefix']}…  {v['name'] or '-'}  {'revoked' if v['revoked_at'] else 'active'}"
-             for v in views]
+    lines = [
+        f"{v['id']}  {v['prefix']}…  {v['name'] or '-'}  {'revoked' if v['revoked_at'] else 'active'}" for v in views
+    ]
     _print(args, views, "\n".join(lines) or "no keys")
     return 0
 
@@ -295,12 +319,12 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
 
 # -- tokens, models --------------------------------------------------------
 
+
 def cmd_tokens_create(args: argparse.Namespace) -> int:
     from meshapi_gateway.auth.jwt_tokens import JWTVerifier
 
     s = _settings(args)
-    verifier = JWTVerifier(s.resolved_jwt_secret(), s.jwt_audience, s.jwt_issuer,
-                           max_ttl_seconds=s.jwt_max_ttl_seconds)
+    verifier = JWTVerifier(s.resolved_jwt_secret(), s.jwt_audience, s.jwt_issuer, max_ttl_seconds=s.jwt_max_ttl_seconds)
     try:
         token = verifier.mint(args.owner, args.ttl)
     except ValueError as exc:
@@ -316,11 +340,26 @@ def cmd_tokens_revoke(args: argparse.Namespace) -> int:
     s = _settings(args)
     if (args.jti is None) == (args.owner is None):
         raise ConfigError("name exactly one of --jti and --owner")
-    row = asyncio.run(_with_db(s, lambda session: revoke(
-        session, max_ttl_seconds=s.jwt_max_ttl_seconds, jti=args.jti, owner=args.owner,
-        issued_before=args.issued_before, note=args.note or "")))
-    data = {"id": row.id, "jti": row.jti, "owner": row.owner, "issued_before": row.issued_before,
-            "revoked_at": row.revoked_at}
+    row = asyncio.run(
+        _with_db(
+            s,
+            lambda session: revoke(
+                session,
+                max_ttl_seconds=s.jwt_max_ttl_seconds,
+                jti=args.jti,
+                owner=args.owner,
+                issued_before=args.issued_before,
+                note=args.note or "",
+            ),
+        )
+    )
+    data = {
+        "id": row.id,
+        "jti": row.jti,
+        "owner": row.owner,
+        "issued_before": row.issued_before,
+        "revoked_at": row.revoked_at,
+    }
     what = f"token {row.jti}" if row.jti else f"tokens of {row.owner} issued before {row.issued_before}"
     _print(args, data, f"revoked {what} (running gateways apply it within key_cache_refresh_seconds)")
     return 0
@@ -344,6 +383,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 
 
 # -- parser ----------------------------------------------------------------
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="TOML config file (or MESHAPI_GATEWAY_CONFIG)")
@@ -393,13 +433,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_keys_revoke)
     add_accounts_commands(sub, keys, _common)
 
-    tokens = sub.add_parser("tokens", help="control-plane tokens").add_subparsers(dest="tokens_command",
-                                                                                 required=True)
+    tokens = sub.add_parser("tokens", help="control-plane tokens").add_subparsers(dest="tokens_command", required=True)
     p = tokens.add_parser("create", help="mint a control-plane JWT")
     _common(p)
     p.add_argument("--owner", required=True, type=tenant_owner)
-    p.add_argument("--ttl", type=int, default=3600,
-                   help="lifetime in seconds (default 3600, at most jwt_max_ttl_seconds)")
+    p.add_argument(
+        "--ttl", type=int, default=3600, help="lifetime in seconds (default 3600, at most jwt_max_ttl_seconds)"
+    )
     p.set_defaults(func=cmd_tokens_create)
     p = tokens.add_parser("revoke", help="revoke one token (--jti) or every token of an owner (--owner)")
     _common(p)

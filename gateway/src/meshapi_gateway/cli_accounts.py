@@ -39,12 +39,14 @@ def cmd_accounts_credit(args: argparse.Namespace) -> int:
     settings = _settings(args)
     amount = _parse_usd(args.usd)
     opening = settings.default_credit_usd if settings.billing_enforce else Decimal(0)
+
     async def credit_and_audit(session: Any) -> Any:
         from meshapi_gateway.governance import audit
 
         row = await credit(session, args.owner, amount, args.note or "", opening)
-        await audit.record(session, audit.CLI, "credit", "account", args.owner, args.owner,
-                           {"usd": amount, "note": args.note or ""})
+        await audit.record(
+            session, audit.CLI, "credit", "account", args.owner, args.owner, {"usd": amount, "note": args.note or ""}
+        )
         return row
 
     row = asyncio.run(_with_db(settings, credit_and_audit))
@@ -58,8 +60,11 @@ def cmd_accounts_show(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     view = asyncio.run(_with_db(settings, lambda s: balance_view(s, args.owner, None)))
-    text = (f"{args.owner}: balance {view['balance_usd']} USD, spent {view['spent_usd']} USD"
-            if view["limited"] else f"{args.owner}: no account (unlimited), spent {view['spent_usd']} USD")
+    text = (
+        f"{args.owner}: balance {view['balance_usd']} USD, spent {view['spent_usd']} USD"
+        if view["limited"]
+        else f"{args.owner}: no account (unlimited), spent {view['spent_usd']} USD"
+    )
     _print(args, view, text)
     return 0
 
@@ -93,8 +98,9 @@ def _update(args: argparse.Namespace, changes: dict[str, Any], action: str = "ke
     async def change(session: Any) -> Any:
         row = await update_key(session, args.id, changes)
         if row is not None:
-            await audit.record(session, audit.CLI, action, "key", args.id, row.owner,
-                               None if action != "key.update" else changes)
+            await audit.record(
+                session, audit.CLI, action, "key", args.id, row.owner, None if action != "key.update" else changes
+            )
         return row
 
     settings = _settings(args)
@@ -103,10 +109,14 @@ def _update(args: argparse.Namespace, changes: dict[str, Any], action: str = "ke
         _print(args, {"id": args.id, "updated": False}, f"no key {args.id}")
         return 1
     view = key_view(row)
-    _print(args, view, f"{row.id}: rpm={row.rpm} rpd={row.rpd} tpm={row.tpm} name={row.name or '-'} "
-                       f"budget={view['budget_usd'] or '-'}/{view['budget_period'] or '-'} "
-                       f"models={','.join(models_of(row.models) or []) or 'all'} expires={view['expires_at'] or '-'} "
-                       f"{'suspended' if row.suspended else 'active'}")
+    _print(
+        args,
+        view,
+        f"{row.id}: rpm={row.rpm} rpd={row.rpd} tpm={row.tpm} name={row.name or '-'} "
+        f"budget={view['budget_usd'] or '-'}/{view['budget_period'] or '-'} "
+        f"models={','.join(models_of(row.models) or []) or 'all'} expires={view['expires_at'] or '-'} "
+        f"{'suspended' if row.suspended else 'active'}",
+    )
     return 0
 
 
@@ -120,8 +130,10 @@ def add_commands(sub: Any, keys: Any, common: Callable[[argparse.ArgumentParser]
     p.add_argument("--tpm", type=int, help="tokens per minute (0 = no limit)")
     add_term_args(p, removable=True)
     p.set_defaults(func=cmd_keys_update)
-    for verb, text in (("suspend", "refuse a key's requests (403) until it is resumed"),
-                       ("resume", "let a suspended key work again")):
+    for verb, text in (
+        ("suspend", "refuse a key's requests (403) until it is resumed"),
+        ("resume", "let a suspended key work again"),
+    ):
         p = keys.add_parser(verb, help=text)
         common(p)
         p.add_argument("id")

@@ -283,9 +283,11 @@ class Settings(BaseModel):
     @classmethod
     def _secret_length(cls, v: str) -> str:
         if v and len(v.encode()) < MIN_JWT_SECRET_BYTES:
-            raise ValueError(f"must be at least {MIN_JWT_SECRET_BYTES} bytes (a short HS256 secret can be guessed "
-                             "offline from any token); generate one with `openssl rand -base64 48`, or leave it "
-                             "empty to have one generated in data_dir")
+            raise ValueError(
+                f"must be at least {MIN_JWT_SECRET_BYTES} bytes (a short HS256 secret can be guessed "
+                "offline from any token); generate one with `openssl rand -base64 48`, or leave it "
+                "empty to have one generated in data_dir"
+            )
         return v
 
     @field_validator("jwt_owner_claim")
@@ -347,7 +349,7 @@ class Settings(BaseModel):
     @model_validator(mode="after")
     def _cache_backend(self) -> "Settings":
         if self.cache.backend == "redis" and not self.redis_url:
-            raise ValueError("cache.backend = \"redis\" needs redis_url")
+            raise ValueError('cache.backend = "redis" needs redis_url')
         return self
 
     @property
@@ -366,8 +368,10 @@ class Settings(BaseModel):
         if path.exists():
             stored = path.read_text().strip()
             if len(stored.encode()) < MIN_JWT_SECRET_BYTES:
-                raise ConfigError(f"{path} holds a JWT secret shorter than {MIN_JWT_SECRET_BYTES} bytes; "
-                                  "delete it to have a new one generated, or set jwt_secret")
+                raise ConfigError(
+                    f"{path} holds a JWT secret shorter than {MIN_JWT_SECRET_BYTES} bytes; "
+                    "delete it to have a new one generated, or set jwt_secret"
+                )
             return stored
         from meshapi_gateway.store.private_files import private_dir, write_private
 

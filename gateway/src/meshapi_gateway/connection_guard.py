@@ -149,6 +149,11 @@ def fit_to_open_file_limit(max_connections: int) -> int:
         soft = target
     fitted = max(1, min(max_connections, (soft - RESERVED_FDS) // 2))
     if fitted < max_connections:
-        log.warning("max_connections lowered from %d to %d: the open-file limit is %d (raise the hard limit, "
-                    "e.g. LimitNOFILE or ulimit -Hn, to allow more)", max_connections, fitted, soft)
+        log.warning(
+            "max_connections lowered from %d to %d: the open-file limit is %d (raise the hard limit, "
+            "e.g. LimitNOFILE or ulimit -Hn, to allow more)",
+            max_connections,
+            fitted,
+            soft,
+        )
     return fitted

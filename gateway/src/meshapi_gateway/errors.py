@@ -161,9 +161,15 @@ class ContextLengthExceeded(UpstreamError):
 # The one rule for a stream that fails after it was opened and before its first chunk: nothing has
 # reached the client, so these failures may go to another deployment whatever the adapter said
 # (docs/reliability.md, Streams). After the first chunk nothing is retried.
-RETRYABLE_BEFORE_FIRST_CHUNK = frozenset({ErrorCode.STREAM_INTERRUPTED, ErrorCode.UPSTREAM_ERROR,
-                                          ErrorCode.GATEWAY_TIMEOUT, ErrorCode.RATE_LIMIT_EXCEEDED,
-                                          ErrorCode.PROVIDER_NOT_AVAILABLE})
+RETRYABLE_BEFORE_FIRST_CHUNK = frozenset(
+    {
+        ErrorCode.STREAM_INTERRUPTED,
+        ErrorCode.UPSTREAM_ERROR,
+        ErrorCode.GATEWAY_TIMEOUT,
+        ErrorCode.RATE_LIMIT_EXCEEDED,
+        ErrorCode.PROVIDER_NOT_AVAILABLE,
+    }
+)
 
 
 def before_first_chunk(exc: UpstreamError) -> UpstreamError:
@@ -193,5 +199,7 @@ def field_error(field: str, msg: str, *, type_: str = "value_error", value: Any 
 
 def unknown_fields_error(names: list[str]) -> GatewayError:
     """A 422 naming the fields a strict body does not know (nothing a client sends is silently dropped)."""
-    return validation_error([{"type": "extra_forbidden", "loc": ["body", name], "msg": "Extra inputs are not permitted"}
-                             for name in names], f"Unknown field(s): {', '.join(names)}.")
+    return validation_error(
+        [{"type": "extra_forbidden", "loc": ["body", name], "msg": "Extra inputs are not permitted"} for name in names],
+        f"Unknown field(s): {', '.join(names)}.",
+    )

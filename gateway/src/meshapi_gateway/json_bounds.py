@@ -18,9 +18,10 @@ _OPENERS = (b"[", b"{")
 
 def too_deep(loc: list[Any]) -> GatewayError:
     """The 422 naming where the body nests past the cap."""
-    return validation_error([{"type": "too_deep", "loc": loc,
-                              "msg": f"JSON nests deeper than {MAX_JSON_DEPTH} levels"}],
-                            f"Request body nests deeper than {MAX_JSON_DEPTH} levels.")
+    return validation_error(
+        [{"type": "too_deep", "loc": loc, "msg": f"JSON nests deeper than {MAX_JSON_DEPTH} levels"}],
+        f"Request body nests deeper than {MAX_JSON_DEPTH} levels.",
+    )
 
 
 def deep_path(data: Any, limit: int = MAX_JSON_DEPTH) -> list[Any] | None:

@@ -24,20 +24,37 @@ MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 REGISTRY = CollectorRegistry(auto_describe=False)
 
 REQUESTS = Counter("meshapi_requests_total", "HTTP requests answered", ["route", "status"], registry=REGISTRY)
-LATENCY = Histogram("meshapi_request_seconds", "Time to the full response", ["route"], registry=REGISTRY,
-                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+LATENCY = Histogram(
+    "meshapi_request_seconds",
+    "Time to the full response",
+    ["route"],
+    registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
 _MODEL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 # Data-plane requests by the model that answered ("-" when none did) and the HTTP status.
-MODEL_LATENCY = Histogram("meshapi_model_request_seconds", "Time to the full response of a data-plane request",
-                          ["model", "status"], registry=REGISTRY, buckets=_MODEL_BUCKETS)
-TTFT = Histogram("meshapi_time_to_first_token_seconds", "Time from the request to the first streamed chunk",
-                 ["model", "status"], registry=REGISTRY, buckets=_MODEL_BUCKETS)
-MODEL_REQUESTS = Counter("meshapi_model_requests_total", "Upstream calls answered", ["model", "provider"],
-                         registry=REGISTRY)
+MODEL_LATENCY = Histogram(
+    "meshapi_model_request_seconds",
+    "Time to the full response of a data-plane request",
+    ["model", "status"],
+    registry=REGISTRY,
+    buckets=_MODEL_BUCKETS,
+)
+TTFT = Histogram(
+    "meshapi_time_to_first_token_seconds",
+    "Time from the request to the first streamed chunk",
+    ["model", "status"],
+    registry=REGISTRY,
+    buckets=_MODEL_BUCKETS,
+)
+MODEL_REQUESTS = Counter(
+    "meshapi_model_requests_total", "Upstream calls answered", ["model", "provider"], registry=REGISTRY
+)
 TOKENS = Counter("meshapi_tokens_total", "Tokens by kind", ["model", "provider", "kind"], registry=REGISTRY)
 COST = Counter("meshapi_cost_usd_total", "Billed cost in USD", ["model", "provider"], registry=REGISTRY)
-UPSTREAM_ERRORS = Counter("meshapi_upstream_errors_total", "Failed upstream attempts", ["model", "provider", "code"],
-                          registry=REGISTRY)
+UPSTREAM_ERRORS = Counter(
+    "meshapi_upstream_errors_total", "Failed upstream attempts", ["model", "provider", "code"], registry=REGISTRY
+)
 
 
 _USAGE_CHILDREN: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
@@ -47,8 +64,12 @@ def observe_usage(model: str, provider: str, prompt: int, completion: int, cost:
     # labels() builds and looks up a key under a lock; keep the children per (model, provider).
     children = _USAGE_CHILDREN.get((model, provider))
     if children is None:
-        children = (MODEL_REQUESTS.labels(model, provider), TOKENS.labels(model, provider, "prompt"),
-                    TOKENS.labels(model, provider, "completion"), COST.labels(model, provider))
+        children = (
+            MODEL_REQUESTS.labels(model, provider),
+            TOKENS.labels(model, provider, "prompt"),
+            TOKENS.labels(model, provider, "completion"),
+            COST.labels(model, provider),
+        )
         _USAGE_CHILDREN[(model, provider)] = children
     children[0].inc()
     if prompt:

@@ -48,8 +48,12 @@ async def _database(state: "GatewayState") -> tuple[str, str]:
         except Exception:  # no such table: never migrated
             return "ok", "not applied"
     found = frozenset(str(r) for r in rows)
-    return "ok", "ok" if found == expected_revisions() else f"at {', '.join(sorted(found)) or 'none'}, " \
-        f"expected {', '.join(sorted(expected_revisions()))}"
+    return (
+        "ok",
+        "ok"
+        if found == expected_revisions()
+        else f"at {', '.join(sorted(found)) or 'none'}, expected {', '.join(sorted(expected_revisions()))}",
+    )
 
 
 async def node_checks(state: "GatewayState") -> dict[str, str]:

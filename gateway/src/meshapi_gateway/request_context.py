@@ -63,8 +63,13 @@ def _open_record(scope: Scope, rid: str, tracing: bool) -> RequestRecord:
             user_agent = value[:_MAX_USER_AGENT].decode("latin-1")
         elif name == b"traceparent":
             traceparent = value
-    rec = RequestRecord(request_id=rid, endpoint=scope["path"], method=scope["method"],
-                        client_address=client[0] if client else None, user_agent=user_agent)
+    rec = RequestRecord(
+        request_id=rid,
+        endpoint=scope["path"],
+        method=scope["method"],
+        client_address=client[0] if client else None,
+        user_agent=user_agent,
+    )
     if tracing:
         rec.trace = TraceContext.start(traceparent)
     return rec
@@ -73,10 +78,16 @@ def _open_record(scope: Scope, rid: str, tracing: bool) -> RequestRecord:
 class RequestContext:
     """``fast_routes`` maps (method, exact path) to plain handlers that bypass Starlette."""
 
-    def __init__(self, app: ASGIApp, access_log: bool = False,
-                 fast_routes: dict[tuple[str, str], FastHandler] | None = None, access_log_json: bool = False,
-                 observers: list[RecordObserver] | None = None, capture_bytes: int = 0,
-                 tracing: bool = False) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        access_log: bool = False,
+        fast_routes: dict[tuple[str, str], FastHandler] | None = None,
+        access_log_json: bool = False,
+        observers: list[RecordObserver] | None = None,
+        capture_bytes: int = 0,
+        tracing: bool = False,
+    ) -> None:
         self.app = app
         self.tracing = tracing
         # > 0: keep up to this many raw bytes of each data-plane body for the request log.
@@ -124,9 +135,18 @@ class RequestContext:
             if not started:
                 log.exception("unhandled error", extra={"request_id": rid})
                 body = GatewayError("internal_error", "Internal server error.").envelope(rid)
-                await send({"type": "http.response.start", "status": 500,
-                            "headers": [(b"content-type", b"application/json"), rid_header, NOSNIFF,
-                                        (b"content-length", str(len(body)).encode())]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            rid_header,
+                            NOSNIFF,
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
             else:
                 log.exception("error after the response started", extra={"request_id": rid})
@@ -158,5 +178,11 @@ class RequestContext:
                 if self.access_log_json:
                     log.info(json_line(scope["method"], scope["path"], status, duration, rid, rec))
                 else:
-                    log.info("%s %s %s %.1fms", scope["method"], scope["path"], status, duration * 1000,
-                             extra={"request_id": rid})
+                    log.info(
+                        "%s %s %s %.1fms",
+                        scope["method"],
+                        scope["path"],
+                        status,
+                        duration * 1000,
+                        extra={"request_id": rid},
+                    )

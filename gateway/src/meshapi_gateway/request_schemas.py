@@ -79,8 +79,9 @@ class Message(_Open):
     def _content_required(cls, value: Any, info: ValidationInfo) -> Any:
         role = info.data.get("role")
         if value is None and role is not None and (role != "assistant" or not info.data.get("tool_calls")):
-            raise PydanticCustomError("missing", "Field required" if role != "assistant"
-                                      else "Field required unless tool_calls is given")
+            raise PydanticCustomError(
+                "missing", "Field required" if role != "assistant" else "Field required unless tool_calls is given"
+            )
         return value
 
     @field_validator("tool_call_id")

@@ -77,5 +77,9 @@ class GatewayState:
 
     def call_context(self, request_id: str) -> CallContext:
         s = self.settings
-        return CallContext(request_id=request_id, session=self.http, connect_timeout=s.upstream_connect_timeout,
-                           read_timeout=s.upstream_read_timeout)
+        return CallContext(
+            request_id=request_id,
+            session=self.http,
+            connect_timeout=s.upstream_connect_timeout,
+            read_timeout=s.upstream_read_timeout,
+        )

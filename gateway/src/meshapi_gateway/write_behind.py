@@ -32,9 +32,17 @@ WriteBatch = Callable[[Sequence[T], bool], Awaitable[None]]
 
 
 class WriteBehind(Generic[T]):
-    def __init__(self, write: WriteBatch[T], *, what: str, log: logging.Logger, flush_seconds: float = 0.25,
-                 batch_size: int = 2000, upkeep: Callable[[], Awaitable[None]] | None = None,
-                 upkeep_seconds: float = 600.0) -> None:
+    def __init__(
+        self,
+        write: WriteBatch[T],
+        *,
+        what: str,
+        log: logging.Logger,
+        flush_seconds: float = 0.25,
+        batch_size: int = 2000,
+        upkeep: Callable[[], Awaitable[None]] | None = None,
+        upkeep_seconds: float = 600.0,
+    ) -> None:
         self._write = write
         self._what = what  # "usage records", "answers": for the log lines
         self._log = log

@@ -72,11 +72,16 @@ def files_flow() -> dict[str, Any]:
         output_bytes = c.files.content(status.output_file_id)
         # output_bytes is JSONL
         lines = [json.loads(x) for x in output_bytes.splitlines() if x.strip()]
-    return {"file_id": file.id, "file_purpose": file.purpose, "file_got": c.files.get(file.id).id,
-            "batch_id": batch.id, "created_status": batch.status, "status": status.status,
-            "output_file_id": status.output_file_id,
-            "outputs": {line["custom_id"]: line["response"]["body"]["choices"][0]["message"]["content"]
-                        for line in lines}}
+    return {
+        "file_id": file.id,
+        "file_purpose": file.purpose,
+        "file_got": c.files.get(file.id).id,
+        "batch_id": batch.id,
+        "created_status": batch.status,
+        "status": status.status,
+        "output_file_id": status.output_file_id,
+        "outputs": {line["custom_id"]: line["response"]["body"]["choices"][0]["message"]["content"] for line in lines},
+    }
 
 
 def inline_flow() -> dict[str, Any]:
@@ -86,18 +91,27 @@ def inline_flow() -> dict[str, Any]:
     batch = c.batches.create(CreateBatchParams(requests=_requests(), metadata={"job": "my-batch"}))
     status = _poll(c, batch.id)
     listed = c.batches.list(limit=5)
-    return {"batch_id": batch.id, "created_status": batch.status, "status": status.status,
-            "metadata": status.metadata, "request_counts": status.request_counts,
-            "output_file_id": status.output_file_id, "listed": [b.id for b in listed.data]}
+    return {
+        "batch_id": batch.id,
+        "created_status": batch.status,
+        "status": status.status,
+        "metadata": status.metadata,
+        "request_counts": status.request_counts,
+        "output_file_id": status.output_file_id,
+        "listed": [b.id for b in listed.data],
+    }
 
 
 def cancel_flow() -> dict[str, Any]:
     from meshapi import BatchRequestItem, CreateBatchParams
 
     c = client()
-    slow = [BatchRequestItem(custom_id=f"slow-{i}", body={"model": "fake/slow-2",
-                                                         "messages": [{"role": "user", "content": "wait"}]})
-            for i in range(4)]
+    slow = [
+        BatchRequestItem(
+            custom_id=f"slow-{i}", body={"model": "fake/slow-2", "messages": [{"role": "user", "content": "wait"}]}
+        )
+        for i in range(4)
+    ]
     batch = c.batches.create(CreateBatchParams(requests=slow))
     cancelled = c.batches.cancel(batch.id)
     return {"status": cancelled.status, "final": _poll(c, batch.id).status}

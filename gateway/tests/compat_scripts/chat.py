@@ -23,8 +23,12 @@ def create() -> dict[str, Any]:
             max_tokens=256,
         )
     )
-    return {"content": reply.choices[0].message.content, "total_tokens": reply.usage.total_tokens,
-            "object": reply.object, "finish_reason": reply.choices[0].finish_reason}
+    return {
+        "content": reply.choices[0].message.content,
+        "total_tokens": reply.usage.total_tokens,
+        "object": reply.object,
+        "finish_reason": reply.choices[0].finish_reason,
+    }
 
 
 def create_async() -> dict[str, Any]:
@@ -52,9 +56,14 @@ def stream() -> dict[str, Any]:
         if chunk.choices and chunk.choices[0].delta:
             printed += chunk.choices[0].delta.content or ""
     tail = chunks[-1]
-    return {"printed": printed, "chunks": len(chunks), "tail_choices": len(tail.choices),
-            "tail_usage": tail.usage.model_dump() if tail.usage else None, "tail_cost": tail.cost,
-            "tail_cost_type": type(tail.cost).__name__}
+    return {
+        "printed": printed,
+        "chunks": len(chunks),
+        "tail_choices": len(tail.choices),
+        "tail_usage": tail.usage.model_dump() if tail.usage else None,
+        "tail_cost": tail.cost,
+        "tail_cost_type": type(tail.cost).__name__,
+    }
 
 
 def stream_async() -> dict[str, Any]:
@@ -104,8 +113,9 @@ def tool_stream() -> dict[str, Any]:
 def stream_error_mid_way() -> dict[str, Any]:
     """The README: mid-stream errors raise the same MeshAPIError from inside the iterator."""
     printed = ""
-    params = ChatCompletionParams(model="fake/cut-3",
-                                  messages=[ChatMessage(role="user", content="one two three four five")])
+    params = ChatCompletionParams(
+        model="fake/cut-3", messages=[ChatMessage(role="user", content="one two three four five")]
+    )
     try:
         for chunk in client().chat.completions.stream(params):
             if chunk.choices and chunk.choices[0].delta:

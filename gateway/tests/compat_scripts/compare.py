@@ -16,10 +16,14 @@ PROMPT = "Summarize this paragraph in one sentence: ..."
 
 def create() -> dict[str, Any]:
     reply = client().compare.create(CompareParams(models=MODELS, messages=[ChatMessage(role="user", content=PROMPT)]))
-    return {"models": reply.models, "results": [{"model": r.model, "content": r.content, "error": r.error}
-                                                for r in reply.results],
-            "comparison": reply.comparison, "comparison_model": reply.comparison_model, "partial": reply.partial,
-            "comparison_id": reply.comparison_id}
+    return {
+        "models": reply.models,
+        "results": [{"model": r.model, "content": r.content, "error": r.error} for r in reply.results],
+        "comparison": reply.comparison,
+        "comparison_model": reply.comparison_model,
+        "partial": reply.partial,
+        "comparison_id": reply.comparison_id,
+    }
 
 
 def stream() -> dict[str, Any]:
@@ -45,8 +49,11 @@ def stream() -> dict[str, Any]:
 def stream_with_a_failing_model() -> dict[str, Any]:
     """One model fails: the stream goes on and reports it as data, never as a fatal error frame."""
     names, failures, texts = [], [], {}
-    params = CompareParams(models=["openai/gpt-4o-mini", "fake/fail-400"],
-                           messages=[ChatMessage(role="user", content="hi")], skip_comparison=True)
+    params = CompareParams(
+        models=["openai/gpt-4o-mini", "fake/fail-400"],
+        messages=[ChatMessage(role="user", content="hi")],
+        skip_comparison=True,
+    )
     for event in client().compare.stream(params):
         names.append(event.event)
         data = event.data or {}

@@ -33,9 +33,16 @@ def client(token: str = "", **options: Any) -> Any:
 
 def error_view(exc: Any) -> dict[str, Any]:
     """The MeshAPIError fields the README's error-handling block reads."""
-    return {"raised": "MeshAPIError", "status": exc.status, "error_code": exc.error_code, "message": str(exc),
-            "request_id": exc.request_id, "details": exc.details, "provider_error": exc.provider_error,
-            "retry_after_seconds": exc.retry_after_seconds}
+    return {
+        "raised": "MeshAPIError",
+        "status": exc.status,
+        "error_code": exc.error_code,
+        "message": str(exc),
+        "request_id": exc.request_id,
+        "details": exc.details,
+        "provider_error": exc.provider_error,
+        "retry_after_seconds": exc.retry_after_seconds,
+    }
 
 
 def step(name: str, action: Callable[[], Any]) -> None:
@@ -45,8 +52,11 @@ def step(name: str, action: Callable[[], Any]) -> None:
     except meshapi.MeshAPIError as exc:
         _results[name] = error_view(exc)
     except Exception as exc:  # any other failure is reported, not hidden
-        _results[name] = {"raised": type(exc).__name__, "message": str(exc)[:2000],
-                          "traceback": traceback.format_exc()[-3000:]}
+        _results[name] = {
+            "raised": type(exc).__name__,
+            "message": str(exc)[:2000],
+            "traceback": traceback.format_exc()[-3000:],
+        }
 
 
 def report() -> None:

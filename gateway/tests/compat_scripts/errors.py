@@ -31,9 +31,16 @@ def handled(token: str = "", **fields: Any) -> dict[str, Any]:
             printed.append(f"Provider error: {e.provider_error}")
         elif e.error_code == "validation_error":
             printed.append(f"Invalid request: {e.details}")
-        return {"printed": printed, "status": e.status, "error_code": e.error_code, "message": str(e),
-                "request_id": e.request_id, "details": e.details, "provider_error": e.provider_error,
-                "retry_after_seconds": e.retry_after_seconds}
+        return {
+            "printed": printed,
+            "status": e.status,
+            "error_code": e.error_code,
+            "message": str(e),
+            "request_id": e.request_id,
+            "details": e.details,
+            "provider_error": e.provider_error,
+            "retry_after_seconds": e.retry_after_seconds,
+        }
     return {"raised": None}
 
 
@@ -58,6 +65,8 @@ step("validation_error", lambda: handled(model="openai/gpt-4o-mini", temperature
 step("unauthorized", lambda: handled("rsk_not-a-real-key", model="openai/gpt-4o-mini"))
 step("rate_limit_exceeded", rate_limited)
 step("upstream_error", lambda: handled(model="fake/fail-500"))
+
+
 def document_upload() -> dict[str, Any]:
     """0.1.11's document upload (``rag.init_upload``) is not served: it must fail cleanly, in the envelope."""
     from meshapi import InitUploadRequest

@@ -29,16 +29,26 @@ def search_unconfigured() -> Any:
 def search_configured() -> dict[str, Any]:
     c = meshapi.MeshAPI(base_url=SEARCH_URL, token=SEARCH_KEY, max_retries=0)
     found = c.web.search(meshapi.WebSearchParams(query="weather in Paris", max_results=2))
-    return {"provider": found.provider, "urls": [r.url for r in found.results],
-            "titles": [r.title for r in found.results], "request_id": bool(found.request_id)}
+    return {
+        "provider": found.provider,
+        "urls": [r.url for r in found.results],
+        "titles": [r.title for r in found.results],
+        "request_id": bool(found.request_id),
+    }
 
 
 def models() -> dict[str, Any]:
     c = client()
     one = c.models.get("openai/gpt-4o-mini")
     page = c.models.search(meshapi.ModelSearchParams(q="openai", sort="id", limit=2))
-    return {"get": one.id, "brand": one.brand, "items": [m.id for m in page.items], "total": page.total,
-            "limit": page.limit, "brands": page.brands}
+    return {
+        "get": one.id,
+        "brand": one.brand,
+        "items": [m.id for m in page.items],
+        "total": page.total,
+        "limit": page.limit,
+        "brands": page.brands,
+    }
 
 
 step("router_select", select)

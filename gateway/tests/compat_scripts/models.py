@@ -16,16 +16,22 @@ def listing(token: str = "") -> dict[str, Any]:
     lines = []
     for m in paid[:5]:
         lines.append(
-            f"{m.id}: prompt ${m.pricing.prompt_usd_per_1k}/1k, "
-            f"completion ${m.pricing.completion_usd_per_1k}/1k"
+            f"{m.id}: prompt ${m.pricing.prompt_usd_per_1k}/1k, completion ${m.pricing.completion_usd_per_1k}/1k"
         )
     priced = [m for m in all_models if m.pricing is not None]
-    return {"all": [m.id for m in all_models], "free": [m.id for m in free], "paid": [m.id for m in paid],
-            "free_flags": [m.is_free for m in free], "paid_flags": [m.is_free for m in paid], "printed": lines,
-            "price_types": sorted({type(v).__name__ for m in priced
-                                   for v in m.pricing.model_dump().values() if v is not None}),
-            "free_prices": [(m.pricing.prompt_usd_per_1k, m.pricing.completion_usd_per_1k) for m in free],
-            "filtered_free": [m.id for m in c.models.list(free=True)]}
+    return {
+        "all": [m.id for m in all_models],
+        "free": [m.id for m in free],
+        "paid": [m.id for m in paid],
+        "free_flags": [m.is_free for m in free],
+        "paid_flags": [m.is_free for m in paid],
+        "printed": lines,
+        "price_types": sorted(
+            {type(v).__name__ for m in priced for v in m.pricing.model_dump().values() if v is not None}
+        ),
+        "free_prices": [(m.pricing.prompt_usd_per_1k, m.pricing.completion_usd_per_1k) for m in free],
+        "filtered_free": [m.id for m in c.models.list(free=True)],
+    }
 
 
 step("with_key", listing)

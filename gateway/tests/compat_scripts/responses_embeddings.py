@@ -19,10 +19,19 @@ def _params() -> ResponsesParams:
 
 def responses_create() -> dict[str, Any]:
     reply = client().responses.create(_params())
-    text = "".join(part.get("text", "") for item in reply.output or [] if item.get("type") == "message"
-                   for part in item.get("content") or [])
-    return {"output": reply.output, "text": text, "status": reply.status, "object": reply.object,
-            "usage": reply.usage.model_dump() if reply.usage else None}
+    text = "".join(
+        part.get("text", "")
+        for item in reply.output or []
+        if item.get("type") == "message"
+        for part in item.get("content") or []
+    )
+    return {
+        "output": reply.output,
+        "text": text,
+        "status": reply.status,
+        "object": reply.object,
+        "usage": reply.usage.model_dump() if reply.usage else None,
+    }
 
 
 def responses_stream() -> dict[str, Any]:
@@ -43,8 +52,13 @@ def embeddings() -> dict[str, Any]:
             input=["hello world", "goodbye world"],
         )
     )
-    return {"dimensions": len(result.data[0].embedding), "items": len(result.data), "object": result.object,
-            "indexes": [d.index for d in result.data], "usage": result.usage.model_dump() if result.usage else None}
+    return {
+        "dimensions": len(result.data[0].embedding),
+        "items": len(result.data),
+        "object": result.object,
+        "indexes": [d.index for d in result.data],
+        "usage": result.usage.model_dump() if result.usage else None,
+    }
 
 
 step("responses_create", responses_create)

@@ -46,10 +46,15 @@ def crud() -> dict[str, Any]:
     t = ctrl.templates.get(template_id)
     updated = ctrl.templates.update(template_id, UpdateTemplateParams(model="openai/gpt-4o"))
     deleted = ctrl.templates.delete(template_id)
-    return {"listed": [x.name for x in templates if x.id == template_id],
-            "listed_with_key": [x.name for x in with_key if x.id == template_id], "got": t.name,
-            "updated_model": updated.model, "updated_system": updated.system, "deleted": deleted,
-            "after_delete": [x.id for x in ctrl.templates.list() if x.id == template_id]}
+    return {
+        "listed": [x.name for x in templates if x.id == template_id],
+        "listed_with_key": [x.name for x in with_key if x.id == template_id],
+        "got": t.name,
+        "updated_model": updated.model,
+        "updated_system": updated.system,
+        "deleted": deleted,
+        "after_delete": [x.id for x in ctrl.templates.list() if x.id == template_id],
+    }
 
 
 step("create", create)

@@ -47,8 +47,11 @@ def ledger(gw: Gateway | str, owner: str) -> list[LedgerEntry]:
 
 def ledger_sum(gw: Gateway | str, owner: str) -> tuple[int, Decimal]:
     async def q(session: Any) -> tuple[int, Decimal]:
-        n, total = (await session.execute(select(func.count(), func.coalesce(func.sum(LedgerEntry.cost_usd), 0))
-                                          .where(LedgerEntry.owner == owner))).one()
+        n, total = (
+            await session.execute(
+                select(func.count(), func.coalesce(func.sum(LedgerEntry.cost_usd), 0)).where(LedgerEntry.owner == owner)
+            )
+        ).one()
         return int(n), Decimal(total)
 
     return _run(gw, q)  # type: ignore[no-any-return]

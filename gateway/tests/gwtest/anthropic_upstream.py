@@ -32,9 +32,25 @@ from starlette.routing import Route
 
 from gwtest.openai_upstream import Recorder
 
-TOP_LEVEL_FIELDS = {"model", "messages", "max_tokens", "system", "stop_sequences", "stream", "temperature", "top_p",
-                    "top_k", "tools", "tool_choice", "metadata", "thinking", "service_tier", "container",
-                    "mcp_servers", "context_management"}
+TOP_LEVEL_FIELDS = {
+    "model",
+    "messages",
+    "max_tokens",
+    "system",
+    "stop_sequences",
+    "stream",
+    "temperature",
+    "top_p",
+    "top_k",
+    "tools",
+    "tool_choice",
+    "metadata",
+    "thinking",
+    "service_tier",
+    "container",
+    "mcp_servers",
+    "context_management",
+}
 BLOCK_TYPES = {"text", "image", "document", "tool_use", "tool_result", "thinking", "redacted_thinking"}
 
 # --- documented examples ------------------------------------------------------------------
@@ -51,48 +67,111 @@ DOC_MESSAGE = {
 }
 
 DOC_BASIC_STREAM = [
-    ("message_start", {"type": "message_start", "message": {
-        "id": "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY", "type": "message", "role": "assistant", "content": [],
-        "model": "claude-sonnet-4-5-20250929", "stop_reason": None, "stop_sequence": None,
-        "usage": {"input_tokens": 25, "output_tokens": 1}}}),
+    (
+        "message_start",
+        {
+            "type": "message_start",
+            "message": {
+                "id": "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY",
+                "type": "message",
+                "role": "assistant",
+                "content": [],
+                "model": "claude-sonnet-4-5-20250929",
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": 25, "output_tokens": 1},
+            },
+        },
+    ),
     ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
     ("ping", {"type": "ping"}),
-    *[("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}})
-      for t in ("Hello", "!")],
+    *[
+        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}})
+        for t in ("Hello", "!")
+    ],
     ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-    ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                       "usage": {"output_tokens": 15}}),
+    (
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": 15},
+        },
+    ),
     ("message_stop", {"type": "message_stop"}),
 ]
 
 DOC_TOOL_TEXT = "Okay, let's check the weather for San Francisco, CA:"
 DOC_TOOL_INPUT = {"location": "San Francisco, CA", "unit": "fahrenheit"}
 DOC_TOOL_ID = "toolu_01T1x1fJ34qAmk2tNTrN7Up6"
-_TOOL_TEXT_PIECES = ["Okay", ",", " let", "'s", " check", " the", " weather", " for", " San", " Francisco", ",", " CA",
-                     ":"]
-_TOOL_JSON_PIECES = ["", "{\"location\":", " \"San", " Francisc", "o,", " CA\"", ", ", "\"unit\": \"fah", "renheit\"}"]
+_TOOL_TEXT_PIECES = [
+    "Okay",
+    ",",
+    " let",
+    "'s",
+    " check",
+    " the",
+    " weather",
+    " for",
+    " San",
+    " Francisco",
+    ",",
+    " CA",
+    ":",
+]
+_TOOL_JSON_PIECES = ["", '{"location":', ' "San', " Francisc", "o,", ' CA"', ", ", '"unit": "fah', 'renheit"}']
 DOC_TOOL_STREAM = [
-    ("message_start", {"type": "message_start", "message": {
-        "id": "msg_014p7gG3wDgGV9EUtLvnow3U", "type": "message", "role": "assistant", "model": "claude-opus-4-6",
-        "stop_sequence": None, "usage": {"input_tokens": 472, "output_tokens": 2}, "content": [],
-        "stop_reason": None}}),
+    (
+        "message_start",
+        {
+            "type": "message_start",
+            "message": {
+                "id": "msg_014p7gG3wDgGV9EUtLvnow3U",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-opus-4-6",
+                "stop_sequence": None,
+                "usage": {"input_tokens": 472, "output_tokens": 2},
+                "content": [],
+                "stop_reason": None,
+            },
+        },
+    ),
     ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
     ("ping", {"type": "ping"}),
-    *[("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}})
-      for t in _TOOL_TEXT_PIECES],
+    *[
+        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}})
+        for t in _TOOL_TEXT_PIECES
+    ],
     ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-    ("content_block_start", {"type": "content_block_start", "index": 1, "content_block": {
-        "type": "tool_use", "id": DOC_TOOL_ID, "name": "get_weather", "input": {}}}),
-    *[("content_block_delta", {"type": "content_block_delta", "index": 1,
-                               "delta": {"type": "input_json_delta", "partial_json": p}}) for p in _TOOL_JSON_PIECES],
+    (
+        "content_block_start",
+        {
+            "type": "content_block_start",
+            "index": 1,
+            "content_block": {"type": "tool_use", "id": DOC_TOOL_ID, "name": "get_weather", "input": {}},
+        },
+    ),
+    *[
+        (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": p}},
+        )
+        for p in _TOOL_JSON_PIECES
+    ],
     ("content_block_stop", {"type": "content_block_stop", "index": 1}),
-    ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
-                       "usage": {"output_tokens": 89}}),
+    (
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+            "usage": {"output_tokens": 89},
+        },
+    ),
     ("message_stop", {"type": "message_stop"}),
 ]
 
-DOC_THINKING = ("I need to find the GCD of 1071 and 462 using the Euclidean algorithm.\n\n"
-                "1071 = 2 \u00d7 462 + 147")
+DOC_THINKING = "I need to find the GCD of 1071 and 462 using the Euclidean algorithm.\n\n1071 = 2 \u00d7 462 + 147"
 DOC_THINKING_SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds..."
 DOC_THINKING_ANSWER = "The greatest common divisor of 1071 and 462 is **21**."
 
@@ -119,6 +198,7 @@ def _error(status: int, message: str | None = None) -> Response:
 
 
 # --- request checks -----------------------------------------------------------------------
+
 
 def check_request(headers: dict[str, str], body: Any) -> tuple[int, str] | None:
     """(status, message) for the first documented rule the request breaks, else None."""
@@ -150,7 +230,7 @@ def check_request(headers: dict[str, str], body: Any) -> tuple[int, str] | None:
         if role not in ("user", "assistant"):
             return 400, f"messages.{i}.role: Input should be 'user' or 'assistant'"
         if i > 0 and messages[i - 1].get("role") == role:
-            return 400, "messages: roles must alternate between \"user\" and \"assistant\""
+            return 400, 'messages: roles must alternate between "user" and "assistant"'
         content = m.get("content")
         blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
         if not isinstance(blocks, list) or not blocks:
@@ -190,6 +270,7 @@ def check_request(headers: dict[str, str], body: Any) -> tuple[int, str] | None:
 
 # --- answers ------------------------------------------------------------------------------
 
+
 def _last_user_text(messages: list[dict[str, Any]]) -> str:
     for m in reversed(messages):
         if m.get("role") == "user":
@@ -200,10 +281,19 @@ def _last_user_text(messages: list[dict[str, Any]]) -> str:
     return ""
 
 
-def _message(model: str, content: list[dict[str, Any]], stop_reason: str, usage: dict[str, Any],
-             stop_sequence: str | None = None) -> dict[str, Any]:
-    return {"id": "msg_01XFDUDYJgAACzvnptvVoYEL", "type": "message", "role": "assistant", "model": model,
-            "content": content, "stop_reason": stop_reason, "stop_sequence": stop_sequence, "usage": usage}
+def _message(
+    model: str, content: list[dict[str, Any]], stop_reason: str, usage: dict[str, Any], stop_sequence: str | None = None
+) -> dict[str, Any]:
+    return {
+        "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop_reason,
+        "stop_sequence": stop_sequence,
+        "usage": usage,
+    }
 
 
 def answer(body: dict[str, Any]) -> dict[str, Any]:
@@ -213,34 +303,69 @@ def answer(body: dict[str, Any]) -> dict[str, Any]:
         return DOC_MESSAGE
     if model == "claude-tools":
         name = tools[0]["name"] if tools else "get_weather"
-        return _message(model, [{"type": "text", "text": DOC_TOOL_TEXT},
-                                {"type": "tool_use", "id": DOC_TOOL_ID, "name": name, "input": DOC_TOOL_INPUT}],
-                        "tool_use", {"input_tokens": 472, "output_tokens": 89})
+        return _message(
+            model,
+            [
+                {"type": "text", "text": DOC_TOOL_TEXT},
+                {"type": "tool_use", "id": DOC_TOOL_ID, "name": name, "input": DOC_TOOL_INPUT},
+            ],
+            "tool_use",
+            {"input_tokens": 472, "output_tokens": 89},
+        )
     if model == "claude-parallel":
         names = [t["name"] for t in tools] or ["get_weather"]
-        return _message(model, [
-            {"type": "tool_use", "id": "toolu_01A", "name": names[0], "input": {"location": "San Francisco, CA"}},
-            {"type": "tool_use", "id": "toolu_01B", "name": names[-1], "input": {"location": "New York, NY"}},
-        ], "tool_use", {"input_tokens": 500, "output_tokens": 120})
+        return _message(
+            model,
+            [
+                {"type": "tool_use", "id": "toolu_01A", "name": names[0], "input": {"location": "San Francisco, CA"}},
+                {"type": "tool_use", "id": "toolu_01B", "name": names[-1], "input": {"location": "New York, NY"}},
+            ],
+            "tool_use",
+            {"input_tokens": 500, "output_tokens": 120},
+        )
     if model == "claude-thinking":
-        return _message(model, [{"type": "thinking", "thinking": DOC_THINKING, "signature": DOC_THINKING_SIGNATURE},
-                                {"type": "text", "text": DOC_THINKING_ANSWER}],
-                        "end_turn", {"input_tokens": 60, "output_tokens": 240})
+        return _message(
+            model,
+            [
+                {"type": "thinking", "thinking": DOC_THINKING, "signature": DOC_THINKING_SIGNATURE},
+                {"type": "text", "text": DOC_THINKING_ANSWER},
+            ],
+            "end_turn",
+            {"input_tokens": 60, "output_tokens": 240},
+        )
     if model == "claude-cached":
-        return _message(model, [{"type": "text", "text": "From the cached book: it was the best of times."}],
-                        "end_turn", {"input_tokens": 21, "cache_creation_input_tokens": 188,
-                                     "cache_read_input_tokens": 1800, "output_tokens": 12})
+        return _message(
+            model,
+            [{"type": "text", "text": "From the cached book: it was the best of times."}],
+            "end_turn",
+            {
+                "input_tokens": 21,
+                "cache_creation_input_tokens": 188,
+                "cache_read_input_tokens": 1800,
+                "output_tokens": 12,
+            },
+        )
     text = "echo: " + _last_user_text(body["messages"])
     if model == "claude-stop" and body.get("stop_sequences"):
         stop = body["stop_sequences"][0]
-        return _message(model, [{"type": "text", "text": "one two"}], "stop_sequence",
-                        {"input_tokens": 10, "output_tokens": 2}, stop_sequence=stop)
+        return _message(
+            model,
+            [{"type": "text", "text": "one two"}],
+            "stop_sequence",
+            {"input_tokens": 10, "output_tokens": 2},
+            stop_sequence=stop,
+        )
     if model == "claude-length":
         words = text.split(" ")[: body["max_tokens"]]
-        return _message(model, [{"type": "text", "text": " ".join(words)}], "max_tokens",
-                        {"input_tokens": 10, "output_tokens": len(words)})
-    return _message(model, [{"type": "text", "text": text}], "end_turn",
-                    {"input_tokens": 10, "output_tokens": len(text.split())})
+        return _message(
+            model,
+            [{"type": "text", "text": " ".join(words)}],
+            "max_tokens",
+            {"input_tokens": 10, "output_tokens": len(words)},
+        )
+    return _message(
+        model, [{"type": "text", "text": text}], "end_turn", {"input_tokens": 10, "output_tokens": len(text.split())}
+    )
 
 
 def events_for(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -249,8 +374,11 @@ def events_for(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     usage = dict(message["usage"])
     start["usage"] = {**usage, "output_tokens": 1}
     out: list[tuple[str, dict[str, Any]]] = [
-        ("message_start", {"type": "message_start",
-                           "message": {**start, "content": [], "stop_reason": None, "stop_sequence": None}})]
+        (
+            "message_start",
+            {"type": "message_start", "message": {**start, "content": [], "stop_reason": None, "stop_sequence": None}},
+        )
+    ]
     for i, block in enumerate(message["content"]):
         kind = block["type"]
         if kind == "text":
@@ -260,22 +388,28 @@ def events_for(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         elif kind == "thinking":
             first = {"type": "thinking", "thinking": ""}
             text = block["thinking"]
-            deltas = [{"type": "thinking_delta", "thinking": text[j:j + 20]} for j in range(0, len(text), 20)]
+            deltas = [{"type": "thinking_delta", "thinking": text[j : j + 20]} for j in range(0, len(text), 20)]
             deltas.append({"type": "signature_delta", "signature": block["signature"]})
         else:
             first = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
             raw = json.dumps(block["input"])
             deltas = [{"type": "input_json_delta", "partial_json": ""}]
-            deltas += [{"type": "input_json_delta", "partial_json": raw[j:j + 6]} for j in range(0, len(raw), 6)]
+            deltas += [{"type": "input_json_delta", "partial_json": raw[j : j + 6]} for j in range(0, len(raw), 6)]
         out.append(("content_block_start", {"type": "content_block_start", "index": i, "content_block": first}))
         if i == 0:
             out.append(("ping", {"type": "ping"}))
         out.extend(("content_block_delta", {"type": "content_block_delta", "index": i, "delta": d}) for d in deltas)
         out.append(("content_block_stop", {"type": "content_block_stop", "index": i}))
-    out.append(("message_delta", {"type": "message_delta",
-                                  "delta": {"stop_reason": message["stop_reason"],
-                                            "stop_sequence": message.get("stop_sequence")},
-                                  "usage": {"output_tokens": usage["output_tokens"]}}))
+    out.append(
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": message["stop_reason"], "stop_sequence": message.get("stop_sequence")},
+                "usage": {"output_tokens": usage["output_tokens"]},
+            },
+        )
+    )
     out.append(("message_stop", {"type": "message_stop"}))
     return out
 
@@ -313,8 +447,8 @@ def make_app(recorder: Recorder) -> Starlette:
         if problem is not None:
             return _error(problem[0], problem[1])
         model = body["model"]
-        if model.startswith("claude-error-") and model[len("claude-error-"):].isdigit():
-            return _error(int(model[len("claude-error-"):]))
+        if model.startswith("claude-error-") and model[len("claude-error-") :].isdigit():
+            return _error(int(model[len("claude-error-") :]))
         message = answer(body)
         if not body.get("stream"):
             return JSONResponse(message)
@@ -335,8 +469,12 @@ def make_app(recorder: Recorder) -> Starlette:
             return _error(400, "count_tokens takes model, messages, system, tools, tool_choice and thinking")
         return JSONResponse({"input_tokens": count_words(body)})
 
-    return Starlette(routes=[Route("/v1/messages", messages, methods=["POST"]),
-                             Route("/v1/messages/count_tokens", count_tokens, methods=["POST"])])
+    return Starlette(
+        routes=[
+            Route("/v1/messages", messages, methods=["POST"]),
+            Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+        ]
+    )
 
 
 def count_words(body: dict[str, Any]) -> int:

@@ -32,8 +32,11 @@ def _toml_value(value: Any) -> str:
 
 def to_toml(data: dict[str, Any]) -> str:
     """Enough TOML for gateway settings: scalars, one level of tables, arrays of tables."""
-    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)
-             and not (isinstance(v, list) and v and isinstance(v[0], dict))]
+    lines = [
+        f"{k} = {_toml_value(v)}"
+        for k, v in data.items()
+        if not isinstance(v, dict) and not (isinstance(v, list) and v and isinstance(v[0], dict))
+    ]
     for k, v in data.items():
         if isinstance(v, dict):
             lines += ["", f"[{k}]", *(f"{kk} = {_toml_value(vv)}" for kk, vv in v.items())]
@@ -49,9 +52,16 @@ class BatchGatewayProcess:
     def __init__(self, folder: Path, settings: dict[str, Any], command: str = "serve", port: int | None = None) -> None:
         self.folder = folder
         self.port = port or free_port()
-        self.settings = {"host": "127.0.0.1", "port": self.port, "data_dir": str(folder),
-                         "builtin_catalog": False, "jwt_secret": "test-secret-" + "x" * 32,
-                         "key_cache_refresh_seconds": 0.5, "local_model": {"enabled": False}, **settings}
+        self.settings = {
+            "host": "127.0.0.1",
+            "port": self.port,
+            "data_dir": str(folder),
+            "builtin_catalog": False,
+            "jwt_secret": "test-secret-" + "x" * 32,
+            "key_cache_refresh_seconds": 0.5,
+            "local_model": {"enabled": False},
+            **settings,
+        }
         self.config = folder / f"gateway-{command}-{self.port}.toml"
         self.config.write_text(to_toml(self.settings))
         self.command = command
@@ -69,8 +79,12 @@ class BatchGatewayProcess:
     def start(self, timeout: float = 60.0) -> "BatchGatewayProcess":
         env = {k: v for k, v in os.environ.items() if not k.startswith("MESHAPI_GATEWAY_")}
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "meshapi_gateway", self.command, "--config",
-                                          str(self.config)], stdout=log, stderr=subprocess.STDOUT, env=env)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "meshapi_gateway", self.command, "--config", str(self.config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         if self.command != "serve":
             return self
         deadline = time.monotonic() + timeout

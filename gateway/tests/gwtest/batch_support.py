@@ -15,8 +15,13 @@ TERMINAL = ("completed", "failed", "expired", "cancelled")
 
 def batch_catalog(upstream_url: str) -> list[dict[str, Any]]:
     """The fake catalog plus slow models (``fake/slow-<s>`` answers after s seconds)."""
-    common = {"provider": "openai_compat", "base_url": upstream_url, "api_key": "sk-fake",
-              "prompt_usd_per_1m": "1", "completion_usd_per_1m": "2"}
+    common = {
+        "provider": "openai_compat",
+        "base_url": upstream_url,
+        "api_key": "sk-fake",
+        "prompt_usd_per_1m": "1",
+        "completion_usd_per_1m": "2",
+    }
     slow = [{"id": f"fake/slow-{s}", "upstream_model": f"slow-{s}", **common} for s in ("0.3", "1", "2")]
     # The seed README's model id, answered by the fake upstream's echo.
     seed = {"id": "openai/gpt-4o-mini", "upstream_model": "echo", **common}
@@ -24,8 +29,12 @@ def batch_catalog(upstream_url: str) -> list[dict[str, Any]]:
 
 
 def chat_line(custom_id: str, text: str | None = None, model: str = "fake/echo") -> dict[str, Any]:
-    return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions",
-            "body": {"model": model, "messages": [{"role": "user", "content": text or f"say {custom_id}"}]}}
+    return {
+        "custom_id": custom_id,
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {"model": model, "messages": [{"role": "user", "content": text or f"say {custom_id}"}]},
+    }
 
 
 def jsonl(lines: list[dict[str, Any]]) -> bytes:
@@ -48,8 +57,9 @@ def wait_for(check: Callable[[], Any], timeout: float = 60.0, interval: float = 
         time.sleep(interval)
 
 
-def wait_batch(client: httpx.Client, batch_id: str, statuses: tuple[str, ...] = TERMINAL,
-               timeout: float = 60.0) -> dict[str, Any]:
+def wait_batch(
+    client: httpx.Client, batch_id: str, statuses: tuple[str, ...] = TERMINAL, timeout: float = 60.0
+) -> dict[str, Any]:
     def check() -> dict[str, Any] | None:
         r = client.get(f"/v1/batches/{batch_id}")
         assert r.status_code == 200, r.text
@@ -74,8 +84,10 @@ def ledger_rows(database_url: str, request_id_prefix: str) -> list[dict[str, Any
                 names = await conn.run_sync(lambda c: inspect(c).get_table_names())
                 if "ledger_entries" not in names:
                     return None
-                rows = await conn.execute(text("SELECT request_id, kind, cost_usd FROM ledger_entries "
-                                               "WHERE request_id LIKE :p"), {"p": request_id_prefix + "%"})
+                rows = await conn.execute(
+                    text("SELECT request_id, kind, cost_usd FROM ledger_entries WHERE request_id LIKE :p"),
+                    {"p": request_id_prefix + "%"},
+                )
                 return [dict(r._mapping) for r in rows]
         finally:
             await engine.dispose()

@@ -185,27 +185,46 @@ class FaultyUpstream:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         writer.transport.abort()
 
-    async def _serve(self, behaviour: str, model: str, body: dict[str, Any], reader: asyncio.StreamReader,
-                     writer: asyncio.StreamWriter) -> bool:
+    async def _serve(
+        self,
+        behaviour: str,
+        model: str,
+        body: dict[str, Any],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> bool:
         kind, _, arg = behaviour.partition(":")
         stream = bool(body.get("stream"))
         if kind == "status":
             code, _, retry_after = arg.partition(":")
             extra = f"retry-after: {retry_after}\r\n" if retry_after else ""
-            payload = json.dumps({"error": {"message": f"scripted {code}", "type": "server_error",
-                                            "code": f"e{code}"}}).encode()
-            writer.write(f"HTTP/1.1 {code} Scripted\r\ncontent-type: application/json\r\n{extra}"
-                         f"content-length: {len(payload)}\r\n\r\n".encode() + payload)
+            payload = json.dumps(
+                {"error": {"message": f"scripted {code}", "type": "server_error", "code": f"e{code}"}}
+            ).encode()
+            writer.write(
+                f"HTTP/1.1 {code} Scripted\r\ncontent-type: application/json\r\n{extra}"
+                f"content-length: {len(payload)}\r\n\r\n".encode()
+                + payload
+            )
             await writer.drain()
             return True
         if kind == "reset":
             self._reset(writer)
             return False
         if kind == "context":
-            payload = json.dumps({"error": {"message": "This model's maximum context length is 1000 tokens.",
-                                            "type": "invalid_request_error", "code": "context_length_exceeded"}})
-            writer.write(b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
-                         b"content-length: %d\r\n\r\n%s" % (len(payload), payload.encode()))
+            payload = json.dumps(
+                {
+                    "error": {
+                        "message": "This model's maximum context length is 1000 tokens.",
+                        "type": "invalid_request_error",
+                        "code": "context_length_exceeded",
+                    }
+                }
+            )
+            writer.write(
+                b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+                b"content-length: %d\r\n\r\n%s" % (len(payload), payload.encode())
+            )
             await writer.drain()
             return True
         if kind == "slow":
@@ -214,8 +233,11 @@ class FaultyUpstream:
             kind, arg = "ok", ""
         words = f"answer from {model}".split(" ")
         prompt_tokens, completion_tokens = 10, len(words)
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                 "total_tokens": prompt_tokens + completion_tokens}
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
         if not stream:
             return await self._whole(kind, arg, model, words, usage, reader, writer)
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
@@ -229,12 +251,14 @@ class FaultyUpstream:
             await send(b"<html><body>502 Bad Gateway</body></html>\n")
             await send(b"")  # the chunked terminator: the body ends cleanly, without a single event
             return True
-        base = {"id": "chatcmpl-faulty", "object": "chat.completion.chunk", "created": int(time.time()),
-                "model": model}
-        events = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
-                                        "finish_reason": None}]}]
-        events += [{**base, "choices": [{"index": 0, "delta": {"content": w if i == 0 else " " + w},
-                                         "finish_reason": None}]} for i, w in enumerate(words)]
+        base = {"id": "chatcmpl-faulty", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+        events = [
+            {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
+        ]
+        events += [
+            {**base, "choices": [{"index": 0, "delta": {"content": w if i == 0 else " " + w}, "finish_reason": None}]}
+            for i, w in enumerate(words)
+        ]
         events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         events.append({**base, "choices": [], "usage": usage})
         limit = int(arg) if arg and kind != "drip" else 0
@@ -257,16 +281,35 @@ class FaultyUpstream:
         await send(b"")
         return True
 
-    async def _whole(self, kind: str, arg: str, model: str, words: list[str], usage: dict[str, int],
-                     reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    async def _whole(
+        self,
+        kind: str,
+        arg: str,
+        model: str,
+        words: list[str],
+        usage: dict[str, int],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> bool:
         if kind in ("badjson", "badsse"):
             payload = b'{"id": "chatcmpl-faulty", "choices": [{"message": '
         else:
-            payload = json.dumps({
-                "id": "chatcmpl-faulty", "object": "chat.completion", "created": int(time.time()), "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": " ".join(words)},
-                             "finish_reason": "stop"}],
-                "usage": usage}).encode()
+            payload = json.dumps(
+                {
+                    "id": "chatcmpl-faulty",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": " ".join(words)},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": usage,
+                }
+            ).encode()
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(payload))
         if kind == "cut":
             writer.write(payload[: len(payload) // 2])

@@ -52,9 +52,15 @@ class GatewayProcess:
     def __init__(self, tmp: Path, upstream_url: str, port: int | None = None, **overrides: Any) -> None:
         self.port = port or free_port()
         self.settings: dict[str, Any] = {
-            "host": "127.0.0.1", "port": self.port, "data_dir": str(tmp), "builtin_catalog": False,
-            "local_model": {"enabled": False}, "models": fake_models(upstream_url),
-            "jwt_secret": "test-secret-" + "x" * 32, "log_level": "warning", **overrides,
+            "host": "127.0.0.1",
+            "port": self.port,
+            "data_dir": str(tmp),
+            "builtin_catalog": False,
+            "local_model": {"enabled": False},
+            "models": fake_models(upstream_url),
+            "jwt_secret": "test-secret-" + "x" * 32,
+            "log_level": "warning",
+            **overrides,
         }
         self.config = write_config(tmp / "gateway.toml", self.settings)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -72,8 +78,13 @@ class GatewayProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MESHAPI_GATEWAY_")}
         with open(self.log, "wb") as log:
             command = [sys.executable, "-m", "meshapi_gateway", "serve", "--config", str(self.config)]
-            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                         preexec_fn=self._limit_files if self.open_file_limit else None)
+            self.proc = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                preexec_fn=self._limit_files if self.open_file_limit else None,
+            )
         deadline = time.monotonic() + timeout
         while True:
             try:

@@ -32,42 +32,84 @@ from starlette.routing import Route
 
 from gwtest.openai_upstream import Recorder
 
-TOP_LEVEL = {"contents", "systemInstruction", "tools", "toolConfig", "generationConfig", "safetySettings",
-             "cachedContent"}
-GENERATION_CONFIG = {"stopSequences", "responseMimeType", "responseSchema", "responseJsonSchema", "candidateCount",
-                     "maxOutputTokens", "temperature", "topP", "topK", "seed", "presencePenalty", "frequencyPenalty",
-                     "responseLogprobs", "logprobs", "thinkingConfig", "responseModalities", "speechConfig",
-                     "mediaResolution"}
-PART_DATA = {"text", "inlineData", "fileData", "functionCall", "functionResponse", "executableCode",
-             "codeExecutionResult"}
+TOP_LEVEL = {
+    "contents",
+    "systemInstruction",
+    "tools",
+    "toolConfig",
+    "generationConfig",
+    "safetySettings",
+    "cachedContent",
+}
+GENERATION_CONFIG = {
+    "stopSequences",
+    "responseMimeType",
+    "responseSchema",
+    "responseJsonSchema",
+    "candidateCount",
+    "maxOutputTokens",
+    "temperature",
+    "topP",
+    "topK",
+    "seed",
+    "presencePenalty",
+    "frequencyPenalty",
+    "responseLogprobs",
+    "logprobs",
+    "thinkingConfig",
+    "responseModalities",
+    "speechConfig",
+    "mediaResolution",
+}
+PART_DATA = {
+    "text",
+    "inlineData",
+    "fileData",
+    "functionCall",
+    "functionResponse",
+    "executableCode",
+    "codeExecutionResult",
+}
 PART_META = {"thought", "thoughtSignature", "videoMetadata"}
 
 # --- documented examples ------------------------------------------------------------------
 
 DOC_TEXT = "AI learns patterns from data to make predictions or decisions."
 DOC_RESPONSE = {
-    "candidates": [{"content": {"parts": [{"text": DOC_TEXT}], "role": "model"}, "finishReason": "STOP",
-                    "index": 0}],
-    "usageMetadata": {"promptTokenCount": 8, "candidatesTokenCount": 12, "totalTokenCount": 20,
-                      "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 8}]},
+    "candidates": [{"content": {"parts": [{"text": DOC_TEXT}], "role": "model"}, "finishReason": "STOP", "index": 0}],
+    "usageMetadata": {
+        "promptTokenCount": 8,
+        "candidatesTokenCount": 12,
+        "totalTokenCount": 20,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 8}],
+    },
     "modelVersion": "gemini-2.5-flash",
     "responseId": "mAitaLmkHPPlz7IPvtfUqQ4",
 }
 DOC_STREAM_PIECES = ["AI learns patterns", " from data to make", " predictions or decisions."]
 DOC_CALL = {"name": "get_current_temperature", "args": {"location": "London"}}
 DOC_SIGNATURE = "CiQB0e2Kb6ZKOH6UEsD0ThYq+Kh5CDcyC2mvKDD3Ex0SOqqVeVMSQQHR7Ypv"
-DOC_PARALLEL = [{"name": "power_disco_ball", "args": {"power": True}},
-                {"name": "start_music", "args": {"energetic": True, "loud": True}},
-                {"name": "dim_lights", "args": {"brightness": 0.5}}]
+DOC_PARALLEL = [
+    {"name": "power_disco_ball", "args": {"power": True}},
+    {"name": "start_music", "args": {"energetic": True, "loud": True}},
+    {"name": "dim_lights", "args": {"brightness": 0.5}},
+]
 DOC_THOUGHT = "**Calculating the sum**\n\nI add the two numbers step by step."
 DOC_THOUGHT_ANSWER = "The sum is 42."
 
-RPC = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED",
-       500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+RPC = {
+    400: "INVALID_ARGUMENT",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
 DOC_ERROR_MESSAGES = {
     400: "Request contains an invalid argument.",
     403: "Method doesn't allow unregistered callers (callers without established identity). Please use API Key "
-         "or other form of API consumer identity to call this API.",
+    "or other form of API consumer identity to call this API.",
     404: "models/nope is not found for API version v1beta, or is not supported for generateContent.",
     429: "You exceeded your current quota, please check your plan and billing details.",
     500: "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting",
@@ -76,21 +118,41 @@ DOC_ERROR_MESSAGES = {
 
 
 def error_body(status: int, message: str | None = None, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    err: dict[str, Any] = {"code": status, "message": message or DOC_ERROR_MESSAGES.get(status, "error"),
-                           "status": RPC.get(status, "UNKNOWN")}
+    err: dict[str, Any] = {
+        "code": status,
+        "message": message or DOC_ERROR_MESSAGES.get(status, "error"),
+        "status": RPC.get(status, "UNKNOWN"),
+    }
     if status == 429 and details is None:
-        details = [{"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
-                       {"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
-                        "quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]},
-                   {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "3s"}]
+        details = [
+            {
+                "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                "violations": [
+                    {
+                        "quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+                        "quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
+                    }
+                ],
+            },
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "3s"},
+        ]
     if details:
         err["details"] = details
     return {"error": err}
 
 
-API_KEY_INVALID = error_body(400, "API key not valid. Please pass a valid API key.", [
-    {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com",
-     "metadata": {"service": "generativelanguage.googleapis.com"}}])
+API_KEY_INVALID = error_body(
+    400,
+    "API key not valid. Please pass a valid API key.",
+    [
+        {
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "API_KEY_INVALID",
+            "domain": "googleapis.com",
+            "metadata": {"service": "generativelanguage.googleapis.com"},
+        }
+    ],
+)
 
 
 def _error(status: int, message: str | None = None) -> Response:
@@ -98,6 +160,7 @@ def _error(status: int, message: str | None = None) -> Response:
 
 
 # --- request checks -----------------------------------------------------------------------
+
 
 def check_request(model: str, headers: dict[str, str], body: Any) -> tuple[int, dict[str, Any]] | None:
     key = headers.get("x-goog-api-key")
@@ -110,12 +173,13 @@ def check_request(model: str, headers: dict[str, str], body: Any) -> tuple[int, 
     unknown = set(body) - TOP_LEVEL
     if unknown:
         name = sorted(unknown)[0]
-        return 400, error_body(400, f"Invalid JSON payload received. Unknown name \"{name}\": Cannot find field.")
+        return 400, error_body(400, f'Invalid JSON payload received. Unknown name "{name}": Cannot find field.')
     unknown = set(body.get("generationConfig") or {}) - GENERATION_CONFIG
     if unknown:
         name = sorted(unknown)[0]
-        return 400, error_body(400, f"Invalid JSON payload received. Unknown name \"{name}\" at "
-                                    "'generation_config': Cannot find field.")
+        return 400, error_body(
+            400, f"Invalid JSON payload received. Unknown name \"{name}\" at 'generation_config': Cannot find field."
+        )
     contents = body.get("contents")
     if not isinstance(contents, list) or not contents:
         return 400, error_body(400, "* GenerateContentRequest.contents: contents is not specified")
@@ -125,8 +189,9 @@ def check_request(model: str, headers: dict[str, str], body: Any) -> tuple[int, 
             return 400, error_body(400, f"Please use a valid role: user, model. (contents[{i}])")
         parts = content.get("parts")
         if not isinstance(parts, list) or not parts:
-            return 400, error_body(400, f"* GenerateContentRequest.contents[{i}].parts: "
-                                        "contents.parts must not be empty.")
+            return 400, error_body(
+                400, f"* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty."
+            )
         calls = []
         for part in parts:
             data = set(part) & PART_DATA
@@ -138,14 +203,20 @@ def check_request(model: str, headers: dict[str, str], body: Any) -> tuple[int, 
                 if content["role"] != "model" or not isinstance(part["functionCall"].get("args", {}), dict):
                     return 400, error_body(400, f"contents[{i}]: function calls belong to model turns")
                 if model.startswith("gemini-3") and not part.get("thoughtSignature"):
-                    return 400, error_body(400, f"Function call `{part['functionCall'].get('name')}` in the "
-                                                f"{i}. content block is missing a `thought_signature`.")
+                    return 400, error_body(
+                        400,
+                        f"Function call `{part['functionCall'].get('name')}` in the "
+                        f"{i}. content block is missing a `thought_signature`.",
+                    )
                 calls.append(part["functionCall"]["name"])
             if "functionResponse" in part:
                 fr = part["functionResponse"]
                 if fr.get("name") not in previous_calls or not isinstance(fr.get("response"), dict):
-                    return 400, error_body(400, f"contents[{i}]: function response {fr.get('name')!r} answers no "
-                                                "function call of the previous turn")
+                    return 400, error_body(
+                        400,
+                        f"contents[{i}]: function response {fr.get('name')!r} answers no "
+                        "function call of the previous turn",
+                    )
         previous_calls = calls
     for tool in body.get("tools") or []:
         for decl in tool.get("functionDeclarations") or []:
@@ -158,6 +229,7 @@ def check_request(model: str, headers: dict[str, str], body: Any) -> tuple[int, 
 
 
 # --- answers ------------------------------------------------------------------------------
+
 
 def _last_user_text(contents: list[dict[str, Any]]) -> str:
     for c in reversed(contents):
@@ -173,23 +245,28 @@ def _declared(body: dict[str, Any]) -> list[str]:
 
 
 def _usage(prompt: int, out: int, **extra: int) -> dict[str, Any]:
-    return {"promptTokenCount": prompt, "candidatesTokenCount": out,
-            "totalTokenCount": prompt + out + extra.get("thoughtsTokenCount", 0), **extra}
+    return {
+        "promptTokenCount": prompt,
+        "candidatesTokenCount": out,
+        "totalTokenCount": prompt + out + extra.get("thoughtsTokenCount", 0),
+        **extra,
+    }
 
 
-def _response(parts: list[dict[str, Any]] | None, finish: str, usage: dict[str, Any], model: str,
-              n: int = 1) -> dict[str, Any]:
+def _response(
+    parts: list[dict[str, Any]] | None, finish: str, usage: dict[str, Any], model: str, n: int = 1
+) -> dict[str, Any]:
     candidates = []
     for i in range(n):
         cand: dict[str, Any] = {"finishReason": finish, "index": i}
         if parts is not None:
             cand["content"] = {"parts": parts if i == 0 else [{"text": f"candidate {i}"}], "role": "model"}
         if finish == "SAFETY":
-            cand["safetyRatings"] = [{"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH",
-                                      "blocked": True}]
+            cand["safetyRatings"] = [
+                {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}
+            ]
         candidates.append(cand)
-    return {"candidates": candidates, "usageMetadata": usage, "modelVersion": model,
-            "responseId": f"resp-{model}"}
+    return {"candidates": candidates, "usageMetadata": usage, "modelVersion": model, "responseId": f"resp-{model}"}
 
 
 def answer(model: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -198,26 +275,37 @@ def answer(model: str, body: dict[str, Any]) -> dict[str, Any]:
     if model == "gemini-doc":
         return DOC_RESPONSE
     if model in ("gemini-tools", "gemini-3-tools"):
-        part: dict[str, Any] = {"functionCall": {"name": names[0] if names else DOC_CALL["name"],
-                                                 "args": DOC_CALL["args"]}}
+        part: dict[str, Any] = {
+            "functionCall": {"name": names[0] if names else DOC_CALL["name"], "args": DOC_CALL["args"]}
+        }
         if model == "gemini-3-tools":
             part["thoughtSignature"] = DOC_SIGNATURE
         return _response([part], "STOP", _usage(70, 16), model)
     if model == "gemini-parallel":
-        parts = [{"functionCall": {"name": names[i] if i < len(names) else c["name"], "args": c["args"]}}
-                 for i, c in enumerate(DOC_PARALLEL)]
+        parts = [
+            {"functionCall": {"name": names[i] if i < len(names) else c["name"], "args": c["args"]}}
+            for i, c in enumerate(DOC_PARALLEL)
+        ]
         return _response(parts, "STOP", _usage(120, 40), model)
     if model == "gemini-safety":
         return _response(None, "SAFETY", _usage(10, 0), model)
     if model == "gemini-blocked":
-        return {"promptFeedback": {"blockReason": "SAFETY", "safetyRatings": []},
-                "usageMetadata": {"promptTokenCount": 9, "totalTokenCount": 9}, "modelVersion": model}
+        return {
+            "promptFeedback": {"blockReason": "SAFETY", "safetyRatings": []},
+            "usageMetadata": {"promptTokenCount": 9, "totalTokenCount": 9},
+            "modelVersion": model,
+        }
     if model == "gemini-thinking":
-        return _response([{"text": DOC_THOUGHT, "thought": True}, {"text": DOC_THOUGHT_ANSWER}], "STOP",
-                         _usage(20, 6, thoughtsTokenCount=150), model)
+        return _response(
+            [{"text": DOC_THOUGHT, "thought": True}, {"text": DOC_THOUGHT_ANSWER}],
+            "STOP",
+            _usage(20, 6, thoughtsTokenCount=150),
+            model,
+        )
     if model == "gemini-cached":
-        return _response([{"text": "From the cached document."}], "STOP",
-                         _usage(4200, 5, cachedContentTokenCount=4096), model)
+        return _response(
+            [{"text": "From the cached document."}], "STOP", _usage(4200, 5, cachedContentTokenCount=4096), model
+        )
     text = "echo: " + _last_user_text(body["contents"])
     if model == "gemini-stop" and config.get("stopSequences"):
         return _response([{"text": "one two"}], "STOP", _usage(10, 2), model)
@@ -241,8 +329,11 @@ def stream_events(model: str, response: dict[str, Any]) -> list[dict[str, Any]]:
     pieces: list[list[dict[str, Any]]] = []
     for part in parts:
         if "text" in part and not part.get("thought"):
-            words = DOC_STREAM_PIECES if model == "gemini-doc" else \
-                [w if i == 0 else " " + w for i, w in enumerate(part["text"].split(" "))]
+            words = (
+                DOC_STREAM_PIECES
+                if model == "gemini-doc"
+                else [w if i == 0 else " " + w for i, w in enumerate(part["text"].split(" "))]
+            )
             pieces.extend([[{"text": w}] for w in words])
         else:
             pieces.append([part])
@@ -254,13 +345,21 @@ def stream_events(model: str, response: dict[str, Any]) -> list[dict[str, Any]]:
             c["finishReason"] = cand["finishReason"]
         events.append({"candidates": [c], "usageMetadata": usage if last else partial, **head})
     if not pieces:
-        events.append({"candidates": [{k: v for k, v in cand.items() if k != "content"}], "usageMetadata": usage,
-                       **head})
+        events.append(
+            {"candidates": [{k: v for k, v in cand.items() if k != "content"}], "usageMetadata": usage, **head}
+        )
     for extra in response["candidates"][1:]:
-        events.insert(-1, {"candidates": [{k: v for k, v in extra.items() if k != "finishReason"}],
-                           "usageMetadata": partial, **head})
-        events[-1]["candidates"].append({"index": extra["index"], "finishReason": extra["finishReason"],
-                                         "content": {"parts": [{"text": "."}], "role": "model"}})
+        events.insert(
+            -1,
+            {"candidates": [{k: v for k, v in extra.items() if k != "finishReason"}], "usageMetadata": partial, **head},
+        )
+        events[-1]["candidates"].append(
+            {
+                "index": extra["index"],
+                "finishReason": extra["finishReason"],
+                "content": {"parts": [{"text": "."}], "role": "model"},
+            }
+        )
     return events
 
 
@@ -299,7 +398,7 @@ def make_app(recorder: Recorder) -> Starlette:
         path = request.url.path
         headers = dict(request.headers)
         recorder.requests.append({"path": path, "query": str(request.url.query), "headers": headers, "body": body})
-        model, _, method = path[len("/v1beta/models/"):].partition(":")
+        model, _, method = path[len("/v1beta/models/") :].partition(":")
         if method in ("embedContent", "batchEmbedContents"):
             return embed(model, method, headers, body)
         if method not in ("generateContent", "streamGenerateContent"):
@@ -307,8 +406,8 @@ def make_app(recorder: Recorder) -> Starlette:
         problem = check_request(model, headers, body)
         if problem is not None:
             return JSONResponse(problem[1], status_code=problem[0])
-        if model.startswith("gemini-error-") and model[len("gemini-error-"):].isdigit():
-            return _error(int(model[len("gemini-error-"):]))
+        if model.startswith("gemini-error-") and model[len("gemini-error-") :].isdigit():
+            return _error(int(model[len("gemini-error-") :]))
         response = answer(model, body)
         if method == "generateContent":
             return JSONResponse(response)

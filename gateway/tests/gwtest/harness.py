@@ -83,5 +83,3 @@ def start_gateway(tmp: Path, upstream_url: str, **overrides: Any) -> Gateway:
     db.upgrade(settings.resolved_database_url())
     server = ServerThread(asgi(settings)).start()
     return Gateway(server.url, settings, server)
-
-

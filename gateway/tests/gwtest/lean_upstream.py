@@ -20,9 +20,16 @@ def _usage(body: bytes) -> dict[str, int]:
 
 
 def _completion(usage: dict[str, int]) -> bytes:
-    return json.dumps({"id": "chatcmpl-lean", "object": "chat.completion", "created": 1, "model": "lean",
-                       "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
-                                    "finish_reason": "stop"}], "usage": usage}).encode()
+    return json.dumps(
+        {
+            "id": "chatcmpl-lean",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "lean",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+            "usage": usage,
+        }
+    ).encode()
 
 
 def _stream(usage: dict[str, int]) -> bytes:
@@ -48,6 +55,11 @@ async def lean_app(scope: Scope, receive: Receive, send: Send) -> None:
     streaming = b'"stream":true' in body.replace(b" ", b"")
     payload = _stream(usage) if streaming else _completion(usage)
     ctype = b"text/event-stream" if streaming else b"application/json"
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", ctype), (b"content-length", str(len(payload)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", ctype), (b"content-length", str(len(payload)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})

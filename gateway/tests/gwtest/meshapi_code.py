@@ -28,8 +28,12 @@ def executable(version: str = VERSION) -> tuple[Path | None, str]:
         return command, ""
     try:
         subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True, capture_output=True, timeout=300)
-        subprocess.run([str(folder / "bin" / "python"), "-m", "pip", "install", "-q", f"meshapi-code=={version}"],
-                       check=True, capture_output=True, timeout=600)
+        subprocess.run(
+            [str(folder / "bin" / "python"), "-m", "pip", "install", "-q", f"meshapi-code=={version}"],
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         detail = getattr(exc, "stderr", b"") or b""
         return None, f"meshapi-code {version} could not be installed in {folder}: {exc} {detail[-300:]!r}"

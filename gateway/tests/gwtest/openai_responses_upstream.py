@@ -28,15 +28,35 @@ def _input_text(value: Any) -> str:
 
 
 def _response(model: str, text: str, status: str, usage: dict[str, int] | None) -> dict[str, Any]:
-    output = [] if status == "in_progress" else [
-        {"id": "msg_up1", "type": "message", "status": "completed", "role": "assistant",
-         "content": [{"type": "output_text", "text": text, "annotations": []}]}]
-    return {"id": "resp_up1", "object": "response", "created_at": int(time.time()), "status": status,
-            "model": model, "output": output, "usage": usage, "error": None, "incomplete_details": None}
+    output = (
+        []
+        if status == "in_progress"
+        else [
+            {
+                "id": "msg_up1",
+                "type": "message",
+                "status": "completed",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": text, "annotations": []}],
+            }
+        ]
+    )
+    return {
+        "id": "resp_up1",
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": status,
+        "model": model,
+        "output": output,
+        "usage": usage,
+        "error": None,
+        "incomplete_details": None,
+    }
 
 
-def make_responses_handler(record: Callable[[Request, dict[str, Any]], None],
-                           error: Callable[[int], Response]) -> Callable[[Request], Any]:
+def make_responses_handler(
+    record: Callable[[Request, dict[str, Any]], None], error: Callable[[int], Response]
+) -> Callable[[Request], Any]:
     async def responses(request: Request) -> Response:
         body = await request.json()
         record(request, body)
@@ -44,8 +64,11 @@ def make_responses_handler(record: Callable[[Request, dict[str, Any]], None],
         if model.startswith("fail-"):
             return error(int(model.split("-", 1)[1]))
         text = "echo: " + _input_text(body.get("input"))
-        usage = {"input_tokens": len(text.split()) + 2, "output_tokens": len(text.split()),
-                 "total_tokens": 2 * len(text.split()) + 2}
+        usage = {
+            "input_tokens": len(text.split()) + 2,
+            "output_tokens": len(text.split()),
+            "total_tokens": 2 * len(text.split()) + 2,
+        }
         if not body.get("stream"):
             return JSONResponse(_response(model, text, "completed", usage))
         return StreamingResponse(_events(model, text, usage), media_type="text/event-stream")
@@ -72,8 +95,9 @@ def make_responses_handler(record: Callable[[Request, dict[str, Any]], None],
         yield event("response.output_text.done", **ids, text=text)
         part = {"type": "output_text", "text": text, "annotations": []}
         yield event("response.content_part.done", **ids, part=part)
-        yield event("response.output_item.done", output_index=0,
-                    item={**item, "status": "completed", "content": [part]})
+        yield event(
+            "response.output_item.done", output_index=0, item={**item, "status": "completed", "content": [part]}
+        )
         yield event("response.completed", response=_response(model, text, "completed", usage))
 
     return responses

@@ -70,35 +70,59 @@ def make_app(recorder: Recorder) -> Starlette:
         tool_call = None
         if model == "tools" and tools:
             fn = tools[0]["function"]["name"]
-            tool_call = {"id": "call_fake1", "type": "function",
-                         "function": {"name": fn, "arguments": json.dumps({"city": "Paris", "unit": "celsius"})}}
+            tool_call = {
+                "id": "call_fake1",
+                "type": "function",
+                "function": {"name": fn, "arguments": json.dumps({"city": "Paris", "unit": "celsius"})},
+            }
         if not body.get("stream"):
             message: dict[str, Any] = {"role": "assistant", "content": None if tool_call else text}
             if tool_call:
                 message["tool_calls"] = [tool_call]
-            return JSONResponse({
-                "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
-                "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if tool_call else "stop"}],
-                "usage": _usage(prompt_tokens, len(text.split())),
-            })
+            return JSONResponse(
+                {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [
+                        {"index": 0, "message": message, "finish_reason": "tool_calls" if tool_call else "stop"}
+                    ],
+                    "usage": _usage(prompt_tokens, len(text.split())),
+                }
+            )
         return StreamingResponse(_stream(model, text, tool_call, prompt_tokens, body), media_type="text/event-stream")
 
-    async def _stream(model: str, text: str, tool_call: dict[str, Any] | None, prompt_tokens: int,
-                      body: dict[str, Any]):  # type: ignore[no-untyped-def]
+    async def _stream(
+        model: str, text: str, tool_call: dict[str, Any] | None, prompt_tokens: int, body: dict[str, Any]
+    ):  # type: ignore[no-untyped-def]
         base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-            return b"data: " + json.dumps({**base, "choices": [{"index": 0, "delta": delta,
-                                                                "finish_reason": finish}]}).encode() + b"\n\n"
+            return (
+                b"data: "
+                + json.dumps({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}).encode()
+                + b"\n\n"
+            )
 
         yield chunk({"role": "assistant", "content": ""})
         cut = int(model.split("-", 1)[1]) if model.startswith("cut-") else None
         if tool_call:
             args = tool_call["function"]["arguments"]
-            yield chunk({"tool_calls": [{"index": 0, "id": tool_call["id"], "type": "function",
-                                         "function": {"name": tool_call["function"]["name"], "arguments": ""}}]})
+            yield chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": tool_call["id"],
+                            "type": "function",
+                            "function": {"name": tool_call["function"]["name"], "arguments": ""},
+                        }
+                    ]
+                }
+            )
             for i in range(0, len(args), 5):
-                yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": args[i:i + 5]}}]})
+                yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": args[i : i + 5]}}]})
             yield chunk({}, "tool_calls")
         else:
             words = text.split(" ")
@@ -109,8 +133,11 @@ def make_app(recorder: Recorder) -> Starlette:
                 await asyncio.sleep(0)
             yield chunk({}, "stop")
         if (body.get("stream_options") or {}).get("include_usage"):
-            yield b"data: " + json.dumps({**base, "choices": [], "usage": _usage(prompt_tokens,
-                                                                                  len(text.split()))}).encode() + b"\n\n"
+            yield (
+                b"data: "
+                + json.dumps({**base, "choices": [], "usage": _usage(prompt_tokens, len(text.split()))}).encode()
+                + b"\n\n"
+            )
         if model != "nodone":
             yield b"data: [DONE]\n\n"
 
@@ -125,16 +152,28 @@ def make_app(recorder: Recorder) -> Starlette:
         inputs = body.get("input")
         items = inputs if isinstance(inputs, list) else [inputs]
         dims = int(body.get("dimensions") or 8)
-        data = [{"object": "embedding", "index": i, "embedding": [float((len(str(x)) + j) % 7) / 7 for j in range(dims)]}
-                for i, x in enumerate(items)]
+        data = [
+            {"object": "embedding", "index": i, "embedding": [float((len(str(x)) + j) % 7) / 7 for j in range(dims)]}
+            for i, x in enumerate(items)
+        ]
         n = sum(len(str(x).split()) for x in items)
-        return JSONResponse({"object": "list", "data": data, "model": body.get("model"),
-                             "usage": {"prompt_tokens": n, "total_tokens": n}})
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model"),
+                "usage": {"prompt_tokens": n, "total_tokens": n},
+            }
+        )
 
     def record(request: Request, body: dict[str, Any]) -> None:
         recorder.requests.append({"path": request.url.path, "headers": dict(request.headers), "body": body})
 
     responses = make_responses_handler(record, _error)
-    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]),
-                             Route("/v1/embeddings", embeddings, methods=["POST"]),
-                             Route("/v1/responses", responses, methods=["POST"])])
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", chat, methods=["POST"]),
+            Route("/v1/embeddings", embeddings, methods=["POST"]),
+            Route("/v1/responses", responses, methods=["POST"]),
+        ]
+    )

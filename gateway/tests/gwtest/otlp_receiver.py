@@ -60,15 +60,24 @@ class OTLPReceiver:
                 resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
                 for scope_spans in resource_spans.scope_spans:
                     for s in scope_spans.spans:
-                        found.append(Span(s.name, s.trace_id.hex(), s.span_id.hex(), s.parent_span_id.hex(), s.kind,
-                                          s.start_time_unix_nano, s.end_time_unix_nano, s.status.code,
-                                          {a.key: _value(a.value) for a in s.attributes},
-                                          str(resource.get("service.name"))))
+                        found.append(
+                            Span(
+                                s.name,
+                                s.trace_id.hex(),
+                                s.span_id.hex(),
+                                s.parent_span_id.hex(),
+                                s.kind,
+                                s.start_time_unix_nano,
+                                s.end_time_unix_nano,
+                                s.status.code,
+                                {a.key: _value(a.value) for a in s.attributes},
+                                str(resource.get("service.name")),
+                            )
+                        )
             with self.lock:
                 self.spans.extend(found)
                 self.content_types.append(request.headers.get("content-type", ""))
-            return Response(ExportTraceServiceResponse().SerializeToString(),
-                            media_type="application/x-protobuf")
+            return Response(ExportTraceServiceResponse().SerializeToString(), media_type="application/x-protobuf")
 
         self.server = ServerThread(Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])])).start()
         return self

@@ -54,14 +54,47 @@ class PostgresServer:
             pw = pwd.getpwnam(self._user)
             os.chown(self.data, pw.pw_uid, pw.pw_gid)
             os.chown(self.root, pw.pw_uid, pw.pw_gid)
-        subprocess.run([str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                        "-E", "UTF8", "--no-sync"], check=True, capture_output=True, **self._run_kwargs())  # type: ignore[call-overload]
+        subprocess.run(
+            [
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            **self._run_kwargs(),
+        )  # type: ignore[call-overload]
         log = open(self.root / "postgres.log", "wb")  # noqa: SIM115 - lives as long as the server
         self.proc = subprocess.Popen(
-            [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port), "-k", str(self.root),
-             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=200"],
-            stdout=log, stderr=subprocess.STDOUT, **self._run_kwargs())  # type: ignore[call-overload]
+            [
+                str(self.bindir / "postgres"),
+                "-D",
+                str(self.data),
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.root),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            **self._run_kwargs(),
+        )  # type: ignore[call-overload]
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -84,8 +117,9 @@ class PostgresServer:
     def _sql(self, statement: str) -> None:
         import psycopg
 
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
-                             autocommit=True, connect_timeout=5) as conn:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True, connect_timeout=5
+        ) as conn:
             conn.execute(statement)  # type: ignore[arg-type]
 
     def new_database(self) -> str:

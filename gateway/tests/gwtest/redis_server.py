@@ -43,9 +43,24 @@ class RedisServer:
     def start(self, timeout: float = 20.0) -> "RedisServer":
         log = open(self.root / "redis.log", "ab")  # lives as long as the server
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.root), "--databases", "64"],
-            stdout=log, stderr=subprocess.STDOUT)
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.root),
+                "--databases",
+                "64",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + timeout
         while not _ping(self.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:

@@ -19,8 +19,16 @@ def free_port() -> int:
 class ServerThread:
     def __init__(self, app: Any, port: int | None = None, host: str = "127.0.0.1", **config: Any) -> None:
         self.port = port or free_port()
-        cfg = uvicorn.Config(app, host=host, port=self.port, log_level="warning", access_log=False,
-                             lifespan="on", timeout_graceful_shutdown=5, **config)
+        cfg = uvicorn.Config(
+            app,
+            host=host,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=5,
+            **config,
+        )
         self.server = uvicorn.Server(cfg)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -27,15 +27,34 @@ def make_tavily_app(requests: list[dict[str, Any]]) -> Starlette:
         if query.startswith("fail-"):
             status = int(query.split("-")[1])
             headers = {"retry-after": "7"} if status == 429 else {}
-            return JSONResponse({"detail": {"error": f"scripted failure {status} at /srv/tavily/app.py"}},
-                                status_code=status, headers=headers)
+            return JSONResponse(
+                {"detail": {"error": f"scripted failure {status} at /srv/tavily/app.py"}},
+                status_code=status,
+                headers=headers,
+            )
         count = int(body.get("max_results") or 5)
-        results = [{"title": f"Result {i} for {query}", "url": f"https://example.org/{i}",
-                    "content": f"snippet {i}", "score": round(0.9 - i / 10, 2), "raw_content": None,
-                    **({"published_date": "2026-11-30"} if i == 0 else {})}
-                   for i in range(count + 2)]  # more than asked: the gateway must keep to max_results
+        results = [
+            {
+                "title": f"Result {i} for {query}",
+                "url": f"https://example.org/{i}",
+                "content": f"snippet {i}",
+                "score": round(0.9 - i / 10, 2),
+                "raw_content": None,
+                **({"published_date": "2026-11-30"} if i == 0 else {}),
+            }
+            for i in range(count + 2)
+        ]  # more than asked: the gateway must keep to max_results
         answer = f"An answer about {query}." if body.get("include_answer") else None
-        return JSONResponse({"query": query, "follow_up_questions": None, "answer": answer, "images": [],
-                             "results": results, "response_time": 0.42, "request_id": "tav-123"})
+        return JSONResponse(
+            {
+                "query": query,
+                "follow_up_questions": None,
+                "answer": answer,
+                "images": [],
+                "results": results,
+                "response_time": 0.42,
+                "request_id": "tav-123",
+            }
+        )
 
     return Starlette(routes=[Route("/search", search, methods=["POST"])])

@@ -33,14 +33,16 @@ def estimate(body: dict[str, Any]) -> int:
     return max(1, chars // CHARS_PER_TOKEN)
 
 
-async def count_tokens(state: "GatewayState", entry: "ModelEntry | None", body: dict[str, Any], request_id: str,
-                       beta: str | None) -> int:
+async def count_tokens(
+    state: "GatewayState", entry: "ModelEntry | None", body: dict[str, Any], request_id: str, beta: str | None
+) -> int:
     """The count for ``entry`` (None: the model is chosen per request, so only the estimate is possible)."""
     ctx = state.call_context(request_id)
     if entry is not None and served_by_anthropic(entry):
         counted = {k: v for k, v in body.items() if k not in ("max_tokens", "stream", "metadata")}
         _, upstream_count = await state.router.first_success(
-            [entry], Attempted(), lambda _p, t: native.count_tokens(counted, t, ctx, beta), ctx=ctx)
+            [entry], Attempted(), lambda _p, t: native.count_tokens(counted, t, ctx, beta), ctx=ctx
+        )
         return upstream_count
     chat, _ = to_chat({**body, "max_tokens": 1}, entry.id if entry is not None else "auto")  # refuses a bad request
     if entry is not None and entry.provider == "local":
@@ -53,4 +55,3 @@ async def count_tokens(state: "GatewayState", entry: "ModelEntry | None", body: 
                 raise GatewayError(exc.code, exc.message, status=exc.status) from None
             return count
     return estimate(body)
-

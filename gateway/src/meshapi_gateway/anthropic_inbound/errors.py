@@ -28,8 +28,14 @@ TYPES: dict[str, tuple[str, int]] = {
 
 # Types an Anthropic upstream's own error keeps (its credential and permission refusals are the
 # gateway's problem, not the client's, and stay api_error).
-UPSTREAM_TYPES = {"invalid_request_error": 400, "request_too_large": 413, "rate_limit_error": 429,
-                  "api_error": 500, "timeout_error": 504, "overloaded_error": 529}
+UPSTREAM_TYPES = {
+    "invalid_request_error": 400,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
 
 
 def _upstream_type(provider_error: object) -> str | None:
@@ -69,7 +75,8 @@ TOO_LONG = "prompt is too long"
 def message_of(exc: GatewayError) -> str:
     """The message, with the first validation detail named (Anthropic's messages name the field)."""
     if exc.code == "context_length_exceeded" or (
-            exc.status < 500 and is_context_length_error(exc.provider_error, exc.message)):
+        exc.status < 500 and is_context_length_error(exc.provider_error, exc.message)
+    ):
         return exc.message if exc.message.lower().startswith(TOO_LONG) else f"{TOO_LONG}: {exc.message}"
     details = exc.details if isinstance(exc.details, list) else []
     first = details[0] if details and isinstance(details[0], dict) else None

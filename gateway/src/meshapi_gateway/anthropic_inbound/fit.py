@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("meshapi_gateway.anthropic_inbound")
 
 
-async def prompt_tokens(state: "GatewayState", entry: "ModelEntry", chat: dict[str, Any],
-                        request_id: str) -> int | None:
+async def prompt_tokens(
+    state: "GatewayState", entry: "ModelEntry", chat: dict[str, Any], request_id: str
+) -> int | None:
     """The prompt's exact token count, where the gateway can count it (the local model)."""
     if entry.provider != "local":
         return None
@@ -37,8 +38,9 @@ async def prompt_tokens(state: "GatewayState", entry: "ModelEntry", chat: dict[s
     return count
 
 
-async def fit_max_tokens(state: "GatewayState", entry: "ModelEntry", chat: dict[str, Any],
-                         request_id: str) -> tuple[bool, int | None]:
+async def fit_max_tokens(
+    state: "GatewayState", entry: "ModelEntry", chat: dict[str, Any], request_id: str
+) -> tuple[bool, int | None]:
     """Lower ``chat["max_tokens"]`` to what ``entry`` can give.
 
     Returns whether the context window set the limit, and the prompt's token count when it was

@@ -76,8 +76,12 @@ async def create(call: "Call", entries: list["ModelEntry"], body: dict[str, Any]
         ctx.owner = call.principal.owner
         try:
             target, message = await state.router.first_success(
-                entries, call.attempted, lambda _p, t: native.create(body, t, ctx, beta), ctx=ctx,
-                admit=call.candidate_admit())
+                entries,
+                call.attempted,
+                lambda _p, t: native.create(body, t, ctx, beta),
+                ctx=ctx,
+                admit=call.candidate_admit(),
+            )
         finally:
             _count_errors(call.attempted)
         usage, cost = await _meter(call, target, message.get("usage"))
@@ -137,8 +141,9 @@ class NativeStream:
             self.call.finish(target=self.target, usage=usage, cost=cost, error=self.error, status=200)
 
 
-async def open_stream(call: "Call", entries: list["ModelEntry"], body: dict[str, Any],
-                      beta: str | None) -> NativeStream:
+async def open_stream(
+    call: "Call", entries: list["ModelEntry"], body: dict[str, Any], beta: str | None
+) -> NativeStream:
     """The stream, opened (with fallbacks) before anything is sent; closing it bills and finishes ``call``."""
     state = call.state
     await call.admit(entries[0].id, body)
@@ -149,12 +154,14 @@ async def open_stream(call: "Call", entries: list["ModelEntry"], body: dict[str,
         ctx.owner = call.principal.owner
 
         async def attempt(_provider: Provider, slot: "Slot", timeouts: Timeouts, end: float) -> Any:
-            return await router.open_primed(lambda: native.open_stream(body, slot.target, ctx, beta), "anthropic",
-                                            slot, timeouts, end)
+            return await router.open_primed(
+                lambda: native.open_stream(body, slot.target, ctx, beta), "anthropic", slot, timeouts, end
+            )
 
         try:
-            target, events = await router.run(entries, call.attempted, attempt, ctx=ctx, keeps_slot=True,
-                                              admit=call.candidate_admit())
+            target, events = await router.run(
+                entries, call.attempted, attempt, ctx=ctx, keeps_slot=True, admit=call.candidate_admit()
+            )
         finally:
             _count_errors(call.attempted)
     except BaseException as exc:

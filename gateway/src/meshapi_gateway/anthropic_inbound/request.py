@@ -28,9 +28,11 @@ EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "m
 
 
 def invalid(where: str, message: str) -> GatewayError:
-    return GatewayError("invalid_request", f"{where}: {message}" if where else message,
-                        details=[{"type": "value_error", "loc": ["body", *where.split(".")] if where else ["body"],
-                                  "msg": message}])
+    return GatewayError(
+        "invalid_request",
+        f"{where}: {message}" if where else message,
+        details=[{"type": "value_error", "loc": ["body", *where.split(".")] if where else ["body"], "msg": message}],
+    )
 
 
 def _int(body: dict[str, Any], name: str, *, minimum: int) -> int | None:
@@ -93,17 +95,25 @@ def _document_parts(block: dict[str, Any], where: str) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = [{"type": "text", "text": str(title)}] if isinstance(title, str) and title else []
     if kind == "base64" and isinstance(source.get("data"), str):
         media = source.get("media_type") or "application/pdf"
-        parts.append({"type": "file", "file": {"file_data": f"data:{media};base64,{source['data']}",
-                                               "filename": str(title or "document.pdf")}})
+        parts.append(
+            {
+                "type": "file",
+                "file": {
+                    "file_data": f"data:{media};base64,{source['data']}",
+                    "filename": str(title or "document.pdf"),
+                },
+            }
+        )
     elif kind == "text" and isinstance(source.get("data"), str):
         parts.append({"type": "text", "text": source["data"]})
     elif kind == "content":
         for i, inner in enumerate(_blocks(source.get("content"), f"{where}.source.content")):
             parts.extend(_user_parts(inner, f"{where}.source.content.{i}"))
     elif kind == "url":
-        raise GatewayError("model_capability_not_supported",
-                           f"{where}.source: documents by URL are only read by Anthropic models; send the PDF as "
-                           "base64")
+        raise GatewayError(
+            "model_capability_not_supported",
+            f"{where}.source: documents by URL are only read by Anthropic models; send the PDF as base64",
+        )
     else:
         raise invalid(f"{where}.source", "a document source is base64, text, content or url")
     return parts
@@ -182,10 +192,16 @@ def _assistant_message(content: Any, where: str) -> dict[str, Any] | None:
             arguments = block.get("input")
             if not isinstance(arguments, dict):
                 raise invalid(f"{at}.input", "Input should be an object")
-            calls.append({"id": block["id"], "type": "function",
-                          "function": {"name": block["name"], "arguments": orjson.dumps(arguments).decode()}})
-        elif kind in ("thinking", "redacted_thinking", "server_tool_use", "container_upload") \
-                or kind.endswith("_tool_result"):
+            calls.append(
+                {
+                    "id": block["id"],
+                    "type": "function",
+                    "function": {"name": block["name"], "arguments": orjson.dumps(arguments).decode()},
+                }
+            )
+        elif kind in ("thinking", "redacted_thinking", "server_tool_use", "container_upload") or kind.endswith(
+            "_tool_result"
+        ):
             continue  # only an Anthropic model can use these again (its own thinking, its server tools' turns)
         else:
             raise invalid(f"{at}.type", f"unsupported content block type {kind!r} in an assistant turn")

@@ -14,8 +14,13 @@ import orjson
 
 from meshapi_gateway.ids import ulid
 
-STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "function_call": "tool_use",
-                "content_filter": "refusal"}
+STOP_REASONS = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
 
 
 def message_id() -> str:
@@ -36,8 +41,12 @@ def usage_of(usage: Any) -> dict[str, int]:
     read = int(details.get("cached_tokens") or 0)
     written = int(details.get("cache_creation_tokens") or 0)
     prompt = int(usage.get("prompt_tokens") or 0)
-    return {"input_tokens": max(0, prompt - read - written), "output_tokens": int(usage.get("completion_tokens") or 0),
-            "cache_creation_input_tokens": written, "cache_read_input_tokens": read}
+    return {
+        "input_tokens": max(0, prompt - read - written),
+        "output_tokens": int(usage.get("completion_tokens") or 0),
+        "cache_creation_input_tokens": written,
+        "cache_read_input_tokens": read,
+    }
 
 
 def tool_input(arguments: Any) -> dict[str, Any]:
@@ -53,8 +62,12 @@ def tool_input(arguments: Any) -> dict[str, Any]:
 
 def tool_use_block(call: dict[str, Any]) -> dict[str, Any]:
     fn = call.get("function") or {}
-    return {"type": "tool_use", "id": str(call.get("id") or "toolu_" + ulid()), "name": str(fn.get("name") or ""),
-            "input": tool_input(fn.get("arguments"))}
+    return {
+        "type": "tool_use",
+        "id": str(call.get("id") or "toolu_" + ulid()),
+        "name": str(fn.get("name") or ""),
+        "input": tool_input(fn.get("arguments")),
+    }
 
 
 def to_message(completion: dict[str, Any], model: str, window_limited: bool = False) -> dict[str, Any]:
@@ -71,5 +84,13 @@ def to_message(completion: dict[str, Any], model: str, window_limited: bool = Fa
     calls = [c for c in msg.get("tool_calls") or [] if isinstance(c, dict)]
     content.extend(tool_use_block(c) for c in calls)
     reason = "tool_use" if calls else stop_reason(choice.get("finish_reason"), window_limited)
-    return {"id": message_id(), "type": "message", "role": "assistant", "model": model, "content": content,
-            "stop_reason": reason, "stop_sequence": None, "usage": usage_of(completion.get("usage"))}
+    return {
+        "id": message_id(),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": reason,
+        "stop_sequence": None,
+        "usage": usage_of(completion.get("usage")),
+    }

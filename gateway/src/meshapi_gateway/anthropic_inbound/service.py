@@ -77,8 +77,9 @@ async def plan(state: "GatewayState", principal: "Principal", body: dict[str, An
     chat, notes = to_chat(body, model_id, can_reason=can_reason)
     chat = auto_select.resolve(state, principal, chat)
     entry = state.catalog.get(str(chat["model"]))
-    window_limited, prompt = await fit_max_tokens(state, entry, chat, request_id) if entry is not None \
-        else (False, None)
+    window_limited, prompt = (
+        await fit_max_tokens(state, entry, chat, request_id) if entry is not None else (False, None)
+    )
     return Plan(str(chat["model"]), chat=chat, notes=notes, window_limited=window_limited, prompt_tokens=prompt)
 
 
@@ -87,14 +88,16 @@ def _headers(target: Any, attempted: Any, notes: list[str], extra: dict[str, str
     headers.update(extra or {})
     if notes:
         warning = "; ".join(notes)
-        headers["x-meshapi-warning"] = f"{headers['x-meshapi-warning']}; {warning}" \
-            if headers.get("x-meshapi-warning") else warning
+        headers["x-meshapi-warning"] = (
+            f"{headers['x-meshapi-warning']}; {warning}" if headers.get("x-meshapi-warning") else warning
+        )
     return headers
 
 
 def _failure(exc: UpstreamError) -> tuple[str, str]:
-    kind, _ = error_type(GatewayError(mid_stream_code(exc),
-                                      exc.message, status=exc.status, provider_error=exc.provider_error))
+    kind, _ = error_type(
+        GatewayError(mid_stream_code(exc), exc.message, status=exc.status, provider_error=exc.provider_error)
+    )
     return kind, exc.message
 
 
@@ -107,8 +110,10 @@ async def create(call: "Call", body: dict[str, Any], the_plan: Plan, beta: str |
     assert the_plan.chat is not None
     outcome = await pipeline.complete(call, the_plan.chat)
     extra = outcome.ctx.response_headers if outcome.ctx is not None else None
-    return Answer(_headers(outcome.target, outcome.attempted, the_plan.notes, extra),
-                  message=to_message(outcome.response, outcome.target.entry.id, the_plan.window_limited))
+    return Answer(
+        _headers(outcome.target, outcome.attempted, the_plan.notes, extra),
+        message=to_message(outcome.response, outcome.target.entry.id, the_plan.window_limited),
+    )
 
 
 async def open_stream(call: "Call", body: dict[str, Any], the_plan: Plan, beta: str | None) -> Answer:
@@ -116,8 +121,11 @@ async def open_stream(call: "Call", body: dict[str, Any], the_plan: Plan, beta: 
     request_id = call.request_id
     if the_plan.native is not None:
         opened = await passthrough.open_stream(call, the_plan.native, body, beta)
-        return Answer(_headers(opened.target, opened.attempted, the_plan.notes),
-                      frames=_native_frames(opened, request_id), close=opened.close)
+        return Answer(
+            _headers(opened.target, opened.attempted, the_plan.notes),
+            frames=_native_frames(opened, request_id),
+            close=opened.close,
+        )
     pipeline = call.state.chat
     assert the_plan.chat is not None
     stream = await pipeline.stream(call, the_plan.chat)
@@ -141,8 +149,9 @@ async def open_stream(call: "Call", body: dict[str, Any], the_plan: Plan, beta: 
         else:
             yield translator.finish(stream.normalizer.usage)
 
-    return Answer(_headers(stream.target, stream.attempted, the_plan.notes, extra), frames=frames(),
-                  close=stream.aclose)
+    return Answer(
+        _headers(stream.target, stream.attempted, the_plan.notes, extra), frames=frames(), close=stream.aclose
+    )
 
 
 async def _native_frames(opened: passthrough.NativeStream, request_id: str) -> AsyncIterator[bytes]:

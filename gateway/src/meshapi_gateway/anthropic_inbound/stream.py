@@ -34,8 +34,9 @@ def error_event(kind: str, message: str, request_id: str | None = None) -> bytes
 class MessageStream:
     """Feed chat chunks in, get Anthropic event frames out."""
 
-    def __init__(self, message_id: str, model: str, window_limited: bool = False,
-                 input_tokens: int | None = None) -> None:
+    def __init__(
+        self, message_id: str, model: str, window_limited: bool = False, input_tokens: int | None = None
+    ) -> None:
         self.message_id = message_id
         self.model = model
         self.window_limited = window_limited
@@ -46,9 +47,16 @@ class MessageStream:
         self._calls = 0
 
     def start(self) -> bytes:
-        message: dict[str, Any] = {"id": self.message_id, "type": "message", "role": "assistant", "model": self.model,
-                   "content": [], "stop_reason": None, "stop_sequence": None,
-                   "usage": {"input_tokens": self.input_tokens or 0, "output_tokens": 0}}
+        message: dict[str, Any] = {
+            "id": self.message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": self.input_tokens or 0, "output_tokens": 0},
+        }
         return event("message_start", {"type": "message_start", "message": message}) + PING
 
     def _close(self) -> bytes:
@@ -61,8 +69,9 @@ class MessageStream:
         out = self._close()
         self._index += 1
         self._open = block["type"]
-        return out + event("content_block_start", {"type": "content_block_start", "index": self._index,
-                                                   "content_block": block})
+        return out + event(
+            "content_block_start", {"type": "content_block_start", "index": self._index, "content_block": block}
+        )
 
     def _delta(self, delta: dict[str, Any]) -> bytes:
         return event("content_block_delta", {"type": "content_block_delta", "index": self._index, "delta": delta})
@@ -93,8 +102,9 @@ class MessageStream:
     def _tool_use(self, call: dict[str, Any]) -> bytes:
         fn = call.get("function") or {}
         self._calls += 1
-        out = self._begin({"type": "tool_use", "id": str(call.get("id") or ""), "name": str(fn.get("name") or ""),
-                           "input": {}})
+        out = self._begin(
+            {"type": "tool_use", "id": str(call.get("id") or ""), "name": str(fn.get("name") or ""), "input": {}}
+        )
         arguments = fn.get("arguments")
         if isinstance(arguments, str) and arguments.strip() not in ("", "{}"):
             out += self._delta({"type": "input_json_delta", "partial_json": arguments})
@@ -103,9 +113,18 @@ class MessageStream:
     def finish(self, usage: dict[str, Any] | None) -> bytes:
         """The closing events; ``usage`` is the chat usage (None when the upstream sent none)."""
         reason = "tool_use" if self._calls else self._stop_reason
-        return self._close() + event("message_delta", {
-            "type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": None},
-            "usage": usage_of(usage)}) + event("message_stop", {"type": "message_stop"})
+        return (
+            self._close()
+            + event(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": reason, "stop_sequence": None},
+                    "usage": usage_of(usage),
+                },
+            )
+            + event("message_stop", {"type": "message_stop"})
+        )
 
     def fail(self, kind: str, message: str, request_id: str | None = None) -> bytes:
         """A failure after the stream started: the ``error`` event, as Anthropic sends it (no block is closed)."""

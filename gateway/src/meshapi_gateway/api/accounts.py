@@ -18,10 +18,12 @@ from meshapi_gateway.errors import GatewayError, field_error, unknown_fields_err
 from meshapi_gateway.governance import audit
 from meshapi_gateway.governance.audit import actor_of
 
-EXTRA_PATHS.update({
-    "/v1/admin/credits": {"post": _op("Credit (or debit) an owner's balance (admin token)")},
-    "/v1/admin/accounts/{owner}": {"get": _op("An owner's balance (admin token)")},
-})
+EXTRA_PATHS.update(
+    {
+        "/v1/admin/credits": {"post": _op("Credit (or debit) an owner's balance (admin token)")},
+        "/v1/admin/accounts/{owner}": {"get": _op("An owner's balance (admin token)")},
+    }
+)
 
 
 async def _admin(request: Request) -> Principal:
@@ -33,12 +35,11 @@ async def _admin(request: Request) -> Principal:
 
 def parse_usd(value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise field_error("usd", "Expected a decimal string such as \"10\" or \"2.50\"")
+        raise field_error("usd", 'Expected a decimal string such as "10" or "2.50"')
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
-        raise field_error("usd", "Expected a decimal string such as \"10\" or \"2.50\"",
-                          value=str(value)[:50]) from None
+        raise field_error("usd", 'Expected a decimal string such as "10" or "2.50"', value=str(value)[:50]) from None
     problem = credit_amount_problem(amount)
     if problem is not None:
         raise field_error("usd", f"The amount {problem}", value=str(value)[:50])
@@ -66,8 +67,9 @@ async def credit(request: Request) -> Response:
     state = gw(request)
     await state.billing.credit(owner, amount, note)
     async with state.sessions() as session:
-        await audit.record(session, actor_of(principal), "credit", "account", owner, owner,
-                           {"usd": amount, "note": note})
+        await audit.record(
+            session, actor_of(principal), "credit", "account", owner, owner, {"usd": amount, "note": note}
+        )
         view = await balance_view(session, owner, state.billing.book)
     return json_response(view)
 

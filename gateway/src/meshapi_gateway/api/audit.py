@@ -12,10 +12,16 @@ from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.governance.audit import event_view, events
 
-EXTRA_PATHS.update({
-    "/v1/admin/audit": {"get": _op("Who created, changed, suspended or revoked keys, teams, templates and credits "
-                                   "(admin token; since, until, actor, action, target_id, limit)")},
-})
+EXTRA_PATHS.update(
+    {
+        "/v1/admin/audit": {
+            "get": _op(
+                "Who created, changed, suspended or revoked keys, teams, templates and credits "
+                "(admin token; since, until, actor, action, target_id, limit)"
+            )
+        },
+    }
+)
 
 
 async def audit_log(request: Request) -> Response:
@@ -24,8 +30,13 @@ async def audit_log(request: Request) -> Response:
         raise GatewayError("forbidden", "This endpoint needs the admin token.")
     q = request.query_params
     async with gw(request).sessions() as session:
-        rows, more = await events(session, since_ms=parse_time_ms(q.get("since"), "since"),
-                                  until_ms=parse_time_ms(q.get("until"), "until"), actor=q.get("actor") or None,
-                                  action=q.get("action") or None, target_id=q.get("target_id") or None,
-                                  limit=_limit(q.get("limit")))
+        rows, more = await events(
+            session,
+            since_ms=parse_time_ms(q.get("since"), "since"),
+            until_ms=parse_time_ms(q.get("until"), "until"),
+            actor=q.get("actor") or None,
+            action=q.get("action") or None,
+            target_id=q.get("target_id") or None,
+            limit=_limit(q.get("limit")),
+        )
     return json_response({"object": "list", "data": [event_view(r) for r in rows], "has_more": more})

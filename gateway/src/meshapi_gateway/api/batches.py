@@ -11,12 +11,16 @@ from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.batches.service import BatchService
 
-EXTRA_PATHS.update({
-    "/v1/batches": {"post": _op("Create a batch from an uploaded file or inline requests"),
-                    "get": _op("List batches (newest first; after, limit)")},
-    "/v1/batches/{batch_id}": {"get": _op("Get a batch")},
-    "/v1/batches/{batch_id}/cancel": {"post": _op("Cancel a batch (finished requests are kept)")},
-})
+EXTRA_PATHS.update(
+    {
+        "/v1/batches": {
+            "post": _op("Create a batch from an uploaded file or inline requests"),
+            "get": _op("List batches (newest first; after, limit)"),
+        },
+        "/v1/batches/{batch_id}": {"get": _op("Get a batch")},
+        "/v1/batches/{batch_id}/cancel": {"post": _op("Cancel a batch (finished requests are kept)")},
+    }
+)
 
 
 def batches_service(request: Request) -> BatchService:
@@ -39,10 +43,18 @@ async def get_batch(request: Request) -> Response:
 
 async def list_batches(request: Request) -> Response:
     principal = await authenticate(gw(request), request.headers.get("authorization"), "data")
-    items, has_more = await batches_service(request).list(principal.owner, after=request.query_params.get("after")
-                                                          or None, limit=query_limit(request, 20, 100))
-    return json_response({"object": "list", "data": items, "has_more": has_more,
-                          "first_id": items[0]["id"] if items else None, "last_id": items[-1]["id"] if items else None})
+    items, has_more = await batches_service(request).list(
+        principal.owner, after=request.query_params.get("after") or None, limit=query_limit(request, 20, 100)
+    )
+    return json_response(
+        {
+            "object": "list",
+            "data": items,
+            "has_more": has_more,
+            "first_id": items[0]["id"] if items else None,
+            "last_id": items[-1]["id"] if items else None,
+        }
+    )
 
 
 async def cancel_batch(request: Request) -> Response:

@@ -59,10 +59,12 @@ async def chat_completions(state: "GatewayState", scope: Scope, receive: Receive
             stream = await cancel_on_disconnect(receive, pipeline.stream(call, body), "stream")
             options = body.get("stream_options")
             include_usage = not (isinstance(options, dict) and options.get("include_usage") is False)
-            response = SSEResponse(_frames(stream, include_usage, request_id),
-                                   headers={**limit_headers, **fallback_headers(stream), **call.cache_headers()},
-                                   on_finish=lambda _gone: stream.aclose(),
-                                   interrupted_frames=_interrupted(request_id))
+            response = SSEResponse(
+                _frames(stream, include_usage, request_id),
+                headers={**limit_headers, **fallback_headers(stream), **call.cache_headers()},
+                on_finish=lambda _gone: stream.aclose(),
+                interrupted_frames=_interrupted(request_id),
+            )
         else:
             outcome = await cancel_on_disconnect(receive, pipeline.complete(call, body))
     except GatewayError as exc:
@@ -74,8 +76,11 @@ async def chat_completions(state: "GatewayState", scope: Scope, receive: Receive
     if body.get("stream"):
         await response(scope, receive, send)
     else:
-        await send_bytes(send, orjson.dumps(outcome.response), headers={**limit_headers, **fallback_headers(outcome),
-                                                                   **call.cache_headers()})
+        await send_bytes(
+            send,
+            orjson.dumps(outcome.response),
+            headers={**limit_headers, **fallback_headers(outcome), **call.cache_headers()},
+        )
 
 
 class ChatRoute:
@@ -86,8 +91,10 @@ class ChatRoute:
 
 
 def _interrupted(request_id: str) -> bytes:
-    return error_frame("upstream_error", "The gateway shut down before the answer was complete.",
-                       request_id=request_id) + DONE_FRAME
+    return (
+        error_frame("upstream_error", "The gateway shut down before the answer was complete.", request_id=request_id)
+        + DONE_FRAME
+    )
 
 
 async def _frames(stream: ChatStream, include_usage: bool, request_id: str) -> AsyncIterator[bytes]:
@@ -106,8 +113,7 @@ async def _frames(stream: ChatStream, include_usage: bool, request_id: str) -> A
         await stream.aclose()
     if stream.error is not None:
         err = stream.error
-        yield error_frame(mid_stream_code(err), err.message,
-                          request_id=request_id) + DONE_FRAME
+        yield error_frame(mid_stream_code(err), err.message, request_id=request_id) + DONE_FRAME
         return
     tail = b""
     if include_usage:

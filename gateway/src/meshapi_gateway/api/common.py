@@ -54,8 +54,10 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise validation_error([{"type": "json_invalid", "loc": ["body", exc.pos],
-                                 "msg": f"JSON decode error: {exc.msg}"}], "Request body is not valid JSON.") from None
+        raise validation_error(
+            [{"type": "json_invalid", "loc": ["body", exc.pos], "msg": f"JSON decode error: {exc.msg}"}],
+            "Request body is not valid JSON.",
+        ) from None
     if not isinstance(data, dict):
         raise validation_error([{"type": "model_type", "loc": ["body"], "msg": "Request body must be a JSON object"}])
     check_depth(raw, data)
@@ -99,16 +101,23 @@ async def on_gateway_error(request: Request, exc: Exception) -> Response:
     return error_response(exc, rid(request))
 
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden",
-               413: "payload_too_large", 400: "invalid_request"}
+_HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    401: "unauthorized",
+    403: "forbidden",
+    413: "payload_too_large",
+    400: "invalid_request",
+}
 
 
 async def on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "internal_error" if exc.status_code >= 500 else "invalid_request")
-    message = {404: f"No route for {request.method} {request.url.path}.",
-               405: f"Method {request.method} is not allowed on {request.url.path}."}.get(exc.status_code,
-                                                                                          str(exc.detail))
+    message = {
+        404: f"No route for {request.method} {request.url.path}.",
+        405: f"Method {request.method} is not allowed on {request.url.path}.",
+    }.get(exc.status_code, str(exc.detail))
     headers = dict(exc.headers or {})
     return error_response(GatewayError(code, message, status=exc.status_code, headers=headers), rid(request))
 

@@ -25,12 +25,16 @@ from meshapi_gateway.files.storage import CHUNK_BYTES
 
 BATCH_PURPOSE = "batch"
 
-EXTRA_PATHS.update({
-    "/v1/files": {"post": _op("Upload a batch input file (JSON {purpose, requests} or multipart JSONL)"),
-                  "get": _op("List files (newest first; after, limit, order, purpose)")},
-    "/v1/files/{file_id}": {"get": _op("Get a file object"), "delete": _op("Delete a file (204)", status=204)},
-    "/v1/files/{file_id}/content": {"get": _op("Download a file's bytes")},
-})
+EXTRA_PATHS.update(
+    {
+        "/v1/files": {
+            "post": _op("Upload a batch input file (JSON {purpose, requests} or multipart JSONL)"),
+            "get": _op("List files (newest first; after, limit, order, purpose)"),
+        },
+        "/v1/files/{file_id}": {"get": _op("Get a file object"), "delete": _op("Delete a file (204)", status=204)},
+        "/v1/files/{file_id}/content": {"get": _op("Download a file's bytes")},
+    }
+)
 
 
 def files_service(request: Request) -> FileService:
@@ -61,8 +65,9 @@ def _size_limited(request: Request, limit: int) -> Request:
 
 def _check_purpose(purpose: Any) -> None:
     if purpose != BATCH_PURPOSE:
-        raise field_error("purpose", "Only purpose 'batch' is supported.", value=purpose if isinstance(purpose, str)
-                          else None)
+        raise field_error(
+            "purpose", "Only purpose 'batch' is supported.", value=purpose if isinstance(purpose, str) else None
+        )
 
 
 async def upload_file(request: Request) -> Response:
@@ -82,14 +87,18 @@ async def upload_file(request: Request) -> Response:
     with converted.lines_file as lines:
         keys = converted.keys
         if "requests" not in keys and ("file_name" in keys or "mime_type" in keys):
-            raise GatewayError("not_implemented", "Document uploads (file_name/mime_type) are not supported by this "
-                                                  "gateway; upload batch requests as JSON or multipart JSONL.")
+            raise GatewayError(
+                "not_implemented",
+                "Document uploads (file_name/mime_type) are not supported by this "
+                "gateway; upload batch requests as JSON or multipart JSONL.",
+            )
         if "requests" not in keys:
             raise field_error("requests", "Field required", type_="missing")
         _check_purpose(converted.purpose if "purpose" in keys else BATCH_PURPOSE)
         checker.result.raise_if_invalid()
-        row = await files_service(request).store(principal.owner, BATCH_PURPOSE, "batch_requests.jsonl",
-                                                 read_back(lines), lines=checker.result.lines)
+        row = await files_service(request).store(
+            principal.owner, BATCH_PURPOSE, "batch_requests.jsonl", read_back(lines), lines=checker.result.lines
+        )
     return json_response(file_object(row))
 
 
@@ -114,8 +123,9 @@ async def _upload_multipart(request: Request, owner: str) -> Any:
             while piece := await upload.read(CHUNK_BYTES):
                 yield piece
 
-        return await files_service(request).store(owner, BATCH_PURPOSE, upload.filename or "batch.jsonl",
-                                                  content(), lines=checker.result.lines)
+        return await files_service(request).store(
+            owner, BATCH_PURPOSE, upload.filename or "batch.jsonl", content(), lines=checker.result.lines
+        )
 
 
 def query_limit(request: Request, default: int, maximum: int) -> int:
@@ -125,14 +135,27 @@ def query_limit(request: Request, default: int, maximum: int) -> int:
     # ASCII digits only: int() also reads other scripts' digits (and '²' passes isdigit()).
     value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else 0
     if not 1 <= value <= maximum:
-        raise validation_error([{"type": "less_than_equal", "loc": ["query", "limit"],
-                                 "msg": f"limit must be an integer from 1 to {maximum}", "input": raw}])
+        raise validation_error(
+            [
+                {
+                    "type": "less_than_equal",
+                    "loc": ["query", "limit"],
+                    "msg": f"limit must be an integer from 1 to {maximum}",
+                    "input": raw,
+                }
+            ]
+        )
     return value
 
 
 def list_envelope(items: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
-    return {"object": "list", "data": items, "has_more": has_more,
-            "first_id": items[0]["id"] if items else None, "last_id": items[-1]["id"] if items else None}
+    return {
+        "object": "list",
+        "data": items,
+        "has_more": has_more,
+        "first_id": items[0]["id"] if items else None,
+        "last_id": items[-1]["id"] if items else None,
+    }
 
 
 async def list_files(request: Request) -> Response:
@@ -140,11 +163,16 @@ async def list_files(request: Request) -> Response:
     q = request.query_params
     order = q.get("order") or "desc"
     if order not in ("asc", "desc"):
-        raise validation_error([{"type": "literal_error", "loc": ["query", "order"], "msg": "order must be asc or desc",
-                                 "input": order}])
-    rows, has_more = await files_service(request).list(principal.owner, limit=query_limit(request, 100, 10000),
-                                                       after=q.get("after") or None, order=order,
-                                                       purpose=q.get("purpose") or None)
+        raise validation_error(
+            [{"type": "literal_error", "loc": ["query", "order"], "msg": "order must be asc or desc", "input": order}]
+        )
+    rows, has_more = await files_service(request).list(
+        principal.owner,
+        limit=query_limit(request, 100, 10000),
+        after=q.get("after") or None,
+        order=order,
+        purpose=q.get("purpose") or None,
+    )
     return json_response(list_envelope([file_object(r) for r in rows], has_more))
 
 
@@ -173,9 +201,11 @@ async def file_content(request: Request) -> Response:
         async for chunk in chunks:
             yield chunk
 
-    return StreamingResponse(body(), media_type="application/octet-stream",
-                             headers={"content-length": str(row.bytes),
-                                      "content-disposition": f'attachment; filename="{safe_name}"'})
+    return StreamingResponse(
+        body(),
+        media_type="application/octet-stream",
+        headers={"content-length": str(row.bytes), "content-disposition": f'attachment; filename="{safe_name}"'},
+    )
 
 
 async def delete_file(request: Request) -> Response:

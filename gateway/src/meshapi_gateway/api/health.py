@@ -25,8 +25,9 @@ async def ready(request: Request) -> Response:
     report = {"checks": checks, "local_model": local_model_state(state)}
     failing = [name for name, verdict in checks.items() if verdict != "ok"]
     if failing:
-        raise GatewayError("provider_not_available", f"Not ready: {', '.join(failing)}.",
-                           details=[{"status": "not_ready", **report}])
+        raise GatewayError(
+            "provider_not_available", f"Not ready: {', '.join(failing)}.", details=[{"status": "not_ready", **report}]
+        )
     return json_response({"status": "ready", **report})
 
 
@@ -58,8 +59,9 @@ async def metrics_allowed(request: Request) -> None:
         return
     authorization = request.headers.get("authorization")
     if authorization is None:
-        raise GatewayError("unauthorized", "Metrics need the admin token from this address.",
-                           headers={"www-authenticate": "Bearer"})
+        raise GatewayError(
+            "unauthorized", "Metrics need the admin token from this address.", headers={"www-authenticate": "Bearer"}
+        )
     principal = await authenticate(state, authorization, "any")
     if principal.realm != "admin":
         raise GatewayError("forbidden", "Metrics need the admin token.")

@@ -61,17 +61,27 @@ class UpdateKey(KeyTerms):
     tpm: Limit = Field(None, ge=1, le=MAX_LIMIT)
 
 
-EXTRA_PATHS.update({
-    "/v1/keys": {"post": _op("Create a data-plane key (201; the key is shown only in this answer)",
-                             CreateKey.model_json_schema(), status=201),
-                 "get": _op("List the owner's keys")},
-    "/v1/keys/{key_id}": {"get": _op("Get a key (never the key itself)"),
-                          "patch": _op("Change a key's name, limits or terms (null removes a limit or term)",
-                                       UpdateKey.model_json_schema()),
-                          "delete": _op("Revoke a key (204)", status=204)},
-    "/v1/keys/{key_id}/suspend": {"post": _op("Suspend a key: its requests get 403 until it is resumed")},
-    "/v1/keys/{key_id}/resume": {"post": _op("Resume a suspended key")},
-})
+EXTRA_PATHS.update(
+    {
+        "/v1/keys": {
+            "post": _op(
+                "Create a data-plane key (201; the key is shown only in this answer)",
+                CreateKey.model_json_schema(),
+                status=201,
+            ),
+            "get": _op("List the owner's keys"),
+        },
+        "/v1/keys/{key_id}": {
+            "get": _op("Get a key (never the key itself)"),
+            "patch": _op(
+                "Change a key's name, limits or terms (null removes a limit or term)", UpdateKey.model_json_schema()
+            ),
+            "delete": _op("Revoke a key (204)", status=204),
+        },
+        "/v1/keys/{key_id}/suspend": {"post": _op("Suspend a key: its requests get 403 until it is resumed")},
+        "/v1/keys/{key_id}/resume": {"post": _op("Resume a suspended key")},
+    }
+)
 
 
 async def _caller(request: Request) -> Principal:
@@ -103,10 +113,18 @@ async def create(request: Request) -> Response:
     state = gw(request)
     async with state.sessions() as session:
         await _check_team(session, terms.get("team_id"), owner)
-        created = await create_key(session, owner, params.name, rpm=params.rpm, rpd=params.rpd, tpm=params.tpm,
-                                   terms=terms)
-        await audit.record(session, actor_of(principal), "key.create", "key", created.id, owner,
-                           {**params.model_dump(exclude_unset=True, exclude={"owner"}), "prefix": created.key[:12]})
+        created = await create_key(
+            session, owner, params.name, rpm=params.rpm, rpd=params.rpd, tpm=params.tpm, terms=terms
+        )
+        await audit.record(
+            session,
+            actor_of(principal),
+            "key.create",
+            "key",
+            created.id,
+            owner,
+            {**params.model_dump(exclude_unset=True, exclude={"owner"}), "prefix": created.key[:12]},
+        )
         row = await get_key(session, created.id)
     assert row is not None
     state.key_cache.put(row)
@@ -172,8 +190,9 @@ async def _check_team(session: AsyncSession, team_id: str | None, owner: str) ->
         raise field_error("team_id", f"No team '{team_id}' has the key's owner among its members", value=team_id)
 
 
-async def _change(request: Request, principal: Principal, changes: dict[str, Any], action: str,
-                  details: dict[str, Any] | None = None) -> Response:
+async def _change(
+    request: Request, principal: Principal, changes: dict[str, Any], action: str, details: dict[str, Any] | None = None
+) -> Response:
     key_id = request.path_params["key_id"]
     state = gw(request)
     await flush_usage(request)

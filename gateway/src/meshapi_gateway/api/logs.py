@@ -21,12 +21,17 @@ from meshapi_gateway.observability.log_store import LogFilter, find_log, list_lo
 
 FLUSH_WAIT_SECONDS = 5.0
 
-EXTRA_PATHS.update({
-    "/v1/logs": {"get": _op("Request log records, newest first, with filters and a cursor")},
-    "/v1/logs/{request_id}": {"get": {**_op("One request's log record with its attempts and bodies"),
-                                      "parameters": [{"name": "request_id", "in": "path", "required": True,
-                                                      "schema": {"type": "string"}}]}},
-})
+EXTRA_PATHS.update(
+    {
+        "/v1/logs": {"get": _op("Request log records, newest first, with filters and a cursor")},
+        "/v1/logs/{request_id}": {
+            "get": {
+                **_op("One request's log record with its attempts and bodies"),
+                "parameters": [{"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            }
+        },
+    }
+)
 
 
 async def _scope(request: Request) -> str | None:
@@ -68,17 +73,24 @@ def _float(raw: str | None, name: str) -> float | None:
 async def list_request_logs(request: Request) -> Response:
     owner = await _scope(request)
     q = request.query_params
-    flt = LogFilter(owner=owner, since_ms=parse_time_ms(q.get("since"), "since"),
-                    until_ms=parse_time_ms(q.get("until"), "until"), key_id=q.get("key_id") or None,
-                    team_id=q.get("team_id") or None, model=q.get("model") or None,
-                    status=_int(q.get("status"), "status"), error_code=q.get("error_code") or None,
-                    min_duration_ms=_float(q.get("min_duration_ms"), "min_duration_ms"))
+    flt = LogFilter(
+        owner=owner,
+        since_ms=parse_time_ms(q.get("since"), "since"),
+        until_ms=parse_time_ms(q.get("until"), "until"),
+        key_id=q.get("key_id") or None,
+        team_id=q.get("team_id") or None,
+        model=q.get("model") or None,
+        status=_int(q.get("status"), "status"),
+        error_code=q.get("error_code") or None,
+        min_duration_ms=_float(q.get("min_duration_ms"), "min_duration_ms"),
+    )
     limit = _limit(q.get("limit"))
     await _flush(request)
     async with gw(request).sessions() as session:
         rows, cursor = await list_logs(session, flt, limit, q.get("cursor") or None)
-    return json_response({"object": "list", "data": [log_view(r) for r in rows], "has_more": cursor is not None,
-                          "next_cursor": cursor})
+    return json_response(
+        {"object": "list", "data": [log_view(r) for r in rows], "has_more": cursor is not None, "next_cursor": cursor}
+    )
 
 
 async def get_request_log(request: Request) -> Response:

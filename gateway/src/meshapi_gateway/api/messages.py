@@ -37,8 +37,11 @@ _ANTHROPIC_ERROR = {
     "type": "object",
     "properties": {
         "type": {"const": "error"},
-        "error": {"type": "object", "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
-                  "required": ["type", "message"]},
+        "error": {
+            "type": "object",
+            "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+            "required": ["type", "message"],
+        },
         "request_id": {"type": "string"},
     },
     "required": ["type", "error"],
@@ -46,9 +49,15 @@ _ANTHROPIC_ERROR = {
 _BLOCKS = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]}
 _REQUEST_FIELDS: dict[str, object] = {
     "model": {"type": "string", "minLength": 1},
-    "messages": {"type": "array", "minItems": 1, "items": {
-        "type": "object", "properties": {"role": {"enum": ["user", "assistant"]}, "content": _BLOCKS},
-        "required": ["role", "content"]}},
+    "messages": {
+        "type": "array",
+        "minItems": 1,
+        "items": {
+            "type": "object",
+            "properties": {"role": {"enum": ["user", "assistant"]}, "content": _BLOCKS},
+            "required": ["role", "content"],
+        },
+    },
     "system": _BLOCKS,
     "tools": {"type": "array", "items": {"type": "object"}},
     "tool_choice": {"type": "object"},
@@ -56,11 +65,16 @@ _REQUEST_FIELDS: dict[str, object] = {
 }
 _MESSAGES_REQUEST: dict[str, object] = {
     "type": "object",
-    "properties": {**_REQUEST_FIELDS, "max_tokens": {"type": "integer", "minimum": 1},
-                   "stop_sequences": {"type": "array", "items": {"type": "string"}},
-                   "temperature": {"type": "number", "minimum": 0, "maximum": 1},
-                   "top_p": {"type": "number", "minimum": 0, "maximum": 1}, "top_k": {"type": "integer", "minimum": 0},
-                   "metadata": {"type": "object"}, "stream": {"type": "boolean"}},
+    "properties": {
+        **_REQUEST_FIELDS,
+        "max_tokens": {"type": "integer", "minimum": 1},
+        "stop_sequences": {"type": "array", "items": {"type": "string"}},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+        "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+        "top_k": {"type": "integer", "minimum": 0},
+        "metadata": {"type": "object"},
+        "stream": {"type": "boolean"},
+    },
     "required": ["model", "max_tokens", "messages"],
 }
 _COUNT_REQUEST: dict[str, object] = {"type": "object", "properties": _REQUEST_FIELDS, "required": ["model", "messages"]}
@@ -72,21 +86,45 @@ def _documented(summary: str, request: dict[str, object], success: dict[str, obj
         "description": "Anthropic's Messages API (docs/anthropic.md): the key in x-api-key or Authorization: Bearer.",
         "security": [{"bearer": []}],
         "requestBody": {"required": True, "content": {"application/json": {"schema": request}}},
-        "responses": {"200": {"description": "OK", "content": success},
-                      "default": {"description": "Anthropic's error envelope",
-                                  "content": {"application/json": {"schema": _ANTHROPIC_ERROR}}}},
+        "responses": {
+            "200": {"description": "OK", "content": success},
+            "default": {
+                "description": "Anthropic's error envelope",
+                "content": {"application/json": {"schema": _ANTHROPIC_ERROR}},
+            },
+        },
     }
 
 
-EXTRA_PATHS.update({
-    "/v1/messages": {"post": _documented(
-        "Create a message (Anthropic Messages API; JSON or SSE stream)", _MESSAGES_REQUEST,
-        {"application/json": {"schema": {"type": "object"}}, "text/event-stream": {"schema": {"type": "string"}}})},
-    "/v1/messages/count_tokens": {"post": _documented(
-        "Count a Messages request's input tokens", _COUNT_REQUEST,
-        {"application/json": {"schema": {"type": "object", "properties": {"input_tokens": {"type": "integer"}},
-                                         "required": ["input_tokens"]}}})},
-})
+EXTRA_PATHS.update(
+    {
+        "/v1/messages": {
+            "post": _documented(
+                "Create a message (Anthropic Messages API; JSON or SSE stream)",
+                _MESSAGES_REQUEST,
+                {
+                    "application/json": {"schema": {"type": "object"}},
+                    "text/event-stream": {"schema": {"type": "string"}},
+                },
+            )
+        },
+        "/v1/messages/count_tokens": {
+            "post": _documented(
+                "Count a Messages request's input tokens",
+                _COUNT_REQUEST,
+                {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"input_tokens": {"type": "integer"}},
+                            "required": ["input_tokens"],
+                        }
+                    }
+                },
+            )
+        },
+    }
+)
 
 
 async def _principal(state: "GatewayState", scope: Scope) -> Principal:
@@ -95,8 +133,7 @@ async def _principal(state: "GatewayState", scope: Scope) -> Principal:
         return await authenticate(state, "Bearer " + api_key.strip(), "data")
     authorization = header(scope, b"authorization")
     if authorization is None:
-        raise GatewayError("unauthorized", "Missing API key: send 'x-api-key: <key>' or "
-                                           "'Authorization: Bearer <key>'.")
+        raise GatewayError("unauthorized", "Missing API key: send 'x-api-key: <key>' or 'Authorization: Bearer <key>'.")
     return await authenticate(state, authorization, "data")
 
 
@@ -138,7 +175,8 @@ async def messages(state: "GatewayState", scope: Scope, receive: Receive, send: 
 
     interrupted = error_event("api_error", "The gateway shut down before the answer was complete.", request_id)
     await SSEResponse(answer.frames, headers=headers, on_finish=finish, interrupted_frames=interrupted)(
-        scope, receive, send)
+        scope, receive, send
+    )
 
 
 async def count_tokens(state: "GatewayState", scope: Scope, receive: Receive, send: Send) -> None:
@@ -150,7 +188,8 @@ async def count_tokens(state: "GatewayState", scope: Scope, receive: Receive, se
         limit_headers = await Call(state, "count_tokens", principal, request_id).limit()  # not billed: never admitted
         entry = service.resolve_entry(state, body)
         tokens = await cancel_on_disconnect(
-            receive, count.count_tokens(state, entry, body, request_id, header(scope, b"anthropic-beta")))
+            receive, count.count_tokens(state, entry, body, request_id, header(scope, b"anthropic-beta"))
+        )
     except GatewayError as exc:
         await _send_error(scope, send, exc, limit_headers)
         return

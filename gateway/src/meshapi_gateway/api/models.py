@@ -97,11 +97,18 @@ def search_query(params: Any) -> SearchQuery:
     q = params.get("q") or ""
     if len(q) > 500:
         raise _query_error("q", "at most 500 characters", q[:50])
-    return SearchQuery(q=q.strip(), free=_flag(params, "free"), discounted=_flag(params, "discounted"),
-                       input_modality=_many(params, "input_modality"),
-                       output_modality=_many(params, "output_modality"), brand=_many(params, "brand"), sort=sort,
-                       descending=order == "desc", limit=_count(params, "limit", 50, 1, MAX_LIMIT),
-                       offset=_count(params, "offset", 0, 0, 10**9))
+    return SearchQuery(
+        q=q.strip(),
+        free=_flag(params, "free"),
+        discounted=_flag(params, "discounted"),
+        input_modality=_many(params, "input_modality"),
+        output_modality=_many(params, "output_modality"),
+        brand=_many(params, "brand"),
+        sort=sort,
+        descending=order == "desc",
+        limit=_count(params, "limit", 50, 1, MAX_LIMIT),
+        offset=_count(params, "offset", 0, 0, 10**9),
+    )
 
 
 async def search_models(request: Request) -> Response:

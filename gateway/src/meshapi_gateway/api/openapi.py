@@ -16,10 +16,17 @@ from meshapi_gateway.api.schemas import ChatRequest
 _ERROR = {
     "type": "object",
     "properties": {
-        "error": {"type": "object", "properties": {
-            "code": {"type": "string"}, "message": {"type": "string"},
-            "details": {"type": "array", "items": {}}, "provider_error": {},
-            "retry_after_seconds": {"type": "integer"}}, "required": ["code", "message"]},
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {"type": "array", "items": {}},
+                "provider_error": {},
+                "retry_after_seconds": {"type": "integer"},
+            },
+            "required": ["code", "message"],
+        },
         "request_id": {"type": "string"},
     },
     "required": ["error", "request_id"],
@@ -29,8 +36,9 @@ _ERROR = {
 EXTRA_PATHS: dict[str, dict[str, Any]] = {}
 
 
-def _op(summary: str, request_schema: dict[str, Any] | None = None, stream: bool = False,
-        status: int = 200) -> dict[str, Any]:
+def _op(
+    summary: str, request_schema: dict[str, Any] | None = None, stream: bool = False, status: int = 200
+) -> dict[str, Any]:
     """One operation: its success status (201 created, 204 without a body) and the error envelope."""
     success: dict[str, Any] = {"description": {200: "OK", 201: "Created", 204: "No Content"}.get(status, "OK")}
     if status != 204:
@@ -40,8 +48,10 @@ def _op(summary: str, request_schema: dict[str, Any] | None = None, stream: bool
         "security": [{"bearer": []}],
         "responses": {
             str(status): success,
-            "default": {"description": "Error envelope",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+            "default": {
+                "description": "Error envelope",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
         },
     }
     if stream:
@@ -69,7 +79,7 @@ def _hoist_defs(schema: Any, components: dict[str, Any]) -> Any:
         # A new dict: the registered operations are shared by every document built in this process.
         out = {k: _hoist_defs(v, components) for k, v in schema.items() if k != "$defs"}
         if isinstance(out.get("$ref"), str) and out["$ref"].startswith("#/$defs/"):
-            out["$ref"] = "#/components/schemas/" + out["$ref"][len("#/$defs/"):]
+            out["$ref"] = "#/components/schemas/" + out["$ref"][len("#/$defs/") :]
         for name, sub in (defs or {}).items():
             components.setdefault(name, _hoist_defs(sub, components))
         return out
@@ -82,8 +92,7 @@ def _with_path_parameters(path: str, ops: dict[str, Any]) -> dict[str, Any]:
     names = _PATH_PARAM.findall(path)
     if not names:
         return ops
-    params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
-              for n in names]
+    params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}} for n in names]
     return {method: {**op, "parameters": params} for method, op in ops.items()}
 
 
@@ -95,20 +104,37 @@ def _core_paths() -> dict[str, Any]:
     chat = {"$ref": "#/components/schemas/ChatRequest"}
     return {
         "/v1/chat/completions": {"post": _op("Create a chat completion (JSON or SSE stream)", chat, stream=True)},
-        "/v1/responses": {"post": _op("Create a response (OpenAI Responses API; JSON or SSE stream)",
-                                      model_schema(ResponsesRequest, "model", "models", "template"), stream=True)},
+        "/v1/responses": {
+            "post": _op(
+                "Create a response (OpenAI Responses API; JSON or SSE stream)",
+                model_schema(ResponsesRequest, "model", "models", "template"),
+                stream=True,
+            )
+        },
         "/v1/embeddings": {"post": _op("Create embeddings", model_schema(EmbeddingsRequest, "model", "models"))},
-        "/v1/chat/compare": {"post": _op("Compare several models on one prompt, with an optional judge",
-                                         model_schema(CompareRequest), stream=True)},
+        "/v1/chat/compare": {
+            "post": _op(
+                "Compare several models on one prompt, with an optional judge",
+                model_schema(CompareRequest),
+                stream=True,
+            )
+        },
         "/v1/models": {"get": _op("List models (bare array with X-MeshAPI-SDK, OpenAI list otherwise)")},
         "/v1/models/free": {"get": _op("List free models")},
         "/v1/models/paid": {"get": _op("List paid models")},
-        "/v1/models/search": {"get": _op("Search models: q, free, discounted, input_modality, output_modality, "
-                                         "brand, sort, order, limit, offset")},
+        "/v1/models/search": {
+            "get": _op(
+                "Search models: q, free, discounted, input_modality, output_modality, brand, sort, order, limit, offset"
+            )
+        },
         "/v1/models/{model_id}": {"get": _op("Get one model")},
         "/health": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
-        "/ready": {"get": {"summary": "Readiness", "responses": {"200": {"description": "OK"},
-                                                                 "503": {"description": "Not ready"}}}},
+        "/ready": {
+            "get": {
+                "summary": "Readiness",
+                "responses": {"200": {"description": "OK"}, "503": {"description": "Not ready"}},
+            }
+        },
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "OK"}}}},
         "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OK"}}}},
     }

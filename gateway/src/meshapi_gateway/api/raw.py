@@ -49,14 +49,23 @@ def _encode_headers(headers: dict[str, str] | None) -> list[tuple[bytes, bytes]]
     return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
 
 
-async def send_bytes(send: Send, body: bytes, status: int = 200, headers: dict[str, str] | None = None,
-                     content_type: list[tuple[bytes, bytes]] = JSON_HEADERS) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [*content_type, (b"content-length", str(len(body)).encode()), *_encode_headers(headers)]})
+async def send_bytes(
+    send: Send,
+    body: bytes,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    content_type: list[tuple[bytes, bytes]] = JSON_HEADERS,
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*content_type, (b"content-length", str(len(body)).encode()), *_encode_headers(headers)],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
 async def send_error(scope: Scope, send: Send, exc: GatewayError, extra_headers: dict[str, str] | None = None) -> None:
     headers = {**(extra_headers or {}), **exc.headers}
     await send_bytes(send, exc.envelope(request_id_of(scope)), exc.status, headers)
-

@@ -24,7 +24,10 @@ async def create_response(request: Request) -> Response | SSEResponse:
     plan = await svc.plan(principal, body)
     if body.get("stream"):
         opened = await svc.stream(call, plan)
-        return SSEResponse(opened.frames, headers={**limit_headers, **opened.headers, **call.cache_headers()},
-                           on_finish=lambda _client_gone: opened.close())
+        return SSEResponse(
+            opened.frames,
+            headers={**limit_headers, **opened.headers, **call.cache_headers()},
+            on_finish=lambda _client_gone: opened.close(),
+        )
     response, headers = await svc.create(call, plan)
     return json_response(response, headers={**limit_headers, **headers, **call.cache_headers()})

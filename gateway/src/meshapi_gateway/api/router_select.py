@@ -33,8 +33,11 @@ class RouterSelectRequest(BaseModel):
 
 
 EXTRA_PATHS["/v1/router/select"] = {
-    "post": _op("Which model `model: \"auto\"` would choose, and why (no model is called)",
-                RouterSelectRequest.model_json_schema())}
+    "post": _op(
+        'Which model `model: "auto"` would choose, and why (no model is called)',
+        RouterSelectRequest.model_json_schema(),
+    )
+}
 
 
 async def router_select(request: Request) -> Response:
@@ -44,18 +47,20 @@ async def router_select(request: Request) -> Response:
     params = validate(RouterSelectRequest, body)
     assert isinstance(params, RouterSelectRequest)
     if params.api_type == "embeddings":
-        raise field_error("api_type", "The auto router chooses chat models; name an embedding model instead.",
-                          value="embeddings")
-    choice = auto_select.select(state, principal, body, api=params.api_type,
-                                exclude=params.exclude_models or ())
+        raise field_error(
+            "api_type", "The auto router chooses chat models; name an embedding model instead.", value="embeddings"
+        )
+    choice = auto_select.select(state, principal, body, api=params.api_type, exclude=params.exclude_models or ())
     if choice.entry is None:
         raise auto_select.no_model(choice, auto_select.cooling_down_for(state))
     chosen = choice.entry.id
-    return json_response({
-        "model": chosen,
-        "resolved_model_id": chosen,
-        "auto_router": {"fallback_used": False, "fallback_reason": None},
-        "reasoning_effort": params.reasoning_effort,
-        "reason": choice.why,
-        "candidates": [c.wire(chosen) for c in choice.candidates],
-    })
+    return json_response(
+        {
+            "model": chosen,
+            "resolved_model_id": chosen,
+            "auto_router": {"fallback_used": False, "fallback_reason": None},
+            "reasoning_effort": params.reasoning_effort,
+            "reason": choice.why,
+            "candidates": [c.wire(chosen) for c in choice.candidates],
+        }
+    )

@@ -19,8 +19,13 @@ def _one_route_per_path(table: list[BaseRoute]) -> list[BaseRoute]:
     handlers: dict[str, dict[str, Callable[[Request], Any]]] = {}
     order: list[BaseRoute | str] = []
     for route in table:
-        if not isinstance(route, Route) or route.methods is None or not callable(route.endpoint) \
-                or isinstance(route.endpoint, type) or not hasattr(route.endpoint, "__name__"):
+        if (
+            not isinstance(route, Route)
+            or route.methods is None
+            or not callable(route.endpoint)
+            or isinstance(route.endpoint, type)
+            or not hasattr(route.endpoint, "__name__")
+        ):
             order.append(route)
             continue
         if route.path not in handlers:
@@ -135,7 +140,6 @@ def routes() -> list[BaseRoute]:
         Route("/v1/templates/{template_id}", templates.delete_template, methods=["DELETE"]),
         Route("/v1/templates/{template_id}/versions", templates.list_versions, methods=["GET"]),
         Route("/v1/templates/{template_id}/versions/{version}", templates.get_version, methods=["GET"]),
-        Route("/v1/templates/{template_id}/versions/{version}/activate", templates.activate_version,
-              methods=["POST"]),
+        Route("/v1/templates/{template_id}/versions/{version}/activate", templates.activate_version, methods=["POST"]),
     ]
     return _one_route_per_path(table)

@@ -13,5 +13,15 @@ from meshapi_gateway.request_schemas import (
     plainly_valid_chat,
 )
 
-__all__ = ["ChatRequest", "ChatRequestWithTemplate", "ContentPart", "FunctionCall", "FunctionDef", "ImageURL",
-           "Message", "Tool", "ToolCall", "plainly_valid_chat"]
+__all__ = [
+    "ChatRequest",
+    "ChatRequestWithTemplate",
+    "ContentPart",
+    "FunctionCall",
+    "FunctionDef",
+    "ImageURL",
+    "Message",
+    "Tool",
+    "ToolCall",
+    "plainly_valid_chat",
+]

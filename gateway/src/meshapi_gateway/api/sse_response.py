@@ -21,9 +21,13 @@ SSE_HEADERS = [
 
 
 class SSEResponse:
-    def __init__(self, frames: AsyncIterator[bytes], headers: dict[str, str] | None = None,
-                 on_finish: Callable[[bool], Awaitable[None]] | None = None,
-                 interrupted_frames: bytes | None = None) -> None:
+    def __init__(
+        self,
+        frames: AsyncIterator[bytes],
+        headers: dict[str, str] | None = None,
+        on_finish: Callable[[bool], Awaitable[None]] | None = None,
+        interrupted_frames: bytes | None = None,
+    ) -> None:
         self.frames = frames
         self.headers = [*SSE_HEADERS, *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items())]
         self.on_finish = on_finish
@@ -56,8 +60,10 @@ class SSEResponse:
             if not self.client_gone:
                 if started and self.interrupted_frames:
                     with contextlib.suppress(Exception):
-                        await asyncio.wait_for(send({"type": "http.response.body", "body": self.interrupted_frames,
-                                                     "more_body": False}), 1.0)
+                        await asyncio.wait_for(
+                            send({"type": "http.response.body", "body": self.interrupted_frames, "more_body": False}),
+                            1.0,
+                        )
                 raise
             main.uncancel()
         except OSError:

@@ -36,14 +36,19 @@ from meshapi_gateway.governance.teams import (
 )
 from meshapi_gateway.store.team_tables import Team
 
-EXTRA_PATHS.update({
-    "/v1/teams": {"post": _op("Create a team (admin token; 201)", TeamBody.model_json_schema(), status=201),
-                  "get": _op("The teams the caller belongs to (the admin: every team)")},
-    "/v1/teams/{team_id}": {"get": _op("A team (its members and the admin)"),
-                            "patch": _op("Change a team (admin token; null removes a term)",
-                                         TeamBody.model_json_schema()),
-                            "delete": _op("Delete a team (admin token; 204)", status=204)},
-})
+EXTRA_PATHS.update(
+    {
+        "/v1/teams": {
+            "post": _op("Create a team (admin token; 201)", TeamBody.model_json_schema(), status=201),
+            "get": _op("The teams the caller belongs to (the admin: every team)"),
+        },
+        "/v1/teams/{team_id}": {
+            "get": _op("A team (its members and the admin)"),
+            "patch": _op("Change a team (admin token; null removes a term)", TeamBody.model_json_schema()),
+            "delete": _op("Delete a team (admin token; 204)", status=204),
+        },
+    }
+)
 
 
 async def _caller(request: Request) -> Principal:
@@ -89,8 +94,9 @@ async def create(request: Request) -> Response:
     params = _body(await read_json_object(request))
     async with gw(request).sessions() as session:
         row = await create_team(session, team_columns(params.model_dump(exclude_unset=True)))
-        await audit.record(session, actor_of(principal), "team.create", "team", row.id, None,
-                           params.model_dump(exclude_unset=True))
+        await audit.record(
+            session, actor_of(principal), "team.create", "team", row.id, None, params.model_dump(exclude_unset=True)
+        )
     team_cache(request).put(row)
     return json_response(await _view(request, row), status=201)
 
@@ -128,8 +134,9 @@ async def update(request: Request) -> Response:
         if row is None:
             raise _missing(request.path_params["team_id"])
         row = await update_team(session, row, team_columns(params.model_dump(exclude_unset=True)))
-        await audit.record(session, actor_of(principal), "team.update", "team", row.id, None,
-                           params.model_dump(exclude_unset=True))
+        await audit.record(
+            session, actor_of(principal), "team.update", "team", row.id, None, params.model_dump(exclude_unset=True)
+        )
     team_cache(request).put(row)
     return json_response(await _view(request, row))
 

@@ -60,19 +60,28 @@ class UpdateTemplate(BaseModel):
     team_id: Optional[str] = Field(None, min_length=1, max_length=40)
 
 
-EXTRA_PATHS.update({
-    "/v1/templates": {"post": _op("Create a prompt template (201; 409 on a duplicate name)",
-                                  CreateTemplate.model_json_schema(), status=201),
-                      "get": _op("List the owner's and the global templates (bare array, newest first)")},
-    "/v1/templates/{template_id}": {"get": _op("Get a template"),
-                                    "patch": _op("Change a template's given fields",
-                                                 UpdateTemplate.model_json_schema()),
-                                    "delete": _op("Delete a template (204)", status=204)},
-    "/v1/templates/{template_id}/versions": {"get": _op("Every version of a template, newest first")},
-    "/v1/templates/{template_id}/versions/{version}": {"get": _op("One version of a template")},
-    "/v1/templates/{template_id}/versions/{version}/activate": {
-        "post": _op("Make a version the active one again (no new version is made)")},
-})
+EXTRA_PATHS.update(
+    {
+        "/v1/templates": {
+            "post": _op(
+                "Create a prompt template (201; 409 on a duplicate name)",
+                CreateTemplate.model_json_schema(),
+                status=201,
+            ),
+            "get": _op("List the owner's and the global templates (bare array, newest first)"),
+        },
+        "/v1/templates/{template_id}": {
+            "get": _op("Get a template"),
+            "patch": _op("Change a template's given fields", UpdateTemplate.model_json_schema()),
+            "delete": _op("Delete a template (204)", status=204),
+        },
+        "/v1/templates/{template_id}/versions": {"get": _op("Every version of a template, newest first")},
+        "/v1/templates/{template_id}/versions/{version}": {"get": _op("One version of a template")},
+        "/v1/templates/{template_id}/versions/{version}/activate": {
+            "post": _op("Make a version the active one again (no new version is made)")
+        },
+    }
+)
 
 
 def _owner(principal: Principal) -> str:
@@ -130,8 +139,15 @@ async def create_template(request: Request) -> Response:
     team_id = _team_to_share(request, principal, params.team_id)
     async with gw(request).sessions() as session:
         template = await store.create(session, _owner(principal), params.name, _fields(params), team_id)
-        await audit.record(session, actor_of(principal), "template.create", "template", template.id,
-                           template.owner or None, {"name": template.name, "team_id": team_id, "version": 1})
+        await audit.record(
+            session,
+            actor_of(principal),
+            "template.create",
+            "template",
+            template.id,
+            template.owner or None,
+            {"name": template.name, "team_id": team_id, "version": 1},
+        )
     _changed(request)
     return json_response(store.view(template), status=201)
 
@@ -161,8 +177,9 @@ async def get_version(request: Request) -> Response:
     principal = await _caller(request)
     number = _version_number(request)
     async with gw(request).sessions() as session:
-        found = await store.get_version(session, _viewer(request, principal), request.path_params["template_id"],
-                                        number)
+        found = await store.get_version(
+            session, _viewer(request, principal), request.path_params["template_id"], number
+        )
     return json_response(found)
 
 
@@ -178,8 +195,15 @@ async def activate_version(request: Request) -> Response:
             if exc.code == "not_found":
                 await _refuse_visible(session, viewer, template_id)
             raise
-        await audit.record(session, actor_of(principal), "template.activate", "template", template_id,
-                           template.owner or None, {"version": number})
+        await audit.record(
+            session,
+            actor_of(principal),
+            "template.activate",
+            "template",
+            template_id,
+            template.owner or None,
+            {"version": number},
+        )
     _changed(request)
     return json_response(store.view(template))
 
@@ -205,9 +229,15 @@ async def update_template(request: Request) -> Response:
             if exc.code == "not_found":
                 await _refuse_visible(session, viewer, template_id)
             raise
-        await audit.record(session, actor_of(principal), "template.update", "template", template_id,
-                           template.owner or None, {"fields": sorted(params.model_fields_set),
-                                                    "version": template.version})
+        await audit.record(
+            session,
+            actor_of(principal),
+            "template.update",
+            "template",
+            template_id,
+            template.owner or None,
+            {"fields": sorted(params.model_fields_set), "version": template.version},
+        )
     _changed(request)
     return json_response(store.view(template))
 

@@ -31,10 +31,16 @@ class RevokeTokens(BaseModel):
     note: str = Field("", max_length=200)
 
 
-EXTRA_PATHS.update({
-    "/v1/admin/tokens/revoke": {"post": _op("Revoke a control-plane token by jti, or an owner's tokens issued "
-                                            "before a time (admin token)", RevokeTokens.model_json_schema())},
-})
+EXTRA_PATHS.update(
+    {
+        "/v1/admin/tokens/revoke": {
+            "post": _op(
+                "Revoke a control-plane token by jti, or an owner's tokens issued before a time (admin token)",
+                RevokeTokens.model_json_schema(),
+            )
+        },
+    }
+)
 
 
 async def revoke_tokens(request: Request) -> Response:
@@ -49,9 +55,23 @@ async def revoke_tokens(request: Request) -> Response:
     if params.issued_before is not None and params.owner is None:
         raise field_error("issued_before", "Only with 'owner'")
     async with state.sessions() as session:
-        row = await revoke(session, max_ttl_seconds=state.settings.jwt_max_ttl_seconds, jti=params.jti,
-                           owner=params.owner, issued_before=params.issued_before, note=params.note)
+        row = await revoke(
+            session,
+            max_ttl_seconds=state.settings.jwt_max_ttl_seconds,
+            jti=params.jti,
+            owner=params.owner,
+            issued_before=params.issued_before,
+            note=params.note,
+        )
     if state.jwt.revocations is not None:
         state.jwt.revocations.add(row)
-    return json_response({"object": "token_revocation", "id": row.id, "jti": row.jti, "owner": row.owner,
-                          "issued_before": row.issued_before, "revoked_at": row.revoked_at})
+    return json_response(
+        {
+            "object": "token_revocation",
+            "id": row.id,
+            "jti": row.jti,
+            "owner": row.owner,
+            "issued_before": row.issued_before,
+            "revoked_at": row.revoked_at,
+        }
+    )

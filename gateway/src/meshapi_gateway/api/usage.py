@@ -44,12 +44,18 @@ class EventsQuery(BaseModel):
     limit: int = Field(200, ge=1, le=1000)
 
 
-EXTRA_PATHS.update({
-    "/v1/balance": {"get": _op("The owner's balance (available_usd and more, decimal strings)")},
-    "/v1/usage/events": {"post": _op("Usage events since a time, oldest first", EventsQuery.model_json_schema())},
-    "/v1/usage": {"get": _op("Usage rows, newest first, with filters and totals; with group_by (key, team, model, "
-                             "day) sums per group over the time range")},
-})
+EXTRA_PATHS.update(
+    {
+        "/v1/balance": {"get": _op("The owner's balance (available_usd and more, decimal strings)")},
+        "/v1/usage/events": {"post": _op("Usage events since a time, oldest first", EventsQuery.model_json_schema())},
+        "/v1/usage": {
+            "get": _op(
+                "Usage rows, newest first, with filters and totals; with group_by (key, team, model, "
+                "day) sums per group over the time range"
+            )
+        },
+    }
+)
 
 
 # The last second of year 9999: later (or non-finite) times cannot be stored or compared.
@@ -58,8 +64,9 @@ MAX_TIME_SECONDS = 253402300799
 
 def _seconds_ms(seconds: float, name: str, raw: Any) -> int:
     if not 0 <= seconds <= MAX_TIME_SECONDS:  # also false for NaN
-        raise field_error(name, f"Unix seconds must be a finite number from 0 to {MAX_TIME_SECONDS}",
-                          value=str(raw)[:100])
+        raise field_error(
+            name, f"Unix seconds must be a finite number from 0 to {MAX_TIME_SECONDS}", value=str(raw)[:100]
+        )
     return int(seconds * 1000)
 
 
@@ -121,32 +128,57 @@ def _limit(raw: str | None) -> int:
     if raw is None:
         return 100
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1000:
-        raise GatewayError("validation_error", "Request validation failed.",
-                           details=[{"type": "int_parsing", "loc": ["query", "limit"],
-                                     "msg": "limit must be an integer from 1 to 1000", "input": raw[:50]}])
+        raise GatewayError(
+            "validation_error",
+            "Request validation failed.",
+            details=[
+                {
+                    "type": "int_parsing",
+                    "loc": ["query", "limit"],
+                    "msg": "limit must be an integer from 1 to 1000",
+                    "input": raw[:50],
+                }
+            ],
+        )
     return int(raw)
 
 
 async def _grouped(request: Request, flt: UsageFilter, by: str) -> Response:
     if by not in GROUPS:
-        raise GatewayError("validation_error", "Request validation failed.",
-                           details=[{"type": "enum", "loc": ["query", "group_by"],
-                                     "msg": f"group_by must be one of {', '.join(GROUPS)}", "input": by[:50]}])
+        raise GatewayError(
+            "validation_error",
+            "Request validation failed.",
+            details=[
+                {
+                    "type": "enum",
+                    "loc": ["query", "group_by"],
+                    "msg": f"group_by must be one of {', '.join(GROUPS)}",
+                    "input": by[:50],
+                }
+            ],
+        )
     await _flush(request)
     async with gw(request).sessions() as session:
         groups = await grouped(session, flt, by)
         count, cost = await totals(session, flt)
-    return json_response({"object": "list", "group_by": by, "data": groups, "total_count": count,
-                          "total_cost_usd": usd(cost)})
+    return json_response(
+        {"object": "list", "group_by": by, "data": groups, "total_count": count, "total_cost_usd": usd(cost)}
+    )
 
 
 async def list_usage(request: Request) -> Response:
     principal = await _caller(request)
     q = request.query_params
-    flt = UsageFilter(principal.owner, since_ms=parse_time_ms(q.get("since"), "since"),
-                      until_ms=parse_time_ms(q.get("until"), "until"), model=q.get("model") or None,
-                      key_id=q.get("key_id") or None, request_id=q.get("request_id") or None,
-                      kind=q.get("kind") or None, team_id=q.get("team_id") or None)
+    flt = UsageFilter(
+        principal.owner,
+        since_ms=parse_time_ms(q.get("since"), "since"),
+        until_ms=parse_time_ms(q.get("until"), "until"),
+        model=q.get("model") or None,
+        key_id=q.get("key_id") or None,
+        request_id=q.get("request_id") or None,
+        kind=q.get("kind") or None,
+        team_id=q.get("team_id") or None,
+    )
     by = q.get("group_by")
     if by is not None:
         return await _grouped(request, flt, by)
@@ -155,5 +187,12 @@ async def list_usage(request: Request) -> Response:
     async with gw(request).sessions() as session:
         rows, more = await events(session, flt, limit, newest_first=True)
         count, cost = await totals(session, flt)
-    return json_response({"object": "list", "data": [event_view(r) for r in rows], "has_more": more,
-                          "total_count": count, "total_cost_usd": usd(cost)})
+    return json_response(
+        {
+            "object": "list",
+            "data": [event_view(r) for r in rows],
+            "has_more": more,
+            "total_count": count,
+            "total_cost_usd": usd(cost),
+        }
+    )

@@ -33,8 +33,9 @@ class WebSearchRequest(BaseModel):
     include_answer: StrictBool = False
 
 
-EXTRA_PATHS["/v1/web/search"] = {"post": _op("Search the web through the configured provider",
-                                             WebSearchRequest.model_json_schema())}
+EXTRA_PATHS["/v1/web/search"] = {
+    "post": _op("Search the web through the configured provider", WebSearchRequest.model_json_schema())
+}
 
 
 def _provider(request: Request) -> SearchProvider | None:
@@ -49,11 +50,17 @@ async def web_search(request: Request) -> Response:
     assert isinstance(params, WebSearchRequest)
     provider = _provider(request)
     if provider is None:
-        raise GatewayError("not_configured", "Web search is not configured on this gateway (see [web_search]).",
-                           status=400)
-    query = SearchQuery(query=params.query, max_results=params.max_results, search_depth=params.search_depth,
-                        include_domains=params.include_domains or [], exclude_domains=params.exclude_domains or [],
-                        include_answer=params.include_answer)
+        raise GatewayError(
+            "not_configured", "Web search is not configured on this gateway (see [web_search]).", status=400
+        )
+    query = SearchQuery(
+        query=params.query,
+        max_results=params.max_results,
+        search_depth=params.search_depth,
+        include_domains=params.include_domains or [],
+        exclude_domains=params.exclude_domains or [],
+        include_answer=params.include_answer,
+    )
     request_id = rid(request)
     answer = await provider.search(query, request_id)
     return json_response({**answer, "request_id": request_id})

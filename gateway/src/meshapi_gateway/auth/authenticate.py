@@ -35,8 +35,9 @@ def bearer(authorization: str | None, api_key_query: str | None = None) -> str:
     raise _unauthorized("Missing API key: send 'Authorization: Bearer <key>'.")
 
 
-async def authenticate(state: "GatewayState", authorization: str | None, realm: str = "data",
-                       api_key_query: str | None = None) -> Principal:
+async def authenticate(
+    state: "GatewayState", authorization: str | None, realm: str = "data", api_key_query: str | None = None
+) -> Principal:
     token = bearer(authorization, api_key_query)
     admin = state.settings.admin_token
     if admin and hmac.compare_digest(token.encode(), admin.encode()):

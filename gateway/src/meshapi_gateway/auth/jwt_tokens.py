@@ -37,8 +37,15 @@ def _jwt() -> Any:
 
 
 class JWTVerifier:
-    def __init__(self, secret: str, audience: str = "authenticated", issuer: str = "", owner_claim: str = "sub",
-                 jwks_url: str = "", max_ttl_seconds: int = DEFAULT_MAX_TTL_SECONDS) -> None:
+    def __init__(
+        self,
+        secret: str,
+        audience: str = "authenticated",
+        issuer: str = "",
+        owner_claim: str = "sub",
+        jwks_url: str = "",
+        max_ttl_seconds: int = DEFAULT_MAX_TTL_SECONDS,
+    ) -> None:
         self._secret = secret
         self.max_ttl_seconds = max_ttl_seconds
         # Set by the start hook once the revocation table has been read.
@@ -57,11 +64,19 @@ class JWTVerifier:
 
     def mint(self, owner: str, ttl_seconds: int = 3600, extra: dict[str, Any] | None = None) -> str:
         if not 0 < ttl_seconds <= self.max_ttl_seconds:
-            raise ValueError(f"a token's lifetime must be between 1 and {self.max_ttl_seconds} seconds "
-                             f"(jwt_max_ttl_seconds), not {ttl_seconds}")
+            raise ValueError(
+                f"a token's lifetime must be between 1 and {self.max_ttl_seconds} seconds "
+                f"(jwt_max_ttl_seconds), not {ttl_seconds}"
+            )
         now = int(time.time())
-        claims: dict[str, Any] = {"sub": owner, "aud": self._audience, "iat": now, "exp": now + ttl_seconds,
-                                  "role": "authenticated", "jti": uuid.uuid4().hex}
+        claims: dict[str, Any] = {
+            "sub": owner,
+            "aud": self._audience,
+            "iat": now,
+            "exp": now + ttl_seconds,
+            "role": "authenticated",
+            "jti": uuid.uuid4().hex,
+        }
         if self._issuer:
             claims["iss"] = self._issuer
         claims.update(extra or {})
@@ -98,8 +113,9 @@ class JWTVerifier:
             algorithms = ALLOWED_ASYM
         else:
             raise TokenError(f"token algorithm {alg!r} is not accepted")
-        claims: dict[str, Any] = jwt.decode(token, key, algorithms=algorithms, audience=self._audience,
-                                            issuer=self._issuer, options=options)
+        claims: dict[str, Any] = jwt.decode(
+            token, key, algorithms=algorithms, audience=self._audience, issuer=self._issuer, options=options
+        )
         return claims
 
     async def verify(self, token: str) -> str:

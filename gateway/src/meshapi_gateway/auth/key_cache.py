@@ -47,9 +47,20 @@ class CachedKey:
 
 def _cached(row: ApiKey) -> CachedKey:
     models = models_of(row.models)
-    return CachedKey(row.id, row.owner, row.revoked_at is not None, bool(row.suspended), row.rpm, row.rpd, row.tpm,
-                     row.expires_at, Decimal(row.budget_usd) if row.budget_usd is not None else None,
-                     row.budget_period, Allowlist.of(models) if models is not None else None, row.team_id)
+    return CachedKey(
+        row.id,
+        row.owner,
+        row.revoked_at is not None,
+        bool(row.suspended),
+        row.rpm,
+        row.rpd,
+        row.tpm,
+        row.expires_at,
+        Decimal(row.budget_usd) if row.budget_usd is not None else None,
+        row.budget_period,
+        Allowlist.of(models) if models is not None else None,
+        row.team_id,
+    )
 
 
 class KeyCache:

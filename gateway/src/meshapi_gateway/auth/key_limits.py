@@ -10,8 +10,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from meshapi_gateway.store.tables import ApiKey
 
-CHANGEABLE = ("name", "rpm", "rpd", "tpm", "suspended", "budget_usd", "budget_period", "models", "expires_at",
-              "key_metadata", "team_id")
+CHANGEABLE = (
+    "name",
+    "rpm",
+    "rpd",
+    "tpm",
+    "suspended",
+    "budget_usd",
+    "budget_period",
+    "models",
+    "expires_at",
+    "key_metadata",
+    "team_id",
+)
 
 
 async def get_key(session: AsyncSession, key_id: str, owner: str | None = None) -> ApiKey | None:
@@ -21,8 +32,9 @@ async def get_key(session: AsyncSession, key_id: str, owner: str | None = None) 
     return row
 
 
-async def update_key(session: AsyncSession, key_id: str, changes: dict[str, Any],
-                     owner: str | None = None) -> ApiKey | None:
+async def update_key(
+    session: AsyncSession, key_id: str, changes: dict[str, Any], owner: str | None = None
+) -> ApiKey | None:
     """Apply ``changes`` (column values; ``None`` removes a limit or term).
 
     ``None`` when there is no such key (of that owner).

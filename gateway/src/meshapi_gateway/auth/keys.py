@@ -46,18 +46,37 @@ class CreatedKey:
     tpm: int | None
 
 
-async def create_key(session: AsyncSession, owner: str, name: str = "", *, rpm: int | None = None,
-                     rpd: int | None = None, tpm: int | None = None,
-                     terms: dict[str, Any] | None = None) -> CreatedKey:
+async def create_key(
+    session: AsyncSession,
+    owner: str,
+    name: str = "",
+    *,
+    rpm: int | None = None,
+    rpd: int | None = None,
+    tpm: int | None = None,
+    terms: dict[str, Any] | None = None,
+) -> CreatedKey:
     """A new key; ``terms`` are governance column values (``governance.key_terms.term_columns``)."""
     problem = owner_name_problem(owner)
     if problem is not None:
         raise ValueError(f"owner {owner!r}: {problem}")
     key = new_key()
     now = int(time.time())
-    row = ApiKey(id="key_" + ulid(), owner=owner, name=name, key_hash=hash_key(key), prefix=key[:12],
-                 created_at=now, updated_at=now, revoked_at=None, suspended=False, rpm=rpm, rpd=rpd, tpm=tpm,
-                 **(terms or {}))
+    row = ApiKey(
+        id="key_" + ulid(),
+        owner=owner,
+        name=name,
+        key_hash=hash_key(key),
+        prefix=key[:12],
+        created_at=now,
+        updated_at=now,
+        revoked_at=None,
+        suspended=False,
+        rpm=rpm,
+        rpd=rpd,
+        tpm=tpm,
+        **(terms or {}),
+    )
     session.add(row)
     await session.commit()
     return CreatedKey(row.id, key, owner, name, now, rpm, rpd, tpm)
@@ -88,12 +107,23 @@ def key_view(row: ApiKey, spend: Decimal | None = None, now: float | None = None
     period = row.budget_period or ("total" if row.budget_usd is not None else None)
     resets_at = period_bounds(period, now if now is not None else time.time())[1] if period else None
     return {
-        "id": row.id, "object": "api_key", "owner": row.owner, "name": row.name, "prefix": row.prefix,
-        "created_at": row.created_at, "revoked_at": row.revoked_at, "suspended": row.suspended,
-        "rpm": row.rpm, "rpd": row.rpd, "tpm": row.tpm,
+        "id": row.id,
+        "object": "api_key",
+        "owner": row.owner,
+        "name": row.name,
+        "prefix": row.prefix,
+        "created_at": row.created_at,
+        "revoked_at": row.revoked_at,
+        "suspended": row.suspended,
+        "rpm": row.rpm,
+        "rpd": row.rpd,
+        "tpm": row.tpm,
         "budget_usd": money(Decimal(row.budget_usd)) if row.budget_usd is not None else None,
-        "budget_period": period, "spend_usd": money(spend) if spend is not None else None,
-        "budget_resets_at": iso_seconds(resets_at), "models": models_of(row.models),
-        "expires_at": iso_seconds(row.expires_at), "metadata": metadata_of(row.key_metadata),
+        "budget_period": period,
+        "spend_usd": money(spend) if spend is not None else None,
+        "budget_resets_at": iso_seconds(resets_at),
+        "models": models_of(row.models),
+        "expires_at": iso_seconds(row.expires_at),
+        "metadata": metadata_of(row.key_metadata),
         "team_id": row.team_id,
     }

@@ -27,8 +27,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("meshapi_gateway.auth")
 
 
-async def revoke(session: AsyncSession, *, max_ttl_seconds: int, jti: str | None = None, owner: str | None = None,
-                 issued_before: int | None = None, note: str = "") -> TokenRevocation:
+async def revoke(
+    session: AsyncSession,
+    *,
+    max_ttl_seconds: int,
+    jti: str | None = None,
+    owner: str | None = None,
+    issued_before: int | None = None,
+    note: str = "",
+) -> TokenRevocation:
     """Store a revocation (``jti``, or ``owner`` with ``issued_before`` defaulting to now)."""
     if (jti is None) == (owner is None):
         raise ValueError("name exactly one of jti and owner")
@@ -37,8 +44,15 @@ async def revoke(session: AsyncSession, *, max_ttl_seconds: int, jti: str | None
         issued_before = now + 1  # everything issued up to and including this second
     # A matching token was issued before now (or before ``issued_before``) and lives at most max_ttl.
     expires_at = max(now, issued_before or now) + max_ttl_seconds
-    row = TokenRevocation(id=prefixed("rev"), jti=jti, owner=owner, issued_before=issued_before if owner else None,
-                          note=note[:200], revoked_at=now, expires_at=expires_at)
+    row = TokenRevocation(
+        id=prefixed("rev"),
+        jti=jti,
+        owner=owner,
+        issued_before=issued_before if owner else None,
+        note=note[:200],
+        revoked_at=now,
+        expires_at=expires_at,
+    )
     session.add(row)
     await session.commit()
     return row

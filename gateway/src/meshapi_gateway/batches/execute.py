@@ -56,16 +56,22 @@ def item_request_id(batch_id: str, custom_id: str) -> str:
 def _failure(exc: GatewayError, retryable: bool) -> ItemOutcome:
     error = exc.error_object()
     retry_after = float(exc.retry_after_seconds or 0)
-    return ItemOutcome("retry" if retryable else "failed", exc.status, {"error": error},
-                       {"code": exc.code, "message": exc.message}, retry_after=retry_after)
+    return ItemOutcome(
+        "retry" if retryable else "failed",
+        exc.status,
+        {"error": error},
+        {"code": exc.code, "message": exc.message},
+        retry_after=retry_after,
+    )
 
 
 class ItemExecutor:
     def __init__(self, state: "GatewayState") -> None:
         self.state = state
 
-    async def run(self, principal: Principal, url: str, body: dict[str, Any], request_id: str,
-                  multiplier: Decimal) -> ItemOutcome:
+    async def run(
+        self, principal: Principal, url: str, body: dict[str, Any], request_id: str, multiplier: Decimal
+    ) -> ItemOutcome:
         # A run cut off by a crash after its bill was written is answered again, but not billed again.
         call = Call(self.state, "batch", principal, request_id, multiplier=multiplier, store_bill=False)
         try:
@@ -101,16 +107,25 @@ class ItemExecutor:
         usage = outcome.response.get("usage")
         prompt, completion, _ = usage_counts(usage)
         counted = usage if isinstance(usage, dict) else None
-        return ItemOutcome("succeeded", 200, outcome.response, None, prompt, completion, outcome.cost,
-                           usage_record=self._bill_of(call, outcome.target, counted))
+        return ItemOutcome(
+            "succeeded",
+            200,
+            outcome.response,
+            None,
+            prompt,
+            completion,
+            outcome.cost,
+            usage_record=self._bill_of(call, outcome.target, counted),
+        )
 
     async def _embeddings(self, call: Call, body: dict[str, Any]) -> ItemOutcome:
         """The call of ``POST /v1/embeddings``, billed as a batch item."""
         done = await embed(call, body, with_cost=True)
         usage = done.answer["usage"]
         record = self._bill_of(call, done.target, {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": 0})
-        return ItemOutcome("succeeded", 200, done.answer, None, int(usage["prompt_tokens"]), 0, done.cost,
-                           usage_record=record)
+        return ItemOutcome(
+            "succeeded", 200, done.answer, None, int(usage["prompt_tokens"]), 0, done.cost, usage_record=record
+        )
 
     @staticmethod
     def _bill_of(call: Call, target: Target, usage: dict[str, Any] | None) -> UsageRecord | None:

@@ -63,8 +63,10 @@ class BatchRunner:
         self._wake.set()
 
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._loop(), name="batch-runner"),
-                       asyncio.create_task(self._heartbeat(), name="batch-leases")]
+        self._tasks = [
+            asyncio.create_task(self._loop(), name="batch-runner"),
+            asyncio.create_task(self._heartbeat(), name="batch-leases"),
+        ]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -106,8 +108,9 @@ class BatchRunner:
     # -- one pass over the active batches --------------------------------------
     async def tick(self) -> None:
         async with self.state.sessions() as session:
-            batches = list((await session.execute(
-                select(Batch).where(Batch.status.in_(ACTIVE)).order_by(Batch.id))).scalars())
+            batches = list(
+                (await session.execute(select(Batch).where(Batch.status.in_(ACTIVE)).order_by(Batch.id))).scalars()
+            )
         # Owners with the fewest requests running here get free slots first, so no owner waits behind another.
         batches.sort(key=lambda b: self.per_owner[b.owner])
         for batch in batches:
@@ -118,8 +121,11 @@ class BatchRunner:
         sessions = self.state.sessions
         if batch.status == "validating":
             async with sessions() as session, session.begin():
-                await session.execute(update(Batch).where(Batch.id == batch.id, Batch.status == "validating")
-                                      .values(status="in_progress", in_progress_at=int(now)))
+                await session.execute(
+                    update(Batch)
+                    .where(Batch.id == batch.id, Batch.status == "validating")
+                    .values(status="in_progress", in_progress_at=int(now))
+                )
             batch.status = "in_progress"
         if batch.status == "in_progress" and now >= batch.expires_at:
             async with sessions() as session, session.begin():
@@ -134,9 +140,11 @@ class BatchRunner:
 
     async def _dispatch(self, batch: Batch) -> None:
         s = self.settings
-        room = min(s.batch_concurrency_per_batch - self.per_batch[batch.id],
-                   s.batch_concurrency_per_owner - self.per_owner[batch.owner],
-                   s.batch_concurrency_total - len(self.inflight))
+        room = min(
+            s.batch_concurrency_per_batch - self.per_batch[batch.id],
+            s.batch_concurrency_per_owner - self.per_owner[batch.owner],
+            s.batch_concurrency_total - len(self.inflight),
+        )
         if room <= 0:
             return
         async with self.state.sessions() as session, session.begin():
@@ -155,8 +163,9 @@ class BatchRunner:
                 continue
             self.per_batch[batch.id] += 1
             self.per_owner[batch.owner] += 1
-            self.inflight[item.id] = asyncio.create_task(self._run(batch, principal, item),
-                                                         name=f"batch-item-{item.id}")
+            self.inflight[item.id] = asyncio.create_task(
+                self._run(batch, principal, item), name=f"batch-item-{item.id}"
+            )
             batch_metrics.IN_FLIGHT.inc()
 
     async def _principal(self, batch: Batch) -> Principal:
@@ -169,8 +178,11 @@ class BatchRunner:
         if batch.key_id:
             async with self.state.sessions() as session:
                 row = await session.get(ApiKey, batch.key_id)
-        principal = (Principal(batch.owner, "data", batch.key_id, row.rpm, row.rpd, row.tpm) if row is not None
-                     else Principal(batch.owner, "data", batch.key_id))
+        principal = (
+            Principal(batch.owner, "data", batch.key_id, row.rpm, row.rpd, row.tpm)
+            if row is not None
+            else Principal(batch.owner, "data", batch.key_id)
+        )
         self._principals[cache_key] = (time.monotonic() + PRINCIPAL_TTL, principal)
         return self._with_terms(principal)
 
@@ -184,8 +196,9 @@ class BatchRunner:
         request_id = item_request_id(batch.id, item.custom_id)
         try:
             try:
-                outcome = await self.executor.run(principal, item.url, orjson.loads(item.body), request_id,
-                                                  Decimal(batch.multiplier))
+                outcome = await self.executor.run(
+                    principal, item.url, orjson.loads(item.body), request_id, Decimal(batch.multiplier)
+                )
             except asyncio.CancelledError:
                 raise
             except Exception:  # a bug must not stall the batch: retry, then report it on the item
@@ -208,15 +221,23 @@ class BatchRunner:
         settle = None
         async with self.state.sessions() as session, session.begin():
             if outcome.status == "retry" and (outcome.free_retry or item.attempts < self.settings.batch_max_attempts):
-                delay = max(outcome.retry_after, min(MAX_BACKOFF, 0.5 * 2 ** item.attempts))
+                delay = max(outcome.retry_after, min(MAX_BACKOFF, 0.5 * 2**item.attempts))
                 await claims.requeue_item(session, item.id, self.worker, delay, free=outcome.free_retry)
                 batch_metrics.ITEMS.labels("retried").inc()
                 return
             kept = await claims.finish_item(
-                session, item.id, self.worker, status="succeeded" if outcome.status == "succeeded" else "failed",
-                status_code=outcome.status_code, request_id=request_id, result_json=orjson.dumps(outcome.body).decode(),
+                session,
+                item.id,
+                self.worker,
+                status="succeeded" if outcome.status == "succeeded" else "failed",
+                status_code=outcome.status_code,
+                request_id=request_id,
+                result_json=orjson.dumps(outcome.body).decode(),
                 error_json=orjson.dumps(outcome.error).decode() if outcome.error else None,
-                prompt_tokens=outcome.prompt_tokens, completion_tokens=outcome.completion_tokens, cost=outcome.cost)
+                prompt_tokens=outcome.prompt_tokens,
+                completion_tokens=outcome.completion_tokens,
+                cost=outcome.cost,
+            )
             if kept and outcome.usage_record is not None:
                 # The bill commits with the result: a crash either keeps both or loses both (and the item runs again).
                 settle = await self.state.billing.record_in_transaction(session, outcome.usage_record)
@@ -224,8 +245,7 @@ class BatchRunner:
             settle()
         batch_metrics.ITEMS.labels("succeeded" if outcome.status == "succeeded" else "failed").inc()
         if not kept:
-            log.warning("batch item lease was lost before its result was committed",
-                        extra={"request_id": request_id})
+            log.warning("batch item lease was lost before its result was committed", extra={"request_id": request_id})
 
     # -- the end of a batch ------------------------------------------------------
     async def _finalize(self, batch: Batch) -> None:
@@ -237,20 +257,40 @@ class BatchRunner:
             if not await claims.take_finalize_lease(session, batch.id, self.worker, self.settings.batch_lease_seconds):
                 return
             if batch.status == "in_progress":
-                await session.execute(update(Batch).where(Batch.id == batch.id).values(
-                    status="finalizing", finalizing_at=now))
+                await session.execute(
+                    update(Batch).where(Batch.id == batch.id).values(status="finalizing", finalizing_at=now)
+                )
             succeeded = await claims.count_status(session, batch.id, "succeeded")
             failed = await claims.count_status(session, batch.id, "failed")
             cancelled = await claims.count_status(session, batch.id, "cancelled")
             expired = await claims.count_status(session, batch.id, "expired")
         out_id, err_id = await write_outputs(self.files, sessions, batch, succeeded, failed + cancelled + expired)
-        final = "cancelled" if batch.cancelling_at or batch.status == "cancelling" else (
-            "expired" if expired else "completed")
+        final = (
+            "cancelled"
+            if batch.cancelling_at or batch.status == "cancelling"
+            else ("expired" if expired else "completed")
+        )
         done = int(time.time())
         async with sessions() as session, session.begin():
-            await session.execute(update(Batch).where(Batch.id == batch.id, Batch.claimed_by == self.worker).values(
-                status=final, output_file_id=out_id, error_file_id=err_id, claimed_by=None, lease_until=None,
-                **{f"{final}_at": done}))
+            await session.execute(
+                update(Batch)
+                .where(Batch.id == batch.id, Batch.claimed_by == self.worker)
+                .values(
+                    status=final,
+                    output_file_id=out_id,
+                    error_file_id=err_id,
+                    claimed_by=None,
+                    lease_until=None,
+                    **{f"{final}_at": done},
+                )
+            )
         batch_metrics.BATCHES.labels(final).inc()
-        log.info("batch %s %s: %d succeeded, %d failed, %d cancelled, %d expired", batch.id, final, succeeded,
-                 failed, cancelled, expired)
+        log.info(
+            "batch %s %s: %d succeeded, %d failed, %d cancelled, %d expired",
+            batch.id,
+            final,
+            succeeded,
+            failed,
+            cancelled,
+            expired,
+        )

@@ -38,10 +38,19 @@ def batch_not_found(batch_id: str) -> GatewayError:
 def _metadata(value: Any) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, dict) or len(value) > MAX_METADATA_KEYS or not all(
-            isinstance(k, str) and len(k) <= 64 and isinstance(v, str) and len(v) <= 512 for k, v in value.items()):
-        raise field_error("metadata", f"metadata must be an object of at most {MAX_METADATA_KEYS} string pairs "
-                                      "(keys up to 64, values up to 512 characters).", type_="dict_type")
+    if (
+        not isinstance(value, dict)
+        or len(value) > MAX_METADATA_KEYS
+        or not all(
+            isinstance(k, str) and len(k) <= 64 and isinstance(v, str) and len(v) <= 512 for k, v in value.items()
+        )
+    ):
+        raise field_error(
+            "metadata",
+            f"metadata must be an object of at most {MAX_METADATA_KEYS} string pairs "
+            "(keys up to 64, values up to 512 characters).",
+            type_="dict_type",
+        )
     return orjson.dumps(value).decode()
 
 
@@ -63,12 +72,17 @@ class BatchService:
         inline = body.get("requests")
         input_file_id = body.get("input_file_id")
         if inline is None and not isinstance(input_file_id, str):
-            raise field_error("input_file_id", "Field required (or give the requests inline as 'requests').",
-                              type_="missing")
+            raise field_error(
+                "input_file_id", "Field required (or give the requests inline as 'requests').", type_="missing"
+            )
         endpoint = body.get("endpoint") or "/v1/chat/completions"
         if endpoint not in SUPPORTED_URLS:
-            raise field_error("endpoint", f"endpoint must be one of {', '.join(SUPPORTED_URLS)}.",
-                              type_="literal_error", value=endpoint if isinstance(endpoint, str) else None)
+            raise field_error(
+                "endpoint",
+                f"endpoint must be one of {', '.join(SUPPORTED_URLS)}.",
+                type_="literal_error",
+                value=endpoint if isinstance(endpoint, str) else None,
+            )
         window = body.get("completion_window") or "24h"
         seconds = window_seconds(window, settings.batch_allow_short_windows)
         metadata = _metadata(body.get("metadata"))
@@ -87,18 +101,29 @@ class BatchService:
                 for line in lines:
                     yield line + b"\n"
 
-            stored = await self.files.store(principal.owner, "batch", "batch_requests.jsonl", content(),
-                                            lines=checker.result.lines)
+            stored = await self.files.store(
+                principal.owner, "batch", "batch_requests.jsonl", content(), lines=checker.result.lines
+            )
         else:
             stored = await self.files.get(principal.owner, str(input_file_id))
             if stored.purpose != "batch":
                 raise GatewayError("invalid_request", f"File '{stored.id}' was not uploaded for purpose 'batch'.")
 
         now = int(time.time())
-        batch = Batch(id=BATCH_PREFIX + ulid(), owner=principal.owner, key_id=principal.key_id, endpoint=endpoint,
-                      input_file_id=stored.id, status="validating", completion_window=window,
-                      metadata_json=metadata, multiplier=str(settings.batch_price_multiplier), total=0,
-                      created_at=now, expires_at=now + seconds)
+        batch = Batch(
+            id=BATCH_PREFIX + ulid(),
+            owner=principal.owner,
+            key_id=principal.key_id,
+            endpoint=endpoint,
+            input_file_id=stored.id,
+            status="validating",
+            completion_window=window,
+            metadata_json=metadata,
+            multiplier=str(settings.batch_price_multiplier),
+            total=0,
+            created_at=now,
+            expires_at=now + seconds,
+        )
         checker = LineChecker(self.state.catalog)
         async with self.sessions() as session, session.begin():
             session.add(batch)
@@ -112,12 +137,24 @@ class BatchService:
                     if item is None:
                         continue
                     if item["url"] != endpoint:
-                        checker.result.add(number, "endpoint_mismatch",
-                                           f"url {item['url']} does not match the batch endpoint {endpoint}.", "url")
+                        checker.result.add(
+                            number,
+                            "endpoint_mismatch",
+                            f"url {item['url']} does not match the batch endpoint {endpoint}.",
+                            "url",
+                        )
                         continue
-                    page.append({"batch_id": batch.id, "line": number, "custom_id": item["custom_id"],
-                                 "url": item["url"], "body": orjson.dumps(item["body"]).decode(),
-                                 "status": "pending", "attempts": 0})
+                    page.append(
+                        {
+                            "batch_id": batch.id,
+                            "line": number,
+                            "custom_id": item["custom_id"],
+                            "url": item["url"],
+                            "body": orjson.dumps(item["body"]).decode(),
+                            "status": "pending",
+                            "attempts": 0,
+                        }
+                    )
                 if checker.result.problems:
                     page.clear()  # the batch will be refused; keep nothing
                 elif len(page) >= INSERT_PAGE:
@@ -139,13 +176,17 @@ class BatchService:
     async def _check_active_limit(self, owner: str) -> None:
         limit = self.state.settings.batch_max_active_per_owner
         async with self.sessions() as session:
-            active = (await session.execute(select(func.count()).select_from(Batch).where(
-                Batch.owner == owner, Batch.status.in_(ACTIVE)))).scalar_one()
+            active = (
+                await session.execute(
+                    select(func.count()).select_from(Batch).where(Batch.owner == owner, Batch.status.in_(ACTIVE))
+                )
+            ).scalar_one()
         if active >= limit:
             # No Retry-After: a batch finishes in minutes to hours, and clients that honour the header
             # (the 0.1.0 SDK retries every 429) would only stall before reporting the error.
-            raise GatewayError("batch_limit_exceeded",
-                               f"At most {limit} batches may be active at once; wait for one to finish.")
+            raise GatewayError(
+                "batch_limit_exceeded", f"At most {limit} batches may be active at once; wait for one to finish."
+            )
 
     # -- read --------------------------------------------------------------
     def _provider(self, batch: Batch) -> str | None:
@@ -156,10 +197,18 @@ class BatchService:
         out: dict[str, ItemTotals] = defaultdict(ItemTotals)
         if not batch_ids:
             return out
-        stmt = (select(BatchItem.batch_id, BatchItem.status, func.count(), func.sum(BatchItem.prompt_tokens),
-                       func.sum(BatchItem.completion_tokens), func.sum(BatchItem.cost))
-                .where(BatchItem.batch_id.in_(batch_ids), BatchItem.status.in_(("succeeded", "failed")))
-                .group_by(BatchItem.batch_id, BatchItem.status))
+        stmt = (
+            select(
+                BatchItem.batch_id,
+                BatchItem.status,
+                func.count(),
+                func.sum(BatchItem.prompt_tokens),
+                func.sum(BatchItem.completion_tokens),
+                func.sum(BatchItem.cost),
+            )
+            .where(BatchItem.batch_id.in_(batch_ids), BatchItem.status.in_(("succeeded", "failed")))
+            .group_by(BatchItem.batch_id, BatchItem.status)
+        )
         async with self.sessions() as session:
             for batch_id, status, count, prompt, completion, cost in await session.execute(stmt):
                 t = out[batch_id]
@@ -199,11 +248,14 @@ class BatchService:
         row = await self._owned(owner, batch_id)
         if row.status in ("validating", "in_progress"):
             async with self.sessions() as session, session.begin():
-                await session.execute(update(Batch).where(Batch.id == row.id, Batch.status.in_(
-                    ("validating", "in_progress"))).values(status="cancelling", cancelling_at=int(time.time())))
+                await session.execute(
+                    update(Batch)
+                    .where(Batch.id == row.id, Batch.status.in_(("validating", "in_progress")))
+                    .values(status="cancelling", cancelling_at=int(time.time()))
+                )
             self._changed()
         elif row.status in ("completed", "failed", "expired"):
-            raise GatewayError("conflict", f"Batch '{batch_id}' is already {row.status} and cannot be cancelled.",
-                               status=409)
+            raise GatewayError(
+                "conflict", f"Batch '{batch_id}' is already {row.status} and cannot be cancelled.", status=409
+            )
         return await self.get(owner, batch_id)
-

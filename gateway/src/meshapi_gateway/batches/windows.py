@@ -17,5 +17,9 @@ def window_seconds(window: object, allow_short: bool) -> int:
         match = _SHORT.match(window)
         if match and int(match.group(1)) > 0:
             return int(match.group(1)) * _SECONDS[match.group(2)]
-    raise field_error("completion_window", "completion_window must be '24h'.", type_="literal_error",
-                      value=window if isinstance(window, str) else None)
+    raise field_error(
+        "completion_window",
+        "completion_window must be '24h'.",
+        type_="literal_error",
+        value=window if isinstance(window, str) else None,
+    )

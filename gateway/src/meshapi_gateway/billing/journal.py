@@ -40,8 +40,18 @@ from meshapi_gateway.billing.usage import UsageRecord
 
 log = logging.getLogger("meshapi_gateway.billing")
 
-_FIELDS = ("request_id", "owner", "key_id", "model", "provider", "prompt_tokens", "completion_tokens",
-           "cached_tokens", "kind", "created_at")
+_FIELDS = (
+    "request_id",
+    "owner",
+    "key_id",
+    "model",
+    "provider",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "kind",
+    "created_at",
+)
 
 
 @dataclass(slots=True)

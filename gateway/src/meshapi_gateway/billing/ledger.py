@@ -52,10 +52,20 @@ def _remove(lock_path: Path, lock_fd: int, segments: list[Path]) -> None:
 
 
 class LedgerBilling(Billing):
-    def __init__(self, sessions: async_sessionmaker, catalog: Catalog, *, enforce: bool = False,  # type: ignore[type-arg]
-                 default_credit: Decimal = Decimal(0), flush_seconds: float = 0.25, batch_size: int = 2000,
-                 refresh_seconds: float = 2.0, redis_url: str = "", sync_seconds: float = 0.2,
-                 journal_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker,  # type: ignore[type-arg]
+        catalog: Catalog,
+        *,
+        enforce: bool = False,
+        default_credit: Decimal = Decimal(0),
+        flush_seconds: float = 0.25,
+        batch_size: int = 2000,
+        refresh_seconds: float = 2.0,
+        redis_url: str = "",
+        sync_seconds: float = 0.2,
+        journal_dir: Path | None = None,
+    ) -> None:
         self._sessions = sessions
         self._journal = Journal(journal_dir) if journal_dir is not None else None
         # Set by the idempotency area when it shares claims through Redis (attempt_claim.py).
@@ -63,8 +73,9 @@ class LedgerBilling(Billing):
         self._catalog = catalog
         self.book = BalanceBook(enforce, default_credit)
         self._refresh_seconds = refresh_seconds
-        self._queue: WriteBehind[Queued] = WriteBehind(self._write_batch, what="usage records", log=log,
-                                                       flush_seconds=flush_seconds, batch_size=batch_size)
+        self._queue: WriteBehind[Queued] = WriteBehind(
+            self._write_batch, what="usage records", log=log, flush_seconds=flush_seconds, batch_size=batch_size
+        )
         # Serialises every database change of balances with the in-memory view of them.
         self._lock = asyncio.Lock()
         self._closing = asyncio.Event()
@@ -103,9 +114,11 @@ class LedgerBilling(Billing):
         if self._shared is not None:
             self._shared.watch(principal.owner)
         if available <= 0:
-            raise GatewayError("spend_limit_exceeded",
-                               "The balance of this account is used up; add credit to continue.",
-                               details=[{"owner": principal.owner, "available_usd": money(available)}])
+            raise GatewayError(
+                "spend_limit_exceeded",
+                "The balance of this account is used up; add credit to continue.",
+                details=[{"owner": principal.owner, "available_usd": money(available)}],
+            )
 
     def record(self, record: UsageRecord) -> None:
         cost = record.cost.quantize(CENT_PRECISION)
@@ -116,8 +129,9 @@ class LedgerBilling(Billing):
 
     async def record_in_transaction(self, session: Any, record: UsageRecord) -> Callable[[], None]:
         cost = record.cost.quantize(CENT_PRECISION)
-        balances = await write_batch(session, [Queued(prefixed("led"), record, cost)], self.book.enforce,
-                                     self.book.default_credit)
+        balances = await write_batch(
+            session, [Queued(prefixed("led"), record, cost)], self.book.enforce, self.book.default_credit
+        )
 
         def committed() -> None:
             for owner, balance in balances.items():
@@ -184,16 +198,26 @@ class LedgerBilling(Billing):
                 await self._write_entries(now)
             except Exception:
                 os.close(lock_fd)
-                log.exception("could not replay %d journaled usage records of %s; a later start retries",
-                              len(entries), lock_path.name)
+                log.exception(
+                    "could not replay %d journaled usage records of %s; a later start retries",
+                    len(entries),
+                    lock_path.name,
+                )
                 continue
             if entries:
-                log.warning("replayed %d usage records journaled by a process that stopped without writing them "
-                            "(%d dropped: their requests were retried and billed again; %d undecided)",
-                            len(now), dropped, len(later))
+                log.warning(
+                    "replayed %d usage records journaled by a process that stopped without writing them "
+                    "(%d dropped: their requests were retried and billed again; %d undecided)",
+                    len(now),
+                    dropped,
+                    len(later),
+                )
             if later:
-                self._tasks.append(asyncio.create_task(self._settle_deferred(later, lock_path, lock_fd, segments),
-                                                       name="journal-deferred"))
+                self._tasks.append(
+                    asyncio.create_task(
+                        self._settle_deferred(later, lock_path, lock_fd, segments), name="journal-deferred"
+                    )
+                )
             else:
                 _remove(lock_path, lock_fd, segments)
 
@@ -219,8 +243,7 @@ class LedgerBilling(Billing):
         except Exception:  # Redis away: nothing says the answer was not delivered
             return "bill"
 
-    async def _settle_deferred(self, entries: list[Entry], lock_path: Path, lock_fd: int,
-                               segments: list[Path]) -> None:
+    async def _settle_deferred(self, entries: list[Entry], lock_path: Path, lock_fd: int, segments: list[Path]) -> None:
         """Bills whose client may still retry: dropped if a retry comes within ``DEFER_SECONDS``, else written."""
         deadline = time.monotonic() + DEFER_SECONDS
         try:
@@ -243,7 +266,7 @@ class LedgerBilling(Billing):
     async def _write_entries(self, entries: list[Entry]) -> None:
         rows = [Queued(e.row_id, e.record, e.cost.quantize(CENT_PRECISION)) for e in entries]
         for start in range(0, len(rows), self._queue.batch_size):
-            await self._write_rows(rows[start:start + self._queue.batch_size], retry=True, ours=False)
+            await self._write_rows(rows[start : start + self._queue.batch_size], retry=True, ours=False)
 
     async def _write_rows(self, batch: Sequence[Queued], retry: bool, *, ours: bool = True) -> None:
         """Write ``batch``; ``ours``: its records are this process's pending spend (not a dead one's)."""
@@ -301,4 +324,3 @@ class LedgerBilling(Billing):
             balance = Decimal(row.balance_usd)
             self.book.set_committed(owner, balance)
         return balance
-

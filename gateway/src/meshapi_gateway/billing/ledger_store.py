@@ -39,6 +39,8 @@ def credit_amount_problem(amount: Decimal) -> str | None:
     if amount % CENT_PRECISION != 0:
         return f"must be a whole multiple of {CENT_PRECISION:f} USD, the smallest amount the ledger keeps"
     return None
+
+
 # Rows per INSERT statement. Under load every statement waits about 25 ms for turns of the
 # busy event loop and the GIL (measured), so statements must be large for the writer to keep up.
 INSERT_CHUNK = 500
@@ -60,12 +62,27 @@ def _insert(session: AsyncSession, table: Any) -> Any:
     return postgresql.insert(table) if _dialect(session) == "postgresql" else sqlite.insert(table)
 
 
-_COLUMNS = ("id", "request_id", "owner", "key_id", "team_id", "model", "provider", "kind", "prompt_tokens",
-            "completion_tokens", "cached_tokens", "cost_usd", "created_at")
+_COLUMNS = (
+    "id",
+    "request_id",
+    "owner",
+    "key_id",
+    "team_id",
+    "model",
+    "provider",
+    "kind",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cost_usd",
+    "created_at",
+)
 # One fixed statement for any number of rows: they arrive as one JSON array of arrays.
-_SQLITE_INSERT = (f"INSERT INTO ledger_entries ({', '.join(_COLUMNS)}) SELECT "
-                  + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(_COLUMNS)))
-                  + " FROM json_each(?)")
+_SQLITE_INSERT = (
+    f"INSERT INTO ledger_entries ({', '.join(_COLUMNS)}) SELECT "
+    + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(_COLUMNS)))
+    + " FROM json_each(?)"
+)
 _sqlite_json = True  # False once this SQLite turned out to be built without its JSON functions
 
 
@@ -84,8 +101,12 @@ async def _insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
         conn = await session.connection()
         for start in range(0, len(rows), INSERT_CHUNK):
             # Numeric binds as a float on SQLite (SQLAlchemy's own conversion) and reads back as Decimal.
-            data = orjson.dumps([[float(r["cost_usd"]) if name == "cost_usd" else r[name] for name in _COLUMNS]
-                                 for r in rows[start:start + INSERT_CHUNK]])
+            data = orjson.dumps(
+                [
+                    [float(r["cost_usd"]) if name == "cost_usd" else r[name] for name in _COLUMNS]
+                    for r in rows[start : start + INSERT_CHUNK]
+                ]
+            )
             try:
                 await conn.exec_driver_sql(_SQLITE_INSERT, (data.decode(),))
             except OperationalError as exc:
@@ -96,20 +117,31 @@ async def _insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
         else:
             return
     for start in range(0, len(rows), INSERT_CHUNK):
-        await session.execute(insert(LedgerEntry), rows[start:start + INSERT_CHUNK])
+        await session.execute(insert(LedgerEntry), rows[start : start + INSERT_CHUNK])
 
 
 def _row(q: Queued) -> dict[str, Any]:
     r = q.record
-    return {"id": q.id, "request_id": r.request_id[:300], "owner": r.owner, "key_id": r.key_id, "team_id": r.team_id,
-            "model": r.model[:200],
-            "provider": (r.provider or "")[:100], "kind": r.kind[:32], "prompt_tokens": r.prompt_tokens,
-            "completion_tokens": r.completion_tokens, "cached_tokens": r.cached_tokens, "cost_usd": q.cost,
-            "created_at": int(r.created_at * 1000)}
+    return {
+        "id": q.id,
+        "request_id": r.request_id[:300],
+        "owner": r.owner,
+        "key_id": r.key_id,
+        "team_id": r.team_id,
+        "model": r.model[:200],
+        "provider": (r.provider or "")[:100],
+        "kind": r.kind[:32],
+        "prompt_tokens": r.prompt_tokens,
+        "completion_tokens": r.completion_tokens,
+        "cached_tokens": r.cached_tokens,
+        "cost_usd": q.cost,
+        "created_at": int(r.created_at * 1000),
+    }
 
 
-async def write_batch(session: AsyncSession, batch: Sequence[Queued], enforce: bool,
-                      default_credit: Decimal, retry: bool = False) -> dict[str, Decimal]:
+async def write_batch(
+    session: AsyncSession, batch: Sequence[Queued], enforce: bool, default_credit: Decimal, retry: bool = False
+) -> dict[str, Decimal]:
     """Write one batch in the session's transaction; returns owner → new balance for owners with an account.
 
     The rows go in as one executemany of a single cached INSERT: compiling a many-row
@@ -121,7 +153,7 @@ async def write_batch(session: AsyncSession, batch: Sequence[Queued], enforce: b
     if retry:
         ids = [q.id for q in batch]
         for start in range(0, len(ids), INSERT_CHUNK):
-            chunk = ids[start:start + INSERT_CHUNK]
+            chunk = ids[start : start + INSERT_CHUNK]
             found = await session.execute(select(LedgerEntry.id).where(LedgerEntry.id.in_(chunk)))
             present.update(found.scalars())
     rows = [_row(q) for q in batch if q.id not in present]
@@ -136,16 +168,24 @@ async def write_batch(session: AsyncSession, batch: Sequence[Queued], enforce: b
     for owner in sorted(spent):  # a fixed order: two writers never deadlock on balance rows
         amount = spent[owner]
         if enforce:
-            stmt = _insert(session, Balance).values(owner=owner, balance_usd=default_credit - amount,
-                                                    credited_usd=default_credit, created_at=now, updated_at=now)
+            stmt = _insert(session, Balance).values(
+                owner=owner,
+                balance_usd=default_credit - amount,
+                credited_usd=default_credit,
+                created_at=now,
+                updated_at=now,
+            )
             stmt = stmt.on_conflict_do_update(
                 index_elements=["owner"],
                 set_={"balance_usd": Balance.balance_usd - amount, "updated_at": now},
             ).returning(Balance.balance_usd)
         else:
-            stmt = (update(Balance).where(Balance.owner == owner)
-                    .values(balance_usd=Balance.balance_usd - amount, updated_at=now)
-                    .returning(Balance.balance_usd))
+            stmt = (
+                update(Balance)
+                .where(Balance.owner == owner)
+                .values(balance_usd=Balance.balance_usd - amount, updated_at=now)
+                .returning(Balance.balance_usd)
+            )
         value = (await session.execute(stmt)).scalar_one_or_none()
         if value is not None:
             balances[owner] = Decimal(value)
@@ -153,26 +193,32 @@ async def write_batch(session: AsyncSession, batch: Sequence[Queued], enforce: b
 
 
 async def changed_balances(session: AsyncSession, since: int) -> list[tuple[str, Decimal, int]]:
-    rows = await session.execute(select(Balance.owner, Balance.balance_usd, Balance.updated_at)
-                                 .where(Balance.updated_at >= since))
+    rows = await session.execute(
+        select(Balance.owner, Balance.balance_usd, Balance.updated_at).where(Balance.updated_at >= since)
+    )
     return [(o, Decimal(b), int(u)) for o, b, u in rows]
 
 
-async def credit(session: AsyncSession, owner: str, amount: Decimal, note: str = "",
-                 opening: Decimal = Decimal(0)) -> Balance:
+async def credit(
+    session: AsyncSession, owner: str, amount: Decimal, note: str = "", opening: Decimal = Decimal(0)
+) -> Balance:
     """Add ``amount`` (negative to debit) to the owner's balance, creating the account at ``opening``; commits."""
     now = int(time.time())
-    stmt = _insert(session, Balance).values(owner=owner, balance_usd=opening + amount, credited_usd=opening + amount,
-                                            created_at=now, updated_at=now)
+    stmt = _insert(session, Balance).values(
+        owner=owner, balance_usd=opening + amount, credited_usd=opening + amount, created_at=now, updated_at=now
+    )
     stmt = stmt.on_conflict_do_update(
         index_elements=["owner"],
-        set_={"balance_usd": Balance.balance_usd + amount, "credited_usd": Balance.credited_usd + amount,
-              "updated_at": now},
+        set_={
+            "balance_usd": Balance.balance_usd + amount,
+            "credited_usd": Balance.credited_usd + amount,
+            "updated_at": now,
+        },
     )
     await session.execute(stmt)
     session.add(Credit(id=prefixed("cred"), owner=owner, amount_usd=amount, note=note[:500], created_at=now))
     await session.commit()
-    row = (await session.execute(select(Balance).where(Balance.owner == owner)
-                                 .execution_options(populate_existing=True))).scalar_one()
+    row = (
+        await session.execute(select(Balance).where(Balance.owner == owner).execution_options(populate_existing=True))
+    ).scalar_one()
     return row
-

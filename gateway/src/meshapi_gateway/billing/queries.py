@@ -24,10 +24,19 @@ def iso_ms(ms: int) -> str:
 
 def event_view(row: LedgerEntry) -> dict[str, Any]:
     return {
-        "id": row.id, "object": "usage.event", "request_id": row.request_id, "created_at": iso_ms(row.created_at),
-        "model": row.model, "provider": row.provider, "key_id": row.key_id, "team_id": row.team_id, "kind": row.kind,
-        "prompt_tokens": row.prompt_tokens, "completion_tokens": row.completion_tokens,
-        "cached_tokens": row.cached_tokens, "total_tokens": row.prompt_tokens + row.completion_tokens,
+        "id": row.id,
+        "object": "usage.event",
+        "request_id": row.request_id,
+        "created_at": iso_ms(row.created_at),
+        "model": row.model,
+        "provider": row.provider,
+        "key_id": row.key_id,
+        "team_id": row.team_id,
+        "kind": row.kind,
+        "prompt_tokens": row.prompt_tokens,
+        "completion_tokens": row.completion_tokens,
+        "cached_tokens": row.cached_tokens,
+        "total_tokens": row.prompt_tokens + row.completion_tokens,
         "cost_usd": usd(row.cost_usd),
     }
 
@@ -49,26 +58,38 @@ class UsageFilter:
             out.append(LedgerEntry.created_at >= self.since_ms)
         if self.until_ms is not None:
             out.append(LedgerEntry.created_at < self.until_ms)
-        for column, value in ((LedgerEntry.model, self.model), (LedgerEntry.key_id, self.key_id),
-                              (LedgerEntry.team_id, self.team_id),
-                              (LedgerEntry.request_id, self.request_id), (LedgerEntry.kind, self.kind)):
+        for column, value in (
+            (LedgerEntry.model, self.model),
+            (LedgerEntry.key_id, self.key_id),
+            (LedgerEntry.team_id, self.team_id),
+            (LedgerEntry.request_id, self.request_id),
+            (LedgerEntry.kind, self.kind),
+        ):
             if value is not None:
                 out.append(column == value)
         return out
 
 
-async def events(session: AsyncSession, flt: UsageFilter, limit: int,
-                 newest_first: bool) -> tuple[list[LedgerEntry], bool]:
-    order = ((LedgerEntry.created_at.desc(), LedgerEntry.id.desc()) if newest_first
-             else (LedgerEntry.created_at.asc(), LedgerEntry.id.asc()))
-    rows = list((await session.execute(select(LedgerEntry).where(*flt.where()).order_by(*order)
-                                       .limit(limit + 1))).scalars())
+async def events(
+    session: AsyncSession, flt: UsageFilter, limit: int, newest_first: bool
+) -> tuple[list[LedgerEntry], bool]:
+    order = (
+        (LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
+        if newest_first
+        else (LedgerEntry.created_at.asc(), LedgerEntry.id.asc())
+    )
+    rows = list(
+        (await session.execute(select(LedgerEntry).where(*flt.where()).order_by(*order).limit(limit + 1))).scalars()
+    )
     return rows[:limit], len(rows) > limit
 
 
 async def totals(session: AsyncSession, flt: UsageFilter) -> tuple[int, Decimal]:
-    count, cost = (await session.execute(select(func.count(), func.coalesce(func.sum(LedgerEntry.cost_usd), 0))
-                                         .where(*flt.where()))).one()
+    count, cost = (
+        await session.execute(
+            select(func.count(), func.coalesce(func.sum(LedgerEntry.cost_usd), 0)).where(*flt.where())
+        )
+    ).one()
     return int(count), Decimal(cost)
 
 
@@ -78,19 +99,35 @@ DAY_MS = 86_400_000
 
 async def grouped(session: AsyncSession, flt: UsageFilter, by: str) -> list[dict[str, Any]]:
     """Usage summed per key, team, model or UTC day (``GROUPS``), largest cost first (days: oldest first)."""
-    column: Any = {"key": LedgerEntry.key_id, "team": LedgerEntry.team_id,
-                   "model": LedgerEntry.model}.get(by, LedgerEntry.created_at // DAY_MS)
-    stmt = (select(column, func.count(), func.coalesce(func.sum(LedgerEntry.prompt_tokens), 0),
-                   func.coalesce(func.sum(LedgerEntry.completion_tokens), 0),
-                   func.coalesce(func.sum(LedgerEntry.cost_usd), 0))
-            .where(*flt.where()).group_by(column))
+    column: Any = {"key": LedgerEntry.key_id, "team": LedgerEntry.team_id, "model": LedgerEntry.model}.get(
+        by, LedgerEntry.created_at // DAY_MS
+    )
+    stmt = (
+        select(
+            column,
+            func.count(),
+            func.coalesce(func.sum(LedgerEntry.prompt_tokens), 0),
+            func.coalesce(func.sum(LedgerEntry.completion_tokens), 0),
+            func.coalesce(func.sum(LedgerEntry.cost_usd), 0),
+        )
+        .where(*flt.where())
+        .group_by(column)
+    )
     out = []
     for value, n, prompt, completion, cost in (await session.execute(stmt)).all():
         if by == "day":
             value = datetime.fromtimestamp(int(value) * DAY_MS / 1000, tz=timezone.utc).date().isoformat()
         name = {"key": "key_id", "team": "team_id"}.get(by, by)
-        out.append({name: value, "requests": int(n), "prompt_tokens": int(prompt),
-                    "completion_tokens": int(completion), "cost_usd": usd(Decimal(cost)), "_cost": Decimal(cost)})
+        out.append(
+            {
+                name: value,
+                "requests": int(n),
+                "prompt_tokens": int(prompt),
+                "completion_tokens": int(completion),
+                "cost_usd": usd(Decimal(cost)),
+                "_cost": Decimal(cost),
+            }
+        )
     out.sort(key=lambda g: g["day"] if by == "day" else -g["_cost"])
     for g in out:
         del g["_cost"]
@@ -103,8 +140,9 @@ async def balance_view(session: AsyncSession, owner: str, book: BalanceBook | No
     For an account, ``spent_usd`` is what was charged to it (credited - balance + pending), so
     no ledger scan is needed; only owners without an account get a sum over their ledger rows.
     """
-    row = (await session.execute(select(Balance).where(Balance.owner == owner)
-                                 .execution_options(populate_existing=True))).scalar_one_or_none()
+    row = (
+        await session.execute(select(Balance).where(Balance.owner == owner).execution_options(populate_existing=True))
+    ).scalar_one_or_none()
     pending = book.pending.get(owner, Decimal(0)) if book is not None else Decimal(0)
     remote = book.remote.get(owner, Decimal(0)) if book is not None else Decimal(0)
     enforce = book.enforce if book is not None else False
@@ -118,6 +156,14 @@ async def balance_view(session: AsyncSession, owner: str, book: BalanceBook | No
         balance, credited, limited = Decimal(0), Decimal(0), False
         spent = (await totals(session, UsageFilter(owner)))[1] + pending
     available = balance - pending - remote if limited else Decimal(0)
-    return {"object": "balance", "owner": owner, "currency": "USD", "available_usd": usd(available),
-            "balance_usd": usd(balance), "pending_usd": usd(pending), "credited_usd": usd(credited),
-            "spent_usd": usd(spent), "limited": limited}
+    return {
+        "object": "balance",
+        "owner": owner,
+        "currency": "USD",
+        "available_usd": usd(available),
+        "balance_usd": usd(balance),
+        "pending_usd": usd(pending),
+        "credited_usd": usd(credited),
+        "spent_usd": usd(spent),
+        "limited": limited,
+    }

@@ -87,7 +87,7 @@ class SharedPending:
             return
         self._published = set(outgoing)
         mine = self._replica.encode()
-        for owner, fields in zip(watched, results[len(results) - len(watched):], strict=True):
+        for owner, fields in zip(watched, results[len(results) - len(watched) :], strict=True):
             total = ZERO
             for replica, raw in fields.items():
                 if replica == mine:

@@ -35,8 +35,12 @@ def _check_field(value: Any) -> dict[str, Any] | bool | None:
     if value is None or isinstance(value, bool):
         return value
     if not isinstance(value, dict):
-        raise field_error("cache", "cache must be a boolean or an object with ttl, semantic, threshold, tool_calls",
-                          type_="type_error", value=value)
+        raise field_error(
+            "cache",
+            "cache must be a boolean or an object with ttl, semantic, threshold, tool_calls",
+            type_="type_error",
+            value=value,
+        )
     for name in value:
         if name not in FIELDS:
             raise field_error("cache", f"unknown cache option {name!r} (known: {', '.join(FIELDS)})", value=value)
@@ -44,8 +48,9 @@ def _check_field(value: Any) -> dict[str, Any] | bool | None:
     if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1):
         raise field_error("cache", "cache.ttl must be a whole number of seconds, at least 1", value=value)
     threshold = value.get("threshold")
-    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
-                                  or not 0 < threshold <= 1):
+    if threshold is not None and (
+        isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1
+    ):
         raise field_error("cache", "cache.threshold must be a number in (0, 1]", value=value)
     for flag in ("semantic", "tool_calls"):
         if value.get(flag) is not None and not isinstance(value.get(flag), bool):
@@ -61,8 +66,9 @@ def _directives(header: str | None) -> tuple[bool, bool]:
     return "no-cache" in parts, "no-store" in parts
 
 
-def policy(settings: CacheSettings, key_id: str | None, model: Any, field: Any,
-           header: str | None) -> CachePolicy | None:
+def policy(
+    settings: CacheSettings, key_id: str | None, model: Any, field: Any, header: str | None
+) -> CachePolicy | None:
     """The request's policy, or None when the cache is not in effect for it."""
     asked = _check_field(field)
     if not settings.enabled or asked is False:
@@ -86,6 +92,11 @@ def policy(settings: CacheSettings, key_id: str | None, model: Any, field: Any,
         return fallback if value is None else value
 
     ttl = min(int(pick("ttl", settings.ttl_seconds)), settings.max_ttl_seconds)
-    return CachePolicy(lookup=not no_cache, store=not no_store, ttl=ttl, semantic=bool(pick("semantic", False)),
-                       threshold=float(pick("threshold", settings.semantic_threshold)),
-                       tool_calls=bool(pick("tool_calls", False)))
+    return CachePolicy(
+        lookup=not no_cache,
+        store=not no_store,
+        ttl=ttl,
+        semantic=bool(pick("semantic", False)),
+        threshold=float(pick("threshold", settings.semantic_threshold)),
+        tool_calls=bool(pick("tool_calls", False)),
+    )

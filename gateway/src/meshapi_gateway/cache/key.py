@@ -13,10 +13,22 @@ from typing import Any
 import orjson
 
 # Fields that do not change the answer: ids, metadata, transport, the gateway's own controls.
-IGNORED = frozenset({
-    "stream", "stream_options", "user", "metadata", "cache", "session_id", "store", "timeout", "request_id",
-    "idempotency_key", "prompt_cache_key", "safety_identifier",
-})
+IGNORED = frozenset(
+    {
+        "stream",
+        "stream_options",
+        "user",
+        "metadata",
+        "cache",
+        "session_id",
+        "store",
+        "timeout",
+        "request_id",
+        "idempotency_key",
+        "prompt_cache_key",
+        "safety_identifier",
+    }
+)
 
 
 def _message(m: Any) -> Any:
@@ -26,8 +38,7 @@ def _message(m: Any) -> Any:
     out = {k: v for k, v in m.items() if k not in ("tool_call_id", "id")}
     calls = out.get("tool_calls")
     if isinstance(calls, list):
-        out["tool_calls"] = [{k: v for k, v in c.items() if k != "id"} if isinstance(c, dict) else c
-                             for c in calls]
+        out["tool_calls"] = [{k: v for k, v in c.items() if k != "id"} if isinstance(c, dict) else c for c in calls]
     return out
 
 

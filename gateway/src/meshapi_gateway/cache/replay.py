@@ -21,10 +21,14 @@ def completion_of_stream(normalizer: StreamNormalizer) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": "".join(normalizer.text_parts) or None}
     if normalizer.tool_calls:
         message["tool_calls"] = [{k: v for k, v in c.items() if k != "index"} for c in normalizer.tool_calls]
-    return {"id": normalizer.id, "object": "chat.completion", "created": normalizer.created,
-            "model": normalizer.public_model,
-            "choices": [{"index": 0, "message": message, "finish_reason": normalizer.finish_reason}],
-            "usage": normalizer.usage}
+    return {
+        "id": normalizer.id,
+        "object": "chat.completion",
+        "created": normalizer.created,
+        "model": normalizer.public_model,
+        "choices": [{"index": 0, "message": message, "finish_reason": normalizer.finish_reason}],
+        "usage": normalizer.usage,
+    }
 
 
 def fresh(stored: dict[str, Any]) -> dict[str, Any]:
@@ -37,8 +41,12 @@ def fresh(stored: dict[str, Any]) -> dict[str, Any]:
 
 def chunks(completion: dict[str, Any]) -> list[dict[str, Any]]:
     """The chunks of a stream that says what ``completion`` says (usage goes in the final chunk, not here)."""
-    base = {"id": completion["id"], "object": "chat.completion.chunk", "created": completion["created"],
-            "model": completion["model"]}
+    base = {
+        "id": completion["id"],
+        "object": "chat.completion.chunk",
+        "created": completion["created"],
+        "model": completion["model"],
+    }
     out: list[dict[str, Any]] = []
     for i, choice in enumerate(completion.get("choices") or []):
         index = choice.get("index", i)
@@ -48,8 +56,15 @@ def chunks(completion: dict[str, Any]) -> list[dict[str, Any]]:
             delta["content"] = message["content"]
         out.append({**base, "choices": [{"index": index, "delta": delta, "finish_reason": None}]})
         for n, call in enumerate(message.get("tool_calls") or []):
-            out.append({**base, "choices": [{"index": index, "delta": {"tool_calls": [{"index": n, **call}]},
-                                             "finish_reason": None}]})
-        out.append({**base, "choices": [{"index": index, "delta": {},
-                                         "finish_reason": choice.get("finish_reason") or "stop"}]})
+            out.append(
+                {
+                    **base,
+                    "choices": [
+                        {"index": index, "delta": {"tool_calls": [{"index": n, **call}]}, "finish_reason": None}
+                    ],
+                }
+            )
+        out.append(
+            {**base, "choices": [{"index": index, "delta": {}, "finish_reason": choice.get("finish_reason") or "stop"}]}
+        )
     return out

@@ -50,8 +50,9 @@ def prompt_text(body: dict[str, Any]) -> str | None:
     last = next((m for m in reversed(messages) if isinstance(m, dict) and m.get("role") == "user"), None)
     if last is None:
         return None
-    system = [_text(m.get("content")) for m in messages
-              if isinstance(m, dict) and m.get("role") in ("system", "developer")]
+    system = [
+        _text(m.get("content")) for m in messages if isinstance(m, dict) and m.get("role") in ("system", "developer")
+    ]
     turn = _text(last.get("content"))
     return "\n".join([*system, turn]) if turn else None
 
@@ -142,8 +143,17 @@ class SemanticIndex:
     def add(self, scope: str, key: str, vector: Any, expires: float) -> None:
         if not self._put(scope, key, vector, expires) or self._fd is None:
             return
-        line = orjson.dumps({"s": scope, "k": key, "e": expires,
-                             "v": base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")}) + b"\n"
+        line = (
+            orjson.dumps(
+                {
+                    "s": scope,
+                    "k": key,
+                    "e": expires,
+                    "v": base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii"),
+                }
+            )
+            + b"\n"
+        )
         os.write(self._fd, line)  # one write with O_APPEND: processes sharing the folder do not interleave
 
     def nearest(self, scope: str, vector: Any) -> tuple[float, str] | None:
@@ -178,8 +188,11 @@ class SemanticCache:
         model = state.settings.cache.semantic_model
         entries = state.router.candidates(model, None)
         if not entries or entries[0].model_type != "embedding":
-            raise GatewayError("provider_not_available", f"The semantic cache's embeddings model '{model}' is not "
-                               "in the catalog.", status=503)
+            raise GatewayError(
+                "provider_not_available",
+                f"The semantic cache's embeddings model '{model}' is not in the catalog.",
+                status=503,
+            )
         body = {"model": model, "input": [text]}
         _, data = await state.router.embeddings(entries[:1], body, state.call_context("cache"), Attempted())
         vector = np.asarray(data["data"][0]["embedding"], dtype=np.float32)

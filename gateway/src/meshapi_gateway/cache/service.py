@@ -65,8 +65,7 @@ class ResponseCache:
     async def lookup(self, call: Call, body: dict[str, Any], kind: str = "chat") -> Lookup | None:
         """The request's lookup (with the answer when there is one), or None when it is not cached."""
         principal = call.principal
-        pol = control.policy(self.settings, principal.key_id, body.get("model"), body.get("cache"),
-                             call.cache_control)
+        pol = control.policy(self.settings, principal.key_id, body.get("model"), body.get("cache"), call.cache_control)
         if pol is None:
             return None
         owner = principal.owner

@@ -62,9 +62,18 @@ class Call:
         "streamed",
     )
 
-    def __init__(self, state: GatewayState, endpoint: str, principal: Principal, request_id: str, *,
-                 kind: str | None = None, multiplier: Decimal = Decimal(1), check_balance: bool = True,
-                 store_bill: bool = True) -> None:
+    def __init__(
+        self,
+        state: GatewayState,
+        endpoint: str,
+        principal: Principal,
+        request_id: str,
+        *,
+        kind: str | None = None,
+        multiplier: Decimal = Decimal(1),
+        check_balance: bool = True,
+        store_bill: bool = True,
+    ) -> None:
         self.state = state
         self.endpoint = endpoint
         self.principal = principal
@@ -113,8 +122,16 @@ class Call:
 
     def part(self, request_id: str) -> Call:
         """A call of its own for one part of a fanned-out request (a compared model, the judge)."""
-        return Call(self.state, self.endpoint, self.principal, request_id, kind=self.kind,
-                    multiplier=self.multiplier, check_balance=self.check_balance, store_bill=self.store_bill)
+        return Call(
+            self.state,
+            self.endpoint,
+            self.principal,
+            request_id,
+            kind=self.kind,
+            multiplier=self.multiplier,
+            check_balance=self.check_balance,
+            store_bill=self.store_bill,
+        )
 
     def candidate_admit(self) -> Admit | None:
         """What the router runs before trying each candidate model (``None``: nothing to check)."""
@@ -132,14 +149,20 @@ class Call:
         return admit
 
     # -- after ----------------------------------------------------------------------------------------
-    def bill(self, target: Target, usage: dict[str, Any] | None,
-             estimated: tuple[int, int] | None = None) -> Decimal:
-        record = metering.usage_record(self.principal, self.request_id, target, usage, self.kind, self.multiplier,
-                                       estimated)
+    def bill(self, target: Target, usage: dict[str, Any] | None, estimated: tuple[int, int] | None = None) -> Decimal:
+        record = metering.usage_record(
+            self.principal, self.request_id, target, usage, self.kind, self.multiplier, estimated
+        )
         return metering.bill(self.state.billing, record, store=self.store_bill)
 
-    async def meter(self, target: Target, usage: dict[str, Any] | None, *,
-                    estimated: tuple[int, int] | None = None, tokens: int | None = None) -> Decimal:
+    async def meter(
+        self,
+        target: Target,
+        usage: dict[str, Any] | None,
+        *,
+        estimated: tuple[int, int] | None = None,
+        tokens: int | None = None,
+    ) -> Decimal:
         """Bill the answer and count its tokens toward the key's limits (``tokens``: the count to use)."""
         cost = self.bill(target, usage, estimated)
         if tokens is None:
@@ -157,8 +180,9 @@ class Call:
         Its tokens do not count toward the key's token limits (no upstream produced them); the
         request itself was counted by ``limit``.
         """
-        record = metering.usage_record(self.principal, self.request_id, target, usage, self.kind + CACHE_HIT_SUFFIX,
-                                       self.multiplier * fraction)
+        record = metering.usage_record(
+            self.principal, self.request_id, target, usage, self.kind + CACHE_HIT_SUFFIX, self.multiplier * fraction
+        )
         return metering.bill(self.state.billing, record, store=self.store_bill)
 
     def cache_headers(self) -> dict[str, str]:
@@ -173,9 +197,15 @@ class Call:
         if self.first_token is None:
             self.first_token = time.perf_counter() - self.started
 
-    def finish(self, *, target: Target | None = None, usage: dict[str, Any] | None = None,
-               cost: Decimal | None = None, error: BaseException | None = None,
-               status: int | None = None) -> None:
+    def finish(
+        self,
+        *,
+        target: Target | None = None,
+        usage: dict[str, Any] | None = None,
+        cost: Decimal | None = None,
+        error: BaseException | None = None,
+        status: int | None = None,
+    ) -> None:
         """Release the admission checks' reservations and report the call; only the first call counts."""
         if self._finished:
             return
@@ -195,8 +225,14 @@ class Call:
             except Exception:
                 log.exception("call observer %r failed", observer)
 
-    def record(self, target: Target | None, usage: dict[str, Any] | None, cost: Decimal | None,
-               error: BaseException | None, status: int | None = None) -> CallRecord:
+    def record(
+        self,
+        target: Target | None,
+        usage: dict[str, Any] | None,
+        cost: Decimal | None,
+        error: BaseException | None,
+        status: int | None = None,
+    ) -> CallRecord:
         code: str | None = None
         if isinstance(error, GatewayError):
             code, status = error.code, status or error.status
@@ -211,20 +247,36 @@ class Call:
                 if attempt.outcome == "ok":
                     deployment = attempt.deployment
                     break
-        return CallRecord(endpoint=self.endpoint, request_id=self.request_id, principal=self.principal,
-                          requested_model=self.requested, model=target.entry.id if target is not None else None,
-                          deployment=deployment, attempts=list(self.attempted.attempts),
-                          status=status or (200 if code is None else 500), error_code=code, streamed=self.streamed,
-                          time_to_first_token=self.first_token, duration=time.perf_counter() - self.started,
-                          usage=usage, cost=cost, cache=self.cache_status)
+        return CallRecord(
+            endpoint=self.endpoint,
+            request_id=self.request_id,
+            principal=self.principal,
+            requested_model=self.requested,
+            model=target.entry.id if target is not None else None,
+            deployment=deployment,
+            attempts=list(self.attempted.attempts),
+            status=status or (200 if code is None else 500),
+            error_code=code,
+            streamed=self.streamed,
+            time_to_first_token=self.first_token,
+            duration=time.perf_counter() - self.started,
+            usage=usage,
+            cost=cost,
+            cache=self.cache_status,
+        )
 
 
 # The ledger kind of an answer served from the cache: the call's kind and this (``chat.cache_hit``).
 CACHE_HIT_SUFFIX = ".cache_hit"
 
 # The data-plane paths, by the endpoint name their calls report.
-ENDPOINTS = {"/v1/chat/completions": "chat", "/v1/responses": "responses", "/v1/embeddings": "embeddings",
-             "/v1/chat/compare": "compare", "/v1/messages": "messages"}
+ENDPOINTS = {
+    "/v1/chat/completions": "chat",
+    "/v1/responses": "responses",
+    "/v1/embeddings": "embeddings",
+    "/v1/chat/compare": "compare",
+    "/v1/messages": "messages",
+}
 
 
 def report_replay(state: GatewayState, path: str, principal: Principal, request_id: str, status: int) -> None:
@@ -232,9 +284,23 @@ def report_replay(state: GatewayState, path: str, principal: Principal, request_
     endpoint = ENDPOINTS.get(path)
     if endpoint is None or not state.call_observers:
         return
-    record = CallRecord(endpoint=endpoint, request_id=request_id, principal=principal, requested_model=None,
-                        model=None, deployment=None, attempts=[], status=status, error_code=None, streamed=False,
-                        time_to_first_token=None, duration=0.0, usage=None, cost=None, replayed=True)
+    record = CallRecord(
+        endpoint=endpoint,
+        request_id=request_id,
+        principal=principal,
+        requested_model=None,
+        model=None,
+        deployment=None,
+        attempts=[],
+        status=status,
+        error_code=None,
+        streamed=False,
+        time_to_first_token=None,
+        duration=0.0,
+        usage=None,
+        cost=None,
+        replayed=True,
+    )
     for observer in state.call_observers:
         try:
             observer.finished(record)

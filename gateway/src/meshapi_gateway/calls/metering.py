@@ -18,18 +18,33 @@ if TYPE_CHECKING:
     from meshapi_gateway.routing import Attempted
 
 
-def usage_record(principal: Principal, request_id: str, target: Target, usage: dict[str, Any] | None,
-                 kind: str, multiplier: Decimal, estimated: tuple[int, int] | None = None) -> UsageRecord:
+def usage_record(
+    principal: Principal,
+    request_id: str,
+    target: Target,
+    usage: dict[str, Any] | None,
+    kind: str,
+    multiplier: Decimal,
+    estimated: tuple[int, int] | None = None,
+) -> UsageRecord:
     """What one answered call costs, priced from the catalog entry of the model that answered."""
     prompt, completion, cached = usage_counts(usage)
     if usage is None and estimated is not None:
         prompt, completion = estimated
     entry = target.entry
-    return UsageRecord(request_id=request_id, owner=principal.owner, key_id=principal.key_id, model=entry.id,
-                       provider=target.deployment.provider or entry.provider, prompt_tokens=prompt,
-                       completion_tokens=completion, cached_tokens=cached,
-                       cost=entry.pricing.cost(prompt, completion, cached, multiplier), kind=kind,
-                       team_id=principal.key.team_id if principal.key is not None else None)
+    return UsageRecord(
+        request_id=request_id,
+        owner=principal.owner,
+        key_id=principal.key_id,
+        model=entry.id,
+        provider=target.deployment.provider or entry.provider,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cached_tokens=cached,
+        cost=entry.pricing.cost(prompt, completion, cached, multiplier),
+        kind=kind,
+        team_id=principal.key.team_id if principal.key is not None else None,
+    )
 
 
 def bill(billing: Billing, record: UsageRecord, *, store: bool = True) -> Decimal:
@@ -40,8 +55,9 @@ def bill(billing: Billing, record: UsageRecord, *, store: bool = True) -> Decima
     """
     if store:
         billing.record(record)
-    metrics.observe_usage(record.model, record.provider, record.prompt_tokens, record.completion_tokens,
-                          float(record.cost))
+    metrics.observe_usage(
+        record.model, record.provider, record.prompt_tokens, record.completion_tokens, float(record.cost)
+    )
     return record.cost
 
 

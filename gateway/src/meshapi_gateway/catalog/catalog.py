@@ -41,8 +41,9 @@ class Pricing(BaseModel):
     image_usd_per_image: Decimal | None = None
     discount_pct: Decimal | None = None
 
-    def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0,
-             multiplier: Decimal = Decimal(1)) -> Decimal:
+    def cost(
+        self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0, multiplier: Decimal = Decimal(1)
+    ) -> Decimal:
         cached = min(cached_tokens, prompt_tokens) if self.cache_read_input_usd_per_1m is not None else 0
         total = (
             Decimal(prompt_tokens - cached) * self.prompt_usd_per_1m
@@ -142,11 +143,27 @@ class ModelEntry(BaseModel):
 
     def all_deployments(self) -> list[Deployment]:
         upstream_model = self.upstream_model or self.id.split("/", 1)[-1]
-        first = Deployment(provider=self.provider, base_url=self.base_url, api_key=self.api_key,
-                           api_key_env=self.api_key_env, upstream_model=upstream_model,
-                           headers=self.headers, weight=self.weight)
-        return [first, *[d.model_copy(update={"upstream_model": d.upstream_model or first.upstream_model,
-                                              "provider": d.provider or self.provider}) for d in self.deployments]]
+        first = Deployment(
+            provider=self.provider,
+            base_url=self.base_url,
+            api_key=self.api_key,
+            api_key_env=self.api_key_env,
+            upstream_model=upstream_model,
+            headers=self.headers,
+            weight=self.weight,
+        )
+        return [
+            first,
+            *[
+                d.model_copy(
+                    update={
+                        "upstream_model": d.upstream_model or first.upstream_model,
+                        "provider": d.provider or self.provider,
+                    }
+                )
+                for d in self.deployments
+            ],
+        ]
 
     def finish(self) -> "ModelEntry":
         """Fill derived fields: display name, upstream name and prices."""

@@ -7,8 +7,14 @@ from functools import lru_cache
 from typing import Any
 
 # Our provider names → the ids genai-prices uses.
-_PROVIDER_IDS = {"openai": "openai", "anthropic": "anthropic", "google": "google", "mistral": "mistral",
-                 "deepseek": "deepseek", "xai": "x-ai"}
+_PROVIDER_IDS = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "google": "google",
+    "mistral": "mistral",
+    "deepseek": "deepseek",
+    "xai": "x-ai",
+}
 
 
 def _base(value: Any) -> Decimal | None:

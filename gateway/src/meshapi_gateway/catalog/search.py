@@ -59,5 +59,10 @@ def search(models: Sequence[dict[str, Any]], query: SearchQuery) -> dict[str, An
         found.sort(key=lambda m: (m[key], m["id"]), reverse=query.descending)
     elif query.descending:
         found.reverse()
-    return {"items": found[query.offset:query.offset + query.limit], "total": len(found), "limit": query.limit,
-            "offset": query.offset, "brands": sorted({str(m.get("brand")) for m in found if m.get("brand")})}
+    return {
+        "items": found[query.offset : query.offset + query.limit],
+        "total": len(found),
+        "limit": query.limit,
+        "offset": query.offset,
+        "brands": sorted({str(m.get("brand")) for m in found if m.get("brand")}),
+    }

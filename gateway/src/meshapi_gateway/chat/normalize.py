@@ -91,8 +91,12 @@ class StreamNormalizer:
             call = pending.get(idx)
             fn = frag.get("function") or {}
             if call is None:
-                call = pending[idx] = {"index": idx, "id": frag.get("id") or "", "type": "function",
-                                       "function": {"name": fn.get("name") or "", "arguments": ""}}
+                call = pending[idx] = {
+                    "index": idx,
+                    "id": frag.get("id") or "",
+                    "type": "function",
+                    "function": {"name": fn.get("name") or "", "arguments": ""},
+                }
             else:
                 if frag.get("id") and not call["id"]:
                     call["id"] = frag["id"]
@@ -118,8 +122,11 @@ class StreamNormalizer:
             if not call["function"]["arguments"]:
                 call["function"]["arguments"] = "{}"
             self.tool_calls.append(call)
-            out.append(self._stamp({"choices": [{"index": choice_index, "delta": {"tool_calls": [call]},
-                                                 "finish_reason": None}]}))
+            out.append(
+                self._stamp(
+                    {"choices": [{"index": choice_index, "delta": {"tool_calls": [call]}, "finish_reason": None}]}
+                )
+            )
         return out
 
     def feed(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:

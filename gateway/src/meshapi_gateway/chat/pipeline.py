@@ -39,10 +39,18 @@ BodyHook = Callable[["Principal", dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 def not_a_chat_model(model_id: str, *where: str | int) -> GatewayError:
-    return GatewayError("model_capability_not_supported",
-                        f"Model '{model_id}' is an embeddings model; it does not answer chat completions.",
-                        details=[{"type": "value_error", "loc": ["body", *(where or ("model",))],
-                                  "msg": "not a chat model", "input": model_id}])
+    return GatewayError(
+        "model_capability_not_supported",
+        f"Model '{model_id}' is an embeddings model; it does not answer chat completions.",
+        details=[
+            {
+                "type": "value_error",
+                "loc": ["body", *(where or ("model",))],
+                "msg": "not a chat model",
+                "input": model_id,
+            }
+        ],
+    )
 
 
 def estimate_prompt_tokens(body: dict[str, Any]) -> int:
@@ -134,8 +142,9 @@ class ChatPipeline:
             ctx = ctx or self.state.call_context(call.request_id)
             ctx.owner = call.principal.owner
             try:
-                target, data = await self.state.router.chat(entries, body, ctx, call.attempted, deadline=deadline,
-                                                            admit=call.candidate_admit())
+                target, data = await self.state.router.chat(
+                    entries, body, ctx, call.attempted, deadline=deadline, admit=call.candidate_admit()
+                )
             finally:
                 metering.count_upstream_errors(call.attempted)
             data = normalize_completion(data, target.entry.id)
@@ -173,8 +182,8 @@ class ChatPipeline:
             ctx.owner = call.principal.owner
             try:
                 target, upstream = await self.state.router.open_chat_stream(
-                    entries, body, ctx, call.attempted, deadline=deadline,
-                    admit=call.candidate_admit())
+                    entries, body, ctx, call.attempted, deadline=deadline, admit=call.candidate_admit()
+                )
             finally:
                 metering.count_upstream_errors(call.attempted)
         except BaseException as exc:
@@ -218,11 +227,11 @@ class ChatPipeline:
                 note_finish_reasons([normalizer.finish_reason])
                 try:
                     counted = usage_counts(normalizer.usage)
-                    holder.cost = await call.meter(target, normalizer.usage, estimated=estimated,
-                                                   tokens=counted[0] + counted[1])
+                    holder.cost = await call.meter(
+                        target, normalizer.usage, estimated=estimated, tokens=counted[0] + counted[1]
+                    )
                 finally:
-                    call.finish(target=target, usage=normalizer.usage, cost=holder.cost, error=holder.error,
-                                status=200)
+                    call.finish(target=target, usage=normalizer.usage, cost=holder.cost, error=holder.error, status=200)
                 if found is not None and cache is not None and holder.completed and holder.error is None:
                     await self._keep_stream(cache, found, body, normalizer)
 
@@ -253,8 +262,9 @@ class ChatPipeline:
         return ChatStream(target, call.attempted, chunks(), normalizer, cost=cost, completed=True)
 
     @staticmethod
-    async def _keep_stream(cache: ResponseCache, found: Lookup, body: dict[str, Any],
-                           normalizer: StreamNormalizer) -> None:
+    async def _keep_stream(
+        cache: ResponseCache, found: Lookup, body: dict[str, Any], normalizer: StreamNormalizer
+    ) -> None:
         """Keep a finished single-answer stream in the cache (as the completion it amounts to)."""
         n = body.get("n")
         if n not in (None, 1):

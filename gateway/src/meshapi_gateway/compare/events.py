@@ -14,8 +14,22 @@ from typing import Any
 from meshapi_gateway.sse import frame
 
 # Flat copies allowed next to ``data`` (never ``error``).
-_FLAT = ("model", "delta", "content", "finish_reason", "comparison_id", "comparison_model", "models", "latency_ms",
-         "total_latency_ms", "error_code", "usage", "skip_comparison", "partial", "comparison_fallback_used")
+_FLAT = (
+    "model",
+    "delta",
+    "content",
+    "finish_reason",
+    "comparison_id",
+    "comparison_model",
+    "models",
+    "latency_ms",
+    "total_latency_ms",
+    "error_code",
+    "usage",
+    "skip_comparison",
+    "partial",
+    "comparison_fallback_used",
+)
 
 
 def compare_frame(name: str, data: dict[str, Any]) -> bytes:

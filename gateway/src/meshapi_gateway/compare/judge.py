@@ -23,14 +23,23 @@ def _text(content: Any) -> str:
     return ""
 
 
-def judge_body(model: str, messages: list[dict[str, Any]], answers: list[tuple[str, str]],
-               instructions: str | None, stream: bool = False) -> dict[str, Any]:
+def judge_body(
+    model: str,
+    messages: list[dict[str, Any]],
+    answers: list[tuple[str, str]],
+    instructions: str | None,
+    stream: bool = False,
+) -> dict[str, Any]:
     conversation = "\n".join(f"{m.get('role')}: {_text(m.get('content'))}" for m in messages)
     labelled = "\n\n".join(f"### Answer from {name}\n{text}" for name, text in answers)
     prompt = f"## Conversation\n{conversation}\n\n## Answers\n\n{labelled}"
-    body: dict[str, Any] = {"model": model, "messages": [{"role": "system", "content": instructions or
-                                                          DEFAULT_INSTRUCTIONS},
-                                                         {"role": "user", "content": prompt}]}
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [
+            {"role": "system", "content": instructions or DEFAULT_INSTRUCTIONS},
+            {"role": "user", "content": prompt},
+        ],
+    }
     if stream:
         body["stream"] = True
     return body

@@ -47,8 +47,19 @@ class CompareRequest(BaseModel):
 
 
 # Fields of the compare body that are not chat parameters for the models.
-_COMPARE_ONLY = {"models", "model_overrides", "comparison_model", "comparison_instructions", "stream",
-                 "skip_comparison", "template", "variables", "cache", "model", "messages"}
+_COMPARE_ONLY = {
+    "models",
+    "model_overrides",
+    "comparison_model",
+    "comparison_instructions",
+    "stream",
+    "skip_comparison",
+    "template",
+    "variables",
+    "cache",
+    "model",
+    "messages",
+}
 
 
 @dataclass
@@ -72,22 +83,31 @@ def _with_system(messages: list[dict[str, Any]], system: str) -> list[dict[str, 
     return [{"role": "system", "content": system}, *messages]
 
 
-async def plan(pipeline: "ChatPipeline", principal: "Principal", body: dict[str, Any], max_models: int,
-               default_judge: str, judge_fallbacks: list[str]) -> ComparePlan:
+async def plan(
+    pipeline: "ChatPipeline",
+    principal: "Principal",
+    body: dict[str, Any],
+    max_models: int,
+    default_judge: str,
+    judge_fallbacks: list[str],
+) -> ComparePlan:
     models = dedupe(body.get("models") or [])
     if not models:
         raise field_error("models", "List should have at least 1 item", type_="too_short")
     if len(models) > max_models:
-        raise field_error("models", f"At most {max_models} distinct models per comparison", type_="too_long",
-                          value=len(models))
+        raise field_error(
+            "models", f"At most {max_models} distinct models per comparison", type_="too_long", value=len(models)
+        )
     for i, model in enumerate(models):
         entry = pipeline.state.catalog.get(model)
         if entry is not None and entry.model_type == "embedding":
             raise not_a_chat_model(model, "models", i)
     rendered = {"messages": body.get("messages") or []}
     if body.get("template"):
-        rendered = await pipeline.prepare(principal, {"messages": rendered["messages"], "template": body["template"],
-                                                      "variables": body.get("variables")})
+        rendered = await pipeline.prepare(
+            principal,
+            {"messages": rendered["messages"], "template": body["template"], "variables": body.get("variables")},
+        )
     messages = list(rendered.get("messages") or [])
     if not messages:
         raise field_error("messages", "Field required", type_="missing")
@@ -110,8 +130,9 @@ async def plan(pipeline: "ChatPipeline", principal: "Principal", body: dict[str,
     judges: list[str] = []
     if not body.get("skip_comparison"):
         judges = dedupe([body.get("comparison_model") or default_judge, *judge_fallbacks])
-    return ComparePlan(models, messages, bodies, judges, body.get("comparison_instructions"),
-                       bool(body.get("skip_comparison")))
+    return ComparePlan(
+        models, messages, bodies, judges, body.get("comparison_instructions"), bool(body.get("skip_comparison"))
+    )
 
 
 def resolve_models(plan: ComparePlan, resolve: Callable[[dict[str, Any]], dict[str, Any]]) -> ComparePlan:

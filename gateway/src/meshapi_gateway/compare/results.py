@@ -25,18 +25,45 @@ def completion_text(completion: dict[str, Any]) -> str:
     return content or ""
 
 
-def success(model: str, request_id: str, latency_ms: int, content: str, usage: dict[str, Any] | None,
-            cost: str | None, finish_reason: str | None, response_body: dict[str, Any] | None) -> dict[str, Any]:
-    return {"model": model, "response_body": response_body, "content": content, "latency_ms": latency_ms,
-            "error": None, "error_code": None, "usage": usage, "cost": cost, "finish_reason": finish_reason,
-            "request_id": model_request_id(request_id, model)}
+def success(
+    model: str,
+    request_id: str,
+    latency_ms: int,
+    content: str,
+    usage: dict[str, Any] | None,
+    cost: str | None,
+    finish_reason: str | None,
+    response_body: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "model": model,
+        "response_body": response_body,
+        "content": content,
+        "latency_ms": latency_ms,
+        "error": None,
+        "error_code": None,
+        "usage": usage,
+        "cost": cost,
+        "finish_reason": finish_reason,
+        "request_id": model_request_id(request_id, model),
+    }
 
 
-def failure(model: str, request_id: str, latency_ms: int, code: str, message: str,
-            partial_content: str | None = None) -> dict[str, Any]:
-    return {"model": model, "response_body": None, "content": partial_content, "latency_ms": latency_ms,
-            "error": message, "error_code": code, "usage": None, "cost": None, "finish_reason": None,
-            "request_id": model_request_id(request_id, model)}
+def failure(
+    model: str, request_id: str, latency_ms: int, code: str, message: str, partial_content: str | None = None
+) -> dict[str, Any]:
+    return {
+        "model": model,
+        "response_body": None,
+        "content": partial_content,
+        "latency_ms": latency_ms,
+        "error": message,
+        "error_code": code,
+        "usage": None,
+        "cost": None,
+        "finish_reason": None,
+        "request_id": model_request_id(request_id, model),
+    }
 
 
 def all_failed(results: list[dict[str, Any]]) -> GatewayError:
@@ -44,8 +71,9 @@ def all_failed(results: list[dict[str, Any]]) -> GatewayError:
     return GatewayError("all_models_failed", f"All {len(results)} models failed.", details=details)
 
 
-def envelope(cid: str, started: float, models: list[str], results: list[dict[str, Any]],
-             judged: dict[str, Any], skip: bool) -> dict[str, Any]:
+def envelope(
+    cid: str, started: float, models: list[str], results: list[dict[str, Any]], judged: dict[str, Any], skip: bool
+) -> dict[str, Any]:
     return {
         "comparison_id": cid,
         "object": "chat.comparison",

@@ -35,12 +35,19 @@ async def prepare(call: Call, body: dict[str, Any]) -> ComparePlan:
     """The comparison's plan (templates, ``auto`` resolved), every model's balance checked before any is called."""
     state = call.state
     settings = state.settings
-    plan = await checks.plan(state.chat, call.principal, body, settings.compare_max_models,
-                             settings.compare_judge_model, settings.compare_judge_fallbacks)
+    plan = await checks.plan(
+        state.chat,
+        call.principal,
+        body,
+        settings.compare_max_models,
+        settings.compare_judge_model,
+        settings.compare_judge_fallbacks,
+    )
     plan = checks.resolve_models(plan, lambda chat: auto_select.resolve(state, call.principal, chat))
     if body.get("comparison_model") and body["comparison_model"] not in state.catalog:
-        raise field_error("comparison_model", f"Model '{body['comparison_model']}' is not supported.",
-                          value=body["comparison_model"])
+        raise field_error(
+            "comparison_model", f"Model '{body['comparison_model']}' is not supported.", value=body["comparison_model"]
+        )
     for model in plan.models:
         require_model(call.principal.key, model)  # one model the key may not use refuses the comparison
         if model in state.catalog:
@@ -57,12 +64,21 @@ async def run_model(pipeline: "ChatPipeline", call: Call, model: str, body: dict
         return res.failure(model, request_id, _elapsed_ms(started), exc.code, exc.message)
     data = outcome.response
     choice = (data.get("choices") or [{}])[0]
-    return res.success(model, request_id, _elapsed_ms(started), res.completion_text(data), data.get("usage"),
-                       money(outcome.cost), choice.get("finish_reason"), data)
+    return res.success(
+        model,
+        request_id,
+        _elapsed_ms(started),
+        res.completion_text(data),
+        data.get("usage"),
+        money(outcome.cost),
+        choice.get("finish_reason"),
+        data,
+    )
 
 
-async def judge(pipeline: "ChatPipeline", call: Call, plan: ComparePlan,
-                results: list[dict[str, Any]]) -> dict[str, Any]:
+async def judge(
+    pipeline: "ChatPipeline", call: Call, plan: ComparePlan, results: list[dict[str, Any]]
+) -> dict[str, Any]:
     """The first judge that answers; ``comparison_fallback_used`` when it was not the first choice."""
     answers = [(r["model"], r["content"] or "") for r in results if not r["error_code"]]
     if not plan.judges or len(answers) < 2:
@@ -75,12 +91,19 @@ async def judge(pipeline: "ChatPipeline", call: Call, plan: ComparePlan,
         except GatewayError as exc:
             last = exc
             continue
-        return {"comparison": res.completion_text(outcome.response), "comparison_model": outcome.target.entry.id,
-                "comparison_usage": outcome.response.get("usage"), "comparison_cost": money(outcome.cost),
-                "comparison_fallback_used": position > 0 or outcome.target.entry.id != model}
+        return {
+            "comparison": res.completion_text(outcome.response),
+            "comparison_model": outcome.target.entry.id,
+            "comparison_usage": outcome.response.get("usage"),
+            "comparison_cost": money(outcome.cost),
+            "comparison_fallback_used": position > 0 or outcome.target.entry.id != model,
+        }
     assert last is not None
-    return {"comparison_error": last.message, "comparison_error_code": last.code,
-            "comparison_fallback_used": len(plan.judges) > 1}
+    return {
+        "comparison_error": last.message,
+        "comparison_error_code": last.code,
+        "comparison_fallback_used": len(plan.judges) > 1,
+    }
 
 
 async def compare(call: Call, plan: ComparePlan) -> dict[str, Any]:

@@ -93,8 +93,9 @@ class CompareStream:
             await stream.aclose()  # bills the call, also when cancelled
         await self.queue.put(_Done(self._result(model, stream, started, "".join(pieces), finish)))
 
-    def _result(self, model: str, stream: "ChatStream", started: float, text: str,
-                finish: str | None) -> dict[str, Any]:
+    def _result(
+        self, model: str, stream: "ChatStream", started: float, text: str, finish: str | None
+    ) -> dict[str, Any]:
         if stream.error is not None:
             code = mid_stream_code(stream.error)
             return res.failure(model, self.request_id, _ms(started), code, stream.error.message, text or None)
@@ -136,9 +137,15 @@ class CompareStream:
     async def frames(self) -> AsyncIterator[bytes]:
         plan = self.plan
         try:
-            yield compare_frame("meta", {"comparison_id": self.comparison_id, "models": plan.models,
-                                         "comparison_model": plan.judges[0] if plan.judges else None,
-                                         "skip_comparison": plan.skip_comparison})
+            yield compare_frame(
+                "meta",
+                {
+                    "comparison_id": self.comparison_id,
+                    "models": plan.models,
+                    "comparison_model": plan.judges[0] if plan.judges else None,
+                    "skip_comparison": plan.skip_comparison,
+                },
+            )
             finished: dict[str, dict[str, Any]] = {}
             while len(finished) < len(plan.models):
                 item = await self.queue.get()
@@ -159,10 +166,21 @@ class CompareStream:
                 async with contextlib.aclosing(self._judge(results, judged)) as judge_frames:
                     async for out in judge_frames:
                         yield out
-            envelope = res.envelope(self.comparison_id, self.started, plan.models, results, judged,
-                                    plan.skip_comparison)
-            done = {k: envelope[k] for k in ("comparison_id", "total_latency_ms", "partial", "skip_comparison",
-                                             "comparison_model", "comparison_fallback_used", "comparison")}
+            envelope = res.envelope(
+                self.comparison_id, self.started, plan.models, results, judged, plan.skip_comparison
+            )
+            done = {
+                k: envelope[k]
+                for k in (
+                    "comparison_id",
+                    "total_latency_ms",
+                    "partial",
+                    "skip_comparison",
+                    "comparison_model",
+                    "comparison_fallback_used",
+                    "comparison",
+                )
+            }
             done["results"] = [model_done_data(r) for r in results]
             yield compare_frame("done", done)
             yield DONE_FRAME
@@ -197,9 +215,14 @@ class CompareStream:
             judged["comparison"] = "".join(pieces)
             judged["comparison_usage"] = stream.normalizer.usage
             judged["comparison_cost"] = money(stream.cost) if stream.cost is not None else None
-            data = {"comparison_model": used, "comparison": judged["comparison"],
-                    "usage": judged["comparison_usage"], "comparison_fallback_used": judged["comparison_fallback_used"],
-                    "error_code": None, "error_message": None}
+            data = {
+                "comparison_model": used,
+                "comparison": judged["comparison"],
+                "usage": judged["comparison_usage"],
+                "comparison_fallback_used": judged["comparison_fallback_used"],
+                "error_code": None,
+                "error_message": None,
+            }
             if stream.error is not None:
                 judged["comparison_error"] = stream.error.message
                 judged["comparison_error_code"] = data["error_code"] = "upstream_error"
@@ -207,11 +230,22 @@ class CompareStream:
             yield compare_frame("comparison_done", data)
             return
         assert last is not None
-        judged.update(comparison_error=last.message, comparison_error_code=last.code,
-                      comparison_fallback_used=len(plan.judges) > 1)
-        yield compare_frame("comparison_done", {"comparison_model": None, "comparison": None, "usage": None,
-                                                "comparison_fallback_used": len(plan.judges) > 1,
-                                                "error_code": last.code, "error_message": last.message})
+        judged.update(
+            comparison_error=last.message,
+            comparison_error_code=last.code,
+            comparison_fallback_used=len(plan.judges) > 1,
+        )
+        yield compare_frame(
+            "comparison_done",
+            {
+                "comparison_model": None,
+                "comparison": None,
+                "usage": None,
+                "comparison_fallback_used": len(plan.judges) > 1,
+                "error_code": last.code,
+                "error_message": last.message,
+            },
+        )
 
 
 def _ms(started: float) -> int:

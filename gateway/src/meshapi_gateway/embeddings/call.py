@@ -57,23 +57,34 @@ async def embed(call: Call, body: dict[str, Any], *, with_cost: bool = False) ->
             target = hit_target(entries, looked.model)
             answer = {**looked.answer, "model": target.entry.id}
             usage = answer.get("usage") or {}
-            cost = call.meter_hit(target, {"prompt_tokens": usage.get("prompt_tokens") or 0, "completion_tokens": 0},
-                                  cache.settings.hit_cost_fraction)
+            cost = call.meter_hit(
+                target,
+                {"prompt_tokens": usage.get("prompt_tokens") or 0, "completion_tokens": 0},
+                cache.settings.hit_cost_fraction,
+            )
             if with_cost:
                 answer["cost"] = money(cost)
             return Embedded(answer, target, cost, answer_headers(target, call.attempted))
         try:
-            target, data = await state.router.embeddings(entries, body, state.call_context(call.request_id),
-                                                         call.attempted, deadline=planned.deadline,
-                                                         admit=call.candidate_admit())
+            target, data = await state.router.embeddings(
+                entries,
+                body,
+                state.call_context(call.request_id),
+                call.attempted,
+                deadline=planned.deadline,
+                admit=call.candidate_admit(),
+            )
         finally:
             metering.count_upstream_errors(call.attempted)
         answer = normalize(data, target.entry.id, body.get("encoding_format") or "float", body["input"])
         usage = answer["usage"]
         if cache is not None and looked is not None:
             await cache.save(looked, target.entry.id, answer)
-        cost = await call.meter(target, {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": 0},
-                                tokens=int(usage.get("total_tokens") or 0))
+        cost = await call.meter(
+            target,
+            {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": 0},
+            tokens=int(usage.get("total_tokens") or 0),
+        )
         if with_cost:
             answer["cost"] = money(cost)
         return Embedded(answer, target, cost, answer_headers(target, call.attempted))

@@ -34,8 +34,9 @@ class EmbeddingsRequest(BaseModel):
 
 
 def _is_token_array(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(
-        isinstance(t, int) and not isinstance(t, bool) for t in value)
+    return (
+        isinstance(value, list) and bool(value) and all(isinstance(t, int) and not isinstance(t, bool) for t in value)
+    )
 
 
 def normalize_input(value: Any) -> str | list[str] | list[int] | list[list[int]]:
@@ -43,8 +44,9 @@ def normalize_input(value: Any) -> str | list[str] | list[int] | list[list[int]]
     if isinstance(value, str):
         return value
     if not isinstance(value, list) or not value:
-        raise field_error("input", "Input must be a non-empty string, list of strings or token arrays",
-                          type_="value_error")
+        raise field_error(
+            "input", "Input must be a non-empty string, list of strings or token arrays", type_="value_error"
+        )
     if _is_token_array(value):
         return value
     if len(value) > MAX_INPUTS:
@@ -56,11 +58,13 @@ def normalize_input(value: Any) -> str | list[str] | list[int] | list[list[int]]
         elif isinstance(item, dict) and item.get("type") == "text" and isinstance(item.get("text"), str):
             out.append(item["text"])
         elif isinstance(item, dict) and item.get("type") in ("image_url", "video_url"):
-            raise GatewayError("model_capability_not_supported",
-                               "Image and video inputs are not supported by this embeddings model.")
+            raise GatewayError(
+                "model_capability_not_supported", "Image and video inputs are not supported by this embeddings model."
+            )
         else:
-            raise field_error("input", "Each input must be a string or a non-empty array of token ids",
-                              type_="value_error")
+            raise field_error(
+                "input", "Each input must be a string or a non-empty array of token ids", type_="value_error"
+            )
     kinds = {isinstance(x, str) for x in out}
     if len(kinds) > 1:
         raise field_error("input", "Do not mix strings and token arrays in one request", type_="value_error")
@@ -69,8 +73,10 @@ def normalize_input(value: Any) -> str | list[str] | list[int] | list[list[int]]
 
 def check_capability(entry: ModelEntry) -> None:
     if entry.model_type != "embedding":
-        raise GatewayError("model_capability_not_supported",
-                           f"Model '{entry.id}' does not serve embeddings; choose an embedding model.")
+        raise GatewayError(
+            "model_capability_not_supported",
+            f"Model '{entry.id}' does not serve embeddings; choose an embedding model.",
+        )
 
 
 def check_dimensions(entry: ModelEntry, dimensions: int | None) -> None:
@@ -80,8 +86,15 @@ def check_dimensions(entry: ModelEntry, dimensions: int | None) -> None:
     native = entry.embedding_dimensions
     fixed = entry.provider == "local_embeddings"
     if fixed and dimensions != native:
-        raise field_error("dimensions", f"Model '{entry.id}' always returns {native} dimensions; "
-                                        "omit 'dimensions' or send that value", value=dimensions)
+        raise field_error(
+            "dimensions",
+            f"Model '{entry.id}' always returns {native} dimensions; omit 'dimensions' or send that value",
+            value=dimensions,
+        )
     if native is not None and dimensions > native:
-        raise field_error("dimensions", f"Model '{entry.id}' returns at most {native} dimensions",
-                          type_="less_than_equal", value=dimensions)
+        raise field_error(
+            "dimensions",
+            f"Model '{entry.id}' returns at most {native} dimensions",
+            type_="less_than_equal",
+            value=dimensions,
+        )

@@ -30,8 +30,11 @@ def estimate_tokens(value: Any) -> int:
 
 def normalize(data: Any, public_model: str, encoding: str, sent_input: Any) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-        raise GatewayError("upstream_error", "The embeddings upstream sent an answer without data.",
-                           provider_error=data if isinstance(data, dict) else None)
+        raise GatewayError(
+            "upstream_error",
+            "The embeddings upstream sent an answer without data.",
+            provider_error=data if isinstance(data, dict) else None,
+        )
     items: list[dict[str, Any]] = []
     for position, item in enumerate(data["data"]):
         vector = item.get("embedding") if isinstance(item, dict) else None
@@ -44,5 +47,9 @@ def normalize(data: Any, public_model: str, encoding: str, sent_input: Any) -> d
     items.sort(key=lambda it: it["index"])
     usage: dict[str, Any] = data["usage"] if isinstance(data.get("usage"), dict) else {}
     prompt = int(usage.get("prompt_tokens") or usage.get("total_tokens") or 0) or estimate_tokens(sent_input)
-    return {"object": "list", "data": items, "model": public_model,
-            "usage": {"prompt_tokens": prompt, "total_tokens": int(usage.get("total_tokens") or prompt)}}
+    return {
+        "object": "list",
+        "data": items,
+        "model": public_model,
+        "usage": {"prompt_tokens": prompt, "total_tokens": int(usage.get("total_tokens") or prompt)},
+    }

@@ -64,8 +64,11 @@ class LineCheck:
         if self.problem_count != self.invalid_lines:
             counts += f" ({self.problem_count} problems)"
         first = "; ".join(f"line {p['line']}: {p['msg']}" for p in self.problems[:NAMED_IN_MESSAGE])
-        listed = (f" All {self.problem_count} are listed in details." if self.problem_count <= MAX_DETAILS
-                  else f" The first {MAX_DETAILS} are listed in details.")
+        listed = (
+            f" All {self.problem_count} are listed in details."
+            if self.problem_count <= MAX_DETAILS
+            else f" The first {MAX_DETAILS} are listed in details."
+        )
         return f"The batch file has problems: {counts}. First: {first}.{listed}"
 
 
@@ -109,8 +112,12 @@ class LineChecker:
             add(number, "invalid_custom_id", f"custom_id is longer than {MAX_CUSTOM_ID} characters.", "custom_id")
             ok = False
         elif custom_id in self._seen:
-            add(number, "duplicate_custom_id",
-                f"custom_id '{custom_id}' is already used on line {self._seen[custom_id]}.", "custom_id")
+            add(
+                number,
+                "duplicate_custom_id",
+                f"custom_id '{custom_id}' is already used on line {self._seen[custom_id]}.",
+                "custom_id",
+            )
             ok = False
         else:
             self._seen[custom_id] = number
@@ -142,21 +149,28 @@ class LineChecker:
         ok = self._check_schema(number, url, body) and ok
         if url == EMBEDDINGS_URL:
             if entry.model_type != "embedding":
-                add(number, "model_capability_not_supported", f"Model '{model}' does not create embeddings.",
-                    "body.model")
+                add(
+                    number,
+                    "model_capability_not_supported",
+                    f"Model '{model}' does not create embeddings.",
+                    "body.model",
+                )
                 ok = False
             if body.get("input") in (None, "", []):
                 add(number, "missing_input", "body.input is required.", "body.input")
                 ok = False
         elif url == CHAT_URL and (entry.model_type == "embedding" or not entry.supports_completions_api):
-            add(number, "model_capability_not_supported", f"Model '{model}' does not serve chat completions.",
-                "body.model")
+            add(
+                number,
+                "model_capability_not_supported",
+                f"Model '{model}' does not serve chat completions.",
+                "body.model",
+            )
             ok = False
         if not ok:
             return None
         self.result.models.add(model)
         return {"custom_id": custom_id, "method": "POST", "url": url, "body": body}
-
 
     def _check_schema(self, number: int, url: Any, body: dict[str, Any]) -> bool:
         """The same field rules as the live endpoint (ranges, types), so a bad request fails at upload."""
@@ -180,8 +194,11 @@ class LineChecker:
 def jsonl_from_requests(requests: Any) -> list[bytes]:
     """The seed's ``{purpose, requests}`` upload as JSONL lines (``method``/``url`` defaulted)."""
     if not isinstance(requests, list):
-        raise GatewayError("invalid_batch_file", "requests must be a list of batch requests.",
-                           details=[{"line": 0, "type": "invalid_requests", "msg": "requests must be a list"}])
+        raise GatewayError(
+            "invalid_batch_file",
+            "requests must be a list of batch requests.",
+            details=[{"line": 0, "type": "invalid_requests", "msg": "requests must be a list"}],
+        )
     lines = []
     for item in requests:
         if isinstance(item, dict):

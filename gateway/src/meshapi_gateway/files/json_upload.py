@@ -122,7 +122,7 @@ def convert(source: IO[bytes], checker: LineChecker, limit: int, folder: Path) -
             if event in _STARTS:
                 depth += 1
                 if depth > MAX_JSON_DEPTH:
-                    raise too_deep(["body", *prefix.split(".")][:MAX_JSON_DEPTH + 1])
+                    raise too_deep(["body", *prefix.split(".")][: MAX_JSON_DEPTH + 1])
             elif event in _ENDS:
                 depth -= 1
             level = depth - 1 if event in _STARTS else depth  # how deep the container holding this event is
@@ -133,8 +133,9 @@ def convert(source: IO[bytes], checker: LineChecker, limit: int, folder: Path) -
                     builder = None
                 continue
             if level == 0 and event != "start_map" and event not in _ENDS:
-                raise validation_error([{"type": "model_type", "loc": ["body"],
-                                         "msg": "Request body must be a JSON object"}])
+                raise validation_error(
+                    [{"type": "model_type", "loc": ["body"], "msg": "Request body must be a JSON object"}]
+                )
             if level == 1 and event == "map_key":
                 if value == "requests" and saw_requests:
                     raise field_error("requests", "requests is given more than once")
@@ -143,8 +144,11 @@ def convert(source: IO[bytes], checker: LineChecker, limit: int, folder: Path) -
             elif level == 1 and prefix == "purpose":
                 done.purpose = value if event not in _STARTS else _INVALID
             elif level == 1 and prefix == "requests" and event != "start_array" and event not in _ENDS:
-                raise GatewayError("invalid_batch_file", "requests must be a list of batch requests.",
-                                   details=[{"line": 0, "type": "invalid_requests", "msg": "requests must be a list"}])
+                raise GatewayError(
+                    "invalid_batch_file",
+                    "requests must be a list of batch requests.",
+                    details=[{"line": 0, "type": "invalid_requests", "msg": "requests must be a list"}],
+                )
             elif level == 2 and prefix == "requests.item":
                 if event in _STARTS:
                     builder = ObjectBuilder()
@@ -157,8 +161,9 @@ def convert(source: IO[bytes], checker: LineChecker, limit: int, folder: Path) -
     except ijson.JSONError as exc:
         out.close()
         msg = str(exc).splitlines()[0][:200] if str(exc) else "JSON decode error"
-        raise validation_error([{"type": "json_invalid", "loc": ["body"], "msg": msg}],
-                               "Request body is not valid JSON.") from None
+        raise validation_error(
+            [{"type": "json_invalid", "loc": ["body"], "msg": msg}], "Request body is not valid JSON."
+        ) from None
     except BaseException:
         out.close()
         raise

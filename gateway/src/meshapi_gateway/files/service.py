@@ -26,9 +26,17 @@ def file_not_found(file_id: str) -> GatewayError:
 
 
 def file_object(row: StoredFile) -> dict[str, Any]:
-    return {"id": row.id, "object": "file", "bytes": row.bytes, "created_at": row.created_at,
-            "filename": row.filename, "purpose": row.purpose, "status": "processed", "status_details": None,
-            "expires_at": None}
+    return {
+        "id": row.id,
+        "object": "file",
+        "bytes": row.bytes,
+        "created_at": row.created_at,
+        "filename": row.filename,
+        "purpose": row.purpose,
+        "status": "processed",
+        "status_details": None,
+        "expires_at": None,
+    }
 
 
 class FileService:
@@ -41,14 +49,30 @@ class FileService:
         storages = Storages(settings.file_storage, LocalStorage(settings.data_dir / "files"), DatabaseStorage(sessions))
         return cls(sessions, storages)
 
-    async def store(self, owner: str, purpose: str, filename: str, chunks: AsyncIterable[bytes], *,
-                    lines: int = 0, file_id: str | None = None) -> StoredFile:
+    async def store(
+        self,
+        owner: str,
+        purpose: str,
+        filename: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        lines: int = 0,
+        file_id: str | None = None,
+    ) -> StoredFile:
         """Write the bytes, then the row; ``file_id`` replaces a generated file of that id."""
         file_id = file_id or FILE_PREFIX + ulid()
         storage = self.storages.default
         size = await storage.write(file_id, chunks)
-        row = StoredFile(id=file_id, owner=owner, purpose=purpose, filename=filename, bytes=size, lines=lines,
-                         storage=storage.name, created_at=int(time.time()))
+        row = StoredFile(
+            id=file_id,
+            owner=owner,
+            purpose=purpose,
+            filename=filename,
+            bytes=size,
+            lines=lines,
+            storage=storage.name,
+            created_at=int(time.time()),
+        )
         async with self.sessions() as session, session.begin():
             await session.merge(row)
         return row
@@ -60,8 +84,9 @@ class FileService:
             raise file_not_found(file_id)
         return row
 
-    async def list(self, owner: str, *, limit: int, after: str | None, order: str,
-                   purpose: str | None) -> tuple[list[StoredFile], bool]:
+    async def list(
+        self, owner: str, *, limit: int, after: str | None, order: str, purpose: str | None
+    ) -> tuple[list[StoredFile], bool]:
         stmt = select(StoredFile).where(StoredFile.owner == owner)
         if purpose:
             stmt = stmt.where(StoredFile.purpose == purpose)

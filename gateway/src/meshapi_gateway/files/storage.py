@@ -117,8 +117,11 @@ class DatabaseStorage:
         seq = 0
         while True:
             async with self.sessions() as session:
-                data = (await session.execute(select(FileChunk.data).where(
-                    FileChunk.file_id == file_id, FileChunk.seq == seq))).scalar_one_or_none()
+                data = (
+                    await session.execute(
+                        select(FileChunk.data).where(FileChunk.file_id == file_id, FileChunk.seq == seq)
+                    )
+                ).scalar_one_or_none()
             if data is None:
                 return
             yield bytes(data)

@@ -43,8 +43,11 @@ TEAM = "governance.team"
 
 def model_refused(model_id: str, key_id: str, team_id: str | None = None) -> GatewayError:
     whose = f"team '{team_id}'" if team_id else "this API key"
-    return GatewayError("forbidden", f"Model '{model_id}' is not among the models {whose} may use.",
-                        details=[{"model": model_id, "key_id": key_id, "team_id": team_id}])
+    return GatewayError(
+        "forbidden",
+        f"Model '{model_id}' is not among the models {whose} may use.",
+        details=[{"model": model_id, "key_id": key_id, "team_id": team_id}],
+    )
 
 
 def refuse_unusable(key: CachedKey) -> None:
@@ -89,15 +92,26 @@ def budget_exceeded(refusal: Refusal, amount: Decimal) -> GatewayError:
         f"The {b.period} budget of {money(b.limit)} USD of {owner} '{b.id}' is used up for this request: "
         f"{money(refusal.spent)} USD spent, {money(refusal.reserved)} USD held by requests in flight, and this "
         f"request may cost up to {money(amount)} USD{when}.",
-        details=[{"budget": b.kind, "id": b.id, "budget_usd": money(b.limit), "budget_period": b.period,
-                  "spend_usd": money(refusal.spent), "reserved_usd": money(refusal.reserved),
-                  "available_usd": money(left), "request_max_usd": money(amount),
-                  "resets_at": iso_seconds(b.resets_at)}])
+        details=[
+            {
+                "budget": b.kind,
+                "id": b.id,
+                "budget_usd": money(b.limit),
+                "budget_period": b.period,
+                "spend_usd": money(refusal.spent),
+                "reserved_usd": money(refusal.reserved),
+                "available_usd": money(left),
+                "request_max_usd": money(amount),
+                "resets_at": iso_seconds(b.resets_at),
+            }
+        ],
+    )
 
 
 class KeyGovernance(AdmissionCheck):
-    def __init__(self, memory: MemoryBudgets, shared: RedisBudgets | None = None,
-                 teams: TeamCache | None = None) -> None:
+    def __init__(
+        self, memory: MemoryBudgets, shared: RedisBudgets | None = None, teams: TeamCache | None = None
+    ) -> None:
         self.memory = memory
         self.shared = shared
         self.teams = teams
@@ -108,8 +122,12 @@ class KeyGovernance(AdmissionCheck):
     def _budget(self, kind: str, subject: str, limit: Decimal, period: str | None) -> Budget:
         now = time.time()
         known = self._budgets.get((kind, subject))
-        if (known is not None and known.limit == limit and known.period == (period or "total")
-                and (known.resets_at is None or now < known.resets_at)):
+        if (
+            known is not None
+            and known.limit == limit
+            and known.period == (period or "total")
+            and (known.resets_at is None or now < known.resets_at)
+        ):
             return known
         budget = make_budget(kind, subject, limit, period, now)
         if len(self._budgets) > 100_000:
@@ -157,8 +175,9 @@ class KeyGovernance(AdmissionCheck):
             body = {"model": call.requested} if call.requested else {}
         catalog = call.state.catalog
         try:
-            entries = call.state.router.candidates(*model_and_fallbacks(call.requested or body.get("model"),
-                                                                         fallback_models(body)))
+            entries = call.state.router.candidates(
+                *model_and_fallbacks(call.requested or body.get("model"), fallback_models(body))
+            )
         except GatewayError:  # a body the endpoint plans its own way (its model named apart)
             asked = catalog.get(call.requested) if call.requested else None
             entries = [asked] if asked is not None else []

@@ -25,8 +25,9 @@ class Allowlist:
 
     @classmethod
     def of(cls, entries: list[str]) -> "Allowlist":
-        return cls(frozenset(e for e in entries if not e.endswith("/*")),
-                   tuple(e[:-1] for e in entries if e.endswith("/*")))
+        return cls(
+            frozenset(e for e in entries if not e.endswith("/*")), tuple(e[:-1] for e in entries if e.endswith("/*"))
+        )
 
     def allows(self, model_id: str) -> bool:
         return model_id in self.exact or (bool(self.prefixes) and model_id.startswith(self.prefixes))

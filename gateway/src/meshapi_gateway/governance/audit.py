@@ -37,27 +37,59 @@ def _plain(value: Any) -> Any:
     return value
 
 
-async def record(session: AsyncSession, actor: str, action: str, target_type: str, target_id: str,
-                 owner: str | None = None, details: dict[str, Any] | None = None) -> None:
+async def record(
+    session: AsyncSession,
+    actor: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    owner: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
     global _last_at
     clean = {k: _plain(v) for k, v in (details or {}).items() if k not in ("key", "key_hash")}
     _last_at = max(int(time.time() * 1000), _last_at + 1)
-    session.add(AuditEvent(id=prefixed("aud"), at=_last_at, actor=actor[:200], action=action,
-                           target_type=target_type, target_id=target_id[:200], owner=owner,
-                           details=orjson.dumps(clean, default=str).decode() if clean else None))
+    session.add(
+        AuditEvent(
+            id=prefixed("aud"),
+            at=_last_at,
+            actor=actor[:200],
+            action=action,
+            target_type=target_type,
+            target_id=target_id[:200],
+            owner=owner,
+            details=orjson.dumps(clean, default=str).decode() if clean else None,
+        )
+    )
     await session.commit()
 
 
 def event_view(row: AuditEvent) -> dict[str, Any]:
     from meshapi_gateway.billing.queries import iso_ms
 
-    return {"id": row.id, "object": "audit.event", "at": iso_ms(row.at), "actor": row.actor, "action": row.action,
-            "target_type": row.target_type, "target_id": row.target_id, "owner": row.owner,
-            "details": orjson.loads(row.details) if row.details else None}
+    return {
+        "id": row.id,
+        "object": "audit.event",
+        "at": iso_ms(row.at),
+        "actor": row.actor,
+        "action": row.action,
+        "target_type": row.target_type,
+        "target_id": row.target_id,
+        "owner": row.owner,
+        "details": orjson.loads(row.details) if row.details else None,
+    }
 
 
-async def events(session: AsyncSession, *, since_ms: int | None, until_ms: int | None, actor: str | None,
-                 action: str | None, target_id: str | None, limit: int) -> tuple[list[AuditEvent], bool]:
+async def events(
+    session: AsyncSession,
+    *,
+    since_ms: int | None,
+    until_ms: int | None,
+    actor: str | None,
+    action: str | None,
+    target_id: str | None,
+    limit: int,
+) -> tuple[list[AuditEvent], bool]:
     stmt = select(AuditEvent)
     if since_ms is not None:
         stmt = stmt.where(AuditEvent.at >= since_ms)
@@ -66,6 +98,7 @@ async def events(session: AsyncSession, *, since_ms: int | None, until_ms: int |
     for column, value in ((AuditEvent.actor, actor), (AuditEvent.action, action), (AuditEvent.target_id, target_id)):
         if value is not None:
             stmt = stmt.where(column == value)
-    rows = list((await session.execute(stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-                                       .limit(limit + 1))).scalars())
+    rows = list(
+        (await session.execute(stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit + 1))).scalars()
+    )
     return rows[:limit], len(rows) > limit

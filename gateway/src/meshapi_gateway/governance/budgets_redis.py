@@ -84,18 +84,25 @@ class RedisBudgets:
         if amount <= 0:
             return None, Hold(budgets, amount, shared=False)
         ends = [b.resets_at for b in budgets]
-        ttl = max(e for e in ends if e is not None) - min(b.period_start for b in budgets) + KEEP_SECONDS \
-            if all(e is not None for e in ends) else 0
+        ttl = (
+            max(e for e in ends if e is not None) - min(b.period_start for b in budgets) + KEEP_SECONDS
+            if all(e is not None for e in ends)
+            else 0
+        )
         try:
-            out = await self._reserve(keys=[_key(b) for b in budgets],
-                                      args=[units(amount), ttl, *[units(b.limit) for b in budgets]])
+            out = await self._reserve(
+                keys=[_key(b) for b in budgets], args=[units(amount), ttl, *[units(b.limit) for b in budgets]]
+            )
         except (RedisError, OSError):
             log.warning("budget reservation in Redis failed; reserving in this process only", exc_info=True)
             return self.memory.reserve(budgets, amount), Hold(budgets, amount, shared=False)
         if out == 0:
             return None, Hold(budgets, amount, shared=True)
-        index, spent, held = int(out[0]), Decimal(out[1].decode() if isinstance(out[1], bytes) else out[1]), \
-            Decimal(out[2].decode() if isinstance(out[2], bytes) else out[2])
+        index, spent, held = (
+            int(out[0]),
+            Decimal(out[1].decode() if isinstance(out[1], bytes) else out[1]),
+            Decimal(out[2].decode() if isinstance(out[2], bytes) else out[2]),
+        )
         return Refusal(budgets[index - 1], spent * UNIT, held * UNIT), Hold(budgets, Decimal(0), shared=False)
 
     async def settle(self, hold: Hold, actual: Decimal) -> None:
@@ -105,8 +112,7 @@ class RedisBudgets:
         try:
             await self._settle(keys=[_key(b) for b in hold.budgets], args=[units(hold.amount), units(actual)])
         except (RedisError, OSError):
-            log.warning("settling a budget reservation in Redis failed; counted in this process only",
-                        exc_info=True)
+            log.warning("settling a budget reservation in Redis failed; counted in this process only", exc_info=True)
             self.memory.settle(hold.budgets, Decimal(0), actual)
 
     async def at_least(self, budget: Budget, spent: Decimal) -> None:

@@ -28,11 +28,11 @@ TERM_FIELDS = ("budget_usd", "budget_period", "models", "expires_at", "metadata"
 def parse_budget(value: Any) -> Decimal:
     """A budget in USD from a decimal string (or a JSON number): positive, at most ten-digit dollars."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError("expected a decimal string such as \"25\" or \"2.50\"")
+        raise ValueError('expected a decimal string such as "25" or "2.50"')
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValueError("expected a decimal string such as \"25\" or \"2.50\"") from None
+        raise ValueError('expected a decimal string such as "25" or "2.50"') from None
     if not amount.is_finite() or amount <= 0 or amount >= MAX_BUDGET:
         raise ValueError(f"must be more than 0 and less than {MAX_BUDGET:f} USD")
     if amount != amount.quantize(Decimal("1e-10")):
@@ -48,12 +48,12 @@ def parse_expiry(value: Any) -> int:
         try:
             moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
-            raise ValueError("expected an RFC 3339 time such as \"2027-01-31T00:00:00Z\"") from None
+            raise ValueError('expected an RFC 3339 time such as "2027-01-31T00:00:00Z"') from None
         if moment.tzinfo is None:
-            raise ValueError("the time needs an offset (\"Z\" for UTC), as RFC 3339 requires")
+            raise ValueError('the time needs an offset ("Z" for UTC), as RFC 3339 requires')
         seconds = int(moment.timestamp())
     else:
-        raise ValueError("expected an RFC 3339 time such as \"2027-01-31T00:00:00Z\"")
+        raise ValueError('expected an RFC 3339 time such as "2027-01-31T00:00:00Z"')
     if not 0 <= seconds <= MAX_TIME_SECONDS:
         raise ValueError("out of range")
     return seconds

@@ -43,9 +43,11 @@ async def ledger_sums(state: GatewayState, budgets: list[Budget]) -> dict[tuple[
         for (kind, start), ids in groups.items():
             column = LedgerEntry.team_id if kind == "team" else LedgerEntry.key_id
             for i in range(0, len(ids), CHUNK):
-                stmt = (select(column, func.sum(LedgerEntry.cost_usd))
-                        .where(column.in_(ids[i:i + CHUNK]), LedgerEntry.created_at >= start * 1000)
-                        .group_by(column))
+                stmt = (
+                    select(column, func.sum(LedgerEntry.cost_usd))
+                    .where(column.in_(ids[i : i + CHUNK]), LedgerEntry.created_at >= start * 1000)
+                    .group_by(column)
+                )
                 for subject, total in (await session.execute(stmt)).all():
                     out[(f"{kind}:{subject}", start)] = Decimal(total or 0)
     return out
@@ -61,8 +63,9 @@ class BudgetRefresher:
         now = time.time()
         budgets = [b for b in (key_budget(k, now) for k in self._state.key_cache.budgeted()) if b is not None]
         teams = self._check.teams.all() if self._check.teams is not None else []
-        budgets += [make_budget("team", t.id, t.budget_usd, t.budget_period, now) for t in teams
-                    if t.budget_usd is not None]
+        budgets += [
+            make_budget("team", t.id, t.budget_usd, t.budget_period, now) for t in teams if t.budget_usd is not None
+        ]
         if not budgets:
             return
         sums = await ledger_sums(self._state, budgets)
@@ -89,8 +92,7 @@ class BudgetRefresher:
             await self.refresh()
         except Exception:
             log.warning("budget refresh failed at start", exc_info=True)
-        self._task = asyncio.create_task(self._loop(REFRESH_SECONDS),
-                                         name="budget-refresh")
+        self._task = asyncio.create_task(self._loop(REFRESH_SECONDS), name="budget-refresh")
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -18,6 +18,7 @@ async def ledger_spend(session: AsyncSession, key_id: str, period: str, now: flo
     """Spend since the period began of the key ``key_id`` (or, with ``team``, of the team of that id)."""
     start, _ = period_bounds(period, now)
     column = LedgerEntry.team_id if team else LedgerEntry.key_id
-    stmt = (select(func.coalesce(func.sum(LedgerEntry.cost_usd), 0))
-            .where(column == key_id, LedgerEntry.created_at >= start * 1000))
+    stmt = select(func.coalesce(func.sum(LedgerEntry.cost_usd), 0)).where(
+        column == key_id, LedgerEntry.created_at >= start * 1000
+    )
     return Decimal((await session.execute(stmt)).scalar_one())

@@ -36,8 +36,15 @@ class CachedTeam:
 
 def cached_team(row: Team) -> CachedTeam:
     models = models_of(row.models)
-    return CachedTeam(row.id, Decimal(row.budget_usd) if row.budget_usd is not None else None, row.budget_period,
-                      Allowlist.of(models) if models is not None else None, row.rpm, row.tpm, members_of(row))
+    return CachedTeam(
+        row.id,
+        Decimal(row.budget_usd) if row.budget_usd is not None else None,
+        row.budget_period,
+        Allowlist.of(models) if models is not None else None,
+        row.rpm,
+        row.tpm,
+        members_of(row),
+    )
 
 
 class TeamCache:

@@ -102,9 +102,17 @@ def team_view(row: Team, spend: Decimal | None, now: float | None = None) -> dic
     period = row.budget_period or ("total" if row.budget_usd is not None else None)
     resets_at = period_bounds(period, now if now is not None else time.time())[1] if period else None
     return {
-        "id": row.id, "object": "team", "name": row.name, "members": members_of(row),
+        "id": row.id,
+        "object": "team",
+        "name": row.name,
+        "members": members_of(row),
         "budget_usd": money(Decimal(row.budget_usd)) if row.budget_usd is not None else None,
-        "budget_period": period, "spend_usd": money(spend) if spend is not None else None,
-        "budget_resets_at": iso_seconds(resets_at), "models": models_of(row.models), "rpm": row.rpm,
-        "tpm": row.tpm, "created_at": row.created_at, "updated_at": row.updated_at,
+        "budget_period": period,
+        "spend_usd": money(spend) if spend is not None else None,
+        "budget_resets_at": iso_seconds(resets_at),
+        "models": models_of(row.models),
+        "rpm": row.rpm,
+        "tpm": row.tpm,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
     }

@@ -64,25 +64,55 @@ def request_bytes(method: str, url: str, headers: Mapping[str, str], body: bytes
 class HTTPClient:
     """One per process, shared by every adapter: connections are reused across requests and upstreams."""
 
-    def __init__(self, *, keepalive_seconds: float = 60.0, max_idle_per_origin: int = 256,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        keepalive_seconds: float = 60.0,
+        max_idle_per_origin: int = 256,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.keepalive_seconds = keepalive_seconds
         self.max_idle_per_origin = max_idle_per_origin
         self._ssl = ssl_context
         self._idle: dict[Origin, list[Connection]] = {}
         self._closed = False
 
-    async def post(self, url: str, body: bytes, headers: Mapping[str, str], *, connect_timeout: float,
-                   read_timeout: float, total_timeout: float | None = None) -> Response:
-        return await self.request("POST", url, body, headers, connect_timeout=connect_timeout,
-                                  read_timeout=read_timeout, total_timeout=total_timeout)
+    async def post(
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        total_timeout: float | None = None,
+    ) -> Response:
+        return await self.request(
+            "POST",
+            url,
+            body,
+            headers,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            total_timeout=total_timeout,
+        )
 
     async def get(self, url: str, headers: Mapping[str, str] | None = None, *, timeout: float) -> Response:
-        return await self.request("GET", url, b"", headers or {}, connect_timeout=timeout, read_timeout=timeout,
-                                  total_timeout=timeout)
+        return await self.request(
+            "GET", url, b"", headers or {}, connect_timeout=timeout, read_timeout=timeout, total_timeout=timeout
+        )
 
-    async def request(self, method: str, url: str, body: bytes, headers: Mapping[str, str], *,
-                      connect_timeout: float, read_timeout: float, total_timeout: float | None = None) -> Response:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        total_timeout: float | None = None,
+    ) -> Response:
         """Send the request and wait for the response head; the body is the response's to read.
 
         ``read_timeout`` bounds every wait for upstream bytes, ``total_timeout`` (if given)
@@ -115,8 +145,12 @@ class HTTPClient:
         while stack:
             conn = stack.pop()
             transport = conn.transport
-            if (not conn.closed and transport is not None and not transport.is_closing()
-                    and now - conn.idle_since < self.keepalive_seconds):
+            if (
+                not conn.closed
+                and transport is not None
+                and not transport.is_closing()
+                and now - conn.idle_since < self.keepalive_seconds
+            ):
                 return conn
             conn.close()
         return None
@@ -132,8 +166,9 @@ class HTTPClient:
             context = self._ssl
         try:
             async with asyncio.timeout(timeout):
-                _, conn = await loop.create_connection(lambda: Connection(loop, origin), host, port, ssl=context,
-                                                       server_hostname=host if tls else None)
+                _, conn = await loop.create_connection(
+                    lambda: Connection(loop, origin), host, port, ssl=context, server_hostname=host if tls else None
+                )
         except TimeoutError:
             raise ConnectTimeout(timeout) from None
         except OSError as exc:  # refused, unreachable, DNS, TLS (ssl.SSLError is an OSError)

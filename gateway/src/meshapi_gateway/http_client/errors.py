@@ -17,8 +17,11 @@ class UpstreamTimeout(TransportError, TimeoutError):
     """No progress within a timeout; ``phase`` is ``connect``, ``read`` or ``total``."""
 
     def __init__(self, phase: str, seconds: float) -> None:
-        super().__init__(f"no {phase} progress within {seconds:g} s" if phase != "total"
-                         else "the exchange took longer than its total timeout")
+        super().__init__(
+            f"no {phase} progress within {seconds:g} s"
+            if phase != "total"
+            else "the exchange took longer than its total timeout"
+        )
         self.phase = phase
         self.seconds = seconds
 

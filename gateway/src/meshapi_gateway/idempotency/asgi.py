@@ -85,8 +85,9 @@ async def _replay(send: Send, stored: StoredResponse) -> None:
     await send({"type": "http.response.body", "body": stored.body})
 
 
-async def run_idempotent(state: Any, scope: Scope, receive: Receive, send: Send, downstream: Downstream,
-                         raw_key: bytes) -> None:
+async def run_idempotent(
+    state: Any, scope: Scope, receive: Receive, send: Send, downstream: Downstream, raw_key: bytes
+) -> None:
     service: IdempotencyService | None = state.idempotency
     declared = header(scope, b"content-length")
     too_big = declared is not None and declared.isdigit() and int(declared) > state.settings.max_body_bytes
@@ -96,8 +97,15 @@ async def run_idempotent(state: Any, scope: Scope, receive: Receive, send: Send,
     try:
         key = raw_key.decode("latin-1").strip()
         if not key or len(key) > MAX_KEY_LENGTH:
-            raise validation_error([{"type": "value_error", "loc": ["header", "Idempotency-Key"],
-                                     "msg": f"must be 1 to {MAX_KEY_LENGTH} characters"}])
+            raise validation_error(
+                [
+                    {
+                        "type": "value_error",
+                        "loc": ["header", "Idempotency-Key"],
+                        "msg": f"must be 1 to {MAX_KEY_LENGTH} characters",
+                    }
+                ]
+            )
         try:
             principal = await authenticate(state, header(scope, b"authorization"), "any")
         except GatewayError:
@@ -133,8 +141,9 @@ async def run_idempotent(state: Any, scope: Scope, receive: Receive, send: Send,
         await service.finish(owner, hashed, recorder.stored())
 
 
-def with_idempotency(handler: Callable[[Any, Scope, Receive, Send], Awaitable[None]]
-                     ) -> Callable[[Any, Scope, Receive, Send], Awaitable[None]]:
+def with_idempotency(
+    handler: Callable[[Any, Scope, Receive, Send], Awaitable[None]],
+) -> Callable[[Any, Scope, Receive, Send], Awaitable[None]]:
     """Wrap a fast route (``handler(state, scope, receive, send)``)."""
 
     async def idempotent_handler(state: Any, scope: Scope, receive: Receive, send: Send) -> None:

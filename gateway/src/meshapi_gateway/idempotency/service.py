@@ -48,8 +48,9 @@ def key_hash(key: str) -> str:
 
 
 def _mismatch() -> GatewayError:
-    return GatewayError("unprocessable_entity", "This Idempotency-Key was already used for a different request.",
-                        status=422)
+    return GatewayError(
+        "unprocessable_entity", "This Idempotency-Key was already used for a different request.", status=422
+    )
 
 
 @dataclass(slots=True)
@@ -62,8 +63,15 @@ class Running:
 
 
 class IdempotencyService:
-    def __init__(self, table: MemoryTable, writer: AnswerWriter, store: IdempotencyStore, ttl_seconds: int,
-                 max_body_bytes: int, shared: SharedClaims | None = None) -> None:
+    def __init__(
+        self,
+        table: MemoryTable,
+        writer: AnswerWriter,
+        store: IdempotencyStore,
+        ttl_seconds: int,
+        max_body_bytes: int,
+        shared: SharedClaims | None = None,
+    ) -> None:
         self.table = table
         self.writer = writer
         self.store = store
@@ -118,8 +126,9 @@ class IdempotencyService:
             if claim.outcome == "mismatch":
                 raise _mismatch()
             if loop.time() >= deadline:  # running on another replica
-                raise GatewayError("conflict", "A request with this Idempotency-Key is still in progress.",
-                                   retry_after_seconds=1)
+                raise GatewayError(
+                    "conflict", "A request with this Idempotency-Key is still in progress.", retry_after_seconds=1
+                )
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.25)
 
@@ -138,8 +147,9 @@ class IdempotencyService:
             self._settle(slot)  # local duplicates go on at once; Redis follows
             if self.shared is not None and mine.marker:
                 if response is not None:
-                    await self.shared.complete(owner, hashed, mine.marker, mine.fingerprint, response,
-                                               now + self.ttl, now)
+                    await self.shared.complete(
+                        owner, hashed, mine.marker, mine.fingerprint, response, now + self.ttl, now
+                    )
                 else:
                     await self.shared.release(owner, hashed, mine.marker)
         except Exception:
@@ -162,8 +172,12 @@ class IdempotencyService:
             return await self.store.find(slot[0], slot[1], now)
         except Exception:
             log.exception("could not read a remembered idempotency answer")
-            raise GatewayError("internal_error", "Could not check this Idempotency-Key; retry shortly.",
-                               status=503, retry_after_seconds=1) from None
+            raise GatewayError(
+                "internal_error",
+                "Could not check this Idempotency-Key; retry shortly.",
+                status=503,
+                retry_after_seconds=1,
+            ) from None
 
     def _settle(self, slot: Slot) -> None:
         running = self._running.pop(slot, None)
@@ -206,15 +220,15 @@ async def start_idempotency(state: "GatewayState") -> Callable[[], Awaitable[Non
         client, owned = redis_client(state)
         owned_redis = client if owned else None
         # A claim outlives the longest request; one whose replica died frees itself.
-        shared = SharedClaims(client, s.idempotency_ttl_seconds,
-                              running_seconds=int(max(600.0, s.upstream_total_timeout * 2)))
+        shared = SharedClaims(
+            client, s.idempotency_ttl_seconds, running_seconds=int(max(600.0, s.upstream_total_timeout * 2))
+        )
         await shared.start()
         from meshapi_gateway.billing.ledger import LedgerBilling
 
         if isinstance(state.billing, LedgerBilling):
             state.billing.claim_fate = shared.attempt_fate  # the journal replay asks it (billing/journal.py)
-    service = IdempotencyService(table, writer, store, s.idempotency_ttl_seconds, s.idempotency_max_body_bytes,
-                                 shared)
+    service = IdempotencyService(table, writer, store, s.idempotency_ttl_seconds, s.idempotency_max_body_bytes, shared)
     state.idempotency = service
     writer.start()
     loop = asyncio.get_running_loop()

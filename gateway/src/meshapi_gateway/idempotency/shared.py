@@ -82,8 +82,7 @@ def marker_token(marker: bytes) -> str:
 
 def encode_done(fingerprint: str, response: StoredResponse, expires_at: int, by: str = "") -> bytes:
     # ``by``: the token of the attempt whose answer this is (attempt_fate reads it).
-    meta = orjson.dumps({"status": response.status, "headers": response.headers, "expires_at": expires_at,
-                         "by": by})
+    meta = orjson.dumps({"status": response.status, "headers": response.headers, "expires_at": expires_at, "by": by})
     return b"done " + fingerprint.encode() + b" " + meta + b"\n" + response.body
 
 
@@ -98,8 +97,9 @@ def decode(value: bytes, fingerprint: str) -> SharedClaim:
         return SharedClaim("running")
     meta = orjson.loads(parts[2])
     headers = [(str(k), str(v)) for k, v in meta["headers"]]
-    return SharedClaim("done", response=StoredResponse(int(meta["status"]), headers, body),
-                       expires_at=int(meta["expires_at"]))
+    return SharedClaim(
+        "done", response=StoredResponse(int(meta["status"]), headers, body), expires_at=int(meta["expires_at"])
+    )
 
 
 class SharedClaims:
@@ -155,11 +155,21 @@ class SharedClaims:
             return False  # our own (a local duplicate waits in memory) or unknown: left to expire
         return not await self.redis.exists(alive_key(replica))
 
-    async def complete(self, owner: str, key_hash: str, marker: bytes, fingerprint: str,
-                       response: StoredResponse, expires_at: int, now: int) -> None:
+    async def complete(
+        self,
+        owner: str,
+        key_hash: str,
+        marker: bytes,
+        fingerprint: str,
+        response: StoredResponse,
+        expires_at: int,
+        now: int,
+    ) -> None:
         ttl_ms = max(1, expires_at - now) * 1000
-        await self._swap(keys=[redis_key(owner, key_hash)],
-                         args=[marker, encode_done(fingerprint, response, expires_at, marker_token(marker)), ttl_ms])
+        await self._swap(
+            keys=[redis_key(owner, key_hash)],
+            args=[marker, encode_done(fingerprint, response, expires_at, marker_token(marker)), ttl_ms],
+        )
 
     async def attempt_fate(self, claim: Claim) -> Fate:
         """For the journal replay of a dead replica: what to do with the bill of the attempt ``claim``."""

@@ -44,15 +44,29 @@ class FinishedKey:
 
 
 def _row_values(item: FinishedKey) -> dict[str, object]:
-    return {"owner": item.owner, "key_hash": item.key_hash, "fingerprint": item.fingerprint, "state": DONE,
-            "status": item.response.status, "headers": orjson.dumps(item.response.headers).decode(),
-            "body": item.response.body, "created_at": item.created_at, "expires_at": item.expires_at}
+    return {
+        "owner": item.owner,
+        "key_hash": item.key_hash,
+        "fingerprint": item.fingerprint,
+        "state": DONE,
+        "status": item.response.status,
+        "headers": orjson.dumps(item.response.headers).decode(),
+        "body": item.response.body,
+        "created_at": item.created_at,
+        "expires_at": item.expires_at,
+    }
 
 
 def _finished(row: IdempotencyKey) -> FinishedKey:
     headers = [(str(k), str(v)) for k, v in orjson.loads(row.headers or "[]")]
-    return FinishedKey(row.owner, row.key_hash, row.fingerprint,
-                       StoredResponse(int(row.status or 0), headers, row.body or b""), row.created_at, row.expires_at)
+    return FinishedKey(
+        row.owner,
+        row.key_hash,
+        row.fingerprint,
+        StoredResponse(int(row.status or 0), headers, row.body or b""),
+        row.created_at,
+        row.expires_at,
+    )
 
 
 _COLUMNS = ("owner", "key_hash", "fingerprint", "state", "status", "headers", "body", "created_at", "expires_at")
@@ -64,8 +78,10 @@ SQLITE_ROWS = 500 if sqlite3.sqlite_version_info >= (3, 32) else 100
 def _sqlite_upsert(rows: int) -> str:
     one = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
     changed = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[2:])
-    return (f"INSERT INTO idempotency_keys ({', '.join(_COLUMNS)}) VALUES {', '.join([one] * rows)} "
-            f"ON CONFLICT (owner, key_hash) DO UPDATE SET {changed}")
+    return (
+        f"INSERT INTO idempotency_keys ({', '.join(_COLUMNS)}) VALUES {', '.join([one] * rows)} "
+        f"ON CONFLICT (owner, key_hash) DO UPDATE SET {changed}"
+    )
 
 
 def statement_sizes(rows: int) -> list[int]:
@@ -89,7 +105,7 @@ async def _write_sqlite(session: AsyncSession, rows: list[dict[str, object]]) ->
     conn = await session.connection()
     start = 0
     for size in statement_sizes(len(rows)):
-        params = tuple(row[c] for row in rows[start:start + size] for c in _COLUMNS)
+        params = tuple(row[c] for row in rows[start : start + size] for c in _COLUMNS)
         await conn.exec_driver_sql(_sqlite_upsert(size), params)
         start += size
 
@@ -103,8 +119,10 @@ def _upsert(session: AsyncSession, rows: list[dict[str, object]]):  # type: igno
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise RuntimeError(f"unsupported database: {dialect}")
     stmt = insert(IdempotencyKey).values(rows)
-    changed = {name: stmt.excluded[name] for name in
-               ("fingerprint", "state", "status", "headers", "body", "created_at", "expires_at")}
+    changed = {
+        name: stmt.excluded[name]
+        for name in ("fingerprint", "state", "status", "headers", "body", "created_at", "expires_at")
+    }
     return stmt.on_conflict_do_update(index_elements=["owner", "key_hash"], set_=changed)
 
 
@@ -126,14 +144,16 @@ class IdempotencyStore:
                 return
             # A few rows per statement: bodies can be large.
             for start in range(0, len(rows), 50):
-                await session.execute(_upsert(session, rows[start:start + 50]))
+                await session.execute(_upsert(session, rows[start : start + 50]))
 
     async def load(self, now: int) -> AsyncIterator[FinishedKey]:
         """Every unexpired answer, oldest first (start-up preload: the memory table keeps expiry order)."""
-        query = (select(IdempotencyKey)
-                 .where(IdempotencyKey.expires_at > now, IdempotencyKey.state == DONE)
-                 .order_by(IdempotencyKey.expires_at)
-                 .execution_options(yield_per=LOAD_BATCH_ROWS))
+        query = (
+            select(IdempotencyKey)
+            .where(IdempotencyKey.expires_at > now, IdempotencyKey.state == DONE)
+            .order_by(IdempotencyKey.expires_at)
+            .execution_options(yield_per=LOAD_BATCH_ROWS)
+        )
         async with self.sessions() as session:
             result = await session.stream_scalars(query)
             async for row in result:

@@ -22,8 +22,15 @@ PURGE_EVERY_SECONDS = 600.0
 
 class AnswerWriter(WriteBehind[FinishedKey]):
     def __init__(self, store: IdempotencyStore, flush_seconds: float = 0.25, batch_size: int = 2000) -> None:
-        super().__init__(self._write, what="answers", log=log, flush_seconds=flush_seconds, batch_size=batch_size,
-                         upkeep=self._purge, upkeep_seconds=PURGE_EVERY_SECONDS)
+        super().__init__(
+            self._write,
+            what="answers",
+            log=log,
+            flush_seconds=flush_seconds,
+            batch_size=batch_size,
+            upkeep=self._purge,
+            upkeep_seconds=PURGE_EVERY_SECONDS,
+        )
         self.store = store
 
     def pending(self, owner: str, key_hash: str) -> FinishedKey | None:

@@ -56,8 +56,10 @@ class MemoryLimiter(Limiter):
             state = self._keys[principal.key_id] = _KeyState()
         verdict = Verdict(windows=[])
         admitted: list[tuple[Window, deque[float]]] = []
-        for log, name, limit, length in ((state.minute, "minute", principal.rpm, MINUTE),
-                                         (state.day, "day", principal.rpd, DAY)):
+        for log, name, limit, length in (
+            (state.minute, "minute", principal.rpm, MINUTE),
+            (state.day, "day", principal.rpd, DAY),
+        ):
             if not limit or limit < 0:  # 0 means "no limit", as in the CLI and the Redis limiter
                 log.clear()
                 continue

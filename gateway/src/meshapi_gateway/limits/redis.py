@@ -123,8 +123,9 @@ class RedisLimiter(Limiter):
             return {}
         member = secrets.token_hex(8)
         try:
-            raw = await self._check(keys=_keys(principal.key_id),
-                                    args=[principal.rpm or 0, principal.rpd or 0, principal.tpm or 0, member])
+            raw = await self._check(
+                keys=_keys(principal.key_id), args=[principal.rpm or 0, principal.rpd or 0, principal.tpm or 0, member]
+            )
         except RedisError:
             log.warning("rate limit check skipped: Redis is unreachable", exc_info=True)
             return {}

@@ -65,8 +65,10 @@ def raise_if_blocked(verdict: Verdict) -> dict[str, str]:
         w = next(w for w in verdict.windows if w.name == verdict.blocked_by)
         what = f"{w.limit} requests per {w.name}"
         # Headers describe the window that refused, whatever is tightest otherwise.
-        out.update({"x-ratelimit-limit": str(w.limit), "x-ratelimit-remaining": "0",
-                    "x-ratelimit-reset": str(seconds)})
-    raise GatewayError("rate_limit_exceeded",
-                       f"Rate limit exceeded: this key allows {what}. Retry in {seconds} s.",
-                       retry_after_seconds=seconds, headers=out)
+        out.update({"x-ratelimit-limit": str(w.limit), "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(seconds)})
+    raise GatewayError(
+        "rate_limit_exceeded",
+        f"Rate limit exceeded: this key allows {what}. Retry in {seconds} s.",
+        retry_after_seconds=seconds,
+        headers=out,
+    )

@@ -32,22 +32,37 @@ def use_json_lines() -> None:
     log.propagate = False
 
 
-def json_line(method: str, path: str, status: int, duration: float, request_id: str,
-              rec: RequestRecord | None) -> str:
+def json_line(method: str, path: str, status: int, duration: float, request_id: str, rec: RequestRecord | None) -> str:
     out: dict[str, Any] = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z", "request_id": request_id,
-        "method": method, "path": path, "status": status, "duration_ms": round(duration * 1000, 2),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z",
+        "request_id": request_id,
+        "method": method,
+        "path": path,
+        "status": status,
+        "duration_ms": round(duration * 1000, 2),
     }
     if rec is not None:
         ttft = rec.time_to_first_token
         cost = rec.cost
         prompt, completion, _ = rec.tokens()
-        out.update({
-            "owner": rec.owner, "key_id": rec.key_id, "team": rec.team, "requested_model": rec.requested_model,
-            "model": rec.model, "deployment": rec.deployment, "attempts": sum(len(c.attempts) for c in rec.calls),
-            "error_code": rec.error_code, "streamed": rec.streamed,
-            "ttft_ms": None if ttft is None else round(ttft * 1000, 2), "prompt_tokens": prompt,
-            "completion_tokens": completion, "cost": None if cost is None else money(cost),
-            "idempotent_replay": rec.replayed, "client": rec.client_address, "user_agent": rec.user_agent,
-        })
+        out.update(
+            {
+                "owner": rec.owner,
+                "key_id": rec.key_id,
+                "team": rec.team,
+                "requested_model": rec.requested_model,
+                "model": rec.model,
+                "deployment": rec.deployment,
+                "attempts": sum(len(c.attempts) for c in rec.calls),
+                "error_code": rec.error_code,
+                "streamed": rec.streamed,
+                "ttft_ms": None if ttft is None else round(ttft * 1000, 2),
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "cost": None if cost is None else money(cost),
+                "idempotent_replay": rec.replayed,
+                "client": rec.client_address,
+                "user_agent": rec.user_agent,
+            }
+        )
     return orjson.dumps(out).decode()

@@ -77,13 +77,21 @@ def reassemble_sse(raw: bytes) -> bytes:
         if event.get("usage"):
             usage = event["usage"]
         for choice in event.get("choices") or []:
-            _merge_choice(choices.setdefault(int(choice.get("index", 0)), {"role": "assistant", "content": ""}),
-                          choice)
+            _merge_choice(choices.setdefault(int(choice.get("index", 0)), {"role": "assistant", "content": ""}), choice)
     if not chat and error is None:
         return raw
-    out: dict[str, Any] = {**head, "object": "chat.completion", "choices": [
-        {"index": i, "message": {k: v for k, v in c.items() if k != "finish_reason"},
-         "finish_reason": c.get("finish_reason")} for i, c in sorted(choices.items())]}
+    out: dict[str, Any] = {
+        **head,
+        "object": "chat.completion",
+        "choices": [
+            {
+                "index": i,
+                "message": {k: v for k, v in c.items() if k != "finish_reason"},
+                "finish_reason": c.get("finish_reason"),
+            }
+            for i, c in sorted(choices.items())
+        ],
+    }
     if usage is not None:
         out["usage"] = usage
     if error is not None:

@@ -23,20 +23,23 @@ INSERT_CHUNK = 500
 PURGE_CHUNK = 5000
 
 
-async def write_rows(sessions: async_sessionmaker, rows: Sequence[dict[str, Any]],  # type: ignore[type-arg]
-                     retry: bool) -> None:
+async def write_rows(
+    sessions: async_sessionmaker,  # type: ignore[type-arg]
+    rows: Sequence[dict[str, Any]],
+    retry: bool,
+) -> None:
     """One transaction; a retried batch first skips the rows its unseen earlier commit already wrote."""
     async with sessions() as session, session.begin():
         present: set[str] = set()
         if retry:
             ids = [r["id"] for r in rows]
             for start in range(0, len(ids), INSERT_CHUNK):
-                chunk = ids[start:start + INSERT_CHUNK]
+                chunk = ids[start : start + INSERT_CHUNK]
                 found = await session.execute(select(RequestLog.id).where(RequestLog.id.in_(chunk)))
                 present.update(found.scalars())
         todo = [r for r in rows if r["id"] not in present]
         for start in range(0, len(todo), INSERT_CHUNK):
-            await session.execute(insert(RequestLog), todo[start:start + INSERT_CHUNK])
+            await session.execute(insert(RequestLog), todo[start : start + INSERT_CHUNK])
 
 
 async def purge(sessions: async_sessionmaker, before_ms: int) -> int:  # type: ignore[type-arg]
@@ -44,8 +47,13 @@ async def purge(sessions: async_sessionmaker, before_ms: int) -> int:  # type: i
     removed = 0
     while True:
         async with sessions() as session, session.begin():
-            ids = list((await session.execute(
-                select(RequestLog.id).where(RequestLog.created_ms < before_ms).limit(PURGE_CHUNK))).scalars())
+            ids = list(
+                (
+                    await session.execute(
+                        select(RequestLog.id).where(RequestLog.created_ms < before_ms).limit(PURGE_CHUNK)
+                    )
+                ).scalars()
+            )
             if not ids:
                 return removed
             await session.execute(delete(RequestLog).where(RequestLog.id.in_(ids)))
@@ -101,14 +109,19 @@ def _conditions(f: LogFilter) -> list[Any]:
     return out
 
 
-async def list_logs(session: AsyncSession, f: LogFilter, limit: int,
-                    cursor: str | None) -> tuple[list[RequestLog], str | None]:
+async def list_logs(
+    session: AsyncSession, f: LogFilter, limit: int, cursor: str | None
+) -> tuple[list[RequestLog], str | None]:
     conditions = _conditions(f)
     if cursor:
         ms, row_id = decode_cursor(cursor)
         conditions.append(or_(RequestLog.created_ms < ms, and_(RequestLog.created_ms == ms, RequestLog.id < row_id)))
-    stmt = (select(RequestLog).where(*conditions).order_by(RequestLog.created_ms.desc(), RequestLog.id.desc())
-            .limit(limit + 1))
+    stmt = (
+        select(RequestLog)
+        .where(*conditions)
+        .order_by(RequestLog.created_ms.desc(), RequestLog.id.desc())
+        .limit(limit + 1)
+    )
     rows = list((await session.execute(stmt)).scalars())
     more = len(rows) > limit
     rows = rows[:limit]
@@ -127,16 +140,33 @@ async def find_log(session: AsyncSession, request_id: str, owner: str | None) ->
 def log_view(row: RequestLog, *, detail: bool = False) -> dict[str, Any]:
     """A row as the API shows it; the list leaves out attempts and bodies (``detail`` adds them)."""
     out: dict[str, Any] = {
-        "object": "request_log", "id": row.id, "request_id": row.request_id, "created_at": row.created_ms // 1000,
-        "created_ms": row.created_ms, "owner": row.owner, "key_id": row.key_id, "team_id": row.team_id,
-        "endpoint": row.endpoint, "requested_model": row.requested_model, "model": row.model,
-        "deployment": row.deployment, "status": row.status, "error_code": row.error_code, "streamed": row.streamed,
-        "time_to_first_token_ms": row.ttft_ms, "duration_ms": row.duration_ms,
-        "usage": {"prompt_tokens": row.prompt_tokens, "completion_tokens": row.completion_tokens,
-                  "cached_tokens": row.cached_tokens},
+        "object": "request_log",
+        "id": row.id,
+        "request_id": row.request_id,
+        "created_at": row.created_ms // 1000,
+        "created_ms": row.created_ms,
+        "owner": row.owner,
+        "key_id": row.key_id,
+        "team_id": row.team_id,
+        "endpoint": row.endpoint,
+        "requested_model": row.requested_model,
+        "model": row.model,
+        "deployment": row.deployment,
+        "status": row.status,
+        "error_code": row.error_code,
+        "streamed": row.streamed,
+        "time_to_first_token_ms": row.ttft_ms,
+        "duration_ms": row.duration_ms,
+        "usage": {
+            "prompt_tokens": row.prompt_tokens,
+            "completion_tokens": row.completion_tokens,
+            "cached_tokens": row.cached_tokens,
+        },
         "cost": money(Decimal(row.cost)) if row.cost is not None else None,
-        "idempotent_replay": row.idempotent_replay, "cache_status": row.cache_status,
-        "client_address": row.client_address, "user_agent": row.user_agent,
+        "idempotent_replay": row.idempotent_replay,
+        "cache_status": row.cache_status,
+        "client_address": row.client_address,
+        "user_agent": row.user_agent,
     }
     attempts = orjson.loads(row.attempts or "[]")
     out["attempt_count"] = len(attempts)

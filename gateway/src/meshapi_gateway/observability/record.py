@@ -23,9 +23,16 @@ if TYPE_CHECKING:
     from meshapi_gateway.observability.trace_context import TraceContext
 
 # The paths whose requests leave a record (the data plane: calls that reach a model or a tool).
-DATA_PLANE_PATHS = frozenset({
-    "/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/chat/compare", "/v1/web/search", "/v1/messages",
-})
+DATA_PLANE_PATHS = frozenset(
+    {
+        "/v1/chat/completions",
+        "/v1/responses",
+        "/v1/embeddings",
+        "/v1/chat/compare",
+        "/v1/web/search",
+        "/v1/messages",
+    }
+)
 
 MAX_MODEL_NAME = 200
 
@@ -95,8 +102,16 @@ class RequestRecord:
         return sum(costs, Decimal(0)) if costs else None
 
     def attempts(self) -> list[dict[str, Any]]:
-        return [{"model": a.model, "deployment": a.deployment, "outcome": a.outcome,
-                 "duration_ms": round(a.duration * 1000, 2)} for c in self.calls for a in c.attempts]
+        return [
+            {
+                "model": a.model,
+                "deployment": a.deployment,
+                "outcome": a.outcome,
+                "duration_ms": round(a.duration * 1000, 2),
+            }
+            for c in self.calls
+            for a in c.attempts
+        ]
 
 
 current: ContextVar[RequestRecord | None] = ContextVar("meshapi_request_record", default=None)

@@ -31,13 +31,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("meshapi_gateway.request_log")
 
 MAX_QUEUED = 200_000
-DROPPED = Counter("meshapi_request_log_dropped_total", "Request log records dropped because the queue was full",
-                  registry=REGISTRY)
-WRITTEN = Counter("meshapi_request_log_written_total", "Request log records written to the database",
-                  registry=REGISTRY)
+DROPPED = Counter(
+    "meshapi_request_log_dropped_total", "Request log records dropped because the queue was full", registry=REGISTRY
+)
+WRITTEN = Counter("meshapi_request_log_written_total", "Request log records written to the database", registry=REGISTRY)
 # The backlog each write found: flat under a load the database keeps up with.
-QUEUED = Gauge("meshapi_request_log_queued", "Request log records waiting when the last write started",
-               registry=REGISTRY, multiprocess_mode="livesum")
+QUEUED = Gauge(
+    "meshapi_request_log_queued",
+    "Request log records waiting when the last write started",
+    registry=REGISTRY,
+    multiprocess_mode="livesum",
+)
 
 
 def capture_limit(settings: RequestLogSettings) -> int:
@@ -48,9 +52,15 @@ def capture_limit(settings: RequestLogSettings) -> int:
 
 class RequestLogWriter(WriteBehind[RequestRecord]):
     def __init__(self, sessions: Any, settings: RequestLogSettings) -> None:
-        super().__init__(self._write, what="request log records", log=log, flush_seconds=settings.flush_seconds,
-                         batch_size=settings.batch_size, upkeep=self._purge,
-                         upkeep_seconds=settings.purge_every_seconds)
+        super().__init__(
+            self._write,
+            what="request log records",
+            log=log,
+            flush_seconds=settings.flush_seconds,
+            batch_size=settings.batch_size,
+            upkeep=self._purge,
+            upkeep_seconds=settings.purge_every_seconds,
+        )
         self.sessions = sessions
         self.settings = settings
         self.redact = Redactor(settings.redact, settings.body_max_bytes)
@@ -67,16 +77,32 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
         cost = rec.cost
         ttft = rec.time_to_first_token
         row: dict[str, Any] = {
-            "id": prefixed("log"), "request_id": rec.request_id, "created_ms": int(rec.started * 1000),
-            "owner": rec.owner, "key_id": rec.key_id, "team_id": rec.team, "endpoint": rec.endpoint[:64],
+            "id": prefixed("log"),
+            "request_id": rec.request_id,
+            "created_ms": int(rec.started * 1000),
+            "owner": rec.owner,
+            "key_id": rec.key_id,
+            "team_id": rec.team,
+            "endpoint": rec.endpoint[:64],
             "requested_model": rec.requested_model[:MAX_MODEL_NAME] if rec.requested_model else None,
-            "model": rec.model, "deployment": rec.deployment, "attempts": orjson.dumps(rec.attempts()).decode(),
-            "status": rec.status, "error_code": rec.error_code, "streamed": rec.streamed,
-            "ttft_ms": None if ttft is None else round(ttft * 1000, 3), "duration_ms": round(rec.duration * 1000, 3),
-            "prompt_tokens": prompt, "completion_tokens": completion, "cached_tokens": cached,
-            "cost": None if cost is None else cost.quantize(LEDGER_PRECISION), "idempotent_replay": rec.replayed,
-            "cache_status": rec.cache_status, "client_address": rec.client_address, "user_agent": rec.user_agent,
-            "request_body": None, "response_body": None,
+            "model": rec.model,
+            "deployment": rec.deployment,
+            "attempts": orjson.dumps(rec.attempts()).decode(),
+            "status": rec.status,
+            "error_code": rec.error_code,
+            "streamed": rec.streamed,
+            "ttft_ms": None if ttft is None else round(ttft * 1000, 3),
+            "duration_ms": round(rec.duration * 1000, 3),
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "cached_tokens": cached,
+            "cost": None if cost is None else cost.quantize(LEDGER_PRECISION),
+            "idempotent_replay": rec.replayed,
+            "cache_status": rec.cache_status,
+            "client_address": rec.client_address,
+            "user_agent": rec.user_agent,
+            "request_body": None,
+            "response_body": None,
         }
         if self.settings.bodies or (rec.key_id is not None and rec.key_id in self._body_keys):
             row["request_body"] = self.redact(rec.request_body)

@@ -69,8 +69,9 @@ class RequestTracer:
         self.state = state
         self.ids = ChosenIds()
         self.provider = TracerProvider(resource=Resource.create({"service.name": service_name}), id_generator=self.ids)
-        self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_url(endpoint)),
-                                                            schedule_delay_millis=EXPORT_DELAY_MS))
+        self.provider.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_url(endpoint)), schedule_delay_millis=EXPORT_DELAY_MS)
+        )
         self.tracer = self.provider.get_tracer("meshapi_gateway")
 
     def _system(self, model: str | None) -> str | None:
@@ -86,8 +87,12 @@ class RequestTracer:
 
         context = None
         if trace.parent_span_id is not None:
-            parent = SpanContext(int(trace.trace_id, 16), int(trace.parent_span_id, 16), is_remote=True,
-                                 trace_flags=TraceFlags(TraceFlags.SAMPLED if trace.sampled else 0))
+            parent = SpanContext(
+                int(trace.trace_id, 16),
+                int(trace.parent_span_id, 16),
+                is_remote=True,
+                trace_flags=TraceFlags(TraceFlags.SAMPLED if trace.sampled else 0),
+            )
             context = api.set_span_in_context(NonRecordingSpan(parent))
         else:
             self.ids.trace_id = int(trace.trace_id, 16)
@@ -99,24 +104,38 @@ class RequestTracer:
         cost = rec.cost
         attempts = [a for c in rec.calls for a in c.attempts]
         attributes: dict[str, Any] = {
-            "gen_ai.operation.name": operation, "http.request.method": rec.method, "url.path": rec.endpoint,
-            "http.response.status_code": rec.status, "meshapi.request_id": rec.request_id,
-            "meshapi.fallback": len({a.model for a in attempts}) > 1, "meshapi.attempts": len(attempts),
-            "meshapi.streamed": rec.streamed, "gen_ai.usage.input_tokens": prompt,
+            "gen_ai.operation.name": operation,
+            "http.request.method": rec.method,
+            "url.path": rec.endpoint,
+            "http.response.status_code": rec.status,
+            "meshapi.request_id": rec.request_id,
+            "meshapi.fallback": len({a.model for a in attempts}) > 1,
+            "meshapi.attempts": len(attempts),
+            "meshapi.streamed": rec.streamed,
+            "gen_ai.usage.input_tokens": prompt,
             "gen_ai.usage.output_tokens": completion,
         }
         optional = {
-            "gen_ai.system": self._system(model or rec.requested_model), "gen_ai.request.model": rec.requested_model,
-            "gen_ai.response.model": model, "meshapi.owner": rec.owner, "meshapi.key_id": rec.key_id,
-            "meshapi.team_id": rec.team, "meshapi.cost": None if cost is None else money(cost),
+            "gen_ai.system": self._system(model or rec.requested_model),
+            "gen_ai.request.model": rec.requested_model,
+            "gen_ai.response.model": model,
+            "meshapi.owner": rec.owner,
+            "meshapi.key_id": rec.key_id,
+            "meshapi.team_id": rec.team,
+            "meshapi.cost": None if cost is None else money(cost),
             "error.type": rec.error_code,
         }
         attributes.update({k: v for k, v in optional.items() if v is not None})
         if rec.finish_reasons:
             attributes["gen_ai.response.finish_reasons"] = tuple(rec.finish_reasons)
         self.ids.span_id = int(trace.span_id, 16)
-        span = self.tracer.start_span(f"{operation} {model or rec.requested_model or ''}".strip(), context=context,
-                                      kind=SpanKind.SERVER, attributes=attributes, start_time=start)
+        span = self.tracer.start_span(
+            f"{operation} {model or rec.requested_model or ''}".strip(),
+            context=context,
+            kind=SpanKind.SERVER,
+            attributes=attributes,
+            start_time=start,
+        )
         if rec.status >= 500:
             span.set_status(Status(StatusCode.ERROR, rec.error_code or str(rec.status)))
         child_context = api.set_span_in_context(span)
@@ -128,16 +147,23 @@ class RequestTracer:
             if sent is not None:
                 self.ids.span_id = int(sent[i][0], 16)
             child_attributes: dict[str, Any] = {
-                "gen_ai.operation.name": operation, "gen_ai.request.model": attempt.model,
-                "meshapi.deployment": attempt.deployment, "meshapi.outcome": attempt.outcome,
+                "gen_ai.operation.name": operation,
+                "gen_ai.request.model": attempt.model,
+                "meshapi.deployment": attempt.deployment,
+                "meshapi.outcome": attempt.outcome,
             }
             system = self._system(attempt.model)
             if system is not None:
                 child_attributes["gen_ai.system"] = system
             if attempt.outcome != "ok":
                 child_attributes["error.type"] = attempt.outcome
-            child = self.tracer.start_span(f"{operation} {attempt.model}", context=child_context,
-                                           kind=SpanKind.CLIENT, attributes=child_attributes, start_time=began)
+            child = self.tracer.start_span(
+                f"{operation} {attempt.model}",
+                context=child_context,
+                kind=SpanKind.CLIENT,
+                attributes=child_attributes,
+                start_time=began,
+            )
             if attempt.outcome != "ok":
                 child.set_status(Status(StatusCode.ERROR, attempt.outcome))
             at = began + int(attempt.duration * 1e9)

@@ -19,8 +19,20 @@ if TYPE_CHECKING:
 
 # Request fields that are MeshAPI's own and never go upstream.
 GATEWAY_ONLY_FIELDS = frozenset(
-    {"template", "variables", "session_id", "models", "transforms", "modality", "image", "async_mode",
-     "provider", "route", "cache", "timeout"}
+    {
+        "template",
+        "variables",
+        "session_id",
+        "models",
+        "transforms",
+        "modality",
+        "image",
+        "async_mode",
+        "provider",
+        "route",
+        "cache",
+        "timeout",
+    }
 )
 
 

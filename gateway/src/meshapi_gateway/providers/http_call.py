@@ -21,8 +21,9 @@ ErrorMapper = Callable[[int, bytes, Mapping[str, str]], UpstreamError]
 Head = TypeVar("Head")
 
 
-def upstream_headers(target: Target, ctx: CallContext, key_header: str, *, key_prefix: str = "",
-                     fixed: Mapping[str, str] | None = None) -> dict[str, str]:
+def upstream_headers(
+    target: Target, ctx: CallContext, key_header: str, *, key_prefix: str = "", fixed: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """JSON request headers with the deployment's key under ``key_header``.
 
     The catalog entry's and then the deployment's own headers come last, so an operator
@@ -52,12 +53,25 @@ async def raise_for_status(resp: Response, on_error: ErrorMapper) -> None:
     raise on_error(resp.status, raw, resp.headers)
 
 
-async def post_json(ctx: CallContext, url: str, payload: dict[str, Any], headers: dict[str, str], provider: str,
-                    on_error: ErrorMapper, *, stream: bool) -> Response:
+async def post_json(
+    ctx: CallContext,
+    url: str,
+    payload: dict[str, Any],
+    headers: dict[str, str],
+    provider: str,
+    on_error: ErrorMapper,
+    *,
+    stream: bool,
+) -> Response:
     try:
-        resp = await ctx.session.post(url, orjson.dumps(payload), headers, connect_timeout=ctx.connect_timeout,
-                                      read_timeout=ctx.read_timeout,
-                                      total_timeout=None if stream else ctx.read_timeout)
+        resp = await ctx.session.post(
+            url,
+            orjson.dumps(payload),
+            headers,
+            connect_timeout=ctx.connect_timeout,
+            read_timeout=ctx.read_timeout,
+            total_timeout=None if stream else ctx.read_timeout,
+        )
     except TimeoutError as exc:
         raise upstream_errors.timed_out(provider, "connect" if isinstance(exc, ConnectTimeout) else "answer") from exc
     except TransportError as exc:
@@ -79,8 +93,12 @@ async def read_json(resp: Response, provider: str, what: str = "body") -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise UpstreamError("upstream_error", f"{provider} sent a {what} that is not JSON", retryable=True,
-                            provider_error=raw[:500].decode("utf-8", "replace")) from exc
+        raise UpstreamError(
+            "upstream_error",
+            f"{provider} sent a {what} that is not JSON",
+            retryable=True,
+            provider_error=raw[:500].decode("utf-8", "replace"),
+        ) from exc
 
 
 async def sse_events(resp: Response, provider: str) -> AsyncGenerator[SSEEvent, None]:
@@ -101,8 +119,9 @@ async def first_event(events: AsyncIterator[SSEEvent]) -> SSEEvent | None:
     return None
 
 
-async def stream_head(resp: Response, provider: str,
-                      translate_first: Callable[[SSEEvent], Head]) -> tuple[AsyncGenerator[SSEEvent, None], Head]:
+async def stream_head(
+    resp: Response, provider: str, translate_first: Callable[[SSEEvent], Head]
+) -> tuple[AsyncGenerator[SSEEvent, None], Head]:
     """The response's events with the first one read and translated, the rest left to read.
 
     Until this returns nothing has reached the client, so any failure closes the
@@ -127,5 +146,6 @@ def event_json(event: SSEEvent, provider: str) -> Any:
     try:
         return orjson.loads(event.data)
     except orjson.JSONDecodeError as exc:
-        raise UpstreamError("upstream_error", f"{provider} sent a stream event that is not JSON",
-                            provider_error=event.data[:500]) from exc
+        raise UpstreamError(
+            "upstream_error", f"{provider} sent a stream event that is not JSON", provider_error=event.data[:500]
+        ) from exc

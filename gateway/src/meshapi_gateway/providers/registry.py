@@ -36,8 +36,9 @@ class ProviderRegistry:
             try:
                 inst = _builtin(name)
             except ImportError as exc:  # an adapter's optional dependency (the local extras: numpy, …)
-                raise UpstreamError("provider_not_available", f"provider {name!r} is not installed: {exc}",
-                                    status=503) from exc
+                raise UpstreamError(
+                    "provider_not_available", f"provider {name!r} is not installed: {exc}", status=503
+                ) from exc
             if inst is None:
                 raise UpstreamError("provider_not_available", f"provider {name!r} is not available", status=503)
             self._instances[name] = inst

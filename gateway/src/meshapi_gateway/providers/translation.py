@@ -22,8 +22,17 @@ WARNING_HEADER = "x-meshapi-warning"
 # Fields that shape the call itself (handled by every adapter) and are never "dropped".
 ALWAYS_HANDLED = frozenset({"model", "messages", "stream", "stream_options"}) | GATEWAY_ONLY_FIELDS
 
-_AUDIO_MIME = {"wav": "audio/wav", "mp3": "audio/mp3", "aiff": "audio/aiff", "aac": "audio/aac", "ogg": "audio/ogg",
-               "flac": "audio/flac", "m4a": "audio/mp4", "pcm16": "audio/pcm", "pcm24": "audio/pcm"}
+_AUDIO_MIME = {
+    "wav": "audio/wav",
+    "mp3": "audio/mp3",
+    "aiff": "audio/aiff",
+    "aac": "audio/aac",
+    "ogg": "audio/ogg",
+    "flac": "audio/flac",
+    "m4a": "audio/mp4",
+    "pcm16": "audio/pcm",
+    "pcm24": "audio/pcm",
+}
 
 
 @dataclass
@@ -42,8 +51,9 @@ def invalid_request(message: str) -> UpstreamError:
 
 def not_capable(provider: str, what: str) -> UpstreamError:
     """The model cannot take this input. Not retryable: it says nothing about the upstream's health."""
-    return UpstreamError("model_capability_not_supported", f"{provider} models do not accept {what}", status=400,
-                         retryable=False)
+    return UpstreamError(
+        "model_capability_not_supported", f"{provider} models do not accept {what}", status=400, retryable=False
+    )
 
 
 def chat_messages(body: dict[str, Any]) -> list[Any]:
@@ -198,8 +208,7 @@ def _is_default(name: str, value: Any) -> bool:
 
 def unsupported_fields(body: dict[str, Any], handled: frozenset[str] | set[str]) -> list[str]:
     """Request fields with a value that the adapter neither translated nor knows to be harmless."""
-    return sorted(k for k, v in body.items()
-                  if k not in handled and k not in ALWAYS_HANDLED and not _is_default(k, v))
+    return sorted(k for k, v in body.items() if k not in handled and k not in ALWAYS_HANDLED and not _is_default(k, v))
 
 
 def warn_dropped(ctx: CallContext, dropped: list[str], notes: list[str] | None = None) -> None:

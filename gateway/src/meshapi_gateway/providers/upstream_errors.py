@@ -89,9 +89,17 @@ def _is_auth_failure(status: int, body: Any) -> bool:
 
 # How vendors word "the prompt is longer than the context window" (OpenAI's code, Anthropic's and
 # Gemini's messages, vLLM / llama.cpp servers), lower-cased.
-_CONTEXT_MARKERS = ("context_length_exceeded", "maximum context length", "context length", "context window",
-                    "prompt is too long", "input is too long", "exceeds the context", "too many tokens",
-                    "exceed_context_size")
+_CONTEXT_MARKERS = (
+    "context_length_exceeded",
+    "maximum context length",
+    "context length",
+    "context window",
+    "prompt is too long",
+    "input is too long",
+    "exceeds the context",
+    "too many tokens",
+    "exceed_context_size",
+)
 
 
 def is_context_length_error(body: Any, message: str) -> bool:
@@ -113,39 +121,76 @@ def from_status(status: int, raw: bytes, headers: Mapping[str, str], provider: s
     if status >= 500 and upstream_refusals.looks_like_refusal(body, message):
         # The request's content, not the upstream's health: not retried, not held against the deployment.
         details = upstream_refusals.validation_details(message) or []
-        return UpstreamError("validation_error", f"{provider} refused the request: "
-                             f"{upstream_refusals.clean_text(message)}", status=422, retryable=False,
-                             provider_error={"detail": details} if details else upstream_refusals.clean_body(body),
-                             upstream_status=status)
+        return UpstreamError(
+            "validation_error",
+            f"{provider} refused the request: {upstream_refusals.clean_text(message)}",
+            status=422,
+            retryable=False,
+            provider_error={"detail": details} if details else upstream_refusals.clean_body(body),
+            upstream_status=status,
+        )
     body = upstream_refusals.clean_body(body)
     message = upstream_refusals.clean_text(message)
     if status in (400, 413, 422) and is_context_length_error(body, message):
-        return ContextLengthExceeded("validation_error", message, status=422, retryable=False, provider_error=body,
-                                     upstream_status=status)
+        return ContextLengthExceeded(
+            "validation_error", message, status=422, retryable=False, provider_error=body, upstream_status=status
+        )
     retry_after = parse_retry_after(headers)
     if retry_after is None:
         retry_after = _retry_delay_from_body(body)
     retryable = status in RETRYABLE_STATUSES
     if _is_auth_failure(status, body):
         # Our credentials for this upstream, not the client's request: report it as the upstream's fault.
-        return UpstreamError("upstream_error", f"{provider} refused the gateway's credentials: {message}",
-                             status=500, retryable=False, provider_error=body, upstream_status=status)
+        return UpstreamError(
+            "upstream_error",
+            f"{provider} refused the gateway's credentials: {message}",
+            status=500,
+            retryable=False,
+            provider_error=body,
+            upstream_status=status,
+        )
     if status == 429:
-        return UpstreamError("rate_limit_exceeded", message, status=429, retryable=True, provider_error=body,
-                             retry_after=retry_after, upstream_status=status)
+        return UpstreamError(
+            "rate_limit_exceeded",
+            message,
+            status=429,
+            retryable=True,
+            provider_error=body,
+            retry_after=retry_after,
+            upstream_status=status,
+        )
     if status in (529, 503) or (isinstance(body, dict) and "overloaded" in str(body.get("error", "")).lower()):
-        return UpstreamError("upstream_error", message, status=503, retryable=True, provider_error=body,
-                             retry_after=retry_after, upstream_status=status)
+        return UpstreamError(
+            "upstream_error",
+            message,
+            status=503,
+            retryable=True,
+            provider_error=body,
+            retry_after=retry_after,
+            upstream_status=status,
+        )
     if status in (400, 404, 413, 422):
-        return UpstreamError("validation_error", message, status=422, retryable=False, provider_error=body,
-                             upstream_status=status)
-    return UpstreamError("upstream_error", message, status=500, retryable=retryable, provider_error=body,
-                         retry_after=retry_after, upstream_status=status)
+        return UpstreamError(
+            "validation_error", message, status=422, retryable=False, provider_error=body, upstream_status=status
+        )
+    return UpstreamError(
+        "upstream_error",
+        message,
+        status=500,
+        retryable=retryable,
+        provider_error=body,
+        retry_after=retry_after,
+        upstream_status=status,
+    )
 
 
 def connection_failed(provider: str, exc: BaseException) -> UpstreamError:
-    return UpstreamError("upstream_error", f"could not reach {provider}: {type(exc).__name__}: {exc}".rstrip(": "),
-                         status=500, retryable=True)
+    return UpstreamError(
+        "upstream_error",
+        f"could not reach {provider}: {type(exc).__name__}: {exc}".rstrip(": "),
+        status=500,
+        retryable=True,
+    )
 
 
 def timed_out(provider: str, what: str = "answer") -> UpstreamError:

@@ -64,6 +64,7 @@ def validation_details(text: str) -> list[dict[str, Any]] | None:
     items = _dump_items(text)
     if not items:
         return []
+
     # Alternatives of a union (named by a class in the location) that failed on their literal tag
     # (e.g. the role) are the ones the client did not mean.
     def alternative(item: dict[str, Any]) -> tuple[str, ...]:
@@ -80,8 +81,9 @@ def validation_details(text: str) -> list[dict[str, Any]] | None:
         if key in seen:
             continue
         seen.add(key)
-        details.append({"type": str(item.get("type") or "value_error"), "loc": ["body", *path],
-                        "msg": str(item.get("msg"))})
+        details.append(
+            {"type": str(item.get("type") or "value_error"), "loc": ["body", *path], "msg": str(item.get("msg"))}
+        )
     return details
 
 
@@ -101,7 +103,7 @@ def clean_text(text: str) -> str:
         text = "; ".join(f"{dotted(d['loc'][1:]) or 'body'}: {d['msg']}" for d in details)
     kept = [line for line in text.splitlines() if not _TRACE_LINE.match(line)]
     text = _PATH.sub("<path>", " ".join(s.strip() for s in kept if s.strip()))
-    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE - 1] + "…"
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
 
 
 def clean_body(body: Any, depth: int = 0) -> Any:

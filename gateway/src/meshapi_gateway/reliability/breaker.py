@@ -46,8 +46,15 @@ class _State:
 
 
 class Breakers:
-    def __init__(self, threshold: int = 5, error_rate: float = 0.5, window: float = 30.0, min_requests: int = 20,
-                 cooldown: float = 15.0, cooldown_max: float = 300.0) -> None:
+    def __init__(
+        self,
+        threshold: int = 5,
+        error_rate: float = 0.5,
+        window: float = 30.0,
+        min_requests: int = 20,
+        cooldown: float = 15.0,
+        cooldown_max: float = 300.0,
+    ) -> None:
         self.threshold = threshold
         self.error_rate = error_rate
         self.window = window
@@ -61,9 +68,14 @@ class Breakers:
     def from_settings(cls, settings: "Settings | None") -> "Breakers":
         if settings is None:
             return cls()
-        return cls(settings.breaker_failure_threshold, settings.breaker_error_rate, settings.breaker_window_seconds,
-                   settings.breaker_min_requests, settings.breaker_cooldown_seconds,
-                   settings.breaker_cooldown_max_seconds)
+        return cls(
+            settings.breaker_failure_threshold,
+            settings.breaker_error_rate,
+            settings.breaker_window_seconds,
+            settings.breaker_min_requests,
+            settings.breaker_cooldown_seconds,
+            settings.breaker_cooldown_max_seconds,
+        )
 
     # -- hot path ---------------------------------------------------------
     def allow(self, key: str, now: float) -> bool:

@@ -32,17 +32,29 @@ class Timeouts:
 def default_timeouts(settings: "Settings | None") -> Timeouts:
     if settings is None:
         return Timeouts(10.0, 60.0, 60.0, 300.0)
-    return Timeouts(settings.upstream_connect_timeout, settings.upstream_first_token_timeout,
-                    settings.upstream_idle_timeout, settings.upstream_total_timeout)
+    return Timeouts(
+        settings.upstream_connect_timeout,
+        settings.upstream_first_token_timeout,
+        settings.upstream_idle_timeout,
+        settings.upstream_total_timeout,
+    )
 
 
 def timeouts_for(entry: "ModelEntry", defaults: Timeouts) -> Timeouts:
     """The model's own values where the catalog sets them, the gateway's otherwise."""
-    if (entry.connect_timeout is None and entry.first_token_timeout is None and entry.idle_timeout is None
-            and entry.total_timeout is None):
+    if (
+        entry.connect_timeout is None
+        and entry.first_token_timeout is None
+        and entry.idle_timeout is None
+        and entry.total_timeout is None
+    ):
         return defaults
-    return Timeouts(entry.connect_timeout or defaults.connect, entry.first_token_timeout or defaults.first_token,
-                    entry.idle_timeout or defaults.idle, entry.total_timeout or defaults.total)
+    return Timeouts(
+        entry.connect_timeout or defaults.connect,
+        entry.first_token_timeout or defaults.first_token,
+        entry.idle_timeout or defaults.idle,
+        entry.total_timeout or defaults.total,
+    )
 
 
 def request_deadline(body: dict[str, Any]) -> float | None:
@@ -66,8 +78,9 @@ class RetryPolicy:
     def from_settings(cls, settings: "Settings | None") -> "RetryPolicy":
         if settings is None:
             return cls()
-        return cls(settings.retry_max_rounds, settings.retry_backoff_base, settings.retry_backoff_max,
-                   settings.retry_after_max)
+        return cls(
+            settings.retry_max_rounds, settings.retry_backoff_base, settings.retry_backoff_max, settings.retry_after_max
+        )
 
     def delay(self, round_index: int, retry_after: float | None) -> float | None:
         """Seconds to wait before retry round ``round_index`` (0-based), or None to give up.
@@ -80,7 +93,7 @@ class RetryPolicy:
             return None
         if retry_after is not None and retry_after > self.retry_after_max:
             return None
-        backoff = min(self.backoff_max, self.backoff_base * 2.0 ** round_index)
+        backoff = min(self.backoff_max, self.backoff_base * 2.0**round_index)
         jittered = backoff * (0.5 + random.random() * 0.5)
         return max(jittered, retry_after or 0.0)
 

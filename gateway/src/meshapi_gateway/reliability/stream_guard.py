@@ -24,9 +24,17 @@ EndListener = Callable[[bool | None], None]
 class GuardedStream:
     __slots__ = ("_deadline", "_dog", "_ended", "_first", "_idle", "_inner", "_loop", "_on_end", "_provider")
 
-    def __init__(self, first: dict[str, Any] | None, inner: AsyncIterator[dict[str, Any]] | None, idle: float,
-                 deadline: float, provider: str, on_end: EndListener | None, dog: Watchdog,
-                 loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        first: dict[str, Any] | None,
+        inner: AsyncIterator[dict[str, Any]] | None,
+        idle: float,
+        deadline: float,
+        provider: str,
+        on_end: EndListener | None,
+        dog: Watchdog,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
         self._first = first
         self._inner = inner
         self._idle = idle

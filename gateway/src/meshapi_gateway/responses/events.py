@@ -36,8 +36,10 @@ class ResponseEvents:
         return {**self.response, "output": list(self.output)}
 
     def start(self) -> list[bytes]:
-        return [self._event("response.created", response=self._snapshot()),
-                self._event("response.in_progress", response=self._snapshot())]
+        return [
+            self._event("response.created", response=self._snapshot()),
+            self._event("response.in_progress", response=self._snapshot()),
+        ]
 
     # -- items -------------------------------------------------------------------------------------
     def _flush_reasoning(self) -> list[bytes]:
@@ -47,21 +49,29 @@ class ResponseEvents:
         self._reasoning = []
         index = len(self.output)
         self.output.append(item)
-        return [self._event("response.output_item.added", output_index=index,
-                            item={**item, "status": "in_progress", "summary": []}),
-                self._event("response.output_item.done", output_index=index, item=item)]
+        return [
+            self._event(
+                "response.output_item.added", output_index=index, item={**item, "status": "in_progress", "summary": []}
+            ),
+            self._event("response.output_item.done", output_index=index, item=item),
+        ]
 
     def _open_message(self) -> list[bytes]:
         out = self._flush_reasoning()
         self._message_id = objects.new_id("msg")
         self._text = []
         index = len(self.output)
-        item = {"id": self._message_id, "type": "message", "status": "in_progress", "role": "assistant",
-                "content": []}
+        item = {"id": self._message_id, "type": "message", "status": "in_progress", "role": "assistant", "content": []}
         out.append(self._event("response.output_item.added", output_index=index, item=item))
-        out.append(self._event("response.content_part.added", item_id=self._message_id, output_index=index,
-                               content_index=0, part={"type": "output_text", "text": "", "annotations": [],
-                                                      "logprobs": []}))
+        out.append(
+            self._event(
+                "response.content_part.added",
+                item_id=self._message_id,
+                output_index=index,
+                content_index=0,
+                part={"type": "output_text", "text": "", "annotations": [], "logprobs": []},
+            )
+        )
         return out
 
     def _close_message(self) -> list[bytes]:
@@ -73,21 +83,41 @@ class ResponseEvents:
         item = objects.message_item(self._message_id, text)
         self.output.append(item)
         ids = {"item_id": self._message_id, "output_index": index, "content_index": 0}
-        return [self._event("response.output_text.done", **ids, text=text, logprobs=[]),
-                self._event("response.content_part.done", **ids, part=item["content"][0]),
-                self._event("response.output_item.done", output_index=index, item=item)]
+        return [
+            self._event("response.output_text.done", **ids, text=text, logprobs=[]),
+            self._event("response.content_part.done", **ids, part=item["content"][0]),
+            self._event("response.output_item.done", output_index=index, item=item),
+        ]
 
     def _tool_call(self, call: dict[str, Any]) -> list[bytes]:
         out = self._close_message() + self._flush_reasoning()
         item = objects.function_call_item(objects.new_id("fc"), call)
         index = len(self.output)
         self.output.append(item)
-        out.append(self._event("response.output_item.added", output_index=index,
-                               item={**item, "status": "in_progress", "arguments": ""}))
-        out.append(self._event("response.function_call_arguments.delta", item_id=item["id"], output_index=index,
-                               delta=item["arguments"]))
-        out.append(self._event("response.function_call_arguments.done", item_id=item["id"], output_index=index,
-                               name=item["name"], arguments=item["arguments"]))
+        out.append(
+            self._event(
+                "response.output_item.added",
+                output_index=index,
+                item={**item, "status": "in_progress", "arguments": ""},
+            )
+        )
+        out.append(
+            self._event(
+                "response.function_call_arguments.delta",
+                item_id=item["id"],
+                output_index=index,
+                delta=item["arguments"],
+            )
+        )
+        out.append(
+            self._event(
+                "response.function_call_arguments.done",
+                item_id=item["id"],
+                output_index=index,
+                name=item["name"],
+                arguments=item["arguments"],
+            )
+        )
         out.append(self._event("response.output_item.done", output_index=index, item=item))
         return out
 
@@ -107,8 +137,16 @@ class ResponseEvents:
                     out += self._open_message()
                 assert self._text is not None
                 self._text.append(content)
-                out.append(self._event("response.output_text.delta", item_id=self._message_id,
-                                       output_index=len(self.output), content_index=0, delta=content, logprobs=[]))
+                out.append(
+                    self._event(
+                        "response.output_text.delta",
+                        item_id=self._message_id,
+                        output_index=len(self.output),
+                        content_index=0,
+                        delta=content,
+                        logprobs=[],
+                    )
+                )
             for call in delta.get("tool_calls") or []:
                 out += self._tool_call(call)
             if choice.get("finish_reason"):
@@ -121,8 +159,12 @@ class ResponseEvents:
         if not self.output:
             out += self._open_message() + self._close_message()  # an empty answer is still one message
         status, incomplete = objects.finish_status(self.finish_reason)
-        final = {**self._snapshot(), "status": status, "incomplete_details": incomplete,
-                 "usage": objects.usage_object(usage)}
+        final = {
+            **self._snapshot(),
+            "status": status,
+            "incomplete_details": incomplete,
+            "usage": objects.usage_object(usage),
+        }
         if cost is not None:
             final["cost"] = cost
         self.response = final

@@ -77,19 +77,34 @@ def skeleton(response_id: str, created_at: int, model: str, body: dict[str, Any]
 
 
 def message_item(item_id: str, text: str, status: str = "completed") -> dict[str, Any]:
-    return {"id": item_id, "type": "message", "status": status, "role": "assistant",
-            "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]}
+    return {
+        "id": item_id,
+        "type": "message",
+        "status": status,
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
+    }
 
 
 def function_call_item(item_id: str, call: dict[str, Any], status: str = "completed") -> dict[str, Any]:
     fn = call.get("function") or {}
-    return {"id": item_id, "type": "function_call", "status": status, "call_id": call.get("id") or item_id,
-            "name": fn.get("name") or "", "arguments": fn.get("arguments") or "{}"}
+    return {
+        "id": item_id,
+        "type": "function_call",
+        "status": status,
+        "call_id": call.get("id") or item_id,
+        "name": fn.get("name") or "",
+        "arguments": fn.get("arguments") or "{}",
+    }
 
 
 def reasoning_item(item_id: str, text: str) -> dict[str, Any]:
-    return {"id": item_id, "type": "reasoning", "status": "completed",
-            "summary": [{"type": "summary_text", "text": text}]}
+    return {
+        "id": item_id,
+        "type": "reasoning",
+        "status": "completed",
+        "summary": [{"type": "summary_text", "text": text}],
+    }
 
 
 def finish_status(finish_reason: str | None) -> tuple[str, dict[str, Any] | None]:
@@ -111,15 +126,19 @@ def from_completion(completion: dict[str, Any], body: dict[str, Any], model: str
     if isinstance(reasoning, str) and reasoning:
         output.append(reasoning_item(new_id("rs"), reasoning))
     content = message.get("content")
-    text = content if isinstance(content, str) else "".join(
-        str(p.get("text") or "") for p in content or [] if isinstance(p, dict))
+    text = (
+        content
+        if isinstance(content, str)
+        else "".join(str(p.get("text") or "") for p in content or [] if isinstance(p, dict))
+    )
     calls = message.get("tool_calls") or []
     if text or not calls:
         output.append(message_item(new_id("msg"), text))
     output.extend(function_call_item(new_id("fc"), call) for call in calls)
     status, incomplete = finish_status(choice.get("finish_reason"))
-    response.update(status=status, incomplete_details=incomplete, output=output,
-                    usage=usage_object(completion.get("usage")))
+    response.update(
+        status=status, incomplete_details=incomplete, output=output, usage=usage_object(completion.get("usage"))
+    )
     if completion.get("cost") is not None:
         response["cost"] = completion["cost"]
     return response

@@ -70,16 +70,19 @@ def _content_part(part: Any, position: int) -> dict[str, Any]:
         if isinstance(url, dict):
             url = url.get("url")
         if not isinstance(url, str) or not url:
-            raise GatewayError("model_capability_not_supported",
-                               "Images by file_id need a native Responses upstream; send image_url instead.")
+            raise GatewayError(
+                "model_capability_not_supported",
+                "Images by file_id need a native Responses upstream; send image_url instead.",
+            )
         image: dict[str, Any] = {"url": url}
         if part.get("detail") in ("auto", "low", "high"):
             image["detail"] = part["detail"]
         return {"type": "image_url", "image_url": image}
     if kind == "input_audio":
         return {"type": "input_audio", "input_audio": part.get("input_audio") or {}}
-    raise GatewayError("model_capability_not_supported",
-                       f"Input content of type '{kind}' needs a model with a native Responses API.")
+    raise GatewayError(
+        "model_capability_not_supported", f"Input content of type '{kind}' needs a model with a native Responses API."
+    )
 
 
 def _message_content(content: Any, role: str) -> Any:
@@ -112,10 +115,16 @@ def input_to_messages(value: Any) -> list[dict[str, Any]]:
             chat_role = "system" if role == "developer" else role
             messages.append({"role": chat_role, "content": _message_content(item.get("content"), chat_role)})
         elif kind == "function_call":
-            call = {"id": str(item.get("call_id") or item.get("id") or f"call_{position}"), "type": "function",
-                    "function": {"name": str(item.get("name") or ""),
-                                 "arguments": item.get("arguments") if isinstance(item.get("arguments"), str)
-                                 else orjson.dumps(item.get("arguments") or {}).decode()}}
+            call = {
+                "id": str(item.get("call_id") or item.get("id") or f"call_{position}"),
+                "type": "function",
+                "function": {
+                    "name": str(item.get("name") or ""),
+                    "arguments": item.get("arguments")
+                    if isinstance(item.get("arguments"), str)
+                    else orjson.dumps(item.get("arguments") or {}).decode(),
+                },
+            }
             last = messages[-1] if messages else None
             # Parallel calls of one turn become one assistant message with several tool calls.
             if last is not None and last["role"] == "assistant" and last.get("tool_calls") is not None:
@@ -126,15 +135,22 @@ def input_to_messages(value: Any) -> list[dict[str, Any]]:
                 messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
         elif kind == "function_call_output":
             output = item.get("output")
-            messages.append({"role": "tool", "tool_call_id": str(item.get("call_id") or ""),
-                             "content": output if isinstance(output, str) else _text_of(output)})
+            messages.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": str(item.get("call_id") or ""),
+                    "content": output if isinstance(output, str) else _text_of(output),
+                }
+            )
         elif kind == "reasoning":
             continue  # a previous turn's reasoning: chat upstreams take no such input
         elif kind == "item_reference":
             raise field_error("input", "item_reference needs stored responses, which this model does not have")
         else:
-            raise GatewayError("model_capability_not_supported",
-                               f"Input items of type '{kind}' need a model with a native Responses API.")
+            raise GatewayError(
+                "model_capability_not_supported",
+                f"Input items of type '{kind}' need a model with a native Responses API.",
+            )
     return messages
 
 
@@ -142,8 +158,10 @@ def _tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for tool in tools:
         if tool.get("type") != "function":
-            raise GatewayError("model_capability_not_supported",
-                               f"The built-in tool '{tool.get('type')}' needs a model with a native Responses API.")
+            raise GatewayError(
+                "model_capability_not_supported",
+                f"The built-in tool '{tool.get('type')}' needs a model with a native Responses API.",
+            )
         fn: dict[str, Any] = {"name": tool.get("name")}
         for key in ("description", "parameters", "strict"):
             if tool.get(key) is not None:
@@ -186,16 +204,30 @@ def to_chat(body: dict[str, Any]) -> dict[str, Any]:
     """The chat-completions body that serves this Responses request."""
     for name in _NATIVE_ONLY:
         if body.get(name):
-            raise field_error(name, "Needs stored responses, which this model (served through chat) does not have; "
-                                    "send the whole conversation in 'input'")
+            raise field_error(
+                name,
+                "Needs stored responses, which this model (served through chat) does not have; "
+                "send the whole conversation in 'input'",
+            )
     messages = input_to_messages(body["input"])
     if not messages:
         raise field_error("input", "Input must not be empty", type_="too_short")
     if body.get("instructions"):
         messages.insert(0, {"role": "system", "content": body["instructions"]})
     chat: dict[str, Any] = {"messages": messages, "stream": bool(body.get("stream"))}
-    for name in ("model", "models", "template", "variables", "session_id", "temperature", "top_p", "seed", "user",
-                 "timeout", "cache"):
+    for name in (
+        "model",
+        "models",
+        "template",
+        "variables",
+        "session_id",
+        "temperature",
+        "top_p",
+        "seed",
+        "user",
+        "timeout",
+        "cache",
+    ):
         if body.get(name) is not None:
             chat[name] = body[name]
     if body.get("max_output_tokens") is not None:

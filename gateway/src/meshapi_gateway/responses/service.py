@@ -69,8 +69,9 @@ class ResponsesService:
     def pipeline(self) -> "ChatPipeline":
         return self.state.chat
 
-    async def _template(self, principal: "Principal", body: dict[str, Any]) -> tuple[list[dict[str, Any]],
-                                                                                        dict[str, Any]]:
+    async def _template(
+        self, principal: "Principal", body: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """The template's messages and defaults, rendered by the chat pipeline's hooks."""
         if not body.get("template"):
             return [], {}
@@ -99,8 +100,10 @@ class ResponsesService:
             native = [e for e in entries if is_native(e)]
             return Plan(True, native, self._native_body(plain, prefix, defaults), plain)
         if not primary.supports_completions_api:
-            raise GatewayError("model_capability_not_supported",
-                               f"Model '{primary.id}' supports neither the Responses nor the Chat Completions API.")
+            raise GatewayError(
+                "model_capability_not_supported",
+                f"Model '{primary.id}' supports neither the Responses nor the Chat Completions API.",
+            )
         chat = to_chat(plain)
         chat["messages"] = [*prefix, *chat["messages"]]
         for name, value in defaults.items():
@@ -142,15 +145,23 @@ class ResponsesService:
             ctx = self.state.call_context(call.request_id)
             try:
                 target, data = await self.state.router.first_success(
-                    plan.entries, call.attempted, lambda p, t: create_response(p, plan.body, t, ctx), ctx=ctx,
-                    admit=call.candidate_admit())
+                    plan.entries,
+                    call.attempted,
+                    lambda p, t: create_response(p, plan.body, t, ctx),
+                    ctx=ctx,
+                    admit=call.candidate_admit(),
+                )
             finally:
                 metering.count_upstream_errors(call.attempted)
             data["model"] = target.entry.id
             found = data.get("usage")
             usage = found if isinstance(found, dict) else None
-            cost = await call.meter(target, usage, estimated=None if usage is not None else (0, 0),
-                                    tokens=int((usage or {}).get("total_tokens") or 0))
+            cost = await call.meter(
+                target,
+                usage,
+                estimated=None if usage is not None else (0, 0),
+                tokens=int((usage or {}).get("total_tokens") or 0),
+            )
             data["cost"] = money(cost)
             return data, answer_headers(target, call.attempted)
         except BaseException as exc:
@@ -195,13 +206,15 @@ class ResponsesService:
         ctx = self.state.call_context(call.request_id)
 
         async def attempt(provider: Any, slot: Any, timeouts: Any, end: float) -> Any:
-            return await router.open_primed(lambda: open_response_stream(provider, plan.body, slot.target, ctx),
-                                            provider.name, slot, timeouts, end)
+            return await router.open_primed(
+                lambda: open_response_stream(provider, plan.body, slot.target, ctx), provider.name, slot, timeouts, end
+            )
 
         try:
             try:
-                target, upstream = await router.run(plan.entries, call.attempted, attempt, ctx=ctx, keeps_slot=True,
-                                                    admit=call.candidate_admit())
+                target, upstream = await router.run(
+                    plan.entries, call.attempted, attempt, ctx=ctx, keeps_slot=True, admit=call.candidate_admit()
+                )
             finally:
                 metering.count_upstream_errors(call.attempted)
         except BaseException as exc:
@@ -219,8 +232,12 @@ class ResponsesService:
                 await upstream.aclose()
                 usage = seen["usage"]
                 estimated = None if usage is not None else (0, seen["text_chars"] // 4)
-                cost = await call.meter(target, usage, estimated=estimated,
-                                        tokens=int(usage.get("total_tokens") or 0) if usage is not None else 0)
+                cost = await call.meter(
+                    target,
+                    usage,
+                    estimated=estimated,
+                    tokens=int(usage.get("total_tokens") or 0) if usage is not None else 0,
+                )
             finally:
                 call.finish(target=target, usage=seen["usage"], cost=cost, error=seen["failure"], status=200)
 
@@ -247,8 +264,17 @@ class ResponsesService:
             if failure is not None:
                 code = mid_stream_code(failure)
                 err = {"code": code, "message": failure.message, "request_id": call.request_id}
-                yield frame({"type": "error", "sequence_number": last_sequence + 1, "code": code,
-                             "message": failure.message, "param": None, "error": err}, event="error")
+                yield frame(
+                    {
+                        "type": "error",
+                        "sequence_number": last_sequence + 1,
+                        "code": code,
+                        "message": failure.message,
+                        "param": None,
+                        "error": err,
+                    },
+                    event="error",
+                )
             yield DONE_FRAME
 
         return Opened(frames(), answer_headers(target, call.attempted), close)

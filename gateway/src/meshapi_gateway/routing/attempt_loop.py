@@ -93,12 +93,38 @@ class Next(Enum):
 
 class AttemptLoop(Generic[T]):
     # Made once per call on the hot path: slots keep it small and its attributes quick.
-    __slots__ = ("admit", "attempt", "attempted", "context_floor", "ctx", "deadline", "entries", "keeps_slot", "loop",
-                 "not_before", "order", "position", "refused", "retry_worthy", "round_errors", "round_index", "router")
+    __slots__ = (
+        "admit",
+        "attempt",
+        "attempted",
+        "context_floor",
+        "ctx",
+        "deadline",
+        "entries",
+        "keeps_slot",
+        "loop",
+        "not_before",
+        "order",
+        "position",
+        "refused",
+        "retry_worthy",
+        "round_errors",
+        "round_index",
+        "router",
+    )
 
-    def __init__(self, router: Router, entries: list[ModelEntry], attempted: Attempted, attempt: Attempt[T], *,
-                 ctx: CallContext | None = None, deadline: float | None = None, keeps_slot: bool = False,
-                 admit: Admit | None = None) -> None:
+    def __init__(
+        self,
+        router: Router,
+        entries: list[ModelEntry],
+        attempted: Attempted,
+        attempt: Attempt[T],
+        *,
+        ctx: CallContext | None = None,
+        deadline: float | None = None,
+        keeps_slot: bool = False,
+        admit: Admit | None = None,
+    ) -> None:
         self.router = router
         self.entries = entries
         self.attempted = attempted
@@ -198,13 +224,15 @@ class AttemptLoop(Generic[T]):
         return True
 
     # -- one deployment ------------------------------------------------------------------------------
-    async def try_slot(self, entry: ModelEntry, slot: Slot, provider: Provider, timeouts: Timeouts,
-                       end: float) -> tuple[Target, T]:
+    async def try_slot(
+        self, entry: ModelEntry, slot: Slot, provider: Provider, timeouts: Timeouts, end: float
+    ) -> tuple[Target, T]:
         """One try; its answer, or its ``UpstreamError`` (recorded) for ``on_failure`` to judge."""
         if self.ctx is not None:
             self.ctx.connect_timeout = timeouts.connect
-            self.ctx.read_timeout = (max(timeouts.first_token, timeouts.idle) if self.keeps_slot
-                                     else max(0.001, end - self.loop.time()))
+            self.ctx.read_timeout = (
+                max(timeouts.first_token, timeouts.idle) if self.keeps_slot else max(0.001, end - self.loop.time())
+            )
         slot.in_flight += 1
         held = False
         began = time.perf_counter()
@@ -242,12 +270,15 @@ class AttemptLoop(Generic[T]):
 
     def splice_context_fallbacks(self, entry: ModelEntry) -> None:
         """Put the model's longer-context fallbacks next (those not already coming)."""
-        rest = self.order[self.position:]
-        extra = [e for e in (self.router.catalog.get(m) for m in entry.context_window_fallbacks)
-                 if e is not None and all(e is not o for o in rest)]
+        rest = self.order[self.position :]
+        extra = [
+            e
+            for e in (self.router.catalog.get(m) for m in entry.context_window_fallbacks)
+            if e is not None and all(e is not o for o in rest)
+        ]
         if self.order is self.entries:
             self.order = list(self.entries)
-        self.order[self.position:self.position] = extra
+        self.order[self.position : self.position] = extra
 
     def note_retry_after(self, slot: Slot, retry_after: float) -> None:
         """Not before the upstream's own wait; longer than the policy's cap: never again in this request."""

@@ -84,8 +84,11 @@ class Candidate:
     dropped: str | None = None
 
     def wire(self, chosen: str | None) -> dict[str, Any]:
-        out: dict[str, Any] = {"model": self.id, "selected": self.id == chosen,
-                               "estimated_cost_usd": money(self.estimated_cost, precision=None)}
+        out: dict[str, Any] = {
+            "model": self.id,
+            "selected": self.id == chosen,
+            "estimated_cost_usd": money(self.estimated_cost, precision=None),
+        }
         if self.dropped is not None:
             out["dropped"] = self.dropped
             out["reason"] = _REASON_TEXT[self.dropped]
@@ -151,13 +154,25 @@ def needs_of(body: Mapping[str, Any], api: str = "completions") -> Needs:
     reasoning = (isinstance(effort, str) and effort not in ("none", "minimal")) or bool(body.get("thinking"))
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     output = limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else 0
-    return Needs(tools=tools, images=images, json_output=json_output, reasoning=reasoning,
-                 prompt_tokens=(chars + 3) // 4, output_tokens=output, api=api)
+    return Needs(
+        tools=tools,
+        images=images,
+        json_output=json_output,
+        reasoning=reasoning,
+        prompt_tokens=(chars + 3) // 4,
+        output_tokens=output,
+        api=api,
+    )
 
 
 # -- choosing ----------------------------------------------------------------------------------------
-def _drop_reason(entry: ModelEntry, needs: Needs, excluded: set[str], may_use: Callable[[ModelEntry], bool],
-                 healthy: Callable[[ModelEntry], bool]) -> str | None:
+def _drop_reason(
+    entry: ModelEntry,
+    needs: Needs,
+    excluded: set[str],
+    may_use: Callable[[ModelEntry], bool],
+    healthy: Callable[[ModelEntry], bool],
+) -> str | None:
     if entry.id in excluded:
         return EXCLUDED
     if not may_use(entry):
@@ -188,10 +203,16 @@ def _estimate(entry: ModelEntry, needs: Needs) -> Decimal:
     return entry.pricing.cost(needs.prompt_tokens, output)
 
 
-def choose(entries: Iterable[ModelEntry], needs: Needs, preference: Preference = Preference(), *,
-           exclude: Sequence[str] = (), may_use: Callable[[ModelEntry], bool] = lambda e: True,
-           healthy: Callable[[ModelEntry], bool] = lambda e: True,
-           rng: random.Random | None = None) -> Choice:
+def choose(
+    entries: Iterable[ModelEntry],
+    needs: Needs,
+    preference: Preference = Preference(),
+    *,
+    exclude: Sequence[str] = (),
+    may_use: Callable[[ModelEntry], bool] = lambda e: True,
+    healthy: Callable[[ModelEntry], bool] = lambda e: True,
+    rng: random.Random | None = None,
+) -> Choice:
     """The model that serves ``needs``, and every model considered with the reason it was not chosen.
 
     Order: the first qualifying model of ``preference.prefer``; else a draw weighted by
@@ -216,8 +237,9 @@ def choose(entries: Iterable[ModelEntry], needs: Needs, preference: Preference =
     for model_id in preference.prefer:
         if model_id in by_id:
             return Choice(by_id[model_id], candidates, "first qualifying model of the configured preference")
-    weighted = [(entry, preference.weights[entry.id]) for _, _, entry in qualifying
-                if preference.weights.get(entry.id, 0) > 0]
+    weighted = [
+        (entry, preference.weights[entry.id]) for _, _, entry in qualifying if preference.weights.get(entry.id, 0) > 0
+    ]
     if weighted:
         draw = (rng or random).choices([e for e, _ in weighted], weights=[w for _, w in weighted])[0]
         return Choice(draw, candidates, "weighted draw among qualifying models")

@@ -22,12 +22,22 @@ if TYPE_CHECKING:
 
 
 def preference_of(config: "AutoRouterSettings") -> Preference:
-    return Preference(prefer=tuple(config.prefer), weights=dict(config.weights), models=tuple(config.models),
-                      exclude=tuple(config.exclude))
+    return Preference(
+        prefer=tuple(config.prefer),
+        weights=dict(config.weights),
+        models=tuple(config.models),
+        exclude=tuple(config.exclude),
+    )
 
 
-def select(state: "GatewayState", principal: "Principal", body: dict[str, Any], *, api: str = "completions",
-           exclude: Sequence[str] = ()) -> Choice:
+def select(
+    state: "GatewayState",
+    principal: "Principal",
+    body: dict[str, Any],
+    *,
+    api: str = "completions",
+    exclude: Sequence[str] = (),
+) -> Choice:
     """Choose for a chat-shaped ``body`` without calling any model."""
     router = state.router
     now = time.time()
@@ -44,23 +54,35 @@ def select(state: "GatewayState", principal: "Principal", body: dict[str, Any], 
             return False
         return True
 
-    return choose(state.catalog, needs_of(body, api), preference_of(state.settings.auto_router), exclude=exclude,
-                  may_use=may_use, healthy=healthy)
+    return choose(
+        state.catalog,
+        needs_of(body, api),
+        preference_of(state.settings.auto_router),
+        exclude=exclude,
+        may_use=may_use,
+        healthy=healthy,
+    )
 
 
 def no_model(choice: Choice, retry_after: int = 1) -> GatewayError:
     """Nothing qualifies: 503 when only cooling-down models would have, else 400 naming every reason."""
     details = [c.wire(None) for c in choice.candidates]
     if choice.only_unhealthy:
-        return GatewayError("provider_not_available",
-                            "Every model that could serve this request is cooling down after failures.",
-                            details=details, retry_after_seconds=retry_after)
+        return GatewayError(
+            "provider_not_available",
+            "Every model that could serve this request is cooling down after failures.",
+            details=details,
+            retry_after_seconds=retry_after,
+        )
     if not choice.candidates:
-        return GatewayError("model_capability_not_supported",
-                             "model 'auto': the catalog has no chat model to choose from.", details=[])
-    return GatewayError("model_capability_not_supported",
-                        "model 'auto': no model available to this key can serve this request "
-                        "(see details for why each was left out).", details=details)
+        return GatewayError(
+            "model_capability_not_supported", "model 'auto': the catalog has no chat model to choose from.", details=[]
+        )
+    return GatewayError(
+        "model_capability_not_supported",
+        "model 'auto': no model available to this key can serve this request (see details for why each was left out).",
+        details=details,
+    )
 
 
 def cooling_down_for(state: "GatewayState") -> int:
@@ -69,8 +91,9 @@ def cooling_down_for(state: "GatewayState") -> int:
     return max(1, math.ceil(until - time.time()))
 
 
-def resolve(state: "GatewayState", principal: "Principal", body: dict[str, Any], *,
-            api: str = "completions") -> dict[str, Any]:
+def resolve(
+    state: "GatewayState", principal: "Principal", body: dict[str, Any], *, api: str = "completions"
+) -> dict[str, Any]:
     """``body`` with ``model: "auto"`` replaced by the concrete model chosen; any other body as it is."""
     if not is_auto(body.get("model")):
         return body
@@ -78,4 +101,3 @@ def resolve(state: "GatewayState", principal: "Principal", body: dict[str, Any],
     if choice.entry is None:
         raise no_model(choice, cooling_down_for(state))
     return {**body, "model": choice.entry.id}
-

@@ -53,8 +53,9 @@ class Router:
         self.providers = providers
         self.default_timeouts = default_timeouts(settings)
         self.retry = RetryPolicy.from_settings(settings)
-        self.budget = RetryBudget(settings.retry_budget_ratio if settings else 0.2,
-                                  settings.retry_budget_min_per_second if settings else 5.0)
+        self.budget = RetryBudget(
+            settings.retry_budget_ratio if settings else 0.2, settings.retry_budget_min_per_second if settings else 5.0
+        )
         self.breakers = Breakers.from_settings(settings)
         self.breakers.listeners.append(self._count_opening)
         self._slots: dict[str, tuple[ModelEntry, list[Slot], Timeouts]] = {}
@@ -82,8 +83,11 @@ class Router:
             order.append(model_id)
         order.extend(m for m in (fallbacks or []) if isinstance(m, str))
         if not order:
-            raise GatewayError("validation_error", "Request validation failed.",
-                               details=[{"type": "missing", "loc": ["body", "model"], "msg": "Field required"}])
+            raise GatewayError(
+                "validation_error",
+                "Request validation failed.",
+                details=[{"type": "missing", "loc": ["body", "model"], "msg": "Field required"}],
+            )
         primary = self.catalog.get(order[0])
         if primary is None and model_id:
             raise model_not_found(order[0])
@@ -108,8 +112,10 @@ class Router:
         """The entry's deployments (built once per catalog entry) and its timeouts."""
         cached = self._slots.get(entry.id)
         if cached is None or cached[0] is not entry:
-            slots = [Slot(Target(entry, d, d.resolved_api_key()), f"{entry.id}#{i}", max(d.weight, 1e-6))
-                     for i, d in enumerate(entry.all_deployments())]
+            slots = [
+                Slot(Target(entry, d, d.resolved_api_key()), f"{entry.id}#{i}", max(d.weight, 1e-6))
+                for i, d in enumerate(entry.all_deployments())
+            ]
             cached = (entry, slots, timeouts_for(entry, self.default_timeouts))
             self._slots[entry.id] = cached
         return cached[1], cached[2]
@@ -120,22 +126,37 @@ class Router:
         last = attempted.errors[-1] if attempted.errors else None
         if last is None:
             return GatewayError("provider_not_available", "No deployment could serve this request.")
-        return GatewayError(last.code, last.message, status=last.status, provider_error=last.provider_error,
-                            retry_after_seconds=int(last.retry_after + 0.999) if last.retry_after is not None else None)
+        return GatewayError(
+            last.code,
+            last.message,
+            status=last.status,
+            provider_error=last.provider_error,
+            retry_after_seconds=int(last.retry_after + 0.999) if last.retry_after is not None else None,
+        )
 
     def all_cooling(self, entries: list[ModelEntry]) -> GatewayError:
         opened = self.breakers.open_circuits()
         until = min(opened.values(), default=time.time() + 1)
         wait = max(1, math.ceil(until - time.time()))
         names = ", ".join(e.id for e in entries)
-        return GatewayError("provider_not_available",
-                            f"Every deployment of {names} is cooling down after repeated failures.",
-                            retry_after_seconds=wait)
+        return GatewayError(
+            "provider_not_available",
+            f"Every deployment of {names} is cooling down after repeated failures.",
+            retry_after_seconds=wait,
+        )
 
     # -- the attempt loop --------------------------------------------------------
-    async def run(self, entries: list[ModelEntry], attempted: Attempted, attempt: Attempt[T], *,
-                  ctx: CallContext | None = None, deadline: float | None = None,
-                  keeps_slot: bool = False, admit: Admit | None = None) -> tuple[Target, T]:
+    async def run(
+        self,
+        entries: list[ModelEntry],
+        attempted: Attempted,
+        attempt: Attempt[T],
+        *,
+        ctx: CallContext | None = None,
+        deadline: float | None = None,
+        keeps_slot: bool = False,
+        admit: Admit | None = None,
+    ) -> tuple[Target, T]:
         """Try ``attempt`` over the candidates (then again, within the retry rules) until one succeeds.
 
         ``deadline`` (event-loop time) bounds the whole request; ``keeps_slot`` says the
@@ -144,12 +165,20 @@ class Router:
         refused model is skipped, and when nothing else answers the refusal is the answer.
         The steps are ``AttemptLoop``'s (routing/attempt_loop.py).
         """
-        return await AttemptLoop(self, entries, attempted, attempt, ctx=ctx, deadline=deadline,
-                                 keeps_slot=keeps_slot, admit=admit).run()
+        return await AttemptLoop(
+            self, entries, attempted, attempt, ctx=ctx, deadline=deadline, keeps_slot=keeps_slot, admit=admit
+        ).run()
 
-    async def first_success(self, entries: list[ModelEntry], attempted: Attempted,
-                            call: Callable[[Provider, Target], Awaitable[T]], *, ctx: CallContext | None = None,
-                            deadline: float | None = None, admit: Admit | None = None) -> tuple[Target, T]:
+    async def first_success(
+        self,
+        entries: list[ModelEntry],
+        attempted: Attempted,
+        call: Callable[[Provider, Target], Awaitable[T]],
+        *,
+        ctx: CallContext | None = None,
+        deadline: float | None = None,
+        admit: Admit | None = None,
+    ) -> tuple[Target, T]:
         """Run ``call`` (a whole, non-streamed upstream call) with fallbacks, retries and the total timeout.
 
         Adapters that apply ``ctx``'s timeouts to the whole call themselves (the class
@@ -175,32 +204,63 @@ class Router:
 
         return await AttemptLoop(self, entries, attempted, attempt, ctx=ctx, deadline=deadline, admit=admit).run()
 
-    async def chat(self, entries: list[ModelEntry], body: dict[str, Any], ctx: CallContext,
-                   attempted: Attempted, *, deadline: float | None = None,
-                   admit: Admit | None = None) -> tuple[Target, dict[str, Any]]:
-        return await self.first_success(entries, attempted, lambda p, t: p.chat(body, t, ctx), ctx=ctx,
-                                        deadline=deadline, admit=admit)
+    async def chat(
+        self,
+        entries: list[ModelEntry],
+        body: dict[str, Any],
+        ctx: CallContext,
+        attempted: Attempted,
+        *,
+        deadline: float | None = None,
+        admit: Admit | None = None,
+    ) -> tuple[Target, dict[str, Any]]:
+        return await self.first_success(
+            entries, attempted, lambda p, t: p.chat(body, t, ctx), ctx=ctx, deadline=deadline, admit=admit
+        )
 
-    async def embeddings(self, entries: list[ModelEntry], body: dict[str, Any], ctx: CallContext,
-                         attempted: Attempted, *, deadline: float | None = None,
-                         admit: Admit | None = None) -> tuple[Target, dict[str, Any]]:
-        return await self.first_success(entries, attempted, lambda p, t: p.embeddings(body, t, ctx), ctx=ctx,
-                                        deadline=deadline, admit=admit)
+    async def embeddings(
+        self,
+        entries: list[ModelEntry],
+        body: dict[str, Any],
+        ctx: CallContext,
+        attempted: Attempted,
+        *,
+        deadline: float | None = None,
+        admit: Admit | None = None,
+    ) -> tuple[Target, dict[str, Any]]:
+        return await self.first_success(
+            entries, attempted, lambda p, t: p.embeddings(body, t, ctx), ctx=ctx, deadline=deadline, admit=admit
+        )
 
-    async def open_chat_stream(self, entries: list[ModelEntry], body: dict[str, Any], ctx: CallContext,
-                               attempted: Attempted, *, deadline: float | None = None,
-                               admit: Admit | None = None) -> tuple[Target, AsyncIterator[dict[str, Any]]]:
+    async def open_chat_stream(
+        self,
+        entries: list[ModelEntry],
+        body: dict[str, Any],
+        ctx: CallContext,
+        attempted: Attempted,
+        *,
+        deadline: float | None = None,
+        admit: Admit | None = None,
+    ) -> tuple[Target, AsyncIterator[dict[str, Any]]]:
         """Open a stream and wait for its first chunk; later chunks come under idle/total deadlines."""
 
         async def attempt(provider: Provider, slot: Slot, timeouts: Timeouts, end: float) -> GuardedStream:
-            return await self.open_primed(lambda: provider.open_chat_stream(body, slot.target, ctx), provider.name,
-                                          slot, timeouts, end)
+            return await self.open_primed(
+                lambda: provider.open_chat_stream(body, slot.target, ctx), provider.name, slot, timeouts, end
+            )
 
-        return await AttemptLoop(self, entries, attempted, attempt, ctx=ctx, deadline=deadline, keeps_slot=True,
-                                 admit=admit).run()
+        return await AttemptLoop(
+            self, entries, attempted, attempt, ctx=ctx, deadline=deadline, keeps_slot=True, admit=admit
+        ).run()
 
-    async def open_primed(self, opener: Callable[[], Awaitable[AsyncIterator[dict[str, Any]]]], provider_name: str,
-                          slot: Slot, timeouts: Timeouts, end: float) -> GuardedStream:
+    async def open_primed(
+        self,
+        opener: Callable[[], Awaitable[AsyncIterator[dict[str, Any]]]],
+        provider_name: str,
+        slot: Slot,
+        timeouts: Timeouts,
+        end: float,
+    ) -> GuardedStream:
         """Open a stream and read its first chunk within the time-to-first-token timeout.
 
         Opening and the first read run without a suspension point between them, so a

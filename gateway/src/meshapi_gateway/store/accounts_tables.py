@@ -59,9 +59,11 @@ class LedgerEntry(Base):
     cost_usd: Mapped[Decimal] = mapped_column(MONEY)
     created_at: Mapped[int] = mapped_column(BigInteger)
 
-    __table_args__ = (Index("ix_ledger_owner_created", "owner", "created_at"),
-                      Index("ix_ledger_key_created", "key_id", "created_at"),
-                      Index("ix_ledger_team_created", "team_id", "created_at"))
+    __table_args__ = (
+        Index("ix_ledger_owner_created", "owner", "created_at"),
+        Index("ix_ledger_key_created", "key_id", "created_at"),
+        Index("ix_ledger_team_created", "team_id", "created_at"),
+    )
 
 
 class PromptTemplate(Base):

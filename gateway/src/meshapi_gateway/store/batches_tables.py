@@ -75,8 +75,7 @@ class Batch(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(60), nullable=True)
     lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
 
-    __table_args__ = (Index("ix_batches_owner_created", "owner", "created_at"),
-                      Index("ix_batches_status", "status"))
+    __table_args__ = (Index("ix_batches_owner_created", "owner", "created_at"), Index("ix_batches_status", "status"))
 
 
 class BatchItem(Base):
@@ -104,10 +103,12 @@ class BatchItem(Base):
     cost: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
     finished_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
-    __table_args__ = (UniqueConstraint("batch_id", "custom_id", name="uq_batch_items_custom_id"),
-                      Index("ix_batch_items_batch_status", "batch_id", "status"),
-                      # Output files are written in input order, a page at a time.
-                      Index("ix_batch_items_batch_line", "batch_id", "line"))
+    __table_args__ = (
+        UniqueConstraint("batch_id", "custom_id", name="uq_batch_items_custom_id"),
+        Index("ix_batch_items_batch_status", "batch_id", "status"),
+        # Output files are written in input order, a page at a time.
+        Index("ix_batch_items_batch_line", "batch_id", "line"),
+    )
 
 
 __all__ = ["Batch", "BatchItem", "FileChunk", "StoredFile"]

@@ -38,8 +38,13 @@ def check_definition(params: dict[str, Any] | None, messages: list[Any] | None) 
         except PydanticValidationError as exc:
             details += _details(exc, ["body", "params"])
         if "messages" in params:
-            details.append({"type": "extra_forbidden", "loc": ["body", "params", "messages"],
-                            "msg": "Template messages go in 'messages', not in 'params'"})
+            details.append(
+                {
+                    "type": "extra_forbidden",
+                    "loc": ["body", "params", "messages"],
+                    "msg": "Template messages go in 'messages', not in 'params'",
+                }
+            )
     if messages:
         try:
             _MESSAGES.validate_python(messages)
@@ -56,5 +61,8 @@ def check_rendered(name: str, body: dict[str, Any]) -> None:
     try:
         ChatRequestWithTemplate.model_validate(body)
     except PydanticValidationError as exc:
-        raise GatewayError("validation_error", f"The request rendered from template '{name}' is not valid.",
-                           details=_details(exc, ["body"], f"from template '{name}': ")) from None
+        raise GatewayError(
+            "validation_error",
+            f"The request rendered from template '{name}' is not valid.",
+            details=_details(exc, ["body"], f"from template '{name}': "),
+        ) from None

@@ -58,8 +58,15 @@ def render(template: Template, variables: dict[str, Any] | None) -> list[dict[st
         raise GatewayError(
             "unprocessable_entity",
             f"Template '{template.name}' needs variable(s) {', '.join(repr(n) for n in missing)}.",
-            details=[{"type": "missing", "loc": ["body", "variables", name],
-                      "msg": f"Template variable '{name}' is missing", "variable": name} for name in missing],
+            details=[
+                {
+                    "type": "missing",
+                    "loc": ["body", "variables", name],
+                    "msg": f"Template variable '{name}' is missing",
+                    "variable": name,
+                }
+                for name in missing
+            ],
         )
     out: list[dict[str, Any]] = []
     if template.system:

@@ -74,21 +74,44 @@ def _loads(text: str | None, default: Any) -> Any:
 def to_template(row: PromptTemplate, version: PromptTemplateVersion | None = None) -> Template:
     """The template (its active fields, or those of ``version``)."""
     src: Any = version if version is not None else row
-    return Template(id=row.id, owner=row.owner, name=src.name, description=src.description, system=src.system,
-                    messages=_loads(src.messages, []), model=src.model, params=_loads(src.params, {}),
-                    variables=_loads(src.variables, []), created_at=row.created_at,
-                    updated_at=version.created_at if version is not None else row.updated_at,
-                    version=version.version if version is not None else row.version,
-                    latest_version=row.latest_version, team_id=row.team_id)
+    return Template(
+        id=row.id,
+        owner=row.owner,
+        name=src.name,
+        description=src.description,
+        system=src.system,
+        messages=_loads(src.messages, []),
+        model=src.model,
+        params=_loads(src.params, {}),
+        variables=_loads(src.variables, []),
+        created_at=row.created_at,
+        updated_at=version.created_at if version is not None else row.updated_at,
+        version=version.version if version is not None else row.version,
+        latest_version=row.latest_version,
+        team_id=row.team_id,
+    )
 
 
 def view(t: Template) -> dict[str, Any]:
     """The template object of docs/wire.md (Templates), with its version and team."""
-    return {"id": t.id, "object": "template", "name": t.name, "owner": t.owner or None, "is_global": not t.owner,
-            "description": t.description, "system": t.system, "messages": t.messages, "model": t.model,
-            "params": t.params, "variables": t.variables, "created_at": iso(t.created_at),
-            "updated_at": iso(t.updated_at), "version": t.version, "latest_version": t.latest_version,
-            "team_id": t.team_id}
+    return {
+        "id": t.id,
+        "object": "template",
+        "name": t.name,
+        "owner": t.owner or None,
+        "is_global": not t.owner,
+        "description": t.description,
+        "system": t.system,
+        "messages": t.messages,
+        "model": t.model,
+        "params": t.params,
+        "variables": t.variables,
+        "created_at": iso(t.created_at),
+        "updated_at": iso(t.updated_at),
+        "version": t.version,
+        "latest_version": t.latest_version,
+        "team_id": t.team_id,
+    }
 
 
 def version_view(row: PromptTemplate, v: PromptTemplateVersion) -> dict[str, Any]:
@@ -98,27 +121,49 @@ def version_view(row: PromptTemplate, v: PromptTemplateVersion) -> dict[str, Any
 
 
 def _snapshot(row: PromptTemplate, by: str, at: int) -> PromptTemplateVersion:
-    return PromptTemplateVersion(template_id=row.id, version=row.latest_version, name=row.name,
-                                 description=row.description, system=row.system, messages=row.messages,
-                                 model=row.model, params=row.params, variables=row.variables, created_by=by,
-                                 created_at=at)
+    return PromptTemplateVersion(
+        template_id=row.id,
+        version=row.latest_version,
+        name=row.name,
+        description=row.description,
+        system=row.system,
+        messages=row.messages,
+        model=row.model,
+        params=row.params,
+        variables=row.variables,
+        created_by=by,
+        created_at=at,
+    )
 
 
 def _column_values(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: (orjson.dumps(v).decode() if k in _JSON_FIELDS and v is not None else v)
-            for k, v in fields.items() if k in FIELDS}
+    return {
+        k: (orjson.dumps(v).decode() if k in _JSON_FIELDS and v is not None else v)
+        for k, v in fields.items()
+        if k in FIELDS
+    }
 
 
 def _conflict(name: str) -> GatewayError:
     return GatewayError("conflict", f"A template named '{name}' already exists.")
 
 
-async def create(session: AsyncSession, owner: str, name: str, fields: dict[str, Any],
-                 team_id: str | None = None) -> Template:
+async def create(
+    session: AsyncSession, owner: str, name: str, fields: dict[str, Any], team_id: str | None = None
+) -> Template:
     ts = now_ms()
-    row = PromptTemplate(id=str(uuid.uuid4()), owner=owner, name=name, created_at=ts, updated_at=ts,
-                         global_=owner == GLOBAL, version=1, latest_version=1, team_id=team_id,
-                         **_column_values(fields))
+    row = PromptTemplate(
+        id=str(uuid.uuid4()),
+        owner=owner,
+        name=name,
+        created_at=ts,
+        updated_at=ts,
+        global_=owner == GLOBAL,
+        version=1,
+        latest_version=1,
+        team_id=team_id,
+        **_column_values(fields),
+    )
     session.add(row)
     session.add(_snapshot(row, owner, ts))
     try:
@@ -169,13 +214,17 @@ def _visible_clause(viewer: Viewer) -> Any:
 
 
 async def list_visible(session: AsyncSession, who: str | Viewer) -> list[Template]:
-    stmt = (select(PromptTemplate).where(_visible_clause(_as_viewer(who)))
-            .order_by(PromptTemplate.created_at.desc(), PromptTemplate.id.desc()))
+    stmt = (
+        select(PromptTemplate)
+        .where(_visible_clause(_as_viewer(who)))
+        .order_by(PromptTemplate.created_at.desc(), PromptTemplate.id.desc())
+    )
     return [to_template(r) for r in (await session.execute(stmt)).scalars()]
 
 
-async def update(session: AsyncSession, who: str | Viewer, template_id: str, fields: dict[str, Any],
-                 team_id: Any = ...) -> Template:
+async def update(
+    session: AsyncSession, who: str | Viewer, template_id: str, fields: dict[str, Any], team_id: Any = ...
+) -> Template:
     """Change the given fields: a new version, made active (``team_id``: share with a team, ``None`` stop)."""
     viewer = _as_viewer(who)
     row = await _changeable_row(session, viewer, template_id)
@@ -200,14 +249,18 @@ async def update(session: AsyncSession, who: str | Viewer, template_id: str, fie
 async def versions(session: AsyncSession, who: str | Viewer, template_id: str) -> list[dict[str, Any]]:
     """Every version of a template the viewer may read, newest first."""
     row = await visible_row(session, who, template_id)
-    stmt = (select(PromptTemplateVersion).where(PromptTemplateVersion.template_id == row.id)
-            .order_by(PromptTemplateVersion.version.desc()))
+    stmt = (
+        select(PromptTemplateVersion)
+        .where(PromptTemplateVersion.template_id == row.id)
+        .order_by(PromptTemplateVersion.version.desc())
+    )
     return [version_view(row, v) for v in (await session.execute(stmt)).scalars()]
 
 
 async def _version(session: AsyncSession, template_id: str, number: int) -> PromptTemplateVersion | None:
-    stmt = select(PromptTemplateVersion).where(PromptTemplateVersion.template_id == template_id,
-                                               PromptTemplateVersion.version == number)
+    stmt = select(PromptTemplateVersion).where(
+        PromptTemplateVersion.template_id == template_id, PromptTemplateVersion.version == number
+    )
     found: PromptTemplateVersion | None = (await session.execute(stmt)).scalar_one_or_none()
     return found
 
@@ -250,8 +303,9 @@ async def _find_row(session: AsyncSession, viewer: Viewer, ref: str) -> PromptTe
         row = await _row(session, ref)
         if row is not None and viewer.sees(row):
             return row
-    rows = (await session.execute(select(PromptTemplate).where(PromptTemplate.name == ref,
-                                                               _visible_clause(viewer)))).scalars()
+    rows = (
+        await session.execute(select(PromptTemplate).where(PromptTemplate.name == ref, _visible_clause(viewer)))
+    ).scalars()
     # The viewer's own first, then one shared with a team of the viewer, then a global one.
     ranked = sorted(rows, key=lambda r: (0 if r.owner == viewer.owner else 2 if r.owner == GLOBAL else 1, r.id))
     return ranked[0] if ranked else None

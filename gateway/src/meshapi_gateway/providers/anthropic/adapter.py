@@ -36,28 +36,36 @@ class AnthropicProvider(Provider):
 
     async def chat(self, body: dict[str, Any], target: Target, ctx: CallContext) -> dict[str, Any]:
         req = build_request(body, target, stream=False)
-        resp = await http_call.post_json(ctx, self._url(target), req.body, self._headers(target, ctx), self.name,
-                                         errors.from_response, stream=False)
+        resp = await http_call.post_json(
+            ctx, self._url(target), req.body, self._headers(target, ctx), self.name, errors.from_response, stream=False
+        )
         message = await http_call.read_json(resp, self.name)
         if not isinstance(message, dict) or message.get("type") == "error":
             raise errors.from_event(message)
         warn_dropped(ctx, req.dropped, req.notes)
         return to_completion(message)
 
-    async def open_chat_stream(self, body: dict[str, Any], target: Target,
-                               ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
+    async def open_chat_stream(
+        self, body: dict[str, Any], target: Target, ctx: CallContext
+    ) -> AsyncIterator[dict[str, Any]]:
         req = build_request(body, target, stream=True)
-        resp = await http_call.post_json(ctx, self._url(target), req.body, self._headers(target, ctx), self.name,
-                                         errors.from_response, stream=True)
+        resp = await http_call.post_json(
+            ctx, self._url(target), req.body, self._headers(target, ctx), self.name, errors.from_response, stream=True
+        )
         translator = AnthropicStreamTranslator()
         events, head = await http_call.stream_head(
-            resp, self.name, lambda first: translator.feed(first.event, http_call.event_json(first, self.name)))
+            resp, self.name, lambda first: translator.feed(first.event, http_call.event_json(first, self.name))
+        )
         warn_dropped(ctx, req.dropped, req.notes)
         return self._chunks(resp, events, translator, head)
 
-    async def _chunks(self, resp: Response, events: AsyncGenerator[SSEEvent, None],
-                      translator: AnthropicStreamTranslator,
-                      head: list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    async def _chunks(
+        self,
+        resp: Response,
+        events: AsyncGenerator[SSEEvent, None],
+        translator: AnthropicStreamTranslator,
+        head: list[dict[str, Any]],
+    ) -> AsyncIterator[dict[str, Any]]:
         try:
             for chunk in head:
                 yield chunk

@@ -40,8 +40,9 @@ def upstream_body(body: dict[str, Any], target: Target) -> dict[str, Any]:
 
 async def create(body: dict[str, Any], target: Target, ctx: CallContext, beta: str | None) -> dict[str, Any]:
     payload = {k: v for k, v in upstream_body(body, target).items() if k != "stream"}
-    resp = await http_call.post_json(ctx, url(target), payload, headers(target, ctx, beta), PROVIDER,
-                                     errors.from_response, stream=False)
+    resp = await http_call.post_json(
+        ctx, url(target), payload, headers(target, ctx, beta), PROVIDER, errors.from_response, stream=False
+    )
     message = await http_call.read_json(resp, PROVIDER)
     if not isinstance(message, dict) or message.get("type") == "error":
         raise errors.from_event(message)
@@ -49,8 +50,15 @@ async def create(body: dict[str, Any], target: Target, ctx: CallContext, beta: s
 
 
 async def count_tokens(body: dict[str, Any], target: Target, ctx: CallContext, beta: str | None) -> int:
-    resp = await http_call.post_json(ctx, url(target, "/messages/count_tokens"), upstream_body(body, target),
-                                     headers(target, ctx, beta), PROVIDER, errors.from_response, stream=False)
+    resp = await http_call.post_json(
+        ctx,
+        url(target, "/messages/count_tokens"),
+        upstream_body(body, target),
+        headers(target, ctx, beta),
+        PROVIDER,
+        errors.from_response,
+        stream=False,
+    )
     answer = await http_call.read_json(resp, PROVIDER)
     count = answer.get("input_tokens") if isinstance(answer, dict) else None
     if not isinstance(count, int):
@@ -67,18 +75,21 @@ def _checked(event: SSEEvent) -> dict[str, Any]:
     return data
 
 
-async def open_stream(body: dict[str, Any], target: Target, ctx: CallContext,
-                      beta: str | None) -> AsyncIterator[dict[str, Any]]:
+async def open_stream(
+    body: dict[str, Any], target: Target, ctx: CallContext, beta: str | None
+) -> AsyncIterator[dict[str, Any]]:
     """The upstream's events as dicts (each with its ``type``), opened and read up to the first one."""
     payload = {**upstream_body(body, target), "stream": True}
-    resp = await http_call.post_json(ctx, url(target), payload, headers(target, ctx, beta), PROVIDER,
-                                     errors.from_response, stream=True)
+    resp = await http_call.post_json(
+        ctx, url(target), payload, headers(target, ctx, beta), PROVIDER, errors.from_response, stream=True
+    )
     events, first = await http_call.stream_head(resp, PROVIDER, _checked)
     return _events(resp, events, first)
 
 
-async def _events(resp: Response, events: AsyncGenerator[SSEEvent, None],
-                  first: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+async def _events(
+    resp: Response, events: AsyncGenerator[SSEEvent, None], first: dict[str, Any]
+) -> AsyncIterator[dict[str, Any]]:
     done = False
     try:
         yield first

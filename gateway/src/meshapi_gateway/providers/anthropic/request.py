@@ -32,10 +32,22 @@ from meshapi_gateway.providers.translation import (
 if TYPE_CHECKING:
     from meshapi_gateway.providers.base import Target
 
-HANDLED = frozenset({
-    "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop", "tools", "tool_choice",
-    "parallel_tool_calls", "user", "reasoning_effort", "thinking",
-})
+HANDLED = frozenset(
+    {
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "user",
+        "reasoning_effort",
+        "thinking",
+    }
+)
 
 # reasoning_effort → extended-thinking budget (Anthropic's minimum budget is 1024 tokens).
 THINKING_BUDGETS = {"low": 1024, "medium": 4096, "high": 16384}
@@ -98,8 +110,9 @@ def _assistant_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
         fn = call.get("function") or {}
         if not call.get("id") or not fn.get("name"):
             raise invalid_request("assistant tool_calls need an id and a function name")
-        blocks.append({"type": "tool_use", "id": call["id"], "name": fn["name"],
-                       "input": parse_arguments(fn.get("arguments"))})
+        blocks.append(
+            {"type": "tool_use", "id": call["id"], "name": fn["name"], "input": parse_arguments(fn.get("arguments"))}
+        )
     return blocks
 
 
@@ -142,8 +155,10 @@ def translate_messages(messages: list[Any]) -> tuple[list[dict[str, Any]], list[
 def _tools(tools: Any) -> list[dict[str, Any]]:
     out = []
     for fn in function_tools(tools):
-        entry: dict[str, Any] = {"name": fn["name"],
-                                 "input_schema": fn.get("parameters") or {"type": "object", "properties": {}}}
+        entry: dict[str, Any] = {
+            "name": fn["name"],
+            "input_schema": fn.get("parameters") or {"type": "object", "properties": {}},
+        }
         if fn.get("description"):
             entry["description"] = fn["description"]
         out.append(entry)

@@ -34,9 +34,12 @@ def usage(raw: Any) -> dict[str, Any]:
     cache_write = int(raw.get("cache_creation_input_tokens") or 0)
     prompt = int(raw.get("input_tokens") or 0) + cache_read + cache_write
     completion = int(raw.get("output_tokens") or 0)
-    out: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
-                           "total_tokens": prompt + completion,
-                           "prompt_tokens_details": {"cached_tokens": cache_read}}
+    out: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cache_read},
+    }
     if cache_write:
         out["prompt_tokens_details"]["cache_creation_tokens"] = cache_write
     return out
@@ -57,8 +60,13 @@ def to_completion(message: dict[str, Any]) -> dict[str, Any]:
             texts.append(str(block.get("text") or ""))
         elif kind == "tool_use":
             arguments = dump_arguments(block.get("input"))
-            tool_calls.append({"id": block.get("id"), "type": "function",
-                               "function": {"name": block.get("name"), "arguments": arguments}})
+            tool_calls.append(
+                {
+                    "id": block.get("id"),
+                    "type": "function",
+                    "function": {"name": block.get("name"), "arguments": arguments},
+                }
+            )
         elif kind == "thinking":
             reasoning.append(str(block.get("thinking") or ""))
             thinking_blocks.append(block)
@@ -75,8 +83,9 @@ def to_completion(message: dict[str, Any]) -> dict[str, Any]:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": message.get("model") or "",
-        "choices": [{"index": 0, "message": msg, "finish_reason": finish_reason(message.get("stop_reason")),
-                     "logprobs": None}],
+        "choices": [
+            {"index": 0, "message": msg, "finish_reason": finish_reason(message.get("stop_reason")), "logprobs": None}
+        ],
         "usage": usage(message.get("usage")),
     }
     cid = completion_id(message.get("id"))

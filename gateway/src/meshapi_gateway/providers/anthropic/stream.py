@@ -32,8 +32,13 @@ class AnthropicStreamTranslator:
         self._thinking: dict[int, dict[str, Any]] = {}  # content block index → thinking block being built
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
 
     def feed(self, event: str, data: Any) -> list[dict[str, Any]]:
         """One event in, the chunks it stands for out; raises ``UpstreamError`` on an ``error`` event."""
@@ -65,9 +70,17 @@ class AnthropicStreamTranslator:
         if kind == "message_stop":
             # The finish reason goes out only now: a stream cut before message_stop never looks finished.
             self.done = True
-            return [self._chunk({}, self.finish_reason or "stop"),
-                    {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                     "choices": [], "usage": usage(self.usage)}]
+            return [
+                self._chunk({}, self.finish_reason or "stop"),
+                {
+                    "id": self.id,
+                    "object": "chat.completion.chunk",
+                    "created": self.created,
+                    "model": self.model,
+                    "choices": [],
+                    "usage": usage(self.usage),
+                },
+            ]
         return []  # ping and event types added later
 
     def _block_start(self, index: int, block: dict[str, Any]) -> list[dict[str, Any]]:
@@ -75,18 +88,34 @@ class AnthropicStreamTranslator:
         if kind == "text" and block.get("text"):
             return [self._chunk({"content": block["text"]})]
         if kind == "thinking":
-            self._thinking[index] = {"type": "thinking", "thinking": block.get("thinking") or "",
-                                     "signature": block.get("signature") or ""}
+            self._thinking[index] = {
+                "type": "thinking",
+                "thinking": block.get("thinking") or "",
+                "signature": block.get("signature") or "",
+            }
             return [self._chunk({"reasoning_content": block["thinking"]})] if block.get("thinking") else []
         if kind == "redacted_thinking":
             return [self._chunk({"thinking_blocks": [block]})]
         if kind == "tool_use":
             call_index = self._tool_index[index] = len(self._tool_index)
             initial = block.get("input")
-            return [self._chunk({"tool_calls": [{
-                "index": call_index, "id": block.get("id") or "", "type": "function",
-                "function": {"name": block.get("name") or "", "arguments": dump_arguments(initial) if initial else ""},
-            }]})]
+            return [
+                self._chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": call_index,
+                                "id": block.get("id") or "",
+                                "type": "function",
+                                "function": {
+                                    "name": block.get("name") or "",
+                                    "arguments": dump_arguments(initial) if initial else "",
+                                },
+                            }
+                        ]
+                    }
+                )
+            ]
         return []
 
     def _block_delta(self, index: int, delta: dict[str, Any]) -> list[dict[str, Any]]:

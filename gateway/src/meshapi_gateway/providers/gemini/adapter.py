@@ -38,28 +38,48 @@ class GeminiProvider(Provider):
 
     async def chat(self, body: dict[str, Any], target: Target, ctx: CallContext) -> dict[str, Any]:
         req = build_request(body, target)
-        resp = await http_call.post_json(ctx, self._url(target, "generateContent"), req.body,
-                                         self._headers(target, ctx), self.name, errors.from_response, stream=False)
+        resp = await http_call.post_json(
+            ctx,
+            self._url(target, "generateContent"),
+            req.body,
+            self._headers(target, ctx),
+            self.name,
+            errors.from_response,
+            stream=False,
+        )
         data = await http_call.read_json(resp, self.name)
         if not isinstance(data, dict) or "error" in data:
             raise errors.from_event(data)
         warn_dropped(ctx, req.dropped, req.notes)
         return to_completion(data)
 
-    async def open_chat_stream(self, body: dict[str, Any], target: Target,
-                               ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
+    async def open_chat_stream(
+        self, body: dict[str, Any], target: Target, ctx: CallContext
+    ) -> AsyncIterator[dict[str, Any]]:
         req = build_request(body, target)
-        resp = await http_call.post_json(ctx, self._url(target, "streamGenerateContent") + "?alt=sse", req.body,
-                                         self._headers(target, ctx), self.name, errors.from_response, stream=True)
+        resp = await http_call.post_json(
+            ctx,
+            self._url(target, "streamGenerateContent") + "?alt=sse",
+            req.body,
+            self._headers(target, ctx),
+            self.name,
+            errors.from_response,
+            stream=True,
+        )
         translator = GeminiStreamTranslator()
         events, head = await http_call.stream_head(
-            resp, self.name, lambda first: translator.feed(http_call.event_json(first, self.name)))
+            resp, self.name, lambda first: translator.feed(http_call.event_json(first, self.name))
+        )
         warn_dropped(ctx, req.dropped, req.notes)
         return self._chunks(resp, events, translator, head)
 
-    async def _chunks(self, resp: Response, events: AsyncGenerator[SSEEvent, None],
-                      translator: GeminiStreamTranslator,
-                      head: list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    async def _chunks(
+        self,
+        resp: Response,
+        events: AsyncGenerator[SSEEvent, None],
+        translator: GeminiStreamTranslator,
+        head: list[dict[str, Any]],
+    ) -> AsyncIterator[dict[str, Any]]:
         complete = False
         try:
             for chunk in head:
@@ -78,7 +98,14 @@ class GeminiProvider(Provider):
 
     async def embeddings(self, body: dict[str, Any], target: Target, ctx: CallContext) -> dict[str, Any]:
         method, payload, count = embed.build(body, target.upstream_model)
-        resp = await http_call.post_json(ctx, self._url(target, method), payload, self._headers(target, ctx),
-                                         self.name, errors.from_response, stream=False)
+        resp = await http_call.post_json(
+            ctx,
+            self._url(target, method),
+            payload,
+            self._headers(target, ctx),
+            self.name,
+            errors.from_response,
+            stream=False,
+        )
         data = await http_call.read_json(resp, self.name)
         return embed.to_openai(body, data, count, target.entry.id)

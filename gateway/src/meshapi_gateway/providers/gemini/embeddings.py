@@ -15,11 +15,28 @@ from meshapi_gateway.providers.base import UpstreamError
 from meshapi_gateway.providers.translation import invalid_request
 
 # OpenAI-style ``input_type`` hints (and Gemini's own names) → Gemini task types.
-TASK_TYPES = {"query": "RETRIEVAL_QUERY", "search_query": "RETRIEVAL_QUERY", "document": "RETRIEVAL_DOCUMENT",
-              "search_document": "RETRIEVAL_DOCUMENT", "passage": "RETRIEVAL_DOCUMENT",
-              "classification": "CLASSIFICATION", "clustering": "CLUSTERING", "similarity": "SEMANTIC_SIMILARITY"}
-GEMINI_TASK_TYPES = frozenset({"RETRIEVAL_QUERY", "RETRIEVAL_DOCUMENT", "SEMANTIC_SIMILARITY", "CLASSIFICATION",
-                               "CLUSTERING", "QUESTION_ANSWERING", "FACT_VERIFICATION", "CODE_RETRIEVAL_QUERY"})
+TASK_TYPES = {
+    "query": "RETRIEVAL_QUERY",
+    "search_query": "RETRIEVAL_QUERY",
+    "document": "RETRIEVAL_DOCUMENT",
+    "search_document": "RETRIEVAL_DOCUMENT",
+    "passage": "RETRIEVAL_DOCUMENT",
+    "classification": "CLASSIFICATION",
+    "clustering": "CLUSTERING",
+    "similarity": "SEMANTIC_SIMILARITY",
+}
+GEMINI_TASK_TYPES = frozenset(
+    {
+        "RETRIEVAL_QUERY",
+        "RETRIEVAL_DOCUMENT",
+        "SEMANTIC_SIMILARITY",
+        "CLASSIFICATION",
+        "CLUSTERING",
+        "QUESTION_ANSWERING",
+        "FACT_VERIFICATION",
+        "CODE_RETRIEVAL_QUERY",
+    }
+)
 
 
 def inputs(body: dict[str, Any]) -> list[str]:
@@ -70,8 +87,12 @@ def vectors(data: Any, count: int) -> list[list[float]]:
     else:
         found = []
     if len(found) != count or not all(isinstance(v, list) for v in found):
-        raise UpstreamError("upstream_error", f"gemini returned {len(found)} embeddings for {count} inputs",
-                            retryable=True, provider_error=data)
+        raise UpstreamError(
+            "upstream_error",
+            f"gemini returned {len(found)} embeddings for {count} inputs",
+            retryable=True,
+            provider_error=data,
+        )
     return found
 
 
@@ -82,8 +103,14 @@ def encode(vector: list[float], encoding_format: Any) -> list[float] | str:
 
 
 def to_openai(body: dict[str, Any], data: Any, count: int, public_model: str) -> dict[str, Any]:
-    items = [{"object": "embedding", "index": i, "embedding": encode(v, body.get("encoding_format"))}
-             for i, v in enumerate(vectors(data, count))]
+    items = [
+        {"object": "embedding", "index": i, "embedding": encode(v, body.get("encoding_format"))}
+        for i, v in enumerate(vectors(data, count))
+    ]
     tokens = sum(max(1, len(t) // 4) for t in inputs(body))
-    return {"object": "list", "data": items, "model": public_model,
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    return {
+        "object": "list",
+        "data": items,
+        "model": public_model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }

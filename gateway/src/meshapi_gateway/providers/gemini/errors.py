@@ -16,9 +16,17 @@ from meshapi_gateway.providers.base import UpstreamError
 
 PROVIDER = "gemini"
 
-STATUS_BY_RPC = {"INVALID_ARGUMENT": 400, "FAILED_PRECONDITION": 400, "UNAUTHENTICATED": 401,
-                 "PERMISSION_DENIED": 403, "NOT_FOUND": 404, "RESOURCE_EXHAUSTED": 429, "INTERNAL": 500,
-                 "UNAVAILABLE": 503, "DEADLINE_EXCEEDED": 504}
+STATUS_BY_RPC = {
+    "INVALID_ARGUMENT": 400,
+    "FAILED_PRECONDITION": 400,
+    "UNAUTHENTICATED": 401,
+    "PERMISSION_DENIED": 403,
+    "NOT_FOUND": 404,
+    "RESOURCE_EXHAUSTED": 429,
+    "INTERNAL": 500,
+    "UNAVAILABLE": 503,
+    "DEADLINE_EXCEEDED": 504,
+}
 
 
 def from_response(status: int, raw: bytes, headers: Mapping[str, str]) -> UpstreamError:

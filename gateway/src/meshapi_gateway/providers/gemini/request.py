@@ -36,10 +36,25 @@ from meshapi_gateway.providers.translation import (
 if TYPE_CHECKING:
     from meshapi_gateway.providers.base import Target
 
-HANDLED = frozenset({
-    "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop", "seed", "presence_penalty",
-    "frequency_penalty", "n", "response_format", "tools", "tool_choice", "reasoning_effort", "user",
-})
+HANDLED = frozenset(
+    {
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop",
+        "seed",
+        "presence_penalty",
+        "frequency_penalty",
+        "n",
+        "response_format",
+        "tools",
+        "tool_choice",
+        "reasoning_effort",
+        "user",
+    }
+)
 
 # reasoning_effort → thinking budget in tokens; 0 switches thinking off where the model allows it.
 THINKING_BUDGETS = {"none": 0, "minimal": 0, "low": 1024, "medium": 8192, "high": 24576}
@@ -178,8 +193,14 @@ def generation_config(body: dict[str, Any], req: TranslatedRequest) -> dict[str,
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
     if max_tokens:
         config["maxOutputTokens"] = int(max_tokens)
-    for ours, theirs in (("temperature", "temperature"), ("top_p", "topP"), ("top_k", "topK"), ("seed", "seed"),
-                         ("presence_penalty", "presencePenalty"), ("frequency_penalty", "frequencyPenalty")):
+    for ours, theirs in (
+        ("temperature", "temperature"),
+        ("top_p", "topP"),
+        ("top_k", "topK"),
+        ("seed", "seed"),
+        ("presence_penalty", "presencePenalty"),
+        ("frequency_penalty", "frequencyPenalty"),
+    ):
         if body.get(ours) is not None:
             config[theirs] = body[ours]
     stops = stop_list(body.get("stop"))

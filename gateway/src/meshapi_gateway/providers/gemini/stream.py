@@ -32,8 +32,13 @@ class GeminiStreamTranslator:
         return bool(self._seen) and self._seen <= set(self._finish)
 
     def _chunk(self, choices: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                "choices": choices}
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+        }
 
     def feed(self, data: Any) -> list[dict[str, Any]]:
         if isinstance(data, dict) and "error" in data:

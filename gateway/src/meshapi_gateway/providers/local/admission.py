@@ -36,10 +36,14 @@ class OwnerShares:
     def hold(self, owner: str) -> Iterator[None]:
         if self._in_flight[owner] >= self.per_owner:
             # Not retryable and not the model's fault: the breaker and the fallbacks leave it alone.
-            raise UpstreamError("rate_limit_exceeded",
-                                f"This owner already has {self.per_owner} requests on the local model "
-                                "(local_model.max_concurrent_per_owner); wait for one to finish.",
-                                status=429, retryable=False, retry_after=1.0)
+            raise UpstreamError(
+                "rate_limit_exceeded",
+                f"This owner already has {self.per_owner} requests on the local model "
+                "(local_model.max_concurrent_per_owner); wait for one to finish.",
+                status=429,
+                retryable=False,
+                retry_after=1.0,
+            )
         self._in_flight[owner] += 1
         try:
             yield
@@ -50,10 +54,13 @@ class OwnerShares:
 
 
 def too_long(n_ctx: int, what: str) -> ContextLengthExceeded:
-    return ContextLengthExceeded("context_length_exceeded",
-                                 f"This model's maximum context length is {n_ctx} tokens; the request has {what}. "
-                                 "Shorten the messages or the tools, or lower max_tokens.",
-                                 status=422, retryable=False)
+    return ContextLengthExceeded(
+        "context_length_exceeded",
+        f"This model's maximum context length is {n_ctx} tokens; the request has {what}. "
+        "Shorten the messages or the tools, or lower max_tokens.",
+        status=422,
+        retryable=False,
+    )
 
 
 def check_chars(n_ctx: int, chars: int) -> None:

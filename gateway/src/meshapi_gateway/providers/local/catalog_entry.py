@@ -12,17 +12,21 @@ FIRST_TOKEN_TIMEOUT_SECONDS = 300.0
 
 
 def local_model_entry(base_url: str, n_ctx: int) -> ModelEntry:
-    return ModelEntry.model_validate({
-        "id": LOCAL_MODEL_ID,
-        "name": "SmolLM2 135M Instruct (local)",
-        "description": ("A small model that runs on this machine through llama.cpp: free, no vendor key needed. "
-                        "Good for trying the gateway; answers are simple."),
-        "provider": "local",
-        "upstream_model": UPSTREAM_NAME,
-        "base_url": base_url,
-        "context_length": n_ctx,
-        "max_output_tokens": n_ctx,
-        "is_free": True,
-        "supports_tools": True,
-        "first_token_timeout": FIRST_TOKEN_TIMEOUT_SECONDS,
-    }).finish()
+    return ModelEntry.model_validate(
+        {
+            "id": LOCAL_MODEL_ID,
+            "name": "SmolLM2 135M Instruct (local)",
+            "description": (
+                "A small model that runs on this machine through llama.cpp: free, no vendor key needed. "
+                "Good for trying the gateway; answers are simple."
+            ),
+            "provider": "local",
+            "upstream_model": UPSTREAM_NAME,
+            "base_url": base_url,
+            "context_length": n_ctx,
+            "max_output_tokens": n_ctx,
+            "is_free": True,
+            "supports_tools": True,
+            "first_token_timeout": FIRST_TOKEN_TIMEOUT_SECONDS,
+        }
+    ).finish()

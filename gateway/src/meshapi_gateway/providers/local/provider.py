@@ -75,8 +75,9 @@ class LocalProvider(OpenAICompatProvider):
     # A chat is a read of the child's stream: the router's watchdog bounds the whole call.
     applies_call_timeouts = False
 
-    def __init__(self, supervisor: ModelServer, ready_timeout: float = 60.0, n_ctx: int = 8192,
-                 max_concurrent_per_owner: int = 2) -> None:
+    def __init__(
+        self, supervisor: ModelServer, ready_timeout: float = 60.0, n_ctx: int = 8192, max_concurrent_per_owner: int = 2
+    ) -> None:
         self.supervisor = supervisor
         self.ready_timeout = ready_timeout
         self.n_ctx = n_ctx
@@ -136,8 +137,9 @@ class LocalProvider(OpenAICompatProvider):
 
         return await self._when_ready(post)
 
-    async def _generate(self, prep: Prepared, chunks: AsyncIterator[dict[str, Any]],
-                        answer: Answer) -> AsyncIterator[str]:
+    async def _generate(
+        self, prep: Prepared, chunks: AsyncIterator[dict[str, Any]], answer: Answer
+    ) -> AsyncIterator[str]:
         """Text pieces as they come (none for a call); ``answer`` holds the outcome at the end."""
         kind = {"text": "text", "call": "call"}.get(prep.plan.mode)  # "either": decided by the first text
         held: list[str] = []
@@ -175,15 +177,21 @@ class LocalProvider(OpenAICompatProvider):
         if kind == "call":
             answer.calls = tool_answer.parse_calls("".join(held))
             if answer.calls is None:
-                raise UpstreamError("upstream_error", f"The local model did not finish its tool call within "
-                                    f"{prep.payload['max_tokens']} tokens.", status=500)
+                raise UpstreamError(
+                    "upstream_error",
+                    f"The local model did not finish its tool call within {prep.payload['max_tokens']} tokens.",
+                    status=500,
+                )
         elif held:
             answer.text += "".join(held)
             yield "".join(held)
 
     def _usage(self, prep: Prepared, answer: Answer) -> dict[str, int]:
-        return {"prompt_tokens": prep.prompt_tokens, "completion_tokens": answer.tokens,
-                "total_tokens": prep.prompt_tokens + answer.tokens}
+        return {
+            "prompt_tokens": prep.prompt_tokens,
+            "completion_tokens": answer.tokens,
+            "total_tokens": prep.prompt_tokens + answer.tokens,
+        }
 
     # -- the provider interface ------------------------------------------------
     async def chat(self, body: dict[str, Any], target: Target, ctx: CallContext) -> dict[str, Any]:
@@ -193,11 +201,18 @@ class LocalProvider(OpenAICompatProvider):
             answer = Answer()
             async for _ in self._generate(prep, chunks, answer):
                 pass
-        return tool_answer.completion("chatcmpl-" + ulid(), target.upstream_model, answer.text, answer.calls,
-                                      answer.finish, self._usage(prep, answer))
+        return tool_answer.completion(
+            "chatcmpl-" + ulid(),
+            target.upstream_model,
+            answer.text,
+            answer.calls,
+            answer.finish,
+            self._usage(prep, answer),
+        )
 
-    async def open_chat_stream(self, body: dict[str, Any], target: Target,
-                               ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
+    async def open_chat_stream(
+        self, body: dict[str, Any], target: Target, ctx: CallContext
+    ) -> AsyncIterator[dict[str, Any]]:
         hold = self.shares.hold(ctx.owner)
         hold.__enter__()
         try:
@@ -208,8 +223,9 @@ class LocalProvider(OpenAICompatProvider):
             raise
         return self._stream(prep, chunks, target, hold)
 
-    async def _stream(self, prep: Prepared, chunks: AsyncIterator[dict[str, Any]], target: Target,
-                      hold: Any) -> AsyncIterator[dict[str, Any]]:
+    async def _stream(
+        self, prep: Prepared, chunks: AsyncIterator[dict[str, Any]], target: Target, hold: Any
+    ) -> AsyncIterator[dict[str, Any]]:
         completion_id, model = "chatcmpl-" + ulid(), target.upstream_model
         answer = Answer()
         try:
@@ -222,10 +238,16 @@ class LocalProvider(OpenAICompatProvider):
                 for out in tool_answer.call_chunks(completion_id, model, answer.calls):
                     yield out
             else:
-                yield tool_answer.chunk(completion_id, model, {} if not first else {"role": "assistant",
-                                                                                     "content": ""}, answer.finish)
-            yield {"id": completion_id, "object": "chat.completion.chunk", "model": model, "choices": [],
-                   "usage": self._usage(prep, answer)}
+                yield tool_answer.chunk(
+                    completion_id, model, {} if not first else {"role": "assistant", "content": ""}, answer.finish
+                )
+            yield {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "model": model,
+                "choices": [],
+                "usage": self._usage(prep, answer),
+            }
         finally:
             hold.__exit__(None, None, None)
 
@@ -244,10 +266,14 @@ class LocalProvider(OpenAICompatProvider):
 
     async def _count_tokens(self, text: str, ctx: CallContext) -> int:
         try:
-            resp = await ctx.session.post(self.supervisor.url + "/extras/tokenize/count",
-                                          orjson.dumps({"input": text}),
-                                          {"content-type": "application/json", **self.supervisor.auth_headers},
-                                          connect_timeout=10, read_timeout=30, total_timeout=30)
+            resp = await ctx.session.post(
+                self.supervisor.url + "/extras/tokenize/count",
+                orjson.dumps({"input": text}),
+                {"content-type": "application/json", **self.supervisor.auth_headers},
+                connect_timeout=10,
+                read_timeout=30,
+                total_timeout=30,
+            )
             async with resp:
                 if resp.status == 200:
                     return int(orjson.loads(await resp.read())["count"])

@@ -88,8 +88,7 @@ def host_for(settings: Any) -> SharedModelHost | None:
     files = locate(cfg.path)
     if files.gguf is None:
         return None  # each worker logs why, as a single process does
-    spec = LaunchSpec(gguf=files.gguf, model_alias=UPSTREAM_NAME, n_ctx=cfg.n_ctx, threads=cfg.threads,
-                      port=cfg.port)
+    spec = LaunchSpec(gguf=files.gguf, model_alias=UPSTREAM_NAME, n_ctx=cfg.n_ctx, threads=cfg.threads, port=cfg.port)
     return SharedModelHost(spec, settings.data_dir / "local-model.log").start()
 
 

@@ -34,13 +34,15 @@ async def start_local_models(state: "GatewayState") -> Callable[[], Awaitable[No
         await client.start()
         supervisor = client
     else:
-        spec = LaunchSpec(gguf=files.gguf, model_alias=UPSTREAM_NAME, n_ctx=cfg.n_ctx, threads=cfg.threads,
-                          port=cfg.port)
+        spec = LaunchSpec(
+            gguf=files.gguf, model_alias=UPSTREAM_NAME, n_ctx=cfg.n_ctx, threads=cfg.threads, port=cfg.port
+        )
         own = LlamaServerSupervisor(spec, state.http, log_path=state.settings.data_dir / "local-model.log")
         await own.start()
         supervisor = own
-    state.providers.install("local", LocalProvider(supervisor, cfg.ready_timeout, cfg.n_ctx,
-                                                   cfg.max_concurrent_per_owner))
+    state.providers.install(
+        "local", LocalProvider(supervisor, cfg.ready_timeout, cfg.n_ctx, cfg.max_concurrent_per_owner)
+    )
     state.catalog.add(local_model_entry(supervisor.base_url, cfg.n_ctx))
     state.local_model = supervisor
     log.info("local model %s loading from %s at %s", LOCAL_MODEL_ID, files.gguf, supervisor.url)

@@ -52,9 +52,25 @@ class LaunchSpec:
     chat_format: str = "chatml"
 
     def argv(self, port: int) -> list[str]:
-        args = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--host", self.host,
-                "--port", str(port), "--chat_format", self.chat_format, "--n_ctx", str(self.n_ctx),
-                "--model_alias", self.model_alias, "--verbose", "false"]
+        args = [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(self.gguf),
+            "--host",
+            self.host,
+            "--port",
+            str(port),
+            "--chat_format",
+            self.chat_format,
+            "--n_ctx",
+            str(self.n_ctx),
+            "--model_alias",
+            self.model_alias,
+            "--verbose",
+            "false",
+        ]
         if self.threads > 0:
             args += ["--n_threads", str(self.threads), "--n_threads_batch", str(self.threads)]
         return args
@@ -69,8 +85,20 @@ def free_port(host: str) -> int:
 # What the child may inherit from the gateway's environment: enough to run Python and find its
 # libraries. Everything else (the admin token, database URLs, vendor keys) stays with the gateway;
 # the child's settings library would also read any variable named like one of its options.
-_INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "PYTHONPATH", "VIRTUAL_ENV",
-                  "LD_LIBRARY_PATH", "OMP_NUM_THREADS", "SYSTEMROOT")
+_INHERITED_ENV = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TMPDIR",
+    "TZ",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "LD_LIBRARY_PATH",
+    "OMP_NUM_THREADS",
+    "SYSTEMROOT",
+)
 
 
 def child_environment(api_key: str, environ: dict[str, str] | None = None) -> dict[str, str]:
@@ -204,18 +232,27 @@ class LlamaServerSupervisor:
                 if await self._wait_until_answering():
                     self.generation += 1
                     self._ready.set()
-                    log.info("local model ready at %s (pid %s, %.1fs to load)", self.url, self.pid,
-                             time.monotonic() - started)
+                    log.info(
+                        "local model ready at %s (pid %s, %.1fs to load)",
+                        self.url,
+                        self.pid,
+                        time.monotonic() - started,
+                    )
                     # Shielded: cancelling the supervisor (stop) must not cancel the watch on the child.
                     code = await asyncio.shield(self._exited) if self._exited is not None else None
                     self._ready.clear()
                     if self._stopping:
                         return
-                    log.warning("local model server (pid %s) exited with code %s; restarting",
-                                self._proc.pid if self._proc else "?", code)
+                    log.warning(
+                        "local model server (pid %s) exited with code %s; restarting",
+                        self._proc.pid if self._proc else "?",
+                        code,
+                    )
                 else:
-                    log.warning("local model server did not become ready; restarting it (see %s)",
-                                self._log_path or "its output")
+                    log.warning(
+                        "local model server did not become ready; restarting it (see %s)",
+                        self._log_path or "its output",
+                    )
                     await self._terminate()
             except asyncio.CancelledError:
                 raise
@@ -234,8 +271,13 @@ class LlamaServerSupervisor:
             out = open(self._log_path, "ab")  # the child keeps its own copy; ours is closed below
         try:
             self._proc = await asyncio.create_subprocess_exec(
-                *self.spec.argv(self.port), stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
-                env=child_environment(self.api_key), preexec_fn=_die_with_parent)
+                *self.spec.argv(self.port),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                env=child_environment(self.api_key),
+                preexec_fn=_die_with_parent,
+            )
             self._exited = asyncio.create_task(self._proc.wait())
         finally:
             if not isinstance(out, int):
@@ -248,8 +290,7 @@ class LlamaServerSupervisor:
             if exited is None or exited.done():
                 return False
             try:
-                async with await self._http.get(self.url + "/v1/models", timeout=2,
-                                                headers=self.auth_headers) as resp:
+                async with await self._http.get(self.url + "/v1/models", timeout=2, headers=self.auth_headers) as resp:
                     if resp.status == 200:
                         return True
             except TransportError:

