@@ -4,10 +4,12 @@ templates and credits, through the API and the CLI; admin only; never a key in i
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from typing import Any
 
+import jwt
 import pytest
 from gwtest.accounts_support import ADMIN
 from gwtest.harness import Gateway
@@ -99,6 +101,32 @@ def test_the_cli_is_audited_too(agw: Gateway) -> None:
         ("key.create", "@cli"),
     ]
     assert _events(agw, action="credit", target_id="au-cli")[0]["actor"] == "@cli"
+    revoked = subprocess.run(
+        [sys.executable, "-m", "meshapi_gateway", "tokens", "revoke", "--owner", "au-cli", "--note", "left", *url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert revoked.returncode == 0, revoked.stderr
+    revocation = json.loads(revoked.stdout)["id"]
+    event = _events(agw, target_id=revocation)[0]
+    assert (event["action"], event["actor"], event["owner"]) == ("token.revoke", "@cli", "au-cli")
+    assert event["details"]["note"] == "left"
+
+
+def test_token_revocations_are_audited(agw: Gateway) -> None:
+    token = agw.token("au-tok")
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    with agw.client(ADMIN) as c:
+        one = c.post("/v1/admin/tokens/revoke", json={"jti": jti, "note": "leaked"}).json()
+        everyone = c.post("/v1/admin/tokens/revoke", json={"owner": "au-tok", "issued_before": 1_700_000_000}).json()
+    first = _events(agw, target_id=one["id"])
+    assert [(e["action"], e["actor"], e["target_type"]) for e in first] == [("token.revoke", "@admin", "token")]
+    assert first[0]["details"]["jti"] == jti and first[0]["details"]["note"] == "leaked"
+    second = _events(agw, target_id=everyone["id"])[0]
+    assert second["owner"] == "au-tok" and second["details"]["issued_before"] == 1_700_000_000
+    assert token not in str(_events(agw, action="token.revoke"))
 
 
 def test_only_the_admin_reads_the_audit_log(agw: Gateway) -> None:

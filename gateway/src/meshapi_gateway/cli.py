@@ -336,23 +336,25 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
 
 def cmd_tokens_revoke(args: argparse.Namespace) -> int:
     from meshapi_gateway.auth.revocations import revoke
+    from meshapi_gateway.governance import audit
 
     s = _settings(args)
     if (args.jti is None) == (args.owner is None):
         raise ConfigError("name exactly one of --jti and --owner")
-    row = asyncio.run(
-        _with_db(
-            s,
-            lambda session: revoke(
-                session,
-                max_ttl_seconds=s.jwt_max_ttl_seconds,
-                jti=args.jti,
-                owner=args.owner,
-                issued_before=args.issued_before,
-                note=args.note or "",
-            ),
+
+    async def revoke_and_audit(session: Any) -> Any:
+        row = await revoke(
+            session,
+            max_ttl_seconds=s.jwt_max_ttl_seconds,
+            jti=args.jti,
+            owner=args.owner,
+            issued_before=args.issued_before,
+            note=args.note or "",
         )
-    )
+        await audit.record_revocation(session, audit.CLI, row)
+        return row
+
+    row = asyncio.run(_with_db(s, revoke_and_audit))
     data = {
         "id": row.id,
         "jti": row.jti,

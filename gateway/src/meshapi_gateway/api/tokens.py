@@ -1,7 +1,8 @@
 """``POST /v1/admin/tokens/revoke``: the admin revokes a control-plane token, or all of an owner's.
 
 The revocation is stored, applied in this process at once and picked up by the other
-replicas within ``key_cache_refresh_seconds`` (``auth/revocations.py``).
+replicas within ``key_cache_refresh_seconds`` (``auth/revocations.py``). Like every
+control-plane change it is written to the audit log (``token.revoke``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.auth.revocations import revoke
 from meshapi_gateway.errors import GatewayError, field_error
+from meshapi_gateway.governance import audit
 
 # Unix seconds; beyond this a value is a mistake (and would not fit a database integer anyway).
 MAX_UNIX_SECONDS = 2**40
@@ -63,6 +65,7 @@ async def revoke_tokens(request: Request) -> Response:
             issued_before=params.issued_before,
             note=params.note,
         )
+        await audit.record_revocation(session, audit.actor_of(principal), row)
     if state.jwt.revocations is not None:
         state.jwt.revocations.add(row)
     return json_response(

@@ -1,6 +1,6 @@
 """Writing and reading the audit log (``GET /v1/admin/audit``).
 
-Every control-plane change of a key, team, template or balance adds one event, written
+Every control-plane change of a key, team, template, balance or token revocation adds one event, written
 right after the change it describes (the control plane, never a request's hot path).
 Details carry field names and new values, never a key, a token or a secret.
 """
@@ -20,6 +20,7 @@ from meshapi_gateway.store.audit_tables import AuditEvent
 
 if TYPE_CHECKING:
     from meshapi_gateway.auth.principal import Principal
+    from meshapi_gateway.store.token_tables import TokenRevocation
 
 CLI = "@cli"
 # The last event time this process wrote: events of one process are strictly ordered by ``at``.
@@ -62,6 +63,12 @@ async def record(
         )
     )
     await session.commit()
+
+
+async def record_revocation(session: AsyncSession, actor: str, row: TokenRevocation) -> None:
+    """A control-plane token revocation: which token (its id, never the token) or whose tokens."""
+    details = {"jti": row.jti, "issued_before": row.issued_before, "note": row.note or None}
+    await record(session, actor, "token.revoke", "token", row.id, row.owner, details)
 
 
 def event_view(row: AuditEvent) -> dict[str, Any]:
