@@ -16,23 +16,29 @@ Topology (everything on this machine, each part its own process):
 
 What happens, in order:
  1. Keys for several owners (credited accounts), a key limited to ``rate_limit`` requests per
-    minute, and a batch of ``batch_lines`` chat lines are created through nginx.
+    minute, a key whose budget pays for exactly ``budget_calls`` calls of a metered model, and a
+    batch of ``batch_lines`` chat lines are created through nginx.
  2. ``requests`` chat completions (a third streamed) at ``connections`` concurrent clients.
     Every request carries an ``Idempotency-Key``; a failed attempt (connection error, 5xx,
     409, a stream cut before ``[DONE]``) is retried with the same key after a short pause.
  3. At 25 % of the requests, node 1 is killed (SIGKILL); at 40 % it is started again.
     At 55 % node 2 is stopped gracefully (SIGTERM) and started again. At 70 % a burst of
-    twice the rate limit goes to the limited key.
+    twice the rate limit goes to the limited key; at 85 % a flood of three times
+    ``budget_calls`` concurrent calls (a third streamed) goes to the budgeted key.
  4. The batch must complete with every ``custom_id`` answered exactly once.
  5. Redis is stopped for ``redis_outage`` seconds while requests keep coming, then started
     again (empty, as after a crash); every node must become ready again by itself.
 
 What is checked (``Report.problems`` lists every violation):
  * every request got exactly one answer, and the only failed attempts nginx logged were
-   requests in flight on the killed node when it died;
+   requests in flight on the killed node when it died, or written by nginx, while it was dead,
+   on a connection it had kept alive to it (counted apart; nginx never resends a POST);
  * the ledger holds exactly one row per answered request, and its sum equals the sum of the
    ``cost`` values clients were shown, to the cent (exactly, in fact);
  * the limited key was admitted exactly ``rate_limit`` times out of the burst, across nodes;
+ * the budgeted key was admitted exactly ``budget_calls`` times out of its flood (the others
+   402), by more than one node, and the ledger holds exactly ``budget_calls`` bills for it,
+   summing to the budget and to what its clients were shown;
  * the batch: every custom_id exactly once in the output, every item billed exactly once;
  * Redis down: requests are still served (limits fail open), ``/ready`` says not ready,
    and after Redis is back every node is ready and limits hold again, with no restart.
@@ -73,6 +79,13 @@ from gwtest.server_thread import free_port  # noqa: E402
 
 ADMIN = "admin-scale-" + "s" * 32
 MODEL = "scale/lean"
+# The budgeted key's model: only output is priced, and the fake upstream writes exactly
+# max_tokens, so every call costs exactly the worst case its budget reserves (0.001 USD):
+# a budget of N calls admits exactly N, however the calls interleave across nodes.
+METERED = "scale/metered"
+METERED_MAX_TOKENS = 250
+METERED_USD_PER_1M = Decimal(4)
+METERED_CALL_USD = METERED_MAX_TOKENS * METERED_USD_PER_1M / 1_000_000
 RETRYABLE = {409, 500, 502, 503, 504}
 
 
@@ -82,6 +95,7 @@ class Config:
     connections: int = 100
     owners: int = 4
     rate_limit: int = 40
+    budget_calls: int = 30
     batch_lines: int = 300
     redis_outage: float = 10.0
     outage_requests: int = 200
@@ -94,6 +108,7 @@ class Report:
     answered: int = 0
     failed_attempts: int = 0
     failed_on_killed_node_in_flight: int = 0
+    failed_on_killed_node_stale_connection: int = 0
     retried_requests: int = 0
     replayed_answers: int = 0
     seconds: float = 0.0
@@ -103,6 +118,12 @@ class Report:
     seen_usd: str = "0"
     rate_limit_admitted: int = 0
     rate_limit_refused: int = 0
+    budget_admitted: int = 0
+    budget_refused: int = 0
+    budget_refused_by_nodes: int = 0
+    budget_ledger_rows: int = 0
+    budget_ledger_usd: str = "0"
+    budget_seen_usd: str = "0"
     batch_items: int = 0
     redis_down_served: int = 0
     redis_down_failed: int = 0
@@ -124,7 +145,8 @@ worker_processes 1;
 pid {dir}/nginx.pid;
 events {{ worker_connections 4096; }}
 http {{
-    log_format scale '$msec $request_time $status $upstream_addr $upstream_status $request_method $uri';
+    # '|' between fields: the upstream ones list every node tried, separated by ", ".
+    log_format scale '$msec|$request_time|$status|$upstream_addr|$upstream_status|$upstream_bytes_sent|$request_method|$uri';
     access_log {dir}/access.log scale;
     client_body_temp_path {dir}/tmp/body;
     proxy_temp_path {dir}/tmp/proxy;
@@ -217,8 +239,7 @@ class Nginx:
     def log(self) -> list[dict[str, Any]]:
         rows = []
         for line in (self.folder / "access.log").read_text().splitlines():
-            msec, took, status, rest = line.split(" ", 3)
-            upstream, upstream_status, method, uri = rest.rsplit(" ", 3)
+            msec, took, status, upstream, upstream_status, sent, method, uri = line.split("|")
             rows.append(
                 {
                     "end": float(msec),
@@ -226,6 +247,8 @@ class Nginx:
                     "status": int(status),
                     "upstream": upstream,
                     "upstream_status": upstream_status,
+                    # bytes of the request written to the last node tried (0: it refused the connection)
+                    "sent": int(sent.split(",")[-1].strip()) if sent.split(",")[-1].strip().isdigit() else 0,
                     "method": method,
                     "uri": uri,
                 }
@@ -303,7 +326,16 @@ class Cluster:
                     "api_key": "sk-fake",
                     "prompt_usd_per_1m": "1.25",
                     "completion_usd_per_1m": "3.1",
-                }
+                },
+                {
+                    "id": METERED,
+                    "upstream_model": "lean",
+                    "provider": "openai_compat",
+                    "base_url": self.upstream.url,
+                    "api_key": "sk-fake",
+                    "prompt_usd_per_1m": "0",
+                    "completion_usd_per_1m": str(METERED_USD_PER_1M),
+                },
             ],
             # Files live in the database: the nodes share no folder.
             "file_storage": "database",
@@ -421,7 +453,7 @@ def _admin(url: str) -> httpx.Client:
     return httpx.Client(base_url=url, headers={"authorization": f"Bearer {ADMIN}"}, timeout=30)
 
 
-def _setup_keys(url: str, cfg: Config) -> tuple[dict[str, str], str, str]:
+def _setup_keys(url: str, cfg: Config) -> tuple[dict[str, str], str, str, str]:
     keys: dict[str, str] = {}
     with _admin(url) as admin:
         for i in range(cfg.owners):
@@ -436,8 +468,17 @@ def _setup_keys(url: str, cfg: Config) -> tuple[dict[str, str], str, str]:
         r = admin.post("/v1/keys", json={"owner": "scale-batch", "name": "batch"})
         assert r.status_code == 201, r.text
         batch_key = r.json()["key"]
+        # The account holds far more than the budget: the budget, not the balance, is what refuses.
+        assert admin.post("/v1/admin/credits", json={"owner": "scale-budget", "usd": "1000"}).status_code == 200
+        budget = str(cfg.budget_calls * METERED_CALL_USD)
+        r = admin.post(
+            "/v1/keys",
+            json={"owner": "scale-budget", "name": "budgeted", "budget_usd": budget, "budget_period": "total"},
+        )
+        assert r.status_code == 201, r.text
+        budgeted = r.json()["key"]
     time.sleep(1.5)  # every node's key cache has seen the new keys (key_cache_refresh_seconds)
-    return keys, limited, batch_key
+    return keys, limited, batch_key, budgeted
 
 
 def _start_batch(url: str, key: str, lines: int) -> str:
@@ -476,7 +517,30 @@ async def _burst(url: str, key: str, n: int) -> list[int]:
         return list(await asyncio.gather(*(one(i) for i in range(n))))
 
 
-async def _load(cluster: Cluster, cfg: Config, keys: list[str], limited: str, events: dict[str, Any]) -> list[Outcome]:
+async def _budget_flood(url: str, key: str, n: int) -> list[tuple[int, Decimal | None]]:
+    """``n`` concurrent calls of the metered model on the budgeted key: each answer's status and shown cost."""
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+
+        async def one(i: int) -> tuple[int, Decimal | None]:
+            body = {
+                "model": METERED,
+                "stream": i % 3 == 0,
+                "max_tokens": METERED_MAX_TOKENS,
+                "messages": [{"role": "user", "content": "spend " * (i % 5 + 1)}],
+            }
+            r = await client.post("/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"})
+            if r.status_code != 200:
+                return r.status_code, None
+            if r.headers.get("content-type", "").startswith("text/event-stream"):
+                return 200, _stream_cost(r.text)
+            return 200, Decimal(r.json()["cost"])
+
+        return list(await asyncio.gather(*(one(i) for i in range(n))))
+
+
+async def _load(
+    cluster: Cluster, cfg: Config, keys: list[str], limited: str, budgeted: str, events: dict[str, Any]
+) -> list[Outcome]:
     assert cluster.nginx is not None
     url = cluster.nginx.url
     outcomes = [Outcome() for _ in range(cfg.requests)]
@@ -497,7 +561,7 @@ async def _load(cluster: Cluster, cfg: Config, keys: list[str], limited: str, ev
                 done += 1
 
     async def conductor() -> None:
-        steps = [(0.25, "kill"), (0.40, "restart_killed"), (0.55, "stop"), (0.70, "burst")]
+        steps = [(0.25, "kill"), (0.40, "restart_killed"), (0.55, "stop"), (0.70, "burst"), (0.85, "budget")]
         for share, step in steps:
             while done < share * cfg.requests:
                 await asyncio.sleep(0.01)
@@ -516,6 +580,8 @@ async def _load(cluster: Cluster, cfg: Config, keys: list[str], limited: str, ev
                 await asyncio.to_thread(cluster.restart, 1)
             elif step == "burst":
                 events["burst"] = await _burst(url, limited, 2 * cfg.rate_limit)
+            elif step == "budget":
+                events["budget_flood"] = await _budget_flood(url, budgeted, 3 * cfg.budget_calls)
         events["conductor_done"] = True
 
     started = time.monotonic()
@@ -561,11 +627,12 @@ def run(cfg: Config) -> Report:
         cluster.start()
         assert cluster.nginx is not None
         url = cluster.nginx.url
-        owner_keys, limited, batch_key = _setup_keys(url, cfg)
+        owner_keys, limited, batch_key, budgeted = _setup_keys(url, cfg)
         batch_id = _start_batch(url, batch_key, cfg.batch_lines)
         events: dict[str, Any] = {}
-        outcomes = asyncio.run(_load(cluster, cfg, list(owner_keys.values()), limited, events))
+        outcomes = asyncio.run(_load(cluster, cfg, list(owner_keys.values()), limited, budgeted, events))
         _check_load(report, cfg, cluster, outcomes, events, list(owner_keys))
+        _check_budget(report, cfg, cluster, events["budget_flood"])
         _check_batch(report, cfg, cluster, _wait_batch(url, batch_key, batch_id))
         _redis_outage(report, cfg, cluster, list(owner_keys.values())[0], list(owner_keys))
     finally:
@@ -590,7 +657,8 @@ def _check_load(
         f"{[(o.status, o.failures) for o in outcomes if o.status != 200][:5]}",
     )
 
-    # Failed attempts, as nginx saw them: each must have gone to the killed node while it died.
+    # Failed attempts, as nginx saw them: each must have gone to the killed node (while it died, or on a
+    # connection kept alive from before).
     killed = f"127.0.0.1:{cluster.nodes[0].port}"
     failed = [row for row in cluster.nginx.log() if row["uri"] == "/v1/chat/completions" and row["status"] >= 500]
     report.failed_attempts = len(failed)
@@ -602,7 +670,20 @@ def _check_load(
         and row["end"] >= events["kill_at"] - 0.05
     ]
     report.failed_on_killed_node_in_flight = len(in_flight)
-    others = [row for row in failed if row not in in_flight]
+    # After the kill, nginx may still write a request on a connection it kept alive to the dead node,
+    # before it has read that connection's close (on a loaded machine, a few hundred ms). It cannot know
+    # whether the node got the POST, so it answers 502 instead of passing it on; the client retries with
+    # its key. Such a request tried the dead node only: a new connection would have been refused and the
+    # request passed to the next node (a row listing more than one node).
+    stale = [
+        row
+        for row in failed
+        if row not in in_flight
+        and row["upstream"].strip() == killed
+        and events["killed_at"] < row["start"] < events["restart_killed_at"]
+    ]
+    report.failed_on_killed_node_stale_connection = len(stale)
+    others = [row for row in failed if row not in in_flight and row not in stale]
     ports = {f"127.0.0.1:{n.port}": f"node{i + 1}" for i, n in enumerate(cluster.nodes)}
     report.check(
         not others,
@@ -612,6 +693,7 @@ def _check_load(
         f"{cluster.nginx.errors()[-5:]}",
     )
     report.check(len(in_flight) <= cfg.connections + 1, "more failures than requests could be in flight")
+    report.check(len(stale) <= 64, "more failures on kept-alive connections than nginx keeps (keepalive 64)")
     client_failures = sum(len(o.failures) for o in outcomes)
     report.check(
         client_failures <= len(failed) + cfg.connections,
@@ -638,6 +720,36 @@ def _check_load(
     report.check(
         report.rate_limit_admitted == cfg.rate_limit and report.rate_limit_refused == cfg.rate_limit,
         f"rate limit {cfg.rate_limit}/min admitted {report.rate_limit_admitted} of {len(burst)}",
+    )
+
+
+def _check_budget(report: Report, cfg: Config, cluster: Cluster, flood: list[tuple[int, Decimal | None]]) -> None:
+    assert cluster.nginx is not None
+    statuses = [status for status, _ in flood]
+    report.budget_admitted = statuses.count(200)
+    report.budget_refused = statuses.count(402)
+    report.check(
+        report.budget_admitted == cfg.budget_calls and report.budget_refused == 2 * cfg.budget_calls,
+        f"a budget of {cfg.budget_calls} calls admitted {report.budget_admitted} of {len(flood)} "
+        f"and refused {report.budget_refused} (statuses {sorted(set(statuses))})",
+    )
+    # Only the flood is refused with 402: the nodes that refused it show the budget is shared, not per node.
+    refusing = {row["upstream"] for row in cluster.nginx.log() if row["status"] == 402}
+    report.budget_refused_by_nodes = len(refusing)
+    report.check(len(refusing) > 1, f"the budget's refusals came from {len(refusing)} node(s): {refusing}")
+    rows = ledger(cluster.database_url, "scale-budget")
+    deadline = time.monotonic() + 10  # bills are written behind the answers: give the last ones a moment
+    while len(rows) < report.budget_admitted and time.monotonic() < deadline:
+        time.sleep(0.2)
+        rows = ledger(cluster.database_url, "scale-budget")
+    seen = sum((cost for _, cost in flood if cost is not None), Decimal(0))
+    total = sum((Decimal(r.cost_usd) for r in rows), Decimal(0))
+    report.budget_ledger_rows = len(rows)
+    report.budget_ledger_usd, report.budget_seen_usd = str(total), str(seen)
+    report.check(len(rows) == cfg.budget_calls, f"{len(rows)} bills for a budget of {cfg.budget_calls} calls")
+    report.check(
+        total == seen == cfg.budget_calls * METERED_CALL_USD,
+        f"budgeted key: ledger {total} USD, shown {seen} USD, budget {cfg.budget_calls * METERED_CALL_USD} USD",
     )
 
 

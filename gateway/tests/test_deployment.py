@@ -49,6 +49,7 @@ def test_three_nodes_behind_nginx_killed_and_restarted_under_load(tmp_path: Path
         connections=16,
         batch_lines=60,
         rate_limit=20,
+        budget_calls=20,
         redis_outage=10.0,
         outage_requests=60,
         workdir=tmp_path,
@@ -57,7 +58,11 @@ def test_three_nodes_behind_nginx_killed_and_restarted_under_load(tmp_path: Path
     print(json.dumps(report.__dict__, indent=2, default=str))
     assert report.problems == []
     assert report.answered == cfg.requests
-    assert report.failed_attempts == report.failed_on_killed_node_in_flight
+    assert report.failed_attempts == (
+        report.failed_on_killed_node_in_flight + report.failed_on_killed_node_stale_connection
+    )
     assert report.ledger_rows == cfg.requests
     assert report.rate_limit_admitted == cfg.rate_limit
+    # A key budget shared by the nodes: exactly its calls admitted, exactly that many bills.
+    assert report.budget_admitted == cfg.budget_calls and report.budget_ledger_rows == cfg.budget_calls
     assert report.batch_items == cfg.batch_lines
