@@ -76,6 +76,8 @@ def test_every_data_plane_request_leaves_one_record(gateway_factory: Callable[..
     assert first["user_agent"] == "log-test/2" and first["client_address"] == "127.0.0.1"
     assert first["idempotent_replay"] is False and first["cache_status"] is None
     assert by_id[streamed]["streamed"] is True and by_id[streamed]["time_to_first_token_ms"] is not None
+    # A stream that ended well is no error (the frame kept for a shutdown's cut is not the answer).
+    assert by_id[streamed]["status"] == 200 and by_id[streamed]["error_code"] is None
     assert by_id[missing]["status"] == 404 and by_id[missing]["error_code"] == "model_not_found"
     assert by_id[missing]["requested_model"] == "nope/missing" and by_id[missing]["model"] is None
     assert by_id[refused]["status"] == 422 and by_id[refused]["model"] is None

@@ -63,7 +63,7 @@ async def chat_completions(state: "GatewayState", scope: Scope, receive: Receive
                 _frames(stream, include_usage, request_id),
                 headers={**limit_headers, **fallback_headers(stream), **call.cache_headers()},
                 on_finish=lambda _gone: stream.aclose(),
-                interrupted_frames=_interrupted(request_id),
+                interrupted_frames=lambda: _interrupted(request_id),
             )
         else:
             outcome = await cancel_on_disconnect(receive, pipeline.complete(call, body))

@@ -26,13 +26,14 @@ class SSEResponse:
         frames: AsyncIterator[bytes],
         headers: dict[str, str] | None = None,
         on_finish: Callable[[bool], Awaitable[None]] | None = None,
-        interrupted_frames: bytes | None = None,
+        interrupted_frames: bytes | Callable[[], bytes] | None = None,
     ) -> None:
         self.frames = frames
         self.headers = [*SSE_HEADERS, *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items())]
         self.on_finish = on_finish
         # Written when the server cuts the stream (graceful-shutdown deadline), so the client
-        # sees an error frame and never takes the cut for a finished answer.
+        # sees an error frame and never takes the cut for a finished answer. A callable is
+        # called only then (making the frame may record the error on the request).
         self.interrupted_frames = interrupted_frames
         self.client_gone = False
 
@@ -58,11 +59,12 @@ class SSEResponse:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
             if not self.client_gone:
-                if started and self.interrupted_frames:
+                cut = self.interrupted_frames
+                if started and cut:
                     with contextlib.suppress(Exception):
+                        body = cut() if callable(cut) else cut
                         await asyncio.wait_for(
-                            send({"type": "http.response.body", "body": self.interrupted_frames, "more_body": False}),
-                            1.0,
+                            send({"type": "http.response.body", "body": body, "more_body": False}), 1.0
                         )
                 raise
             main.uncancel()
