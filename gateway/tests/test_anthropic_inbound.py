@@ -114,6 +114,7 @@ def gw(
         fake_openai.url,
         models=models,
         anthropic={"model_map": model_map},
+        auto_router={"prefer": ["anthropic/claude-echo"]},
         retry_max_rounds=0,
         breaker_failure_threshold=1000,
     )
@@ -488,6 +489,25 @@ def test_passthrough_keeps_the_body(client: anthropic.Anthropic, anthropic_up: F
         "top_k": 5,
     }
     assert request["headers"]["x-api-key"] == "sk-ant-test"
+
+
+def test_auto_choosing_an_anthropic_model_passes_the_body_through(
+    client: anthropic.Anthropic, anthropic_up: FakeUpstream
+) -> None:
+    messages: list[Any] = [
+        {"role": "user", "content": [{"type": "text", "text": "Hi", "cache_control": {"type": "ephemeral"}}]}
+    ]
+    raw = client.messages.with_raw_response.create(
+        model="auto", max_tokens=30, system=CLAUDE_CODE_SYSTEM, messages=messages
+    )
+    assert raw.headers["x-resolved-model-id"] == "anthropic/claude-echo"
+    assert raw.parse().content[0].text == "echo: Hi"
+    assert anthropic_up.recorder.last()["body"] == {
+        "model": "claude-echo",
+        "max_tokens": 30,
+        "system": CLAUDE_CODE_SYSTEM,
+        "messages": messages,
+    }
 
 
 def test_passthrough_thinking_signature_round_trip(client: anthropic.Anthropic, anthropic_up: FakeUpstream) -> None:

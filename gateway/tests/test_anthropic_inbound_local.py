@@ -7,9 +7,11 @@ inputs against their schema and token counts, never the words.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterator
 
 import anthropic
+import httpx
 import pytest
 
 from gwtest.harness import FakeUpstream, Gateway, start_gateway
@@ -42,7 +44,9 @@ def gw(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeUpstream) -> I
         tmp_path_factory.mktemp("gw-messages-local"),
         fake_openai.url,
         local_model={"enabled": True},
-        anthropic={"model_map": {"claude-*": MODEL}},
+        # The catch-all maps every other name elsewhere: ``auto`` is still the auto router's.
+        anthropic={"model_map": {"claude-*": MODEL, "*": "fake/echo"}},
+        auto_router={"models": [MODEL]},  # only the local model: auto routes to it
     )
     yield g
     g.server.stop()
@@ -139,6 +143,30 @@ def test_tool_result_round_trip(client: anthropic.Anthropic) -> None:
     )
     assert second.stop_reason in ("end_turn", "max_tokens")
     assert [b.type for b in second.content] == ["text"] and second.content[0].text.strip()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_auto_names_the_local_model_that_served_and_bills_it(gw: Gateway, stream: bool) -> None:
+    key = gw.create_key("auto-messages")
+    c = anthropic.Anthropic(base_url=gw.url, api_key=key, max_retries=0, timeout=180)
+    request: dict[str, Any] = {"model": "auto", "max_tokens": 16, "messages": [{"role": "user", "content": "Hi."}]}
+    if stream:
+        with c.messages.with_streaming_response.create(stream=True, **request) as raw:
+            frames = [line for line in raw.iter_lines() if line.startswith("data:")]
+            headers = raw.headers
+        started = json.loads(frames[0][len("data:") :])
+        assert started["type"] == "message_start" and started["message"]["model"] == MODEL
+    else:
+        raw_answer = c.messages.with_raw_response.create(**request)
+        headers = raw_answer.headers
+        assert raw_answer.parse().model == MODEL
+    assert headers["x-resolved-model-id"] == MODEL
+    request_id = headers["request-id"]
+    with httpx.Client(base_url=gw.url, headers={"authorization": f"Bearer {key}"}, timeout=30) as http:
+        billed = http.get("/v1/usage", params={"request_id": request_id}).json()["data"]
+        logged = http.get(f"/v1/logs/{request_id}").json()
+    assert [row["model"] for row in billed] == [MODEL]
+    assert logged["model"] == MODEL and logged["endpoint"] == "/v1/messages" and logged["status"] == 200
 
 
 def test_count_tokens_matches_the_answers_input_tokens(client: anthropic.Anthropic) -> None:

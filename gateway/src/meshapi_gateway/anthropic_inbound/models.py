@@ -2,7 +2,7 @@
 
 Claude Code asks for names such as ``claude-sonnet-4-5`` or ``claude-3-5-haiku-20241022``;
 the operator's ``[anthropic] model_map`` sends them to catalog models (docs/anthropic.md).
-Order: an exact name in the map, a catalog id as sent, the map's patterns in the order
+Order: an exact name in the map, ``auto`` (the auto router's), a catalog id as sent, the map's patterns in the order
 written, an Anthropic catalog entry whose upstream name is the name sent; else the name
 as sent (which then answers ``not_found_error``).
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
+
+from meshapi_gateway.routing.auto import is_auto
 
 if TYPE_CHECKING:
     from meshapi_gateway.catalog import Catalog
@@ -24,6 +26,8 @@ def resolve_model(name: str, model_map: dict[str, str], catalog: "Catalog") -> s
     mapped = model_map.get(name)
     if mapped is not None and not is_pattern(name):
         return mapped
+    if is_auto(name):
+        return name  # the auto router chooses; a catch-all pattern must not take it
     if catalog.get(name) is not None:
         return name
     for pattern, target in model_map.items():

@@ -64,9 +64,22 @@ def resolve_entry(state: "GatewayState", body: dict[str, Any]) -> "ModelEntry | 
     return state.router.resolve(model_id)
 
 
+def _auto_choice(state: "GatewayState", principal: "Principal", body: dict[str, Any]) -> str:
+    """The concrete model ``auto`` stands for, chosen on what the request needs as chat would choose.
+
+    ``thinking`` is asked for, not required: it does not narrow the choice, and the chosen model
+    reasons when it can (otherwise the answer says that thinking was ignored).
+    """
+    chat, _ = to_chat(body, "auto")
+    return str(auto_select.resolve(state, principal, chat)["model"])
+
+
 async def plan(state: "GatewayState", principal: "Principal", body: dict[str, Any], request_id: str) -> Plan:
     model_id = resolve_model(check_common(body), state.settings.anthropic.model_map, state.catalog)
-    entries = [] if is_auto(model_id) else state.router.candidates(model_id)
+    if is_auto(model_id):
+        # Chosen first, so a model Anthropic serves still takes the native path.
+        model_id = _auto_choice(state, principal, body)
+    entries = state.router.candidates(model_id)
     native = passthrough.native_candidates(entries)
     if native is not None:
         max_tokens = body.get("max_tokens")
@@ -75,12 +88,11 @@ async def plan(state: "GatewayState", principal: "Principal", body: dict[str, An
         return Plan(model_id, native=native)
     can_reason = bool(entries) and entries[0].supports_thinking
     chat, notes = to_chat(body, model_id, can_reason=can_reason)
-    chat = auto_select.resolve(state, principal, chat)
-    entry = state.catalog.get(str(chat["model"]))
+    entry = state.catalog.get(model_id)
     window_limited, prompt = (
         await fit_max_tokens(state, entry, chat, request_id) if entry is not None else (False, None)
     )
-    return Plan(str(chat["model"]), chat=chat, notes=notes, window_limited=window_limited, prompt_tokens=prompt)
+    return Plan(model_id, chat=chat, notes=notes, window_limited=window_limited, prompt_tokens=prompt)
 
 
 def _headers(target: Any, attempted: Any, notes: list[str], extra: dict[str, str] | None = None) -> dict[str, str]:
