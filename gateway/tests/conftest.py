@@ -90,3 +90,11 @@ def redis_server() -> Iterator[RedisServer]:
 def redis_url(redis_server: RedisServer) -> str:
     """A Redis URL (an unused logical database) for one test."""
     return redis_server.new_database()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Each phase's report kept on the test item, so a fixture can tell that its test failed (browser screenshots)."""
+    outcome: Any = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)

@@ -137,6 +137,8 @@ def quickstart_banner(settings: Settings, key: str, token: str) -> str:
     model, model_line = _quickstart_model(settings)
     shown_model = model or "MODEL-ID"
     python, where = _python_command()
+    # The token rides in the fragment, which a browser never sends to the server (docs/console.md).
+    console = f"  Web console (signs you in):   {url}/ui/#token={token}\n" if settings.console else ""
     # The snippet is printed flush left so that it can be pasted into a shell as it is.
     return f"""
   meshapi-gateway {__version__} is starting on {url}
@@ -144,7 +146,7 @@ def quickstart_banner(settings: Settings, key: str, token: str) -> str:
   Data-plane key (shown once):  {key}
   Control-plane token (24 h):   {token}
   Model for the examples:       {model_line}
-
+{console}
   Try it from another terminal{where}, with the SDK:
 
 {python} - <<'PY'

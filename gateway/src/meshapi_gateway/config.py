@@ -272,6 +272,8 @@ class Settings(BaseModel):
     batch_poll_seconds: float = Field(1.0, gt=0)
     batch_max_attempts: int = Field(3, ge=1)
     batch_allow_short_windows: bool = False  # accept windows like "30s" (tests); otherwise only "24h"
+    # The web console at /ui (docs/console.md); false serves no page there (404).
+    console: bool = True
 
     @field_validator("compare_judge_fallbacks", mode="before")
     @classmethod

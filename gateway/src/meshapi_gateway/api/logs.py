@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,6 +18,7 @@ from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.api.usage import _limit, parse_time_ms
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.errors import GatewayError, field_error
+from meshapi_gateway.observability.log_stats import MAX_BUCKETS, request_stats
 from meshapi_gateway.observability.log_store import LogFilter, find_log, list_logs, log_view
 
 FLUSH_WAIT_SECONDS = 5.0
@@ -24,6 +26,12 @@ FLUSH_WAIT_SECONDS = 5.0
 EXTRA_PATHS.update(
     {
         "/v1/logs": {"get": _op("Request log records, newest first, with filters and a cursor")},
+        "/v1/stats": {
+            "get": _op(
+                "Requests, errors, tokens, cost and p50/p99 latency from the request log, per time bucket "
+                "(bucket=hour|day) and per model, over since..until (default: the last 24 hours)"
+            )
+        },
         "/v1/logs/{request_id}": {
             "get": {
                 **_op("One request's log record with its attempts and bodies"),
@@ -70,10 +78,9 @@ def _float(raw: str | None, name: str) -> float | None:
     return value
 
 
-async def list_request_logs(request: Request) -> Response:
-    owner = await _scope(request)
+def _filter(request: Request, owner: str | None) -> LogFilter:
     q = request.query_params
-    flt = LogFilter(
+    return LogFilter(
         owner=owner,
         since_ms=parse_time_ms(q.get("since"), "since"),
         until_ms=parse_time_ms(q.get("until"), "until"),
@@ -84,6 +91,12 @@ async def list_request_logs(request: Request) -> Response:
         error_code=q.get("error_code") or None,
         min_duration_ms=_float(q.get("min_duration_ms"), "min_duration_ms"),
     )
+
+
+async def list_request_logs(request: Request) -> Response:
+    owner = await _scope(request)
+    q = request.query_params
+    flt = _filter(request, owner)
     limit = _limit(q.get("limit"))
     await _flush(request)
     async with gw(request).sessions() as session:
@@ -102,3 +115,26 @@ async def get_request_log(request: Request) -> Response:
     if row is None:
         raise GatewayError("not_found", f"No request log record for '{request_id[:128]}'.")
     return json_response(log_view(row, detail=True))
+
+
+BUCKETS = {"hour": 3600_000, "day": 86400_000}
+DEFAULT_RANGE_MS = 86400_000
+
+
+async def request_stats_view(request: Request) -> Response:
+    owner = await _scope(request)
+    q = request.query_params
+    flt = _filter(request, owner)
+    until_ms = flt.until_ms if flt.until_ms is not None else int(time.time() * 1000) + 1
+    since_ms = flt.since_ms if flt.since_ms is not None else until_ms - DEFAULT_RANGE_MS
+    bucket = q.get("bucket") or ("hour" if until_ms - since_ms <= 2 * 86400_000 else "day")
+    if bucket not in BUCKETS:
+        raise field_error("bucket", "must be 'hour' or 'day'", value=bucket[:50])
+    if since_ms >= until_ms:
+        raise field_error("since", "must be before until", value=q.get("since") or "")
+    if (until_ms - since_ms) // BUCKETS[bucket] >= MAX_BUCKETS:
+        raise field_error("bucket", f"the range holds more than {MAX_BUCKETS} buckets: use 'day' or a shorter range")
+    await _flush(request)
+    async with gw(request).sessions() as session:
+        stats = await request_stats(session, flt, since_ms, until_ms, BUCKETS[bucket])
+    return json_response(stats)

@@ -129,6 +129,7 @@ def routes() -> list[BaseRoute]:
         Route("/v1/usage/events", usage.usage_events, methods=["POST"]),
         Route("/v1/logs", logs.list_request_logs, methods=["GET"]),
         Route("/v1/logs/{request_id}", logs.get_request_log, methods=["GET"]),
+        Route("/v1/stats", logs.request_stats_view, methods=["GET"]),
         Route("/v1/admin/credits", accounts.credit, methods=["POST"]),
         Route("/v1/admin/accounts/{owner}", accounts.account, methods=["GET"]),
         Route("/v1/admin/tokens/revoke", tokens.revoke_tokens, methods=["POST"]),
@@ -142,4 +143,8 @@ def routes() -> list[BaseRoute]:
         Route("/v1/templates/{template_id}/versions/{version}", templates.get_version, methods=["GET"]),
         Route("/v1/templates/{template_id}/versions/{version}/activate", templates.activate_version, methods=["POST"]),
     ]
+    # --- the web console (static files; every action it takes is one of the routes above) ---
+    from meshapi_gateway.api.console import console_routes
+
+    table += console_routes()
     return _one_route_per_path(table)

@@ -86,7 +86,7 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
         raise field_error("cursor", "not a cursor this endpoint returned", value=cursor) from None
 
 
-def _conditions(f: LogFilter) -> list[Any]:
+def log_conditions(f: LogFilter) -> list[Any]:
     out: list[Any] = []
     if f.owner is not None:
         out.append(RequestLog.owner == f.owner)
@@ -112,7 +112,7 @@ def _conditions(f: LogFilter) -> list[Any]:
 async def list_logs(
     session: AsyncSession, f: LogFilter, limit: int, cursor: str | None
 ) -> tuple[list[RequestLog], str | None]:
-    conditions = _conditions(f)
+    conditions = log_conditions(f)
     if cursor:
         ms, row_id = decode_cursor(cursor)
         conditions.append(or_(RequestLog.created_ms < ms, and_(RequestLog.created_ms == ms, RequestLog.id < row_id)))
