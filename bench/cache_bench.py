@@ -66,7 +66,30 @@ def exact_hit(n: int) -> dict[str, float]:
     return {"p50_ms": _p(times, 0.5) * 1000, "p99_ms": _p(times, 0.99) * 1000}
 
 
-def semantic_lookup(n: int) -> dict[str, float]:
+def _lookups(encoder: Any, index: Any, prompts: list[str], int8: bool) -> dict[str, float]:
+    """Embed each prompt and search the index, as the gateway's semantic cache does; wall and CPU time."""
+    encoder.encode(prompts[:2], int8=int8)  # warm (builds the runtime's session)
+    embed, total, cpu = [], [], []
+    for text in prompts:
+        c = time.process_time()
+        t = time.perf_counter()
+        q = encoder.encode([text], int8=int8)[0]
+        e = time.perf_counter()
+        index.nearest("owner\0model", q)
+        total.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+        embed.append(e - t)
+    return {
+        "p50_ms": _p(total, 0.5) * 1000,
+        "p99_ms": _p(total, 0.99) * 1000,
+        "cpu_p50_ms": _p(cpu, 0.5) * 1000,
+        "embed_p50_ms": statistics.median(embed) * 1000,
+        "search_p50_ms": (statistics.median(total) - statistics.median(embed)) * 1000,
+    }
+
+
+def semantic_lookup(n: int) -> dict[str, Any]:
+    """A lookup on a 10,000-prompt index: the default int8 graph, and the exact float32 one for comparison."""
     import numpy as np
 
     from meshapi_gateway.cache.semantic import SemanticIndex
@@ -85,21 +108,11 @@ def semantic_lookup(n: int) -> dict[str, float]:
     for i in range(INDEX_SIZE):
         index.add("owner\0model", f"k{i}", vectors[i], far)
     prompts = [f"What is the capital of country number {i}, and why?" for i in range(n)]
-    encoder.encode(prompts[:2])  # warm
-    embed, total = [], []
-    for text in prompts:
-        t = time.perf_counter()
-        q = encoder.encode([text])[0]
-        e = time.perf_counter()
-        index.nearest("owner\0model", q)
-        total.append(time.perf_counter() - t)
-        embed.append(e - t)
     return {
         "entries": INDEX_SIZE,
-        "p50_ms": _p(total, 0.5) * 1000,
-        "p99_ms": _p(total, 0.99) * 1000,
-        "embed_p50_ms": statistics.median(embed) * 1000,
-        "search_p50_ms": (statistics.median(total) - statistics.median(embed)) * 1000,
+        "runtime": "onnxruntime" if encoder._onnx else "numpy",
+        "int8": _lookups(encoder, index, prompts, True),
+        "float32": _lookups(encoder, index, prompts, False),
     }
 
 
@@ -109,16 +122,22 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 def render(result: dict[str, Any]) -> str:
     hit, sem = result["exact_hit"], result["semantic"]
+    q, f = sem["int8"], sem["float32"]
     return "\n".join(
         [
             "### Response cache (in-process)",
             "",
-            "| measure | p50 | p99 | goal |",
-            "|---|---|---|---|",
-            f"| exact hit: key, memory read, replay | {hit['p50_ms']:.3f} ms | {hit['p99_ms']:.3f} ms | ≤ 0.3 ms added |",
-            f"| semantic lookup, {sem['entries']:,} entries, embedding included | {sem['p50_ms']:.2f} ms "
-            f"| {sem['p99_ms']:.2f} ms | ≤ 5 ms p50 |",
-            f"| of which the embedding / the search | {sem['embed_p50_ms']:.2f} / {sem['search_p50_ms']:.2f} ms | | |",
+            "| measure | p50 | p99 | CPU p50 | goal |",
+            "|---|---|---|---|---|",
+            f"| exact hit: key, memory read, replay | {hit['p50_ms']:.3f} ms | {hit['p99_ms']:.3f} ms "
+            "| | ≤ 0.3 ms added |",
+            f"| semantic lookup, {sem['entries']:,} entries, embedding included (int8, the default) "
+            f"| {q['p50_ms']:.2f} ms | {q['p99_ms']:.2f} ms | {q['cpu_p50_ms']:.2f} ms | ≤ 5 ms p50 |",
+            f"| of which the embedding / the search | {q['embed_p50_ms']:.2f} / {q['search_p50_ms']:.2f} ms | | | |",
+            f"| the same with the exact float32 graph | {f['p50_ms']:.2f} ms | {f['p99_ms']:.2f} ms "
+            f"| {f['cpu_p50_ms']:.2f} ms | |",
+            "",
+            f"Embedding runtime: {sem['runtime']}.",
         ]
     )
 

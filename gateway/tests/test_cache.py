@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 import httpx
+import pytest
 
 from gwtest.harness import Gateway
 
@@ -207,6 +208,32 @@ def test_semantic_paraphrase_hits_and_survives_restart(
     again = gateway_factory(data_dir=str(tmp_path), redis_url=redis_url)
     after = _post(again, key, _body("What's the capital of France?", cache=asked))
     assert after.headers["x-meshapi-cache"] == "hit"
+
+
+@pytest.mark.parametrize("int8", [True, False])
+def test_semantic_similarity_comes_from_the_configured_graph(
+    gateway_factory: Callable[..., Gateway], fake_openai: Any, int8: bool
+) -> None:
+    from meshapi_gateway.providers.local_embeddings.bert import MiniLMEncoder
+    from meshapi_gateway.providers.local_embeddings.model_files import runtime_available, shipped_model_dir
+
+    folder = shipped_model_dir()
+    if folder is None or not runtime_available():
+        pytest.skip("the local embeddings model is not installed")
+    pytest.importorskip("onnxruntime")
+    said, paraphrase = "What is the capital city of France?", "What's the capital of France?"
+    encoder = MiniLMEncoder(folder)
+    exact = float(encoder.encode([said])[0] @ encoder.encode([paraphrase])[0])
+    quantized = float(encoder.encode([said], int8=True)[0] @ encoder.encode([paraphrase], int8=True)[0])
+    assert abs(exact - quantized) > 0.002  # the header tells the two graphs apart
+    gw = gateway_factory(cache={"semantic_int8": int8})
+    key = gw.create_key("cache-graph")
+    asked = {"semantic": True}
+    assert _post(gw, key, _body(said, cache=asked)).headers["x-meshapi-cache"] == "miss"
+    para = _post(gw, key, _body(paraphrase, cache=asked))
+    assert para.headers["x-meshapi-cache"] == "hit", para.headers
+    want = quantized if int8 else exact
+    assert abs(float(para.headers["x-meshapi-cache-similarity"]) - want) < 0.001
 
 
 def test_embeddings_and_responses_are_cached(gateway_factory: Callable[..., Gateway], fake_openai: Any) -> None:

@@ -83,6 +83,41 @@ def test_local_vectors_match_sentence_transformers(sdk: MeshAPI) -> None:
     assert result.usage.prompt_tokens == sum(REFERENCE["token_counts"]) == result.usage.total_tokens
 
 
+@pytest.fixture(scope="module")
+def encoder() -> Any:
+    from meshapi_gateway.providers.local_embeddings.bert import MiniLMEncoder
+
+    folder = shipped_model_dir()
+    assert folder is not None
+    return MiniLMEncoder(folder)
+
+
+@needs_local
+def test_numpy_runtime_still_matches_sentence_transformers() -> None:
+    # What answers where onnxruntime is not installed.
+    from meshapi_gateway.providers.local_embeddings.bert import MiniLMEncoder
+
+    folder = shipped_model_dir()
+    assert folder is not None
+    vectors = MiniLMEncoder(folder, runtime="numpy").encode(REFERENCE["sentences"])
+    for got, want in zip(vectors, REFERENCE["vectors"]):
+        assert cosine(got.tolist(), want) >= 0.999
+
+
+@needs_local
+def test_int8_graph_stays_close_and_embeds_a_text_the_same_whatever_its_neighbours(encoder: Any) -> None:
+    pytest.importorskip("onnxruntime")
+    sentences = REFERENCE["sentences"]
+    quantized = encoder.encode(sentences, int8=True)
+    for got, want in zip(quantized, REFERENCE["vectors"]):
+        assert cosine(got.tolist(), want) >= 0.98
+    # Not the float32 vectors under another name.
+    assert cosine(quantized[1].tolist(), REFERENCE["vectors"][1]) < 0.9999
+    # Each text is its own pass: a repeated prompt gets the same vector, so the cache sees similarity 1.
+    alone = encoder.encode([sentences[1]], int8=True)[0]
+    assert alone.tolist() == quantized[1].tolist()
+
+
 @needs_local
 def test_local_with_openai_client_base64_default(oai: openai.OpenAI) -> None:
     # The openai client asks for base64 by default and decodes it itself.

@@ -163,6 +163,8 @@ class CacheSettings(BaseModel):
     # What a hit costs, as a fraction of the answer's price (0: free).
     hit_cost_fraction: Decimal = Field(Decimal(0), ge=0, le=1)
     semantic_model: str = "local/all-minilm-l6-v2"
+    # The local model's int8 graph for the semantic cache: a third of the CPU, similarities within ~0.03 of exact.
+    semantic_int8: bool = True
     semantic_threshold: float = Field(0.9, gt=0, le=1)
     semantic_max_entries: int = Field(100_000, ge=1)
     # Defaults by key id and by catalog model id (a key's win over a model's).

@@ -110,5 +110,12 @@ class LocalEmbeddingsProvider(Provider):
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
 
+    async def embed_prompt(self, text: str, int8: bool) -> Any:
+        """One unit vector, for the semantic cache: no request body, no JSON floats, one hop to the worker."""
+        encoder = await self.encoder()
+        loop = asyncio.get_running_loop()
+        vectors = await loop.run_in_executor(self._executor, encoder.encode, [text], int8)
+        return vectors[0]
+
     async def aclose(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
