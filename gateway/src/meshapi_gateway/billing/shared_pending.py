@@ -21,10 +21,10 @@ import time
 from collections import defaultdict, deque
 from decimal import Decimal
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from meshapi_gateway.billing.book import ZERO, BalanceBook
+from meshapi_gateway.shared_redis import open_redis
 
 log = logging.getLogger("meshapi_gateway.billing")
 
@@ -39,7 +39,7 @@ def _key(owner: str) -> str:
 
 class SharedPending:
     def __init__(self, url: str, book: BalanceBook, hold_seconds: float) -> None:
-        self._redis = aioredis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self._redis = open_redis(url)
         self._replica = secrets.token_hex(8)
         self._book = book
         self._hold = hold_seconds

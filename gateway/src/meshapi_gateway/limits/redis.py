@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 import secrets
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.limits.base import Limiter
 from meshapi_gateway.limits.current import remember
 from meshapi_gateway.limits.verdict import Verdict, Window, raise_if_blocked
+from meshapi_gateway.shared_redis import open_redis
 
 log = logging.getLogger("meshapi_gateway.limits")
 
@@ -111,7 +111,7 @@ def _keys(key_id: str) -> list[str]:
 
 class RedisLimiter(Limiter):
     def __init__(self, url: str) -> None:
-        self._redis = aioredis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self._redis = open_redis(url)
         self._check = self._redis.register_script(CHECK)
         self._add = self._redis.register_script(ADD_TOKENS)
 
