@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from scripted_server import Recorded, Reply, empty_reply, json_reply, raw_reply, sse_frames, sse_reply
 
@@ -192,4 +192,42 @@ def handle(req: Recorded) -> Reply:
         if req.method == "PATCH":
             return json_reply(200, {**TEMPLATE, **body})
         return json_reply(200, TEMPLATE)
+    governance = _governance(req, path, body)
+    if governance is not None:
+        return governance
     return json_reply(404, {"error": {"code": "not_found", "message": path}})
+
+
+KEY = {
+    "id": "key_1",
+    "object": "api_key",
+    "owner": "acme-bob",
+    "name": "nightly",
+    "prefix": "rsk_abcd",
+    "suspended": False,
+}
+TEAM = {"id": "team_1", "object": "team", "name": "acme", "members": {"acme-ann": "admin"}}
+
+
+def _governance(req: Recorded, path: str, body: Dict[str, Any]) -> Optional[Reply]:
+    """Keys, teams, usage and balance, as the gateway's control plane answers them."""
+    if path == "/v1/keys":
+        if req.method == "POST":
+            return json_reply(201, {**KEY, **body, "key": "rsk_new"})
+        return json_reply(200, {"object": "list", "data": [KEY]})
+    if path.startswith("/v1/keys/"):
+        if req.method == "DELETE":
+            return empty_reply(204)
+        if path.endswith(("/suspend", "/resume")):
+            return json_reply(200, {**KEY, "suspended": path.endswith("/suspend")})
+        return json_reply(200, {**KEY, **body, "spend_usd": "0.25"})
+    if path == "/v1/teams" and req.method == "POST":
+        return json_reply(201, {**TEAM, **body})
+    if path == "/v1/usage":
+        if "group_by=" in req.query:
+            group = {"model": "openai/gpt-4o-mini", "requests": 2, "cost_usd": "0.5"}
+            return json_reply(200, {"object": "list", "group_by": "model", "data": [group], "total_count": 2})
+        return json_reply(200, {"object": "list", "data": [], "has_more": False, "total_count": 0})
+    if path == "/v1/balance":
+        return json_reply(200, {"object": "balance", "owner": "acme-bob", "available_usd": "9.5"})
+    return None

@@ -31,6 +31,9 @@ def test_readme_examples_run(server: ScriptedServer, capsys: pytest.CaptureFixtu
     ns: Dict[str, Any] = {
         "supabase_session_jwt": "eyJ.fake.jwt",
         "template_id": "8f7c",
+        "owner_jwt": "eyJ.fake.jwt",
+        "admin_token": "admin-token",
+        "team_id": "team_1",
         "params": meshapi.ChatCompletionParams(
             model="openai/gpt-4o-mini", messages=[meshapi.ChatMessage(role="user", content="hi")]
         ),
@@ -73,5 +76,12 @@ def test_readme_examples_run(server: ScriptedServer, capsys: pytest.CaptureFixtu
         ("GET", "/v1/templates/8f7c"),
         ("PATCH", "/v1/templates/8f7c"),
         ("DELETE", "/v1/templates/8f7c"),
+        ("POST", "/v1/keys"),
+        ("PATCH", "/v1/keys/key_1"),
+        ("POST", "/v1/keys/key_1/suspend"),
+        ("DELETE", "/v1/keys/key_1"),
+        ("POST", "/v1/teams"),
+        ("GET", "/v1/usage"),
+        ("GET", "/v1/balance"),
     ]:
         assert expected in paths

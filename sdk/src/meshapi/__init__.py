@@ -119,6 +119,10 @@ if TYPE_CHECKING:
     from .types.files import BatchRequestItem as BatchRequestItem
     from .types.files import FileObject as FileObject
     from .types.files import UploadBatchFileParams as UploadBatchFileParams
+    from .types.keys import APIKey as APIKey
+    from .types.keys import APIKeyList as APIKeyList
+    from .types.keys import BudgetPeriod as BudgetPeriod
+    from .types.keys import CreatedAPIKey as CreatedAPIKey
     from .types.logs import RequestLog as RequestLog
     from .types.logs import RequestLogAttempt as RequestLogAttempt
     from .types.logs import RequestLogList as RequestLogList
@@ -135,10 +139,20 @@ if TYPE_CHECKING:
     from .types.router import RouterSelection as RouterSelection
     from .types.router import RouterSelectParams as RouterSelectParams
     from .types.shared import Usage as Usage
+    from .types.teams import Team as Team
+    from .types.teams import TeamList as TeamList
+    from .types.teams import TeamRole as TeamRole
     from .types.templates import CreateTemplateParams as CreateTemplateParams
     from .types.templates import TemplateMessage as TemplateMessage
     from .types.templates import TemplateSummary as TemplateSummary
     from .types.templates import UpdateTemplateParams as UpdateTemplateParams
+    from .types.usage import Balance as Balance
+    from .types.usage import UsageEvent as UsageEvent
+    from .types.usage import UsageEvents as UsageEvents
+    from .types.usage import UsageGroup as UsageGroup
+    from .types.usage import UsageGroupBy as UsageGroupBy
+    from .types.usage import UsageGroups as UsageGroups
+    from .types.usage import UsageList as UsageList
     from .types.web import WebSearchParams as WebSearchParams
     from .types.web import WebSearchResponse as WebSearchResponse
     from .types.web import WebSearchResult as WebSearchResult

@@ -18,16 +18,20 @@ from ._config import Settings, resolve_config
 
 if TYPE_CHECKING:
     from ._config_model import MeshAPIConfig
+    from .resources.balance import AsyncBalance, Balance
     from .resources.batches import AsyncBatches, Batches
     from .resources.chat import AsyncChat, Chat
     from .resources.compare import AsyncCompare, Compare
     from .resources.embeddings import AsyncEmbeddings, Embeddings
     from .resources.files import AsyncFiles, Files
+    from .resources.keys import AsyncKeys, Keys
     from .resources.logs import AsyncLogs, Logs
     from .resources.models import AsyncModels, Models
     from .resources.responses import AsyncResponses, Responses
     from .resources.router import AsyncRouter, Router
+    from .resources.teams import AsyncTeams, Teams
     from .resources.templates import AsyncTemplates, Templates
+    from .resources.usage import AsyncUsage, Usage
     from .resources.web import AsyncWeb, Web
 
 __all__ = ["AsyncMeshAPI", "MeshAPI"]
@@ -121,6 +125,10 @@ class MeshAPI(_ClientBase):
     router: _Resource[Router] = _Resource(".resources.router", "Router")
     web: _Resource[Web] = _Resource(".resources.web", "Web")
     logs: _Resource[Logs] = _Resource(".resources.logs", "Logs")
+    keys: _Resource[Keys] = _Resource(".resources.keys", "Keys")
+    teams: _Resource[Teams] = _Resource(".resources.teams", "Teams")
+    usage: _Resource[Usage] = _Resource(".resources.usage", "Usage")
+    balance: _Resource[Balance] = _Resource(".resources.balance", "Balance")
 
     def __init__(
         self,
@@ -166,6 +174,10 @@ class AsyncMeshAPI(_ClientBase):
     router: _Resource[AsyncRouter] = _Resource(".resources.router", "AsyncRouter")
     web: _Resource[AsyncWeb] = _Resource(".resources.web", "AsyncWeb")
     logs: _Resource[AsyncLogs] = _Resource(".resources.logs", "AsyncLogs")
+    keys: _Resource[AsyncKeys] = _Resource(".resources.keys", "AsyncKeys")
+    teams: _Resource[AsyncTeams] = _Resource(".resources.teams", "AsyncTeams")
+    usage: _Resource[AsyncUsage] = _Resource(".resources.usage", "AsyncUsage")
+    balance: _Resource[AsyncBalance] = _Resource(".resources.balance", "AsyncBalance")
 
     def __init__(
         self,

@@ -50,6 +50,9 @@ _SUBMODULES = {
     ".router": ["RouterSelectParams", "AutoRouterMeta", "RouterCandidate", "RouterSelection"],
     ".web": ["WebSearchParams", "WebSearchResult", "WebSearchResponse"],
     ".logs": ["RequestLog", "RequestLogAttempt", "RequestLogList", "RequestLogUsage"],
+    ".keys": ["APIKey", "APIKeyList", "BudgetPeriod", "CreatedAPIKey"],
+    ".teams": ["Team", "TeamList", "TeamRole"],
+    ".usage": ["Balance", "UsageEvent", "UsageEvents", "UsageGroup", "UsageGroupBy", "UsageGroups", "UsageList"],
     ".templates": [
         "TemplateMessage",
         "CreateTemplateParams",
@@ -101,6 +104,10 @@ if TYPE_CHECKING:
     from .files import BatchRequestItem as BatchRequestItem
     from .files import FileObject as FileObject
     from .files import UploadBatchFileParams as UploadBatchFileParams
+    from .keys import APIKey as APIKey
+    from .keys import APIKeyList as APIKeyList
+    from .keys import BudgetPeriod as BudgetPeriod
+    from .keys import CreatedAPIKey as CreatedAPIKey
     from .logs import RequestLog as RequestLog
     from .logs import RequestLogAttempt as RequestLogAttempt
     from .logs import RequestLogList as RequestLogList
@@ -117,10 +124,20 @@ if TYPE_CHECKING:
     from .router import RouterSelection as RouterSelection
     from .router import RouterSelectParams as RouterSelectParams
     from .shared import Usage as Usage
+    from .teams import Team as Team
+    from .teams import TeamList as TeamList
+    from .teams import TeamRole as TeamRole
     from .templates import CreateTemplateParams as CreateTemplateParams
     from .templates import TemplateMessage as TemplateMessage
     from .templates import TemplateSummary as TemplateSummary
     from .templates import UpdateTemplateParams as UpdateTemplateParams
+    from .usage import Balance as Balance
+    from .usage import UsageEvent as UsageEvent
+    from .usage import UsageEvents as UsageEvents
+    from .usage import UsageGroup as UsageGroup
+    from .usage import UsageGroupBy as UsageGroupBy
+    from .usage import UsageGroups as UsageGroups
+    from .usage import UsageList as UsageList
     from .web import WebSearchParams as WebSearchParams
     from .web import WebSearchResponse as WebSearchResponse
     from .web import WebSearchResult as WebSearchResult
