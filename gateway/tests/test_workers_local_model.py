@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from gwtest.gateway_process import GatewayProcess
-from gwtest.proc_sockets import children, processes_with, server_side_holder
+from gwtest.proc_sockets import children, descendants, processes_with, server_side_holder
 from meshapi_gateway.providers.local.catalog_entry import LOCAL_MODEL_ID
 from meshapi_gateway.providers.local.files import locate
 
@@ -48,6 +48,17 @@ def _connection_per_worker(port: int, workers: list[int]) -> dict[int, http.clie
     return held
 
 
+def _wait_for_the_model(url: str) -> None:
+    """Until the node reports its local model ready (it loads in the background)."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        r = httpx.get(url + "/ready", timeout=10)
+        if r.status_code == 200 and r.json().get("local_model", {}).get("state") == "ready":
+            return
+        time.sleep(0.5)
+    raise AssertionError("the local model did not become ready: " + r.text)
+
+
 @needs_model
 def test_two_workers_share_one_local_model_process(tmp_path: Path, redis_url: str) -> None:
     gp = GatewayProcess(
@@ -58,7 +69,6 @@ def test_two_workers_share_one_local_model_process(tmp_path: Path, redis_url: st
         admin_token=ADMIN,
         local_model={"enabled": True, "n_ctx": 2048, "ready_timeout": 120},
     )
-    before = set(processes_with(LLAMA))
     gp.start()
     assert gp.proc is not None
     try:
@@ -69,11 +79,11 @@ def test_two_workers_share_one_local_model_process(tmp_path: Path, redis_url: st
         workers = [p for p in children(gp.proc.pid, b"spawn_main") if p not in trackers]
         assert len(workers) == 2
 
-        # One child for the node, and it is the parent's.
-        llamas = [p for p in processes_with(LLAMA) if p not in before]
+        # One child for the node, and it is the parent's (other gateways on the machine may have their own).
+        llamas = descendants(gp.proc.pid, LLAMA)
         assert llamas == children(gp.proc.pid, LLAMA), llamas
         assert len(llamas) == 1
-        assert all(children(w, LLAMA) == [] for w in workers)
+        _wait_for_the_model(gp.url)
 
         r = httpx.post(
             gp.url + "/v1/keys",
@@ -88,17 +98,22 @@ def test_two_workers_share_one_local_model_process(tmp_path: Path, redis_url: st
         body = json.dumps(
             {"model": LOCAL_MODEL_ID, "max_tokens": 8, "messages": [{"role": "user", "content": "Say hi."}]}
         )
-        answers: dict[int, Any] = {}
-        for worker, conn in held.items():
+        # Each request is sent on every held connection before any answer is read, so that no
+        # connection idles past the server's keep-alive timeout while another worker answers.
+        for conn in held.values():
             conn.request(
                 "POST",
                 "/v1/chat/completions",
                 body=body,
                 headers={"authorization": f"Bearer {key}", "content-type": "application/json"},
             )
+        answers: dict[int, Any] = {}
+        for worker, conn in held.items():
             resp = conn.getresponse()
             answers[worker] = (resp.status, json.loads(resp.read()))
+        for conn in held.values():
             conn.request("GET", "/ready")
+        for conn in held.values():
             ready = conn.getresponse()
             ready_body = json.loads(ready.read())
             assert ready.status == 200, ready_body
@@ -110,7 +125,8 @@ def test_two_workers_share_one_local_model_process(tmp_path: Path, redis_url: st
             assert answer["choices"][0]["message"]["content"]
             assert answer["usage"]["completion_tokens"] > 0
         # Still the one child: no worker started its own on first use.
-        assert [p for p in processes_with(LLAMA) if p not in before] == llamas
+        assert descendants(gp.proc.pid, LLAMA) == llamas
+        assert all(children(w, LLAMA) == [] for w in workers)
     finally:
         gp.stop()
     deadline = time.monotonic() + 15

@@ -21,6 +21,25 @@ def children(parent: int, marker: bytes) -> list[int]:
     return out
 
 
+def descendants(parent: int, marker: bytes) -> list[int]:
+    """Pids of every process under ``parent`` (children, theirs, ...) whose command line contains ``marker``."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+
+    def under(pid: int) -> bool:
+        while pid in parents and pid > 1:
+            pid = parents[pid]
+            if pid == parent:
+                return True
+        return False
+
+    return sorted(p for p in processes_with(marker) if under(p))
+
+
 def processes_with(marker: bytes) -> list[int]:
     """Every process whose command line contains ``marker``."""
     out = []

@@ -13,7 +13,6 @@ from meshapi_gateway.api.openapi import EXTRA_PATHS
 from meshapi_gateway.console.assets import SECURITY_HEADERS, Asset, load_assets
 from meshapi_gateway.errors import GatewayError
 
-
 _ERROR = {
     "description": "Error envelope (404 when the console is turned off or the file does not exist)",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
