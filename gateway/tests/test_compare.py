@@ -124,6 +124,20 @@ def test_all_failed_is_502_with_details(sdk: MeshAPI) -> None:
     assert [d["code"] for d in err.details] == ["upstream_error", "model_not_found"]
 
 
+def test_every_model_unknown_is_404_model_not_found_naming_each(gw: Gateway, key: str, sdk: MeshAPI) -> None:
+    """The client's own mistake, not a gateway failure: the status says so (a 5xx would invite a retry)."""
+    with pytest.raises(MeshAPIError) as info:
+        sdk.compare.create(
+            CompareParams(models=["nope/one", "nope/two"], messages=[ChatMessage(role="user", content="x")])
+        )
+    err = info.value
+    assert err.status == 404 and err.error_code == "model_not_found"
+    assert "nope/one" in err.message and "nope/two" in err.message
+    assert [d["model"] for d in err.details] == ["nope/one", "nope/two"]
+    r = post(gw, key, models=["nope/one", "nope/two"], stream=True)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "model_not_found", r.text
+
+
 def test_judge_fallback(gw: Gateway, key: str) -> None:
     r = post(
         gw,

@@ -6,7 +6,7 @@ import os
 import time
 from typing import Any
 
-from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.errors import STATUS_BY_CODE, GatewayError
 
 
 def comparison_id() -> str:
@@ -67,7 +67,17 @@ def failure(
 
 
 def all_failed(results: list[dict[str, Any]]) -> GatewayError:
+    """The comparison's error when no model answered: 502, unless every model failed for one reason
+    that is the client's (every model unknown, say), which is then the answer's own code and status."""
     details = [{"model": r["model"], "code": r["error_code"], "message": r["error"]} for r in results]
+    codes = {r["error_code"] for r in results}
+    if len(codes) == 1:
+        (code,) = codes
+        status = STATUS_BY_CODE.get(code, 502)
+        if 400 <= status < 500:
+            return GatewayError(
+                code, "No model could answer: " + " ".join(r["error"] for r in results), details=details
+            )
     return GatewayError("all_models_failed", f"All {len(results)} models failed.", details=details)
 
 
