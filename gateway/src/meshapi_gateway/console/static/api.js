@@ -78,6 +78,7 @@ export async function stream(path, body, onEvent, opts = {}) {
     }
     throw new ApiError(resp.status, data);
   }
+  if (opts.onResponse) opts.onResponse(resp);
   const reader = resp.body.getReader();
   const decoder = new TextDecoder();
   let buffer = "";

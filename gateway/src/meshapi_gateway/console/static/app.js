@@ -7,6 +7,9 @@ import * as session from "./session.js";
 const PAGES = [
   ["overview", "Overview"],
   ["keys", "Keys"],
+  ["logs", "Request log"],
+  ["playground", "Playground"],
+  ["compare", "Compare"],
 ];
 
 const main = document.getElementById("main");

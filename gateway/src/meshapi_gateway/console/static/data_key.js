@@ -1,0 +1,14 @@
+// The data-plane key a control-plane session calls models with. Chat and compare take an rsk_ key
+// (or the admin token); a signed-in owner gets one made through POST /v1/keys, named so, that
+// expires with the session, and kept in this tab's sessionStorage like the token.
+
+import * as api from "./api.js";
+import * as session from "./session.js";
+
+export async function ensureDataKey() {
+  const s = session.current();
+  if (!s || s.expired || s.kind === "admin" || session.playKey()) return;
+  const expires = new Date(s.ends + 60_000).toISOString().replace(/\.\d+Z$/, "Z");
+  const created = await api.post("/v1/keys", { name: "console playground", expires_at: expires });
+  session.setPlayKey(created.key);
+}
