@@ -1050,3 +1050,49 @@ def test_context_errors_in_anthropic_words(error: GatewayError, expected: str) -
     assert (status, body["error"]["type"]) == (
         (400, "invalid_request_error") if error.status < 500 else (500, "api_error")
     )
+
+
+def _paused_gateway(tmp: Any, upstream: str, pause: float, **settings: Any) -> Gateway:
+    common = {"provider": "openai_compat", "base_url": upstream, "api_key": "sk-fake"}
+    paused = {"id": "fake/paused", "upstream_model": f"pause-{pause}", **common}
+    return start_gateway(tmp, upstream, models=[*fake_models(upstream), paused], **settings)
+
+
+def _events(gw: Gateway, key: str) -> list[dict[str, Any]]:
+    body = {"model": "fake/paused", "max_tokens": 50, "stream": True, "messages": [{"role": "user", "content": "a b"}]}
+    headers = {"x-api-key": key, "anthropic-version": "2023-06-01"}
+    with httpx.stream("POST", gw.url + "/v1/messages", json=body, headers=headers, timeout=60) as r:
+        assert r.status_code == 200
+        lines = [line for line in r.iter_lines() if line.startswith("data:")]
+    return [json.loads(line[len("data:") :]) for line in lines]
+
+
+def test_pings_keep_a_paused_stream_alive(tmp_path: Any, fake_openai: FakeUpstream) -> None:
+    """The upstream pauses after its first word for many ping intervals: pings come meanwhile, as Anthropic's do."""
+    gw = _paused_gateway(tmp_path, fake_openai.url, 1.5, anthropic={"ping_seconds": 0.1})
+    try:
+        events = _events(gw, gw.create_key("pinged"))
+    finally:
+        gw.server.stop()
+    kinds = [e["type"] for e in events]
+    first_text, last_text = (
+        kinds.index("content_block_delta"),
+        len(kinds) - 1 - kinds[::-1].index("content_block_delta"),
+    )
+    assert "ping" in kinds[first_text:last_text]  # during the pause, not only the one after message_start
+    assert kinds[-2:] == ["message_delta", "message_stop"]
+    text = "".join(e["delta"]["text"] for e in events if e["type"] == "content_block_delta")
+    assert text == "echo: a b"
+
+
+def test_the_idle_timeout_still_ends_a_stream_that_pings(tmp_path: Any, fake_openai: FakeUpstream) -> None:
+    """Reading the upstream beside the pings keeps its idle timeout: the stream ends with an error event."""
+    gw = _paused_gateway(
+        tmp_path, fake_openai.url, 5.0, anthropic={"ping_seconds": 0.1}, upstream_idle_timeout=0.5, retry_max_rounds=0
+    )
+    try:
+        events = _events(gw, gw.create_key("idle"))
+    finally:
+        gw.server.stop()
+    assert events[-1]["type"] == "error"
+    assert "in time" in events[-1]["error"]["message"] and "shut down" not in events[-1]["error"]["message"]

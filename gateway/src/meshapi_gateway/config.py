@@ -81,6 +81,9 @@ class AnthropicInboundSettings(BaseModel):
     # Client model name or ``fnmatch`` pattern (``claude-*``) → catalog model id; exact names win over patterns,
     # patterns are tried in the order written.
     model_map: dict[str, str] = Field(default_factory=dict)
+    # A ``ping`` event after this many seconds without another event in a translated stream, as
+    # Anthropic sends them, so that proxies and clients do not take a long silence for a dead line.
+    ping_seconds: float = Field(10.0, gt=0)
 
     @field_validator("model_map", mode="before")
     @classmethod

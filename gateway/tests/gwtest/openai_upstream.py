@@ -4,7 +4,8 @@ Model names choose the behaviour, so one server serves every test:
 ``echo`` answers ``echo: <last user text>``; ``tools`` calls the first declared tool;
 ``fail-<status>`` answers that HTTP status with an OpenAI error body (``fail-429`` adds
 ``Retry-After: 2``); ``cut-<n>`` streams n chunks and then drops the connection;
-``nodone`` ends a stream without ``[DONE]``; ``slow-<seconds>`` answers late. Embeddings
+``nodone`` ends a stream without ``[DONE]``; ``slow-<seconds>`` answers late; ``pause-<seconds>``
+streams its first word, then pauses that long before the rest. Embeddings
 take ``fail-<status>`` and ``slow-<seconds>`` too. Every request is recorded for assertions.
 """
 
@@ -107,6 +108,7 @@ def make_app(recorder: Recorder) -> Starlette:
 
         yield chunk({"role": "assistant", "content": ""})
         cut = int(model.split("-", 1)[1]) if model.startswith("cut-") else None
+        pause = float(model.split("-", 1)[1]) if model.startswith("pause-") else None
         if tool_call:
             args = tool_call["function"]["arguments"]
             yield chunk(
@@ -129,6 +131,8 @@ def make_app(recorder: Recorder) -> Starlette:
             for i, w in enumerate(words):
                 if cut is not None and i >= cut:
                     raise ConnectionResetError("scripted cut")
+                if pause is not None and i == 1:
+                    await asyncio.sleep(pause)
                 yield chunk({"content": w if i == 0 else " " + w})
                 await asyncio.sleep(0)
             yield chunk({}, "stop")

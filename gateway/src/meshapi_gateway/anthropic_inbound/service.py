@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 from meshapi_gateway.anthropic_inbound import passthrough
 from meshapi_gateway.anthropic_inbound.errors import error_type
 from meshapi_gateway.anthropic_inbound.fit import fit_max_tokens
+from meshapi_gateway.anthropic_inbound.keepalive import with_pings
 from meshapi_gateway.anthropic_inbound.models import resolve_model
 from meshapi_gateway.anthropic_inbound.request import check_common, invalid, to_chat
 from meshapi_gateway.anthropic_inbound.response import message_id, to_message
-from meshapi_gateway.anthropic_inbound.stream import MessageStream, error_event, event
+from meshapi_gateway.anthropic_inbound.stream import PING, MessageStream, error_event, event
 from meshapi_gateway.calls import answer_headers
 from meshapi_gateway.errors import GatewayError, mid_stream_code
 from meshapi_gateway.providers.base import UpstreamError
@@ -161,9 +162,8 @@ async def open_stream(call: "Call", body: dict[str, Any], the_plan: Plan, beta: 
         else:
             yield translator.finish(stream.normalizer.usage)
 
-    return Answer(
-        _headers(stream.target, stream.attempted, the_plan.notes, extra), frames=frames(), close=stream.aclose
-    )
+    pinged = with_pings(frames(), call.state.settings.anthropic.ping_seconds, PING, stream.read_in)
+    return Answer(_headers(stream.target, stream.attempted, the_plan.notes, extra), frames=pinged, close=stream.aclose)
 
 
 async def _native_frames(opened: passthrough.NativeStream, request_id: str) -> AsyncIterator[bytes]:

@@ -1,6 +1,7 @@
 """The gateway's chat chunks → Anthropic's stream events, as SSE frames.
 
-The sequence Anthropic documents: ``message_start`` (then a ``ping``), per content block
+The sequence Anthropic documents: ``message_start`` (then a ``ping``, and another in every
+quiet interval: ``keepalive.py``), per content block
 ``content_block_start`` / ``content_block_delta``* / ``content_block_stop``, then
 ``message_delta`` (stop reason and the usage) and ``message_stop``. Reasoning streams as a
 ``thinking`` block, text as a ``text`` block, and each tool call (the pipeline delivers it

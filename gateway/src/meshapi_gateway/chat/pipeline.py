@@ -8,6 +8,7 @@ and billing behave identically everywhere.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -88,6 +89,13 @@ class ChatStream:
     completed: bool = False
     ctx: CallContext | None = None
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    upstream: AsyncIterator[dict[str, Any]] | None = None
+
+    def read_in(self, task: asyncio.Task[object]) -> None:
+        """The chunks are read in ``task`` from now on (the upstream's timeouts then cancel that task)."""
+        move = getattr(self.upstream, "read_in", None)
+        if move is not None:
+            move(task)
 
     async def aclose(self) -> None:
         for closer in self._closers:
@@ -235,7 +243,7 @@ class ChatPipeline:
                 if found is not None and cache is not None and holder.completed and holder.error is None:
                     await self._keep_stream(cache, found, body, normalizer)
 
-        holder = ChatStream(target, call.attempted, chunks(), normalizer, ctx=ctx)
+        holder = ChatStream(target, call.attempted, chunks(), normalizer, ctx=ctx, upstream=upstream)
         holder._closers.append(settle)
         self.open_streams += 1
         return holder

@@ -79,6 +79,10 @@ class GuardedStream:
         dog.rest()
         return chunk
 
+    def read_in(self, task: asyncio.Task[object]) -> None:
+        """Further chunks are read in ``task``, not the one that opened the stream."""
+        self._dog.follow(task)
+
     def _end(self, outcome: bool | None) -> None:
         if not self._ended:
             self._ended = True

@@ -53,6 +53,10 @@ class Watchdog:
         self._due = self._limit
         self._handle = self._loop.call_at(self._limit, self._fire)
 
+    def follow(self, task: asyncio.Task[object]) -> None:
+        """The waits go on in ``task`` (a stream read on the request's behalf): an expiry cancels that one."""
+        self._task = task
+
     def claim_expiry(self) -> bool:
         """After a CancelledError: True (and the cancel undone) when it was this watchdog's."""
         if not self.expired:

@@ -1,0 +1,77 @@
+"""``ping`` events in a long silence of a translated ``/v1/messages`` stream.
+
+Anthropic sends ``ping`` events while a stream is quiet (a model thinking, a slow upstream);
+proxies and clients with idle timeouts rely on them. The frames are read from the upstream in
+a task of their own, so the client's side can send a ping while the read is still waiting;
+cancelling that read instead would break the upstream stream. One timer per stream checks
+the silence, so a frame costs a queue hand-over, not a timer of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import AsyncIterator, Callable
+
+_END = object()
+
+
+async def with_pings(
+    frames: AsyncIterator[bytes],
+    interval: float,
+    ping: bytes,
+    reading: Callable[[asyncio.Task[object]], None] | None = None,
+) -> AsyncIterator[bytes]:
+    """``frames`` as they come, and ``ping`` whenever ``interval`` seconds pass without one.
+
+    ``reading`` is told the task that reads ``frames``, so the upstream's timeouts cancel that task.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    last = loop.time()
+    timer: asyncio.TimerHandle | None = None
+
+    async def pump() -> None:
+        if reading is not None:
+            task = asyncio.current_task()
+            assert task is not None
+            reading(task)
+        try:
+            async for data in frames:
+                queue.put_nowait(data)
+        except BaseException as exc:  # handed to the reader, which raises it where the frames are read
+            queue.put_nowait(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        else:
+            queue.put_nowait(_END)
+
+    def check() -> None:
+        nonlocal timer
+        now = loop.time()
+        if now - last >= interval:
+            queue.put_nowait(ping)
+            due = now + interval
+        else:
+            due = last + interval
+        timer = loop.call_at(due, check)
+
+    reader = loop.create_task(pump())
+    timer = loop.call_at(last + interval, check)
+    try:
+        while True:
+            item = await queue.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, bytes)
+            last = loop.time()
+            yield item
+    finally:
+        assert timer is not None
+        timer.cancel()
+        if not reader.done():
+            reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
