@@ -70,8 +70,8 @@ def sse_body(chunks: int) -> str:
     return "".join(parts)
 
 
-def request_body(model: str, stream: bool) -> str:
-    """The client request every target receives (the same bytes for all)."""
+def request_body(model: str, stream: bool, cache: bool = False) -> str:
+    """The client request every target receives (the same bytes for all; ``cache``: asks meshapi's response cache)."""
     body: dict[str, Any] = {
         "model": model,
         "messages": [
@@ -82,4 +82,6 @@ def request_body(model: str, stream: bool) -> str:
     }
     if stream:
         body["stream"] = True
+    if cache:
+        body["cache"] = True
     return json.dumps(body, separators=(",", ":"))

@@ -37,7 +37,9 @@ def measure_once(target: Target, ctx: Context, plan: Plan, scripts: Path) -> dic
         time.sleep(1.0)  # let start-up work settle before calling it idle
         out: dict[str, Any] = {"version": running.version, "start_s": round(started, 2)}
         out["rss_idle_mib"] = rss_bytes(running.pids()) / MIB
-        chat = loadgen.write_script(scripts / f"{target.name}-chat.lua", running.chat_body, running.chat_headers)
+        chat = loadgen.write_script(
+            scripts / f"{target.name}-chat.lua", running.chat_body, running.chat_headers, running.expect
+        )
         # Slow starters (lazy imports on the first calls) get up to three warm-up runs.
         for _ in range(3):
             warm = loadgen.run(running.chat_url, chat, 50, plan.warmup)
@@ -79,7 +81,7 @@ def measure_once(target: Target, ctx: Context, plan: Plan, scripts: Path) -> dic
             )
         # Streams under load: what relaying 12 chunks costs once the proxy is busy.
         stream = loadgen.write_script(
-            scripts / f"{target.name}-stream.lua", running.stream_body, running.stream_headers
+            scripts / f"{target.name}-stream.lua", running.stream_body, running.stream_headers, running.expect
         )
         cpu0 = cpu_seconds(pids)
         res = loadgen.run(running.stream_url, stream, 10, plan.seconds)

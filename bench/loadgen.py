@@ -29,6 +29,9 @@ function response(status, headers, body)
   elseif not string.find(body, {marker}, 1, true) then
     bad_body = bad_body + 1
     if sample == "" then sample = string.sub(body or "", 1, 200) end
+  elseif {expect_name} ~= "" and headers[{expect_name}] ~= {expect_value} then
+    bad_body = bad_body + 1
+    if sample == "" then sample = {expect_name} .. ": " .. tostring(headers[{expect_name}]) end
   end
 end
 function done(summary, latency, requests)
@@ -55,9 +58,19 @@ def _lua_string(text: str) -> str:
     return json.dumps(text)  # a JSON string literal is a valid Lua string literal here
 
 
-def write_script(path: Path, body: str, headers: Mapping[str, str]) -> Path:
+def write_script(path: Path, body: str, headers: Mapping[str, str], expect: tuple[str, str] | None = None) -> Path:
+    """``expect``: a response header (lower-case name, value) every answer must carry, else it counts as bad."""
     lines = [f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()]
-    path.write_text(_LUA.format(body=_lua_string(body), headers="\n".join(lines), marker=_lua_string(fixtures.MARKER)))
+    name, value = expect or ("", "")
+    path.write_text(
+        _LUA.format(
+            body=_lua_string(body),
+            headers="\n".join(lines),
+            marker=_lua_string(fixtures.MARKER),
+            expect_name=_lua_string(name),
+            expect_value=_lua_string(value),
+        )
+    )
     return path
 
 

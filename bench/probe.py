@@ -42,6 +42,20 @@ def check_chat(url: str, body: str, headers: Mapping[str, str]) -> None:
         raise CheckFailed(f"chat: unexpected content {content!r}")
 
 
+def check_header(url: str, body: str, headers: Mapping[str, str], expect: tuple[str, str]) -> None:
+    """One call must answer 200 with the response header ``expect`` (name, value): e.g. a cache hit."""
+    conn, path = _conn(url)
+    try:
+        conn.request("POST", path, body=body.encode(), headers=dict(headers))
+        resp = conn.getresponse()
+        resp.read()
+    finally:
+        conn.close()
+    got = resp.getheader(expect[0])
+    if resp.status != 200 or got != expect[1]:
+        raise CheckFailed(f"HTTP {resp.status}, {expect[0]}: {got!r} (wanted {expect[1]!r})")
+
+
 def _events(raw: bytes) -> list[str]:
     text = raw.decode("utf-8", "replace").replace("\r\n", "\n")
     out = []

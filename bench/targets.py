@@ -91,6 +91,8 @@ class Running:
     version: str = ""
     # Measured with the target though not its children (the shared Redis of a scale-out setup).
     extra_pids: list[int] = field(default_factory=list)
+    # A response header every timed answer must carry (the cache-hit target: x-meshapi-cache: hit).
+    expect: tuple[str, str] | None = None
 
     def pids(self) -> list[int]:
         return [p for root in (self.pid, *self.extra_pids) for p in tree(root)]
@@ -106,6 +108,11 @@ class Running:
             try:
                 probe.check_chat(self.chat_url, self.chat_body, self.chat_headers)
                 probe.check_stream(self.stream_url, self.stream_body, self.stream_headers)
+                if self.expect is not None:  # the checks above filled the cache: now both must be hits
+                    probe.check_header(self.chat_url, self.chat_body, self.chat_headers, self.expect)
+                    probe.check_header(self.stream_url, self.stream_body, self.stream_headers, self.expect)
+                    probe.check_chat(self.chat_url, self.chat_body, self.chat_headers)
+                    probe.check_stream(self.stream_url, self.stream_body, self.stream_headers)
                 return
             except (probe.CheckFailed, OSError) as exc:
                 dead = [p for p in self.procs if not p.alive()]
@@ -249,9 +256,15 @@ GOVERNED_KEY_ARGS = ["--budget-usd", "100000", "--budget-period", "monthly", "--
 
 
 def _gateway(
-    workers: int | None, redis: bool, priced: bool = False, governed: bool = False, extra: tuple[str, ...] = ()
+    workers: int | None,
+    redis: bool,
+    priced: bool = False,
+    governed: bool = False,
+    extra: tuple[str, ...] = (),
+    cached: bool = False,
 ) -> Callable[[Context], Running]:
-    """``extra``: config lines (tables) added at the end of the gateway's TOML file."""
+    """``extra``: config lines (tables) added at the end of the gateway's TOML file; ``cached``: every request
+    asks the response cache (``"cache": true``), so after the checks every timed answer is an exact hit."""
 
     def start(ctx: Context) -> Running:
         _gateway_available(ctx)
@@ -309,14 +322,15 @@ def _gateway(
         return Running(
             url,
             url,
-            fixtures.request_body("bench/mock", False),
-            fixtures.request_body("bench/mock-stream", True),
+            fixtures.request_body("bench/mock", False, cache=cached),
+            fixtures.request_body("bench/mock-stream", True, cache=cached),
             h,
             h,
             proc.pid,
             [proc],
             version=_gateway_version(ctx),
             extra_pids=[ctx.redis_pid] if redis else [],
+            expect=("x-meshapi-cache", "hit") if cached else None,
         )
 
     return start
@@ -431,6 +445,13 @@ def all_targets(cpus: int) -> list[Target]:
         Target("direct", "nginx direct (rig limit)", "rig", _direct),
         Target("minimal", "minimal Python proxy", "limit", _minimal),
         Target("meshapi", "meshapi-gateway, 1 worker", "ours", _gateway(1, redis=False)),
+        # The same gateway answering every timed request from its exact cache (memory), same run.
+        Target(
+            "meshapi-cache-hit",
+            "meshapi-gateway, 1 worker, exact cache hits",
+            "ours",
+            _gateway(1, redis=False, cached=True),
+        ),
         # The same gateway without its request log: the log's cost is the difference (same run).
         Target(
             "meshapi-nolog",

@@ -40,6 +40,7 @@ body = st.dictionaries(
             "stream_options",
             "n",
             "tools",
+            "cache",
         ]
     ),
     anything,
@@ -64,12 +65,16 @@ def test_everyday_bodies_take_the_shortcut_and_odd_ones_do_not() -> None:
         "stream_options": {"include_usage": True},
     }
     assert plainly_valid_chat(plain)
+    # A request asking for the cache (an exact hit is the cheapest answer the gateway gives) stays plain.
+    assert plainly_valid_chat({**plain, "cache": True}) and plainly_valid_chat({**plain, "cache": False})
     for odd in (
         {**plain, "temperature": 3},
         {**plain, "stream": "yes"},
         {**plain, "messages": []},
         {**plain, "tools": []},
         {**plain, "messages": [{"role": "user", "content": [{"type": "text"}]}]},
+        {**plain, "cache": {"ttl": 60}},
+        {**plain, "cache": "yes"},
     ):
         assert not plainly_valid_chat(odd)
     try:

@@ -153,6 +153,8 @@ _PLAIN_FIELDS: dict[str, Any] = {
     "seed": lambda v: v is None or type(v) is int,
     "user": lambda v: v is None or (type(v) is str and len(v) <= USER_MAX_CHARS),
     "stream_options": lambda v: v is None or type(v) is dict,
+    # The response cache's switch as the 0.1.11 SDK sends it (an options object is checked the long way).
+    "cache": lambda v: v is None or type(v) is bool,
 }
 
 

@@ -127,10 +127,18 @@ class ResponseCache:
             self.semantic.close()
 
 
+# The target a hit is billed as, by model id; built once per catalog entry (a reload makes new entries).
+_hit_targets: dict[str, Target] = {}
+
+
 def hit_target(entries: list[ModelEntry], model: str | None) -> Target:
     """Whom a cached answer is billed as: the model that gave it, when it is still a candidate."""
     entry = next((e for e in entries if e.id == model), entries[0])
-    return Target(entry, entry.all_deployments()[0], "")
+    known = _hit_targets.get(entry.id)
+    if known is None or known.entry is not entry:
+        # all_deployments() builds pydantic models: too dear for every hit.
+        known = _hit_targets[entry.id] = Target(entry, entry.all_deployments()[0], "")
+    return known
 
 
 def build_store(state: GatewayState) -> AnswerStore:
