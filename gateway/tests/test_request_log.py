@@ -15,7 +15,11 @@ from typing import Any, Callable
 import httpx
 import pytest
 from gwtest.accounts_support import ADMIN
+from gwtest.batch_support import batch_catalog, chat_line, jsonl, wait_batch
 from gwtest.harness import Gateway
+from gwtest.server_thread import ServerThread
+from gwtest.tavily_upstream import KEY as TAVILY_KEY
+from gwtest.tavily_upstream import make_tavily_app
 
 HI = [{"role": "user", "content": "hello there"}]
 
@@ -279,3 +283,58 @@ def test_sdk_logs_resource_sync_and_async(gateway_factory: Callable[..., Gateway
             return [r.request_id async for r in admin.logs.iter_all(owner="log-sdk", limit=3)]
 
     assert asyncio.run(run()) == list(reversed(rids))
+
+
+def test_web_search_names_its_provider_and_attempt(gateway_factory: Callable[..., Gateway]) -> None:
+    server = ServerThread(make_tavily_app([])).start()
+    try:
+        gw = gateway_factory(
+            admin_token=ADMIN,
+            local_embeddings=False,
+            web_search={"provider": "tavily", "base_url": server.url, "api_key": TAVILY_KEY},
+        )
+        made = httpx.post(
+            gw.url + "/v1/keys", headers={"authorization": f"Bearer {ADMIN}"}, json={"owner": "log-search", "rpm": 100}
+        ).json()
+        key, key_id = made["key"], made["id"]
+        rid = _rid()
+        r = httpx.post(
+            gw.url + "/v1/web/search",
+            json={"query": "python"},
+            headers={"authorization": f"Bearer {key}", "x-request-id": rid},
+        )
+        assert r.status_code == 200 and r.headers["x-ratelimit-limit"] == "100"  # counted like any other call
+        record = _get(gw, key, f"/v1/logs/{rid}").json()
+    finally:
+        server.stop()
+    assert record["endpoint"] == "/v1/web/search" and record["status"] == 200 and record["key_id"] == key_id
+    assert record["requested_model"] == "tavily" and record["model"] == "tavily"
+    assert record["deployment"] == "tavily#0" and record["attempt_count"] == 1
+    assert [(a["model"], a["outcome"]) for a in record["attempts"]] == [("tavily", "ok")]
+
+
+def test_every_batch_item_leaves_a_record(gateway_factory: Callable[..., Gateway], fake_openai: Any) -> None:
+    gw = gateway_factory(
+        admin_token=ADMIN, models=batch_catalog(fake_openai.url), batch_poll_seconds=0.2, batch_max_attempts=1
+    )
+    key, key_id = _key(gw, "log-batch")
+    lines = [chat_line("ok-1"), chat_line("ok-2", model="fake/tools"), chat_line("bad", model="fake/fail-400")]
+    with httpx.Client(base_url=gw.url, headers={"authorization": f"Bearer {key}"}, timeout=30) as c:
+        uploaded = c.post("/v1/files", files={"file": ("in.jsonl", jsonl(lines))}, data={"purpose": "batch"})
+        assert uploaded.status_code == 200, uploaded.text
+        body = {"input_file_id": uploaded.json()["id"], "endpoint": "/v1/chat/completions", "completion_window": "24h"}
+        batch = c.post("/v1/batches", json=body).json()
+        assert wait_batch(c, batch["id"])["request_counts"] == {"total": 3, "completed": 2, "failed": 1}
+    logged = _get(gw, key, "/v1/logs", limit=50).json()["data"]
+    items = {row["request_id"]: row for row in logged if row["endpoint"] == "/v1/batches"}
+    assert set(items) == {f"{batch['id']}:{custom_id}" for custom_id in ("ok-1", "ok-2", "bad")}
+    first = _get(gw, key, f"/v1/logs/{batch['id']}:ok-1").json()
+    assert first["status"] == 200 and first["model"] == "fake/echo" and first["key_id"] == key_id
+    assert first["usage"]["prompt_tokens"] > 0 and first["cost"] is not None
+    assert [(a["model"], a["outcome"]) for a in first["attempts"]] == [("fake/echo", "ok")]
+    assert items[f"{batch['id']}:ok-2"]["model"] == "fake/tools"
+    bad = items[f"{batch['id']}:bad"]
+    assert (
+        bad["status"] == 422 and bad["error_code"] == "validation_error" and bad["requested_model"] == "fake/fail-400"
+    )
+    assert bad["model"] is None and bad["attempt_count"] == 1

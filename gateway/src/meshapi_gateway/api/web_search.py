@@ -6,6 +6,7 @@ meshapi-code reports as "search unavailable" and the model answers without searc
 
 from __future__ import annotations
 
+import time
 from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
@@ -15,6 +16,7 @@ from starlette.responses import Response
 from meshapi_gateway.api.common import gw, json_response, read_json_object, rid, validate
 from meshapi_gateway.api.openapi import EXTRA_PATHS, _op
 from meshapi_gateway.auth.authenticate import authenticate
+from meshapi_gateway.calls import Call
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.websearch import SearchProvider, SearchQuery
 
@@ -45,7 +47,11 @@ def _provider(request: Request) -> SearchProvider | None:
 async def web_search(request: Request) -> Response:
     state = gw(request)
     body = await read_json_object(request)
-    await authenticate(state, request.headers.get("authorization"), "data")
+    principal = await authenticate(state, request.headers.get("authorization"), "data")
+    # A call like any other data-plane request: the key's rate limits, and a report (the request log's
+    # record names the provider as the model, with its attempt). Nothing is billed.
+    call = Call(state, "web_search", principal, rid(request))
+    limit_headers = await call.limit()
     params = validate(WebSearchRequest, body)
     assert isinstance(params, WebSearchRequest)
     provider = _provider(request)
@@ -61,6 +67,12 @@ async def web_search(request: Request) -> Response:
         exclude_domains=params.exclude_domains or [],
         include_answer=params.include_answer,
     )
-    request_id = rid(request)
-    answer = await provider.search(query, request_id)
-    return json_response({**answer, "request_id": request_id})
+    call.requested = provider.name
+    started = time.perf_counter()
+    try:
+        answer = await provider.search(query, call.request_id)
+    except GatewayError as exc:
+        call.finish_tool(provider.name, time.perf_counter() - started, exc)
+        raise
+    call.finish_tool(provider.name, time.perf_counter() - started)
+    return json_response({**answer, "request_id": call.request_id}, headers=limit_headers)

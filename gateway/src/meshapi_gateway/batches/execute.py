@@ -89,6 +89,7 @@ class ItemExecutor:
                 return await self._embeddings(call, body)
             return await self._chat(call, body)
         except GatewayError as exc:
+            call.finish(error=exc)  # refused before it was admitted (a bad body): reported all the same
             return _failure(exc, exc.status in RETRYABLE_STATUSES)
 
     async def _already_billed(self, request_id: str) -> bool:

@@ -25,7 +25,7 @@ from meshapi_gateway.billing import usage_counts
 from meshapi_gateway.calls import metering
 from meshapi_gateway.calls.record import CallRecord
 from meshapi_gateway.errors import GatewayError
-from meshapi_gateway.routing import Attempted
+from meshapi_gateway.routing import Attempted, AttemptRecord
 
 if TYPE_CHECKING:
     from meshapi_gateway.auth.principal import Principal
@@ -192,6 +192,12 @@ class Call:
             headers["x-meshapi-cache-similarity"] = f"{self.cache_similarity:.4f}"
         return headers
 
+    def finish_tool(self, name: str, duration: float, error: GatewayError | None = None) -> None:
+        """Finish a call a tool answered rather than a model (web search): ``name`` as its model and one attempt."""
+        outcome = "ok" if error is None else error.code
+        self.attempted.attempts.append(AttemptRecord(name, f"{name}#0", outcome, duration))
+        self.finish(error=error, served_by=name if error is None else None)
+
     def token_seen(self) -> None:
         """The first token went out (a stream's time to first token)."""
         if self.first_token is None:
@@ -205,8 +211,12 @@ class Call:
         cost: Decimal | None = None,
         error: BaseException | None = None,
         status: int | None = None,
+        served_by: str | None = None,
     ) -> None:
-        """Release the admission checks' reservations and report the call; only the first call counts."""
+        """Release the admission checks' reservations and report the call; only the first call counts.
+
+        ``served_by`` names what answered a call that no catalog model answers (a web search provider).
+        """
         if self._finished:
             return
         self._finished = True
@@ -214,6 +224,8 @@ class Call:
         if not self.admitted and not observers:
             return  # the common case: nothing listens
         record = self.record(target, usage, cost, error, status)
+        if served_by is not None:
+            record.model, record.deployment = served_by, f"{served_by}#0"
         for check in reversed(self.admitted):
             try:
                 check.release(self, record)

@@ -5,8 +5,9 @@ variable. Authentication notes the owner and key, the error envelope and SSE err
 the error code, and every call finished on the request's task (``calls/``: attempts, the
 answering model, tokens, cost) is attached by ``attach_call``, an observer of the call layer.
 When the answer has gone out the record is complete: metrics, the access log and the
-request log read it then. A request outside a data-plane path, or work outside a request
-(batch items), has no record, and every note is then a no-op.
+request log read it then. A request outside a data-plane path has no record, and every note
+is then a no-op. A call made outside any request (a batch item, run by the batch runner)
+becomes a record of its own (``standalone``), which the request log keeps.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from meshapi_gateway.auth.principal import Principal
@@ -164,3 +165,38 @@ class AttachCall:
                 rec.cache_status = record.cache
             if rec.owner is None:
                 note_principal(record.principal)
+
+
+# The endpoint a call made outside any request is logged under, by the endpoint name it reports.
+BACKGROUND_ENDPOINTS = {"batch": "/v1/batches"}
+
+
+def standalone(call: CallRecord) -> RequestRecord:
+    """The record of a call made outside any request: the call is the whole of it."""
+    principal = call.principal
+    key = principal.key
+    return RequestRecord(
+        request_id=call.request_id,
+        endpoint=BACKGROUND_ENDPOINTS.get(call.endpoint, call.endpoint),
+        started=time.time() - call.duration,
+        owner=principal.owner,
+        key_id=principal.key_id,
+        team=getattr(key, "team_id", None) if key is not None else None,
+        asked_model=call.requested_model,
+        status=call.status,
+        error_code=call.error_code,
+        duration=call.duration,
+        cache_status=call.cache,
+        calls=[call],
+    )
+
+
+class OutsideRequests:
+    """A call observer that hands each call made outside any request to ``keep`` as a record of its own."""
+
+    def __init__(self, keep: Callable[[RequestRecord], None]) -> None:
+        self.keep = keep
+
+    def finished(self, record: CallRecord) -> None:
+        if current.get() is None:
+            self.keep(standalone(record))

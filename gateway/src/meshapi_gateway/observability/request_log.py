@@ -22,7 +22,7 @@ from meshapi_gateway.metrics import REGISTRY
 from meshapi_gateway.money import LEDGER_PRECISION
 from meshapi_gateway.observability import log_store
 from meshapi_gateway.observability.bodies import Redactor, reassemble_sse
-from meshapi_gateway.observability.record import MAX_MODEL_NAME, RequestRecord
+from meshapi_gateway.observability.record import MAX_MODEL_NAME, OutsideRequests, RequestRecord
 from meshapi_gateway.write_behind import WriteBehind
 
 if TYPE_CHECKING:
@@ -138,4 +138,5 @@ async def start_request_log(state: GatewayState) -> Callable[[], Awaitable[None]
     writer.start("request-log-writer")
     state.request_log = writer
     state.request_observers.append(writer.observe)
+    state.call_observers.append(OutsideRequests(writer.observe))  # batch items: a record each
     return writer.aclose
