@@ -16,9 +16,11 @@ import asyncio
 import json
 import re
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List
 
+import httpx
 import pytest
 
 from gwtest.harness import Gateway
@@ -32,6 +34,7 @@ from meshapi_gateway.providers.local_embeddings.model_files import runtime_avail
 from meshapi_gateway.store import db
 
 CHAT = "local/smollm2-135m-instruct"
+ADMIN = "admin-" + "r" * 40
 README = Path(__file__).resolve().parents[2] / "sdk" / "README.md"
 BLOCKS: List[str] = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
 FILES = locate()
@@ -57,7 +60,10 @@ def local_model_for(match: re.Match[str]) -> str:
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     # The embedded defaults: only the data folder is given (no catalog, keys or secrets).
-    settings = load_settings(overrides={"data_dir": str(tmp_path_factory.mktemp("gw-readme"))}, environ={})
+    # (and an admin token, which the teams example uses)
+    settings = load_settings(
+        overrides={"data_dir": str(tmp_path_factory.mktemp("gw-readme")), "admin_token": ADMIN}, environ={}
+    )
     db.upgrade(settings.resolved_database_url())
     server = ServerThread(asgi(settings)).start()
     yield Gateway(server.url, settings, server)
@@ -84,6 +90,8 @@ def test_every_readme_example_runs_on_the_local_model(gw: Gateway, capsys: pytes
     ns: Dict[str, Any] = {
         # A control-plane token for the same owner, minted with the gateway's own secret.
         "supabase_session_jwt": gw.token("alice"),
+        "owner_jwt": gw.token("alice"),
+        "admin_token": ADMIN,
         "params": ChatCompletionParams(model=CHAT, messages=[ChatMessage(role="user", content="Say hello.")]),
         "processed": [],
     }
@@ -94,6 +102,14 @@ def test_every_readme_example_runs_on_the_local_model(gw: Gateway, capsys: pytes
         if any(marker in block for marker in NEEDS_MORE):
             skipped.append(next(marker for marker in NEEDS_MORE if marker in block))
             continue
+        if "team_id=team_id" in block:  # the keys example puts its key in a team of the owner's
+            made = httpx.post(
+                gw.url + "/v1/teams",
+                headers={"authorization": f"Bearer {ADMIN}"},
+                json={"name": "readme-team", "members": {"alice": "member"}},
+            )
+            assert made.status_code == 201, made.text
+            ns["team_id"] = made.json()["id"]
         if "template_id" in block:
             ns["template_id"] = next(t.id for t in ns["ctrl"].templates.list() if t.name == "support-agent")
         src = REMOTE_MODEL.sub(local_model_for, block.replace("https://api.meshapi.ai", gw.url))
@@ -240,10 +256,22 @@ MARKERS = {
     "template crud": "ctrl.templates.delete(",
     "error handling": "except MeshAPIError as e:\n    print(",
     "stream errors": "process(chunk)",
+    "keys and teams": "ctrl.keys.suspend(",
 }
+
+
+def keys_and_teams(out: str, ns: Dict[str, Any], client: MeshAPI) -> None:
+    made = ns["key"]
+    assert made.key.startswith("rsk_") and made.team_id == ns["team_id"]
+    assert Decimal(made.budget_usd or "0") == Decimal("5") and made.budget_period == "daily" and made.models == [CHAT]
+    assert ns["ctrl"].keys.get(made.id).revoked_at is not None
+    assert ns["team"].name == "acme" and ns["team"].rpm == 600
+
+
 CHECKS: Dict[str, Callable[[str, Dict[str, Any], MeshAPI], None]] = {
     "keyword style": chat_reply,
     "misspelled": misspelled,
+    "keys and teams": keys_and_teams,
     "quick start": chat_reply,
     "chat": chat_reply,
     "async": answered,
