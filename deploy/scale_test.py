@@ -157,6 +157,9 @@ http {{
     upstream gateways {{
 {servers}
         keepalive 64;
+        # Shorter than the gateway's keep_alive_timeout_seconds (5 s): nginx closes an idle connection
+        # before the node does, never the node while nginx is writing a request on it (a reset, a 502).
+        keepalive_timeout 4s;
     }}
     server {{
         listen 127.0.0.1:{port};
