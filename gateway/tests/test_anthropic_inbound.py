@@ -205,6 +205,21 @@ def test_bearer_key_and_usage_billed_as_messages(gw: Gateway, key: str) -> None:
     assert Decimal(rows[0]["cost_usd"]) == expected
 
 
+def test_tool_choice_none_keeps_the_tools_but_asks_for_text(
+    client: anthropic.Anthropic, fake_openai: FakeUpstream
+) -> None:
+    message = client.messages.create(
+        model="claude-sonnet-4-5",
+        max_tokens=50,
+        tools=[WEATHER],
+        tool_choice={"type": "none"},
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+    )
+    assert message.stop_reason == "end_turn" and [b.type for b in message.content] == ["text"]
+    body = sent(fake_openai)
+    assert body["tool_choice"] == "none" and [t["function"]["name"] for t in body["tools"]] == ["get_weather"]
+
+
 def test_multi_turn_tool_use_and_tool_result(client: anthropic.Anthropic, fake_openai: FakeUpstream) -> None:
     first = client.messages.create(
         model="claude-3-5-haiku-20241022",
@@ -470,6 +485,26 @@ CLAUDE_CODE_SYSTEM = [
     {"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude."},
     {"type": "text", "text": "Work in the repository.", "cache_control": {"type": "ephemeral"}},
 ]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_the_stop_sequence_an_upstream_names_is_told(client: anthropic.Anthropic, stream: bool) -> None:
+    """An OpenAI-compatible upstream that names the stop sequence in ``stop_reason`` (vLLM) is told as Anthropic's."""
+    request: dict[str, Any] = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 64,
+        "stop_sequences": ["##", "three"],
+        "messages": [{"role": "user", "content": "one two three four"}],
+    }
+    if stream:
+        with client.messages.stream(**request) as s:
+            message = s.get_final_message()
+    else:
+        message = client.messages.create(**request)
+    assert (message.stop_reason, message.stop_sequence) == ("stop_sequence", "three")
+    assert message.content[0].type == "text" and message.content[0].text.strip() == "echo: one two"
+    plain = client.messages.create(**{**request, "stream": False, "stop_sequences": ["absent"]})
+    assert (plain.stop_reason, plain.stop_sequence) == ("end_turn", None)
 
 
 def test_passthrough_keeps_the_body(client: anthropic.Anthropic, anthropic_up: FakeUpstream) -> None:

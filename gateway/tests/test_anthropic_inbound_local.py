@@ -169,6 +169,27 @@ def test_auto_names_the_local_model_that_served_and_bills_it(gw: Gateway, stream
     assert logged["model"] == MODEL and logged["endpoint"] == "/v1/messages" and logged["status"] == 200
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_a_stop_sequence_ends_the_answer_and_is_named(client: anthropic.Anthropic, stream: bool) -> None:
+    """Any English sentence has an "e" or a space within 32 tokens: the answer stops before the first."""
+    stops = ["e", " "]
+    request: dict[str, Any] = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 32,
+        "extra_body": {"temperature": 0},
+        "stop_sequences": stops,
+        "messages": [{"role": "user", "content": "Greet the whole world in one friendly sentence."}],
+    }
+    if stream:
+        with client.messages.stream(**request) as s:
+            message = s.get_final_message()
+    else:
+        message = client.messages.create(**request)
+    assert message.stop_reason == "stop_sequence" and message.stop_sequence in stops
+    text = "".join(b.text for b in message.content if b.type == "text")
+    assert not any(stop in text for stop in stops)
+
+
 def test_count_tokens_matches_the_answers_input_tokens(client: anthropic.Anthropic) -> None:
     """The local tokenizer counts the prompt as rendered for an answer, tools (as tool_choice shows them) included."""
     request: dict[str, Any] = {

@@ -4,7 +4,8 @@ Model names choose the behaviour, so one server serves every test:
 ``echo`` answers ``echo: <last user text>``; ``tools`` calls the first declared tool;
 ``fail-<status>`` answers that HTTP status with an OpenAI error body (``fail-429`` adds
 ``Retry-After: 2``); ``cut-<n>`` streams n chunks and then drops the connection;
-``nodone`` ends a stream without ``[DONE]``; ``slow-<seconds>`` answers late; ``pause-<seconds>``
+A ``stop`` sequence found in the answer ends it there, and the choice names it in
+``stop_reason`` as vLLM's answers do. ``nodone`` ends a stream without ``[DONE]``; ``slow-<seconds>`` answers late; ``pause-<seconds>``
 streams its first word, then pauses that long before the rest. Embeddings
 take ``fail-<status>`` and ``slow-<seconds>`` too. Every request is recorded for assertions.
 """
@@ -46,6 +47,16 @@ def _last_user_text(messages: list[dict[str, Any]]) -> str:
     return ""
 
 
+def _cut_at_stop(text: str, stop: Any) -> tuple[str, str | None]:
+    """The answer up to the first stop sequence in it, and that sequence (None when none is there)."""
+    stops = [stop] if isinstance(stop, str) else [s for s in stop or [] if isinstance(s, str) and s]
+    found = [(text.find(s), s) for s in stops if s in text]
+    if not found:
+        return text, None
+    at, sequence = min(found)
+    return text[:at], sequence
+
+
 def _usage(prompt: int, completion: int) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
@@ -65,7 +76,7 @@ def make_app(recorder: Recorder) -> Starlette:
             return _error(int(model.split("-", 1)[1]))
         if model.startswith("slow-"):
             await asyncio.sleep(float(model.split("-", 1)[1]))
-        text = "echo: " + _last_user_text(body.get("messages") or [])
+        text, stopped = _cut_at_stop("echo: " + _last_user_text(body.get("messages") or []), body.get("stop"))
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or []) + 3
         tools = body.get("tools") or []
         tool_call = None
@@ -87,24 +98,33 @@ def make_app(recorder: Recorder) -> Starlette:
                     "created": int(time.time()),
                     "model": model,
                     "choices": [
-                        {"index": 0, "message": message, "finish_reason": "tool_calls" if tool_call else "stop"}
+                        {
+                            "index": 0,
+                            "message": message,
+                            "finish_reason": "tool_calls" if tool_call else "stop",
+                            **({"stop_reason": stopped} if stopped else {}),
+                        }
                     ],
                     "usage": _usage(prompt_tokens, len(text.split())),
                 }
             )
-        return StreamingResponse(_stream(model, text, tool_call, prompt_tokens, body), media_type="text/event-stream")
+        return StreamingResponse(
+            _stream(model, text, tool_call, prompt_tokens, body, stopped), media_type="text/event-stream"
+        )
 
     async def _stream(
-        model: str, text: str, tool_call: dict[str, Any] | None, prompt_tokens: int, body: dict[str, Any]
+        model: str,
+        text: str,
+        tool_call: dict[str, Any] | None,
+        prompt_tokens: int,
+        body: dict[str, Any],
+        stopped: str | None = None,
     ):  # type: ignore[no-untyped-def]
         base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
 
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-            return (
-                b"data: "
-                + json.dumps({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}).encode()
-                + b"\n\n"
-            )
+        def chunk(delta: dict[str, Any], finish: str | None = None, **more: Any) -> bytes:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish, **more}
+            return b"data: " + json.dumps({**base, "choices": [choice]}).encode() + b"\n\n"
 
         yield chunk({"role": "assistant", "content": ""})
         cut = int(model.split("-", 1)[1]) if model.startswith("cut-") else None
@@ -135,7 +155,7 @@ def make_app(recorder: Recorder) -> Starlette:
                     await asyncio.sleep(pause)
                 yield chunk({"content": w if i == 0 else " " + w})
                 await asyncio.sleep(0)
-            yield chunk({}, "stop")
+            yield chunk({}, "stop", **({"stop_reason": stopped} if stopped else {}))
         if (body.get("stream_options") or {}).get("include_usage"):
             yield (
                 b"data: "

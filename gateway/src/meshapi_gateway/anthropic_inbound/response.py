@@ -2,8 +2,9 @@
 
 Usage splits the other way round from OpenAI's: ``input_tokens`` excludes the cache reads
 and writes, which are counted apart (``cache_read_input_tokens``,
-``cache_creation_input_tokens``). An OpenAI answer does not say which stop sequence ended
-it, so ``stop`` is always ``end_turn`` (docs/anthropic.md).
+``cache_creation_input_tokens``). A plain OpenAI answer does not say which stop sequence
+ended it, so its ``stop`` is ``end_turn``; a choice whose ``stop_reason`` names the sequence
+(the local model, vLLM) is ``stop_sequence`` with that sequence (docs/anthropic.md).
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ def stop_reason(finish: Any, window_limited: bool = False) -> str:
     if finish == "length" and window_limited:
         return "model_context_window_exceeded"
     return STOP_REASONS.get(str(finish), "end_turn")
+
+
+def stopped_by(choice: dict[str, Any]) -> str | None:
+    """The stop sequence that ended a ``stop`` choice, when the answer names it."""
+    sequence = choice.get("stop_reason")
+    return sequence if choice.get("finish_reason") == "stop" and isinstance(sequence, str) else None
 
 
 def usage_of(usage: Any) -> dict[str, int]:
@@ -84,6 +91,9 @@ def to_message(completion: dict[str, Any], model: str, window_limited: bool = Fa
     calls = [c for c in msg.get("tool_calls") or [] if isinstance(c, dict)]
     content.extend(tool_use_block(c) for c in calls)
     reason = "tool_use" if calls else stop_reason(choice.get("finish_reason"), window_limited)
+    sequence = None if calls else stopped_by(choice)
+    if sequence is not None:
+        reason = "stop_sequence"
     return {
         "id": message_id(),
         "type": "message",
@@ -91,6 +101,6 @@ def to_message(completion: dict[str, Any], model: str, window_limited: bool = Fa
         "model": model,
         "content": content,
         "stop_reason": reason,
-        "stop_sequence": None,
+        "stop_sequence": sequence,
         "usage": usage_of(completion.get("usage")),
     }

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from meshapi_gateway.anthropic_inbound.errors import event_payload
-from meshapi_gateway.anthropic_inbound.response import stop_reason, usage_of
+from meshapi_gateway.anthropic_inbound.response import stop_reason, stopped_by, usage_of
 from meshapi_gateway.sse import frame
 
 
@@ -45,6 +45,7 @@ class MessageStream:
         self._index = -1
         self._open: str | None = None  # type of the block being streamed
         self._stop_reason = "end_turn"
+        self._stop_sequence: str | None = None
         self._calls = 0
 
     def start(self) -> bytes:
@@ -98,6 +99,9 @@ class MessageStream:
             finish = choice.get("finish_reason")
             if finish:
                 self._stop_reason = stop_reason(finish, self.window_limited)
+                self._stop_sequence = stopped_by(choice)
+                if self._stop_sequence is not None:
+                    self._stop_reason = "stop_sequence"
         return b"".join(out)
 
     def _tool_use(self, call: dict[str, Any]) -> bytes:
@@ -114,13 +118,14 @@ class MessageStream:
     def finish(self, usage: dict[str, Any] | None) -> bytes:
         """The closing events; ``usage`` is the chat usage (None when the upstream sent none)."""
         reason = "tool_use" if self._calls else self._stop_reason
+        sequence = None if self._calls else self._stop_sequence
         return (
             self._close()
             + event(
                 "message_delta",
                 {
                     "type": "message_delta",
-                    "delta": {"stop_reason": reason, "stop_sequence": None},
+                    "delta": {"stop_reason": reason, "stop_sequence": sequence},
                     "usage": usage_of(usage),
                 },
             )

@@ -163,6 +163,9 @@ class StreamNormalizer:
                 kept_choice = {"index": ci, "delta": {}, "finish_reason": finish}
                 if "logprobs" in choice:
                     kept_choice["logprobs"] = choice["logprobs"]
+                stopped_by = choice.get("stop_reason")
+                if isinstance(stopped_by, str):  # the stop sequence that ended it (vLLM, the local model)
+                    kept_choice["stop_reason"] = stopped_by
                 out.append(self._stamp({"choices": [kept_choice]}))
                 continue
             if delta or choice.get("logprobs") is not None:

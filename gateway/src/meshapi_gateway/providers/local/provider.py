@@ -18,7 +18,7 @@ What differs from a remote OpenAI-compatible upstream:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 import orjson
@@ -27,6 +27,7 @@ from meshapi_gateway.http_client import TransportError
 from meshapi_gateway.ids import ulid
 from meshapi_gateway.providers.base import CallContext, Target, UpstreamError
 from meshapi_gateway.providers.local import admission, conversation, tool_answer, tool_grammar
+from meshapi_gateway.providers.local.stops import StopMatcher
 from meshapi_gateway.providers.local.supervisor import ModelServer
 from meshapi_gateway.providers.openai_compat import OpenAICompatProvider
 
@@ -58,6 +59,7 @@ class Prepared:
     prompt_tokens: int
     # Text answers stop here (the client's max_tokens), even when a call was given more room.
     text_limit: int | None
+    stops: list[str] = field(default_factory=list)  # the client's stop sequences, matched here (stops.py)
 
 
 @dataclass(slots=True)
@@ -68,6 +70,7 @@ class Answer:
     calls: list[dict[str, Any]] | None = None
     finish: str = "stop"
     tokens: int = 0
+    stop_sequence: str | None = None  # the client's stop sequence that ended the text
 
 
 class LocalProvider(OpenAICompatProvider):
@@ -121,13 +124,13 @@ class LocalProvider(OpenAICompatProvider):
         room = self.n_ctx - prompt_tokens
         budget = min(room, max(max_tokens or room, CALL_MIN_TOKENS)) if plan.mode != "text" else (max_tokens or room)
         stop = body.get("stop")
-        stops = [conversation.END] + ([stop] if isinstance(stop, str) else list(stop or []))
-        payload: dict[str, Any] = {"prompt": prompt, "max_tokens": budget, "stop": stops[:4], "stream": True}
+        stops = [s for s in ([stop] if isinstance(stop, str) else list(stop or [])) if isinstance(s, str) and s]
+        payload: dict[str, Any] = {"prompt": prompt, "max_tokens": budget, "stop": [conversation.END], "stream": True}
         payload.update({k: body[k] for k in _SAMPLING if body.get(k) is not None})
         grammar = tool_grammar.grammar(plan)
         if grammar is not None:
             payload["grammar"] = grammar
-        return Prepared(plan, payload, prompt_tokens, max_tokens)
+        return Prepared(plan, payload, prompt_tokens, max_tokens, stops)
 
     # -- generating ------------------------------------------------------------
     async def _open(self, prep: Prepared, target: Target, ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
@@ -143,6 +146,7 @@ class LocalProvider(OpenAICompatProvider):
         """Text pieces as they come (none for a call); ``answer`` holds the outcome at the end."""
         kind = {"text": "text", "call": "call"}.get(prep.plan.mode)  # "either": decided by the first text
         held: list[str] = []
+        matcher = StopMatcher(prep.stops) if prep.stops else None
         try:
             async for chunk in chunks:
                 for choice in chunk.get("choices") or []:
@@ -165,15 +169,29 @@ class LocalProvider(OpenAICompatProvider):
                     if kind == "call":
                         held.append(piece)
                         continue
-                    answer.text += piece
-                    yield piece
+                    if matcher is not None:
+                        piece = matcher.feed(piece)
+                        if matcher.hit is not None:  # a stop sequence: the answer ends before it
+                            answer.finish, answer.stop_sequence = "stop", matcher.hit
+                            if piece:
+                                answer.text += piece
+                                yield piece
+                            return
+                    if piece:
+                        answer.text += piece
+                        yield piece
                     if prep.text_limit is not None and answer.tokens >= prep.text_limit:
                         answer.finish = "length"
-                        return
+                        break
         finally:
             close = getattr(chunks, "aclose", None)
             if close is not None:
                 await close()
+        if matcher is not None and kind == "text":
+            rest = matcher.rest()
+            if rest:
+                answer.text += rest
+                yield rest
         if kind == "call":
             answer.calls = tool_answer.parse_calls("".join(held))
             if answer.calls is None:
@@ -208,6 +226,7 @@ class LocalProvider(OpenAICompatProvider):
             answer.calls,
             answer.finish,
             self._usage(prep, answer),
+            answer.stop_sequence,
         )
 
     async def open_chat_stream(
@@ -239,7 +258,11 @@ class LocalProvider(OpenAICompatProvider):
                     yield out
             else:
                 yield tool_answer.chunk(
-                    completion_id, model, {} if not first else {"role": "assistant", "content": ""}, answer.finish
+                    completion_id,
+                    model,
+                    {} if not first else {"role": "assistant", "content": ""},
+                    answer.finish,
+                    answer.stop_sequence,
                 )
             yield {
                 "id": completion_id,

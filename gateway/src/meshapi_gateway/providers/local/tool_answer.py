@@ -47,7 +47,13 @@ def parse_calls(text: str) -> list[dict[str, Any]] | None:
 
 
 def completion(
-    completion_id: str, model: str, text: str, calls: list[dict[str, Any]] | None, finish: str, usage: dict[str, Any]
+    completion_id: str,
+    model: str,
+    text: str,
+    calls: list[dict[str, Any]] | None,
+    finish: str,
+    usage: dict[str, Any],
+    stop_sequence: str | None = None,
 ) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": None if calls else text}
     if calls:
@@ -58,19 +64,29 @@ def completion(
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "choices": [_choice({"message": message}, finish, stop_sequence)],
         "usage": usage,
     }
 
 
-def chunk(completion_id: str, model: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+def chunk(
+    completion_id: str, model: str, delta: dict[str, Any], finish: str | None = None, stop_sequence: str | None = None
+) -> dict[str, Any]:
     return {
         "id": completion_id,
         "object": "chat.completion.chunk",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        "choices": [_choice({"delta": delta}, finish, stop_sequence)],
     }
+
+
+def _choice(body: dict[str, Any], finish: str | None, stop_sequence: str | None) -> dict[str, Any]:
+    """A choice; ``stop_reason`` names the client's stop sequence that ended it (as vLLM's answers do)."""
+    choice: dict[str, Any] = {"index": 0, **body, "finish_reason": finish}
+    if stop_sequence is not None:
+        choice["stop_reason"] = stop_sequence
+    return choice
 
 
 def call_chunks(completion_id: str, model: str, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
