@@ -13,6 +13,7 @@ from typing import Any, Callable
 import httpx
 import pytest
 from gwtest.accounts_support import ADMIN, ledger_sum
+from gwtest.batch_support import chat_line, jsonl, parse_jsonl, wait_batch
 from gwtest.gateway_process import GatewayProcess
 from gwtest.harness import FakeUpstream, Gateway, fake_models
 
@@ -201,3 +202,23 @@ def test_key_cache_unknown_key_on_the_second_process(gateway_factory: Callable[.
     with two.client(made["key"]) as c:
         assert c.post("/v1/chat/completions", json=CHAT).status_code == 200
         assert c.post("/v1/chat/completions", json={**CHAT, "model": "fake/tools"}).status_code == 403
+
+
+def test_batch_items_are_held_to_the_allowlist(gateway_factory: Callable[..., Gateway]) -> None:
+    gw = gateway_factory(admin_token=ADMIN, batch_poll_seconds=0.2, batch_max_attempts=1)
+    key = _key(gw.url, "enf-batch", models=["fake/echo"])["key"]
+    lines = [chat_line("allowed"), chat_line("outside", model="fake/tools")]
+    with httpx.Client(base_url=gw.url, headers={"authorization": f"Bearer {key}"}, timeout=30) as c:
+        uploaded = c.post("/v1/files", files={"file": ("in.jsonl", jsonl(lines))}, data={"purpose": "batch"})
+        assert uploaded.status_code == 200, uploaded.text
+        body = {"input_file_id": uploaded.json()["id"], "endpoint": "/v1/chat/completions", "completion_window": "24h"}
+        done = wait_batch(c, c.post("/v1/batches", json=body).json()["id"])
+        assert done["request_counts"] == {"total": 2, "completed": 1, "failed": 1}
+        errors = parse_jsonl(c.get(f"/v1/files/{done['error_file_id']}/content").content)
+    assert [e["custom_id"] for e in errors] == ["outside"]
+    error = errors[0]["response"]["body"]["error"]
+    assert (
+        errors[0]["response"]["status_code"] == 403
+        and error["code"] == "forbidden"
+        and "fake/tools" in error["message"]
+    )
