@@ -17,29 +17,69 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meshapi_gateway.errors import field_error
 from meshapi_gateway.money import money
+from meshapi_gateway.store.many_rows import ManyRowsInsert
 from meshapi_gateway.store.request_log_tables import RequestLog
 
 INSERT_CHUNK = 500
 PURGE_CHUNK = 5000
 
+# A row's values, in this order (``RequestLogWriter.row``).
+COLUMNS = (
+    "id",
+    "request_id",
+    "created_ms",
+    "owner",
+    "key_id",
+    "team_id",
+    "endpoint",
+    "requested_model",
+    "model",
+    "deployment",
+    "attempts",
+    "status",
+    "error_code",
+    "streamed",
+    "ttft_ms",
+    "duration_ms",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cost",
+    "idempotent_replay",
+    "cache_status",
+    "client_address",
+    "user_agent",
+    "request_body",
+    "response_body",
+)
+_COST = COLUMNS.index("cost")
+_SQLITE_INSERT = ManyRowsInsert(RequestLog.__tablename__, COLUMNS)
+
 
 async def write_rows(
     sessions: async_sessionmaker,  # type: ignore[type-arg]
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[list[Any]],
     retry: bool,
 ) -> None:
     """One transaction; a retried batch first skips the rows its unseen earlier commit already wrote."""
     async with sessions() as session, session.begin():
         present: set[str] = set()
         if retry:
-            ids = [r["id"] for r in rows]
+            ids = [r[0] for r in rows]
             for start in range(0, len(ids), INSERT_CHUNK):
                 chunk = ids[start : start + INSERT_CHUNK]
                 found = await session.execute(select(RequestLog.id).where(RequestLog.id.in_(chunk)))
                 present.update(found.scalars())
-        todo = [r for r in rows if r["id"] not in present]
-        for start in range(0, len(todo), INSERT_CHUNK):
-            await session.execute(insert(RequestLog), todo[start : start + INSERT_CHUNK])
+        todo = [r for r in rows if r[0] not in present] if present else rows
+        if session.bind is not None and session.bind.dialect.name == "sqlite":
+            for r in todo:  # Numeric binds as a float on SQLite (SQLAlchemy's own conversion), reads back as Decimal
+                if r[_COST] is not None:
+                    r[_COST] = float(r[_COST])
+            await _SQLITE_INSERT(await session.connection(), todo)
+            return
+        dicts = [dict(zip(COLUMNS, r, strict=True)) for r in todo]
+        for start in range(0, len(dicts), INSERT_CHUNK):
+            await session.execute(insert(RequestLog), dicts[start : start + INSERT_CHUNK])
 
 
 async def purge(sessions: async_sessionmaker, before_ms: int) -> int:  # type: ignore[type-arg]

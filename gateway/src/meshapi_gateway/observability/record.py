@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable
 
+from meshapi_gateway.billing.usage import usage_counts
+
 if TYPE_CHECKING:
     from meshapi_gateway.auth.principal import Principal
     from meshapi_gateway.calls import CallRecord
@@ -89,8 +91,6 @@ class RequestRecord:
 
     def tokens(self) -> tuple[int, int, int]:
         """Prompt, completion and cached tokens over every call."""
-        from meshapi_gateway.billing import usage_counts
-
         prompt = completion = cached = 0
         for c in self.calls:
             p, o, k = usage_counts(c.usage)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
 import orjson
 from prometheus_client import Counter, Gauge
 
+from meshapi_gateway.billing import usage_counts
 from meshapi_gateway.config import RequestLogSettings
 from meshapi_gateway.ids import prefixed
 from meshapi_gateway.metrics import REGISTRY
@@ -72,45 +73,53 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
             return
         self.add(rec)
 
-    def row(self, rec: RequestRecord) -> dict[str, Any]:
-        prompt, completion, cached = rec.tokens()
-        cost = rec.cost
-        ttft = rec.time_to_first_token
-        row: dict[str, Any] = {
-            "id": prefixed("log"),
-            "request_id": rec.request_id,
-            "created_ms": int(rec.started * 1000),
-            "owner": rec.owner,
-            "key_id": rec.key_id,
-            "team_id": rec.team,
-            "endpoint": rec.endpoint[:64],
-            "requested_model": rec.requested_model[:MAX_MODEL_NAME] if rec.requested_model else None,
-            "model": rec.model,
-            "deployment": rec.deployment,
-            "attempts": orjson.dumps(rec.attempts()).decode(),
-            "status": rec.status,
-            "error_code": rec.error_code,
-            "streamed": rec.streamed,
-            "ttft_ms": None if ttft is None else round(ttft * 1000, 3),
-            "duration_ms": round(rec.duration * 1000, 3),
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "cached_tokens": cached,
-            "cost": None if cost is None else cost.quantize(LEDGER_PRECISION),
-            "idempotent_replay": rec.replayed,
-            "cache_status": rec.cache_status,
-            "client_address": rec.client_address,
-            "user_agent": rec.user_agent,
-            "request_body": None,
-            "response_body": None,
-        }
+    def row(self, rec: RequestRecord) -> list[Any]:
+        """The row's values in ``log_store.COLUMNS`` order (Decimal cost as stored, bool as bool)."""
+        calls = rec.calls
+        if len(calls) == 1:  # the common record: what the properties below add up, read off its one call
+            c = calls[0]
+            prompt, completion, cached = usage_counts(c.usage)
+            cost, ttft, requested = c.cost, c.time_to_first_token, c.requested_model or rec.asked_model
+            model, deployment, streamed, replayed = c.model, c.deployment, c.streamed, c.replayed
+        else:
+            prompt, completion, cached = rec.tokens()
+            cost, ttft, requested = rec.cost, rec.time_to_first_token, rec.requested_model
+            model, deployment, streamed, replayed = rec.model, rec.deployment, rec.streamed, rec.replayed
+        request_body = response_body = None
         if self.settings.bodies or (rec.key_id is not None and rec.key_id in self._body_keys):
-            row["request_body"] = self.redact(rec.request_body)
+            request_body = self.redact(rec.request_body)
             answer = rec.response_body
             if answer is not None and rec.response_sse:
                 answer = reassemble_sse(answer)
-            row["response_body"] = self.redact(answer)
-        return row
+            response_body = self.redact(answer)
+        return [
+            prefixed("log"),
+            rec.request_id,
+            int(rec.started * 1000),
+            rec.owner,
+            rec.key_id,
+            rec.team,
+            rec.endpoint[:64],
+            requested[:MAX_MODEL_NAME] if requested else None,
+            model,
+            deployment,
+            orjson.dumps(rec.attempts()).decode(),
+            rec.status,
+            rec.error_code,
+            streamed,
+            None if ttft is None else round(ttft * 1000, 3),
+            round(rec.duration * 1000, 3),
+            prompt,
+            completion,
+            cached,
+            None if cost is None else cost.quantize(LEDGER_PRECISION),
+            replayed,
+            rec.cache_status,
+            rec.client_address,
+            rec.user_agent,
+            request_body,
+            response_body,
+        ]
 
     async def flush(self) -> None:
         QUEUED.set(len(self.queue))

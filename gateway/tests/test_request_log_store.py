@@ -1,0 +1,92 @@
+"""The request log's SQLite insert (many rows a statement, bound by the driver) stores exactly the rows given.
+
+Each row holds every kind of value the log keeps (bools, None, Decimal cost, floats, text
+with quotes and non-ASCII characters, bodies): the driver-level insert must store them as
+SQLAlchemy's own insert does, in batches of any size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from meshapi_gateway.observability import log_store
+from meshapi_gateway.store import many_rows
+from meshapi_gateway.store import db
+from meshapi_gateway.store.request_log_tables import RequestLog
+from meshapi_gateway.store.tables import Base
+
+
+def _rows(n: int) -> list[list[Any]]:
+    out = []
+    for i in range(n):
+        values: dict[str, Any] = {
+            "id": f"log_{i:05d}",
+            "request_id": f"req-{i}",
+            "created_ms": 1_700_000_000_000 + i,
+            "owner": "acme" if i % 2 else "zoë",
+            "key_id": None if i % 3 else f"key_{i}",
+            "team_id": None,
+            "endpoint": "/v1/chat/completions",
+            "requested_model": 'say "hi"' if i % 4 == 0 else None,
+            "model": "openai/gpt-4o-mini",
+            "deployment": "openai/gpt-4o-mini#0",
+            "attempts": '[{"model":"m","outcome":"ok","duration_ms":1.25}]',
+            "status": 200 if i % 5 else 502,
+            "error_code": None if i % 5 else "upstream_error",
+            "streamed": bool(i % 2),
+            "ttft_ms": None if i % 2 == 0 else 12.345,
+            "duration_ms": 20.5 + i,
+            "prompt_tokens": i,
+            "completion_tokens": 2 * i,
+            "cached_tokens": i % 3,
+            "cost": None if i % 7 == 0 else Decimal("0.0000123456") * (i + 1),
+            "idempotent_replay": i % 6 == 0,
+            "cache_status": "hit" if i % 8 == 0 else None,
+            "client_address": "127.0.0.1",
+            "user_agent": "tést/1.0 \\ back",
+            "request_body": '{"messages":[{"content":"ünïcode \\"quoted\\""}]}' if i % 2 else None,
+            "response_body": "line\nbreak\ttab" if i % 2 else None,
+        }
+        out.append([values[c] for c in log_store.COLUMNS])
+    return out
+
+
+async def _write_and_read(path: Path, rows: list[list[Any]]) -> list[RequestLog]:
+    engine = db.make_engine(f"sqlite+aiosqlite:///{path}")
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    sessions = db.sessionmaker(engine)
+    await log_store.write_rows(sessions, [list(r) for r in rows], retry=False)
+    await log_store.write_rows(sessions, [list(r) for r in rows[:3]], retry=True)  # a retry skips what landed
+    async with sessions() as session:
+        found = list((await session.execute(select(RequestLog).order_by(RequestLog.id))).scalars())
+    await engine.dispose()
+    return found
+
+
+def _check(found: list[RequestLog], rows: list[list[Any]]) -> None:
+    assert len(found) == len(rows)
+    for got, want in zip(found, rows, strict=True):
+        for column, value in zip(log_store.COLUMNS, want, strict=True):
+            assert getattr(got, column) == value, column  # cost exact to its ten stored decimals
+
+
+@pytest.mark.parametrize("n", [1, 7, many_rows.MAX_ROWS * 2 + 7])
+def test_rows_land_exactly_in_batches_of_any_size(tmp_path: Path, n: int) -> None:
+    rows = _rows(n)
+    _check(asyncio.run(_write_and_read(tmp_path / "log.db", rows)), rows)
+
+
+def test_statements_come_in_a_few_sizes(tmp_path: Path) -> None:
+    """A batch of any size is written with statements of power-of-two sizes: few texts to prepare."""
+    rows = _rows(1031)
+    _check(asyncio.run(_write_and_read(tmp_path / "log.db", rows)), rows)
+    sizes = set(log_store._SQLITE_INSERT._sql)
+    assert {512, 4, 2, 1} <= sizes  # 1031 = 512 + 512 + 4 + 2 + 1
+    assert all(size & (size - 1) == 0 and size <= many_rows.MAX_ROWS for size in sizes)
