@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from meshapi_gateway import metrics
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.ids import request_id as new_request_id
+from meshapi_gateway.ids import ulid
 from meshapi_gateway.observability.access_log import json_line
 from meshapi_gateway.observability.capture import BodyCapture
 from meshapi_gateway.observability.record import DATA_PLANE_PATHS, RequestRecord
@@ -26,17 +27,6 @@ log = logging.getLogger("meshapi_gateway.access")
 _MAX_INCOMING_ID = 128
 # Browsers must not guess another type for an answer (a JSON error echoing input rendered as HTML).
 NOSNIFF = (b"x-content-type-options", b"nosniff")
-
-
-def _incoming_id(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"x-request-id":
-            if 0 < len(value) <= _MAX_INCOMING_ID and value.isascii():
-                text: str = value.decode()
-                if text.isprintable():
-                    return text
-            return None
-    return None
 
 
 def request_id_of(scope: Scope) -> str:
@@ -52,27 +42,6 @@ FastHandler = Callable[[Any, Scope, Receive, Send], Awaitable[None]]
 # Told of every finished data-plane request (the request log, traces); must not block.
 RecordObserver = Callable[[RequestRecord], None]
 _MAX_USER_AGENT = 256
-
-
-def _open_record(scope: Scope, rid: str, tracing: bool) -> RequestRecord:
-    client = scope.get("client")
-    user_agent = None
-    traceparent = None
-    for name, value in scope["headers"]:
-        if name == b"user-agent":
-            user_agent = value[:_MAX_USER_AGENT].decode("latin-1")
-        elif name == b"traceparent":
-            traceparent = value
-    rec = RequestRecord(
-        request_id=rid,
-        endpoint=scope["path"],
-        method=scope["method"],
-        client_address=client[0] if client else None,
-        user_agent=user_agent,
-    )
-    if tracing:
-        rec.trace = TraceContext.start(traceparent)
-    return rec
 
 
 class RequestContext:
@@ -103,13 +72,43 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = _incoming_id(scope) or new_request_id()
+        # One pass over the headers for everything this layer reads (it runs for every request).
+        rid: str | None = None
+        id_seen = False
+        user_agent = traceparent = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                if not id_seen:  # the first one counts; an unusable one is replaced by our own
+                    id_seen = True
+                    if (
+                        0 < len(value) <= _MAX_INCOMING_ID
+                        and value.isascii()
+                        and (text := value.decode()).isprintable()
+                    ):
+                        rid = text
+            elif name == b"user-agent":
+                user_agent = value
+            elif name == b"traceparent":
+                traceparent = value
+        if rid is None:
+            rid = "req_" + ulid()  # ids.request_id, spelled out on the busiest path
         scope.setdefault("state", {})["request_id"] = rid
         rid_header = (b"x-request-id", rid.encode())
         started = False
         status = 500
         t0 = time.perf_counter()
-        rec = _open_record(scope, rid, self.tracing) if scope["path"] in DATA_PLANE_PATHS else None
+        rec: RequestRecord | None = None
+        if scope["path"] in DATA_PLANE_PATHS:
+            client = scope.get("client")
+            rec = RequestRecord(
+                request_id=rid,
+                endpoint=scope["path"],
+                method=scope["method"],
+                client_address=client[0] if client else None,
+                user_agent=user_agent[:_MAX_USER_AGENT].decode("latin-1") if user_agent is not None else None,
+            )
+            if self.tracing:
+                rec.trace = TraceContext.start(traceparent)
         token = current_record.set(rec) if rec is not None else None
         capture = BodyCapture(rec, self.capture_bytes) if rec is not None and self.capture_bytes else None
         if capture is not None:

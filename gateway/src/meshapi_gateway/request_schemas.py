@@ -177,8 +177,13 @@ def plainly_valid_chat(body: dict[str, Any]) -> bool:
         if len(m) > 2 and (len(m) > 3 or type(m.get("name")) is not str):
             return False
     for key, value in body.items():
-        if key != "messages":
-            check = _PLAIN_FIELDS.get(key)
-            if check is None or not check(value):
+        if key == "messages":
+            continue
+        if key == "model":  # in every request: checked here rather than through its table entry
+            if value is not None and type(value) is not str:
                 return False
+            continue
+        check = _PLAIN_FIELDS.get(key)
+        if check is None or not check(value):
+            return False
     return True

@@ -11,7 +11,7 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from meshapi_gateway.api.common import parse_json_object, validate
-from meshapi_gateway.api.raw import header, read_body, send_bytes, send_error
+from meshapi_gateway.api.raw import read_body, send_bytes, send_error
 from meshapi_gateway.api.sse_response import SSEResponse
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.calls import Call, answer_headers
@@ -19,10 +19,9 @@ from meshapi_gateway.chat import ChatStream
 from meshapi_gateway.errors import GatewayError, field_error, mid_stream_code
 from meshapi_gateway.money import money
 from meshapi_gateway.reliability.disconnect import ClientGone, cancel_on_disconnect
-from meshapi_gateway.request_context import request_id_of
 from meshapi_gateway.request_schemas import ChatRequest, ChatRequestWithTemplate, plainly_valid_chat
 from meshapi_gateway.routing import auto_select
-from meshapi_gateway.routing.auto import is_auto
+from meshapi_gateway.routing.auto import AUTO_IDS
 from meshapi_gateway.sse import DONE_FRAME, error_frame, frame
 
 if TYPE_CHECKING:
@@ -38,21 +37,30 @@ def fallback_headers(outcome: Any) -> dict[str, str]:
 
 
 async def chat_completions(state: "GatewayState", scope: Scope, receive: Receive, send: Send) -> None:
-    request_id = request_id_of(scope)
+    request_id: str = scope["state"]["request_id"]  # set by RequestContext, the outermost layer
     limit_headers: dict[str, str] = {}
+    authorization = cache_control = None
+    for name, value in scope["headers"]:  # the first of each, as ``header`` reads them
+        if name == b"authorization":
+            if authorization is None:
+                authorization = value.decode("latin-1")
+        elif name == b"cache-control" and cache_control is None:
+            cache_control = value.decode("latin-1")
     try:
         body = parse_json_object(await read_body(scope, receive, state.settings.max_body_bytes))
-        principal = await authenticate(state, header(scope, b"authorization"), "data")
+        principal = await authenticate(state, authorization, "data")
         call = Call(state, "chat", principal, request_id)
-        call.cache_control = header(scope, b"cache-control")
+        call.cache_control = cache_control
         limit_headers = await call.limit()
         if not plainly_valid_chat(body):
             validate(ChatRequestWithTemplate if body.get("template") else ChatRequest, body)
         pipeline = state.chat
-        body = await pipeline.prepare(principal, body)
-        if not body.get("messages"):
-            raise field_error("messages", "Field required", type_="missing")
-        if is_auto(body.get("model")):
+        if "template" in body:  # only a template rewrites a chat body
+            body = await pipeline.prepare(principal, body)
+            if not body.get("messages"):
+                raise field_error("messages", "Field required", type_="missing")
+        model = body.get("model")
+        if type(model) is str and model in AUTO_IDS:
             body = auto_select.resolve(state, principal, body)
         # Opening (with fallbacks and backoff) and non-streamed answers stop the moment the client leaves.
         if body.get("stream"):

@@ -25,9 +25,11 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    declared = header(scope, b"content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise GatewayError("payload_too_large", f"Request body is larger than {limit} bytes.")
+    for name, declared in scope["headers"]:
+        if name == b"content-length":
+            if declared.isdigit() and int(declared) > limit:
+                raise GatewayError("payload_too_large", f"Request body is larger than {limit} bytes.")
+            break
     chunks: list[bytes] = []
     size = 0
     while True:

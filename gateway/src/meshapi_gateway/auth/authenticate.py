@@ -38,7 +38,10 @@ def bearer(authorization: str | None, api_key_query: str | None = None) -> str:
 async def authenticate(
     state: "GatewayState", authorization: str | None, realm: str = "data", api_key_query: str | None = None
 ) -> Principal:
-    token = bearer(authorization, api_key_query)
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if not token or scheme.lower() != "bearer":
+        token = bearer(authorization, api_key_query)  # the query key, or the error that says what is wrong
     admin = state.settings.admin_token
     if admin and hmac.compare_digest(token.encode(), admin.encode()):
         return Principal(owner=ADMIN_OWNER, realm="admin")

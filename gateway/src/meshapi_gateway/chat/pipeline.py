@@ -137,7 +137,12 @@ class ChatPipeline:
         try:
             entries = self._candidates(model, fallbacks)
             cache = self.state.response_cache
-            looked = await cache.lookup(call, body) if cache is not None and cache.applies(body) else None
+            # ``cache.applies(body)``, spelled out: the one check of every call when nobody uses the cache.
+            looked = (
+                await cache.lookup(call, body)
+                if cache is not None and ("cache" in body or cache.has_defaults)
+                else None
+            )
             if looked is not None and looked.answer is not None:
                 assert cache is not None
                 target = hit_target(entries, looked.model)

@@ -144,7 +144,8 @@ class KeyGovernance(AdmissionCheck):
         key = call.principal.key
         if key is None:
             return False
-        refuse_unusable(key)  # a request was checked when it came in; batch items run later
+        if key.revoked or key.suspended or key.expires_at is not None:
+            refuse_unusable(key)  # a request was checked when it came in; batch items run later
         team = self.teams.get(key.team_id) if key.team_id is not None and self.teams is not None else None
         budgets: tuple[Budget, ...] = ()
         if key.budget_usd is not None:

@@ -43,10 +43,11 @@ class Target:
     entry: "ModelEntry"
     deployment: "Deployment"
     api_key: str
+    # The model name the upstream knows: read on every call, so worked out once (targets are cached per slot).
+    upstream_model: str = field(init=False, compare=False)
 
-    @property
-    def upstream_model(self) -> str:
-        return self.deployment.upstream_model or self.entry.upstream_model
+    def __post_init__(self) -> None:
+        self.upstream_model = self.deployment.upstream_model or self.entry.upstream_model
 
 
 @dataclass(slots=True)

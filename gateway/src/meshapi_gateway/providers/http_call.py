@@ -12,7 +12,7 @@ import orjson
 
 from meshapi_gateway.errors import before_first_chunk
 from meshapi_gateway.http_client import ConnectTimeout, Response, TransportError
-from meshapi_gateway.observability.record import trace_header
+from meshapi_gateway.observability.record import current as current_record
 from meshapi_gateway.providers import upstream_errors
 from meshapi_gateway.providers.base import CallContext, Target, UpstreamError
 from meshapi_gateway.sse import SSEEvent, parse_sse
@@ -30,9 +30,9 @@ def upstream_headers(
     can override anything the adapter sets.
     """
     headers = {"content-type": "application/json", **(fixed or {}), "x-request-id": ctx.request_id}
-    traceparent = trace_header()
-    if traceparent is not None:
-        headers["traceparent"] = traceparent  # the upstream's spans join the request's trace
+    rec = current_record.get()  # ``trace_header()``, spelled out: this runs for every upstream call
+    if rec is not None and rec.trace is not None:
+        headers["traceparent"] = rec.trace.child_header()  # the upstream's spans join the request's trace
     if target.api_key:
         headers[key_header] = key_prefix + target.api_key
     headers.update(target.entry.headers)

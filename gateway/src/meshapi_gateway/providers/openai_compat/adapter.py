@@ -41,7 +41,8 @@ class OpenAICompatProvider(Provider):
         self, url: str, payload: dict[str, Any], target: Target, ctx: CallContext, *, total: float | None
     ) -> Response:
         try:
-            resp = await ctx.session.post(
+            resp = await ctx.session.request(
+                "POST",
                 url,
                 orjson.dumps(payload),
                 self._headers(target, ctx),
