@@ -164,3 +164,36 @@ def test_the_overview_charts_what_the_owner_did(page: Any, gw: Gateway) -> None:
     assert "fake/echo: 3" in page.get_by_role("img", name="Requests by model").first.evaluate("e => e.textContent")
     doc_screenshot(page, "overview")
     assert page.console_errors == []
+
+
+def test_edit_a_template_see_its_variables_diff_two_versions_and_roll_back(page: Any, gw: Gateway) -> None:
+    token = gw.token("tess")
+    with httpx.Client(base_url=gw.url, headers={"authorization": f"Bearer {token}"}, timeout=30) as client:
+        created = client.post("/v1/templates", json={"name": "greeter", "system": "Greet {{name}} briefly."})
+        assert created.status_code == 201, created.text
+        template_id = created.json()["id"]
+    sign_in(page, gw.url, token)
+    page.get_by_role("link", name="Templates").click()
+    page.get_by_role("link", name="greeter").click()
+    system = page.get_by_label("System prompt", exact=True)
+    system.fill("Greet {{ name }} warmly in {{language}}.\nSign as <b>the team</b>.")
+    marks = page.get_by_test_id("highlight").locator("mark.var")
+    assert marks.all_inner_texts() == ["{{ name }}", "{{language}}"]
+    page.get_by_text("Variables: name, language", exact=True).wait_for()
+    assert page.get_by_test_id("highlight").locator("b").count() == 0  # the prompt's text is text
+    page.get_by_role("button", name="Save as a new version").click()
+    page.get_by_text("active version 2 of 2").wait_for()
+    diff = page.get_by_role("region", name="Changes from version 1 to version 2")
+    removed = [" ".join(t.split()) for t in diff.locator("[data-kind=del]").all_inner_texts()]
+    added = [" ".join(t.split()) for t in diff.locator("[data-kind=add]").all_inner_texts()]
+    assert "removed: - Greet {{name}} briefly." in removed
+    assert "added: + Greet {{ name }} warmly in {{language}}." in added
+    assert 'added: + variables: ["name","language"]' in added
+    doc_screenshot(page, "templates")
+    # Roll back: version 1 is the active one again, for the API as for the page.
+    page.get_by_role("button", name="Make version 1 the active one").click()
+    page.get_by_text("active version 1 of 2").wait_for()
+    with httpx.Client(base_url=gw.url, headers={"authorization": f"Bearer {token}"}, timeout=30) as client:
+        now = client.get(f"/v1/templates/{template_id}").json()
+    assert (now["version"], now["system"]) == (1, "Greet {{name}} briefly.")
+    assert page.console_errors == []

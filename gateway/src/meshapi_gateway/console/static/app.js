@@ -8,6 +8,7 @@ const PAGES = [
   ["overview", "Overview"],
   ["keys", "Keys"],
   ["logs", "Request log"],
+  ["templates", "Templates"],
   ["playground", "Playground"],
   ["compare", "Compare"],
 ];
