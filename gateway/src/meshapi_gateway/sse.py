@@ -45,27 +45,38 @@ class SSEEvent:
         self.more = more
 
 
-async def parse_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[SSEEvent]:
-    """Yield events from a byte stream; an unterminated last event is still delivered."""
-    buf = b""
-    event = ""
-    data: list[str] = []
-    async for chunk in chunks:
-        buf = buf + chunk if buf else chunk
+class SSEParser:
+    """Events from bytes fed as they arrive: ``feed`` returns the events each piece completed.
+
+    A relay calls it once per network read, so everything one read brought is handled (and
+    written) together without a generator step per event.
+    """
+
+    __slots__ = ("_buf", "_data", "_event")
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._event = ""
+        self._data: list[str] = []
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        buf = self._buf + chunk if self._buf else chunk
         start = 0
         ready: list[SSEEvent] = []
+        data = self._data
         while True:
             nl = buf.find(b"\n", start)
             if nl < 0:
                 break
             line = buf[start:nl]
             start = nl + 1
-            if line.endswith(b"\r"):
+            if line[-1:] == b"\r":
                 line = line[:-1]
             if not line:
                 if data:
-                    ready.append(SSEEvent(event, "\n".join(data), True))
-                event, data = "", []
+                    ready.append(SSEEvent(self._event, data[0] if len(data) == 1 else "\n".join(data), True))
+                    data = self._data = []
+                self._event = ""
                 continue
             if line[:1] == b":":
                 continue
@@ -75,16 +86,29 @@ async def parse_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[SSEEvent]:
             if field == b"data":
                 data.append(value.decode("utf-8", "replace"))
             elif field == b"event":
-                event = value.decode("utf-8", "replace")
-        buf = buf[start:]
+                self._event = value.decode("utf-8", "replace")
+        self._buf = buf[start:] if start else buf
         if ready:
             ready[-1].more = False
-            for item in ready:
-                yield item
-    if buf.strip():
-        line = buf.rstrip(b"\r\n")
-        field, _, value = line.partition(b":")
-        if field == b"data":
-            data.append((value[1:] if value[:1] == b" " else value).decode("utf-8", "replace"))
-    if data:
-        yield SSEEvent(event, "\n".join(data))
+        return ready
+
+    def close(self) -> list[SSEEvent]:
+        """The last event when the stream ended without the blank line that terminates it."""
+        buf, self._buf = self._buf, b""
+        if buf.strip():
+            line = buf.rstrip(b"\r\n")
+            field, _, value = line.partition(b":")
+            if field == b"data":
+                self._data.append((value[1:] if value[:1] == b" " else value).decode("utf-8", "replace"))
+        data, self._data = self._data, []
+        return [SSEEvent(self._event, "\n".join(data))] if data else []
+
+
+async def parse_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[SSEEvent]:
+    """Yield events from a byte stream; an unterminated last event is still delivered."""
+    parser = SSEParser()
+    async for chunk in chunks:
+        for event in parser.feed(chunk):
+            yield event
+    for event in parser.close():
+        yield event

@@ -12,7 +12,7 @@ from starlette.types import Receive, Scope, Send
 
 from meshapi_gateway.api.common import parse_json_object, validate
 from meshapi_gateway.api.raw import read_body, send_bytes, send_error
-from meshapi_gateway.api.sse_response import SSEResponse
+from meshapi_gateway.api.sse_response import LastFrames, SSEResponse
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.calls import Call, answer_headers
 from meshapi_gateway.chat import ChatStream
@@ -106,25 +106,26 @@ def _interrupted(request_id: str) -> bytes:
 
 
 async def _frames(stream: ChatStream, include_usage: bool, request_id: str) -> AsyncIterator[bytes]:
-    """Client frames; what one upstream read brought goes out in one write (never held back longer)."""
-    ctx = stream.ctx
-    pending: list[bytes] = []
+    """Client frames: what one upstream read brought goes out in one write (never held back longer).
+
+    The last batch goes out with the usage chunk, ``[DONE]`` and the end of the response in one
+    write, once the stream has been billed.
+    """
+    last = b""
     try:
-        async for chunk in stream.chunks:
-            pending.append(frame(chunk))
-            if ctx is None or not ctx.more_buffered:
-                yield b"".join(pending)
-                pending.clear()
-        if pending:
-            yield b"".join(pending)
+        async for batch in stream.batches:
+            data = frame(batch[0]) if len(batch) == 1 else b"".join([frame(chunk) for chunk in batch])
+            if stream.completed or stream.error is not None:
+                last = data  # the batches end right after this one, without another read
+                continue
+            yield data
     finally:
         await stream.aclose()
     if stream.error is not None:
         err = stream.error
-        yield error_frame(mid_stream_code(err), err.message, request_id=request_id) + DONE_FRAME
+        yield LastFrames(last + error_frame(mid_stream_code(err), err.message, request_id=request_id) + DONE_FRAME)
         return
-    tail = b""
     if include_usage:
         usage = stream.normalizer.usage or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-        tail = frame(stream.normalizer.usage_chunk(usage, money(stream.cost) if stream.cost is not None else None))
-    yield tail + DONE_FRAME
+        last += frame(stream.normalizer.usage_chunk(usage, money(stream.cost) if stream.cost is not None else None))
+    yield LastFrames(last + DONE_FRAME)

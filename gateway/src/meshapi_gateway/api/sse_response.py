@@ -2,6 +2,9 @@
 
 A watcher waits for ``http.disconnect``; when the client goes away the producing task
 is cancelled at once, so the upstream call is closed instead of generating for nobody.
+The watcher starts once the stream has run ``WATCH_AFTER`` seconds (until then a write to
+a client that left is dropped by the server, which costs nothing). The frames iterator
+may end with ``LastFrames``: they go out in the same write as the end of the body.
 ``on_finish`` always runs (billing must happen also for a stream cut short).
 """
 
@@ -12,6 +15,15 @@ import contextlib
 from typing import AsyncIterator, Awaitable, Callable
 
 from starlette.types import Receive, Scope, Send
+
+# How long a stream runs before a task starts watching for the client leaving: most streams
+# of a fast upstream are over sooner, and a timer is far cheaper than a task.
+WATCH_AFTER = 0.02
+
+
+class LastFrames(bytes):
+    """The frames that end the response: written together with the end of the body (one write)."""
+
 
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -49,14 +61,23 @@ class SSEResponse:
                     main.cancel()
                     return
 
-        watcher = asyncio.create_task(watch())
+        watcher: asyncio.Task[None] | None = None
+
+        def start_watching() -> None:
+            nonlocal watcher
+            watcher = main.get_loop().create_task(watch())
+
+        timer = main.get_loop().call_later(WATCH_AFTER, start_watching)
         started = False
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.headers})
             started = True
+            more = True
             async for chunk in self.frames:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+                more = type(chunk) is not LastFrames
+                await send({"type": "http.response.body", "body": chunk, "more_body": more})
+            if more:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
             if not self.client_gone:
                 cut = self.interrupted_frames
@@ -71,9 +92,11 @@ class SSEResponse:
         except OSError:
             self.client_gone = True  # the socket went away under a write
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            timer.cancel()
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
             aclose = getattr(self.frames, "aclose", None)
             if aclose is not None:
                 with contextlib.suppress(Exception):

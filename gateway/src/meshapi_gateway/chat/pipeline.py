@@ -78,11 +78,16 @@ class ChatOutcome:
 
 @dataclass
 class ChatStream:
-    """An opened stream: normalized chunk dicts, then ``usage``/``cost`` once it has ended."""
+    """An opened stream: normalized chunk dicts, then ``usage``/``cost`` once it has ended.
+
+    ``batches`` hands out the chunks of each upstream read together (a relay writes each batch
+    at once); ``completed`` or ``error`` is set before the last batch is handed out, so the
+    relay can end its answer with it. ``chunks`` is the same stream one chunk at a time.
+    """
 
     target: Target
     attempted: Attempted
-    chunks: AsyncIterator[dict[str, Any]]
+    batches: AsyncIterator[list[dict[str, Any]]]
     normalizer: StreamNormalizer
     cost: Decimal | None = None
     error: UpstreamError | None = None
@@ -97,10 +102,20 @@ class ChatStream:
         if move is not None:
             move(task)
 
+    @property
+    def chunks(self) -> AsyncIterator[dict[str, Any]]:
+        return _one_by_one(self.batches)
+
     async def aclose(self) -> None:
         for closer in self._closers:
             await closer()
         self._closers.clear()
+
+
+async def _one_by_one(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[dict[str, Any]]:
+    async for batch in batches:
+        for chunk in batch:
+            yield chunk
 
 
 class ChatPipeline:
@@ -208,22 +223,33 @@ class ChatPipeline:
             normalizer.force_named_tool()
         holder: ChatStream
 
-        async def chunks() -> AsyncIterator[dict[str, Any]]:
+        async def batches() -> AsyncIterator[list[dict[str, Any]]]:
             first = True
+            feed = normalizer.feed
             try:
-                async for raw in upstream:
-                    for out in normalizer.feed(raw):
-                        if first:
-                            call.token_seen()
-                            first = False
+                while not upstream.ended:
+                    try:
+                        raw = await upstream.next_batch()
+                    except StopAsyncIteration:
+                        out = []
+                        break
+                    out = feed(raw[0]) if len(raw) == 1 else [c for chunk in raw for c in feed(chunk)]
+                    if out and first:
+                        call.token_seen()
+                        first = False
+                    if upstream.ended:
+                        break
+                    if out:
                         yield out
-                for out in normalizer.finish():
-                    yield out
+                else:
+                    out = []
+                out.extend(normalizer.finish())
                 holder.completed = True
             except UpstreamError as exc:
                 holder.error = exc
-                for out in normalizer.finish():
-                    yield out
+                out = normalizer.finish()
+            if out:
+                yield out
 
         async def settle() -> None:
             close = getattr(upstream, "aclose", None)
@@ -248,7 +274,7 @@ class ChatPipeline:
                 if found is not None and cache is not None and holder.completed and holder.error is None:
                     await self._keep_stream(cache, found, body, normalizer)
 
-        holder = ChatStream(target, call.attempted, chunks(), normalizer, ctx=ctx, upstream=upstream)
+        holder = ChatStream(target, call.attempted, batches(), normalizer, ctx=ctx, upstream=upstream)
         holder._closers.append(settle)
         self.open_streams += 1
         return holder
@@ -268,11 +294,10 @@ class ChatPipeline:
         call.token_seen()
         call.finish(target=target, usage=usage, cost=cost, status=200)
 
-        async def chunks() -> AsyncIterator[dict[str, Any]]:
-            for chunk in replay.chunks(data):
-                yield chunk
+        async def batches() -> AsyncIterator[list[dict[str, Any]]]:
+            yield list(replay.chunks(data))
 
-        return ChatStream(target, call.attempted, chunks(), normalizer, cost=cost, completed=True)
+        return ChatStream(target, call.attempted, batches(), normalizer, cost=cost, completed=True)
 
     @staticmethod
     async def _keep_stream(

@@ -60,9 +60,6 @@ class CallContext:
     read_timeout: float = 300.0
     # Headers the route should add to the client response (e.g. dropped-parameter warnings).
     response_headers: dict[str, str] = field(default_factory=dict)
-    # Set by a streaming adapter while further events of the same network read are already parsed,
-    # so the relay can write them together; False means "flush now" (the safe default).
-    more_buffered: bool = False
 
 
 class Provider:

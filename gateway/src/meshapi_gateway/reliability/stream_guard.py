@@ -5,17 +5,21 @@ with fallback while nothing has reached the client); this wrapper hands out that
 chunk and then bounds every further wait by the idle timeout and the attempt's total
 deadline. It works on whatever async iterator an adapter returns, so every provider
 gets the same timeouts without code of its own. The waits share the attempt's one
-``Watchdog`` timer, so a chunk costs a clock read, not a timer.
+``Watchdog`` timer, so a chunk costs a clock read, not a timer. ``next_batch`` hands out
+what one network read brought at once when the adapter reads in batches (``ChunkBatches``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 from meshapi_gateway.providers.base import UpstreamError
+from meshapi_gateway.providers.chunk_batches import ChunkBatches
 from meshapi_gateway.providers.upstream_errors import timed_out
 from meshapi_gateway.reliability.watchdog import Watchdog
+
+T = TypeVar("T")
 
 # Called once when the stream is over: True finished, False failed, None abandoned (client left).
 EndListener = Callable[[bool | None], None]
@@ -58,12 +62,46 @@ class GuardedStream:
         inner = self._inner
         if inner is None or self._ended:
             raise StopAsyncIteration
+        return await self._wait(inner.__anext__())
+
+    @property
+    def ended(self) -> bool:
+        """True once the stream is over (its last batch handed out, failed, or closed)."""
+        return self._ended
+
+    async def next_batch(self) -> list[dict[str, Any]]:
+        """Every chunk one network read brought (one chunk for adapters that do not batch).
+
+        The batch that ends the stream sets ``ended``, so a relay can finish its answer with
+        it instead of waiting for one more read to learn that nothing follows.
+        """
+        inner = self._inner
+        first = self._first
+        if first is not None:
+            self._first = None
+            if isinstance(inner, ChunkBatches):
+                batch = [first, *inner.take()]
+                if inner.ended:
+                    self._end(True)
+                return batch
+            return [first]
+        if inner is None or self._ended:
+            raise StopAsyncIteration
+        if isinstance(inner, ChunkBatches):
+            batch = await self._wait(inner.next_batch())
+            if inner.ended:
+                self._end(True)
+            return batch
+        return [await self._wait(inner.__anext__())]
+
+    async def _wait(self, step: Awaitable[T]) -> T:
+        """One wait for the upstream, bounded by the idle timeout and the attempt's deadline."""
         limit = self._loop.time() + self._idle
         total_bound = limit >= self._deadline
         dog = self._dog
         dog.wait_until(self._deadline if total_bound else limit)
         try:
-            chunk = await inner.__anext__()
+            got = await step
         except StopAsyncIteration:
             self._end(True)
             raise
@@ -77,7 +115,7 @@ class GuardedStream:
             self._end(False)
             raise
         dog.rest()
-        return chunk
+        return got
 
     def read_in(self, task: asyncio.Task[object]) -> None:
         """Further chunks are read in ``task``, not the one that opened the stream."""

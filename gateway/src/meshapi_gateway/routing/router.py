@@ -250,7 +250,7 @@ class Router:
         *,
         deadline: float | None = None,
         admit: Admit | None = None,
-    ) -> tuple[Target, AsyncIterator[dict[str, Any]]]:
+    ) -> tuple[Target, GuardedStream]:
         """Open a stream and wait for its first chunk; later chunks come under idle/total deadlines."""
 
         async def attempt(provider: Provider, slot: Slot, timeouts: Timeouts, end: float) -> GuardedStream:

@@ -1,0 +1,57 @@
+"""A provider's chunk stream taken one network read at a time.
+
+An SSE upstream usually delivers many chunks in one read (a fast model, or a burst after a
+pause). Stepping every layer of the relay (guard, normalizer, framing, the ASGI send) once
+per chunk was most of a stream's cost, so an adapter that parses reads hands out each
+read's chunks as one batch and says which batch is the last; the relay then normalizes,
+frames and writes them together, and finishes the response with the last one. Consumers
+that want one chunk at a time iterate it as usual.
+"""
+
+from __future__ import annotations
+
+from typing import Any, AsyncGenerator
+
+Chunk = dict[str, Any]
+# What an adapter's generator yields: the chunks of one read, and whether the stream ended with it.
+Batch = tuple[list[Chunk], bool]
+
+
+class ChunkBatches:
+    __slots__ = ("_pending", "_source", "ended")
+
+    def __init__(self, source: AsyncGenerator[Batch, None]) -> None:
+        self._source = source
+        self._pending: list[Chunk] = []  # reversed, so taking one is a pop from the end
+        # True once the adapter has handed out its last batch (nothing further will be read).
+        self.ended = False
+
+    def __aiter__(self) -> "ChunkBatches":
+        return self
+
+    async def __anext__(self) -> Chunk:
+        while not self._pending:
+            if self.ended:
+                raise StopAsyncIteration
+            batch, self.ended = await self._source.__anext__()
+            self._pending = batch[::-1]
+        return self._pending.pop()
+
+    def take(self) -> list[Chunk]:
+        """The chunks already read and not handed out, in order, without waiting."""
+        pending, self._pending = self._pending, []
+        pending.reverse()
+        return pending
+
+    async def next_batch(self) -> list[Chunk]:
+        """What is already read, else the next read's chunks (possibly none, when ``ended``)."""
+        if self._pending:
+            return self.take()
+        if self.ended:
+            raise StopAsyncIteration
+        batch, self.ended = await self._source.__anext__()
+        return batch
+
+    async def aclose(self) -> None:
+        self._pending = []
+        await self._source.aclose()
