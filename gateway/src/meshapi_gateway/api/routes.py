@@ -143,6 +143,10 @@ def routes() -> list[BaseRoute]:
         Route("/v1/templates/{template_id}/versions/{version}", templates.get_version, methods=["GET"]),
         Route("/v1/templates/{template_id}/versions/{version}/activate", templates.activate_version, methods=["POST"]),
     ]
+    # --- deployments and their breakers ---
+    from meshapi_gateway.api import deployments
+
+    table += [Route("/v1/deployments", deployments.list_deployments, methods=["GET"])]
     # --- the web console (static files; every action it takes is one of the routes above) ---
     from meshapi_gateway.api.console import console_routes
 

@@ -166,6 +166,13 @@ class Breakers:
                 st.consecutive = 0
                 st.remote = False
 
+    def state(self, key: str, now: float) -> tuple[str, float | None]:
+        """A deployment's breaker as people read it: closed, open (until when) or half-open (a probe may go)."""
+        st = self._states.get(key)
+        if st is None or not st.open_until:
+            return "closed", None
+        return ("open", st.open_until) if now < st.open_until else ("half_open", st.open_until)
+
     def open_circuits(self) -> dict[str, float]:
         now = time.time()
         return {k: st.open_until for k, st in self._states.items() if st.open_until and st.open_until > now}

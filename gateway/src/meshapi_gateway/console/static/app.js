@@ -7,10 +7,13 @@ import * as session from "./session.js";
 const PAGES = [
   ["overview", "Overview"],
   ["keys", "Keys"],
+  ["teams", "Teams"],
+  ["models", "Models"],
   ["logs", "Request log"],
   ["templates", "Templates"],
   ["playground", "Playground"],
   ["compare", "Compare"],
+  ["batches", "Batches"],
 ];
 
 const main = document.getElementById("main");
