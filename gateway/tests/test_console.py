@@ -197,3 +197,34 @@ def test_edit_a_template_see_its_variables_diff_two_versions_and_roll_back(page:
         now = client.get(f"/v1/templates/{template_id}").json()
     assert (now["version"], now["system"]) == (1, "Greet {{name}} briefly.")
     assert page.console_errors == []
+
+
+def test_a_phone_width_folds_the_menu_and_nothing_overflows(context: Any, gw: Gateway) -> None:
+    page = context.new_page()
+    try:
+        page.set_viewport_size({"width": 390, "height": 844})
+        sign_in(page, gw.url, ADMIN_TOKEN)
+        nav = page.get_by_role("navigation", name="Console pages")
+        toggle = page.get_by_role("button", name="Menu")
+        assert not nav.is_visible() and toggle.get_attribute("aria-expanded") == "false"
+        toggle.click()
+        assert nav.is_visible() and toggle.get_attribute("aria-expanded") == "true"
+        nav.get_by_role("link", name="Keys").click()
+        page.get_by_role("table").wait_for()
+        assert not nav.is_visible()  # folded again once a page is chosen
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        page.close()
+
+
+def test_dark_preference_is_respected(context: Any, gw: Gateway) -> None:
+    page = context.new_page()
+    try:
+        page.emulate_media(color_scheme="dark")
+        page.goto(gw.url + "/ui/")
+        dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        page.emulate_media(color_scheme="light")
+        light = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert dark != light and dark == "rgb(20, 23, 27)"
+    finally:
+        page.close()

@@ -53,7 +53,7 @@ def sign_in(page: Any, base_url: str, token: str) -> None:
     page.goto(base_url + "/ui/")
     page.get_by_label("Admin token or control-plane token").fill(token)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("navigation", name="Console pages").wait_for()
+    page.get_by_role("button", name="Sign out").wait_for()
 
 
 def make_key(gw: Gateway, owner: str, **terms: Any) -> str:
