@@ -104,3 +104,21 @@ def test_batches_show_progress_and_the_output_downloads(page: Any, gw: Gateway) 
     content = open(saved, encoding="utf-8").read()
     assert content.count("\n") >= 2 and '"custom_id": "c0"' in content.replace('":"', '": "')
     assert page.console_errors == []
+
+
+def test_every_page_calls_only_the_documented_public_api_of_its_own_gateway(page: Any, gw: Gateway) -> None:
+    import re
+
+    paths = httpx.get(gw.url + "/openapi.json").json()["paths"]
+    patterns = [re.compile("^" + re.sub(r"\{\w+\}", "[^/]+", p) + "$") for p in paths]
+    sign_in(page, gw.url, ADMIN_TOKEN)
+    for name in ("Overview", "Keys", "Teams", "Models", "Request log", "Templates", "Playground", "Compare", "Batches"):
+        page.get_by_role("link", name=name, exact=True).click()
+        page.wait_for_selector("section.page[aria-busy=false]")
+        assert page.get_by_role("alert").count() == 0, name
+    for method, url in page.requests_seen:
+        assert url.startswith(gw.url + "/"), url  # nothing from another origin: it works offline
+        path = url[len(gw.url) :].split("?")[0].split("#")[0]
+        assert path.startswith("/ui/") or any(p.match(path) for p in patterns), (method, path)
+    assert any("/v1/" in url for _, url in page.requests_seen)
+    assert page.console_errors == []

@@ -40,6 +40,8 @@ def page_for(request: pytest.FixtureRequest, context: Any) -> Iterator[Any]:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.console_errors = errors
+    page.requests_seen = []
+    page.on("request", lambda req: page.requests_seen.append((req.method, req.url)))
     yield page
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
