@@ -122,3 +122,26 @@ def test_every_page_calls_only_the_documented_public_api_of_its_own_gateway(page
         assert path.startswith("/ui/") or any(p.match(path) for p in patterns), (method, path)
     assert any("/v1/" in url for _, url in page.requests_seen)
     assert page.console_errors == []
+
+
+def test_compare_without_a_judge_and_signing_out_revokes_the_sessions_key(page: Any, gw: Gateway) -> None:
+    token = gw.token("sam")
+    sign_in(page, gw.url, token)
+    page.get_by_role("link", name="Compare").click()
+    page.get_by_role("group", name="Models to compare").wait_for()
+    for box in page.get_by_role("checkbox").all():
+        box.set_checked(box.get_attribute("value") in ("fake/echo", "fake/free-echo"))
+    page.get_by_label("Judge").select_option("-")
+    page.get_by_label("Prompt").fill("side by side")
+    page.get_by_role("button", name="Compare").click()
+    page.get_by_text("Done in").wait_for()
+    for model in ("fake/echo", "fake/free-echo"):
+        assert "echo: side by side" in page.get_by_role("article", name=f"Answer of {model}").inner_text()
+    assert page.get_by_test_id("verdict").count() == 0
+    with httpx.Client(base_url=gw.url, headers={"authorization": f"Bearer {token}"}) as client:
+        (key,) = client.get("/v1/keys").json()["data"]
+        assert key["name"] == "console playground" and key["revoked_at"] is None
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_text("Signed out.").wait_for()
+        assert client.get(f"/v1/keys/{key['id']}").json()["revoked_at"] is not None
+    assert page.evaluate("sessionStorage.length") == 0

@@ -1,6 +1,7 @@
 // The console's shell: sign-in, the session, the page list and hash routing (#/keys, #/logs/<id>).
 
 import * as api from "./api.js";
+import { revokeDataKey } from "./data_key.js";
 import { append, clear, errorBox, field, h } from "./dom.js";
 import * as session from "./session.js";
 
@@ -123,10 +124,16 @@ api.onUnauthorized(() => {
   render();
 });
 
-header.querySelector(".sign-out").addEventListener("click", () => {
+header.querySelector(".sign-out").addEventListener("click", async () => {
+  try {
+    await revokeDataKey();
+  } catch {
+    // The key expires with the session anyway.
+  }
   session.end();
   notice = "Signed out.";
-  location.hash = "";
+  // Replaced, not assigned: a hashchange would render the sign-in form a second time, without the notice.
+  history.replaceState(null, "", location.pathname);
   render();
 });
 header.querySelector(".menu-toggle").addEventListener("click", (ev) => {

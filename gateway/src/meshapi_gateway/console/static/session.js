@@ -60,6 +60,7 @@ export function touch() {
 export function end() {
   sessionStorage.removeItem(KEY);
   sessionStorage.removeItem(PLAY_KEY);
+  sessionStorage.removeItem(PLAY_KEY + ".id");
 }
 
 // The data-plane key the playground uses for a control-plane session (made through POST /v1/keys).
@@ -67,6 +68,11 @@ export function playKey() {
   return sessionStorage.getItem(PLAY_KEY);
 }
 
-export function setPlayKey(key) {
+export function setPlayKey(key, id) {
   sessionStorage.setItem(PLAY_KEY, key);
+  sessionStorage.setItem(PLAY_KEY + ".id", id);
+}
+
+export function playKeyId() {
+  return sessionStorage.getItem(PLAY_KEY + ".id");
 }
