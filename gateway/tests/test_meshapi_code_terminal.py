@@ -108,6 +108,8 @@ def _usage_models(gw: Gateway, key: str) -> list[str]:
     return [row["model"] for row in rows]
 
 
+# Two model turns on a busy machine can take longer than the suite's 300 s per test; each step has its own bound.
+@pytest.mark.timeout(2400)
 def test_meshapi_code_session_on_the_local_model(meshapi_code: Path, local_gw: Gateway, tmp_path: Path) -> None:
     key = local_gw.create_key("coder")
     home = tmp_path / "home"
