@@ -2,9 +2,10 @@
 
 A background task re-reads rows changed since the last poll (every couple of seconds),
 so a key revoked anywhere — another replica, the CLI — stops working within seconds.
-An unknown key is looked up once in the database (it may have just been created
-elsewhere) and then remembered as unknown for a while, so bad keys cannot turn into a
-database round trip per request.
+A change made through this process is applied at once (``put``) and a refresh that read
+before it never puts the older row back (``PutOrder``). An unknown key is looked up once
+in the database (it may have just been created elsewhere) and then remembered as unknown
+for a while, so bad keys cannot turn into a database round trip per request.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from hashlib import sha256
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from meshapi_gateway.auth.put_order import PutOrder
 from meshapi_gateway.governance.allowlist import Allowlist
 from meshapi_gateway.governance.key_terms import models_of
 from meshapi_gateway.store.tables import ApiKey
@@ -71,6 +73,7 @@ class KeyCache:
         self._by_id: dict[str, CachedKey] = {}
         self._unknown: dict[str, float] = {}
         self._watermark = 0
+        self._order = PutOrder()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -89,27 +92,39 @@ class KeyCache:
         while True:
             await asyncio.sleep(self._refresh)
             try:
-                await self._poll(full=False)
+                await self.refresh()
             except Exception:  # the database may be briefly away; keep serving from memory
                 log.warning("key cache refresh failed", exc_info=True)
 
+    async def refresh(self) -> None:
+        """Re-read the rows changed since the last read (what the background task does)."""
+        await self._poll(full=False)
+
     async def _poll(self, full: bool) -> None:
         stmt = select(ApiKey)
+        mark = self._order.mark()
+        again = self._order.reread()
         if not full:
             # Re-read a little behind the watermark: rows committed in the same second.
-            stmt = stmt.where(ApiKey.updated_at >= self._watermark - 1)
+            recent = ApiKey.updated_at >= self._watermark - 1
+            stmt = stmt.where(or_(recent, ApiKey.id.in_(again)) if again else recent)
         async with self._sessions() as session:
             rows = list((await session.execute(stmt)).scalars())
+        self._order.reread_done(again)
         for row in rows:
-            self._by_hash[row.key_hash] = self._by_id[row.id] = _cached(row)
-            self._unknown.pop(row.key_hash, None)
             if row.updated_at > self._watermark:
                 self._watermark = row.updated_at
+            if not self._order.older(row.id, mark):
+                self._apply(row)
 
-    def put(self, row: ApiKey) -> None:
-        """Make a change made by this process visible at once."""
+    def _apply(self, row: ApiKey) -> None:
         self._by_hash[row.key_hash] = self._by_id[row.id] = _cached(row)
         self._unknown.pop(row.key_hash, None)
+
+    def put(self, row: ApiKey) -> None:
+        """Make a change made by this process visible at once; ``row`` must be committed."""
+        self._order.put(row.id)
+        self._apply(row)
 
     def by_id(self, key_id: str) -> CachedKey | None:
         """A key known to this cache, by its id (work done later on a key's behalf: batch items)."""
@@ -128,6 +143,7 @@ class KeyCache:
         until = self._unknown.get(digest)
         if until is not None and until > now:
             return None
+        mark = self._order.mark()
         async with self._sessions() as session:
             row = (await session.execute(select(ApiKey).where(ApiKey.key_hash == digest))).scalar_one_or_none()
         if row is None:
@@ -135,5 +151,6 @@ class KeyCache:
                 self._unknown.clear()
             self._unknown[digest] = now + NEGATIVE_TTL
             return None
-        self.put(row)
-        return self._by_hash[digest]
+        if not self._order.older(row.id, mark):
+            self._apply(row)
+        return self._by_hash.get(digest)

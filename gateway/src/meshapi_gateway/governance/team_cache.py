@@ -1,7 +1,8 @@
 """An in-memory view of the teams table, so a call checks its team without a database round trip.
 
 Like the key cache: loaded at start, rows changed since the last look re-read every
-``key_cache_refresh_seconds``, and a change made through this process applied at once.
+``key_cache_refresh_seconds``, and a change made through this process applied at once and
+never undone by a refresh that read before it (``PutOrder``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from meshapi_gateway.auth.put_order import PutOrder
 from meshapi_gateway.governance.allowlist import Allowlist
 from meshapi_gateway.governance.key_terms import models_of
 from meshapi_gateway.governance.teams import members_of
@@ -55,6 +57,7 @@ class TeamCache:
         # owner -> (its teams, the teams it administers); rebuilt after any change.
         self._memberships: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
         self._watermark = 0
+        self._order = PutOrder()
         self._task: asyncio.Task[None] | None = None
 
     def get(self, team_id: str) -> CachedTeam | None:
@@ -64,10 +67,13 @@ class TeamCache:
         return list(self._teams.values())
 
     def put(self, row: Team) -> None:
+        """Apply a committed change made by this process at once."""
+        self._order.put(row.id)
         self._teams[row.id] = cached_team(row)
         self._memberships = {}
 
     def drop(self, team_id: str) -> None:
+        self._order.put(team_id)
         self._teams.pop(team_id, None)
         self._memberships = {}
 
@@ -84,16 +90,24 @@ class TeamCache:
 
     async def poll(self, full: bool = False) -> None:
         stmt = select(Team)
+        mark = self._order.mark()
+        again = self._order.reread()
         if not full:
-            stmt = stmt.where(Team.updated_at >= self._watermark - 1)
+            recent = Team.updated_at >= self._watermark - 1
+            stmt = stmt.where(or_(recent, Team.id.in_(again)) if again else recent)
         async with self._sessions() as session:
             rows = list((await session.execute(stmt)).scalars())
-            if full:
-                self._teams = {}
-                self._memberships = {}
+        self._order.reread_done(again)
+        if full:
+            # Teams put or dropped while this read keep their state; every other one is as read.
+            kept = {i: t for i, t in self._teams.items() if self._order.older(i, mark)}
+            self._teams = kept
         for row in rows:
-            self.put(row)
             self._watermark = max(self._watermark, row.updated_at)
+            if not self._order.older(row.id, mark):
+                self._teams[row.id] = cached_team(row)
+        if full or rows:
+            self._memberships = {}
 
     async def start(self) -> None:
         await self.poll(full=True)
