@@ -1,4 +1,5 @@
-"""The request log's SQLite insert (many rows a statement, bound by the driver) stores exactly the rows given.
+"""The request log's SQLite insert (many rows a statement, bound by the driver, on the writer's own connection)
+stores exactly the rows given.
 
 Each row holds every kind of value the log keeps (bools, None, Decimal cost, floats, text
 with quotes and non-ASCII characters, bodies): the driver-level insert must store them as
@@ -15,10 +16,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from meshapi_gateway.config import RequestLogSettings
 from meshapi_gateway.observability import log_store
-from meshapi_gateway.store import many_rows
-from meshapi_gateway.store import db
+from meshapi_gateway.observability.record import RequestRecord
+from meshapi_gateway.observability.request_log import RequestLogWriter
+from meshapi_gateway.store import db, many_rows
 from meshapi_gateway.store.request_log_tables import RequestLog
+from meshapi_gateway.store.sqlite_thread import SQLiteThread, sqlite_file
 from meshapi_gateway.store.tables import Base
 
 
@@ -62,8 +66,10 @@ async def _write_and_read(path: Path, rows: list[list[Any]]) -> list[RequestLog]
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     sessions = db.sessionmaker(engine)
-    await log_store.write_rows(sessions, [list(r) for r in rows], retry=False)
-    await log_store.write_rows(sessions, [list(r) for r in rows[:3]], retry=True)  # a retry skips what landed
+    writer = SQLiteThread(str(path))
+    await writer.run(lambda c: log_store.write_rows_sqlite(c, [list(r) for r in rows], False))
+    await writer.run(lambda c: log_store.write_rows_sqlite(c, [list(r) for r in rows[:3]], True))  # skips what landed
+    await writer.aclose()
     async with sessions() as session:
         found = list((await session.execute(select(RequestLog).order_by(RequestLog.id))).scalars())
     await engine.dispose()
@@ -88,5 +94,27 @@ def test_statements_come_in_a_few_sizes(tmp_path: Path) -> None:
     rows = _rows(1031)
     _check(asyncio.run(_write_and_read(tmp_path / "log.db", rows)), rows)
     sizes = set(log_store._SQLITE_INSERT._sql)
-    assert {512, 4, 2, 1} <= sizes  # 1031 = 512 + 512 + 4 + 2 + 1
+    assert sizes == {64, 4, 2, 1}  # 1031 = 16 * 64 + 4 + 2 + 1
     assert all(size & (size - 1) == 0 and size <= many_rows.MAX_ROWS for size in sizes)
+
+
+async def _write_batch_twice(url: str, n: int) -> list[str]:
+    engine = db.make_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    sessions = db.sessionmaker(engine)
+    path = sqlite_file(url)
+    writer = RequestLogWriter(sessions, RequestLogSettings(), SQLiteThread(path) if path else None)
+    batch = [RequestRecord(request_id=f"retry-{i}", endpoint="/v1/chat/completions", status=200) for i in range(n)]
+    await writer._write(batch, False)
+    await writer._write(batch, True)  # as after a commit that landed but was reported failed
+    await writer.aclose()
+    async with sessions() as session:
+        ids = list((await session.execute(select(RequestLog.request_id).order_by(RequestLog.request_id))).scalars())
+    await engine.dispose()
+    return ids
+
+
+def test_a_retried_batch_writes_each_record_once(database_url: str) -> None:
+    """A retry carries the row ids of the first attempt, so the rows that landed are recognised and skipped."""
+    assert asyncio.run(_write_batch_twice(database_url, 5)) == [f"retry-{i}" for i in range(5)]

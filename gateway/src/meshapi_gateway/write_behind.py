@@ -9,7 +9,8 @@ drains the queue, giving up only after ``STOP_TIMEOUT_SECONDS`` of an unreachabl
 database, and says how much was lost. An optional upkeep (purging expired rows) runs
 every ``upkeep_seconds`` on the same task.
 
-Used by the ledger (billing/ledger.py) and the idempotency answers (idempotency/writer.py).
+Used by the ledger (billing/ledger.py), the idempotency answers (idempotency/writer.py) and the request
+log (observability/request_log.py).
 """
 
 from __future__ import annotations

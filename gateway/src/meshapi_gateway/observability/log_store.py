@@ -7,6 +7,7 @@ so a page never repeats or skips a row while new ones arrive.
 from __future__ import annotations
 
 import base64
+import sqlite3
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Sequence
@@ -61,7 +62,8 @@ async def write_rows(
     rows: Sequence[list[Any]],
     retry: bool,
 ) -> None:
-    """One transaction; a retried batch first skips the rows its unseen earlier commit already wrote."""
+    """One transaction through the engine (PostgreSQL; SQLite not in a file); a retried batch first skips
+    the rows its unseen earlier commit already wrote."""
     async with sessions() as session, session.begin():
         present: set[str] = set()
         if retry:
@@ -71,15 +73,27 @@ async def write_rows(
                 found = await session.execute(select(RequestLog.id).where(RequestLog.id.in_(chunk)))
                 present.update(found.scalars())
         todo = [r for r in rows if r[0] not in present] if present else rows
-        if session.bind is not None and session.bind.dialect.name == "sqlite":
-            for r in todo:  # Numeric binds as a float on SQLite (SQLAlchemy's own conversion), reads back as Decimal
-                if r[_COST] is not None:
-                    r[_COST] = float(r[_COST])
-            await _SQLITE_INSERT(await session.connection(), todo)
-            return
         dicts = [dict(zip(COLUMNS, r, strict=True)) for r in todo]
         for start in range(0, len(dicts), INSERT_CHUNK):
             await session.execute(insert(RequestLog), dicts[start : start + INSERT_CHUNK])
+
+
+def write_rows_sqlite(conn: sqlite3.Connection, rows: Sequence[list[Any]], retry: bool) -> None:
+    """``write_rows`` on a SQLite connection of the writer's own, inside its transaction (``SQLiteThread``)."""
+    todo = rows
+    if retry:
+        present: set[str] = set()
+        ids = [r[0] for r in rows]
+        for start in range(0, len(ids), INSERT_CHUNK):
+            chunk = ids[start : start + INSERT_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            found = conn.execute(f"SELECT id FROM {RequestLog.__tablename__} WHERE id IN ({marks})", chunk)
+            present.update(row[0] for row in found)
+        todo = [r for r in rows if r[0] not in present]
+    for r in todo:  # Numeric binds as a float on SQLite (SQLAlchemy's own conversion), reads back as Decimal
+        if r[_COST] is not None:
+            r[_COST] = float(r[_COST])
+    _SQLITE_INSERT(conn, todo)
 
 
 async def purge(sessions: async_sessionmaker, before_ms: int) -> int:  # type: ignore[type-arg]

@@ -62,6 +62,7 @@ class RequestRecord:
     response_sse: bool = False
     finish_reasons: list[str] = field(default_factory=list)
     trace: TraceContext | None = None  # only when tracing is on
+    log_id: str | None = None  # the request log row's id, made by its writer
 
     # -- what the calls add up to ----------------------------------------------------------------
     @property

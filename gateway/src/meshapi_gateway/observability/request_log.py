@@ -24,6 +24,7 @@ from meshapi_gateway.money import LEDGER_PRECISION
 from meshapi_gateway.observability import log_store
 from meshapi_gateway.observability.bodies import Redactor, reassemble_sse
 from meshapi_gateway.observability.record import MAX_MODEL_NAME, OutsideRequests, RequestRecord
+from meshapi_gateway.store.sqlite_thread import SQLiteThread, sqlite_file
 from meshapi_gateway.write_behind import WriteBehind
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def capture_limit(settings: RequestLogSettings) -> int:
 
 
 class RequestLogWriter(WriteBehind[RequestRecord]):
-    def __init__(self, sessions: Any, settings: RequestLogSettings) -> None:
+    def __init__(self, sessions: Any, settings: RequestLogSettings, sqlite: SQLiteThread | None = None) -> None:
         super().__init__(
             self._write,
             what="request log records",
@@ -63,6 +64,8 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
             upkeep_seconds=settings.purge_every_seconds,
         )
         self.sessions = sessions
+        # A SQLite file is written through a connection of the writer's own, a batch a hand-off (sqlite_thread.py).
+        self.sqlite = sqlite
         self.settings = settings
         self.redact = Redactor(settings.redact, settings.body_max_bytes)
         self._body_keys = frozenset(settings.bodies_keys)
@@ -92,8 +95,10 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
             if answer is not None and rec.response_sse:
                 answer = reassemble_sse(answer)
             response_body = self.redact(answer)
+        if rec.log_id is None:  # made once: a retried batch must carry the ids its first attempt may have written
+            rec.log_id = prefixed("log")
         return [
-            prefixed("log"),
+            rec.log_id,
             rec.request_id,
             int(rec.started * 1000),
             rec.owner,
@@ -121,13 +126,19 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
             response_body,
         ]
 
-    async def flush(self) -> None:
-        QUEUED.set(len(self.queue))
-        await super().flush()
-
     async def _write(self, batch: Sequence[RequestRecord], retry: bool) -> None:
-        await log_store.write_rows(self.sessions, [self.row(rec) for rec in batch], retry)
+        QUEUED.set(len(self.queue))  # at every batch: under steady load one flush runs batch after batch
+        if self.sqlite is not None:
+            # Rows are built on the writer's thread too: the event loop only hands the batch over.
+            await self.sqlite.run(lambda conn: log_store.write_rows_sqlite(conn, [self.row(r) for r in batch], retry))
+        else:
+            await log_store.write_rows(self.sessions, [self.row(rec) for rec in batch], retry)
         WRITTEN.inc(len(batch))
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        if self.sqlite is not None:
+            await self.sqlite.aclose()
 
     async def _purge(self) -> None:
         before = int((time.time() - self.settings.retention_days * 86400) * 1000)
@@ -143,7 +154,8 @@ async def start_request_log(state: GatewayState) -> Callable[[], Awaitable[None]
     settings = state.settings.request_log
     if not settings.enabled:
         return None
-    writer = RequestLogWriter(state.sessions, settings)
+    path = sqlite_file(state.settings.resolved_database_url())
+    writer = RequestLogWriter(state.sessions, settings, SQLiteThread(path) if path else None)
     writer.start("request-log-writer")
     state.request_log = writer
     state.request_observers.append(writer.observe)
