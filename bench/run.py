@@ -17,19 +17,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cache_bench
 import deps
 import gateway_bench
+import local_model_bench
 import report
 import targets as targets_mod
 import upstream
 from deps import log
 
-PARTS = ("gateway", "sdk", "cache")
+PARTS = ("gateway", "sdk", "cache", "local")
 DOC = deps.ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
+LOCAL_BEGIN, LOCAL_END = "<!-- bench:local:begin -->", "<!-- bench:local:end -->"
 
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description="meshapi benchmarks: gateway vs peers, SDK vs openai, one run, one machine")
-    p.add_argument("--only", default=",".join(PARTS), help="comma list of parts: gateway,sdk,cache")
+    p.add_argument("--only", default=",".join(PARTS), help="comma list of parts: gateway,sdk,cache,local")
     p.add_argument(
         "--targets",
         default="",
@@ -73,11 +75,33 @@ def run_cache(python: str, quick: bool) -> dict[str, Any]:
     return result
 
 
-def update_docs(markdown: str) -> None:
+def run_local(python: str, quick: bool, rounds: int | None) -> dict[str, Any]:
+    """The local model through the gateway against llama.cpp's server; skipped (with why) without the model."""
+    argv = [python, str(deps.BENCH / "local_model_bench.py")] + (["--quick"] if quick else [])
+    if rounds:
+        argv += ["--rounds", str(rounds)]
+    env = {**os.environ, "PYTHONPATH": deps.source_path()}
+    log("local model: the gateway against llama.cpp's own server (tokens/s, first token)")
+    out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=3600)
+    if out.returncode != 0:
+        return {"skipped": (out.stderr.strip().splitlines() or ["failed"])[-1][-400:]}
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _replace_block(text: str, begin: str, end: str, markdown: str) -> str:
+    if begin not in text:
+        text += f"\n{begin}\n{end}\n"
+    return re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n{markdown}\n{end}", text, flags=re.S)
+
+
+def update_docs(markdown: str | None, local: str | None) -> None:
+    """Each block is rewritten only by a run that measured it: ``--only local`` leaves the main results alone."""
     text = DOC.read_text() if DOC.exists() else f"# Performance\n\n{BEGIN}\n{END}\n"
-    if BEGIN not in text:
-        text += f"\n{BEGIN}\n{END}\n"
-    text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: f"{BEGIN}\n{markdown}\n{END}", text, flags=re.S)
+    if markdown is not None:
+        text = _replace_block(text, BEGIN, END, markdown)
+    if local is not None:
+        text = _replace_block(text, LOCAL_BEGIN, LOCAL_END, local)
     DOC.write_text(text)
     log(f"wrote {DOC.relative_to(deps.ROOT)}")
 
@@ -132,15 +156,22 @@ def main() -> int:
     if "cache" in parts:
         log("response cache: an exact hit's cache work, a semantic lookup on 10,000 prompts")
         data["cache"] = run_cache(python, args.quick)
-    markdown = report.render(data)
-    if "cache" in data:
+    if "local" in parts:
+        data["local"] = run_local(python, args.quick, args.rounds)
+        # Its own block in the docs: it says itself when and on what it was measured.
+        data["local"].update({k: data[k] for k in ("started", "quick", "revision")}, machine=data["machine"])
+    main_parts = [p for p in parts if p != "local"]
+    markdown = report.render(data) if main_parts else None
+    if markdown is not None and "cache" in data:
         markdown += "\n\n" + cache_bench.render(data["cache"])
+    local = local_model_bench.render(data["local"]) if "local" in data else None
+    full = "\n\n".join(m for m in (markdown, local) if m is not None)
     (work / "results.json").write_text(json.dumps(data, indent=2, default=str))
-    (work / "report.md").write_text(markdown)
-    print(markdown)
+    (work / "report.md").write_text(full)
+    print(full)
     log(f"raw figures and logs in {work.relative_to(deps.ROOT)}")
     if args.update_docs:
-        update_docs(markdown)
+        update_docs(markdown, local)
     return 0
 
 
