@@ -10,7 +10,8 @@ authentication needed) can keep every other client out. This protocol adds:
 * a connection cap: past ``max_connections`` open sockets, the one that has waited longest
   for its headers is closed to make room; if none is waiting, the newcomer is closed.
 
-A request whose headers arrive in one read (nearly all of them) starts no timer.
+A request whose headers arrive in one read (nearly all of them) starts no timer. Each request's
+cycle writes a known-length answer in one write (``one_write.py``).
 Keep-alive idleness is uvicorn's own ``timeout_keep_alive``.
 
 It also drains kept-alive connections at a graceful stop. uvicorn closes an idle one at once,
@@ -29,7 +30,9 @@ import logging
 import resource
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+from meshapi_gateway.one_write import OneWriteCycle
 
 log = logging.getLogger("meshapi_gateway.connections")
 _TIMEOUT_ANSWER = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
@@ -91,8 +94,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._header_timer is not None:
             self._disarm()
         super().on_headers_complete()
-        if self._draining and self.cycle is not None:
-            self.cycle.keep_alive = False  # answered with Connection: close, then closed
+        cycle = self.cycle
+        if cycle is not None and type(cycle) is RequestResponseCycle and not cycle.response_started:
+            # Its task has not run yet, so every ``send`` it makes is ``OneWriteCycle``'s (one_write.py).
+            cycle.__class__ = OneWriteCycle
+        if self._draining and cycle is not None:
+            cycle.keep_alive = False  # answered with Connection: close, then closed
 
     def shutdown(self) -> None:
         """The server is stopping: an idle connection drains instead of closing under a proxy's request."""
