@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import sqlite3
 import time
 import uuid
 from typing import Any, Callable
@@ -338,3 +340,34 @@ def test_every_batch_item_leaves_a_record(gateway_factory: Callable[..., Gateway
         bad["status"] == 422 and bad["error_code"] == "validation_error" and bad["requested_model"] == "fake/fail-400"
     )
     assert bad["model"] is None and bad["attempt_count"] == 1
+
+
+def _dropped(gw: Gateway) -> float:
+    text = httpx.get(gw.url + "/metrics", headers={"authorization": f"Bearer {ADMIN}"}, timeout=30).text
+    line = next(x for x in text.splitlines() if x.startswith("meshapi_request_log_dropped_total "))
+    return float(line.split()[1])
+
+
+def test_a_full_queue_drops_counts_and_reports(
+    gateway_factory: Callable[..., Gateway], caplog: pytest.LogCaptureFixture
+) -> None:
+    """While the database is locked, the queue holds ``max_queued`` records and drops the rest: counted in
+    /metrics and reported in a warning, never silently. Once the lock is gone the held records are written."""
+    gw = gateway_factory(admin_token=ADMIN, request_log={"max_queued": 100})
+    key, _ = _key(gw, "log-full")
+    before = _dropped(gw)
+    lock = sqlite3.connect(gw.settings.resolved_database_url().split(":///", 1)[1], isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")  # the writer's transaction waits for this one
+    try:
+        rids = [_rid() for _ in range(130)]
+        for rid in rids:
+            assert _chat(gw, key, rid).status_code == 200
+        assert _dropped(gw) - before == 30
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    with caplog.at_level(logging.WARNING, logger="meshapi_gateway.request_log"):
+        page = _get(gw, key, "/v1/logs", limit=1000)
+        assert page.status_code == 200, page.text
+        assert {d["request_id"] for d in page.json()["data"]} == set(rids[:100])
+    assert "queue was full (100 records): 30 records were dropped" in caplog.text

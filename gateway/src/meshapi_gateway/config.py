@@ -116,6 +116,8 @@ class RequestLogSettings(BaseModel):
     redact: list[str] = Field(default_factory=list)
     flush_seconds: float = Field(0.5, gt=0)
     batch_size: int = Field(2000, ge=1, le=20000)
+    # Records waiting for the database at most; past it new ones are dropped, counted and reported.
+    max_queued: int = Field(20_000, ge=100)
     purge_every_seconds: float = Field(600.0, gt=0)
 
     @field_validator("bodies_keys", "redact", mode="before")

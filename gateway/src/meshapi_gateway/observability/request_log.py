@@ -2,9 +2,10 @@
 
 The request's only part is ``RequestLogWriter.observe`` (an append to a queue). Turning a
 record into a row (attempts as JSON, bodies reassembled, redacted and capped) happens on
-the writer's task when a batch is written, and so does the retention purge. If the
-database cannot keep up the queue is bounded: past ``MAX_QUEUED`` records new ones are
-dropped and counted (``meshapi_request_log_dropped_total``), so memory stays flat.
+the writer's side when a batch is written, and so does the retention purge. If the
+database cannot keep up the queue is bounded: past ``max_queued`` records (about 2.5 KiB
+each) new ones are dropped, counted (``meshapi_request_log_dropped_total``) and reported
+in a warning at the writer's next attempt, so memory stays bounded and no loss is silent.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("meshapi_gateway.request_log")
 
-MAX_QUEUED = 200_000
 DROPPED = Counter(
     "meshapi_request_log_dropped_total", "Request log records dropped because the queue was full", registry=REGISTRY
 )
@@ -69,10 +69,13 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
         self.settings = settings
         self.redact = Redactor(settings.redact, settings.body_max_bytes)
         self._body_keys = frozenset(settings.bodies_keys)
+        self._max_queued = settings.max_queued
+        self._dropped = 0  # since the last warning
 
     def observe(self, rec: RequestRecord) -> None:
-        if len(self.queue) >= MAX_QUEUED:
+        if len(self.queue) >= self._max_queued:
             DROPPED.inc()
+            self._dropped += 1
             return
         self.add(rec)
 
@@ -128,6 +131,13 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
 
     async def _write(self, batch: Sequence[RequestRecord], retry: bool) -> None:
         QUEUED.set(len(self.queue))  # at every batch: under steady load one flush runs batch after batch
+        if self._dropped:
+            log.warning(
+                "the request log's queue was full (%d records): %d records were dropped",
+                self._max_queued,
+                self._dropped,
+            )
+            self._dropped = 0
         if self.sqlite is not None:
             # Rows are built on the writer's thread too: the event loop only hands the batch over.
             await self.sqlite.run(lambda conn: log_store.write_rows_sqlite(conn, [self.row(r) for r in batch], retry))
