@@ -182,7 +182,8 @@ http {{
 
 
 class Nginx:
-    def __init__(self, folder: Path, node_ports: list[int]) -> None:
+    def __init__(self, folder: Path, node_ports: list[int], keepalive: bool = True) -> None:
+        """``keepalive=False``: nginx keeps no idle connection to the nodes, a new one for every request."""
         self.folder = folder
         self.port = free_port()
         (folder / "tmp").mkdir(parents=True, exist_ok=True)
@@ -190,7 +191,8 @@ class Nginx:
         self.conf = folder / "nginx.conf"
         # Started as root, nginx's workers would drop to "nobody", who cannot write the temp folders here.
         user = "user root;" if os.geteuid() == 0 else ""
-        self.conf.write_text(NGINX_CONF.format(user=user, dir=folder, servers=servers, port=self.port))
+        conf = NGINX_CONF if keepalive else NGINX_CONF.replace("        keepalive 64;\n", "")
+        self.conf.write_text(conf.format(user=user, dir=folder, servers=servers, port=self.port))
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

@@ -228,10 +228,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             if model_host is not None:
                 model_host.stop()
     else:
+        from uvicorn.config import STARTUP_FAILURE
+
         from meshapi_gateway.app import asgi
+        from meshapi_gateway.graceful_stop import serve
 
         app = asgi(settings, migrate=False, tune_gc=True)
-        uvicorn.run(app, host=settings.host, port=settings.port, **server_options(settings))
+        if not serve(uvicorn.Config(app, host=settings.host, port=settings.port, **server_options(settings))):
+            return STARTUP_FAILURE
     return 0
 
 

@@ -20,6 +20,7 @@ it at that very moment: the request is lost and, being a POST, the proxy may not
 elsewhere, so the client gets a 502 from a node that was stopping politely. Here an idle
 connection stays open for ``DRAIN_SECONDS`` after the stop began: a request arriving on it is
 answered with ``Connection: close``, and the connection is closed when idle at the end.
+(Connections the listener had queued but not yet accepted are graceful_stop's part.)
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class ConnectionGuard:
         self.header_timeout = header_timeout
         self.max_connections = max_connections
         self.waiting: dict[GuardedHttpToolsProtocol, None] = {}
+        # Set when the server begins to stop (graceful_stop): every answer then closes its connection.
+        self.stopping = False
 
     def __getstate__(self) -> dict[str, Any]:  # handed to worker processes before any connection
         return {"header_timeout": self.header_timeout, "max_connections": self.max_connections}
@@ -98,7 +101,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if cycle is not None and type(cycle) is RequestResponseCycle and not cycle.response_started:
             # Its task has not run yet, so every ``send`` it makes is ``OneWriteCycle``'s (one_write.py).
             cycle.__class__ = OneWriteCycle
-        if self._draining and cycle is not None:
+        if (self._draining or self._guard.stopping) and cycle is not None:
             cycle.keep_alive = False  # answered with Connection: close, then closed
 
     def shutdown(self) -> None:

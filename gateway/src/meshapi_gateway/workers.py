@@ -66,7 +66,9 @@ def _serve_one(options: dict[str, Any], sock: socket.socket) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     import uvicorn
 
-    uvicorn.Server(uvicorn.Config(**options)).run(sockets=[sock])
+    from meshapi_gateway.graceful_stop import serve
+
+    serve(uvicorn.Config(**options), sockets=[sock])
 
 
 def supervise(options: dict[str, Any], host: str, port: int, workers: int, grace_seconds: float) -> int:
@@ -82,6 +84,11 @@ def supervise(options: dict[str, Any], host: str, port: int, workers: int, grace
     stop_signal: list[int] = []
 
     def start(i: int) -> None:
+        if not sockets[i].getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+            # A worker that stopped gracefully shut its listener down (graceful_stop): a new one
+            # joins the same SO_REUSEPORT group.
+            sockets[i].close()
+            sockets[i] = listening_socket(host, port)
         proc = context.Process(target=_serve_one, args=(options, sockets[i]), name=f"meshapi-gateway-worker-{i}")
         proc.start()
         procs[i] = proc
