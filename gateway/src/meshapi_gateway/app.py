@@ -187,7 +187,8 @@ def asgi(settings: Settings, *, migrate: bool = True, tune_gc: bool = False) -> 
 
     # Per-token routes skip Starlette (api/raw.py); Claude Code's agent loop is as busy as chat.
     fast_routes = {
-        ("POST", "/v1/chat/completions"): with_idempotency(chat_completions),
+        # Chat reads the Idempotency-Key in its own pass over the headers (idempotency/asgi.run_keyed).
+        ("POST", "/v1/chat/completions"): chat_completions,
         ("POST", "/v1/messages"): with_idempotency(messages),
     }
     json_lines = settings.access_log and settings.access_log_format == "json"

@@ -17,6 +17,7 @@ from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.calls import Call, answer_headers
 from meshapi_gateway.chat import ChatStream
 from meshapi_gateway.errors import GatewayError, field_error, mid_stream_code
+from meshapi_gateway.idempotency.asgi import run_keyed
 from meshapi_gateway.money import money
 from meshapi_gateway.reliability.disconnect import ClientGone, cancel_on_disconnect
 from meshapi_gateway.request_schemas import ChatRequest, ChatRequestWithTemplate, plainly_valid_chat
@@ -36,7 +37,10 @@ def fallback_headers(outcome: Any) -> dict[str, str]:
     return headers
 
 
-async def chat_completions(state: "GatewayState", scope: Scope, receive: Receive, send: Send) -> None:
+async def chat_completions(
+    state: "GatewayState", scope: Scope, receive: Receive, send: Send, *, idempotent: bool = True
+) -> None:
+    """``idempotent=False`` when the ``Idempotency-Key`` layer has already run for this request."""
     request_id: str = scope["state"]["request_id"]  # set by RequestContext, the outermost layer
     limit_headers: dict[str, str] = {}
     authorization = cache_control = None
@@ -44,8 +48,13 @@ async def chat_completions(state: "GatewayState", scope: Scope, receive: Receive
         if name == b"authorization":
             if authorization is None:
                 authorization = value.decode("latin-1")
-        elif name == b"cache-control" and cache_control is None:
-            cache_control = value.decode("latin-1")
+        elif name == b"cache-control":
+            if cache_control is None:
+                cache_control = value.decode("latin-1")
+        elif name == b"idempotency-key" and idempotent:
+            # Found in the same pass as the rest: a request without the header pays no layer of its own.
+            await run_keyed(chat_completions, state, scope, receive, send, bytes(value))
+            return
     try:
         body = parse_json_object(await read_body(scope, receive, state.settings.max_body_bytes))
         principal = await authenticate(state, authorization, "data")
@@ -95,7 +104,8 @@ class ChatRoute:
     """The same handler mounted in Starlette's router (reached when the fast path is bypassed)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await chat_completions(scope["app"].state.gw, scope, receive, send)
+        # IdempotencyMiddleware has already handled the Idempotency-Key on this path.
+        await chat_completions(scope["app"].state.gw, scope, receive, send, idempotent=False)
 
 
 def _interrupted(request_id: str) -> bytes:

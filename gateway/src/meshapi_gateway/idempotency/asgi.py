@@ -1,4 +1,4 @@
-"""The ``Idempotency-Key`` layer in front of POST handlers (the fast chat route and Starlette's).
+"""The ``Idempotency-Key`` layer in front of POST handlers (the fast routes and Starlette's).
 
 Requests without the header pass straight through: one scan of the header list, no
 database. With it: resolve the owner, fingerprint method + path + body, then either
@@ -9,7 +9,7 @@ billed) or run the handler while recording what it sends.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -139,6 +139,25 @@ async def run_idempotent(
         await downstream(scope, replay_body, recorder)
     finally:
         await service.finish(owner, hashed, recorder.stored())
+
+
+class KeyedHandler(Protocol):
+    """A fast route that finds the ``Idempotency-Key`` in its own pass over the headers."""
+
+    def __call__(
+        self, state: Any, scope: Scope, receive: Receive, send: Send, *, idempotent: bool = ...
+    ) -> Awaitable[None]: ...
+
+
+async def run_keyed(
+    handler: KeyedHandler, state: Any, scope: Scope, receive: Receive, send: Send, raw_key: bytes
+) -> None:
+    """Run ``handler`` under the idempotency layer (it found ``raw_key`` itself); it runs again without it."""
+
+    async def downstream(s: Scope, r: Receive, se: Send) -> None:
+        await handler(state, s, r, se, idempotent=False)
+
+    await run_idempotent(state, scope, receive, send, downstream, raw_key)
 
 
 def with_idempotency(
