@@ -244,13 +244,13 @@ def _wait_gateway_ready(client: Any, sides: Sides, chat: dict[str, Any], timeout
         time.sleep(1.0)
 
 
-def run(quick: bool = False, rounds: int | None = None) -> dict[str, Any]:
+def run(quick: bool = False, rounds: int | None = None, work: Path | None = None) -> dict[str, Any]:
     import httpx
 
     rounds = rounds or (2 if quick else 4)
     max_tokens = 32 if quick else 128
     direct_body, chat = _bodies(max_tokens)
-    work = Path(tempfile.mkdtemp(prefix="meshapi-bench-local-"))
+    work = work or Path(tempfile.mkdtemp(prefix="meshapi-bench-local-"))
     sides = Sides(work)
     log(f"starting llama_cpp.server and a gateway with its local model ({work})")
     try:
@@ -420,7 +420,8 @@ def main() -> int:
         rounds = int(sys.argv[sys.argv.index("--rounds") + 1])
     # A terminated run still stops both servers (run() cleans up in its finally).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    print(json.dumps(run(quick, rounds), default=str))
+    work = Path(sys.argv[sys.argv.index("--work") + 1]) if "--work" in sys.argv else None
+    print(json.dumps(run(quick, rounds, work), default=str))
     return 0
 
 

@@ -75,9 +75,10 @@ def run_cache(python: str, quick: bool) -> dict[str, Any]:
     return result
 
 
-def run_local(python: str, quick: bool, rounds: int | None) -> dict[str, Any]:
+def run_local(python: str, quick: bool, rounds: int | None, work: Path) -> dict[str, Any]:
     """The local model through the gateway against llama.cpp's server; skipped (with why) without the model."""
-    argv = [python, str(deps.BENCH / "local_model_bench.py")] + (["--quick"] if quick else [])
+    argv = [python, str(deps.BENCH / "local_model_bench.py"), "--work", str(work / "local")]
+    argv += ["--quick"] if quick else []
     if rounds:
         argv += ["--rounds", str(rounds)]
     env = {**os.environ, "PYTHONPATH": deps.source_path()}
@@ -157,7 +158,7 @@ def main() -> int:
         log("response cache: an exact hit's cache work, a semantic lookup on 10,000 prompts")
         data["cache"] = run_cache(python, args.quick)
     if "local" in parts:
-        data["local"] = run_local(python, args.quick, args.rounds)
+        data["local"] = run_local(python, args.quick, args.rounds, work)
         # Its own block in the docs: it says itself when and on what it was measured.
         data["local"].update({k: data[k] for k in ("started", "quick", "revision")}, machine=data["machine"])
     main_parts = [p for p in parts if p != "local"]
