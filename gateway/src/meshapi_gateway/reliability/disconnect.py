@@ -7,7 +7,11 @@ while one awaitable runs and cancels it at once; the cancellation closes the ups
 connection through the adapter's own cleanup.
 
 The watching task is started only once the work has run for ``WATCH_AFTER`` seconds:
-most answers are done before that, and a timer is far cheaper than a task.
+most answers are done before that. Nor does each request arm a timer of its own (a timer
+armed and cancelled costs a few microseconds, as much as a good part of the route): the
+requests of one event loop wait in one queue, oldest first, and a single timer, armed for the
+oldest, starts the watchers that are due. Under load it fires once per ``WATCH_AFTER``, not
+once per request.
 """
 
 from __future__ import annotations
@@ -49,15 +53,52 @@ class _Watch:
                 return
 
 
+class _Sweep:
+    """The watches of one event loop not started yet, oldest first, and the one timer that starts them."""
+
+    __slots__ = ("due", "loop", "timer")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.due: dict[_Watch, float] = {}  # insertion order is due order: every watch waits WATCH_AFTER
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(self, watch: _Watch) -> None:
+        at = self.loop.time() + WATCH_AFTER
+        self.due[watch] = at
+        if self.timer is None:
+            self.timer = self.loop.call_at(at, self.run)
+
+    def run(self) -> None:
+        self.timer = None
+        due = self.due
+        now = self.loop.time()
+        while due:
+            watch, at = next(iter(due.items()))
+            if at > now:
+                self.timer = self.loop.call_at(at, self.run)
+                return
+            del due[watch]
+            watch.start()
+
+
+# The sweep of the loop that used it last; a process running several loops (tests) makes one per switch.
+_sweep: _Sweep | None = None
+
+
 async def cancel_on_disconnect(receive: Receive, work: Awaitable[T], kind: str = "request") -> T:
     """Await ``work``; raise ``ClientGone`` (after cancelling it) if the client disconnects first.
 
     Call only after the request body has been read: the next message is then the disconnect.
     """
+    global _sweep
     task = asyncio.current_task()
     assert task is not None
+    sweep = _sweep
+    if sweep is None or sweep.loop is not task.get_loop():
+        sweep = _sweep = _Sweep(task.get_loop())
     watch = _Watch(task, receive)
-    timer = task.get_loop().call_later(WATCH_AFTER, watch.start)
+    sweep.add(watch)
     try:
         return await work
     except asyncio.CancelledError:
@@ -67,6 +108,6 @@ async def cancel_on_disconnect(receive: Receive, work: Awaitable[T], kind: str =
         rmetrics.CLIENT_DISCONNECTS.labels(kind).inc()
         raise ClientGone() from None
     finally:
-        timer.cancel()
+        sweep.due.pop(watch, None)
         if watch.watcher is not None:
             watch.watcher.cancel()
