@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from typing import Any, AsyncGenerator
 
+import orjson
+
+from meshapi_gateway.chat.normalize import StreamNormalizer
 from meshapi_gateway.providers.chunk_batches import Batch, ChunkBatches
-from meshapi_gateway.sse import SSEParser
+from meshapi_gateway.sse import SSEDataParser, SSEParser, frame, frames
 
 STREAM = b'data: {"a":1}\r\n\r\n: comment\n\nevent: x\ndata: line1\ndata: line2\n\ndata: [DONE]'
 
@@ -53,3 +57,74 @@ def test_batches_hand_out_what_is_read_and_mark_the_end() -> None:
     assert first == {"n": 1} and rest == [{"n": 2}, {"n": 3}] and ended_early is False
     assert last == [{"n": 4}] and ended is True and more is False
     assert one_by_one == [1, 2]
+
+
+MIXED = (
+    b'data: {"a":1}\r\n\r\n: comment\n\nevent: x\ndata: line1\ndata:line2\n\nid: 7\ndata\n\n'
+    b"retry: 10\ndata: caf\xc3\xa9\n\ndata: [DONE]\n\ndata: tail"
+)
+
+
+def _data(pieces: list[bytes]) -> list[bytes]:
+    parser = SSEDataParser()
+    return [d for piece in pieces for d in parser.feed(piece)] + parser.close()
+
+
+def test_the_data_parser_reads_what_the_event_parser_reads_however_the_bytes_were_cut() -> None:
+    parser = SSEParser()
+    expected = [e.data.encode() for e in parser.feed(MIXED)] + [e.data.encode() for e in parser.close()]
+    assert expected == [b'{"a":1}', b"line1\nline2", b"", "café".encode(), b"[DONE]", b"tail"]
+    assert _data([MIXED]) == expected
+    assert _data([MIXED[i : i + 1] for i in range(len(MIXED))]) == expected
+    for cut in range(1, len(MIXED)):
+        assert _data([MIXED[:cut], MIXED[cut:]]) == expected
+
+
+def _upstream_chunks() -> list[dict[str, Any]]:
+    base = {"id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 7, "model": "up-model"}
+
+    def chunk(**fields: Any) -> dict[str, Any]:
+        return {**copy.deepcopy(base), **fields}
+
+    return [
+        chunk(choices=[{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]),
+        chunk(choices=[{"index": 0, "delta": {"content": "Hé \u2028 🙂"}, "finish_reason": None}]),
+        chunk(choices=[{"index": 0, "delta": {"content": "x"}}]),  # no finish_reason key
+        chunk(choices=[{"index": 0, "delta": {}, "finish_reason": None}]),  # nothing to pass on
+        chunk(choices=[{"index": 0, "delta": {"content": "y"}, "logprobs": {"content": []}, "finish_reason": None}]),
+        chunk(
+            choices=[
+                {
+                    "index": 0,
+                    "delta": {"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "f", "arguments": "{"}}]},
+                }
+            ]
+        ),
+        chunk(choices=[{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "}"}}]}}]),
+        chunk(choices=[{"index": 0, "delta": {"content": "z"}, "finish_reason": None}], usage=None),
+        chunk(choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}]),
+        chunk(choices=[], usage={"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}),
+    ]
+
+
+def _state(n: StreamNormalizer) -> tuple[Any, ...]:
+    return (n.id, n.created, n.usage, n.finish_reason, n.content_chunks, n.text_parts, n.tool_calls)
+
+
+def test_a_read_normalized_at_once_is_what_its_chunks_normalized_one_by_one_give() -> None:
+    one_by_one = StreamNormalizer("public/model")
+    expected = [out for chunk in _upstream_chunks() for out in one_by_one.feed(chunk)]
+    for cut in range(len(_upstream_chunks()) + 1):
+        batched = StreamNormalizer("public/model")
+        chunks = _upstream_chunks()
+        got = batched.feed_batch(chunks[:cut]) + batched.feed_batch(chunks[cut:])
+        assert orjson.dumps(got) == orjson.dumps(expected)
+        assert _state(batched)[2:] == _state(one_by_one)[2:]
+    assert all(c["model"] == "public/model" and c["id"] == "chatcmpl-up" for c in expected)
+
+
+def test_frames_made_together_are_the_frames_made_one_by_one() -> None:
+    payloads = [c for c in _upstream_chunks() if c["choices"]] + [{"error": {"message": "\u2029 ünïcode 🙂"}}]
+    together = frames(payloads)
+    assert together == b"".join(frame(p) for p in payloads)
+    assert together.isascii() and b"\\u2028" in together and b"\\ud83d\\ude42" in together

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, AsyncIterator
 
 from meshapi_gateway.observability.record import note_error
-from meshapi_gateway.wire_json import dumps_ascii
+from meshapi_gateway.wire_json import dumps, dumps_ascii, escape_non_ascii
 
 DONE_FRAME = b"data: [DONE]\n\n"
 HEARTBEAT_FRAME = b": keep-alive\n\n"
@@ -21,6 +21,12 @@ def frame(payload: Any, event: str | None = None) -> bytes:
     if event:
         return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
     return b"data: " + data + b"\n\n"
+
+
+def frames(payloads: list[Any]) -> bytes:
+    """``frame`` for each of several JSON payloads, made at once (a relay writes them together)."""
+    data = b"data: " + b"\n\ndata: ".join([dumps(p) for p in payloads]) + b"\n\n"
+    return data if data.isascii() else escape_non_ascii(data)
 
 
 def error_frame(code: str, message: str, **extra: Any) -> bytes:
@@ -102,6 +108,46 @@ class SSEParser:
                 self._data.append((value[1:] if value[:1] == b" " else value).decode("utf-8", "replace"))
         data, self._data = self._data, []
         return [SSEEvent(self._event, "\n".join(data))] if data else []
+
+
+class SSEDataParser:
+    """The ``data`` of each event, as bytes, from bytes fed as they arrive.
+
+    For a reader that needs nothing but the data (an OpenAI-compatible chunk stream): no event
+    objects and no decoding (JSON parsers take bytes), and a read's lines split in one call.
+    Lines end at ``\n`` with a trailing ``\r`` dropped, as in ``SSEParser``; other fields and
+    comments are skipped.
+    """
+
+    __slots__ = ("_buf", "_data")
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._data: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        lines = (self._buf + chunk if self._buf else chunk).split(b"\n")
+        self._buf = lines.pop()  # the unterminated rest (b"" when the piece ended a line)
+        ready: list[bytes] = []
+        data = self._data
+        for line in lines:
+            if line[-1:] == b"\r":
+                line = line[:-1]
+            if not line:
+                if data:
+                    ready.append(data[0] if len(data) == 1 else b"\n".join(data))
+                    data = self._data = []
+            elif line[:5] == b"data:":
+                data.append(line[6:] if line[5:6] == b" " else line[5:])
+            elif line == b"data":
+                data.append(b"")
+        return ready
+
+    def close(self) -> list[bytes]:
+        """The last event when the stream ended without the blank line that terminates it."""
+        ready = self.feed(b"\n\n") if self._buf.strip() or self._data else []
+        self._buf, self._data = b"", []
+        return ready
 
 
 async def parse_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[SSEEvent]:

@@ -34,4 +34,12 @@ def dumps_ascii(obj: Any) -> bytes:
     raw = orjson.dumps(obj)
     if raw.isascii():
         return raw
+    return escape_non_ascii(raw)
+
+
+def escape_non_ascii(raw: bytes) -> bytes:
+    """UTF-8 JSON text (or SSE frames of it) with every non-ASCII character as a \\uXXXX escape.
+
+    Outside JSON strings there is nothing but ASCII, so escaping a whole frame is escaping its strings.
+    """
     return _NON_ASCII.sub(_escape, raw.decode()).encode()

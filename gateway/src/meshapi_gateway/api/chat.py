@@ -5,7 +5,7 @@ A plain ASGI handler (see ``api/raw.py``): this is the busiest route of the gate
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.types import Receive, Scope, Send
@@ -23,7 +23,7 @@ from meshapi_gateway.reliability.disconnect import ClientGone, cancel_on_disconn
 from meshapi_gateway.request_schemas import ChatRequest, ChatRequestWithTemplate, plainly_valid_chat
 from meshapi_gateway.routing import auto_select
 from meshapi_gateway.routing.auto import AUTO_IDS
-from meshapi_gateway.sse import DONE_FRAME, error_frame, frame
+from meshapi_gateway.sse import DONE_FRAME, error_frame, frame, frames
 
 if TYPE_CHECKING:
     from meshapi_gateway.state import GatewayState
@@ -77,7 +77,7 @@ async def chat_completions(
             options = body.get("stream_options")
             include_usage = not (isinstance(options, dict) and options.get("include_usage") is False)
             response = SSEResponse(
-                _frames(stream, include_usage, request_id),
+                _Frames(stream, include_usage, request_id),
                 headers={**limit_headers, **fallback_headers(stream), **call.cache_headers()},
                 on_finish=lambda _gone: stream.aclose(),
                 interrupted_frames=lambda: _interrupted(request_id),
@@ -115,27 +115,52 @@ def _interrupted(request_id: str) -> bytes:
     )
 
 
-async def _frames(stream: ChatStream, include_usage: bool, request_id: str) -> AsyncIterator[bytes]:
+class _Frames:
     """Client frames: what one upstream read brought goes out in one write (never held back longer).
 
     The last batch goes out with the usage chunk, ``[DONE]`` and the end of the response in one
-    write, once the stream has been billed.
+    write (``LastFrames``), once the stream has been billed. A plain object rather than an async
+    generator, as it steps once per upstream read of every stream.
     """
-    last = b""
-    try:
-        async for batch in stream.batches:
-            data = frame(batch[0]) if len(batch) == 1 else b"".join([frame(chunk) for chunk in batch])
-            if stream.completed or stream.error is not None:
-                last = data  # the batches end right after this one, without another read
-                continue
-            yield data
-    finally:
+
+    __slots__ = ("_done", "_include_usage", "_request_id", "_stream")
+
+    def __init__(self, stream: ChatStream, include_usage: bool, request_id: str) -> None:
+        self._stream = stream
+        self._include_usage = include_usage
+        self._request_id = request_id
+        self._done = False
+
+    def __aiter__(self) -> "_Frames":
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._done:
+            raise StopAsyncIteration
+        stream = self._stream
+        last = b""
+        try:
+            async for batch in stream.batches:
+                data = frames(batch)
+                if stream.completed or stream.error is not None:
+                    last = data  # the batches end right after this one, without another read
+                    continue
+                return data
+        except BaseException:
+            self._done = True
+            await stream.aclose()
+            raise
+        self._done = True
         await stream.aclose()
-    if stream.error is not None:
-        err = stream.error
-        yield LastFrames(last + error_frame(mid_stream_code(err), err.message, request_id=request_id) + DONE_FRAME)
-        return
-    if include_usage:
-        usage = stream.normalizer.usage or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-        last += frame(stream.normalizer.usage_chunk(usage, money(stream.cost) if stream.cost is not None else None))
-    yield LastFrames(last + DONE_FRAME)
+        if stream.error is not None:
+            err = stream.error
+            code = mid_stream_code(err)
+            return LastFrames(last + error_frame(code, err.message, request_id=self._request_id) + DONE_FRAME)
+        if self._include_usage:
+            usage = stream.normalizer.usage or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+            last += frame(stream.normalizer.usage_chunk(usage, money(stream.cost) if stream.cost is not None else None))
+        return LastFrames(last + DONE_FRAME)
+
+    async def aclose(self) -> None:
+        self._done = True
+        await self._stream.aclose()

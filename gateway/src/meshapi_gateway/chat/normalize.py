@@ -177,6 +177,41 @@ class StreamNormalizer:
             out.insert(0, self._stamp(chunk))
         return out
 
+    def feed_batch(self, chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``feed`` for every chunk of one upstream read, in order.
+
+        Most chunks carry one choice with a piece of text and nothing else; those are stamped
+        here directly (what ``feed`` would do with them), the rest go through ``feed``.
+        """
+        out: list[dict[str, Any]] = []
+        if not self.id:
+            if not chunks:
+                return out
+            out.extend(self.feed(chunks[0]))  # the first chunk fixes the id and time
+            chunks = chunks[1:]
+        sid, created, model = self.id, self.created, self.public_model
+        for chunk in chunks:
+            choices = chunk.get("choices")
+            if type(choices) is list and len(choices) == 1 and "usage" not in chunk:
+                choice = choices[0]
+                if type(choice) is dict and not choice.get("finish_reason"):
+                    delta = choice.get("delta")
+                    if type(delta) is dict and delta and "tool_calls" not in delta:
+                        content = delta.get("content")
+                        if type(content) is str and content:
+                            self.content_chunks += 1
+                            self.text_parts.append(content)
+                        if "finish_reason" not in choice:
+                            choice["finish_reason"] = None
+                        chunk["id"] = sid
+                        chunk["object"] = "chat.completion.chunk"
+                        chunk["created"] = created
+                        chunk["model"] = model
+                        out.append(chunk)
+                        continue
+            out.extend(self.feed(chunk))
+        return out
+
     _forced_named = False
 
     def force_named_tool(self) -> None:

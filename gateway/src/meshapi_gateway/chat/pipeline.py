@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from meshapi_gateway.cache import Lookup, ResponseCache
     from meshapi_gateway.calls import Call
     from meshapi_gateway.catalog import ModelEntry
+    from meshapi_gateway.reliability.stream_guard import GuardedStream
     from meshapi_gateway.state import GatewayState
 
 log = logging.getLogger("meshapi_gateway.chat")
@@ -116,6 +117,69 @@ async def _one_by_one(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncIter
     async for batch in batches:
         for chunk in batch:
             yield chunk
+
+
+class _NormalizedBatches:
+    """A stream's normalized chunks, one upstream read at a time.
+
+    ``completed`` or ``error`` is set on the ``ChatStream`` before its last batch is handed
+    out. A plain object rather than an async generator: it steps once per read of every
+    stream, and a generator costs a registration with the event loop and frames of its own.
+    """
+
+    __slots__ = ("_call", "_done", "_first", "_normalizer", "_upstream", "stream")
+
+    def __init__(self, upstream: GuardedStream, normalizer: StreamNormalizer, call: Call) -> None:
+        self._upstream = upstream
+        self._normalizer = normalizer
+        self._call = call
+        self._first = True
+        self._done = False
+        self.stream: ChatStream | None = None  # set once the stream it belongs to exists
+
+    def __aiter__(self) -> "_NormalizedBatches":
+        return self
+
+    async def __anext__(self) -> list[dict[str, Any]]:
+        if self._done:
+            raise StopAsyncIteration
+        upstream = self._upstream
+        normalizer = self._normalizer
+        stream = self.stream
+        assert stream is not None
+        out: list[dict[str, Any]] = []
+        try:
+            while not upstream.ended:
+                try:
+                    raw = await upstream.next_batch()
+                except StopAsyncIteration:
+                    out = []
+                    break
+                out = normalizer.feed_batch(raw)
+                if out and self._first:
+                    self._call.token_seen()
+                    self._first = False
+                if upstream.ended:
+                    break
+                if out:
+                    return out
+            else:
+                out = []
+            out.extend(normalizer.finish())
+            stream.completed = True
+        except UpstreamError as exc:
+            stream.error = exc
+            out = normalizer.finish()
+        except BaseException:  # cancelled (client gone, shutdown): nothing more is read
+            self._done = True
+            raise
+        self._done = True
+        if out:
+            return out
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        self._done = True
 
 
 class ChatPipeline:
@@ -223,34 +287,6 @@ class ChatPipeline:
             normalizer.force_named_tool()
         holder: ChatStream
 
-        async def batches() -> AsyncIterator[list[dict[str, Any]]]:
-            first = True
-            feed = normalizer.feed
-            try:
-                while not upstream.ended:
-                    try:
-                        raw = await upstream.next_batch()
-                    except StopAsyncIteration:
-                        out = []
-                        break
-                    out = feed(raw[0]) if len(raw) == 1 else [c for chunk in raw for c in feed(chunk)]
-                    if out and first:
-                        call.token_seen()
-                        first = False
-                    if upstream.ended:
-                        break
-                    if out:
-                        yield out
-                else:
-                    out = []
-                out.extend(normalizer.finish())
-                holder.completed = True
-            except UpstreamError as exc:
-                holder.error = exc
-                out = normalizer.finish()
-            if out:
-                yield out
-
         async def settle() -> None:
             close = getattr(upstream, "aclose", None)
             if close is not None:
@@ -274,7 +310,9 @@ class ChatPipeline:
                 if found is not None and cache is not None and holder.completed and holder.error is None:
                     await self._keep_stream(cache, found, body, normalizer)
 
-        holder = ChatStream(target, call.attempted, batches(), normalizer, ctx=ctx, upstream=upstream)
+        batches = _NormalizedBatches(upstream, normalizer, call)
+        holder = ChatStream(target, call.attempted, batches, normalizer, ctx=ctx, upstream=upstream)
+        batches.stream = holder
         holder._closers.append(settle)
         self.open_streams += 1
         return holder

@@ -80,6 +80,28 @@ class Response:
             else:
                 self.close()
 
+    async def read_some(self) -> bytes:
+        """The next body bytes as they arrive, or ``b""`` once the body has ended (or was closed).
+
+        ``iter_any`` as a plain coroutine, for a relay that reads once per upstream write: an
+        async generator costs a registration with the event loop and its own frames per stream.
+        The connection is released when the end is reached; on an error the caller closes.
+        """
+        conn = self._conn
+        if conn is None:
+            return b""
+        while True:
+            if conn.body:
+                data = self._decode(conn.take_body(), final=False)
+                if data:
+                    return data
+            elif conn.complete:
+                tail = self._decoder.flush() if self._decoder is not None else b""
+                self.release()
+                return tail
+            else:
+                await conn.wait(self._read_timeout, self._deadline)
+
     def _decode(self, data: bytes, *, final: bool) -> bytes:
         decoder = self._decoder
         if decoder is None:

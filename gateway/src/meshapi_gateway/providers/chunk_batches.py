@@ -10,17 +10,25 @@ that want one chunk at a time iterate it as usual.
 
 from __future__ import annotations
 
-from typing import Any, AsyncGenerator
+from typing import Any, Awaitable, Protocol
 
 Chunk = dict[str, Any]
 # What an adapter's generator yields: the chunks of one read, and whether the stream ended with it.
 Batch = tuple[list[Chunk], bool]
 
 
+class BatchSource(Protocol):
+    """An adapter's batches: an async generator, or an object stepping without one (``SSEChunkReads``)."""
+
+    def __anext__(self) -> Awaitable[Batch]: ...
+
+    async def aclose(self) -> None: ...
+
+
 class ChunkBatches:
     __slots__ = ("_pending", "_source", "ended")
 
-    def __init__(self, source: AsyncGenerator[Batch, None]) -> None:
+    def __init__(self, source: BatchSource) -> None:
         self._source = source
         self._pending: list[Chunk] = []  # reversed, so taking one is a pop from the end
         # True once the adapter has handed out its last batch (nothing further will be read).

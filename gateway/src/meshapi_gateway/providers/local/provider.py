@@ -31,6 +31,7 @@ from meshapi_gateway.providers.local import admission, conversation, tool_answer
 from meshapi_gateway.providers.local.stops import StopMatcher
 from meshapi_gateway.providers.local.supervisor import ModelServer
 from meshapi_gateway.providers.openai_compat import OpenAICompatProvider
+from meshapi_gateway.providers.openai_compat.chunk_reads import SSEChunkReads
 
 log = logging.getLogger("meshapi_gateway.local_model")
 
@@ -137,7 +138,7 @@ class LocalProvider(OpenAICompatProvider):
     async def _open(self, prep: Prepared, target: Target, ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
         async def post() -> AsyncIterator[dict[str, Any]]:
             resp = await self._post(self.supervisor.url + "/v1/completions", prep.payload, target, ctx, total=None)
-            return ChunkBatches(self._batches(resp))
+            return ChunkBatches(SSEChunkReads(resp, self.name))
 
         return await self._when_ready(post)
 

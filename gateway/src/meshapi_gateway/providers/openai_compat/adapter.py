@@ -7,15 +7,15 @@ Streams always ask for usage so that billing never depends on the client's optio
 
 from __future__ import annotations
 
-from typing import Any, AsyncGenerator, AsyncIterator, Mapping
+from typing import Any, AsyncIterator, Mapping
 
 import orjson
 
 from meshapi_gateway.http_client import ConnectTimeout, Response, TransportError
 from meshapi_gateway.providers import http_call, upstream_errors
 from meshapi_gateway.providers.base import GATEWAY_ONLY_FIELDS, CallContext, Provider, Target, UpstreamError
-from meshapi_gateway.providers.chunk_batches import Batch, ChunkBatches
-from meshapi_gateway.sse import SSEEvent, SSEParser
+from meshapi_gateway.providers.chunk_batches import ChunkBatches
+from meshapi_gateway.providers.openai_compat.chunk_reads import SSEChunkReads
 
 
 class OpenAICompatProvider(Provider):
@@ -81,68 +81,7 @@ class OpenAICompatProvider(Provider):
         options["include_usage"] = True
         payload["stream_options"] = options
         resp = await self._post(self._url(target, "/chat/completions"), payload, target, ctx, total=None)
-        return ChunkBatches(self._batches(resp))
-
-    async def _batches(self, resp: Response) -> AsyncGenerator[Batch, None]:
-        """The chunks of each network read; the one that brought ``[DONE]`` is the last."""
-        parser = SSEParser()
-        chunks: list[dict[str, Any]] = []
-        finished = False
-        try:
-            async for piece in resp.iter_any():
-                failure, finished = self._take(parser.feed(piece), chunks)
-                if failure is not None and chunks:
-                    yield chunks, False  # what came before the failure still reaches the client
-                if failure is not None:
-                    raise failure
-                if finished:
-                    break
-                if chunks:
-                    yield chunks, False
-                    chunks = []
-            else:
-                failure, finished = self._take(parser.close(), chunks)
-                if failure is not None:
-                    raise failure
-        except TimeoutError as exc:
-            raise upstream_errors.timed_out(self.name, "send the next chunk") from exc
-        except TransportError as exc:
-            raise UpstreamError(
-                "stream_interrupted", f"{self.name} connection dropped mid-stream: {exc}", retryable=True
-            ) from exc
-        finally:
-            resp.release() if finished else resp.close()
-        if not finished:
-            if chunks:
-                yield chunks, False
-            raise UpstreamError("stream_interrupted", f"{self.name} ended the stream before [DONE]", retryable=True)
-        yield chunks, True
-
-    def _take(self, events: list[SSEEvent], into: list[dict[str, Any]]) -> tuple[UpstreamError | None, bool]:
-        """Decode ``events`` into ``into`` up to ``[DONE]`` (then True) or a failure (returned)."""
-        for event in events:
-            data = event.data
-            if data == "[DONE]":
-                return None, True
-            try:
-                chunk = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                return UpstreamError(
-                    "upstream_error",
-                    f"{self.name} sent a stream event that is not JSON",
-                    provider_error=data[:500],
-                    retryable=True,
-                ), False
-            if isinstance(chunk, dict) and isinstance(chunk.get("error"), dict):
-                err = chunk["error"]
-                return UpstreamError(
-                    str(err.get("code") or "upstream_error"),
-                    str(err.get("message") or "upstream stream error"),
-                    provider_error=err,
-                    retryable=True,
-                ), False
-            into.append(chunk)
-        return None, False
+        return ChunkBatches(SSEChunkReads(resp, self.name))
 
     async def embeddings(self, body: dict[str, Any], target: Target, ctx: CallContext) -> dict[str, Any]:
         payload = self._body(body, target)

@@ -1,0 +1,109 @@
+"""An OpenAI-compatible chunk stream read off the upstream's SSE body, one network read at a time.
+
+The source ``ChunkBatches`` takes batches from: each call returns the chunks one read brought,
+and the batch that contains ``[DONE]`` is marked as the last. It is a plain object with a
+coroutine method rather than an async generator, because it runs once per read of every
+stream: a generator is registered with the event loop and finalized through it, and steps
+through frames of its own. What the upstream sent before a failure still reaches the client;
+the failure is raised on the next call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from meshapi_gateway.http_client import Response, TransportError
+from meshapi_gateway.providers import upstream_errors
+from meshapi_gateway.providers.base import UpstreamError
+from meshapi_gateway.providers.chunk_batches import Batch, Chunk
+from meshapi_gateway.sse import SSEDataParser
+
+DONE = b"[DONE]"
+
+
+class SSEChunkReads:
+    __slots__ = ("_failure", "_finished", "_name", "_parser", "_resp")
+
+    def __init__(self, resp: Response, provider: str) -> None:
+        self._resp = resp
+        self._name = provider
+        self._parser = SSEDataParser()
+        self._failure: UpstreamError | None = None  # raised on the call after the chunks that preceded it
+        self._finished = False
+
+    def __aiter__(self) -> "SSEChunkReads":
+        return self
+
+    async def __anext__(self) -> Batch:
+        if self._finished:
+            raise StopAsyncIteration
+        if self._failure is not None:
+            self._finished = True
+            raise self._failure
+        chunks: list[Chunk] = []
+        resp = self._resp
+        try:
+            while True:
+                piece = await resp.read_some()
+                if piece:
+                    failure, done = self._take(self._parser.feed(piece), chunks)
+                else:  # the body ended
+                    failure, done = self._take(self._parser.close(), chunks)
+                    if failure is None and not done:
+                        failure = UpstreamError(
+                            "stream_interrupted", f"{self._name} ended the stream before [DONE]", retryable=True
+                        )
+                if failure is not None:
+                    resp.close()
+                    if chunks:
+                        self._failure = failure
+                        return chunks, False
+                    raise failure
+                if done:
+                    self._finished = True
+                    resp.release()
+                    return chunks, True
+                if chunks:
+                    return chunks, False
+        except BaseException as exc:  # the connection's state is unknown: it is not reused
+            self._finished = True
+            resp.close()
+            if isinstance(exc, TimeoutError):
+                raise upstream_errors.timed_out(self._name, "send the next chunk") from exc
+            if isinstance(exc, TransportError):
+                raise UpstreamError(
+                    "stream_interrupted", f"{self._name} connection dropped mid-stream: {exc}", retryable=True
+                ) from exc
+            raise
+
+    def _take(self, events: list[bytes], into: list[Chunk]) -> tuple[UpstreamError | None, bool]:
+        """Decode ``events`` into ``into`` up to ``[DONE]`` (then True) or a failure (returned)."""
+        loads = orjson.loads
+        for data in events:
+            if data == DONE:
+                return None, True
+            try:
+                chunk: Any = loads(data)
+            except orjson.JSONDecodeError:
+                return UpstreamError(
+                    "upstream_error",
+                    f"{self._name} sent a stream event that is not JSON",
+                    provider_error=data[:500].decode("utf-8", "replace"),
+                    retryable=True,
+                ), False
+            if type(chunk) is dict and isinstance(chunk.get("error"), dict):
+                err = chunk["error"]
+                return UpstreamError(
+                    str(err.get("code") or "upstream_error"),
+                    str(err.get("message") or "upstream stream error"),
+                    provider_error=err,
+                    retryable=True,
+                ), False
+            into.append(chunk)
+        return None, False
+
+    async def aclose(self) -> None:
+        self._finished = True
+        self._resp.close()  # no-op once released after [DONE]
