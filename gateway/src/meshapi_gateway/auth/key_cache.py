@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 from hashlib import sha256
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -24,6 +25,9 @@ from meshapi_gateway.auth.put_order import PutOrder
 from meshapi_gateway.governance.allowlist import Allowlist
 from meshapi_gateway.governance.key_terms import models_of
 from meshapi_gateway.store.tables import ApiKey
+
+if TYPE_CHECKING:
+    from meshapi_gateway.governance.budgets import Budget
 
 log = logging.getLogger("meshapi_gateway.auth")
 
@@ -45,6 +49,9 @@ class CachedKey:
     budget_period: str | None = None
     models: Allowlist | None = None
     team_id: str | None = None
+    # The budget in its current period, made by the admission check on first use; a change of terms
+    # makes a new entry, so only the period's end is checked per call.
+    budget: Budget | None = None
 
 
 def _cached(row: ApiKey) -> CachedKey:

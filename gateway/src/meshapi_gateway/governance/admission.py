@@ -26,7 +26,7 @@ from meshapi_gateway.calls.admission import AdmissionCheck
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.governance.budgets import Budget, Hold, MemoryBudgets, Refusal
 from meshapi_gateway.governance.periods import iso_seconds, period_bounds
-from meshapi_gateway.governance.worst_case import worst_case
+from meshapi_gateway.governance.price_plan import PricePlan, PricePlans
 from meshapi_gateway.money import money
 from meshapi_gateway.request_schemas import fallback_models, model_and_fallbacks
 
@@ -118,6 +118,7 @@ class KeyGovernance(AdmissionCheck):
         self._background: set[asyncio.Task[None]] = set()
         # Each key's and team's budget in its current period, made once per period (or change of terms).
         self._budgets: dict[tuple[str, str], Budget] = {}
+        self._plans = PricePlans()
 
     def _budget(self, kind: str, subject: str, limit: Decimal, period: str | None) -> Budget:
         now = time.time()
@@ -149,7 +150,10 @@ class KeyGovernance(AdmissionCheck):
         team = self.teams.get(key.team_id) if key.team_id is not None and self.teams is not None else None
         budgets: tuple[Budget, ...] = ()
         if key.budget_usd is not None:
-            budgets = (self._budget("key", key.id, key.budget_usd, key.budget_period),)
+            budget = key.budget
+            if budget is None or (budget.resets_at is not None and time.time() >= budget.resets_at):
+                budget = key.budget = make_budget("key", key.id, key.budget_usd, key.budget_period, time.time())
+            budgets = (budget,)
         if team is not None:
             call.reserved[TEAM] = team
             if team.rpm or team.tpm:
@@ -174,11 +178,35 @@ class KeyGovernance(AdmissionCheck):
         body = call.body
         if body is None:
             body = {"model": call.requested} if call.requested else {}
+        fallbacks = fallback_models(body)
+        team_models = team.models if team is not None else None
+        try:
+            catalog = call.state.catalog
+            memo: tuple[Any, ...] | None = (
+                catalog,
+                len(catalog),  # entries are only ever added (at start: the local models)
+                call.requested,
+                None if call.requested else body.get("model"),
+                tuple(fallbacks) if fallbacks else None,
+                key.models,
+                team_models,
+            )
+            plan = self._plans.get(memo)  # type: ignore[arg-type]
+        except TypeError:  # an id that is no string (refused later, when the call is planned)
+            memo, plan = None, None
+        if plan is None:
+            plan = PricePlan.of(self._allowed(call, body, fallbacks, key, team_models))
+            if memo is not None:
+                self._plans.put(memo, plan)
+        return plan.worst(body, call.multiplier)
+
+    def _allowed(
+        self, call: Call, body: dict[str, Any], fallbacks: list[Any] | None, key: CachedKey, team_models: Any
+    ) -> list[ModelEntry]:
+        """The entries the call may be billed for: its candidates that both allowlists let through."""
         catalog = call.state.catalog
         try:
-            entries = call.state.router.candidates(
-                *model_and_fallbacks(call.requested or body.get("model"), fallback_models(body))
-            )
+            entries = call.state.router.candidates(*model_and_fallbacks(call.requested or body.get("model"), fallbacks))
         except GatewayError:  # a body the endpoint plans its own way (its model named apart)
             asked = catalog.get(call.requested) if call.requested else None
             entries = [asked] if asked is not None else []
@@ -188,14 +216,14 @@ class KeyGovernance(AdmissionCheck):
                 entries = [*entries, *(e for e in map(catalog.get, c.context_window_fallbacks) if e is not None)]
         if key.models is not None:
             entries = [e for e in entries if key.models.allows(e.id)]
-        if team is not None and team.models is not None:
-            entries = [e for e in entries if team.models.allows(e.id)]
-        allowed = entries
-        return worst_case(body, allowed, call.multiplier)
+        if team_models is not None:
+            entries = [e for e in entries if team_models.allows(e.id)]
+        return entries
 
     def allow(self, call: Call, entry: ModelEntry) -> None:
         key = call.principal.key
-        require_model(key, entry.id)
+        if key is not None and key.models is not None and not key.models.allows(entry.id):
+            raise model_refused(entry.id, key.id)  # ``require_model``, inline: this runs per candidate
         team: CachedTeam | None = call.reserved.get(TEAM)
         if team is not None and team.models is not None and not team.models.allows(entry.id):
             raise model_refused(entry.id, key.id if key is not None else "", team.id)

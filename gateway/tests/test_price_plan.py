@@ -1,0 +1,67 @@
+"""A budgeted call's worst case from a price plan (integers) equals the Decimal one, to the last digit.
+
+The plan is what admission reserves on every budgeted call; ``worst_case`` is the definition.
+Prices of any precision, output limits, ``max_tokens`` / ``n`` in the body, embeddings, free
+models and batch multipliers are drawn at random.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from meshapi_gateway.catalog import ModelEntry
+from meshapi_gateway.governance.price_plan import PricePlan
+from meshapi_gateway.governance.worst_case import worst_case
+
+
+def _price() -> st.SearchStrategy[Decimal]:
+    return st.builds(lambda units, places: Decimal(units).scaleb(-places), st.integers(0, 10**9), st.integers(0, 12))
+
+
+@st.composite
+def entries(draw: Any) -> ModelEntry:
+    return ModelEntry(
+        id=f"v/m{draw(st.integers(0, 10**6))}",
+        provider="openai_compat",
+        is_free=draw(st.booleans()),
+        model_type=draw(st.sampled_from(["text", "embedding"])),
+        max_output_tokens=draw(st.integers(1, 200_000)),
+        prompt_usd_per_1m=draw(_price()),
+        completion_usd_per_1m=draw(_price()),
+    ).finish()
+
+
+bodies = st.fixed_dictionaries(
+    {
+        "model": st.just("v/m"),
+        "messages": st.lists(st.fixed_dictionaries({"role": st.just("user"), "content": st.text()})),
+    },
+    optional={
+        "max_tokens": st.one_of(st.integers(-5, 100_000), st.none(), st.booleans()),
+        "max_completion_tokens": st.integers(-5, 100_000),
+        "n": st.one_of(st.integers(-2, 8), st.booleans(), st.text(max_size=2)),
+        "stream": st.booleans(),
+    },
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(entries(), max_size=4),
+    bodies,
+    st.sampled_from([Decimal(1), Decimal("0.5"), Decimal("0.25"), Decimal("1.3333")]),
+)
+def test_the_plan_gives_exactly_the_decimal_worst_case(
+    listed: list[ModelEntry], body: dict[str, Any], multiplier: Decimal
+) -> None:
+    assert PricePlan.of(listed).worst(body, multiplier) == worst_case(body, listed, multiplier)
+
+
+def test_a_plan_of_free_or_no_models_reserves_nothing() -> None:
+    free = ModelEntry(id="v/free", provider="openai_compat", is_free=True).finish()
+    assert PricePlan.of([]).worst({"messages": []}) == 0
+    assert PricePlan.of([free]).worst({"messages": [], "max_tokens": 10}) == 0
