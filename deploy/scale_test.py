@@ -87,6 +87,8 @@ METERED_MAX_TOKENS = 250
 METERED_USD_PER_1M = Decimal(4)
 METERED_CALL_USD = METERED_MAX_TOKENS * METERED_USD_PER_1M / 1_000_000
 RETRYABLE = {409, 500, 502, 503, 504}
+# A node starts in seconds, but on a machine shared with other work its imports alone can take a minute.
+NODE_START_SECONDS = 180.0
 
 
 @dataclass
@@ -367,7 +369,7 @@ class Cluster:
             folder.mkdir()
             self.nodes.append(GatewayProcess(folder, self.upstream.url, **self.node_settings()))
         for node in self.nodes:
-            node.start()
+            node.start(timeout=NODE_START_SECONDS)
         self.nginx = Nginx(self.root / "nginx", [n.port for n in self.nodes]).start()
         return self
 
@@ -375,7 +377,7 @@ class Cluster:
         old = self.nodes[i]
         self.nodes[i] = GatewayProcess(
             Path(old.settings["data_dir"]), self.upstream.url, port=old.port, **self.node_settings()
-        ).start()
+        ).start(timeout=NODE_START_SECONDS)
 
     def stop(self) -> None:
         if self.nginx is not None:
