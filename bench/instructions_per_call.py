@@ -1,146 +1,124 @@
-"""Instructions per call of the gateway under callgrind, for a plain key and a governed key in one process.
+"""Instructions a target executes per call, counted by callgrind: the figure a busy machine does not move.
 
-CPU time on a shared two-core machine moves by more than the few per cent a change to one part of the
-path is worth; the count of instructions a call executes does not. One gateway (priced models, so every
-call is billed) is started under ``valgrind --tool=callgrind`` with instrumentation off; two keys are
-made for it, a plain one and a budgeted, allowlisted one (``targets.GOVERNED_KEY_ARGS``). After a warm-up,
-instrumentation is switched on and each key makes ``--calls`` sequential completions, counted apart:
+CPU time from ``/proc`` (``cpu_per_call.py``) still moves with other jobs on a shared two-core
+machine (caches, frequency, preemption). Instructions do not. The target runs under
+``valgrind --tool=callgrind --instr-atstart=no``; after a warm-up, counting is switched on for
+``--calls`` sequential calls on one keep-alive connection, then dumped and divided:
 
-    python3 bench/instructions_per_call.py --calls 300
+    python3 bench/instructions_per_call.py --targets minimal,meshapi --only stream,chat
 
-prints the instructions per call of each key and their ratio (the governance goal: at most 1.05).
-Needs ``valgrind`` (``apt-get install valgrind``) and nginx, as ``run.py`` does.
+By default the gateway's time-driven work (the ledger and request-log writers, the key, team and
+balance refreshes, the breaker sync) is set to run every 900 s, so that only the request path is
+counted: under valgrind's slowdown that work runs far more often per request than at full speed,
+and the figure would move with it. ``--with-background`` keeps the defaults. Needs ``valgrind``
+(``apt-get install valgrind``); about a minute and a half per figure.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import re
+import glob
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import deps
-import fixtures
 import targets as targets_mod
 import upstream
 from cpu_per_call import _calls
-from procs import Proc, free_port, wait_port
 
-QUIET = "key_cache_refresh_seconds = 3600\nbalance_refresh_seconds = 3600\nledger_flush_seconds = 3600\n"
-QUIET_TABLES = "\n[request_log]\nflush_seconds = 3600\n"
-
-
-def _key(argv: list[str], data: Path, config: Path, extra: list[str]) -> str:
-    made = subprocess.run(
-        [
-            *argv,
-            "keys",
-            "create",
-            "--owner",
-            "bench",
-            "--json",
-            "--data-dir",
-            str(data),
-            "--config",
-            str(config),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **targets_mod._gateway_env()},
-        timeout=120,
-        check=True,
-    )
-    return str(json.loads(made.stdout)["key"])
+QUIET = (
+    "ledger_flush_seconds = 900",
+    "key_cache_refresh_seconds = 900",
+    "balance_refresh_seconds = 900",
+    "breaker_sync_seconds = 900",
+)
 
 
-def _control(pid: int, *args: str) -> None:
-    subprocess.run(["callgrind_control", *args, str(pid)], capture_output=True, check=True, timeout=120)
+def _wrapper(path: Path, real: list[str], out_dir: Path, only_serve: bool) -> str:
+    """A script that runs ``real`` (with its arguments) under callgrind; for the gateway, only ``serve``."""
+    vg = f'exec valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file={out_dir}/cg.%p {" ".join(real)} "$@"'
+    body = f'if [ "$1" = "serve" ]; then {vg}; fi\nexec {" ".join(real)} "$@"\n' if only_serve else vg + "\n"
+    path.write_text("#!/bin/bash\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
 
 
-def _instructions(out: Path) -> int:
-    """The instructions counted in the dumps callgrind wrote so far (``out`` and its numbered parts)."""
+def _total(out_dir: Path, pid: int) -> int:
+    """Instructions in the dump made while counting was on (the largest total among the pid's dumps)."""
     total = 0
-    for part in out.parent.glob(out.name + "*"):
-        m = re.search(r"^(?:summary|totals):\s*(\d+)", part.read_text(errors="replace"), re.M)
-        if m:
-            total += int(m.group(1))
-        part.unlink()
+    for name in glob.glob(str(out_dir / f"cg.{pid}*")):
+        with open(name, errors="replace") as f:
+            for line in f:
+                if line.startswith(("summary:", "totals:")):
+                    total = max(total, int(line.split()[1]))
     return total
-
-
-def measure(pid: int, out: Path, url: str, body: str, headers: dict[str, str], n: int) -> float:
-    _control(pid, "--zero")
-    _instructions(out)
-    _calls(url, body, headers, n)
-    _control(pid, "--dump")
-    return _instructions(out) / n
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--calls", type=int, default=300, help="sequential calls per key and round")
-    p.add_argument("--rounds", type=int, default=2, help="rounds, each key in turn")
-    p.add_argument("--python", help="Python to run the gateway with (default: the project venv)")
+    p.add_argument("--targets", default="minimal,meshapi")
+    p.add_argument("--only", default="stream,chat", help="comma list: stream,chat")
+    p.add_argument("--calls", type=int, default=300, help="sequential calls counted")
+    p.add_argument("--warmup", type=int, default=150)
+    p.add_argument("--with-background", action="store_true", help="keep the gateway's time-driven work as it is")
+    p.add_argument("--python", help="Python to run our side with (default: the project venv)")
     args = p.parse_args()
-    if shutil.which("valgrind") is None:
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
     python = deps.bench_python(args.python)
     work = deps.RESULTS / ("instr-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
-    data = work / "data"
-    data.mkdir(parents=True)
+    work.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(tempfile.mkdtemp(prefix="callgrind-", dir=work))
+    gateway_exe = Path(python).parent / "meshapi-gateway"
+    gateway_real = [str(gateway_exe)] if gateway_exe.exists() else [python, "-m", "meshapi_gateway"]
+    targets_mod._gateway_argv = lambda ctx: [_wrapper(work / "gateway-vg.sh", gateway_real, out_dir, True)]
+    listening = targets_mod._listening
+    targets_mod._listening = lambda proc, port, timeout: listening(proc, port, max(timeout, 900))
+    if not args.with_background:
+        config = targets_mod._gateway_config
+
+        def quiet_config(ctx, path, redis_url, priced=False, extra=()):  # type: ignore[no-untyped-def]
+            config(ctx, path, redis_url, priced, extra)
+            path.write_text("\n".join(QUIET) + "\n" + path.read_text() + "\n[request_log]\nflush_seconds = 900\n")
+
+        targets_mod._gateway_config = quiet_config
     up = upstream.start(work)
-    ctx = targets_mod.Context(upstream=up, work=work, python=python, cpus=1)
-    proc = None
     try:
-        config = work / "gateway.toml"
-        targets_mod._gateway_config(ctx, config, "", priced=True)
-        # Work on timers (cache refreshes, the batched ledger and request-log writes) runs many times per call
-        # under callgrind's slowdown, and more or less often with the machine's load: spaced out here, so the
-        # counts are of the calls themselves (both keys' calls are billed and logged alike).
-        config.write_text(QUIET + config.read_text() + QUIET_TABLES)
-        argv = targets_mod._gateway_argv(ctx)
-        keys = {
-            "plain": _key(argv, data, config, []),
-            "governed": _key(argv, data, config, list(targets_mod.GOVERNED_KEY_ARGS)),
-        }
-        port = free_port()
-        out = work / "callgrind.out"
-        grind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
-        serve = ["serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data), "--config", str(config)]
-        proc = Proc(
-            "gateway",
-            [*grind, python, "-m", "meshapi_gateway", *serve, "--workers", "1"],
-            ctx.logs,
-            env=targets_mod._gateway_env(),
-        )
-        wait_port(port, proc, timeout=600)
-        url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        body = fixtures.request_body("bench/mock", False)
-        heads = {name: targets_mod._headers(key) for name, key in keys.items()}
-        for h in heads.values():
-            _calls(url, body, h, 50)  # warm-up, uninstrumented
-        _control(proc.pid, "--instr=on")
-        for h in heads.values():
-            _calls(url, body, h, 20)  # the code paths instrumented once before counting
-        figures: dict[str, list[float]] = {name: [] for name in heads}
-        for _ in range(args.rounds):
-            for name, h in heads.items():
-                figures[name].append(measure(proc.pid, out, url, body, h, args.calls))
-        for name, runs in figures.items():
-            print(f"{name:<9} instructions per call: {min(runs):,.0f} ({', '.join(f'{r:,.0f}' for r in runs)})")
-        print(f"governed / plain: {min(figures['governed']) / min(figures['plain']):.3f}")
+        for name in [t for t in args.targets.split(",") if t]:
+            for kind in [k for k in args.only.split(",") if k]:
+                py = _wrapper(work / "python-vg.sh", [python], out_dir, False) if name == "minimal" else python
+                ctx = targets_mod.Context(upstream=up, work=work, python=py, cpus=1)
+                target = {t.name: t for t in targets_mod.all_targets(1)}[name]
+                running = target.start(ctx)
+                try:
+                    if kind == "stream":
+                        url, body, headers = running.stream_url, running.stream_body, running.stream_headers
+                    else:
+                        url, body, headers = running.chat_url, running.chat_body, running.chat_headers
+                    _calls(url, body, headers, args.warmup)
+                    pid = str(running.pid)
+                    subprocess.run(["callgrind_control", "-i", "on", pid], check=True, capture_output=True)
+                    _calls(url, body, headers, args.calls)
+                    subprocess.run(["callgrind_control", "-i", "off", pid], check=True, capture_output=True)
+                    subprocess.run(["callgrind_control", "-d", pid], check=True, capture_output=True)
+                    time.sleep(1.0)
+                    per_call = _total(out_dir, running.pid) / args.calls
+                    print(
+                        f"{name:<18} {kind:<6} {per_call:,.0f} instructions per call ({args.calls} calls)", flush=True
+                    )
+                finally:
+                    for proc in running.procs:
+                        proc.stop()
+                    ctx.close()
     finally:
-        if proc is not None:
-            proc.stop(grace=30)
         up.stop()
     return 0
 
