@@ -60,6 +60,14 @@ class MemoryBudgets:
         """Hold ``amount`` against every budget, or none of them: the first budget it would exceed."""
         if amount <= 0:
             return None  # free calls run at any spend, as free models do at any balance
+        if len(budgets) == 1:  # a key's own budget, the common case: one look at each counter
+            b = budgets[0]
+            slot = b.slot
+            spent, held = self.spent.get(slot, ZERO), self.reserved.get(slot, ZERO)
+            if spent + held + amount > b.limit:
+                return Refusal(b, spent, held)
+            self.reserved[slot] = held + amount
+            return None
         for b in budgets:
             spent, held = self.spent.get(b.slot, ZERO), self.reserved.get(b.slot, ZERO)
             if spent + held + amount > b.limit:
