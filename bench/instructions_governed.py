@@ -15,8 +15,6 @@ Needs ``valgrind`` (``apt-get install valgrind``) and nginx, as ``run.py`` does.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
 import shutil
 import subprocess
@@ -35,30 +33,6 @@ from procs import Proc, free_port, wait_port
 
 QUIET = "key_cache_refresh_seconds = 3600\nbalance_refresh_seconds = 3600\nledger_flush_seconds = 3600\n"
 QUIET_TABLES = "\n[request_log]\nflush_seconds = 3600\n"
-
-
-def _key(argv: list[str], data: Path, config: Path, extra: list[str]) -> str:
-    made = subprocess.run(
-        [
-            *argv,
-            "keys",
-            "create",
-            "--owner",
-            "bench",
-            "--json",
-            "--data-dir",
-            str(data),
-            "--config",
-            str(config),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **targets_mod._gateway_env()},
-        timeout=120,
-        check=True,
-    )
-    return str(json.loads(made.stdout)["key"])
 
 
 def _control(pid: int, *args: str) -> None:
@@ -109,8 +83,8 @@ def main() -> int:
         config.write_text(QUIET + config.read_text() + QUIET_TABLES)
         argv = targets_mod._gateway_argv(ctx)
         keys = {
-            "plain": _key(argv, data, config, []),
-            "governed": _key(argv, data, config, list(targets_mod.GOVERNED_KEY_ARGS)),
+            "plain": targets_mod.create_key(argv, data, config, []),
+            "governed": targets_mod.create_key(argv, data, config, list(targets_mod.GOVERNED_KEY_ARGS)),
         }
         port = free_port()
         out = work / "callgrind.out"

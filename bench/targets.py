@@ -274,32 +274,7 @@ def _gateway(
         data.mkdir(parents=True)
         config = home / "gateway.toml"
         _gateway_config(ctx, config, ctx.redis_url() if redis else "", priced, extra)
-        env = {**os.environ, **_gateway_env()}
-        made = subprocess.run(
-            [
-                *_gateway_argv(ctx),
-                "keys",
-                "create",
-                "--owner",
-                "bench",
-                "--json",
-                "--data-dir",
-                str(data),
-                "--config",
-                str(config),
-                *(GOVERNED_KEY_ARGS if governed else []),
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
-        if made.returncode != 0:
-            raise Skip(f"`meshapi-gateway keys create` failed: {(made.stderr or made.stdout).strip()[-400:]}")
-        try:
-            key = json.loads(made.stdout)["key"]
-        except (ValueError, KeyError) as exc:
-            raise Skip(f"`keys create --json` printed no key ({exc}): {made.stdout[:200]!r}") from None
+        key = create_key(_gateway_argv(ctx), data, config, list(GOVERNED_KEY_ARGS) if governed else [])
         port = free_port()
         argv = [
             *_gateway_argv(ctx),
@@ -483,3 +458,32 @@ def all_targets(cpus: int) -> list[Target]:
         Target("litellm", "LiteLLM proxy, 1 worker", "peer", _litellm),
         Target("portkey", "Portkey gateway", "peer", _portkey),
     ]
+
+
+def create_key(argv: list[str], data: Path, config: Path, extra: list[str]) -> str:
+    """A key made by the gateway's own CLI on its data folder (``extra``: its terms, e.g. a budget)."""
+    made = subprocess.run(
+        [
+            *argv,
+            "keys",
+            "create",
+            "--owner",
+            "bench",
+            "--json",
+            "--data-dir",
+            str(data),
+            "--config",
+            str(config),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **_gateway_env()},
+        timeout=120,
+    )
+    if made.returncode != 0:
+        raise Skip(f"`meshapi-gateway keys create` failed: {(made.stderr or made.stdout).strip()[-400:]}")
+    try:
+        return str(json.loads(made.stdout)["key"])
+    except (ValueError, KeyError) as exc:
+        raise Skip(f"`keys create --json` printed no key ({exc}): {made.stdout[:200]!r}") from None
