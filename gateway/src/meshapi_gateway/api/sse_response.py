@@ -3,7 +3,8 @@
 A watcher waits for ``http.disconnect``; when the client goes away the producing task
 is cancelled at once, so the upstream call is closed instead of generating for nobody.
 The watcher starts once the stream has run ``WATCH_AFTER`` seconds (until then a write to
-a client that left is dropped by the server, which costs nothing). The frames iterator
+a client that left is dropped by the server, which costs nothing), through the event loop's
+one queue of watches (``reliability/disconnect.py``), so a stream arms no timer of its own. The frames iterator
 may end with ``LastFrames``: they go out in the same write as the end of the body.
 ``on_finish`` always runs (billing must happen also for a stream cut short).
 """
@@ -16,9 +17,7 @@ from typing import AsyncIterator, Awaitable, Callable
 
 from starlette.types import Receive, Scope, Send
 
-# How long a stream runs before a task starts watching for the client leaving: most streams
-# of a fast upstream are over sooner, and a timer is far cheaper than a task.
-WATCH_AFTER = 0.02
+from meshapi_gateway.reliability.disconnect import unwatch, watch_client
 
 
 class LastFrames(bytes):
@@ -50,24 +49,9 @@ class SSEResponse:
         self.client_gone = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        main = asyncio.current_task()
-        assert main is not None
-
-        async def watch() -> None:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    self.client_gone = True
-                    main.cancel()
-                    return
-
-        watcher: asyncio.Task[None] | None = None
-
-        def start_watching() -> None:
-            nonlocal watcher
-            watcher = main.get_loop().create_task(watch())
-
-        timer = main.get_loop().call_later(WATCH_AFTER, start_watching)
+        # The stream's task is cancelled when the client leaves (watched through the event loop's one
+        # queue, from ``WATCH_AFTER`` on: no timer or task of its own for a stream that ends sooner).
+        watch = watch_client(receive)
         started = False
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.headers})
@@ -79,7 +63,7 @@ class SSEResponse:
             if more:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
-            if not self.client_gone:
+            if not watch.gone:
                 cut = self.interrupted_frames
                 if started and cut:
                     with contextlib.suppress(Exception):
@@ -88,13 +72,14 @@ class SSEResponse:
                             send({"type": "http.response.body", "body": body, "more_body": False}), 1.0
                         )
                 raise
-            main.uncancel()
+            watch.task.uncancel()
         except OSError:
             self.client_gone = True  # the socket went away under a write
         finally:
-            timer.cancel()
+            watcher = unwatch(watch)
+            if watch.gone:
+                self.client_gone = True
             if watcher is not None:
-                watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
             aclose = getattr(self.frames, "aclose", None)

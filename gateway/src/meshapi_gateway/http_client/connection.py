@@ -9,6 +9,7 @@ not once per parser callback.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 
 import httptools
@@ -21,13 +22,13 @@ HIGH_WATER = 256 * 1024
 Origin = tuple[bool, str, int]  # (tls, host, port)
 
 
-def _expire(waiter: asyncio.Future[None], phase: str, seconds: float) -> None:
-    if not waiter.done():
-        waiter.set_exception(UpstreamTimeout(phase, seconds))
-
-
 class Connection(asyncio.Protocol):
     __slots__ = (
+        "_due",
+        "_limit",
+        "_phase",
+        "_seconds",
+        "_timer",
         "active",
         "body",
         "buffered",
@@ -57,6 +58,14 @@ class Connection(asyncio.Protocol):
         self.idle_since = 0.0
         self.active = False
         self.waiter: asyncio.Future[None] | None = None
+        # One timer per connection, re-armed lazily (as ``reliability/watchdog.py`` does): a wait
+        # writes its limit, and the timer, when it fires, fails the wait or sleeps until the
+        # current limit. Arming and cancelling a timer per wait cost as much as the rest of a read.
+        self._timer: asyncio.TimerHandle | None = None
+        self._due = math.inf  # when the timer fires
+        self._limit = math.inf  # the current wait's limit
+        self._phase = "read"
+        self._seconds = 0.0
         self.begin()
         self.active = False
 
@@ -80,6 +89,7 @@ class Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed = True
+        self._stop_timer()
         if self.transport is not None:
             self.transport.close()
 
@@ -98,23 +108,49 @@ class Connection(asyncio.Protocol):
         """Park until the parser makes progress, the connection fails, or a timeout passes."""
         if self.error is not None:
             raise self.error
-        phase, delay = "read", read_timeout
-        if deadline is not None:
-            left = deadline - self.loop.time()
-            if left < delay:
-                phase, delay = "total", left
-                if left <= 0:
-                    raise UpstreamTimeout("total", 0)
-        waiter = self.loop.create_future()
+        loop = self.loop
+        now = loop.time()
+        limit = now + read_timeout
+        if deadline is not None and deadline < limit:
+            left = deadline - now
+            if left <= 0:
+                raise UpstreamTimeout("total", 0)
+            self._phase, self._seconds, limit = "total", left, deadline
+        else:
+            self._phase, self._seconds = "read", read_timeout
+        waiter = loop.create_future()
         self.waiter = waiter
-        timer = self.loop.call_later(delay, _expire, waiter, phase, read_timeout if phase == "read" else delay)
+        self._limit = limit
+        if limit < self._due:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._due = limit
+            self._timer = loop.call_at(limit, self._fire)
         try:
             await waiter
         finally:
-            timer.cancel()
             self.waiter = None
+            self._limit = math.inf
         if self.error is not None:
             raise self.error
+
+    def _fire(self) -> None:
+        self._timer = None
+        self._due = math.inf
+        waiter = self.waiter
+        if waiter is None or waiter.done() or self._limit == math.inf:
+            return  # nobody waits: the next wait arms the timer again
+        if self.loop.time() >= self._limit:
+            waiter.set_exception(UpstreamTimeout(self._phase, self._seconds))
+            return
+        self._due = self._limit
+        self._timer = self.loop.call_at(self._limit, self._fire)
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._due = math.inf
 
     def _wake(self) -> None:
         waiter = self.waiter
@@ -143,6 +179,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._stop_timer()
         if not self.active:
             return
         if self.head_done and not self.complete and not self.framed and self.error is None:

@@ -11,7 +11,8 @@ most answers are done before that. Nor does each request arm a timer of its own 
 armed and cancelled costs a few microseconds, as much as a good part of the route): the
 requests of one event loop wait in one queue, oldest first, and a single timer, armed for the
 oldest, starts the watchers that are due. Under load it fires once per ``WATCH_AFTER``, not
-once per request.
+once per request. A streamed answer's relay (``api/sse_response.py``) watches through the same
+queue (``watch_client``) while it writes.
 """
 
 from __future__ import annotations
@@ -33,11 +34,12 @@ class ClientGone(Exception):
 
 
 class _Watch:
-    __slots__ = ("gone", "receive", "task", "watcher")
+    __slots__ = ("gone", "receive", "sweep", "task", "watcher")
 
-    def __init__(self, task: asyncio.Task[object], receive: Receive) -> None:
+    def __init__(self, task: asyncio.Task[object], receive: Receive, sweep: _Sweep) -> None:
         self.task = task
         self.receive = receive
+        self.sweep = sweep
         self.watcher: asyncio.Task[None] | None = None
         self.gone = False
 
@@ -86,10 +88,10 @@ class _Sweep:
 _sweep: _Sweep | None = None
 
 
-async def cancel_on_disconnect(receive: Receive, work: Awaitable[T], kind: str = "request") -> T:
-    """Await ``work``; raise ``ClientGone`` (after cancelling it) if the client disconnects first.
+def watch_client(receive: Receive) -> _Watch:
+    """Cancel the current task if the client disconnects, watching from ``WATCH_AFTER`` on; end with ``unwatch``.
 
-    Call only after the request body has been read: the next message is then the disconnect.
+    ``gone`` on the returned watch tells a cancellation that came from the client leaving.
     """
     global _sweep
     task = asyncio.current_task()
@@ -97,17 +99,33 @@ async def cancel_on_disconnect(receive: Receive, work: Awaitable[T], kind: str =
     sweep = _sweep
     if sweep is None or sweep.loop is not task.get_loop():
         sweep = _sweep = _Sweep(task.get_loop())
-    watch = _Watch(task, receive)
+    watch = _Watch(task, receive, sweep)
     sweep.add(watch)
+    return watch
+
+
+def unwatch(watch: _Watch) -> asyncio.Task[None] | None:
+    """Stop watching; the watcher task if one had started (cancelled, for a caller that waits for it)."""
+    watch.sweep.due.pop(watch, None)
+    watcher = watch.watcher
+    if watcher is not None:
+        watcher.cancel()
+    return watcher
+
+
+async def cancel_on_disconnect(receive: Receive, work: Awaitable[T], kind: str = "request") -> T:
+    """Await ``work``; raise ``ClientGone`` (after cancelling it) if the client disconnects first.
+
+    Call only after the request body has been read: the next message is then the disconnect.
+    """
+    watch = watch_client(receive)
     try:
         return await work
     except asyncio.CancelledError:
         if not watch.gone:
             raise
-        task.uncancel()
+        watch.task.uncancel()
         rmetrics.CLIENT_DISCONNECTS.labels(kind).inc()
         raise ClientGone() from None
     finally:
-        sweep.due.pop(watch, None)
-        if watch.watcher is not None:
-            watch.watcher.cancel()
+        unwatch(watch)
