@@ -10,12 +10,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from meshapi_gateway.catalog import ModelEntry
+from meshapi_gateway.catalog import Catalog, ModelEntry
+from meshapi_gateway.governance.budgets import units_up
 from meshapi_gateway.governance.price_plan import PricePlan
-from meshapi_gateway.governance.worst_case import worst_case
+from meshapi_gateway.governance.worst_case import NOT_PROMPT, prompt_bound, worst_case
 
 
 def _price() -> st.SearchStrategy[Decimal]:
@@ -61,7 +63,43 @@ def test_the_plan_gives_exactly_the_decimal_worst_case(
     assert PricePlan.of(listed).worst(body, multiplier) == worst_case(body, listed, multiplier)
 
 
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(entries(), max_size=4),
+    bodies,
+    st.sampled_from([Decimal(1), Decimal("0.5"), Decimal("1.3333")]),
+)
+def test_the_counters_reserve_the_worst_case_rounded_up_to_their_unit(
+    listed: list[ModelEntry], body: dict[str, Any], multiplier: Decimal
+) -> None:
+    plan = PricePlan.of(listed)
+    assert plan.worst_units(body, multiplier) == units_up(plan.worst(body, multiplier))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from([*NOT_PROMPT, "messages", "max_tokens", "n", "tools", "é"]),
+        st.one_of(
+            st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1), st.text(), st.lists(st.text(), max_size=3)
+        ),
+        max_size=8,
+    )
+)
+def test_the_prompt_bound_is_the_body_without_its_gateway_fields_as_compact_json(body: dict[str, Any]) -> None:
+    assert prompt_bound(body) == len(orjson.dumps({k: v for k, v in body.items() if k not in NOT_PROMPT}))
+
+
 def test_a_plan_of_free_or_no_models_reserves_nothing() -> None:
     free = ModelEntry(id="v/free", provider="openai_compat", is_free=True).finish()
     assert PricePlan.of([]).worst({"messages": []}) == 0
     assert PricePlan.of([free]).worst({"messages": [], "max_tokens": 10}) == 0
+
+
+def test_the_catalogs_version_moves_when_an_entry_is_replaced() -> None:
+    """Plans are kept per catalog version: an entry replaced under its id (same size) must change it."""
+    first = ModelEntry(id="v/m", provider="openai_compat", prompt_usd_per_1m=Decimal(1)).finish()
+    catalog = Catalog([first])
+    before = catalog.version
+    catalog.add(ModelEntry(id="v/m", provider="openai_compat", prompt_usd_per_1m=Decimal(2)).finish())
+    assert len(catalog) == 1 and catalog.version != before

@@ -14,13 +14,18 @@ budgets, model allowlists, team quotas …). For every call, after its plan is k
    client left), for every check whose ``admit`` returned: settle or free the reservation
    with the real usage and cost in ``record``.
 
+A check that can decide most calls without waiting (no I/O) also overrides ``decide(call)``,
+which the call asks first: it does what ``admit`` would, or returns ``PENDING`` to have
+``admit`` awaited. A call decided there costs no coroutine.
+
 The base class does nothing at each step, so a check overrides only what it needs. The
 per-candidate step runs on the hot path: keep it to dictionary lookups.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import enum
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from meshapi_gateway.calls.call import Call
@@ -28,7 +33,18 @@ if TYPE_CHECKING:
     from meshapi_gateway.catalog import ModelEntry
 
 
+class Pending(enum.Enum):
+    PENDING = "pending"
+
+
+# ``decide``'s answer when the call needs ``admit`` (it has to wait for something).
+PENDING: Final = Pending.PENDING
+
+
 class AdmissionCheck:
+    def decide(self, call: Call) -> bool | Pending | None:
+        return PENDING
+
     async def admit(self, call: Call) -> bool | None:
         return None
 

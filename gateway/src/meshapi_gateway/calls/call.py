@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from meshapi_gateway.billing import usage_counts
 from meshapi_gateway.calls import metering
+from meshapi_gateway.calls.admission import PENDING
 from meshapi_gateway.calls.record import CallRecord
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.routing import Attempted, AttemptRecord
@@ -109,7 +110,10 @@ class Call:
             if self.check_balance:
                 self.state.billing.precheck(self.principal, requested)
             for check in self.state.admission_checks:
-                if await check.admit(self) is not False:  # False: nothing to check or hold for this call
+                verdict = check.decide(self)
+                if verdict is PENDING:
+                    verdict = await check.admit(self)
+                if verdict is not False:  # False: nothing to check or hold for this call
                     self.admitted.append(check)
         except GatewayError as exc:
             self.finish(error=exc)

@@ -222,6 +222,8 @@ class Catalog:
         for entry in entries:
             self._by_id[entry.id] = entry
         self._wire_cache: list[dict[str, Any]] | None = None
+        # Counts changes (an entry added or replaced), so what is worked out from entries knows when to redo it.
+        self.version = 0
 
     def get(self, model_id: str) -> ModelEntry | None:
         return self._by_id.get(model_id)
@@ -238,6 +240,7 @@ class Catalog:
     def add(self, entry: ModelEntry) -> None:
         self._by_id[entry.id] = entry
         self._wire_cache = None
+        self.version += 1
 
     def wire_list(self) -> list[dict[str, Any]]:
         if self._wire_cache is None:

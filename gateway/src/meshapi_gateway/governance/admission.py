@@ -22,18 +22,19 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from meshapi_gateway.auth.principal import Principal
-from meshapi_gateway.calls.admission import AdmissionCheck
+from meshapi_gateway.calls.admission import PENDING, AdmissionCheck, Pending
 from meshapi_gateway.errors import GatewayError
-from meshapi_gateway.governance.budgets import Budget, Hold, MemoryBudgets, Refusal
+from meshapi_gateway.governance.budgets import Budget, Hold, MemoryBudgets, Refusal, units, usd
 from meshapi_gateway.governance.periods import iso_seconds, period_bounds
-from meshapi_gateway.governance.price_plan import PricePlan, PricePlans
+from meshapi_gateway.governance.price_plan import MAX_PLANS, PricePlan
 from meshapi_gateway.money import money
-from meshapi_gateway.request_schemas import fallback_models, model_and_fallbacks
+from meshapi_gateway.request_schemas import model_and_fallbacks
 
 if TYPE_CHECKING:
     from meshapi_gateway.auth.key_cache import CachedKey
     from meshapi_gateway.calls.call import Call
     from meshapi_gateway.catalog import ModelEntry
+    from meshapi_gateway.governance.allowlist import Allowlist
     from meshapi_gateway.governance.budgets_redis import RedisBudgets
     from meshapi_gateway.governance.team_cache import CachedTeam, TeamCache
 
@@ -83,14 +84,16 @@ def team_principal(principal: Principal, team: CachedTeam) -> Principal:
 
 
 def budget_exceeded(refusal: Refusal, amount: Decimal) -> GatewayError:
+    """The 402 for a call of at most ``amount`` USD that ``refusal``'s budget cannot hold."""
     b = refusal.budget
-    left = max(Decimal(0), b.limit - refusal.spent - refusal.reserved)
+    spent, reserved = usd(refusal.spent), usd(refusal.reserved)
+    left = max(Decimal(0), b.limit - spent - reserved)
     when = f"; it resets at {iso_seconds(b.resets_at)}" if b.resets_at is not None else " (it never resets)"
     owner = "API key" if b.kind == "key" else "team"
     return GatewayError(
         "spend_limit_exceeded",
         f"The {b.period} budget of {money(b.limit)} USD of {owner} '{b.id}' is used up for this request: "
-        f"{money(refusal.spent)} USD spent, {money(refusal.reserved)} USD held by requests in flight, and this "
+        f"{money(spent)} USD spent, {money(reserved)} USD held by requests in flight, and this "
         f"request may cost up to {money(amount)} USD{when}.",
         details=[
             {
@@ -98,8 +101,8 @@ def budget_exceeded(refusal: Refusal, amount: Decimal) -> GatewayError:
                 "id": b.id,
                 "budget_usd": money(b.limit),
                 "budget_period": b.period,
-                "spend_usd": money(refusal.spent),
-                "reserved_usd": money(refusal.reserved),
+                "spend_usd": money(spent),
+                "reserved_usd": money(reserved),
                 "available_usd": money(left),
                 "request_max_usd": money(amount),
                 "resets_at": iso_seconds(b.resets_at),
@@ -116,9 +119,9 @@ class KeyGovernance(AdmissionCheck):
         self.shared = shared
         self.teams = teams
         self._background: set[asyncio.Task[None]] = set()
-        # Each key's and team's budget in its current period, made once per period (or change of terms).
+        # Each team's budget in its current period, made once per period (or change of terms).
         self._budgets: dict[tuple[str, str], Budget] = {}
-        self._plans = PricePlans()
+        self._plans: dict[tuple[Any, ...], PricePlan] = {}
 
     def _budget(self, kind: str, subject: str, limit: Decimal, period: str | None) -> Budget:
         now = time.time()
@@ -140,6 +143,32 @@ class KeyGovernance(AdmissionCheck):
         task = asyncio.get_running_loop().create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    def decide(self, call: Call) -> bool | Pending | None:
+        """``admit`` without a coroutine for the calls that wait on nothing: no team, budget in this process."""
+        key = call.principal.key
+        if key is None:
+            return False
+        budget_usd = key.budget_usd
+        if (key.team_id is not None and self.teams is not None) or (budget_usd is not None and self.shared is not None):
+            return PENDING
+        if key.revoked or key.suspended or key.expires_at is not None:
+            refuse_unusable(key)  # a request was checked when it came in; batch items run later
+        if budget_usd is None or not call.check_balance:
+            return key.models is not None  # the allowlist, per candidate
+        now = time.time()
+        budget = key.budget
+        if budget is None or (budget.resets_at is not None and now >= budget.resets_at):
+            budget = key.budget = make_budget("key", key.id, budget_usd, key.budget_period, now)
+        budgets = (budget,)
+        body = call.body if call.body is not None else ({"model": call.requested} if call.requested else {})
+        plan = self._plan(call, body, key, None)
+        amount = plan.worst_units(body, call.multiplier)
+        refusal = self.memory.reserve(budgets, amount)
+        if refusal is not None:
+            raise budget_exceeded(refusal, plan.worst(body, call.multiplier))
+        call.reserved[HOLD] = (budgets, amount, False)
+        return True
 
     async def admit(self, call: Call) -> bool | None:
         key = call.principal.key
@@ -163,32 +192,33 @@ class KeyGovernance(AdmissionCheck):
         if not budgets or not call.check_balance:
             # (work already paid for, a batch item's rerun, is not counted again)
             return key.models is not None or team is not None  # the allowlists, per candidate
-        amount = self._worst_case(call, key, team)
+        body = call.body if call.body is not None else ({"model": call.requested} if call.requested else {})
+        plan = self._plan(call, body, key, team.models if team is not None else None)
+        amount = plan.worst_units(body, call.multiplier)
         refusal: Refusal | None
+        hold: Hold
         if self.shared is not None:
             refusal, hold = await self.shared.reserve(budgets, amount)
         else:
-            refusal, hold = self.memory.reserve(budgets, amount), Hold(budgets, amount, shared=False)
+            refusal, hold = self.memory.reserve(budgets, amount), (budgets, amount, False)
         if refusal is not None:
-            raise budget_exceeded(refusal, amount)
+            raise budget_exceeded(refusal, plan.worst(body, call.multiplier))
         call.reserved[HOLD] = hold
         return True
 
-    def _worst_case(self, call: Call, key: CachedKey, team: CachedTeam | None) -> Decimal:
-        body = call.body
-        if body is None:
-            body = {"model": call.requested} if call.requested else {}
-        fallbacks = fallback_models(body)
-        team_models = team.models if team is not None else None
+    def _plan(self, call: Call, body: dict[str, Any], key: CachedKey, team_models: Allowlist | None) -> PricePlan:
+        """The price plan of the entries the call may be billed for, made once per model asked and allowlists."""
+        models = body.get("models")
+        fallbacks = models if isinstance(models, list) else None  # ``fallback_models``
+        catalog = call.state.catalog
         try:
-            catalog = call.state.catalog
             memo: tuple[Any, ...] | None = (
                 catalog,
-                len(catalog),  # entries are only ever added (at start: the local models)
+                catalog.version,
                 call.requested,
                 None if call.requested else body.get("model"),
                 tuple(fallbacks) if fallbacks else None,
-                key.models,
+                key.models,  # allowlists compare by identity: each is parsed once, when its row is loaded
                 team_models,
             )
             plan = self._plans.get(memo)  # type: ignore[arg-type]
@@ -197,8 +227,10 @@ class KeyGovernance(AdmissionCheck):
         if plan is None:
             plan = PricePlan.of(self._allowed(call, body, fallbacks, key, team_models))
             if memo is not None:
-                self._plans.put(memo, plan)
-        return plan.worst(body, call.multiplier)
+                if len(self._plans) >= MAX_PLANS:
+                    self._plans.clear()
+                self._plans[memo] = plan
+        return plan
 
     def _allowed(
         self, call: Call, body: dict[str, Any], fallbacks: list[Any] | None, key: CachedKey, team_models: Any
@@ -222,8 +254,10 @@ class KeyGovernance(AdmissionCheck):
 
     def allow(self, call: Call, entry: ModelEntry) -> None:
         key = call.principal.key
-        if key is not None and key.models is not None and not key.models.allows(entry.id):
-            raise model_refused(entry.id, key.id)  # ``require_model``, inline: this runs per candidate
+        if key is not None:
+            models = key.models  # ``Allowlist.allows``, inline: this runs per candidate
+            if models is not None and entry.id not in models.exact and not entry.id.startswith(models.prefixes):
+                raise model_refused(entry.id, key.id)
         team: CachedTeam | None = call.reserved.get(TEAM)
         if team is not None and team.models is not None and not team.models.allows(entry.id):
             raise model_refused(entry.id, key.id if key is not None else "", team.id)
@@ -237,9 +271,10 @@ class KeyGovernance(AdmissionCheck):
         hold: Hold | None = call.reserved.pop(HOLD, None)
         if hold is None:
             return
-        actual = record.cost if isinstance(record.cost, Decimal) else Decimal(0)
-        if not hold.shared or self.shared is None:
-            self.memory.settle(hold.budgets, hold.amount, actual)
+        cost = record.cost
+        actual = units(cost) if isinstance(cost, Decimal) and cost else 0
+        if not hold[2] or self.shared is None:
+            self.memory.settle(hold[0], hold[1], actual)
             return
         self._later(self.shared.settle(hold, actual))
 

@@ -18,7 +18,9 @@ def entry_problem(entry: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+# Compared by identity (``eq=False``): each is parsed once, when its row is loaded, and the price plans
+# are kept per allowlist, so the per-call lookup hashes it without a Python call.
+@dataclass(frozen=True, slots=True, eq=False)
 class Allowlist:
     exact: frozenset[str]
     prefixes: tuple[str, ...]  # "vendor/" for each "vendor/*"

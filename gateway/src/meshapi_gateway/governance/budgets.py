@@ -5,6 +5,11 @@ before it is sent; when it ends the reservation is replaced by what it really co
 simply dropped when it failed). So concurrent calls can never together spend more than a
 budget: whatever is in flight is counted at its most.
 
+Counters are integers of 10^-10 USD (the ledger's precision, and the unit Redis keeps them
+in), so a call reserves and settles with integer sums; amounts become ``Decimal`` only for
+a refusal's message. A cost is counted rounded to that unit, as the ledger rounds it; a
+reservation finer than it is rounded up, so it never holds less than the worst case.
+
 In one process this is exact (the event loop runs one reservation at a time). Several
 processes share budgets through Redis (``budgets_redis.py``); without it, each process
 counts its own calls plus what the ledger says (``refresh.py``).
@@ -13,9 +18,25 @@ counts its own calls plus what the ledger says (``refresh.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
-ZERO = Decimal(0)
+# The counters' unit in USD: what ``units`` counts.
+PLACES = 10
+
+
+def units(amount: Decimal) -> int:
+    """``amount`` USD in counter units, rounded to the nearest (as the ledger's NUMERIC(20, 10) keeps it)."""
+    return int(amount.scaleb(PLACES).to_integral_value())
+
+
+def units_up(amount: Decimal) -> int:
+    """``amount`` USD in counter units, rounded up (a reservation never holds less than the amount)."""
+    return int(amount.scaleb(PLACES).to_integral_value(rounding=ROUND_CEILING))
+
+
+def usd(count: int) -> Decimal:
+    """Counter units back in USD."""
+    return Decimal(count).scaleb(-PLACES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,67 +51,71 @@ class Budget:
     resets_at: int | None
     # Where its counters are kept: (subject, period start); made once, read on every call.
     slot: tuple[str, int] = field(init=False, compare=False)
+    # ``limit`` in counter units (exact: budgets have at most ten decimal places).
+    limit_units: int = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "slot", (f"{self.kind}:{self.id}", self.period_start))
+        object.__setattr__(self, "limit_units", units(self.limit))
 
 
-@dataclass(slots=True)
-class Hold:
-    """What a call reserved, and where, so that its end settles exactly that."""
-
-    budgets: tuple[Budget, ...]
-    amount: Decimal
-    shared: bool  # reserved in Redis (else in this process's memory)
+# What a call reserved, and where, so that its end settles exactly that: (budgets, amount in units,
+# reserved in Redis (else in this process's memory)). A tuple: one is made on every budgeted call.
+Hold = tuple[tuple[Budget, ...], int, bool]
 
 
 @dataclass(slots=True)
 class Refusal:
+    """The budget a reservation would exceed, with its counters (units) at that moment."""
+
     budget: Budget
-    spent: Decimal
-    reserved: Decimal
+    spent: int
+    reserved: int
 
 
 class MemoryBudgets:
     def __init__(self) -> None:
-        self.spent: dict[tuple[str, int], Decimal] = {}
-        self.reserved: dict[tuple[str, int], Decimal] = {}
+        self.spent: dict[tuple[str, int], int] = {}
+        self.reserved: dict[tuple[str, int], int] = {}
 
-    def reserve(self, budgets: tuple[Budget, ...], amount: Decimal) -> Refusal | None:
-        """Hold ``amount`` against every budget, or none of them: the first budget it would exceed."""
+    def reserve(self, budgets: tuple[Budget, ...], amount: int) -> Refusal | None:
+        """Hold ``amount`` units against every budget, or none of them: the first budget it would exceed."""
         if amount <= 0:
             return None  # free calls run at any spend, as free models do at any balance
         if len(budgets) == 1:  # a key's own budget, the common case: one look at each counter
             b = budgets[0]
             slot = b.slot
-            spent, held = self.spent.get(slot, ZERO), self.reserved.get(slot, ZERO)
-            if spent + held + amount > b.limit:
+            spent, held = self.spent.get(slot, 0), self.reserved.get(slot, 0)
+            if spent + held + amount > b.limit_units:
                 return Refusal(b, spent, held)
             self.reserved[slot] = held + amount
             return None
         for b in budgets:
-            spent, held = self.spent.get(b.slot, ZERO), self.reserved.get(b.slot, ZERO)
-            if spent + held + amount > b.limit:
+            spent, held = self.spent.get(b.slot, 0), self.reserved.get(b.slot, 0)
+            if spent + held + amount > b.limit_units:
                 return Refusal(b, spent, held)
         for b in budgets:
-            self.reserved[b.slot] = self.reserved.get(b.slot, ZERO) + amount
+            self.reserved[b.slot] = self.reserved.get(b.slot, 0) + amount
         return None
 
-    def settle(self, budgets: tuple[Budget, ...], amount: Decimal, actual: Decimal) -> None:
+    def settle(self, budgets: tuple[Budget, ...], amount: int, actual: int) -> None:
+        """Replace a reservation of ``amount`` units by the ``actual`` cost (units)."""
         for b in budgets:
+            slot = b.slot
             if amount > 0:
-                left = self.reserved.get(b.slot, ZERO) - amount
+                left = self.reserved.get(slot, 0) - amount
                 if left > 0:
-                    self.reserved[b.slot] = left
+                    self.reserved[slot] = left
                 else:
-                    self.reserved.pop(b.slot, None)
+                    self.reserved.pop(slot, None)
             if actual:
-                self.spent[b.slot] = self.spent.get(b.slot, ZERO) + actual
+                self.spent[slot] = self.spent.get(slot, 0) + actual
 
     def at_least(self, slot: tuple[str, int], spent: Decimal) -> None:
         """What the ledger says was spent: counted when it is more than this process has seen."""
-        if spent > self.spent.get(slot, ZERO):
-            self.spent[slot] = spent
+        counted = units(spent)
+        if counted > self.spent.get(slot, 0):
+            self.spent[slot] = counted
 
     def forget_before(self, subject_starts: dict[str, int]) -> None:
         """Drop the spend of periods that have ended (``subject_starts``: each subject's current start)."""

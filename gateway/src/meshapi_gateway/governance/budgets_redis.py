@@ -17,11 +17,10 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from meshapi_gateway.governance.budgets import Budget, Hold, MemoryBudgets, Refusal
+from meshapi_gateway.governance.budgets import Budget, Hold, MemoryBudgets, Refusal, units
 
 log = logging.getLogger("meshapi_gateway.governance")
 
-UNIT = Decimal("1e-10")
 PREFIX = "meshapi:{budget}:"
 # A finished period's counters stay this long after it ends (then Redis drops them).
 KEEP_SECONDS = 7 * 86400
@@ -63,10 +62,6 @@ return 0
 """
 
 
-def units(amount: Decimal) -> int:
-    return int((amount / UNIT).to_integral_value())
-
-
 def _key(b: Budget) -> str:
     subject, start = b.slot
     return f"{PREFIX}{subject}:{start}"
@@ -80,9 +75,10 @@ class RedisBudgets:
         self._settle = client.register_script(SETTLE)
         self._at_least = client.register_script(AT_LEAST)
 
-    async def reserve(self, budgets: tuple[Budget, ...], amount: Decimal) -> tuple[Refusal | None, Hold]:
+    async def reserve(self, budgets: tuple[Budget, ...], amount: int) -> tuple[Refusal | None, Hold]:
+        """Hold ``amount`` units against every budget, or none of them (see ``MemoryBudgets.reserve``)."""
         if amount <= 0:
-            return None, Hold(budgets, amount, shared=False)
+            return None, (budgets, amount, False)
         ends = [b.resets_at for b in budgets]
         ttl = (
             max(e for e in ends if e is not None) - min(b.period_start for b in budgets) + KEEP_SECONDS
@@ -91,29 +87,32 @@ class RedisBudgets:
         )
         try:
             out = await self._reserve(
-                keys=[_key(b) for b in budgets], args=[units(amount), ttl, *[units(b.limit) for b in budgets]]
+                keys=[_key(b) for b in budgets], args=[amount, ttl, *[b.limit_units for b in budgets]]
             )
         except (RedisError, OSError):
             log.warning("budget reservation in Redis failed; reserving in this process only", exc_info=True)
-            return self.memory.reserve(budgets, amount), Hold(budgets, amount, shared=False)
+            return self.memory.reserve(budgets, amount), (budgets, amount, False)
         if out == 0:
-            return None, Hold(budgets, amount, shared=True)
+            return None, (budgets, amount, True)
+        # Lua's numbers may come back in exponent form ("1e+15"): read as decimals, then counted.
         index, spent, held = (
             int(out[0]),
-            Decimal(out[1].decode() if isinstance(out[1], bytes) else out[1]),
-            Decimal(out[2].decode() if isinstance(out[2], bytes) else out[2]),
+            int(Decimal(out[1].decode() if isinstance(out[1], bytes) else out[1])),
+            int(Decimal(out[2].decode() if isinstance(out[2], bytes) else out[2])),
         )
-        return Refusal(budgets[index - 1], spent * UNIT, held * UNIT), Hold(budgets, Decimal(0), shared=False)
+        return Refusal(budgets[index - 1], spent, held), (budgets, 0, False)
 
-    async def settle(self, hold: Hold, actual: Decimal) -> None:
-        if not hold.shared:
-            self.memory.settle(hold.budgets, hold.amount, actual)
+    async def settle(self, hold: Hold, actual: int) -> None:
+        """Replace a reservation by the ``actual`` cost (units)."""
+        budgets, amount, shared = hold
+        if not shared:
+            self.memory.settle(budgets, amount, actual)
             return
         try:
-            await self._settle(keys=[_key(b) for b in hold.budgets], args=[units(hold.amount), units(actual)])
+            await self._settle(keys=[_key(b) for b in budgets], args=[amount, actual])
         except (RedisError, OSError):
             log.warning("settling a budget reservation in Redis failed; counted in this process only", exc_info=True)
-            self.memory.settle(hold.budgets, Decimal(0), actual)
+            self.memory.settle(budgets, 0, actual)
 
     async def at_least(self, budget: Budget, spent: Decimal) -> None:
         await self._at_least(keys=[_key(budget)], args=[units(spent)])

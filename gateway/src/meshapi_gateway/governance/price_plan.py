@@ -3,17 +3,19 @@
 Budgeted calls all ask for the worst case (``worst_case.py``); working it out from the
 catalog on every call means planning the candidates, filtering them by the allowlists and
 multiplying Decimals. The candidates a call may be billed for depend only on the model
-asked, the request's fallbacks and the allowlists, so ``PricePlans`` keeps them, with every
-price as an integer over one power of ten: a call then costs a few integer products and one
-Decimal, of exactly the value ``worst_case`` gives.
+asked, the request's fallbacks and the allowlists, so admission keeps a plan of them per those, every
+price as an integer over one power of ten: a call then costs a few integer products, and
+gives the budget counters their integer units (``worst_units``) without a Decimal; ``worst``
+gives exactly the value ``worst_case`` gives.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Iterable
 
+from meshapi_gateway.governance.budgets import PLACES, units_up
 from meshapi_gateway.governance.worst_case import OUTPUT_FIELDS, prompt_bound
 
 if TYPE_CHECKING:
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
 
 ONE = Decimal(1)
 ZERO = Decimal(0)
-# Plans kept at most (each is a few integers); past it they are made again.
+# Plans an admission check keeps at most (each is a few integers); past it they are made again.
 MAX_PLANS = 10_000
 
 
@@ -40,6 +42,15 @@ class PricePlan:
 
     rates: tuple[tuple[int, int, int], ...]
     scale: int
+    # A cost in the plan's unit (10^-(scale + 6) USD) is ``per_unit`` budget counter units, or
+    # ``unit_div`` of them make one (prices finer than the counters, rounded up).
+    per_unit: int = field(init=False, compare=False)
+    unit_div: int = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        shift = PLACES - 6 - self.scale
+        object.__setattr__(self, "per_unit", int(10 ** max(shift, 0)))
+        object.__setattr__(self, "unit_div", int(10 ** max(-shift, 0)))
 
     @classmethod
     def of(cls, entries: Iterable[ModelEntry]) -> PricePlan:
@@ -61,8 +72,27 @@ class PricePlan:
 
     def worst(self, body: dict[str, Any], multiplier: Decimal = ONE) -> Decimal:
         """``worst_case(body, entries, multiplier)`` of the entries this plan was made of."""
-        if not self.rates:
+        most = self._most(body)
+        if not most:
             return ZERO
+        amount = Decimal(most).scaleb(-(self.scale + 6))
+        return amount if multiplier == ONE else amount * multiplier
+
+    def worst_units(self, body: dict[str, Any], multiplier: Decimal = ONE) -> int:
+        """``worst`` in budget counter units (10^-10 USD), rounded up when it is finer than one."""
+        most = self._most(body)
+        if not most:
+            return 0
+        if multiplier != ONE:  # a batch's discount: rare, in Decimal
+            return units_up(Decimal(most).scaleb(-(self.scale + 6)) * multiplier)
+        if self.unit_div == 1:
+            return most * self.per_unit
+        return -(-most // self.unit_div)
+
+    def _most(self, body: dict[str, Any]) -> int:
+        """The costliest candidate's worst case for ``body``, in 10^-(scale + 6) USD."""
+        if not self.rates:
+            return 0
         prompt = prompt_bound(body)
         asked = 0
         for name in OUTPUT_FIELDS:
@@ -78,22 +108,4 @@ class PricePlan:
             cost = prompt * prompt_rate + output * completion_rate
             if cost > worst:
                 worst = cost
-        if not worst:
-            return ZERO
-        amount = Decimal(worst).scaleb(-(self.scale + 6))
-        return amount if multiplier == ONE else amount * multiplier
-
-
-class PricePlans:
-    """Plans by (catalog, model asked, fallbacks, key allowlist, team allowlist)."""
-
-    def __init__(self) -> None:
-        self._plans: dict[tuple[Any, ...], PricePlan] = {}
-
-    def get(self, key: tuple[Any, ...]) -> PricePlan | None:
-        return self._plans.get(key)
-
-    def put(self, key: tuple[Any, ...], plan: PricePlan) -> None:
-        if len(self._plans) >= MAX_PLANS:
-            self._plans.clear()
-        self._plans[key] = plan
+        return worst

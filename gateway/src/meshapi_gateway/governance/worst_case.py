@@ -24,7 +24,21 @@ NOT_PROMPT = ("model", "models", "stream", "stream_options", "metadata", "user",
 
 
 def prompt_bound(body: dict[str, Any]) -> int:
-    """An upper bound of the prompt tokens of ``body`` (its text bytes)."""
+    """An upper bound of the prompt tokens of ``body`` (its text bytes).
+
+    The length of ``body`` as compact JSON without the ``NOT_PROMPT`` fields, worked out from the
+    whole body's: each field left out takes ``"name":value`` and one comma with it (the ``{}`` stay).
+    """
+    try:
+        size = len(orjson.dumps(body))
+        left = len(body)
+        for name in NOT_PROMPT:
+            if name in body:
+                size -= len(name) + 4 + len(orjson.dumps(body[name]))
+                left -= 1
+        return size + 1 if left == 0 and body else size  # no field left: no comma to take away
+    except TypeError:
+        pass
     try:
         return len(orjson.dumps({k: v for k, v in body.items() if k not in NOT_PROMPT}))
     except TypeError:  # a body that did not come from JSON: be generous
