@@ -174,3 +174,30 @@ def test_accept_json_still_streams(gateway: Gateway, key: str) -> None:
             json={"model": "fake/echo", "stream": True, "messages": [{"role": "user", "content": "x"}]},
         )
     assert r.headers["content-type"].startswith("text/event-stream")
+
+
+def test_a_plain_answer_has_exactly_its_headers_in_order(gateway: Gateway, fake_openai: FakeUpstream) -> None:
+    # The headers most answers end with are kept encoded per model (api/chat.py): the list the client
+    # gets must stay what the dicts gave, limits first, for a key with and without limits.
+    body = {"model": "fake/echo", "messages": [{"role": "user", "content": "hi"}]}
+    for key, limited in (
+        (gateway.create_key("plain-head"), False),
+        (gateway.create_key("plain-head-rpm", rpm=50), True),
+    ):
+        for _ in range(2):  # the second answer comes from the kept headers
+            with gateway.client(key) as c:
+                r = c.post("/v1/chat/completions", json=body)
+            assert r.status_code == 200, r.text
+            names = [name.decode() for name, _ in r.headers.raw if name.lower() not in (b"date", b"server")]
+            limits = ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"] if limited else []
+            assert names == [
+                "content-type",
+                "content-length",
+                *limits,
+                "x-resolved-model-id",
+                "x-meshapi-cache",
+                "x-request-id",
+                "x-content-type-options",
+            ]
+            assert r.headers["x-resolved-model-id"] == "fake/echo" and r.headers["x-meshapi-cache"] == "bypass"
+            assert int(r.headers["content-length"]) == len(r.content)

@@ -11,11 +11,11 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from meshapi_gateway.api.common import parse_json_object, validate
-from meshapi_gateway.api.raw import read_body, send_bytes, send_error
+from meshapi_gateway.api.raw import JSON_HEADERS, encode_headers, read_body, send_error
 from meshapi_gateway.api.sse_response import LastFrames, SSEResponse
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.calls import Call, answer_headers
-from meshapi_gateway.chat import ChatStream
+from meshapi_gateway.chat import ChatOutcome, ChatStream
 from meshapi_gateway.errors import GatewayError, field_error, mid_stream_code
 from meshapi_gateway.idempotency.asgi import run_keyed
 from meshapi_gateway.money import money
@@ -35,6 +35,38 @@ def fallback_headers(outcome: Any) -> dict[str, str]:
     if ctx is not None and ctx.response_headers:
         headers.update(ctx.response_headers)  # e.g. x-meshapi-warning for dropped parameters
     return headers
+
+
+# The encoded headers that end most answers, by (answering model, cache status): built once, not per answer.
+_ANSWER_TAILS: dict[tuple[str, str], tuple[tuple[bytes, bytes], ...]] = {}
+_MAX_ANSWER_TAILS = 10_000
+
+
+def answer_head(
+    body: bytes, limit_headers: dict[str, str], outcome: ChatOutcome, call: Call
+) -> list[tuple[bytes, bytes]]:
+    """The headers of a whole answer, as ``send_bytes`` would encode them from the same dicts.
+
+    An answer from the first model tried, with no warning of the adapter's and no semantic cache
+    hit, ends with the same two headers for every answer of that model: those are kept encoded.
+    """
+    ctx = outcome.ctx
+    if (
+        len(outcome.attempted.tried) > 1
+        or (ctx is not None and ctx.response_headers)
+        or call.cache_similarity is not None
+    ):
+        headers = {**limit_headers, **fallback_headers(outcome), **call.cache_headers()}
+        return [*JSON_HEADERS, (b"content-length", str(len(body)).encode()), *encode_headers(headers)]
+    key = (outcome.target.entry.id, call.cache_status or "bypass")
+    tail = _ANSWER_TAILS.get(key)
+    if tail is None:
+        tail = tuple(encode_headers({"x-resolved-model-id": key[0], "x-meshapi-cache": key[1]}))
+        if len(_ANSWER_TAILS) < _MAX_ANSWER_TAILS:
+            _ANSWER_TAILS[key] = tail
+    if limit_headers:
+        return [*JSON_HEADERS, (b"content-length", str(len(body)).encode()), *encode_headers(limit_headers), *tail]
+    return [*JSON_HEADERS, (b"content-length", str(len(body)).encode()), *tail]
 
 
 async def chat_completions(
@@ -93,11 +125,11 @@ async def chat_completions(
     if body.get("stream"):
         await response(scope, receive, send)
     else:
-        await send_bytes(
-            send,
-            orjson.dumps(outcome.response),
-            headers={**limit_headers, **fallback_headers(outcome), **call.cache_headers()},
+        answer = orjson.dumps(outcome.response)
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": answer_head(answer, limit_headers, outcome, call)}
         )
+        await send({"type": "http.response.body", "body": answer})
 
 
 class ChatRoute:

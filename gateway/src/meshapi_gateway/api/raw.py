@@ -47,7 +47,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _encode_headers(headers: dict[str, str] | None) -> list[tuple[bytes, bytes]]:
+def encode_headers(headers: dict[str, str] | None) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
 
 
@@ -62,7 +62,7 @@ async def send_bytes(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [*content_type, (b"content-length", str(len(body)).encode()), *_encode_headers(headers)],
+            "headers": [*content_type, (b"content-length", str(len(body)).encode()), *encode_headers(headers)],
         }
     )
     await send({"type": "http.response.body", "body": body})

@@ -34,7 +34,8 @@ def normalize_tool_call(tc: dict[str, Any], index: int | None = None) -> dict[st
 
 def normalize_completion(data: dict[str, Any], public_model: str) -> dict[str, Any]:
     data["model"] = public_model
-    data.setdefault("id", "chatcmpl-" + ulid())
+    if "id" not in data:  # not ``setdefault``: that would make an id for every answer that has one
+        data["id"] = "chatcmpl-" + ulid()
     data["object"] = "chat.completion"
     if not isinstance(data.get("created"), int):
         data["created"] = int(time.time())

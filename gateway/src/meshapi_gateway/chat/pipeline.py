@@ -22,7 +22,7 @@ from meshapi_gateway.calls.plan import read as read_plan
 from meshapi_gateway.chat.normalize import StreamNormalizer, normalize_completion
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.money import money
-from meshapi_gateway.observability.record import note_finish_reasons
+from meshapi_gateway.observability.record import note_choice_finish_reasons, note_finish_reasons
 from meshapi_gateway.providers.base import CallContext, Target, UpstreamError
 from meshapi_gateway.routing import Attempted
 
@@ -238,9 +238,10 @@ class ChatPipeline:
                     entries, body, ctx, call.attempted, deadline=deadline, admit=call.candidate_admit()
                 )
             finally:
-                metering.count_upstream_errors(call.attempted)
+                if call.attempted.errors:
+                    metering.count_upstream_errors(call.attempted)
             data = normalize_completion(data, target.entry.id)
-            note_finish_reasons([c.get("finish_reason") for c in data.get("choices") or [] if isinstance(c, dict)])
+            note_choice_finish_reasons(data.get("choices") or ())
             found = data.get("usage")
             usage = found if isinstance(found, dict) else None
             if looked is not None and cache is not None and cache.storable(looked, data):

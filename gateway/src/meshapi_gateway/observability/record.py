@@ -16,7 +16,7 @@ import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from meshapi_gateway.billing.usage import usage_counts
 
@@ -130,6 +130,17 @@ def note_finish_reasons(reasons: list[object]) -> None:
     rec = current.get()
     if rec is not None:
         rec.finish_reasons.extend(r for r in reasons if isinstance(r, str))
+
+
+def note_choice_finish_reasons(choices: Iterable[Any]) -> None:
+    """``note_finish_reasons`` for an answer's choices, read in one pass (every plain answer comes here)."""
+    rec = current.get()
+    if rec is not None:
+        for choice in choices:
+            if isinstance(choice, dict):
+                reason = choice.get("finish_reason")
+                if isinstance(reason, str):
+                    rec.finish_reasons.append(reason)
 
 
 def trace_header() -> str | None:
