@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from bisect import bisect_left
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
@@ -57,7 +58,37 @@ UPSTREAM_ERRORS = Counter(
 )
 
 
-_USAGE_CHILDREN: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
+# A labelled child's update, taken once per label set. Every request makes about eight of them, and
+# the public ``inc``/``observe`` check on each call what a child always is (observable, amount not
+# negative) before they reach the value; these go to the same value objects directly.
+Add = Callable[[float], None]
+
+
+def adder(counter: Any) -> Add:
+    """``counter.inc`` (a labelled child) without the checks; the public method if the value is not there."""
+    inc = getattr(getattr(counter, "_value", None), "inc", None)
+    return inc if callable(inc) else counter.inc  # type: ignore[no-any-return]
+
+
+def observer(histogram: Any) -> Add:
+    """``histogram.observe`` (a labelled child): the sum, then the first bucket whose bound is not below."""
+    total = getattr(getattr(histogram, "_sum", None), "inc", None)
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets: list[Any] = [getattr(b, "inc", None) for b in getattr(histogram, "_buckets", ())]
+    if not callable(total) or not bounds or len(buckets) != len(bounds) or not all(map(callable, buckets)):
+        return histogram.observe  # type: ignore[no-any-return]
+    add_sum: Add = total
+    upper = tuple(bounds)  # the last bound is +Inf: every amount has a bucket
+
+    def observe(amount: float) -> None:
+        add_sum(amount)
+        buckets[bisect_left(upper, amount)](1)
+
+    return observe
+
+
+_NEGATIVE = "Counters can only be incremented by non-negative amounts."
+_USAGE_CHILDREN: dict[tuple[str, str], tuple[Add, Add, Add, Add]] = {}
 
 
 def observe_usage(model: str, provider: str, prompt: int, completion: int, cost: float) -> None:
@@ -65,22 +96,29 @@ def observe_usage(model: str, provider: str, prompt: int, completion: int, cost:
     children = _USAGE_CHILDREN.get((model, provider))
     if children is None:
         children = (
-            MODEL_REQUESTS.labels(model, provider),
-            TOKENS.labels(model, provider, "prompt"),
-            TOKENS.labels(model, provider, "completion"),
-            COST.labels(model, provider),
+            adder(MODEL_REQUESTS.labels(model, provider)),
+            adder(TOKENS.labels(model, provider, "prompt")),
+            adder(TOKENS.labels(model, provider, "completion")),
+            adder(COST.labels(model, provider)),
         )
         _USAGE_CHILDREN[(model, provider)] = children
-    children[0].inc()
+    children[0](1)
+    # A negative amount raises as the public ``inc`` does (the value must never go down).
     if prompt:
-        children[1].inc(prompt)
+        if prompt < 0:
+            raise ValueError(_NEGATIVE)
+        children[1](prompt)
     if completion:
-        children[2].inc(completion)
+        if completion < 0:
+            raise ValueError(_NEGATIVE)
+        children[2](completion)
     if cost:
-        children[3].inc(cost)
+        if cost < 0:
+            raise ValueError(_NEGATIVE)
+        children[3](cost)
 
 
-_REQUEST_CHILDREN: dict[tuple[str, int], tuple[Any, Any]] = {}
+_REQUEST_CHILDREN: dict[tuple[str, int], tuple[Add, Add]] = {}
 _MAX_REQUEST_CHILDREN = 10_000
 
 
@@ -89,12 +127,12 @@ def observe_request(model: str | None, status: int, duration: float, ttft: float
     key = (model or "-", status)
     children = _REQUEST_CHILDREN.get(key)
     if children is None:
-        children = (MODEL_LATENCY.labels(key[0], str(status)), TTFT.labels(key[0], str(status)))
+        children = (observer(MODEL_LATENCY.labels(key[0], str(status))), observer(TTFT.labels(key[0], str(status))))
         if len(_REQUEST_CHILDREN) < _MAX_REQUEST_CHILDREN:
             _REQUEST_CHILDREN[key] = children
-    children[0].observe(duration)
+    children[0](duration)
     if ttft is not None:
-        children[1].observe(ttft)
+        children[1](ttft)
 
 
 def share_between_workers(data_dir: Path) -> Path:

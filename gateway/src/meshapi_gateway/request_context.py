@@ -66,7 +66,7 @@ class RequestContext:
         self.fast_routes = fast_routes or {}
         # Filled at start-up by the features that want finished records (shared list, appended to later).
         self.observers: list[RecordObserver] = observers if observers is not None else []
-        self._metric_children: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self._metric_children: dict[tuple[str, int], tuple[metrics.Add, metrics.Add]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -154,12 +154,15 @@ class RequestContext:
             children = self._metric_children.get((path, status))
             if children is None:
                 # labels() is a locked dict lookup with string building; do it once per (route, status).
-                children = (metrics.REQUESTS.labels(path, str(status)), metrics.LATENCY.labels(path))
+                children = (
+                    metrics.adder(metrics.REQUESTS.labels(path, str(status))),
+                    metrics.observer(metrics.LATENCY.labels(path)),
+                )
                 if len(self._metric_children) < 1000:
                     self._metric_children[(path, status)] = children
             duration = time.perf_counter() - t0
-            children[0].inc()
-            children[1].observe(duration)
+            children[0](1)
+            children[1](duration)
             if rec is not None:
                 assert token is not None
                 current_record.reset(token)
