@@ -150,6 +150,32 @@ async def test_a_stalled_upstream_times_out_and_its_connection_is_not_reused() -
     await client.aclose()
 
 
+async def test_each_exchange_on_a_kept_alive_connection_gets_its_own_read_timeout() -> None:
+    # A connection keeps one timer across its exchanges: a shorter timeout after a longer one must
+    # still fire on time, and a longer one after a shorter one must not fire at the old time.
+    async def slow_third(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        if n == 3:
+            await asyncio.sleep(0.5)  # longer than the first exchange's timeout, shorter than its own
+        if n == 4:
+            await asyncio.sleep(5)
+        writer.write(JSON_OK)
+        await writer.drain()
+
+    client = HTTPClient()
+    loop = asyncio.get_running_loop()
+    async with RawServer(slow_third) as server:
+        for read_timeout in (0.3, 5.0, 1.5):
+            resp = await client.post(server.url + "/x", b"{}", {}, connect_timeout=5, read_timeout=read_timeout)
+            assert await resp.read() == b'{"ok":true}'
+        assert server.connections == 1
+        began = loop.time()
+        with pytest.raises(UpstreamTimeout) as caught:
+            await client.post(server.url + "/x", b"{}", {}, connect_timeout=5, read_timeout=0.2)
+        assert caught.value.phase == "read" and caught.value.seconds == 0.2
+        assert 0.15 < loop.time() - began < 2
+    await client.aclose()
+
+
 async def test_total_timeout_bounds_a_body_that_keeps_trickling() -> None:
     async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")

@@ -41,9 +41,27 @@ def _split(url: str) -> tuple[Origin, str, str]:
     return (tls, host, port), target, host_header
 
 
-def request_bytes(method: str, url: str, headers: Mapping[str, str], body: bytes) -> tuple[Origin, bytes]:
+@lru_cache(maxsize=1024)
+def _plain_head(method: str, url: str) -> tuple[Origin, str, str]:
+    """(origin, request line and Host, the client's own headers after the length) when the caller gave none."""
     origin, target, host = _split(url)
-    given = {k.lower() for k in headers} & _OWN
+    return (
+        origin,
+        f"{method} {target} HTTP/1.1\r\nhost: {host}\r\n",
+        f"user-agent: {USER_AGENT}\r\naccept-encoding: gzip, deflate\r\n",
+    )
+
+
+def request_bytes(method: str, url: str, headers: Mapping[str, str], body: bytes) -> tuple[Origin, bytes]:
+    given = _OWN.intersection(map(str.lower, headers))
+    if not given:  # the usual request: its fixed lines are made once per URL
+        origin, start, own = _plain_head(method, url)
+        length = f"content-length: {len(body)}\r\n" if body or method not in ("GET", "HEAD") else ""
+        block = "".join([f"{k}: {v}\r\n" for k, v in headers.items()])
+        if block.count("\n") != len(headers) or block.count("\r") != len(headers):
+            raise TransportError("a header name or value contains a line break")
+        return origin, (start + length + own + block + "\r\n").encode("latin-1") + body
+    origin, target, host = _split(url)
     lines = [f"{method} {target} HTTP/1.1\r\n"]
     if "host" not in given:
         lines.append(f"host: {host}\r\n")

@@ -34,6 +34,7 @@ class Connection(asyncio.Protocol):
         "buffered",
         "closed",
         "complete",
+        "encoding",
         "error",
         "framed",
         "head_done",
@@ -82,6 +83,7 @@ class Connection(asyncio.Protocol):
         self.error: Exception | None = None
         self.paused = False
         self.framed = False
+        self.encoding: bytes | None = None  # Content-Encoding, as sent
 
     def send(self, data: bytes) -> None:
         assert self.transport is not None
@@ -204,7 +206,8 @@ class Connection(asyncio.Protocol):
             lower = name.lower()
             if lower == b"content-length" or (lower == b"transfer-encoding" and b"chunked" in value.lower()):
                 self.framed = True
-                break
+            elif lower == b"content-encoding":  # repeated: joined, as ``Headers`` joins them
+                self.encoding = value if self.encoding is None else self.encoding + b", " + value
         self.head_done = True
         self._wake()
 

@@ -29,16 +29,26 @@ def _decoder(encoding: str | None) -> "zlib._Decompress | None":
 
 
 class Response:
-    __slots__ = ("_client", "_conn", "_deadline", "_decoder", "_read_timeout", "headers", "status")
+    __slots__ = ("_client", "_conn", "_deadline", "_decoder", "_headers", "_raw_headers", "_read_timeout", "status")
 
     def __init__(self, client: "HTTPClient", conn: Connection, read_timeout: float, deadline: float | None) -> None:
         self.status = conn.status
-        self.headers = Headers(conn.raw_headers)
+        self._raw_headers = conn.raw_headers
+        self._headers: Headers | None = None
         self._client = client
         self._conn: Connection | None = conn
         self._read_timeout = read_timeout
         self._deadline = deadline
-        self._decoder = _decoder(self.headers.get("content-encoding"))
+        encoding = conn.encoding
+        self._decoder = None if encoding is None else _decoder(encoding.decode("latin-1"))
+
+    @property
+    def headers(self) -> Headers:
+        """Decoded when first asked for: a successful answer's headers are seldom read."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = Headers(self._raw_headers)
+        return headers
 
     async def read(self) -> bytes:
         """The whole body; the connection is free again when this returns."""
