@@ -1,17 +1,21 @@
-"""The SQLite ledger insert (one JSON-array statement per chunk) stores exactly what was billed."""
+"""The SQLite ledger writes store exactly what was billed: the engine's insert (one JSON-array statement per
+chunk) and the writer thread's batch (``ledger_sqlite``), which must leave the same rows and balances."""
 
 from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from meshapi_gateway.billing import ledger_store
-from meshapi_gateway.billing.ledger_store import Queued, write_batch
+from meshapi_gateway.billing.ledger_sqlite import write_batch_sqlite
+from meshapi_gateway.billing.ledger_store import Queued, credit, write_batch
 from meshapi_gateway.billing.usage import UsageRecord
 from meshapi_gateway.store import db
-from meshapi_gateway.store.accounts_tables import LedgerEntry
+from meshapi_gateway.store.accounts_tables import Balance, LedgerEntry
+from meshapi_gateway.store.sqlite_thread import SQLiteThread
 from meshapi_gateway.store.tables import Base
 from sqlalchemy import select
 
@@ -83,3 +87,49 @@ def test_an_sqlite_without_json_functions_still_gets_every_row(tmp_path: Path, m
     batch = _batch(30)
     _check(asyncio.run(_write_and_read(tmp_path / "ledger.db", batch)), batch)
     assert ledger_store._sqlite_json is False  # the fallback is remembered
+
+
+async def _both_ways(path: Path, batch: list[Queued], enforce: bool, thread: bool) -> tuple[list[Any], ...]:
+    """Write ``batch`` twice (the second time as a retry) through the engine or the writer thread; what came of it."""
+    engine = db.make_engine(f"sqlite+aiosqlite:///{path}")
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    sessions = db.sessionmaker(engine)
+    async with sessions() as session:
+        await credit(session, "acme", Decimal("3"))  # an account; "zen" has none unless enforced
+    opening = Decimal("1.5")
+    returned = []
+    writer = SQLiteThread(str(path))
+    try:
+        for retry in (False, True):
+            if thread:
+                got = await writer.run(lambda conn: write_batch_sqlite(conn, batch, enforce, opening, retry))
+            else:
+                async with sessions() as session, session.begin():
+                    got = await write_batch(session, batch, enforce, opening, retry)
+            returned.append(got)
+    finally:
+        await writer.aclose()
+    async with sessions() as session:
+        rows = list((await session.execute(select(LedgerEntry).order_by(LedgerEntry.id))).scalars())
+        balances = [
+            (b.owner, b.balance_usd, b.credited_usd) for b in (await session.execute(select(Balance))).scalars()
+        ]
+    await engine.dispose()
+    return returned, [(r.id, r.owner, r.key_id, r.cost_usd, r.created_at) for r in rows], sorted(balances)
+
+
+@pytest.mark.parametrize("enforce", [False, True])
+def test_the_writer_thread_leaves_what_the_engine_leaves(tmp_path: Path, enforce: bool) -> None:
+    batch = _batch(41)
+    by_engine = asyncio.run(_both_ways(tmp_path / "engine.db", batch, enforce, thread=False))
+    by_thread = asyncio.run(_both_ways(tmp_path / "thread.db", batch, enforce, thread=True))
+    assert by_thread == by_engine
+    returned, rows, balances = by_thread
+    assert len(rows) == len(batch) and returned[1] == {}  # the retry found every row there: nothing billed twice
+    spent = {o: sum((q.cost for q in batch if q.record.owner == o), Decimal(0)) for o in ("acme", "zen")}
+    assert returned[0]["acme"] == Decimal("3") - spent["acme"]
+    assert ("zen" in returned[0]) is enforce
+    if enforce:
+        assert returned[0]["zen"] == Decimal("1.5") - spent["zen"]
+        assert ("zen", Decimal("1.5") - spent["zen"], Decimal("1.5")) in balances

@@ -1,4 +1,8 @@
-"""The idempotency table on SQLite and PostgreSQL: batched upserts, preload order, lookup, purge."""
+"""The idempotency table on SQLite and PostgreSQL: batched upserts, preload order, lookup, purge.
+
+On a SQLite file the writes go through the writer's own connection (``SQLiteThread``), as the gateway
+writes them; the large batch goes through the engine.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from meshapi_gateway.idempotency.store import (
     statement_sizes,
 )
 from meshapi_gateway.store import db
+from meshapi_gateway.store.sqlite_thread import SQLiteThread, sqlite_file
 
 
 def test_store_on_both_databases(database_url: str) -> None:
@@ -20,7 +25,8 @@ def test_store_on_both_databases(database_url: str) -> None:
     async def run() -> None:
         engine = db.make_engine(database_url)
         try:
-            store = IdempotencyStore(db.sessionmaker(engine))
+            path = sqlite_file(database_url)
+            store = IdempotencyStore(db.sessionmaker(engine), SQLiteThread(path) if path else None)
             now = 1_800_000_000
             day = 86400
             answer = StoredResponse(
@@ -56,6 +62,7 @@ def test_store_on_both_databases(database_url: str) -> None:
             assert await store.purge(now + 2 * day) == 1  # carol's newer answer
             assert await store.count() == 0
         finally:
+            await store.aclose()
             await engine.dispose()
 
     asyncio.run(run())

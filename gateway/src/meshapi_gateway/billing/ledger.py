@@ -25,12 +25,14 @@ from meshapi_gateway.attempt_claim import Claim, Fate
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.billing.book import BalanceBook
 from meshapi_gateway.billing.journal import Entry, Journal, read_segments
+from meshapi_gateway.billing.ledger_sqlite import write_batch_sqlite
 from meshapi_gateway.billing.ledger_store import CENT_PRECISION, Queued, changed_balances, credit, write_batch
 from meshapi_gateway.billing.usage import Admit, Billing, UsageRecord
 from meshapi_gateway.catalog import Catalog, ModelEntry
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.ids import prefixed
 from meshapi_gateway.money import money
+from meshapi_gateway.store.sqlite_thread import SQLiteThread
 from meshapi_gateway.write_behind import WriteBehind
 
 if TYPE_CHECKING:
@@ -65,8 +67,11 @@ class LedgerBilling(Billing):
         redis_url: str = "",
         sync_seconds: float = 0.2,
         journal_dir: Path | None = None,
+        sqlite: SQLiteThread | None = None,
     ) -> None:
         self._sessions = sessions
+        # A SQLite file: batches go through a connection of the writer's own, one hand-off each (sqlite_thread.py).
+        self._sqlite = sqlite
         self._journal = Journal(journal_dir) if journal_dir is not None else None
         # Set by the idempotency area when it shares claims through Redis (attempt_claim.py).
         self.claim_fate: Callable[[Claim], Awaitable[Fate]] | None = None
@@ -166,6 +171,8 @@ class LedgerBilling(Billing):
         self._tasks = []
         if self._shared is not None:
             await self._shared.aclose()
+        if self._sqlite is not None:
+            await self._sqlite.aclose()
 
     async def flush(self) -> None:
         """Write everything recorded so far (usage queries call this to read their own writes)."""
@@ -270,9 +277,13 @@ class LedgerBilling(Billing):
 
     async def _write_rows(self, batch: Sequence[Queued], retry: bool, *, ours: bool = True) -> None:
         """Write ``batch``; ``ours``: its records are this process's pending spend (not a dead one's)."""
+        enforce, opening = self.book.enforce, self.book.default_credit
         async with self._lock:
-            async with self._sessions() as session, session.begin():
-                balances = await write_batch(session, batch, self.book.enforce, self.book.default_credit, retry)
+            if self._sqlite is not None:
+                balances = await self._sqlite.run(lambda conn: write_batch_sqlite(conn, batch, enforce, opening, retry))
+            else:
+                async with self._sessions() as session, session.begin():
+                    balances = await write_batch(session, batch, enforce, opening, retry)
             if ours:
                 for q in batch:
                     self.book.settle_pending(q.record.owner, q.cost)

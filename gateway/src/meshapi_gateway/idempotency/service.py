@@ -32,6 +32,7 @@ from meshapi_gateway.idempotency.shared import SharedClaims, marker_token
 from meshapi_gateway.idempotency.store import FinishedKey, IdempotencyStore, StoredResponse
 from meshapi_gateway.idempotency.writer import AnswerWriter
 from meshapi_gateway.shared_redis import redis_client
+from meshapi_gateway.store.sqlite_thread import SQLiteThread, sqlite_file
 
 if TYPE_CHECKING:
     from meshapi_gateway.state import GatewayState
@@ -208,7 +209,8 @@ async def preload(table: MemoryTable, store: IdempotencyStore) -> int:
 
 async def start_idempotency(state: "GatewayState") -> Callable[[], Awaitable[None]]:
     s = state.settings
-    store = IdempotencyStore(state.sessions)
+    path = sqlite_file(state.settings.resolved_database_url())
+    store = IdempotencyStore(state.sessions, SQLiteThread(path) if path else None)
     table = MemoryTable(s.idempotency_memory_body_bytes, s.idempotency_memory_max_keys)
     loaded = await preload(table, store)
     if loaded:

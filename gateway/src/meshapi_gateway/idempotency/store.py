@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meshapi_gateway.store.idempotency_tables import IdempotencyKey
+from meshapi_gateway.store.sqlite_thread import SQLiteThread
 
 DONE = "done"
 LOAD_BATCH_ROWS = 500
@@ -95,19 +96,30 @@ def statement_sizes(rows: int) -> list[int]:
     return sizes
 
 
-async def _write_sqlite(session: AsyncSession, rows: list[dict[str, object]]) -> None:
+def _params(rows: list[dict[str, object]]) -> list[tuple[str, tuple[object, ...]]]:
     """Large multi-row statements of text made once per size.
 
     Behind a busy event loop every statement waits tens of milliseconds for its turn (and
     for the GIL, which the driver's thread must take back after each step), so a writer of
     50-row statements compiled per batch fell behind a loaded gateway and its queue grew.
     """
-    conn = await session.connection()
+    out = []
     start = 0
     for size in statement_sizes(len(rows)):
-        params = tuple(row[c] for row in rows[start : start + size] for c in _COLUMNS)
-        await conn.exec_driver_sql(_sqlite_upsert(size), params)
+        out.append((_sqlite_upsert(size), tuple(row[c] for row in rows[start : start + size] for c in _COLUMNS)))
         start += size
+    return out
+
+
+async def _write_sqlite(session: AsyncSession, rows: list[dict[str, object]]) -> None:
+    conn = await session.connection()
+    for sql, params in _params(rows):
+        await conn.exec_driver_sql(sql, params)
+
+
+def _write_sqlite_thread(conn: sqlite3.Connection, rows: list[dict[str, object]]) -> None:
+    for sql, params in _params(rows):
+        conn.execute(sql, params)
 
 
 def _upsert(session: AsyncSession, rows: list[dict[str, object]]):  # type: ignore[no-untyped-def]
@@ -127,8 +139,10 @@ def _upsert(session: AsyncSession, rows: list[dict[str, object]]):  # type: igno
 
 
 class IdempotencyStore:
-    def __init__(self, sessions: async_sessionmaker) -> None:  # type: ignore[type-arg]
+    def __init__(self, sessions: async_sessionmaker, sqlite: SQLiteThread | None = None) -> None:  # type: ignore[type-arg]
         self.sessions = sessions
+        # A SQLite file: a batch is written through a connection of its own, in one hand-off (sqlite_thread.py).
+        self.sqlite = sqlite
 
     async def write(self, items: Sequence[FinishedKey]) -> None:
         """Upsert finished answers in one transaction (the newest of duplicates wins)."""
@@ -138,6 +152,9 @@ class IdempotencyStore:
         if not latest:
             return
         rows = [_row_values(item) for item in latest.values()]
+        if self.sqlite is not None:
+            await self.sqlite.run(lambda conn: _write_sqlite_thread(conn, rows))
+            return
         async with self.sessions() as session, session.begin():
             if session.get_bind().dialect.name == "sqlite":
                 await _write_sqlite(session, rows)
@@ -172,6 +189,10 @@ class IdempotencyStore:
             result = await session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now))
             await session.commit()
             return int(result.rowcount or 0)
+
+    async def aclose(self) -> None:
+        if self.sqlite is not None:
+            await self.sqlite.aclose()
 
     async def count(self) -> int:
         async with self.sessions() as session:

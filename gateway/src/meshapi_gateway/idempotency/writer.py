@@ -43,6 +43,10 @@ class AnswerWriter(WriteBehind[FinishedKey]):
     def start(self, name: str = "idempotency-writer") -> None:
         super().start(name)
 
+    async def aclose(self) -> None:
+        await super().aclose()
+        await self.store.aclose()
+
     async def _write(self, batch: Sequence[FinishedKey], retry: bool) -> None:
         await self.store.write(batch)
 

@@ -1,0 +1,102 @@
+"""The ledger's batch write on a SQLite connection of the writer's own (``store/sqlite_thread.py``).
+
+Through the async engine each of a batch's statements (the insert chunks, one balance update
+per owner) was a round trip from the event loop to the driver's thread, and each paid for a
+SQLAlchemy session, a compiled statement and a turn of the busy loop. Here the whole batch,
+its commit included, is one call on the writer's thread. It does what ``ledger_store.write_batch``
+does, with the same rules: a retried batch first skips the rows its unseen earlier commit wrote,
+and balances move by the cost of the rows actually inserted, so the ledger's sum still equals
+the change of the balances.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any, Sequence
+
+from meshapi_gateway.billing.ledger_store import INSERT_CHUNK, Queued
+from meshapi_gateway.store.accounts_tables import Balance, LedgerEntry
+from meshapi_gateway.store.many_rows import ManyRowsInsert
+
+_INSERT = ManyRowsInsert(
+    LedgerEntry.__tablename__,
+    (
+        "id",
+        "request_id",
+        "owner",
+        "key_id",
+        "team_id",
+        "model",
+        "provider",
+        "kind",
+        "prompt_tokens",
+        "completion_tokens",
+        "cached_tokens",
+        "cost_usd",
+        "created_at",
+    ),
+)
+_B = Balance.__tablename__
+# SQLAlchemy's statements of ``write_batch``, spelled out (money binds as a float on SQLite, as SQLAlchemy binds it).
+_OPEN_OR_SPEND = (
+    f"INSERT INTO {_B} (owner, balance_usd, credited_usd, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (owner) DO UPDATE SET balance_usd = balance_usd - ?, updated_at = ? RETURNING balance_usd"
+)
+_SPEND = f"UPDATE {_B} SET balance_usd = balance_usd - ?, updated_at = ? WHERE owner = ? RETURNING balance_usd"
+# How SQLAlchemy reads a NUMERIC(20, 10) back from SQLite (a float or an int): to ten places, then Decimal.
+_MONEY_TEXT = "%.10f"
+
+
+def _row(q: Queued) -> tuple[Any, ...]:
+    r = q.record
+    return (
+        q.id,
+        r.request_id[:300],
+        r.owner,
+        r.key_id,
+        r.team_id,
+        r.model[:200],
+        (r.provider or "")[:100],
+        r.kind[:32],
+        r.prompt_tokens,
+        r.completion_tokens,
+        r.cached_tokens,
+        float(q.cost),
+        int(r.created_at * 1000),
+    )
+
+
+def write_batch_sqlite(
+    conn: sqlite3.Connection, batch: Sequence[Queued], enforce: bool, default_credit: Decimal, retry: bool
+) -> dict[str, Decimal]:
+    """``ledger_store.write_batch`` inside the writer thread's transaction; owner → new balance."""
+    present: set[str] = set()
+    if retry:
+        ids = [q.id for q in batch]
+        for start in range(0, len(ids), INSERT_CHUNK):
+            chunk = ids[start : start + INSERT_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            found = conn.execute(f"SELECT id FROM {LedgerEntry.__tablename__} WHERE id IN ({marks})", chunk)
+            present.update(row[0] for row in found)
+    inserted = [q for q in batch if q.id not in present] if present else batch
+    _INSERT(conn, [_row(q) for q in inserted])
+    spent: dict[str, Decimal] = defaultdict(Decimal)
+    for q in inserted:
+        if q.cost:
+            spent[q.record.owner] += q.cost
+    now = int(time.time())
+    balances: dict[str, Decimal] = {}
+    for owner in sorted(spent):  # the order ``write_batch`` keeps, for the same reason
+        amount = float(spent[owner])
+        if enforce:
+            opening = float(default_credit - spent[owner])
+            found = conn.execute(_OPEN_OR_SPEND, (owner, opening, float(default_credit), now, now, amount, now))
+        else:
+            found = conn.execute(_SPEND, (amount, now, owner))
+        rows = found.fetchall()
+        if rows and rows[0][0] is not None:
+            balances[owner] = Decimal(_MONEY_TEXT % rows[0][0])
+    return balances
