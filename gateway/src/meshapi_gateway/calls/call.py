@@ -19,6 +19,7 @@ import asyncio
 import logging
 import time
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from meshapi_gateway.billing import usage_counts
@@ -143,6 +144,8 @@ class Call:
         checks = self.admitted
         if not checks:
             return balance
+        if balance is None and len(checks) == 1:
+            return partial(checks[0].allow, self)  # one check alone: no closure to step through per candidate
 
         def admit(entry: ModelEntry) -> None:
             if balance is not None:

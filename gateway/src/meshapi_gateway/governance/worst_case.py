@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 OUTPUT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 # Fields that are not sent to the model as text (the model ids, the gateway's own options).
 NOT_PROMPT = ("model", "models", "stream", "stream_options", "metadata", "user", "timeout")
+_NOT_PROMPT = frozenset(NOT_PROMPT)
 
 
 def prompt_bound(body: dict[str, Any]) -> int:
@@ -31,12 +32,17 @@ def prompt_bound(body: dict[str, Any]) -> int:
     """
     try:
         size = len(orjson.dumps(body))
-        left = len(body)
-        for name in NOT_PROMPT:
-            if name in body:
-                size -= len(name) + 4 + len(orjson.dumps(body[name]))
-                left -= 1
-        return size + 1 if left == 0 and body else size  # no field left: no comma to take away
+        out = 0
+        for name in body:
+            if name in _NOT_PROMPT:
+                out += 1
+                value = body[name]
+                printable = type(value) is str and value.isascii() and value.isprintable()
+                if printable and '"' not in value and "\\" not in value:
+                    size -= len(name) + 6 + len(value)  # a string JSON writes as it is, in its quotes
+                else:
+                    size -= len(name) + 4 + len(orjson.dumps(value))
+        return size + 1 if out and out == len(body) else size  # no field left: no comma to take away
     except TypeError:
         pass
     try:
