@@ -93,7 +93,7 @@ def test_statements_come_in_a_few_sizes(tmp_path: Path) -> None:
     """A batch of any size is written with statements of power-of-two sizes: few texts to prepare."""
     rows = _rows(1031)
     _check(asyncio.run(_write_and_read(tmp_path / "log.db", rows)), rows)
-    sizes = set(log_store._SQLITE_INSERT._sql)
+    sizes = {size for size, _nulls in log_store._SQLITE_INSERT._sql}
     assert {64, 4, 2, 1} <= sizes  # 1031 = 16 * 64 + 4 + 2 + 1
     assert max(sizes) == 64  # a prepared statement's memory grows with its rows: kept small
     assert all(size & (size - 1) == 0 and size <= many_rows.MAX_ROWS for size in sizes)
@@ -119,3 +119,12 @@ async def _write_batch_twice(url: str, n: int) -> list[str]:
 def test_a_retried_batch_writes_each_record_once(database_url: str) -> None:
     """A retry carries the row ids of the first attempt, so the rows that landed are recognised and skipped."""
     assert asyncio.run(_write_batch_twice(database_url, 5)) == [f"retry-{i}" for i in range(5)]
+
+
+def test_columns_empty_in_a_whole_statement_are_written_as_null(tmp_path: Path) -> None:
+    """A column None in every row of a statement is a NULL in its text, not a bound None (many_rows.py)."""
+    rows = _rows(64)
+    _check(asyncio.run(_write_and_read(tmp_path / "log.db", rows)), rows)
+    team = log_store.COLUMNS.index("team_id")
+    sql, _pick = log_store._SQLITE_INSERT._sql[(64, (team,))]  # team_id is empty in all 64, the others in some
+    assert sql.count("NULL") == 64 and sql.count("?") == 64 * (len(log_store.COLUMNS) - 1)
