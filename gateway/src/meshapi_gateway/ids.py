@@ -12,6 +12,7 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]
 _TIME_SHIFTS = range(40, -1, -10)  # 48 bits of milliseconds, two zero bits ahead: five pairs
 _RANDOM_SHIFTS = range(70, -1, -10)  # 80 random bits: eight pairs
+_RUN_SHIFTS = range(60, -1, -10)  # ``ulids``: 70 random bits, seven pairs; the eighth counts
 
 # The time half changes once a millisecond, so it is spelled once a millisecond.
 _time_half: tuple[int, str] = (-1, "")
@@ -34,6 +35,28 @@ def ulid() -> str:
         _time_half = (ms, head)
     bits = _random_bits(80)
     return head + "".join([pairs[(bits >> shift) & 1023] for shift in _RANDOM_SHIFTS])
+
+
+def ulids(count: int, prefix: str = "") -> list[str]:
+    """``count`` ULIDs of this millisecond (each after ``prefix``), made at once as runs that count up.
+
+    A writer that names a whole batch of rows pays for one ULID per 1,024 ids: the first 70
+    random bits are drawn once a run, and the last ten bits count the run's ids (as a
+    monotonic ULID generator increments the random part), so ids stay unique and sortable.
+    """
+    global _time_half
+    ms = time.time_ns() // 1_000_000
+    last, head = _time_half
+    pairs = _PAIRS
+    if ms != last:
+        head = "".join([pairs[(ms >> shift) & 1023] for shift in _TIME_SHIFTS])
+        _time_half = (ms, head)
+    out: list[str] = []
+    while len(out) < count:
+        bits = _random_bits(70)
+        run = prefix + head + "".join([pairs[(bits >> shift) & 1023] for shift in _RUN_SHIFTS])
+        out += [run + last_pair for last_pair in pairs[: count - len(out)]]
+    return out
 
 
 def request_id() -> str:

@@ -19,7 +19,7 @@ from prometheus_client import Counter, Gauge
 
 from meshapi_gateway.billing import usage_counts
 from meshapi_gateway.config import RequestLogSettings
-from meshapi_gateway.ids import prefixed
+from meshapi_gateway.ids import ulids
 from meshapi_gateway.metrics import REGISTRY
 from meshapi_gateway.money import LEDGER_PRECISION
 from meshapi_gateway.observability import log_store
@@ -98,8 +98,6 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
             if answer is not None and rec.response_sse:
                 answer = reassemble_sse(answer)
             response_body = self.redact(answer)
-        if rec.log_id is None:  # made once: a retried batch must carry the ids its first attempt may have written
-            rec.log_id = prefixed("log")
         return [
             rec.log_id,
             rec.request_id,
@@ -129,6 +127,14 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
             response_body,
         ]
 
+    def rows(self, batch: Sequence[RequestRecord]) -> list[list[Any]]:
+        """The batch's rows. A record gets its row id once, here: a retried batch must carry the ids its
+        first attempt may have written. The new ones are made together (``ulids``: one draw per 1,024)."""
+        fresh = [rec for rec in batch if rec.log_id is None]
+        for rec, log_id in zip(fresh, ulids(len(fresh), "log_"), strict=True):
+            rec.log_id = log_id
+        return [self.row(rec) for rec in batch]
+
     async def _write(self, batch: Sequence[RequestRecord], retry: bool) -> None:
         QUEUED.set(len(self.queue))  # at every batch: under steady load one flush runs batch after batch
         if self._dropped:
@@ -140,9 +146,9 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
             self._dropped = 0
         if self.sqlite is not None:
             # Rows are built on the writer's thread too: the event loop only hands the batch over.
-            await self.sqlite.run(lambda conn: log_store.write_rows_sqlite(conn, [self.row(r) for r in batch], retry))
+            await self.sqlite.run(lambda conn: log_store.write_rows_sqlite(conn, self.rows(batch), retry))
         else:
-            await log_store.write_rows(self.sessions, [self.row(rec) for rec in batch], retry)
+            await log_store.write_rows(self.sessions, self.rows(batch), retry)
         WRITTEN.inc(len(batch))
 
     async def aclose(self) -> None:
