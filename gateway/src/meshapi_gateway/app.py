@@ -35,6 +35,8 @@ from meshapi_gateway.responses.service import ResponsesService
 from meshapi_gateway.routing import Router
 from meshapi_gateway.state import GatewayState
 from meshapi_gateway.store import db
+from meshapi_gateway.store.data_version import DataVersion
+from meshapi_gateway.store.sqlite_thread import sqlite_file
 from meshapi_gateway.templates.hook import install as install_templates
 from meshapi_gateway.websearch.choose import provider_from_settings
 
@@ -101,6 +103,7 @@ async def build_state(settings: Settings) -> GatewayState:
     sessions = db.sessionmaker(engine)
     catalog = load_catalog(settings.builtin_catalog, settings.catalog_file, settings.models)
     providers = ProviderRegistry()
+    version = DataVersion(sqlite_file(url))
     state = GatewayState(
         settings=settings,
         engine=engine,
@@ -108,7 +111,7 @@ async def build_state(settings: Settings) -> GatewayState:
         catalog=catalog,
         providers=providers,
         router=Router(catalog, providers, settings),
-        key_cache=KeyCache(sessions, settings.key_cache_refresh_seconds),
+        key_cache=KeyCache(sessions, settings.key_cache_refresh_seconds, version),
         jwt=JWTVerifier(
             settings.resolved_jwt_secret(),
             settings.jwt_audience,
@@ -118,8 +121,9 @@ async def build_state(settings: Settings) -> GatewayState:
             settings.jwt_max_ttl_seconds,
         ),
         limits=await build_limiter(settings),
-        billing=build_billing(settings, sessions, catalog),
+        billing=build_billing(settings, sessions, catalog, version),
         http=HTTPClient(),
+        data_version=version,
     )
     state.chat = ChatPipeline(state)
     state.responses = ResponsesService(state)
@@ -162,6 +166,7 @@ def create_app(
             await state.providers.aclose()
             await state.http.aclose()
             await state.engine.dispose()
+            state.data_version.close()
 
     from meshapi_gateway.idempotency.asgi import IdempotencyMiddleware
 

@@ -21,6 +21,7 @@ from meshapi_gateway.observability.record import RequestRecord
 from meshapi_gateway.providers.base import CallContext
 from meshapi_gateway.providers.registry import ProviderRegistry
 from meshapi_gateway.routing import Router
+from meshapi_gateway.store.data_version import DataVersion
 
 if TYPE_CHECKING:
     from meshapi_gateway.batches.runner import BatchRunner
@@ -72,6 +73,8 @@ class GatewayState:
     response_cache: ResponseCache | None = None
     # The Redis client the first area that needed one opened, shared by the others (shared_redis.py).
     redis: Any = None
+    # The database's change counter the pollers check before re-reading a table (store/data_version.py).
+    data_version: DataVersion = field(default_factory=lambda: DataVersion(None))
     # Called with the record of every finished data-plane request (request log, traces); never blocking.
     request_observers: list[Callable[[RequestRecord], None]] = field(default_factory=list)
 

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from meshapi_gateway.auth.put_order import PutOrder
 from meshapi_gateway.governance.allowlist import Allowlist
 from meshapi_gateway.governance.key_terms import models_of
+from meshapi_gateway.store.data_version import DataVersion, Seen
 from meshapi_gateway.store.tables import ApiKey
 
 if TYPE_CHECKING:
@@ -73,9 +74,15 @@ def _cached(row: ApiKey) -> CachedKey:
 
 
 class KeyCache:
-    def __init__(self, sessions: async_sessionmaker, refresh_seconds: float = 2.0) -> None:  # type: ignore[type-arg]
+    def __init__(
+        self,
+        sessions: async_sessionmaker,  # type: ignore[type-arg]
+        refresh_seconds: float = 2.0,
+        version: DataVersion | None = None,
+    ) -> None:
         self._sessions = sessions
         self._refresh = refresh_seconds
+        self._seen = Seen(version)  # no read while nothing was committed (store/data_version.py)
         self._by_hash: dict[str, CachedKey] = {}
         self._by_id: dict[str, CachedKey] = {}
         self._unknown: dict[str, float] = {}
@@ -98,8 +105,11 @@ class KeyCache:
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(self._refresh)
+            if self._seen.unchanged() and not self._order.reread():
+                continue
             try:
                 await self.refresh()
+                self._seen.read_done()
             except Exception:  # the database may be briefly away; keep serving from memory
                 log.warning("key cache refresh failed", exc_info=True)
 

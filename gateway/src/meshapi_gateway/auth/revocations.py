@@ -19,6 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meshapi_gateway.ids import prefixed
+from meshapi_gateway.store.data_version import DataVersion, Seen
 from meshapi_gateway.store.token_tables import TokenRevocation
 
 if TYPE_CHECKING:
@@ -59,9 +60,15 @@ async def revoke(
 
 
 class Revocations:
-    def __init__(self, sessions: async_sessionmaker, refresh_seconds: float = 2.0) -> None:  # type: ignore[type-arg]
+    def __init__(
+        self,
+        sessions: async_sessionmaker,  # type: ignore[type-arg]
+        refresh_seconds: float = 2.0,
+        version: DataVersion | None = None,
+    ) -> None:
         self._sessions = sessions
         self._refresh = refresh_seconds
+        self._seen = Seen(version)  # no read while nothing was committed (store/data_version.py)
         self._jtis: dict[str, int] = {}  # jti → expires_at
         self._owners: dict[str, tuple[int, int]] = {}  # owner → (issued_before, expires_at)
         self._watermark = 0
@@ -100,8 +107,11 @@ class Revocations:
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(self._refresh)
+            if self._seen.unchanged():
+                continue
             try:
                 await self._poll(full=False)
+                self._seen.read_done()
             except Exception:  # the database may be briefly away; revocations known so far still hold
                 log.warning("token revocation refresh failed", exc_info=True)
 
@@ -124,7 +134,7 @@ class Revocations:
 
 async def start_token_revocations(state: "GatewayState") -> Callable[[], Awaitable[None]]:
     """Start hook: load the revocations and keep them fresh; the JWT verifier consults them."""
-    revocations = Revocations(state.sessions, state.settings.key_cache_refresh_seconds)
+    revocations = Revocations(state.sessions, state.settings.key_cache_refresh_seconds, state.data_version)
     await revocations.start()
     state.jwt.revocations = revocations
     return revocations.stop

@@ -32,6 +32,7 @@ from meshapi_gateway.batches.wire import ACTIVE
 from meshapi_gateway.files.service import FileService
 from meshapi_gateway.ids import ulid
 from meshapi_gateway.store.batches_tables import Batch
+from meshapi_gateway.store.data_version import Seen
 from meshapi_gateway.store.tables import ApiKey
 
 if TYPE_CHECKING:
@@ -57,6 +58,10 @@ class BatchRunner:
         self._principals: dict[tuple[str, str | None], tuple[float, Principal]] = {}
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # With no active batch, none can appear (nor any lease lapse matter) before a commit: the
+        # idle tick skips its query while the database is unchanged (store/data_version.py).
+        self._seen = Seen(state.data_version)
+        self._idle = False
 
     # -- life cycle ----------------------------------------------------------
     def wake(self) -> None:
@@ -82,15 +87,20 @@ class BatchRunner:
     async def _loop(self) -> None:
         # Let the rest of start-up (billing, limits) finish before the first item runs.
         await asyncio.sleep(min(0.2, self.settings.batch_poll_seconds))
+        woken = False
         while True:
             try:
-                await self.tick()
+                if not (self._seen.unchanged() and self._idle and not woken):
+                    await self.tick()
+                    self._seen.read_done()
             except asyncio.CancelledError:
                 raise
             except Exception:  # the database may be briefly away; try again on the next tick
                 log.warning("batch runner tick failed", exc_info=True)
+            woken = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.batch_poll_seconds)
+                woken = True
                 # Items finishing close together are refilled by one claim, not one claim each.
                 await asyncio.sleep(COALESCE_SECONDS)
             self._wake.clear()
@@ -111,6 +121,7 @@ class BatchRunner:
             batches = list(
                 (await session.execute(select(Batch).where(Batch.status.in_(ACTIVE)).order_by(Batch.id))).scalars()
             )
+        self._idle = not batches and not self.inflight
         # Owners with the fewest requests running here get free slots first, so no owner waits behind another.
         batches.sort(key=lambda b: self.per_owner[b.owner])
         for batch in batches:

@@ -7,10 +7,16 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from meshapi_gateway.billing.ledger import LedgerBilling
 from meshapi_gateway.catalog import Catalog
 from meshapi_gateway.config import Settings
+from meshapi_gateway.store.data_version import DataVersion
 from meshapi_gateway.store.sqlite_thread import SQLiteThread, sqlite_file
 
 
-def build_billing(settings: Settings, sessions: async_sessionmaker, catalog: Catalog) -> LedgerBilling:  # type: ignore[type-arg]
+def build_billing(
+    settings: Settings,
+    sessions: async_sessionmaker,  # type: ignore[type-arg]
+    catalog: Catalog,
+    version: DataVersion | None = None,
+) -> LedgerBilling:
     path = sqlite_file(settings.resolved_database_url())
     return LedgerBilling(
         sessions,
@@ -24,4 +30,5 @@ def build_billing(settings: Settings, sessions: async_sessionmaker, catalog: Cat
         sync_seconds=settings.balance_sync_seconds,
         journal_dir=settings.data_dir / "ledger-journal",
         sqlite=SQLiteThread(path) if path else None,
+        version=version,
     )

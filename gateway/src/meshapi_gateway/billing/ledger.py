@@ -32,6 +32,7 @@ from meshapi_gateway.catalog import Catalog, ModelEntry
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.ids import prefixed
 from meshapi_gateway.money import money
+from meshapi_gateway.store.data_version import DataVersion, Seen
 from meshapi_gateway.store.sqlite_thread import SQLiteThread
 from meshapi_gateway.write_behind import WriteBehind
 
@@ -68,6 +69,7 @@ class LedgerBilling(Billing):
         sync_seconds: float = 0.2,
         journal_dir: Path | None = None,
         sqlite: SQLiteThread | None = None,
+        version: DataVersion | None = None,
     ) -> None:
         self._sessions = sessions
         # A SQLite file: batches go through a connection of the writer's own, one hand-off each (sqlite_thread.py).
@@ -78,6 +80,7 @@ class LedgerBilling(Billing):
         self._catalog = catalog
         self.book = BalanceBook(enforce, default_credit)
         self._refresh_seconds = refresh_seconds
+        self._seen = Seen(version)  # no balance read while nothing was committed (store/data_version.py)
         self._queue: WriteBehind[Queued] = WriteBehind(
             self._write_batch, what="usage records", log=log, flush_seconds=flush_seconds, batch_size=batch_size
         )
@@ -311,8 +314,11 @@ class LedgerBilling(Billing):
                 await asyncio.wait_for(self._closing.wait(), self._refresh_seconds)
             if self._closing.is_set():
                 return
+            if self._seen.unchanged():
+                continue
             try:
                 await self._refresh()
+                self._seen.read_done()
             except Exception:  # the database may be briefly away; keep serving from memory
                 log.warning("balance refresh failed", exc_info=True)
 

@@ -115,7 +115,7 @@ async def start_governance(state: GatewayState) -> Callable[[], Awaitable[None]]
         shared = RedisBudgets(client, memory)
     else:
         memory = MemoryBudgets()
-    teams = TeamCache(state.sessions, state.settings.key_cache_refresh_seconds)
+    teams = TeamCache(state.sessions, state.settings.key_cache_refresh_seconds, state.data_version)
     await teams.start()
     state.team_cache = teams
     check = KeyGovernance(memory, shared, teams)

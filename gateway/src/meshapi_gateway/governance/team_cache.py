@@ -20,6 +20,7 @@ from meshapi_gateway.auth.put_order import PutOrder
 from meshapi_gateway.governance.allowlist import Allowlist
 from meshapi_gateway.governance.key_terms import models_of
 from meshapi_gateway.governance.teams import members_of
+from meshapi_gateway.store.data_version import DataVersion, Seen
 from meshapi_gateway.store.team_tables import Team
 
 log = logging.getLogger("meshapi_gateway.governance")
@@ -50,9 +51,15 @@ def cached_team(row: Team) -> CachedTeam:
 
 
 class TeamCache:
-    def __init__(self, sessions: async_sessionmaker, refresh_seconds: float = 2.0) -> None:  # type: ignore[type-arg]
+    def __init__(
+        self,
+        sessions: async_sessionmaker,  # type: ignore[type-arg]
+        refresh_seconds: float = 2.0,
+        version: DataVersion | None = None,
+    ) -> None:
         self._sessions = sessions
         self._refresh = refresh_seconds
+        self._seen = Seen(version)  # no read while nothing was committed (store/data_version.py)
         self._teams: dict[str, CachedTeam] = {}
         # owner -> (its teams, the teams it administers); rebuilt after any change.
         self._memberships: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
@@ -118,9 +125,13 @@ class TeamCache:
         while True:
             await asyncio.sleep(self._refresh)
             ticks += 1
+            # A deleted team leaves no row to see: a full read now and then drops it.
+            full = ticks % 30 == 0
+            if self._seen.unchanged() and not full and not self._order.reread():
+                continue
             try:
-                # A deleted team leaves no row to see: a full read now and then drops it.
-                await self.poll(full=ticks % 30 == 0)
+                await self.poll(full=full)
+                self._seen.read_done()
             except Exception:  # the database may be briefly away; keep serving from memory
                 log.warning("team cache refresh failed", exc_info=True)
 
