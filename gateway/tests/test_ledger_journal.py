@@ -105,3 +105,19 @@ def test_a_graceful_stop_then_a_start_bills_nothing_twice(tmp_path: Path, lean_m
     database = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
     rows = {r.request_id: Decimal(r.cost_usd) for r in ledger(database, "journal-stop")}
     assert rows == seen
+
+
+def test_a_journal_line_round_trips_every_field() -> None:
+    # ``encode`` spells its fields out; ``decode`` reads ``_FIELDS``: the two must stay the same list.
+    from meshapi_gateway.attempt_claim import Claim
+    from meshapi_gateway.billing.journal import _FIELDS, decode, encode
+    from meshapi_gateway.billing.usage import UsageRecord
+
+    record = UsageRecord("req_1", "alice", "key_1", "m/x", "openai_compat", 3, 5, 1, Decimal("0.25"), "chat", 12.5)
+    claim = Claim("alice", "hash", "token")
+    for with_claim in (None, claim):
+        line = encode("led_1", record, Decimal("0.2500"), with_claim)
+        assert line.endswith(b"\n") and line.count(b"\n") == 1
+        entry = decode(line)
+        assert (entry.row_id, entry.cost, entry.claim) == ("led_1", Decimal("0.2500"), with_claim)
+        assert all(getattr(entry.record, name) == getattr(record, name) for name in _FIELDS)
