@@ -48,7 +48,9 @@ async def authenticate(
     if token.startswith(KEY_PREFIX):
         if realm == "control":
             raise _unauthorized("This endpoint needs a control-plane token, not an rsk_ key.")
-        cached = await state.key_cache.lookup(token)
+        cached = state.key_cache.hit(token)
+        if cached is None:  # not cached yet, or no such key: the table is asked (and misses remembered)
+            cached = await state.key_cache.lookup(token)
         if cached is None:
             raise _unauthorized("Invalid API key.")
         if cached.revoked:
@@ -57,7 +59,11 @@ async def authenticate(
             raise GatewayError("forbidden", "This API key is suspended; its owner or the admin can resume it.")
         if cached.expires_at is not None and cached.expires_at <= time.time():
             raise _unauthorized("This API key has expired.")
-        principal = Principal(cached.owner, "data", cached.id, cached.rpm, cached.rpd, cached.tpm, cached)
+        principal = cached.principal
+        if principal is None:
+            principal = cached.principal = Principal(
+                cached.owner, "data", cached.id, cached.rpm, cached.rpd, cached.tpm, cached
+            )
         note_principal(principal)
         return principal
     if realm == "data":

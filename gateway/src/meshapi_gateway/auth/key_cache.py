@@ -28,6 +28,7 @@ from meshapi_gateway.store.data_version import DataVersion, Seen
 from meshapi_gateway.store.tables import ApiKey
 
 if TYPE_CHECKING:
+    from meshapi_gateway.auth.principal import Principal
     from meshapi_gateway.governance.budgets import Budget
 
 log = logging.getLogger("meshapi_gateway.auth")
@@ -53,6 +54,8 @@ class CachedKey:
     # The budget in its current period, made by the admission check on first use; a change of terms
     # makes a new entry, so only the period's end is checked per call.
     budget: Budget | None = None
+    # The key's caller, made by ``authenticate`` on first use (immutable, and a changed row is a new entry).
+    principal: Principal | None = None
 
 
 def _cached(row: ApiKey) -> CachedKey:
@@ -150,6 +153,10 @@ class KeyCache:
     def budgeted(self) -> list[CachedKey]:
         """The live keys that have a budget (the budget refresher seeds their spend from the ledger)."""
         return [k for k in self._by_hash.values() if k.budget_usd is not None and not k.revoked]
+
+    def hit(self, key: str) -> CachedKey | None:
+        """The cached entry of ``key`` if there is one: what nearly every request finds, without a coroutine."""
+        return self._by_hash.get(sha256(key.encode()).hexdigest())  # ``hash_key``, spelled out
 
     async def lookup(self, key: str) -> CachedKey | None:
         digest = sha256(key.encode()).hexdigest()  # ``hash_key``, spelled out: this runs for every request
