@@ -92,7 +92,7 @@ async def chat_completions(
         principal = await authenticate(state, authorization, "data")
         call = Call(state, "chat", principal, request_id)
         call.cache_control = cache_control
-        limit_headers = await call.limit()
+        limit_headers = await state.limits.check(principal)  # ``call.limit()``, spelled out
         if not plainly_valid_chat(body):
             validate(ChatRequestWithTemplate if body.get("template") else ChatRequest, body)
         pipeline = state.chat

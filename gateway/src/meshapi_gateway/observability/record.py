@@ -72,7 +72,10 @@ class RequestRecord:
     @property
     def model(self) -> str | None:
         """The model that answered (the last call's, e.g. a compare's judge)."""
-        return next((c.model for c in reversed(self.calls) if c.model), None)
+        for c in reversed(self.calls):  # a loop, not a generator: read for every request's metrics
+            if c.model:
+                return c.model
+        return None
 
     @property
     def deployment(self) -> str | None:
@@ -88,7 +91,10 @@ class RequestRecord:
 
     @property
     def time_to_first_token(self) -> float | None:
-        return next((c.time_to_first_token for c in self.calls if c.time_to_first_token is not None), None)
+        for c in self.calls:
+            if c.time_to_first_token is not None:
+                return c.time_to_first_token
+        return None
 
     def tokens(self) -> tuple[int, int, int]:
         """Prompt, completion and cached tokens over every call."""

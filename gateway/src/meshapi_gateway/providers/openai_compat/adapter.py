@@ -34,7 +34,10 @@ class OpenAICompatProvider(Provider):
         return http_call.upstream_headers(target, ctx, "authorization", key_prefix="Bearer ")
 
     def _body(self, body: dict[str, Any], target: Target) -> dict[str, Any]:
-        out = {k: v for k, v in body.items() if k not in GATEWAY_ONLY_FIELDS}
+        if GATEWAY_ONLY_FIELDS.isdisjoint(body):  # the usual body: a copy, without a loop in Python
+            out = dict(body)
+        else:
+            out = {k: v for k, v in body.items() if k not in GATEWAY_ONLY_FIELDS}
         out["model"] = target.upstream_model
         return out
 
@@ -56,7 +59,8 @@ class OpenAICompatProvider(Provider):
             raise upstream_errors.timed_out(self.name, what) from exc
         except TransportError as exc:
             raise upstream_errors.connection_failed(self.name, exc) from exc
-        await http_call.raise_for_status(resp, self._status_error)
+        if resp.status >= 400:  # ``raise_for_status``'s own test, without a coroutine per answer
+            await http_call.raise_for_status(resp, self._status_error)
         return resp
 
     def _status_error(self, status: int, raw: bytes, headers: Mapping[str, str]) -> UpstreamError:
