@@ -83,7 +83,7 @@ def _check(found: list[RequestLog], rows: list[list[Any]]) -> None:
             assert getattr(got, column) == value, column  # cost exact to its ten stored decimals
 
 
-@pytest.mark.parametrize("n", [1, 7, many_rows.MAX_ROWS * 2 + 7])
+@pytest.mark.parametrize("n", [1, 7, log_store._SQLITE_INSERT.max_rows * 2 + 7, many_rows.MAX_ROWS * 2 + 7])
 def test_rows_land_exactly_in_batches_of_any_size(tmp_path: Path, n: int) -> None:
     rows = _rows(n)
     _check(asyncio.run(_write_and_read(tmp_path / "log.db", rows)), rows)
@@ -94,8 +94,8 @@ def test_statements_come_in_a_few_sizes(tmp_path: Path) -> None:
     rows = _rows(1031)
     _check(asyncio.run(_write_and_read(tmp_path / "log.db", rows)), rows)
     sizes = {size for size, _nulls in log_store._SQLITE_INSERT._sql}
-    assert {64, 4, 2, 1} <= sizes  # 1031 = 16 * 64 + 4 + 2 + 1
-    assert max(sizes) == 64  # a prepared statement's memory grows with its rows: kept small
+    assert {32, 4, 2, 1} <= sizes  # 1031 = 32 * 32 + 4 + 2 + 1
+    assert max(sizes) == 32  # a prepared statement's memory grows with its rows: kept small
     assert all(size & (size - 1) == 0 and size <= many_rows.MAX_ROWS for size in sizes)
 
 
@@ -123,8 +123,8 @@ def test_a_retried_batch_writes_each_record_once(database_url: str) -> None:
 
 def test_columns_empty_in_a_whole_statement_are_written_as_null(tmp_path: Path) -> None:
     """A column None in every row of a statement is a NULL in its text, not a bound None (many_rows.py)."""
-    rows = _rows(64)
+    rows = _rows(32)
     _check(asyncio.run(_write_and_read(tmp_path / "log.db", rows)), rows)
     team = log_store.COLUMNS.index("team_id")
-    sql, _pick = log_store._SQLITE_INSERT._sql[(64, (team,))]  # team_id is empty in all 64, the others in some
-    assert sql.count("NULL") == 64 and sql.count("?") == 64 * (len(log_store.COLUMNS) - 1)
+    sql, _pick = log_store._SQLITE_INSERT._sql[(32, (team,))]  # team_id is empty in all 32, the others in some
+    assert sql.count("NULL") == 32 and sql.count("?") == 32 * (len(log_store.COLUMNS) - 1)

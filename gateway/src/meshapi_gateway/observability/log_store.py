@@ -68,7 +68,8 @@ OFTEN_NULL = (
     "request_body",
     "response_body",
 )
-_SQLITE_INSERT = ManyRowsInsert(RequestLog.__tablename__, COLUMNS, OFTEN_NULL)
+# 32 rows a statement: with a text per set of empty columns, smaller texts keep preparing them cheap (many_rows.py).
+_SQLITE_INSERT = ManyRowsInsert(RequestLog.__tablename__, COLUMNS, OFTEN_NULL, max_rows=32)
 
 
 async def write_rows(
