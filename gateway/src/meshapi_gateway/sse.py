@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, AsyncIterator
 
 from meshapi_gateway.observability.record import note_error
+from meshapi_gateway.providers.chunk_batches import RelayedDelta
 from meshapi_gateway.wire_json import dumps, dumps_ascii, escape_non_ascii
 
 DONE_FRAME = b"data: [DONE]\n\n"
@@ -24,8 +25,13 @@ def frame(payload: Any, event: str | None = None) -> bytes:
 
 
 def frames(payloads: list[Any]) -> bytes:
-    """``frame`` for each of several JSON payloads, made at once (a relay writes them together)."""
-    data = b"data: " + b"\n\ndata: ".join([dumps(p) for p in payloads]) + b"\n\n"
+    """``frame`` for each of several JSON payloads, made at once (a relay writes them together).
+
+    A ``RelayedDelta`` is already encoded (``providers/relayed_text.py``).
+    """
+    data = (
+        b"data: " + b"\n\ndata: ".join([p.encoded if type(p) is RelayedDelta else dumps(p) for p in payloads]) + b"\n\n"
+    )
     return data if data.isascii() else escape_non_ascii(data)
 
 

@@ -24,6 +24,10 @@ from starlette.routing import Route
 
 from gwtest.openai_responses_upstream import make_responses_handler
 
+# Stream chunks are written compact, as OpenAI and orjson write them, so the gateway's relay of
+# text chunks as bytes (providers/relayed_text.py) is what these tests go through.
+COMPACT = (",", ":")
+
 
 class Recorder:
     def __init__(self) -> None:
@@ -124,7 +128,7 @@ def make_app(recorder: Recorder) -> Starlette:
 
         def chunk(delta: dict[str, Any], finish: str | None = None, **more: Any) -> bytes:
             choice = {"index": 0, "delta": delta, "finish_reason": finish, **more}
-            return b"data: " + json.dumps({**base, "choices": [choice]}).encode() + b"\n\n"
+            return b"data: " + json.dumps({**base, "choices": [choice]}, separators=COMPACT).encode() + b"\n\n"
 
         yield chunk({"role": "assistant", "content": ""})
         cut = int(model.split("-", 1)[1]) if model.startswith("cut-") else None
@@ -159,7 +163,9 @@ def make_app(recorder: Recorder) -> Starlette:
         if (body.get("stream_options") or {}).get("include_usage"):
             yield (
                 b"data: "
-                + json.dumps({**base, "choices": [], "usage": _usage(prompt_tokens, len(text.split()))}).encode()
+                + json.dumps(
+                    {**base, "choices": [], "usage": _usage(prompt_tokens, len(text.split()))}, separators=COMPACT
+                ).encode()
                 + b"\n\n"
             )
         if model != "nodone":

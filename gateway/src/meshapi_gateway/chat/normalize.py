@@ -13,6 +13,8 @@ import time
 from typing import Any
 
 from meshapi_gateway.ids import ulid
+from meshapi_gateway.providers.chunk_batches import RelayedDelta
+from meshapi_gateway.wire_json import dumps_ascii
 
 
 def call_id() -> str:
@@ -182,7 +184,8 @@ class StreamNormalizer:
         """``feed`` for every chunk of one upstream read, in order.
 
         Most chunks carry one choice with a piece of text and nothing else; those are stamped
-        here directly (what ``feed`` would do with them), the rest go through ``feed``.
+        here directly (what ``feed`` would do with them), the rest go through ``feed``. A
+        ``RelayedDelta`` (such a chunk left as bytes) gets the stamped members put in front.
         """
         out: list[dict[str, Any]] = []
         if not self.id:
@@ -192,6 +195,18 @@ class StreamNormalizer:
             chunks = chunks[1:]
         sid, created, model = self.id, self.created, self.public_model
         for chunk in chunks:
+            if type(chunk) is RelayedDelta:  # a text chunk whose id and created are the first's
+                text = chunk.text
+                if text:
+                    self.content_chunks += 1
+                    self.text_parts.append(text)
+                lead = self._relay_lead
+                if lead is None:
+                    stamped = self._stamp({})
+                    lead = self._relay_lead = dumps_ascii(stamped)[:-1] + b","
+                chunk.encoded = lead + chunk.tail
+                out.append(chunk)
+                continue
             choices = chunk.get("choices")
             if type(choices) is list and len(choices) == 1 and "usage" not in chunk:
                 choice = choices[0]
@@ -214,6 +229,8 @@ class StreamNormalizer:
         return out
 
     _forced_named = False
+    # The stamped id, object, created and model, encoded, for chunks relayed as bytes (made once).
+    _relay_lead: bytes | None = None
 
     def force_named_tool(self) -> None:
         """With ``tool_choice`` naming a function, ``stop`` stays ``stop`` (OpenAI's behaviour)."""

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
+import orjson
+
 from meshapi_gateway.billing import usage_counts
 from meshapi_gateway.cache import replay
 from meshapi_gateway.cache.service import hit_target
@@ -24,6 +26,7 @@ from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.money import money
 from meshapi_gateway.observability.record import note_choice_finish_reasons, note_finish_reasons
 from meshapi_gateway.providers.base import CallContext, Target, UpstreamError
+from meshapi_gateway.providers.chunk_batches import RelayedDelta
 from meshapi_gateway.routing import Attempted
 
 if TYPE_CHECKING:
@@ -83,7 +86,9 @@ class ChatStream:
 
     ``batches`` hands out the chunks of each upstream read together (a relay writes each batch
     at once); ``completed`` or ``error`` is set before the last batch is handed out, so the
-    relay can end its answer with it. ``chunks`` is the same stream one chunk at a time.
+    relay can end its answer with it. A batch may hold text chunks still encoded
+    (``RelayedDelta``, for ``sse.frames``). ``chunks`` is the same stream one chunk at a time,
+    every chunk a dict.
     """
 
     target: Target
@@ -116,7 +121,8 @@ class ChatStream:
 async def _one_by_one(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[dict[str, Any]]:
     async for batch in batches:
         for chunk in batch:
-            yield chunk
+            # A text chunk relayed as bytes is decoded for consumers that read chunks (not the chat relay).
+            yield orjson.loads(chunk.encoded) if type(chunk) is RelayedDelta else chunk
 
 
 class _NormalizedBatches:

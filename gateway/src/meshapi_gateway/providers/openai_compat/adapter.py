@@ -85,7 +85,7 @@ class OpenAICompatProvider(Provider):
         options["include_usage"] = True
         payload["stream_options"] = options
         resp = await self._post(self._url(target, "/chat/completions"), payload, target, ctx, total=None)
-        return ChunkBatches(SSEChunkReads(resp, self.name))
+        return ChunkBatches(SSEChunkReads(resp, self.name, relay=True))
 
     async def embeddings(self, body: dict[str, Any], target: Target, ctx: CallContext) -> dict[str, Any]:
         payload = self._body(body, target)

@@ -18,20 +18,25 @@ from meshapi_gateway.http_client import Response, TransportError
 from meshapi_gateway.providers import upstream_errors
 from meshapi_gateway.providers.base import UpstreamError
 from meshapi_gateway.providers.chunk_batches import Batch, Chunk
+from meshapi_gateway.providers.relayed_text import TextShape
 from meshapi_gateway.sse import SSEDataParser
 
 DONE = b"[DONE]"
 
 
 class SSEChunkReads:
-    __slots__ = ("_failure", "_finished", "_name", "_parser", "_resp")
+    """``relay``: plain text chunks that repeat an earlier one's shape come out as ``RelayedDelta``
+    (a chat chunk stream; see ``providers/relayed_text.py``)."""
 
-    def __init__(self, resp: Response, provider: str) -> None:
+    __slots__ = ("_failure", "_finished", "_name", "_parser", "_resp", "_shape")
+
+    def __init__(self, resp: Response, provider: str, *, relay: bool = False) -> None:
         self._resp = resp
         self._name = provider
         self._parser = SSEDataParser()
         self._failure: UpstreamError | None = None  # raised on the call after the chunks that preceded it
         self._finished = False
+        self._shape: TextShape | None = TextShape() if relay else None
 
     def __aiter__(self) -> "SSEChunkReads":
         return self
@@ -81,9 +86,15 @@ class SSEChunkReads:
     def _take(self, events: list[bytes], into: list[Chunk]) -> tuple[UpstreamError | None, bool]:
         """Decode ``events`` into ``into`` up to ``[DONE]`` (then True) or a failure (returned)."""
         loads = orjson.loads
+        shape = self._shape
         for data in events:
             if data == DONE:
                 return None, True
+            if shape is not None:
+                relayed = shape.match(data)
+                if relayed is not None:
+                    into.append(relayed)
+                    continue
             try:
                 chunk: Any = loads(data)
             except orjson.JSONDecodeError:
@@ -102,6 +113,8 @@ class SSEChunkReads:
                     retryable=True,
                 ), False
             into.append(chunk)
+            if shape is not None and shape.learning:
+                shape.learn(data, chunk)
         return None, False
 
     async def aclose(self) -> None:

@@ -1,0 +1,139 @@
+"""Text chunks relayed as bytes: the client gets exactly what decoding and encoding every chunk gives."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+
+from meshapi_gateway.chat.normalize import StreamNormalizer
+from meshapi_gateway.chat.pipeline import _one_by_one
+from meshapi_gateway.providers.chunk_batches import RelayedDelta
+from meshapi_gateway.providers.openai_compat.chunk_reads import SSEChunkReads
+from meshapi_gateway.sse import frames
+
+HEAD = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000, "model": "up-model"}
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
+    choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+    return {**HEAD, "system_fingerprint": "fp_1", **extra, "choices": [choice]}
+
+
+class _Body:
+    """A response body handing out the given pieces, one per read."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = list(pieces)
+
+    async def read_some(self) -> bytes:
+        return self.pieces.pop(0) if self.pieces else b""
+
+    def release(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _sse(events: list[bytes]) -> bytes:
+    return b"".join(b"data: " + e + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+
+
+def _relay(body: bytes, relay: bool, cut: int = 0) -> tuple[bytes, list[Any], StreamNormalizer]:
+    """What the chat relay writes for ``body`` (read in pieces of ``cut`` bytes), the relayed chunks, the state."""
+
+    async def run() -> tuple[bytes, list[Any], StreamNormalizer]:
+        pieces = [body[i : i + cut] for i in range(0, len(body), cut)] if cut else [body]
+        reads = SSEChunkReads(_Body(pieces), "test", relay=relay)  # type: ignore[arg-type]
+        normalizer = StreamNormalizer("public/model")
+        out, relayed = b"", []
+        while True:
+            try:
+                batch, ended = await reads.__anext__()
+            except StopAsyncIteration:
+                break
+            normalized = normalizer.feed_batch(batch)
+            relayed += [c for c in normalized if type(c) is RelayedDelta]
+            if normalized:
+                out += frames(normalized)
+            if ended:
+                break
+        return out, relayed, normalizer
+
+    return asyncio.run(run())
+
+
+def _same(events: list[bytes], *, relayed: int, cut: int = 0) -> None:
+    body = _sse(events)
+    plain, none, n0 = _relay(body, relay=False, cut=cut)
+    fast, got, n1 = _relay(body, relay=True, cut=cut)
+    assert not none
+    assert fast == plain
+    assert len(got) == relayed
+    assert (n1.content_chunks, n1.text_parts, n1.usage) == (n0.content_chunks, n0.text_parts, n0.usage)
+
+
+def test_a_stream_of_plain_text_is_relayed_as_bytes_and_reads_the_same() -> None:
+    texts = ["Hello", " world", "", "!", " a/b {c} [d] ~"]
+    events = [orjson.dumps(_chunk({"role": "assistant", "content": ""}))]
+    events += [orjson.dumps(_chunk({"content": t})) for t in texts]
+    events += [orjson.dumps(_chunk({}, "stop"))]
+    events += [orjson.dumps({**HEAD, "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 5}})]
+    _same(events, relayed=len(texts) - 1)  # the first text chunk teaches the shape
+    _same(events, relayed=len(texts) - 1, cut=7)  # however the network cut the bytes
+
+
+def test_text_that_json_writes_otherwise_is_decoded() -> None:
+    texts = ["first", 'say "hi"', "back\\slash", "caf\u00e9", "tab\there", "line\nbreak", "\u2028", "ok", "\x7f"]
+    events = [orjson.dumps(_chunk({"role": "assistant", "content": ""}))]
+    events += [orjson.dumps(_chunk({"content": t})) for t in texts]
+    _same(events, relayed=1)  # only "ok"
+    # Escapes an upstream may write where orjson would not (the same text) are decoded too.
+    events.append(orjson.dumps(_chunk({"content": "x"})).replace(b'"x"', b'"\\u0078"'))
+    _same(events, relayed=1)
+
+
+def test_chunks_of_another_shape_are_decoded() -> None:
+    first = orjson.dumps(_chunk({"role": "assistant", "content": ""}))
+    text = orjson.dumps(_chunk({"content": "a"}))
+    others = [
+        orjson.dumps({**_chunk({"content": "b"}), "id": "chatcmpl-2"}),  # another id: stamped with the first's
+        orjson.dumps(_chunk({"content": "c"}, usage=None)),  # a usage member, even null, is removed
+        orjson.dumps(_chunk({"content": "d"}, "stop")),  # a finish reason
+        orjson.dumps(_chunk({"content": "e", "tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]})),
+        orjson.dumps(_chunk({"content": "f"})).replace(b'"fp_1"', b'"fp_2"'),  # another member's value
+        orjson.dumps(_chunk({"content": "g"})).replace(b'{"index":0,', b'{ "index":0,'),  # not as orjson writes it
+        orjson.dumps(_chunk({"content": "h"})).replace(b"}]}", b'}],"choices":[]}'),  # a member repeated
+    ]
+    _same([first, text, *others, text], relayed=1)
+
+
+def test_a_stream_whose_first_text_chunk_is_not_plain_learns_from_a_later_one() -> None:
+    events = [orjson.dumps(_chunk({"role": "assistant", "content": ""}))]
+    events += [orjson.dumps(_chunk({"content": 'q"'})), orjson.dumps(_chunk({"content": "a"}))]
+    events += [orjson.dumps(_chunk({"content": "b"}))] * 3
+    _same(events, relayed=3)
+
+
+def test_a_stream_without_an_id_is_never_relayed_as_bytes() -> None:
+    events = [orjson.dumps({**_chunk({"content": t}), "id": ""}) for t in ["a", "b", "c"]]
+    _, got, normalizer = _relay(_sse(events), relay=True)  # the gateway makes the id up
+    assert not got and normalizer.content_chunks == 3
+
+
+def test_consumers_of_single_chunks_get_them_decoded() -> None:
+    events = [orjson.dumps(_chunk({"content": t})) for t in ["a", "b", "c"]]
+    _, relayed, _normalizer = _relay(_sse(events), relay=True)
+    assert relayed
+
+    async def batches() -> Any:
+        yield relayed
+
+    async def run() -> list[dict[str, Any]]:
+        return [c async for c in _one_by_one(batches())]
+
+    chunks = asyncio.run(run())
+    assert chunks == [orjson.loads(c.encoded) for c in relayed]
+    assert chunks[0]["model"] == "public/model" and chunks[0]["choices"][0]["delta"] == {"content": "c"}
