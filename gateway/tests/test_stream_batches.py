@@ -128,3 +128,27 @@ def test_frames_made_together_are_the_frames_made_one_by_one() -> None:
     together = frames(payloads)
     assert together == b"".join(frame(p) for p in payloads)
     assert together.isascii() and b"\\u2028" in together and b"\\ud83d\\ude42" in together
+
+
+def test_reads_of_whole_data_events_split_at_once_read_as_the_event_parser_reads_them() -> None:
+    # Reads made of whole one-line ``data: `` events take a shortcut; anything else in them must not.
+    lines = [
+        b'data: {"a":1}\n\n',
+        b"data: \n\n",
+        b"data: x\n\n: comment\n\n",
+        b"data: a\ndata: b\n\n",
+        b"data:tight\n\n",
+        b"event: e\ndata: y\n\n",
+        b"data: c\r\n\r\n",
+        b"data: d\n\n\n",
+        b"data: the data: \\n\\ndata: inside\n\n",
+        b"id: 3\n\n",
+        b"data: [DONE]\n\n",
+    ]
+    streams = [b"".join(lines)] + [a + b for a in lines for b in lines]
+    for stream in streams:
+        parser = SSEParser()
+        expected = [e.data.encode() for e in parser.feed(stream)] + [e.data.encode() for e in parser.close()]
+        assert _data([stream]) == expected, stream
+        for cut in range(1, len(stream)):
+            assert _data([stream[:cut], stream[cut:]]) == expected, (stream, cut)

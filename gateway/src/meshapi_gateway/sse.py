@@ -132,7 +132,17 @@ class SSEDataParser:
         self._data: list[bytes] = []
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        lines = (self._buf + chunk if self._buf else chunk).split(b"\n")
+        buf = self._buf + chunk if self._buf else chunk
+        if buf[:6] == b"data: " and buf[-2:] == b"\n\n" and not self._data and b"\r" not in buf:
+            # The usual read: whole events of one ``data: `` line each. Split at the event
+            # boundaries in C; any other newline (a comment, another field, a line of data more)
+            # shows in the count, and then the lines are read one by one below.
+            body = buf[6:-2]
+            events = body.split(b"\n\ndata: ")
+            if body.count(b"\n") == 2 * len(events) - 2:
+                self._buf = b""
+                return events
+        lines = buf.split(b"\n")
         self._buf = lines.pop()  # the unterminated rest (b"" when the piece ended a line)
         ready: list[bytes] = []
         data = self._data
