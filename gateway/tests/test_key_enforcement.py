@@ -122,6 +122,17 @@ def test_over_budget_is_402_naming_the_budget_and_its_reset(egw: Gateway) -> Non
     assert ledger_sum(egw, "enf-budget")[1] == Decimal(view["spend_usd"])
 
 
+def test_each_call_is_priced_for_the_model_it_asks_when_a_key_switches_models(egw: Gateway) -> None:
+    # The key keeps the plan of its last model: asking another one in turn must price that one.
+    key = _key(egw.url, "enf-switch", budget_usd="0.005")["key"]
+    free = {**CHAT, "model": "fake/free-echo"}
+    with egw.client(key) as c:
+        for _ in range(2):
+            assert c.post("/v1/chat/completions", json=free).status_code == 200
+            r = c.post("/v1/chat/completions", json=PRICEY_CHAT)
+            assert r.status_code == 402 and r.json()["error"]["details"][0]["request_max_usd"] == "0.009"
+
+
 def test_the_worst_case_without_max_tokens_is_the_models_output_limit(egw: Gateway) -> None:
     # fake/pricey-slow's output limit is the catalog default, 4096 tokens: 4.096 USD at most.
     key = _key(egw.url, "enf-limit", budget_usd="4")["key"]

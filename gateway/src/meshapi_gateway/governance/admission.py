@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.calls.admission import PENDING, AdmissionCheck, Pending
 from meshapi_gateway.errors import GatewayError
-from meshapi_gateway.governance.budgets import Budget, Hold, MemoryBudgets, Refusal, units, usd
+from meshapi_gateway.governance.budgets import PER_USD, Budget, Hold, MemoryBudgets, Refusal, usd
 from meshapi_gateway.governance.periods import iso_seconds, period_bounds
 from meshapi_gateway.governance.price_plan import MAX_PLANS, PricePlan
 from meshapi_gateway.money import money
@@ -162,7 +162,16 @@ class KeyGovernance(AdmissionCheck):
             budget = key.budget = make_budget("key", key.id, budget_usd, key.budget_period, now)
         budgets = (budget,)
         body = call.body if call.body is not None else ({"model": call.requested} if call.requested else {})
-        plan = self._plan(call, body, key, None)
+        # The key's last plan, when this call asks the same model without fallbacks of its own (``_plan``'s
+        # memo, without building and hashing it): the allowlist is the key's, and no team's.
+        last = key.plan
+        version = call.state.catalog.version
+        if last is not None and last[1] == call.requested and last[0] == version and "models" not in body:
+            plan = last[2]
+        else:
+            plan = self._plan(call, body, key, None)
+            if call.requested is not None and "models" not in body:
+                key.plan = (version, call.requested, plan)
         amount = plan.worst_units(body, call.multiplier)
         refusal = self.memory.reserve(budgets, amount)
         if refusal is not None:
@@ -272,7 +281,7 @@ class KeyGovernance(AdmissionCheck):
         if hold is None:
             return
         cost = record.cost
-        actual = units(cost) if isinstance(cost, Decimal) and cost else 0
+        actual = round(cost * PER_USD) if isinstance(cost, Decimal) and cost else 0  # ``units``, inline
         if not hold[2] or self.shared is None:
             self.memory.settle(hold[0], hold[1], actual)
             return

@@ -23,12 +23,12 @@ from decimal import ROUND_CEILING, Decimal
 # The counters' unit in USD: what ``units`` counts.
 PLACES = 10
 # Units per USD, as a coefficient of 1 (a product with it only moves the exponent, so it stays exact).
-_PER_USD = Decimal(1).scaleb(PLACES)
+PER_USD = Decimal(1).scaleb(PLACES)
 
 
 def units(amount: Decimal) -> int:
     """``amount`` USD in counter units, rounded half to even (as the ledger's NUMERIC(20, 10) keeps it)."""
-    return round(amount * _PER_USD)
+    return round(amount * PER_USD)
 
 
 def units_up(amount: Decimal) -> int:

@@ -94,12 +94,11 @@ class PricePlan:
         if not self.rates:
             return 0
         prompt = prompt_bound(body)
-        asked = 0
-        for name in OUTPUT_FIELDS:
-            value = body.get(name)
-            if type(value) is int and value > 0:
-                asked = value
-                break
+        # The first of OUTPUT_FIELDS that is a positive integer: the ``or`` finds it, unless an earlier
+        # field holds another truthy value (a string, a negative number), which the loop sorts out.
+        asked = body.get("max_completion_tokens") or body.get("max_tokens") or body.get("max_output_tokens")
+        if asked is not None and (type(asked) is not int or asked <= 0):
+            asked = next((v for v in map(body.get, OUTPUT_FIELDS) if type(v) is int and v > 0), 0)
         n = body.get("n")
         choices = n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
         worst = 0

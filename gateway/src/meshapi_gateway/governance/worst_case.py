@@ -22,6 +22,7 @@ OUTPUT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 # Fields that are not sent to the model as text (the model ids, the gateway's own options).
 NOT_PROMPT = ("model", "models", "stream", "stream_options", "metadata", "user", "timeout")
 _NOT_PROMPT = frozenset(NOT_PROMPT)
+_BESIDES_MODEL = _NOT_PROMPT - {"model"}
 
 
 def prompt_bound(body: dict[str, Any]) -> int:
@@ -32,6 +33,11 @@ def prompt_bound(body: dict[str, Any]) -> int:
     """
     try:
         size = len(orjson.dumps(body))
+        if _BESIDES_MODEL.isdisjoint(body):  # the common body: its model id is all there is to leave out
+            model = body.get("model")
+            if type(model) is str and len(body) > 1 and model.isascii() and model.isprintable():
+                if '"' not in model and "\\" not in model:
+                    return size - 11 - len(model)  # "model":"<id>", as JSON writes a plain ASCII id
         out = 0
         for name in body:
             if name in _NOT_PROMPT:
