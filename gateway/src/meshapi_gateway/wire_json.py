@@ -25,8 +25,8 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
-def dumps(obj: Any) -> bytes:
-    return orjson.dumps(obj)
+# orjson's own function, not a wrapper: a relay encodes every chunk of a stream through it.
+dumps = orjson.dumps
 
 
 def dumps_ascii(obj: Any) -> bytes:

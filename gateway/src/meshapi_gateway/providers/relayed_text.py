@@ -16,6 +16,7 @@ back unchanged; any other chunk is decoded as before. What the client receives i
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import orjson
@@ -37,7 +38,7 @@ def plain_text(text: str) -> bool:
 class TextShape:
     """The text chunk shape of one stream: learned from its decoded chunks, then matched on bytes."""
 
-    __slots__ = ("_cut", "_first", "_head", "_least", "_post", "_tries", "learning")
+    __slots__ = ("_cut", "_first", "_head", "_least", "_post", "_text_at", "_text_end", "_tries", "learning")
 
     def __init__(self) -> None:
         self.learning = True  # False once the shape is known, or given up on
@@ -45,15 +46,16 @@ class TextShape:
         self._tries = 0
         self._head = b""  # a text chunk's bytes up to its text
         self._post = b""  # and after it
-        self._least = 0  # len(head) + len(post)
+        self._least = sys.maxsize  # len(head) + len(post): no chunk is that long before the shape is known
+        self._text_at = 0  # len(head)
+        self._text_end = 0  # -len(post)
         self._cut = 0  # where the members after id, object, created and model begin
 
     def match(self, data: bytes) -> RelayedDelta | None:
         """``data`` as a ``RelayedDelta`` when it is a text chunk of the known shape, else None."""
-        head = self._head
-        if not head or len(data) < self._least or not data.startswith(head) or not data.endswith(self._post):
+        if len(data) < self._least or not data.startswith(self._head) or not data.endswith(self._post):
             return None
-        raw = data[len(head) : len(data) - len(self._post)]
+        raw = data[self._text_at : self._text_end]
         if not raw.isascii():
             return None
         text = raw.decode()
@@ -106,5 +108,6 @@ class TextShape:
         self._head = data[: at + len(TEXT_OPEN)]
         self._post = data[at + len(needle) - len(TEXT_CLOSE) :]
         self._least = len(self._head) + len(self._post)
+        self._text_at, self._text_end = len(self._head), -len(self._post)
         self._cut = cut
         self.learning = False
