@@ -16,6 +16,7 @@ import pytest
 from gwtest.accounts_support import ADMIN, ledger_sum
 from gwtest.harness import Gateway
 
+from meshapi_gateway.governance.budgets import Budget, MemoryBudgets
 from meshapi_gateway.governance.periods import period_bounds
 
 CHAT = {"model": "fake/echo", "messages": [{"role": "user", "content": "hi"}]}
@@ -261,3 +262,18 @@ def test_period_boundaries_are_utc() -> None:
         int(datetime(2027, 1, 1, tzinfo=timezone.utc).timestamp()),
     )
     assert period_bounds("total", wed) == (0, None)
+
+
+def test_counters_of_ended_periods_are_forgotten_unless_held() -> None:
+    memory = MemoryBudgets()
+    old, held, now = (
+        Budget("key", k, Decimal(5), "daily", start, start + 86400)
+        for k, start in (("k1", 0), ("k2", 0), ("k1", 86400))
+    )
+    for b in (old, held, now):
+        memory.settle((b,), 0, 7)
+    assert memory.reserve((held,), 1) is None
+    memory.forget_before({"key:k1": 86400, "key:k2": 86400})
+    assert memory.spent == {held.slot: 7, now.slot: 7}
+    memory.at_least(now.slot, Decimal("0.0000000009"))  # the ledger says more: counted, in units
+    assert memory.spent[now.slot] == 9
