@@ -175,8 +175,8 @@ class _Frames:
             async for batch in stream.batches:
                 data = frames(batch)
                 if stream.completed or stream.error is not None:
-                    last = data  # the batches end right after this one, without another read
-                    continue
+                    last = data  # the batches end with this one: no further step to learn it
+                    break
                 return data
         except BaseException:
             self._done = True

@@ -60,6 +60,8 @@ class SSEResponse:
             async for chunk in self.frames:
                 more = type(chunk) is not LastFrames
                 await send({"type": "http.response.body", "body": chunk, "more_body": more})
+                if not more:
+                    break  # the response is over (the iterator is closed below, as always)
             if more:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:

@@ -125,6 +125,24 @@ async def _one_by_one(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncIter
             yield orjson.loads(chunk.encoded) if type(chunk) is RelayedDelta else chunk
 
 
+class _Once:
+    """A stream's one and only batch (a replayed answer): the relay stops after it, nothing to close."""
+
+    __slots__ = ("_batch",)
+
+    def __init__(self, batch: list[dict[str, Any]]) -> None:
+        self._batch: list[dict[str, Any]] | None = batch
+
+    def __aiter__(self) -> "_Once":
+        return self
+
+    async def __anext__(self) -> list[dict[str, Any]]:
+        batch, self._batch = self._batch, None
+        if batch is None:
+            raise StopAsyncIteration
+        return batch
+
+
 class _NormalizedBatches:
     """A stream's normalized chunks, one upstream read at a time.
 
@@ -339,10 +357,9 @@ class ChatPipeline:
         call.token_seen()
         call.finish(target=target, usage=usage, cost=cost, status=200)
 
-        async def batches() -> AsyncIterator[list[dict[str, Any]]]:
-            yield list(replay.chunks(data))
-
-        return ChatStream(target, call.attempted, batches(), normalizer, cost=cost, completed=True)
+        return ChatStream(
+            target, call.attempted, _Once(list(replay.chunks(data))), normalizer, cost=cost, completed=True
+        )
 
     @staticmethod
     async def _keep_stream(
