@@ -146,7 +146,7 @@ class Router:
         )
 
     # -- the attempt loop --------------------------------------------------------
-    async def run(
+    def run(
         self,
         entries: list[ModelEntry],
         attempted: Attempted,
@@ -156,16 +156,16 @@ class Router:
         deadline: float | None = None,
         keeps_slot: bool = False,
         admit: Admit | None = None,
-    ) -> tuple[Target, T]:
+    ) -> Awaitable[tuple[Target, T]]:
         """Try ``attempt`` over the candidates (then again, within the retry rules) until one succeeds.
 
         ``deadline`` (event-loop time) bounds the whole request; ``keeps_slot`` says the
         result holds the deployment busy (a stream) and releases it itself. ``admit`` is the
         call's admission (balance and checks), run before each candidate model is tried: a
         refused model is skipped, and when nothing else answers the refusal is the answer.
-        The steps are ``AttemptLoop``'s (routing/attempt_loop.py).
+        The steps are ``AttemptLoop``'s (routing/attempt_loop.py); this hands back its run, to be awaited.
         """
-        return await AttemptLoop(
+        return AttemptLoop(
             self, entries, attempted, attempt, ctx=ctx, deadline=deadline, keeps_slot=keeps_slot, admit=admit
         ).run()
 
@@ -209,7 +209,7 @@ class Router:
         finally:
             dog.stop()
 
-    async def chat(
+    def chat(
         self,
         entries: list[ModelEntry],
         body: dict[str, Any],
@@ -218,14 +218,19 @@ class Router:
         *,
         deadline: float | None = None,
         admit: Admit | None = None,
-    ) -> tuple[Target, dict[str, Any]]:
-        # ``first_success`` for ``provider.chat``, without its wrapper and lambda: the busiest path.
-        async def attempt(provider: Provider, slot: Slot, timeouts: Timeouts, end: float) -> dict[str, Any]:
-            if getattr(provider, "applies_call_timeouts", False):
-                return await provider.chat(body, slot.target, ctx)
-            return await self.within_total(provider.chat(body, slot.target, ctx), provider.name, end)
+    ) -> Awaitable[tuple[Target, dict[str, Any]]]:
+        """The attempt loop's run for ``provider.chat`` (to be awaited; not a coroutine of its own).
 
-        return await AttemptLoop(self, entries, attempted, attempt, ctx=ctx, deadline=deadline, admit=admit).run()
+        ``first_success`` without its wrapper and lambda: the busiest path. The attempt is a plain
+        function too, handing back the adapter's coroutine.
+        """
+
+        def attempt(provider: Provider, slot: Slot, timeouts: Timeouts, end: float) -> Awaitable[dict[str, Any]]:
+            if getattr(provider, "applies_call_timeouts", False):
+                return provider.chat(body, slot.target, ctx)
+            return self.within_total(provider.chat(body, slot.target, ctx), provider.name, end)
+
+        return AttemptLoop(self, entries, attempted, attempt, ctx=ctx, deadline=deadline, admit=admit).run()
 
     async def embeddings(
         self,
