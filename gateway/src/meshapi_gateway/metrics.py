@@ -13,11 +13,13 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import threading
 from bisect import bisect_left
 from pathlib import Path
 from typing import Any, Callable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.values import MutexValue
 
 # prometheus-client reads this when it is imported: it must be set before a worker starts.
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -58,31 +60,52 @@ UPSTREAM_ERRORS = Counter(
 )
 
 
-# A labelled child's update, taken once per label set. Every request makes about eight of them, and
+# A labelled child's update, taken once per label set. Every request makes about eight of them;
 # the public ``inc``/``observe`` check on each call what a child always is (observable, amount not
-# negative) before they reach the value; these go to the same value objects directly.
+# negative) and take a lock of the value's own for every single addition. Here a request's updates
+# are made together under ``LOCK`` (one acquisition), straight to the values of this process. In
+# multiprocess mode (``share_between_workers``) the values live in shared files and keep their own
+# methods. Every update of these metrics goes through the functions below, so ``LOCK`` is the one
+# writers take; a reader (a scrape) reads a float, whole either way.
 Add = Callable[[float], None]
+LOCK = threading.Lock()
+
+
+def _add_to(value: Any) -> Add:
+    def add(amount: float) -> None:
+        value._value += amount
+
+    return add
+
+
+def _plain(value: Any) -> bool:
+    """A single-process value: a float added to under its own lock, which ``LOCK`` stands in for."""
+    return isinstance(value, MutexValue) and type(getattr(value, "_value", None)) is float
 
 
 def adder(counter: Any) -> Add:
-    """``counter.inc`` (a labelled child) without the checks; the public method if the value is not there."""
-    inc = getattr(getattr(counter, "_value", None), "inc", None)
-    return inc if callable(inc) else counter.inc  # type: ignore[no-any-return]
+    """``counter.inc`` (a labelled child) without the checks; call it holding ``LOCK``."""
+    value = getattr(counter, "_value", None)
+    return _add_to(value) if _plain(value) else counter.inc
 
 
 def observer(histogram: Any) -> Add:
-    """``histogram.observe`` (a labelled child): the sum, then the first bucket whose bound is not below."""
-    total = getattr(getattr(histogram, "_sum", None), "inc", None)
+    """``histogram.observe`` (a labelled child): the sum, then the first bucket whose bound is not below.
+
+    Call it holding ``LOCK``.
+    """
+    total = getattr(histogram, "_sum", None)
     bounds = getattr(histogram, "_upper_bounds", None)
-    buckets: list[Any] = [getattr(b, "inc", None) for b in getattr(histogram, "_buckets", ())]
-    if not callable(total) or not bounds or len(buckets) != len(bounds) or not all(map(callable, buckets)):
+    buckets = list(getattr(histogram, "_buckets", ()))
+    if not _plain(total) or not bounds or len(buckets) != len(bounds) or not all(map(_plain, buckets)):
         return histogram.observe  # type: ignore[no-any-return]
-    add_sum: Add = total
+    add_sum = _add_to(total)
+    adds = [_add_to(b) for b in buckets]
     upper = tuple(bounds)  # the last bound is +Inf: every amount has a bucket
 
     def observe(amount: float) -> None:
         add_sum(amount)
-        buckets[bisect_left(upper, amount)](1)
+        adds[bisect_left(upper, amount)](1)
 
     return observe
 
@@ -102,20 +125,17 @@ def observe_usage(model: str, provider: str, prompt: int, completion: int, cost:
             adder(COST.labels(model, provider)),
         )
         _USAGE_CHILDREN[(model, provider)] = children
-    children[0](1)
     # A negative amount raises as the public ``inc`` does (the value must never go down).
-    if prompt:
-        if prompt < 0:
-            raise ValueError(_NEGATIVE)
-        children[1](prompt)
-    if completion:
-        if completion < 0:
-            raise ValueError(_NEGATIVE)
-        children[2](completion)
-    if cost:
-        if cost < 0:
-            raise ValueError(_NEGATIVE)
-        children[3](cost)
+    if prompt < 0 or completion < 0 or cost < 0:
+        raise ValueError(_NEGATIVE)
+    with LOCK:
+        children[0](1)
+        if prompt:
+            children[1](prompt)
+        if completion:
+            children[2](completion)
+        if cost:
+            children[3](cost)
 
 
 _REQUEST_CHILDREN: dict[tuple[str, int], tuple[Add, Add]] = {}
@@ -123,7 +143,10 @@ _MAX_REQUEST_CHILDREN = 10_000
 
 
 def observe_request(model: str | None, status: int, duration: float, ttft: float | None) -> None:
-    """A finished data-plane request: its latency, and its time to first token if it streamed."""
+    """A finished data-plane request: its latency, and its time to first token if it streamed.
+
+    Call it holding ``LOCK`` (``RequestContext`` makes all of a request's updates under one hold).
+    """
     key = (model or "-", status)
     children = _REQUEST_CHILDREN.get(key)
     if children is None:

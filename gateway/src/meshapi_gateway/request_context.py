@@ -161,16 +161,21 @@ class RequestContext:
                 if len(self._metric_children) < 1000:
                     self._metric_children[(path, status)] = children
             duration = time.perf_counter() - t0
-            children[0](1)
-            children[1](duration)
-            if rec is not None:
+            if rec is None:
+                with metrics.LOCK:  # every update of these metrics is made holding it (metrics.py)
+                    children[0](1)
+                    children[1](duration)
+            else:
                 assert token is not None
                 current_record.reset(token)
                 rec.status = status
                 rec.duration = duration
                 if capture is not None:
                     capture.finish()
-                metrics.observe_request(rec.model, status, duration, rec.time_to_first_token)
+                with metrics.LOCK:  # the request's metric updates under one hold (metrics.py)
+                    children[0](1)
+                    children[1](duration)
+                    metrics.observe_request(rec.model, status, duration, rec.time_to_first_token)
                 for observer in self.observers:
                     try:
                         observer(rec)
