@@ -6,12 +6,20 @@ import asyncio
 from typing import Any
 
 import orjson
+import pytest
 
 from meshapi_gateway.chat.normalize import StreamNormalizer
 from meshapi_gateway.chat.pipeline import _one_by_one
 from meshapi_gateway.providers.chunk_batches import RelayedDelta
 from meshapi_gateway.providers.openai_compat.chunk_reads import SSEChunkReads
+from meshapi_gateway.providers.relayed_text import _KNOWN
 from meshapi_gateway.sse import frames
+
+
+@pytest.fixture(autouse=True)
+def _no_known_shapes() -> None:
+    _KNOWN.clear()  # each test starts as the first stream of its model
+
 
 HEAD = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000, "model": "up-model"}
 
@@ -66,6 +74,7 @@ def _relay(body: bytes, relay: bool, cut: int = 0) -> tuple[bytes, list[Any], St
 
 
 def _same(events: list[bytes], *, relayed: int, cut: int = 0) -> None:
+    _KNOWN.clear()
     body = _sse(events)
     plain, none, n0 = _relay(body, relay=False, cut=cut)
     fast, got, n1 = _relay(body, relay=True, cut=cut)
@@ -137,3 +146,19 @@ def test_consumers_of_single_chunks_get_them_decoded() -> None:
     chunks = asyncio.run(run())
     assert chunks == [orjson.loads(c.encoded) for c in relayed]
     assert chunks[0]["model"] == "public/model" and chunks[0]["choices"][0]["delta"] == {"content": "c"}
+
+
+def test_the_next_stream_of_a_model_relays_its_text_from_the_first_chunk() -> None:
+    events = [orjson.dumps(_chunk({"role": "assistant", "content": ""}))]
+    events += [orjson.dumps(_chunk({"content": t})) for t in ["a", "b", "c"]]
+    plain = _relay(_sse(events), relay=False)[0]
+    assert _relay(_sse(events), relay=True)[1].__len__() == 2  # the first text chunk teaches the shape
+    second = {**HEAD, "id": "chatcmpl-2", "created": 1700000001}  # another stream of the same model
+    again = [orjson.dumps({**orjson.loads(e), **second}) for e in events]
+    fast, got, _ = _relay(_sse(again), relay=True)
+    assert len(got) == 3 and fast == _relay(_sse(again), relay=False)[0]
+    assert fast == plain.replace(b"chatcmpl-1", b"chatcmpl-2").replace(b"1700000000", b"1700000001")
+    # A stream of that model whose chunks look otherwise is decoded, and teaches its own shape.
+    other = [e.replace(b'"fp_1"', b'"fp_other"') for e in events]
+    fast, got, _ = _relay(_sse(other), relay=True)
+    assert len(got) == 2 and fast == _relay(_sse(other), relay=False)[0]

@@ -8,7 +8,9 @@ An OpenAI-compatible upstream writes every piece of text of a stream in one shap
 
 Once one such chunk has been decoded and found to be byte for byte what orjson writes for it
 (so decoding and encoding it again gives back the same bytes), a later chunk made of the same
-bytes around other text is that chunk with the other text. It is handed out as a
+bytes around other text is that chunk with the other text. The bytes after the leading members
+are kept per upstream model name, so the next stream of that model starts from them (its own
+leading members written by orjson from its first chunk). It is handed out as a
 ``RelayedDelta``: its bytes after the leading members, and its text. The text must be printable
 ASCII without a quote or a backslash, so that it stands for itself in JSON and would be written
 back unchanged; any other chunk is decoded as before. What the client receives is the same.
@@ -64,17 +66,13 @@ class TextShape:
         relayed = RelayedDelta()
         relayed.tail = data[self._cut :]
         relayed.text = text
+        self.learning = False  # a shape known from an earlier stream holds for this one
         return relayed
 
     def learn(self, data: bytes, chunk: Any) -> None:
         """Look at a decoded chunk (``data`` its bytes) while the shape is not known."""
         if self._first is None:  # the stream's first chunk: its id and created are every chunk's
-            cid = chunk.get("id") if type(chunk) is dict else None
-            created = chunk.get("created") if type(chunk) is dict else None
-            if type(cid) is not str or not cid or type(created) is not int:
-                self.learning = False
-            else:
-                self._first = (cid, created)
+            self._begin(chunk)
             return
         self._tries += 1
         if self._tries > TRIES:
@@ -99,15 +97,50 @@ class TextShape:
         text = delta["content"]
         if not plain_text(text) or not data.isascii() or orjson.dumps(chunk) != data:
             return
-        lead = orjson.dumps({"id": chunk["id"], "object": chunk["object"], "created": chunk["created"], "model": model})
-        cut = len(lead)
+        cut = len(_lead(chunk["id"], chunk["created"], model))
         needle = TEXT_OPEN + text.encode() + TEXT_CLOSE
         at = data.find(needle)
-        if data[: cut - 1] != lead[:-1] or data[cut - 1 : cut] != b"," or at < cut or data.find(needle, at + 1) >= 0:
+        if at < cut or data.find(needle, at + 1) >= 0:
             return
-        self._head = data[: at + len(TEXT_OPEN)]
-        self._post = data[at + len(needle) - len(TEXT_CLOSE) :]
-        self._least = len(self._head) + len(self._post)
-        self._text_at, self._text_end = len(self._head), -len(self._post)
-        self._cut = cut
+        rest = (data[cut : at + len(TEXT_OPEN)], data[at + len(needle) - len(TEXT_CLOSE) :])
+        if len(_KNOWN) >= KNOWN_MAX:
+            _KNOWN.clear()
+        _KNOWN[model] = rest
+        self._use(data[:cut], *rest)
         self.learning = False
+
+    def _begin(self, chunk: Any) -> None:
+        """The first chunk: its id and created, and the shape an earlier stream of its model showed."""
+        if type(chunk) is not dict:
+            self.learning = False
+            return
+        cid, created, model = chunk.get("id"), chunk.get("created"), chunk.get("model")
+        if type(cid) is not str or not cid or type(created) is not int:
+            self.learning = False
+            return
+        self._first = (cid, created)
+        if type(model) is str:
+            known = _KNOWN.get(model)
+            if known is not None:  # tried on this stream's chunks; a decoded text chunk still teaches its own
+                self._use(_lead(cid, created, model), *known)
+
+    def _use(self, lead: bytes, before: bytes, after: bytes) -> None:
+        """Match text chunks made of ``lead``, ``before``, the text and ``after``."""
+        self._head = lead + before
+        self._post = after
+        self._least = len(self._head) + len(after)
+        self._text_at, self._text_end = len(self._head), -len(after)
+        self._cut = len(lead)
+
+
+def _lead(cid: str, created: int, model: str) -> bytes:
+    """A chunk's leading members as orjson writes them, up to the comma that follows them."""
+    return orjson.dumps({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model})[:-1] + b","
+
+
+# The text chunk shape last seen for each upstream model name: the bytes between the leading members
+# and the text, and after the text. A stream of a known model relays its text chunks from the first.
+# What they hold was checked to be orjson's writing when learned; a stream whose chunks look otherwise
+# does not match and is decoded (and teaches its own shape).
+_KNOWN: dict[str, tuple[bytes, bytes]] = {}
+KNOWN_MAX = 256
