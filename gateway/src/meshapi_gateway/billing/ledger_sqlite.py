@@ -17,28 +17,13 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any, Sequence
 
-from meshapi_gateway.billing.ledger_store import INSERT_CHUNK, Queued
+from meshapi_gateway.billing.ledger_store import INSERT_CHUNK, LEDGER_COLUMNS, Queued
 from meshapi_gateway.store.accounts_tables import Balance, LedgerEntry
 from meshapi_gateway.store.many_rows import ManyRowsInsert
 
-_INSERT = ManyRowsInsert(
-    LedgerEntry.__tablename__,
-    (
-        "id",
-        "request_id",
-        "owner",
-        "key_id",
-        "team_id",
-        "model",
-        "provider",
-        "kind",
-        "prompt_tokens",
-        "completion_tokens",
-        "cached_tokens",
-        "cost_usd",
-        "created_at",
-    ),
-)
+# A key_id or team_id is None for whole batches (calls outside a key or a team): written as NULL, not bound
+# (store/many_rows.py says what binding None costs).
+_INSERT = ManyRowsInsert(LedgerEntry.__tablename__, LEDGER_COLUMNS, nullable=("key_id", "team_id"))
 _B = Balance.__tablename__
 # SQLAlchemy's statements of ``write_batch``, spelled out (money binds as a float on SQLite, as SQLAlchemy binds it).
 _OPEN_OR_SPEND = (

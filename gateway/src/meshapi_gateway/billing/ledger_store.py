@@ -62,7 +62,8 @@ def _insert(session: AsyncSession, table: Any) -> Any:
     return postgresql.insert(table) if _dialect(session) == "postgresql" else sqlite.insert(table)
 
 
-_COLUMNS = (
+# The ledger row's columns in the order both SQLite writers bind them (here and billing/ledger_sqlite.py).
+LEDGER_COLUMNS = (
     "id",
     "request_id",
     "owner",
@@ -79,8 +80,8 @@ _COLUMNS = (
 )
 # One fixed statement for any number of rows: they arrive as one JSON array of arrays.
 _SQLITE_INSERT = (
-    f"INSERT INTO ledger_entries ({', '.join(_COLUMNS)}) SELECT "
-    + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(_COLUMNS)))
+    f"INSERT INTO ledger_entries ({', '.join(LEDGER_COLUMNS)}) SELECT "
+    + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(LEDGER_COLUMNS)))
     + " FROM json_each(?)"
 )
 _sqlite_json = True  # False once this SQLite turned out to be built without its JSON functions
@@ -103,7 +104,7 @@ async def _insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
             # Numeric binds as a float on SQLite (SQLAlchemy's own conversion) and reads back as Decimal.
             data = orjson.dumps(
                 [
-                    [float(r["cost_usd"]) if name == "cost_usd" else r[name] for name in _COLUMNS]
+                    [float(r["cost_usd"]) if name == "cost_usd" else r[name] for name in LEDGER_COLUMNS]
                     for r in rows[start : start + INSERT_CHUNK]
                 ]
             )
