@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from decimal import Decimal
 from typing import Any, Iterator
 
+import httpx
 import pytest
 
 from gwtest.harness import Gateway
@@ -94,6 +96,27 @@ def test_observer_sees_a_stream_and_its_first_token(gateway: Gateway, key: str, 
     assert record.streamed and record.status == 200 and record.error_code is None
     assert record.time_to_first_token is not None and record.time_to_first_token <= record.duration
     assert record.usage is not None and record.cost is not None
+
+
+def test_a_stream_whose_billing_fails_is_settled_once(
+    gateway: Gateway, key: str, hooks: tuple[Any, Observer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, observer = hooks
+    open_before = state.chat.open_streams
+
+    async def broken_add_tokens(principal: Any, tokens: int) -> None:
+        raise RuntimeError("limits store down")
+
+    monkeypatch.setattr(state.limits, "add_tokens", broken_add_tokens)
+    with gateway.client(key) as c:
+        with c.stream("POST", "/v1/chat/completions", json={"model": "fake/echo", "messages": HI, "stream": True}) as r:
+            request_id = r.headers["x-request-id"]
+            with contextlib.suppress(httpx.HTTPError):  # the answer may be cut where billing failed
+                r.read()
+    observer.wait_for(request_id)
+    time.sleep(0.3)  # a second or third settlement would report again by now
+    assert [rec.request_id for rec in observer.records].count(request_id) == 1
+    assert state.chat.open_streams == open_before
 
 
 def test_observer_sees_every_attempt_of_a_fallback(gateway: Gateway, key: str, hooks: tuple[Any, Observer]) -> None:

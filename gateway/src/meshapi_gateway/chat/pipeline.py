@@ -113,9 +113,10 @@ class ChatStream:
         return _one_by_one(self.batches)
 
     async def aclose(self) -> None:
-        for closer in self._closers:
+        # Taken before running: a closer that raises (billing failed) must not run again on the next close.
+        closers, self._closers = self._closers, []
+        for closer in closers:
             await closer()
-        self._closers.clear()
 
 
 async def _one_by_one(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[dict[str, Any]]:
