@@ -201,3 +201,32 @@ def test_a_plain_answer_has_exactly_its_headers_in_order(gateway: Gateway, fake_
             ]
             assert r.headers["x-resolved-model-id"] == "fake/echo" and r.headers["x-meshapi-cache"] == "bypass"
             assert int(r.headers["content-length"]) == len(r.content)
+
+
+def test_a_stream_has_exactly_its_headers_in_order(gateway: Gateway, fake_openai: FakeUpstream) -> None:
+    # As for plain answers, a stream's usual head is kept encoded per model: the same list, limits first.
+    body = {"model": "fake/echo", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    for key, limited in (
+        (gateway.create_key("stream-head"), False),
+        (gateway.create_key("stream-head-rpm", rpm=50), True),
+    ):
+        for _ in range(2):  # the second stream comes from the kept headers
+            with gateway.client(key) as c:
+                r = c.post("/v1/chat/completions", json=body)
+            assert r.status_code == 200, r.text
+            names = [name.decode() for name, _ in r.headers.raw if name.lower() not in (b"date", b"server")]
+            limits = ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"] if limited else []
+            assert names == [
+                "content-type",
+                "cache-control",
+                "x-accel-buffering",
+                *limits,
+                "x-resolved-model-id",
+                "x-meshapi-cache",
+                "x-request-id",
+                "x-content-type-options",
+                "transfer-encoding",
+            ]
+            assert r.headers["content-type"] == "text/event-stream; charset=utf-8"
+            assert r.headers["x-resolved-model-id"] == "fake/echo" and r.headers["x-meshapi-cache"] == "bypass"
+            assert r.text.endswith("data: [DONE]\n\n")

@@ -12,7 +12,7 @@ from starlette.types import Receive, Scope, Send
 
 from meshapi_gateway.api.common import parse_json_object, validate
 from meshapi_gateway.api.raw import JSON_HEADERS, encode_headers, read_body, send_error
-from meshapi_gateway.api.sse_response import LastFrames, SSEResponse
+from meshapi_gateway.api.sse_response import SSE_HEADERS, LastFrames, SSEResponse, sse_head
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.calls import Call, answer_headers
 from meshapi_gateway.chat import ChatOutcome, ChatStream
@@ -69,6 +69,31 @@ def answer_head(
     return [*JSON_HEADERS, (b"content-length", str(len(body)).encode()), *tail]
 
 
+# The same for a stream's head: the SSE headers, then the limits, then this tail (as ``SSEResponse`` encodes them).
+_STREAM_TAILS: dict[tuple[str, str], tuple[tuple[bytes, bytes], ...]] = {}
+
+
+def stream_head(limit_headers: dict[str, str], stream: ChatStream, call: Call) -> list[tuple[bytes, bytes]]:
+    """The encoded headers of a stream: those of the first model tried, with no warning and no
+    semantic hit, end the same for every stream of that model and are kept encoded."""
+    ctx = stream.ctx
+    if (
+        len(stream.attempted.tried) > 1
+        or (ctx is not None and ctx.response_headers)
+        or call.cache_similarity is not None
+    ):
+        return sse_head({**limit_headers, **fallback_headers(stream), **call.cache_headers()})
+    key = (stream.target.entry.id, call.cache_status or "bypass")
+    tail = _STREAM_TAILS.get(key)
+    if tail is None:
+        tail = tuple(sse_head({"x-resolved-model-id": key[0], "x-meshapi-cache": key[1]})[len(SSE_HEADERS) :])
+        if len(_STREAM_TAILS) < _MAX_ANSWER_TAILS:
+            _STREAM_TAILS[key] = tail
+    if limit_headers:
+        return [*sse_head(limit_headers), *tail]
+    return [*SSE_HEADERS, *tail]
+
+
 async def chat_completions(
     state: "GatewayState", scope: Scope, receive: Receive, send: Send, *, idempotent: bool = True
 ) -> None:
@@ -110,7 +135,7 @@ async def chat_completions(
             include_usage = not (isinstance(options, dict) and options.get("include_usage") is False)
             response = SSEResponse(
                 _Frames(stream, include_usage, request_id),
-                headers={**limit_headers, **fallback_headers(stream), **call.cache_headers()},
+                head=stream_head(limit_headers, stream, call),
                 on_finish=lambda _gone: stream.aclose(),
                 interrupted_frames=lambda: _interrupted(request_id),
             )

@@ -31,6 +31,11 @@ SSE_HEADERS = [
 ]
 
 
+def sse_head(headers: dict[str, str] | None) -> list[tuple[bytes, bytes]]:
+    """The encoded head of an SSE response with ``headers`` after the SSE ones."""
+    return [*SSE_HEADERS, *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items())]
+
+
 class SSEResponse:
     def __init__(
         self,
@@ -38,9 +43,12 @@ class SSEResponse:
         headers: dict[str, str] | None = None,
         on_finish: Callable[[bool], Awaitable[None]] | None = None,
         interrupted_frames: bytes | Callable[[], bytes] | None = None,
+        *,
+        head: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
+        """``head``: the whole encoded head instead of ``headers`` (a caller that keeps heads encoded)."""
         self.frames = frames
-        self.headers = [*SSE_HEADERS, *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items())]
+        self.headers = head if head is not None else sse_head(headers)
         self.on_finish = on_finish
         # Written when the server cuts the stream (graceful-shutdown deadline), so the client
         # sees an error frame and never takes the cut for a finished answer. A callable is
