@@ -14,7 +14,6 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
 
-import orjson
 from prometheus_client import Counter, Gauge
 
 from meshapi_gateway.billing import usage_counts
@@ -23,6 +22,7 @@ from meshapi_gateway.ids import ulids
 from meshapi_gateway.metrics import REGISTRY
 from meshapi_gateway.money import LEDGER_PRECISION
 from meshapi_gateway.observability import log_store
+from meshapi_gateway.observability.attempts_json import attempts_json
 from meshapi_gateway.observability.bodies import Redactor, reassemble_sse
 from meshapi_gateway.observability.record import MAX_MODEL_NAME, OutsideRequests, RequestRecord
 from meshapi_gateway.store.sqlite_thread import SQLiteThread, sqlite_file
@@ -109,7 +109,7 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
             requested[:MAX_MODEL_NAME] if requested else None,
             model,
             deployment,
-            orjson.dumps(rec.attempts()).decode(),
+            attempts_json(rec),
             rec.status,
             rec.error_code,
             streamed,
