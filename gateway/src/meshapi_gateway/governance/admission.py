@@ -156,11 +156,10 @@ class KeyGovernance(AdmissionCheck):
             refuse_unusable(key)  # a request was checked when it came in; batch items run later
         if budget_usd is None or not call.check_balance:
             return key.models is not None  # the allowlist, per candidate
-        now = time.time()
         budget = key.budget
-        if budget is None or (budget.resets_at is not None and now >= budget.resets_at):
-            budget = key.budget = make_budget("key", key.id, budget_usd, key.budget_period, now)
-        budgets = (budget,)
+        if budget is None or time.time() >= budget.until:
+            budget = key.budget = make_budget("key", key.id, budget_usd, key.budget_period, time.time())
+        budgets = budget.alone
         body = call.body if call.body is not None else ({"model": call.requested} if call.requested else {})
         # The key's last plan, when this call asks the same model without fallbacks of its own (``_plan``'s
         # memo, without building and hashing it): the allowlist is the key's, and no team's.
@@ -189,9 +188,9 @@ class KeyGovernance(AdmissionCheck):
         budgets: tuple[Budget, ...] = ()
         if key.budget_usd is not None:
             budget = key.budget
-            if budget is None or (budget.resets_at is not None and time.time() >= budget.resets_at):
+            if budget is None or time.time() >= budget.until:
                 budget = key.budget = make_budget("key", key.id, key.budget_usd, key.budget_period, time.time())
-            budgets = (budget,)
+            budgets = budget.alone
         if team is not None:
             call.reserved[TEAM] = team
             if team.rpm or team.tpm:
@@ -267,17 +266,20 @@ class KeyGovernance(AdmissionCheck):
             models = key.models  # ``Allowlist.allows``, inline: this runs per candidate
             if models is not None and entry.id not in models.exact and not entry.id.startswith(models.prefixes):
                 raise model_refused(entry.id, key.id)
-        team: CachedTeam | None = call.reserved.get(TEAM)
-        if team is not None and team.models is not None and not team.models.allows(entry.id):
-            raise model_refused(entry.id, key.id if key is not None else "", team.id)
+        if key is None or key.team_id is not None:  # only a key of a team has its team's allowlist
+            team: CachedTeam | None = call.reserved.get(TEAM)
+            if team is not None and team.models is not None and not team.models.allows(entry.id):
+                raise model_refused(entry.id, key.id if key is not None else "", team.id)
 
     def release(self, call: Call, record: Any) -> None:
-        team: CachedTeam | None = call.reserved.pop(TEAM, None)
-        if team is not None and team.tpm and isinstance(record.usage, dict):
-            tokens = int(record.usage.get("total_tokens") or 0)
-            if tokens > 0:
-                self._later(call.state.limits.add_tokens(team_principal(call.principal, team), tokens))
-        hold: Hold | None = call.reserved.pop(HOLD, None)
+        reserved = call.reserved
+        if TEAM in reserved:
+            team: CachedTeam = reserved.pop(TEAM)
+            if team.tpm and isinstance(record.usage, dict):
+                tokens = int(record.usage.get("total_tokens") or 0)
+                if tokens > 0:
+                    self._later(call.state.limits.add_tokens(team_principal(call.principal, team), tokens))
+        hold: Hold | None = reserved.pop(HOLD, None)
         if hold is None:
             return
         cost = record.cost

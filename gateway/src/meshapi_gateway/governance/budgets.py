@@ -55,10 +55,16 @@ class Budget:
     slot: tuple[str, int] = field(init=False, compare=False)
     # ``limit`` in counter units (exact: budgets have at most ten decimal places).
     limit_units: int = field(init=False, compare=False)
+    # ``resets_at``, or infinity for a budget that never resets: one comparison tells a call it is stale.
+    until: float = field(init=False, compare=False)
+    # The budget alone, as the tuple a reservation takes: a key's own budget is reserved without making one.
+    alone: tuple[Budget] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "slot", (f"{self.kind}:{self.id}", self.period_start))
         object.__setattr__(self, "limit_units", units(self.limit))
+        object.__setattr__(self, "until", float("inf") if self.resets_at is None else self.resets_at)
+        object.__setattr__(self, "alone", (self,))
 
 
 # What a call reserved, and where, so that its end settles exactly that: (budgets, amount in units,
@@ -102,6 +108,18 @@ class MemoryBudgets:
 
     def settle(self, budgets: tuple[Budget, ...], amount: int, actual: int) -> None:
         """Replace a reservation of ``amount`` units by the ``actual`` cost (units)."""
+        if len(budgets) == 1 and amount > 0:  # a key's own budget, the common case: no loop
+            slot = budgets[0].slot
+            reserved = self.reserved
+            left = reserved.get(slot, 0) - amount
+            if left > 0:
+                reserved[slot] = left
+            else:
+                reserved.pop(slot, None)
+            if actual:
+                spent = self.spent
+                spent[slot] = spent.get(slot, 0) + actual
+            return
         for b in budgets:
             slot = b.slot
             if amount > 0:

@@ -85,26 +85,32 @@ class PricePlan:
             return 0
         if multiplier != ONE:  # a batch's discount: rare, in Decimal
             return units_up(Decimal(most).scaleb(-(self.scale + 6)) * multiplier)
-        if self.unit_div == 1:
-            return most * self.per_unit
-        return -(-most // self.unit_div)
+        return most * self.per_unit if self.unit_div == 1 else -(-most // self.unit_div)
 
     def _most(self, body: dict[str, Any]) -> int:
         """The costliest candidate's worst case for ``body``, in 10^-(scale + 6) USD."""
-        if not self.rates:
+        rates = self.rates
+        if not rates:
             return 0
-        prompt = prompt_bound(body)
         # The first of OUTPUT_FIELDS that is a positive integer: the ``or`` finds it, unless an earlier
         # field holds another truthy value (a string, a negative number), which the loop sorts out.
         asked = body.get("max_completion_tokens") or body.get("max_tokens") or body.get("max_output_tokens")
         if asked is not None and (type(asked) is not int or asked <= 0):
             asked = next((v for v in map(body.get, OUTPUT_FIELDS) if type(v) is int and v > 0), 0)
         n = body.get("n")
-        choices = n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
+        if n is not None and type(n) is int and n > 1:
+            asked = n * (asked or 0)  # 0: each candidate's own limit, times n below
+        else:
+            n = 1
+        if len(rates) == 1:  # one priced candidate, the common case: no loop
+            prompt_rate, completion_rate, limit = rates[0]
+            if limit < 0:
+                return prompt_bound(body) * prompt_rate
+            return prompt_bound(body) * prompt_rate + (asked or limit * n) * completion_rate
+        prompt = prompt_bound(body)
         worst = 0
-        for prompt_rate, completion_rate, limit in self.rates:
-            output = 0 if limit < 0 else (asked or limit) * choices
-            cost = prompt * prompt_rate + output * completion_rate
+        for prompt_rate, completion_rate, limit in rates:
+            cost = prompt * prompt_rate if limit < 0 else prompt * prompt_rate + (asked or limit * n) * completion_rate
             if cost > worst:
                 worst = cost
         return worst
