@@ -121,3 +121,18 @@ def test_a_journal_line_round_trips_every_field() -> None:
         entry = decode(line)
         assert (entry.row_id, entry.cost, entry.claim) == ("led_1", Decimal("0.2500"), with_claim)
         assert all(getattr(entry.record, name) == getattr(record, name) for name in _FIELDS)
+
+
+def test_a_replayed_bill_keeps_its_team() -> None:
+    # A killed process's bill, replayed, is the same ledger row the writer would have made: team included.
+    import orjson
+
+    from meshapi_gateway.billing.journal import decode, encode
+    from meshapi_gateway.billing.usage import UsageRecord
+
+    record = UsageRecord("req_1", "alice", "key_1", "m/x", "openai_compat", 3, 5, 1, Decimal("0.25"), team_id="team_1")
+    line = encode("led_1", record, Decimal("0.2500"))
+    assert decode(line).record.team_id == "team_1"
+    older = orjson.loads(line)
+    del older["team_id"]  # a line journaled before the team was written
+    assert decode(orjson.dumps(older)).record.team_id is None

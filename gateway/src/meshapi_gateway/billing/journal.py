@@ -76,6 +76,7 @@ def encode(row_id: str, record: UsageRecord, cost: Decimal, claim: Claim | None 
         "cached_tokens": record.cached_tokens,
         "kind": record.kind,
         "created_at": record.created_at,
+        "team_id": record.team_id,
         "id": row_id,
         "cost": str(cost),
     }
@@ -87,6 +88,8 @@ def encode(row_id: str, record: UsageRecord, cost: Decimal, claim: Claim | None 
 def decode(line: bytes) -> Entry:
     data = orjson.loads(line)
     record = UsageRecord(cost=Decimal(data["cost"]), **{name: data[name] for name in _FIELDS})
+    # A line journaled before ``team_id`` was written has none: the row is billed to no team, as it was then.
+    record.team_id = data.get("team_id")
     claim = Claim(*data["claim"]) if data.get("claim") else None
     return Entry(str(data["id"]), record, Decimal(data["cost"]), claim)
 
