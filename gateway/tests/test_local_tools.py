@@ -19,6 +19,7 @@ import openai
 import pytest
 
 from gwtest.harness import FakeUpstream, Gateway, start_gateway
+from gwtest.meshapi_code import executable
 from meshapi import ChatCompletionParams, ChatMessage, MeshAPI, Tool, ToolFunction
 from meshapi_gateway.providers.local.files import locate
 from meshapi_gateway.providers.local.supervisor import LlamaServerSupervisor, child_environment
@@ -511,14 +512,16 @@ def test_the_child_gets_an_allow_listed_environment_and_a_key_only_the_gateway_k
     assert httpx.get(sup.url + "/v1/models", headers=sup.auth_headers, timeout=30).status_code == 200
 
 
-MESHAPI_CODE = Path.home() / ".cache" / "meshapi" / "meshapi-code-0.5.10" / "bin" / "meshapi"
 TOOL_NAMES = r"read_file|write_file|run_bash|web_search|ask_user|create_plan|start_server|remember|update_step"
 
 
-@pytest.mark.skipif(not MESHAPI_CODE.exists(), reason=f"meshapi-code 0.5.10 is not installed at {MESHAPI_CODE}")
 def test_a_meshapi_code_turn_streams_an_answer_or_a_tool_call(gw: Gateway, key: str, tmp_path: Path) -> None:
     """The terminal client sends its nine tools with tool_choice auto, streamed, at about 2,400 tokens."""
     pexpect = pytest.importorskip("pexpect")
+    # Installed on first use (gwtest/meshapi_code.py), so a fresh machine runs this test instead of skipping it.
+    command, why = executable()
+    if command is None:
+        pytest.skip(why)
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
@@ -528,7 +531,7 @@ def test_a_meshapi_code_turn_streams_an_answer_or_a_tool_call(gw: Gateway, key: 
         "MESHAPI_BASE_URL": gw.url + "/v1",
     }
     child = pexpect.spawn(
-        str(MESHAPI_CODE),
+        str(command),
         ["--model", MODEL],
         env=env,
         cwd=str(tmp_path),
