@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any, Iterator
 
 import httpx
 
@@ -176,57 +177,56 @@ def test_accept_json_still_streams(gateway: Gateway, key: str) -> None:
     assert r.headers["content-type"].startswith("text/event-stream")
 
 
+def _answers_of_two_keys(gateway: Gateway, name: str, body: dict[str, Any]) -> Iterator[tuple[httpx.Response, bool]]:
+    """Two answers each for a key without and with limits (the second from the headers kept per model)."""
+    for key, limited in ((gateway.create_key(name), False), (gateway.create_key(f"{name}-rpm", rpm=50), True)):
+        for _ in range(2):
+            with gateway.client(key) as c:
+                r = c.post("/v1/chat/completions", json=body)
+            assert r.status_code == 200, r.text
+            yield r, limited
+
+
+def _names_and_limits(r: httpx.Response, limited: bool) -> tuple[list[str], list[str]]:
+    names = [name.decode() for name, _ in r.headers.raw if name.lower() not in (b"date", b"server")]
+    return names, (["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"] if limited else [])
+
+
 def test_a_plain_answer_has_exactly_its_headers_in_order(gateway: Gateway, fake_openai: FakeUpstream) -> None:
     # The headers most answers end with are kept encoded per model (api/chat.py): the list the client
     # gets must stay what the dicts gave, limits first, for a key with and without limits.
     body = {"model": "fake/echo", "messages": [{"role": "user", "content": "hi"}]}
-    for key, limited in (
-        (gateway.create_key("plain-head"), False),
-        (gateway.create_key("plain-head-rpm", rpm=50), True),
-    ):
-        for _ in range(2):  # the second answer comes from the kept headers
-            with gateway.client(key) as c:
-                r = c.post("/v1/chat/completions", json=body)
-            assert r.status_code == 200, r.text
-            names = [name.decode() for name, _ in r.headers.raw if name.lower() not in (b"date", b"server")]
-            limits = ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"] if limited else []
-            assert names == [
-                "content-type",
-                "content-length",
-                *limits,
-                "x-resolved-model-id",
-                "x-meshapi-cache",
-                "x-request-id",
-                "x-content-type-options",
-            ]
-            assert r.headers["x-resolved-model-id"] == "fake/echo" and r.headers["x-meshapi-cache"] == "bypass"
-            assert int(r.headers["content-length"]) == len(r.content)
+    for r, limited in _answers_of_two_keys(gateway, "plain-head", body):
+        names, limits = _names_and_limits(r, limited)
+        assert names == [
+            "content-type",
+            "content-length",
+            *limits,
+            "x-resolved-model-id",
+            "x-meshapi-cache",
+            "x-request-id",
+            "x-content-type-options",
+        ]
+        assert r.headers["x-resolved-model-id"] == "fake/echo" and r.headers["x-meshapi-cache"] == "bypass"
+        assert int(r.headers["content-length"]) == len(r.content)
 
 
 def test_a_stream_has_exactly_its_headers_in_order(gateway: Gateway, fake_openai: FakeUpstream) -> None:
     # As for plain answers, a stream's usual head is kept encoded per model: the same list, limits first.
     body = {"model": "fake/echo", "messages": [{"role": "user", "content": "hi"}], "stream": True}
-    for key, limited in (
-        (gateway.create_key("stream-head"), False),
-        (gateway.create_key("stream-head-rpm", rpm=50), True),
-    ):
-        for _ in range(2):  # the second stream comes from the kept headers
-            with gateway.client(key) as c:
-                r = c.post("/v1/chat/completions", json=body)
-            assert r.status_code == 200, r.text
-            names = [name.decode() for name, _ in r.headers.raw if name.lower() not in (b"date", b"server")]
-            limits = ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"] if limited else []
-            assert names == [
-                "content-type",
-                "cache-control",
-                "x-accel-buffering",
-                *limits,
-                "x-resolved-model-id",
-                "x-meshapi-cache",
-                "x-request-id",
-                "x-content-type-options",
-                "transfer-encoding",
-            ]
-            assert r.headers["content-type"] == "text/event-stream; charset=utf-8"
-            assert r.headers["x-resolved-model-id"] == "fake/echo" and r.headers["x-meshapi-cache"] == "bypass"
-            assert r.text.endswith("data: [DONE]\n\n")
+    for r, limited in _answers_of_two_keys(gateway, "stream-head", body):
+        names, limits = _names_and_limits(r, limited)
+        assert names == [
+            "content-type",
+            "cache-control",
+            "x-accel-buffering",
+            *limits,
+            "x-resolved-model-id",
+            "x-meshapi-cache",
+            "x-request-id",
+            "x-content-type-options",
+            "transfer-encoding",
+        ]
+        assert r.headers["content-type"] == "text/event-stream; charset=utf-8"
+        assert r.headers["x-resolved-model-id"] == "fake/echo" and r.headers["x-meshapi-cache"] == "bypass"
+        assert r.text.endswith("data: [DONE]\n\n")
