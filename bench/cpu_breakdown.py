@@ -1,0 +1,216 @@
+"""Where a target's CPU per request goes beyond the request's own instructions: threads, kernel, switches.
+
+Callgrind counts the instructions of one request; under load a process also spends CPU in the
+kernel (system calls, wake-ups), in other threads (database writers, pollers) and in hand-offs
+between them. This script puts one target at a time under a steady wrk load and reads, per
+request over the same window:
+
+* user and system CPU of every thread (``/proc/<pid>/task/*/stat``) and the time each spent
+  runnable but waiting for a core (``schedstat``);
+* voluntary and involuntary context switches per thread (``/proc/<pid>/task/*/status``);
+* ``perf stat`` software events of the process tree (task-clock, context switches, migrations,
+  page faults), if ``perf`` runs here (hardware counters are often absent in a VM);
+* system calls by name, from ``strace -c -f`` over a separate, shorter window (strace slows the
+  process down: compare counts per request, not times).
+
+    python3 bench/cpu_breakdown.py --targets minimal,meshapi --connections 10 --seconds 10
+
+Threads are named by ``comm``; the Python threads of one process all read ``python`` unless they
+name themselves, so they are listed by thread id with the busiest first (the main thread, where
+the event loop runs, has the process's id).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import deps
+import loadgen
+import procs
+import targets as targets_mod
+import upstream
+
+
+@dataclass
+class ThreadSample:
+    name: str
+    utime: int  # clock ticks
+    stime: int
+    run_ns: int  # schedstat: on a core
+    wait_ns: int  # schedstat: runnable, waiting for a core
+    voluntary: int
+    involuntary: int
+
+
+def _threads(pids: list[int]) -> dict[tuple[int, int], ThreadSample]:
+    out: dict[tuple[int, int], ThreadSample] = {}
+    for pid in pids:
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        except OSError:
+            continue
+        for tid in tids:
+            base = f"/proc/{pid}/task/{tid}"
+            try:
+                stat = Path(base, "stat").read_bytes()
+                status = Path(base, "status").read_text()
+                sched = Path(base, "schedstat").read_text().split()
+            except OSError:
+                continue
+            name = stat[stat.find(b"(") + 1 : stat.rfind(b")")].decode(errors="replace")
+            rest = stat[stat.rfind(b")") + 2 :].split()
+            vol = int(re.search(r"^voluntary_ctxt_switches:\s+(\d+)", status, re.M).group(1))  # type: ignore[union-attr]
+            invol = int(re.search(r"^nonvoluntary_ctxt_switches:\s+(\d+)", status, re.M).group(1))  # type: ignore[union-attr]
+            out[(pid, tid)] = ThreadSample(name, int(rest[11]), int(rest[12]), int(sched[0]), int(sched[1]), vol, invol)
+    return out
+
+
+def _perf(pids: list[int], seconds: float) -> subprocess.Popen[str] | None:
+    perf = shutil.which("perf")
+    if perf is None:
+        return None
+    events = "task-clock,context-switches,cpu-migrations,page-faults,instructions"
+    return subprocess.Popen(
+        [perf, "stat", "-x", ",", "-e", events, "-p", ",".join(map(str, pids)), "--", "sleep", f"{seconds:g}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _perf_lines(proc: subprocess.Popen[str] | None, requests: int) -> list[str]:
+    if proc is None:
+        return ["perf: not installed"]
+    _, err = proc.communicate(timeout=60)
+    lines = []
+    for row in err.splitlines():
+        cols = row.split(",")
+        if len(cols) < 3 or not cols[2]:
+            continue
+        value, event = cols[0], cols[2]
+        if value.startswith("<"):
+            lines.append(f"perf {event}: {value}")
+            continue
+        per = float(value) / requests if requests else 0.0
+        unit = " ms" if event == "task-clock" else ""
+        lines.append(f"perf {event}: {per:.4f}{unit} per request")
+    return lines
+
+
+def _strace(pid: int, url: str, script: Path, connections: int, seconds: float) -> list[str]:
+    exe = shutil.which("strace")
+    if exe is None:
+        return ["strace: not installed"]
+    out = Path(script).with_suffix(".strace")
+    tracer = subprocess.Popen([exe, "-c", "-f", "-o", str(out), "-p", str(pid)], stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    res = loadgen.run(url, script, connections, seconds)
+    tracer.send_signal(signal.SIGINT)
+    tracer.wait(30)
+    rows = []
+    for line in out.read_text().splitlines():
+        cols = line.split()
+        if len(cols) >= 5 and cols[0][0].isdigit() and cols[-1] != "total":
+            calls = int(cols[3])
+            rows.append((calls, cols[-1], int(cols[4]) if len(cols) == 6 and cols[4].isdigit() else 0))
+    rows.sort(reverse=True)
+    total = sum(c for c, _, _ in rows)
+    lines = [f"strace window: {res.requests} requests at {res.rps:,.0f} req/s (slowed by strace)"]
+    lines.append(f"  syscalls per request: {total / max(1, res.requests):.2f}")
+    for calls, name, errors in rows[:14]:
+        err = f" ({errors / max(1, res.requests):.2f} failed)" if errors else ""
+        lines.append(f"    {name:<22} {calls / max(1, res.requests):6.2f}{err}")
+    return lines
+
+
+def measure(name: str, ctx: targets_mod.Context, connections: int, seconds: float, strace_s: float) -> None:
+    by_name = {t.name: t for t in targets_mod.all_targets(ctx.cpus)}
+    running = by_name[name].start(ctx)
+    try:
+        running.check()
+        script = loadgen.write_script(
+            ctx.work / f"{name}-chat.lua", running.chat_body, running.chat_headers, running.expect
+        )
+        loadgen.run(running.chat_url, script, connections, 3)  # warm-up
+        pids = running.pids()
+        before = _threads(pids)
+        perf = _perf(pids, seconds)
+        t0 = time.monotonic()
+        res = loadgen.run(running.chat_url, script, connections, seconds)
+        wall = time.monotonic() - t0
+        after = _threads(pids)
+        n = max(1, res.requests)
+        tick_us = 1e6 / procs.CLK_TCK
+        print(f"\n== {name}: c={connections}, {res.requests} requests, {res.rps:,.0f} req/s, p50 {res.p50_ms:.2f} ms")
+        print(
+            f"{'pid/tid':<14}{'thread':<16}{'user us':>9}{'sys us':>9}{'oncpu us':>10}{'rq-wait us':>11}{'vol cs':>8}{'invol cs':>9}"
+        )
+        tot = [0.0] * 6
+        rows = []
+        for key, a in after.items():
+            b = before.get(key, ThreadSample(a.name, 0, 0, 0, 0, 0, 0))
+            vals = [
+                (a.utime - b.utime) * tick_us / n,
+                (a.stime - b.stime) * tick_us / n,
+                (a.run_ns - b.run_ns) / 1000 / n,
+                (a.wait_ns - b.wait_ns) / 1000 / n,
+                (a.voluntary - b.voluntary) / n,
+                (a.involuntary - b.involuntary) / n,
+            ]
+            rows.append((vals[2], key, a.name, vals))
+        for _, key, tname, vals in sorted(rows, reverse=True):
+            if vals[2] < 0.05 and vals[4] < 0.001:
+                continue
+            tot = [x + y for x, y in zip(tot, vals)]
+            print(
+                f"{key[0]}/{key[1]:<8}"[:14].ljust(14)
+                + f"{tname[:15]:<16}{vals[0]:9.1f}{vals[1]:9.1f}{vals[2]:10.1f}{vals[3]:11.1f}{vals[4]:8.3f}{vals[5]:9.3f}"
+            )
+        print(
+            f"{'total':<30}{tot[0]:9.1f}{tot[1]:9.1f}{tot[2]:10.1f}{tot[3]:11.1f}{tot[4]:8.3f}{tot[5]:9.3f}"
+            f"   (window {wall:.1f} s)"
+        )
+        for line in _perf_lines(perf, n):
+            print(line)
+        if strace_s > 0:
+            for line in _strace(running.pid, running.chat_url, script, connections, strace_s):
+                print(line)
+    finally:
+        running.stop()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--targets", default="minimal,meshapi")
+    p.add_argument("--connections", type=int, default=10)
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--strace-seconds", type=float, default=3.0, help="0: no strace window")
+    p.add_argument("--python", help="Python to run our side with (default: the project venv)")
+    args = p.parse_args()
+    python = deps.bench_python(args.python)
+    work = deps.RESULTS / ("breakdown-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
+    work.mkdir(parents=True, exist_ok=True)
+    up = upstream.start(work)
+    ctx = targets_mod.Context(upstream=up, work=work, python=python, cpus=os.cpu_count() or 1)
+    try:
+        for name in [t for t in args.targets.split(",") if t]:
+            measure(name, ctx, args.connections, args.seconds, args.strace_seconds)
+    finally:
+        ctx.close()
+        up.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
