@@ -150,6 +150,9 @@ class _NormalizedBatches:
     ``completed`` or ``error`` is set on the ``ChatStream`` before its last batch is handed
     out. A plain object rather than an async generator: it steps once per read of every
     stream, and a generator costs a registration with the event loop and frames of its own.
+    The stream and this object refer to each other; the reference back is dropped once the
+    batches are over, so that refcounting frees a stream's objects (the request's task, call,
+    normalizer, upstream reader) when its request ends instead of the garbage collector.
     """
 
     __slots__ = ("_call", "_done", "_first", "_normalizer", "_upstream", "stream")
@@ -197,14 +200,17 @@ class _NormalizedBatches:
             out = normalizer.finish()
         except BaseException:  # cancelled (client gone, shutdown): nothing more is read
             self._done = True
+            self.stream = None
             raise
         self._done = True
+        self.stream = None
         if out:
             return out
         raise StopAsyncIteration
 
     async def aclose(self) -> None:
         self._done = True
+        self.stream = None
 
 
 class ChatPipeline:
