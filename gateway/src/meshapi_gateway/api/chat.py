@@ -219,5 +219,7 @@ class _Frames:
         return LastFrames(last + DONE_FRAME)
 
     async def aclose(self) -> None:
+        if self._done:
+            return  # the stream was closed (and billed) where the frames ended
         self._done = True
         await self._stream.aclose()

@@ -258,8 +258,9 @@ class Router:
     ) -> tuple[Target, GuardedStream]:
         """Open a stream and wait for its first chunk; later chunks come under idle/total deadlines."""
 
-        async def attempt(provider: Provider, slot: Slot, timeouts: Timeouts, end: float) -> GuardedStream:
-            return await self.open_primed(
+        # A plain function handing back ``open_primed``'s coroutine: no coroutine of its own per stream.
+        def attempt(provider: Provider, slot: Slot, timeouts: Timeouts, end: float) -> Awaitable[GuardedStream]:
+            return self.open_primed(
                 lambda: provider.open_chat_stream(body, slot.target, ctx), provider.name, slot, timeouts, end
             )
 
@@ -281,11 +282,12 @@ class Router:
         timeout always lands inside the adapter, whose own cleanup closes the connection.
         The attempt's watchdog then guards the rest of the stream.
         """
-        loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
+        loop = task.get_loop()  # not ``get_running_loop()`` as well: each asks the kernel for the pid
         dog = Watchdog(loop, task)
-        dog.wait_until(min(loop.time() + timeouts.first_token, end))
+        first_by = loop.time() + timeouts.first_token
+        dog.wait_until(first_by if first_by < end else end)
         first: dict[str, Any] | None = None
         inner: AsyncIterator[dict[str, Any]] | None
         try:
