@@ -6,6 +6,13 @@ timer per call: a wait only writes its limit into a field, and the timer, when i
 either cancels the task (the limit has passed while the task is still waiting) or sleeps
 again until the current limit. The cancellation is turned back into a timeout by the
 code that was waiting (``expired`` tells it the cancel was ours).
+
+Nor does each call arm a timer of its own in the usual case: arming and cancelling one cost a
+stream about as much as the relay of a chunk, and most calls are over long before their limit.
+The calls of one event loop whose limits come in the order they were set (every call with the
+same timeouts) wait in one queue, oldest first, under a single timer armed for the oldest
+(as ``reliability/disconnect.py`` does for client watches). A limit earlier than the last one
+queued gets a timer of its own.
 """
 
 from __future__ import annotations
@@ -14,13 +21,54 @@ import asyncio
 import math
 
 
+class _Queue:
+    """The watchdogs of one loop due in the order they were queued, and the one timer for the first."""
+
+    __slots__ = ("due", "last", "loop", "timer")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.due: dict[Watchdog, float] = {}  # insertion order is due order
+        self.last = -math.inf  # the latest limit queued since the queue was last empty
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(self, dog: Watchdog, at: float) -> bool:
+        """Queue ``dog`` for ``at``; False when ``at`` would come before a limit already queued."""
+        if at < self.last:
+            return False
+        self.due[dog] = at
+        self.last = at
+        if self.timer is None:
+            self.timer = self.loop.call_at(at, self.run)
+        return True
+
+    def run(self) -> None:
+        self.timer = None
+        due = self.due
+        now = self.loop.time()
+        while due:
+            dog, at = next(iter(due.items()))
+            if at > now:
+                self.timer = self.loop.call_at(at, self.run)
+                return
+            del due[dog]
+            dog._fire()
+        if not due:
+            self.last = -math.inf
+
+
+# The queue of the loop that used it last; a process running several loops (tests) makes one per switch.
+_queue: _Queue | None = None
+
+
 class Watchdog:
-    __slots__ = ("_due", "_handle", "_limit", "_loop", "_task", "expired")
+    __slots__ = ("_due", "_handle", "_limit", "_loop", "_queue", "_task", "expired")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[object]) -> None:
         self._loop = loop
         self._task = task
-        self._handle: asyncio.TimerHandle | None = None
+        self._handle: asyncio.TimerHandle | None = None  # a timer of its own, when not queued
+        self._queue: _Queue | None = None  # the queue it waits in, when queued
         self._due = math.inf  # when the timer is set to fire
         self._limit = math.inf  # the current wait's limit (inf: not waiting)
         self.expired = False
@@ -29,29 +77,44 @@ class Watchdog:
         """A wait starts and must end by ``limit`` (loop time)."""
         self._limit = limit
         if limit < self._due:
-            if self._handle is not None:
-                self._handle.cancel()
-            self._due = limit
-            self._handle = self._loop.call_at(limit, self._fire)
+            self._disarm()
+            self._arm(limit)
 
     def rest(self) -> None:
         """The wait is over (the timer stays, and re-arms itself lazily)."""
         self._limit = math.inf
 
-    def _fire(self) -> None:
-        now = self._loop.time()
-        if now >= self._limit:
+    def _arm(self, at: float) -> None:
+        global _queue
+        self._due = at
+        queue = _queue
+        if queue is None or queue.loop is not self._loop:
+            queue = _queue = _Queue(self._loop)
+        if queue.add(self, at):
+            self._queue = queue
+        else:
+            self._handle = self._loop.call_at(at, self._fire)
+
+    def _disarm(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
             self._handle = None
-            self._due = math.inf
+        elif self._queue is not None:
+            self._queue.due.pop(self, None)
+            self._queue = None
+        self._due = math.inf
+
+    def _fire(self) -> None:
+        # Its timer or queue has let go of it: nothing to disarm.
+        self._handle = None
+        self._queue = None
+        self._due = math.inf
+        if self._loop.time() >= self._limit:
             self.expired = True
             self._task.cancel()
             return
-        if self._limit == math.inf:
-            self._handle = None
-            self._due = math.inf
-            return
-        self._due = self._limit
-        self._handle = self._loop.call_at(self._limit, self._fire)
+        if self._limit != math.inf:
+            self._arm(self._limit)
 
     def follow(self, task: asyncio.Task[object]) -> None:
         """The waits go on in ``task`` (a stream read on the request's behalf): an expiry cancels that one."""
@@ -67,7 +130,4 @@ class Watchdog:
 
     def stop(self) -> None:
         self._limit = math.inf
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-        self._due = math.inf
+        self._disarm()
