@@ -139,12 +139,16 @@ class HTTPClient:
         if self._closed:
             raise TransportError("the HTTP client is closed")
         origin, payload = request_bytes(method, url, headers, body)
-        loop = asyncio.get_running_loop()
-        deadline = None if total_timeout is None else loop.time() + total_timeout
-        conn = self._reusable(origin, loop.time())
+        # A kept-alive connection brings its loop, the running one: ``get_running_loop()`` asks
+        # the kernel for the process id on every call, a system call per request for nothing.
+        conn = self._reusable(origin)
         if conn is None:
+            loop = asyncio.get_running_loop()
+            deadline = None if total_timeout is None else loop.time() + total_timeout
             timeout = connect_timeout if deadline is None else min(connect_timeout, deadline - loop.time())
             conn = await self._connect(loop, origin, timeout)
+        else:
+            deadline = None if total_timeout is None else conn.loop.time() + total_timeout
         conn.begin()
         # No second try on a fresh connection when a kept-alive one fails: the upstream may have
         # read the request before it hung up, and a second send could be a second bill. The
@@ -158,7 +162,7 @@ class HTTPClient:
             conn.close()
             raise
 
-    def _reusable(self, origin: Origin, now: float) -> Connection | None:
+    def _reusable(self, origin: Origin) -> Connection | None:
         stack = self._idle.get(origin)
         while stack:
             conn = stack.pop()
@@ -167,7 +171,7 @@ class HTTPClient:
                 not conn.closed
                 and transport is not None
                 and not transport.is_closing()
-                and now - conn.idle_since < self.keepalive_seconds
+                and conn.loop.time() - conn.idle_since < self.keepalive_seconds
             ):
                 return conn
             conn.close()
