@@ -153,9 +153,8 @@ def measure(name: str, ctx: targets_mod.Context, connections: int, seconds: floa
         n = max(1, res.requests)
         tick_us = 1e6 / procs.CLK_TCK
         print(f"\n== {name}: c={connections}, {res.requests} requests, {res.rps:,.0f} req/s, p50 {res.p50_ms:.2f} ms")
-        print(
-            f"{'pid/tid':<14}{'thread':<16}{'user us':>9}{'sys us':>9}{'oncpu us':>10}{'rq-wait us':>11}{'vol cs':>8}{'invol cs':>9}"
-        )
+        heads = ("user us", 9), ("sys us", 9), ("oncpu us", 10), ("rq-wait us", 11), ("vol cs", 8), ("invol cs", 9)
+        print(f"{'pid/tid':<14}{'thread':<16}" + "".join(f"{h:>{w}}" for h, w in heads))
         tot = [0.0] * 6
         rows = []
         for key, a in after.items():
@@ -175,7 +174,8 @@ def measure(name: str, ctx: targets_mod.Context, connections: int, seconds: floa
             tot = [x + y for x, y in zip(tot, vals)]
             print(
                 f"{key[0]}/{key[1]:<8}"[:14].ljust(14)
-                + f"{tname[:15]:<16}{vals[0]:9.1f}{vals[1]:9.1f}{vals[2]:10.1f}{vals[3]:11.1f}{vals[4]:8.3f}{vals[5]:9.3f}"
+                + f"{tname[:15]:<16}{vals[0]:9.1f}{vals[1]:9.1f}{vals[2]:10.1f}{vals[3]:11.1f}"
+                + f"{vals[4]:8.3f}{vals[5]:9.3f}"
             )
         print(
             f"{'total':<30}{tot[0]:9.1f}{tot[1]:9.1f}{tot[2]:10.1f}{tot[3]:11.1f}{tot[4]:8.3f}{tot[5]:9.3f}"
@@ -196,8 +196,23 @@ def main() -> int:
     p.add_argument("--connections", type=int, default=10)
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--strace-seconds", type=float, default=3.0, help="0: no strace window")
+    p.add_argument(
+        "--hold-writers",
+        action="store_true",
+        help="the gateway's time-driven work (writers, refreshes) every 900 s, as instructions_per_call.py sets it",
+    )
     p.add_argument("--python", help="Python to run our side with (default: the project venv)")
     args = p.parse_args()
+    if args.hold_writers:
+        from instructions_per_call import QUIET
+
+        config = targets_mod._gateway_config
+
+        def quiet_config(ctx, path, redis_url, priced=False, extra=()):  # type: ignore[no-untyped-def]
+            config(ctx, path, redis_url, priced, extra)
+            path.write_text("\n".join(QUIET) + "\n" + path.read_text() + "\n[request_log]\nflush_seconds = 900\n")
+
+        targets_mod._gateway_config = quiet_config
     python = deps.bench_python(args.python)
     work = deps.RESULTS / ("breakdown-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
     work.mkdir(parents=True, exist_ok=True)
