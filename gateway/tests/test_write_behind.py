@@ -69,3 +69,40 @@ async def test_upkeep_runs_on_the_writer_task() -> None:
     await asyncio.wait_for(ran.wait(), 10)
     await queue.aclose()
     assert table.rows == [1]
+
+
+async def test_a_pass_writes_what_gathered_then_waits_unless_a_full_batch_is_queued() -> None:
+    """Under steady arrivals each transaction carries what gathered over ``flush_seconds``, not a trickle."""
+    loop = asyncio.get_running_loop()
+    table = Table()
+    ends: list[float] = []
+    starts: list[float] = []
+
+    async def write(batch: Sequence[int], retry: bool) -> None:
+        starts.append(loop.time())
+        await table.write(batch, retry)
+        if len(table.calls) == 1:
+            queue.add(100)  # arrived while the first batch was written
+        ends.append(loop.time())
+
+    queue = WriteBehind(write, what="rows", log=log, flush_seconds=0.2, batch_size=4)
+    for i in range(9):
+        queue.add(i)
+    queue.start("test-writer")
+    while len(table.rows) < 10:
+        await asyncio.sleep(0.01)
+    await queue.aclose()
+    # Two full batches back to back, then the rest and the late arrival together, a wait later.
+    assert [batch for batch, _ in table.calls] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 100]]
+    assert starts[2] - ends[1] >= 0.2 * 0.9
+
+
+async def test_flush_writes_everything_queued_whatever_the_batch_size() -> None:
+    table = Table()
+    queue = WriteBehind(table.write, what="rows", log=log, flush_seconds=3600, batch_size=2)
+    queue.start("test-writer")
+    for i in range(5):
+        queue.add(i)
+    await queue.flush()
+    assert table.rows == [0, 1, 2, 3, 4] and len(queue) == 0
+    await queue.aclose()
