@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from meshapi_gateway.ids import ulid, ulids
 
 ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
@@ -19,3 +21,19 @@ def test_a_run_of_ulids_is_unique_sorted_and_shaped_like_one() -> None:
         part = run[start : start + 1024]
         assert part == sorted(part)
     assert ulids(0) == []
+
+
+def test_the_time_half_spells_the_millisecond_across_the_cached_part(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The time half's first four pairs are kept per 1,024 ms; every id still decodes to its own millisecond."""
+    import meshapi_gateway.ids as ids
+
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    start = 1_765_000_000_000 - 3
+    for ms in [*range(start, start + 2100, 7), 0, 1023, 1024, 2**48 - 1]:
+        monkeypatch.setattr(ids.time, "time_ns", lambda ms=ms: ms * 1_000_000 + 999_999)
+        made = ulid()
+        assert ULID.fullmatch(made)
+        decoded = 0
+        for char in made[:10]:
+            decoded = decoded * 32 + alphabet.index(char)
+        assert decoded == ms
