@@ -13,7 +13,7 @@ request over the same window:
 * system calls by name, from ``strace -c -f`` over a separate, shorter window (strace slows the
   process down: compare counts per request, not times).
 
-    python3 bench/cpu_breakdown.py --targets minimal,meshapi --connections 10 --seconds 10
+    python3 bench/cpu_breakdown.py --targets minimal,meshapi --connections 10 --seconds 10 --rounds 3
 
 Threads are named by ``comm``; the Python threads of one process all read ``python`` unless they
 name themselves, so they are listed by thread id with the busiest first (the main thread, where
@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -134,7 +135,8 @@ def _strace(pid: int, url: str, script: Path, connections: int, seconds: float) 
     return lines
 
 
-def measure(name: str, ctx: targets_mod.Context, connections: int, seconds: float, strace_s: float) -> None:
+def measure(name: str, ctx: targets_mod.Context, connections: int, seconds: float, strace_s: float) -> dict[str, float]:
+    """One target's window, printed thread by thread; returns the per-request figures the summary takes medians of."""
     by_name = {t.name: t for t in targets_mod.all_targets(ctx.cpus)}
     running = by_name[name].start(ctx)
     try:
@@ -156,6 +158,7 @@ def measure(name: str, ctx: targets_mod.Context, connections: int, seconds: floa
         heads = ("user us", 9), ("sys us", 9), ("oncpu us", 10), ("rq-wait us", 11), ("vol cs", 8), ("invol cs", 9)
         print(f"{'pid/tid':<14}{'thread':<16}" + "".join(f"{h:>{w}}" for h, w in heads))
         tot = [0.0] * 6
+        loop = [0.0] * 6  # the event loop's thread: the main thread of the target's own process
         rows = []
         for key, a in after.items():
             b = before.get(key, ThreadSample(a.name, 0, 0, 0, 0, 0, 0))
@@ -172,6 +175,8 @@ def measure(name: str, ctx: targets_mod.Context, connections: int, seconds: floa
             if vals[2] < 0.05 and vals[4] < 0.001:
                 continue
             tot = [x + y for x, y in zip(tot, vals)]
+            if key == (running.pid, running.pid):
+                loop = vals
             print(
                 f"{key[0]}/{key[1]:<8}"[:14].ljust(14)
                 + f"{tname[:15]:<16}{vals[0]:9.1f}{vals[1]:9.1f}{vals[2]:10.1f}{vals[3]:11.1f}"
@@ -186,8 +191,32 @@ def measure(name: str, ctx: targets_mod.Context, connections: int, seconds: floa
         if strace_s > 0:
             for line in _strace(running.pid, running.chat_url, script, connections, strace_s):
                 print(line)
+        return {
+            "req/s": res.rps,
+            "cpu us": tot[2],
+            "loop user us": loop[0],
+            "loop sys us": loop[1],
+            "other threads us": tot[2] - loop[2],
+            "rq-wait us": tot[3],
+            "vol cs": tot[4],
+            "invol cs": tot[5],
+        }
     finally:
         running.stop()
+
+
+def summary(figures: dict[str, list[dict[str, float]]]) -> None:
+    """Medians over the rounds, with their ranges: on a shared machine one round says little."""
+    print("\n== medians over the rounds [range]")
+    for name, runs in figures.items():
+        cells = []
+        for field in runs[0]:
+            vals = [r[field] for r in runs]
+            digits = 3 if field.endswith("cs") else 1 if field.endswith("us") else 0
+            cells.append(
+                f"{field} {statistics.median(vals):.{digits}f} [{min(vals):.{digits}f}-{max(vals):.{digits}f}]"
+            )
+        print(f"{name}: " + ", ".join(cells))
 
 
 def main() -> int:
@@ -195,7 +224,12 @@ def main() -> int:
     p.add_argument("--targets", default="minimal,meshapi")
     p.add_argument("--connections", type=int, default=10)
     p.add_argument("--seconds", type=float, default=10.0)
-    p.add_argument("--strace-seconds", type=float, default=3.0, help="0: no strace window")
+    p.add_argument(
+        "--strace-seconds", type=float, default=3.0, help="0: no strace window (only the first round has one)"
+    )
+    p.add_argument(
+        "--rounds", type=int, default=1, help="rounds, the order of the targets alternating; medians at the end"
+    )
     p.add_argument(
         "--hold-writers",
         action="store_true",
@@ -218,9 +252,15 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     up = upstream.start(work)
     ctx = targets_mod.Context(upstream=up, work=work, python=python, cpus=os.cpu_count() or 1)
+    names = [t for t in args.targets.split(",") if t]
+    figures: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     try:
-        for name in [t for t in args.targets.split(",") if t]:
-            measure(name, ctx, args.connections, args.seconds, args.strace_seconds)
+        for rnd in range(args.rounds):
+            for name in names if rnd % 2 == 0 else list(reversed(names)):
+                strace_s = args.strace_seconds if rnd == 0 else 0.0
+                figures[name].append(measure(name, ctx, args.connections, args.seconds, strace_s))
+        if args.rounds > 1:
+            summary(figures)
     finally:
         ctx.close()
         up.stop()
