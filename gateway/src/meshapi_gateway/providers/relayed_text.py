@@ -55,9 +55,12 @@ class TextShape:
 
     def match(self, data: bytes) -> RelayedDelta | None:
         """``data`` as a ``RelayedDelta`` when it is a text chunk of the known shape, else None."""
-        if len(data) < self._least or not data.startswith(self._head) or not data.endswith(self._post):
+        # Slices compared rather than ``startswith``/``endswith``: those parse their arguments as a
+        # tuple on every call, which cost more than the copies of a chunk's few hundred bytes.
+        at, end = self._text_at, self._text_end
+        if len(data) < self._least or data[:at] != self._head or data[end:] != self._post:
             return None
-        raw = data[self._text_at : self._text_end]
+        raw = data[at:end]
         if not raw.isascii():
             return None
         text = raw.decode()
