@@ -103,3 +103,33 @@ def test_the_catalogs_version_moves_when_an_entry_is_replaced() -> None:
     before = catalog.version
     catalog.add(ModelEntry(id="v/m", provider="openai_compat", prompt_usd_per_1m=Decimal(2)).finish())
     assert len(catalog) == 1 and catalog.version != before
+
+
+plain_bodies = st.fixed_dictionaries(
+    {
+        "model": st.sampled_from(["v/m", "v/other", 'v/"q"', "v/é"]),
+        "messages": st.lists(st.fixed_dictionaries({"role": st.just("user"), "content": st.text()}), max_size=3),
+    },
+    optional={
+        "max_tokens": st.one_of(st.integers(-5, 100_000), st.none(), st.booleans(), st.text(max_size=2)),
+        "max_completion_tokens": st.one_of(st.integers(-5, 100_000), st.none()),
+        "max_output_tokens": st.integers(-5, 100_000),
+        "n": st.one_of(st.integers(-2, 8), st.booleans(), st.text(max_size=2), st.none()),
+        "stream": st.booleans(),
+        "user": st.text(max_size=4),
+    },
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(entries(), max_size=3), plain_bodies, st.sampled_from(["v/m", 'v/"q"', "v/é"]))
+def test_the_one_frame_worst_case_of_a_keys_plan_is_the_plans_worst_case(
+    listed: list[ModelEntry], body: dict[str, Any], model: str
+) -> None:
+    """What a key's repeated call reserves (``KeyPlan``) is exactly what its plan's ``worst_units`` gives."""
+    from meshapi_gateway.governance.admission import KeyPlan
+    from meshapi_gateway.governance.budgets import Budget
+
+    plan = PricePlan.of(listed)
+    kept = KeyPlan(1, model, plan, Budget("key", "k", Decimal(10), "total", 0, None), None, Decimal(1))
+    assert plan.worst_units_plain(body, model, kept.model_field) == plan.worst_units(body)

@@ -29,8 +29,8 @@ from meshapi_gateway.store.tables import ApiKey
 
 if TYPE_CHECKING:
     from meshapi_gateway.auth.principal import Principal
+    from meshapi_gateway.governance.admission import KeyPlan
     from meshapi_gateway.governance.budgets import Budget
-    from meshapi_gateway.governance.price_plan import PricePlan
 
 log = logging.getLogger("meshapi_gateway.auth")
 
@@ -59,8 +59,8 @@ class CachedKey:
     budget: Budget | None = None
     # The key's caller, made by ``authenticate`` on first use (immutable, and a changed row is a new entry).
     principal: Principal | None = None
-    # The price plan of its last call that named a model and no fallbacks: (catalog version, model, plan).
-    plan: tuple[int, str, PricePlan] | None = None
+    # What admission made for its last call that named a model and no fallbacks (``governance/admission.py``).
+    plan: KeyPlan | None = None
 
 
 def _cached(row: ApiKey) -> CachedKey:

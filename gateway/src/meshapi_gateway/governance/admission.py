@@ -26,7 +26,7 @@ from meshapi_gateway.calls.admission import PENDING, AdmissionCheck, Pending
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.governance.budgets import PER_USD, Budget, Hold, MemoryBudgets, Refusal, usd
 from meshapi_gateway.governance.periods import iso_seconds, period_bounds
-from meshapi_gateway.governance.price_plan import MAX_PLANS, PricePlan
+from meshapi_gateway.governance.price_plan import MAX_PLANS, ONE, PricePlan
 from meshapi_gateway.money import money
 from meshapi_gateway.request_schemas import model_and_fallbacks
 
@@ -111,6 +111,29 @@ def budget_exceeded(refusal: Refusal, amount: Decimal) -> GatewayError:
     )
 
 
+class KeyPlan:
+    """What ``decide`` made for a key's call that named a model and no fallbacks, kept on its cache entry.
+
+    A later call of the same key asking the same model is then admitted from it alone: while the
+    catalog is unchanged and until the budget's period ends or the key expires (``until``).
+    """
+
+    __slots__ = ("budget", "model", "model_field", "multiplier", "plan", "until", "version")
+
+    def __init__(
+        self, version: int, model: str, plan: PricePlan, budget: Budget, expires_at: int | None, multiplier: Decimal
+    ) -> None:
+        self.version = version
+        self.model = model
+        self.plan = plan
+        self.budget = budget
+        self.until = budget.until if expires_at is None else min(budget.until, expires_at)
+        self.multiplier = multiplier  # the call's own (1): a call with another multiplier goes the long way
+        plain = model.isascii() and model.isprintable() and '"' not in model and "\\" not in model
+        # ``"model":"<id>",`` in the body's compact JSON, for the prompt bound; -1: not an id JSON writes as it is.
+        self.model_field = 11 + len(model) if plain else -1
+
+
 class KeyGovernance(AdmissionCheck):
     def __init__(
         self, memory: MemoryBudgets, shared: RedisBudgets | None = None, teams: TeamCache | None = None
@@ -149,6 +172,28 @@ class KeyGovernance(AdmissionCheck):
         key = call.principal.key
         if key is None:
             return False
+        last = key.plan
+        if (
+            last is not None
+            and last.model == call.requested
+            and last.version == call.state.catalog.version
+            and last.multiplier is call.multiplier
+            and call.check_balance
+            and time.time() < last.until
+        ):
+            # The key's terms were checked, and its budget and price plan made, by an earlier call of this
+            # key object (a change of terms is a new one) asking the same model: what is left is this call's.
+            body = call.body if call.body is not None else {"model": last.model}
+            if "models" not in body:
+                amount = last.plan.worst_units_plain(body, last.model, last.model_field)
+                refusal = self.memory.reserve_one(last.budget, amount)
+                if refusal is not None:
+                    raise budget_exceeded(refusal, last.plan.worst(body))
+                call.reserved[HOLD] = (last.budget.alone, amount, False)
+                return True
+        return self._decide(call, key)
+
+    def _decide(self, call: Call, key: CachedKey) -> bool | Pending | None:
         budget_usd = key.budget_usd
         if (key.team_id is not None and self.teams is not None) or (budget_usd is not None and self.shared is not None):
             return PENDING
@@ -159,23 +204,16 @@ class KeyGovernance(AdmissionCheck):
         budget = key.budget
         if budget is None or time.time() >= budget.until:
             budget = key.budget = make_budget("key", key.id, budget_usd, key.budget_period, time.time())
-        budgets = budget.alone
         body = call.body if call.body is not None else ({"model": call.requested} if call.requested else {})
-        # The key's last plan, when this call asks the same model without fallbacks of its own (``_plan``'s
-        # memo, without building and hashing it): the allowlist is the key's, and no team's.
-        last = key.plan
-        version = call.state.catalog.version
-        if last is not None and last[1] == call.requested and last[0] == version and "models" not in body:
-            plan = last[2]
-        else:
-            plan = self._plan(call, body, key, None)
-            if call.requested is not None and "models" not in body:
-                key.plan = (version, call.requested, plan)
+        plan = self._plan(call, body, key, None)
+        requested = call.requested
+        if requested and "models" not in body and call.multiplier == ONE:
+            key.plan = KeyPlan(call.state.catalog.version, requested, plan, budget, key.expires_at, call.multiplier)
         amount = plan.worst_units(body, call.multiplier)
-        refusal = self.memory.reserve(budgets, amount)
+        refusal = self.memory.reserve(budget.alone, amount)
         if refusal is not None:
             raise budget_exceeded(refusal, plan.worst(body, call.multiplier))
-        call.reserved[HOLD] = (budgets, amount, False)
+        call.reserved[HOLD] = (budget.alone, amount, False)
         return True
 
     async def admit(self, call: Call) -> bool | None:

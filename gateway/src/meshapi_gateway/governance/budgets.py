@@ -90,20 +90,25 @@ class MemoryBudgets:
         """Hold ``amount`` units against every budget, or none of them: the first budget it would exceed."""
         if amount <= 0:
             return None  # free calls run at any spend, as free models do at any balance
-        if len(budgets) == 1:  # a key's own budget, the common case: one look at each counter
-            b = budgets[0]
-            slot = b.slot
-            spent, held = self.spent.get(slot, 0), self.reserved.get(slot, 0)
-            if spent + held + amount > b.limit_units:
-                return Refusal(b, spent, held)
-            self.reserved[slot] = held + amount
-            return None
+        if len(budgets) == 1:  # a key's own budget, the common case
+            return self.reserve_one(budgets[0], amount)
         for b in budgets:
             spent, held = self.spent.get(b.slot, 0), self.reserved.get(b.slot, 0)
             if spent + held + amount > b.limit_units:
                 return Refusal(b, spent, held)
         for b in budgets:
             self.reserved[b.slot] = self.reserved.get(b.slot, 0) + amount
+        return None
+
+    def reserve_one(self, b: Budget, amount: int) -> Refusal | None:
+        """``reserve`` against the one budget ``b``: one look at each counter."""
+        if amount <= 0:
+            return None
+        slot = b.slot
+        spent, held = self.spent.get(slot, 0), self.reserved.get(slot, 0)
+        if spent + held + amount > b.limit_units:
+            return Refusal(b, spent, held)
+        self.reserved[slot] = held + amount
         return None
 
     def settle(self, budgets: tuple[Budget, ...], amount: int, actual: int) -> None:

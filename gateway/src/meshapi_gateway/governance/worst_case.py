@@ -22,7 +22,8 @@ OUTPUT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 # Fields that are not sent to the model as text (the model ids, the gateway's own options).
 NOT_PROMPT = ("model", "models", "stream", "stream_options", "metadata", "user", "timeout")
 _NOT_PROMPT = frozenset(NOT_PROMPT)
-_BESIDES_MODEL = _NOT_PROMPT - {"model"}
+# The fields left out besides the model: a body with none of them loses only its model id.
+BESIDES_MODEL = _NOT_PROMPT - {"model"}
 
 
 def prompt_bound(body: dict[str, Any]) -> int:
@@ -33,7 +34,7 @@ def prompt_bound(body: dict[str, Any]) -> int:
     """
     try:
         size = len(orjson.dumps(body))
-        if _BESIDES_MODEL.isdisjoint(body):  # the common body: its model id is all there is to leave out
+        if BESIDES_MODEL.isdisjoint(body):  # the common body: its model id is all there is to leave out
             model = body.get("model")
             if type(model) is str and len(body) > 1 and model.isascii() and model.isprintable():
                 if '"' not in model and "\\" not in model:
