@@ -133,3 +133,53 @@ def test_the_one_frame_worst_case_of_a_keys_plan_is_the_plans_worst_case(
     plan = PricePlan.of(listed)
     kept = KeyPlan(1, model, plan, Budget("key", "k", Decimal(10), "total", 0, None), None, Decimal(1))
     assert plan.worst_units_plain(body, model, kept.model_field) == plan.worst_units(body)
+
+
+def test_a_kept_key_plan_stops_at_the_keys_expiry_and_its_budget() -> None:
+    """A repeated call admitted from the key's kept plan is still refused once the key has expired, or
+    when its budget cannot hold it (the same 401 and 402 as the first call would get)."""
+    import time
+    from types import SimpleNamespace
+
+    import pytest
+
+    from meshapi_gateway.auth.key_cache import CachedKey
+    from meshapi_gateway.auth.principal import Principal
+    from meshapi_gateway.calls.call import Call
+    from meshapi_gateway.errors import GatewayError
+    from meshapi_gateway.governance.admission import HOLD, KeyGovernance
+    from meshapi_gateway.governance.allowlist import Allowlist
+    from meshapi_gateway.governance.budgets import MemoryBudgets
+    from meshapi_gateway.routing.router import Router
+
+    entry = ModelEntry(
+        id="v/m", provider="openai_compat", prompt_usd_per_1m=Decimal(1), completion_usd_per_1m=Decimal(2)
+    ).finish()
+    catalog = Catalog([entry])
+    state = SimpleNamespace(catalog=catalog, router=Router(catalog, None, None))  # type: ignore[arg-type]
+    check = KeyGovernance(MemoryBudgets())
+    key = CachedKey("k", "o", False, False, None, None, None, int(time.time()) + 3600, Decimal("0.001"), "total")
+    key.models = Allowlist.of(["v/*"])
+    body = {"model": "v/m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 100}
+
+    def call() -> Call:
+        made = Call(state, "chat", Principal("o", "data", "k", key=key), "r")  # type: ignore[arg-type]
+        made.requested, made.body = "v/m", body
+        return made
+
+    first = call()
+    assert check.decide(first) is True and key.plan is not None
+    assert first.reserved[HOLD][1] == PricePlan.of([entry]).worst_units(body)
+    second = call()
+    assert check.decide(second) is True  # from the kept plan
+    assert check.memory.reserved[key.plan.budget.slot] == 2 * first.reserved[HOLD][1]
+    key.plan.until = 0.0  # as when the key's expiry has passed: the long way, which checks it again
+    key.expires_at = int(time.time()) - 1
+    with pytest.raises(GatewayError) as expired:
+        check.decide(call())
+    assert expired.value.code == "unauthorized"
+    key.expires_at = None
+    with pytest.raises(GatewayError) as spent:
+        for _ in range(100):
+            check.decide(call())
+    assert spent.value.code == "spend_limit_exceeded"

@@ -322,8 +322,12 @@ class KeyGovernance(AdmissionCheck):
             return
         cost = record.cost
         actual = round(cost * PER_USD) if isinstance(cost, Decimal) and cost else 0  # ``units``, inline
-        if not hold[2] or self.shared is None:
-            self.memory.settle(hold[0], hold[1], actual)
+        budgets, amount, shared = hold
+        if not shared or self.shared is None:
+            if len(budgets) == 1:  # a key's own budget, the common case
+                self.memory.settle_one(budgets[0], amount, actual)
+            else:
+                self.memory.settle(budgets, amount, actual)
             return
         self._later(self.shared.settle(hold, actual))
 

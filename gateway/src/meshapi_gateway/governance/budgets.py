@@ -111,19 +111,24 @@ class MemoryBudgets:
         self.reserved[slot] = held + amount
         return None
 
-    def settle(self, budgets: tuple[Budget, ...], amount: int, actual: int) -> None:
-        """Replace a reservation of ``amount`` units by the ``actual`` cost (units)."""
-        if len(budgets) == 1 and amount > 0:  # a key's own budget, the common case: no loop
-            slot = budgets[0].slot
+    def settle_one(self, b: Budget, amount: int, actual: int) -> None:
+        """``settle`` against the one budget ``b``."""
+        slot = b.slot
+        if amount > 0:
             reserved = self.reserved
             left = reserved.get(slot, 0) - amount
             if left > 0:
                 reserved[slot] = left
             else:
                 reserved.pop(slot, None)
-            if actual:
-                spent = self.spent
-                spent[slot] = spent.get(slot, 0) + actual
+        if actual:
+            spent = self.spent
+            spent[slot] = spent.get(slot, 0) + actual
+
+    def settle(self, budgets: tuple[Budget, ...], amount: int, actual: int) -> None:
+        """Replace a reservation of ``amount`` units by the ``actual`` cost (units)."""
+        if len(budgets) == 1:  # a key's own budget, the common case: no loop
+            self.settle_one(budgets[0], amount, actual)
             return
         for b in budgets:
             slot = b.slot

@@ -48,14 +48,20 @@ class PricePlan:
     # ``unit_div`` of them make one (prices finer than the counters, rounded up).
     per_unit: int = field(init=False, compare=False)
     unit_div: int = field(init=False, compare=False)
-    # The one priced candidate's rates, or None: ``worst_units_plain`` has no loop to run then.
+    # The one priced candidate's rates in counter units per token (with its output limit), or None
+    # (several candidates, or prices finer than the counters): ``worst_units_plain`` then has no
+    # loop to run and no unit to convert.
     single: tuple[int, int, int] | None = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         shift = PLACES - 6 - self.scale
         object.__setattr__(self, "per_unit", int(10 ** max(shift, 0)))
         object.__setattr__(self, "unit_div", int(10 ** max(-shift, 0)))
-        object.__setattr__(self, "single", self.rates[0] if len(self.rates) == 1 else None)
+        single = None
+        if len(self.rates) == 1 and self.unit_div == 1:
+            prompt, completion, limit = self.rates[0]
+            single = (prompt * self.per_unit, completion * self.per_unit, limit)
+        object.__setattr__(self, "single", single)
 
     @classmethod
     def of(cls, entries: Iterable[ModelEntry]) -> PricePlan:
@@ -101,9 +107,9 @@ class PricePlan:
         of the id's characters, made once for the key's plan).
         """
         single = self.single
-        if single is None or model_field < 0 or body.get("model") != model or len(body) < 2:
+        if single is None or model_field < 0 or body.get("model") != model or not BESIDES_MODEL.isdisjoint(body):
             return self.worst_units(body)
-        if not BESIDES_MODEL.isdisjoint(body):
+        if len(body) < 2:
             return self.worst_units(body)
         try:
             prompt = len(orjson.dumps(body)) - model_field
@@ -118,10 +124,9 @@ class PricePlan:
         else:
             n = 1
         prompt_rate, completion_rate, limit = single
-        most = prompt * prompt_rate if limit < 0 else prompt * prompt_rate + (asked or limit * n) * completion_rate
-        if not most:
-            return 0
-        return most * self.per_unit if self.unit_div == 1 else -(-most // self.unit_div)
+        if limit < 0:
+            return prompt * prompt_rate
+        return prompt * prompt_rate + (asked or limit * n) * completion_rate
 
     def _most(self, body: dict[str, Any]) -> int:
         """The costliest candidate's worst case for ``body``, in 10^-(scale + 6) USD."""
