@@ -48,9 +48,11 @@ def show_gateway_logs(level: str) -> None:
 def app_from_env() -> Any:
     """Factory used by uvicorn worker processes: settings travel as JSON in the environment."""
     from meshapi_gateway.app import asgi
+    from meshapi_gateway.malloc_arenas import limit_malloc_arenas
 
     settings = Settings.model_validate_json(os.environ[SETTINGS_ENV])
     show_gateway_logs(settings.log_level)
+    limit_malloc_arenas()  # before the writer threads start
     return asgi(settings, migrate=False, tune_gc=True)  # the parent migrated once, before starting the workers
 
 
@@ -232,7 +234,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         from meshapi_gateway.app import asgi
         from meshapi_gateway.graceful_stop import serve
+        from meshapi_gateway.malloc_arenas import limit_malloc_arenas
 
+        limit_malloc_arenas()  # before the writer threads start
         app = asgi(settings, migrate=False, tune_gc=True)
         if not serve(uvicorn.Config(app, host=settings.host, port=settings.port, **server_options(settings))):
             return STARTUP_FAILURE
