@@ -1130,4 +1130,5 @@ def test_the_idle_timeout_still_ends_a_stream_that_pings(tmp_path: Any, fake_ope
     finally:
         gw.server.stop()
     assert events[-1]["type"] == "error"
-    assert "in time" in events[-1]["error"]["message"] and "shut down" not in events[-1]["error"]["message"]
+    message = events[-1]["error"]["message"]
+    assert message.endswith("in time") and "in time in time" not in message and "shut down" not in message

@@ -194,4 +194,6 @@ def connection_failed(provider: str, exc: BaseException) -> UpstreamError:
 
 
 def timed_out(provider: str, what: str = "answer") -> UpstreamError:
-    return UpstreamError("gateway_timeout", f"{provider} did not {what} in time", status=500, retryable=True)
+    """``what`` is the step missed ("send the next chunk"); a phrase with its own bound ("... within X") stays whole."""
+    phrase = what if " within " in what else f"{what} in time"
+    return UpstreamError("gateway_timeout", f"{provider} did not {phrase}", status=500, retryable=True)

@@ -109,7 +109,7 @@ class GuardedStream:
             if not dog.claim_expiry():
                 raise
             self._end(False)
-            what = "finish the stream within the total timeout" if total_bound else "send the next chunk in time"
+            what = "finish the stream within the total timeout" if total_bound else "send the next chunk"
             raise timed_out(self._provider, what) from None
         except UpstreamError:
             self._end(False)

@@ -304,7 +304,7 @@ class Router:
         except asyncio.CancelledError:
             dog.stop()
             if dog.claim_expiry():
-                raise timed_out(provider_name, "send the first token in time") from None
+                raise timed_out(provider_name, "send the first token") from None
             raise
         except BaseException:
             dog.stop()
