@@ -95,6 +95,29 @@ async def write_rows(
 
 def write_rows_sqlite(conn: sqlite3.Connection, rows: Sequence[list[Any]], retry: bool) -> None:
     """``write_rows`` on a SQLite connection of the writer's own, inside its transaction (``SQLiteThread``)."""
+    insert_rows_sqlite(conn, sqlite_values(rows), retry)
+
+
+def sqlite_values(rows: Sequence[list[Any]]) -> Sequence[list[Any]]:
+    """The rows with their values as the sqlite3 module binds them fastest (changed in place).
+
+    Needs no connection: the writer does it before its transaction, not while holding the write lock.
+    """
+    for r in rows:
+        if (
+            r[_COST] is not None
+        ):  # Numeric binds as a float on SQLite (SQLAlchemy's own conversion), reads back as Decimal
+            r[_COST] = float(r[_COST])
+        # Stored as 1/0 either way; an exact int skips the sqlite3 module's adapter lookup, which for a bool
+        # formats and discards an AttributeError (about 1 us a row, measured on 64-row statements).
+        r[_STREAMED] = 1 if r[_STREAMED] else 0
+        r[_REPLAY] = 1 if r[_REPLAY] else 0
+    return rows
+
+
+def insert_rows_sqlite(conn: sqlite3.Connection, rows: Sequence[list[Any]], retry: bool) -> None:
+    """Rows made by ``sqlite_values`` into the table, inside the caller's transaction; a retried batch
+    first skips the rows its unseen earlier commit already wrote."""
     todo = rows
     if retry:
         present: set[str] = set()
@@ -105,15 +128,6 @@ def write_rows_sqlite(conn: sqlite3.Connection, rows: Sequence[list[Any]], retry
             found = conn.execute(f"SELECT id FROM {RequestLog.__tablename__} WHERE id IN ({marks})", chunk)
             present.update(row[0] for row in found)
         todo = [r for r in rows if r[0] not in present]
-    for r in todo:
-        if (
-            r[_COST] is not None
-        ):  # Numeric binds as a float on SQLite (SQLAlchemy's own conversion), reads back as Decimal
-            r[_COST] = float(r[_COST])
-        # Stored as 1/0 either way; an exact int skips the sqlite3 module's adapter lookup, which for a bool
-        # formats and discards an AttributeError (about 1 us a row, measured on 64-row statements).
-        r[_STREAMED] = 1 if r[_STREAMED] else 0
-        r[_REPLAY] = 1 if r[_REPLAY] else 0
     _SQLITE_INSERT(conn, todo)
 
 

@@ -145,8 +145,12 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
             )
             self._dropped = 0
         if self.sqlite is not None:
-            # Rows are built on the writer's thread too: the event loop only hands the batch over.
-            await self.sqlite.run(lambda conn: log_store.write_rows_sqlite(conn, self.rows(batch), retry))
+            # Rows are built on the writer's thread too (the event loop only hands the batch over), before the
+            # transaction: the ledger's writer, on the same file, waits for as long as this one holds the lock.
+            await self.sqlite.run_prepared(
+                lambda: log_store.sqlite_values(self.rows(batch)),
+                lambda conn, rows: log_store.insert_rows_sqlite(conn, rows, retry),
+            )
         else:
             await log_store.write_rows(self.sessions, self.rows(batch), retry)
         WRITTEN.inc(len(batch))

@@ -23,6 +23,7 @@ from typing import Callable, TypeVar
 from sqlalchemy.engine import make_url
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 
 def sqlite_file(url: str) -> str | None:
@@ -68,6 +69,18 @@ class SQLiteThread:
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, self._transaction, work)
+
+    async def run_prepared(self, prepare: Callable[[], P], work: Callable[[sqlite3.Connection, P], T]) -> T:
+        """``prepare()`` on the thread, then ``work(connection, prepared)`` in one transaction.
+
+        What needs no database (building rows in Python) runs before ``BEGIN IMMEDIATE``: inside,
+        it would hold SQLite's write lock, and the file's other writers would wait it out.
+        """
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._prepared, prepare, work)
+
+    def _prepared(self, prepare: Callable[[], P], work: Callable[[sqlite3.Connection, P], T]) -> T:
+        ready = prepare()
+        return self._transaction(lambda conn: work(conn, ready))
 
     def _close(self) -> None:
         if self._conn is not None:
