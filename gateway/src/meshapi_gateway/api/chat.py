@@ -5,6 +5,7 @@ A plain ASGI handler (see ``api/raw.py``): this is the busiest route of the gate
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -130,7 +131,13 @@ async def chat_completions(
             body = auto_select.resolve(state, principal, body)
         # Opening (with fallbacks and backoff) and non-streamed answers stop the moment the client leaves.
         if body.get("stream"):
-            stream = await cancel_on_disconnect(receive, pipeline.stream(call, body), "stream")
+            # The request's task, asked for once: the opening and the relay's client watch run in it,
+            # and each ``current_task()`` or ``get_running_loop()`` makes a getpid system call.
+            task = asyncio.current_task()
+            assert task is not None
+            stream = await cancel_on_disconnect(
+                receive, pipeline.stream(call, body, loop=task.get_loop()), "stream", task
+            )
             options = body.get("stream_options")
             include_usage = not (isinstance(options, dict) and options.get("include_usage") is False)
             response = SSEResponse(
@@ -138,6 +145,7 @@ async def chat_completions(
                 head=stream_head(limit_headers, stream, call),
                 on_finish=lambda _gone: stream.aclose(),
                 interrupted_frames=lambda: _interrupted(request_id),
+                task=task,
             )
         else:
             outcome = await cancel_on_disconnect(receive, pipeline.complete(call, body))

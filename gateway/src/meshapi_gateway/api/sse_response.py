@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from starlette.types import Receive, Scope, Send
 
@@ -45,8 +45,13 @@ class SSEResponse:
         interrupted_frames: bytes | Callable[[], bytes] | None = None,
         *,
         head: list[tuple[bytes, bytes]] | None = None,
+        task: asyncio.Task[Any] | None = None,
     ) -> None:
-        """``head``: the whole encoded head instead of ``headers`` (a caller that keeps heads encoded)."""
+        """``head``: the whole encoded head instead of ``headers`` (a caller that keeps heads encoded).
+
+        ``task``: the task the response will be sent from, if the caller has it (``watch_client``).
+        """
+        self.task = task
         self.frames = frames
         self.headers = head if head is not None else sse_head(headers)
         self.on_finish = on_finish
@@ -59,7 +64,7 @@ class SSEResponse:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The stream's task is cancelled when the client leaves (watched through the event loop's one
         # queue, from ``WATCH_AFTER`` on: no timer or task of its own for a stream that ends sooner).
-        watch = watch_client(receive)
+        watch = watch_client(receive, self.task)
         started = False
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.headers})

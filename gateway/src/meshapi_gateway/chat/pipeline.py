@@ -286,10 +286,18 @@ class ChatPipeline:
         finally:
             call.finish(target=target, usage=usage, cost=cost, error=error)
 
-    async def stream(self, call: Call, body: dict[str, Any], *, ctx: CallContext | None = None) -> ChatStream:
+    async def stream(
+        self,
+        call: Call,
+        body: dict[str, Any],
+        *,
+        ctx: CallContext | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> ChatStream:
         """Open the upstream stream (falling back while nothing has been sent) and return it.
 
-        Closing the returned stream bills it and finishes ``call``.
+        Closing the returned stream bills it and finishes ``call``. ``loop``: the running loop, if
+        the caller has it (spares the router's asking for it, a getpid system call each time).
         """
         requested, model, fallbacks, deadline = read_plan(body)
         await call.admit(requested, body)
@@ -306,7 +314,7 @@ class ChatPipeline:
             ctx.owner = call.principal.owner
             try:
                 target, upstream = await self.state.router.open_chat_stream(
-                    entries, body, ctx, call.attempted, deadline=deadline, admit=call.candidate_admit()
+                    entries, body, ctx, call.attempted, deadline=deadline, admit=call.candidate_admit(), loop=loop
                 )
             finally:
                 metering.count_upstream_errors(call.attempted)

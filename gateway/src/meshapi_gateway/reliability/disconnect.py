@@ -18,7 +18,7 @@ queue (``watch_client``) while it writes.
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, TypeVar
+from typing import Any, Awaitable, TypeVar
 
 from starlette.types import Receive
 
@@ -88,14 +88,17 @@ class _Sweep:
 _sweep: _Sweep | None = None
 
 
-def watch_client(receive: Receive) -> _Watch:
+def watch_client(receive: Receive, task: asyncio.Task[Any] | None = None) -> _Watch:
     """Cancel the current task if the client disconnects, watching from ``WATCH_AFTER`` on; end with ``unwatch``.
 
-    ``gone`` on the returned watch tells a cancellation that came from the client leaving.
+    ``gone`` on the returned watch tells a cancellation that came from the client leaving. ``task``:
+    the current task, for a caller that has it (CPython 3.11's ``current_task()`` asks the kernel
+    for the process id each time).
     """
     global _sweep
-    task = asyncio.current_task()
-    assert task is not None
+    if task is None:
+        task = asyncio.current_task()
+        assert task is not None
     sweep = _sweep
     if sweep is None or sweep.loop is not task.get_loop():
         sweep = _sweep = _Sweep(task.get_loop())
@@ -113,12 +116,15 @@ def unwatch(watch: _Watch) -> asyncio.Task[None] | None:
     return watcher
 
 
-async def cancel_on_disconnect(receive: Receive, work: Awaitable[T], kind: str = "request") -> T:
+async def cancel_on_disconnect(
+    receive: Receive, work: Awaitable[T], kind: str = "request", task: asyncio.Task[Any] | None = None
+) -> T:
     """Await ``work``; raise ``ClientGone`` (after cancelling it) if the client disconnects first.
 
     Call only after the request body has been read: the next message is then the disconnect.
+    ``task``: the current task, if the caller has it (see ``watch_client``).
     """
-    watch = watch_client(receive)
+    watch = watch_client(receive, task)
     try:
         return await work
     except asyncio.CancelledError:

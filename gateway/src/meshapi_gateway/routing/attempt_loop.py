@@ -124,6 +124,7 @@ class AttemptLoop(Generic[T]):
         deadline: float | None = None,
         keeps_slot: bool = False,
         admit: Admit | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.router = router
         self.entries = entries
@@ -133,7 +134,8 @@ class AttemptLoop(Generic[T]):
         self.deadline = deadline  # loop time; bounds the whole request
         self.keeps_slot = keeps_slot  # the result (a stream) holds its deployment and releases it itself
         self.admit = admit
-        self.loop = asyncio.get_running_loop()
+        # A caller that has the running loop passes it: ``get_running_loop()`` asks the kernel for the pid.
+        self.loop = loop if loop is not None else asyncio.get_running_loop()
         self.order = entries  # copied only if a context-window fallback has to be put in
         self.position = 0  # the next index of ``order`` in this round
         self.refused: GatewayError | None = None  # the last admission refusal (the answer if nothing else)

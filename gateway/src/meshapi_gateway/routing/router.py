@@ -255,17 +255,24 @@ class Router:
         *,
         deadline: float | None = None,
         admit: Admit | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> tuple[Target, GuardedStream]:
-        """Open a stream and wait for its first chunk; later chunks come under idle/total deadlines."""
+        """Open a stream and wait for its first chunk; later chunks come under idle/total deadlines.
+
+        ``loop``: the running loop, if the caller has it (each ``get_running_loop()`` or
+        ``current_task()`` without it asks the kernel for the process id).
+        """
+        if loop is None:
+            loop = asyncio.get_running_loop()
 
         # A plain function handing back ``open_primed``'s coroutine: no coroutine of its own per stream.
         def attempt(provider: Provider, slot: Slot, timeouts: Timeouts, end: float) -> Awaitable[GuardedStream]:
             return self.open_primed(
-                lambda: provider.open_chat_stream(body, slot.target, ctx), provider.name, slot, timeouts, end
+                lambda: provider.open_chat_stream(body, slot.target, ctx), provider.name, slot, timeouts, end, loop
             )
 
         return await AttemptLoop(
-            self, entries, attempted, attempt, ctx=ctx, deadline=deadline, keeps_slot=True, admit=admit
+            self, entries, attempted, attempt, ctx=ctx, deadline=deadline, keeps_slot=True, admit=admit, loop=loop
         ).run()
 
     async def open_primed(
@@ -275,6 +282,7 @@ class Router:
         slot: Slot,
         timeouts: Timeouts,
         end: float,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> GuardedStream:
         """Open a stream and read its first chunk within the time-to-first-token timeout.
 
@@ -282,9 +290,9 @@ class Router:
         timeout always lands inside the adapter, whose own cleanup closes the connection.
         The attempt's watchdog then guards the rest of the stream.
         """
-        task = asyncio.current_task()
+        task = asyncio.current_task(loop)  # given the loop, no ``get_running_loop()`` (a getpid) in it
         assert task is not None
-        loop = task.get_loop()  # not ``get_running_loop()`` as well: each asks the kernel for the pid
+        loop = task.get_loop()
         dog = Watchdog(loop, task)
         first_by = loop.time() + timeouts.first_token
         dog.wait_until(first_by if first_by < end else end)
