@@ -27,6 +27,7 @@ from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.governance.budgets import PER_USD, Budget, Hold, MemoryBudgets, Refusal, usd
 from meshapi_gateway.governance.periods import iso_seconds, period_bounds
 from meshapi_gateway.governance.price_plan import MAX_PLANS, ONE, PricePlan
+from meshapi_gateway.governance.worst_case import reachable
 from meshapi_gateway.money import money
 from meshapi_gateway.request_schemas import model_and_fallbacks
 
@@ -288,10 +289,8 @@ class KeyGovernance(AdmissionCheck):
         except GatewayError:  # a body the endpoint plans its own way (its model named apart)
             asked = catalog.get(call.requested) if call.requested else None
             entries = [asked] if asked is not None else []
-        # The router may also insert a model's context-window fallbacks.
-        for c in entries:
-            if c.context_window_fallbacks:
-                entries = [*entries, *(e for e in map(catalog.get, c.context_window_fallbacks) if e is not None)]
+        if any(e.context_window_fallbacks for e in entries):
+            entries = reachable(entries, catalog)
         if key.models is not None:
             entries = [e for e in entries if key.models.allows(e.id)]
         if team_models is not None:

@@ -5,18 +5,18 @@ covers at least one byte of text, and the JSON around the text only adds bytes. 
 part is the exception: its tokens are priced by the provider, not by its URL's length.)
 Output tokens are what the request allows (``max_tokens``, ``max_completion_tokens`` or
 ``max_output_tokens``, times ``n`` choices), else the model's output limit. The price is the
-most expensive candidate the call may fall back to.
+most expensive candidate the call may fall back to: ``reachable`` gives them all.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import orjson
 
 if TYPE_CHECKING:
-    from meshapi_gateway.catalog import ModelEntry
+    from meshapi_gateway.catalog import Catalog, ModelEntry
 
 OUTPUT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 # Fields that are not sent to the model as text (the model ids, the gateway's own options).
@@ -80,3 +80,22 @@ def worst_case(body: dict[str, Any], entries: Iterable[ModelEntry], multiplier: 
             continue
         worst = max(worst, entry.pricing.cost(prompt, output_bound(body, entry), 0, multiplier))
     return worst
+
+
+def reachable(entries: Sequence[ModelEntry], catalog: Catalog) -> list[ModelEntry]:
+    """``entries`` and every model the router may put after them for a prompt too long for one.
+
+    A model's context-window fallbacks are tried when it reports a context too short, and theirs in
+    turn when they do (``AttemptLoop.splice_context_fallbacks``), so each level may be billed. A chain
+    may name a model again: each is taken once.
+    """
+    out = list(entries)
+    seen = {e.id for e in out}
+    for entry in out:  # grows as it goes: the fallbacks' own fallbacks are visited too
+        for model_id in entry.context_window_fallbacks:
+            if model_id not in seen:
+                seen.add(model_id)
+                found = catalog.get(model_id)
+                if found is not None:
+                    out.append(found)
+    return out
