@@ -28,8 +28,10 @@ PRICEY = {
 }
 WORDS = "a b c d e f g h"
 ONE_CALL = Decimal("0.009")
-# A cheap primary that fails (retryable), then the request's own fallback, a thousand times dearer.
+# A cheap primary that fails (retryable), then the request's own fallback, a thousand times dearer;
+# served through chat, or by upstreams with the Responses API (native).
 RESPONSES = {"model": "fake/fail-500", "models": ["fake/pricey-slow"], "input": WORDS, "max_output_tokens": 9}
+NATIVE = {**RESPONSES, "model": "fake/native-fail", "models": ["fake/native-pricey"]}
 
 # Each model's context is too short for the prompt but its context-window fallback's: the router goes
 # ctx/short -> ctx/longer -> ctx/longest. Only the last answers ("answer from longest": 3 tokens), and it
@@ -64,7 +66,14 @@ def faulty() -> Iterator[FaultyUpstream]:
 def bgw(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeUpstream, faulty: FaultyUpstream) -> Any:
     from gwtest.harness import start_gateway
 
-    models = [*fake_models(fake_openai.url), {**PRICEY, "base_url": fake_openai.url}, *_ctx_models(faulty.url)]
+    native = {**PRICEY, "base_url": fake_openai.url, "supports_responses_api": True}
+    models = [
+        *fake_models(fake_openai.url),
+        {**PRICEY, "base_url": fake_openai.url},
+        {**native, "id": "fake/native-pricey", "upstream_model": "echo"},
+        {**native, "id": "fake/native-fail", "upstream_model": "fail-500", "completion_usd_per_1m": "1"},
+        *_ctx_models(faulty.url),
+    ]
     gw = start_gateway(tmp_path_factory.mktemp("budget-fallbacks"), fake_openai.url, admin_token=ADMIN, models=models)
     yield gw
     gw.server.stop()
@@ -97,14 +106,18 @@ def _billed(gw: Gateway, owner: str, calls: int) -> tuple[int, Decimal]:
     return found
 
 
-def test_a_responses_fallback_from_models_is_held_for(bgw: Gateway) -> None:
-    key = _key(bgw.url, "bf-responses", ONE_CALL * 5)
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("body", [RESPONSES, NATIVE], ids=["through-chat", "native"])
+def test_a_responses_fallback_from_models_is_held_for(bgw: Gateway, body: dict[str, Any], stream: bool) -> None:
+    owner = f"bf-responses-{body['model']}-{stream}"
+    body = {**body, "stream": stream}
+    key = _key(bgw.url, owner, ONE_CALL * 5)
     with bgw.client(key) as c:
-        r = c.post("/v1/responses", json=RESPONSES)
-        assert r.status_code == 200 and r.json()["model"] == "fake/pricey-slow", r.text
-    statuses = asyncio.run(_flood(bgw.url, key, "/v1/responses", RESPONSES, 40))
+        r = c.post("/v1/responses", json=body)
+        assert r.status_code == 200 and r.headers["x-resolved-model-id"] == body["models"][0], r.text
+    statuses = asyncio.run(_flood(bgw.url, key, "/v1/responses", body, 40))
     assert statuses.count(200) == 4 and statuses.count(402) == 36, sorted(set(statuses))
-    assert _billed(bgw, "bf-responses", 5) == (5, ONE_CALL * 5)
+    assert _billed(bgw, owner, 5) == (5, ONE_CALL * 5)
 
 
 def test_a_responses_fallback_from_models_is_priced_in_the_402(bgw: Gateway) -> None:
