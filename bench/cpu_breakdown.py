@@ -154,7 +154,10 @@ def measure(name: str, ctx: targets_mod.Context, connections: int, seconds: floa
         after = _threads(pids)
         n = max(1, res.requests)
         tick_us = 1e6 / procs.CLK_TCK
-        print(f"\n== {name}: c={connections}, {res.requests} requests, {res.rps:,.0f} req/s, p50 {res.p50_ms:.2f} ms")
+        print(
+            f"\n== {name}: c={connections}, {res.requests} requests, {res.rps:,.0f} req/s,"
+            f" p50 {res.p50_ms:.2f} ms, p99 {res.p99_ms:.2f} ms"
+        )
         heads = ("user us", 9), ("sys us", 9), ("oncpu us", 10), ("rq-wait us", 11), ("vol cs", 8), ("invol cs", 9)
         print(f"{'pid/tid':<14}{'thread':<16}" + "".join(f"{h:>{w}}" for h, w in heads))
         tot = [0.0] * 6
@@ -186,6 +189,9 @@ def measure(name: str, ctx: targets_mod.Context, connections: int, seconds: floa
             f"{'total':<30}{tot[0]:9.1f}{tot[1]:9.1f}{tot[2]:10.1f}{tot[3]:11.1f}{tot[4]:8.3f}{tot[5]:9.3f}"
             f"   (window {wall:.1f} s)"
         )
+        # Neither on a core nor waiting for one: blocked in epoll (idle) or on a lock, the GIL's included.
+        asleep = wall * 1e6 / n - loop[2] - loop[3]
+        print(f"event loop asleep: {asleep:.1f} us per request (epoll waits and GIL waits together)")
         for line in _perf_lines(perf, n):
             print(line)
         if strace_s > 0:
@@ -193,6 +199,8 @@ def measure(name: str, ctx: targets_mod.Context, connections: int, seconds: floa
                 print(line)
         return {
             "req/s": res.rps,
+            "p50 ms": res.p50_ms,
+            "p99 ms": res.p99_ms,
             "cpu us": tot[2],
             "loop user us": loop[0],
             "loop sys us": loop[1],
@@ -200,6 +208,7 @@ def measure(name: str, ctx: targets_mod.Context, connections: int, seconds: floa
             "rq-wait us": tot[3],
             "vol cs": tot[4],
             "invol cs": tot[5],
+            "loop asleep us": asleep,
         }
     finally:
         running.stop()
@@ -212,7 +221,7 @@ def summary(figures: dict[str, list[dict[str, float]]]) -> None:
         cells = []
         for field in runs[0]:
             vals = [r[field] for r in runs]
-            digits = 3 if field.endswith("cs") else 1 if field.endswith("us") else 0
+            digits = 3 if field.endswith("cs") else 2 if field.endswith("ms") else 1 if field.endswith("us") else 0
             cells.append(
                 f"{field} {statistics.median(vals):.{digits}f} [{min(vals):.{digits}f}-{max(vals):.{digits}f}]"
             )
