@@ -10,7 +10,7 @@ import pytest
 
 from meshapi_gateway.chat.normalize import StreamNormalizer
 from meshapi_gateway.chat.pipeline import _one_by_one
-from meshapi_gateway.providers.chunk_batches import RelayedDelta
+from meshapi_gateway.providers.chunk_batches import EVENT_SEP, RelayedDelta
 from meshapi_gateway.providers.openai_compat.chunk_reads import SSEChunkReads
 from meshapi_gateway.providers.relayed_text import _KNOWN
 from meshapi_gateway.sse import frames
@@ -73,6 +73,11 @@ def _relay(body: bytes, relay: bool, cut: int = 0) -> tuple[bytes, list[Any], St
     return asyncio.run(run())
 
 
+def _n(got: list[Any]) -> int:
+    """Text chunks relayed as bytes (a read's run of them is one ``RelayedDelta``)."""
+    return sum(len(c.tails) for c in got)
+
+
 def _same(events: list[bytes], *, relayed: int, cut: int = 0) -> None:
     _KNOWN.clear()
     body = _sse(events)
@@ -80,7 +85,7 @@ def _same(events: list[bytes], *, relayed: int, cut: int = 0) -> None:
     fast, got, n1 = _relay(body, relay=True, cut=cut)
     assert not none
     assert fast == plain
-    assert len(got) == relayed
+    assert _n(got) == relayed
     assert (n1.content_chunks, n1.text_parts, n1.usage) == (n0.content_chunks, n0.text_parts, n0.usage)
 
 
@@ -133,7 +138,7 @@ def test_a_stream_without_an_id_is_never_relayed_as_bytes() -> None:
 
 
 def test_consumers_of_single_chunks_get_them_decoded() -> None:
-    events = [orjson.dumps(_chunk({"content": t})) for t in ["a", "b", "c"]]
+    events = [orjson.dumps(_chunk({"content": t})) for t in ["a", "b", "c", "d", "e"]]
     _, relayed, _normalizer = _relay(_sse(events), relay=True)
     assert relayed
 
@@ -144,7 +149,8 @@ def test_consumers_of_single_chunks_get_them_decoded() -> None:
         return [c async for c in _one_by_one(batches())]
 
     chunks = asyncio.run(run())
-    assert chunks == [orjson.loads(c.encoded) for c in relayed]
+    assert chunks == [orjson.loads(e) for c in relayed for e in c.encoded.split(EVENT_SEP)]
+    assert len(chunks) == 3
     assert chunks[0]["model"] == "public/model" and chunks[0]["choices"][0]["delta"] == {"content": "c"}
 
 
@@ -152,13 +158,45 @@ def test_the_next_stream_of_a_model_relays_its_text_from_the_first_chunk() -> No
     events = [orjson.dumps(_chunk({"role": "assistant", "content": ""}))]
     events += [orjson.dumps(_chunk({"content": t})) for t in ["a", "b", "c"]]
     plain = _relay(_sse(events), relay=False)[0]
-    assert _relay(_sse(events), relay=True)[1].__len__() == 2  # the first text chunk teaches the shape
+    assert _n(_relay(_sse(events), relay=True)[1]) == 2  # the first text chunk teaches the shape
     second = {**HEAD, "id": "chatcmpl-2", "created": 1700000001}  # another stream of the same model
     again = [orjson.dumps({**orjson.loads(e), **second}) for e in events]
     fast, got, _ = _relay(_sse(again), relay=True)
-    assert len(got) == 3 and fast == _relay(_sse(again), relay=False)[0]
+    assert _n(got) == 3 and fast == _relay(_sse(again), relay=False)[0]
     assert fast == plain.replace(b"chatcmpl-1", b"chatcmpl-2").replace(b"1700000000", b"1700000001")
     # A stream of that model whose chunks look otherwise is decoded, and teaches its own shape.
     other = [e.replace(b'"fp_1"', b'"fp_other"') for e in events]
     fast, got, _ = _relay(_sse(other), relay=True)
-    assert len(got) == 2 and fast == _relay(_sse(other), relay=False)[0]
+    assert _n(got) == 2 and fast == _relay(_sse(other), relay=False)[0]
+
+
+def test_a_read_of_many_text_chunks_is_relayed_in_runs_and_reads_the_same() -> None:
+    """Runs of text chunks between other chunks, read whole or cut anywhere, give the same bytes."""
+    text = [orjson.dumps(_chunk({"content": t})) for t in ["a", " b", "{c}", "d/e", " ", "~f"]]
+    others = [
+        orjson.dumps(_chunk({"content": "caf\u00e9"})),  # unicode
+        orjson.dumps(_chunk({"content": "x"})).replace(b'"x"', b'"\\u0078"'),  # an escape orjson would not write
+        orjson.dumps(_chunk({"content": "y"})).replace(b'{"index":0,', b'{ "index":0,'),  # odd whitespace
+        orjson.dumps(_chunk({"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "f", "arguments": "{"}}]})),
+        orjson.dumps(_chunk({"tool_calls": [{"index": 0, "function": {"arguments": "}"}}]})),
+        orjson.dumps(  # two choices
+            {
+                **HEAD,
+                "choices": [
+                    {"index": 0, "delta": {"content": "m"}, "finish_reason": None},
+                    {"index": 1, "delta": {"content": "n"}, "finish_reason": None},
+                ],
+            }
+        ),
+    ]
+    events = [orjson.dumps(_chunk({"role": "assistant", "content": ""})), text[0]]
+    for other in others:
+        events += text + [other]
+    events += text + [orjson.dumps(_chunk({}, "stop"))]
+    events += [orjson.dumps({**HEAD, "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 9}})]
+    relayed = len(text) * (len(others) + 1)
+    for cut in (0, 1, 5, 64, 333):
+        _same(events, relayed=relayed, cut=cut)
+    _KNOWN.clear()
+    _, got, _ = _relay(_sse(events), relay=True)
+    assert len(got) == len(others) + 1  # one object a run when the read holds the whole body

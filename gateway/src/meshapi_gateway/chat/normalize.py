@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from meshapi_gateway.ids import ulid
-from meshapi_gateway.providers.chunk_batches import RelayedDelta
+from meshapi_gateway.providers.chunk_batches import EVENT_SEP, RelayedDelta
 from meshapi_gateway.wire_json import dumps_ascii
 
 
@@ -185,7 +185,8 @@ class StreamNormalizer:
 
         Most chunks carry one choice with a piece of text and nothing else; those are stamped
         here directly (what ``feed`` would do with them), the rest go through ``feed``. A
-        ``RelayedDelta`` (such a chunk left as bytes) gets the stamped members put in front.
+        ``RelayedDelta`` (a run of such chunks left as bytes) gets the stamped members put in front
+        of each.
         """
         out: list[dict[str, Any]] = []
         if not self.id:
@@ -195,16 +196,18 @@ class StreamNormalizer:
             chunks = chunks[1:]
         sid, created, model = self.id, self.created, self.public_model
         for chunk in chunks:
-            if type(chunk) is RelayedDelta:  # a text chunk whose id and created are the first's
-                text = chunk.text
-                if text:
-                    self.content_chunks += 1
-                    self.text_parts.append(text)
+            if type(chunk) is RelayedDelta:  # text chunks whose id and created are the first's
+                texts = chunk.texts
+                if texts:
+                    self.content_chunks += len(texts)
+                    self.text_parts += texts
                 lead = self._relay_lead
                 if lead is None:
                     stamped = self._stamp({})
                     lead = self._relay_lead = dumps_ascii(stamped)[:-1] + b","
-                chunk.encoded = lead + chunk.tail
+                    self._relay_sep = EVENT_SEP + lead
+                tails = chunk.tails
+                chunk.encoded = lead + (tails[0] if len(tails) == 1 else self._relay_sep.join(tails))
                 out.append(chunk)
                 continue
             choices = chunk.get("choices")
@@ -231,6 +234,7 @@ class StreamNormalizer:
     _forced_named = False
     # The stamped id, object, created and model, encoded, for chunks relayed as bytes (made once).
     _relay_lead: bytes | None = None
+    _relay_sep = b""  # what goes between two of them: the SSE separator, then the members
 
     def force_named_tool(self) -> None:
         """With ``tool_choice`` naming a function, ``stop`` stays ``stop`` (OpenAI's behaviour)."""

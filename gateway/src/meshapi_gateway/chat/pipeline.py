@@ -26,7 +26,7 @@ from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.money import money
 from meshapi_gateway.observability.record import note_choice_finish_reasons, note_finish_reasons
 from meshapi_gateway.providers.base import CallContext, Target, UpstreamError
-from meshapi_gateway.providers.chunk_batches import RelayedDelta
+from meshapi_gateway.providers.chunk_batches import EVENT_SEP, RelayedDelta
 from meshapi_gateway.routing import Attempted
 
 if TYPE_CHECKING:
@@ -122,8 +122,12 @@ class ChatStream:
 async def _one_by_one(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[dict[str, Any]]:
     async for batch in batches:
         for chunk in batch:
-            # A text chunk relayed as bytes is decoded for consumers that read chunks (not the chat relay).
-            yield orjson.loads(chunk.encoded) if type(chunk) is RelayedDelta else chunk
+            if type(chunk) is RelayedDelta:
+                # Text chunks relayed as bytes are decoded for consumers that read chunks (not the chat relay).
+                for encoded in chunk.encoded.split(EVENT_SEP):
+                    yield orjson.loads(encoded)
+            else:
+                yield chunk
 
 
 class _Once:

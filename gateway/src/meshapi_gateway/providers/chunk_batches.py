@@ -15,22 +15,28 @@ from typing import Any, Awaitable, Protocol
 Chunk = dict[str, Any]
 
 
+# Between two events of an SSE body as the relay writes them (and in a run's ``encoded``).
+EVENT_SEP = b"\n\ndata: "
+
+
 class RelayedDelta(dict[str, Any]):
-    """A text chunk kept as bytes: the same JSON as an earlier chunk of its stream but for its text.
+    """A read's run of text chunks kept as bytes: the same JSON as an earlier chunk of its stream but for the text.
 
     Decoding each chunk of a stream and encoding it again was the largest part of relaying it
     (more than half of the instructions spent per chunk). An adapter that knows the shape of a
-    stream's plain text chunks (``SSEChunkReads``) hands those out as this instead: ``tail`` is the
-    chunk's JSON after its leading ``id``, ``object``, ``created`` and ``model`` members (in the
-    compact form orjson writes), ``text`` its content. The normalizer sets ``encoded``, the whole
-    chunk as the client gets it. The dict itself is empty: ``ChatStream.chunks`` decodes
-    ``encoded`` for consumers that want chunk dicts; only the chat relay reads batches raw.
+    stream's plain text chunks (``SSEChunkReads``) hands out each run of them in one read as this
+    instead, one object for the run rather than one a chunk: ``tails`` are the chunks' JSON after
+    their leading ``id``, ``object``, ``created`` and ``model`` members (in the compact form orjson
+    writes), ``texts`` their contents that are not empty. The normalizer sets ``encoded``: the run
+    as the client gets it, its chunks joined by ``EVENT_SEP`` (no chunk holds a line break: the text
+    is printable ASCII). The dict itself is empty: ``ChatStream.chunks`` decodes ``encoded`` chunk
+    by chunk for consumers that want chunk dicts; only the chat relay reads batches raw.
     """
 
     # Set right after it is made (no ``__init__``: a Python call would cost a third of what is saved).
-    __slots__ = ("encoded", "tail", "text")
-    tail: bytes
-    text: str
+    __slots__ = ("encoded", "tails", "texts")
+    tails: list[bytes]
+    texts: list[str]
     encoded: bytes
 
 

@@ -10,8 +10,8 @@ Once one such chunk has been decoded and found to be byte for byte what orjson w
 (so decoding and encoding it again gives back the same bytes), a later chunk made of the same
 bytes around other text is that chunk with the other text. The bytes after the leading members
 are kept per upstream model name, so the next stream of that model starts from them (its own
-leading members written by orjson from its first chunk). It is handed out as a
-``RelayedDelta``: its bytes after the leading members, and its text. The text must be printable
+leading members written by orjson from its first chunk). A read's run of such chunks is handed
+out as one ``RelayedDelta``: their bytes, and their text. The text must be printable
 ASCII without a quote or a backslash, so that it stands for itself in JSON and would be written
 back unchanged; any other chunk is decoded as before. What the client receives is the same.
 """
@@ -22,8 +22,6 @@ import sys
 from typing import Any
 
 import orjson
-
-from meshapi_gateway.providers.chunk_batches import RelayedDelta
 
 TEXT_OPEN = b'"delta":{"content":"'
 TEXT_CLOSE = b'"}'
@@ -53,8 +51,9 @@ class TextShape:
         self._text_end = 0  # -len(post)
         self._cut = 0  # where the members after id, object, created and model begin
 
-    def match(self, data: bytes) -> RelayedDelta | None:
-        """``data`` as a ``RelayedDelta`` when it is a text chunk of the known shape, else None."""
+    def match(self, data: bytes) -> str | None:
+        """The text of ``data`` when it is a text chunk of the known shape (its leading members
+        ``cut`` bytes long), else None."""
         # Slices compared rather than ``startswith``/``endswith``: those parse their arguments as a
         # tuple on every call, which cost more than the copies of a chunk's few hundred bytes.
         at, end = self._text_at, self._text_end
@@ -66,11 +65,12 @@ class TextShape:
         text = raw.decode()
         if not text.isprintable() or '"' in text or "\\" in text:
             return None
-        relayed = RelayedDelta()
-        relayed.tail = data[self._cut :]
-        relayed.text = text
         self.learning = False  # a shape known from an earlier stream holds for this one
-        return relayed
+        return text
+
+    @property
+    def cut(self) -> int:
+        return self._cut
 
     def learn(self, data: bytes, chunk: Any) -> None:
         """Look at a decoded chunk (``data`` its bytes) while the shape is not known."""

@@ -17,7 +17,7 @@ import orjson
 from meshapi_gateway.http_client import Response, TransportError
 from meshapi_gateway.providers import upstream_errors
 from meshapi_gateway.providers.base import UpstreamError
-from meshapi_gateway.providers.chunk_batches import Batch, Chunk
+from meshapi_gateway.providers.chunk_batches import Batch, Chunk, RelayedDelta
 from meshapi_gateway.providers.relayed_text import TextShape
 from meshapi_gateway.sse import SSEDataParser
 
@@ -25,8 +25,8 @@ DONE = b"[DONE]"
 
 
 class SSEChunkReads:
-    """``relay``: plain text chunks that repeat an earlier one's shape come out as ``RelayedDelta``
-    (a chat chunk stream; see ``providers/relayed_text.py``)."""
+    """``relay``: a read's run of plain text chunks that repeat an earlier one's shape comes out as
+    one ``RelayedDelta`` (a chat chunk stream; see ``providers/relayed_text.py``)."""
 
     __slots__ = ("_failure", "_finished", "_name", "_parser", "_resp", "_shape")
 
@@ -87,14 +87,26 @@ class SSEChunkReads:
         """Decode ``events`` into ``into`` up to ``[DONE]`` (then True) or a failure (returned)."""
         loads = orjson.loads
         shape = self._shape
+        run: RelayedDelta | None = None  # the text chunks just before, relayed as one
+        cut = 0
         for data in events:
             if data == DONE:
                 return None, True
             if shape is not None:
-                relayed = shape.match(data)
-                if relayed is not None:
-                    into.append(relayed)
+                text = shape.match(data)
+                if text is not None:
+                    if run is None:
+                        cut = shape.cut  # the shape changes only on a decoded chunk, which ends the run
+                        run = RelayedDelta()
+                        run.tails = [data[cut:]]
+                        run.texts = [text] if text else []
+                        into.append(run)
+                    else:
+                        run.tails.append(data[cut:])
+                        if text:
+                            run.texts.append(text)
                     continue
+                run = None
             try:
                 chunk: Any = loads(data)
             except orjson.JSONDecodeError:
