@@ -25,7 +25,7 @@ from meshapi_gateway.attempt_claim import Claim, Fate
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.billing.book import BalanceBook
 from meshapi_gateway.billing.journal import Entry, Journal, read_segments
-from meshapi_gateway.billing.ledger_sqlite import write_batch_sqlite
+from meshapi_gateway.billing.ledger_sqlite import rows_sqlite, write_batch_sqlite
 from meshapi_gateway.billing.ledger_store import CENT_PRECISION, Queued, changed_balances, credit, write_batch
 from meshapi_gateway.billing.usage import Admit, Billing, UsageRecord
 from meshapi_gateway.catalog import Catalog, ModelEntry
@@ -283,7 +283,12 @@ class LedgerBilling(Billing):
         enforce, opening = self.book.enforce, self.book.default_credit
         async with self._lock:
             if self._sqlite is not None:
-                balances = await self._sqlite.run(lambda conn: write_batch_sqlite(conn, batch, enforce, opening, retry))
+                # Rows built on the writer's thread before ``BEGIN``: the request log's writer, on the same
+                # file, waits for as long as this one holds the lock.
+                balances = await self._sqlite.run_prepared(
+                    lambda: rows_sqlite(batch),
+                    lambda conn, rows: write_batch_sqlite(conn, batch, enforce, opening, retry, rows),
+                )
             else:
                 async with self._sessions() as session, session.begin():
                     balances = await write_batch(session, batch, enforce, opening, retry)
