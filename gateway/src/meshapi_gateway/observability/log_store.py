@@ -88,9 +88,10 @@ async def write_rows(
                 found = await session.execute(select(RequestLog.id).where(RequestLog.id.in_(chunk)))
                 present.update(found.scalars())
         todo = [r for r in rows if r[0] not in present] if present else rows
-        dicts = [dict(zip(COLUMNS, r, strict=True)) for r in todo]
-        for start in range(0, len(dicts), INSERT_CHUNK):
-            await session.execute(insert(RequestLog), dicts[start : start + INSERT_CHUNK])
+        # A chunk's dicts made just before its statement: the event loop gets a turn at each one's await.
+        for start in range(0, len(todo), INSERT_CHUNK):
+            dicts = [dict(zip(COLUMNS, r, strict=True)) for r in todo[start : start + INSERT_CHUNK]]
+            await session.execute(insert(RequestLog), dicts)
 
 
 def write_rows_sqlite(conn: sqlite3.Connection, rows: Sequence[list[Any]], retry: bool) -> None:

@@ -10,6 +10,7 @@ in a warning at the writer's next attempt, so memory stays bounded and no loss i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
@@ -162,6 +163,18 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
             out.extend(log_store.sqlite_values([row(rec) for rec in batch[start : start + ROWS_A_SLICE]]))
         return out
 
+    async def yielding_rows(self, batch: Sequence[RequestRecord]) -> list[list[Any]]:
+        """``rows`` built on the event loop (PostgreSQL: its driver runs there), giving it a turn after
+        each slice: a 2,000-row batch built in one go kept every other request waiting for several ms."""
+        _give_ids(batch)
+        row = self.row
+        out: list[list[Any]] = []
+        for start in range(0, len(batch), ROWS_A_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            out.extend([row(rec) for rec in batch[start : start + ROWS_A_SLICE]])
+        return out
+
     async def _write(self, batch: Sequence[RequestRecord], retry: bool) -> None:
         QUEUED.set(len(self.queue))  # at every batch: under steady load one flush runs batch after batch
         if self._dropped:
@@ -179,7 +192,7 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
                 lambda conn, rows: log_store.insert_rows_sqlite(conn, rows, retry),
             )
         else:
-            await log_store.write_rows(self.sessions, self.rows(batch), retry)
+            await log_store.write_rows(self.sessions, await self.yielding_rows(batch), retry)
         WRITTEN.inc(len(batch))
 
     async def aclose(self) -> None:
