@@ -130,11 +130,11 @@ async def chat_completions(
         if type(model) is str and model in AUTO_IDS:
             body = auto_select.resolve(state, principal, body)
         # Opening (with fallbacks and backoff) and non-streamed answers stop the moment the client leaves.
+        # The request's task, asked for once: the call and the client watches run in it, and each
+        # ``current_task()`` or ``get_running_loop()`` makes a getpid system call.
+        task = asyncio.current_task()
+        assert task is not None
         if body.get("stream"):
-            # The request's task, asked for once: the opening and the relay's client watch run in it,
-            # and each ``current_task()`` or ``get_running_loop()`` makes a getpid system call.
-            task = asyncio.current_task()
-            assert task is not None
             stream = await cancel_on_disconnect(
                 receive, pipeline.stream(call, body, loop=task.get_loop()), "stream", task
             )
@@ -148,7 +148,8 @@ async def chat_completions(
                 task=task,
             )
         else:
-            outcome = await cancel_on_disconnect(receive, pipeline.complete(call, body))
+            completing = pipeline.complete(call, body, loop=task.get_loop())
+            outcome = await cancel_on_disconnect(receive, completing, task=task)
     except GatewayError as exc:
         await send_error(scope, send, exc, limit_headers)
         return

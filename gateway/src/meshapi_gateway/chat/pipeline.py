@@ -240,8 +240,19 @@ class ChatPipeline:
         # An embeddings model among the fallbacks could only fail: it is not tried.
         return [e for e in entries if e.model_type != "embedding"]
 
-    async def complete(self, call: Call, body: dict[str, Any], *, ctx: CallContext | None = None) -> ChatOutcome:
-        """One whole answer, admitted, routed, billed and reported through ``call``."""
+    async def complete(
+        self,
+        call: Call,
+        body: dict[str, Any],
+        *,
+        ctx: CallContext | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> ChatOutcome:
+        """One whole answer, admitted, routed, billed and reported through ``call``.
+
+        ``loop``: the running loop, if the caller has it (spares the attempt loop's asking for it,
+        a getpid system call each time).
+        """
         requested, model, fallbacks, deadline = read_plan(body)
         await call.admit(requested, body)
         target: Target | None = None
@@ -270,7 +281,7 @@ class ChatPipeline:
             ctx.owner = call.principal.owner
             try:
                 target, data = await self.state.router.chat(
-                    entries, body, ctx, call.attempted, deadline=deadline, admit=call.candidate_admit()
+                    entries, body, ctx, call.attempted, deadline=deadline, admit=call.candidate_admit(), loop=loop
                 )
             finally:
                 if call.attempted.errors:

@@ -218,11 +218,12 @@ class Router:
         *,
         deadline: float | None = None,
         admit: Admit | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> Awaitable[tuple[Target, dict[str, Any]]]:
         """The attempt loop's run for ``provider.chat`` (to be awaited; not a coroutine of its own).
 
         ``first_success`` without its wrapper and lambda: the busiest path. The attempt is a plain
-        function too, handing back the adapter's coroutine.
+        function too, handing back the adapter's coroutine. ``loop``: as for ``open_chat_stream``.
         """
 
         def attempt(provider: Provider, slot: Slot, timeouts: Timeouts, end: float) -> Awaitable[dict[str, Any]]:
@@ -230,7 +231,7 @@ class Router:
                 return provider.chat(body, slot.target, ctx)
             return self.within_total(provider.chat(body, slot.target, ctx), provider.name, end)
 
-        return AttemptLoop(self, entries, attempted, attempt, ctx=ctx, deadline=deadline, admit=admit).run()
+        return AttemptLoop(self, entries, attempted, attempt, ctx=ctx, deadline=deadline, admit=admit, loop=loop).run()
 
     async def embeddings(
         self,
