@@ -10,6 +10,7 @@ handlers (which would answer in the OpenAI-shaped envelope).
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from starlette.types import Receive, Scope, Send
@@ -153,10 +154,15 @@ async def messages(state: "GatewayState", scope: Scope, receive: Receive, send: 
         plan = await service.plan(state, principal, body, request_id)
         beta = header(scope, b"anthropic-beta")
         # Admission, routing and metering go through ``call``; opening stops the moment the client leaves.
+        # The request's task, asked for once (each ``current_task()`` makes a getpid system call).
+        task = asyncio.current_task()
+        assert task is not None
+        loop = task.get_loop()
         if body.get("stream") is True:
-            answer = await cancel_on_disconnect(receive, service.open_stream(call, body, plan, beta), "stream")
+            opening = service.open_stream(call, body, plan, beta, loop=loop)
+            answer = await cancel_on_disconnect(receive, opening, "stream", task)
         else:
-            answer = await cancel_on_disconnect(receive, service.create(call, body, plan, beta))
+            answer = await cancel_on_disconnect(receive, service.create(call, body, plan, beta, loop=loop), task=task)
     except GatewayError as exc:
         await _send_error(scope, send, exc, limit_headers)
         return
@@ -174,7 +180,7 @@ async def messages(state: "GatewayState", scope: Scope, receive: Receive, send: 
             await close()
 
     interrupted = error_event("api_error", "The gateway shut down before the answer was complete.", request_id)
-    await SSEResponse(answer.frames, headers=headers, on_finish=finish, interrupted_frames=interrupted)(
+    await SSEResponse(answer.frames, headers=headers, on_finish=finish, interrupted_frames=interrupted, task=task)(
         scope, receive, send
     )
 
