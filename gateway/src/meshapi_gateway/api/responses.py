@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -23,11 +25,16 @@ async def create_response(request: Request) -> Response | SSEResponse:
     svc = state.responses
     plan = await svc.plan(principal, body)
     if body.get("stream"):
-        opened = await svc.stream(call, plan)
+        # The request's task, asked for once for the opening and the client watch (each ``current_task()``
+        # or ``get_running_loop()`` makes a getpid system call).
+        task = asyncio.current_task()
+        assert task is not None
+        opened = await svc.stream(call, plan, loop=task.get_loop())
         return SSEResponse(
             opened.frames,
             headers={**limit_headers, **opened.headers, **call.cache_headers()},
             on_finish=lambda _client_gone: opened.close(),
+            task=task,
         )
     response, headers = await svc.create(call, plan)
     return json_response(response, headers={**limit_headers, **headers, **call.cache_headers()})
