@@ -9,9 +9,9 @@ connection through the adapter's own cleanup.
 The watching task is started only once the work has run for ``WATCH_AFTER`` seconds:
 most answers are done before that. Nor does each request arm a timer of its own (a timer
 armed and cancelled costs a few microseconds, as much as a good part of the route): the
-requests of one event loop wait in one queue, oldest first, and a single timer, armed for the
-oldest, starts the watchers that are due. Under load it fires once per ``WATCH_AFTER``, not
-once per request. A streamed answer's relay (``api/sse_response.py``) watches through the same
+requests of one event loop wait in one queue (``due_queue.py``), oldest first, and a single
+timer, armed for the oldest, starts the watchers that are due. Under load it fires once per
+``WATCH_AFTER``, not once per request. A streamed answer's relay (``api/sse_response.py``) watches through the same
 queue (``watch_client``) while it writes.
 """
 
@@ -23,6 +23,7 @@ from typing import Any, Awaitable, TypeVar
 from starlette.types import Receive
 
 from meshapi_gateway.reliability import metrics as rmetrics
+from meshapi_gateway.reliability.due_queue import DueQueue
 
 T = TypeVar("T")
 
@@ -36,7 +37,7 @@ class ClientGone(Exception):
 class _Watch:
     __slots__ = ("gone", "receive", "sweep", "task", "watcher")
 
-    def __init__(self, task: asyncio.Task[object], receive: Receive, sweep: _Sweep) -> None:
+    def __init__(self, task: asyncio.Task[object], receive: Receive, sweep: DueQueue[_Watch]) -> None:
         self.task = task
         self.receive = receive
         self.sweep = sweep
@@ -55,37 +56,8 @@ class _Watch:
                 return
 
 
-class _Sweep:
-    """The watches of one event loop not started yet, oldest first, and the one timer that starts them."""
-
-    __slots__ = ("due", "loop", "timer")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.due: dict[_Watch, float] = {}  # insertion order is due order: every watch waits WATCH_AFTER
-        self.timer: asyncio.TimerHandle | None = None
-
-    def add(self, watch: _Watch) -> None:
-        at = self.loop.time() + WATCH_AFTER
-        self.due[watch] = at
-        if self.timer is None:
-            self.timer = self.loop.call_at(at, self.run)
-
-    def run(self) -> None:
-        self.timer = None
-        due = self.due
-        now = self.loop.time()
-        while due:
-            watch, at = next(iter(due.items()))
-            if at > now:
-                self.timer = self.loop.call_at(at, self.run)
-                return
-            del due[watch]
-            watch.start()
-
-
 # The sweep of the loop that used it last; a process running several loops (tests) makes one per switch.
-_sweep: _Sweep | None = None
+_sweep: DueQueue[_Watch] | None = None
 
 
 def watch_client(receive: Receive, task: asyncio.Task[Any] | None = None) -> _Watch:
@@ -101,9 +73,9 @@ def watch_client(receive: Receive, task: asyncio.Task[Any] | None = None) -> _Wa
         assert task is not None
     sweep = _sweep
     if sweep is None or sweep.loop is not task.get_loop():
-        sweep = _sweep = _Sweep(task.get_loop())
+        sweep = _sweep = DueQueue(task.get_loop(), _Watch.start)
     watch = _Watch(task, receive, sweep)
-    sweep.add(watch)
+    sweep.add(watch, sweep.loop.time() + WATCH_AFTER)
     return watch
 
 

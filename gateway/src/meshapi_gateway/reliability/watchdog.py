@@ -11,7 +11,7 @@ Nor does each call arm a timer of its own in the usual case: arming and cancelli
 stream about as much as the relay of a chunk, and most calls are over long before their limit.
 The calls of one event loop whose limits come in the order they were set (every call with the
 same timeouts) wait in one queue, oldest first, under a single timer armed for the oldest
-(as ``reliability/disconnect.py`` does for client watches). A limit earlier than the last one
+(``due_queue.py``, as ``disconnect.py`` does for client watches). A limit earlier than the last one
 queued gets a timer of its own.
 """
 
@@ -20,45 +20,10 @@ from __future__ import annotations
 import asyncio
 import math
 
-
-class _Queue:
-    """The watchdogs of one loop due in the order they were queued, and the one timer for the first."""
-
-    __slots__ = ("due", "last", "loop", "timer")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.due: dict[Watchdog, float] = {}  # insertion order is due order
-        self.last = -math.inf  # the latest limit queued since the queue was last empty
-        self.timer: asyncio.TimerHandle | None = None
-
-    def add(self, dog: Watchdog, at: float) -> bool:
-        """Queue ``dog`` for ``at``; False when ``at`` would come before a limit already queued."""
-        if at < self.last:
-            return False
-        self.due[dog] = at
-        self.last = at
-        if self.timer is None:
-            self.timer = self.loop.call_at(at, self.run)
-        return True
-
-    def run(self) -> None:
-        self.timer = None
-        due = self.due
-        now = self.loop.time()
-        while due:
-            dog, at = next(iter(due.items()))
-            if at > now:
-                self.timer = self.loop.call_at(at, self.run)
-                return
-            del due[dog]
-            dog._fire()
-        if not due:
-            self.last = -math.inf
-
+from meshapi_gateway.reliability.due_queue import DueQueue
 
 # The queue of the loop that used it last; a process running several loops (tests) makes one per switch.
-_queue: _Queue | None = None
+_queue: DueQueue[Watchdog] | None = None
 
 
 class Watchdog:
@@ -68,7 +33,7 @@ class Watchdog:
         self._loop = loop
         self._task = task
         self._handle: asyncio.TimerHandle | None = None  # a timer of its own, when not queued
-        self._queue: _Queue | None = None  # the queue it waits in, when queued
+        self._queue: DueQueue[Watchdog] | None = None  # the queue it waits in, when queued
         self._due = math.inf  # when the timer is set to fire
         self._limit = math.inf  # the current wait's limit (inf: not waiting)
         self.expired = False
@@ -89,7 +54,7 @@ class Watchdog:
         self._due = at
         queue = _queue
         if queue is None or queue.loop is not self._loop:
-            queue = _queue = _Queue(self._loop)
+            queue = _queue = DueQueue(self._loop, Watchdog._fire)
         if queue.add(self, at):
             self._queue = queue
         else:
