@@ -7,7 +7,6 @@ inserted. So the sum of the ledger always equals the change of the balances.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from meshapi_gateway.billing.usage import UsageRecord
 from meshapi_gateway.ids import prefixed
 from meshapi_gateway.money import LEDGER_PRECISION
 from meshapi_gateway.store.accounts_tables import Balance, Credit, LedgerEntry
+from meshapi_gateway.write_behind import rows_in_slices
 
 CENT_PRECISION = LEDGER_PRECISION  # NUMERIC(20, 10): what the database keeps exactly
 MAX_CREDIT = Decimal("1000000000")
@@ -45,8 +45,6 @@ def credit_amount_problem(amount: Decimal) -> str | None:
 # Rows per INSERT statement. Under load every statement waits about 25 ms for turns of the
 # busy event loop and the GIL (measured), so statements must be large for the writer to keep up.
 INSERT_CHUNK = 500
-# ``write_batch`` builds its rows this many at a time, the event loop getting a turn between slices.
-ROWS_A_SLICE = 64
 
 
 @dataclass(slots=True)
@@ -161,11 +159,7 @@ async def write_batch(
             found = await session.execute(select(LedgerEntry.id).where(LedgerEntry.id.in_(chunk)))
             present.update(found.scalars())
     todo = [q for q in batch if q.id not in present] if present else batch
-    rows: list[dict[str, Any]] = []
-    for start in range(0, len(todo), ROWS_A_SLICE):
-        if start:
-            await asyncio.sleep(0)  # PostgreSQL's driver runs on the event loop: give the requests a turn
-        rows.extend([_row(q) for q in todo[start : start + ROWS_A_SLICE]])
+    rows = await rows_in_slices(todo, _row)
     await _insert_rows(session, rows)
     inserted = {q.id for q in batch} - present
     spent: dict[str, Decimal] = defaultdict(Decimal)

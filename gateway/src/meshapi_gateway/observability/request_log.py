@@ -10,7 +10,6 @@ in a warning at the writer's next attempt, so memory stays bounded and no loss i
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
@@ -27,7 +26,7 @@ from meshapi_gateway.observability.attempts_json import attempts_json
 from meshapi_gateway.observability.bodies import Redactor, reassemble_sse
 from meshapi_gateway.observability.record import MAX_MODEL_NAME, OutsideRequests, RequestRecord
 from meshapi_gateway.store.sqlite_thread import SQLiteThread, sqlite_file
-from meshapi_gateway.write_behind import WriteBehind
+from meshapi_gateway.write_behind import ROWS_A_SLICE, WriteBehind, rows_in_slices
 
 if TYPE_CHECKING:
     from meshapi_gateway.state import GatewayState
@@ -47,8 +46,7 @@ QUEUED = Gauge(
 )
 
 
-# The writer's thread builds a batch's rows this many at a time, then sleeps GIL_PAUSE_SECONDS (see sliced_rows).
-ROWS_A_SLICE = 64
+# Between two slices of rows (``write_behind.ROWS_A_SLICE``) the writer's thread sleeps this long (see sliced_rows).
 GIL_PAUSE_SECONDS = 0.0001
 
 
@@ -164,16 +162,9 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
         return out
 
     async def yielding_rows(self, batch: Sequence[RequestRecord]) -> list[list[Any]]:
-        """``rows`` built on the event loop (PostgreSQL: its driver runs there), giving it a turn after
-        each slice: a 2,000-row batch built in one go kept every other request waiting for several ms."""
+        """``rows`` built on the event loop (PostgreSQL: its driver runs there), giving it a turn after each slice."""
         _give_ids(batch)
-        row = self.row
-        out: list[list[Any]] = []
-        for start in range(0, len(batch), ROWS_A_SLICE):
-            if start:
-                await asyncio.sleep(0)
-            out.extend([row(rec) for rec in batch[start : start + ROWS_A_SLICE]])
-        return out
+        return await rows_in_slices(batch, self.row)
 
     async def _write(self, batch: Sequence[RequestRecord], retry: bool) -> None:
         QUEUED.set(len(self.queue))  # at every batch: under steady load one flush runs batch after batch
