@@ -11,8 +11,8 @@ most answers are done before that. Nor does each request arm a timer of its own 
 armed and cancelled costs a few microseconds, as much as a good part of the route): the
 requests of one event loop wait in one queue (``due_queue.py``), oldest first, and a single
 timer, armed for the oldest, starts the watchers that are due. Under load it fires once per
-``WATCH_AFTER``, not once per request. A streamed answer's relay (``api/sse_response.py``) watches through the same
-queue (``watch_client``) while it writes.
+``WATCH_AFTER``, not once per request. A streamed answer's relay (``api/sse_response.py``)
+watches through the same queue (``watch_client``) while it writes.
 """
 
 from __future__ import annotations
