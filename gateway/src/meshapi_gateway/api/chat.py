@@ -5,7 +5,6 @@ A plain ASGI handler (see ``api/raw.py``): this is the busiest route of the gate
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -13,6 +12,7 @@ from starlette.types import Receive, Scope, Send
 
 from meshapi_gateway.api.common import parse_json_object, validate
 from meshapi_gateway.api.raw import JSON_HEADERS, encode_headers, read_body, send_error
+from meshapi_gateway.api.request_task import request_task
 from meshapi_gateway.api.sse_response import SSE_HEADERS, LastFrames, SSEResponse, sse_head
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.calls import Call, answer_headers
@@ -130,10 +130,8 @@ async def chat_completions(
         if type(model) is str and model in AUTO_IDS:
             body = auto_select.resolve(state, principal, body)
         # Opening (with fallbacks and backoff) and non-streamed answers stop the moment the client leaves.
-        # The request's task, asked for once: the call and the client watches run in it, and each
-        # ``current_task()`` or ``get_running_loop()`` makes a getpid system call.
-        task = asyncio.current_task()
-        assert task is not None
+        # The request's task, found once: the call and the client watches run in it (request_task.py).
+        task = request_task()
         if body.get("stream"):
             stream = await cancel_on_disconnect(
                 receive, pipeline.stream(call, body, loop=task.get_loop()), "stream", task

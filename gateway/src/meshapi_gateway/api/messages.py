@@ -10,7 +10,6 @@ handlers (which would answer in the OpenAI-shaped envelope).
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from starlette.types import Receive, Scope, Send
@@ -21,6 +20,7 @@ from meshapi_gateway.anthropic_inbound.stream import error_event
 from meshapi_gateway.api.common import parse_json_object
 from meshapi_gateway.api.openapi import EXTRA_PATHS
 from meshapi_gateway.api.raw import header, read_body, send_bytes
+from meshapi_gateway.api.request_task import request_task
 from meshapi_gateway.api.sse_response import SSEResponse
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.auth.principal import Principal
@@ -154,9 +154,8 @@ async def messages(state: "GatewayState", scope: Scope, receive: Receive, send: 
         plan = await service.plan(state, principal, body, request_id)
         beta = header(scope, b"anthropic-beta")
         # Admission, routing and metering go through ``call``; opening stops the moment the client leaves.
-        # The request's task, asked for once (each ``current_task()`` makes a getpid system call).
-        task = asyncio.current_task()
-        assert task is not None
+        # The request's task, found once (request_task.py).
+        task = request_task()
         loop = task.get_loop()
         if body.get("stream") is True:
             opening = service.open_stream(call, body, plan, beta, loop=loop)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from meshapi_gateway.api.common import gw, json_response, read_json_object, rid, validate
+from meshapi_gateway.api.request_task import request_task
 from meshapi_gateway.api.sse_response import SSEResponse
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.calls import Call
@@ -25,10 +24,8 @@ async def create_response(request: Request) -> Response | SSEResponse:
     svc = state.responses
     plan = await svc.plan(principal, body)
     if body.get("stream"):
-        # The request's task, asked for once for the opening and the client watch (each ``current_task()``
-        # or ``get_running_loop()`` makes a getpid system call).
-        task = asyncio.current_task()
-        assert task is not None
+        # The request's task, found once for the opening and the client watch (request_task.py).
+        task = request_task()
         opened = await svc.stream(call, plan, loop=task.get_loop())
         return SSEResponse(
             opened.frames,

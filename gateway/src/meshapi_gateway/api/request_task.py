@@ -1,0 +1,43 @@
+"""The running request's task, found without a ``getpid`` system call on the usual path.
+
+CPython 3.11's ``asyncio.current_task()`` asks for the running loop, and that checks the process
+id with a system call every time. ``current_task(loop)`` does not ask, so each thread keeps the
+loop it last found running and tries that one first: a thread runs one loop at a time, so if that
+loop has a task running, it is the one running this code. A thread that finds none (its first
+request, or a new loop, as tests make) asks as before and keeps the loop it got. A forked child
+forgets the loop: a fork from inside a task leaves that task looking current in the child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from typing import Any
+
+
+class _LastLoop(threading.local):
+    loop: asyncio.AbstractEventLoop | None = None
+
+
+_last = _LastLoop()
+
+
+def _forget() -> None:
+    _last.loop = None
+
+
+os.register_at_fork(after_in_child=_forget)
+
+
+def request_task() -> asyncio.Task[Any]:
+    """The task running the caller (which must run in one)."""
+    loop = _last.loop
+    if loop is not None:
+        task = asyncio.current_task(loop)
+        if task is not None:
+            return task
+    task = asyncio.current_task()
+    assert task is not None
+    _last.loop = task.get_loop()
+    return task
