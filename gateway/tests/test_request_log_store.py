@@ -9,6 +9,8 @@ SQLAlchemy's own insert does, in batches of any size.
 from __future__ import annotations
 
 import asyncio
+import collections
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -93,7 +95,7 @@ def test_statements_come_in_a_few_sizes(tmp_path: Path) -> None:
     """A batch of any size is written with statements of power-of-two sizes: few texts to prepare."""
     rows = _rows(1031)
     _check(asyncio.run(_write_and_read(tmp_path / "log.db", rows)), rows)
-    sizes = {size for size, _nulls in log_store._SQLITE_INSERT._sql}
+    sizes = {size for size, _nulls, _once in log_store._SQLITE_INSERT._sql}
     assert {32, 4, 2, 1} <= sizes  # 1031 = 32 * 32 + 4 + 2 + 1
     assert max(sizes) == 32  # a prepared statement's memory grows with its rows: kept small
     assert all(size & (size - 1) == 0 and size <= many_rows.MAX_ROWS for size in sizes)
@@ -123,8 +125,37 @@ def test_a_retried_batch_writes_each_record_once(database_url: str) -> None:
 
 def test_columns_empty_in_a_whole_statement_are_written_as_null(tmp_path: Path) -> None:
     """A column None in every row of a statement is a NULL in its text, not a bound None (many_rows.py)."""
+    log_store._SQLITE_INSERT._sql.clear()  # the texts this test's statements make, only
     rows = _rows(32)
     _check(asyncio.run(_write_and_read(tmp_path / "log.db", rows)), rows)
     team = log_store.COLUMNS.index("team_id")
-    sql, _pick = log_store._SQLITE_INSERT._sql[(32, (team,))]  # team_id is empty in all 32, the others in some
-    assert sql.count("NULL") == 32 and sql.count("?") == 32 * (len(log_store.COLUMNS) - 1)
+    [(sql, _pick)] = [made for (size, nulls, _once), made in log_store._SQLITE_INSERT._sql.items() if size == 32]
+    assert sql.count("NULL") == 32  # team_id is empty in all 32 rows, the other optional columns in some
+    assert [key[1] for key in log_store._SQLITE_INSERT._sql if key[0] == 32] == [(team,)]
+
+
+def test_columns_holding_one_value_in_a_whole_statement_are_bound_once(tmp_path: Path) -> None:
+    """A shared column with one value in every row of a statement is one parameter, named by every row
+    (many_rows.py); a shared column whose value varies (owner, status here) stays bound per row."""
+    log_store._SQLITE_INSERT._sql.clear()  # the texts this test's statements make, only
+    rows = _rows(32)
+    _check(asyncio.run(_write_and_read(tmp_path / "log.db", rows)), rows)
+    [(_size, nulls, once)] = [key for key in log_store._SQLITE_INSERT._sql if key[0] == 32]
+    same = ("endpoint", "model", "deployment", "client_address", "user_agent")  # alike in every row of _rows
+    assert once == tuple(log_store.COLUMNS.index(c) for c in same)
+    sql, _pick = log_store._SQLITE_INSERT.statement(32, nulls, once)
+    per_row = len(log_store.COLUMNS) - len(nulls) - len(once)
+    numbered = collections.Counter(re.findall(r"\?(\d+)", sql))
+    assert sorted(int(n) for n in numbered) == list(range(1, per_row + len(once) + 1))  # the first row's
+    assert {n for n, times in numbered.items() if times == 32} == {str(per_row + i + 1) for i in range(len(once))}
+    assert len(re.findall(r"\?(?!\d)", sql)) == 31 * per_row  # every later row's own values
+
+
+def test_values_alike_in_some_statements_only_land_exactly(tmp_path: Path) -> None:
+    """Rows whose shared columns change between statements of one batch: each statement binds its own."""
+    rows = _rows(64 + 16 + 4)
+    for i, row in enumerate(rows):
+        row[log_store.COLUMNS.index("owner")] = "acme" if i < 40 else "zoë"
+        row[log_store.COLUMNS.index("status")] = 200 if i < 70 else 429
+        row[log_store.COLUMNS.index("model")] = None if i >= 80 else "openai/gpt-4o-mini"
+    _check(asyncio.run(_write_and_read(tmp_path / "log.db", rows)), rows)

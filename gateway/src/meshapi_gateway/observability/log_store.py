@@ -68,8 +68,27 @@ OFTEN_NULL = (
     "request_body",
     "response_body",
 )
+# The columns holding one value across most statements' rows (one tenant's key, one model, one client):
+# bound once a statement when they do (many_rows.py). Each holds one type (text, or int) as the rows are made.
+OFTEN_SHARED = (
+    "owner",
+    "key_id",
+    "team_id",
+    "endpoint",
+    "requested_model",
+    "model",
+    "deployment",
+    "status",
+    "error_code",
+    "streamed",
+    "cached_tokens",
+    "idempotent_replay",
+    "cache_status",
+    "client_address",
+    "user_agent",
+)
 # 32 rows a statement: with a text per set of empty columns, smaller texts keep preparing them cheap (many_rows.py).
-_SQLITE_INSERT = ManyRowsInsert(RequestLog.__tablename__, COLUMNS, OFTEN_NULL, max_rows=32)
+_SQLITE_INSERT = ManyRowsInsert(RequestLog.__tablename__, COLUMNS, OFTEN_NULL, max_rows=32, shared=OFTEN_SHARED)
 
 
 async def write_rows(

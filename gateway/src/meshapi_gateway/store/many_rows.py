@@ -33,6 +33,18 @@ its texts hold prepared and what preparing them costs (each new text is parsed a
 once per connection, about 1,800 instructions a value it binds: 1.5 million for a 32-row
 text of the log), for about 1 % more CPU per row once all are prepared.
 
+A ``shared`` column that holds one value in every row of a chunk (the request log's endpoint,
+owner, key, model and client address, under most traffic) is bound once for the whole
+statement: binding a text copies it into a buffer of SQLite's own and takes the connection's
+mutex, about 780 instructions a value, with the GIL held. The first row numbers its parameters
+(``?N``) and later rows name the shared ones by number; their own stay plain ``?``, numbered on
+from there, so SQLite's lookup of numbered parameters (linear in how many there are) covers one
+row's, not every row's. (``INSERT … SELECT ?, column1, … FROM (VALUES …)`` binds as little, but
+the subquery's extra pass cost about 1,800 instructions a row of what the binding saved.) A
+shared column must hold values of one type, so that equal values are the same stored value
+(``1 == 1.0 == True``). Small chunks (under ``_SHARED_FROM`` rows) are left as they are: their
+texts would outnumber what they save.
+
 PostgreSQL's driver runs in the event loop and batches by itself: callers keep SQLAlchemy there.
 """
 
@@ -45,16 +57,26 @@ from typing import Any, Callable, Sequence
 
 # Rows per statement at most (see above); times the columns it must stay under SQLite's 32,766 bound variables.
 MAX_ROWS = 64
+# Texts kept at most (a workload has a few patterns of empty and shared columns; a bound all the same).
+_MAX_TEXTS = 256
+# Rows a chunk needs before its shared columns are bound once (see above).
+_SHARED_FROM = 4
 
 
 class ManyRowsInsert:
     """The insert of ``columns`` of ``table`` from rows given as sequences in that order.
 
     ``nullable``: the columns often None in every row, written as ``NULL`` when they are (see above).
+    ``shared``: the columns often holding one value in every row, bound once when they do (see above).
     """
 
     def __init__(
-        self, table: str, columns: Sequence[str], nullable: Sequence[str] = (), max_rows: int = MAX_ROWS
+        self,
+        table: str,
+        columns: Sequence[str],
+        nullable: Sequence[str] = (),
+        max_rows: int = MAX_ROWS,
+        shared: Sequence[str] = (),
     ) -> None:
         self.table = table
         self.columns = tuple(columns)
@@ -64,18 +86,40 @@ class ManyRowsInsert:
         if MAX_ROWS * len(self.columns) > 32_766:
             raise ValueError(f"{table}: too many columns for {MAX_ROWS} rows a statement")
         self._nullable = tuple(map(self.columns.index, nullable))
-        # By (rows, the columns written as NULL): the text, and what picks the bound columns.
-        self._sql: dict[tuple[int, tuple[int, ...]], tuple[str, Callable[[list[Any]], Any]]] = {}
+        self._shared = tuple(map(self.columns.index, shared))
+        if len(self._shared) >= len(self.columns):
+            raise ValueError(f"{table}: at least one column must be bound per row")
+        # By (rows, the columns written as NULL, the columns bound once): the text, and what picks the
+        # columns bound per row.
+        self._sql: dict[tuple[int, tuple[int, ...], tuple[int, ...]], tuple[str, Callable[[list[Any]], Any]]] = {}
 
-    def statement(self, rows: int, nulls: tuple[int, ...] = ()) -> tuple[str, Callable[[list[Any]], Any]]:
-        """The text for ``rows`` rows with the columns at ``nulls`` as ``NULL``, and the getter of the others."""
-        made = self._sql.get((rows, nulls))
+    def statement(
+        self, rows: int, nulls: tuple[int, ...] = (), once: tuple[int, ...] = ()
+    ) -> tuple[str, Callable[[list[Any]], Any]]:
+        """The text for ``rows`` rows with the columns at ``nulls`` as ``NULL`` and those at ``once`` bound
+        once for every row, and the getter of the columns bound per row."""
+        made = self._sql.get((rows, nulls, once))
         if made is None:
-            bound = [i for i in range(len(self.columns)) if i not in nulls]
-            row = "(" + ", ".join(["NULL" if c in nulls else "?" for c in range(len(self.columns))]) + ")"
+            if len(self._sql) >= _MAX_TEXTS:
+                self._sql.clear()
+            bound = [i for i in range(len(self.columns)) if i not in nulls and i not in once]
             pick = itemgetter(*bound) if len(bound) > 1 else lambda columns: (columns[bound[0]],)
-            sql = f"INSERT INTO {self.table} ({', '.join(self.columns)}) VALUES " + ", ".join([row] * rows)
-            made = self._sql[(rows, nulls)] = (sql, pick)
+            head = f"INSERT INTO {self.table} ({', '.join(self.columns)}) "
+            if once:
+                # The first row numbers its parameters (``?N``): its own values first, then the values bound
+                # once, which later rows name by number; their other parameters follow (``?``), numbered on.
+                first = {c: n for n, c in enumerate(bound, 1)}
+                first.update({c: n for n, c in enumerate(once, len(bound) + 1)})
+                one = ["NULL" if c in nulls else f"?{first[c]}" for c in range(len(self.columns))]
+                rest = [
+                    "NULL" if c in nulls else f"?{first[c]}" if c in once else "?" for c in range(len(self.columns))
+                ]
+                texts = ["(" + ", ".join(one) + ")"] + ["(" + ", ".join(rest) + ")"] * (rows - 1)
+                sql = head + "VALUES " + ", ".join(texts)
+            else:
+                row = "(" + ", ".join(["NULL" if c in nulls else "?" for c in range(len(self.columns))]) + ")"
+                sql = head + "VALUES " + ", ".join([row] * rows)
+            made = self._sql[(rows, nulls, once)] = (sql, pick)
         return made
 
     def __call__(self, conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> None:
@@ -85,11 +129,21 @@ class ManyRowsInsert:
             size = min(self.max_rows, 1 << ((len(rows) - start).bit_length() - 1))  # the largest power of two that fits
             chunk = rows[start : start + size]
             nulls: tuple[int, ...] = ()
-            if self._nullable:
+            once: tuple[int, ...] = ()
+            if self._nullable or self._shared:
                 columns = list(zip(*chunk, strict=True))
                 nulls = tuple([i for i in self._nullable if columns[i].count(None) == size])
-            sql, pick = self.statement(size, nulls)
-            if nulls:  # the chunk's rows again, without the columns written as NULL
-                chunk = list(zip(*pick(columns), strict=True))
-            conn.execute(sql, tuple(chain.from_iterable(chunk)))
+                if size >= _SHARED_FROM:
+                    once = tuple(
+                        [i for i in self._shared if i not in nulls and columns[i].count(columns[i][0]) == size]
+                    )
+            sql, pick = self.statement(size, nulls, once)
+            if once:
+                each = zip(*pick(columns), strict=True)
+                values = tuple(chain(next(each), [columns[i][0] for i in once], chain.from_iterable(each)))
+            elif nulls:  # the chunk's rows again, without the columns written as NULL
+                values = tuple(chain.from_iterable(zip(*pick(columns), strict=True)))
+            else:
+                values = tuple(chain.from_iterable(chunk))
+            conn.execute(sql, values)
             start += size
