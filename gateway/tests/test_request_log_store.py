@@ -101,6 +101,26 @@ def test_statements_come_in_a_few_sizes(tmp_path: Path) -> None:
     assert all(size & (size - 1) == 0 and size <= many_rows.MAX_ROWS for size in sizes)
 
 
+async def _write_through_engine(url: str, rows: list[list[Any]]) -> list[RequestLog]:
+    engine = db.make_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    sessions = db.sessionmaker(engine)
+    await log_store.write_rows(sessions, [list(r) for r in rows], False)
+    await log_store.write_rows(sessions, [list(r) for r in rows[:3]], True)  # skips what landed
+    async with sessions() as session:
+        found = list((await session.execute(select(RequestLog).order_by(RequestLog.id))).scalars())
+    await engine.dispose()
+    return found
+
+
+def test_rows_land_exactly_through_the_engine(database_url: str) -> None:
+    """PostgreSQL takes a batch as ``COPY``s of ``COPY_CHUNK`` rows (SQLite not in a file, as inserts): every
+    value lands as given."""
+    rows = _rows(log_store.COPY_CHUNK + 7)
+    _check(asyncio.run(_write_through_engine(database_url, rows)), rows)
+
+
 async def _write_batch_twice(url: str, n: int) -> list[str]:
     engine = db.make_engine(url)
     async with engine.begin() as conn:

@@ -22,6 +22,8 @@ from meshapi_gateway.store.many_rows import ManyRowsInsert
 from meshapi_gateway.store.request_log_tables import RequestLog
 
 INSERT_CHUNK = 500
+# Rows a PostgreSQL ``COPY`` (each is a round trip to the server, and a turn for the event loop).
+COPY_CHUNK = 250
 PURGE_CHUNK = 5000
 
 # A row's values, in this order (``RequestLogWriter.row``).
@@ -107,10 +109,30 @@ async def write_rows(
                 found = await session.execute(select(RequestLog.id).where(RequestLog.id.in_(chunk)))
                 present.update(found.scalars())
         todo = [r for r in rows if r[0] not in present] if present else rows
+        conn = await session.connection()
+        if conn.dialect.driver == "asyncpg":
+            await _copy_rows((await conn.get_raw_connection()).driver_connection, todo)
+            return
         # A chunk's dicts made just before its statement: the event loop gets a turn at each one's await.
         for start in range(0, len(todo), INSERT_CHUNK):
             dicts = [dict(zip(COLUMNS, r, strict=True)) for r in todo[start : start + INSERT_CHUNK]]
             await session.execute(insert(RequestLog), dicts)
+
+
+async def _copy_rows(driver: Any, rows: Sequence[list[Any]]) -> None:
+    """The rows through asyncpg's binary ``COPY``, ``COPY_CHUNK`` at a time, on the session's connection.
+
+    SQLAlchemy's 500-row insert compiled its statement and ran every value through its type on
+    the event loop: 9-13 ms with no turn for other tasks at each statement. ``COPY`` encodes the
+    rows in the driver's compiled code, with the same codecs its parameters use, so the stored
+    values are the same. The driver's own transaction (a savepoint when the session has already
+    begun one, for a retry's look-up) keeps the batch's chunks one unit whatever the session did.
+    """
+    async with driver.transaction():
+        for start in range(0, len(rows), COPY_CHUNK):
+            await driver.copy_records_to_table(
+                RequestLog.__tablename__, records=rows[start : start + COPY_CHUNK], columns=COLUMNS
+            )
 
 
 def write_rows_sqlite(conn: sqlite3.Connection, rows: Sequence[list[Any]], retry: bool) -> None:
