@@ -16,12 +16,12 @@ on this class.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import HEADER_RE, STATUS_LINE, RequestResponseCycle
 
 if TYPE_CHECKING:
-    from uvicorn._types import ASGISendEvent
+    from uvicorn._types import ASGISendEvent, HTTPResponseBodyEvent, HTTPResponseStartEvent
 
 
 class _Capture:
@@ -68,6 +68,8 @@ class OneWriteCycle(RequestResponseCycle):
         head = self.held_head
         if head is not None:
             self.held_head = None
+            if message["type"] == "http.response.body" and self._last_write(head, message):
+                return
             transport = self.transport
             prefixed = _Prefixed(transport, head)
             self.transport = prefixed  # type: ignore[assignment]
@@ -80,6 +82,8 @@ class OneWriteCycle(RequestResponseCycle):
             return
         if message["type"] != "http.response.start" or self.response_started:
             await super().send(message)
+            return
+        if self._hold_head(message):
             return
         transport = self.transport
         capture = _Capture()
@@ -95,3 +99,82 @@ class OneWriteCycle(RequestResponseCycle):
             self.held_head = data
         else:
             transport.write(data)
+
+    def _hold_head(self, message: ASGISendEvent) -> bool:
+        """uvicorn's ``http.response.start`` for the usual answer, done here and held for the body.
+
+        The head is the bytes uvicorn would write, and the cycle ends in the state uvicorn leaves
+        it in; a header name is searched for forbidden bytes the first time it is seen (they come
+        from a few places in the gateway), a value each time, with ``bytes.translate`` instead of a
+        regular expression (a third of the time). Anything else (no length, a ``Connection`` or
+        ``Transfer-Encoding`` header, a paused or gone client, uvicorn's access log, a header to
+        refuse) is left untouched to uvicorn, which then reads or refuses it as it always did.
+        """
+        if (
+            self.flow.write_paused
+            or self.disconnected
+            or self.access_log
+            or self.chunked_encoding is not None
+            or self.scope["method"] == "HEAD"
+        ):
+            return False
+        start = cast("HTTPResponseStartEvent", message)
+        line = STATUS_LINE.get(start["status"])
+        if line is None:
+            return False
+        content = [line]
+        length: int | None = None
+        for name, value in self.default_headers + list(start.get("headers", [])):
+            if name not in _CHECKED_NAMES:
+                if type(name) is not bytes or HEADER_RE.search(name):
+                    return False
+                if len(_CHECKED_NAMES) < _MAX_CHECKED_NAMES:
+                    _CHECKED_NAMES.add(name)
+            if type(value) is not bytes or len(value.translate(None, _BAD_VALUE_BYTES)) != len(value):
+                return False
+            name = name.lower()
+            if name == b"content-length" and length is None:
+                if not value.isdigit():
+                    return False
+                length = int(value)
+            elif name == b"transfer-encoding" or name == b"connection":
+                return False
+            content.extend((name, b": ", value, b"\r\n"))
+        if not length:
+            return False
+        if not self.keep_alive:
+            content.append(b"connection: close\r\n")
+        content.append(b"\r\n")
+        self.response_started = True
+        self.waiting_for_100_continue = False
+        self.expected_content_length = length
+        self.chunked_encoding = False
+        self.held_head = b"".join(content)
+        return True
+
+    def _last_write(self, head: bytes, message: ASGISendEvent) -> bool:
+        """uvicorn's ``http.response.body`` for a whole body of the announced length, the head in front.
+
+        False (nothing changed) for anything else: uvicorn handles it, behind a ``_Prefixed`` transport.
+        """
+        body_event = cast("HTTPResponseBodyEvent", message)
+        if self.flow.write_paused or self.disconnected or self.response_complete or body_event.get("more_body", False):
+            return False
+        body = body_event.get("body", b"")
+        if len(body) != self.expected_content_length:
+            return False
+        self.expected_content_length = 0
+        self.transport.write(head + body)
+        self.response_complete = True
+        self.message_event.set()
+        if not self.keep_alive:
+            self.transport.close()
+        self.on_response()
+        return True
+
+
+# Header names that passed uvicorn's check once: the gateway's answers carry the same few.
+_CHECKED_NAMES: set[bytes] = set()
+_MAX_CHECKED_NAMES = 1_000
+# What uvicorn's ``HEADER_VALUE_RE`` refuses in a value (control bytes but tab, and DEL).
+_BAD_VALUE_BYTES = bytes([*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F])

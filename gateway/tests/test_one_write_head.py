@@ -1,0 +1,135 @@
+"""``OneWriteCycle`` writes the bytes uvicorn's own cycle writes, and ends in the same state, for any answer.
+
+Both cycles get the same messages over a recording transport; the one-write cycle builds the
+usual answer's head itself (``one_write.py``), so every kind of head is compared with uvicorn's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+from uvicorn.protocols.http.flow_control import FlowControl
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+
+from meshapi_gateway.one_write import OneWriteCycle
+
+DATE = [(b"date", b"Mon, 07 Dec 2026 00:00:00 GMT")]
+
+
+class Transport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def _run(cls: type[RequestResponseCycle], messages: list[Any], method: str, keep_alive: bool) -> dict[str, Any]:
+    transport = Transport()
+    done: list[bool] = []
+    cycle = cls(
+        scope={"method": method},  # type: ignore[arg-type, typeddict-item]
+        transport=transport,  # type: ignore[arg-type]
+        flow=FlowControl(transport),  # type: ignore[arg-type]
+        logger=logging.getLogger("test"),
+        access_logger=logging.getLogger("test.access"),
+        access_log=False,
+        default_headers=list(DATE),
+        message_event=asyncio.Event(),
+        expect_100_continue=False,
+        keep_alive=keep_alive,
+        on_response=lambda: done.append(True),
+    )
+    error = None
+    try:
+        for message in messages:
+            await cycle.send(message)
+    except Exception as exc:  # compared, not expected
+        error = (type(exc), str(exc))
+    return {
+        "bytes": b"".join(transport.writes),
+        "writes": len(transport.writes),
+        "closed": transport.closed,
+        "error": error,
+        "done": done,
+        "event": cycle.message_event.is_set(),
+        "state": (
+            cycle.response_started,
+            cycle.response_complete,
+            cycle.chunked_encoding,
+            cycle.expected_content_length,
+            cycle.keep_alive,
+            cycle.waiting_for_100_continue,
+        ),
+    }
+
+
+def _start(headers: list[tuple[bytes, bytes]], status: int = 200) -> dict[str, Any]:
+    return {"type": "http.response.start", "status": status, "headers": headers}
+
+
+def _body(body: bytes, more: bool = False) -> dict[str, Any]:
+    return {"type": "http.response.body", "body": body, "more_body": more}
+
+
+JSON = (b"content-type", b"application/json")
+CASES = {
+    "usual answer": ([_start([JSON, (b"content-length", b"5"), (b"x-a", b"b")]), _body(b"hello")], "POST", True),
+    "client asked to close": ([_start([JSON, (b"content-length", b"5")]), _body(b"hello")], "POST", False),
+    "two length headers": (
+        [_start([(b"Content-Length", b"5"), (b"content-length", b"7")]), _body(b"hello")],
+        "POST",
+        True,
+    ),
+    "connection close header": (
+        [_start([(b"content-length", b"2"), (b"connection", b"close")]), _body(b"hi")],
+        "POST",
+        True,
+    ),
+    "chunked": ([_start([(b"transfer-encoding", b"chunked")]), _body(b"hi", True), _body(b"")], "POST", True),
+    "no length": ([_start([JSON]), _body(b"hi")], "POST", True),
+    "zero length": ([_start([(b"content-length", b"0")]), _body(b"")], "POST", True),
+    "HEAD": ([_start([(b"content-length", b"5")]), _body(b"")], "HEAD", True),
+    "204": ([_start([(b"content-length", b"3")], 204), _body(b"abc")], "POST", True),
+    "body in pieces": ([_start([(b"content-length", b"4")]), _body(b"ab", True), _body(b"cd")], "POST", True),
+    "body too short": ([_start([(b"content-length", b"4")]), _body(b"ab")], "POST", True),
+    "body too long": ([_start([(b"content-length", b"1")]), _body(b"ab")], "POST", True),
+    "odd length value": ([_start([(b"content-length", b" 2")]), _body(b"hi")], "POST", True),
+    "bad value": ([_start([(b"content-length", b"2"), (b"x-a", b"a\nb")]), _body(b"hi")], "POST", True),
+    "tab and high bytes in a value": (
+        [_start([(b"content-length", b"2"), (b"x-a", b"a\tb\xff")]), _body(b"hi")],
+        "POST",
+        True,
+    ),
+    "bad name": ([_start([(b"content-length", b"2"), (b"x a", b"b")]), _body(b"hi")], "POST", True),
+    "unknown status": ([_start([(b"content-length", b"2")], 999), _body(b"hi")], "POST", True),
+    "body first": ([_body(b"hi")], "POST", True),
+    "start twice": ([_start([(b"content-length", b"2")]), _start([(b"content-length", b"2")])], "POST", True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_same_bytes_and_state_as_uvicorn(case: str) -> None:
+    messages, method, keep_alive = CASES[case]
+    ours = asyncio.run(_run(OneWriteCycle, messages, method, keep_alive))
+    theirs = asyncio.run(_run(RequestResponseCycle, messages, method, keep_alive))
+    writes = ours.pop("writes"), theirs.pop("writes")
+    assert ours == theirs
+    if case in ("usual answer", "client asked to close", "two length headers"):
+        assert writes == (1, 2)  # head and body together
