@@ -21,19 +21,22 @@ async def with_pings(
     interval: float,
     ping: bytes,
     reading: Callable[[asyncio.Task[object]], None] | None = None,
+    loop: asyncio.AbstractEventLoop | None = None,
 ) -> AsyncIterator[bytes]:
     """``frames`` as they come, and ``ping`` whenever ``interval`` seconds pass without one.
 
     ``reading`` is told the task that reads ``frames``, so the upstream's timeouts cancel that task.
+    ``loop``: the running loop, if the caller has it (asking for it is a getpid system call).
     """
-    loop = asyncio.get_running_loop()
+    if loop is None:
+        loop = asyncio.get_running_loop()
     queue: asyncio.Queue[object] = asyncio.Queue()
     last = loop.time()
     timer: asyncio.TimerHandle | None = None
 
     async def pump() -> None:
         if reading is not None:
-            task = asyncio.current_task()
+            task = asyncio.current_task(loop)  # given the loop, it does not ask for it
             assert task is not None
             reading(task)
         try:

@@ -170,7 +170,7 @@ async def open_stream(
         else:
             yield translator.finish(stream.normalizer.usage)
 
-    pinged = with_pings(frames(), call.state.settings.anthropic.ping_seconds, PING, stream.read_in)
+    pinged = with_pings(frames(), call.state.settings.anthropic.ping_seconds, PING, stream.read_in, loop)
     return Answer(_headers(stream.target, stream.attempted, the_plan.notes, extra), frames=pinged, close=stream.aclose)
 
 
