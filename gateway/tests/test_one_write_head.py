@@ -118,6 +118,11 @@ CASES = {
         True,
     ),
     "bad name": ([_start([(b"content-length", b"2"), (b"x a", b"b")]), _body(b"hi")], "POST", True),
+    "bytearray name and value": (
+        [_start([(b"content-length", b"2"), (bytearray(b"x-a"), bytearray(b"b"))]), _body(b"hi")],
+        "POST",
+        True,
+    ),
     "unknown status": ([_start([(b"content-length", b"2")], 999), _body(b"hi")], "POST", True),
     "body first": ([_body(b"hi")], "POST", True),
     "start twice": ([_start([(b"content-length", b"2")]), _start([(b"content-length", b"2")])], "POST", True),

@@ -12,8 +12,8 @@ For the usual answer (a length, no ``Connection`` or ``Transfer-Encoding`` heade
 is neither gone nor slow to read) the cycle builds the head itself, the bytes uvicorn would
 write, and ends in the state uvicorn leaves it in: uvicorn's ``send`` searched every header
 name and value with a regular expression (14 searches an answer) and went through two stand-in
-transports. Names are searched once (the gateway's answers carry the same few), values with
-``bytes.translate`` over the same forbidden bytes. Anything else goes through uvicorn's own
+transports. Here a name or value is searched once and remembered (the gateway's answers carry
+the same few names, and most values repeat). Anything else goes through uvicorn's own
 ``send`` as before, so it reads or refuses it itself (``test_one_write_head.py`` compares the
 two). ``connection_guard.py`` puts every request's cycle on this class.
 """
@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, cast
 
-from uvicorn.protocols.http.httptools_impl import HEADER_RE, STATUS_LINE, RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, STATUS_LINE, RequestResponseCycle
 
 if TYPE_CHECKING:
     from uvicorn._types import ASGISendEvent, HTTPResponseBodyEvent, HTTPResponseStartEvent
@@ -109,9 +109,8 @@ class OneWriteCycle(RequestResponseCycle):
         """uvicorn's ``http.response.start`` for the usual answer, done here and held for the body.
 
         The head is the bytes uvicorn would write, and the cycle ends in the state uvicorn leaves
-        it in; a header name is searched for forbidden bytes the first time it is seen (they come
-        from a few places in the gateway), a value each time, with ``bytes.translate`` instead of a
-        regular expression (a third of the time). Anything else (no length, a ``Connection`` or
+        it in; a header name or value is searched with uvicorn's regular expressions the first
+        time it is seen, not on every answer. Anything else (no length, a ``Connection`` or
         ``Transfer-Encoding`` header, a paused or gone client, uvicorn's access log, a header to
         refuse) is left untouched to uvicorn, which then reads or refuses it as it always did.
         """
@@ -130,13 +129,19 @@ class OneWriteCycle(RequestResponseCycle):
         content = [line]
         length: int | None = None
         for name, value in self.default_headers + list(start.get("headers", [])):
+            if type(name) is not bytes or type(value) is not bytes:
+                return False
             if name not in _CHECKED_NAMES:
-                if type(name) is not bytes or HEADER_RE.search(name):
+                if HEADER_RE.search(name):
                     return False
                 if len(_CHECKED_NAMES) < _MAX_CHECKED_NAMES:
                     _CHECKED_NAMES.add(name)
-            if type(value) is not bytes or len(value.translate(None, _BAD_VALUE_BYTES)) != len(value):
-                return False
+            if value not in _CHECKED_VALUES:
+                if HEADER_VALUE_RE.search(value):
+                    return False
+                if len(_CHECKED_VALUES) >= _MAX_CHECKED_VALUES:
+                    _CHECKED_VALUES.clear()  # request ids fill it; the values that repeat come back at once
+                _CHECKED_VALUES.add(value)
             name = name.lower()
             if name == b"content-length" and length is None:
                 if not value.isdigit():
@@ -178,8 +183,9 @@ class OneWriteCycle(RequestResponseCycle):
         return True
 
 
-# Header names that passed uvicorn's check once: the gateway's answers carry the same few.
+# Header names and values that passed uvicorn's checks: the gateway's answers carry the same few
+# names, and most values repeat (content type, length, model, date within its second).
 _CHECKED_NAMES: set[bytes] = set()
 _MAX_CHECKED_NAMES = 1_000
-# What uvicorn's ``HEADER_VALUE_RE`` refuses in a value (control bytes but tab, and DEL).
-_BAD_VALUE_BYTES = bytes([*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F])
+_CHECKED_VALUES: set[bytes] = set()
+_MAX_CHECKED_VALUES = 4_096
