@@ -10,7 +10,7 @@ import pytest
 
 from meshapi_gateway.chat.normalize import StreamNormalizer
 from meshapi_gateway.chat.pipeline import _one_by_one
-from meshapi_gateway.providers.chunk_batches import EVENT_SEP, RelayedDelta
+from meshapi_gateway.providers.chunk_batches import EVENT_SEP, RelayedDelta, RelayedRead
 from meshapi_gateway.providers.openai_compat.chunk_reads import SSEChunkReads
 from meshapi_gateway.providers.relayed_text import _KNOWN
 from meshapi_gateway.sse import frames
@@ -49,21 +49,27 @@ def _sse(events: list[bytes]) -> bytes:
     return b"".join(b"data: " + e + b"\n\n" for e in events) + b"data: [DONE]\n\n"
 
 
-def _relay(body: bytes, relay: bool, cut: int = 0) -> tuple[bytes, list[Any], StreamNormalizer]:
-    """What the chat relay writes for ``body`` (read in pieces of ``cut`` bytes), the relayed chunks, the state."""
+def _relay(
+    body: bytes, relay: bool, cut: int = 0, pieces: list[bytes] | None = None
+) -> tuple[bytes, list[Any], StreamNormalizer]:
+    """What the chat relay writes for ``body`` (read in pieces of ``cut`` bytes, or as ``pieces``), the
+    chunks relayed as bytes, the state."""
 
     async def run() -> tuple[bytes, list[Any], StreamNormalizer]:
-        pieces = [body[i : i + cut] for i in range(0, len(body), cut)] if cut else [body]
-        reads = SSEChunkReads(_Body(pieces), "test", relay=relay)  # type: ignore[arg-type]
+        if pieces is None:
+            reads = [body[i : i + cut] for i in range(0, len(body), cut)] if cut else [body]
+        else:
+            reads = pieces
         normalizer = StreamNormalizer("public/model")
         out, relayed = b"", []
+        chunk_reads = SSEChunkReads(_Body(reads), "test", relay=relay)  # type: ignore[arg-type]
         while True:
             try:
-                batch, ended = await reads.__anext__()
+                batch, ended = await chunk_reads.__anext__()
             except StopAsyncIteration:
                 break
+            relayed += [c for c in batch if type(c) is RelayedDelta or type(c) is RelayedRead]
             normalized = normalizer.feed_batch(batch)
-            relayed += [c for c in normalized if type(c) is RelayedDelta]
             if normalized:
                 out += frames(normalized)
             if ended:
@@ -74,19 +80,34 @@ def _relay(body: bytes, relay: bool, cut: int = 0) -> tuple[bytes, list[Any], St
 
 
 def _n(got: list[Any]) -> int:
-    """Text chunks relayed as bytes (a read's run of them is one ``RelayedDelta``)."""
-    return sum(len(c.tails) for c in got)
+    """Text chunks relayed as bytes (a read's run of them is one ``RelayedDelta``, a whole read one ``RelayedRead``)."""
+    return sum(len(c.tails) if type(c) is RelayedDelta else len(c.raw) for c in got)
 
 
-def _same(events: list[bytes], *, relayed: int, cut: int = 0) -> None:
+def _state(n: StreamNormalizer) -> tuple[Any, ...]:
+    return n.content_chunks, n.text_parts, n.usage, n.finish_reason, n.tool_calls, n.id, n.created
+
+
+def _same(
+    events: list[bytes], *, relayed: int | None = None, cut: int = 0, body: bytes | None = None, by_event: bool = False
+) -> list[Any]:
+    """The first stream of a model (which teaches its shapes) and the next ones read the same as decoding
+    every chunk; what the last of them relayed as bytes. ``by_event``: one read a event."""
     _KNOWN.clear()
-    body = _sse(events)
-    plain, none, n0 = _relay(body, relay=False, cut=cut)
-    fast, got, n1 = _relay(body, relay=True, cut=cut)
+    body = _sse(events) if body is None else body
+    pieces = [b"data: " + e + b"\n\n" for e in events] + [b"data: [DONE]\n\n"] if by_event else None
+    plain, none, n0 = _relay(body, relay=False, cut=cut, pieces=pieces)
+    fast, got, n1 = _relay(body, relay=True, cut=cut, pieces=pieces)
     assert not none
     assert fast == plain
-    assert _n(got) == relayed
-    assert (n1.content_chunks, n1.text_parts, n1.usage) == (n0.content_chunks, n0.text_parts, n0.usage)
+    if relayed is not None:
+        assert _n(got) == relayed
+    assert _state(n1) == _state(n0)
+    for _ in range(2):  # the next streams of the model: whole reads recognized where they can be
+        again, got, n2 = _relay(body, relay=True, cut=cut, pieces=pieces)
+        assert again == plain
+        assert _state(n2) == _state(n0)
+    return got
 
 
 def test_a_stream_of_plain_text_is_relayed_as_bytes_and_reads_the_same() -> None:
@@ -139,7 +160,11 @@ def test_a_stream_without_an_id_is_never_relayed_as_bytes() -> None:
 
 def test_consumers_of_single_chunks_get_them_decoded() -> None:
     events = [orjson.dumps(_chunk({"content": t})) for t in ["a", "b", "c", "d", "e"]]
-    _, relayed, _normalizer = _relay(_sse(events), relay=True)
+    body = _sse(events)
+    reads = SSEChunkReads(_Body([body]), "test", relay=True)  # type: ignore[arg-type]
+    normalizer = StreamNormalizer("public/model")
+    batch, _ended = asyncio.run(reads.__anext__())
+    relayed = [c for c in normalizer.feed_batch(batch) if type(c) is RelayedDelta]
     assert relayed
 
     async def batches() -> Any:
@@ -200,3 +225,116 @@ def test_a_read_of_many_text_chunks_is_relayed_in_runs_and_reads_the_same() -> N
     _KNOWN.clear()
     _, got, _ = _relay(_sse(events), relay=True)
     assert len(got) == len(others) + 1  # one object a run when the read holds the whole body
+
+
+ROLE = orjson.dumps(_chunk({"role": "assistant", "content": ""}))
+STOP = orjson.dumps(_chunk({}, "stop"))
+USAGE = orjson.dumps(
+    {**HEAD, "system_fingerprint": "fp_1", "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4}}
+)
+TEXTS = [orjson.dumps(_chunk({"content": t})) for t in ["Hi", " there", "", "{x}", " ~/a"]]
+
+
+def test_a_read_of_nothing_but_known_shapes_is_one_object_after_the_first_stream() -> None:
+    events = [ROLE, *TEXTS, STOP, USAGE]
+    _same(events)
+    got = _relay(_sse(events), relay=True)[1]  # the model's shapes are known now
+    assert [type(c) for c in got] == [RelayedRead] and got[0].first is not None and got[0].finish is not None
+    assert len(got[0].raw) == len(TEXTS) and got[0].texts == ["Hi", " there", "{x}", " ~/a"]
+    assert got[0].usage == {"prompt_tokens": 3, "completion_tokens": 4}
+    # Another stream of the model (its own id, time and usage) reads the same as decoding it.
+    other = {"id": "chatcmpl-9", "created": 1700000009}
+    again = [orjson.dumps({**orjson.loads(e), **other}) for e in events[:-1]]
+    again.append(orjson.dumps({**orjson.loads(USAGE), **other, "usage": {"prompt_tokens": 7, "total_tokens": 9}}))
+    plain, _, n0 = _relay(_sse(again), relay=False)
+    fast, got, n1 = _relay(_sse(again), relay=True)
+    assert fast == plain and _state(n1) == _state(n0) and [type(c) for c in got] == [RelayedRead]
+
+
+@pytest.mark.parametrize("cut", [0, 1, 3, 64, 333])
+def test_reads_of_known_shapes_cut_anywhere_read_the_same(cut: int) -> None:
+    _same([ROLE, *TEXTS, STOP, USAGE], cut=cut)
+    _same([ROLE, *TEXTS, STOP, USAGE], by_event=True)
+    _same([*TEXTS, STOP], cut=cut)  # no role chunk, no usage
+    _same([ROLE, STOP, USAGE], cut=cut)  # no text
+
+
+def test_crlf_line_ends_read_the_same() -> None:
+    events = [ROLE, *TEXTS, STOP, USAGE]
+    body = _sse(events).replace(b"\n", b"\r\n")
+    got = _same(events, body=body)
+    assert [type(c) for c in got] == [RelayedRead]
+    for cut in (1, 2, 5, 100):
+        _same(events, body=body, cut=cut)
+
+
+def test_chunks_of_other_shapes_among_known_ones_read_the_same() -> None:
+    call = {"index": 0, "id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a":'}}
+    odd = [
+        orjson.dumps(_chunk({"content": "caf\u00e9 \U0001f600"})),  # unicode, split anywhere by the cuts
+        orjson.dumps(_chunk({"content": "x"})).replace(b'"x"', b'"\\u0078"'),  # an escape orjson would not write
+        orjson.dumps(_chunk({"content": "y"})).replace(b'{"index":0,', b'{ "index":0,'),  # odd whitespace
+        orjson.dumps(_chunk({"tool_calls": [call]})),
+        orjson.dumps(_chunk({"tool_calls": [{"index": 0, "id": "c2", "function": {"name": "g", "arguments": "1}"}}]})),
+        orjson.dumps(
+            {**HEAD, "choices": [{"index": i, "delta": {"content": "m"}, "finish_reason": None} for i in (0, 1)]}
+        ),
+        orjson.dumps(_chunk({"content": "z"}, usage={"prompt_tokens": 1})),  # usage in a text chunk
+    ]
+    finishes = [
+        STOP,
+        orjson.dumps(_chunk({}, "length")),
+        orjson.dumps({**HEAD, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "stop_reason": "END"}]}),
+        orjson.dumps(
+            {**HEAD, "choices": [{"index": 0, "delta": {}, "logprobs": {"content": []}, "finish_reason": "stop"}]}
+        ),
+        orjson.dumps(_chunk({"content": "last"}, "stop")),  # text in the finish chunk
+    ]
+    usages = [
+        USAGE,
+        USAGE.replace(b"}}", b'},"extra":1}'),  # a member after the usage
+        USAGE.replace(b'"usage":{', b'"usage": {'),
+        orjson.dumps({**HEAD, "choices": [], "usage": None}),
+    ]
+    for other in odd:
+        for cut in (0, 1, 7, 64):
+            _same([ROLE, *TEXTS, other, *TEXTS, STOP, USAGE], cut=cut)
+        _same([ROLE, *TEXTS, other, *TEXTS, STOP, USAGE], by_event=True)
+    for finish in finishes:
+        for usage in usages:
+            for cut in (0, 5):
+                _same([ROLE, *TEXTS, finish, usage], cut=cut)
+                # The model's shapes learned from a plain stream, then this one.
+                _KNOWN.clear()
+                _relay(_sse([ROLE, *TEXTS, STOP, USAGE]), relay=True)
+                body = _sse([ROLE, *TEXTS, finish, usage])
+                plain, _, n0 = _relay(body, relay=False, cut=cut)
+                fast, _, n1 = _relay(body, relay=True, cut=cut)
+                assert fast == plain and _state(n1) == _state(n0)
+
+
+def test_a_finish_after_tool_calls_is_read_as_the_normalizer_reads_it() -> None:
+    """Calls held by the normalizer when a recognized finish chunk comes: they are flushed before it."""
+    call = {"index": 0, "id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    _same([ROLE, *TEXTS, STOP, USAGE])  # the model's shapes
+    events = [ROLE, orjson.dumps(_chunk({"tool_calls": [call]})), *TEXTS, STOP, USAGE]
+    pieces = [_sse(events[:2])[: -len(b"data: [DONE]\n\n")], _sse(events[2:])]
+    plain, _, n0 = _relay(b"", relay=False, pieces=pieces)
+    fast, got, n1 = _relay(b"", relay=True, pieces=pieces)
+    assert fast == plain and _state(n1) == _state(n0)
+    assert n1.finish_reason == "stop" and n1.tool_calls and b'"finish_reason":"tool_calls"' in fast
+    assert any(type(c) is RelayedRead for c in got)
+
+
+def test_a_first_chunk_whose_leading_members_are_not_plain_is_decoded() -> None:
+    _same([ROLE, *TEXTS, STOP, USAGE])
+    for other in ({"id": "chatcmpl-\u00e9"}, {"id": 'a"b'}, {"created": -5}, {"created": 7}, {"model": "up\\model"}):
+        events = [orjson.dumps({**orjson.loads(e), **other}) for e in (ROLE, *TEXTS, STOP, USAGE)]
+        body = _sse(events)
+        plain, _, n0 = _relay(body, relay=False)
+        fast, _, n1 = _relay(body, relay=True)
+        assert fast == plain and (n1.content_chunks, n1.text_parts, n1.usage) == (
+            n0.content_chunks,
+            n0.text_parts,
+            n0.usage,
+        )

@@ -12,8 +12,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
+
 from meshapi_gateway.ids import ulid
-from meshapi_gateway.providers.chunk_batches import EVENT_SEP, RelayedDelta
+from meshapi_gateway.providers.chunk_batches import EVENT_SEP, RelayedDelta, RelayedRead
 from meshapi_gateway.wire_json import dumps_ascii
 
 
@@ -192,10 +194,17 @@ class StreamNormalizer:
         if not self.id:
             if not chunks:
                 return out
-            out.extend(self.feed(chunks[0]))  # the first chunk fixes the id and time
-            chunks = chunks[1:]
+            first = chunks[0]
+            if type(first) is RelayedRead:  # what ``feed`` takes from a first chunk
+                self.id, self.created = first.cid, first.created
+            else:
+                out.extend(self.feed(first))  # the first chunk fixes the id and time
+                chunks = chunks[1:]
         sid, created, model = self.id, self.created, self.public_model
         for chunk in chunks:
+            if type(chunk) is RelayedRead:
+                self._relay_read(chunk, out)
+                continue
             if type(chunk) is RelayedDelta:  # text chunks whose id and created are the first's
                 texts = chunk.texts
                 if texts:
@@ -231,7 +240,51 @@ class StreamNormalizer:
             out.extend(self.feed(chunk))
         return out
 
+    def _relay_read(self, read: RelayedRead, out: list[dict[str, Any]]) -> None:
+        """A read recognized by its bytes: what ``feed`` makes of its chunks, written as bytes."""
+        lead = self._relay_lead
+        if lead is None:
+            lead = self._relay_lead = dumps_ascii(self._stamp({}))[:-1] + b","
+            self._relay_sep = EVENT_SEP + lead
+        parts: list[bytes] = []
+        if read.first is not None:
+            kept = _kept(read.first)
+            if kept is None:
+                out.extend(self.feed(orjson.loads(_PROBE_LEAD + read.first)))
+            else:
+                parts.append(lead + read.first)
+        raw = read.raw
+        if raw:
+            texts = read.texts
+            if texts:
+                self.content_chunks += len(texts)
+                self.text_parts += texts
+            before, after = read.before, read.after
+            if self._run_around != (before, after):
+                self._run_around = (before, after)
+                self._run_sep = after + EVENT_SEP + lead + before
+            parts.append(lead + before + (raw[0] if len(raw) == 1 else self._run_sep.join(raw)) + after)
+        finish = read.finish
+        late: list[dict[str, Any]] = []
+        if finish is not None:
+            ending = _ending(finish)
+            if ending is None or self._pending or self.tool_calls:
+                late = self.feed(orjson.loads(read.finish_data))  # calls held, or a shape of its own
+            else:
+                self.finish_reason = ending[1]
+                parts.append(ending[0] + lead[1:-1] + b"}")
+        if read.usage is not None:
+            self.usage = read.usage
+        if parts:
+            relayed = RelayedDelta()
+            relayed.encoded = parts[0] if len(parts) == 1 else EVENT_SEP.join(parts)
+            out.append(relayed)
+        if late:
+            out.extend(late)
+
     _forced_named = False
+    _run_around: tuple[bytes, bytes] | None = None  # the text chunk shape ``_run_sep`` was made for
+    _run_sep = b""  # between the texts of a relayed run: the end of one chunk, the start of the next
     # The stamped id, object, created and model, encoded, for chunks relayed as bytes (made once).
     _relay_lead: bytes | None = None
     _relay_sep = b""  # what goes between two of them: the SSE separator, then the members
@@ -252,3 +305,47 @@ class StreamNormalizer:
         if cost is not None:
             chunk["cost"] = cost
         return self._stamp(chunk)
+
+
+# What a first or finish chunk recognized by its bytes becomes (``RelayedRead``), worked out once per
+# kind of chunk by ``feed`` itself on the chunk decoded, with leading members of its own.
+_PROBE_LEAD = b'{"id":"x","object":"chat.completion.chunk","created":0,"model":"m",'
+_PROBE_INNER = _PROBE_LEAD[1:-1]
+_KEPT: dict[bytes, bool] = {}
+_ENDINGS: dict[bytes, tuple[bytes, str] | None] = {}
+_PROBED_MAX = 256
+
+
+def _kept(first: bytes) -> bool | None:
+    """True when ``feed`` hands a first chunk ending in ``first`` back as it is, but for its stamp."""
+    kept = _KEPT.get(first)
+    if kept is None:
+        probe = StreamNormalizer("m")
+        got = probe.feed(orjson.loads(_PROBE_LEAD + first))
+        kept = (
+            len(got) == 1
+            and orjson.dumps(got[0]) == _PROBE_LEAD + first
+            and not (probe.content_chunks or probe.finish_reason or probe.usage or probe._pending)
+        )
+        if len(_KEPT) >= _PROBED_MAX:
+            _KEPT.clear()
+        _KEPT[first] = kept
+    return kept or None
+
+
+def _ending(finish: bytes) -> tuple[bytes, str] | None:
+    """What ``feed`` writes for a finish chunk ending in ``finish`` before the stamped members it puts last,
+    and its finish reason (when nothing is held: no tool calls)."""
+    if finish in _ENDINGS:
+        return _ENDINGS[finish]
+    probe = StreamNormalizer("m")
+    got = probe.feed(orjson.loads(_PROBE_LEAD + finish))
+    ending = None
+    if len(got) == 1 and probe.finish_reason and not (probe.content_chunks or probe.usage or probe.tool_calls):
+        encoded = orjson.dumps(got[0])
+        if encoded.endswith(b"," + _PROBE_INNER + b"}"):
+            ending = (encoded[: -len(_PROBE_INNER) - 1], probe.finish_reason)
+    if len(_ENDINGS) >= _PROBED_MAX:
+        _ENDINGS.clear()
+    _ENDINGS[finish] = ending
+    return ending

@@ -40,6 +40,33 @@ class RelayedDelta(dict[str, Any]):
     encoded: bytes
 
 
+class RelayedRead(dict[str, Any]):
+    """A whole read of a chat chunk stream recognized by its bytes (``TextShape.scan``), for the normalizer.
+
+    Decoding the role, text, finish and usage chunks one by one was most of what relaying a stream
+    cost. When every event of a read is one of the shapes learned for its model, the read is handed
+    out as this one object, never as per-chunk dicts: ``first`` the constant bytes after the leading
+    members of a first chunk (the role chunk) or None, ``raw`` the texts of the run of text chunks
+    that follows (their bytes, between ``before`` and ``after``), ``texts`` those of them not empty,
+    decoded, ``finish`` the constant bytes after the leading members of a finish chunk (``finish_data``
+    the whole chunk) or None, ``usage`` the usage chunk's usage or None. ``cid`` and ``created`` are the
+    stream's upstream id and time. The normalizer turns it into a ``RelayedDelta``; the dict is empty.
+    """
+
+    # Set right after it is made (no ``__init__``).
+    __slots__ = ("after", "before", "cid", "created", "finish", "finish_data", "first", "raw", "texts", "usage")
+    cid: str
+    created: int
+    first: bytes | None
+    raw: list[bytes]
+    texts: list[str]
+    before: bytes
+    after: bytes
+    finish: bytes | None
+    finish_data: bytes
+    usage: dict[str, Any] | None
+
+
 # What an adapter's generator yields: the chunks of one read, and whether the stream ended with it.
 Batch = tuple[list[Chunk], bool]
 

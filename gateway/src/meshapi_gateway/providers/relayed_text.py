@@ -14,6 +14,14 @@ leading members written by orjson from its first chunk). A read's run of such ch
 out as one ``RelayedDelta``: their bytes, and their text. The text must be printable
 ASCII without a quote or a backslash, so that it stands for itself in JSON and would be written
 back unchanged; any other chunk is decoded as before. What the client receives is the same.
+
+A model's first (role) chunk, finish chunk and the bytes of its usage chunk up to the usage are
+kept the same way, each once one of them has been decoded and found to be orjson's writing. A
+read made of nothing but such chunks of its stream (its first chunk, a run of text chunks, its
+finish chunk, its usage chunk, ``[DONE]``, each there or not, in that order) is recognized in one
+pass over its events (``scan``) and handed out as one ``RelayedRead``; any other read is taken
+event by event as before. What a first or finish chunk becomes for the client is the normalizer's
+to say (``chat/normalize.py``), which works it out once from the chunk decoded.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ import sys
 from typing import Any
 
 import orjson
+
+from meshapi_gateway.providers.chunk_batches import EVENT_SEP, RelayedRead
 
 TEXT_OPEN = b'"delta":{"content":"'
 TEXT_CLOSE = b'"}'
@@ -38,10 +48,32 @@ def plain_text(text: str) -> bool:
 class TextShape:
     """The text chunk shape of one stream: learned from its decoded chunks, then matched on bytes."""
 
-    __slots__ = ("_cut", "_first", "_head", "_least", "_post", "_text_at", "_text_end", "_tries", "learning")
+    __slots__ = (
+        "_cid",
+        "_cut",
+        "_finish_tail",
+        "_first",
+        "_first_tail",
+        "_head",
+        "_known",
+        "_lead",
+        "_least",
+        "_lf",
+        "_lr",
+        "_lu",
+        "_matched",
+        "_model",
+        "_post",
+        "_run_in",
+        "_text",
+        "_text_at",
+        "_text_end",
+        "_tries",
+        "learning",
+    )
 
     def __init__(self) -> None:
-        self.learning = True  # False once the shape is known, or given up on
+        self.learning = True  # False when the first chunk is not one to learn from
         self._first: tuple[str, int] | None = None  # the first chunk's id and created, as every chunk is stamped
         self._tries = 0
         self._head = b""  # a text chunk's bytes up to its text
@@ -50,6 +82,15 @@ class TextShape:
         self._text_at = 0  # len(head)
         self._text_end = 0  # -len(post)
         self._cut = 0  # where the members after id, object, created and model begin
+        self._cid = ""  # the first chunk's id, as decoded
+        self._model = ""  # and its model
+        self._matched = False  # a text chunk of this stream was matched (or taught the shape)
+        self._lead = b""  # the first chunk's leading members as its bytes hold them
+        self._known: _Known | None = None  # what is known of the stream's model, once its lead is
+        self._lr = self._lf = self._lu = self._run_in = b""  # its chunks' bytes, set by ``_ready``
+        self._first_tail: bytes | None = None  # and what they were made from
+        self._finish_tail: bytes | None = None
+        self._text: tuple[bytes, bytes] | None = None
 
     def match(self, data: bytes) -> str | None:
         """The text of ``data`` when it is a text chunk of the known shape (its leading members
@@ -65,35 +106,53 @@ class TextShape:
         text = raw.decode()
         if not text.isprintable() or '"' in text or "\\" in text:
             return None
-        self.learning = False  # a shape known from an earlier stream holds for this one
+        self._matched = True  # a shape known from an earlier stream holds for this one
         return text
 
     @property
     def cut(self) -> int:
         return self._cut
 
+    @property
+    def begun(self) -> bool:
+        """Whether the stream's first chunk has been read."""
+        return self._first is not None
+
+    @property
+    def scanning(self) -> bool:
+        """Whether reads are tried as a whole (``scan``): something of the stream's model is known."""
+        return self._known is not None
+
     def learn(self, data: bytes, chunk: Any) -> None:
-        """Look at a decoded chunk (``data`` its bytes) while the shape is not known."""
+        """Look at a decoded chunk (``data`` its bytes): what it shows of its model's chunks is kept."""
         if self._first is None:  # the stream's first chunk: its id and created are every chunk's
-            self._begin(chunk)
+            self._begin(data, chunk)
             return
-        self._tries += 1
-        if self._tries > TRIES:
-            self.learning = False
-            return
-        if type(chunk) is not dict or "usage" in chunk or list(chunk)[:4] != ["id", "object", "created", "model"]:
+        if type(chunk) is not dict or list(chunk)[:4] != ["id", "object", "created", "model"]:
             return
         model = chunk["model"]
         if (chunk["id"], chunk["created"]) != self._first or type(chunk["created"]) is not int:
             return
         if chunk["object"] != "chat.completion.chunk" or type(model) is not str:
             return
+        known = _KNOWN.get(model)
+        if "usage" in chunk:
+            if known is None or known.usage is None:
+                self._learn_usage(data, chunk, model)
+            return
         choices = chunk.get("choices")
         if type(choices) is not list or len(choices) != 1:
             return
         choice = choices[0]
-        if type(choice) is not dict or "finish_reason" not in choice or choice["finish_reason"] is not None:
+        if type(choice) is not dict or "finish_reason" not in choice:
             return
+        if choice["finish_reason"] is not None:
+            if (known is None or known.finish is None) and choice.get("delta") == {}:
+                self._keep(data, chunk, model, "finish")
+            return
+        if self._matched or self._tries >= TRIES:
+            return
+        self._tries += 1
         delta = choice.get("delta")
         if type(delta) is not dict or len(delta) != 1 or type(delta.get("content")) is not str:
             return
@@ -106,14 +165,12 @@ class TextShape:
         if at < cut or data.find(needle, at + 1) >= 0:
             return
         rest = (data[cut : at + len(TEXT_OPEN)], data[at + len(needle) - len(TEXT_CLOSE) :])
-        if len(_KNOWN) >= KNOWN_MAX:
-            _KNOWN.clear()
-        _KNOWN[model] = rest
         self._use(data[:cut], *rest)
-        self.learning = False
+        self._matched = True  # learned from this stream: its further text chunks are matched or not plain
+        self._learned(model, "text", rest)
 
-    def _begin(self, chunk: Any) -> None:
-        """The first chunk: its id and created, and the shape an earlier stream of its model showed."""
+    def _begin(self, data: bytes, chunk: Any) -> None:
+        """The first chunk: its id and created, and what an earlier stream of its model showed."""
         if type(chunk) is not dict:
             self.learning = False
             return
@@ -122,10 +179,167 @@ class TextShape:
             self.learning = False
             return
         self._first = (cid, created)
-        if type(model) is str:
-            known = _KNOWN.get(model)
-            if known is not None:  # tried on this stream's chunks; a decoded text chunk still teaches its own
-                self._use(_lead(cid, created, model), *known)
+        if type(model) is not str:
+            return
+        self._cid, self._model = cid, model
+        self._lead = _lead(cid, created, model)
+        known = _KNOWN.get(model)
+        if known is not None:  # tried on this stream's chunks; a decoded text chunk still teaches its own
+            self._known = known
+            self._ready()
+        if (known is None or known.first is None) and list(chunk)[:4] == ["id", "object", "created", "model"]:
+            choices = chunk.get("choices")
+            choice = choices[0] if type(choices) is list and len(choices) == 1 else None
+            delta = choice.get("delta") if type(choice) is dict else None
+            # A first chunk with text in it (no role chunk) would never repeat: not kept.
+            if type(delta) is dict and not delta.get("content") and "tool_calls" not in delta and "usage" not in chunk:
+                self._keep(data, chunk, model, "first")
+
+    def _learned(self, model: str, which: str, value: Any) -> None:
+        """Keep ``value`` as ``which`` of ``model``'s chunks (and scan this stream's next reads with it)."""
+        known = _KNOWN.get(model)
+        if known is None:
+            if len(_KNOWN) >= KNOWN_MAX:
+                _KNOWN.clear()
+            known = _KNOWN[model] = _Known()
+        setattr(known, which, value)
+        if model == self._model and self._lead:
+            self._known = known
+            self._ready()
+
+    def begin_bytes(self, data: bytes) -> bool:
+        """The first chunk read from its bytes when its model's chunks are known (else False: decode it).
+
+        Its leading members must be what orjson writes for a plain id, an integer time and a plain model name.
+        """
+        if data[:7] != b'{"id":"':
+            return False
+        q = data.find(b'"', 7)
+        r = q + len(_OBJECT)
+        if q < 8 or data[q:r] != _OBJECT:
+            return False
+        c = data.find(b",", r)
+        digits = data[r:c]
+        if c < 0 or not digits.isdigit() or (digits[:1] == b"0" and len(digits) > 1):
+            return False
+        m = data.find(b'"', c + 10)
+        if data[c : c + 10] != b',"model":"' or data[m : m + 2] != b'",':
+            return False
+        lead = data[: m + 2]
+        if not lead.isascii():
+            return False
+        text = lead.decode()  # the id and the model name stand for themselves: printable, no escape
+        if not text.isprintable() or "\\" in text:
+            return False
+        model = text[c + 10 : m]
+        known = _KNOWN.get(model)
+        if known is None:
+            return False
+        cid = text[7:q]
+        self._first = (cid, int(digits))
+        self._cid, self._model = cid, model
+        self._lead = lead
+        self._known = known
+        self._ready()
+        return True
+
+    def _ready(self) -> None:
+        """The stream's chunks as bytes, for ``scan``, from its lead and what is known of its model."""
+        known = self._known
+        assert known is not None
+        lead = self._lead
+        # Taken now: another stream of the model may learn other shapes while this one is read.
+        self._first_tail, self._finish_tail, self._text = known.first, known.finish, known.text
+        if known.text is not None:
+            self._use(lead, *known.text)
+        self._lr = lead + known.first if known.first is not None else b""
+        self._lf = lead + known.finish if known.finish is not None else b""
+        self._lu = lead + known.usage if known.usage is not None else b""
+        # Between two text chunks of a run: the end of one, the event boundary, the start of the next.
+        self._run_in = known.text[1] + EVENT_SEP + self._head if known.text is not None else b""
+
+    def scan(self, events: list[bytes]) -> tuple[RelayedRead | None, bool]:
+        """A read's events as one ``RelayedRead`` (None when it has none to relay) and whether it ends
+        the stream; ``(None, False)`` when an event is not one of the shapes known (decode them)."""
+        if self._known is None or not events:
+            return None, False
+        j = len(events)
+        done = events[-1] == b"[DONE]"
+        if done:
+            j -= 1
+        usage = None
+        lu = self._lu
+        if j and lu:
+            data = events[j - 1]
+            if data[: len(lu)] == lu:
+                if data[-1:] != b"}":
+                    return None, False
+                try:
+                    usage = orjson.loads(data[len(lu) : -1])
+                except orjson.JSONDecodeError:
+                    return None, False
+                if type(usage) is not dict:
+                    return None, False
+                j -= 1
+        finish = None
+        finish_data = b""
+        if j and self._lf and events[j - 1] == self._lf:
+            j -= 1
+            finish = self._finish_tail
+            finish_data = events[j]
+        i = 0
+        if j and self._lr and events[0] == self._lr:
+            i = 1
+        raw: list[bytes] = []
+        texts: list[str] = []
+        if i < j:
+            if self._text is None:
+                return None, False
+            at, end = self._text_at, self._text_end
+            run = events[i:j]
+            raw = [data[at:end] for data in run]
+            # One comparison for the whole run: every event is a text chunk of the shape around its text.
+            if self._head + self._run_in.join(raw) + self._post != EVENT_SEP.join(run):
+                return None, False
+            # The texts checked together, a quote between them (no plain text holds one).
+            joined = b'"'.join(raw)
+            if not joined.isascii():
+                return None, False
+            decoded = joined.decode()
+            if not decoded.isprintable() or "\\" in decoded:
+                return None, False
+            texts = decoded.split('"')
+            if len(texts) != len(raw):
+                return None, False
+            if "" in texts:
+                texts = [text for text in texts if text]
+        elif i == 0 and finish is None and usage is None:
+            return None, done  # nothing but [DONE] (or nothing)
+        got = RelayedRead()
+        got.cid, got.created = self._cid, self._first[1]  # type: ignore[index]
+        got.first = self._first_tail if i else None
+        got.raw, got.texts = raw, texts
+        got.before, got.after = self._text if self._text is not None else (b"", b"")
+        got.finish, got.finish_data = finish, finish_data
+        got.usage = usage
+        return got, done
+
+    def _keep(self, data: bytes, chunk: dict[str, Any], model: str, which: str) -> None:
+        """Keep the bytes after the leading members of a first or finish chunk that orjson wrote."""
+        if not data.isascii() or orjson.dumps(chunk) != data:
+            return
+        self._learned(model, which, data[len(_lead(chunk["id"], chunk["created"], model)) :])
+
+    def _learn_usage(self, data: bytes, chunk: dict[str, Any], model: str) -> None:
+        """Keep a usage chunk's bytes up to its usage, when the usage is its last member and it has no choices."""
+        usage = chunk["usage"]
+        if type(usage) is not dict or list(chunk)[-1] != "usage" or chunk.get("choices"):
+            return
+        if not data.isascii() or orjson.dumps(chunk) != data:
+            return
+        upto = data[len(_lead(chunk["id"], chunk["created"], model)) : len(data) - len(orjson.dumps(usage)) - 1]
+        if upto.endswith(b'"usage":'):
+            self._learned(model, "usage", upto)
 
     def _use(self, lead: bytes, before: bytes, after: bytes) -> None:
         """Match text chunks made of ``lead``, ``before``, the text and ``after``."""
@@ -136,14 +350,28 @@ class TextShape:
         self._cut = len(lead)
 
 
+_OBJECT = b'","object":"chat.completion.chunk","created":'
+
+
 def _lead(cid: str, created: int, model: str) -> bytes:
     """A chunk's leading members as orjson writes them, up to the comma that follows them."""
     return orjson.dumps({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model})[:-1] + b","
 
 
-# The text chunk shape last seen for each upstream model name: the bytes between the leading members
-# and the text, and after the text. A stream of a known model relays its text chunks from the first.
-# What they hold was checked to be orjson's writing when learned; a stream whose chunks look otherwise
-# does not match and is decoded (and teaches its own shape).
-_KNOWN: dict[str, tuple[bytes, bytes]] = {}
+class _Known:
+    """What is known of one upstream model's chunks: the bytes after their leading members."""
+
+    __slots__ = ("finish", "first", "text", "usage")
+
+    def __init__(self) -> None:
+        self.text: tuple[bytes, bytes] | None = None  # a text chunk's, before and after its text
+        self.first: bytes | None = None  # a first chunk's without text (the role chunk)
+        self.finish: bytes | None = None  # a finish chunk's without text
+        self.usage: bytes | None = None  # a usage chunk's, up to its usage
+
+
+# What is known of each upstream model's chunks (at most ``KNOWN_MAX`` names). A stream of a known
+# model relays its chunks from the first. What they hold was checked to be orjson's writing when
+# learned; a stream whose chunks look otherwise does not match and is decoded (and teaches its own).
+_KNOWN: dict[str, _Known] = {}
 KNOWN_MAX = 256

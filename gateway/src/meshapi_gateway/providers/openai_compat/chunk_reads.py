@@ -25,8 +25,9 @@ DONE = b"[DONE]"
 
 
 class SSEChunkReads:
-    """``relay``: a read's run of plain text chunks that repeat an earlier one's shape comes out as
-    one ``RelayedDelta`` (a chat chunk stream; see ``providers/relayed_text.py``)."""
+    """``relay``: a read made of nothing but chunks of the shapes known for its model comes out as
+    one ``RelayedRead``; in any other read, a run of plain text chunks that repeat an earlier one's
+    shape comes out as one ``RelayedDelta`` (a chat chunk stream; see ``providers/relayed_text.py``)."""
 
     __slots__ = ("_failure", "_finished", "_name", "_parser", "_resp", "_shape")
 
@@ -87,6 +88,16 @@ class SSEChunkReads:
         """Decode ``events`` into ``into`` up to ``[DONE]`` (then True) or a failure (returned)."""
         loads = orjson.loads
         shape = self._shape
+        if shape is not None:
+            if not shape.scanning and events and shape.learning and not shape.begun:
+                shape.begin_bytes(events[0])
+            if shape.scanning:
+                got, done = shape.scan(events)
+                if got is not None:
+                    into.append(got)
+                    return None, done
+                if done:  # nothing but [DONE]
+                    return None, True
         run: RelayedDelta | None = None  # the text chunks just before, relayed as one
         cut = 0
         for data in events:
