@@ -299,6 +299,7 @@ def test_chunks_of_other_shapes_among_known_ones_read_the_same() -> None:
     for other in odd:
         for cut in (0, 1, 7, 64):
             _same([ROLE, *TEXTS, other, *TEXTS, STOP, USAGE], cut=cut)
+            _same([*TEXTS, other, STOP, USAGE], cut=cut)  # no role chunk: a text chunk first
         _same([ROLE, *TEXTS, other, *TEXTS, STOP, USAGE], by_event=True)
     for finish in finishes:
         for usage in usages:

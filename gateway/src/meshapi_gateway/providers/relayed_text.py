@@ -55,7 +55,6 @@ class TextShape:
         "_first",
         "_first_tail",
         "_head",
-        "_known",
         "_lead",
         "_least",
         "_lf",
@@ -69,6 +68,7 @@ class TextShape:
         "_text_at",
         "_text_end",
         "_tries",
+        "known",
         "learning",
     )
 
@@ -86,7 +86,8 @@ class TextShape:
         self._model = ""  # and its model
         self._matched = False  # a text chunk of this stream was matched (or taught the shape)
         self._lead = b""  # the first chunk's leading members as its bytes hold them
-        self._known: _Known | None = None  # what is known of the stream's model, once its lead is
+        # What is known of the stream's model, once its lead is: then its reads are tried whole (``scan``).
+        self.known: _Known | None = None
         self._lr = self._lf = self._lu = self._run_in = b""  # its chunks' bytes, set by ``_ready``
         self._first_tail: bytes | None = None  # and what they were made from
         self._finish_tail: bytes | None = None
@@ -117,11 +118,6 @@ class TextShape:
     def begun(self) -> bool:
         """Whether the stream's first chunk has been read."""
         return self._first is not None
-
-    @property
-    def scanning(self) -> bool:
-        """Whether reads are tried as a whole (``scan``): something of the stream's model is known."""
-        return self._known is not None
 
     def learn(self, data: bytes, chunk: Any) -> None:
         """Look at a decoded chunk (``data`` its bytes): what it shows of its model's chunks is kept."""
@@ -185,7 +181,7 @@ class TextShape:
         self._lead = _lead(cid, created, model)
         known = _KNOWN.get(model)
         if known is not None:  # tried on this stream's chunks; a decoded text chunk still teaches its own
-            self._known = known
+            self.known = known
             self._ready()
         if (known is None or known.first is None) and list(chunk)[:4] == ["id", "object", "created", "model"]:
             choices = chunk.get("choices")
@@ -204,7 +200,7 @@ class TextShape:
             known = _KNOWN[model] = _Known()
         setattr(known, which, value)
         if model == self._model and self._lead:
-            self._known = known
+            self.known = known
             self._ready()
 
     def begin_bytes(self, data: bytes) -> bool:
@@ -239,13 +235,13 @@ class TextShape:
         self._first = (cid, int(digits))
         self._cid, self._model = cid, model
         self._lead = lead
-        self._known = known
+        self.known = known
         self._ready()
         return True
 
     def _ready(self) -> None:
         """The stream's chunks as bytes, for ``scan``, from its lead and what is known of its model."""
-        known = self._known
+        known = self.known
         assert known is not None
         lead = self._lead
         # Taken now: another stream of the model may learn other shapes while this one is read.
@@ -261,7 +257,7 @@ class TextShape:
     def scan(self, events: list[bytes]) -> tuple[RelayedRead | None, bool]:
         """A read's events as one ``RelayedRead`` (None when it has none to relay) and whether it ends
         the stream; ``(None, False)`` when an event is not one of the shapes known (decode them)."""
-        if self._known is None or not events:
+        if self.known is None or not events:
             return None, False
         j = len(events)
         done = events[-1] == b"[DONE]"

@@ -88,10 +88,25 @@ class SSEChunkReads:
         """Decode ``events`` into ``into`` up to ``[DONE]`` (then True) or a failure (returned)."""
         loads = orjson.loads
         shape = self._shape
+        # The stream's first chunk, when this read holds it, is decoded unless the whole read is recognized:
+        # the normalizer takes the stream's id and time from it.
+        first = False
         if shape is not None:
-            if not shape.scanning and events and shape.learning and not shape.begun:
+            if shape.known is None and events and shape.learning and not shape.begun:
+                first = True
                 shape.begin_bytes(events[0])
-            if shape.scanning:
+            if shape.known is not None:
+                if (
+                    len(events) == 1 and not first
+                ):  # one text chunk (the usual read of a slow stream): matched alone is cheaper
+                    data = events[0]
+                    text = shape.match(data)
+                    if text is not None:
+                        one = RelayedDelta()
+                        one.tails = [data[shape.cut :]]
+                        one.texts = [text] if text else []
+                        into.append(one)
+                        return None, False
                 got, done = shape.scan(events)
                 if got is not None:
                     into.append(got)
@@ -104,7 +119,8 @@ class SSEChunkReads:
             if data == DONE:
                 return None, True
             if shape is not None:
-                text = shape.match(data)
+                text = None if first else shape.match(data)
+                first = False
                 if text is not None:
                     if run is None:
                         cut = shape.cut  # the shape changes only on a decoded chunk, which ends the run
