@@ -123,6 +123,7 @@ CASES = {
         "POST",
         True,
     ),
+    "long value": ([_start([(b"content-length", b"2"), (b"x-a", b"v" * 5000)]), _body(b"hi")], "POST", True),
     "unknown status": ([_start([(b"content-length", b"2")], 999), _body(b"hi")], "POST", True),
     "body first": ([_body(b"hi")], "POST", True),
     "start twice": ([_start([(b"content-length", b"2")]), _start([(b"content-length", b"2")])], "POST", True),

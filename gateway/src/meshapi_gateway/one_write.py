@@ -134,14 +134,15 @@ class OneWriteCycle(RequestResponseCycle):
             if name not in _CHECKED_NAMES:
                 if HEADER_RE.search(name):
                     return False
-                if len(_CHECKED_NAMES) < _MAX_CHECKED_NAMES:
+                if len(_CHECKED_NAMES) < _MAX_CHECKED_NAMES and len(name) <= _MAX_KEPT_LENGTH:
                     _CHECKED_NAMES.add(name)
             if value not in _CHECKED_VALUES:
                 if HEADER_VALUE_RE.search(value):
                     return False
-                if len(_CHECKED_VALUES) >= _MAX_CHECKED_VALUES:
-                    _CHECKED_VALUES.clear()  # request ids fill it; the values that repeat come back at once
-                _CHECKED_VALUES.add(value)
+                if len(value) <= _MAX_KEPT_LENGTH:  # a long value (a file name) is searched each time
+                    if len(_CHECKED_VALUES) >= _MAX_CHECKED_VALUES:
+                        _CHECKED_VALUES.clear()  # request ids fill it; the values that repeat come back at once
+                    _CHECKED_VALUES.add(value)
             name = name.lower()
             if name == b"content-length" and length is None:
                 if not value.isdigit():
@@ -189,3 +190,4 @@ _CHECKED_NAMES: set[bytes] = set()
 _MAX_CHECKED_NAMES = 1_000
 _CHECKED_VALUES: set[bytes] = set()
 _MAX_CHECKED_VALUES = 4_096
+_MAX_KEPT_LENGTH = 128  # bytes: what is remembered stays under a megabyte
