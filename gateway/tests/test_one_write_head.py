@@ -104,6 +104,18 @@ CASES = {
     ),
     "chunked": ([_start([(b"transfer-encoding", b"chunked")]), _body(b"hi", True), _body(b"")], "POST", True),
     "no length": ([_start([JSON]), _body(b"hi")], "POST", True),
+    "a stream": (
+        [_start([(b"content-type", b"text/event-stream")]), _body(b"data: 1\n\n", True), _body(b"", False)],
+        "POST",
+        True,
+    ),
+    "a stream, client asked to close": (
+        [_start([(b"content-type", b"text/event-stream")]), _body(b"data: 1\n\n", True), _body(b"x")],
+        "POST",
+        False,
+    ),
+    "204 without a length": ([_start([JSON], 204), _body(b"")], "POST", True),
+    "304 without a length": ([_start([], 304), _body(b"")], "POST", True),
     "zero length": ([_start([(b"content-length", b"0")]), _body(b"")], "POST", True),
     "HEAD": ([_start([(b"content-length", b"5")]), _body(b"")], "HEAD", True),
     "204": ([_start([(b"content-length", b"3")], 204), _body(b"abc")], "POST", True),
@@ -139,3 +151,5 @@ def test_the_same_bytes_and_state_as_uvicorn(case: str) -> None:
     assert ours == theirs
     if case in ("usual answer", "client asked to close", "two length headers"):
         assert writes == (1, 2)  # head and body together
+    if case.startswith("a stream"):
+        assert writes[0] == writes[1]  # the head at once, each piece as it comes

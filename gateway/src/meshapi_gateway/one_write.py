@@ -106,13 +106,15 @@ class OneWriteCycle(RequestResponseCycle):
             transport.write(data)
 
     def _hold_head(self, message: ASGISendEvent) -> bool:
-        """uvicorn's ``http.response.start`` for the usual answer, done here and held for the body.
+        """uvicorn's ``http.response.start`` for the usual answer, done here: held for the body if
+        it has a length, written at once if not (a stream, sent chunked as uvicorn sends it).
 
         The head is the bytes uvicorn would write, and the cycle ends in the state uvicorn leaves
         it in; a header name or value is searched with uvicorn's regular expressions the first
-        time it is seen, not on every answer. Anything else (no length, a ``Connection`` or
-        ``Transfer-Encoding`` header, a paused or gone client, uvicorn's access log, a header to
-        refuse) is left untouched to uvicorn, which then reads or refuses it as it always did.
+        time it is seen, not on every answer. Anything else (a ``Connection`` or
+        ``Transfer-Encoding`` header, an odd length, no length on a 204 or 304, ``HEAD``, a
+        paused or gone client, uvicorn's access log, a header to refuse) is left untouched to
+        uvicorn, which then reads or refuses it as it always did.
         """
         if (
             self.flow.write_paused
@@ -151,16 +153,27 @@ class OneWriteCycle(RequestResponseCycle):
             elif name == b"transfer-encoding" or name == b"connection":
                 return False
             content.extend((name, b": ", value, b"\r\n"))
-        if not length:
+        status = start["status"]
+        if length is None and status in (204, 304):
             return False
         if not self.keep_alive:
             content.append(b"connection: close\r\n")
+        if length is None:
+            content.append(b"transfer-encoding: chunked\r\n")  # a stream: its head goes out at once
         content.append(b"\r\n")
+        head = b"".join(content)
         self.response_started = True
         self.waiting_for_100_continue = False
+        if length is None:
+            self.chunked_encoding = True
+            self.transport.write(head)
+            return True
         self.expected_content_length = length
         self.chunked_encoding = False
-        self.held_head = b"".join(content)
+        if length:
+            self.held_head = head
+        else:
+            self.transport.write(head)
         return True
 
     def _last_write(self, head: bytes, message: ASGISendEvent) -> bool:
