@@ -27,8 +27,13 @@ def frame(payload: Any, event: str | None = None) -> bytes:
 def frames(payloads: list[Any]) -> bytes:
     """``frame`` for each of several JSON payloads, made at once (a relay writes them together).
 
-    A ``RelayedDelta`` is already encoded (``providers/relayed_text.py``).
+    A ``RelayedDelta`` is already encoded (``providers/relayed_text.py``), in ASCII: a read relayed
+    whole is one, framed without a list made or a check for other characters.
     """
+    if len(payloads) == 1:
+        only = payloads[0]
+        if type(only) is RelayedDelta:
+            return b"data: " + only.encoded + b"\n\n"
     data = (
         b"data: " + b"\n\ndata: ".join([p.encoded if type(p) is RelayedDelta else dumps(p) for p in payloads]) + b"\n\n"
     )
