@@ -101,6 +101,19 @@ def test_statements_come_in_a_few_sizes(tmp_path: Path) -> None:
     assert all(size & (size - 1) == 0 and size <= many_rows.MAX_ROWS for size in sizes)
 
 
+def test_the_writers_statement_journals_stay_in_memory(tmp_path: Path) -> None:
+    """A many-row insert's statement journal would otherwise spill to a file outside the data folder."""
+
+    async def run() -> int:
+        writer = SQLiteThread(str(tmp_path / "log.db"))
+        try:
+            return int(await writer.run(lambda c: c.execute("PRAGMA temp_store").fetchone()[0]))
+        finally:
+            await writer.aclose()
+
+    assert asyncio.run(run()) == 2  # MEMORY
+
+
 async def _write_through_engine(url: str, rows: list[list[Any]]) -> list[RequestLog]:
     engine = db.make_engine(url)
     async with engine.begin() as conn:
