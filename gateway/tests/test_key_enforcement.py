@@ -99,6 +99,24 @@ def test_a_fallback_outside_the_allowlist_is_skipped(egw: Gateway, fake_openai: 
         assert r.status_code != 200 and r.headers.get("x-resolved-model-id") != "fake/echo"
 
 
+def test_a_budgeted_keys_fallbacks_outside_the_allowlist_are_skipped(egw: Gateway, fake_openai: FakeUpstream) -> None:
+    # A budgeted key's admission clears the models its allowlist lets through and the router then skips the
+    # per-candidate check: a candidate it did not clear is still checked, also on the calls a kept plan admits.
+    key = _key(egw.url, "enf-budget-fallback", models=["fake/echo"], budget_usd="100")["key"]
+    with egw.client(key) as c:
+        for _ in range(2):
+            fake_openai.recorder.clear()
+            r = c.post("/v1/chat/completions", json={**CHAT, "model": "fake/fail-500", "models": ["fake/echo"]})
+            assert r.status_code == 200 and r.headers["x-resolved-model-id"] == "fake/echo"
+            assert [q["body"]["model"] for q in fake_openai.recorder.requests] == ["echo"]  # fail-500 never tried
+    key = _key(egw.url, "enf-budget-fallback", models=["fake/flaky"], budget_usd="100")["key"]
+    with egw.client(key) as c:
+        for _ in range(2):
+            r = c.post("/v1/chat/completions", json={**CHAT, "model": "fake/flaky"})  # its catalog fallback: fake/echo
+            assert r.status_code != 200 and r.headers.get("x-resolved-model-id") != "fake/echo"
+        assert c.post("/v1/chat/completions", json=CHAT).status_code == 403
+
+
 def test_over_budget_is_402_naming_the_budget_and_its_reset(egw: Gateway) -> None:
     made = _key(egw.url, "enf-budget", budget_usd="0.02", budget_period="daily")
     with egw.client(made["key"]) as c:

@@ -80,7 +80,7 @@ async def create(call: "Call", entries: list["ModelEntry"], body: dict[str, Any]
                 call.attempted,
                 lambda _p, t: native.create(body, t, ctx, beta),
                 ctx=ctx,
-                admit=call.candidate_admit(),
+                admit=call.candidate_admit(entries),
             )
         finally:
             _count_errors(call.attempted)
@@ -160,7 +160,7 @@ async def open_stream(
 
         try:
             target, events = await router.run(
-                entries, call.attempted, attempt, ctx=ctx, keeps_slot=True, admit=call.candidate_admit()
+                entries, call.attempted, attempt, ctx=ctx, keeps_slot=True, admit=call.candidate_admit(entries)
             )
         finally:
             _count_errors(call.attempted)

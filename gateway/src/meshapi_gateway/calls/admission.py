@@ -6,10 +6,14 @@ budgets, model allowlists, team quotas …). For every call, after its plan is k
 1. ``admit(call)`` once, before anything is routed: raise a ``GatewayError`` to refuse the
    call, or reserve what the call may use (keep it on ``call.reserved``). Return ``False``
    when the check has nothing to do for this call (a key without terms): it is then left
-   out of steps 2 and 3, which keeps the common call cheap.
+   out of steps 2 and 3, which keeps the common call cheap. A check that admits may also
+   ``clear`` the model ids its step 2 is known to let through for this call.
 2. ``allow(call, entry)`` before each candidate model is tried (the request's fallbacks and
    the catalog's chains may differ from the model asked for): raise a ``GatewayError`` to
-   skip that model; when nothing else answers, that refusal is the answer.
+   skip that model; when nothing else answers, that refusal is the answer. The router is not
+   given this step when every check cleared each of its candidates and none of them has
+   context-window fallbacks (the only models the router adds): then it could refuse none of
+   the models the router may try (``Call.candidate_admit``).
 3. ``release(call, record)`` once, when the call has finished (answered, failed, or the
    client left), for every check whose ``admit`` returned: settle or free the reservation
    with the real usage and cost in ``record``.
@@ -53,3 +57,13 @@ class AdmissionCheck:
 
     def release(self, call: Call, record: CallRecord) -> None:
         return None
+
+
+def clear(call: Call, models: frozenset[str]) -> None:
+    """From ``decide`` or ``admit`` that admits ``call``: ``allow`` lets each of ``models`` through for it.
+
+    Narrows what the checks admitted before cleared; a check that admits without clearing leaves
+    nothing cleared (``Call.admit``).
+    """
+    cleared = call.cleared
+    call.cleared = models if cleared is None else cleared & models

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("meshapi_gateway.calls")
 
+EMPTY: frozenset[str] = frozenset()
+
 
 class Call:
     __slots__ = (
@@ -50,6 +52,7 @@ class Call:
         "cache_similarity",
         "cache_status",
         "check_balance",
+        "cleared",
         "endpoint",
         "first_token",
         "kind",
@@ -94,6 +97,8 @@ class Call:
         self.cache_status: str | None = None  # "hit", "miss" or "bypass" once the cache was asked
         self.cache_similarity: float | None = None  # a semantic hit's similarity
         self.admitted: list[AdmissionCheck] = []
+        # The models no admitted check refuses per candidate (``calls.admission.clear``); None: none cleared.
+        self.cleared: frozenset[str] | None = None
         self.reserved: dict[str, Any] = {}  # what admission checks hold for this call, by their own keys
         self._finished = False
 
@@ -111,10 +116,13 @@ class Call:
             if self.check_balance:
                 self.state.billing.precheck(self.principal, requested)
             for check in self.state.admission_checks:
+                cleared = self.cleared
                 verdict = check.decide(self)
                 if verdict is PENDING:
                     verdict = await check.admit(self)
                 if verdict is not False:  # False: nothing to check or hold for this call
+                    if self.cleared is cleared:  # it cleared nothing: each candidate goes to its ``allow``
+                        self.cleared = EMPTY
                     self.admitted.append(check)
         except GatewayError as exc:
             self.finish(error=exc)
@@ -138,12 +146,24 @@ class Call:
             store_bill=self.store_bill,
         )
 
-    def candidate_admit(self) -> Admit | None:
-        """What the router runs before trying each candidate model (``None``: nothing to check)."""
+    def candidate_admit(self, entries: list[ModelEntry] | None = None) -> Admit | None:
+        """What the router runs before trying each candidate model (``None``: nothing to check).
+
+        ``entries``: the candidates the router is given. When the checks cleared each of them at
+        admission and none has context-window fallbacks (the only models the router adds), the
+        checks' per-candidate step could refuse none of what the router tries, so it is left out.
+        """
         balance = self.state.billing.admission(self.principal) if self.check_balance else None
         checks = self.admitted
         if not checks:
             return balance
+        cleared = self.cleared
+        if cleared and entries is not None:
+            for entry in entries:
+                if entry.id not in cleared or entry.context_window_fallbacks:
+                    break
+            else:
+                return balance
         if balance is None and len(checks) == 1:
             return partial(checks[0].allow, self)  # one check alone: no closure to step through per candidate
 

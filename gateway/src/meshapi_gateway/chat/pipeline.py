@@ -281,7 +281,13 @@ class ChatPipeline:
             ctx.owner = call.principal.owner
             try:
                 target, data = await self.state.router.chat(
-                    entries, body, ctx, call.attempted, deadline=deadline, admit=call.candidate_admit(), loop=loop
+                    entries,
+                    body,
+                    ctx,
+                    call.attempted,
+                    deadline=deadline,
+                    admit=call.candidate_admit(entries),
+                    loop=loop,
                 )
             finally:
                 if call.attempted.errors:
@@ -329,7 +335,13 @@ class ChatPipeline:
             ctx.owner = call.principal.owner
             try:
                 target, upstream = await self.state.router.open_chat_stream(
-                    entries, body, ctx, call.attempted, deadline=deadline, admit=call.candidate_admit(), loop=loop
+                    entries,
+                    body,
+                    ctx,
+                    call.attempted,
+                    deadline=deadline,
+                    admit=call.candidate_admit(entries),
+                    loop=loop,
                 )
             finally:
                 metering.count_upstream_errors(call.attempted)

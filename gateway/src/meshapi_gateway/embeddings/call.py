@@ -72,7 +72,7 @@ async def embed(call: Call, body: dict[str, Any], *, with_cost: bool = False) ->
                 state.call_context(call.request_id),
                 call.attempted,
                 deadline=planned.deadline,
-                admit=call.candidate_admit(),
+                admit=call.candidate_admit(entries),
             )
         finally:
             metering.count_upstream_errors(call.attempted)

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from meshapi_gateway.auth.principal import Principal
-from meshapi_gateway.calls.admission import PENDING, AdmissionCheck, Pending
+from meshapi_gateway.calls.admission import PENDING, AdmissionCheck, Pending, clear
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.governance.budgets import PER_USD, Budget, Hold, MemoryBudgets, Refusal, usd
 from meshapi_gateway.governance.periods import iso_seconds, period_bounds
@@ -191,6 +191,8 @@ class KeyGovernance(AdmissionCheck):
                 if refusal is not None:
                     raise budget_exceeded(refusal, last.plan.worst(body))
                 call.reserved[HOLD] = (last.budget.alone, amount, False)
+                cleared = call.cleared  # ``clear``, inline: the plan's entries are what ``allow`` lets through
+                call.cleared = last.plan.models if cleared is None else cleared & last.plan.models
                 return True
         return self._decide(call, key)
 
@@ -215,6 +217,7 @@ class KeyGovernance(AdmissionCheck):
         if refusal is not None:
             raise budget_exceeded(refusal, plan.worst(body, call.multiplier))
         call.reserved[HOLD] = (budget.alone, amount, False)
+        clear(call, plan.models)  # the price plan's entries are the candidates both allowlists let through
         return True
 
     async def admit(self, call: Call) -> bool | None:
@@ -251,6 +254,7 @@ class KeyGovernance(AdmissionCheck):
         if refusal is not None:
             raise budget_exceeded(refusal, plan.worst(body, call.multiplier))
         call.reserved[HOLD] = hold
+        clear(call, plan.models)
         return True
 
     def _plan(self, call: Call, body: dict[str, Any], key: CachedKey, team_models: Allowlist | None) -> PricePlan:

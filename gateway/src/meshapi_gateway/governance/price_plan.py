@@ -44,6 +44,8 @@ class PricePlan:
 
     rates: tuple[tuple[int, int, int], ...]
     scale: int
+    # The ids of the entries it was made of: the models the allowlists let this call use (``Cleared``).
+    models: frozenset[str] = frozenset()
     # A cost in the plan's unit (10^-(scale + 6) USD) is ``per_unit`` budget counter units, or
     # ``unit_div`` of them make one (prices finer than the counters, rounded up).
     per_unit: int = field(init=False, compare=False)
@@ -65,6 +67,7 @@ class PricePlan:
 
     @classmethod
     def of(cls, entries: Iterable[ModelEntry]) -> PricePlan:
+        entries = list(entries)
         priced = [e for e in entries if not e.is_free]
         scale = max(
             (_decimals(p) for e in priced for p in (e.pricing.prompt_usd_per_1m, e.pricing.completion_usd_per_1m)),
@@ -79,7 +82,7 @@ class PricePlan:
             )
             for e in priced
         )
-        return cls(rates, scale)
+        return cls(rates, scale, frozenset(e.id for e in entries))
 
     def worst(self, body: dict[str, Any], multiplier: Decimal = ONE) -> Decimal:
         """``worst_case(body, entries, multiplier)`` of the entries this plan was made of."""

@@ -150,7 +150,7 @@ class ResponsesService:
                     call.attempted,
                     lambda p, t: create_response(p, plan.body, t, ctx),
                     ctx=ctx,
-                    admit=call.candidate_admit(),
+                    admit=call.candidate_admit(plan.entries),
                 )
             finally:
                 metering.count_upstream_errors(call.attempted)
@@ -217,7 +217,12 @@ class ResponsesService:
         try:
             try:
                 target, upstream = await router.run(
-                    plan.entries, call.attempted, attempt, ctx=ctx, keeps_slot=True, admit=call.candidate_admit()
+                    plan.entries,
+                    call.attempted,
+                    attempt,
+                    ctx=ctx,
+                    keeps_slot=True,
+                    admit=call.candidate_admit(plan.entries),
                 )
             finally:
                 metering.count_upstream_errors(call.attempted)
