@@ -24,7 +24,16 @@ from typing import TYPE_CHECKING, Any
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.calls.admission import PENDING, AdmissionCheck, Pending, clear
 from meshapi_gateway.errors import GatewayError
-from meshapi_gateway.governance.budgets import PER_USD, Budget, Hold, MemoryBudgets, Refusal, usd
+from meshapi_gateway.governance.budgets import (
+    PER_USD,
+    Budget,
+    Hold,
+    MemoryBudgets,
+    Refusal,
+    Tally,
+    settle_tally,
+    usd,
+)
 from meshapi_gateway.governance.periods import iso_seconds, period_bounds
 from meshapi_gateway.governance.price_plan import MAX_PLANS, ONE, PricePlan
 from meshapi_gateway.governance.worst_case import reachable
@@ -119,7 +128,7 @@ class KeyPlan:
     catalog is unchanged and until the budget's period ends or the key expires (``until``).
     """
 
-    __slots__ = ("budget", "model", "model_field", "multiplier", "plan", "until", "version")
+    __slots__ = ("budget", "model", "model_field", "multiplier", "plan", "tally", "until", "version")
 
     def __init__(
         self, version: int, model: str, plan: PricePlan, budget: Budget, expires_at: int | None, multiplier: Decimal
@@ -128,6 +137,9 @@ class KeyPlan:
         self.model = model
         self.plan = plan
         self.budget = budget
+        # The budget's counters in the check's memory, held from the first call admitted from the plan on,
+        # so that no call looks them up by the budget's slot again.
+        self.tally: Tally | None = None
         self.until = budget.until if expires_at is None else min(budget.until, expires_at)
         self.multiplier = multiplier  # the call's own (1): a call with another multiplier goes the long way
         plain = model.isascii() and model.isprintable() and '"' not in model and "\\" not in model
@@ -187,9 +199,14 @@ class KeyGovernance(AdmissionCheck):
             body = call.body if call.body is not None else {"model": last.model}
             if "models" not in body:
                 amount = last.plan.worst_units_plain(body, last.model, last.model_field)
-                refusal = self.memory.reserve_one(last.budget, amount)
-                if refusal is not None:
-                    raise budget_exceeded(refusal, last.plan.worst(body))
+                if amount > 0:  # ``MemoryBudgets.reserve_one``, on the counters the plan holds
+                    tally = last.tally
+                    if tally is None:
+                        tally = last.tally = self.memory.tally(last.budget.slot)
+                    spent, held = tally.spent, tally.reserved
+                    if spent + held + amount > last.budget.limit_units:
+                        raise budget_exceeded(Refusal(last.budget, spent, held), last.plan.worst(body))
+                    tally.reserved = held + amount
                 call.reserved[HOLD] = (last.budget.alone, amount, False)
                 cleared = call.cleared  # ``clear``, inline: the plan's entries are what ``allow`` lets through
                 call.cleared = last.plan.models if cleared is None else cleared & last.plan.models
@@ -328,7 +345,12 @@ class KeyGovernance(AdmissionCheck):
         budgets, amount, shared = hold
         if not shared or self.shared is None:
             if len(budgets) == 1:  # a key's own budget, the common case
-                self.memory.settle_one(budgets[0], amount, actual)
+                budget = budgets[0]
+                last = call.principal.key.plan if call.principal.key is not None else None
+                if last is not None and last.budget is budget and last.tally is not None:  # the plan's counters
+                    settle_tally(last.tally, amount, actual)
+                else:
+                    self.memory.settle_one(budget, amount, actual)
             else:
                 self.memory.settle(budgets, amount, actual)
             return

@@ -81,10 +81,40 @@ class Refusal:
     reserved: int
 
 
+class Tally:
+    """One budget's counters in one period (units): spent, and held by calls in flight.
+
+    An object rather than two dictionary entries, so a call that keeps it (``KeyPlan``) reserves
+    and settles without hashing the budget's slot again.
+    """
+
+    __slots__ = ("reserved", "spent")
+
+    def __init__(self) -> None:
+        self.spent = 0
+        self.reserved = 0
+
+
 class MemoryBudgets:
     def __init__(self) -> None:
-        self.spent: dict[tuple[str, int], int] = {}
-        self.reserved: dict[tuple[str, int], int] = {}
+        self.tallies: dict[tuple[str, int], Tally] = {}
+
+    @property
+    def spent(self) -> dict[tuple[str, int], int]:
+        """Spend per slot (those with any)."""
+        return {slot: t.spent for slot, t in self.tallies.items() if t.spent}
+
+    @property
+    def reserved(self) -> dict[tuple[str, int], int]:
+        """Reservations per slot (those with any)."""
+        return {slot: t.reserved for slot, t in self.tallies.items() if t.reserved}
+
+    def tally(self, slot: tuple[str, int]) -> Tally:
+        """The counters of ``slot``, made at their first use."""
+        found = self.tallies.get(slot)
+        if found is None:
+            found = self.tallies[slot] = Tally()
+        return found
 
     def reserve(self, budgets: tuple[Budget, ...], amount: int) -> Refusal | None:
         """Hold ``amount`` units against every budget, or none of them: the first budget it would exceed."""
@@ -92,62 +122,52 @@ class MemoryBudgets:
             return None  # free calls run at any spend, as free models do at any balance
         if len(budgets) == 1:  # a key's own budget, the common case
             return self.reserve_one(budgets[0], amount)
-        for b in budgets:
-            spent, held = self.spent.get(b.slot, 0), self.reserved.get(b.slot, 0)
-            if spent + held + amount > b.limit_units:
-                return Refusal(b, spent, held)
-        for b in budgets:
-            self.reserved[b.slot] = self.reserved.get(b.slot, 0) + amount
+        tallies = [self.tally(b.slot) for b in budgets]
+        for b, t in zip(budgets, tallies, strict=True):
+            if t.spent + t.reserved + amount > b.limit_units:
+                return Refusal(b, t.spent, t.reserved)
+        for t in tallies:
+            t.reserved += amount
         return None
 
     def reserve_one(self, b: Budget, amount: int) -> Refusal | None:
-        """``reserve`` against the one budget ``b``: one look at each counter."""
+        """``reserve`` against the one budget ``b``."""
         if amount <= 0:
             return None
-        slot = b.slot
-        spent, held = self.spent.get(slot, 0), self.reserved.get(slot, 0)
+        t = self.tally(b.slot)
+        spent, held = t.spent, t.reserved
         if spent + held + amount > b.limit_units:
             return Refusal(b, spent, held)
-        self.reserved[slot] = held + amount
+        t.reserved = held + amount
         return None
 
     def settle_one(self, b: Budget, amount: int, actual: int) -> None:
         """``settle`` against the one budget ``b``."""
-        slot = b.slot
-        if amount > 0:
-            reserved = self.reserved
-            left = reserved.get(slot, 0) - amount
-            if left > 0:
-                reserved[slot] = left
-            else:
-                reserved.pop(slot, None)
-        if actual:
-            spent = self.spent
-            spent[slot] = spent.get(slot, 0) + actual
+        settle_tally(self.tally(b.slot), amount, actual)
 
     def settle(self, budgets: tuple[Budget, ...], amount: int, actual: int) -> None:
         """Replace a reservation of ``amount`` units by the ``actual`` cost (units)."""
-        if len(budgets) == 1:  # a key's own budget, the common case: no loop
-            self.settle_one(budgets[0], amount, actual)
-            return
         for b in budgets:
-            slot = b.slot
-            if amount > 0:
-                left = self.reserved.get(slot, 0) - amount
-                if left > 0:
-                    self.reserved[slot] = left
-                else:
-                    self.reserved.pop(slot, None)
-            if actual:
-                self.spent[slot] = self.spent.get(slot, 0) + actual
+            settle_tally(self.tally(b.slot), amount, actual)
 
     def at_least(self, slot: tuple[str, int], spent: Decimal) -> None:
         """What the ledger says was spent: counted when it is more than this process has seen."""
         counted = units(spent)
-        if counted > self.spent.get(slot, 0):
-            self.spent[slot] = counted
+        t = self.tally(slot)
+        if counted > t.spent:
+            t.spent = counted
 
     def forget_before(self, subject_starts: dict[str, int]) -> None:
         """Drop the spend of periods that have ended (``subject_starts``: each subject's current start)."""
-        for slot in [s for s in self.spent if s[1] < subject_starts.get(s[0], s[1]) and s not in self.reserved]:
-            del self.spent[slot]
+        tallies = self.tallies
+        for slot in [s for s, t in tallies.items() if s[1] < subject_starts.get(s[0], s[1]) and not t.reserved]:
+            del tallies[slot]
+
+
+def settle_tally(t: Tally, amount: int, actual: int) -> None:
+    """Replace a reservation of ``amount`` units in ``t`` by the ``actual`` cost (units)."""
+    if amount > 0:
+        left = t.reserved - amount
+        t.reserved = left if left > 0 else 0
+    if actual:
+        t.spent += actual
