@@ -140,7 +140,7 @@ class KeyPlan:
         # The budget's counters in the check's memory, held from the first call admitted from the plan on,
         # so that no call looks them up by the budget's slot again.
         self.tally: Tally | None = None
-        self.until = budget.until if expires_at is None else min(budget.until, expires_at)
+        self.until = budget.until if expires_at is None else min(budget.until, float(expires_at))
         self.multiplier = multiplier  # the call's own (1): a call with another multiplier goes the long way
         plain = model.isascii() and model.isprintable() and '"' not in model and "\\" not in model
         # ``"model":"<id>",`` in the body's compact JSON, for the prompt bound; -1: not an id JSON writes as it is.

@@ -55,7 +55,8 @@ class Budget:
     slot: tuple[str, int] = field(init=False, compare=False)
     # ``limit`` in counter units (exact: budgets have at most ten decimal places).
     limit_units: int = field(init=False, compare=False)
-    # ``resets_at``, or infinity for a budget that never resets: one comparison tells a call it is stale.
+    # ``resets_at``, or infinity for a budget that never resets: one comparison tells a call it is stale
+    # (a float, as ``time.time()`` is: an int on either side makes the comparison convert it).
     until: float = field(init=False, compare=False)
     # The budget alone, as the tuple a reservation takes: a key's own budget is reserved without making one.
     alone: tuple[Budget] = field(init=False, compare=False, repr=False)
@@ -63,7 +64,7 @@ class Budget:
     def __post_init__(self) -> None:
         object.__setattr__(self, "slot", (f"{self.kind}:{self.id}", self.period_start))
         object.__setattr__(self, "limit_units", units(self.limit))
-        object.__setattr__(self, "until", float("inf") if self.resets_at is None else self.resets_at)
+        object.__setattr__(self, "until", float("inf") if self.resets_at is None else float(self.resets_at))
         object.__setattr__(self, "alone", (self,))
 
 
