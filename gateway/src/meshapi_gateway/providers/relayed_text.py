@@ -73,7 +73,7 @@ class TextShape:
     )
 
     def __init__(self) -> None:
-        self.learning = True  # False when the first chunk is not one to learn from
+        self.learning = True  # False when the first chunk is not one to learn from, or all is known
         self._first: tuple[str, int] | None = None  # the first chunk's id and created, as every chunk is stamped
         self._tries = 0
         self._head = b""  # a text chunk's bytes up to its text
@@ -147,6 +147,8 @@ class TextShape:
                 self._keep(data, chunk, model, "finish")
             return
         if self._matched or self._tries >= TRIES:
+            if known is not None and known.first is not None and known.finish is not None and known.usage is not None:
+                self.learning = False  # nothing left to learn: the stream's further chunks are not looked at
             return
         self._tries += 1
         delta = choice.get("delta")
@@ -265,17 +267,13 @@ class TextShape:
             j -= 1
         usage = None
         lu = self._lu
+        usage_data: bytes | None = None
         if j and lu:
             data = events[j - 1]
             if data[: len(lu)] == lu:
                 if data[-1:] != b"}":
                     return None, False
-                try:
-                    usage = orjson.loads(data[len(lu) : -1])
-                except orjson.JSONDecodeError:
-                    return None, False
-                if type(usage) is not dict:
-                    return None, False
+                usage_data = data[len(lu) : -1]  # decoded once the rest of the read is known to match
                 j -= 1
         finish = None
         finish_data = b""
@@ -293,6 +291,9 @@ class TextShape:
                 return None, False
             at, end = self._text_at, self._text_end
             run = events[i:j]
+            # A read with other chunks (tool calls, say) is most often told by its first or last one.
+            if run[0][:at] != self._head or run[-1][end:] != self._post:
+                return None, False
             raw = [data[at:end] for data in run]
             # One comparison for the whole run: every event is a text chunk of the shape around its text.
             if self._head + self._run_in.join(raw) + self._post != EVENT_SEP.join(run):
@@ -309,8 +310,15 @@ class TextShape:
                 return None, False
             if "" in texts:
                 texts = [text for text in texts if text]
-        elif i == 0 and finish is None and usage is None:
+        elif i == 0 and finish is None and usage_data is None:
             return None, done  # nothing but [DONE] (or nothing)
+        if usage_data is not None:
+            try:
+                usage = orjson.loads(usage_data)
+            except orjson.JSONDecodeError:
+                return None, False
+            if type(usage) is not dict:
+                return None, False
         got = RelayedRead()
         got.cid, got.created = self._cid, self._first[1]  # type: ignore[index]
         got.first = self._first_tail if i else None
