@@ -3,7 +3,10 @@
 CPython 3.11's ``asyncio.current_task()`` asks for the running loop, and that checks the process
 id with a system call every time. ``current_task(loop)`` does not ask, so each thread keeps the
 loop it last found running and tries that one first: a thread runs one loop at a time, so if that
-loop has a task running, it is the one running this code. A thread that finds none (its first
+loop has a task running, it is the one running this code. That holds while a loop, once run in a
+thread, is not run by another thread while the first runs a loop of its own: then the first would
+get the other thread's task (the gateway runs each serving loop in one thread for its whole life;
+the local model's host loop never runs a route). A thread that finds none (its first
 request, or a new loop, as tests make) asks as before and keeps the loop it got. A forked child
 forgets the loop: a fork from inside a task leaves that task looking current in the child.
 """
