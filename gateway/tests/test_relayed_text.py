@@ -339,3 +339,26 @@ def test_a_first_chunk_whose_leading_members_are_not_plain_is_decoded() -> None:
             n0.text_parts,
             n0.usage,
         )
+
+
+def test_text_chunks_naming_another_model_than_the_first_chunk_keep_their_own_bytes() -> None:
+    # The first stream teaches model A's shapes; the next one's first chunk names A, its text chunks B (another
+    # shape). Whatever B's chunks teach, the client must get B's bytes around each text, not A's.
+    events = [orjson.dumps(_chunk({"role": "assistant", "content": ""}))]
+    events += [orjson.dumps(_chunk({"content": t})) for t in ["hi", "yo"]]
+    _relay(_sse(events), relay=True)
+    other = {**HEAD, "model": "other-model"}
+    mixed = [events[0]] + [
+        orjson.dumps({**_chunk({"content": t}, system_fingerprint="fp_other"), **other}) for t in ["a", "b", "c"]
+    ]
+    for split in ([1, 1, 2], [1, 2, 1], [2, 2]):
+        pieces, at = [], 0
+        for n in split:
+            pieces.append(b"".join(b"data: " + e + b"\n\n" for e in mixed[at : at + n]))
+            at += n
+        pieces[-1] += b"data: [DONE]\n\n"
+        plain, _, n0 = _relay(b"", relay=False, pieces=pieces)
+        fast, _, n1 = _relay(b"", relay=True, pieces=pieces)
+        assert b"fp_other" in plain
+        assert fast == plain
+        assert _state(n1) == _state(n0)

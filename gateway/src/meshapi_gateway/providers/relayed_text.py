@@ -346,9 +346,15 @@ class TextShape:
             self._learned(model, "usage", upto)
 
     def _use(self, lead: bytes, before: bytes, after: bytes) -> None:
-        """Match text chunks made of ``lead``, ``before``, the text and ``after``."""
+        """Match text chunks made of ``lead``, ``before``, the text and ``after``.
+
+        ``scan`` writes a run's texts between the same ``before`` and ``after`` it matched them with:
+        a text chunk may teach a shape of another model than the stream's first chunk names.
+        """
         self._head = lead + before
         self._post = after
+        self._text = (before, after)
+        self._run_in = after + EVENT_SEP + self._head
         self._least = len(self._head) + len(after)
         self._text_at, self._text_end = len(self._head), -len(after)
         self._cut = len(lead)
