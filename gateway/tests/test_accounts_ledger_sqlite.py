@@ -12,12 +12,13 @@ import pytest
 from meshapi_gateway.billing import ledger_store
 from meshapi_gateway.billing.ledger_sqlite import write_batch_sqlite
 from meshapi_gateway.billing.ledger_store import Queued, credit, write_batch
+from meshapi_gateway.billing.queries import UsageFilter, events, totals
 from meshapi_gateway.billing.usage import UsageRecord
 from meshapi_gateway.store import db
 from meshapi_gateway.store.accounts_tables import Balance, LedgerEntry
 from meshapi_gateway.store.sqlite_thread import SQLiteThread
 from meshapi_gateway.store.tables import Base
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 
 def _batch(n: int) -> list[Queued]:
@@ -133,3 +134,37 @@ def test_the_writer_thread_leaves_what_the_engine_leaves(tmp_path: Path, enforce
     if enforce:
         assert returned[0]["zen"] == Decimal("1.5") - spent["zen"]
         assert ("zen", Decimal("1.5") - spent["zen"], Decimal("1.5")) in balances
+
+
+def test_a_usage_lookup_by_request_id_reads_that_request_s_rows_not_the_owner_s(tmp_path: Path) -> None:
+    # GET /v1/usage?request_id=...: a large owner's lookup must not walk all of the owner's rows.
+    async def run() -> tuple[list[str], list[LedgerEntry], int]:
+        engine = db.make_engine(f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}")
+        async with engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        sessions = db.sessionmaker(engine)
+        async with sessions() as session, session.begin():
+            await write_batch(session, _batch(40), False, Decimal(0))
+        flt = UsageFilter("acme", request_id="req_7")
+        plans = []
+        async with sessions() as session:
+            order = (LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
+            lookups = (
+                select(LedgerEntry).where(*flt.where()).order_by(*order),
+                select(LedgerEntry).where(*flt.where()),
+            )
+            for stmt in lookups:
+                compiled = stmt.compile(engine.sync_engine, compile_kwargs={"literal_binds": True})
+                found = await session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
+                plans.append(" ".join(str(r[-1]) for r in found))
+            rows, _ = await events(session, flt, 10, newest_first=True)
+            count, _ = await totals(session, flt)
+            none, _ = await events(session, UsageFilter("zen", request_id="req_7"), 10, newest_first=True)
+        await engine.dispose()
+        assert not none  # the owner still guards the lookup
+        return plans, rows, count
+
+    plans, rows, count = asyncio.run(run())
+    for plan in plans:
+        assert "request_id" in plan and "owner" not in plan.split("USING")[1], plan
+    assert [r.request_id for r in rows] == ["req_7"] and count == 1

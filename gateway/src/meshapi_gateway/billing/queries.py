@@ -53,7 +53,11 @@ class UsageFilter:
     team_id: str | None = None
 
     def where(self) -> list[Any]:
-        out: list[Any] = [LedgerEntry.owner == self.owner]
+        # Looked up by request id, the owner is only a guard: written as an expression, so SQLite's
+        # planner (without statistics) takes the request id's index, not a walk of the owner's rows
+        # that its ``(owner, created_at)`` index offers for the order.
+        owner = LedgerEntry.owner if self.request_id is None else LedgerEntry.owner + ""
+        out: list[Any] = [owner == self.owner]
         if self.since_ms is not None:
             out.append(LedgerEntry.created_at >= self.since_ms)
         if self.until_ms is not None:
