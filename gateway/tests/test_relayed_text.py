@@ -327,6 +327,22 @@ def test_a_finish_after_tool_calls_is_read_as_the_normalizer_reads_it() -> None:
     assert any(type(c) is RelayedRead for c in got)
 
 
+def test_a_read_the_scan_gives_up_on_still_relays_its_text_runs() -> None:
+    """A read of a known model that is not all known shapes: its text chunks are still matched one by one,
+    after tool calls, and with a text shape the stream teaches itself in the middle of the read."""
+    _same([ROLE, *TEXTS, STOP, USAGE])  # the model's shapes
+    call = {"index": 0, "id": "c1", "type": "function", "function": {"name": "f", "arguments": ""}}
+    calls = [orjson.dumps(_chunk({"tool_calls": [call]}))]
+    calls += [orjson.dumps(_chunk({"tool_calls": [{"index": 0, "function": {"arguments": str(i)}}]})) for i in range(5)]
+    # Another fingerprint: the first of these text chunks is decoded and teaches the rest of the read.
+    other = [orjson.dumps({**orjson.loads(e), "system_fingerprint": "fp_2"}) for e in TEXTS]
+    for events, relayed in (([ROLE, *calls, *TEXTS, STOP, USAGE], len(TEXTS)), ([ROLE, *other, STOP], len(TEXTS) - 1)):
+        plain, _, n0 = _relay(_sse(events), relay=False)
+        fast, got, n1 = _relay(_sse(events), relay=True)
+        assert fast == plain and _state(n1) == _state(n0)
+        assert _n(got) == relayed
+
+
 def test_a_first_chunk_whose_leading_members_are_not_plain_is_decoded() -> None:
     _same([ROLE, *TEXTS, STOP, USAGE])
     for other in ({"id": "chatcmpl-\u00e9"}, {"id": 'a"b'}, {"created": -5}, {"created": 7}, {"model": "up\\model"}):

@@ -115,6 +115,11 @@ class TextShape:
         return self._cut
 
     @property
+    def head(self) -> bytes:
+        """What a text chunk of the shape begins with (empty until a shape is known)."""
+        return self._head
+
+    @property
     def begun(self) -> bool:
         """Whether the stream's first chunk has been read."""
         return self._first is not None
@@ -153,6 +158,9 @@ class TextShape:
         self._tries += 1
         delta = choice.get("delta")
         if type(delta) is not dict or len(delta) != 1 or type(delta.get("content")) is not str:
+            if type(delta) is dict and "tool_calls" in delta:
+                # A tool-call stream has no text chunks to learn from: its next chunks need not be tried.
+                self._tries = TRIES
             return
         text = delta["content"]
         if not plain_text(text) or not data.isascii() or orjson.dumps(chunk) != data:

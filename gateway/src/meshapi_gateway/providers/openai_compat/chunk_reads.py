@@ -115,11 +115,15 @@ class SSEChunkReads:
                     return None, True
         run: RelayedDelta | None = None  # the text chunks just before, relayed as one
         cut = 0
+        # Checked here before ``match`` is called: in a read the scan did not recognize (tool calls, say)
+        # most events are not text chunks, and a slice compared costs less than the call.
+        head = shape.head if shape is not None else b""
+        at = len(head)
         for data in events:
             if data == DONE:
                 return None, True
             if shape is not None:
-                text = None if first else shape.match(data)
+                text = None if first or data[:at] != head else shape.match(data)
                 first = False
                 if text is not None:
                     if run is None:
@@ -154,6 +158,8 @@ class SSEChunkReads:
             into.append(chunk)
             if shape is not None and shape.learning:
                 shape.learn(data, chunk)
+                head = shape.head  # a decoded chunk may have taught the stream its own shape
+                at = len(head)
         return None, False
 
     async def aclose(self) -> None:
