@@ -211,6 +211,9 @@ class KeyGovernance(AdmissionCheck):
                 cleared = call.cleared  # ``clear``, inline: the plan's entries are what ``allow`` lets through
                 call.cleared = last.plan.models if cleared is None else cleared & last.plan.models
                 return True
+        if key.budget_usd is None and key.team_id is None and key.expires_at is None:
+            if not (key.revoked or key.suspended):
+                return key.models is not None  # a key with no terms but its allowlist: ``_decide``'s answer
         return self._decide(call, key)
 
     def _decide(self, call: Call, key: CachedKey) -> bool | Pending | None:
