@@ -345,7 +345,19 @@ def test_a_read_the_scan_gives_up_on_still_relays_its_text_runs() -> None:
 
 def test_a_first_chunk_whose_leading_members_are_not_plain_is_decoded() -> None:
     _same([ROLE, *TEXTS, STOP, USAGE])
-    for other in ({"id": "chatcmpl-\u00e9"}, {"id": 'a"b'}, {"created": -5}, {"created": 7}, {"model": "up\\model"}):
+    odd = (
+        {"id": "chatcmpl-\u00e9"},
+        {"id": 'a"b'},
+        {"id": "a\\b"},
+        {"id": "a\x7fb"},
+        {"created": -5},
+        {"created": 7},
+        {"model": "up\\model"},
+        {"model": "up\x7fmodel"},
+        {"model": "caf\u00e9"},
+    )
+    # Each twice: the second stream of an odd model name finds what the first taught of it.
+    for other in (o for o in odd for _ in range(2)):
         events = [orjson.dumps({**orjson.loads(e), **other}) for e in (ROLE, *TEXTS, STOP, USAGE)]
         body = _sse(events)
         plain, _, n0 = _relay(body, relay=False)

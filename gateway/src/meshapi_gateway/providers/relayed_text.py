@@ -209,6 +209,8 @@ class TextShape:
                 _KNOWN.clear()
             known = _KNOWN[model] = _Known()
         setattr(known, which, value)
+        if which == "text":
+            known.run_out = value[1] + EVENT_SEP
         if model == self._model and self._lead:
             self.known = known
             self._ready()
@@ -231,17 +233,19 @@ class TextShape:
         m = data.find(b'"', c + 10)
         if data[c : c + 10] != b',"model":"' or data[m : m + 2] != b'",':
             return False
-        lead = data[: m + 2]
-        if not lead.isascii():
+        # The id and the model name stand for themselves: printable ASCII, no escape. They are all the
+        # lead holds but its fixed bytes and the digits, so only they are decoded and checked.
+        model_b, cid_b = data[c + 10 : m], data[7:q]
+        if not model_b.isascii() or not cid_b.isascii():
             return False
-        text = lead.decode()  # the id and the model name stand for themselves: printable, no escape
-        if not text.isprintable() or "\\" in text:
-            return False
-        model = text[c + 10 : m]
+        model = model_b.decode()
         known = _KNOWN.get(model)
         if known is None:
             return False
-        cid = text[7:q]
+        cid = cid_b.decode()
+        if not model.isprintable() or not cid.isprintable() or "\\" in model or "\\" in cid:
+            return False
+        lead = data[: m + 2]
         self._first = (cid, int(digits))
         self._cid, self._model = cid, model
         self._lead = lead
@@ -255,14 +259,22 @@ class TextShape:
         assert known is not None
         lead = self._lead
         # Taken now: another stream of the model may learn other shapes while this one is read.
-        self._first_tail, self._finish_tail, self._text = known.first, known.finish, known.text
-        if known.text is not None:
-            self._use(lead, *known.text)
+        text = self._text = known.text
+        self._first_tail, self._finish_tail = known.first, known.finish
+        if text is not None:  # what ``_use`` sets, with the model's tuple and its text end kept
+            before, after = text
+            head = self._head = lead + before
+            self._post = after
+            # Between two text chunks of a run: the end of one, the event boundary, the start of the next.
+            self._run_in = known.run_out + head
+            self._least = len(head) + len(after)
+            self._text_at, self._text_end = len(head), -len(after)
+            self._cut = len(lead)
+        else:
+            self._run_in = b""
         self._lr = lead + known.first if known.first is not None else b""
         self._lf = lead + known.finish if known.finish is not None else b""
         self._lu = lead + known.usage if known.usage is not None else b""
-        # Between two text chunks of a run: the end of one, the event boundary, the start of the next.
-        self._run_in = known.text[1] + EVENT_SEP + self._head if known.text is not None else b""
 
     def scan(self, events: list[bytes]) -> tuple[RelayedRead | None, bool]:
         """A read's events as one ``RelayedRead`` (None when it has none to relay) and whether it ends
@@ -379,10 +391,11 @@ def _lead(cid: str, created: int, model: str) -> bytes:
 class _Known:
     """What is known of one upstream model's chunks: the bytes after their leading members."""
 
-    __slots__ = ("finish", "first", "text", "usage")
+    __slots__ = ("finish", "first", "run_out", "text", "usage")
 
     def __init__(self) -> None:
         self.text: tuple[bytes, bytes] | None = None  # a text chunk's, before and after its text
+        self.run_out = b""  # and after it the event boundary, the same for every stream of the model
         self.first: bytes | None = None  # a first chunk's without text (the role chunk)
         self.finish: bytes | None = None  # a finish chunk's without text
         self.usage: bytes | None = None  # a usage chunk's, up to its usage
