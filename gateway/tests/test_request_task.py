@@ -1,15 +1,15 @@
-"""``request_task`` finds the running task from the loop a thread saw last, and never another loop's task."""
+"""``request_task`` and ``running_loop``: the running task and loop from the loop a thread saw last, never another's."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 
-from meshapi_gateway.api.request_task import request_task
+from meshapi_gateway.running_loop import request_task, running_loop
 
 
 async def _found() -> bool:
-    return request_task() is asyncio.current_task()
+    return request_task() is asyncio.current_task() and running_loop() is asyncio.get_running_loop()
 
 
 def test_each_new_loop_in_a_thread_finds_its_own_task() -> None:
@@ -27,3 +27,15 @@ def test_tasks_of_one_loop_and_threads_of_their_own() -> None:
     worker.start()
     worker.join()
     assert results == [True]
+
+
+def test_running_loop_outside_a_task_is_the_running_one() -> None:
+    async def main() -> bool:
+        assert request_task() is asyncio.current_task()  # the thread now keeps this loop
+        loop = asyncio.get_running_loop()
+        found: asyncio.Future[bool] = loop.create_future()
+        loop.call_soon(lambda: found.set_result(running_loop() is loop))  # a callback: no task running
+        return await found
+
+    assert asyncio.run(main())
+    assert asyncio.run(main())  # and in a new loop of the same thread

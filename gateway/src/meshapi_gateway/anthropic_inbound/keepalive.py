@@ -14,6 +14,8 @@ import collections
 import contextlib
 from typing import AsyncIterator, Callable
 
+from meshapi_gateway.running_loop import running_loop
+
 _END = object()
 
 
@@ -52,15 +54,12 @@ async def with_pings(
     interval: float,
     ping: bytes,
     reading: Callable[[asyncio.Task[object]], None] | None = None,
-    loop: asyncio.AbstractEventLoop | None = None,
 ) -> AsyncIterator[bytes]:
     """``frames`` as they come, and ``ping`` whenever ``interval`` seconds pass without one.
 
     ``reading`` is told the task that reads ``frames``, so the upstream's timeouts cancel that task.
-    ``loop``: the running loop, if the caller has it (asking for it is a getpid system call).
     """
-    if loop is None:
-        loop = asyncio.get_running_loop()
+    loop = running_loop()  # ``get_running_loop()`` would be a getpid system call
     queue = _Handoff(loop)
     last = loop.time()
     timer: asyncio.TimerHandle | None = None

@@ -7,7 +7,6 @@ the chat pipeline with the translated request, exactly as ``/v1/chat/completions
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
@@ -115,16 +114,14 @@ def _failure(exc: UpstreamError) -> tuple[str, str]:
     return kind, exc.message
 
 
-async def create(
-    call: "Call", body: dict[str, Any], the_plan: Plan, beta: str | None, loop: asyncio.AbstractEventLoop | None = None
-) -> Answer:
-    """A whole (non-streamed) answer; ``loop``: the running loop, if the caller has it (``pipeline.complete``)."""
+async def create(call: "Call", body: dict[str, Any], the_plan: Plan, beta: str | None) -> Answer:
+    """A whole (non-streamed) answer."""
     if the_plan.native is not None:
         native = await passthrough.create(call, the_plan.native, body, beta)
         return Answer(_headers(native.target, native.attempted, the_plan.notes), message=native.message)
     pipeline = call.state.chat
     assert the_plan.chat is not None
-    outcome = await pipeline.complete(call, the_plan.chat, loop=loop)
+    outcome = await pipeline.complete(call, the_plan.chat)
     extra = outcome.ctx.response_headers if outcome.ctx is not None else None
     return Answer(
         _headers(outcome.target, outcome.attempted, the_plan.notes, extra),
@@ -132,13 +129,8 @@ async def create(
     )
 
 
-async def open_stream(
-    call: "Call", body: dict[str, Any], the_plan: Plan, beta: str | None, loop: asyncio.AbstractEventLoop | None = None
-) -> Answer:
-    """A stream, opened (with fallbacks) before anything is sent; ``close`` bills it and finishes the call.
-
-    ``loop``: the running loop, if the caller has it (``pipeline.stream``).
-    """
+async def open_stream(call: "Call", body: dict[str, Any], the_plan: Plan, beta: str | None) -> Answer:
+    """A stream, opened (with fallbacks) before anything is sent; ``close`` bills it and finishes the call."""
     request_id = call.request_id
     if the_plan.native is not None:
         opened = await passthrough.open_stream(call, the_plan.native, body, beta)
@@ -149,7 +141,7 @@ async def open_stream(
         )
     pipeline = call.state.chat
     assert the_plan.chat is not None
-    stream = await pipeline.stream(call, the_plan.chat, loop=loop)
+    stream = await pipeline.stream(call, the_plan.chat)
     extra = stream.ctx.response_headers if stream.ctx is not None else None
     # The count is the first candidate's; another model answering after a fallback reports its own at the end.
     counted = the_plan.prompt_tokens if stream.target.entry.id == the_plan.model_id else None
@@ -170,7 +162,7 @@ async def open_stream(
         else:
             yield translator.finish(stream.normalizer.usage)
 
-    pinged = with_pings(frames(), call.state.settings.anthropic.ping_seconds, PING, stream.read_in, loop)
+    pinged = with_pings(frames(), call.state.settings.anthropic.ping_seconds, PING, stream.read_in)
     return Answer(_headers(stream.target, stream.attempted, the_plan.notes, extra), frames=pinged, close=stream.aclose)
 
 

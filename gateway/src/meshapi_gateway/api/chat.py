@@ -12,7 +12,6 @@ from starlette.types import Receive, Scope, Send
 
 from meshapi_gateway.api.common import parse_json_object, validate
 from meshapi_gateway.api.raw import JSON_HEADERS, encode_headers, read_body, send_error
-from meshapi_gateway.api.request_task import request_task
 from meshapi_gateway.api.sse_response import SSE_HEADERS, LastFrames, SSEResponse, sse_head
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.calls import Call, answer_headers
@@ -24,6 +23,7 @@ from meshapi_gateway.reliability.disconnect import ClientGone, cancel_on_disconn
 from meshapi_gateway.request_schemas import ChatRequest, ChatRequestWithTemplate, plainly_valid_chat
 from meshapi_gateway.routing import auto_select
 from meshapi_gateway.routing.auto import AUTO_IDS
+from meshapi_gateway.running_loop import request_task
 from meshapi_gateway.sse import DONE_FRAME, error_frame, frame, frames
 
 if TYPE_CHECKING:
@@ -130,12 +130,10 @@ async def chat_completions(
         if type(model) is str and model in AUTO_IDS:
             body = auto_select.resolve(state, principal, body)
         # Opening (with fallbacks and backoff) and non-streamed answers stop the moment the client leaves.
-        # The request's task, found once: the call and the client watches run in it (request_task.py).
+        # The request's task, found once: the call and the client watches run in it (running_loop.py).
         task = request_task()
         if body.get("stream"):
-            stream = await cancel_on_disconnect(
-                receive, pipeline.stream(call, body, loop=task.get_loop()), "stream", task
-            )
+            stream = await cancel_on_disconnect(receive, pipeline.stream(call, body), "stream", task)
             options = body.get("stream_options")
             include_usage = not (isinstance(options, dict) and options.get("include_usage") is False)
             response = SSEResponse(
@@ -146,7 +144,7 @@ async def chat_completions(
                 task=task,
             )
         else:
-            completing = pipeline.complete(call, body, loop=task.get_loop())
+            completing = pipeline.complete(call, body)
             outcome = await cancel_on_disconnect(receive, completing, task=task)
     except GatewayError as exc:
         await send_error(scope, send, exc, limit_headers)

@@ -20,7 +20,6 @@ from meshapi_gateway.anthropic_inbound.stream import error_event
 from meshapi_gateway.api.common import parse_json_object
 from meshapi_gateway.api.openapi import EXTRA_PATHS
 from meshapi_gateway.api.raw import header, read_body, send_bytes
-from meshapi_gateway.api.request_task import request_task
 from meshapi_gateway.api.sse_response import SSEResponse
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.auth.principal import Principal
@@ -28,6 +27,7 @@ from meshapi_gateway.calls import Call
 from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.reliability.disconnect import ClientGone, cancel_on_disconnect
 from meshapi_gateway.request_context import request_id_of
+from meshapi_gateway.running_loop import request_task
 from meshapi_gateway.wire_json import dumps
 
 if TYPE_CHECKING:
@@ -154,14 +154,13 @@ async def messages(state: "GatewayState", scope: Scope, receive: Receive, send: 
         plan = await service.plan(state, principal, body, request_id)
         beta = header(scope, b"anthropic-beta")
         # Admission, routing and metering go through ``call``; opening stops the moment the client leaves.
-        # The request's task, found once (request_task.py).
+        # The request's task, found once (running_loop.py).
         task = request_task()
-        loop = task.get_loop()
         if body.get("stream") is True:
-            opening = service.open_stream(call, body, plan, beta, loop=loop)
+            opening = service.open_stream(call, body, plan, beta)
             answer = await cancel_on_disconnect(receive, opening, "stream", task)
         else:
-            answer = await cancel_on_disconnect(receive, service.create(call, body, plan, beta, loop=loop), task=task)
+            answer = await cancel_on_disconnect(receive, service.create(call, body, plan, beta), task=task)
     except GatewayError as exc:
         await _send_error(scope, send, exc, limit_headers)
         return

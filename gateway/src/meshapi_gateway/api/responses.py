@@ -6,11 +6,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from meshapi_gateway.api.common import gw, json_response, read_json_object, rid, validate
-from meshapi_gateway.api.request_task import request_task
 from meshapi_gateway.api.sse_response import SSEResponse
 from meshapi_gateway.auth.authenticate import authenticate
 from meshapi_gateway.calls import Call
 from meshapi_gateway.responses.request import ResponsesRequest
+from meshapi_gateway.running_loop import request_task
 
 
 async def create_response(request: Request) -> Response | SSEResponse:
@@ -24,9 +24,9 @@ async def create_response(request: Request) -> Response | SSEResponse:
     svc = state.responses
     plan = await svc.plan(principal, body)
     if body.get("stream"):
-        # The request's task, found once for the opening and the client watch (request_task.py).
+        # The request's task, found once for the opening and the client watch (running_loop.py).
         task = request_task()
-        opened = await svc.stream(call, plan, loop=task.get_loop())
+        opened = await svc.stream(call, plan)
         return SSEResponse(
             opened.frames,
             headers={**limit_headers, **opened.headers, **call.cache_headers()},

@@ -246,13 +246,8 @@ class ChatPipeline:
         body: dict[str, Any],
         *,
         ctx: CallContext | None = None,
-        loop: asyncio.AbstractEventLoop | None = None,
     ) -> ChatOutcome:
-        """One whole answer, admitted, routed, billed and reported through ``call``.
-
-        ``loop``: the running loop, if the caller has it (spares the attempt loop's asking for it,
-        a getpid system call each time).
-        """
+        """One whole answer, admitted, routed, billed and reported through ``call``."""
         requested, model, fallbacks, deadline = read_plan(body)
         await call.admit(requested, body)
         target: Target | None = None
@@ -287,7 +282,6 @@ class ChatPipeline:
                     call.attempted,
                     deadline=deadline,
                     admit=call.candidate_admit(entries),
-                    loop=loop,
                 )
             finally:
                 if call.attempted.errors:
@@ -313,12 +307,10 @@ class ChatPipeline:
         body: dict[str, Any],
         *,
         ctx: CallContext | None = None,
-        loop: asyncio.AbstractEventLoop | None = None,
     ) -> ChatStream:
         """Open the upstream stream (falling back while nothing has been sent) and return it.
 
-        Closing the returned stream bills it and finishes ``call``. ``loop``: the running loop, if
-        the caller has it (spares the router's asking for it, a getpid system call each time).
+        Closing the returned stream bills it and finishes ``call``.
         """
         requested, model, fallbacks, deadline = read_plan(body)
         await call.admit(requested, body)
@@ -341,7 +333,6 @@ class ChatPipeline:
                     call.attempted,
                     deadline=deadline,
                     admit=call.candidate_admit(entries),
-                    loop=loop,
                 )
             finally:
                 metering.count_upstream_errors(call.attempted)

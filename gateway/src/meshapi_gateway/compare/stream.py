@@ -22,6 +22,7 @@ from meshapi_gateway.compare.judge import judge_body
 from meshapi_gateway.compare.request import ComparePlan
 from meshapi_gateway.errors import GatewayError, mid_stream_code
 from meshapi_gateway.money import money
+from meshapi_gateway.running_loop import running_loop
 from meshapi_gateway.sse import DONE_FRAME, error_frame
 
 if TYPE_CHECKING:
@@ -64,7 +65,6 @@ class CompareStream:
         self.queue: asyncio.Queue[_Delta | _Done] = asyncio.Queue(QUEUE_SIZE)
         self.tasks: list[asyncio.Task[None]] = []
         self.opened: dict[str, asyncio.Future[bool]] = {}
-        self.loop: asyncio.AbstractEventLoop | None = None  # set by ``open``
 
     # -- one model ---------------------------------------------------------------------------------
     async def _pump(self, model: str) -> None:
@@ -72,7 +72,7 @@ class CompareStream:
         opened = self.opened[model]
         try:
             call = self.call.part(res.model_request_id(self.request_id, model))
-            stream = await self.pipeline.stream(call, {**self.plan.bodies[model], "stream": True}, loop=self.loop)
+            stream = await self.pipeline.stream(call, {**self.plan.bodies[model], "stream": True})
         except GatewayError as exc:
             opened.set_result(False)
             await self.queue.put(_Done(res.failure(model, self.request_id, _ms(started), exc.code, exc.message)))
@@ -106,9 +106,8 @@ class CompareStream:
     # -- the whole comparison --------------------------------------------------------------------------
     async def open(self) -> None:
         """Start every model; return once one is streaming, or raise 502 when all failed first."""
-        # The loop, asked for once: ``asyncio.create_task`` and the router would each ask again, a getpid
-        # system call every time on CPython 3.11.
-        loop = self.loop = asyncio.get_running_loop()
+        # ``asyncio.create_task`` would ask for the running loop each time, a getpid system call on CPython 3.11.
+        loop = running_loop()
         for model in self.plan.models:
             self.opened[model] = loop.create_future()
             self.tasks.append(loop.create_task(self._pump(model)))
@@ -200,7 +199,7 @@ class CompareStream:
         for position, model in enumerate(plan.judges):
             body = judge_body(model, plan.messages, answers, plan.instructions, stream=True)
             try:
-                stream = await self.pipeline.stream(self.call.part(request_id), body, loop=self.loop)
+                stream = await self.pipeline.stream(self.call.part(request_id), body)
             except GatewayError as exc:
                 last = exc
                 continue

@@ -19,6 +19,7 @@ from meshapi_gateway import __version__
 from meshapi_gateway.http_client.connection import Connection, Origin
 from meshapi_gateway.http_client.errors import ConnectTimeout, TransportError
 from meshapi_gateway.http_client.response import Response
+from meshapi_gateway.running_loop import running_loop
 
 USER_AGENT = f"meshapi-gateway/{__version__}"
 # Headers the client writes itself unless the caller gave them.
@@ -143,7 +144,7 @@ class HTTPClient:
         # the kernel for the process id on every call, a system call per request for nothing.
         conn = self._reusable(origin)
         if conn is None:
-            loop = asyncio.get_running_loop()
+            loop = running_loop()
             deadline = None if total_timeout is None else loop.time() + total_timeout
             timeout = connect_timeout if deadline is None else min(connect_timeout, deadline - loop.time())
             conn = await self._connect(loop, origin, timeout)

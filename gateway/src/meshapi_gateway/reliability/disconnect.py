@@ -24,6 +24,7 @@ from starlette.types import Receive
 
 from meshapi_gateway.reliability import metrics as rmetrics
 from meshapi_gateway.reliability.due_queue import DueQueue
+from meshapi_gateway.running_loop import request_task
 
 T = TypeVar("T")
 
@@ -64,13 +65,11 @@ def watch_client(receive: Receive, task: asyncio.Task[Any] | None = None) -> _Wa
     """Cancel the current task if the client disconnects, watching from ``WATCH_AFTER`` on; end with ``unwatch``.
 
     ``gone`` on the returned watch tells a cancellation that came from the client leaving. ``task``:
-    the current task, for a caller that has it (CPython 3.11's ``current_task()`` asks the kernel
-    for the process id each time).
+    the current task, for a caller that has it.
     """
     global _sweep
     if task is None:
-        task = asyncio.current_task()
-        assert task is not None
+        task = request_task()  # ``current_task()`` would be a getpid system call
     sweep = _sweep
     if sweep is None or sweep.loop is not task.get_loop():
         sweep = _sweep = DueQueue(task.get_loop(), _Watch.start)

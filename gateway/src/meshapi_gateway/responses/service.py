@@ -8,7 +8,6 @@ params fill what the request left out.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
@@ -172,15 +171,12 @@ class ResponsesService:
             call.finish(target=target, usage=usage, cost=cost, error=error)
 
     # -- streamed ------------------------------------------------------------------------------------
-    async def stream(self, call: Call, plan: Plan, loop: asyncio.AbstractEventLoop | None = None) -> Opened:
-        """Open the upstream (falling back while nothing is sent); the frames follow.
-
-        ``loop``: the running loop, if the caller has it (``pipeline.stream``).
-        """
+    async def stream(self, call: Call, plan: Plan) -> Opened:
+        """Open the upstream (falling back while nothing is sent); the frames follow."""
         if plan.native:
             return await self._stream_native(call, plan)
         body = {**plan.body, "stream": True}
-        stream = await self.pipeline.stream(call, body, loop=loop)
+        stream = await self.pipeline.stream(call, body)
         events = ResponseEvents(plan.request, stream.target.entry.id)
 
         async def frames() -> AsyncIterator[bytes]:

@@ -25,6 +25,7 @@ from meshapi_gateway.providers.base import CallContext, Provider, Target
 from meshapi_gateway.providers.upstream_errors import timed_out
 from meshapi_gateway.reliability import metrics as rmetrics
 from meshapi_gateway.reliability.policy import Timeouts
+from meshapi_gateway.running_loop import request_task
 
 if TYPE_CHECKING:
     from meshapi_gateway.billing.usage import Admit
@@ -124,7 +125,6 @@ class AttemptLoop(Generic[T]):
         deadline: float | None = None,
         keeps_slot: bool = False,
         admit: Admit | None = None,
-        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.router = router
         self.entries = entries
@@ -134,8 +134,8 @@ class AttemptLoop(Generic[T]):
         self.deadline = deadline  # loop time; bounds the whole request
         self.keeps_slot = keeps_slot  # the result (a stream) holds its deployment and releases it itself
         self.admit = admit
-        # A caller that has the running loop passes it: ``get_running_loop()`` asks the kernel for the pid.
-        self.loop = loop if loop is not None else asyncio.get_running_loop()
+        # The loop of the task the attempts run in: ``get_running_loop()`` would be a getpid system call.
+        self.loop = request_task().get_loop()
         self.order = entries  # copied only if a context-window fallback has to be put in
         self.position = 0  # the next index of ``order`` in this round
         self.refused: GatewayError | None = None  # the last admission refusal (the answer if nothing else)

@@ -37,6 +37,7 @@ from meshapi_gateway.routing.attempt_loop import Attempt, AttemptLoop, T
 from meshapi_gateway.routing.attempt_loop import Attempted as Attempted
 from meshapi_gateway.routing.attempt_loop import AttemptRecord as AttemptRecord
 from meshapi_gateway.routing.attempt_loop import Slot as Slot
+from meshapi_gateway.running_loop import request_task
 
 if TYPE_CHECKING:
     from meshapi_gateway.billing.usage import Admit
@@ -195,10 +196,8 @@ class Router:
     @staticmethod
     async def within_total(work: Awaitable[T], provider_name: str, end: float) -> T:
         """Await ``work`` (a whole upstream call) until ``end`` (loop time), then fail it as timed out."""
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None
-        dog = Watchdog(loop, task)
+        task = request_task()  # ``current_task()`` and ``get_running_loop()`` would each be a getpid
+        dog = Watchdog(task.get_loop(), task)
         dog.wait_until(end)
         try:
             return await work
@@ -218,12 +217,11 @@ class Router:
         *,
         deadline: float | None = None,
         admit: Admit | None = None,
-        loop: asyncio.AbstractEventLoop | None = None,
     ) -> Awaitable[tuple[Target, dict[str, Any]]]:
         """The attempt loop's run for ``provider.chat`` (to be awaited; not a coroutine of its own).
 
         ``first_success`` without its wrapper and lambda: the busiest path. The attempt is a plain
-        function too, handing back the adapter's coroutine. ``loop``: as for ``open_chat_stream``.
+        function too, handing back the adapter's coroutine.
         """
 
         def attempt(provider: Provider, slot: Slot, timeouts: Timeouts, end: float) -> Awaitable[dict[str, Any]]:
@@ -231,7 +229,7 @@ class Router:
                 return provider.chat(body, slot.target, ctx)
             return self.within_total(provider.chat(body, slot.target, ctx), provider.name, end)
 
-        return AttemptLoop(self, entries, attempted, attempt, ctx=ctx, deadline=deadline, admit=admit, loop=loop).run()
+        return AttemptLoop(self, entries, attempted, attempt, ctx=ctx, deadline=deadline, admit=admit).run()
 
     async def embeddings(
         self,
@@ -256,24 +254,17 @@ class Router:
         *,
         deadline: float | None = None,
         admit: Admit | None = None,
-        loop: asyncio.AbstractEventLoop | None = None,
     ) -> tuple[Target, GuardedStream]:
-        """Open a stream and wait for its first chunk; later chunks come under idle/total deadlines.
-
-        ``loop``: the running loop, if the caller has it (each ``get_running_loop()`` or
-        ``current_task()`` without it asks the kernel for the process id).
-        """
-        if loop is None:
-            loop = asyncio.get_running_loop()
+        """Open a stream and wait for its first chunk; later chunks come under idle/total deadlines."""
 
         # A plain function handing back ``open_primed``'s coroutine: no coroutine of its own per stream.
         def attempt(provider: Provider, slot: Slot, timeouts: Timeouts, end: float) -> Awaitable[GuardedStream]:
             return self.open_primed(
-                lambda: provider.open_chat_stream(body, slot.target, ctx), provider.name, slot, timeouts, end, loop
+                lambda: provider.open_chat_stream(body, slot.target, ctx), provider.name, slot, timeouts, end
             )
 
         return await AttemptLoop(
-            self, entries, attempted, attempt, ctx=ctx, deadline=deadline, keeps_slot=True, admit=admit, loop=loop
+            self, entries, attempted, attempt, ctx=ctx, deadline=deadline, keeps_slot=True, admit=admit
         ).run()
 
     async def open_primed(
@@ -283,7 +274,6 @@ class Router:
         slot: Slot,
         timeouts: Timeouts,
         end: float,
-        loop: asyncio.AbstractEventLoop | None = None,
     ) -> GuardedStream:
         """Open a stream and read its first chunk within the time-to-first-token timeout.
 
@@ -291,8 +281,7 @@ class Router:
         timeout always lands inside the adapter, whose own cleanup closes the connection.
         The attempt's watchdog then guards the rest of the stream.
         """
-        task = asyncio.current_task(loop)  # given the loop, no ``get_running_loop()`` (a getpid) in it
-        assert task is not None
+        task = request_task()  # ``current_task()`` would be a getpid system call
         loop = task.get_loop()
         dog = Watchdog(loop, task)
         first_by = loop.time() + timeouts.first_token
