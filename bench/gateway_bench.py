@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import loadgen
+import paired
 import probe
 from deps import log
 from procs import RssSampler, cpu_seconds, machine_busy_seconds, own_and_children_seconds, rss_bytes, tree
@@ -25,6 +26,8 @@ class Plan:
     stream_n: int
     concurrencies: tuple[int, ...] = (50, 10)
     soak_seconds: float = 60.0  # the request log's backlog and RSS under steady load (0: skipped)
+    pair_windows: int = 8  # paired comparisons: wrk windows per target per figure (0: skipped)
+    pair_seconds: float = 3.0  # per paired window
 
 
 def measure_once(target: Target, ctx: Context, plan: Plan, scripts: Path) -> dict[str, Any]:
@@ -202,6 +205,12 @@ def run(targets: list[Target], ctx: Context, plan: Plan) -> dict[str, Any]:
             except (probe.CheckFailed, RuntimeError, TimeoutError, OSError) as exc:
                 skipped[target.name] = f"failed: {str(exc).strip()[:600]}"
                 log(f"  FAILED: {exc}")
+    pairs: dict[str, Any] = {}
+    if plan.pair_windows:
+        pair_plan = paired.PairPlan(
+            windows=plan.pair_windows, seconds=plan.pair_seconds, warmup=plan.warmup, first_chunk_n=plan.stream_n
+        )
+        pairs = paired.run(targets, skipped, ctx, pair_plan, scripts)
     soaked: dict[str, Any] = {}
     for target in targets:
         if plan.soak_seconds and target.name in SOAK_TARGETS and target.name not in skipped:
@@ -223,6 +232,7 @@ def run(targets: list[Target], ctx: Context, plan: Plan) -> dict[str, Any]:
     return {
         "results": results,
         "soak": soaked,
+        "paired": pairs,
         "skipped": {n: r for n, r in skipped.items()},
         "plan": asdict(plan),
         "labels": {t.name: t.label for t in targets},

@@ -106,10 +106,10 @@ def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
-def stream_timing(
+def stream_samples(
     url: str, body: str, headers: Mapping[str, str], n: int, warmup: int = 20, max_seconds: float = 60.0
-) -> StreamTiming:
-    """Sequential streaming calls on one keep-alive connection; times from send to first data and to EOF."""
+) -> tuple[list[float], list[float]]:
+    """Sequential streaming calls on one keep-alive connection: ms from send to first data and to EOF, each call."""
     conn, path = _conn(url)
     payload = body.encode()
     firsts: list[float] = []
@@ -145,6 +145,14 @@ def stream_timing(
                 lasts.append((last - t0) * 1000)
     finally:
         conn.close()
+    return firsts, lasts
+
+
+def stream_timing(
+    url: str, body: str, headers: Mapping[str, str], n: int, warmup: int = 20, max_seconds: float = 60.0
+) -> StreamTiming:
+    """Medians and p90s of :func:`stream_samples`."""
+    firsts, lasts = stream_samples(url, body, headers, n, warmup, max_seconds)
     if not firsts:
         raise CheckFailed("stream timing: no request completed in time")
     return StreamTiming(

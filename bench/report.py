@@ -12,6 +12,7 @@ from typing import Any
 
 # Typographic signs by code point, so the source stays plain ASCII.
 DASH, TIMES, GE, LE = "\u2013", "\u00d7", "\u2265", "\u2264"
+RIGHT, DIVIDED, MINUS = "\u2192", "\u00f7", "\u2212"
 ORDER = [
     "direct",
     "minimal",
@@ -83,6 +84,54 @@ def gateway_table(gw: dict[str, Any]) -> str:
     for name, why in gw.get("skipped", {}).items():
         label = gw.get("labels", {}).get(name, name)
         rows.append(f"| {label} | skipped: {why.splitlines()[0][:160]} |" + " |" * 11)
+    return "\n".join(rows)
+
+
+# The paired figures, in the order the table shows them: (name, label, format of A and B).
+PAIRED_FIGURES = (
+    ("c50_rps", "req/s c=50", "{:,.0f}"),
+    ("c50_cpu_ms", "CPU ms/req c=50", "{:.4f}"),
+    ("c10_rps", "req/s c=10", "{:,.0f}"),
+    ("c10_p50_ms", "p50 ms c=10 (median of the windows')", "{:.3f}"),
+    ("c10_cpu_ms", "CPU ms/req c=10", "{:.4f}"),
+    ("stream_c10_rps", "streams/s c=10", "{:,.0f}"),
+    ("stream_c10_cpu_ms", "CPU ms/stream c=10", "{:.4f}"),
+    ("first_chunk_ms", "stream first chunk ms, sequential (median of all)", "{:.3f}"),
+)
+
+
+def _relation(fig: dict[str, Any], value: Any) -> str:
+    if value is None:
+        return DASH
+    return f"{value:+.3f} ms" if fig.get("kind") == "diff" else f"{value:.3f}{TIMES}"
+
+
+def paired_table(gw: dict[str, Any]) -> str:
+    """One row per figure of each pair: both sides, B against A, and how the window pairs spread."""
+    rows = [
+        f"| A {RIGHT} B | figure | A | B | B {DIVIDED} A or B {MINUS} A | window pairs: min / median / max "
+        "| other load, cores |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    paired = gw.get("paired") or {}
+    for pair in paired.get("pairs", {}).values():
+        bad = pair.get("errors", 0)
+        label = f"{pair['reference']} {RIGHT} {pair['subject']}" + (f" \u26a0 {bad:,} bad responses" if bad else "")
+        for fig_name, fig_label, fmt in PAIRED_FIGURES:
+            fig = pair["figures"].get(fig_name)
+            if fig is None:
+                continue
+            spread = fig.get("spread")
+            load = next((w for w in ("stream_c10", "c50", "c10") if fig_name.startswith(w + "_")), "")
+            rows.append(
+                f"| {label} | {fig_label} | {_f(fig['reference'], fmt)} | {_f(fig['subject'], fmt)} "
+                f"| {_relation(fig, fig['value'])} "
+                f"| {' / '.join(_relation(fig, v) for v in spread) if spread else DASH} "
+                f"| {_f(_get(pair, 'other_cores', load), '{:.2f}')} |"
+            )
+    for name, why in paired.get("skipped", {}).items():
+        arrow = name.replace("/", f" {RIGHT} ")
+        rows.append(f"| {arrow} | skipped: {why.splitlines()[0][:160]} | | | | | |")
     return "\n".join(rows)
 
 
@@ -167,23 +216,50 @@ def _diff(a: Any, b: Any) -> float | None:
     return float(a) - float(b) if a is not None and b is not None else None
 
 
+def _paired(gw: dict[str, Any], reference: str, subject: str, figure: str) -> float | None:
+    """B against A from the paired comparison (None when the pair did not run)."""
+    value = _get(gw, "paired", "pairs", f"{reference}/{subject}", "figures", figure, "value")
+    return float(value) if value is not None else None
+
+
 def gateway_goals(gw: dict[str, Any]) -> list[Goal]:
     med = {n: r["median"] for n, r in gw.get("results", {}).items()}
 
     def g(*path: str) -> Any:
         return _get(med, *path)
 
+    def vs_minimal(figure: str) -> float | None:
+        return _paired(gw, "minimal", "meshapi", figure)
+
     ours = g("meshapi", "c50", "rps")
     return [
         Goal("throughput >= 4x Portkey (c=50)", _ratio_of(ours, g("portkey", "c50", "rps")), "{:.2f}x", 4, True),
         Goal("throughput >= 40x LiteLLM (c=50)", _ratio_of(ours, g("litellm", "c50", "rps")), "{:.1f}x", 40, True),
+        Goal("throughput >= 0.7x minimal proxy (c=50, paired)", vs_minimal("c50_rps"), "{:.2f}x", 0.7, True),
+        Goal("throughput >= 0.9x minimal proxy (c=50, paired)", vs_minimal("c50_rps"), "{:.2f}x", 0.9, True),
+        Goal("throughput >= 0.85x minimal proxy (c=10, paired)", vs_minimal("c10_rps"), "{:.2f}x", 0.85, True),
         Goal(
-            "throughput >= 0.7x minimal proxy (c=50)", _ratio_of(ours, g("minimal", "c50", "rps")), "{:.2f}x", 0.7, True
+            "p50 <= 0.3 ms above the minimal proxy (c=10, paired)", vs_minimal("c10_p50_ms"), "{:+.2f} ms", 0.3, False
+        ),
+        Goal("streams/s >= 0.8x minimal proxy (c=10, paired)", vs_minimal("stream_c10_rps"), "{:.2f}x", 0.8, True),
+        Goal(
+            "CPU per stream <= 1.3x minimal proxy (c=10, paired)",
+            vs_minimal("stream_c10_cpu_ms"),
+            "{:.2f}x",
+            1.3,
+            False,
+        ),
+        Goal(
+            "stream first chunk <= 0.15 ms above the minimal proxy (paired)",
+            vs_minimal("first_chunk_ms"),
+            "{:+.2f} ms",
+            0.15,
+            False,
         ),
         Goal("CPU per proxied request <= 0.25 ms", g("meshapi", "c50", "cpu_ms_per_req"), "{:.3f} ms", 0.25, False),
         Goal(
-            "CPU per request, budgeted + allowlisted key <= 1.05x plain key (c=50)",
-            _ratio_of(g("meshapi-governed", "c50", "cpu_ms_per_req"), g("meshapi-priced", "c50", "cpu_ms_per_req")),
+            "CPU per request, budgeted + allowlisted key <= 1.05x plain key (c=50, paired)",
+            _paired(gw, "meshapi-priced", "meshapi-governed", "c50_cpu_ms"),
             "{:.3f}x",
             1.05,
             False,
@@ -226,8 +302,8 @@ def gateway_goals(gw: dict[str, Any]) -> list[Goal]:
         Goal("RSS idle <= 80 MiB", g("meshapi", "rss_idle_mib"), "{:.0f} MiB", 80, False),
         Goal("RSS under load <= 120 MiB", g("meshapi", "rss_load_mib"), "{:.0f} MiB", 120, False),
         Goal(
-            "request log: CPU per request <= 1.10x without it (c=50)",
-            _ratio_of(g("meshapi", "c50", "cpu_ms_per_req"), g("meshapi-nolog", "c50", "cpu_ms_per_req")),
+            "request log: CPU per request <= 1.10x without it (c=50, paired)",
+            _paired(gw, "meshapi-nolog", "meshapi", "c50_cpu_ms"),
             "{:.2f}x",
             1.10,
             False,
@@ -351,6 +427,18 @@ def render(data: dict[str, Any]) -> str:
         parts.append("")
         parts.append(gateway_table(gw))
         parts.append("")
+        pp = _get(gw, "paired", "plan")
+        if pp and (_get(gw, "paired", "pairs") or _get(gw, "paired", "skipped")):
+            parts.append(
+                f"Paired comparisons: both targets up at once; per figure {pp['windows']} wrk windows of "
+                f"{pp['seconds']:g} s per target in A B B A order; req/s and CPU per request summed over each "
+                f"side's windows, p50 the median of its windows'; first chunk over {pp['first_chunk_n']} "
+                f"sequential streams per target in {pp['windows']} interleaved slices. The goals below that "
+                "compare these targets read these figures."
+            )
+            parts.append("")
+            parts.append(paired_table(gw))
+            parts.append("")
         if gw.get("soak"):
             parts.append(f"Soak: {plan['soak_seconds']:g} s at c=50, RSS sampled as it goes (request log on and off)")
             parts.append("")

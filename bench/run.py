@@ -40,6 +40,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="smoke run: 1 round, short runs, fewer calls")
     p.add_argument("--rounds", type=int, help="rounds per target (default 2, quick 1)")
     p.add_argument("--seconds", type=float, help="seconds per wrk run (default 10, quick 2)")
+    p.add_argument(
+        "--pair-windows",
+        type=int,
+        help="paired comparisons: wrk windows per target per figure, A B B A order (default 8, quick 4; 0: none)",
+    )
+    p.add_argument("--pair-seconds", type=float, help="seconds per paired window (default 3, quick 1)")
     p.add_argument("--python", help="Python to run our side with (default: the project venv, else bench/.peers/venv)")
     p.add_argument("--update-docs", action="store_true", help="write the report into docs/performance.md")
     return p.parse_args()
@@ -125,6 +131,8 @@ def main() -> int:
         rounds=args.rounds or (1 if args.quick else 2),
         stream_n=50 if args.quick else 300,
         soak_seconds=12.0 if args.quick else 60.0,
+        pair_windows=args.pair_windows if args.pair_windows is not None else (4 if args.quick else 8),
+        pair_seconds=args.pair_seconds or (1.0 if args.quick else 3.0),
     )
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     work = deps.RESULTS / stamp

@@ -1,0 +1,323 @@
+"""Paired comparisons: two targets up at once, short wrk windows taken in A B B A order.
+
+A ratio between two targets measured a minute apart mostly measures how the shared host drifted
+in between. Here both targets of a pair run side by side (both started, checked and warmed up
+first), and each figure is taken in short windows alternating A B B A A B B A ...: a drift that is
+linear over the sequence then falls on both sides alike. Every side's figure sums its windows
+(requests, seconds, CPU); the spread of the per-window-pair ratios says how settled the ratio is.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import loadgen
+import probe
+from deps import log
+from procs import cpu_seconds, machine_busy_seconds, own_and_children_seconds, tree
+from targets import Context, Running, Target
+
+# Idle time after the warm-up and after a figure's last window: the last window's deferred work
+# (a request log's batches, say) lands before the final CPU reading, not in the next figure.
+SETTLE_SECONDS = 1.0
+# Sequential streams run before each first-chunk slice and are not timed (connection set-up).
+SLICE_WARMUP = 3
+
+
+@dataclass(frozen=True)
+class Pair:
+    """``reference`` is what the goal compares against (A), ``subject`` the target it judges (B)."""
+
+    reference: str
+    subject: str
+    loads: tuple[str, ...]  # keys of LOADS, plus "first_chunk" for the sequential stream timing
+
+
+# wrk windows: which call shape at which concurrency.
+LOADS: dict[str, tuple[str, int]] = {"c50": ("chat", 50), "c10": ("chat", 10), "stream_c10": ("stream", 10)}
+
+PAIRS = (
+    # The Python limit against the gateway: throughput, latency, streams and their CPU.
+    Pair("minimal", "meshapi", ("c50", "c10", "stream_c10", "first_chunk")),
+    # The request log's CPU: the same gateway without it.
+    Pair("meshapi-nolog", "meshapi", ("c50",)),
+    # Key governance's CPU: a plain key against a budgeted, allowlisted one on priced models.
+    Pair("meshapi-priced", "meshapi-governed", ("c50",)),
+)
+
+
+@dataclass(frozen=True)
+class PairPlan:
+    windows: int  # per target per figure
+    seconds: float  # per wrk window
+    warmup: float  # seconds of c=50 before the first window (per target)
+    first_chunk_n: int  # timed sequential streams per target, over all slices
+
+
+def key(pair: Pair) -> str:
+    return f"{pair.reference}/{pair.subject}"
+
+
+def abba(windows: int) -> list[int]:
+    """The side (0 = A, 1 = B) of each window: A B, B A, A B, ... pair by pair."""
+    return [side for i in range(windows) for side in ((0, 1) if i % 2 == 0 else (1, 0))]
+
+
+@dataclass
+class _Side:
+    target: Target
+    running: Running
+    pids: list[int]
+    scripts: dict[str, Path]
+
+    def url(self, shape: str) -> str:
+        return self.running.chat_url if shape == "chat" else self.running.stream_url
+
+
+def _start(target: Target, ctx: Context, loads: tuple[str, ...], scripts: Path) -> _Side:
+    running = target.start(ctx)
+    try:
+        running.check()
+        paths = {
+            "chat": loadgen.write_script(
+                scripts / f"{target.name}-paired-chat.lua", running.chat_body, running.chat_headers, running.expect
+            )
+        }
+        if any(LOADS.get(load, ("", 0))[0] == "stream" for load in loads):
+            paths["stream"] = loadgen.write_script(
+                scripts / f"{target.name}-paired-stream.lua",
+                running.stream_body,
+                running.stream_headers,
+                running.expect,
+            )
+        return _Side(target, running, running.pids(), paths)
+    except BaseException:
+        running.stop()
+        raise
+
+
+def _warm(side: _Side, plan: PairPlan) -> None:
+    """Up to three c=50 runs (slow starters import on their first calls), then one of each stream script."""
+    for _ in range(3):
+        warm = loadgen.run(side.url("chat"), side.scripts["chat"], 50, plan.warmup)
+        if warm.errors:
+            raise probe.CheckFailed(f"{side.target.name}: warm-up had {warm.errors} bad responses: {warm.sample!r}")
+        if warm.requests >= 50:
+            break
+    if "stream" in side.scripts:
+        loadgen.run(side.url("stream"), side.scripts["stream"], 10, plan.warmup)
+    side.pids = side.running.pids()  # after warm-up: every worker exists by now
+
+
+def _load_windows(sides: list[_Side], load: str, plan: PairPlan, upstream: int) -> list[list[dict[str, Any]]]:
+    """One figure's windows in A B B A order; per side, its windows in the order they ran.
+
+    ``cpu_s`` is the side's CPU during its own window; ``cpu_between_s`` what it spent from the end of that
+    window to the start of its next one (or to the settled end): its deferred work and idle timers.
+    ``other_cores``: what the machine spent beyond both targets, the upstream and the load generator.
+    """
+    shape, connections = LOADS[load]
+    ours = {p for side in sides for p in side.pids}
+    upstream_pids = [p for p in tree(upstream) if p not in ours]
+    both = [p for side in sides for p in side.pids]
+    per_side: list[list[dict[str, Any]]] = [[], []]
+    last_end: list[float | None] = [None, None]
+    for side_no in abba(plan.windows):
+        side = sides[side_no]
+        busy0, rig0, both0 = machine_busy_seconds(), own_and_children_seconds(), cpu_seconds(both)
+        up0, wall0 = cpu_seconds(upstream_pids), time.monotonic()
+        cpu0 = cpu_seconds(side.pids)
+        previous_end = last_end[side_no]
+        if previous_end is not None:
+            per_side[side_no][-1]["cpu_between_s"] = cpu0 - previous_end
+        res = loadgen.run(side.url(shape), side.scripts[shape], connections, plan.seconds)
+        cpu = cpu_seconds(side.pids) - cpu0
+        last_end[side_no] = cpu0 + cpu
+        rig = cpu_seconds(both) - both0 + cpu_seconds(upstream_pids) - up0 + own_and_children_seconds() - rig0
+        others = max(0.0, (machine_busy_seconds() - busy0 - rig) / (time.monotonic() - wall0))
+        per_side[side_no].append(
+            {
+                "requests": res.requests,
+                "seconds": res.seconds,
+                "cpu_s": cpu,
+                "cpu_between_s": 0.0,
+                "p50_ms": res.p50_ms,
+                "p90_ms": res.p90_ms,
+                "p99_ms": res.p99_ms,
+                "errors": res.errors,
+                "sample": res.sample,
+                "other_cores": others,
+            }
+        )
+    time.sleep(SETTLE_SECONDS)
+    for side_no, side in enumerate(sides):
+        end = last_end[side_no]
+        if end is not None and per_side[side_no]:
+            per_side[side_no][-1]["cpu_between_s"] = cpu_seconds(side.pids) - end
+    return per_side
+
+
+def _first_chunk_slices(sides: list[_Side], plan: PairPlan) -> list[list[list[float]]]:
+    """Sequential streams in slices taken in A B B A order; per side, each slice's first-chunk times (ms)."""
+    per_slice = max(5, round(plan.first_chunk_n / plan.windows))
+    per_side: list[list[list[float]]] = [[], []]
+    for side_no in abba(plan.windows):
+        r = sides[side_no].running
+        firsts, _ = probe.stream_samples(r.stream_url, r.stream_body, r.stream_headers, per_slice, SLICE_WARMUP)
+        if not firsts:
+            raise probe.CheckFailed(f"{sides[side_no].target.name}: no stream completed in a first-chunk slice")
+        per_side[side_no].append(firsts)
+    return per_side
+
+
+def _spread(values: list[float]) -> list[float] | None:
+    return [min(values), statistics.median(values), max(values)] if values else None
+
+
+def _per(num: float, den: float, scale: float = 1.0) -> float | None:
+    return scale * num / den if den else None
+
+
+def _figure(
+    a: float | None, b: float | None, pairs: list[tuple[float | None, float | None]], diff: bool
+) -> dict[str, Any]:
+    """B against A over all windows (ratio, or difference for latencies) and the spread over the window pairs."""
+    if diff:
+        value = b - a if a is not None and b is not None else None
+        each = [y - x for x, y in pairs if x is not None and y is not None]
+    else:
+        value = b / a if a and b is not None else None
+        each = [y / x for x, y in pairs if x and y is not None]
+    return {"reference": a, "subject": b, "kind": "diff" if diff else "ratio", "value": value, "spread": _spread(each)}
+
+
+def load_figures(load: str, per_side: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    """req/s and CPU per request summed over each side's windows; p50 as the median of its windows' p50."""
+
+    def rps(ws: list[dict[str, Any]]) -> float | None:
+        return _per(sum(w["requests"] for w in ws), sum(w["seconds"] for w in ws))
+
+    def cpu(ws: list[dict[str, Any]]) -> float | None:
+        return _per(sum(w["cpu_s"] for w in ws), sum(w["requests"] for w in ws), 1000)
+
+    def p50(ws: list[dict[str, Any]]) -> float | None:
+        return statistics.median(w["p50_ms"] for w in ws) if ws else None
+
+    a, b = per_side
+    out = {
+        f"{load}_rps": _figure(rps(a), rps(b), [(rps([x]), rps([y])) for x, y in zip(a, b)], diff=False),
+        f"{load}_cpu_ms": _figure(cpu(a), cpu(b), [(cpu([x]), cpu([y])) for x, y in zip(a, b)], diff=False),
+    }
+    if load != "c50":  # at saturation the latency is the queue wrk keeps full, not the proxy's
+        out[f"{load}_p50_ms"] = _figure(p50(a), p50(b), [(p50([x]), p50([y])) for x, y in zip(a, b)], diff=True)
+    return out
+
+
+def first_chunk_figure(per_side: list[list[list[float]]]) -> dict[str, Any]:
+    """Median of all the side's timed streams; the spread is of the slices' own medians, slice pair by pair."""
+    a, b = per_side
+    med_a = statistics.median(t for s in a for t in s)
+    med_b = statistics.median(t for s in b for t in s)
+    return _figure(med_a, med_b, [(statistics.median(x), statistics.median(y)) for x, y in zip(a, b)], diff=True)
+
+
+def _outside_share(per_side: list[list[dict[str, Any]]]) -> list[float | None]:
+    """Per side: CPU spent between its windows, as a share of what it spent in them."""
+    return [_per(sum(w["cpu_between_s"] for w in ws), sum(w["cpu_s"] for w in ws)) for ws in per_side]
+
+
+def measure_pair(pair: Pair, targets: dict[str, Target], ctx: Context, plan: PairPlan, scripts: Path) -> dict[str, Any]:
+    """Both targets up, then every figure of the pair in interleaved windows; both are stopped in every case."""
+    sides: list[_Side] = []
+    try:
+        for name in (pair.reference, pair.subject):
+            sides.append(_start(targets[name], ctx, pair.loads, scripts))
+        time.sleep(SETTLE_SECONDS)
+        for side in sides:
+            _warm(side, plan)
+        time.sleep(SETTLE_SECONDS)
+        figures: dict[str, Any] = {}
+        windows: dict[str, Any] = {}
+        outside: dict[str, Any] = {}
+        other_cores: dict[str, float] = {}
+        errors = 0
+        for load in pair.loads:
+            if load == "first_chunk":
+                slices = _first_chunk_slices(sides, plan)
+                windows[load] = {"reference": slices[0], "subject": slices[1]}
+                figures["first_chunk_ms"] = first_chunk_figure(slices)
+                fig = figures["first_chunk_ms"]
+                log(
+                    f"  paired {key(pair)} first chunk: {fig['reference']:.3f} / {fig['subject']:.3f} ms,"
+                    f" {fig['value']:+.3f} ms (slice pairs {_fmt_spread(fig['spread'], '{:+.3f}')})"
+                )
+                continue
+            per_side = _load_windows(sides, load, plan, ctx.upstream.proc.pid)
+            windows[load] = {"reference": per_side[0], "subject": per_side[1]}
+            errors += sum(w["errors"] for ws in per_side for w in ws)
+            figures.update(load_figures(load, per_side))
+            outside[load] = _outside_share(per_side)
+            other_cores[load] = statistics.median(w["other_cores"] for ws in per_side for w in ws)
+            rps, cpu = figures[f"{load}_rps"], figures[f"{load}_cpu_ms"]
+            log(
+                f"  paired {key(pair)} {load}: {rps['reference'] or 0:,.0f} / {rps['subject'] or 0:,.0f} req/s"
+                f" ({rps['value'] or 0:.3f}x, windows {_fmt_spread(rps['spread'], '{:.3f}')}),"
+                f" cpu {cpu['reference'] or 0:.4f} / {cpu['subject'] or 0:.4f} ms/req"
+                f" ({cpu['value'] or 0:.3f}x, windows {_fmt_spread(cpu['spread'], '{:.3f}')});"
+                f" between windows {' / '.join(_fmt_share(s) for s in outside[load])} of the in-window CPU;"
+                f" errors {errors}; other load {other_cores[load]:.2f} cores (median of the windows)"
+            )
+        out: dict[str, Any] = {
+            "reference": pair.reference,
+            "subject": pair.subject,
+            "figures": figures,
+            "cpu_between_share": outside,
+            "other_cores": other_cores,
+            "errors": errors,
+            "windows": windows,
+        }
+        return out
+    finally:
+        for side in reversed(sides):
+            side.running.stop()
+
+
+def _fmt_spread(spread: list[float] | None, fmt: str) -> str:
+    return "-" if not spread else " / ".join(fmt.format(v) for v in spread)
+
+
+def _fmt_share(share: float | None) -> str:
+    return "-" if share is None else f"{share:.1%}"
+
+
+def run(targets: list[Target], skipped: dict[str, str], ctx: Context, plan: PairPlan, scripts: Path) -> dict[str, Any]:
+    """Every pair whose two targets are in the run and were not skipped in the rounds."""
+    by_name = {t.name: t for t in targets}
+    pairs: dict[str, Any] = {}
+    failed: dict[str, str] = {}
+    for pair in PAIRS:
+        if pair.reference not in by_name or pair.subject not in by_name:
+            continue
+        if pair.reference in skipped or pair.subject in skipped:
+            failed[key(pair)] = "a target of the pair was skipped"
+            continue
+        log(f"paired: {pair.reference} against {pair.subject}, {plan.windows} x {plan.seconds:g} s windows per figure")
+        try:
+            pairs[key(pair)] = measure_pair(pair, by_name, ctx, plan, scripts)
+        except (probe.CheckFailed, RuntimeError, TimeoutError, OSError) as exc:
+            failed[key(pair)] = f"failed: {str(exc).strip()[:600]}"
+            log(f"  paired FAILED: {exc}")
+    return {
+        "plan": {
+            "windows": plan.windows,
+            "seconds": plan.seconds,
+            "warmup": plan.warmup,
+            "first_chunk_n": plan.first_chunk_n,
+        },
+        "pairs": pairs,
+        "skipped": failed,
+    }
