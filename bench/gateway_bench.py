@@ -213,7 +213,7 @@ def run(targets: list[Target], ctx: Context, plan: Plan) -> dict[str, Any]:
         pairs = paired.run(targets, skipped, ctx, pair_plan, scripts)
     soaked: dict[str, Any] = {}
     for target in targets:
-        if plan.soak_seconds and target.name in SOAK_TARGETS and target.name not in skipped:
+        if plan.rounds and plan.soak_seconds and target.name in SOAK_TARGETS and target.name not in skipped:
             log(f"soak: {target.label}, {plan.soak_seconds:.0f} s at c=50")
             try:
                 soaked[target.name] = soak(target, ctx, plan, scripts)

@@ -423,9 +423,12 @@ def render(data: dict[str, Any]) -> str:
             f"medians; streaming timed over {plan['stream_n']} sequential 12-chunk streams"
         )
         parts.append("")
-        parts.append("Versions: " + ", ".join(f"{n} {v}" for n, v in vers.items() if v))
-        parts.append("")
-        parts.append(gateway_table(gw))
+        if plan["rounds"]:
+            parts.append("Versions: " + ", ".join(f"{n} {v}" for n, v in vers.items() if v))
+            parts.append("")
+            parts.append(gateway_table(gw))
+        else:
+            parts.append("No per-target rounds (`--rounds 0`): the paired comparisons only.")
         parts.append("")
         pp = _get(gw, "paired", "plan")
         if pp and (_get(gw, "paired", "pairs") or _get(gw, "paired", "skipped")):

@@ -38,7 +38,9 @@ def parse_args() -> argparse.Namespace:
         help="comma list of gateway targets (default: all): " + ",".join(t.name for t in targets_mod.all_targets(2)),
     )
     p.add_argument("--quick", action="store_true", help="smoke run: 1 round, short runs, fewer calls")
-    p.add_argument("--rounds", type=int, help="rounds per target (default 2, quick 1)")
+    p.add_argument(
+        "--rounds", type=int, help="rounds per target (default 2, quick 1; 0: only the paired comparisons, no soak)"
+    )
     p.add_argument("--seconds", type=float, help="seconds per wrk run (default 10, quick 2)")
     p.add_argument(
         "--pair-windows",
@@ -128,7 +130,7 @@ def main() -> int:
     plan = gateway_bench.Plan(
         seconds=args.seconds or (2.0 if args.quick else 10.0),
         warmup=1.0 if args.quick else 3.0,
-        rounds=args.rounds or (1 if args.quick else 2),
+        rounds=args.rounds if args.rounds is not None else (1 if args.quick else 2),
         stream_n=50 if args.quick else 300,
         soak_seconds=12.0 if args.quick else 60.0,
         pair_windows=args.pair_windows if args.pair_windows is not None else (4 if args.quick else 8),
