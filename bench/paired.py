@@ -9,11 +9,12 @@ linear over the sequence then falls on both sides alike. Every side's figure sum
 
 from __future__ import annotations
 
+import random
 import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import loadgen
 import probe
@@ -24,6 +25,7 @@ from targets import Context, Running, Target
 # Idle time after the warm-up and after a figure's last window: the last window's deferred work
 # (a request log's batches, say) lands before the final CPU reading, not in the next figure.
 SETTLE_SECONDS = 1.0
+BOOTSTRAP_RESAMPLES = 2000
 # Sequential streams run before each first-chunk slice and are not timed (connection set-up).
 SLICE_WARMUP = 3
 
@@ -182,47 +184,82 @@ def _per(num: float, den: float, scale: float = 1.0) -> float | None:
     return scale * num / den if den else None
 
 
-def _figure(
-    a: float | None, b: float | None, pairs: list[tuple[float | None, float | None]], diff: bool
-) -> dict[str, Any]:
-    """B against A over all windows (ratio, or difference for latencies) and the spread over the window pairs."""
+def _relate(a: float | None, b: float | None, diff: bool) -> float | None:
     if diff:
-        value = b - a if a is not None and b is not None else None
-        each = [y - x for x, y in pairs if x is not None and y is not None]
-    else:
-        value = b / a if a and b is not None else None
-        each = [y / x for x, y in pairs if x and y is not None]
-    return {"reference": a, "subject": b, "kind": "diff" if diff else "ratio", "value": value, "spread": _spread(each)}
+        return b - a if a is not None and b is not None else None
+    return b / a if a and b is not None else None
+
+
+Stat = Callable[[list[Any]], "float | None"]
+
+
+def _interval(a: list[Any], b: list[Any], stat: Stat, diff: bool) -> list[float] | None:
+    """A 95 % percentile bootstrap of B against A, resampling whole window pairs (a pair's A and B stay together).
+
+    With 8 pairs it is rough, but it says in the figure's own unit how far the run leaves the figure open.
+    """
+    rng = random.Random(0)  # the same windows give the same interval
+    n = len(a)
+    got = []
+    for _ in range(BOOTSTRAP_RESAMPLES):
+        picks = [rng.randrange(n) for _ in range(n)]
+        v = _relate(stat([a[i] for i in picks]), stat([b[i] for i in picks]), diff)
+        if v is not None:
+            got.append(v)
+    if len(got) < BOOTSTRAP_RESAMPLES // 2:
+        return None
+    got.sort()
+    return [got[int(0.025 * len(got))], got[int(0.975 * len(got)) - 1]]
+
+
+def _figure(a: list[Any], b: list[Any], stat: Stat, diff: bool) -> dict[str, Any]:
+    """B against A over all windows (ratio, or difference for latencies), its spread over the window pairs
+    (A's i-th window against B's i-th) and a bootstrap interval."""
+    a, b = a[: len(b)], b[: len(a)]
+    ref, sub = stat(a), stat(b)
+    each = [v for x, y in zip(a, b) if (v := _relate(stat([x]), stat([y]), diff)) is not None]
+    return {
+        "reference": ref,
+        "subject": sub,
+        "kind": "diff" if diff else "ratio",
+        "value": _relate(ref, sub, diff),
+        "spread": _spread(each),
+        "interval": _interval(a, b, stat, diff) if len(a) > 1 else None,
+    }
+
+
+def _rps(ws: list[dict[str, Any]]) -> float | None:
+    return _per(sum(w["requests"] for w in ws), sum(w["seconds"] for w in ws))
+
+
+def _cpu_ms(ws: list[dict[str, Any]]) -> float | None:
+    return _per(sum(w["cpu_s"] for w in ws), sum(w["requests"] for w in ws), 1000)
+
+
+def _p50(ws: list[dict[str, Any]]) -> float | None:
+    return statistics.median(w["p50_ms"] for w in ws) if ws else None
+
+
+def _all_median(slices: list[list[float]]) -> float | None:
+    merged = [t for s in slices for t in s]
+    return statistics.median(merged) if merged else None
 
 
 def load_figures(load: str, per_side: list[list[dict[str, Any]]]) -> dict[str, Any]:
     """req/s and CPU per request summed over each side's windows; p50 as the median of its windows' p50."""
-
-    def rps(ws: list[dict[str, Any]]) -> float | None:
-        return _per(sum(w["requests"] for w in ws), sum(w["seconds"] for w in ws))
-
-    def cpu(ws: list[dict[str, Any]]) -> float | None:
-        return _per(sum(w["cpu_s"] for w in ws), sum(w["requests"] for w in ws), 1000)
-
-    def p50(ws: list[dict[str, Any]]) -> float | None:
-        return statistics.median(w["p50_ms"] for w in ws) if ws else None
-
     a, b = per_side
     out = {
-        f"{load}_rps": _figure(rps(a), rps(b), [(rps([x]), rps([y])) for x, y in zip(a, b)], diff=False),
-        f"{load}_cpu_ms": _figure(cpu(a), cpu(b), [(cpu([x]), cpu([y])) for x, y in zip(a, b)], diff=False),
+        f"{load}_rps": _figure(a, b, _rps, diff=False),
+        f"{load}_cpu_ms": _figure(a, b, _cpu_ms, diff=False),
     }
     if load != "c50":  # at saturation the latency is the queue wrk keeps full, not the proxy's
-        out[f"{load}_p50_ms"] = _figure(p50(a), p50(b), [(p50([x]), p50([y])) for x, y in zip(a, b)], diff=True)
+        out[f"{load}_p50_ms"] = _figure(a, b, _p50, diff=True)
     return out
 
 
 def first_chunk_figure(per_side: list[list[list[float]]]) -> dict[str, Any]:
     """Median of all the side's timed streams; the spread is of the slices' own medians, slice pair by pair."""
-    a, b = per_side
-    med_a = statistics.median(t for s in a for t in s)
-    med_b = statistics.median(t for s in b for t in s)
-    return _figure(med_a, med_b, [(statistics.median(x), statistics.median(y)) for x, y in zip(a, b)], diff=True)
+    return _figure(per_side[0], per_side[1], _all_median, diff=True)
 
 
 def _outside_share(per_side: list[list[dict[str, Any]]]) -> list[float | None]:

@@ -106,12 +106,17 @@ def _relation(fig: dict[str, Any], value: Any) -> str:
     return f"{value:+.3f} ms" if fig.get("kind") == "diff" else f"{value:.3f}{TIMES}"
 
 
+def _interval(fig: dict[str, Any]) -> str:
+    iv = fig.get("interval")
+    return f"{_relation(fig, iv[0])} {DASH} {_relation(fig, iv[1])}" if iv else DASH
+
+
 def paired_table(gw: dict[str, Any]) -> str:
     """One row per figure of each pair: both sides, B against A, and how the window pairs spread."""
     rows = [
         f"| A {RIGHT} B | figure | A | B | B {DIVIDED} A or B {MINUS} A | window pairs: min / median / max "
-        "| other load, cores |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| 95 % bootstrap interval | other load, cores |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     paired = gw.get("paired") or {}
     for pair in paired.get("pairs", {}).values():
@@ -127,11 +132,11 @@ def paired_table(gw: dict[str, Any]) -> str:
                 f"| {label} | {fig_label} | {_f(fig['reference'], fmt)} | {_f(fig['subject'], fmt)} "
                 f"| {_relation(fig, fig['value'])} "
                 f"| {' / '.join(_relation(fig, v) for v in spread) if spread else DASH} "
-                f"| {_f(_get(pair, 'other_cores', load), '{:.2f}')} |"
+                f"| {_interval(fig)} | {_f(_get(pair, 'other_cores', load), '{:.2f}')} |"
             )
     for name, why in paired.get("skipped", {}).items():
         arrow = name.replace("/", f" {RIGHT} ")
-        rows.append(f"| {arrow} | skipped: {why.splitlines()[0][:160]} | | | | | |")
+        rows.append(f"| {arrow} | skipped: {why.splitlines()[0][:160]} | | | | | | |")
     return "\n".join(rows)
 
 
@@ -198,6 +203,7 @@ class Goal:
     unit: str  # format of the figure, e.g. "{:.2f}x"
     limit: float
     at_least: bool  # True: the figure must be >= limit; False: <= limit
+    interval: list[float] | None = None  # a paired figure's 95 % bootstrap interval
 
     def row(self) -> str:
         label = _times(self.label)
@@ -205,6 +211,9 @@ class Goal:
             return f"| {label} | {DASH} | not measured |"
         met = self.value >= self.limit if self.at_least else self.value <= self.limit
         figure = _times(self.unit.format(self.value))
+        if self.interval:
+            low, high = (_times(self.unit.format(v)) for v in self.interval)
+            figure += f" ({low} {DASH} {high})"
         return f"| {label} | {figure} | {'met' if met else '**missed**'} |"
 
 
@@ -216,10 +225,11 @@ def _diff(a: Any, b: Any) -> float | None:
     return float(a) - float(b) if a is not None and b is not None else None
 
 
-def _paired(gw: dict[str, Any], reference: str, subject: str, figure: str) -> float | None:
-    """B against A from the paired comparison (None when the pair did not run)."""
-    value = _get(gw, "paired", "pairs", f"{reference}/{subject}", "figures", figure, "value")
-    return float(value) if value is not None else None
+def _paired(gw: dict[str, Any], pair: str, figure: str, label: str, unit: str, limit: float, at_least: bool) -> Goal:
+    """A goal on B against A from the paired comparison ``pair`` ("A/B"; not measured when it did not run)."""
+    fig = _get(gw, "paired", "pairs", pair, "figures", figure) or {}
+    value = fig.get("value")
+    return Goal(label, float(value) if value is not None else None, unit, limit, at_least, fig.get("interval"))
 
 
 def gateway_goals(gw: dict[str, Any]) -> list[Goal]:
@@ -228,38 +238,43 @@ def gateway_goals(gw: dict[str, Any]) -> list[Goal]:
     def g(*path: str) -> Any:
         return _get(med, *path)
 
-    def vs_minimal(figure: str) -> float | None:
-        return _paired(gw, "minimal", "meshapi", figure)
+    minimal = "minimal/meshapi"
 
     ours = g("meshapi", "c50", "rps")
     return [
         Goal("throughput >= 4x Portkey (c=50)", _ratio_of(ours, g("portkey", "c50", "rps")), "{:.2f}x", 4, True),
         Goal("throughput >= 40x LiteLLM (c=50)", _ratio_of(ours, g("litellm", "c50", "rps")), "{:.1f}x", 40, True),
-        Goal("throughput >= 0.7x minimal proxy (c=50, paired)", vs_minimal("c50_rps"), "{:.2f}x", 0.7, True),
-        Goal("throughput >= 0.9x minimal proxy (c=50, paired)", vs_minimal("c50_rps"), "{:.2f}x", 0.9, True),
-        Goal("throughput >= 0.85x minimal proxy (c=10, paired)", vs_minimal("c10_rps"), "{:.2f}x", 0.85, True),
-        Goal(
-            "p50 <= 0.3 ms above the minimal proxy (c=10, paired)", vs_minimal("c10_p50_ms"), "{:+.2f} ms", 0.3, False
+        _paired(gw, minimal, "c50_rps", "throughput >= 0.7x minimal proxy (c=50, paired)", "{:.2f}x", 0.7, True),
+        _paired(gw, minimal, "c50_rps", "throughput >= 0.9x minimal proxy (c=50, paired)", "{:.2f}x", 0.9, True),
+        _paired(gw, minimal, "c10_rps", "throughput >= 0.85x minimal proxy (c=10, paired)", "{:.2f}x", 0.85, True),
+        _paired(
+            gw, minimal, "c10_p50_ms", "p50 <= 0.3 ms above the minimal proxy (c=10, paired)", "{:+.2f} ms", 0.3, False
         ),
-        Goal("streams/s >= 0.8x minimal proxy (c=10, paired)", vs_minimal("stream_c10_rps"), "{:.2f}x", 0.8, True),
-        Goal(
+        _paired(gw, minimal, "stream_c10_rps", "streams/s >= 0.8x minimal proxy (c=10, paired)", "{:.2f}x", 0.8, True),
+        _paired(
+            gw,
+            minimal,
+            "stream_c10_cpu_ms",
             "CPU per stream <= 1.3x minimal proxy (c=10, paired)",
-            vs_minimal("stream_c10_cpu_ms"),
             "{:.2f}x",
             1.3,
             False,
         ),
-        Goal(
+        _paired(
+            gw,
+            minimal,
+            "first_chunk_ms",
             "stream first chunk <= 0.15 ms above the minimal proxy (paired)",
-            vs_minimal("first_chunk_ms"),
             "{:+.2f} ms",
             0.15,
             False,
         ),
         Goal("CPU per proxied request <= 0.25 ms", g("meshapi", "c50", "cpu_ms_per_req"), "{:.3f} ms", 0.25, False),
-        Goal(
+        _paired(
+            gw,
+            "meshapi-priced/meshapi-governed",
+            "c50_cpu_ms",
             "CPU per request, budgeted + allowlisted key <= 1.05x plain key (c=50, paired)",
-            _paired(gw, "meshapi-priced", "meshapi-governed", "c50_cpu_ms"),
             "{:.3f}x",
             1.05,
             False,
@@ -301,9 +316,11 @@ def gateway_goals(gw: dict[str, Any]) -> list[Goal]:
         ),
         Goal("RSS idle <= 80 MiB", g("meshapi", "rss_idle_mib"), "{:.0f} MiB", 80, False),
         Goal("RSS under load <= 120 MiB", g("meshapi", "rss_load_mib"), "{:.0f} MiB", 120, False),
-        Goal(
+        _paired(
+            gw,
+            "meshapi-nolog/meshapi",
+            "c50_cpu_ms",
             "request log: CPU per request <= 1.10x without it (c=50, paired)",
-            _paired(gw, "meshapi-nolog", "meshapi", "c50_cpu_ms"),
             "{:.2f}x",
             1.10,
             False,
