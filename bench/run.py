@@ -45,7 +45,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--pair-windows",
         type=int,
-        help="paired comparisons: wrk windows per target per figure, A B B A order (default 8, quick 4; 0: none)",
+        help="paired comparisons: wrk windows per target per figure, A B B A order, so an even number balances "
+        "the order (default 8, quick 4; 0: none)",
     )
     p.add_argument("--pair-seconds", type=float, help="seconds per paired window (default 3, quick 1)")
     p.add_argument("--python", help="Python to run our side with (default: the project venv, else bench/.peers/venv)")
