@@ -4,7 +4,8 @@ A ratio between two targets measured a minute apart mostly measures how the shar
 in between. Here both targets of a pair run side by side (both started, checked and warmed up
 first), and each figure is taken in short windows alternating A B B A A B B A ...: a drift that is
 linear over the sequence then falls on both sides alike. Every side's figure sums its windows
-(requests, seconds, CPU); the spread of the per-window-pair ratios says how settled the ratio is.
+(requests, seconds, CPU); the spread of the per-window-pair ratios and a bootstrap interval over
+the window pairs say how settled the ratio is.
 """
 
 from __future__ import annotations
@@ -139,8 +140,8 @@ def _load_windows(sides: list[_Side], load: str, plan: PairPlan, upstream: int) 
         res = loadgen.run(side.url(shape), side.scripts[shape], connections, plan.seconds)
         cpu = cpu_seconds(side.pids) - cpu0
         last_end[side_no] = cpu0 + cpu
-        rig = cpu_seconds(both) - both0 + cpu_seconds(upstream_pids) - up0 + own_and_children_seconds() - rig0
-        others = max(0.0, (machine_busy_seconds() - busy0 - rig) / (time.monotonic() - wall0))
+        known = cpu_seconds(both) - both0 + cpu_seconds(upstream_pids) - up0 + own_and_children_seconds() - rig0
+        others = max(0.0, (machine_busy_seconds() - busy0 - known) / (time.monotonic() - wall0))
         per_side[side_no].append(
             {
                 "requests": res.requests,
