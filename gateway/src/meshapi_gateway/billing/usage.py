@@ -37,6 +37,9 @@ class UsageRecord:
     kind: str = "chat"
     created_at: float = field(default_factory=time.time)
     team_id: str | None = None
+    # ``cost`` in budget counter units (10^-10 USD, rounded as the ledger rounds) when billing made them
+    # from integers (``billing.cost.cost_of``), so a budget settles without converting the Decimal.
+    cost_units: int | None = None
 
 
 def usage_counts(usage: Any) -> tuple[int, int, int]:

@@ -23,6 +23,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from meshapi_gateway.billing import usage_counts
+from meshapi_gateway.billing.cost import ONE
 from meshapi_gateway.calls import metering
 from meshapi_gateway.calls.admission import PENDING
 from meshapi_gateway.calls.record import CallRecord
@@ -31,7 +32,7 @@ from meshapi_gateway.routing import Attempted, AttemptRecord
 
 if TYPE_CHECKING:
     from meshapi_gateway.auth.principal import Principal
-    from meshapi_gateway.billing.usage import Admit
+    from meshapi_gateway.billing.usage import Admit, UsageRecord
     from meshapi_gateway.calls.admission import AdmissionCheck
     from meshapi_gateway.catalog import ModelEntry
     from meshapi_gateway.providers.base import Target
@@ -47,6 +48,7 @@ class Call:
         "_finished",
         "admitted",
         "attempted",
+        "billed",
         "body",
         "cache_control",
         "cache_similarity",
@@ -75,7 +77,7 @@ class Call:
         request_id: str,
         *,
         kind: str | None = None,
-        multiplier: Decimal = Decimal(1),
+        multiplier: Decimal = ONE,
         check_balance: bool = True,
         store_bill: bool = True,
     ) -> None:
@@ -100,6 +102,8 @@ class Call:
         # The models no admitted check refuses per candidate (``calls.admission.clear``); None: none cleared.
         self.cleared: frozenset[str] | None = None
         self.reserved: dict[str, Any] = {}  # what admission checks hold for this call, by their own keys
+        # The last bill (``bill``): its cost in counter units, for a check that settles the cost it is given.
+        self.billed: UsageRecord | None = None
         self._finished = False
 
     # -- before ---------------------------------------------------------------------------------------
@@ -177,7 +181,7 @@ class Call:
 
     # -- after ----------------------------------------------------------------------------------------
     def bill(self, target: Target, usage: dict[str, Any] | None, estimated: tuple[int, int] | None = None) -> Decimal:
-        record = metering.usage_record(
+        record = self.billed = metering.usage_record(
             self.principal, self.request_id, target, usage, self.kind, self.multiplier, estimated
         )
         return metering.bill(self.state.billing, record, store=self.store_bill)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from meshapi_gateway import metrics
 from meshapi_gateway.billing import UsageRecord, usage_counts
+from meshapi_gateway.billing.cost import cost_of
 
 if TYPE_CHECKING:
     from meshapi_gateway.auth.principal import Principal
@@ -32,6 +33,7 @@ def usage_record(
     if usage is None and estimated is not None:
         prompt, completion = estimated
     entry = target.entry
+    cost, units = cost_of(entry.pricing, prompt, completion, cached, multiplier)
     return UsageRecord(
         request_id=request_id,
         owner=principal.owner,
@@ -41,9 +43,10 @@ def usage_record(
         prompt_tokens=prompt,
         completion_tokens=completion,
         cached_tokens=cached,
-        cost=entry.pricing.cost(prompt, completion, cached, multiplier),
+        cost=cost,
         kind=kind,
         team_id=principal.key.team_id if principal.key is not None else None,
+        cost_units=units,
     )
 
 

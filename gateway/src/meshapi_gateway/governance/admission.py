@@ -43,6 +43,7 @@ from meshapi_gateway.request_schemas import model_and_fallbacks
 if TYPE_CHECKING:
     from meshapi_gateway.auth.key_cache import CachedKey
     from meshapi_gateway.calls.call import Call
+    from meshapi_gateway.calls.record import CallRecord
     from meshapi_gateway.catalog import ModelEntry
     from meshapi_gateway.governance.allowlist import Allowlist
     from meshapi_gateway.governance.budgets_redis import RedisBudgets
@@ -145,6 +146,17 @@ class KeyPlan:
         plain = model.isascii() and model.isprintable() and '"' not in model and "\\" not in model
         # ``"model":"<id>",`` in the body's compact JSON, for the prompt bound; -1: not an id JSON writes as it is.
         self.model_field = 11 + len(model) if plain else -1
+
+
+def cost_units(call: Call, record: CallRecord) -> int:
+    """The call's cost in counter units: its bill's own (``billing.cost``) when it has them, else converted."""
+    cost = record.cost
+    billed = call.billed
+    if billed is not None and billed.cost is cost:
+        counted = billed.cost_units
+        if counted is not None:
+            return counted
+    return round(cost * PER_USD) if isinstance(cost, Decimal) and cost else 0  # ``units``, inline
 
 
 class KeyGovernance(AdmissionCheck):
@@ -332,7 +344,7 @@ class KeyGovernance(AdmissionCheck):
             if team is not None and team.models is not None and not team.models.allows(entry.id):
                 raise model_refused(entry.id, key.id if key is not None else "", team.id)
 
-    def release(self, call: Call, record: Any) -> None:
+    def release(self, call: Call, record: CallRecord) -> None:
         reserved = call.reserved
         if TEAM in reserved:
             team: CachedTeam = reserved.pop(TEAM)
@@ -343,8 +355,7 @@ class KeyGovernance(AdmissionCheck):
         hold: Hold | None = reserved.pop(HOLD, None)
         if hold is None:
             return
-        cost = record.cost
-        actual = round(cost * PER_USD) if isinstance(cost, Decimal) and cost else 0  # ``units``, inline
+        actual = cost_units(call, record)
         budgets, amount, shared = hold
         if not shared or self.shared is None:
             if len(budgets) == 1:  # a key's own budget, the common case
