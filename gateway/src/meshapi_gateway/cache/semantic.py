@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from meshapi_gateway.cache.service import Lookup
     from meshapi_gateway.cache.stores import AnswerStore
-    from meshapi_gateway.providers.local_embeddings import LocalEmbeddingsProvider
+    from meshapi_gateway.providers.local_embeddings.provider import LocalEmbeddingsProvider
     from meshapi_gateway.state import GatewayState
 
 log = logging.getLogger("meshapi_gateway.cache")

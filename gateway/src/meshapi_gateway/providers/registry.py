@@ -20,7 +20,7 @@ def _builtin(name: str) -> Provider | None:
 
         return GeminiProvider()
     if name == "local_embeddings":
-        from meshapi_gateway.providers.local_embeddings import LocalEmbeddingsProvider
+        from meshapi_gateway.providers.local_embeddings.provider import LocalEmbeddingsProvider
 
         return LocalEmbeddingsProvider()
     return None

@@ -1,5 +1,5 @@
-"""The local embedding model (all-MiniLM-L6-v2, 384 dimensions), run in-process with numpy."""
+"""The local embedding model (all-MiniLM-L6-v2, 384 dimensions), run in-process with numpy.
 
-from meshapi_gateway.providers.local_embeddings.provider import LocalEmbeddingsProvider
-
-__all__ = ["LocalEmbeddingsProvider"]
+The adapter is ``provider.LocalEmbeddingsProvider``, imported by the registry when a call uses it:
+listing the model at start-up (``catalog_entry``) does not load it.
+"""
