@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -10,8 +11,10 @@ from starlette.routing import BaseRoute, Route
 
 from meshapi_gateway.api.common import gw
 from meshapi_gateway.api.openapi import EXTRA_PATHS
-from meshapi_gateway.console.assets import SECURITY_HEADERS, Asset, load_assets
 from meshapi_gateway.errors import GatewayError
+
+if TYPE_CHECKING:
+    from meshapi_gateway.console.assets import Asset
 
 _ERROR = {
     "description": "Error envelope (404 when the console is turned off or the file does not exist)",
@@ -40,6 +43,9 @@ EXTRA_PATHS.update(
 
 @lru_cache(maxsize=1)
 def _assets() -> dict[str, Asset]:
+    # Imported at the console's first request: a gateway nobody opens the console on does not load it.
+    from meshapi_gateway.console.assets import load_assets
+
     return load_assets()
 
 
@@ -49,6 +55,8 @@ def _serve(request: Request, name: str, cache: str) -> Response:
     asset = _assets().get(name)
     if asset is None:
         raise GatewayError("not_found", "No such console file.")
+    from meshapi_gateway.console.assets import SECURITY_HEADERS  # loaded by ``_assets`` already
+
     headers = {**SECURITY_HEADERS, "etag": asset.etag, "cache-control": cache}
     if request.headers.get("if-none-match") == asset.etag:
         return Response(status_code=304, headers=headers)

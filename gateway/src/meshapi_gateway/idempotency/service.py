@@ -31,7 +31,6 @@ from meshapi_gateway.idempotency.memory import MemoryTable, Slot
 from meshapi_gateway.idempotency.shared import SharedClaims, marker_token
 from meshapi_gateway.idempotency.store import FinishedKey, IdempotencyStore, StoredResponse
 from meshapi_gateway.idempotency.writer import AnswerWriter
-from meshapi_gateway.shared_redis import redis_client
 from meshapi_gateway.store.sqlite_thread import SQLiteThread, sqlite_file
 
 if TYPE_CHECKING:
@@ -219,6 +218,8 @@ async def start_idempotency(state: "GatewayState") -> Callable[[], Awaitable[Non
     shared: SharedClaims | None = None
     owned_redis = None
     if s.redis_url:
+        from meshapi_gateway.shared_redis import redis_client  # a gateway without Redis does not load it
+
         client, owned = redis_client(state)
         owned_redis = client if owned else None
         # A claim outlives the longest request; one whose replica died frees itself.

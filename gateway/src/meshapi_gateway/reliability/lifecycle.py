@@ -13,10 +13,9 @@ import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from meshapi_gateway.idempotency.service import start_idempotency
-from meshapi_gateway.reliability.breaker_sync import RedisBreakerSync
-from meshapi_gateway.shared_redis import redis_client
 
 if TYPE_CHECKING:
+    from meshapi_gateway.reliability.breaker_sync import RedisBreakerSync
     from meshapi_gateway.state import GatewayState
 
 log = logging.getLogger("meshapi_gateway.reliability")
@@ -35,6 +34,10 @@ async def start_reliability(state: "GatewayState") -> Callable[[], Awaitable[Non
     sync: RedisBreakerSync | None = None
     owned_client: Any = None
     if state.settings.redis_url:
+        # Imported only with Redis configured: a gateway without it does not load them.
+        from meshapi_gateway.reliability.breaker_sync import RedisBreakerSync
+        from meshapi_gateway.shared_redis import redis_client
+
         client, owned = redis_client(state)
         owned_client = client if owned else None
         sync = RedisBreakerSync(client, state.router.breakers, state.settings.breaker_sync_seconds)
