@@ -131,8 +131,12 @@ def test_the_one_frame_worst_case_of_a_keys_plan_is_the_plans_worst_case(
     from meshapi_gateway.governance.budgets import Budget
 
     plan = PricePlan.of(listed)
-    kept = KeyPlan(1, model, plan, Budget("key", "k", Decimal(10), "total", 0, None), None, Decimal(1))
-    assert plan.worst_units_plain(body, model, kept.model_field) == plan.worst_units(body)
+    from meshapi_gateway.governance.budgets import Tally
+
+    kept = KeyPlan(1, model, plan, Budget("key", "k", Decimal(10), "total", 0, None), None, Decimal(1), Tally())
+    assert kept.worst_units(body) == plan.worst_units(body)
+    with_fallbacks = {**body, "models": ["v/m"]}
+    assert kept.worst_units(with_fallbacks) == -1  # the plan is not the one of a call with fallbacks
 
 
 def test_a_kept_key_plan_stops_at_the_keys_expiry_and_its_budget() -> None:
@@ -147,7 +151,7 @@ def test_a_kept_key_plan_stops_at_the_keys_expiry_and_its_budget() -> None:
     from meshapi_gateway.auth.principal import Principal
     from meshapi_gateway.calls.call import Call
     from meshapi_gateway.errors import GatewayError
-    from meshapi_gateway.governance.admission import HOLD, KeyGovernance
+    from meshapi_gateway.governance.admission import HOLD, KEPT, KeyGovernance
     from meshapi_gateway.governance.allowlist import Allowlist
     from meshapi_gateway.governance.budgets import MemoryBudgets
     from meshapi_gateway.routing.router import Router
@@ -172,6 +176,7 @@ def test_a_kept_key_plan_stops_at_the_keys_expiry_and_its_budget() -> None:
     assert first.reserved[HOLD][1] == PricePlan.of([entry]).worst_units(body)
     second = call()
     assert check.decide(second) is True  # from the kept plan
+    assert second.reserved[KEPT][1] == first.reserved[HOLD][1]
     assert check.memory.reserved[key.plan.budget.slot] == 2 * first.reserved[HOLD][1]
     key.plan.until = 0.0  # as when the key's expiry has passed: the long way, which checks it again
     key.expires_at = int(time.time()) - 1

@@ -31,9 +31,9 @@ from meshapi_gateway.governance.budgets import (
     MemoryBudgets,
     Refusal,
     Tally,
-    settle_tally,
     usd,
 )
+from meshapi_gateway.governance.key_plan import KeyPlan as KeyPlan  # (where the key cache names its type)
 from meshapi_gateway.governance.periods import iso_seconds, period_bounds
 from meshapi_gateway.governance.price_plan import MAX_PLANS, ONE, PricePlan
 from meshapi_gateway.governance.worst_case import reachable
@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from meshapi_gateway.governance.team_cache import CachedTeam, TeamCache
 
 HOLD = "governance"
+# What a call admitted from its key's plan holds: (the plan's counters, amount in units).
+KEPT = "governance.kept"
 TEAM = "governance.team"
 
 
@@ -122,32 +124,6 @@ def budget_exceeded(refusal: Refusal, amount: Decimal) -> GatewayError:
     )
 
 
-class KeyPlan:
-    """What ``decide`` made for a key's call that named a model and no fallbacks, kept on its cache entry.
-
-    A later call of the same key asking the same model is then admitted from it alone: while the
-    catalog is unchanged and until the budget's period ends or the key expires (``until``).
-    """
-
-    __slots__ = ("budget", "model", "model_field", "multiplier", "plan", "tally", "until", "version")
-
-    def __init__(
-        self, version: int, model: str, plan: PricePlan, budget: Budget, expires_at: int | None, multiplier: Decimal
-    ) -> None:
-        self.version = version
-        self.model = model
-        self.plan = plan
-        self.budget = budget
-        # The budget's counters in the check's memory, held from the first call admitted from the plan on,
-        # so that no call looks them up by the budget's slot again.
-        self.tally: Tally | None = None
-        self.until = budget.until if expires_at is None else min(budget.until, float(expires_at))
-        self.multiplier = multiplier  # the call's own (1): a call with another multiplier goes the long way
-        plain = model.isascii() and model.isprintable() and '"' not in model and "\\" not in model
-        # ``"model":"<id>",`` in the body's compact JSON, for the prompt bound; -1: not an id JSON writes as it is.
-        self.model_field = 11 + len(model) if plain else -1
-
-
 def cost_units(call: Call, record: CallRecord) -> int:
     """The call's cost in counter units: its bill's own (``billing.cost``) when it has them, else converted."""
     cost = record.cost
@@ -205,21 +181,18 @@ class KeyGovernance(AdmissionCheck):
             and last.multiplier is call.multiplier
             and call.check_balance
             and time.time() < last.until
+            and call.body is not None
         ):
             # The key's terms were checked, and its budget and price plan made, by an earlier call of this
             # key object (a change of terms is a new one) asking the same model: what is left is this call's.
-            body = call.body if call.body is not None else {"model": last.model}
-            if "models" not in body:
-                amount = last.plan.worst_units_plain(body, last.model, last.model_field)
-                if amount > 0:  # ``MemoryBudgets.reserve_one``, on the counters the plan holds
-                    tally = last.tally
-                    if tally is None:
-                        tally = last.tally = self.memory.tally(last.budget.slot)
-                    spent, held = tally.spent, tally.reserved
-                    if spent + held + amount > last.budget.limit_units:
-                        raise budget_exceeded(Refusal(last.budget, spent, held), last.plan.worst(body))
-                    tally.reserved = held + amount
-                call.reserved[HOLD] = (last.budget.alone, amount, False)
+            amount = last.worst_units(call.body)
+            if amount >= 0:  # (-1: a body with fallbacks, which the plan was not made for)
+                tally = last.tally  # ``MemoryBudgets.reserve_one``, on the counters the plan holds
+                held = tally.reserved
+                if tally.spent + held + amount > last.limit_units and amount > 0:
+                    raise budget_exceeded(Refusal(last.budget, tally.spent, held), last.plan.worst(call.body))
+                tally.reserved = held + amount
+                call.reserved[KEPT] = (tally, amount)
                 cleared = call.cleared  # ``clear``, inline: the plan's entries are what ``allow`` lets through
                 call.cleared = last.plan.models if cleared is None else cleared & last.plan.models
                 return True
@@ -243,7 +216,10 @@ class KeyGovernance(AdmissionCheck):
         plan = self._plan(call, body, key, None)
         requested = call.requested
         if requested and "models" not in body and call.multiplier == ONE:
-            key.plan = KeyPlan(call.state.catalog.version, requested, plan, budget, key.expires_at, call.multiplier)
+            tally = self.memory.tally(budget.slot)
+            key.plan = KeyPlan(
+                call.state.catalog.version, requested, plan, budget, key.expires_at, call.multiplier, tally
+            )
         amount = plan.worst_units(body, call.multiplier)
         refusal = self.memory.reserve(budget.alone, amount)
         if refusal is not None:
@@ -346,6 +322,19 @@ class KeyGovernance(AdmissionCheck):
 
     def release(self, call: Call, record: CallRecord) -> None:
         reserved = call.reserved
+        kept: tuple[Tally, int] | None = reserved.pop(KEPT, None)
+        if kept is not None:  # admitted from the key's plan: settled on the counters it reserved on
+            tally, amount = kept
+            billed = call.billed  # ``cost_units``, inline
+            actual = billed.cost_units if billed is not None and billed.cost is record.cost else None
+            if actual is None:
+                actual = cost_units(call, record)
+            if amount > 0:  # ``settle_tally``, inline
+                left = tally.reserved - amount
+                tally.reserved = left if left > 0 else 0
+            if actual:
+                tally.spent += actual
+            return
         if TEAM in reserved:
             team: CachedTeam = reserved.pop(TEAM)
             if team.tpm and isinstance(record.usage, dict):
@@ -359,12 +348,7 @@ class KeyGovernance(AdmissionCheck):
         budgets, amount, shared = hold
         if not shared or self.shared is None:
             if len(budgets) == 1:  # a key's own budget, the common case
-                budget = budgets[0]
-                last = call.principal.key.plan if call.principal.key is not None else None
-                if last is not None and last.budget is budget and last.tally is not None:  # the plan's counters
-                    settle_tally(last.tally, amount, actual)
-                else:
-                    self.memory.settle_one(budget, amount, actual)
+                self.memory.settle_one(budgets[0], amount, actual)
             else:
                 self.memory.settle(budgets, amount, actual)
             return

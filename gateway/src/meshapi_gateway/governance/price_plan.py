@@ -15,10 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Iterable
 
-import orjson
-
 from meshapi_gateway.governance.budgets import PLACES, units_up
-from meshapi_gateway.governance.worst_case import BESIDES_MODEL, OUTPUT_FIELDS, prompt_bound
+from meshapi_gateway.governance.worst_case import OUTPUT_FIELDS, prompt_bound
 
 if TYPE_CHECKING:
     from meshapi_gateway.catalog import ModelEntry
@@ -51,7 +49,7 @@ class PricePlan:
     per_unit: int = field(init=False, compare=False)
     unit_div: int = field(init=False, compare=False)
     # The one priced candidate's rates in counter units per token (with its output limit), or None
-    # (several candidates, or prices finer than the counters): ``worst_units_plain`` then has no
+    # (several candidates, or prices finer than the counters): ``KeyPlan.worst_units`` then has no
     # loop to run and no unit to convert.
     single: tuple[int, int, int] | None = field(init=False, compare=False)
 
@@ -100,36 +98,6 @@ class PricePlan:
         if multiplier != ONE:  # a batch's discount: rare, in Decimal
             return units_up(Decimal(most).scaleb(-(self.scale + 6)) * multiplier)
         return most * self.per_unit if self.unit_div == 1 else -(-most // self.unit_div)
-
-    def worst_units_plain(self, body: dict[str, Any], model: str, model_field: int) -> int:
-        """``worst_units(body)``, in one frame for the usual budgeted call (the rest goes to ``worst_units``).
-
-        That call has one priced candidate and a body whose only field not sent as text is its
-        ``model``, equal to ``model``: an id JSON writes as it is, so ``"model":"<id>",`` is
-        ``model_field`` bytes of the body's JSON (``prompt_bound``'s first case, without its checks
-        of the id's characters, made once for the key's plan).
-        """
-        single = self.single
-        if single is None or model_field < 0 or body.get("model") != model or not BESIDES_MODEL.isdisjoint(body):
-            return self.worst_units(body)
-        if len(body) < 2:
-            return self.worst_units(body)
-        try:
-            prompt = len(orjson.dumps(body)) - model_field
-        except TypeError:
-            return self.worst_units(body)
-        asked = body.get("max_completion_tokens") or body.get("max_tokens") or body.get("max_output_tokens")
-        if asked is not None and (type(asked) is not int or asked <= 0):
-            asked = next((v for v in map(body.get, OUTPUT_FIELDS) if type(v) is int and v > 0), 0)
-        n = body.get("n")
-        if n is not None and type(n) is int and n > 1:
-            asked = n * (asked or 0)
-        else:
-            n = 1
-        prompt_rate, completion_rate, limit = single
-        if limit < 0:
-            return prompt * prompt_rate
-        return prompt * prompt_rate + (asked or limit * n) * completion_rate
 
     def _most(self, body: dict[str, Any]) -> int:
         """The costliest candidate's worst case for ``body``, in 10^-(scale + 6) USD."""
