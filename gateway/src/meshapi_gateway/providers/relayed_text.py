@@ -48,50 +48,27 @@ def plain_text(text: str) -> bool:
 class TextShape:
     """The text chunk shape of one stream: learned from its decoded chunks, then matched on bytes."""
 
-    __slots__ = (
-        "_cid",
-        "_cut",
-        "_finish_tail",
-        "_first",
-        "_first_tail",
-        "_head",
-        "_lead",
-        "_least",
-        "_lf",
-        "_lr",
-        "_lu",
-        "_matched",
-        "_model",
-        "_post",
-        "_run_in",
-        "_text",
-        "_text_at",
-        "_text_end",
-        "_tries",
-        "known",
-        "learning",
-    )
-
-    def __init__(self) -> None:
-        self.learning = True  # False when the first chunk is not one to learn from, or all is known
-        self._first: tuple[str, int] | None = None  # the first chunk's id and created, as every chunk is stamped
-        self._tries = 0
-        self._head = b""  # a text chunk's bytes up to its text
-        self._post = b""  # and after it
-        self._least = sys.maxsize  # len(head) + len(post): no chunk is that long before the shape is known
-        self._text_at = 0  # len(head)
-        self._text_end = 0  # -len(post)
-        self._cut = 0  # where the members after id, object, created and model begin
-        self._cid = ""  # the first chunk's id, as decoded
-        self._model = ""  # and its model
-        self._matched = False  # a text chunk of this stream was matched (or taught the shape)
-        self._lead = b""  # the first chunk's leading members as its bytes hold them
-        # What is known of the stream's model, once its lead is: then its reads are tried whole (``scan``).
-        self.known: _Known | None = None
-        self._lr = self._lf = self._lu = self._run_in = b""  # its chunks' bytes, set by ``_ready``
-        self._first_tail: bytes | None = None  # and what they were made from
-        self._finish_tail: bytes | None = None
-        self._text: tuple[bytes, bytes] | None = None
+    # Defaults on the class, no ``__init__``: a stream makes one shape, and a Python call setting twenty-odd
+    # slots cost more than the attributes a stream of a known model then sets (``begin_bytes``, ``_ready``).
+    learning = True  # False when the first chunk is not one to learn from, or all is known
+    _first: tuple[str, int] | None = None  # the first chunk's id and created, as every chunk is stamped
+    _tries = 0
+    _head = b""  # a text chunk's bytes up to its text
+    _post = b""  # and after it
+    _least = sys.maxsize  # len(head) + len(post): no chunk is that long before the shape is known
+    _text_at = 0  # len(head)
+    _text_end = 0  # -len(post)
+    _cut = 0  # where the members after id, object, created and model begin
+    _cid = ""  # the first chunk's id, as decoded
+    _model = ""  # and its model
+    _matched = False  # a text chunk of this stream was matched (or taught the shape)
+    _lead = b""  # the first chunk's leading members as its bytes hold them
+    # What is known of the stream's model, once its lead is: then its reads are tried whole (``scan``).
+    known: _Known | None = None
+    _lr = _lf = _lu = _run_in = b""  # its chunks' bytes, set by ``_ready``
+    _first_tail: bytes | None = None  # and what they were made from
+    _finish_tail: bytes | None = None
+    _text: tuple[bytes, bytes] | None = None
 
     def match(self, data: bytes) -> str | None:
         """The text of ``data`` when it is a text chunk of the known shape (its leading members
