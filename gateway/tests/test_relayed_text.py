@@ -13,7 +13,7 @@ from meshapi_gateway.chat.pipeline import _one_by_one
 from meshapi_gateway.providers.chunk_batches import EVENT_SEP, RelayedDelta, RelayedRead
 from meshapi_gateway.providers.openai_compat.chunk_reads import SSEChunkReads
 from meshapi_gateway.providers.relayed_text import _KNOWN
-from meshapi_gateway.sse import frames
+from meshapi_gateway.sse import frame, frames
 
 
 @pytest.fixture(autouse=True)
@@ -107,7 +107,17 @@ def _same(
         again, got, n2 = _relay(body, relay=True, cut=cut, pieces=pieces)
         assert again == plain
         assert _state(n2) == _state(n0)
+    _same_usage_frame(n0, n2)
     return got
+
+
+def _same_usage_frame(*normalizers: StreamNormalizer) -> None:
+    """The usage chunk's frame, written around the relayed members or encoded whole, is ``frame`` of the chunk."""
+    for n in normalizers:
+        usages = [n.usage or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}, {"note": "é\u2028"}]
+        for usage in usages:
+            for cost in (None, "0", "0.0012"):
+                assert n.usage_frame(usage, cost) == frame(n.usage_chunk(usage, cost))
 
 
 def test_a_stream_of_plain_text_is_relayed_as_bytes_and_reads_the_same() -> None:

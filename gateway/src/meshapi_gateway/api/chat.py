@@ -24,7 +24,7 @@ from meshapi_gateway.request_schemas import ChatRequest, ChatRequestWithTemplate
 from meshapi_gateway.routing import auto_select
 from meshapi_gateway.routing.auto import AUTO_IDS
 from meshapi_gateway.running_loop import request_task
-from meshapi_gateway.sse import DONE_FRAME, error_frame, frame, frames
+from meshapi_gateway.sse import DONE_FRAME, error_frame, frames
 
 if TYPE_CHECKING:
     from meshapi_gateway.state import GatewayState
@@ -201,8 +201,13 @@ class _Frames:
             raise StopAsyncIteration
         stream = self._stream
         last = b""
+        step = stream.batches.__anext__  # by hand, not ``async for``: no ``__aiter__`` call per step
         try:
-            async for batch in stream.batches:
+            while True:
+                try:
+                    batch = await step()
+                except StopAsyncIteration:
+                    break
                 data = frames(batch)
                 if stream.completed or stream.error is not None:
                     last = data  # the batches end with this one: no further step to learn it
@@ -220,7 +225,7 @@ class _Frames:
             return LastFrames(last + error_frame(code, err.message, request_id=self._request_id) + DONE_FRAME)
         if self._include_usage:
             usage = stream.normalizer.usage or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-            last += frame(stream.normalizer.usage_chunk(usage, money(stream.cost) if stream.cost is not None else None))
+            last += stream.normalizer.usage_frame(usage, money(stream.cost) if stream.cost is not None else None)
         return LastFrames(last + DONE_FRAME)
 
     async def aclose(self) -> None:

@@ -70,7 +70,14 @@ class SSEResponse:
             await send({"type": "http.response.start", "status": 200, "headers": self.headers})
             started = True
             more = True
-            async for chunk in self.frames:
+            # Stepped by hand rather than ``async for``: that calls the iterator's ``__aiter__``, a
+            # Python call per stream for the plain objects that relay chat streams.
+            step = self.frames.__anext__
+            while True:
+                try:
+                    chunk = await step()
+                except StopAsyncIteration:
+                    break
                 more = type(chunk) is not LastFrames
                 await send({"type": "http.response.body", "body": chunk, "more_body": more})
                 if not more:
@@ -94,12 +101,17 @@ class SSEResponse:
             watcher = unwatch(watch)
             if watch.gone:
                 self.client_gone = True
+            # ``try`` rather than ``contextlib.suppress``: a context manager is three Python calls a stream.
             if watcher is not None:
-                with contextlib.suppress(asyncio.CancelledError):
+                try:
                     await watcher
+                except asyncio.CancelledError:
+                    pass
             aclose = getattr(self.frames, "aclose", None)
             if aclose is not None:
-                with contextlib.suppress(Exception):
+                try:
                     await aclose()
+                except Exception:
+                    pass
             if self.on_finish is not None:
                 await self.on_finish(self.client_gone)

@@ -16,6 +16,7 @@ import orjson
 
 from meshapi_gateway.ids import ulid
 from meshapi_gateway.providers.chunk_batches import EVENT_SEP, RelayedDelta, RelayedRead
+from meshapi_gateway.sse import frame
 from meshapi_gateway.wire_json import dumps_ascii
 
 
@@ -305,6 +306,18 @@ class StreamNormalizer:
         if cost is not None:
             chunk["cost"] = cost
         return self._stamp(chunk)
+
+    def usage_frame(self, usage: dict[str, Any], cost: str | None) -> bytes:
+        """``usage_chunk`` as its SSE frame (the same bytes as ``sse.frame`` of it).
+
+        A stream whose chunks were relayed as bytes has its stamped members encoded already: the
+        chunk is written around them instead of stamped into a dict and encoded whole.
+        """
+        lead = self._relay_lead
+        if lead is None:
+            return frame(self.usage_chunk(usage, cost))
+        cost_member = b',"cost":' + dumps_ascii(cost) if cost is not None else b""
+        return b'data: {"choices":[],"usage":' + dumps_ascii(usage) + cost_member + b"," + lead[1:-1] + b"}\n\n"
 
 
 # What a first or finish chunk recognized by its bytes becomes (``RelayedRead``), worked out once per

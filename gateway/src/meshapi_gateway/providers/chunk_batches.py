@@ -116,4 +116,8 @@ class ChunkBatches:
 
     async def aclose(self) -> None:
         self._pending = []
-        await self._source.aclose()
+        source = self._source
+        # A source that lets go of its connection with its last batch has nothing left to close then.
+        if self.ended and getattr(source, "released_at_end", False):
+            return
+        await source.aclose()

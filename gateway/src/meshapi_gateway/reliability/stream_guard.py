@@ -130,7 +130,8 @@ class GuardedStream:
 
     async def aclose(self) -> None:
         self._first = None
-        self._end(None)
+        if not self._ended:  # most streams are closed once over: no call to learn that
+            self._end(None)
         inner, self._inner = self._inner, None
         close = getattr(inner, "aclose", None)
         if close is not None:

@@ -30,6 +30,8 @@ class SSEChunkReads:
     shape comes out as one ``RelayedDelta`` (a chat chunk stream; see ``providers/relayed_text.py``)."""
 
     __slots__ = ("_failure", "_finished", "_name", "_parser", "_resp", "_shape")
+    # The batch marked last is handed out once the response is released (``ChunkBatches.aclose``).
+    released_at_end = True
 
     def __init__(self, resp: Response, provider: str, *, relay: bool = False) -> None:
         self._resp = resp
