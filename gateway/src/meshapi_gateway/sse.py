@@ -130,11 +130,10 @@ class SSEDataParser:
     comments are skipped.
     """
 
-    __slots__ = ("_buf", "_data")
-
-    def __init__(self) -> None:
-        self._buf = b""
-        self._data: list[bytes] = []
+    # Defaults on the class, no ``__init__`` (a Python call per stream): the shared empty list is never
+    # added to (``feed`` starts a list of its own).
+    _buf = b""
+    _data: list[bytes] = []
 
     def feed(self, chunk: bytes) -> list[bytes]:
         buf = self._buf + chunk if self._buf else chunk
@@ -152,7 +151,7 @@ class SSEDataParser:
         lines = buf.split(b"\n")
         self._buf = lines.pop()  # the unterminated rest (b"" when the piece ended a line)
         ready: list[bytes] = []
-        data = self._data
+        data = self._data = self._data or []
         for line in lines:
             if line[-1:] == b"\r":
                 line = line[:-1]

@@ -17,7 +17,7 @@ import orjson
 from meshapi_gateway.ids import ulid
 from meshapi_gateway.providers.chunk_batches import EVENT_SEP, RelayedDelta, RelayedRead
 from meshapi_gateway.sse import frame
-from meshapi_gateway.wire_json import dumps_ascii
+from meshapi_gateway.wire_json import dumps_ascii, escape_non_ascii
 
 
 def call_id() -> str:
@@ -74,7 +74,7 @@ class StreamNormalizer:
         self.finish_reason: str | None = None
         self.content_chunks = 0
         self.text_parts: list[str] = []
-        self._pending: dict[int, dict[int, dict[str, Any]]] = {}  # choice index → call index → call
+        self.pending_calls: dict[int, dict[int, dict[str, Any]]] = {}  # choice index → call index → call
         self.tool_calls: list[dict[str, Any]] = []
 
     def _stamp(self, chunk: dict[str, Any]) -> dict[str, Any]:
@@ -85,7 +85,7 @@ class StreamNormalizer:
         return chunk
 
     def _merge_calls(self, choice_index: int, fragments: list[dict[str, Any]]) -> None:
-        pending = self._pending.setdefault(choice_index, {})
+        pending = self.pending_calls.setdefault(choice_index, {})
         for pos, frag in enumerate(fragments):
             idx = frag.get("index")
             if not isinstance(idx, int):
@@ -117,7 +117,7 @@ class StreamNormalizer:
                 call["function"]["arguments"] += orjson.dumps(args).decode()
 
     def _flush_calls(self, choice_index: int) -> list[dict[str, Any]]:
-        pending = self._pending.pop(choice_index, None)
+        pending = self.pending_calls.pop(choice_index, None)
         if not pending:
             return []
         out = []
@@ -213,9 +213,7 @@ class StreamNormalizer:
                     self.text_parts += texts
                 lead = self._relay_lead
                 if lead is None:
-                    stamped = self._stamp({})
-                    lead = self._relay_lead = dumps_ascii(stamped)[:-1] + b","
-                    self._relay_sep = EVENT_SEP + lead
+                    lead = self._make_relay_lead()
                 tails = chunk.tails
                 chunk.encoded = lead + (tails[0] if len(tails) == 1 else self._relay_sep.join(tails))
                 out.append(chunk)
@@ -245,11 +243,11 @@ class StreamNormalizer:
         """A read recognized by its bytes: what ``feed`` makes of its chunks, written as bytes."""
         lead = self._relay_lead
         if lead is None:
-            lead = self._relay_lead = dumps_ascii(self._stamp({}))[:-1] + b","
-            self._relay_sep = EVENT_SEP + lead
+            lead = self._make_relay_lead()
         parts: list[bytes] = []
         if read.first is not None:
-            kept = _kept(read.first)
+            # The dicts looked up here, ``_kept`` called only for a chunk not seen yet: one call less a stream.
+            kept = _KEPT.get(read.first) or _kept(read.first)
             if kept is None:
                 out.extend(self.feed(orjson.loads(_PROBE_LEAD + read.first)))
             else:
@@ -268,8 +266,8 @@ class StreamNormalizer:
         finish = read.finish
         late: list[dict[str, Any]] = []
         if finish is not None:
-            ending = _ending(finish)
-            if ending is None or self._pending or self.tool_calls:
+            ending = _ENDINGS[finish] if finish in _ENDINGS else _ending(finish)
+            if ending is None or self.pending_calls or self.tool_calls:
                 late = self.feed(orjson.loads(read.finish_data))  # calls held, or a shape of its own
             else:
                 self.finish_reason = ending[1]
@@ -282,6 +280,15 @@ class StreamNormalizer:
             out.append(relayed)
         if late:
             out.extend(late)
+
+    def _make_relay_lead(self) -> bytes:
+        """The stamped members as chunks relayed as bytes begin with (``_stamp`` of an empty chunk, encoded)."""
+        raw = orjson.dumps(
+            {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.public_model}
+        )
+        lead = self._relay_lead = (raw if raw.isascii() else escape_non_ascii(raw))[:-1] + b","
+        self._relay_sep = EVENT_SEP + lead
+        return lead
 
     _forced_named = False
     _run_around: tuple[bytes, bytes] | None = None  # the text chunk shape ``_run_sep`` was made for
@@ -297,7 +304,7 @@ class StreamNormalizer:
     def finish(self) -> list[dict[str, Any]]:
         """Calls still held when the upstream ended without a finish_reason."""
         out: list[dict[str, Any]] = []
-        for ci in list(self._pending):
+        for ci in list(self.pending_calls):
             out.extend(self._flush_calls(ci))
         return out
 
@@ -338,7 +345,7 @@ def _kept(first: bytes) -> bool | None:
         kept = (
             len(got) == 1
             and orjson.dumps(got[0]) == _PROBE_LEAD + first
-            and not (probe.content_chunks or probe.finish_reason or probe.usage or probe._pending)
+            and not (probe.content_chunks or probe.finish_reason or probe.usage or probe.pending_calls)
         )
         if len(_KEPT) >= _PROBED_MAX:
             _KEPT.clear()

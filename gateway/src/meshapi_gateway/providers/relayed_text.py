@@ -51,7 +51,9 @@ class TextShape:
     # Defaults on the class, no ``__init__``: a stream makes one shape, and a Python call setting twenty-odd
     # slots cost more than the attributes a stream of a known model then sets (``begin_bytes``, ``_ready``).
     learning = True  # False when the first chunk is not one to learn from, or all is known
-    _first: tuple[str, int] | None = None  # the first chunk's id and created, as every chunk is stamped
+    # The first chunk's id and created, as every chunk is stamped (None: the first chunk is not read yet;
+    # an attribute, not a property: the reader asks once a stream, and a property is a Python call).
+    stamp: tuple[str, int] | None = None
     _tries = 0
     _head = b""  # a text chunk's bytes up to its text
     _post = b""  # and after it
@@ -96,20 +98,15 @@ class TextShape:
         """What a text chunk of the shape begins with (empty until a shape is known)."""
         return self._head
 
-    @property
-    def begun(self) -> bool:
-        """Whether the stream's first chunk has been read."""
-        return self._first is not None
-
     def learn(self, data: bytes, chunk: Any) -> None:
         """Look at a decoded chunk (``data`` its bytes): what it shows of its model's chunks is kept."""
-        if self._first is None:  # the stream's first chunk: its id and created are every chunk's
+        if self.stamp is None:  # the stream's first chunk: its id and created are every chunk's
             self._begin(data, chunk)
             return
         if type(chunk) is not dict or list(chunk)[:4] != ["id", "object", "created", "model"]:
             return
         model = chunk["model"]
-        if (chunk["id"], chunk["created"]) != self._first or type(chunk["created"]) is not int:
+        if (chunk["id"], chunk["created"]) != self.stamp or type(chunk["created"]) is not int:
             return
         if chunk["object"] != "chat.completion.chunk" or type(model) is not str:
             return
@@ -161,7 +158,7 @@ class TextShape:
         if type(cid) is not str or not cid or type(created) is not int:
             self.learning = False
             return
-        self._first = (cid, created)
+        self.stamp = (cid, created)
         if type(model) is not str:
             return
         self._cid, self._model = cid, model
@@ -223,7 +220,7 @@ class TextShape:
         if not model.isprintable() or not cid.isprintable() or "\\" in model or "\\" in cid:
             return False
         lead = data[: m + 2]
-        self._first = (cid, int(digits))
+        self.stamp = (cid, int(digits))
         self._cid, self._model = cid, model
         self._lead = lead
         self.known = known
@@ -317,7 +314,7 @@ class TextShape:
             if type(usage) is not dict:
                 return None, False
         got = RelayedRead()
-        got.cid, got.created = self._cid, self._first[1]  # type: ignore[index]
+        got.cid, got.created = self._cid, self.stamp[1]  # type: ignore[index]
         got.first = self._first_tail if i else None
         got.raw, got.texts = raw, texts
         got.before, got.after = self._text if self._text is not None else (b"", b"")

@@ -94,7 +94,7 @@ class SSEChunkReads:
         # the normalizer takes the stream's id and time from it.
         first = False
         if shape is not None:
-            if shape.known is None and events and shape.learning and not shape.begun:
+            if shape.known is None and events and shape.learning and shape.stamp is None:
                 first = True
                 shape.begin_bytes(events[0])
             if shape.known is not None:
