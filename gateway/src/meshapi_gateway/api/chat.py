@@ -139,7 +139,7 @@ async def chat_completions(
             response = SSEResponse(
                 _Frames(stream, include_usage, request_id),
                 head=stream_head(limit_headers, stream, call),
-                on_finish=lambda _gone: stream.aclose(),
+                # No ``on_finish``: the response closes its frames however it ends, and they close the stream.
                 interrupted_frames=lambda: _interrupted(request_id),
                 task=task,
             )

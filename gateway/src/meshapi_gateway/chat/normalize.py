@@ -17,7 +17,7 @@ import orjson
 from meshapi_gateway.ids import ulid
 from meshapi_gateway.providers.chunk_batches import EVENT_SEP, RelayedDelta, RelayedRead
 from meshapi_gateway.sse import frame
-from meshapi_gateway.wire_json import dumps_ascii, escape_non_ascii
+from meshapi_gateway.wire_json import escape_non_ascii
 
 
 def call_id() -> str:
@@ -315,16 +315,20 @@ class StreamNormalizer:
         return self._stamp(chunk)
 
     def usage_frame(self, usage: dict[str, Any], cost: str | None) -> bytes:
-        """``usage_chunk`` as its SSE frame (the same bytes as ``sse.frame`` of it).
+        """``usage_chunk`` as its SSE frame (the same bytes as ``sse.frame`` of it); ``cost`` as ``money`` writes it.
 
         A stream whose chunks were relayed as bytes has its stamped members encoded already: the
-        chunk is written around them instead of stamped into a dict and encoded whole.
+        chunk is written around them instead of stamped into a dict and encoded whole, and the cost
+        (digits, a sign, a point: it stands for itself in JSON) without an encoder call.
         """
         lead = self._relay_lead
         if lead is None:
             return frame(self.usage_chunk(usage, cost))
-        cost_member = b',"cost":' + dumps_ascii(cost) if cost is not None else b""
-        return b'data: {"choices":[],"usage":' + dumps_ascii(usage) + cost_member + b"," + lead[1:-1] + b"}\n\n"
+        raw = orjson.dumps(usage)
+        if not raw.isascii():
+            raw = escape_non_ascii(raw)
+        cost_member = b',"cost":"' + cost.encode() + b'"' if cost is not None else b""
+        return b"".join((b'data: {"choices":[],"usage":', raw, cost_member, b",", lead[1:-1], b"}\n\n"))
 
 
 # What a first or finish chunk recognized by its bytes becomes (``RelayedRead``), worked out once per

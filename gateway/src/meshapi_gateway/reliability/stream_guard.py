@@ -26,7 +26,7 @@ EndListener = Callable[[bool | None], None]
 
 
 class GuardedStream:
-    __slots__ = ("_deadline", "_dog", "_ended", "_first", "_idle", "_inner", "_loop", "_on_end", "_provider")
+    __slots__ = ("_deadline", "_dog", "_first", "_idle", "_inner", "_loop", "_on_end", "_provider", "ended")
 
     def __init__(
         self,
@@ -47,7 +47,9 @@ class GuardedStream:
         self._on_end = on_end
         self._dog = dog
         self._loop = loop
-        self._ended = False
+        # True once the stream is over (its last batch handed out, failed, or closed). A slot, not a
+        # property: the relay asks twice a read, and a property is a Python call each time.
+        self.ended = False
         if inner is None:
             self._end(True)
 
@@ -60,14 +62,9 @@ class GuardedStream:
             self._first = None
             return first
         inner = self._inner
-        if inner is None or self._ended:
+        if inner is None or self.ended:
             raise StopAsyncIteration
         return await self._wait(inner.__anext__())
-
-    @property
-    def ended(self) -> bool:
-        """True once the stream is over (its last batch handed out, failed, or closed)."""
-        return self._ended
 
     async def next_batch(self) -> list[dict[str, Any]]:
         """Every chunk one network read brought (one chunk for adapters that do not batch).
@@ -85,7 +82,7 @@ class GuardedStream:
                     self._end(True)
                 return batch
             return [first]
-        if inner is None or self._ended:
+        if inner is None or self.ended:
             raise StopAsyncIteration
         if isinstance(inner, ChunkBatches):
             batch = await self._wait(inner.next_batch())
@@ -122,15 +119,15 @@ class GuardedStream:
         self._dog.follow(task)
 
     def _end(self, outcome: bool | None) -> None:
-        if not self._ended:
-            self._ended = True
+        if not self.ended:
+            self.ended = True
             self._dog.stop()
             if self._on_end is not None:
                 self._on_end(outcome)
 
     async def aclose(self) -> None:
         self._first = None
-        if not self._ended:  # most streams are closed once over: no call to learn that
+        if not self.ended:  # most streams are closed once over: no call to learn that
             self._end(None)
         inner, self._inner = self._inner, None
         close = getattr(inner, "aclose", None)
