@@ -17,7 +17,7 @@ import orjson
 from meshapi_gateway.ids import ulid
 from meshapi_gateway.providers.chunk_batches import EVENT_SEP, RelayedDelta, RelayedRead
 from meshapi_gateway.sse import frame
-from meshapi_gateway.wire_json import escape_non_ascii
+from meshapi_gateway.wire_json import dumps_ascii, escape_non_ascii
 
 
 def call_id() -> str:
@@ -198,6 +198,10 @@ class StreamNormalizer:
             first = chunks[0]
             if type(first) is RelayedRead:  # what ``feed`` takes from a first chunk
                 self.id, self.created = first.cid, first.created
+                if first.stamped:
+                    # Its id and time stand for themselves in JSON (``TextShape.begin_bytes``): the relayed
+                    # lead is their bytes and the public model's member, with no dict encoded a stream.
+                    self._relay_lead = first.stamped + _model_member(self.public_model)
             else:
                 out.extend(self.feed(first))  # the first chunk fixes the id and time
                 chunks = chunks[1:]
@@ -215,7 +219,11 @@ class StreamNormalizer:
                 if lead is None:
                     lead = self._make_relay_lead()
                 tails = chunk.tails
-                chunk.encoded = lead + (tails[0] if len(tails) == 1 else self._relay_sep.join(tails))
+                if len(tails) == 1:
+                    chunk.encoded = lead + tails[0]
+                else:
+                    sep = self._relay_sep or self._make_relay_sep(lead)
+                    chunk.encoded = lead + sep.join(tails)
                 out.append(chunk)
                 continue
             choices = chunk.get("choices")
@@ -287,8 +295,11 @@ class StreamNormalizer:
             {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.public_model}
         )
         lead = self._relay_lead = (raw if raw.isascii() else escape_non_ascii(raw))[:-1] + b","
-        self._relay_sep = EVENT_SEP + lead
         return lead
+
+    def _make_relay_sep(self, lead: bytes) -> bytes:
+        sep = self._relay_sep = EVENT_SEP + lead
+        return sep
 
     _forced_named = False
     _run_around: tuple[bytes, bytes] | None = None  # the text chunk shape ``_run_sep`` was made for
@@ -329,6 +340,20 @@ class StreamNormalizer:
             raw = escape_non_ascii(raw)
         cost_member = b',"cost":"' + cost.encode() + b'"' if cost is not None else b""
         return b"".join((b'data: {"choices":[],"usage":', raw, cost_member, b",", lead[1:-1], b"}\n\n"))
+
+
+_MODEL_MEMBERS: dict[str, bytes] = {}
+
+
+def _model_member(model: str) -> bytes:
+    """The stamped ``model`` member as a relayed lead ends: ``,"model":…,`` (kept per public model)."""
+    member = _MODEL_MEMBERS.get(model)
+    if member is None:
+        member = b',"model":' + dumps_ascii(model) + b","
+        if len(_MODEL_MEMBERS) >= _PROBED_MAX:
+            _MODEL_MEMBERS.clear()
+        _MODEL_MEMBERS[model] = member
+    return member
 
 
 # What a first or finish chunk recognized by its bytes becomes (``RelayedRead``), worked out once per

@@ -50,13 +50,28 @@ class RelayedRead(dict[str, Any]):
     that follows (their bytes, between ``before`` and ``after``), ``texts`` those of them not empty,
     decoded, ``finish`` the constant bytes after the leading members of a finish chunk (``finish_data``
     the whole chunk) or None, ``usage`` the usage chunk's usage or None. ``cid`` and ``created`` are the
-    stream's upstream id and time. The normalizer turns it into a ``RelayedDelta``; the dict is empty.
+    stream's upstream id and time, ``stamped`` the bytes of its first chunk's id, object and created
+    members (``{"id":…,"created":…``) when they were read from its bytes, else empty. The normalizer
+    turns it into a ``RelayedDelta``; the dict is empty.
     """
 
     # Set right after it is made (no ``__init__``).
-    __slots__ = ("after", "before", "cid", "created", "finish", "finish_data", "first", "raw", "texts", "usage")
+    __slots__ = (
+        "after",
+        "before",
+        "cid",
+        "created",
+        "finish",
+        "finish_data",
+        "first",
+        "raw",
+        "stamped",
+        "texts",
+        "usage",
+    )
     cid: str
     created: int
+    stamped: bytes
     first: bytes | None
     raw: list[bytes]
     texts: list[str]

@@ -65,6 +65,7 @@ class TextShape:
     _model = ""  # and its model
     _matched = False  # a text chunk of this stream was matched (or taught the shape)
     _lead = b""  # the first chunk's leading members as its bytes hold them
+    _stamped = b""  # and its id, object and created members, when read from its bytes (``begin_bytes``)
     # What is known of the stream's model, once its lead is: then its reads are tried whole (``scan``).
     known: _Known | None = None
     _lr = _lf = _lu = _run_in = b""  # its chunks' bytes, set by ``_ready``
@@ -223,6 +224,7 @@ class TextShape:
         self.stamp = (cid, int(digits))
         self._cid, self._model = cid, model
         self._lead = lead
+        self._stamped = data[:c]
         self.known = known
         self._ready()
         return True
@@ -315,6 +317,7 @@ class TextShape:
                 return None, False
         got = RelayedRead()
         got.cid, got.created = self._cid, self.stamp[1]  # type: ignore[index]
+        got.stamped = self._stamped
         got.first = self._first_tail if i else None
         got.raw, got.texts = raw, texts
         got.before, got.after = self._text if self._text is not None else (b"", b"")
