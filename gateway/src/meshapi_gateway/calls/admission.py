@@ -59,11 +59,17 @@ class AdmissionCheck:
         return None
 
 
-def clear(call: Call, models: frozenset[str]) -> None:
+def clear(call: Call, models: frozenset[str], sole: ModelEntry | None = None) -> None:
     """From ``decide`` or ``admit`` that admits ``call``: ``allow`` lets each of ``models`` through for it.
 
     Narrows what the checks admitted before cleared; a check that admits without clearing leaves
-    nothing cleared (``Call.admit``).
+    nothing cleared (``Call.admit``). ``sole``: the catalog entry of one of ``models`` that has no
+    context-window fallbacks, when the check knows the call's router is likely given it alone.
     """
     cleared = call.cleared
-    call.cleared = models if cleared is None else cleared & models
+    if cleared is None:
+        call.cleared, call.sole = models, sole
+    else:
+        call.cleared = cleared & models
+        if sole is not call.sole:
+            call.sole = None

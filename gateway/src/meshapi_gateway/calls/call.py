@@ -63,6 +63,7 @@ class Call:
         "request_id",
         "requested",
         "reserved",
+        "sole",
         "started",
         "state",
         "store_bill",
@@ -101,6 +102,9 @@ class Call:
         self.admitted: list[AdmissionCheck] = []
         # The models no admitted check refuses per candidate (``calls.admission.clear``); None: none cleared.
         self.cleared: frozenset[str] | None = None
+        # A candidate entry every admitted check cleared by itself, without context-window fallbacks
+        # (``calls.admission.clear``): a router given it alone is checked by identity, not by its id.
+        self.sole: ModelEntry | None = None
         self.reserved: dict[str, Any] = {}  # what admission checks hold for this call, by their own keys
         # The last bill (``bill``): its cost in counter units, for a check that settles the cost it is given.
         self.billed: UsageRecord | None = None
@@ -126,7 +130,7 @@ class Call:
                     verdict = await check.admit(self)
                 if verdict is not False:  # False: nothing to check or hold for this call
                     if self.cleared is cleared:  # it cleared nothing: each candidate goes to its ``allow``
-                        self.cleared = EMPTY
+                        self.cleared, self.sole = EMPTY, None
                     self.admitted.append(check)
         except GatewayError as exc:
             self.finish(error=exc)
@@ -163,6 +167,8 @@ class Call:
             return balance
         cleared = self.cleared
         if cleared and entries is not None:
+            if len(entries) == 1 and entries[0] is self.sole:
+                return balance  # (no reads of the pydantic entry's fields, which cost more than the loop's steps)
             for entry in entries:
                 if entry.id not in cleared or entry.context_window_fallbacks:
                     break

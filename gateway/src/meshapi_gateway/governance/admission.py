@@ -193,8 +193,10 @@ class KeyGovernance(AdmissionCheck):
                     raise budget_exceeded(Refusal(last.budget, tally.spent, held), last.plan.worst(call.body))
                 tally.reserved = held + amount
                 call.reserved[KEPT] = (tally, amount)
-                cleared = call.cleared  # ``clear``, inline: the plan's entries are what ``allow`` lets through
-                call.cleared = last.plan.models if cleared is None else cleared & last.plan.models
+                if call.cleared is None:  # ``clear``, inline: the plan's entries are what ``allow`` lets through
+                    call.cleared, call.sole = last.plan.models, last.sole
+                else:
+                    clear(call, last.plan.models, last.sole)
                 return True
         if key.budget_usd is None and key.team_id is None and key.expires_at is None:
             if not (key.revoked or key.suspended):
@@ -215,17 +217,21 @@ class KeyGovernance(AdmissionCheck):
         body = call.body if call.body is not None else ({"model": call.requested} if call.requested else {})
         plan = self._plan(call, body, key, None)
         requested = call.requested
+        sole = None
         if requested and "models" not in body and call.multiplier == ONE:
             tally = self.memory.tally(budget.slot)
+            entry = call.state.catalog.get(requested)
+            if entry is not None and entry.id in plan.models and not entry.context_window_fallbacks:
+                sole = entry
             key.plan = KeyPlan(
-                call.state.catalog.version, requested, plan, budget, key.expires_at, call.multiplier, tally
+                call.state.catalog.version, requested, plan, budget, key.expires_at, call.multiplier, tally, sole
             )
         amount = plan.worst_units(body, call.multiplier)
         refusal = self.memory.reserve(budget.alone, amount)
         if refusal is not None:
             raise budget_exceeded(refusal, plan.worst(body, call.multiplier))
         call.reserved[HOLD] = (budget.alone, amount, False)
-        clear(call, plan.models)  # the price plan's entries are the candidates both allowlists let through
+        clear(call, plan.models, sole)  # the price plan's entries are the candidates both allowlists let through
         return True
 
     async def admit(self, call: Call) -> bool | None:

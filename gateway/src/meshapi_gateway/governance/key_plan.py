@@ -12,13 +12,16 @@ its own worst case (``worst_units``), from rates unpacked here so that it takes 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from meshapi_gateway.governance.budgets import Budget, Tally
 from meshapi_gateway.governance.price_plan import PricePlan
 from meshapi_gateway.governance.worst_case import BESIDES_MODEL, OUTPUT_FIELDS
+
+if TYPE_CHECKING:
+    from meshapi_gateway.catalog import ModelEntry
 
 
 class KeyPlan:
@@ -34,6 +37,7 @@ class KeyPlan:
         "multiplier",
         "plan",
         "prompt_rate",
+        "sole",
         "tally",
         "until",
         "version",
@@ -48,6 +52,7 @@ class KeyPlan:
         expires_at: int | None,
         multiplier: Decimal,
         tally: Tally,
+        sole: ModelEntry | None = None,
     ) -> None:
         self.version = version
         self.model = model
@@ -57,6 +62,9 @@ class KeyPlan:
         # The budget's counters in the check's memory (``MemoryBudgets.tally``), held so that no call looks
         # them up by the budget's slot again: a call admitted here reserves and settles on them.
         self.tally = tally
+        # The catalog entry of ``model`` when the plan clears it and it has no context-window fallbacks: the
+        # router's usual candidate list, which ``Call.candidate_admit`` then knows by identity (``clear``).
+        self.sole = sole
         self.until = budget.until if expires_at is None else min(budget.until, float(expires_at))
         self.multiplier = multiplier  # the call's own (1): a call with another multiplier goes the long way
         plain = model.isascii() and model.isprintable() and '"' not in model and "\\" not in model
