@@ -214,7 +214,11 @@ class Goal:
         if self.interval:
             low, high = (_times(self.unit.format(v)) for v in self.interval)
             figure += f" ({low} {DASH} {high})"
-        return f"| {label} | {figure} | {'met' if met else '**missed**'} |"
+        status = "met" if met else "**missed**"
+        if self.interval and min(self.interval) < self.limit < max(self.interval):
+            # The interval holds figures on both sides of the limit: this run does not decide the goal.
+            status += ", not settled"
+        return f"| {label} | {figure} | {status} |"
 
 
 def _ratio_of(a: Any, b: Any) -> float | None:
