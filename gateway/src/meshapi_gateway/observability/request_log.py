@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
 
 from prometheus_client import Counter, Gauge
@@ -24,6 +25,7 @@ from meshapi_gateway.money import LEDGER_PRECISION
 from meshapi_gateway.observability import log_store
 from meshapi_gateway.observability.attempts_json import attempts_json
 from meshapi_gateway.observability.bodies import Redactor, reassemble_sse
+from meshapi_gateway.observability.millis import millis
 from meshapi_gateway.observability.record import MAX_MODEL_NAME, OutsideRequests, RequestRecord
 from meshapi_gateway.store.sqlite_thread import SQLiteThread, sqlite_file
 from meshapi_gateway.write_behind import ROWS_A_SLICE, WriteBehind, rows_in_slices
@@ -78,7 +80,8 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
         self.sqlite = sqlite
         self.settings = settings
         self.redact = Redactor(settings.redact, settings.body_max_bytes)
-        self._body_keys = frozenset(settings.bodies_keys)
+        self._bodies = settings.bodies
+        self._body_keys = frozenset(settings.bodies_keys)  # holds no None: a record without a key is not in it
         self._max_queued = settings.max_queued
         self._dropped = 0  # since the last warning
 
@@ -89,8 +92,9 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
             return
         self.add(rec)
 
-    def row(self, rec: RequestRecord) -> list[Any]:
-        """The row's values in ``log_store.COLUMNS`` order (Decimal cost as stored, bool as bool)."""
+    def row(self, rec: RequestRecord, sqlite: bool = False) -> list[Any]:
+        """The row's values in ``log_store.COLUMNS`` order (Decimal cost as stored, bool as bool); with
+        ``sqlite``, as ``log_store.sqlite_values`` turns them (float cost, 1/0 flags), made so in one pass."""
         calls = rec.calls
         if len(calls) == 1:  # the common record: what the properties below add up, read off its one call
             c = calls[0]
@@ -102,12 +106,20 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
             cost, ttft, requested = rec.cost, rec.time_to_first_token, rec.requested_model
             model, deployment, streamed, replayed = rec.model, rec.deployment, rec.streamed, rec.replayed
         request_body = response_body = None
-        if self.settings.bodies or (rec.key_id is not None and rec.key_id in self._body_keys):
+        if self._bodies or rec.key_id in self._body_keys:
             request_body = self.redact(rec.request_body)
             answer = rec.response_body
             if answer is not None and rec.response_sse:
                 answer = reassemble_sse(answer)
             response_body = self.redact(answer)
+        stored: Decimal | float | None = None
+        if cost is not None:
+            stored = cost.quantize(LEDGER_PRECISION)
+            if sqlite:
+                stored = float(stored)
+        flags: tuple[bool | int, bool | int] = (streamed, replayed)
+        if sqlite:
+            flags = (1 if streamed else 0, 1 if replayed else 0)
         return [
             rec.log_id,
             rec.request_id,
@@ -122,14 +134,14 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
             attempts_json(rec),
             rec.status,
             rec.error_code,
-            streamed,
-            None if ttft is None else round(ttft * 1000, 3),
-            round(rec.duration * 1000, 3),
+            flags[0],
+            None if ttft is None else millis(ttft),
+            millis(rec.duration),
             prompt,
             completion,
             cached,
-            None if cost is None else cost.quantize(LEDGER_PRECISION),
-            replayed,
+            stored,
+            flags[1],
             rec.cache_status,
             rec.client_address,
             rec.user_agent,
@@ -144,7 +156,7 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
         return [self.row(rec) for rec in batch]
 
     def sliced_rows(self, batch: Sequence[RequestRecord]) -> list[list[Any]]:
-        """``rows`` with SQLite's values (``log_store.sqlite_values``), built on the writer's thread in slices.
+        """``rows`` with SQLite's values (``row(…, sqlite=True)``), built on the writer's thread in slices.
 
         A row is a few microseconds of Python, holding the GIL: a 1,000-row batch held it for about
         5 ms at a stretch, and the event loop, waking from epoll meanwhile, waited for it up to the
@@ -158,7 +170,7 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
         for start in range(0, len(batch), ROWS_A_SLICE):
             if start:
                 time.sleep(GIL_PAUSE_SECONDS)
-            out.extend(log_store.sqlite_values([row(rec) for rec in batch[start : start + ROWS_A_SLICE]]))
+            out.extend([row(rec, True) for rec in batch[start : start + ROWS_A_SLICE]])
         return out
 
     async def yielding_rows(self, batch: Sequence[RequestRecord]) -> list[list[Any]]:

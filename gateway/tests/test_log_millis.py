@@ -1,0 +1,52 @@
+"""The request log's milliseconds: ``millis`` gives the float ``round(seconds * 1000, 3)`` gives, for every input."""
+
+from __future__ import annotations
+
+import math
+import random
+import struct
+
+import pytest
+
+from meshapi_gateway.observability.millis import millis
+
+
+def _same(a: float, b: float) -> bool:
+    return struct.pack("<d", a) == struct.pack("<d", b) or (math.isnan(a) and math.isnan(b))
+
+
+EDGES = [0.0, -0.0, 5e-7, 1.5e-6, 2.5e-6, 0.0000005, 0.0010005, 0.0123455, 0.1, 1.0, 2.675, 99.9995, 1e5, 1e8, 1e9]
+EDGES += [-1e-9, -0.001, float("inf"), float("-inf"), float("nan"), 1e300, 5e-324]
+
+
+@pytest.mark.parametrize("seconds", EDGES)
+def test_edges(seconds: float) -> None:
+    assert _same(millis(seconds), round(seconds * 1000, 3))
+
+
+def test_many_durations() -> None:
+    rng = random.Random(17)
+    for _ in range(300_000):
+        seconds = rng.choice(
+            [
+                rng.uniform(0, 0.05),
+                rng.uniform(0, 600),
+                rng.expovariate(2.0),
+                rng.randint(0, 10**9) / 1e9,  # whole nanoseconds, as clocks give them
+                rng.randint(0, 10**7) / 2e7 + 5e-7,  # near and at halves of a microsecond
+            ]
+        )
+        assert _same(millis(seconds), round(seconds * 1000, 3)), seconds
+
+
+def test_random_bit_patterns() -> None:
+    rng = random.Random(5)
+    for _ in range(200_000):
+        seconds = struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0]
+        assert _same(millis(seconds), round(seconds * 1000, 3)), seconds
+
+
+def test_every_microsecond_and_its_neighbours() -> None:
+    for n in range(0, 2_000_000, 7):
+        for seconds in (n / 1e6, math.nextafter(n / 1e6, 0.0), math.nextafter(n / 1e6, 1.0), (n + 0.5) / 1e6):
+            assert _same(millis(seconds), round(seconds * 1000, 3)), seconds
