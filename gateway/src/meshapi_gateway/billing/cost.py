@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from meshapi_gateway.catalog import Pricing
 
 ONE = Decimal(1)
-# The counters' unit: 10^-PLACES USD (``governance.budgets.PLACES``, which is not imported here so
+# The budget counters' unit: 10^-PLACES USD (``governance.budgets`` counts in it; it lives here so
 # that billing does not depend on governance).
 PLACES = 10
 # Token counts below this, and price coefficients below ``_MAX_COEFFICIENT``, keep every product and
@@ -31,7 +31,8 @@ _MAX_COEFFICIENT = 10**14
 _MAX_RATES = 10_000
 
 
-def _places(price: Decimal) -> int:
+def decimal_places(price: Decimal) -> int:
+    """The digits after the point of a price as written (``1.50`` has 2): the scale that makes it an integer."""
     exponent = price.as_tuple().exponent
     return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
@@ -61,7 +62,7 @@ def rates_of(pricing: Pricing) -> Rates | None:
     )
     if not all(p.is_finite() for p in prices):
         return None
-    scale = max(_places(p) for p in prices)
+    scale = max(decimal_places(p) for p in prices)
     prompt, cached, completion = (int(p.scaleb(scale)) for p in prices)
     if not all(0 <= c < _MAX_COEFFICIENT for c in (prompt, cached, completion)):
         return None

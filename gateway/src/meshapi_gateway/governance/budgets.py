@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 
-# The counters' unit in USD: what ``units`` counts.
-PLACES = 10
+from meshapi_gateway.billing.cost import PLACES  # the counters' unit in USD: what ``units`` counts
+
 # Units per USD, as a coefficient of 1 (a product with it only moves the exponent, so it stays exact).
 PER_USD = Decimal(1).scaleb(PLACES)
 

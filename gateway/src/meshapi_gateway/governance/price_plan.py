@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Iterable
 
-from meshapi_gateway.governance.budgets import PLACES, units_up
+from meshapi_gateway.billing.cost import PLACES, decimal_places
+from meshapi_gateway.governance.budgets import units_up
 from meshapi_gateway.governance.worst_case import OUTPUT_FIELDS, prompt_bound
 
 if TYPE_CHECKING:
@@ -29,11 +30,6 @@ MAX_PLANS = 10_000
 
 def _scaled(price: Decimal, scale: int) -> int:
     return int(price.scaleb(scale))
-
-
-def _decimals(price: Decimal) -> int:
-    exponent = price.as_tuple().exponent
-    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +64,7 @@ class PricePlan:
         entries = list(entries)
         priced = [e for e in entries if not e.is_free]
         scale = max(
-            (_decimals(p) for e in priced for p in (e.pricing.prompt_usd_per_1m, e.pricing.completion_usd_per_1m)),
+            (decimal_places(p) for e in priced for p in (e.pricing.prompt_usd_per_1m, e.pricing.completion_usd_per_1m)),
             default=0,
         )
         rates = tuple(
