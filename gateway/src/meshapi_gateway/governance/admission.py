@@ -31,6 +31,7 @@ from meshapi_gateway.governance.budgets import (
     MemoryBudgets,
     Refusal,
     Tally,
+    settle_tally,
     usd,
 )
 from meshapi_gateway.governance.key_plan import KeyPlan as KeyPlan  # (where the key cache names its type)
@@ -331,15 +332,7 @@ class KeyGovernance(AdmissionCheck):
         kept: tuple[Tally, int] | None = reserved.pop(KEPT, None)
         if kept is not None:  # admitted from the key's plan: settled on the counters it reserved on
             tally, amount = kept
-            billed = call.billed  # ``cost_units``, inline
-            actual = billed.cost_units if billed is not None and billed.cost is record.cost else None
-            if actual is None:
-                actual = cost_units(call, record)
-            if amount > 0:  # ``settle_tally``, inline
-                left = tally.reserved - amount
-                tally.reserved = left if left > 0 else 0
-            if actual:
-                tally.spent += actual
+            settle_tally(tally, amount, cost_units(call, record))
             return
         if TEAM in reserved:
             team: CachedTeam = reserved.pop(TEAM)
