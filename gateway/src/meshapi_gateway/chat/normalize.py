@@ -291,10 +291,7 @@ class StreamNormalizer:
 
     def _make_relay_lead(self) -> bytes:
         """The stamped members as chunks relayed as bytes begin with (``_stamp`` of an empty chunk, encoded)."""
-        raw = orjson.dumps(
-            {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.public_model}
-        )
-        lead = self._relay_lead = (raw if raw.isascii() else escape_non_ascii(raw))[:-1] + b","
+        lead = self._relay_lead = dumps_ascii(self._stamp({}))[:-1] + b","
         return lead
 
     def _make_relay_sep(self, lead: bytes) -> bytes:
