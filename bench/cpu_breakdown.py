@@ -15,6 +15,10 @@ request over the same window:
 
     python3 bench/cpu_breakdown.py --targets minimal,meshapi --connections 10 --seconds 10 --rounds 3
 
+With ``--gc`` the gateway's targets also time their garbage collector over the window
+(``bench/gcwatch/sitecustomize.py``): passes per generation, their pauses in a histogram, and the
+pause time per request. A pass stops the event loop whichever thread runs it.
+
 Threads are named by ``comm``; the Python threads of one process all read ``python`` unless they
 name themselves, so they are listed by thread id with the busiest first (the main thread, where
 the event loop runs, has the process's id).
@@ -23,6 +27,7 @@ the event loop runs, has the process's id).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -135,7 +140,70 @@ def _strace(pid: int, url: str, script: Path, connections: int, seconds: float) 
     return lines
 
 
-def measure(name: str, ctx: targets_mod.Context, connections: int, seconds: float, strace_s: float) -> dict[str, float]:
+GC_WATCH = Path(__file__).resolve().parent / "gcwatch"
+GC_BUCKETS_MS = (0.5, 1, 2, 4, 8, 16)
+
+
+def _watch_gc(work: Path) -> None:
+    """Gateway targets start with the collector timed (see ``bench/gcwatch``), reporting to files in ``work``."""
+    env = targets_mod._gateway_env
+
+    def timed_env() -> dict[str, str]:
+        out = env()
+        out["PYTHONPATH"] = os.pathsep.join([str(GC_WATCH), out["PYTHONPATH"]])
+        out["MESHAPI_BENCH_GC_OUT"] = str(work / "gc")
+        return out
+
+    targets_mod._gateway_env = timed_env
+
+
+def _gc_passes(pid: int, work: Path, timeout: float = 3.0) -> list[list[float]] | None:
+    """The collector passes the target made since the last call (None: the target does not report them)."""
+    out = work / f"gc.{pid}"
+    out.unlink(missing_ok=True)
+    try:
+        os.kill(pid, signal.SIGUSR2)
+    except OSError:
+        return None
+    deadline = time.monotonic() + timeout
+    while not out.exists():
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.02)
+    return json.loads(out.read_text())["passes"]  # type: ignore[no-any-return]
+
+
+def _gc_lines(passes: list[list[float]], requests: int) -> tuple[list[str], float]:
+    """Per generation: passes, per 1,000 requests, pauses (median, max, histogram); and pause us per request."""
+    lines = []
+    total = 0.0
+    for gen in (0, 1, 2):
+        ms = sorted(p[1] * 1000 for p in passes if p[0] == gen)
+        if not ms:
+            continue
+        total += sum(ms)
+        on_loop = sum(1 for p in passes if p[0] == gen and p[3])
+        edges = (0.0, *GC_BUCKETS_MS, float("inf"))
+        hist = []
+        for lo, hi in zip(edges, edges[1:]):
+            k = sum(1 for x in ms if lo <= x < hi)
+            if k:
+                hist.append(f"{lo:g}-{hi:g} ms: {k}" if hi != float("inf") else f">{lo:g} ms: {k}")
+        lines.append(
+            f"gc gen{gen}: {len(ms)} passes ({len(ms) * 1000 / max(1, requests):.2f} per 1k requests,"
+            f" {on_loop} on the loop's thread), pause median {statistics.median(ms):.2f} ms,"
+            f" max {ms[-1]:.2f} ms; " + ", ".join(hist)
+        )
+    if not lines:
+        lines.append("gc: no passes")
+    per_req = total * 1000 / max(1, requests)
+    lines.append(f"gc pauses: {per_req:.2f} us per request")
+    return lines, per_req
+
+
+def measure(
+    name: str, ctx: targets_mod.Context, connections: int, seconds: float, strace_s: float, gc_watch: bool = False
+) -> dict[str, float]:
     """One target's window, printed thread by thread; returns the per-request figures the summary takes medians of."""
     by_name = {t.name: t for t in targets_mod.all_targets(ctx.cpus)}
     running = by_name[name].start(ctx)
@@ -146,6 +214,8 @@ def measure(name: str, ctx: targets_mod.Context, connections: int, seconds: floa
         )
         loadgen.run(running.chat_url, script, connections, 3)  # warm-up
         pids = running.pids()
+        if gc_watch:
+            _gc_passes(running.pid, ctx.work)  # starts the count afresh
         before = _threads(pids)
         perf = _perf(pids, seconds)
         t0 = time.monotonic()
@@ -153,6 +223,7 @@ def measure(name: str, ctx: targets_mod.Context, connections: int, seconds: floa
         wall = time.monotonic() - t0
         after = _threads(pids)
         n = max(1, res.requests)
+        passes = _gc_passes(running.pid, ctx.work) if gc_watch else None
         tick_us = 1e6 / procs.CLK_TCK
         print(
             f"\n== {name}: c={connections}, {res.requests} requests, {res.rps:,.0f} req/s,"
@@ -194,6 +265,13 @@ def measure(name: str, ctx: targets_mod.Context, connections: int, seconds: floa
         print(f"event loop asleep: {asleep:.1f} us per request (epoll waits and GIL waits together)")
         for line in _perf_lines(perf, n):
             print(line)
+        gc_us: dict[str, float] = {}
+        if passes is not None:
+            lines, per_req = _gc_lines(passes, n)
+            for line in lines:
+                print(line)
+            gc_us["gc pause us"] = per_req
+            gc_us["gc passes per 1k"] = len(passes) * 1000 / n
         if strace_s > 0:
             for line in _strace(running.pid, running.chat_url, script, connections, strace_s):
                 print(line)
@@ -209,6 +287,7 @@ def measure(name: str, ctx: targets_mod.Context, connections: int, seconds: floa
             "vol cs": tot[4],
             "invol cs": tot[5],
             "loop asleep us": asleep,
+            **gc_us,
         }
     finally:
         running.stop()
@@ -221,7 +300,8 @@ def summary(figures: dict[str, list[dict[str, float]]]) -> None:
         cells = []
         for field in runs[0]:
             vals = [r[field] for r in runs]
-            digits = 3 if field.endswith("cs") else 2 if field.endswith("ms") else 1 if field.endswith("us") else 0
+            ends = field.endswith
+            digits = 3 if ends(("cs", "1k")) else 2 if ends("ms") else 1 if ends("us") else 0
             cells.append(
                 f"{field} {statistics.median(vals):.{digits}f} [{min(vals):.{digits}f}-{max(vals):.{digits}f}]"
             )
@@ -244,6 +324,9 @@ def main() -> int:
         action="store_true",
         help="the gateway's time-driven work (writers, refreshes) every 900 s, as instructions_per_call.py sets it",
     )
+    p.add_argument(
+        "--gc", action="store_true", help="time the gateway's garbage collector passes (bench/gcwatch/sitecustomize.py)"
+    )
     p.add_argument("--python", help="Python to run our side with (default: the project venv)")
     args = p.parse_args()
     if args.hold_writers:
@@ -259,6 +342,8 @@ def main() -> int:
     python = deps.bench_python(args.python)
     work = deps.RESULTS / ("breakdown-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
     work.mkdir(parents=True, exist_ok=True)
+    if args.gc:
+        _watch_gc(work)
     up = upstream.start(work)
     ctx = targets_mod.Context(upstream=up, work=work, python=python, cpus=os.cpu_count() or 1)
     names = [t for t in args.targets.split(",") if t]
@@ -267,7 +352,7 @@ def main() -> int:
         for rnd in range(args.rounds):
             for name in names if rnd % 2 == 0 else list(reversed(names)):
                 strace_s = args.strace_seconds if rnd == 0 else 0.0
-                figures[name].append(measure(name, ctx, args.connections, args.seconds, strace_s))
+                figures[name].append(measure(name, ctx, args.connections, args.seconds, strace_s, args.gc))
         if args.rounds > 1:
             summary(figures)
     finally:
