@@ -19,6 +19,9 @@ With ``--gc`` the gateway's targets also time their garbage collector over the w
 (``bench/gcwatch/sitecustomize.py``): passes per generation, their pauses in a histogram, and the
 pause time per request. A pass stops the event loop whichever thread runs it.
 
+``--stream`` loads the streamed chat path instead of the plain one (a "request" is then a whole
+stream), as ``make bench``'s stream rows do.
+
 Threads are named by ``comm``; the Python threads of one process all read ``python`` unless they
 name themselves, so they are listed by thread id with the busiest first (the main thread, where
 the event loop runs, has the process's id).
@@ -202,31 +205,39 @@ def _gc_lines(passes: list[list[float]], requests: int) -> tuple[list[str], floa
 
 
 def measure(
-    name: str, ctx: targets_mod.Context, connections: int, seconds: float, strace_s: float, gc_watch: bool = False
+    name: str,
+    ctx: targets_mod.Context,
+    connections: int,
+    seconds: float,
+    strace_s: float,
+    gc_watch: bool = False,
+    stream: bool = False,
 ) -> dict[str, float]:
     """One target's window, printed thread by thread; returns the per-request figures the summary takes medians of."""
     by_name = {t.name: t for t in targets_mod.all_targets(ctx.cpus)}
     running = by_name[name].start(ctx)
     try:
         running.check()
-        script = loadgen.write_script(
-            ctx.work / f"{name}-chat.lua", running.chat_body, running.chat_headers, running.expect
-        )
-        loadgen.run(running.chat_url, script, connections, 3)  # warm-up
+        if stream:
+            url, body, headers, kind = running.stream_url, running.stream_body, running.stream_headers, "stream"
+        else:
+            url, body, headers, kind = running.chat_url, running.chat_body, running.chat_headers, "chat"
+        script = loadgen.write_script(ctx.work / f"{name}-{kind}.lua", body, headers, running.expect)
+        loadgen.run(url, script, connections, 3)  # warm-up
         pids = running.pids()
         if gc_watch:
             _gc_passes(running.pid, ctx.work)  # starts the count afresh
         before = _threads(pids)
         perf = _perf(pids, seconds)
         t0 = time.monotonic()
-        res = loadgen.run(running.chat_url, script, connections, seconds)
+        res = loadgen.run(url, script, connections, seconds)
         wall = time.monotonic() - t0
         after = _threads(pids)
         n = max(1, res.requests)
         passes = _gc_passes(running.pid, ctx.work) if gc_watch else None
         tick_us = 1e6 / procs.CLK_TCK
         print(
-            f"\n== {name}: c={connections}, {res.requests} requests, {res.rps:,.0f} req/s,"
+            f"\n== {name} ({kind}): c={connections}, {res.requests} requests, {res.rps:,.0f} req/s,"
             f" p50 {res.p50_ms:.2f} ms, p99 {res.p99_ms:.2f} ms"
         )
         heads = ("user us", 9), ("sys us", 9), ("oncpu us", 10), ("rq-wait us", 11), ("vol cs", 8), ("invol cs", 9)
@@ -273,7 +284,7 @@ def measure(
             gc_us["gc pause us"] = per_req
             gc_us["gc passes per 1k"] = len(passes) * 1000 / n
         if strace_s > 0:
-            for line in _strace(running.pid, running.chat_url, script, connections, strace_s):
+            for line in _strace(running.pid, url, script, connections, strace_s):
                 print(line)
         return {
             "req/s": res.rps,
@@ -328,15 +339,16 @@ def main() -> int:
         "--gc", action="store_true", help="time the gateway's garbage collector passes (bench/gcwatch/sitecustomize.py)"
     )
     p.add_argument("--python", help="Python to run our side with (default: the project venv)")
+    p.add_argument("--stream", action="store_true", help="load the streamed chat path (a request is a whole stream)")
     args = p.parse_args()
     if args.hold_writers:
-        from instructions_per_call import QUIET
+        from instructions_per_call import quiet_toml
 
         config = targets_mod._gateway_config
 
         def quiet_config(ctx, path, redis_url, priced=False, extra=()):  # type: ignore[no-untyped-def]
             config(ctx, path, redis_url, priced, extra)
-            path.write_text("\n".join(QUIET) + "\n" + path.read_text() + "\n[request_log]\nflush_seconds = 900\n")
+            path.write_text(quiet_toml(path.read_text()))
 
         targets_mod._gateway_config = quiet_config
     python = deps.bench_python(args.python)
@@ -352,7 +364,7 @@ def main() -> int:
         for rnd in range(args.rounds):
             for name in names if rnd % 2 == 0 else list(reversed(names)):
                 strace_s = args.strace_seconds if rnd == 0 else 0.0
-                figures[name].append(measure(name, ctx, args.connections, args.seconds, strace_s, args.gc))
+                figures[name].append(measure(name, ctx, args.connections, args.seconds, strace_s, args.gc, args.stream))
         if args.rounds > 1:
             summary(figures)
     finally:

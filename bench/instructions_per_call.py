@@ -41,6 +41,16 @@ QUIET = (
 )
 
 
+def quiet_toml(text: str) -> str:
+    """``text`` (a gateway's TOML config) with its time-driven work held off, as ``QUIET`` says."""
+    # meshapi-nolog has a [request_log] table of its own, and TOML takes a table once.
+    if "[request_log]\n" in text:
+        text = text.replace("[request_log]\n", "[request_log]\nflush_seconds = 900\n", 1)
+    else:
+        text += "\n[request_log]\nflush_seconds = 900\n"
+    return "\n".join(QUIET) + "\n" + text
+
+
 def _wrapper(path: Path, real: list[str], out_dir: Path, only_serve: bool) -> str:
     """A script that runs ``real`` (with its arguments) under callgrind; for the gateway, only ``serve``."""
     vg = f'exec valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file={out_dir}/cg.%p {" ".join(real)} "$@"'
@@ -87,7 +97,7 @@ def main() -> int:
 
         def quiet_config(ctx, path, redis_url, priced=False, extra=()):  # type: ignore[no-untyped-def]
             config(ctx, path, redis_url, priced, extra)
-            path.write_text("\n".join(QUIET) + "\n" + path.read_text() + "\n[request_log]\nflush_seconds = 900\n")
+            path.write_text(quiet_toml(path.read_text()))
 
         targets_mod._gateway_config = quiet_config
     up = upstream.start(work)
