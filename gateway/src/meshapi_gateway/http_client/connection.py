@@ -204,7 +204,9 @@ class Connection(asyncio.Protocol):
             return  # an interim answer (100 Continue): the real one follows
         for name, value in self.raw_headers:
             lower = name.lower()
-            if lower == b"content-length" or (lower == b"transfer-encoding" and b"chunked" in value.lower()):
+            # ``find``, not ``in``: CPython 3.11 first tries a bytes needle as an integer for ``in`` and
+            # makes and drops a TypeError (about 1k instructions) on every streamed (chunked) answer.
+            if lower == b"content-length" or (lower == b"transfer-encoding" and value.lower().find(b"chunked") >= 0):
                 self.framed = True
             elif lower == b"content-encoding":  # repeated: joined, as ``Headers`` joins them
                 self.encoding = value if self.encoding is None else self.encoding + b", " + value
