@@ -94,5 +94,12 @@ class Watchdog:
         return self._task.uncancel() == 0
 
     def stop(self) -> None:
+        # ``_disarm`` written out: every call stops its watchdog once, and the method call was ≈ 1k instructions.
         self._limit = math.inf
-        self._disarm()
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        elif self._queue is not None:
+            self._queue.due.pop(self, None)
+            self._queue = None
+        self._due = math.inf
