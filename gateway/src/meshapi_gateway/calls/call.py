@@ -199,10 +199,21 @@ class Call:
         *,
         estimated: tuple[int, int] | None = None,
         tokens: int | None = None,
+        reported: bool = False,
     ) -> Decimal:
-        """Bill the answer and count its tokens toward the key's limits (``tokens``: the count to use)."""
+        """Bill the answer and count its tokens toward the key's limits.
+
+        ``tokens``: the count to use; ``reported``: the usage's own prompt and completion tokens (none
+        without a usage, whatever was ``estimated`` for the bill).
+        """
         cost = self.bill(target, usage, estimated)
-        if tokens is None:
+        if reported:
+            # The bill's record has them counted already: a stream's end does not count them twice.
+            record = self.billed
+            tokens = 0
+            if record is not None and isinstance(usage, dict):
+                tokens = record.prompt_tokens + record.completion_tokens
+        elif tokens is None:
             if isinstance(usage, dict):
                 tokens = int(usage.get("total_tokens") or 0) or sum(usage_counts(usage)[:2])
             else:

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
 import orjson
 
-from meshapi_gateway.billing import usage_counts
 from meshapi_gateway.cache import replay
 from meshapi_gateway.cache.service import hit_target
 from meshapi_gateway.calls import metering
@@ -360,10 +359,7 @@ class ChatPipeline:
                 self.open_streams -= 1
                 note_finish_reasons([normalizer.finish_reason])
                 try:
-                    counted = usage_counts(normalizer.usage)
-                    holder.cost = await call.meter(
-                        target, normalizer.usage, estimated=estimated, tokens=counted[0] + counted[1]
-                    )
+                    holder.cost = await call.meter(target, normalizer.usage, estimated=estimated, reported=True)
                 finally:
                     call.finish(target=target, usage=normalizer.usage, cost=holder.cost, error=holder.error, status=200)
                 if found is not None and cache is not None and holder.completed and holder.error is None:
