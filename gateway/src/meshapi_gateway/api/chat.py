@@ -19,7 +19,7 @@ from meshapi_gateway.chat import ChatOutcome, ChatStream
 from meshapi_gateway.errors import GatewayError, field_error, mid_stream_code
 from meshapi_gateway.idempotency.asgi import run_keyed
 from meshapi_gateway.money import money
-from meshapi_gateway.reliability.disconnect import ClientGone, cancel_on_disconnect
+from meshapi_gateway.reliability.disconnect import ClientGone, cancel_on_disconnect, unwatch, watch_client, watched
 from meshapi_gateway.request_schemas import ChatRequest, ChatRequestWithTemplate, plainly_valid_chat
 from meshapi_gateway.routing import auto_select
 from meshapi_gateway.routing.auto import AUTO_IDS
@@ -133,16 +133,22 @@ async def chat_completions(
         # The request's task, found once: the call and the client watches run in it (running_loop.py).
         task = request_task()
         if body.get("stream"):
-            stream = await cancel_on_disconnect(receive, pipeline.stream(call, body), "stream", task)
-            options = body.get("stream_options")
-            include_usage = not (isinstance(options, dict) and options.get("include_usage") is False)
-            response = SSEResponse(
-                _Frames(stream, include_usage, request_id),
-                head=stream_head(limit_headers, stream, call),
-                # No ``on_finish``: the response closes its frames however it ends, and they close the stream.
-                interrupted_frames=lambda: _interrupted(request_id),
-                task=task,
-            )
+            # One watch from the opening to the relay's end: the response takes it over.
+            watch = watch_client(receive, task)
+            try:
+                stream = await watched(watch, pipeline.stream(call, body), "stream")
+                options = body.get("stream_options")
+                include_usage = not (isinstance(options, dict) and options.get("include_usage") is False)
+                response = SSEResponse(
+                    _Frames(stream, include_usage, request_id),
+                    head=stream_head(limit_headers, stream, call),
+                    # No ``on_finish``: the response closes its frames however it ends, and they close the stream.
+                    interrupted_frames=lambda: _interrupted(request_id),
+                    watch=watch,
+                )
+            except BaseException:
+                unwatch(watch)
+                raise
         else:
             completing = pipeline.complete(call, body)
             outcome = await cancel_on_disconnect(receive, completing, task=task)

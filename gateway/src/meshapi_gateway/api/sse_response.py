@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 from starlette.types import Receive, Scope, Send
 
-from meshapi_gateway.reliability.disconnect import unwatch, watch_client
+from meshapi_gateway.reliability.disconnect import ClientWatch, unwatch, watch_client
 
 
 class LastFrames(bytes):
@@ -46,12 +46,16 @@ class SSEResponse:
         *,
         head: list[tuple[bytes, bytes]] | None = None,
         task: asyncio.Task[Any] | None = None,
+        watch: ClientWatch | None = None,
     ) -> None:
         """``head``: the whole encoded head instead of ``headers`` (a caller that keeps heads encoded).
 
         ``task``: the task the response will be sent from, if the caller has it (``watch_client``).
+        ``watch``: a watch of that task already running (the stream's opening's), which the response
+        takes over and ends.
         """
         self.task = task
+        self.watch = watch
         self.frames = frames
         self.headers = head if head is not None else sse_head(headers)
         self.on_finish = on_finish
@@ -64,7 +68,7 @@ class SSEResponse:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The stream's task is cancelled when the client leaves (watched through the event loop's one
         # queue, from ``WATCH_AFTER`` on: no timer or task of its own for a stream that ends sooner).
-        watch = watch_client(receive, self.task)
+        watch = self.watch or watch_client(receive, self.task)
         started = False
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.headers})

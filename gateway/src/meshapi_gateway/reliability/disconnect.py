@@ -12,7 +12,8 @@ armed and cancelled costs a few microseconds, as much as a good part of the rout
 requests of one event loop wait in one queue (``due_queue.py``), oldest first, and a single
 timer, armed for the oldest, starts the watchers that are due. Under load it fires once per
 ``WATCH_AFTER``, not once per request. A streamed answer's relay (``api/sse_response.py``)
-watches through the same queue (``watch_client``) while it writes.
+watches through the same queue (``watch_client``) while it writes; a chat stream keeps the watch of
+its opening (``watched``) for its relay.
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ class ClientGone(Exception):
     """The client disconnected while the request was being served."""
 
 
-class _Watch:
+class ClientWatch:
     __slots__ = ("gone", "receive", "sweep", "task", "watcher")
 
-    def __init__(self, task: asyncio.Task[object], receive: Receive, sweep: DueQueue[_Watch]) -> None:
+    def __init__(self, task: asyncio.Task[object], receive: Receive, sweep: DueQueue[ClientWatch]) -> None:
         self.task = task
         self.receive = receive
         self.sweep = sweep
@@ -58,10 +59,10 @@ class _Watch:
 
 
 # The sweep of the loop that used it last; a process running several loops (tests) makes one per switch.
-_sweep: DueQueue[_Watch] | None = None
+_sweep: DueQueue[ClientWatch] | None = None
 
 
-def watch_client(receive: Receive, task: asyncio.Task[Any] | None = None) -> _Watch:
+def watch_client(receive: Receive, task: asyncio.Task[Any] | None = None) -> ClientWatch:
     """Cancel the current task if the client disconnects, watching from ``WATCH_AFTER`` on; end with ``unwatch``.
 
     ``gone`` on the returned watch tells a cancellation that came from the client leaving. ``task``:
@@ -72,19 +73,35 @@ def watch_client(receive: Receive, task: asyncio.Task[Any] | None = None) -> _Wa
         task = request_task()  # ``current_task()`` would be a getpid system call
     sweep = _sweep
     if sweep is None or sweep.loop is not task.get_loop():
-        sweep = _sweep = DueQueue(task.get_loop(), _Watch.start)
-    watch = _Watch(task, receive, sweep)
+        sweep = _sweep = DueQueue(task.get_loop(), ClientWatch.start)
+    watch = ClientWatch(task, receive, sweep)
     sweep.add(watch, sweep.loop.time() + WATCH_AFTER)
     return watch
 
 
-def unwatch(watch: _Watch) -> asyncio.Task[None] | None:
+def unwatch(watch: ClientWatch) -> asyncio.Task[None] | None:
     """Stop watching; the watcher task if one had started (cancelled, for a caller that waits for it)."""
     watch.sweep.due.pop(watch, None)
     watcher = watch.watcher
     if watcher is not None:
         watcher.cancel()
     return watcher
+
+
+async def watched(watch: ClientWatch, work: Awaitable[T], kind: str = "request") -> T:
+    """``cancel_on_disconnect`` under a watch the caller keeps afterwards (and ends with ``unwatch``).
+
+    A stream's opening and its relay are watched by one watch: one entry in the queue and at most
+    one watcher task a stream instead of two.
+    """
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if not watch.gone:
+            raise
+        watch.task.uncancel()
+        rmetrics.CLIENT_DISCONNECTS.labels(kind).inc()
+        raise ClientGone() from None
 
 
 async def cancel_on_disconnect(
