@@ -31,7 +31,6 @@ from meshapi_gateway.governance.budgets import (
     MemoryBudgets,
     Refusal,
     Tally,
-    settle_tally,
     usd,
 )
 from meshapi_gateway.governance.key_plan import KeyPlan as KeyPlan  # (where the key cache names its type)
@@ -332,7 +331,18 @@ class KeyGovernance(AdmissionCheck):
         kept: tuple[Tally, int] | None = reserved.pop(KEPT, None)
         if kept is not None:  # admitted from the key's plan: settled on the counters it reserved on
             tally, amount = kept
-            settle_tally(tally, amount, cost_units(call, record))
+            # ``settle_tally(tally, amount, cost_units(call, record))`` in this frame: every call of a kept
+            # plan ends here, and two calls cost more than the steps they take (an amount of 0 leaves the
+            # held units as they are, so it needs no test of its own).
+            cost = record.cost
+            billed = call.billed
+            actual = billed.cost_units if billed is not None and billed.cost is cost else None
+            if actual is None:
+                actual = round(cost * PER_USD) if isinstance(cost, Decimal) and cost else 0
+            left = tally.reserved - amount
+            tally.reserved = left if left > 0 else 0
+            if actual:
+                tally.spent += actual
             return
         if TEAM in reserved:
             team: CachedTeam = reserved.pop(TEAM)
