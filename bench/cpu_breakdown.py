@@ -214,6 +214,8 @@ def measure(
     stream: bool = False,
 ) -> dict[str, float]:
     """One target's window, printed thread by thread; returns the per-request figures the summary takes medians of."""
+    # Only the gateway's targets load the collector's timer; SIGUSR2 would end any other.
+    gc_watch = gc_watch and name.startswith("meshapi")
     by_name = {t.name: t for t in targets_mod.all_targets(ctx.cpus)}
     running = by_name[name].start(ctx)
     try:
