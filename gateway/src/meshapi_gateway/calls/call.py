@@ -45,6 +45,7 @@ EMPTY: frozenset[str] = frozenset()
 
 class Call:
     __slots__ = (
+        "_billed_usage",
         "_finished",
         "admitted",
         "attempted",
@@ -108,6 +109,7 @@ class Call:
         self.reserved: dict[str, Any] = {}  # what admission checks hold for this call, by their own keys
         # The last bill (``bill``): its cost in counter units, for a check that settles the cost it is given.
         self.billed: UsageRecord | None = None
+        self._billed_usage: dict[str, Any] | None = None  # the usage ``billed`` counted
         self._finished = False
 
     # -- before ---------------------------------------------------------------------------------------
@@ -190,6 +192,7 @@ class Call:
         record = self.billed = metering.usage_record(
             self.principal, self.request_id, target, usage, self.kind, self.multiplier, estimated
         )
+        self._billed_usage = usage
         return metering.bill(self.state.billing, record, store=self.store_bill)
 
     async def meter(
@@ -323,7 +326,16 @@ class Call:
             usage=usage,
             cost=cost,
             cache=self.cache_status,
+            counts=self._counts(usage),
         )
+
+    def _counts(self, usage: dict[str, Any] | None) -> tuple[int, int, int] | None:
+        """``usage_counts(usage)`` as billing counted them, when it billed this very usage (an estimate
+        replaces only a missing usage), so that the request log does not count them again."""
+        billed = self.billed
+        if billed is None or usage is None or usage is not self._billed_usage:
+            return None
+        return billed.prompt_tokens, billed.completion_tokens, billed.cached_tokens
 
 
 # The ledger kind of an answer served from the cache: the call's kind and this (``chat.cache_hit``).

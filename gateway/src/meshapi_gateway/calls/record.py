@@ -36,6 +36,8 @@ class CallRecord:
     replayed: bool = False  # an idempotent replay: nothing was called or billed
     cache: str | None = None  # "hit", "miss", "bypass" when the response cache was asked (cache/)
     extra: dict[str, Any] = field(default_factory=dict)
+    # ``usage_counts(usage)`` when billing counted them already (None: count them from ``usage``).
+    counts: tuple[int, int, int] | None = None
 
 
 class CallObserver(Protocol):

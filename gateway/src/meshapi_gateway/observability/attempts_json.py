@@ -20,7 +20,6 @@ import orjson
 
 if TYPE_CHECKING:
     from meshapi_gateway.observability.record import RequestRecord
-    from meshapi_gateway.routing import AttemptRecord
 
 # Deployment → (its model, the text of a successful attempt on it up to its duration).
 _HEADS: dict[str, tuple[str, str]] = {}
@@ -31,14 +30,27 @@ def _general(rec: RequestRecord) -> str:
     return orjson.dumps(rec.attempts()).decode()
 
 
-def _head(a: AttemptRecord) -> tuple[str, str]:
-    """The text of ``[{"model":…,"deployment":…,"outcome":"ok","duration_ms":`` for ``a``, made by orjson."""
+def _head(model: str, deployment: str) -> tuple[str, str]:
+    """The text of ``[{"model":…,"deployment":…,"outcome":"ok","duration_ms":`` for a deployment, made by orjson."""
     if len(_HEADS) >= _MAX_HEADS:
         _HEADS.clear()
-    probe: dict[str, Any] = {"model": a.model, "deployment": a.deployment, "outcome": "ok", "duration_ms": 0}
+    probe: dict[str, Any] = {"model": model, "deployment": deployment, "outcome": "ok", "duration_ms": 0}
     text = orjson.dumps([probe]).decode()
-    made = _HEADS[a.deployment] = (a.model, text[: -len("0}]")])
+    made = _HEADS[deployment] = (model, text[: -len("0}]")])
     return made
+
+
+def one_attempt_json(model: str, deployment: str, outcome: str, duration: float) -> str:
+    """The column for a record of one call with one attempt, given as the attempt's four fields."""
+    ms = duration * 1000
+    if outcome != "ok" or not 0.0 <= ms < 1e12:
+        one = {"model": model, "deployment": deployment, "outcome": outcome, "duration_ms": round(ms, 2)}
+        return orjson.dumps([one]).decode()
+    head = _HEADS.get(deployment)
+    if head is None or head[0] != model:
+        head = _head(model, deployment)
+    text = f"{ms:.2f}".rstrip("0")  # "12.30" → "12.3", "0.00" → "0."
+    return head[1] + text + ("0}]" if text[-1] == "." else "}]")
 
 
 def attempts_json(rec: RequestRecord) -> str:
@@ -47,11 +59,4 @@ def attempts_json(rec: RequestRecord) -> str:
     if len(calls) != 1 or len(calls[0].attempts) != 1:
         return _general(rec)
     a = calls[0].attempts[0]
-    ms = a.duration * 1000
-    if a.outcome != "ok" or not 0.0 <= ms < 1e12:
-        return _general(rec)
-    head = _HEADS.get(a.deployment)
-    if head is None or head[0] != a.model:
-        head = _head(a)
-    text = f"{ms:.2f}".rstrip("0")  # "12.30" → "12.3", "0.00" → "0."
-    return head[1] + text + ("0}]" if text[-1] == "." else "}]")
+    return one_attempt_json(a.model, a.deployment, a.outcome, a.duration)

@@ -17,16 +17,22 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
 
 from prometheus_client import Counter, Gauge
 
-from meshapi_gateway.billing import usage_counts
 from meshapi_gateway.config import RequestLogSettings
 from meshapi_gateway.ids import ulids
 from meshapi_gateway.metrics import REGISTRY
 from meshapi_gateway.money import LEDGER_PRECISION
 from meshapi_gateway.observability import log_store
-from meshapi_gateway.observability.attempts_json import attempts_json
+from meshapi_gateway.observability.attempts_json import one_attempt_json
 from meshapi_gateway.observability.bodies import Redactor, reassemble_sse
 from meshapi_gateway.observability.millis import millis
-from meshapi_gateway.observability.record import MAX_MODEL_NAME, OutsideRequests, RequestRecord
+from meshapi_gateway.observability.record import (
+    MAX_MODEL_NAME,
+    OutsideRequests,
+    Pending,
+    RequestRecord,
+    as_pending,
+    pending,
+)
 from meshapi_gateway.store.sqlite_thread import SQLiteThread, sqlite_file
 from meshapi_gateway.write_behind import ROWS_A_SLICE, WriteBehind, rows_in_slices
 
@@ -58,13 +64,7 @@ def capture_limit(settings: RequestLogSettings) -> int:
     return settings.body_max_bytes * 8 if settings.captures_bodies else 0
 
 
-def _give_ids(batch: Sequence[RequestRecord]) -> None:
-    fresh = [rec for rec in batch if rec.log_id is None]
-    for rec, log_id in zip(fresh, ulids(len(fresh), "log_"), strict=True):
-        rec.log_id = log_id
-
-
-class RequestLogWriter(WriteBehind[RequestRecord]):
+class RequestLogWriter(WriteBehind[Pending]):
     def __init__(self, sessions: Any, settings: RequestLogSettings, sqlite: SQLiteThread | None = None) -> None:
         super().__init__(
             self._write,
@@ -84,78 +84,113 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
         self._body_keys = frozenset(settings.bodies_keys)  # holds no None: a record without a key is not in it
         self._max_queued = settings.max_queued
         self._dropped = 0  # since the last warning
+        # The row ids of the batch being written, and its first item: a retried batch (the same first
+        # item) carries the ids its first attempt may have written.
+        self._ids: list[str] = []
+        self._ids_first: object = None
 
     def observe(self, rec: RequestRecord) -> None:
         if len(self.queue) >= self._max_queued:
             DROPPED.inc()
             self._dropped += 1
             return
-        self.add(rec)
+        self.add(pending(rec))  # held as plain values while it waits (record.pending)
 
-    def row(self, rec: RequestRecord, sqlite: bool = False) -> list[Any]:
+    def row(self, item: Pending | RequestRecord, log_id: str, sqlite: bool = False) -> list[Any]:
         """The row's values in ``log_store.COLUMNS`` order (Decimal cost as stored, bool as bool); with
         ``sqlite``, as ``log_store.sqlite_values`` turns them (float cost, 1/0 flags), made so in one pass."""
-        calls = rec.calls
-        if len(calls) == 1:  # the common record: what the properties below add up, read off its one call
-            c = calls[0]
-            prompt, completion, cached = usage_counts(c.usage)
-            cost, ttft, requested = c.cost, c.time_to_first_token, c.requested_model or rec.asked_model
-            model, deployment, streamed, replayed = c.model, c.deployment, c.streamed, c.replayed
-        else:
-            prompt, completion, cached = rec.tokens()
-            cost, ttft, requested = rec.cost, rec.time_to_first_token, rec.requested_model
-            model, deployment, streamed, replayed = rec.model, rec.deployment, rec.streamed, rec.replayed
-        request_body = response_body = None
-        if self._bodies or rec.key_id in self._body_keys:
-            request_body = self.redact(rec.request_body)
-            answer = rec.response_body
-            if answer is not None and rec.response_sse:
-                answer = reassemble_sse(answer)
-            response_body = self.redact(answer)
+        (
+            request_id,
+            started,
+            owner,
+            key_id,
+            team,
+            endpoint,
+            requested,
+            model,
+            deployment,
+            attempts,
+            a_model,
+            a_deployment,
+            a_outcome,
+            a_duration,
+            status,
+            error_code,
+            streamed,
+            ttft,
+            duration,
+            prompt,
+            completion,
+            cached,
+            cost,
+            replayed,
+            cache_status,
+            client_address,
+            user_agent,
+            request_body,
+            response_body,
+            response_sse,
+        ) = as_pending(item)
+        if attempts is None:
+            attempts = one_attempt_json(a_model, a_deployment, a_outcome, a_duration)
+        stored_request = stored_response = None
+        if self._bodies or key_id in self._body_keys:
+            stored_request = self.redact(request_body)
+            if response_body is not None and response_sse:
+                response_body = reassemble_sse(response_body)
+            stored_response = self.redact(response_body)
         stored: Decimal | float | None = None
         if cost is not None:
             stored = cost.quantize(LEDGER_PRECISION)
             if sqlite:
                 stored = float(stored)
-        flags: tuple[bool | int, bool | int] = (streamed, replayed)
         if sqlite:
-            flags = (1 if streamed else 0, 1 if replayed else 0)
+            streamed, replayed = 1 if streamed else 0, 1 if replayed else 0
         return [
-            rec.log_id,
-            rec.request_id,
-            int(rec.started * 1000),
-            rec.owner,
-            rec.key_id,
-            rec.team,
-            rec.endpoint[:64],
+            log_id,
+            request_id,
+            int(started * 1000),
+            owner,
+            key_id,
+            team,
+            endpoint[:64],
             requested[:MAX_MODEL_NAME] if requested else None,
             model,
             deployment,
-            attempts_json(rec),
-            rec.status,
-            rec.error_code,
-            flags[0],
+            attempts,
+            status,
+            error_code,
+            streamed,
             None if ttft is None else millis(ttft),
-            millis(rec.duration),
+            millis(duration),
             prompt,
             completion,
             cached,
             stored,
-            flags[1],
-            rec.cache_status,
-            rec.client_address,
-            rec.user_agent,
-            request_body,
-            response_body,
+            replayed,
+            cache_status,
+            client_address,
+            user_agent,
+            stored_request,
+            stored_response,
         ]
 
-    def rows(self, batch: Sequence[RequestRecord]) -> list[list[Any]]:
-        """The batch's rows. A record gets its row id once, here: a retried batch must carry the ids its
-        first attempt may have written. The new ones are made together (``ulids``: one draw per 1,024)."""
-        _give_ids(batch)
-        return [self.row(rec) for rec in batch]
+    def row_ids(self, batch: Sequence[object]) -> list[str]:
+        """Each record's row id, given once: a retried batch (the failed one's records first, in order, and
+        maybe more behind them) must carry the ids its first attempt may have written. The new ones are
+        made together (``ulids``: one draw per 1,024)."""
+        ids = self._ids if batch and batch[0] is self._ids_first else []
+        if len(ids) < len(batch):
+            ids = ids + ulids(len(batch) - len(ids), "log_")
+        self._ids, self._ids_first = ids, batch[0] if batch else None  # held: its id() cannot be reused
+        return ids[: len(batch)]
 
-    def sliced_rows(self, batch: Sequence[RequestRecord]) -> list[list[Any]]:
+    def rows(self, batch: Sequence[Pending | RequestRecord]) -> list[list[Any]]:
+        """The batch's rows (``row_ids``: their ids)."""
+        row = self.row
+        return [row(rec, log_id) for rec, log_id in zip(batch, self.row_ids(batch), strict=True)]
+
+    def sliced_rows(self, batch: Sequence[Pending | RequestRecord]) -> list[list[Any]]:
         """``rows`` with SQLite's values (``row(…, sqlite=True)``), built on the writer's thread in slices.
 
         A row is a few microseconds of Python, holding the GIL: a 1,000-row batch held it for about
@@ -164,21 +199,28 @@ class RequestLogWriter(WriteBehind[RequestRecord]):
         the GIL over at once; ``sleep(0)`` would not, as this thread takes it back before the loop's
         thread has woken.
         """
-        _give_ids(batch)
+        ids = self.row_ids(batch)
         row = self.row
         out: list[list[Any]] = []
         for start in range(0, len(batch), ROWS_A_SLICE):
             if start:
                 time.sleep(GIL_PAUSE_SECONDS)
-            out.extend([row(rec, True) for rec in batch[start : start + ROWS_A_SLICE]])
+            out.extend(
+                [
+                    row(rec, log_id, True)
+                    for rec, log_id in zip(
+                        batch[start : start + ROWS_A_SLICE], ids[start : start + ROWS_A_SLICE], strict=True
+                    )
+                ]
+            )
         return out
 
-    async def yielding_rows(self, batch: Sequence[RequestRecord]) -> list[list[Any]]:
+    async def yielding_rows(self, batch: Sequence[Pending | RequestRecord]) -> list[list[Any]]:
         """``rows`` built on the event loop (PostgreSQL: its driver runs there), giving it a turn after each slice."""
-        _give_ids(batch)
-        return await rows_in_slices(batch, self.row)
+        ids = self.row_ids(batch)
+        return await rows_in_slices(list(zip(batch, ids, strict=True)), lambda pair: self.row(*pair))
 
-    async def _write(self, batch: Sequence[RequestRecord], retry: bool) -> None:
+    async def _write(self, batch: Sequence[Pending], retry: bool) -> None:
         QUEUED.set(len(self.queue))  # at every batch: under steady load one flush runs batch after batch
         if self._dropped:
             log.warning(
