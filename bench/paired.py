@@ -38,6 +38,11 @@ class Pair:
     reference: str
     subject: str
     loads: tuple[str, ...]  # keys of LOADS, plus "first_chunk" for the sequential stream timing
+    # Times the pair is measured, each time with both targets started afresh and the plan's windows. Two
+    # processes of the same code differ in CPU per request by a few per cent (where they land in memory
+    # and on the cores) however many windows they run, so a goal whose margin is that small needs its
+    # targets started more than once.
+    legs: int = 1
 
 
 # wrk windows: which call shape at which concurrency.
@@ -48,8 +53,9 @@ PAIRS = (
     Pair("minimal", "meshapi", ("c50", "c10", "stream_c10", "first_chunk")),
     # The request log's CPU: the same gateway without it.
     Pair("meshapi-nolog", "meshapi", ("c50",)),
-    # Key governance's CPU: a plain key against a budgeted, allowlisted one on priced models.
-    Pair("meshapi-priced", "meshapi-governed", ("c50",)),
+    # Key governance's CPU: a plain key against a budgeted, allowlisted one on priced models. Its goal's margin
+    # (5 %) is within what one start of the two gateways leaves open (runs of 8 or 32 windows read 0.95-1.10).
+    Pair("meshapi-priced", "meshapi-governed", ("c50",), legs=4),
 )
 
 
@@ -272,8 +278,9 @@ def _outside_share(per_side: list[list[dict[str, Any]]]) -> list[float | None]:
     return [_per(sum(w["cpu_between_s"] for w in ws), sum(w["cpu_s"] for w in ws)) for ws in per_side]
 
 
-def measure_pair(pair: Pair, targets: dict[str, Target], ctx: Context, plan: PairPlan, scripts: Path) -> dict[str, Any]:
-    """Both targets up, then every figure of the pair in interleaved windows; both are stopped in every case."""
+def _leg(pair: Pair, targets: dict[str, Target], ctx: Context, plan: PairPlan, scripts: Path) -> dict[str, Any]:
+    """Both targets started afresh, then each figure's windows (or first-chunk slices), per side in the order
+    they ran; both are stopped in every case."""
     sides: list[_Side] = []
     try:
         for name in (pair.reference, pair.subject):
@@ -282,50 +289,59 @@ def measure_pair(pair: Pair, targets: dict[str, Target], ctx: Context, plan: Pai
         for side in sides:
             _warm(side, plan)
         time.sleep(SETTLE_SECONDS)
-        figures: dict[str, Any] = {}
-        windows: dict[str, Any] = {}
-        outside: dict[str, Any] = {}
-        other_cores: dict[str, float] = {}
-        errors = 0
-        for load in pair.loads:
-            if load == "first_chunk":
-                slices = _first_chunk_slices(sides, plan)
-                windows[load] = {"reference": slices[0], "subject": slices[1]}
-                figures["first_chunk_ms"] = first_chunk_figure(slices)
-                fig = figures["first_chunk_ms"]
-                log(
-                    f"  paired {key(pair)} first chunk: {fig['reference']:.3f} / {fig['subject']:.3f} ms,"
-                    f" {fig['value']:+.3f} ms (slice pairs {_fmt_spread(fig['spread'], '{:+.3f}')})"
-                )
-                continue
-            per_side = _load_windows(sides, load, plan, ctx.upstream.proc.pid)
-            windows[load] = {"reference": per_side[0], "subject": per_side[1]}
-            errors += sum(w["errors"] for ws in per_side for w in ws)
-            figures.update(load_figures(load, per_side))
-            outside[load] = _outside_share(per_side)
-            other_cores[load] = statistics.median(w["other_cores"] for ws in per_side for w in ws)
-            rps, cpu = figures[f"{load}_rps"], figures[f"{load}_cpu_ms"]
-            log(
-                f"  paired {key(pair)} {load}: {rps['reference'] or 0:,.0f} / {rps['subject'] or 0:,.0f} req/s"
-                f" ({rps['value'] or 0:.3f}x, windows {_fmt_spread(rps['spread'], '{:.3f}')}),"
-                f" cpu {cpu['reference'] or 0:.4f} / {cpu['subject'] or 0:.4f} ms/req"
-                f" ({cpu['value'] or 0:.3f}x, windows {_fmt_spread(cpu['spread'], '{:.3f}')});"
-                f" between windows {' / '.join(_fmt_share(s) for s in outside[load])} of the in-window CPU;"
-                f" errors {errors}; other load {other_cores[load]:.2f} cores (median of the windows)"
-            )
-        out: dict[str, Any] = {
-            "reference": pair.reference,
-            "subject": pair.subject,
-            "figures": figures,
-            "cpu_between_share": outside,
-            "other_cores": other_cores,
-            "errors": errors,
-            "windows": windows,
+        return {
+            load: _first_chunk_slices(sides, plan)
+            if load == "first_chunk"
+            else _load_windows(sides, load, plan, ctx.upstream.proc.pid)
+            for load in pair.loads
         }
-        return out
     finally:
         for side in reversed(sides):
             side.running.stop()
+
+
+def measure_pair(pair: Pair, targets: dict[str, Target], ctx: Context, plan: PairPlan, scripts: Path) -> dict[str, Any]:
+    """Every figure of the pair in interleaved windows, over ``pair.legs`` starts of both targets."""
+    legs = [_leg(pair, targets, ctx, plan, scripts) for _ in range(pair.legs)]
+    figures: dict[str, Any] = {}
+    windows: dict[str, Any] = {}
+    outside: dict[str, Any] = {}
+    other_cores: dict[str, float] = {}
+    errors = 0
+    for load in pair.loads:
+        per_side: list[list[Any]] = [[w for leg in legs for w in leg[load][side]] for side in (0, 1)]
+        windows[load] = {"reference": per_side[0], "subject": per_side[1]}
+        if load == "first_chunk":
+            figures["first_chunk_ms"] = first_chunk_figure(per_side)
+            fig = figures["first_chunk_ms"]
+            log(
+                f"  paired {key(pair)} first chunk: {fig['reference']:.3f} / {fig['subject']:.3f} ms,"
+                f" {fig['value']:+.3f} ms (slice pairs {_fmt_spread(fig['spread'], '{:+.3f}')})"
+            )
+            continue
+        errors += sum(w["errors"] for ws in per_side for w in ws)
+        figures.update(load_figures(load, per_side))
+        outside[load] = _outside_share(per_side)
+        other_cores[load] = statistics.median(w["other_cores"] for ws in per_side for w in ws)
+        rps, cpu = figures[f"{load}_rps"], figures[f"{load}_cpu_ms"]
+        log(
+            f"  paired {key(pair)} {load}: {rps['reference'] or 0:,.0f} / {rps['subject'] or 0:,.0f} req/s"
+            f" ({rps['value'] or 0:.3f}x, windows {_fmt_spread(rps['spread'], '{:.3f}')}),"
+            f" cpu {cpu['reference'] or 0:.4f} / {cpu['subject'] or 0:.4f} ms/req"
+            f" ({cpu['value'] or 0:.3f}x, windows {_fmt_spread(cpu['spread'], '{:.3f}')});"
+            f" between windows {' / '.join(_fmt_share(s) for s in outside[load])} of the in-window CPU;"
+            f" errors {errors}; other load {other_cores[load]:.2f} cores (median of the windows)"
+        )
+    return {
+        "reference": pair.reference,
+        "subject": pair.subject,
+        "legs": pair.legs,
+        "figures": figures,
+        "cpu_between_share": outside,
+        "other_cores": other_cores,
+        "errors": errors,
+        "windows": windows,
+    }
 
 
 def _fmt_spread(spread: list[float] | None, fmt: str) -> str:
@@ -347,7 +363,9 @@ def run(targets: list[Target], skipped: dict[str, str], ctx: Context, plan: Pair
         if pair.reference in skipped or pair.subject in skipped:
             failed[key(pair)] = "a target of the pair was skipped"
             continue
-        log(f"paired: {pair.reference} against {pair.subject}, {plan.windows} x {plan.seconds:g} s windows per figure")
+        legs = f", {pair.legs} starts of both" if pair.legs > 1 else ""
+        windows = f"{plan.windows} x {plan.seconds:g} s windows per figure"
+        log(f"paired: {pair.reference} against {pair.subject}, {windows}{legs}")
         try:
             pairs[key(pair)] = measure_pair(pair, by_name, ctx, plan, scripts)
         except (probe.CheckFailed, RuntimeError, TimeoutError, OSError) as exc:

@@ -457,8 +457,14 @@ def render(data: dict[str, Any]) -> str:
                 f"Paired comparisons: both targets up at once; per figure {pp['windows']} wrk windows of "
                 f"{pp['seconds']:g} s per target in A B B A order; req/s and CPU per request summed over each "
                 f"side's windows, p50 the median of its windows'; first chunk over {pp['first_chunk_n']} "
-                f"sequential streams per target in {pp['windows']} interleaved slices. The goals below that "
-                "compare these targets read these figures."
+                f"sequential streams per target in {pp['windows']} interleaved slices"
+                + "".join(
+                    f"; {p['reference']} {RIGHT} {p['subject']}: {p['legs']} times that, each with both "
+                    "targets started afresh"
+                    for p in (_get(gw, "paired", "pairs") or {}).values()
+                    if p.get("legs", 1) > 1
+                )
+                + ". The goals below that compare these targets read these figures."
             )
             parts.append("")
             parts.append(paired_table(gw))
