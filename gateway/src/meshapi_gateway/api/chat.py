@@ -5,6 +5,7 @@ A plain ASGI handler (see ``api/raw.py``): this is the busiest route of the gate
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -19,7 +20,13 @@ from meshapi_gateway.chat import ChatOutcome, ChatStream
 from meshapi_gateway.errors import GatewayError, field_error, mid_stream_code
 from meshapi_gateway.idempotency.asgi import run_keyed
 from meshapi_gateway.money import money
-from meshapi_gateway.reliability.disconnect import ClientGone, cancel_on_disconnect, unwatch, watch_client, watched
+from meshapi_gateway.reliability.disconnect import (
+    ClientGone,
+    cancel_on_disconnect,
+    client_gone,
+    unwatch,
+    watch_client,
+)
 from meshapi_gateway.request_schemas import ChatRequest, ChatRequestWithTemplate, plainly_valid_chat
 from meshapi_gateway.routing import auto_select
 from meshapi_gateway.routing.auto import AUTO_IDS
@@ -136,7 +143,12 @@ async def chat_completions(
             # One watch from the opening to the relay's end: the response takes it over.
             watch = watch_client(receive, task)
             try:
-                stream = await watched(watch, pipeline.stream(call, body), "stream")
+                try:
+                    stream = await pipeline.stream(call, body)
+                except asyncio.CancelledError:
+                    if not watch.gone:
+                        raise
+                    raise client_gone(watch, "stream") from None
                 options = body.get("stream_options")
                 include_usage = not (isinstance(options, dict) and options.get("include_usage") is False)
                 response = SSEResponse(

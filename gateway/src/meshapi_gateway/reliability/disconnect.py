@@ -88,20 +88,15 @@ def unwatch(watch: ClientWatch) -> asyncio.Task[None] | None:
     return watcher
 
 
-async def watched(watch: ClientWatch, work: Awaitable[T], kind: str = "request") -> T:
-    """``cancel_on_disconnect`` under a watch the caller keeps afterwards (and ends with ``unwatch``).
+def client_gone(watch: ClientWatch, kind: str = "request") -> ClientGone:
+    """What a cancellation that came from the client leaving becomes (``watch.gone`` checked by the caller).
 
-    A stream's opening and its relay are watched by one watch: one entry in the queue and at most
-    one watcher task a stream instead of two.
+    A stream's opening and its relay are watched by one watch, and the route awaits the opening
+    itself (no wrapping coroutine a stream): it calls this in its own ``except CancelledError``.
     """
-    try:
-        return await work
-    except asyncio.CancelledError:
-        if not watch.gone:
-            raise
-        watch.task.uncancel()
-        rmetrics.CLIENT_DISCONNECTS.labels(kind).inc()
-        raise ClientGone() from None
+    watch.task.uncancel()
+    rmetrics.CLIENT_DISCONNECTS.labels(kind).inc()
+    return ClientGone()
 
 
 async def cancel_on_disconnect(

@@ -3,7 +3,7 @@
 ``Router.run`` makes an ``AttemptLoop`` and runs it. A run is rounds; a round walks the
 candidate models in order (``admits``: context floor, balance and admission checks), and
 each model's deployments least-loaded first (``may_ask``: Retry-After, breakers). Each try
-(``try_slot``) ends in an answer or a failure, and the failure decides what comes next
+(in ``try_model``) ends in an answer or a failure, and the failure decides what comes next
 (``on_failure``): the next deployment, a longer-context model (``splice_context_fallbacks``),
 or the end. When a round has no answer, ``next_round_delay`` says whether another round may
 run and after how long (backoff, Retry-After, deadline, retry budget), or raises the answer
@@ -209,11 +209,29 @@ class AttemptLoop(Generic[T]):
                 self.attempted.errors.append(exc)
                 self.round_errors += 1
                 continue
+            # The try on one deployment, in this frame (one coroutine a request less than a method of its
+            # own): its answer, or its ``UpstreamError`` recorded for ``on_failure`` to judge.
+            if self.ctx is not None:
+                self.ctx.connect_timeout = timeouts.connect
+                self.ctx.read_timeout = (
+                    max(timeouts.first_token, timeouts.idle) if self.keeps_slot else max(0.001, end - self.loop.time())
+                )
+            slot.in_flight += 1
+            held = False
+            began = time.perf_counter()
             try:
-                return await self.try_slot(entry, slot, provider, timeouts, end)
+                result = await self.attempt(provider, slot, timeouts, end)
+                held = self.keeps_slot
             except UpstreamError as exc:
+                self.attempted.attempts.append(AttemptRecord(entry.id, slot.key, exc.code, time.perf_counter() - began))
+                self.attempted.errors.append(exc)
                 if self.on_failure(entry, slot, exc) is Next.MODEL:
                     break
+                continue
+            finally:
+                if not held:
+                    slot.in_flight -= 1
+            return self.succeeded(entry, slot, began, result)
         return None
 
     def may_ask(self, slot: Slot, now: float) -> bool:
@@ -226,28 +244,8 @@ class AttemptLoop(Generic[T]):
         return True
 
     # -- one deployment ------------------------------------------------------------------------------
-    async def try_slot(
-        self, entry: ModelEntry, slot: Slot, provider: Provider, timeouts: Timeouts, end: float
-    ) -> tuple[Target, T]:
-        """One try; its answer, or its ``UpstreamError`` (recorded) for ``on_failure`` to judge."""
-        if self.ctx is not None:
-            self.ctx.connect_timeout = timeouts.connect
-            self.ctx.read_timeout = (
-                max(timeouts.first_token, timeouts.idle) if self.keeps_slot else max(0.001, end - self.loop.time())
-            )
-        slot.in_flight += 1
-        held = False
-        began = time.perf_counter()
-        try:
-            result = await self.attempt(provider, slot, timeouts, end)
-            held = self.keeps_slot
-        except UpstreamError as exc:
-            self.attempted.attempts.append(AttemptRecord(entry.id, slot.key, exc.code, time.perf_counter() - began))
-            self.attempted.errors.append(exc)
-            raise
-        finally:
-            if not held:
-                slot.in_flight -= 1
+    def succeeded(self, entry: ModelEntry, slot: Slot, began: float, result: T) -> tuple[Target, T]:
+        """Record the try that answered; the answer with the deployment it came from."""
         self.attempted.attempts.append(AttemptRecord(entry.id, slot.key, "ok", time.perf_counter() - began))
         self.router.breakers.success(slot.key)
         if slot.target.entry is not self.entries[0]:

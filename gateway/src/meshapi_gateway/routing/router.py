@@ -245,7 +245,7 @@ class Router:
             entries, attempted, lambda p, t: p.embeddings(body, t, ctx), ctx=ctx, deadline=deadline, admit=admit
         )
 
-    async def open_chat_stream(
+    def open_chat_stream(
         self,
         entries: list[ModelEntry],
         body: dict[str, Any],
@@ -254,8 +254,11 @@ class Router:
         *,
         deadline: float | None = None,
         admit: Admit | None = None,
-    ) -> tuple[Target, GuardedStream]:
-        """Open a stream and wait for its first chunk; later chunks come under idle/total deadlines."""
+    ) -> Awaitable[tuple[Target, GuardedStream]]:
+        """Open a stream and wait for its first chunk; later chunks come under idle/total deadlines.
+
+        The attempt loop's run, to be awaited (as ``chat``): no coroutine of its own per stream.
+        """
 
         # A plain function handing back ``open_primed``'s coroutine: no coroutine of its own per stream.
         def attempt(provider: Provider, slot: Slot, timeouts: Timeouts, end: float) -> Awaitable[GuardedStream]:
@@ -263,7 +266,7 @@ class Router:
                 lambda: provider.open_chat_stream(body, slot.target, ctx), provider.name, slot, timeouts, end
             )
 
-        return await AttemptLoop(
+        return AttemptLoop(
             self, entries, attempted, attempt, ctx=ctx, deadline=deadline, keeps_slot=True, admit=admit
         ).run()
 
