@@ -172,10 +172,18 @@ class RequestContext:
                 rec.duration = duration
                 if capture is not None:
                     capture.finish()
+                calls = rec.calls
+                if len(calls) == 1:
+                    # The common record: its one call's figures, as rec.model and rec.time_to_first_token
+                    # read them, without their loops over the calls (two Python calls a request).
+                    only = calls[0]
+                    model, ttft = only.model or None, only.time_to_first_token
+                else:
+                    model, ttft = rec.model, rec.time_to_first_token
                 with metrics.LOCK:  # the request's metric updates under one hold (metrics.py)
                     children[0](1)
                     children[1](duration)
-                    metrics.observe_request(rec.model, status, duration, rec.time_to_first_token)
+                    metrics.observe_request(model, status, duration, ttft)
                 for observer in self.observers:
                     try:
                         observer(rec)

@@ -86,8 +86,12 @@ class WriteBehind(Generic[T]):
         return len(self.queue)
 
     def add(self, item: T) -> None:
-        self.queue.append(item)
-        self._wake.set()
+        queue = self.queue
+        # Only an empty queue can have the writer waiting for it (``_run`` waits only then, and a batch
+        # stays queued while it is written): one Event.set a wake-up, not one a request.
+        if not queue:
+            self._wake.set()
+        queue.append(item)
 
     def start(self, name: str) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=name)
