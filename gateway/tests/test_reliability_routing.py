@@ -197,6 +197,31 @@ def test_least_in_flight_and_stream_disconnect_cancels_upstream(make_gw: Any, fa
     assert len(records) == 1 and records[0].model == "lb/even" and records[0].completion_tokens >= 1
 
 
+def test_a_stream_whose_opening_outlasts_the_watch_delay_still_notices_the_client_leaving(
+    make_gw: Any, faulty: FaultyUpstream
+) -> None:
+    """The opening's client watch has started its watcher by the time the relay runs (one watch serves
+    both): a client leaving after the first frames must still cut the upstream and bill the call once."""
+    gw = make_gw()
+    key = gw.create_key("dc")
+    billing = install_recording_billing(gw)
+    faulty.plan("slow", "drip:0.4")  # every upstream event 0.4 s apart: the opening alone is past WATCH_AFTER
+    client = gw.client(key)
+    with client.stream(
+        "POST",
+        "/v1/chat/completions",
+        json={"model": "slow/one", "stream": True, "messages": [{"role": "user", "content": "x"}]},
+    ) as resp:
+        assert resp.status_code == 200
+        assert json.loads(next(_read_until_content(resp)))["model"] == "slow/one"
+        request_id = resp.headers["x-request-id"]
+    client.close()  # the client leaves with most of the answer still to come
+    assert faulty.wait_idle(5), "the upstream kept generating after the client left"
+    assert faulty.abandoned == 1
+    records = billing.for_request(request_id)
+    assert len(records) == 1 and records[0].model == "slow/one"
+
+
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse-opening"])
 def test_client_disconnect_cancels_the_upstream_call(make_gw: Any, faulty: FaultyUpstream, stream: bool) -> None:
     gw = make_gw()
