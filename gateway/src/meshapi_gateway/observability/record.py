@@ -145,6 +145,7 @@ def pending(rec: RequestRecord) -> Pending:
     compares, answers without an upstream call).
     """
     calls = rec.calls
+    # Two tuples written out, not one made from locals each branch sets: ≈ 0.5 k instructions a record less.
     if len(calls) == 1 and len(calls[0].attempts) == 1:
         c = calls[0]
         a = c.attempts[0]
