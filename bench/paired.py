@@ -200,16 +200,24 @@ def _relate(a: float | None, b: float | None, diff: bool) -> float | None:
 Stat = Callable[[list[Any]], "float | None"]
 
 
-def _interval(a: list[Any], b: list[Any], stat: Stat, diff: bool) -> list[float] | None:
+def _interval(a: list[Any], b: list[Any], stat: Stat, diff: bool, legs: int = 1) -> list[float] | None:
     """A 95 % percentile bootstrap of B against A, resampling whole window pairs (a pair's A and B stay together).
 
     With 8 pairs it is rough, but it says in the figure's own unit how far the run leaves the figure open.
+    Over several starts (``legs``, each holding an equal run of the pairs) the starts are resampled first and
+    the pairs within each chosen one: windows of one start share that start's processes, so resampling them
+    as if independent would leave out the start-to-start difference the starts are there to sample.
     """
     rng = random.Random(0)  # the same windows give the same interval
     n = len(a)
+    size = n // legs if legs > 1 and n % legs == 0 else 0
     got = []
     for _ in range(BOOTSTRAP_RESAMPLES):
-        picks = [rng.randrange(n) for _ in range(n)]
+        if size:
+            starts = [rng.randrange(legs) for _ in range(legs)]
+            picks = [leg * size + rng.randrange(size) for leg in starts for _ in range(size)]
+        else:
+            picks = [rng.randrange(n) for _ in range(n)]
         v = _relate(stat([a[i] for i in picks]), stat([b[i] for i in picks]), diff)
         if v is not None:
             got.append(v)
@@ -219,7 +227,7 @@ def _interval(a: list[Any], b: list[Any], stat: Stat, diff: bool) -> list[float]
     return [got[int(0.025 * len(got))], got[int(0.975 * len(got)) - 1]]
 
 
-def _figure(a: list[Any], b: list[Any], stat: Stat, diff: bool) -> dict[str, Any]:
+def _figure(a: list[Any], b: list[Any], stat: Stat, diff: bool, legs: int = 1) -> dict[str, Any]:
     """B against A over all windows (ratio, or difference for latencies), its spread over the window pairs
     (A's i-th window against B's i-th) and a bootstrap interval."""
     a, b = a[: len(b)], b[: len(a)]
@@ -231,7 +239,7 @@ def _figure(a: list[Any], b: list[Any], stat: Stat, diff: bool) -> dict[str, Any
         "kind": "diff" if diff else "ratio",
         "value": _relate(ref, sub, diff),
         "spread": _spread(each),
-        "interval": _interval(a, b, stat, diff) if len(a) > 1 else None,
+        "interval": _interval(a, b, stat, diff, legs) if len(a) > 1 else None,
     }
 
 
@@ -255,22 +263,22 @@ def _all_median(slices: list[list[float]]) -> float | None:
     return statistics.median(merged) if merged else None
 
 
-def load_figures(load: str, per_side: list[list[dict[str, Any]]]) -> dict[str, Any]:
+def load_figures(load: str, per_side: list[list[dict[str, Any]]], legs: int = 1) -> dict[str, Any]:
     """req/s and CPU per request (with the work each window left behind) summed over each side's windows;
-    p50 as the median of its windows' p50."""
+    p50 as the median of its windows' p50. ``legs``: the starts the windows come from, in equal runs."""
     a, b = per_side
     out = {
-        f"{load}_rps": _figure(a, b, _rps, diff=False),
-        f"{load}_cpu_ms": _figure(a, b, _cpu_ms, diff=False),
+        f"{load}_rps": _figure(a, b, _rps, diff=False, legs=legs),
+        f"{load}_cpu_ms": _figure(a, b, _cpu_ms, diff=False, legs=legs),
     }
     if load != "c50":  # at saturation the latency is the queue wrk keeps full, not the proxy's
-        out[f"{load}_p50_ms"] = _figure(a, b, _p50, diff=True)
+        out[f"{load}_p50_ms"] = _figure(a, b, _p50, diff=True, legs=legs)
     return out
 
 
-def first_chunk_figure(per_side: list[list[list[float]]]) -> dict[str, Any]:
+def first_chunk_figure(per_side: list[list[list[float]]], legs: int = 1) -> dict[str, Any]:
     """Median of all the side's timed streams; the spread is of the slices' own medians, slice pair by pair."""
-    return _figure(per_side[0], per_side[1], _all_median, diff=True)
+    return _figure(per_side[0], per_side[1], _all_median, diff=True, legs=legs)
 
 
 def _outside_share(per_side: list[list[dict[str, Any]]]) -> list[float | None]:
@@ -312,7 +320,7 @@ def measure_pair(pair: Pair, targets: dict[str, Target], ctx: Context, plan: Pai
         per_side: list[list[Any]] = [[w for leg in legs for w in leg[load][side]] for side in (0, 1)]
         windows[load] = {"reference": per_side[0], "subject": per_side[1]}
         if load == "first_chunk":
-            figures["first_chunk_ms"] = first_chunk_figure(per_side)
+            figures["first_chunk_ms"] = first_chunk_figure(per_side, pair.legs)
             fig = figures["first_chunk_ms"]
             log(
                 f"  paired {key(pair)} first chunk: {fig['reference']:.3f} / {fig['subject']:.3f} ms,"
@@ -320,7 +328,7 @@ def measure_pair(pair: Pair, targets: dict[str, Target], ctx: Context, plan: Pai
             )
             continue
         errors += sum(w["errors"] for ws in per_side for w in ws)
-        figures.update(load_figures(load, per_side))
+        figures.update(load_figures(load, per_side, pair.legs))
         outside[load] = _outside_share(per_side)
         other_cores[load] = statistics.median(w["other_cores"] for ws in per_side for w in ws)
         rps, cpu = figures[f"{load}_rps"], figures[f"{load}_cpu_ms"]
