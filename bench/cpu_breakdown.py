@@ -15,7 +15,7 @@ request over the same window:
 
     python3 bench/cpu_breakdown.py --targets minimal,meshapi --connections 10 --seconds 10 --rounds 3
 
-With ``--gc`` the gateway's targets also time their garbage collector over the window
+With ``--gc`` the gateway's one-worker targets also time their garbage collector over the window
 (``bench/gcwatch/sitecustomize.py``): passes per generation, their pauses in a histogram, and the
 pause time per request. A pass stops the event loop whichever thread runs it.
 
@@ -214,9 +214,10 @@ def measure(
     stream: bool = False,
 ) -> dict[str, float]:
     """One target's window, printed thread by thread; returns the per-request figures the summary takes medians of."""
-    # Only the gateway's targets load the collector's timer; SIGUSR2 would end any other.
-    gc_watch = gc_watch and name.startswith("meshapi")
     by_name = {t.name: t for t in targets_mod.all_targets(ctx.cpus)}
+    # Only the gateway's targets load the collector's timer; SIGUSR2 would end any other. Only a single
+    # process: the signal reaches the main pid, which for several workers is their supervisor, serving nothing.
+    gc_watch = gc_watch and name.startswith("meshapi") and by_name[name].workers == 1
     running = by_name[name].start(ctx)
     try:
         running.check()
