@@ -108,14 +108,11 @@ async def cancel_on_disconnect(
     ``task``: the current task, if the caller has it (see ``watch_client``).
     """
     watch = watch_client(receive, task)
-    # ``watched``'s body written out: through it every non-streamed request would await one coroutine more.
     try:
         return await work
     except asyncio.CancelledError:
         if not watch.gone:
             raise
-        watch.task.uncancel()
-        rmetrics.CLIENT_DISCONNECTS.labels(kind).inc()
-        raise ClientGone() from None
+        raise client_gone(watch, kind) from None
     finally:
         unwatch(watch)
