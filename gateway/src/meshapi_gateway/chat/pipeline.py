@@ -79,7 +79,7 @@ class ChatOutcome:
     ctx: CallContext | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class ChatStream:
     """An opened stream: normalized chunk dicts, then ``usage``/``cost`` once it has ended.
 
@@ -335,7 +335,8 @@ class ChatPipeline:
                     admit=call.candidate_admit(entries),
                 )
             finally:
-                metering.count_upstream_errors(call.attempted)
+                if call.attempted.errors:  # most streams open at the first try: no call to count nothing
+                    metering.count_upstream_errors(call.attempted)
         except BaseException as exc:
             call.finish(error=exc)
             raise
