@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import fixtures
+from in_process import chat, start_gateway
 
 BODY = fixtures.sse_body(12).encode()
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: %d\r\n\r\n" % len(BODY)
@@ -48,137 +49,35 @@ QUIET = {
 }
 
 
-async def upstream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """A keep-alive HTTP/1.1 server that answers every request with the 12-chunk stream."""
-    while True:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError:  # the gateway closed its pooled connection
-            return
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":", 1)[1])
-        await reader.readexactly(length)
-        writer.write(HEAD + BODY)
-        await writer.drain()
-
-
-async def stream(app: Any, key: str) -> int:
-    scope = {
-        "type": "http",
-        "state": {},
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/chat/completions",
-        "raw_path": b"/v1/chat/completions",
-        "query_string": b"",
-        "root_path": "",
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-        "headers": [
-            (b"host", b"127.0.0.1"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(REQUEST)).encode()),
-            (b"authorization", f"Bearer {key}".encode()),
-        ],
-    }
-    sent = False
-    status = 0
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": REQUEST, "more_body": False}
-        await asyncio.Event().wait()  # the client stays connected
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await app(scope, receive, send)
-    return status
-
-
 async def wait_for(path: Path) -> None:
     while not path.exists():
         await asyncio.sleep(0.05)
 
 
 async def main(args: argparse.Namespace) -> int:
-    from meshapi_gateway.app import asgi
-    from meshapi_gateway.auth.keys import create_key
-    from meshapi_gateway.config import load_settings
     from meshapi_gateway.reliability import disconnect
-    from meshapi_gateway.store import db
 
     disconnect.WATCH_AFTER = 1e9  # under callgrind a stream outlives the real delay and starts a watcher
-    server = await asyncio.start_server(upstream, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    folder = Path(tempfile.mkdtemp(prefix="meshapi-stream-map-"))
-    settings = load_settings(
-        overrides={
-            "data_dir": str(folder),
-            "builtin_catalog": False,
-            "local_model": {"enabled": False},
-            "local_embeddings": False,
-            "jwt_secret": "stream-map-" + "x" * 32,
-            "models": [
-                {
-                    "id": "mock",
-                    "provider": "openai_compat",
-                    "base_url": f"http://127.0.0.1:{port}/v1",
-                    "api_key": "sk-mock",
-                    "upstream_model": "mock",
-                }
-            ],
-            **QUIET,
-        },
-        environ={},
-    )
-    db.upgrade(settings.resolved_database_url())
-    engine = db.make_engine(settings.resolved_database_url())
-    async with db.sessionmaker(engine)() as session:
-        key = (await create_key(session, "bench", "stream-map")).key
-    await engine.dispose()
-
-    app = asgi(settings)
-    lifespan: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    started = asyncio.Event()
-    await lifespan.put({"type": "lifespan.startup"})
-
-    async def lifespan_send(message: dict[str, Any]) -> None:
-        started.set()
-
-    task = asyncio.create_task(
-        app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, lifespan.get, lifespan_send)
-    )
-    await started.wait()
+    gateway = await start_gateway(HEAD + BODY, "stream-map", QUIET)
+    app, key = gateway.app, gateway.key
     for _ in range(50):  # warm-up: the model's shapes learned, pools and caches filled
-        assert await stream(app, key) == 200
+        assert await chat(app, key, REQUEST) == 200
     if args.callgrind:
         control = Path(args.callgrind)
         (control / "ready").write_text(str(os.getpid()))
         await wait_for(control / "go")
         for _ in range(args.streams):
-            await stream(app, key)
+            await chat(app, key, REQUEST)
         (control / "done").write_text("")
         await wait_for(control / "exit")
     else:
         profile = cProfile.Profile()
         profile.enable()
         for _ in range(args.streams):
-            await stream(app, key)
+            await chat(app, key, REQUEST)
         profile.disable()
         show(pstats.Stats(profile), args)
-    await lifespan.put({"type": "lifespan.shutdown"})
-    await task
-    server.close()
+    await gateway.stop()
     return 0
 
 
