@@ -16,7 +16,7 @@ and its client watches held off (as ``instructions_per_call.py`` holds them), an
 The driver (request and upstream) is part of both counts, so compare the gateway's rows, not the
 total, with the minimal proxy's ≈ 530 k a stream under uvicorn (``instructions_per_call.py``).
 
-Run: python bench/stream_map.py --count [--streams 300]
+Run: python bench/stream_map.py --count [--streams 300] [--keep]
      python bench/stream_map.py [--streams 1000] [--per-stream K] [--top 60]
 """
 
@@ -27,6 +27,7 @@ import asyncio
 import cProfile
 import os
 import pstats
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -135,6 +136,10 @@ def count(args: argparse.Namespace) -> int:
             if line.startswith(("summary:", "totals:")):
                 total = max(total, int(line.split()[1]))
     print(f"{total / args.streams / 1000:.1f} k instructions a stream ({args.streams} streams, driver included)")
+    if args.keep:
+        print(f"callgrind's dump (for callgrind_annotate): {control}")
+    else:
+        shutil.rmtree(control, ignore_errors=True)
     return 0
 
 
@@ -145,6 +150,7 @@ if __name__ == "__main__":
     parser.add_argument("--top", type=int, default=60)
     parser.add_argument("--callgrind", help="a folder for the go/done/exit files (see above)")
     parser.add_argument("--count", action="store_true", help="instructions a stream under callgrind")
+    parser.add_argument("--keep", action="store_true", help="with --count: keep callgrind's dump and say where")
     parsed = parser.parse_args()
     if parsed.count:
         sys.exit(count(parsed))
