@@ -13,7 +13,7 @@ requests of one event loop wait in one queue (``due_queue.py``), oldest first, a
 timer, armed for the oldest, starts the watchers that are due. Under load it fires once per
 ``WATCH_AFTER``, not once per request. A streamed answer's relay (``api/sse_response.py``)
 watches through the same queue (``watch_client``) while it writes; a chat stream keeps the watch of
-its opening (``watched``) for its relay.
+its opening (which the route awaits itself, ``client_gone``) for its relay.
 """
 
 from __future__ import annotations
