@@ -12,6 +12,7 @@ import logging
 import sqlite3
 import time
 import uuid
+from decimal import Decimal
 from typing import Any, Callable
 
 import httpx
@@ -285,6 +286,50 @@ def test_sdk_logs_resource_sync_and_async(gateway_factory: Callable[..., Gateway
             return [r.request_id async for r in admin.logs.iter_all(owner="log-sdk", limit=3)]
 
     assert asyncio.run(run()) == list(reversed(rids))
+
+
+def test_a_record_of_several_calls_or_attempts_adds_up_its_bills(gateway_factory: Callable[..., Gateway]) -> None:
+    """A compare (three calls) and a fallback (one call, two attempts): the record's tokens and cost are its
+    calls' bills added up, its attempts every call's, and its model the last call's (the judge's)."""
+    gw = gateway_factory(admin_token=ADMIN, compare_judge_model="fake/echo")
+    key, _ = _key(gw, "log-sums")
+    headers = {"authorization": f"Bearer {key}"}
+    compared = _rid()
+    r = httpx.post(
+        gw.url + "/v1/chat/compare",
+        json={"models": ["fake/echo", "fake/free-echo"], "messages": HI},
+        headers={**headers, "x-request-id": compared},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    fallback = _rid()
+    answer = _chat(gw, key, fallback, model="fake/flaky")
+    assert answer.status_code == 200
+
+    def bills(request_id: str) -> list[dict[str, Any]]:
+        got = httpx.get(gw.url + "/v1/usage", params={"request_id": request_id}, headers=headers, timeout=30)
+        assert got.status_code == 200, got.text
+        rows: list[dict[str, Any]] = got.json()["data"]
+        return rows
+
+    calls = [row for part in ("fake/echo", "fake/free-echo", "judge") for row in bills(f"{compared}::{part}")]
+    assert len(calls) == 3
+    detail = _get(gw, key, f"/v1/logs/{compared}").json()
+    assert detail["endpoint"] == "/v1/chat/compare" and detail["status"] == 200 and detail["model"] == "fake/echo"
+    assert detail["usage"] == {
+        "prompt_tokens": sum(c["prompt_tokens"] for c in calls),
+        "completion_tokens": sum(c["completion_tokens"] for c in calls),
+        "cached_tokens": sum(c["cached_tokens"] for c in calls),
+    }
+    assert Decimal(detail["cost"]) == sum((Decimal(c["cost_usd"]) for c in calls), Decimal(0))
+    assert len(detail["attempts"]) == 3 and all(a["outcome"] == "ok" for a in detail["attempts"])
+
+    (bill,) = bills(fallback)
+    detail = _get(gw, key, f"/v1/logs/{fallback}").json()
+    assert detail["attempt_count"] == len(detail["attempts"]) >= 2
+    assert detail["usage"]["prompt_tokens"] == bill["prompt_tokens"] == answer.json()["usage"]["prompt_tokens"]
+    assert detail["usage"]["completion_tokens"] == bill["completion_tokens"]
+    assert Decimal(detail["cost"]) == Decimal(bill["cost_usd"]) > 0
 
 
 def test_web_search_names_its_provider_and_attempt(gateway_factory: Callable[..., Gateway]) -> None:
