@@ -8,6 +8,7 @@ shared exactly by two gateways.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any, Callable
 
@@ -86,6 +87,24 @@ def test_tpm_counts_tokens_used(limited_gateway: Gateway) -> None:
     assert "tokens per minute" in err["message"]
     assert 1 <= err["retry_after_seconds"] <= 60
     assert r.headers["retry-after"] == str(err["retry_after_seconds"])
+
+
+def test_a_streams_tokens_count_once(limited_gateway: Gateway) -> None:
+    """A stream's tokens (its usage chunk's prompt and completion) count toward ``tpm`` once, when it is billed."""
+    gw = limited_gateway
+    key = gw.create_key("rl-tpm-stream", tpm=1000)
+    usage: dict[str, Any] = {}
+    with gw.client(key) as c:
+        with c.stream("POST", "/v1/chat/completions", json={**CHAT, "stream": True}) as r:
+            assert r.status_code == 200
+            for line in r.iter_lines():
+                if line.startswith("data: {") and '"usage"' in line:
+                    usage = json.loads(line[len("data: ") :])["usage"] or usage
+    used = usage["prompt_tokens"] + usage["completion_tokens"]
+    assert used >= 2
+    after = _chat(gw, key)
+    assert after.status_code == 200
+    assert int(after.headers["x-ratelimit-remaining-tokens"]) == 1000 - used
 
 
 def test_rpd_waits_for_the_day_window(limited_gateway: Gateway) -> None:
