@@ -94,7 +94,8 @@ class Watchdog:
         return self._task.uncancel() == 0
 
     def stop(self) -> None:
-        # ``_disarm`` written out: every call stops its watchdog once, and the method call was ≈ 1k instructions.
+        # ``_disarm`` written out: every upstream call stops its watchdog once, and the method call costs ≈ 0.3 k
+        # instructions (callgrind, in process); keep the two alike.
         self._limit = math.inf
         if self._handle is not None:
             self._handle.cancel()
