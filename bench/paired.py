@@ -286,16 +286,21 @@ def _outside_share(per_side: list[list[dict[str, Any]]]) -> list[float | None]:
     return [_per(sum(w["cpu_between_s"] for w in ws), sum(w["cpu_s"] for w in ws)) for ws in per_side]
 
 
-def _leg(pair: Pair, targets: dict[str, Target], ctx: Context, plan: PairPlan, scripts: Path) -> dict[str, Any]:
+def _leg(
+    pair: Pair, targets: dict[str, Target], ctx: Context, plan: PairPlan, scripts: Path, first: int = 0
+) -> dict[str, Any]:
     """Both targets started afresh, then each figure's windows (or first-chunk slices), per side in the order
-    they ran; both are stopped in every case."""
-    sides: list[_Side] = []
+    they ran; both are stopped in every case. ``first``: the side (0 = A) started and warmed up first; the
+    legs of a pair take turns, so that neither target always lands first in memory and on the cores."""
+    order = (first, 1 - first)
+    started: dict[int, _Side] = {}
     try:
-        for name in (pair.reference, pair.subject):
-            sides.append(_start(targets[name], ctx, pair.loads, scripts))
+        for side_no in order:
+            started[side_no] = _start(targets[(pair.reference, pair.subject)[side_no]], ctx, pair.loads, scripts)
+        sides = [started[0], started[1]]
         time.sleep(SETTLE_SECONDS)
-        for side in sides:
-            _warm(side, plan)
+        for side_no in order:
+            _warm(started[side_no], plan)
         time.sleep(SETTLE_SECONDS)
         return {
             load: _first_chunk_slices(sides, plan)
@@ -304,13 +309,13 @@ def _leg(pair: Pair, targets: dict[str, Target], ctx: Context, plan: PairPlan, s
             for load in pair.loads
         }
     finally:
-        for side in reversed(sides):
-            side.running.stop()
+        for side_no in reversed(list(started)):
+            started[side_no].running.stop()
 
 
 def measure_pair(pair: Pair, targets: dict[str, Target], ctx: Context, plan: PairPlan, scripts: Path) -> dict[str, Any]:
     """Every figure of the pair in interleaved windows, over ``pair.legs`` starts of both targets."""
-    legs = [_leg(pair, targets, ctx, plan, scripts) for _ in range(pair.legs)]
+    legs = [_leg(pair, targets, ctx, plan, scripts, leg % 2) for leg in range(pair.legs)]
     figures: dict[str, Any] = {}
     windows: dict[str, Any] = {}
     outside: dict[str, Any] = {}
