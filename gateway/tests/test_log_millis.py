@@ -50,3 +50,24 @@ def test_every_microsecond_and_its_neighbours() -> None:
     for n in range(0, 2_000_000, 7):
         for seconds in (n / 1e6, math.nextafter(n / 1e6, 0.0), math.nextafter(n / 1e6, 1.0), (n + 0.5) / 1e6):
             assert _same(millis(seconds), round(seconds * 1000, 3)), seconds
+
+
+def test_the_writer_rounds_as_millis_does() -> None:
+    """``RequestLogWriter.row`` spells ``millis`` out for its two times; they must stay the same floats."""
+    from decimal import Decimal
+
+    from meshapi_gateway.config import RequestLogSettings
+    from meshapi_gateway.observability import log_store
+    from meshapi_gateway.observability.request_log import RequestLogWriter
+
+    writer = RequestLogWriter(None, RequestLogSettings())
+    ttft_at, duration_at = log_store.COLUMNS.index("ttft_ms"), log_store.COLUMNS.index("duration_ms")
+    rng = random.Random(11)
+    samples = EDGES + [rng.uniform(0, 600) for _ in range(2_000)] + [(n + 0.5) / 1e6 for n in range(2_000)]
+    for seconds in samples:
+        item = ("r", 1.0, "o", None, None, "/v1/chat/completions", None, "m", "m#0", "[]", None, None, None, 0.0)
+        item += (200, None, True, seconds, seconds, 1, 2, 0, Decimal("0.5"), False, None, None, None, None, None, False)
+        for sqlite in (False, True):
+            row = writer.row(item, "log_1", sqlite)
+            assert _same(row[ttft_at], millis(seconds)), seconds
+            assert _same(row[duration_at], millis(seconds)), seconds
