@@ -217,11 +217,6 @@ def pending(rec: RequestRecord) -> Pending:
     )
 
 
-def as_pending(item: Pending | RequestRecord) -> Pending:
-    """The one way the request log's writer reads what it was given (a record handed to it directly, too)."""
-    return item if type(item) is tuple else pending(item)  # type: ignore[arg-type]
-
-
 current: ContextVar[RequestRecord | None] = ContextVar("meshapi_request_record", default=None)
 
 

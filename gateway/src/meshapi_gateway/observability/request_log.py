@@ -103,13 +103,13 @@ class RequestLogWriter(WriteBehind[Pending]):
         """The row's values in ``log_store.COLUMNS`` order (Decimal cost as stored, bool as bool); with
         ``sqlite``, as ``log_store.sqlite_values`` turns them (float cost, 1/0 flags), made so in one pass.
 
-        Runs once a row on the writer's thread, so ``as_pending`` and ``millis`` (twice) are spelled
-        out here rather than called, and the cost is quantized through a context's method, which
+        Runs once a row on the writer's thread, so ``millis`` (twice) is spelled out here rather than
+        called, and the cost is quantized through a context's method, which
         parses two positional arguments where ``Decimal.quantize`` parses keywords (17.8 k -> 17.1 k
         instructions a row with ``sliced_rows``).
         """
         if type(item) is not tuple:
-            item = pending(item)  # type: ignore[arg-type]  # a record handed over directly (as_pending)
+            item = pending(item)  # type: ignore[arg-type]  # a record handed over directly
         (
             request_id,
             started,
