@@ -94,20 +94,27 @@ def observer(histogram: Any) -> Add:
 
     Call it holding ``LOCK``.
     """
+    parts = _histogram_values(histogram)
+    if parts is None:
+        return histogram.observe  # type: ignore[no-any-return]
+    total, buckets, upper = parts
+
+    # The values added to in place, not through ``_add_to``'s adders: two Python calls an observation less.
+    def observe(amount: float) -> None:
+        total._value += amount
+        buckets[bisect_left(upper, amount)]._value += 1
+
+    return observe
+
+
+def _histogram_values(histogram: Any) -> tuple[Any, list[Any], tuple[float, ...]] | None:
+    """A labelled histogram's sum, buckets and their upper bounds, when all are plain values (else None)."""
     total = getattr(histogram, "_sum", None)
     bounds = getattr(histogram, "_upper_bounds", None)
     buckets = list(getattr(histogram, "_buckets", ()))
     if not _plain(total) or not bounds or len(buckets) != len(bounds) or not all(map(_plain, buckets)):
-        return histogram.observe  # type: ignore[no-any-return]
-    add_sum = _add_to(total)
-    adds = [_add_to(b) for b in buckets]
-    upper = tuple(bounds)  # the last bound is +Inf: every amount has a bucket
-
-    def observe(amount: float) -> None:
-        add_sum(amount)
-        adds[bisect_left(upper, amount)](1)
-
-    return observe
+        return None
+    return total, buckets, tuple(bounds)  # the last bound is +Inf: every amount has a bucket
 
 
 _NEGATIVE = "Counters can only be incremented by non-negative amounts."
@@ -156,6 +163,68 @@ def observe_request(model: str | None, status: int, duration: float, ttft: float
     children[0](duration)
     if ttft is not None:
         children[1](ttft)
+
+
+# A finished request's updates: its duration, and its time to first token (None if it streamed nothing).
+Finish = Callable[[float, float | None], None]
+
+
+def request_updates(route: str, status: int, model: str | None) -> Finish:
+    """Every metric update of a finished request in one call; call it holding ``LOCK``.
+
+    The request count and latency by route and status; with a ``model`` (a data-plane request: the
+    model that answered, "-" when none did) also what ``observe_request`` adds. Taken once per
+    (route, status, model) by ``RequestContext``: a request then makes one Python call for its
+    metrics, not five (the count's adder, three observers and ``observe_request``).
+    """
+    status_label = str(status)
+    count: Any = getattr(REQUESTS.labels(route, status_label), "_value", None)
+    latency = _histogram_values(LATENCY.labels(route))
+    if model is None:
+        if _plain(count) and latency is not None:
+            l_sum, l_buckets, l_upper = latency
+
+            def plain(duration: float, ttft: float | None) -> None:
+                count._value += 1
+                l_sum._value += duration
+                l_buckets[bisect_left(l_upper, duration)]._value += 1
+
+            return plain
+        add = adder(REQUESTS.labels(route, status_label))
+        observe = observer(LATENCY.labels(route))
+
+        def plain_shared(duration: float, ttft: float | None) -> None:
+            add(1)
+            observe(duration)
+
+        return plain_shared
+    by_model = _histogram_values(MODEL_LATENCY.labels(model, status_label))
+    first = _histogram_values(TTFT.labels(model, status_label))
+    if _plain(count) and latency is not None and by_model is not None and first is not None:
+        l_sum, l_buckets, l_upper = latency
+        m_sum, m_buckets, m_upper = by_model
+        t_sum, t_buckets, t_upper = first
+
+        def data_plane(duration: float, ttft: float | None) -> None:
+            count._value += 1
+            l_sum._value += duration
+            l_buckets[bisect_left(l_upper, duration)]._value += 1
+            m_sum._value += duration
+            m_buckets[bisect_left(m_upper, duration)]._value += 1
+            if ttft is not None:
+                t_sum._value += ttft
+                t_buckets[bisect_left(t_upper, ttft)]._value += 1
+
+        return data_plane
+    add = adder(REQUESTS.labels(route, status_label))
+    observe = observer(LATENCY.labels(route))
+
+    def data_plane_shared(duration: float, ttft: float | None) -> None:
+        add(1)
+        observe(duration)
+        observe_request(model, status, duration, ttft)
+
+    return data_plane_shared
 
 
 def share_between_workers(data_dir: Path) -> Path:

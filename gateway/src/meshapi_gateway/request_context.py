@@ -42,6 +42,7 @@ FastHandler = Callable[[Any, Scope, Receive, Send], Awaitable[None]]
 # Told of every finished data-plane request (the request log, traces); must not block.
 RecordObserver = Callable[[RequestRecord], None]
 _MAX_USER_AGENT = 256
+_MAX_METRIC_KEYS = 10_000
 
 
 class RequestContext:
@@ -66,7 +67,8 @@ class RequestContext:
         self.fast_routes = fast_routes or {}
         # Filled at start-up by the features that want finished records (shared list, appended to later).
         self.observers: list[RecordObserver] = observers if observers is not None else []
-        self._metric_children: dict[tuple[str, int], tuple[metrics.Add, metrics.Add]] = {}
+        # By (route, status, answering model; None outside the data plane).
+        self._metric_updates: dict[tuple[str, int, str | None], metrics.Finish] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -151,21 +153,10 @@ class RequestContext:
                 log.exception("error after the response started", extra={"request_id": rid})
         finally:
             path = scope["path"] if fast is not None else getattr(scope.get("route"), "path", "unmatched")
-            children = self._metric_children.get((path, status))
-            if children is None:
-                # labels() is a locked dict lookup with string building; do it once per (route, status).
-                children = (
-                    metrics.adder(metrics.REQUESTS.labels(path, str(status))),
-                    metrics.observer(metrics.LATENCY.labels(path)),
-                )
-                if len(self._metric_children) < 1000:
-                    self._metric_children[(path, status)] = children
             duration = time.perf_counter() - t0
-            if rec is None:
-                with metrics.LOCK:  # every update of these metrics is made holding it (metrics.py)
-                    children[0](1)
-                    children[1](duration)
-            else:
+            model: str | None = None
+            ttft: float | None = None
+            if rec is not None:
                 assert token is not None
                 current_record.reset(token)
                 rec.status = status
@@ -177,13 +168,19 @@ class RequestContext:
                     # The common record: its one call's figures, as rec.model and rec.time_to_first_token
                     # read them, without their loops over the calls (two Python calls a request).
                     only = calls[0]
-                    model, ttft = only.model or None, only.time_to_first_token
+                    model, ttft = only.model or "-", only.time_to_first_token
                 else:
-                    model, ttft = rec.model, rec.time_to_first_token
-                with metrics.LOCK:  # the request's metric updates under one hold (metrics.py)
-                    children[0](1)
-                    children[1](duration)
-                    metrics.observe_request(model, status, duration, ttft)
+                    model, ttft = rec.model or "-", rec.time_to_first_token
+            key = (path, status, model)
+            update = self._metric_updates.get(key)
+            if update is None:
+                # labels() is a locked dict lookup with string building; done once per (route, status, model).
+                update = metrics.request_updates(path, status, model)
+                if len(self._metric_updates) < _MAX_METRIC_KEYS:
+                    self._metric_updates[key] = update
+            with metrics.LOCK:  # every update of these metrics is made holding it (metrics.py)
+                update(duration, ttft)
+            if rec is not None:
                 for observer in self.observers:
                     try:
                         observer(rec)
