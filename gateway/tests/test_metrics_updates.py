@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from typing import Any, Iterable
 
 from meshapi_gateway import metrics
 from prometheus_client import CollectorRegistry, Histogram
@@ -46,3 +47,40 @@ def test_request_latencies_land_in_the_buckets_observe_would_choose() -> None:
     labels = {"model": model, "status": "200"}
     assert metrics.REGISTRY.get_sample_value("meshapi_model_request_seconds_sum", labels) == sum(durations)
     assert metrics.REGISTRY.get_sample_value("meshapi_time_to_first_token_seconds_count", labels) == len(durations)
+
+
+def test_a_finished_requests_updates_give_what_prometheus_client_gives() -> None:
+    """``request_updates`` adds to prometheus-client's values in place: counts, sums and buckets must read as
+    its own ``inc`` and ``observe`` would leave them (a change in its internals fails here, not silently)."""
+    model, route = f"m/{uuid.uuid4().hex}", f"/r/{uuid.uuid4().hex}"
+    durations = [0.0, 0.004, 0.005, 0.0051, 0.25, 1, 59.9, 60, 60.5, 500.0]
+    firsts = [d / 3 for d in durations[1::2]]
+    for model_label in (model, None):  # a data-plane request, then any other
+        update = metrics.request_updates(route, 200, model_label)
+        for i, d in enumerate(durations):
+            with metrics.LOCK:
+                update(d, d / 3 if i % 2 else None)
+
+    def buckets(histogram: Any, **labels: str) -> dict[str, float]:
+        return {
+            s.labels["le"]: s.value
+            for s in histogram.collect()[0].samples
+            if s.name.endswith("_bucket") and all(s.labels.get(k) == v for k, v in labels.items())
+        }
+
+    def reference(bounds: Iterable[str], values: list[float]) -> dict[str, float]:
+        made = Histogram("reference_seconds", "", registry=CollectorRegistry(), buckets=[float(b) for b in bounds])
+        for v in values:
+            made.observe(v)
+        return buckets(made)
+
+    latency = buckets(metrics.LATENCY, route=route)
+    assert latency == reference(latency, durations * 2)
+    by_model = buckets(metrics.MODEL_LATENCY, model=model, status="200")
+    assert by_model == reference(by_model, durations)
+    first = buckets(metrics.TTFT, model=model, status="200")
+    assert first == reference(first, firsts)
+    sample = metrics.REGISTRY.get_sample_value
+    assert sample("meshapi_requests_total", {"route": route, "status": "200"}) == 2 * len(durations)
+    assert sample("meshapi_request_seconds_sum", {"route": route}) == sum(durations * 2)
+    assert sample("meshapi_time_to_first_token_seconds_sum", {"model": model, "status": "200"}) == sum(firsts)
