@@ -37,3 +37,27 @@ def test_the_time_half_spells_the_millisecond_across_the_cached_part(monkeypatch
         for char in made[:10]:
             decoded = decoded * 32 + alphabet.index(char)
         assert decoded == ms
+
+
+def test_counted_ids_are_unique_shaped_and_spell_their_millisecond(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ids.Counted`` (the ledger's row ids): past a run of 1,024 and across milliseconds, every id is new."""
+    import meshapi_gateway.ids as ids
+
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    made = ids.Counted("led_")
+    now = [1_765_000_000_000]
+    monkeypatch.setattr(ids.time, "time_ns", lambda: now[0] * 1_000_000 + 5)
+    out = []
+    for step in range(3000):
+        if step % 700 == 0:
+            now[0] += 1
+        out.append((now[0], made()))
+    assert len({i for _, i in out}) == len(out)
+    for ms, made_id in out:
+        assert made_id.startswith("led_") and ULID.fullmatch(made_id[4:])
+        decoded = 0
+        for char in made_id[4:14]:
+            decoded = decoded * 32 + alphabet.index(char)
+        assert decoded == ms
+    same_ms = [i for ms, i in out[:700]]
+    assert same_ms == sorted(same_ms)  # within one run and millisecond they count up

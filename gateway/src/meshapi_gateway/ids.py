@@ -84,6 +84,58 @@ def ulids(count: int, prefix: str = "") -> list[str]:
     return out
 
 
+def _time_head(ms: int) -> str:
+    """The ten characters of millisecond ``ms`` (the time half ``ulid`` spells), through the same caches."""
+    global _time_half, _time_top
+    last, head = _time_half
+    if ms == last:
+        return head
+    seconds = ms >> 10
+    top_of, top = _time_top
+    pairs = _PAIRS
+    if seconds != top_of:
+        top = "".join(
+            (pairs[(ms >> 40) & 1023], pairs[(ms >> 30) & 1023], pairs[(ms >> 20) & 1023], pairs[seconds & 1023])
+        )
+        _time_top = (seconds, top)
+    head = top + pairs[ms & 1023]
+    _time_half = (ms, head)
+    return head
+
+
+class Counted:
+    """ULIDs after ``prefix`` made one at a time as ``ulids`` makes a batch: runs that count up.
+
+    For ids made once a request (ledger rows): the first 70 random bits are drawn once per 1,024
+    ids and the last ten count, so an id costs a time check and a concatenation, not eight draws
+    (``ulid``). Ids stay unique (a run's count never repeats within it, and each run draws anew)
+    and sortable by time; within one millisecond they count up, as a monotonic ULID generator's do.
+    """
+
+    __slots__ = ("_count", "_ms", "_prefix", "_run", "_stem")
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix
+        self._ms = -1
+        self._run = ""
+        self._stem = ""
+        self._count = 1024  # the first id draws a run
+
+    def __call__(self) -> str:
+        ms = time.time_ns() // 1_000_000
+        count = self._count
+        if count == 1024:
+            bits = _random_bits(70)
+            self._run = "".join([_PAIRS[(bits >> shift) & 1023] for shift in _RUN_SHIFTS])
+            count = 0
+            self._ms = -1  # the stem holds the old run
+        if ms != self._ms:
+            self._ms = ms
+            self._stem = "".join((self._prefix, _time_head(ms), self._run))
+        self._count = count + 1
+        return self._stem + _PAIRS[count]
+
+
 def request_id() -> str:
     return "req_" + ulid()
 

@@ -30,7 +30,7 @@ from meshapi_gateway.billing.ledger_store import CENT_PRECISION, Queued, changed
 from meshapi_gateway.billing.usage import Admit, Billing, UsageRecord
 from meshapi_gateway.catalog import Catalog, ModelEntry
 from meshapi_gateway.errors import GatewayError
-from meshapi_gateway.ids import prefixed
+from meshapi_gateway.ids import Counted
 from meshapi_gateway.money import money
 from meshapi_gateway.store.data_version import DataVersion, Seen
 from meshapi_gateway.store.sqlite_thread import SQLiteThread
@@ -40,6 +40,10 @@ if TYPE_CHECKING:
     from meshapi_gateway.billing.shared_pending import SharedPending
 
 log = logging.getLogger("meshapi_gateway.billing")
+
+# Ledger row ids: one a billed answer, so made as counted runs (``ids.Counted``) rather than ``prefixed``'s
+# eight random draws each (about 3 k instructions less a bill).
+_row_id = Counted("led_")
 
 REREAD_SECONDS = 5
 # How long a replayed bill whose request ran under an idempotency claim waits for the client's
@@ -130,7 +134,7 @@ class LedgerBilling(Billing):
 
     def record(self, record: UsageRecord) -> None:
         cost = record.cost.quantize(CENT_PRECISION)
-        row_id = prefixed("led")
+        row_id = _row_id()
         segment = self._journal.append(row_id, record, cost) if self._journal is not None else 0
         self._queue.add(Queued(row_id, record, cost, segment))
         self.book.add_pending(record.owner, cost)
@@ -138,7 +142,7 @@ class LedgerBilling(Billing):
     async def record_in_transaction(self, session: Any, record: UsageRecord) -> Callable[[], None]:
         cost = record.cost.quantize(CENT_PRECISION)
         balances = await write_batch(
-            session, [Queued(prefixed("led"), record, cost)], self.book.enforce, self.book.default_credit
+            session, [Queued(_row_id(), record, cost)], self.book.enforce, self.book.default_credit
         )
 
         def committed() -> None:

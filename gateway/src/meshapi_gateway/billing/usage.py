@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 Admit = Callable[["ModelEntry"], None]
 
 
+# ``calls.metering.usage_record`` makes one a bill with its fields given in this order (positionally).
 @dataclass(slots=True)
 class UsageRecord:
     request_id: str

