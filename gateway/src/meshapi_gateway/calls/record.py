@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from meshapi_gateway.routing import AttemptRecord
 
 
+# ``Call.record`` (calls/call.py) makes one a call with its fields given in this order (positionally).
 @dataclass(slots=True)
 class CallRecord:
     endpoint: str  # "chat", "responses", "embeddings", "compare", "batch", …
