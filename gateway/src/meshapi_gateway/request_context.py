@@ -102,12 +102,12 @@ class RequestContext:
         rec: RequestRecord | None = None
         if scope["path"] in DATA_PLANE_PATHS:
             client = scope.get("client")
-            rec = RequestRecord(
-                request_id=rid,
-                endpoint=scope["path"],
-                method=scope["method"],
-                client_address=client[0] if client else None,
-                user_agent=user_agent[:_MAX_USER_AGENT].decode("latin-1") if user_agent is not None else None,
+            rec = RequestRecord(  # by position, in the record's order (see RequestRecord)
+                rid,
+                scope["path"],
+                scope["method"],
+                client[0] if client else None,
+                user_agent[:_MAX_USER_AGENT].decode("latin-1") if user_agent is not None else None,
             )
             if self.tracing:
                 rec.trace = TraceContext.start(traceparent)
