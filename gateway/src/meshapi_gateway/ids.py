@@ -110,6 +110,8 @@ class Counted:
     ids and the last ten count, so an id costs a time check and a concatenation, not eight draws
     (``ulid``). Ids stay unique (a run's count never repeats within it, and each run draws anew)
     and sortable by time; within one millisecond they count up, as a monotonic ULID generator's do.
+    It reads and writes its count without a lock: call it from one thread only (the ledger makes
+    every bill on the event loop's thread); two threads could take the same count.
     """
 
     __slots__ = ("_count", "_ms", "_prefix", "_run", "_stem")
