@@ -9,6 +9,7 @@ one key, and chat requests handed straight to the application (no server, no soc
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -45,11 +46,13 @@ class Gateway:
     _lifespan: asyncio.Queue[dict[str, Any]]
     _task: asyncio.Task[None]
     _server: asyncio.Server
+    _folder: Path
 
     async def stop(self) -> None:
         await self._lifespan.put({"type": "lifespan.shutdown"})
         await self._task
         self._server.close()
+        shutil.rmtree(self._folder, ignore_errors=True)  # its database and journal: one run's, nobody reads them after
 
 
 async def start_gateway(upstream_response: bytes, name: str, overrides: dict[str, Any] | None = None) -> Gateway:
@@ -106,7 +109,7 @@ async def start_gateway(upstream_response: bytes, name: str, overrides: dict[str
     await started.wait()
     if failed:
         raise RuntimeError(failed[0])
-    return Gateway(app, key, lifespan, task, server)
+    return Gateway(app, key, lifespan, task, server, folder)
 
 
 async def chat(app: Any, key: str, body: bytes, profile: Callable[..., Any] | None = None) -> int:
