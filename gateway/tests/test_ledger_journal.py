@@ -133,6 +133,51 @@ def test_a_replayed_bill_keeps_its_team() -> None:
     record = UsageRecord("req_1", "alice", "key_1", "m/x", "openai_compat", 3, 5, 1, Decimal("0.25"), team_id="team_1")
     line = encode("led_1", record, Decimal("0.2500"))
     assert decode(line).record.team_id == "team_1"
-    older = orjson.loads(line)
+    older = _dict_line("led_1", record, Decimal("0.2500"))
     del older["team_id"]  # a line journaled before the team was written
     assert decode(orjson.dumps(older)).record.team_id is None
+
+
+def _dict_line(row_id: str, record: Any, cost: Decimal, claim: Any = None) -> dict[str, Any]:
+    """A journal line as versions before the array wrote it (a dict of the record's fields)."""
+    from meshapi_gateway.billing.journal import _FIELDS
+
+    data = {name: getattr(record, name) for name in _FIELDS}
+    data.update(team_id=record.team_id, id=row_id, cost=str(cost))
+    if claim is not None:
+        data["claim"] = list(claim)
+    return data
+
+
+def test_a_dict_line_of_an_earlier_version_is_still_replayed() -> None:
+    # A process killed before an upgrade leaves dict lines; the upgraded gateway bills them the same.
+    import orjson
+
+    from meshapi_gateway.attempt_claim import Claim
+    from meshapi_gateway.billing.journal import _FIELDS, decode, encode
+    from meshapi_gateway.billing.usage import UsageRecord
+
+    record = UsageRecord("req_1", "alice", "key_1", "m/x", "openai_compat", 3, 5, 1, Decimal("0.25"), "chat", 12.5)
+    record.team_id = "team_1"
+    for claim in (None, Claim("alice", "hash", "token")):
+        old = decode(orjson.dumps(_dict_line("led_1", record, Decimal("0.2500"), claim)))
+        new = decode(encode("led_1", record, Decimal("0.2500"), claim))
+        for entry in (old, new):
+            assert (entry.row_id, entry.cost, entry.claim, entry.record.team_id) == (
+                "led_1",
+                Decimal("0.2500"),
+                claim,
+                "team_1",
+            )
+            assert all(getattr(entry.record, name) == getattr(record, name) for name in _FIELDS)
+
+
+def test_a_line_of_the_wrong_length_is_unreadable() -> None:
+    # ``read_segments`` skips what ``decode`` cannot read (ValueError, KeyError, TypeError).
+    import orjson
+
+    from meshapi_gateway.billing.journal import decode
+
+    for values in (["req_1", "alice"], ["x"] * 16):
+        with pytest.raises(ValueError):
+            decode(orjson.dumps(values))

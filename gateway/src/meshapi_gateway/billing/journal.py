@@ -40,6 +40,7 @@ from meshapi_gateway.billing.usage import UsageRecord
 
 log = logging.getLogger("meshapi_gateway.billing")
 
+# The keys of a dict line (as versions before the array wrote them), less team_id, id, cost and claim.
 _FIELDS = (
     "request_id",
     "owner",
@@ -63,30 +64,56 @@ class Entry:
 
 
 def encode(row_id: str, record: UsageRecord, cost: Decimal, claim: Claim | None = None) -> bytes:
-    # ``_FIELDS`` spelled out in one literal (one line per billed answer: no loop of getattr calls, no
-    # stores after the dict is built); the claim only when there is one.
-    data: dict[str, object] = {
-        "request_id": record.request_id,
-        "owner": record.owner,
-        "key_id": record.key_id,
-        "model": record.model,
-        "provider": record.provider,
-        "prompt_tokens": record.prompt_tokens,
-        "completion_tokens": record.completion_tokens,
-        "cached_tokens": record.cached_tokens,
-        "kind": record.kind,
-        "created_at": record.created_at,
-        "team_id": record.team_id,
-        "id": row_id,
-        "cost": str(cost),
-    }
+    # A JSON array of the dict line's values, in its key order: half the instructions of the 13-key dict
+    # built and encoded (one line per billed answer); ``decode`` still reads dict lines of earlier versions.
+    data: list[object] = [
+        record.request_id,
+        record.owner,
+        record.key_id,
+        record.model,
+        record.provider,
+        record.prompt_tokens,
+        record.completion_tokens,
+        record.cached_tokens,
+        record.kind,
+        record.created_at,
+        record.team_id,
+        row_id,
+        str(cost),
+    ]
     if claim is not None:
-        data["claim"] = list(claim)
+        data.append(list(claim))
     return orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def decode(line: bytes) -> Entry:
     data = orjson.loads(line)
+    if type(data) is list:
+        # A wrong number of values (not a line ``encode`` wrote) raises ValueError, as a cut line does.
+        (
+            request_id,
+            owner,
+            key_id,
+            model,
+            provider,
+            prompt,
+            completion,
+            cached,
+            kind,
+            created_at,
+            team_id,
+            row_id,
+            text,
+            *rest,
+        ) = data
+        if len(rest) > 1:
+            raise ValueError("a journal line with more values than a claim")
+        cost = Decimal(text)
+        record = UsageRecord(
+            request_id, owner, key_id, model, provider, prompt, completion, cached, cost, kind, created_at, team_id
+        )
+        return Entry(str(row_id), record, cost, Claim(*rest[0]) if rest and rest[0] else None)
+    # A dict line, as versions before the array wrote them.
     record = UsageRecord(cost=Decimal(data["cost"]), **{name: data[name] for name in _FIELDS})
     # A line journaled before ``team_id`` was written has none: the row is billed to no team, as it was then.
     record.team_id = data.get("team_id")
