@@ -138,7 +138,7 @@ async def chat_completions(
             body = auto_select.resolve(state, principal, body)
         # Opening (with fallbacks and backoff) and non-streamed answers stop the moment the client leaves.
         # The request's task, found once: the call and the client watches run in it (running_loop.py).
-        task = request_task()
+        task = call.task = request_task()
         if body.get("stream"):
             # One watch from the opening to the relay's end: the response takes it over.
             watch = watch_client(receive, task)

@@ -69,6 +69,7 @@ class Call:
         "state",
         "store_bill",
         "streamed",
+        "task",
     )
 
     def __init__(
@@ -111,6 +112,8 @@ class Call:
         self.billed: UsageRecord | None = None
         self._billed_usage: dict[str, Any] | None = None  # the usage ``billed`` counted
         self._finished = False
+        # The task the call runs in, when its route has found it (handed to the router, which needs it).
+        self.task: asyncio.Task[Any] | None = None
 
     # -- before ---------------------------------------------------------------------------------------
     async def limit(self) -> dict[str, str]:

@@ -282,6 +282,7 @@ class ChatPipeline:
                     call.attempted,
                     deadline=deadline,
                     admit=call.candidate_admit(entries),
+                    task=call.task,
                 )
             finally:
                 if call.attempted.errors:
@@ -333,6 +334,7 @@ class ChatPipeline:
                     call.attempted,
                     deadline=deadline,
                     admit=call.candidate_admit(entries),
+                    task=call.task,
                 )
             finally:
                 if call.attempted.errors:  # most streams open at the first try: no call to count nothing

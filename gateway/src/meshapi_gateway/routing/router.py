@@ -217,11 +217,13 @@ class Router:
         *,
         deadline: float | None = None,
         admit: Admit | None = None,
+        task: asyncio.Task[object] | None = None,
     ) -> Awaitable[tuple[Target, dict[str, Any]]]:
         """The attempt loop's run for ``provider.chat`` (to be awaited; not a coroutine of its own).
 
         ``first_success`` without its wrapper and lambda: the busiest path. The attempt is a plain
-        function too, handing back the adapter's coroutine.
+        function too, handing back the adapter's coroutine. ``task``: the running task, when the
+        caller has it.
         """
 
         def attempt(provider: Provider, slot: Slot, timeouts: Timeouts, end: float) -> Awaitable[dict[str, Any]]:
@@ -229,7 +231,7 @@ class Router:
                 return provider.chat(body, slot.target, ctx)
             return self.within_total(provider.chat(body, slot.target, ctx), provider.name, end)
 
-        return AttemptLoop(self, entries, attempted, attempt, ctx=ctx, deadline=deadline, admit=admit).run()
+        return AttemptLoop(self, entries, attempted, attempt, ctx=ctx, deadline=deadline, admit=admit, task=task).run()
 
     async def embeddings(
         self,
@@ -254,21 +256,30 @@ class Router:
         *,
         deadline: float | None = None,
         admit: Admit | None = None,
+        task: asyncio.Task[object] | None = None,
     ) -> Awaitable[tuple[Target, GuardedStream]]:
         """Open a stream and wait for its first chunk; later chunks come under idle/total deadlines.
 
         The attempt loop's run, to be awaited (as ``chat``): no coroutine of its own per stream.
+        ``task``: the running task, when the caller has it (``running_loop.request_task``).
         """
 
         # A plain function handing back ``open_primed``'s coroutine: no coroutine of its own per stream.
         def attempt(provider: Provider, slot: Slot, timeouts: Timeouts, end: float) -> Awaitable[GuardedStream]:
             return self.open_primed(
-                lambda: provider.open_chat_stream(body, slot.target, ctx), provider.name, slot, timeouts, end
+                lambda: provider.open_chat_stream(body, slot.target, ctx),
+                provider.name,
+                slot,
+                timeouts,
+                end,
+                run.task,
+                run.loop,
             )
 
-        return AttemptLoop(
-            self, entries, attempted, attempt, ctx=ctx, deadline=deadline, keeps_slot=True, admit=admit
-        ).run()
+        run: AttemptLoop[GuardedStream] = AttemptLoop(
+            self, entries, attempted, attempt, ctx=ctx, deadline=deadline, keeps_slot=True, admit=admit, task=task
+        )
+        return run.run()
 
     async def open_primed(
         self,
@@ -277,15 +288,19 @@ class Router:
         slot: Slot,
         timeouts: Timeouts,
         end: float,
+        task: asyncio.Task[object] | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> GuardedStream:
         """Open a stream and read its first chunk within the time-to-first-token timeout.
 
         Opening and the first read run without a suspension point between them, so a
         timeout always lands inside the adapter, whose own cleanup closes the connection.
-        The attempt's watchdog then guards the rest of the stream.
+        The attempt's watchdog then guards the rest of the stream. ``task`` and ``loop``: the running
+        task and its loop, when the caller has them (an ``AttemptLoop`` has).
         """
-        task = request_task()  # ``current_task()`` would be a getpid system call
-        loop = task.get_loop()
+        if task is None or loop is None:
+            task = request_task()  # ``current_task()`` would be a getpid system call
+            loop = task.get_loop()
         dog = Watchdog(loop, task)
         first_by = loop.time() + timeouts.first_token
         dog.wait_until(first_by if first_by < end else end)
