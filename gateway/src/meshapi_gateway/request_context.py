@@ -14,8 +14,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from meshapi_gateway import metrics
 from meshapi_gateway.errors import GatewayError
+from meshapi_gateway.ids import Counted
 from meshapi_gateway.ids import request_id as new_request_id
-from meshapi_gateway.ids import ulid
 from meshapi_gateway.observability.access_log import json_line
 from meshapi_gateway.observability.capture import BodyCapture
 from meshapi_gateway.observability.record import DATA_PLANE_PATHS, RequestRecord
@@ -69,6 +69,9 @@ class RequestContext:
         self.observers: list[RecordObserver] = observers if observers is not None else []
         # By (route, status, answering model; None outside the data plane).
         self._metric_updates: dict[tuple[str, int, str | None], metrics.Finish] = {}
+        # ``req_<ULID>`` as counted runs (70 random bits drawn once per 1,024 ids, ``ids.Counted``): one a
+        # request, ≈ 4.5 k instructions less than eight draws (``ulid``). One app is served by one thread.
+        self._request_ids = Counted("req_")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,7 +96,7 @@ class RequestContext:
             elif name == b"traceparent":
                 traceparent = value
         if rid is None:
-            rid = "req_" + ulid()  # ids.request_id, spelled out on the busiest path
+            rid = self._request_ids()
         scope.setdefault("state", {})["request_id"] = rid
         rid_header = (b"x-request-id", rid.encode())
         started = False
