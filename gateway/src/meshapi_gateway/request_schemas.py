@@ -183,6 +183,15 @@ def plainly_valid_chat(body: dict[str, Any]) -> bool:
             if value is not None and type(value) is not str:
                 return False
             continue
+        # The two other fields of most requests, also without a call of their table entry each.
+        if key == "stream":
+            if value is not None and type(value) is not bool:
+                return False
+            continue
+        if key == "max_tokens":
+            if value is not None and (type(value) is not int or value < 1):
+                return False
+            continue
         check = _PLAIN_FIELDS.get(key)
         if check is None or not check(value):
             return False

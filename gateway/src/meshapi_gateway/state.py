@@ -80,9 +80,5 @@ class GatewayState:
 
     def call_context(self, request_id: str) -> CallContext:
         s = self.settings
-        return CallContext(
-            request_id=request_id,
-            session=self.http,
-            connect_timeout=s.upstream_connect_timeout,
-            read_timeout=s.upstream_read_timeout,
-        )
+        # By position, in the dataclass's field order (owner "" until the caller sets it): once a call.
+        return CallContext(request_id, self.http, "", s.upstream_connect_timeout, s.upstream_read_timeout)

@@ -369,9 +369,10 @@ class ChatPipeline:
                     await self._keep_stream(cache, found, body, normalizer)
 
         batches = _NormalizedBatches(upstream, normalizer, call)
-        holder = ChatStream(target, call.attempted, batches, normalizer, ctx=ctx, upstream=upstream)
+        # By position, in the dataclass's field order, its closers given: keywords and a default factory
+        # cost a stream more than the object itself.
+        holder = ChatStream(target, call.attempted, batches, normalizer, None, None, False, ctx, [settle], upstream)
         batches.stream = holder
-        holder._closers.append(settle)
         self.open_streams += 1
         return holder
 
