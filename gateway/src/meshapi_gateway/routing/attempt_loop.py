@@ -112,7 +112,6 @@ class AttemptLoop(Generic[T]):
         "round_errors",
         "round_index",
         "router",
-        "task",
     )
 
     def __init__(
@@ -136,10 +135,9 @@ class AttemptLoop(Generic[T]):
         self.deadline = deadline  # loop time; bounds the whole request
         self.keeps_slot = keeps_slot  # the result (a stream) holds its deployment and releases it itself
         self.admit = admit
-        # The task the attempts run in (the caller's, when it has found it already) and its loop, kept for
-        # the attempts too: ``current_task()`` and ``get_running_loop()`` would each be a getpid system call.
-        self.task = task if task is not None else request_task()
-        self.loop = self.task.get_loop()
+        # The loop of the task the attempts run in (``task``: the caller's, when it has found it already):
+        # ``current_task()`` and ``get_running_loop()`` would each be a getpid system call.
+        self.loop = (task if task is not None else request_task()).get_loop()
         self.order = entries  # copied only if a context-window fallback has to be put in
         self.position = 0  # the next index of ``order`` in this round
         self.refused: GatewayError | None = None  # the last admission refusal (the answer if nothing else)

@@ -264,6 +264,12 @@ class Router:
         ``task``: the running task, when the caller has it (``running_loop.request_task``).
         """
 
+        if task is None:
+            task = request_task()  # ``current_task()`` would be a getpid system call
+        # Found here for every try's ``open_primed`` (not read off the loop object: the attempt would
+        # refer to the loop that refers to it, a cycle only the garbage collector frees).
+        running, loop = task, task.get_loop()
+
         # A plain function handing back ``open_primed``'s coroutine: no coroutine of its own per stream.
         def attempt(provider: Provider, slot: Slot, timeouts: Timeouts, end: float) -> Awaitable[GuardedStream]:
             return self.open_primed(
@@ -272,14 +278,13 @@ class Router:
                 slot,
                 timeouts,
                 end,
-                run.task,
-                run.loop,
+                running,
+                loop,
             )
 
-        run: AttemptLoop[GuardedStream] = AttemptLoop(
+        return AttemptLoop(
             self, entries, attempted, attempt, ctx=ctx, deadline=deadline, keeps_slot=True, admit=admit, task=task
-        )
-        return run.run()
+        ).run()
 
     async def open_primed(
         self,
