@@ -10,7 +10,9 @@ model's host loop never runs a route). A thread that finds none (its first reque
 as tests make) asks as before and keeps the loop it got. A forked child forgets the loop: a fork
 from inside a task leaves that task looking current in the child.
 
-Code below the routes asks here rather than being handed the loop, so no caller has to carry it.
+Code below the routes asks here rather than being handed the loop, so no caller has to carry it;
+a caller that has found the task already may hand it down instead (the chat route, through
+``Call.task``, to the router's attempt loop).
 """
 
 from __future__ import annotations
