@@ -16,7 +16,7 @@ from meshapi_gateway.billing.queries import UsageFilter, events, totals
 from meshapi_gateway.billing.usage import UsageRecord
 from meshapi_gateway.store import db
 from meshapi_gateway.store.accounts_tables import Balance, LedgerEntry
-from meshapi_gateway.store.sqlite_thread import SQLiteThread
+from meshapi_gateway.store.sqlite_writer import SQLiteWriter
 from meshapi_gateway.store.tables import Base
 from sqlalchemy import select, text
 
@@ -100,7 +100,7 @@ async def _both_ways(path: Path, batch: list[Queued], enforce: bool, thread: boo
         await credit(session, "acme", Decimal("3"))  # an account; "zen" has none unless enforced
     opening = Decimal("1.5")
     returned = []
-    writer = SQLiteThread(str(path))
+    writer = SQLiteWriter(str(path))
     try:
         for retry in (False, True):
             if thread:

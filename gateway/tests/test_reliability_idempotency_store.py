@@ -1,6 +1,6 @@
 """The idempotency table on SQLite and PostgreSQL: batched upserts, preload order, lookup, purge.
 
-On a SQLite file the writes go through the writer's own connection (``SQLiteThread``), as the gateway
+On a SQLite file the writes go through the writer's own connection (``SQLiteWriter``), as the gateway
 writes them; the large batch goes through the engine.
 """
 
@@ -16,7 +16,7 @@ from meshapi_gateway.idempotency.store import (
     statement_sizes,
 )
 from meshapi_gateway.store import db
-from meshapi_gateway.store.sqlite_thread import SQLiteThread, sqlite_file
+from meshapi_gateway.store.sqlite_writer import SQLiteWriter, sqlite_file
 
 
 def test_store_on_both_databases(database_url: str) -> None:
@@ -26,7 +26,7 @@ def test_store_on_both_databases(database_url: str) -> None:
         engine = db.make_engine(database_url)
         try:
             path = sqlite_file(database_url)
-            store = IdempotencyStore(db.sessionmaker(engine), SQLiteThread(path) if path else None)
+            store = IdempotencyStore(db.sessionmaker(engine), SQLiteWriter(path) if path else None)
             now = 1_800_000_000
             day = 86400
             answer = StoredResponse(

@@ -24,7 +24,7 @@ from meshapi_gateway.observability.record import RequestRecord
 from meshapi_gateway.observability.request_log import RequestLogWriter
 from meshapi_gateway.store import db, many_rows
 from meshapi_gateway.store.request_log_tables import RequestLog
-from meshapi_gateway.store.sqlite_thread import SQLiteThread, sqlite_file
+from meshapi_gateway.store.sqlite_writer import SQLiteWriter, sqlite_file
 from meshapi_gateway.store.tables import Base
 
 
@@ -68,7 +68,7 @@ async def _write_and_read(path: Path, rows: list[list[Any]]) -> list[RequestLog]
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     sessions = db.sessionmaker(engine)
-    writer = SQLiteThread(str(path))
+    writer = SQLiteWriter(str(path))
     await writer.run(lambda c: log_store.write_rows_sqlite(c, [list(r) for r in rows], False))
     await writer.run(lambda c: log_store.write_rows_sqlite(c, [list(r) for r in rows[:3]], True))  # skips what landed
     await writer.aclose()
@@ -105,7 +105,7 @@ def test_the_writers_statement_journals_stay_in_memory(tmp_path: Path) -> None:
     """A many-row insert's statement journal would otherwise spill to a file outside the data folder."""
 
     async def run() -> int:
-        writer = SQLiteThread(str(tmp_path / "log.db"))
+        writer = SQLiteWriter(str(tmp_path / "log.db"))
         try:
             return int(await writer.run(lambda c: c.execute("PRAGMA temp_store").fetchone()[0]))
         finally:
@@ -140,7 +140,7 @@ async def _write_batch_twice(url: str, n: int) -> list[str]:
         await conn.run_sync(Base.metadata.create_all)
     sessions = db.sessionmaker(engine)
     path = sqlite_file(url)
-    writer = RequestLogWriter(sessions, RequestLogSettings(), SQLiteThread(path) if path else None)
+    writer = RequestLogWriter(sessions, RequestLogSettings(), SQLiteWriter(path) if path else None)
     batch = [RequestRecord(request_id=f"retry-{i}", endpoint="/v1/chat/completions", status=200) for i in range(n)]
     await writer._write(batch, False)
     await writer._write(batch, True)  # as after a commit that landed but was reported failed

@@ -36,7 +36,7 @@ from meshapi_gateway.routing import Router
 from meshapi_gateway.state import GatewayState
 from meshapi_gateway.store import db
 from meshapi_gateway.store.data_version import DataVersion
-from meshapi_gateway.store.sqlite_thread import sqlite_file
+from meshapi_gateway.store.sqlite_writer import SQLiteWriter, sqlite_file
 from meshapi_gateway.templates.hook import install as install_templates
 from meshapi_gateway.websearch.choose import provider_from_settings
 
@@ -103,7 +103,9 @@ async def build_state(settings: Settings) -> GatewayState:
     sessions = db.sessionmaker(engine)
     catalog = load_catalog(settings.builtin_catalog, settings.catalog_file, settings.models)
     providers = ProviderRegistry()
-    version = DataVersion(sqlite_file(url))
+    path = sqlite_file(url)
+    version = DataVersion(path)
+    writer = SQLiteWriter(path) if path else None
     state = GatewayState(
         settings=settings,
         engine=engine,
@@ -121,9 +123,10 @@ async def build_state(settings: Settings) -> GatewayState:
             settings.jwt_max_ttl_seconds,
         ),
         limits=await build_limiter(settings),
-        billing=build_billing(settings, sessions, catalog, version),
+        billing=build_billing(settings, sessions, catalog, version, writer),
         http=HTTPClient(),
         data_version=version,
+        sqlite_writer=writer,
     )
     state.chat = ChatPipeline(state)
     state.responses = ResponsesService(state)
@@ -163,6 +166,8 @@ def create_app(
             await state.key_cache.stop()
             await state.limits.aclose()
             await state.billing.aclose()
+            if state.sqlite_writer is not None:
+                await state.sqlite_writer.aclose()  # the state's own share, after every writer's
             await state.providers.aclose()
             await state.http.aclose()
             await state.engine.dispose()

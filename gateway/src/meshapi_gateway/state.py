@@ -22,6 +22,7 @@ from meshapi_gateway.providers.base import CallContext
 from meshapi_gateway.providers.registry import ProviderRegistry
 from meshapi_gateway.routing import Router
 from meshapi_gateway.store.data_version import DataVersion
+from meshapi_gateway.store.sqlite_writer import SQLiteWriter
 
 if TYPE_CHECKING:
     from meshapi_gateway.batches.runner import BatchRunner
@@ -75,6 +76,9 @@ class GatewayState:
     redis: Any = None
     # The database's change counter the pollers check before re-reading a table (store/data_version.py).
     data_version: DataVersion = field(default_factory=lambda: DataVersion(None))
+    # On a SQLite file: the connection the ledger, the request log and the idempotency answers write through,
+    # on the event loop (store/sqlite_writer.py); each takes a share of it.
+    sqlite_writer: SQLiteWriter | None = None
     # Called with the record of every finished data-plane request (request log, traces); never blocking.
     request_observers: list[Callable[[RequestRecord], None]] = field(default_factory=list)
 

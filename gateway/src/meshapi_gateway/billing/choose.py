@@ -8,7 +8,7 @@ from meshapi_gateway.billing.ledger import LedgerBilling
 from meshapi_gateway.catalog import Catalog
 from meshapi_gateway.config import Settings
 from meshapi_gateway.store.data_version import DataVersion
-from meshapi_gateway.store.sqlite_thread import SQLiteThread, sqlite_file
+from meshapi_gateway.store.sqlite_writer import SQLiteWriter
 
 
 def build_billing(
@@ -16,8 +16,8 @@ def build_billing(
     sessions: async_sessionmaker,  # type: ignore[type-arg]
     catalog: Catalog,
     version: DataVersion | None = None,
+    sqlite: SQLiteWriter | None = None,
 ) -> LedgerBilling:
-    path = sqlite_file(settings.resolved_database_url())
     return LedgerBilling(
         sessions,
         catalog,
@@ -29,6 +29,6 @@ def build_billing(
         redis_url=settings.redis_url,
         sync_seconds=settings.balance_sync_seconds,
         journal_dir=settings.data_dir / "ledger-journal",
-        sqlite=SQLiteThread(path) if path else None,
+        sqlite=sqlite.share() if sqlite is not None else None,
         version=version,
     )

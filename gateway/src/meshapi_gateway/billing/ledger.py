@@ -25,7 +25,7 @@ from meshapi_gateway.attempt_claim import Claim, Fate
 from meshapi_gateway.auth.principal import Principal
 from meshapi_gateway.billing.book import BalanceBook
 from meshapi_gateway.billing.journal import Entry, Journal, read_segments
-from meshapi_gateway.billing.ledger_sqlite import rows_sqlite, write_batch_sqlite
+from meshapi_gateway.billing.ledger_sqlite import row_sqlite, write_batch_yielding
 from meshapi_gateway.billing.ledger_store import CENT_PRECISION, Queued, changed_balances, credit, write_batch
 from meshapi_gateway.billing.usage import Admit, Billing, UsageRecord
 from meshapi_gateway.catalog import Catalog, ModelEntry
@@ -33,8 +33,8 @@ from meshapi_gateway.errors import GatewayError
 from meshapi_gateway.ids import Counted
 from meshapi_gateway.money import money
 from meshapi_gateway.store.data_version import DataVersion, Seen
-from meshapi_gateway.store.sqlite_thread import SQLiteThread
-from meshapi_gateway.write_behind import WriteBehind
+from meshapi_gateway.store.sqlite_writer import SQLiteWriter
+from meshapi_gateway.write_behind import WriteBehind, rows_in_slices
 
 if TYPE_CHECKING:
     from meshapi_gateway.billing.shared_pending import SharedPending
@@ -72,11 +72,11 @@ class LedgerBilling(Billing):
         redis_url: str = "",
         sync_seconds: float = 0.2,
         journal_dir: Path | None = None,
-        sqlite: SQLiteThread | None = None,
+        sqlite: SQLiteWriter | None = None,
         version: DataVersion | None = None,
     ) -> None:
         self._sessions = sessions
-        # A SQLite file: batches go through a connection of the writer's own, one hand-off each (sqlite_thread.py).
+        # A SQLite file: batches go through the writers' connection on the event loop (store/sqlite_writer.py).
         self._sqlite = sqlite
         self._journal = Journal(journal_dir) if journal_dir is not None else None
         # Set by the idempotency area when it shares claims through Redis (attempt_claim.py).
@@ -287,11 +287,10 @@ class LedgerBilling(Billing):
         enforce, opening = self.book.enforce, self.book.default_credit
         async with self._lock:
             if self._sqlite is not None:
-                # Rows built on the writer's thread before ``BEGIN``: the request log's writer, on the same
-                # file, waits for as long as this one holds the lock.
+                # Rows built in slices before ``BEGIN``: the file's other writers wait while it is open.
                 balances = await self._sqlite.run_prepared(
-                    lambda: rows_sqlite(batch),
-                    lambda conn, rows: write_batch_sqlite(conn, batch, enforce, opening, retry, rows),
+                    lambda: rows_in_slices(batch, row_sqlite),
+                    lambda conn, rows: write_batch_yielding(conn, batch, enforce, opening, retry, rows),
                 )
             else:
                 async with self._sessions() as session, session.begin():

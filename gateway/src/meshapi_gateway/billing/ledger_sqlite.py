@@ -1,4 +1,4 @@
-"""The ledger's batch write on a SQLite connection of the writer's own (``store/sqlite_thread.py``).
+"""The ledger's batch write on the writers' SQLite connection (``store/sqlite_writer.py``).
 
 Through the async engine each of a batch's statements (the insert chunks, one balance update
 per owner) was a round trip from the event loop to the driver's thread, and each paid for a
@@ -11,6 +11,7 @@ the change of the balances.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections import defaultdict
@@ -20,6 +21,7 @@ from typing import Any, Sequence
 from meshapi_gateway.billing.ledger_store import INSERT_CHUNK, LEDGER_COLUMNS, Queued
 from meshapi_gateway.store.accounts_tables import Balance, LedgerEntry
 from meshapi_gateway.store.many_rows import ManyRowsInsert
+from meshapi_gateway.write_behind import ROWS_A_SLICE
 
 # A key_id or team_id is None for whole batches (calls outside a key or a team): written as NULL, not bound
 # (store/many_rows.py says what binding None costs).
@@ -35,7 +37,8 @@ _SPEND = f"UPDATE {_B} SET balance_usd = balance_usd - ?, updated_at = ? WHERE o
 _MONEY_TEXT = "%.10f"
 
 
-def _row(q: Queued) -> tuple[Any, ...]:
+def row_sqlite(q: Queued) -> tuple[Any, ...]:
+    """A queued record's row as the sqlite3 module binds it."""
     r = q.record
     return (
         q.id,
@@ -57,7 +60,7 @@ def _row(q: Queued) -> tuple[Any, ...]:
 def rows_sqlite(batch: Sequence[Queued]) -> list[tuple[Any, ...]]:
     """The batch's rows, in its order. Needs no connection: the writer builds them before ``BEGIN``
     (about 1 us a row that would otherwise be spent holding the file's write lock)."""
-    return [_row(q) for q in batch]
+    return [row_sqlite(q) for q in batch]
 
 
 def write_batch_sqlite(
@@ -68,13 +71,40 @@ def write_batch_sqlite(
     retry: bool,
     rows: Sequence[tuple[Any, ...]] | None = None,
 ) -> dict[str, Decimal]:
-    """``ledger_store.write_batch`` inside the writer thread's transaction; owner → new balance.
+    """``ledger_store.write_batch`` inside the caller's transaction; owner → new balance.
 
     ``rows``: ``rows_sqlite(batch)`` made beforehand. The retry's check stays in here: what an unseen
     earlier commit wrote is only known under the lock.
     """
     if rows is None:
         rows = rows_sqlite(batch)
+    inserted, rows = _not_written(conn, batch, rows, retry)
+    _INSERT(conn, rows)
+    return _spend(conn, inserted, enforce, default_credit)
+
+
+async def write_batch_yielding(
+    conn: sqlite3.Connection,
+    batch: Sequence[Queued],
+    enforce: bool,
+    default_credit: Decimal,
+    retry: bool,
+    rows: Sequence[tuple[Any, ...]],
+) -> dict[str, Decimal]:
+    """``write_batch_sqlite`` on the event loop, with a turn for its other tasks after each
+    ``ROWS_A_SLICE`` rows inserted (the transaction stays open meanwhile)."""
+    inserted, rows = _not_written(conn, batch, rows, retry)
+    for start in range(0, len(rows), ROWS_A_SLICE):
+        if start:
+            await asyncio.sleep(0)
+        _INSERT(conn, rows[start : start + ROWS_A_SLICE])
+    return _spend(conn, inserted, enforce, default_credit)
+
+
+def _not_written(
+    conn: sqlite3.Connection, batch: Sequence[Queued], rows: Sequence[tuple[Any, ...]], retry: bool
+) -> tuple[Sequence[Queued], Sequence[tuple[Any, ...]]]:
+    """The records and rows to insert: on a retry, those an unseen earlier commit did not write."""
     present: set[str] = set()
     if retry:
         ids = [q.id for q in batch]
@@ -83,13 +113,16 @@ def write_batch_sqlite(
             marks = ", ".join("?" * len(chunk))
             found = conn.execute(f"SELECT id FROM {LedgerEntry.__tablename__} WHERE id IN ({marks})", chunk)
             present.update(row[0] for row in found)
-    if present:
-        kept = [i for i, q in enumerate(batch) if q.id not in present]
-        inserted: Sequence[Queued] = [batch[i] for i in kept]
-        rows = [rows[i] for i in kept]
-    else:
-        inserted = batch
-    _INSERT(conn, rows)
+    if not present:
+        return batch, rows
+    kept = [i for i, q in enumerate(batch) if q.id not in present]
+    return [batch[i] for i in kept], [rows[i] for i in kept]
+
+
+def _spend(
+    conn: sqlite3.Connection, inserted: Sequence[Queued], enforce: bool, default_credit: Decimal
+) -> dict[str, Decimal]:
+    """Balances moved by the cost of the rows inserted; owner → new balance."""
     spent: dict[str, Decimal] = defaultdict(Decimal)
     for q in inserted:
         if q.cost:
@@ -103,7 +136,7 @@ def write_batch_sqlite(
             found = conn.execute(_OPEN_OR_SPEND, (owner, opening, float(default_credit), now, now, amount, now))
         else:
             found = conn.execute(_SPEND, (amount, now, owner))
-        rows = found.fetchall()
-        if rows and rows[0][0] is not None:
-            balances[owner] = Decimal(_MONEY_TEXT % rows[0][0])
+        got = found.fetchall()
+        if got and got[0][0] is not None:
+            balances[owner] = Decimal(_MONEY_TEXT % got[0][0])
     return balances

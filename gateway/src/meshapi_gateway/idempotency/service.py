@@ -31,7 +31,6 @@ from meshapi_gateway.idempotency.memory import MemoryTable, Slot
 from meshapi_gateway.idempotency.shared import SharedClaims, marker_token
 from meshapi_gateway.idempotency.store import FinishedKey, IdempotencyStore, StoredResponse
 from meshapi_gateway.idempotency.writer import AnswerWriter
-from meshapi_gateway.store.sqlite_thread import SQLiteThread, sqlite_file
 
 if TYPE_CHECKING:
     from meshapi_gateway.state import GatewayState
@@ -208,8 +207,8 @@ async def preload(table: MemoryTable, store: IdempotencyStore) -> int:
 
 async def start_idempotency(state: "GatewayState") -> Callable[[], Awaitable[None]]:
     s = state.settings
-    path = sqlite_file(state.settings.resolved_database_url())
-    store = IdempotencyStore(state.sessions, SQLiteThread(path) if path else None)
+    sqlite = state.sqlite_writer
+    store = IdempotencyStore(state.sessions, sqlite.share() if sqlite is not None else None)
     table = MemoryTable(s.idempotency_memory_body_bytes, s.idempotency_memory_max_keys)
     loaded = await preload(table, store)
     if loaded:

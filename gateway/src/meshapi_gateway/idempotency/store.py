@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meshapi_gateway.store.idempotency_tables import IdempotencyKey
-from meshapi_gateway.store.sqlite_thread import SQLiteThread
+from meshapi_gateway.store.sqlite_writer import SQLiteWriter
 
 DONE = "done"
 LOAD_BATCH_ROWS = 500
@@ -139,9 +139,9 @@ def _upsert(session: AsyncSession, rows: list[dict[str, object]]):  # type: igno
 
 
 class IdempotencyStore:
-    def __init__(self, sessions: async_sessionmaker, sqlite: SQLiteThread | None = None) -> None:  # type: ignore[type-arg]
+    def __init__(self, sessions: async_sessionmaker, sqlite: SQLiteWriter | None = None) -> None:  # type: ignore[type-arg]
         self.sessions = sessions
-        # A SQLite file: a batch is written through a connection of its own, in one hand-off (sqlite_thread.py).
+        # A SQLite file: a batch is written through the writers' connection on the event loop (store/sqlite_writer.py).
         self.sqlite = sqlite
 
     async def write(self, items: Sequence[FinishedKey]) -> None:

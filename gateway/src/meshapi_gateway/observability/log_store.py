@@ -6,6 +6,7 @@ so a page never repeats or skips a row while new ones arrive.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import sqlite3
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from meshapi_gateway.errors import field_error
 from meshapi_gateway.money import money
 from meshapi_gateway.store.many_rows import ManyRowsInsert
 from meshapi_gateway.store.request_log_tables import RequestLog
+from meshapi_gateway.write_behind import ROWS_A_SLICE
 
 INSERT_CHUNK = 500
 # Rows a PostgreSQL ``COPY`` (each is a round trip to the server, and a turn for the event loop).
@@ -136,7 +138,7 @@ async def _copy_rows(driver: Any, rows: Sequence[list[Any]]) -> None:
 
 
 def write_rows_sqlite(conn: sqlite3.Connection, rows: Sequence[list[Any]], retry: bool) -> None:
-    """``write_rows`` on a SQLite connection of the writer's own, inside its transaction (``SQLiteThread``)."""
+    """``write_rows`` on the writers' SQLite connection, inside its transaction (``SQLiteWriter``)."""
     insert_rows_sqlite(conn, sqlite_values(rows), retry)
 
 
@@ -160,6 +162,21 @@ def sqlite_values(rows: Sequence[list[Any]]) -> Sequence[list[Any]]:
 def insert_rows_sqlite(conn: sqlite3.Connection, rows: Sequence[list[Any]], retry: bool) -> None:
     """Rows made by ``sqlite_values`` into the table, inside the caller's transaction; a retried batch
     first skips the rows its unseen earlier commit already wrote."""
+    _SQLITE_INSERT(conn, _not_written(conn, rows, retry))
+
+
+async def insert_rows_yielding(conn: sqlite3.Connection, rows: Sequence[list[Any]], retry: bool) -> None:
+    """``insert_rows_sqlite`` on the event loop, with a turn for its other tasks after each ``ROWS_A_SLICE``
+    rows (a multiple of the statement's rows: the same statements as in one go)."""
+    todo = _not_written(conn, rows, retry)
+    for start in range(0, len(todo), ROWS_A_SLICE):
+        if start:
+            await asyncio.sleep(0)
+        _SQLITE_INSERT(conn, todo[start : start + ROWS_A_SLICE])
+
+
+def _not_written(conn: sqlite3.Connection, rows: Sequence[list[Any]], retry: bool) -> Sequence[list[Any]]:
+    """The rows to insert: on a retry, those an unseen earlier commit did not write."""
     todo = rows
     if retry:
         present: set[str] = set()
@@ -170,7 +187,7 @@ def insert_rows_sqlite(conn: sqlite3.Connection, rows: Sequence[list[Any]], retr
             found = conn.execute(f"SELECT id FROM {RequestLog.__tablename__} WHERE id IN ({marks})", chunk)
             present.update(row[0] for row in found)
         todo = [r for r in rows if r[0] not in present]
-    _SQLITE_INSERT(conn, todo)
+    return todo
 
 
 async def purge(sessions: async_sessionmaker, before_ms: int) -> int:  # type: ignore[type-arg]

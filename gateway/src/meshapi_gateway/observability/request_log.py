@@ -32,8 +32,8 @@ from meshapi_gateway.observability.record import (
     RequestRecord,
     pending,
 )
-from meshapi_gateway.store.sqlite_thread import SQLiteThread, sqlite_file
-from meshapi_gateway.write_behind import ROWS_A_SLICE, WriteBehind, rows_in_slices
+from meshapi_gateway.store.sqlite_writer import SQLiteWriter
+from meshapi_gateway.write_behind import WriteBehind, rows_in_slices
 
 if TYPE_CHECKING:
     from meshapi_gateway.state import GatewayState
@@ -53,12 +53,9 @@ QUEUED = Gauge(
 )
 
 
-# ``Decimal.quantize`` with the thread's own context, which for the writer's thread is a copy of
-# ``DefaultContext`` as this one is (same rounding, same precision, same traps).
+# ``Decimal.quantize`` with a context of its own, a copy of ``DefaultContext`` as the event loop's is (same
+# rounding, same precision, same traps).
 _quantize = decimal.Context().quantize
-
-# Between two slices of rows (``write_behind.ROWS_A_SLICE``) the writer's thread sleeps this long (see sliced_rows).
-GIL_PAUSE_SECONDS = 0.0001
 
 
 def capture_limit(settings: RequestLogSettings) -> int:
@@ -68,7 +65,7 @@ def capture_limit(settings: RequestLogSettings) -> int:
 
 
 class RequestLogWriter(WriteBehind[Pending]):
-    def __init__(self, sessions: Any, settings: RequestLogSettings, sqlite: SQLiteThread | None = None) -> None:
+    def __init__(self, sessions: Any, settings: RequestLogSettings, sqlite: SQLiteWriter | None = None) -> None:
         super().__init__(
             self._write,
             what="request log records",
@@ -79,7 +76,7 @@ class RequestLogWriter(WriteBehind[Pending]):
             upkeep_seconds=settings.purge_every_seconds,
         )
         self.sessions = sessions
-        # A SQLite file is written through a connection of the writer's own, a batch a hand-off (sqlite_thread.py).
+        # A SQLite file is written through the writers' connection on the event loop (store/sqlite_writer.py).
         self.sqlite = sqlite
         self.settings = settings
         self.redact = Redactor(settings.redact, settings.body_max_bytes)
@@ -103,10 +100,10 @@ class RequestLogWriter(WriteBehind[Pending]):
         """The row's values in ``log_store.COLUMNS`` order (Decimal cost as stored, bool as bool); with
         ``sqlite``, as ``log_store.sqlite_values`` turns them (float cost, 1/0 flags), made so in one pass.
 
-        Runs once a row on the writer's thread, so ``millis`` (twice) is spelled out here rather than
+        Runs once a row as a batch is written, so ``millis`` (twice) is spelled out here rather than
         called, and the cost is quantized through a context's method, which
         parses two positional arguments where ``Decimal.quantize`` parses keywords (17.8 k -> 17.1 k
-        instructions a row with ``sliced_rows``).
+        instructions a row, measured on SQLite's rows).
         """
         if type(item) is not tuple:
             item = pending(item)  # type: ignore[arg-type]  # a record handed over directly
@@ -215,35 +212,12 @@ class RequestLogWriter(WriteBehind[Pending]):
         row = self.row
         return [row(rec, log_id) for rec, log_id in zip(batch, self.row_ids(batch), strict=True)]
 
-    def sliced_rows(self, batch: Sequence[Pending | RequestRecord]) -> list[list[Any]]:
-        """``rows`` with SQLite's values (``row(…, sqlite=True)``), built on the writer's thread in slices.
-
-        A row is a few microseconds of Python, holding the GIL: a 1,000-row batch held it for about
-        5 ms at a stretch, and the event loop, waking from epoll meanwhile, waited for it up to the
-        interpreter's switch interval (5 ms) before forcing a switch. Sleeping between slices hands
-        the GIL over at once; ``sleep(0)`` would not, as this thread takes it back before the loop's
-        thread has woken.
-        """
+    async def yielding_rows(self, batch: Sequence[Pending | RequestRecord], sqlite: bool = False) -> list[list[Any]]:
+        """``rows`` built on the event loop (both writers run there), giving it a turn after each slice; with
+        ``sqlite``, SQLite's values (``row(…, sqlite=True)``)."""
         ids = self.row_ids(batch)
         row = self.row
-        out: list[list[Any]] = []
-        for start in range(0, len(batch), ROWS_A_SLICE):
-            if start:
-                time.sleep(GIL_PAUSE_SECONDS)
-            out.extend(
-                [
-                    row(rec, log_id, True)
-                    for rec, log_id in zip(
-                        batch[start : start + ROWS_A_SLICE], ids[start : start + ROWS_A_SLICE], strict=True
-                    )
-                ]
-            )
-        return out
-
-    async def yielding_rows(self, batch: Sequence[Pending | RequestRecord]) -> list[list[Any]]:
-        """``rows`` built on the event loop (PostgreSQL: its driver runs there), giving it a turn after each slice."""
-        ids = self.row_ids(batch)
-        return await rows_in_slices(list(zip(batch, ids, strict=True)), lambda pair: self.row(*pair))
+        return await rows_in_slices(list(zip(batch, ids, strict=True)), lambda pair: row(pair[0], pair[1], sqlite))
 
     async def _write(self, batch: Sequence[Pending], retry: bool) -> None:
         QUEUED.set(len(self.queue))  # at every batch: under steady load one flush runs batch after batch
@@ -255,11 +229,10 @@ class RequestLogWriter(WriteBehind[Pending]):
             )
             self._dropped = 0
         if self.sqlite is not None:
-            # Rows are built on the writer's thread too (the event loop only hands the batch over), before the
-            # transaction: the ledger's writer, on the same file, waits for as long as this one holds the lock.
+            # Rows are built before the transaction: the file's other writers wait for as long as it is open.
             await self.sqlite.run_prepared(
-                lambda: self.sliced_rows(batch),
-                lambda conn, rows: log_store.insert_rows_sqlite(conn, rows, retry),
+                lambda: self.yielding_rows(batch, sqlite=True),
+                lambda conn, rows: log_store.insert_rows_yielding(conn, rows, retry),
             )
         else:
             await log_store.write_rows(self.sessions, await self.yielding_rows(batch), retry)
@@ -284,8 +257,8 @@ async def start_request_log(state: GatewayState) -> Callable[[], Awaitable[None]
     settings = state.settings.request_log
     if not settings.enabled:
         return None
-    path = sqlite_file(state.settings.resolved_database_url())
-    writer = RequestLogWriter(state.sessions, settings, SQLiteThread(path) if path else None)
+    sqlite = state.sqlite_writer
+    writer = RequestLogWriter(state.sessions, settings, sqlite.share() if sqlite is not None else None)
     writer.start("request-log-writer")
     state.request_log = writer
     state.request_observers.append(writer.observe)
