@@ -9,6 +9,7 @@ a retried batch, two replicas — is harmless.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from dataclasses import dataclass
 from functools import lru_cache
@@ -117,8 +118,11 @@ async def _write_sqlite(session: AsyncSession, rows: list[dict[str, object]]) ->
         await conn.exec_driver_sql(sql, params)
 
 
-def _write_sqlite_thread(conn: sqlite3.Connection, rows: list[dict[str, object]]) -> None:
-    for sql, params in _params(rows):
+async def _write_sqlite_yielding(conn: sqlite3.Connection, rows: list[dict[str, object]]) -> None:
+    """The statements on the writers' connection, on the event loop: a turn for its other tasks between two."""
+    for n, (sql, params) in enumerate(_params(rows)):
+        if n:
+            await asyncio.sleep(0)
         conn.execute(sql, params)
 
 
@@ -153,7 +157,8 @@ class IdempotencyStore:
             return
         rows = [_row_values(item) for item in latest.values()]
         if self.sqlite is not None:
-            await self.sqlite.run(lambda conn: _write_sqlite_thread(conn, rows))
+            async with self.sqlite.transaction() as conn:
+                await _write_sqlite_yielding(conn, rows)
             return
         async with self.sessions() as session, session.begin():
             if session.get_bind().dialect.name == "sqlite":
