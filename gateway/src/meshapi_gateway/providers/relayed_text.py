@@ -26,6 +26,7 @@ to say (``chat/normalize.py``), which works it out once from the chunk decoded.
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
@@ -195,36 +196,21 @@ class TextShape:
 
         Its leading members must be what orjson writes for a plain id, an integer time and a plain model name.
         """
-        if data[:7] != b'{"id":"':
+        # One match in C (the lead's fixed bytes, the digits, the id and the model name printable ASCII
+        # without a quote or a backslash, so that they stand for themselves) rather than a dozen calls.
+        found = _LEAD_BYTES.match(data)
+        if found is None:
             return False
-        q = data.find(b'"', 7)
-        r = q + len(_OBJECT)
-        if q < 8 or data[q:r] != _OBJECT:
-            return False
-        c = data.find(b",", r)
-        digits = data[r:c]
-        if c < 0 or not digits.isdigit() or (digits[:1] == b"0" and len(digits) > 1):
-            return False
-        m = data.find(b'"', c + 10)
-        if data[c : c + 10] != b',"model":"' or data[m : m + 2] != b'",':
-            return False
-        # The id and the model name stand for themselves: printable ASCII, no escape. They are all the
-        # lead holds but its fixed bytes and the digits, so only they are decoded and checked.
-        model_b, cid_b = data[c + 10 : m], data[7:q]
-        if not model_b.isascii() or not cid_b.isascii():
-            return False
+        cid_b, digits, model_b = found.groups()
         model = model_b.decode()
         known = _KNOWN.get(model)
         if known is None:
             return False
         cid = cid_b.decode()
-        if not model.isprintable() or not cid.isprintable() or "\\" in model or "\\" in cid:
-            return False
-        lead = data[: m + 2]
         self.stamp = (cid, int(digits))
         self._cid, self._model = cid, model
-        self._lead = lead
-        self._stamped = data[:c]
+        self._lead = data[: found.end()]
+        self._stamped = data[: found.end(2)]
         self.known = known
         self._ready()
         return True
@@ -357,7 +343,16 @@ class TextShape:
         self._cut = len(lead)
 
 
-_OBJECT = b'","object":"chat.completion.chunk","created":'
+# A first chunk's leading members as orjson writes them for a plain id and model name and an integer time
+# (``begin_bytes``): the id, the time's digits and the model name.
+_PLAIN = rb"[ !#-\[\]-~]"  # printable ASCII but a quote and a backslash
+_LEAD_BYTES = re.compile(
+    rb'\{"id":"('
+    + _PLAIN
+    + rb'+)","object":"chat\.completion\.chunk","created":(0|[1-9][0-9]*),"model":"('
+    + _PLAIN
+    + rb'*)",'
+)
 
 
 def _lead(cid: str, created: int, model: str) -> bytes:
