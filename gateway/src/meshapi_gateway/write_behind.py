@@ -37,15 +37,36 @@ STOP_TIMEOUT_SECONDS = 60.0
 # own, the GIL) back between slices: a 2,000-row batch built in one go kept every request waiting
 # for several ms.
 ROWS_A_SLICE = 64
+# The SQLite writers' transaction stays open across the loop's turns (store/sqlite_writer.py), and under
+# load each turn waits out a whole iteration of the busy loop: a turn after every 64-row slice held the
+# file's write lock for 0.5-1 s a 2,000-row batch. They take one only once this much work ran since the last.
+TURN_SECONDS = 0.001
 
 
-async def rows_in_slices(items: Sequence[T], make: Callable[[T], R]) -> list[R]:
+class Turns:
+    """``await turns.take()`` after each slice: a turn for the loop once ``TURN_SECONDS`` of work has run."""
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+
+    async def take(self) -> None:
+        if time.perf_counter() - self._last >= TURN_SECONDS:
+            await asyncio.sleep(0)
+            self._last = time.perf_counter()
+
+
+async def rows_in_slices(items: Sequence[T], make: Callable[[T], R], turns: Turns | None = None) -> list[R]:
     """``[make(item) for item in items]`` on the event loop (PostgreSQL's driver runs there), with a turn
-    for the loop's other tasks after each ``ROWS_A_SLICE``."""
+    for the loop's other tasks after each ``ROWS_A_SLICE`` (with ``turns``: when it says so)."""
     out: list[R] = []
     for start in range(0, len(items), ROWS_A_SLICE):
         if start:
-            await asyncio.sleep(0)
+            if turns is None:
+                await asyncio.sleep(0)
+            else:
+                await turns.take()
         out.extend([make(item) for item in items[start : start + ROWS_A_SLICE]])
     return out
 

@@ -34,7 +34,7 @@ from meshapi_gateway.ids import Counted
 from meshapi_gateway.money import money
 from meshapi_gateway.store.data_version import DataVersion, Seen
 from meshapi_gateway.store.sqlite_writer import SQLiteWriter
-from meshapi_gateway.write_behind import WriteBehind, rows_in_slices
+from meshapi_gateway.write_behind import Turns, WriteBehind, rows_in_slices
 
 if TYPE_CHECKING:
     from meshapi_gateway.billing.shared_pending import SharedPending
@@ -289,7 +289,7 @@ class LedgerBilling(Billing):
             if self._sqlite is not None:
                 # Rows built in slices before ``BEGIN``: the file's other writers wait while it is open.
                 balances = await self._sqlite.run_prepared(
-                    lambda: rows_in_slices(batch, row_sqlite),
+                    lambda: rows_in_slices(batch, row_sqlite, Turns()),
                     lambda conn, rows: write_batch_yielding(conn, batch, enforce, opening, retry, rows),
                 )
             else:

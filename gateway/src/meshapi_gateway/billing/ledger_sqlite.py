@@ -11,7 +11,6 @@ the change of the balances.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import time
 from collections import defaultdict
@@ -21,7 +20,7 @@ from typing import Any, Sequence
 from meshapi_gateway.billing.ledger_store import INSERT_CHUNK, LEDGER_COLUMNS, Queued
 from meshapi_gateway.store.accounts_tables import Balance, LedgerEntry
 from meshapi_gateway.store.many_rows import ManyRowsInsert
-from meshapi_gateway.write_behind import ROWS_A_SLICE
+from meshapi_gateway.write_behind import ROWS_A_SLICE, Turns
 
 # A key_id or team_id is None for whole batches (calls outside a key or a team): written as NULL, not bound
 # (store/many_rows.py says what binding None costs).
@@ -91,12 +90,13 @@ async def write_batch_yielding(
     retry: bool,
     rows: Sequence[tuple[Any, ...]],
 ) -> dict[str, Decimal]:
-    """``write_batch_sqlite`` on the event loop, with a turn for its other tasks after each
-    ``ROWS_A_SLICE`` rows inserted (the transaction stays open meanwhile)."""
+    """``write_batch_sqlite`` on the event loop, ``ROWS_A_SLICE`` rows inserted at a time, with a turn for its
+    other tasks when ``Turns`` says so (the transaction stays open meanwhile)."""
     inserted, rows = _not_written(conn, batch, rows, retry)
+    turns = Turns()
     for start in range(0, len(rows), ROWS_A_SLICE):
         if start:
-            await asyncio.sleep(0)
+            await turns.take()
         _INSERT(conn, rows[start : start + ROWS_A_SLICE])
     return _spend(conn, inserted, enforce, default_credit)
 

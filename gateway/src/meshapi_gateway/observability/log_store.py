@@ -6,7 +6,6 @@ so a page never repeats or skips a row while new ones arrive.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import sqlite3
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from meshapi_gateway.errors import field_error
 from meshapi_gateway.money import money
 from meshapi_gateway.store.many_rows import ManyRowsInsert
 from meshapi_gateway.store.request_log_tables import RequestLog
-from meshapi_gateway.write_behind import ROWS_A_SLICE
+from meshapi_gateway.write_behind import ROWS_A_SLICE, Turns
 
 INSERT_CHUNK = 500
 # Rows a PostgreSQL ``COPY`` (each is a round trip to the server, and a turn for the event loop).
@@ -166,12 +165,13 @@ def insert_rows_sqlite(conn: sqlite3.Connection, rows: Sequence[list[Any]], retr
 
 
 async def insert_rows_yielding(conn: sqlite3.Connection, rows: Sequence[list[Any]], retry: bool) -> None:
-    """``insert_rows_sqlite`` on the event loop, with a turn for its other tasks after each ``ROWS_A_SLICE``
-    rows (a multiple of the statement's rows: the same statements as in one go)."""
+    """``insert_rows_sqlite`` on the event loop, ``ROWS_A_SLICE`` rows at a time (a multiple of the statement's
+    rows: the same statements as in one go), with a turn for its other tasks when ``Turns`` says so."""
     todo = _not_written(conn, rows, retry)
+    turns = Turns()
     for start in range(0, len(todo), ROWS_A_SLICE):
         if start:
-            await asyncio.sleep(0)
+            await turns.take()
         _SQLITE_INSERT(conn, todo[start : start + ROWS_A_SLICE])
 
 

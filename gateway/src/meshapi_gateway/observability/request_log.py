@@ -33,7 +33,7 @@ from meshapi_gateway.observability.record import (
     pending,
 )
 from meshapi_gateway.store.sqlite_writer import SQLiteWriter
-from meshapi_gateway.write_behind import WriteBehind, rows_in_slices
+from meshapi_gateway.write_behind import Turns, WriteBehind, rows_in_slices
 
 if TYPE_CHECKING:
     from meshapi_gateway.state import GatewayState
@@ -217,7 +217,10 @@ class RequestLogWriter(WriteBehind[Pending]):
         ``sqlite``, SQLite's values (``row(…, sqlite=True)``)."""
         ids = self.row_ids(batch)
         row = self.row
-        return await rows_in_slices(list(zip(batch, ids, strict=True)), lambda pair: row(pair[0], pair[1], sqlite))
+        turns = Turns() if sqlite else None  # PostgreSQL: a turn every slice, as its writer always had
+        return await rows_in_slices(
+            list(zip(batch, ids, strict=True)), lambda pair: row(pair[0], pair[1], sqlite), turns
+        )
 
     async def _write(self, batch: Sequence[Pending], retry: bool) -> None:
         QUEUED.set(len(self.queue))  # at every batch: under steady load one flush runs batch after batch
