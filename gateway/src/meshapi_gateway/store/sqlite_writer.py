@@ -7,7 +7,7 @@ still handed the GIL back and forth: the sqlite3 module drops it around every st
 every epoll, and the writer slept between slices of rows so the loop got a turn; measured
 under load, about half of what the request log cost was those hand-offs rather than its work.
 Here the batches run on the loop's own thread, as the PostgreSQL writers' do, with a turn for
-the loop's other tasks between slices (``write_behind.ROWS_A_SLICE`` rows): no other thread
+the loop's other tasks between slices (``write_behind.Turns``: once 1 ms of work ran): no other thread
 takes the GIL, so dropping it costs next to nothing.
 
 Two things must not happen on the loop, and do not:
