@@ -138,8 +138,16 @@ def _metric(url: str, name: str) -> float | None:
     return None
 
 
+def _file_mib(path: Path) -> float:
+    try:
+        return path.stat().st_size / MIB
+    except OSError:
+        return 0.0
+
+
 def soak(target: Target, ctx: Context, plan: Plan, scripts: Path) -> dict[str, Any]:
-    """60 s at c=50 in 5 s slices: RSS after each, the request log's backlog, rows written and dropped."""
+    """60 s at c=50 in 5 s slices: RSS after each, the request log's backlog, rows written and dropped, and
+    the SQLite write-ahead log's size (the writers never checkpoint on the event loop: it must stay bounded)."""
     running = target.start(ctx)
     try:
         running.check()
@@ -150,6 +158,8 @@ def soak(target: Target, ctx: Context, plan: Plan, scripts: Path) -> dict[str, A
         slice_s = plan.soak_seconds / slices
         rss_mib: list[float] = []
         queued: list[float | None] = []
+        wal_mib: list[float] = []
+        db = running.data_dir / "gateway.db" if running.data_dir else None
         requests = 0
         cpu0 = cpu_seconds(pids)
         for _ in range(slices):
@@ -157,6 +167,8 @@ def soak(target: Target, ctx: Context, plan: Plan, scripts: Path) -> dict[str, A
             requests += res.requests
             rss_mib.append(rss_bytes(pids) / MIB)
             queued.append(_metric(running.chat_url, "meshapi_request_log_queued"))
+            if db is not None:
+                wal_mib.append(_file_mib(db.with_name(db.name + "-wal")))
         cpu = cpu_seconds(pids) - cpu0
         time.sleep(2.0)  # the writer's last batches
         written = _metric(running.chat_url, "meshapi_request_log_written_total")
@@ -173,12 +185,16 @@ def soak(target: Target, ctx: Context, plan: Plan, scripts: Path) -> dict[str, A
             "written": written,
             "dropped": _metric(running.chat_url, "meshapi_request_log_dropped_total"),
             "cpu_ms_per_req": 1000 * cpu / requests if requests else None,
+            "wal_mib": wal_mib,
+            "db_mib": _file_mib(db) if db is not None else None,
         }
         log(
             f"  soak {target.name}: {requests:,} requests in {plan.soak_seconds:.0f} s, RSS "
             + " ".join(f"{m:.0f}" for m in rss_mib)
             + f" MiB (+{out['rss_growth_mib']:.1f} after {out['rss_growth_from_s']:.0f} s),"
-            f" backlog {queued}, written {written}"
+            f" backlog {queued}, written {written}, SQLite log "
+            + " ".join(f"{m:.1f}" for m in wal_mib)
+            + f" MiB, database {out['db_mib'] or 0:.1f} MiB"
         )
         return out
     finally:

@@ -140,6 +140,12 @@ def paired_table(gw: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def _wal(s: dict[str, Any]) -> str:
+    if not s.get("wal_mib"):
+        return DASH
+    return " ".join(f"{m:.1f}" for m in s["wal_mib"]) + f" ({_f(s.get('db_mib'), '{:.1f}')})"
+
+
 def soak_table(gw: dict[str, Any]) -> str:
     """RSS over time under steady load, with and without the request log (same run)."""
     soaked = gw.get("soak", {})
@@ -147,8 +153,9 @@ def soak_table(gw: dict[str, Any]) -> str:
         "| target | requests | RSS MiB every "
         + f"{_f(_get(next(iter(soaked.values()), {}), 'sample_seconds'), '{:g}')} s "
         + "| growth after warm-up (from) | growth over the whole soak | log records written / dropped "
-        + "| log backlog at each sample | CPU ms/req |",
-        "|---|---:|---|---:|---:|---:|---|---:|",
+        + "| log backlog at each sample | SQLite write-ahead log MiB at each sample (database at the end) "
+        + "| CPU ms/req |",
+        "|---|---:|---|---:|---:|---:|---|---|---:|",
     ]
     for name, s in soaked.items():
         label = gw.get("labels", {}).get(name, name)
@@ -159,7 +166,7 @@ def soak_table(gw: dict[str, Any]) -> str:
             f"| {_f(s.get('rss_growth_mib'), '{:+.1f}')} ({_f(s.get('rss_growth_from_s'), '{:g}')} s) "
             f"| {_f(s.get('rss_growth_all_mib'), '{:+.1f}')} "
             f"| {(_f(s.get('written')) + ' / ' + _f(s.get('dropped'))) if logged else DASH} "
-            f"| {backlog} | {_f(s.get('cpu_ms_per_req'), '{:.3f}')} |"
+            f"| {backlog} | {_wal(s)} | {_f(s.get('cpu_ms_per_req'), '{:.3f}')} |"
         )
     return "\n".join(rows)
 

@@ -93,6 +93,8 @@ class Running:
     extra_pids: list[int] = field(default_factory=list)
     # A response header every timed answer must carry (the cache-hit target: x-meshapi-cache: hit).
     expect: tuple[str, str] | None = None
+    # The gateway's data folder (its SQLite database and write-ahead log), for the soak's disk figures.
+    data_dir: Path | None = None
 
     def pids(self) -> list[int]:
         return [p for root in (self.pid, *self.extra_pids) for p in tree(root)]
@@ -306,6 +308,7 @@ def _gateway(
             version=_gateway_version(ctx),
             extra_pids=[ctx.redis_pid] if redis else [],
             expect=("x-meshapi-cache", "hit") if cached else None,
+            data_dir=data,
         )
 
     return start
