@@ -201,7 +201,38 @@ class StreamNormalizer:
                 if first.stamped:
                     # Its id and time stand for themselves in JSON (``TextShape.begin_bytes``): the relayed
                     # lead is their bytes and the public model's member, with no dict encoded a stream.
-                    self._relay_lead = first.stamped + _model_member(self.public_model)
+                    ahead = self._relay_lead = first.stamped + _model_member(self.public_model)
+                    if len(chunks) == 1 and first.raw and first.finish is not None and first.first is not None:
+                        # A fast stream's usual read, the whole stream recognized: what ``_relay_read`` makes of
+                        # it, written at once (no loop, no call, no cached separator for a read that is the last).
+                        ending = _ENDINGS.get(first.finish)
+                        if ending is not None and _KEPT.get(first.first):
+                            texts = first.texts
+                            if texts:
+                                self.content_chunks += len(texts)
+                                self.text_parts += texts
+                            before, after = first.before, first.after
+                            self.finish_reason = ending[1]
+                            if first.usage is not None:
+                                self.usage = first.usage
+                            relayed = RelayedDelta()
+                            relayed.encoded = b"".join(
+                                (
+                                    ahead,
+                                    first.first,
+                                    EVENT_SEP,
+                                    ahead,
+                                    before,
+                                    (after + EVENT_SEP + ahead + before).join(first.raw),
+                                    after,
+                                    EVENT_SEP,
+                                    ending[0],
+                                    ahead[1:-1],
+                                    b"}",
+                                )
+                            )
+                            out.append(relayed)
+                            return out
             else:
                 out.extend(self.feed(first))  # the first chunk fixes the id and time
                 chunks = chunks[1:]
