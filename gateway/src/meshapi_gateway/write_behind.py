@@ -57,6 +57,16 @@ class Turns:
             self._last = time.perf_counter()
 
 
+async def in_slices(rows: Sequence[R], write: Callable[[Sequence[R]], object]) -> None:
+    """``write`` each ``ROWS_A_SLICE`` rows in turn on the event loop (the SQLite writers' inserts), a turn for its
+    other tasks when ``Turns`` says so (the transaction stays open meanwhile)."""
+    turns = Turns()
+    for start in range(0, len(rows), ROWS_A_SLICE):
+        if start:
+            await turns.take()
+        write(rows[start : start + ROWS_A_SLICE])
+
+
 async def rows_in_slices(items: Sequence[T], make: Callable[[T], R], turns: Turns | None = None) -> list[R]:
     """``[make(item) for item in items]`` on the event loop (PostgreSQL's driver runs there), with a turn
     for the loop's other tasks after each ``ROWS_A_SLICE`` (with ``turns``: when it says so)."""

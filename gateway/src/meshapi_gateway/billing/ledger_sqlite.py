@@ -20,7 +20,7 @@ from typing import Any, Sequence
 from meshapi_gateway.billing.ledger_store import INSERT_CHUNK, LEDGER_COLUMNS, Queued
 from meshapi_gateway.store.accounts_tables import Balance, LedgerEntry
 from meshapi_gateway.store.many_rows import ManyRowsInsert
-from meshapi_gateway.write_behind import ROWS_A_SLICE, Turns
+from meshapi_gateway.write_behind import in_slices
 
 # A key_id or team_id is None for whole batches (calls outside a key or a team): written as NULL, not bound
 # (store/many_rows.py says what binding None costs).
@@ -93,11 +93,7 @@ async def write_batch_yielding(
     """``write_batch_sqlite`` on the event loop, ``ROWS_A_SLICE`` rows inserted at a time, with a turn for its
     other tasks when ``Turns`` says so (the transaction stays open meanwhile)."""
     inserted, rows = _not_written(conn, batch, rows, retry)
-    turns = Turns()
-    for start in range(0, len(rows), ROWS_A_SLICE):
-        if start:
-            await turns.take()
-        _INSERT(conn, rows[start : start + ROWS_A_SLICE])
+    await in_slices(rows, lambda some: _INSERT(conn, some))
     return _spend(conn, inserted, enforce, default_credit)
 
 

@@ -9,7 +9,6 @@ a retried batch, two replicas — is harmless.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meshapi_gateway.store.idempotency_tables import IdempotencyKey
 from meshapi_gateway.store.sqlite_writer import SQLiteWriter
+from meshapi_gateway.write_behind import Turns
 
 DONE = "done"
 LOAD_BATCH_ROWS = 500
@@ -119,10 +119,12 @@ async def _write_sqlite(session: AsyncSession, rows: list[dict[str, object]]) ->
 
 
 async def _write_sqlite_yielding(conn: sqlite3.Connection, rows: list[dict[str, object]]) -> None:
-    """The statements on the writers' connection, on the event loop: a turn for its other tasks between two."""
+    """The statements on the writers' connection, on the event loop: between two, a turn for its other tasks
+    when ``Turns`` says so, as the other writers take theirs."""
+    turns = Turns()
     for n, (sql, params) in enumerate(_params(rows)):
         if n:
-            await asyncio.sleep(0)
+            await turns.take()
         conn.execute(sql, params)
 
 

@@ -20,7 +20,7 @@ from meshapi_gateway.errors import field_error
 from meshapi_gateway.money import money
 from meshapi_gateway.store.many_rows import ManyRowsInsert
 from meshapi_gateway.store.request_log_tables import RequestLog
-from meshapi_gateway.write_behind import ROWS_A_SLICE, Turns
+from meshapi_gateway.write_behind import in_slices
 
 INSERT_CHUNK = 500
 # Rows a PostgreSQL ``COPY`` (each is a round trip to the server, and a turn for the event loop).
@@ -167,12 +167,7 @@ def insert_rows_sqlite(conn: sqlite3.Connection, rows: Sequence[list[Any]], retr
 async def insert_rows_yielding(conn: sqlite3.Connection, rows: Sequence[list[Any]], retry: bool) -> None:
     """``insert_rows_sqlite`` on the event loop, ``ROWS_A_SLICE`` rows at a time (a multiple of the statement's
     rows: the same statements as in one go), with a turn for its other tasks when ``Turns`` says so."""
-    todo = _not_written(conn, rows, retry)
-    turns = Turns()
-    for start in range(0, len(todo), ROWS_A_SLICE):
-        if start:
-            await turns.take()
-        _SQLITE_INSERT(conn, todo[start : start + ROWS_A_SLICE])
+    await in_slices(_not_written(conn, rows, retry), lambda some: _SQLITE_INSERT(conn, some))
 
 
 def _not_written(conn: sqlite3.Connection, rows: Sequence[list[Any]], retry: bool) -> Sequence[list[Any]]:
