@@ -7,6 +7,11 @@ machine (caches, frequency, preemption). Instructions do not. The target runs un
 
     python3 bench/instructions_per_call.py --targets minimal,meshapi --only stream,chat
 
+An exact cache hit is the target ``meshapi-cache-hit`` (every request asks the cache; the
+warm-up's first call fills it, and before counting one answer must say ``x-meshapi-cache: hit``):
+
+    python3 bench/instructions_per_call.py --targets meshapi,meshapi-cache-hit --only chat,stream
+
 By default the gateway's time-driven work (the ledger and request-log writers, the key, team and
 balance refreshes, the breaker sync) is set to run every 900 s, so that only the request path is
 counted: under valgrind's slowdown that work runs far more often per request than at full speed,
@@ -29,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import deps
+import probe
 import targets as targets_mod
 import upstream
 from cpu_per_call import _calls
@@ -114,6 +120,8 @@ def main() -> int:
                     else:
                         url, body, headers = running.chat_url, running.chat_body, running.chat_headers
                     _calls(url, body, headers, args.warmup)
+                    if running.expect is not None:  # the cache-hit target: only hits are counted
+                        probe.check_header(url, body, headers, running.expect)
                     pid = str(running.pid)
                     subprocess.run(["callgrind_control", "-i", "on", pid], check=True, capture_output=True)
                     _calls(url, body, headers, args.calls)
