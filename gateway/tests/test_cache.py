@@ -60,6 +60,38 @@ def test_two_owners_never_share(gateway_factory: Callable[..., Gateway], fake_op
     assert _upstream_calls(fake_openai, marker) == 2
 
 
+def _post_bytes(gw: Gateway, key: str, raw: bytes) -> httpx.Response:
+    headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
+    return httpx.post(gw.url + "/v1/chat/completions", content=raw, headers=headers, timeout=30)
+
+
+def test_same_bytes_other_spellings_and_templates(gateway_factory: Callable[..., Gateway], fake_openai: Any) -> None:
+    """A request's bytes name its key only while the body is what they say: spellings still share an entry,
+    owners still do not, and a template edited between two identical requests makes the second a miss."""
+    gw = gateway_factory(admin_token=ADMIN)
+    owner = "cache-bytes-" + uuid.uuid4().hex[:8]
+    key, other = gw.create_key(owner), gw.create_key(owner + "-b")
+    marker = uuid.uuid4().hex
+    raw = json.dumps(_body(marker)).encode()
+    assert _post_bytes(gw, key, raw).headers["x-meshapi-cache"] == "miss"
+    assert _post_bytes(gw, key, raw).headers["x-meshapi-cache"] == "hit"
+    respelled = json.dumps(dict(reversed(list(_body(marker).items()))), indent=1).encode()
+    assert _post_bytes(gw, key, respelled).headers["x-meshapi-cache"] == "hit"
+    assert _post_bytes(gw, other, raw).headers["x-meshapi-cache"] == "miss"
+    assert _upstream_calls(fake_openai, marker) == 2
+
+    with gw.client(gw.token(owner)) as c:
+        made = c.post("/v1/templates", json={"name": "t-" + marker[:8], "system": "first", "model": "fake/echo"})
+        assert made.status_code == 201, made.text
+        templated = json.dumps(
+            {"template": "t-" + marker[:8], "messages": [{"role": "user", "content": marker}], "cache": True}
+        ).encode()
+        assert _post_bytes(gw, key, templated).headers["x-meshapi-cache"] == "miss"
+        assert _post_bytes(gw, key, templated).headers["x-meshapi-cache"] == "hit"
+        assert c.patch(f"/v1/templates/{made.json()['id']}", json={"system": "second"}).status_code == 200
+    assert _post_bytes(gw, key, templated).headers["x-meshapi-cache"] == "miss"
+
+
 def test_cache_control_and_ttl(gateway_factory: Callable[..., Gateway], fake_openai: Any) -> None:
     gw = gateway_factory()
     key = gw.create_key("cache-ctl")

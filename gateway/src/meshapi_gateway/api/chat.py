@@ -121,20 +121,24 @@ async def chat_completions(
             await run_keyed(chat_completions, state, scope, receive, send, bytes(value))
             return
     try:
-        body = parse_json_object(await read_body(scope, receive, state.settings.max_body_bytes))
+        raw = await read_body(scope, receive, state.settings.max_body_bytes)
+        body = parse_json_object(raw)
         principal = await authenticate(state, authorization, "data")
         call = Call(state, "chat", principal, request_id)
         call.cache_control = cache_control
+        call.cache_body = raw  # until a template or auto routing rewrites the body
         limit_headers = await state.limits.check(principal)  # ``call.limit()``, spelled out
         if not plainly_valid_chat(body):
             validate(ChatRequestWithTemplate if body.get("template") else ChatRequest, body)
         pipeline = state.chat
         if "template" in body:  # only a template rewrites a chat body
+            call.cache_body = None
             body = await pipeline.prepare(principal, body)
             if not body.get("messages"):
                 raise field_error("messages", "Field required", type_="missing")
         model = body.get("model")
         if type(model) is str and model in AUTO_IDS:
+            call.cache_body = None
             body = auto_select.resolve(state, principal, body)
         # Opening (with fallbacks and backoff) and non-streamed answers stop the moment the client leaves.
         # The request's task, found once: the call and the client watches run in it (running_loop.py).

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from meshapi_gateway.cache import control
-from meshapi_gateway.cache.key import exact_key
+from meshapi_gateway.cache.key import KeysByBytes, exact_key
 from meshapi_gateway.cache.stores import AnswerStore, MemoryStore, RedisStore
 from meshapi_gateway.providers.base import Target
 
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from meshapi_gateway.state import GatewayState
 
 log = logging.getLogger("meshapi_gateway.cache")
+
+# The request bytes ``KeysByBytes`` may hold: thousands of typical chat bodies.
+KEYS_BY_BYTES = 4 * 1024 * 1024
 
 # Finish reasons of an answer that is complete (``length``: complete for the max_tokens asked, which is in the key).
 COMPLETE = frozenset({"stop", "length"})
@@ -56,6 +59,10 @@ class ResponseCache:
         self.store = store
         self.semantic = semantic
         self.has_defaults = bool(settings.keys or settings.models)
+        # The policy of a request whose ``cache`` is ``true`` with no Cache-Control header, when no key or model
+        # has defaults: the same for every such request, so decided once (nothing changes a policy once made).
+        self.asked = None if self.has_defaults else control.policy(settings, None, None, True, None)
+        self.keys_by_bytes = KeysByBytes(KEYS_BY_BYTES)
 
     def applies(self, body: dict[str, Any]) -> bool:
         """Whether the cache could apply at all (the request asks, or keys or models have defaults): the hot path's
@@ -65,11 +72,16 @@ class ResponseCache:
     async def lookup(self, call: Call, body: dict[str, Any], kind: str = "chat") -> Lookup | None:
         """The request's lookup (with the answer when there is one), or None when it is not cached."""
         principal = call.principal
-        pol = control.policy(self.settings, principal.key_id, body.get("model"), body.get("cache"), call.cache_control)
-        if pol is None:
-            return None
+        field = body.get("cache")
+        pol = self.asked
+        if field is not True or call.cache_control is not None or pol is None:
+            pol = control.policy(self.settings, principal.key_id, body.get("model"), field, call.cache_control)
+            if pol is None:
+                return None
         owner = principal.owner
-        found = Lookup(pol, exact_key(owner, body, kind), kind, f"{owner}\0{body.get('model')}")
+        raw = call.cache_body
+        key = exact_key(owner, body, kind) if raw is None else self.keys_by_bytes.key(owner, raw, body, kind)
+        found = Lookup(pol, key, kind, f"{owner}\0{body.get('model')}")
         if pol.semantic and self.semantic is not None:
             found.text = self.semantic.prompt_text(body, kind)
         call.cache_status = "bypass"

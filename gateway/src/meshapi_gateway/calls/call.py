@@ -51,6 +51,7 @@ class Call:
         "attempted",
         "billed",
         "body",
+        "cache_body",
         "cache_control",
         "cache_similarity",
         "cache_status",
@@ -99,6 +100,8 @@ class Call:
         self.started = time.perf_counter()
         self.first_token: float | None = None
         self.cache_control: str | None = None  # the request's Cache-Control header (cache/control.py)
+        # The request's bytes as read, while the body routed is exactly what they parse to (cache/key.py).
+        self.cache_body: bytes | None = None
         self.cache_status: str | None = None  # "hit", "miss" or "bypass" once the cache was asked
         self.cache_similarity: float | None = None  # a semantic hit's similarity
         self.admitted: list[AdmissionCheck] = []
