@@ -6,6 +6,11 @@ first), and each figure is taken in short windows alternating A B B A A B B A ..
 linear over the sequence then falls on both sides alike. Every side's figure sums its windows
 (requests, seconds, CPU); the spread of the per-window-pair ratios and a bootstrap interval over
 the window pairs say how settled the ratio is.
+
+A pair whose two sides differ only in the key they call with (the governed key against a plain one) runs
+on one gateway process holding both keys (``Pair.one_process``): the sides are that process's windows
+under either key's load, so they share its memory layout, cores and warm-up, which two processes of the
+same code do not (they differ in CPU per request by a few per cent).
 """
 
 from __future__ import annotations
@@ -21,11 +26,14 @@ import loadgen
 import probe
 from deps import log
 from procs import cpu_seconds, machine_busy_seconds, own_and_children_seconds, tree
-from targets import Context, Running, Target
+from targets import Context, Running, Target, priced_plain_and_governed
 
 # Idle time after the warm-up and after a figure's last window: the last window's deferred work
 # (a request log's batches, say) lands before the final CPU reading, not in the next figure.
 SETTLE_SECONDS = 1.0
+# Idle time after each window of a pair on one process: the request log writes what gathered every 0.5 s,
+# the ledger every 0.25 s, so a window's last batches land (and count) before the other key's next window.
+ONE_PROCESS_GAP_SECONDS = 0.75
 BOOTSTRAP_RESAMPLES = 2000
 # Sequential streams run before each first-chunk slice and are not timed (connection set-up).
 SLICE_WARMUP = 3
@@ -43,6 +51,9 @@ class Pair:
     # and on the cores) however many windows they run, so a goal whose margin is that small needs its
     # targets started more than once.
     legs: int = 1
+    # Starts one process serving both sides (A's Running, B's Running): a pair of keys on one gateway. None:
+    # each side is its own target's process.
+    one_process: Callable[[Context], tuple[Running, Running]] | None = None
 
 
 # wrk windows: which call shape at which concurrency.
@@ -53,9 +64,10 @@ PAIRS = (
     Pair("minimal", "meshapi", ("c50", "c10", "stream_c10", "first_chunk")),
     # The request log's CPU: the same gateway without it.
     Pair("meshapi-nolog", "meshapi", ("c50",)),
-    # Key governance's CPU: a plain key against a budgeted, allowlisted one on priced models. Its goal's margin
-    # (5 %) is within what one start of the two gateways leaves open (runs of 8 or 32 windows read 0.95-1.10).
-    Pair("meshapi-priced", "meshapi-governed", ("c50",), legs=4),
+    # Key governance's CPU: a plain key against a budgeted, allowlisted one on priced models, both keys on one
+    # gateway. Its goal's margin (5 %) is within what two processes of the same code differ by, and within what
+    # one start leaves open (runs of 8 or 32 windows read 0.95-1.10).
+    Pair("meshapi-priced", "meshapi-governed", ("c50",), legs=4, one_process=priced_plain_and_governed),
 )
 
 
@@ -88,25 +100,41 @@ class _Side:
 
 
 def _start(target: Target, ctx: Context, loads: tuple[str, ...], scripts: Path) -> _Side:
-    running = target.start(ctx)
+    return _checked(ctx, lambda c: (target.start(c),), (target,), loads, scripts)[0]
+
+
+def _checked(
+    ctx: Context,
+    start: Callable[[Context], tuple[Running, ...]],
+    targets: tuple[Target, ...],
+    loads: tuple[str, ...],
+    scripts: Path,
+) -> list[_Side]:
+    """Start, check each of ``start``'s Runnings (one per target, perhaps all on one process) and write its wrk
+    scripts; the started process is stopped if any of that fails."""
+    runnings = start(ctx)
     try:
-        running.check()
-        paths = {
-            "chat": loadgen.write_script(
-                scripts / f"{target.name}-paired-chat.lua", running.chat_body, running.chat_headers, running.expect
-            )
-        }
-        if any(LOADS.get(load, ("", 0))[0] == "stream" for load in loads):
-            paths["stream"] = loadgen.write_script(
-                scripts / f"{target.name}-paired-stream.lua",
-                running.stream_body,
-                running.stream_headers,
-                running.expect,
-            )
-        return _Side(target, running, running.pids(), paths)
+        return [_side(target, running, loads, scripts) for target, running in zip(targets, runnings)]
     except BaseException:
-        running.stop()
+        runnings[0].stop()  # one process for them all, or the one Running
         raise
+
+
+def _side(target: Target, running: Running, loads: tuple[str, ...], scripts: Path) -> _Side:
+    running.check()
+    paths = {
+        "chat": loadgen.write_script(
+            scripts / f"{target.name}-paired-chat.lua", running.chat_body, running.chat_headers, running.expect
+        )
+    }
+    if any(LOADS.get(load, ("", 0))[0] == "stream" for load in loads):
+        paths["stream"] = loadgen.write_script(
+            scripts / f"{target.name}-paired-stream.lua",
+            running.stream_body,
+            running.stream_headers,
+            running.expect,
+        )
+    return _Side(target, running, running.pids(), paths)
 
 
 def _warm(side: _Side, plan: PairPlan) -> None:
@@ -122,30 +150,36 @@ def _warm(side: _Side, plan: PairPlan) -> None:
     side.pids = side.running.pids()  # after warm-up: every worker exists by now
 
 
-def _load_windows(sides: list[_Side], load: str, plan: PairPlan, upstream: int) -> list[list[dict[str, Any]]]:
+def _load_windows(
+    sides: list[_Side], load: str, plan: PairPlan, upstream: int, one_process: bool = False
+) -> list[list[dict[str, Any]]]:
     """One figure's windows in A B B A order; per side, its windows in the order they ran.
 
-    ``cpu_s`` is the side's CPU during its own window; ``cpu_between_s`` what it spent from the end of that
-    window to the start of its next one (or to the settled end): its deferred work and idle timers.
+    ``cpu_s`` is the side's CPU during its own window; ``cpu_between_s`` what its process spent from the end
+    of that window to the start of the process's next window (or to the settled end): the window's deferred
+    work and idle timers. On one process (``one_process``) that next window may be the other side's, so each
+    window is followed by ``ONE_PROCESS_GAP_SECONDS`` idle for its deferred work to land before it.
     ``other_cores``: what the machine spent beyond both targets, the upstream and the load generator.
     """
     shape, connections = LOADS[load]
-    ours = {p for side in sides for p in side.pids}
-    upstream_pids = [p for p in tree(upstream) if p not in ours]
-    both = [p for side in sides for p in side.pids]
+    both = sorted({p for side in sides for p in side.pids})
+    upstream_pids = [p for p in tree(upstream) if p not in both]
     per_side: list[list[dict[str, Any]]] = [[], []]
-    last_end: list[float | None] = [None, None]
+    # Per process (the side's own, or 0 for the one both share): the side whose window ran last on it and
+    # the process's CPU reading at that window's end.
+    open_tail: dict[int, tuple[int, float]] = {}
     for side_no in abba(plan.windows):
         side = sides[side_no]
+        process = 0 if one_process else side_no
         busy0, rig0, both0 = machine_busy_seconds(), own_and_children_seconds(), cpu_seconds(both)
         up0, wall0 = cpu_seconds(upstream_pids), time.monotonic()
         cpu0 = cpu_seconds(side.pids)
-        previous_end = last_end[side_no]
-        if previous_end is not None:
-            per_side[side_no][-1]["cpu_between_s"] = cpu0 - previous_end
+        if process in open_tail:
+            last_side, end = open_tail[process]
+            per_side[last_side][-1]["cpu_between_s"] = cpu0 - end
         res = loadgen.run(side.url(shape), side.scripts[shape], connections, plan.seconds)
         cpu = cpu_seconds(side.pids) - cpu0
-        last_end[side_no] = cpu0 + cpu
+        open_tail[process] = (side_no, cpu0 + cpu)
         known = cpu_seconds(both) - both0 + cpu_seconds(upstream_pids) - up0 + own_and_children_seconds() - rig0
         others = max(0.0, (machine_busy_seconds() - busy0 - known) / (time.monotonic() - wall0))
         per_side[side_no].append(
@@ -162,11 +196,11 @@ def _load_windows(sides: list[_Side], load: str, plan: PairPlan, upstream: int) 
                 "other_cores": others,
             }
         )
+        if one_process:
+            time.sleep(ONE_PROCESS_GAP_SECONDS)
     time.sleep(SETTLE_SECONDS)
-    for side_no, side in enumerate(sides):
-        end = last_end[side_no]
-        if end is not None and per_side[side_no]:
-            per_side[side_no][-1]["cpu_between_s"] = cpu_seconds(side.pids) - end
+    for side_no, end in open_tail.values():
+        per_side[side_no][-1]["cpu_between_s"] = cpu_seconds(sides[side_no].pids) - end
     return per_side
 
 
@@ -289,28 +323,39 @@ def _outside_share(per_side: list[list[dict[str, Any]]]) -> list[float | None]:
 def _leg(
     pair: Pair, targets: dict[str, Target], ctx: Context, plan: PairPlan, scripts: Path, first: int = 0
 ) -> dict[str, Any]:
-    """Both targets started afresh, then each figure's windows (or first-chunk slices), per side in the order
-    they ran; both are stopped in every case. ``first``: the side (0 = A) started and warmed up first; the
-    legs of a pair take turns, so that neither target always lands first in memory and on the cores."""
+    """Both targets started afresh (or the pair's one process), then each figure's windows (or first-chunk
+    slices), per side in the order they ran; everything started is stopped in every case. ``first``: the side
+    (0 = A) started and warmed up first; the legs of a pair take turns, so that neither target always lands
+    first in memory and on the cores (on one process: neither key is always the first one warmed)."""
     order = (first, 1 - first)
+    names = (pair.reference, pair.subject)
     started: dict[int, _Side] = {}
     try:
-        for side_no in order:
-            started[side_no] = _start(targets[(pair.reference, pair.subject)[side_no]], ctx, pair.loads, scripts)
+        if pair.one_process is not None:
+            both = (targets[names[0]], targets[names[1]])
+            started = dict(enumerate(_checked(ctx, pair.one_process, both, pair.loads, scripts)))
+        else:
+            for side_no in order:
+                started[side_no] = _start(targets[names[side_no]], ctx, pair.loads, scripts)
         sides = [started[0], started[1]]
         time.sleep(SETTLE_SECONDS)
         for side_no in order:
             _warm(started[side_no], plan)
         time.sleep(SETTLE_SECONDS)
+        one = pair.one_process is not None
         return {
             load: _first_chunk_slices(sides, plan)
             if load == "first_chunk"
-            else _load_windows(sides, load, plan, ctx.upstream.proc.pid)
+            else _load_windows(sides, load, plan, ctx.upstream.proc.pid, one)
             for load in pair.loads
         }
     finally:
+        stopped: set[int] = set()
         for side_no in reversed(list(started)):
-            started[side_no].running.stop()
+            running = started[side_no].running
+            if running.pid not in stopped:  # once per process: its group id may be another's after the stop
+                stopped.add(running.pid)
+                running.stop()
 
 
 def measure_pair(pair: Pair, targets: dict[str, Target], ctx: Context, plan: PairPlan, scripts: Path) -> dict[str, Any]:
@@ -349,6 +394,7 @@ def measure_pair(pair: Pair, targets: dict[str, Target], ctx: Context, plan: Pai
         "reference": pair.reference,
         "subject": pair.subject,
         "legs": pair.legs,
+        "one_process": pair.one_process is not None,
         "figures": figures,
         "cpu_between_share": outside,
         "other_cores": other_cores,
@@ -376,7 +422,8 @@ def run(targets: list[Target], skipped: dict[str, str], ctx: Context, plan: Pair
         if pair.reference in skipped or pair.subject in skipped:
             failed[key(pair)] = "a target of the pair was skipped"
             continue
-        legs = f", {pair.legs} starts of both" if pair.legs > 1 else ""
+        legs = f", {pair.legs} starts" if pair.legs > 1 else ""
+        legs += ", one process with a key per side" if pair.one_process is not None else ""
         windows = f"{plan.windows} x {plan.seconds:g} s windows per figure"
         log(f"paired: {pair.reference} against {pair.subject}, {windows}{legs}")
         try:

@@ -269,49 +269,74 @@ def _gateway(
     asks the response cache (``"cache": true``), so after the checks every timed answer is an exact hit."""
 
     def start(ctx: Context) -> Running:
-        _gateway_available(ctx)
-        n = workers or ctx.cpus
-        home = ctx.work / f"gateway-{n}w{'-redis' if redis else ''}-{time.monotonic_ns()}"
-        data = home / "data"
-        data.mkdir(parents=True)
-        config = home / "gateway.toml"
-        _gateway_config(ctx, config, ctx.redis_url() if redis else "", priced, extra)
-        key = create_key(_gateway_argv(ctx), data, config, list(GOVERNED_KEY_ARGS) if governed else [])
-        port = free_port()
-        argv = [
-            *_gateway_argv(ctx),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data),
-            "--config",
-            str(config),
-            "--workers",
-            str(n),
-        ]
-        proc = Proc(home.name.rsplit("-", 1)[0], argv, ctx.logs, env=_gateway_env())
-        _listening(proc, port, 90)
-        url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        h = _headers(key)
-        return Running(
+        terms = list(GOVERNED_KEY_ARGS) if governed else []
+        return _serve_gateway(ctx, workers or ctx.cpus, redis, priced, extra, cached, [terms])[0]
+
+    return start
+
+
+def priced_plain_and_governed(ctx: Context) -> tuple[Running, Running]:
+    """One priced gateway (as ``meshapi-priced`` and ``meshapi-governed``) holding a plain key and a budgeted,
+    allowlisted one: a side per key on the same process, which then share its memory layout, cores and warm-up
+    (two starts of the same code differ in CPU per request by more than the governance goal's margin)."""
+    plain, governed = _serve_gateway(ctx, 1, False, True, (), False, [[], list(GOVERNED_KEY_ARGS)])
+    return plain, governed
+
+
+def _serve_gateway(
+    ctx: Context,
+    n: int,
+    redis: bool,
+    priced: bool,
+    extra: tuple[str, ...],
+    cached: bool,
+    key_terms: list[list[str]],
+) -> list[Running]:
+    """One gateway process of ``n`` workers, and per entry of ``key_terms`` a key with those terms (``keys
+    create`` options) and a ``Running`` that calls with it; every ``Running`` stops the same process."""
+    _gateway_available(ctx)
+    home = ctx.work / f"gateway-{n}w{'-redis' if redis else ''}-{time.monotonic_ns()}"
+    data = home / "data"
+    data.mkdir(parents=True)
+    config = home / "gateway.toml"
+    _gateway_config(ctx, config, ctx.redis_url() if redis else "", priced, extra)
+    keys = [create_key(_gateway_argv(ctx), data, config, terms) for terms in key_terms]
+    port = free_port()
+    argv = [
+        *_gateway_argv(ctx),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data),
+        "--config",
+        str(config),
+        "--workers",
+        str(n),
+    ]
+    proc = Proc(home.name.rsplit("-", 1)[0], argv, ctx.logs, env=_gateway_env())
+    _listening(proc, port, 90)
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    version = _gateway_version(ctx)
+    return [
+        Running(
             url,
             url,
             fixtures.request_body("bench/mock", False, cache=cached),
             fixtures.request_body("bench/mock-stream", True, cache=cached),
-            h,
-            h,
+            _headers(key),
+            _headers(key),
             proc.pid,
             [proc],
-            version=_gateway_version(ctx),
+            version=version,
             extra_pids=[ctx.redis_pid] if redis else [],
             expect=("x-meshapi-cache", "hit") if cached else None,
             data_dir=data,
         )
-
-    return start
+        for key in keys
+    ]
 
 
 def _gateway_version(ctx: Context) -> str:
