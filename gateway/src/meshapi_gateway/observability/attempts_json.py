@@ -4,7 +4,7 @@ Nearly every row holds one call with one attempt that succeeded, so its JSON dif
 the last row's only in the duration. Building it through dicts, ``round`` and ``orjson``
 cost about 9,400 instructions a row (the largest single part of turning a record into a
 row); here the text up to the duration is made by ``orjson`` once per deployment and kept,
-and the duration is formatted to two decimals and its trailing zeros dropped, which is
+and the duration is formatted to two decimals and a second decimal of 0 dropped, which is
 the text ``repr(round(ms, 2))`` gives (both round the same way, CPython's ``dtoa`` mode 3;
 a decimal of at most 15 significant digits is its own shortest repr) at about half the
 cost: about 4,900 instructions a row. Anything else (several attempts, a failure, a
@@ -49,8 +49,10 @@ def one_attempt_json(model: str, deployment: str, outcome: str, duration: float)
     head = _HEADS.get(deployment)
     if head is None or head[0] != model:
         head = _head(model, deployment)
-    text = f"{ms:.2f}".rstrip("0")  # "12.30" → "12.3", "0.00" → "0."
-    return head[1] + text + ("0}]" if text[-1] == "." else "}]")
+    # One f-string for the whole text (≈ 0.5 k instructions fewer than formatting the number, stripping it and
+    # joining three parts); ``repr`` drops the second decimal when it is 0: "12.30" → "12.3", "12.00" → "12.0".
+    text = f"{head[1]}{ms:.2f}}}]"
+    return text if text[-3] != "0" else text[:-3] + "}]"
 
 
 def attempts_json(rec: RequestRecord) -> str:

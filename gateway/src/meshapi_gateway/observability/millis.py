@@ -18,7 +18,8 @@ def millis(seconds: float) -> float:
     ms = seconds * 1000
     us = ms * 1000
     if 0.0 < us < 1e11:  # not 0.0: -0.0 must stay -0.0
-        n = round(us)
+        # Called by name: ``round`` looks the method up and binds it first (≈ 0.5 k instructions more a call).
+        n = us.__round__()
         if -0.4999 < us - n < 0.4999:
             return n / 1000
     return round(ms, 3)

@@ -154,17 +154,17 @@ class RequestLogWriter(WriteBehind[Pending]):
                 stored = float(stored)
         if sqlite:
             streamed, replayed = 1 if streamed else 0, 1 if replayed else 0
-        # ``millis`` (observability/millis.py) of both times, step for step.
+        # ``millis`` (observability/millis.py) of both times, step for step (``__round__`` called as it does).
         if ttft is not None:
             ms = ttft * 1000
             us = ms * 1000
-            if 0.0 < us < 1e11 and -0.4999 < us - (n := round(us)) < 0.4999:
+            if 0.0 < us < 1e11 and -0.4999 < us - (n := us.__round__()) < 0.4999:
                 ttft = n / 1000
             else:
                 ttft = round(ms, 3)
         ms = duration * 1000
         us = ms * 1000
-        if 0.0 < us < 1e11 and -0.4999 < us - (n := round(us)) < 0.4999:
+        if 0.0 < us < 1e11 and -0.4999 < us - (n := us.__round__()) < 0.4999:
             duration = n / 1000
         else:
             duration = round(ms, 3)
