@@ -10,6 +10,7 @@ import pytest
 
 from meshapi_gateway.chat.normalize import StreamNormalizer
 from meshapi_gateway.chat.pipeline import _one_by_one
+from meshapi_gateway.providers.base import UpstreamError
 from meshapi_gateway.providers.chunk_batches import EVENT_SEP, RelayedDelta, RelayedRead
 from meshapi_gateway.providers.openai_compat.chunk_reads import SSEChunkReads
 from meshapi_gateway.providers.relayed_text import _KNOWN
@@ -276,6 +277,26 @@ def test_crlf_line_ends_read_the_same() -> None:
     assert [type(c) for c in got] == [RelayedRead]
     for cut in (1, 2, 5, 100):
         _same(events, body=body, cut=cut)
+
+
+def test_other_lines_inside_a_read_of_known_shapes_read_the_same() -> None:
+    """A read of whole ``data:`` events is split at its event boundaries first; lines inside an event
+    (another field, a comment, a second data line) are still read as decoding every chunk reads them."""
+    events = [ROLE, *TEXTS, STOP, USAGE]
+    body = _sse(events)
+    for odd in (
+        body.replace(TEXTS[1] + b"\n\n", TEXTS[1] + b"\nid: 4\n\n"),
+        body.replace(STOP + b"\n\n", STOP + b"\n: note\n\n"),
+        body.replace(b'"completion_tokens"', b'\ndata: "completion_tokens"'),  # the usage on two data lines
+    ):
+        for cut in (0, 9):
+            _same(events, body=odd, cut=cut)
+    # A line of another field inside the usage: the event ends before it, and is no JSON either way.
+    odd = body.replace(b'"completion_tokens"', b'\n"completion_tokens"')
+    _same(events)  # the model's shapes known
+    for relay in (False, True):
+        with pytest.raises(UpstreamError, match="not JSON"):
+            _relay(odd, relay=relay)
 
 
 def test_chunks_of_other_shapes_among_known_ones_read_the_same() -> None:

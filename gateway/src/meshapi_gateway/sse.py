@@ -134,20 +134,42 @@ class SSEDataParser:
     # added to (``feed`` starts a list of its own).
     _buf = b""
     _data: list[bytes] = []
+    # The last read, when ``read_events`` split it at its event boundaries only (else empty): ``settle`` then
+    # looks for the line breaks the events may still hold.
+    loose = b""
 
     def feed(self, chunk: bytes) -> list[bytes]:
+        events = self.read_events(chunk)
+        return self.settle(events) if self.loose else events
+
+    def read_events(self, chunk: bytes) -> list[bytes]:
+        """``feed`` but for the look for other line breaks in a read of whole one-line ``data: `` events.
+
+        A relay that recognizes every event of such a read by its bytes (``TextShape.scan``: none holds
+        a line break) need not join them back to look; for any other read it calls ``settle``.
+        """
         buf = self._buf + chunk if self._buf else chunk
         if buf[:6] == b"data: " and buf[-2:] == b"\n\n" and not self._data and buf.find(b"\r") < 0:
             # The usual read: whole events of one ``data: `` line each. Split at the event
             # boundaries in C; any other newline (a comment, another field, a line of data more)
-            # is left in an event, and then the lines are read one by one below. (A search for
+            # is left in an event, and ``settle`` then reads the lines one by one. (A search for
             # a newline is a vectorized memchr; counting them goes byte by byte. ``find`` rather
             # than ``in``: CPython 3.11 first tries a bytes needle as an integer, and makes and
             # drops a TypeError each time, ≈ 1 k instructions.)
-            events = buf[6:-2].split(b"\n\ndata: ")
-            if (events[0] if len(events) == 1 else b"".join(events)).find(b"\n") < 0:
-                self._buf = b""
-                return events
+            self._buf = b""
+            self.loose = buf
+            return buf[6:-2].split(b"\n\ndata: ")
+        self.loose = b""  # a read recognized whole leaves its bytes here: they are not this read's
+        return self._lines(buf)
+
+    def settle(self, events: list[bytes]) -> list[bytes]:
+        """What ``feed`` returns for the read ``read_events`` returned ``events`` for."""
+        buf, self.loose = self.loose, b""
+        if not buf or (events[0] if len(events) == 1 else b"".join(events)).find(b"\n") < 0:
+            return events
+        return self._lines(buf)
+
+    def _lines(self, buf: bytes) -> list[bytes]:
         lines = buf.split(b"\n")
         self._buf = lines.pop()  # the unterminated rest (b"" when the piece ended a line)
         ready: list[bytes] = []
@@ -167,6 +189,7 @@ class SSEDataParser:
 
     def close(self) -> list[bytes]:
         """The last event when the stream ended without the blank line that terminates it."""
+        self.loose = b""
         ready = self.feed(b"\n\n") if self._buf.strip() or self._data else []
         self._buf, self._data = b"", []
         return ready

@@ -253,7 +253,10 @@ class TextShape:
         if j and lu:
             data = events[j - 1]
             if data[: len(lu)] == lu:
-                if data[-1:] != b"}":
+                # No line break in it either: the reader leaves the events of a read it may relay whole
+                # unlooked at (``SSEDataParser.read_events``), and every other event here is matched byte
+                # for byte against chunks orjson wrote, or has its text checked printable.
+                if data[-1:] != b"}" or data.find(b"\n") >= 0:
                     return None, False
                 usage_data = data[len(lu) : -1]  # decoded once the rest of the read is known to match
                 j -= 1

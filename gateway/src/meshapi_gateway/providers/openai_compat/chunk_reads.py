@@ -56,7 +56,7 @@ class SSEChunkReads:
             while True:
                 piece = await resp.read_some()
                 if piece:
-                    failure, done = self._take(self._parser.feed(piece), chunks)
+                    failure, done = self._take(self._parser.read_events(piece), chunks)
                 else:  # the body ended
                     failure, done = self._take(self._parser.close(), chunks)
                     if failure is None and not done:
@@ -115,6 +115,8 @@ class SSEChunkReads:
                     return None, done
                 if done:  # nothing but [DONE]
                     return None, True
+        if self._parser.loose:  # not recognized whole: its events looked at for other lines
+            events = self._parser.settle(events)
         run: RelayedDelta | None = None  # the text chunks just before, relayed as one
         cut = 0
         # Checked here before ``match`` is called: in a read the scan did not recognize (tool calls, say)
