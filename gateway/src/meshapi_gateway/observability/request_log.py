@@ -171,7 +171,7 @@ class RequestLogWriter(WriteBehind[Pending]):
         return [
             log_id,
             request_id,
-            int(started * 1000),
+            (started * 1000).__trunc__(),  # ``int``'s own method, called by name (≈ 0.5 k fewer, as ``__round__``)
             owner,
             key_id,
             team,
