@@ -23,8 +23,15 @@ from meshapi_gateway.store.many_rows import ManyRowsInsert
 from meshapi_gateway.write_behind import in_slices
 
 # A key_id or team_id is None for whole batches (calls outside a key or a team): written as NULL, not bound
-# (store/many_rows.py says what binding None costs).
-_INSERT = ManyRowsInsert(LedgerEntry.__tablename__, LEDGER_COLUMNS, nullable=("key_id", "team_id"))
+# (store/many_rows.py says what binding None costs). The owner, key, team, model, provider and kind are often
+# one value across a chunk (one busy caller): bound once for it then, 4.3 k of 35.6 k instructions a row
+# less (callgrind, 100-row transactions), as the request log binds its shared columns.
+_INSERT = ManyRowsInsert(
+    LedgerEntry.__tablename__,
+    LEDGER_COLUMNS,
+    nullable=("key_id", "team_id"),
+    shared=("owner", "key_id", "team_id", "model", "provider", "kind"),
+)
 _B = Balance.__tablename__
 # SQLAlchemy's statements of ``write_batch``, spelled out (money binds as a float on SQLite, as SQLAlchemy binds it).
 _OPEN_OR_SPEND = (
