@@ -40,7 +40,7 @@ def decimal_places(price: Decimal) -> int:
 class Rates:
     """One ``Pricing``'s prices per million tokens as integers of 10^-scale USD (``cost_of`` reads them)."""
 
-    __slots__ = ("cache_priced", "cached", "completion", "factor", "per_unit", "prompt", "unit_div")
+    __slots__ = ("cache_priced", "cached", "completion", "divisor", "factor", "per_unit", "prompt", "unit_div")
 
     def __init__(self, prompt: int, cached: int, completion: int, scale: int, cache_priced: bool) -> None:
         self.prompt = prompt
@@ -49,6 +49,7 @@ class Rates:
         self.cache_priced = cache_priced  # a cache price is set: cached tokens are counted apart
         exponent = scale + 6  # an integer sum of tokens times these is in 10^-exponent USD
         self.factor = Decimal(1).scaleb(-exponent)  # that unit as a Decimal (a product with it is exact)
+        self.divisor = 10**exponent  # that unit's count in one USD (an int: a quotient by it is rounded once)
         self.per_unit = 10 ** max(PLACES - exponent, 0)  # counter units in one of it
         self.unit_div = 10 ** max(exponent - PLACES, 0)  # or of it in one counter unit (rounded)
 
@@ -82,6 +83,19 @@ def cost_of(
     The units are given for a call at its full price (``multiplier`` 1), else None: a discounted
     call's cost is rounded by Decimal arithmetic, and what needs its units converts it.
     """
+    cost, units, _ = price(pricing, prompt, completion, cached, multiplier)
+    return cost, units
+
+
+def price(
+    pricing: Pricing, prompt: int, completion: int, cached: int, multiplier: Decimal = ONE
+) -> tuple[Decimal, int | None, float]:
+    """``cost_of``'s cost and units, and the cost as a float (the usage metrics' ``float(cost)``).
+
+    The float of a cost made from integers is their quotient: Python rounds an int over an int
+    once, to the nearest float, as ``float(Decimal)`` rounds the exact value, so the two are equal;
+    the Decimal's conversion (through its text) cost about 1.7 k instructions a bill.
+    """
     known = _rates.get(id(pricing))
     if known is None or known[0] is not pricing:
         if len(_rates) >= _MAX_RATES:
@@ -89,7 +103,8 @@ def cost_of(
         known = _rates[id(pricing)] = (pricing, rates_of(pricing))
     rates = known[1]
     if rates is None or not (0 <= prompt < _MAX_TOKENS and 0 <= completion < _MAX_TOKENS and 0 <= cached):
-        return pricing.cost(prompt, completion, cached, multiplier), None
+        cost = pricing.cost(prompt, completion, cached, multiplier)
+        return cost, None, float(cost)
     if rates.cache_priced:
         if cached > prompt:
             cached = prompt
@@ -98,11 +113,12 @@ def cost_of(
         total = prompt * rates.prompt + completion * rates.completion
     cost = Decimal(total) * rates.factor
     if multiplier is not ONE and multiplier != ONE:
-        return cost * multiplier, None
+        cost *= multiplier
+        return cost, None, float(cost)
     if rates.unit_div == 1:
-        return cost, total * rates.per_unit
+        return cost, total * rates.per_unit, total / rates.divisor
     whole, rest = divmod(total, rates.unit_div)  # half to even, as the ledger's NUMERIC(20, 10) rounds
     rest *= 2
     if rest > rates.unit_div or (rest == rates.unit_div and whole % 2):
         whole += 1
-    return cost, whole
+    return cost, whole, total / rates.divisor

@@ -41,6 +41,8 @@ class UsageRecord:
     # ``cost`` in budget counter units (10^-10 USD, rounded as the ledger rounds) when billing made them
     # from integers (``billing.cost.cost_of``), so a budget settles without converting the Decimal.
     cost_units: int | None = None
+    # ``float(cost)`` when billing made it from the same integers (``billing.cost.price``), for the usage metrics.
+    cost_float: float | None = None
 
 
 def usage_counts(usage: Any) -> tuple[int, int, int]:

@@ -215,12 +215,16 @@ class Call:
         ``tokens``: the count to use; ``reported``: the usage's own prompt and completion tokens (none
         without a usage, whatever was ``estimated`` for the bill).
         """
-        cost = self.bill(target, usage, estimated)
+        # ``bill``, spelled out: every answer's bill comes this way, and a call's frame costs ≈ 0.6 k instructions.
+        record = self.billed = metering.usage_record(
+            self.principal, self.request_id, target, usage, self.kind, self.multiplier, estimated
+        )
+        self._billed_usage = usage
+        cost = metering.bill(self.state.billing, record, store=self.store_bill)
         if reported:
             # The bill's record has them counted already: a stream's end does not count them twice.
-            record = self.billed
             tokens = 0
-            if record is not None and isinstance(usage, dict):
+            if isinstance(usage, dict):
                 tokens = record.prompt_tokens + record.completion_tokens
         elif tokens is None:
             if isinstance(usage, dict):
@@ -283,11 +287,13 @@ class Call:
         record = self.record(target, usage, cost, error, status)
         if served_by is not None:
             record.model, record.deployment = served_by, f"{served_by}#0"
-        for check in reversed(self.admitted):
-            try:
-                check.release(self, record)
-            except Exception:  # one check's bug must not keep the others' reservations
-                log.exception("admission check %r failed to release", check)
+        admitted = self.admitted
+        if admitted:  # most calls hold nothing: no reversed iterator to make and step
+            for check in reversed(admitted):
+                try:
+                    check.release(self, record)
+                except Exception:  # one check's bug must not keep the others' reservations
+                    log.exception("admission check %r failed to release", check)
         for observer in observers:
             try:
                 observer.finished(record)
@@ -303,11 +309,13 @@ class Call:
         status: int | None = None,
     ) -> CallRecord:
         code: str | None = None
-        if isinstance(error, GatewayError):
+        if error is None:
+            pass  # the common case, asked first: two isinstance calls less
+        elif isinstance(error, GatewayError):
             code, status = error.code, status or error.status
         elif isinstance(error, asyncio.CancelledError):
             code, status = "invalid_request", status or 499  # the client left (what it would have been told)
-        elif error is not None:
+        else:
             code = getattr(error, "code", None) or "internal_error"
             status = status or int(getattr(error, "status", 0) or 500)
         deployment = None

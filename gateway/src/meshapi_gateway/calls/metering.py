@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from meshapi_gateway import metrics
 from meshapi_gateway.billing import UsageRecord, usage_counts
-from meshapi_gateway.billing.cost import cost_of
+from meshapi_gateway.billing.cost import price
 
 if TYPE_CHECKING:
     from meshapi_gateway.auth.principal import Principal
@@ -34,7 +34,7 @@ def usage_record(
     if usage is None and estimated is not None:
         prompt, completion = estimated
     entry = target.entry
-    cost, units = cost_of(entry.pricing, prompt, completion, cached, multiplier)
+    cost, units, amount = price(entry.pricing, prompt, completion, cached, multiplier)
     key = principal.key
     # Positional, in ``UsageRecord``'s field order: a dataclass called with a dozen keywords matches each
     # name against its parameters, about 2.4 k instructions more a bill than this (callgrind).
@@ -52,6 +52,7 @@ def usage_record(
         time.time(),
         key.team_id if key is not None else None,
         units,
+        amount,
     )
 
 
@@ -63,8 +64,13 @@ def bill(billing: Billing, record: UsageRecord, *, store: bool = True) -> Decima
     """
     if store:
         billing.record(record)
+    amount = record.cost_float
     metrics.observe_usage(
-        record.model, record.provider, record.prompt_tokens, record.completion_tokens, float(record.cost)
+        record.model,
+        record.provider,
+        record.prompt_tokens,
+        record.completion_tokens,
+        float(record.cost) if amount is None else amount,
     )
     return record.cost
 
