@@ -111,7 +111,7 @@ class Call:
         # (``calls.admission.clear``): a router given it alone is checked by identity, not by its id.
         self.sole: ModelEntry | None = None
         self.reserved: dict[str, Any] = {}  # what admission checks hold for this call, by their own keys
-        # The last bill (``bill``): its cost in counter units, for a check that settles the cost it is given.
+        # The last bill (``meter``): its cost in counter units, for a check that settles the cost it is given.
         self.billed: UsageRecord | None = None
         self._billed_usage: dict[str, Any] | None = None  # the usage ``billed`` counted
         self._finished = False
@@ -194,13 +194,6 @@ class Call:
         return admit
 
     # -- after ----------------------------------------------------------------------------------------
-    def bill(self, target: Target, usage: dict[str, Any] | None, estimated: tuple[int, int] | None = None) -> Decimal:
-        record = self.billed = metering.usage_record(
-            self.principal, self.request_id, target, usage, self.kind, self.multiplier, estimated
-        )
-        self._billed_usage = usage
-        return metering.bill(self.state.billing, record, store=self.store_bill)
-
     async def meter(
         self,
         target: Target,
@@ -215,7 +208,7 @@ class Call:
         ``tokens``: the count to use; ``reported``: the usage's own prompt and completion tokens (none
         without a usage, whatever was ``estimated`` for the bill).
         """
-        # ``bill``, spelled out: every answer's bill comes this way, and a call's frame costs ≈ 0.6 k instructions.
+        # The bill, in this frame: every answer's bill comes this way, and a call's frame costs ≈ 0.6 k instructions.
         record = self.billed = metering.usage_record(
             self.principal, self.request_id, target, usage, self.kind, self.multiplier, estimated
         )
