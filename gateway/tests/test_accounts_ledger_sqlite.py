@@ -38,7 +38,7 @@ def _batch(n: int) -> list[Queued]:
             kind="chat",
             created_at=1.7e9 + i,
         )
-        out.append(Queued(f"led_{i:05d}", record, cost))
+        out.append((f"led_{i:05d}", record, cost, 0))
     return out
 
 
@@ -57,10 +57,9 @@ async def _write_and_read(path: Path, batch: list[Queued]) -> list[LedgerEntry]:
 
 def _check(rows: list[LedgerEntry], batch: list[Queued]) -> None:
     assert len(rows) == len(batch)
-    for row, q in zip(rows, batch):
-        r = q.record
+    for row, (row_id, r, cost, _) in zip(rows, batch):
         assert (row.id, row.request_id, row.owner, row.key_id, row.model, row.kind) == (
-            q.id,
+            row_id,
             r.request_id,
             r.owner,
             r.key_id,
@@ -72,7 +71,7 @@ def _check(rows: list[LedgerEntry], batch: list[Queued]) -> None:
             r.completion_tokens,
             r.cached_tokens,
         )
-        assert row.cost_usd == q.cost  # exact to the stored ten decimal places
+        assert row.cost_usd == cost  # exact to the stored ten decimal places
         assert row.created_at == int(r.created_at * 1000)
 
 
@@ -128,7 +127,7 @@ def test_the_writer_thread_leaves_what_the_engine_leaves(tmp_path: Path, enforce
     assert by_thread == by_engine
     returned, rows, balances = by_thread
     assert len(rows) == len(batch) and returned[1] == {}  # the retry found every row there: nothing billed twice
-    spent = {o: sum((q.cost for q in batch if q.record.owner == o), Decimal(0)) for o in ("acme", "zen")}
+    spent = {o: sum((cost for _, r, cost, _ in batch if r.owner == o), Decimal(0)) for o in ("acme", "zen")}
     assert returned[0]["acme"] == Decimal("3") - spent["acme"]
     assert ("zen" in returned[0]) is enforce
     if enforce:

@@ -136,13 +136,13 @@ class LedgerBilling(Billing):
         cost = record.cost.quantize(CENT_PRECISION)
         row_id = _row_id()
         segment = self._journal.append(row_id, record, cost) if self._journal is not None else 0
-        self._queue.add(Queued(row_id, record, cost, segment))
+        self._queue.add((row_id, record, cost, segment))
         self.book.add_pending(record.owner, cost)
 
     async def record_in_transaction(self, session: Any, record: UsageRecord) -> Callable[[], None]:
         cost = record.cost.quantize(CENT_PRECISION)
         balances = await write_batch(
-            session, [Queued(_row_id(), record, cost)], self.book.enforce, self.book.default_credit
+            session, [(_row_id(), record, cost, 0)], self.book.enforce, self.book.default_credit
         )
 
         def committed() -> None:
@@ -196,7 +196,7 @@ class LedgerBilling(Billing):
             # The batch leaves the queue's front after this returns: the oldest record still unwritten
             # follows it, and every segment before that one is in the database.
             queue = self._queue.queue
-            journal.written_up_to(queue[len(batch)].segment if len(queue) > len(batch) else journal.segment)
+            journal.written_up_to(queue[len(batch)][3] if len(queue) > len(batch) else journal.segment)
 
     async def _replay_orphans(self) -> None:
         """Write what killed processes journaled (rows already written are skipped), then drop their files.
@@ -278,7 +278,7 @@ class LedgerBilling(Billing):
         _remove(lock_path, lock_fd, segments)
 
     async def _write_entries(self, entries: list[Entry]) -> None:
-        rows = [Queued(e.row_id, e.record, e.cost.quantize(CENT_PRECISION)) for e in entries]
+        rows: list[Queued] = [(e.row_id, e.record, e.cost.quantize(CENT_PRECISION), 0) for e in entries]
         for start in range(0, len(rows), self._queue.batch_size):
             await self._write_rows(rows[start : start + self._queue.batch_size], retry=True, ours=False)
 
@@ -296,13 +296,13 @@ class LedgerBilling(Billing):
                 async with self._sessions() as session, session.begin():
                     balances = await write_batch(session, batch, enforce, opening, retry)
             if ours:
-                for q in batch:
-                    self.book.settle_pending(q.record.owner, q.cost)
+                for _, record, cost, _ in batch:
+                    self.book.settle_pending(record.owner, cost)
             for owner, balance in balances.items():
                 self.book.set_committed(owner, balance)
             if ours and self._shared is not None:
-                for q in batch:
-                    self._shared.committed(q.record.owner, q.cost)
+                for _, record, cost, _ in batch:
+                    self._shared.committed(record.owner, cost)
 
     async def _syncer(self) -> None:
         assert self._shared is not None

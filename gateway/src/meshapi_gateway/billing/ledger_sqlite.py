@@ -45,9 +45,9 @@ _MONEY_TEXT = "%.10f"
 
 def row_sqlite(q: Queued) -> tuple[Any, ...]:
     """A queued record's row as the sqlite3 module binds it."""
-    r = q.record
+    row_id, r, cost, _ = q
     return (
-        q.id,
+        row_id,
         r.request_id[:300],
         r.owner,
         r.key_id,
@@ -58,7 +58,7 @@ def row_sqlite(q: Queued) -> tuple[Any, ...]:
         r.prompt_tokens,
         r.completion_tokens,
         r.cached_tokens,
-        float(q.cost),
+        float(cost),
         int(r.created_at * 1000),
     )
 
@@ -110,7 +110,7 @@ def _not_written(
     """The records and rows to insert: on a retry, those an unseen earlier commit did not write."""
     present: set[str] = set()
     if retry:
-        ids = [q.id for q in batch]
+        ids = [q[0] for q in batch]
         for start in range(0, len(ids), INSERT_CHUNK):
             chunk = ids[start : start + INSERT_CHUNK]
             marks = ", ".join("?" * len(chunk))
@@ -118,7 +118,7 @@ def _not_written(
             present.update(row[0] for row in found)
     if not present:
         return batch, rows
-    kept = [i for i, q in enumerate(batch) if q.id not in present]
+    kept = [i for i, q in enumerate(batch) if q[0] not in present]
     return [batch[i] for i in kept], [rows[i] for i in kept]
 
 
@@ -127,9 +127,9 @@ def _spend(
 ) -> dict[str, Decimal]:
     """Balances moved by the cost of the rows inserted; owner → new balance."""
     spent: dict[str, Decimal] = defaultdict(Decimal)
-    for q in inserted:
-        if q.cost:
-            spent[q.record.owner] += q.cost
+    for _, record, cost, _ in inserted:
+        if cost:
+            spent[record.owner] += cost
     now = int(time.time())
     balances: dict[str, Decimal] = {}
     for owner in sorted(spent):  # the order ``write_batch`` keeps, for the same reason
