@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from functools import lru_cache
-from typing import Mapping
+from typing import Any, Coroutine, Mapping
 from urllib.parse import urlsplit
 
 from meshapi_gateway import __version__
@@ -23,7 +23,7 @@ from meshapi_gateway.running_loop import running_loop
 
 USER_AGENT = f"meshapi-gateway/{__version__}"
 # Headers the client writes itself unless the caller gave them.
-_OWN = frozenset({"host", "content-length", "user-agent", "accept-encoding"})
+OWN_HEADERS = _OWN = frozenset({"host", "content-length", "user-agent", "accept-encoding"})
 
 
 @lru_cache(maxsize=1024)
@@ -43,7 +43,7 @@ def _split(url: str) -> tuple[Origin, str, str]:
 
 
 @lru_cache(maxsize=1024)
-def _plain_head(method: str, url: str) -> tuple[Origin, str, str]:
+def plain_head(method: str, url: str) -> tuple[Origin, str, str]:
     """(origin, request line and Host, the client's own headers after the length) when the caller gave none."""
     origin, target, host = _split(url)
     return (
@@ -56,7 +56,7 @@ def _plain_head(method: str, url: str) -> tuple[Origin, str, str]:
 def request_bytes(method: str, url: str, headers: Mapping[str, str], body: bytes) -> tuple[Origin, bytes]:
     given = _OWN.intersection(map(str.lower, headers))
     if not given:  # the usual request: its fixed lines are made once per URL
-        origin, start, own = _plain_head(method, url)
+        origin, start, own = plain_head(method, url)
         length = f"content-length: {len(body)}\r\n" if body or method not in ("GET", "HEAD") else ""
         block = "".join([f"{k}: {v}\r\n" for k, v in headers.items()])
         if block.count("\n") != len(headers) or block.count("\r") != len(headers):
@@ -121,7 +121,7 @@ class HTTPClient:
             "GET", url, b"", headers or {}, connect_timeout=timeout, read_timeout=timeout, total_timeout=timeout
         )
 
-    async def request(
+    def request(
         self,
         method: str,
         url: str,
@@ -131,7 +131,7 @@ class HTTPClient:
         connect_timeout: float,
         read_timeout: float,
         total_timeout: float | None = None,
-    ) -> Response:
+    ) -> Coroutine[Any, Any, Response]:
         """Send the request and wait for the response head; the body is the response's to read.
 
         ``read_timeout`` bounds every wait for upstream bytes, ``total_timeout`` (if given)
@@ -140,6 +140,22 @@ class HTTPClient:
         if self._closed:
             raise TransportError("the HTTP client is closed")
         origin, payload = request_bytes(method, url, headers, body)
+        return self.send(
+            origin, payload, connect_timeout=connect_timeout, read_timeout=read_timeout, total_timeout=total_timeout
+        )
+
+    async def send(
+        self,
+        origin: Origin,
+        payload: bytes,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        total_timeout: float | None = None,
+    ) -> Response:
+        """``request`` for a request already in bytes (``request_bytes``' answer, or the same made otherwise)."""
+        if self._closed:
+            raise TransportError("the HTTP client is closed")
         # A kept-alive connection brings its loop, the running one: ``get_running_loop()`` asks
         # the kernel for the process id on every call, a system call per request for nothing.
         conn = self._reusable(origin)

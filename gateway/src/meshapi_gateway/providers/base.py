@@ -45,9 +45,12 @@ class Target:
     api_key: str
     # The model name the upstream knows: read on every call, so worked out once (targets are cached per slot).
     upstream_model: str = field(init=False, compare=False)
+    # The adapter's request heads for this deployment, by URL (``upstream_head``): made once, not per call.
+    heads: dict[str, Any] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.upstream_model = self.deployment.upstream_model or self.entry.upstream_model
+        self.heads = {}
 
 
 @dataclass(slots=True)

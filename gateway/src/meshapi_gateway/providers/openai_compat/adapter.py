@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator, Mapping
 import orjson
 
 from meshapi_gateway.http_client import ConnectTimeout, Response, TransportError
-from meshapi_gateway.providers import http_call, upstream_errors
+from meshapi_gateway.providers import http_call, upstream_errors, upstream_head
 from meshapi_gateway.providers.base import GATEWAY_ONLY_FIELDS, CallContext, Provider, Target, UpstreamError
 from meshapi_gateway.providers.chunk_batches import ChunkBatches
 from meshapi_gateway.providers.openai_compat.chunk_reads import SSEChunkReads
@@ -44,16 +44,30 @@ class OpenAICompatProvider(Provider):
     async def _post(
         self, url: str, payload: dict[str, Any], target: Target, ctx: CallContext, *, total: float | None
     ) -> Response:
+        body = orjson.dumps(payload)
+        head = target.heads.get(url)
+        if head is None or not head.fits(target):
+            head = target.heads[url] = upstream_head.make_head(url, target, "authorization", "Bearer ", {})
         try:
-            resp = await ctx.session.request(
-                "POST",
-                url,
-                orjson.dumps(payload),
-                self._headers(target, ctx),
-                connect_timeout=ctx.connect_timeout,
-                read_timeout=ctx.read_timeout,
-                total_timeout=total,
-            )
+            raw = upstream_head.bytes_for(head, ctx.request_id, body)
+            if raw is not None:
+                resp = await ctx.session.send(
+                    head.origin,
+                    raw,
+                    connect_timeout=ctx.connect_timeout,
+                    read_timeout=ctx.read_timeout,
+                    total_timeout=total,
+                )
+            else:
+                resp = await ctx.session.request(
+                    "POST",
+                    url,
+                    body,
+                    self._headers(target, ctx),
+                    connect_timeout=ctx.connect_timeout,
+                    read_timeout=ctx.read_timeout,
+                    total_timeout=total,
+                )
         except TimeoutError as exc:
             what = "connect" if isinstance(exc, ConnectTimeout) else "answer"
             raise upstream_errors.timed_out(self.name, what) from exc

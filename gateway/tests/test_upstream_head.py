@@ -1,0 +1,100 @@
+"""The OpenAI-compatible adapter's request head made once per deployment sends the general path's bytes.
+
+Seeded cases of deployments, the entry's and the deployment's headers (overrides of the adapter's
+and the client's own headers, line breaks, characters beyond Latin-1), keys, URLs, request ids and
+traces: the bytes (or the error) of a made head, used twice, and of the general path are the same,
+as are the upstream spans the trace records.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import Any, Callable
+
+import pytest
+
+from meshapi_gateway.catalog.catalog import Deployment, ModelEntry
+from meshapi_gateway.http_client.client import request_bytes
+from meshapi_gateway.observability.record import current
+from meshapi_gateway.observability.trace_context import TraceContext
+from meshapi_gateway.providers import http_call, upstream_head
+from meshapi_gateway.providers.base import CallContext, Target
+
+NAMES = ["x-a", "X-Team", "authorization", "Authorization", "content-type", "x-request-id", "X-Request-Id"]
+NAMES += ["traceparent", "host", "Host", "USER-AGENT", "accept-encoding", "Content-Length", "x-b\r", "x\nc", "é-x"]
+VALUES = ["v", "", "a b", "Bearer zz", "bad\r\nx: y", "bad\n", "é", "€", "\t"]
+URLS = ["http://127.0.0.1:8080/v1", "https://api.example.com/v1/", "http://[::1]:9000", "http://h/v1?x=1"]
+URLS += ["https://h:443/a", "ftp://nope/v1", "http:///v1", "http://é.com/v1"]
+IDS = ["req_1", "", "a b", "x\ry", "x\r\ny", "x\n", "é", "€", "\t"]
+KEYS = ["", "sk-1", "sk é", "sk-€", "k\r\n"]
+
+
+class _Record:
+    def __init__(self, trace: TraceContext | None) -> None:
+        self.trace = trace
+
+
+def _general(target: Target, ctx: CallContext, url: str, body: bytes) -> bytes:
+    headers = http_call.upstream_headers(target, ctx, "authorization", key_prefix="Bearer ")
+    return request_bytes("POST", url, headers, body)[1]
+
+
+def _made(target: Target, ctx: CallContext, url: str, body: bytes) -> bytes:
+    """The adapter's way: the head made once, the general path when it declines."""
+    head = target.heads.get(url)
+    if head is None or not head.fits(target):
+        head = target.heads[url] = upstream_head.make_head(url, target, "authorization", "Bearer ", {})
+    raw = upstream_head.bytes_for(head, ctx.request_id, body)
+    return ("made", raw) if raw is not None else ("general", _general(target, ctx, url, body))  # type: ignore[return-value]
+
+
+def _outcome(seed: int, trace: TraceContext | None, make: Callable[..., Any], *args: Any) -> tuple[Any, ...]:
+    """What ``make(*args)`` answers or raises, with the spans it recorded, its child span ids drawn from ``seed``."""
+    draws = random.Random(seed)
+    real, os.urandom = os.urandom, draws.randbytes
+    try:
+        try:
+            got: tuple[Any, ...] = ("bytes", make(*args))
+        except Exception as exc:
+            got = ("error", type(exc).__name__, str(exc))
+    finally:
+        os.urandom = real
+    spans = None if trace is None else [span for span, _ in trace.upstream]
+    if trace is not None:
+        trace.upstream.clear()
+    return got, spans
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_made_head_sends_the_general_paths_bytes(seed: int) -> None:
+    rng = random.Random(seed)
+    made = 0
+    for _ in range(1500):
+        extra = Deployment(base_url=rng.choice([*URLS, ""]), headers=_headers(rng))
+        entry = ModelEntry(id="m", base_url=rng.choice(URLS), headers=_headers(rng), deployments=[extra])
+        target = Target(entry, rng.choice(entry.all_deployments()), rng.choice(KEYS))
+        url = (target.deployment.base_url or entry.base_url).rstrip("/") + rng.choice(["/chat/completions", "/x"])
+        body = rng.choice([b"", b'{"model":"m"}' * rng.randint(1, 9)])
+        ctx = CallContext(rng.choice(IDS), None)  # type: ignore[arg-type]
+        trace = TraceContext("ab" * 16, "cd" * 8, None, rng.random() < 0.5) if rng.random() < 0.5 else None
+        token = current.set(_Record(trace) if rng.random() < 0.9 else None)  # type: ignore[arg-type]
+        try:
+            if rng.random() < 0.3:  # a head made before the catalog's headers changed in place
+                target.heads[url] = upstream_head.make_head(url, target, "authorization", "Bearer ", {})
+                target.deployment.headers[rng.choice(NAMES)] = rng.choice(VALUES)
+            draw = rng.randrange(1 << 30)
+            (kind, *expected), spans = _outcome(draw, trace, _general, target, ctx, url, body)
+            for _ in range(2):  # made, then reused
+                (kind, *got), got_spans = _outcome(draw, trace, _made, target, ctx, url, body)
+                if kind == "bytes":
+                    made += got[0][0] == "made"
+                    got = [got[0][1]]
+                assert (got, got_spans) == (expected, spans)
+        finally:
+            current.reset(token)
+    assert made > 100  # the made head did answer, not only the general path
+
+
+def _headers(rng: random.Random) -> dict[str, str]:
+    return {rng.choice(NAMES): rng.choice(VALUES) for _ in range(rng.choice([0, 0, 0, 1, 2]))}
