@@ -98,3 +98,11 @@ def test_made_head_sends_the_general_paths_bytes(seed: int) -> None:
 
 def _headers(rng: random.Random) -> dict[str, str]:
     return {rng.choice(NAMES): rng.choice(VALUES) for _ in range(rng.choice([0, 0, 0, 1, 2]))}
+
+
+def test_a_subclass_that_changes_the_headers_takes_the_general_path() -> None:
+    from meshapi_gateway.providers.local.provider import LocalProvider
+    from meshapi_gateway.providers.openai_compat.adapter import OpenAICompatProvider
+
+    assert OpenAICompatProvider.heads_made_once
+    assert not LocalProvider.heads_made_once  # it drops the request id and adds the child server's key

@@ -23,6 +23,13 @@ class OpenAICompatProvider(Provider):
     # ``chat``/``embeddings`` bound the whole call by ``ctx.read_timeout`` (the client's total timeout),
     # so the router does not add a timer of its own.
     applies_call_timeouts = True
+    # A call's head is made once per deployment (``upstream_head``) only while the headers are
+    # ``_headers``' own: a subclass that changes them (the local provider) takes the general path.
+    heads_made_once = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.heads_made_once = cls._headers is OpenAICompatProvider._headers
 
     def _url(self, target: Target, path: str) -> str:
         base = (target.deployment.base_url or target.entry.base_url).rstrip("/")
@@ -45,12 +52,14 @@ class OpenAICompatProvider(Provider):
         self, url: str, payload: dict[str, Any], target: Target, ctx: CallContext, *, total: float | None
     ) -> Response:
         body = orjson.dumps(payload)
-        head = target.heads.get(url)
-        if head is None or not head.fits(target):
-            head = target.heads[url] = upstream_head.make_head(url, target, "authorization", "Bearer ", {})
+        head = None
+        if self.heads_made_once:
+            head = target.heads.get(url)
+            if head is None or not head.fits(target):
+                head = target.heads[url] = upstream_head.make_head(url, target, "authorization", "Bearer ", {})
         try:
-            raw = upstream_head.bytes_for(head, ctx.request_id, body)
-            if raw is not None:
+            raw = None if head is None else upstream_head.bytes_for(head, ctx.request_id, body)
+            if raw is not None and head is not None:
                 resp = await ctx.session.send(
                     head.origin,
                     raw,
