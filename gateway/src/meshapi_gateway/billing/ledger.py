@@ -42,8 +42,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("meshapi_gateway.billing")
 
 # Ledger row ids: one a billed answer, so made as counted runs (``ids.Counted``) rather than ``prefixed``'s
-# eight random draws each (about 3 k instructions less a bill).
-_row_id = Counted("led_")
+# eight random draws each (about 3 k instructions less a bill). The bound ``__call__``: an instance called
+# goes through the type's call slot and a lookup of ``__call__`` first (about 0.3 k instructions).
+_row_id = Counted("led_").__call__
 
 REREAD_SECONDS = 5
 # How long a replayed bill whose request ran under an idempotency claim waits for the client's
