@@ -22,12 +22,30 @@ from meshapi_gateway.providers import http_call, upstream_head
 from meshapi_gateway.providers.base import CallContext, Target
 
 NAMES = ["x-a", "X-Team", "authorization", "Authorization", "content-type", "x-request-id", "X-Request-Id"]
-NAMES += ["traceparent", "host", "Host", "USER-AGENT", "accept-encoding", "Content-Length", "x-b\r", "x\nc", "é-x"]
+NAMES += [
+    "x-api-key",
+    "anthropic-version",
+    "x-goog-api-key",
+    "traceparent",
+    "host",
+    "Host",
+    "USER-AGENT",
+    "accept-encoding",
+    "Content-Length",
+    "x-b\r",
+    "x\nc",
+    "é-x",
+]
 VALUES = ["v", "", "a b", "Bearer zz", "bad\r\nx: y", "bad\n", "é", "€", "\t"]
 URLS = ["http://127.0.0.1:8080/v1", "https://api.example.com/v1/", "http://[::1]:9000", "http://h/v1?x=1"]
 URLS += ["https://h:443/a", "ftp://nope/v1", "http:///v1", "http://é.com/v1"]
 IDS = ["req_1", "", "a b", "x\ry", "x\r\ny", "x\n", "é", "€", "\t"]
 KEYS = ["", "sk-1", "sk é", "sk-€", "k\r\n"]
+# (key header, key prefix, the adapter's own headers): the adapters', then ones the made head must decline.
+WAYS = [("authorization", "Bearer ", {}), ("x-api-key", "", {"anthropic-version": "2023-06-01"})]
+WAYS += [("x-goog-api-key", "", {}), ("x-api-key", "", {"anthropic-version": "1", "anthropic-beta": "b"})]
+WAYS += [("x-api-key", "", {"content-type": "text/x"}), ("x-api-key", "", {"x-request-id": "1"})]
+WAYS += [("x-api-key", "", {"Host": "h"}), ("x-api-key", "", {"a": "b\r\n"}), ("content-type", "", {})]
 
 
 class _Record:
@@ -35,18 +53,20 @@ class _Record:
         self.trace = trace
 
 
-def _general(target: Target, ctx: CallContext, url: str, body: bytes) -> bytes:
-    headers = http_call.upstream_headers(target, ctx, "authorization", key_prefix="Bearer ")
+Way = tuple[str, str, dict[str, str]]
+
+
+def _general(target: Target, ctx: CallContext, url: str, body: bytes, way: Way) -> bytes:
+    key_header, prefix, fixed = way
+    headers = http_call.upstream_headers(target, ctx, key_header, key_prefix=prefix, fixed=fixed)
     return request_bytes("POST", url, headers, body)[1]
 
 
-def _made(target: Target, ctx: CallContext, url: str, body: bytes) -> bytes:
-    """The adapter's way: the head made once, the general path when it declines."""
-    head = target.heads.get(url)
-    if head is None or not head.fits(target):
-        head = target.heads[url] = upstream_head.make_head(url, target, "authorization", "Bearer ", {})
+def _made(target: Target, ctx: CallContext, url: str, body: bytes, way: Way) -> bytes:
+    """The adapters' way: the head made once, the general path when it declines."""
+    head = upstream_head.head_for(url, target, *way)
     raw = upstream_head.bytes_for(head, ctx.request_id, body)
-    return ("made", raw) if raw is not None else ("general", _general(target, ctx, url, body))  # type: ignore[return-value]
+    return ("made", raw) if raw is not None else ("general", _general(target, ctx, url, body, way))  # type: ignore[return-value]
 
 
 def _outcome(seed: int, trace: TraceContext | None, make: Callable[..., Any], *args: Any) -> tuple[Any, ...]:
@@ -66,27 +86,28 @@ def _outcome(seed: int, trace: TraceContext | None, make: Callable[..., Any], *a
     return got, spans
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(6))
 def test_made_head_sends_the_general_paths_bytes(seed: int) -> None:
     rng = random.Random(seed)
     made = 0
-    for _ in range(1500):
+    for _ in range(1000):
         extra = Deployment(base_url=rng.choice([*URLS, ""]), headers=_headers(rng))
         entry = ModelEntry(id="m", base_url=rng.choice(URLS), headers=_headers(rng), deployments=[extra])
         target = Target(entry, rng.choice(entry.all_deployments()), rng.choice(KEYS))
         url = (target.deployment.base_url or entry.base_url).rstrip("/") + rng.choice(["/chat/completions", "/x"])
         body = rng.choice([b"", b'{"model":"m"}' * rng.randint(1, 9)])
         ctx = CallContext(rng.choice(IDS), None)  # type: ignore[arg-type]
+        way = rng.choice(WAYS[:3]) if rng.random() < 0.7 else rng.choice(WAYS)
         trace = TraceContext("ab" * 16, "cd" * 8, None, rng.random() < 0.5) if rng.random() < 0.5 else None
         token = current.set(_Record(trace) if rng.random() < 0.9 else None)  # type: ignore[arg-type]
         try:
             if rng.random() < 0.3:  # a head made before the catalog's headers changed in place
-                target.heads[url] = upstream_head.make_head(url, target, "authorization", "Bearer ", {})
+                target.heads[url] = upstream_head.make_head(url, target, *rng.choice(WAYS))
                 target.deployment.headers[rng.choice(NAMES)] = rng.choice(VALUES)
             draw = rng.randrange(1 << 30)
-            (kind, *expected), spans = _outcome(draw, trace, _general, target, ctx, url, body)
+            (kind, *expected), spans = _outcome(draw, trace, _general, target, ctx, url, body, way)
             for _ in range(2):  # made, then reused
-                (kind, *got), got_spans = _outcome(draw, trace, _made, target, ctx, url, body)
+                (kind, *got), got_spans = _outcome(draw, trace, _made, target, ctx, url, body, way)
                 if kind == "bytes":
                     made += got[0][0] == "made"
                     got = [got[0][1]]

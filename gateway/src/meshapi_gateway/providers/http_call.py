@@ -13,7 +13,7 @@ import orjson
 from meshapi_gateway.errors import before_first_chunk
 from meshapi_gateway.http_client import ConnectTimeout, Response, TransportError
 from meshapi_gateway.observability.record import current as current_record
-from meshapi_gateway.providers import upstream_errors
+from meshapi_gateway.providers import upstream_errors, upstream_head
 from meshapi_gateway.providers.base import CallContext, Target, UpstreamError
 from meshapi_gateway.sse import SSEEvent, parse_sse
 
@@ -72,6 +72,48 @@ async def post_json(
             read_timeout=ctx.read_timeout,
             total_timeout=None if stream else ctx.read_timeout,
         )
+    except TimeoutError as exc:
+        raise upstream_errors.timed_out(provider, "connect" if isinstance(exc, ConnectTimeout) else "answer") from exc
+    except TransportError as exc:
+        raise upstream_errors.connection_failed(provider, exc) from exc
+    await raise_for_status(resp, on_error)
+    return resp
+
+
+async def post_json_made(
+    ctx: CallContext,
+    url: str,
+    payload: dict[str, Any],
+    target: Target,
+    key_header: str,
+    fixed: Mapping[str, str],
+    provider: str,
+    on_error: ErrorMapper,
+    *,
+    stream: bool,
+) -> Response:
+    """``post_json`` with ``upstream_headers(target, ctx, key_header, fixed=fixed)``, its head made once."""
+    body = orjson.dumps(payload)
+    head = upstream_head.head_for(url, target, key_header, "", fixed)
+    try:
+        raw = upstream_head.bytes_for(head, ctx.request_id, body)
+        if raw is not None:
+            resp = await ctx.session.send(
+                head.origin,
+                raw,
+                connect_timeout=ctx.connect_timeout,
+                read_timeout=ctx.read_timeout,
+                total_timeout=None if stream else ctx.read_timeout,
+            )
+        else:
+            resp = await ctx.session.post(
+                url,
+                body,
+                upstream_headers(target, ctx, key_header, fixed=fixed),
+                connect_timeout=ctx.connect_timeout,
+                read_timeout=ctx.read_timeout,
+                total_timeout=None if stream else ctx.read_timeout,
+            )
     except TimeoutError as exc:
         raise upstream_errors.timed_out(provider, "connect" if isinstance(exc, ConnectTimeout) else "answer") from exc
     except TransportError as exc:

@@ -19,14 +19,17 @@ from meshapi_gateway.http_client.connection import Origin
 from meshapi_gateway.observability.record import current as current_record
 from meshapi_gateway.providers.base import Target
 
+Way = tuple[str, str, Mapping[str, str]]  # ``upstream_headers``' key header, key prefix and fixed headers
+
 
 class Head:
     """The constant parts of one deployment's request head, and what they were made from."""
 
-    __slots__ = ("api_key", "deployment_headers", "entry_headers", "lead", "middle", "origin", "tail", "url")
+    __slots__ = ("api_key", "deployment_headers", "entry_headers", "lead", "middle", "origin", "tail", "url", "way")
 
-    def __init__(self, url: str, target: Target, middle: str, tail: str, origin: Origin, lead: str) -> None:
+    def __init__(self, url: str, target: Target, way: Way, middle: str, tail: str, origin: Origin, lead: str) -> None:
         self.url = url
+        self.way = way  # the key's header and prefix and the adapter's own headers it was made with
         self.api_key = target.api_key
         # Copies: a catalog's header dicts could change in place, and a head must not outlive what it was made of.
         self.entry_headers = dict(target.entry.headers)
@@ -58,7 +61,7 @@ def _lines(headers: Mapping[str, str]) -> str | None:
 
 def make_head(url: str, target: Target, key_header: str, key_prefix: str, fixed: Mapping[str, str]) -> Head:
     """The head for ``target`` at ``url``; one whose calls must take the general path has ``lead`` empty."""
-    general = Head(url, target, "", "", (False, "", 0), "")
+    general = Head(url, target, (key_header, key_prefix, dict(fixed)), "", "", (False, "", 0), "")
     extra = {**target.entry.headers, **target.deployment.headers}
     adapters = {"content-type", *fixed, "x-request-id", "traceparent", key_header}
     if len(adapters) != len({"content-type", *fixed}) + 3:  # an adapter's own header set twice
@@ -74,7 +77,16 @@ def make_head(url: str, target: Target, key_header: str, key_prefix: str, fixed:
         origin, start, own = plain_head("POST", url)
     except TransportError:
         return general
-    return Head(url, target, own + before + "x-request-id: ", after + "\r\n", origin, start + "content-length: ")
+    middle = own + before + "x-request-id: "
+    return Head(url, target, general.way, middle, after + "\r\n", origin, start + "content-length: ")
+
+
+def head_for(url: str, target: Target, key_header: str, key_prefix: str, fixed: Mapping[str, str]) -> Head:
+    """The target's head for ``url``, made again when the deployment or the adapter's headers differ."""
+    head: Head | None = target.heads.get(url)
+    if head is None or not head.fits(target) or head.way != (key_header, key_prefix, fixed):
+        head = target.heads[url] = make_head(url, target, key_header, key_prefix, fixed)
+    return head
 
 
 def bytes_for(head: Head, request_id: str, body: bytes) -> bytes | None:

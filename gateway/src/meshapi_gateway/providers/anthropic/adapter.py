@@ -8,7 +8,7 @@ fall back before anything reaches the client.
 
 from __future__ import annotations
 
-from typing import Any, AsyncGenerator, AsyncIterator
+from typing import Any, AsyncGenerator, AsyncIterator, Awaitable
 
 from meshapi_gateway.http_client import Response
 from meshapi_gateway.providers import http_call
@@ -21,6 +21,7 @@ from meshapi_gateway.providers.translation import warn_dropped
 from meshapi_gateway.sse import SSEEvent
 
 API_VERSION = "2023-06-01"
+FIXED = {"anthropic-version": API_VERSION}  # the adapter's own headers beside the key
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 
 
@@ -31,14 +32,14 @@ class AnthropicProvider(Provider):
         base = (target.deployment.base_url or target.entry.base_url or DEFAULT_BASE_URL).rstrip("/")
         return base + ("/messages" if base.endswith("/v1") else "/v1/messages")
 
-    def _headers(self, target: Target, ctx: CallContext) -> dict[str, str]:
-        return http_call.upstream_headers(target, ctx, "x-api-key", fixed={"anthropic-version": API_VERSION})
+    def _post(self, target: Target, ctx: CallContext, payload: dict[str, Any], *, stream: bool) -> Awaitable[Response]:
+        return http_call.post_json_made(
+            ctx, self._url(target), payload, target, "x-api-key", FIXED, self.name, errors.from_response, stream=stream
+        )
 
     async def chat(self, body: dict[str, Any], target: Target, ctx: CallContext) -> dict[str, Any]:
         req = build_request(body, target, stream=False)
-        resp = await http_call.post_json(
-            ctx, self._url(target), req.body, self._headers(target, ctx), self.name, errors.from_response, stream=False
-        )
+        resp = await self._post(target, ctx, req.body, stream=False)
         message = await http_call.read_json(resp, self.name)
         if not isinstance(message, dict) or message.get("type") == "error":
             raise errors.from_event(message)
@@ -49,9 +50,7 @@ class AnthropicProvider(Provider):
         self, body: dict[str, Any], target: Target, ctx: CallContext
     ) -> AsyncIterator[dict[str, Any]]:
         req = build_request(body, target, stream=True)
-        resp = await http_call.post_json(
-            ctx, self._url(target), req.body, self._headers(target, ctx), self.name, errors.from_response, stream=True
-        )
+        resp = await self._post(target, ctx, req.body, stream=True)
         translator = AnthropicStreamTranslator()
         events, head = await http_call.stream_head(
             resp, self.name, lambda first: translator.feed(first.event, http_call.event_json(first, self.name))

@@ -10,12 +10,12 @@ read up to its first event before it is handed over, for the same reason as in t
 
 from __future__ import annotations
 
-from typing import Any, AsyncGenerator, AsyncIterator
+from typing import Any, AsyncGenerator, AsyncIterator, Awaitable
 
 from meshapi_gateway.http_client import Response
 from meshapi_gateway.providers import http_call
 from meshapi_gateway.providers.anthropic import errors
-from meshapi_gateway.providers.anthropic.adapter import API_VERSION, DEFAULT_BASE_URL
+from meshapi_gateway.providers.anthropic.adapter import API_VERSION, DEFAULT_BASE_URL, FIXED
 from meshapi_gateway.providers.base import CallContext, Target, UpstreamError
 from meshapi_gateway.sse import SSEEvent
 
@@ -27,11 +27,17 @@ def url(target: Target, path: str = "/messages") -> str:
     return base + (path if base.endswith("/v1") else "/v1" + path)
 
 
-def headers(target: Target, ctx: CallContext, beta: str | None) -> dict[str, str]:
-    fixed = {"anthropic-version": API_VERSION}
-    if beta:
-        fixed["anthropic-beta"] = beta
-    return http_call.upstream_headers(target, ctx, "x-api-key", fixed=fixed)
+def post(
+    ctx: CallContext, url: str, payload: dict[str, Any], target: Target, beta: str | None, *, stream: bool
+) -> Awaitable[Response]:
+    """The upstream call, its head made once per deployment unless a beta varies it per request."""
+    if not beta:
+        return http_call.post_json_made(
+            ctx, url, payload, target, "x-api-key", FIXED, PROVIDER, errors.from_response, stream=stream
+        )
+    fixed = {"anthropic-version": API_VERSION, "anthropic-beta": beta}
+    headers = http_call.upstream_headers(target, ctx, "x-api-key", fixed=fixed)
+    return http_call.post_json(ctx, url, payload, headers, PROVIDER, errors.from_response, stream=stream)
 
 
 def upstream_body(body: dict[str, Any], target: Target) -> dict[str, Any]:
@@ -40,9 +46,7 @@ def upstream_body(body: dict[str, Any], target: Target) -> dict[str, Any]:
 
 async def create(body: dict[str, Any], target: Target, ctx: CallContext, beta: str | None) -> dict[str, Any]:
     payload = {k: v for k, v in upstream_body(body, target).items() if k != "stream"}
-    resp = await http_call.post_json(
-        ctx, url(target), payload, headers(target, ctx, beta), PROVIDER, errors.from_response, stream=False
-    )
+    resp = await post(ctx, url(target), payload, target, beta, stream=False)
     message = await http_call.read_json(resp, PROVIDER)
     if not isinstance(message, dict) or message.get("type") == "error":
         raise errors.from_event(message)
@@ -50,14 +54,8 @@ async def create(body: dict[str, Any], target: Target, ctx: CallContext, beta: s
 
 
 async def count_tokens(body: dict[str, Any], target: Target, ctx: CallContext, beta: str | None) -> int:
-    resp = await http_call.post_json(
-        ctx,
-        url(target, "/messages/count_tokens"),
-        upstream_body(body, target),
-        headers(target, ctx, beta),
-        PROVIDER,
-        errors.from_response,
-        stream=False,
+    resp = await post(
+        ctx, url(target, "/messages/count_tokens"), upstream_body(body, target), target, beta, stream=False
     )
     answer = await http_call.read_json(resp, PROVIDER)
     count = answer.get("input_tokens") if isinstance(answer, dict) else None
@@ -80,9 +78,7 @@ async def open_stream(
 ) -> AsyncIterator[dict[str, Any]]:
     """The upstream's events as dicts (each with its ``type``), opened and read up to the first one."""
     payload = {**upstream_body(body, target), "stream": True}
-    resp = await http_call.post_json(
-        ctx, url(target), payload, headers(target, ctx, beta), PROVIDER, errors.from_response, stream=True
-    )
+    resp = await post(ctx, url(target), payload, target, beta, stream=True)
     events, first = await http_call.stream_head(resp, PROVIDER, _checked)
     return _events(resp, events, first)
 

@@ -33,16 +33,15 @@ class GeminiProvider(Provider):
             base += "/v1beta"
         return f"{base}/models/{quote(target.upstream_model, safe='.-_')}:{method}"
 
-    def _headers(self, target: Target, ctx: CallContext) -> dict[str, str]:
-        return http_call.upstream_headers(target, ctx, "x-goog-api-key")
-
     async def chat(self, body: dict[str, Any], target: Target, ctx: CallContext) -> dict[str, Any]:
         req = build_request(body, target)
-        resp = await http_call.post_json(
+        resp = await http_call.post_json_made(
             ctx,
             self._url(target, "generateContent"),
             req.body,
-            self._headers(target, ctx),
+            target,
+            "x-goog-api-key",
+            {},
             self.name,
             errors.from_response,
             stream=False,
@@ -57,11 +56,13 @@ class GeminiProvider(Provider):
         self, body: dict[str, Any], target: Target, ctx: CallContext
     ) -> AsyncIterator[dict[str, Any]]:
         req = build_request(body, target)
-        resp = await http_call.post_json(
+        resp = await http_call.post_json_made(
             ctx,
             self._url(target, "streamGenerateContent") + "?alt=sse",
             req.body,
-            self._headers(target, ctx),
+            target,
+            "x-goog-api-key",
+            {},
             self.name,
             errors.from_response,
             stream=True,
@@ -98,11 +99,13 @@ class GeminiProvider(Provider):
 
     async def embeddings(self, body: dict[str, Any], target: Target, ctx: CallContext) -> dict[str, Any]:
         method, payload, count = embed.build(body, target.upstream_model)
-        resp = await http_call.post_json(
+        resp = await http_call.post_json_made(
             ctx,
             self._url(target, method),
             payload,
-            self._headers(target, ctx),
+            target,
+            "x-goog-api-key",
+            {},
             self.name,
             errors.from_response,
             stream=False,

@@ -17,6 +17,8 @@ from meshapi_gateway.providers.base import GATEWAY_ONLY_FIELDS, CallContext, Pro
 from meshapi_gateway.providers.chunk_batches import ChunkBatches
 from meshapi_gateway.providers.openai_compat.chunk_reads import SSEChunkReads
 
+_FIXED: dict[str, str] = {}  # no headers of the adapter's own beside the key
+
 
 class OpenAICompatProvider(Provider):
     name = "openai_compat"
@@ -54,9 +56,7 @@ class OpenAICompatProvider(Provider):
         body = orjson.dumps(payload)
         head = None
         if self.heads_made_once:
-            head = target.heads.get(url)
-            if head is None or not head.fits(target):
-                head = target.heads[url] = upstream_head.make_head(url, target, "authorization", "Bearer ", {})
+            head = upstream_head.head_for(url, target, "authorization", "Bearer ", _FIXED)
         try:
             raw = None if head is None else upstream_head.bytes_for(head, ctx.request_id, body)
             if raw is not None and head is not None:
