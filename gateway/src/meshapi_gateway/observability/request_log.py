@@ -27,7 +27,7 @@ from meshapi_gateway.observability.attempts_json import one_attempt_json
 from meshapi_gateway.observability.bodies import Redactor, reassemble_sse
 from meshapi_gateway.observability.record import (
     MAX_MODEL_NAME,
-    OutsideRequests,
+    AttachCall,
     Pending,
     RequestRecord,
     pending,
@@ -270,5 +270,11 @@ async def start_request_log(state: GatewayState) -> Callable[[], Awaitable[None]
     writer.start("request-log-writer")
     state.request_log = writer
     state.request_observers.append(writer.observe)
-    state.call_observers.append(OutsideRequests(writer.observe))  # batch items: a record each
+    # Batch items (calls made outside any request): a record each, through the observer that attaches calls
+    # to their requests' records (app.py registers it before any feature starts).
+    attach = next((o for o in state.call_observers if isinstance(o, AttachCall)), None)
+    if attach is None:
+        attach = AttachCall()
+        state.call_observers.append(attach)
+    attach.outside = writer.observe
     return writer.aclose
