@@ -20,6 +20,7 @@ from meshapi_gateway.observability.record import current
 from meshapi_gateway.observability.trace_context import TraceContext
 from meshapi_gateway.providers import http_call, upstream_head
 from meshapi_gateway.providers.base import CallContext, Target
+from meshapi_gateway.providers.openai_compat.adapter import OpenAICompatProvider
 
 NAMES = ["x-a", "X-Team", "authorization", "Authorization", "content-type", "x-request-id", "X-Request-Id"]
 NAMES += [
@@ -95,6 +96,10 @@ def test_made_head_sends_the_general_paths_bytes(seed: int) -> None:
         entry = ModelEntry(id="m", base_url=rng.choice(URLS), headers=_headers(rng), deployments=[extra])
         target = Target(entry, rng.choice(entry.all_deployments()), rng.choice(KEYS))
         url = (target.deployment.base_url or entry.base_url).rstrip("/") + rng.choice(["/chat/completions", "/x"])
+        assert (
+            OpenAICompatProvider()._url(target, "/x")
+            == (target.deployment.base_url or entry.base_url).rstrip("/") + "/x"
+        )
         body = rng.choice([b"", b'{"model":"m"}' * rng.randint(1, 9)])
         ctx = CallContext(rng.choice(IDS), None)  # type: ignore[arg-type]
         way = rng.choice(WAYS[:3]) if rng.random() < 0.7 else rng.choice(WAYS)
@@ -103,7 +108,8 @@ def test_made_head_sends_the_general_paths_bytes(seed: int) -> None:
         try:
             if rng.random() < 0.3:  # a head made before the catalog's headers changed in place
                 target.heads[url] = upstream_head.make_head(url, target, *rng.choice(WAYS))
-                target.deployment.headers[rng.choice(NAMES)] = rng.choice(VALUES)
+                changed = target.deployment.headers if rng.random() < 0.5 else target.entry.headers
+                changed[rng.choice(NAMES)] = rng.choice(VALUES)
             draw = rng.randrange(1 << 30)
             (kind, *expected), spans = _outcome(draw, trace, _general, target, ctx, url, body, way)
             for _ in range(2):  # made, then reused

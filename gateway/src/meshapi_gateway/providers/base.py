@@ -45,11 +45,21 @@ class Target:
     api_key: str
     # The model name the upstream knows: read on every call, so worked out once (targets are cached per slot).
     upstream_model: str = field(init=False, compare=False)
+    # Where the upstream is, as the adapters join it (the deployment's, else the entry's, no trailing
+    # slash): read on every call, and a pydantic field read costs more than a slot's.
+    base_url: str = field(init=False, compare=False, repr=False)
+    # The catalog's header dicts themselves (not copies), for the same reason: ``upstream_head`` compares
+    # a stored head against them on every call, which still sees a change made to them in place.
+    entry_headers: dict[str, str] = field(init=False, compare=False, repr=False)
+    deployment_headers: dict[str, str] = field(init=False, compare=False, repr=False)
     # The adapter's request heads for this deployment, by URL (``upstream_head``): made once, not per call.
     heads: dict[str, Any] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.upstream_model = self.deployment.upstream_model or self.entry.upstream_model
+        self.base_url = (self.deployment.base_url or self.entry.base_url).rstrip("/")
+        self.entry_headers = self.entry.headers
+        self.deployment_headers = self.deployment.headers
         self.heads = {}
 
 

@@ -35,8 +35,8 @@ def upstream_headers(
         headers["traceparent"] = rec.trace.child_header()  # the upstream's spans join the request's trace
     if target.api_key:
         headers[key_header] = key_prefix + target.api_key
-    headers.update(target.entry.headers)
-    headers.update(target.deployment.headers)
+    headers.update(target.entry_headers)  # the catalog's dicts, as the made head (``upstream_head``) reads them
+    headers.update(target.deployment_headers)
     return headers
 
 

@@ -19,33 +19,23 @@ from meshapi_gateway.http_client.connection import Origin
 from meshapi_gateway.observability.record import current as current_record
 from meshapi_gateway.providers.base import Target
 
-Way = tuple[str, str, Mapping[str, str]]  # ``upstream_headers``' key header, key prefix and fixed headers
+# What a head was made of, in ``head_for``'s order: the target's key, the entry's and the deployment's
+# headers, then ``upstream_headers``' key header, key prefix and the adapter's own headers.
+MadeOf = tuple[str, Mapping[str, str], Mapping[str, str], str, str, Mapping[str, str]]
 
 
 class Head:
     """The constant parts of one deployment's request head, and what they were made from."""
 
-    __slots__ = ("api_key", "deployment_headers", "entry_headers", "lead", "middle", "origin", "tail", "url", "way")
+    __slots__ = ("lead", "made_of", "middle", "origin", "tail", "url")
 
-    def __init__(self, url: str, target: Target, way: Way, middle: str, tail: str, origin: Origin, lead: str) -> None:
+    def __init__(self, url: str, made_of: MadeOf, middle: str, tail: str, origin: Origin, lead: str) -> None:
         self.url = url
-        self.way = way  # the key's header and prefix and the adapter's own headers it was made with
-        self.api_key = target.api_key
-        # Copies: a catalog's header dicts could change in place, and a head must not outlive what it was made of.
-        self.entry_headers = dict(target.entry.headers)
-        self.deployment_headers = dict(target.deployment.headers)
+        self.made_of = made_of
         self.origin = origin
         self.lead = lead  # the request line, Host, and the Content-Length header's name
         self.middle = middle  # the client's own lines, then the adapter's up to the request id's name
         self.tail = tail  # the key's line, the entry's and the deployment's, the blank line
-
-    def fits(self, target: Target) -> bool:
-        # Looked up by URL already: what else the head was made of, as the catalog has it now.
-        return (
-            target.api_key == self.api_key
-            and target.entry.headers == self.entry_headers
-            and target.deployment.headers == self.deployment_headers
-        )
 
 
 def _lines(headers: Mapping[str, str]) -> str | None:
@@ -61,8 +51,18 @@ def _lines(headers: Mapping[str, str]) -> str | None:
 
 def make_head(url: str, target: Target, key_header: str, key_prefix: str, fixed: Mapping[str, str]) -> Head:
     """The head for ``target`` at ``url``; one whose calls must take the general path has ``lead`` empty."""
-    general = Head(url, target, (key_header, key_prefix, dict(fixed)), "", "", (False, "", 0), "")
-    extra = {**target.entry.headers, **target.deployment.headers}
+    # Copies: a catalog's or an adapter's header dicts could change in place, and a head must not
+    # outlive what it was made of.
+    made_of = (
+        target.api_key,
+        dict(target.entry_headers),
+        dict(target.deployment_headers),
+        key_header,
+        key_prefix,
+        dict(fixed),
+    )
+    general = Head(url, made_of, "", "", (False, "", 0), "")
+    extra = {**target.entry_headers, **target.deployment_headers}
     adapters = {"content-type", *fixed, "x-request-id", "traceparent", key_header}
     if len(adapters) != len({"content-type", *fixed}) + 3:  # an adapter's own header set twice
         return general
@@ -78,13 +78,16 @@ def make_head(url: str, target: Target, key_header: str, key_prefix: str, fixed:
     except TransportError:
         return general
     middle = own + before + "x-request-id: "
-    return Head(url, target, general.way, middle, after + "\r\n", origin, start + "content-length: ")
+    return Head(url, made_of, middle, after + "\r\n", origin, start + "content-length: ")
 
 
 def head_for(url: str, target: Target, key_header: str, key_prefix: str, fixed: Mapping[str, str]) -> Head:
     """The target's head for ``url``, made again when the deployment or the adapter's headers differ."""
     head: Head | None = target.heads.get(url)
-    if head is None or not head.fits(target) or head.way != (key_header, key_prefix, fixed):
+    # Looked up by URL already: what else the head was made of, as the target and the catalog have it
+    # now, in one comparison (the target holds the catalog's dicts, so a change in place shows here).
+    made_of = (target.api_key, target.entry_headers, target.deployment_headers, key_header, key_prefix, fixed)
+    if head is None or head.made_of != made_of:
         head = target.heads[url] = make_head(url, target, key_header, key_prefix, fixed)
     return head
 

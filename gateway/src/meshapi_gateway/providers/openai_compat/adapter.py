@@ -34,7 +34,7 @@ class OpenAICompatProvider(Provider):
         cls.heads_made_once = cls._headers is OpenAICompatProvider._headers
 
     def _url(self, target: Target, path: str) -> str:
-        base = (target.deployment.base_url or target.entry.base_url).rstrip("/")
+        base = target.base_url
         if not base:
             raise UpstreamError("provider_not_available", f"model {target.entry.id} has no base_url", status=503)
         return base + path
