@@ -23,7 +23,7 @@ from meshapi_gateway.running_loop import running_loop
 
 USER_AGENT = f"meshapi-gateway/{__version__}"
 # Headers the client writes itself unless the caller gave them.
-OWN_HEADERS = _OWN = frozenset({"host", "content-length", "user-agent", "accept-encoding"})
+OWN_HEADERS = frozenset({"host", "content-length", "user-agent", "accept-encoding"})
 
 
 @lru_cache(maxsize=1024)
@@ -54,7 +54,7 @@ def plain_head(method: str, url: str) -> tuple[Origin, str, str]:
 
 
 def request_bytes(method: str, url: str, headers: Mapping[str, str], body: bytes) -> tuple[Origin, bytes]:
-    given = _OWN.intersection(map(str.lower, headers))
+    given = OWN_HEADERS.intersection(map(str.lower, headers))
     if not given:  # the usual request: its fixed lines are made once per URL
         origin, start, own = plain_head(method, url)
         length = f"content-length: {len(body)}\r\n" if body or method not in ("GET", "HEAD") else ""

@@ -6,7 +6,7 @@ error body is read whole (it is small) so ``provider_error`` carries what the pr
 
 from __future__ import annotations
 
-from typing import Any, AsyncGenerator, AsyncIterator, Callable, Mapping, TypeVar
+from typing import Any, AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, TypeVar
 
 import orjson
 
@@ -80,6 +80,36 @@ async def post_json(
     return resp
 
 
+def send_post(
+    ctx: CallContext,
+    url: str,
+    body: bytes,
+    target: Target,
+    key_header: str,
+    key_prefix: str,
+    fixed: Mapping[str, str],
+    *,
+    total: float | None,
+) -> Awaitable[Response]:
+    """A POST with ``upstream_headers(target, ctx, key_header, key_prefix=…, fixed=…)``: its bytes from the
+    target's head made once (``upstream_head``), or through the client's formatting when the call needs it."""
+    head = upstream_head.head_for(url, target, key_header, key_prefix, fixed)
+    raw = upstream_head.bytes_for(head, ctx.request_id, body)
+    if raw is not None:
+        return ctx.session.send(
+            head.origin, raw, connect_timeout=ctx.connect_timeout, read_timeout=ctx.read_timeout, total_timeout=total
+        )
+    return ctx.session.request(
+        "POST",
+        url,
+        body,
+        upstream_headers(target, ctx, key_header, key_prefix=key_prefix, fixed=fixed),
+        connect_timeout=ctx.connect_timeout,
+        read_timeout=ctx.read_timeout,
+        total_timeout=total,
+    )
+
+
 async def post_json_made(
     ctx: CallContext,
     url: str,
@@ -93,27 +123,10 @@ async def post_json_made(
     stream: bool,
 ) -> Response:
     """``post_json`` with ``upstream_headers(target, ctx, key_header, fixed=fixed)``, its head made once."""
-    body = orjson.dumps(payload)
-    head = upstream_head.head_for(url, target, key_header, "", fixed)
     try:
-        raw = upstream_head.bytes_for(head, ctx.request_id, body)
-        if raw is not None:
-            resp = await ctx.session.send(
-                head.origin,
-                raw,
-                connect_timeout=ctx.connect_timeout,
-                read_timeout=ctx.read_timeout,
-                total_timeout=None if stream else ctx.read_timeout,
-            )
-        else:
-            resp = await ctx.session.post(
-                url,
-                body,
-                upstream_headers(target, ctx, key_header, fixed=fixed),
-                connect_timeout=ctx.connect_timeout,
-                read_timeout=ctx.read_timeout,
-                total_timeout=None if stream else ctx.read_timeout,
-            )
+        resp = await send_post(
+            ctx, url, orjson.dumps(payload), target, key_header, "", fixed, total=None if stream else ctx.read_timeout
+        )
     except TimeoutError as exc:
         raise upstream_errors.timed_out(provider, "connect" if isinstance(exc, ConnectTimeout) else "answer") from exc
     except TransportError as exc:

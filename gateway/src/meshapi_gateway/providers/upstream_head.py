@@ -27,10 +27,9 @@ MadeOf = tuple[str, Mapping[str, str], Mapping[str, str], str, str, Mapping[str,
 class Head:
     """The constant parts of one deployment's request head, and what they were made from."""
 
-    __slots__ = ("lead", "made_of", "middle", "origin", "tail", "url")
+    __slots__ = ("lead", "made_of", "middle", "origin", "tail")
 
-    def __init__(self, url: str, made_of: MadeOf, middle: str, tail: str, origin: Origin, lead: str) -> None:
-        self.url = url
+    def __init__(self, made_of: MadeOf, middle: str, tail: str, origin: Origin, lead: str) -> None:
         self.made_of = made_of
         self.origin = origin
         self.lead = lead  # the request line, Host, and the Content-Length header's name
@@ -61,7 +60,7 @@ def make_head(url: str, target: Target, key_header: str, key_prefix: str, fixed:
         key_prefix,
         dict(fixed),
     )
-    general = Head(url, made_of, "", "", (False, "", 0), "")
+    general = Head(made_of, "", "", (False, "", 0), "")
     extra = {**target.entry_headers, **target.deployment_headers}
     adapters = {"content-type", *fixed, "x-request-id", "traceparent", key_header}
     if len(adapters) != len({"content-type", *fixed}) + 3:  # an adapter's own header set twice
@@ -78,7 +77,7 @@ def make_head(url: str, target: Target, key_header: str, key_prefix: str, fixed:
     except TransportError:
         return general
     middle = own + before + "x-request-id: "
-    return Head(url, made_of, middle, after + "\r\n", origin, start + "content-length: ")
+    return Head(made_of, middle, after + "\r\n", origin, start + "content-length: ")
 
 
 def head_for(url: str, target: Target, key_header: str, key_prefix: str, fixed: Mapping[str, str]) -> Head:

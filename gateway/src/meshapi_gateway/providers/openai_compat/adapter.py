@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator, Mapping
 import orjson
 
 from meshapi_gateway.http_client import ConnectTimeout, Response, TransportError
-from meshapi_gateway.providers import http_call, upstream_errors, upstream_head
+from meshapi_gateway.providers import http_call, upstream_errors
 from meshapi_gateway.providers.base import GATEWAY_ONLY_FIELDS, CallContext, Provider, Target, UpstreamError
 from meshapi_gateway.providers.chunk_batches import ChunkBatches
 from meshapi_gateway.providers.openai_compat.chunk_reads import SSEChunkReads
@@ -54,18 +54,10 @@ class OpenAICompatProvider(Provider):
         self, url: str, payload: dict[str, Any], target: Target, ctx: CallContext, *, total: float | None
     ) -> Response:
         body = orjson.dumps(payload)
-        head = None
-        if self.heads_made_once:
-            head = upstream_head.head_for(url, target, "authorization", "Bearer ", _FIXED)
         try:
-            raw = None if head is None else upstream_head.bytes_for(head, ctx.request_id, body)
-            if raw is not None and head is not None:
-                resp = await ctx.session.send(
-                    head.origin,
-                    raw,
-                    connect_timeout=ctx.connect_timeout,
-                    read_timeout=ctx.read_timeout,
-                    total_timeout=total,
+            if self.heads_made_once:
+                resp = await http_call.send_post(
+                    ctx, url, body, target, "authorization", "Bearer ", _FIXED, total=total
                 )
             else:
                 resp = await ctx.session.request(
