@@ -45,6 +45,14 @@ shared column must hold values of one type, so that equal values are the same st
 (``1 == 1.0 == True``). Small chunks (under ``_SHARED_FROM`` rows) are left as they are: their
 texts would outnumber what they save.
 
+The statement is ``INSERT OR FAIL``: on a constraint error it stops where it is, rather than
+undoing its earlier rows as the default (``ABORT``) does. Undoing needs a statement journal, a
+copy of every page the statement touches that the transaction had before it (the last page of
+each of the table's b-trees, for every statement), taken whether or not an error comes: about
+2 k instructions a row of the ledger's and of the request log's (``bench/writer_cost.py``). The
+callers lose nothing by it: their rows are inserted inside a transaction of their own, which any
+error rolls back whole (``SQLiteWriter.transaction``).
+
 PostgreSQL's driver runs in the event loop and batches by itself: callers keep SQLAlchemy there.
 """
 
@@ -104,7 +112,7 @@ class ManyRowsInsert:
                 self._sql.clear()
             bound = [i for i in range(len(self.columns)) if i not in nulls and i not in once]
             pick = itemgetter(*bound) if len(bound) > 1 else lambda columns: (columns[bound[0]],)
-            head = f"INSERT INTO {self.table} ({', '.join(self.columns)}) "
+            head = f"INSERT OR FAIL INTO {self.table} ({', '.join(self.columns)}) "
             if once:
                 # The first row numbers its parameters (``?N``): its own values first, then the values bound
                 # once, which later rows name by number; their other parameters follow (``?``), numbered on.
