@@ -109,3 +109,38 @@ def test_a_stream_still_sends_its_head_before_its_events(gateway_and_key: tuple[
         assert answer.startswith(b"HTTP/1.1 200 ")
         assert b"data: [DONE]" in answer
         assert segments >= 2  # the head went out on its own, ahead of the events
+
+
+def _dechunk(answer: bytes) -> tuple[bytes, bytes]:
+    """The head and the body of a chunked answer, its framing checked to the last byte."""
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    body = b""
+    while True:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line, 16)
+        assert rest[size : size + 2] == b"\r\n"
+        body, rest = body + rest[:size], rest[size + 2 :]
+        if size == 0:
+            assert rest == b""
+            return head, body
+
+
+def test_a_streams_body_leaves_framed_as_uvicorn_frames_it(gateway_and_key: tuple[int, str]) -> None:
+    # Under ``serve`` the stream's pieces are written by the cycle directly (one_write.py): the same
+    # head, chunked framing and end, and the connection carries the next request.
+    port, key = gateway_and_key
+    body = {"model": "fake/echo", "stream": True, "messages": [{"role": "user", "content": "one two three"}]}
+    ids = set()
+    for answer, _ in _request(port, key, body):
+        head, events = _dechunk(answer)
+        lines = head.lower().split(b"\r\n")
+        assert b"transfer-encoding: chunked" in lines
+        assert b"x-content-type-options: nosniff" in lines
+        ids.update(line for line in lines if line.startswith(b"x-request-id: req_"))
+        assert events.endswith(b"data: [DONE]\n\n")
+        chunks = [orjson.loads(e[6:]) for e in events.split(b"\n\n") if e and e != b"data: [DONE]"]
+        assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]) == (
+            "echo: one two three"
+        )
+        assert chunks[-1]["usage"]["total_tokens"] > 0
+    assert len(ids) == 3

@@ -2,6 +2,8 @@
 
 Both cycles get the same messages over a recording transport; the one-write cycle builds the
 usual answer's head itself (``one_write.py``), so every kind of head is compared with uvicorn's.
+A stream's body pieces handed to ``write_chunk`` (the SSE response's direct write, falling back
+to ``send`` when it declines) are compared with uvicorn's ``send`` the same way.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ class Transport:
         pass
 
 
-async def _run(cls: type[RequestResponseCycle], messages: list[Any], method: str, keep_alive: bool) -> dict[str, Any]:
+async def _run(
+    cls: type[RequestResponseCycle], messages: list[Any], method: str, keep_alive: bool, direct: bool = False
+) -> dict[str, Any]:
     transport = Transport()
     done: list[bool] = []
     cycle = cls(
@@ -59,6 +63,10 @@ async def _run(cls: type[RequestResponseCycle], messages: list[Any], method: str
     error = None
     try:
         for message in messages:
+            if direct and message["type"] == "http.response.body":
+                assert isinstance(cycle, OneWriteCycle)
+                if cycle.write_chunk(message.get("body", b""), message.get("more_body", False)):
+                    continue
             await cycle.send(message)
     except Exception as exc:  # compared, not expected
         error = (type(exc), str(exc))
@@ -136,6 +144,19 @@ CASES = {
         True,
     ),
     "long value": ([_start([(b"content-length", b"2"), (b"x-a", b"v" * 5000)]), _body(b"hi")], "POST", True),
+    "a stream in pieces": (
+        [_start([(b"content-type", b"text/event-stream")]), _body(b"a", True), _body(b"", True), _body(b"bc")],
+        "POST",
+        True,
+    ),
+    "a stream, one last piece": ([_start([(b"content-type", b"text/event-stream")]), _body(b"x" * 300)], "POST", True),
+    "a stream, empty end": ([_start([(b"content-type", b"text/event-stream")]), _body(b"")], "POST", False),
+    "a stream, a piece after the end": (
+        [_start([(b"content-type", b"text/event-stream")]), _body(b"a"), _body(b"b")],
+        "POST",
+        True,
+    ),
+    "a stream to HEAD": ([_start([(b"content-type", b"text/event-stream")]), _body(b"a")], "HEAD", True),
     "unknown status": ([_start([(b"content-length", b"2")], 999), _body(b"hi")], "POST", True),
     "body first": ([_body(b"hi")], "POST", True),
     "start twice": ([_start([(b"content-length", b"2")]), _start([(b"content-length", b"2")])], "POST", True),
@@ -153,3 +174,44 @@ def test_the_same_bytes_and_state_as_uvicorn(case: str) -> None:
         assert writes == (1, 2)  # head and body together
     if case.startswith("a stream"):
         assert writes[0] == writes[1]  # the head at once, each piece as it comes
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_direct_write_gives_uvicorns_bytes_and_state(case: str) -> None:
+    messages, method, keep_alive = CASES[case]
+    ours = asyncio.run(_run(OneWriteCycle, messages, method, keep_alive, direct=True))
+    theirs = asyncio.run(_run(RequestResponseCycle, messages, method, keep_alive))
+    writes = ours.pop("writes"), theirs.pop("writes")
+    assert ours == theirs
+    if case.startswith("a stream") and case != "a stream, a piece after the end":
+        assert writes[0] == writes[1]
+
+
+def test_a_direct_write_declines_a_paused_or_gone_client() -> None:
+    async def run() -> None:
+        transport = Transport()
+        cycle = OneWriteCycle(
+            scope={"method": "POST"},  # type: ignore[arg-type, typeddict-item]
+            transport=transport,  # type: ignore[arg-type]
+            flow=FlowControl(transport),  # type: ignore[arg-type]
+            logger=logging.getLogger("test"),
+            access_logger=logging.getLogger("test.access"),
+            access_log=False,
+            default_headers=list(DATE),
+            message_event=asyncio.Event(),
+            expect_100_continue=False,
+            keep_alive=True,
+            on_response=lambda: None,
+        )
+        await cycle.send(_start([(b"content-type", b"text/event-stream")]))
+        head = len(transport.writes)
+        cycle.flow.pause_writing()
+        assert not cycle.write_chunk(b"a", True)  # uvicorn's send waits for the client to read
+        cycle.flow.resume_writing()
+        assert cycle.write_chunk(b"a", True)
+        cycle.disconnected = True
+        assert not cycle.write_chunk(b"b", False)  # uvicorn's send drops it
+        assert transport.writes[head:] == [b"1\r\na\r\n"]
+        assert not cycle.response_complete
+
+    asyncio.run(run())

@@ -16,6 +16,11 @@ transports. Here a name or value is searched once and remembered (the gateway's 
 the same few names, and most values repeat). Anything else goes through uvicorn's own
 ``send`` as before, so it reads or refuses it itself (``test_one_write_head.py`` compares the
 two). ``connection_guard.py`` puts every request's cycle on this class.
+
+A stream whose head the cycle wrote itself may have its body's chunks written by ``write_chunk``:
+uvicorn's framing and completion without the message dict and the coroutines of the ``send``
+chain (``RequestContext``'s, this class's and uvicorn's). ``RequestContext`` offers it to the
+response under ``DIRECT_WRITE`` only when no layer must see the body.
 """
 
 from __future__ import annotations
@@ -64,10 +69,38 @@ class _Prefixed:
         return self.transport.is_closing()
 
 
+# The scope's entry for a stream's direct body write: ``(send, write_chunk)``, good only for a response
+# handed that very ``send`` (a layer that wraps ``send`` to see the body hands on another one).
+DIRECT_WRITE = "meshapi.write_chunk"
+
+
 class OneWriteCycle(RequestResponseCycle):
     """uvicorn's request/response cycle, writing a known-length answer's head together with its body."""
 
     held_head: bytes | None = None
+    # True once ``_hold_head`` wrote a stream's head (chunked, not ``HEAD``): ``write_chunk`` may frame its body.
+    streaming = False
+
+    def write_chunk(self, body: bytes, more: bool) -> bool:
+        """uvicorn's ``http.response.body`` for a stream's piece, the same bytes in one write and the same
+        end, without the message or the ``send`` chain. False (nothing done) when anything else holds (a
+        head not written here, a paused or gone client, an ended response, an empty piece that is not the
+        last): the caller then sends the message, and uvicorn waits, drops or refuses as it always did.
+        """
+        if not self.streaming or self.flow.write_paused or self.disconnected or self.response_complete:
+            return False
+        if more:
+            if not body:
+                return False
+            self.transport.write(b"%x\r\n%b\r\n" % (len(body), body))
+            return True
+        self.transport.write(b"%x\r\n%b\r\n0\r\n\r\n" % (len(body), body) if body else b"0\r\n\r\n")
+        self.response_complete = True
+        self.message_event.set()
+        if not self.keep_alive:
+            self.transport.close()
+        self.on_response()
+        return True
 
     async def send(self, message: ASGISendEvent) -> None:
         head = self.held_head
@@ -166,6 +199,7 @@ class OneWriteCycle(RequestResponseCycle):
         self.waiting_for_100_continue = False
         if length is None:
             self.chunked_encoding = True
+            self.streaming = True
             self.transport.write(head)
             return True
         self.expected_content_length = length

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from types import MethodType
 from typing import Any, Awaitable, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,6 +22,7 @@ from meshapi_gateway.observability.capture import BodyCapture
 from meshapi_gateway.observability.record import DATA_PLANE_PATHS, RequestRecord
 from meshapi_gateway.observability.record import current as current_record
 from meshapi_gateway.observability.trace_context import TraceContext
+from meshapi_gateway.one_write import DIRECT_WRITE, OneWriteCycle
 
 log = logging.getLogger("meshapi_gateway.access")
 
@@ -129,6 +131,14 @@ class RequestContext:
                 capture.sent(message)
             await send(message)
 
+        offered = False
+        if capture is None and type(send) is MethodType:
+            # uvicorn's cycle under us, and no layer here to see the body: a stream's chunks may skip the
+            # chain above (``one_write.py``); offered with ``send_with_id``, so a layer wrapping it withholds it.
+            cycle = getattr(send, "__self__", None)
+            if isinstance(cycle, OneWriteCycle):
+                scope[DIRECT_WRITE] = (send_with_id, cycle.write_chunk)
+                offered = True
         fast = self.fast_routes.get((scope["method"], scope["path"]))
         try:
             if fast is not None:
@@ -155,6 +165,8 @@ class RequestContext:
             else:
                 log.exception("error after the response started", extra={"request_id": rid})
         finally:
+            if offered:
+                del scope[DIRECT_WRITE]  # it holds the cycle, which holds the scope: no loop left to the collector
             path = scope["path"] if fast is not None else getattr(scope.get("route"), "path", "unmatched")
             duration = time.perf_counter() - t0
             model: str | None = None

@@ -6,7 +6,8 @@ The watcher starts once the stream has run ``WATCH_AFTER`` seconds (until then a
 a client that left is dropped by the server, which costs nothing), through the event loop's
 one queue of watches (``reliability/disconnect.py``), so a stream arms no timer of its own. The frames iterator
 may end with ``LastFrames``: they go out in the same write as the end of the body.
-``on_finish`` always runs (billing must happen also for a stream cut short).
+``on_finish`` always runs (billing must happen also for a stream cut short). The body's pieces
+go straight to uvicorn's cycle when the layers above offer it for this ``send`` (``one_write.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 from starlette.types import Receive, Scope, Send
 
+from meshapi_gateway.one_write import DIRECT_WRITE
 from meshapi_gateway.reliability.disconnect import ClientWatch, unwatch, watch_client
 
 
@@ -69,6 +71,10 @@ class SSEResponse:
         # The stream's task is cancelled when the client leaves (watched through the event loop's one
         # queue, from ``WATCH_AFTER`` on: no timer or task of its own for a stream that ends sooner).
         watch = self.watch or watch_client(receive, self.task)
+        # The cycle's own write of a body piece, when ``send`` is the one it was offered with (no layer
+        # between must see the body); it declines (False) a piece uvicorn must wait for or drop.
+        direct = scope.get(DIRECT_WRITE)
+        write = direct[1] if direct is not None and direct[0] is send else None
         started = False
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.headers})
@@ -83,10 +89,11 @@ class SSEResponse:
                 except StopAsyncIteration:
                     break
                 more = type(chunk) is not LastFrames
-                await send({"type": "http.response.body", "body": chunk, "more_body": more})
+                if write is None or not write(chunk, more):
+                    await send({"type": "http.response.body", "body": chunk, "more_body": more})
                 if not more:
                     break  # the response is over (the iterator is closed below, as always)
-            if more:
+            if more and (write is None or not write(b"", False)):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
             if not watch.gone:
