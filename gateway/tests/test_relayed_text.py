@@ -66,7 +66,8 @@ def _relay(
         chunk_reads = SSEChunkReads(_Body(reads), "test", relay=relay)  # type: ignore[arg-type]
         while True:
             try:
-                batch, ended = await chunk_reads.__anext__()
+                batch = await chunk_reads.next_batch()
+                ended = chunk_reads.ended
             except StopAsyncIteration:
                 break
             relayed += [c for c in batch if type(c) is RelayedDelta or type(c) is RelayedRead]
@@ -174,7 +175,7 @@ def test_consumers_of_single_chunks_get_them_decoded() -> None:
     body = _sse(events)
     reads = SSEChunkReads(_Body([body]), "test", relay=True)  # type: ignore[arg-type]
     normalizer = StreamNormalizer("public/model")
-    batch, _ended = asyncio.run(reads.__anext__())
+    batch = asyncio.run(reads.next_batch())
     relayed = [c for c in normalizer.feed_batch(batch) if type(c) is RelayedDelta]
     assert relayed
 

@@ -181,11 +181,13 @@ class _NormalizedBatches:
         out: list[dict[str, Any]] = []
         try:
             while not upstream.ended:
-                try:
-                    raw = await upstream.next_batch()
-                except StopAsyncIteration:
-                    out = []
-                    break
+                raw = upstream.ready()  # the opening's read, at hand: no coroutine to step for it
+                if raw is None:
+                    try:
+                        raw = await upstream.next_batch()
+                    except StopAsyncIteration:
+                        out = []
+                        break
                 out = normalizer.feed_batch(raw)
                 if out and self._first:
                     self._call.token_seen()
@@ -349,10 +351,9 @@ class ChatPipeline:
         holder: ChatStream
 
         async def settle() -> None:
-            close = getattr(upstream, "aclose", None)
-            if close is not None:
+            if not upstream.closed_at_end():  # most streams: over, their connection already let go
                 try:
-                    await close()
+                    await upstream.aclose()
                 except Exception:  # closing a dead connection must not hide the billing below
                     log.debug("closing upstream stream failed", exc_info=True)
             if holder.cost is None:

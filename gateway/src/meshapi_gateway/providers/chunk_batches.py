@@ -95,10 +95,20 @@ class BatchSource(Protocol):
 
 
 class ChunkBatches:
+    """An adapter's chunk stream by network read: ``next_batch`` hands out what one read brought,
+    ``__anext__`` one chunk at a time, and ``ended`` says that the last batch has been handed out.
+
+    Made around a ``BatchSource``; a reader that parses reads itself (``SSEChunkReads``) is one of
+    these with its own ``next_batch``, so that a read passes one coroutine fewer and a stream makes
+    one object fewer.
+    """
+
     __slots__ = ("_pending", "_source", "ended")
+    # True when a stream that has ``ended`` holds nothing to close (its reader let go of the connection).
+    released_at_end = False
 
     def __init__(self, source: BatchSource) -> None:
-        self._source = source
+        self._source: BatchSource | None = source
         self._pending: list[Chunk] = []  # reversed, so taking one is a pop from the end
         # True once the adapter has handed out its last batch (nothing further will be read).
         self.ended = False
@@ -110,8 +120,7 @@ class ChunkBatches:
         while not self._pending:
             if self.ended:
                 raise StopAsyncIteration
-            batch, self.ended = await self._source.__anext__()
-            self._pending = batch[::-1]
+            self._pending = (await self.next_batch())[::-1]
         return self._pending.pop()
 
     def take(self) -> list[Chunk]:
@@ -126,6 +135,7 @@ class ChunkBatches:
             return self.take()
         if self.ended:
             raise StopAsyncIteration
+        assert self._source is not None
         batch, self.ended = await self._source.__anext__()
         return batch
 
@@ -133,6 +143,6 @@ class ChunkBatches:
         self._pending = []
         source = self._source
         # A source that lets go of its connection with its last batch has nothing left to close then.
-        if self.ended and getattr(source, "released_at_end", False):
+        if source is None or (self.ended and getattr(source, "released_at_end", False)):
             return
         await source.aclose()

@@ -30,7 +30,7 @@ class GuardedStream:
 
     def __init__(
         self,
-        first: dict[str, Any] | None,
+        first: list[dict[str, Any]] | None,
         inner: AsyncIterator[dict[str, Any]] | None,
         idle: float,
         deadline: float,
@@ -39,6 +39,7 @@ class GuardedStream:
         dog: Watchdog,
         loop: asyncio.AbstractEventLoop,
     ) -> None:
+        # ``first``: what the opening read (the first chunk, or the first read's chunks of a ``ChunkBatches``).
         self._first = first
         self._inner = inner
         self._idle = idle
@@ -59,12 +60,27 @@ class GuardedStream:
     async def __anext__(self) -> dict[str, Any]:
         first = self._first
         if first is not None:
-            self._first = None
-            return first
+            chunk = first.pop(0)
+            if not first:
+                self._first = None
+            return chunk
         inner = self._inner
         if inner is None or self.ended:
             raise StopAsyncIteration
         return await self._wait(inner.__anext__())
+
+    def ready(self) -> list[dict[str, Any]] | None:
+        """What the opening read, once and without waiting (else None): ``next_batch``'s first answer.
+
+        The relay asks this before ``next_batch``, which would cost a coroutine for what is at hand.
+        """
+        first = self._first
+        if first is not None:
+            self._first = None
+            inner = self._inner
+            if isinstance(inner, ChunkBatches) and inner.ended:
+                self._end(True)
+        return first
 
     async def next_batch(self) -> list[dict[str, Any]]:
         """Every chunk one network read brought (one chunk for adapters that do not batch).
@@ -72,16 +88,10 @@ class GuardedStream:
         The batch that ends the stream sets ``ended``, so a relay can finish its answer with
         it instead of waiting for one more read to learn that nothing follows.
         """
-        inner = self._inner
-        first = self._first
+        first = self.ready()
         if first is not None:
-            self._first = None
-            if isinstance(inner, ChunkBatches):
-                batch = [first, *inner.take()]
-                if inner.ended:
-                    self._end(True)
-                return batch
-            return [first]
+            return first
+        inner = self._inner
         if inner is None or self.ended:
             raise StopAsyncIteration
         if isinstance(inner, ChunkBatches):
@@ -124,6 +134,19 @@ class GuardedStream:
             self._dog.stop()
             if self._on_end is not None:
                 self._on_end(outcome)
+
+    def closed_at_end(self) -> bool:
+        """Close the stream without waiting when that is all there is to it: True when it is over and its
+        reader holds nothing to close (most streams at their end). Else False: ``aclose`` is to be awaited."""
+        if not self.ended:
+            return False
+        inner = self._inner
+        if inner is not None:
+            if not (isinstance(inner, ChunkBatches) and inner.ended and inner.released_at_end):
+                return False
+            self._inner = None
+        self._first = None
+        return True
 
     async def aclose(self) -> None:
         self._first = None

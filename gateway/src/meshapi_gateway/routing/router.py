@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 from meshapi_gateway.catalog import Catalog, ModelEntry
 from meshapi_gateway.errors import GatewayError, before_first_chunk
 from meshapi_gateway.providers.base import CallContext, Provider, Target, UpstreamError
+from meshapi_gateway.providers.chunk_batches import ChunkBatches
 from meshapi_gateway.providers.registry import ProviderRegistry
 from meshapi_gateway.providers.upstream_errors import timed_out
 from meshapi_gateway.reliability import metrics as rmetrics
@@ -309,14 +310,20 @@ class Router:
         dog = Watchdog(loop, task)
         first_by = loop.time() + timeouts.first_token
         dog.wait_until(first_by if first_by < end else end)
-        first: dict[str, Any] | None = None
+        first: list[dict[str, Any]] | None = None
         inner: AsyncIterator[dict[str, Any]] | None
         try:
             inner = await opener()
             try:
-                first = await inner.__anext__()
+                if isinstance(inner, ChunkBatches):  # the first read's chunks, handed out together
+                    first = await inner.next_batch()
+                    while not first:
+                        first = await inner.next_batch()
+                else:
+                    first = [await inner.__anext__()]
             except StopAsyncIteration:
                 inner = None
+                first = None
             except UpstreamError as exc:
                 # The upstream accepted the request and then broke before its first chunk: whatever
                 # the adapter calls it, another deployment may well answer (the one rule, errors.py).

@@ -26,7 +26,6 @@ import orjson
 from meshapi_gateway.http_client import TransportError
 from meshapi_gateway.ids import ulid
 from meshapi_gateway.providers.base import CallContext, Target, UpstreamError
-from meshapi_gateway.providers.chunk_batches import ChunkBatches
 from meshapi_gateway.providers.local import admission, conversation, tool_answer, tool_grammar
 from meshapi_gateway.providers.local.stops import StopMatcher
 from meshapi_gateway.providers.local.supervisor import ModelServer
@@ -138,7 +137,7 @@ class LocalProvider(OpenAICompatProvider):
     async def _open(self, prep: Prepared, target: Target, ctx: CallContext) -> AsyncIterator[dict[str, Any]]:
         async def post() -> AsyncIterator[dict[str, Any]]:
             resp = await self._post(self.supervisor.url + "/v1/completions", prep.payload, target, ctx, total=None)
-            return ChunkBatches(SSEChunkReads(resp, self.name))
+            return SSEChunkReads(resp, self.name)
 
         return await self._when_ready(post)
 

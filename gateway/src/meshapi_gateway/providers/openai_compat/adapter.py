@@ -14,7 +14,6 @@ import orjson
 from meshapi_gateway.http_client import ConnectTimeout, Response, TransportError
 from meshapi_gateway.providers import http_call, upstream_errors
 from meshapi_gateway.providers.base import GATEWAY_ONLY_FIELDS, CallContext, Provider, Target, UpstreamError
-from meshapi_gateway.providers.chunk_batches import ChunkBatches
 from meshapi_gateway.providers.openai_compat.chunk_reads import SSEChunkReads
 
 _FIXED: dict[str, str] = {}  # no headers of the adapter's own beside the key
@@ -100,7 +99,7 @@ class OpenAICompatProvider(Provider):
         options["include_usage"] = True
         payload["stream_options"] = options
         resp = await self._post(self._url(target, "/chat/completions"), payload, target, ctx, total=None)
-        return ChunkBatches(SSEChunkReads(resp, self.name, relay=True))
+        return SSEChunkReads(resp, self.name, relay=True)
 
     async def embeddings(self, body: dict[str, Any], target: Target, ctx: CallContext) -> dict[str, Any]:
         payload = self._body(body, target)

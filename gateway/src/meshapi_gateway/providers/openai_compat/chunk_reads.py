@@ -1,11 +1,12 @@
 """An OpenAI-compatible chunk stream read off the upstream's SSE body, one network read at a time.
 
-The source ``ChunkBatches`` takes batches from: each call returns the chunks one read brought,
-and the batch that contains ``[DONE]`` is marked as the last. It is a plain object with a
-coroutine method rather than an async generator, because it runs once per read of every
-stream: a generator is registered with the event loop and finalized through it, and steps
-through frames of its own. What the upstream sent before a failure still reaches the client;
-the failure is raised on the next call.
+A ``ChunkBatches`` whose ``next_batch`` reads the body itself: each call returns the chunks one
+read brought, and the batch that contains ``[DONE]`` sets ``ended``. It is a plain object with a
+coroutine method rather than an async generator, because it runs once per read of every stream:
+a generator is registered with the event loop and finalized through it, and steps through frames
+of its own (and it reads the body itself rather than as the source of a ``ChunkBatches``: one
+coroutine fewer a read, one object fewer a stream). What the upstream sent before a failure still
+reaches the client; the failure is raised on the next call.
 """
 
 from __future__ import annotations
@@ -17,23 +18,27 @@ import orjson
 from meshapi_gateway.http_client import Response, TransportError
 from meshapi_gateway.providers import upstream_errors
 from meshapi_gateway.providers.base import UpstreamError
-from meshapi_gateway.providers.chunk_batches import Batch, Chunk, RelayedDelta
+from meshapi_gateway.providers.chunk_batches import Chunk, ChunkBatches, RelayedDelta
 from meshapi_gateway.providers.relayed_text import TextShape
 from meshapi_gateway.sse import SSEDataParser
 
 DONE = b"[DONE]"
 
 
-class SSEChunkReads:
+class SSEChunkReads(ChunkBatches):
     """``relay``: a read made of nothing but chunks of the shapes known for its model comes out as
     one ``RelayedRead``; in any other read, a run of plain text chunks that repeat an earlier one's
     shape comes out as one ``RelayedDelta`` (a chat chunk stream; see ``providers/relayed_text.py``)."""
 
     __slots__ = ("_failure", "_finished", "_name", "_parser", "_resp", "_shape")
-    # The batch marked last is handed out once the response is released (``ChunkBatches.aclose``).
+    # The last batch is handed out once the response is released: nothing is left to close then.
     released_at_end = True
 
     def __init__(self, resp: Response, provider: str, *, relay: bool = False) -> None:
+        # ``ChunkBatches``' own fields set here (no call of its ``__init__``): no source, it reads itself.
+        self._source = None
+        self._pending = []
+        self.ended = False
         self._resp = resp
         self._name = provider
         self._parser = SSEDataParser()
@@ -41,10 +46,10 @@ class SSEChunkReads:
         self._finished = False
         self._shape: TextShape | None = TextShape() if relay else None
 
-    def __aiter__(self) -> "SSEChunkReads":
-        return self
-
-    async def __anext__(self) -> Batch:
+    async def next_batch(self) -> list[Chunk]:
+        """The chunks of the next read that brought any (``ended`` set with the one holding ``[DONE]``)."""
+        if self._pending:  # left by a reader of single chunks (``__anext__``)
+            return self.take()
         if self._finished:
             raise StopAsyncIteration
         if self._failure is not None:
@@ -67,14 +72,14 @@ class SSEChunkReads:
                     resp.close()
                     if chunks:
                         self._failure = failure
-                        return chunks, False
+                        return chunks
                     raise failure
                 if done:
-                    self._finished = True
+                    self._finished = self.ended = True
                     resp.release()
-                    return chunks, True
+                    return chunks
                 if chunks:
-                    return chunks, False
+                    return chunks
         except BaseException as exc:  # the connection's state is unknown: it is not reused
             self._finished = True
             resp.close()
@@ -167,5 +172,6 @@ class SSEChunkReads:
         return None, False
 
     async def aclose(self) -> None:
+        self._pending = []
         self._finished = True
         self._resp.close()  # no-op once released after [DONE]
