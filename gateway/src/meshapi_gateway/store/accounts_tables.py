@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meshapi_gateway.store.base import MONEY, Base
@@ -62,7 +62,14 @@ class LedgerEntry(Base):
     __table_args__ = (
         Index("ix_ledger_owner_created", "owner", "created_at"),
         Index("ix_ledger_key_created", "key_id", "created_at"),
-        Index("ix_ledger_team_created", "team_id", "created_at"),
+        # Only rows with a team (most have none): every query by team compares it with a value (migration 0011).
+        Index(
+            "ix_ledger_team_created",
+            "team_id",
+            "created_at",
+            sqlite_where=text("team_id IS NOT NULL"),
+            postgresql_where=text("team_id IS NOT NULL"),
+        ),
     )
 
 
