@@ -157,6 +157,17 @@ CASES = {
         True,
     ),
     "a stream to HEAD": ([_start([(b"content-type", b"text/event-stream")]), _body(b"a")], "HEAD", True),
+    "pairs as lists": ([_start([[b"content-length", b"2"], [b"x-a", b"b"]]), _body(b"hi")], "POST", True),
+    "upper-case names": (
+        [_start([(b"Content-Type", b"text/plain"), (b"X-A", b"b"), (b"Content-Length", b"2")]), _body(b"hi")],
+        "POST",
+        True,
+    ),
+    "a connection header after known ones": (
+        [_start([JSON, (b"x-a", b"b"), (b"Connection", b"close"), (b"content-length", b"2")]), _body(b"hi")],
+        "POST",
+        True,
+    ),
     "unknown status": ([_start([(b"content-length", b"2")], 999), _body(b"hi")], "POST", True),
     "body first": ([_body(b"hi")], "POST", True),
     "start twice": ([_start([(b"content-length", b"2")]), _start([(b"content-length", b"2")])], "POST", True),
@@ -174,6 +185,17 @@ def test_the_same_bytes_and_state_as_uvicorn(case: str) -> None:
         assert writes == (1, 2)  # head and body together
     if case.startswith("a stream"):
         assert writes[0] == writes[1]  # the head at once, each piece as it comes
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_head_seen_before_is_written_the_same(case: str) -> None:
+    # Header lines are kept once checked (one_write.py): the second answer with them reads them back.
+    messages, method, keep_alive = CASES[case]
+    first = asyncio.run(_run(OneWriteCycle, messages, method, keep_alive))
+    again = asyncio.run(_run(OneWriteCycle, messages, method, keep_alive))
+    theirs = asyncio.run(_run(RequestResponseCycle, messages, method, keep_alive))
+    first.pop("writes"), again.pop("writes"), theirs.pop("writes")
+    assert first == again == theirs
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -144,10 +144,11 @@ class OneWriteCycle(RequestResponseCycle):
 
         The head is the bytes uvicorn would write, and the cycle ends in the state uvicorn leaves
         it in; a header name or value is searched with uvicorn's regular expressions the first
-        time it is seen, not on every answer. Anything else (a ``Connection`` or
-        ``Transfer-Encoding`` header, an odd length, no length on a 204 or 304, ``HEAD``, a
-        paused or gone client, uvicorn's access log, a header to refuse) is left untouched to
-        uvicorn, which then reads or refuses it as it always did.
+        time it is seen, not on every answer, and a whole header seen before is one line looked
+        up. Anything else (a ``Connection`` or ``Transfer-Encoding`` header, an odd length, no
+        length on a 204 or 304, ``HEAD``, a paused or gone client, uvicorn's access log, a header
+        to refuse, a pair that is not a tuple) is left untouched to uvicorn, which then reads or
+        refuses it as it always did.
         """
         if (
             self.flow.write_paused
@@ -163,29 +164,46 @@ class OneWriteCycle(RequestResponseCycle):
             return False
         content = [line]
         length: int | None = None
-        for name, value in self.default_headers + list(start.get("headers", [])):
-            if type(name) is not bytes or type(value) is not bytes:
-                return False
-            if name not in _CHECKED_NAMES:
-                if HEADER_RE.search(name):
-                    return False
-                if len(_CHECKED_NAMES) < _MAX_CHECKED_NAMES and len(name) <= _MAX_KEPT_LENGTH:
-                    _CHECKED_NAMES.add(name)
-            if value not in _CHECKED_VALUES:
-                if HEADER_VALUE_RE.search(value):
-                    return False
-                if len(value) <= _MAX_KEPT_LENGTH:  # a long value (a file name) is searched each time
-                    if len(_CHECKED_VALUES) >= _MAX_CHECKED_VALUES:
-                        _CHECKED_VALUES.clear()  # request ids fill it; the values that repeat come back at once
-                    _CHECKED_VALUES.add(value)
-            name = name.lower()
-            if name == b"content-length" and length is None:
-                if not value.isdigit():
-                    return False
-                length = int(value)
-            elif name == b"transfer-encoding" or name == b"connection":
-                return False
-            content.extend((name, b": ", value, b"\r\n"))
+        lines = _LINES
+        try:
+            for headers in (self.default_headers, start.get("headers", ())):
+                for pair in headers:
+                    known = lines.get(pair)  # a list as a pair is unhashable: TypeError, left to uvicorn
+                    if known is not None:
+                        content.append(known)
+                        continue
+                    name, value = pair
+                    if type(name) is not bytes or type(value) is not bytes:
+                        return False
+                    if name not in _CHECKED_NAMES:
+                        if HEADER_RE.search(name):
+                            return False
+                        if len(_CHECKED_NAMES) < _MAX_CHECKED_NAMES and len(name) <= _MAX_KEPT_LENGTH:
+                            _CHECKED_NAMES.add(name)
+                    if value not in _CHECKED_VALUES:
+                        if HEADER_VALUE_RE.search(value):
+                            return False
+                        if len(value) <= _MAX_KEPT_LENGTH:  # a long value (a file name) is searched each time
+                            if len(_CHECKED_VALUES) >= _MAX_CHECKED_VALUES:
+                                _CHECKED_VALUES.clear()  # request ids fill it; the values that repeat come back
+                            _CHECKED_VALUES.add(value)
+                    lowered = name.lower()
+                    encoded = b"%b: %b\r\n" % (lowered, value)
+                    content.append(encoded)
+                    if lowered == b"content-length":
+                        if length is None:
+                            if not value.isdigit():
+                                return False
+                            length = int(value)
+                        continue  # its value varies: never kept
+                    if lowered == b"transfer-encoding" or lowered == b"connection":
+                        return False
+                    if len(value) <= _MAX_KEPT_LENGTH:
+                        if len(lines) >= _MAX_LINES:
+                            lines.clear()  # request ids fill it; the lines that repeat come back at once
+                        lines[pair] = encoded
+        except TypeError:
+            return False
         status = start["status"]
         if length is None and status in (204, 304):
             return False
@@ -238,3 +256,7 @@ _MAX_CHECKED_NAMES = 1_000
 _CHECKED_VALUES: set[bytes] = set()
 _MAX_CHECKED_VALUES = 4_096
 _MAX_KEPT_LENGTH = 128  # bytes: what is remembered stays under a megabyte
+# Whole header lines as the head writes them (name lowered), by the (name, value) pair given: a pair
+# seen before passed the checks, and is no length, ``Connection`` or ``Transfer-Encoding`` header.
+_LINES: dict[tuple[bytes, bytes], bytes] = {}
+_MAX_LINES = 4_096
