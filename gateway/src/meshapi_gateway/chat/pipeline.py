@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
@@ -98,7 +98,7 @@ class ChatStream:
     error: UpstreamError | None = None
     completed: bool = False
     ctx: CallContext | None = None
-    _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    _closer: Callable[[], Awaitable[None]] | None = None  # bills and finishes the stream (``aclose``)
     upstream: AsyncIterator[dict[str, Any]] | None = None
 
     def read_in(self, task: asyncio.Task[object]) -> None:
@@ -111,11 +111,17 @@ class ChatStream:
     def chunks(self) -> AsyncIterator[dict[str, Any]]:
         return _one_by_one(self.batches)
 
-    async def aclose(self) -> None:
-        # Taken before running: a closer that raises (billing failed) must not run again on the next close.
-        closers, self._closers = self._closers, []
-        for closer in closers:
-            await closer()
+    def aclose(self) -> Awaitable[None]:
+        """Bill and finish the stream, once: a later close (or one after billing failed) does nothing.
+
+        The closer's own coroutine, handed back to be awaited (no coroutine of this method's around it).
+        """
+        closer, self._closer = self._closer, None
+        return closer() if closer is not None else _closed()
+
+
+async def _closed() -> None:
+    """What closing a stream already closed (or never billed here: a replayed answer) awaits."""
 
 
 async def _one_by_one(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[dict[str, Any]]:
@@ -370,9 +376,9 @@ class ChatPipeline:
                     await self._keep_stream(cache, found, body, normalizer)
 
         batches = _NormalizedBatches(upstream, normalizer, call)
-        # By position, in the dataclass's field order, its closers given: keywords and a default factory
-        # cost a stream more than the object itself.
-        holder = ChatStream(target, call.attempted, batches, normalizer, None, None, False, ctx, [settle], upstream)
+        # By position, in the dataclass's field order, its closer given: keywords cost a stream more than
+        # the object itself.
+        holder = ChatStream(target, call.attempted, batches, normalizer, None, None, False, ctx, settle, upstream)
         batches.stream = holder
         self.open_streams += 1
         return holder
