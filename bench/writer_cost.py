@@ -15,7 +15,8 @@ their depth). For each writer it counts:
   update for the ledger, ``COMMIT``); ``flush - build`` is the statements' layout and SQLite's work.
 
 A warm-up round of full batches runs first (the insert texts prepared, as in a running gateway);
-then ``--rounds`` measured rounds. Checkpoints are left out (they run on a thread of their own,
+then ``--rounds`` measured rounds. The garbage collector is set as a serving process sets it
+(``settle_garbage_collector``). Checkpoints are left out (they run on a thread of their own,
 at most once a second, whatever the row count): the first commit's is the only one.
 
 Runs itself under ``valgrind --tool=callgrind --instr-atstart=no`` and switches counting on and
@@ -80,10 +81,12 @@ def _prefill(path: str, existing: int) -> None:
             "200, 1, 0.5, 1.0, 12, 12, 0, 0, '127.0.0.1' FROM n",
             (existing, now_ms - existing),
         )
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # into the file now, not on the writers' checkpoint thread
     conn.close()
 
 
 async def main(args: argparse.Namespace) -> int:
+    from meshapi_gateway.app import settle_garbage_collector
     from meshapi_gateway.billing.ledger_sqlite import row_sqlite
     from meshapi_gateway.reliability import disconnect
     from meshapi_gateway.store import sqlite_writer
@@ -101,6 +104,7 @@ async def main(args: argparse.Namespace) -> int:
         "request_log": {"flush_seconds": HELD, "batch_size": args.log_batch},
     }
     gateway = await start_gateway(HEAD + BODY, "writer-cost", overrides)
+    settle_garbage_collector()  # as ``serve`` does (``tune_gc``): start-up frozen, young collections rarer
     app, key = gateway.app, gateway.key
     state = app.app.state.gw
     path = sqlite_file(state.settings.resolved_database_url())
@@ -132,6 +136,9 @@ async def main(args: argparse.Namespace) -> int:
         if round_ == 0:  # the warm-up: texts prepared, connection opened, first checkpoint
             await ledger.flush()
             await log.flush()
+            checkpoint = state.sqlite_writer._checkpointing
+            if checkpoint is not None:  # done before anything is counted (callgrind counts every thread)
+                await asyncio.wrap_future(checkpoint)
             continue
         bills = list(ledger.queue)
         await phase("ledger build", rows, lambda bills=bills: rows_in_slices(bills, row_sqlite, Turns()))
