@@ -3,7 +3,7 @@
 What the ledger keeps, what the answer shows and what a budget settles must not move: over
 token counts and prices of any precision (with and without a cache price, batch multipliers),
 the Decimal is equal, it rounds and prints the same, and its counter units are what
-``governance.budgets.units`` makes of it.
+``governance.budgets.units`` makes of it (and the ledger's SQLite row binds the same float from them).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meshapi_gateway.billing.cost import ONE, cost_of
+from meshapi_gateway.billing.ledger_sqlite import row_sqlite
+from meshapi_gateway.billing.usage import UsageRecord
 from meshapi_gateway.catalog.catalog import Pricing
 from meshapi_gateway.governance.budgets import units
 from meshapi_gateway.money import LEDGER_PRECISION, money
@@ -53,6 +55,10 @@ def test_the_integer_cost_is_the_decimal_cost(
         if counted is not None:
             assert counted == units(expected)
             assert multiplier == ONE
+            # The ledger's SQLite row binds the queued cost's float from the units: the same float.
+            record = UsageRecord("req_1", "o", None, "m", "p", prompt, completion, cached, cost, cost_units=counted)
+            queued = cost.quantize(LEDGER_PRECISION)
+            assert row_sqlite(("led_1", record, queued, 0))[11] == float(queued)
 
 
 def test_a_full_price_call_has_its_units() -> None:

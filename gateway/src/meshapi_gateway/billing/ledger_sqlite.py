@@ -17,6 +17,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any, Sequence
 
+from meshapi_gateway.billing.cost import PLACES
 from meshapi_gateway.billing.ledger_store import INSERT_CHUNK, LEDGER_COLUMNS, Queued
 from meshapi_gateway.store.accounts_tables import Balance, LedgerEntry
 from meshapi_gateway.store.many_rows import ManyRowsInsert
@@ -39,13 +40,23 @@ _OPEN_OR_SPEND = (
     "ON CONFLICT (owner) DO UPDATE SET balance_usd = balance_usd - ?, updated_at = ? RETURNING balance_usd"
 )
 _SPEND = f"UPDATE {_B} SET balance_usd = balance_usd - ?, updated_at = ? WHERE owner = ? RETURNING balance_usd"
+_UNITS_A_USD = 10**PLACES  # the budget counters' units in one USD (``row_sqlite``)
 # How SQLAlchemy reads a NUMERIC(20, 10) back from SQLite (a float or an int): to ten places, then Decimal.
 _MONEY_TEXT = "%.10f"
 
 
 def row_sqlite(q: Queued) -> tuple[Any, ...]:
-    """A queued record's row as the sqlite3 module binds it."""
+    """A queued record's row as the sqlite3 module binds it.
+
+    The cost binds as ``float(cost)`` (SQLAlchemy's binding of a Numeric on SQLite). A record priced from
+    integers carries its cost in counter units (``billing.cost``: 10^-10 USD, rounded half to even as the
+    queued cost was quantized), so the queued cost is exactly ``units`` times 10^-10 and its float is the
+    int quotient, which Python rounds once, to the same float (``test_billing_cost.py``), without the
+    Decimal's conversion through its text: 0.9 k instructions a row less for the bench's zero-priced
+    rows (``bench/writer_cost.py``), up to the 1.7 k ``billing.cost.price`` found for a cost with digits.
+    """
     row_id, r, cost, _ = q
+    units = r.cost_units
     return (
         row_id,
         r.request_id[:300],
@@ -58,7 +69,7 @@ def row_sqlite(q: Queued) -> tuple[Any, ...]:
         r.prompt_tokens,
         r.completion_tokens,
         r.cached_tokens,
-        float(cost),
+        float(cost) if units is None else units / _UNITS_A_USD,
         int(r.created_at * 1000),
     )
 
