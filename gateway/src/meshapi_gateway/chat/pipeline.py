@@ -187,7 +187,9 @@ class _NormalizedBatches:
         out: list[dict[str, Any]] = []
         try:
             while not upstream.ended:
-                raw = upstream.ready()  # the opening's read, at hand: no coroutine to step for it
+                # The opening's read, at hand, asked for until the stream's first chunk has gone out: no
+                # coroutine to step for it, and no call a read after it.
+                raw = upstream.ready() if self._first else None
                 if raw is None:
                     try:
                         raw = await upstream.next_batch()
