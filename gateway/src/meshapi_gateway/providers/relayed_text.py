@@ -56,12 +56,14 @@ class TextShape:
     # an attribute, not a property: the reader asks once a stream, and a property is a Python call).
     stamp: tuple[str, int] | None = None
     _tries = 0
-    _head = b""  # a text chunk's bytes up to its text
+    # What a text chunk of the shape begins with (empty until a shape is known); an attribute, not a
+    # property, as ``cut`` below: the reader asks once a read.
+    head = b""
     _post = b""  # and after it
     _least = sys.maxsize  # len(head) + len(post): no chunk is that long before the shape is known
     _text_at = 0  # len(head)
     _text_end = 0  # -len(post)
-    _cut = 0  # where the members after id, object, created and model begin
+    cut = 0  # where the members after id, object, created and model begin
     _cid = ""  # the first chunk's id, as decoded
     _model = ""  # and its model
     _matched = False  # a text chunk of this stream was matched (or taught the shape)
@@ -80,7 +82,7 @@ class TextShape:
         # Slices compared rather than ``startswith``/``endswith``: those parse their arguments as a
         # tuple on every call, which cost more than the copies of a chunk's few hundred bytes.
         at, end = self._text_at, self._text_end
-        if len(data) < self._least or data[:at] != self._head or data[end:] != self._post:
+        if len(data) < self._least or data[:at] != self.head or data[end:] != self._post:
             return None
         raw = data[at:end]
         if not raw.isascii():
@@ -90,15 +92,6 @@ class TextShape:
             return None
         self._matched = True  # a shape known from an earlier stream holds for this one
         return text
-
-    @property
-    def cut(self) -> int:
-        return self._cut
-
-    @property
-    def head(self) -> bytes:
-        """What a text chunk of the shape begins with (empty until a shape is known)."""
-        return self._head
 
     def learn(self, data: bytes, chunk: Any) -> None:
         """Look at a decoded chunk (``data`` its bytes): what it shows of its model's chunks is kept."""
@@ -225,13 +218,13 @@ class TextShape:
         self._first_tail, self._finish_tail = known.first, known.finish
         if text is not None:  # what ``_use`` sets, with the model's tuple and its text end kept
             before, after = text
-            head = self._head = lead + before
+            head = self.head = lead + before
             self._post = after
             # Between two text chunks of a run: the end of one, the event boundary, the start of the next.
             self._run_in = known.run_out + head
             self._least = len(head) + len(after)
             self._text_at, self._text_end = len(head), -len(after)
-            self._cut = len(lead)
+            self.cut = len(lead)
         else:
             self._run_in = b""
         self._lr = lead + known.first if known.first is not None else b""
@@ -277,11 +270,11 @@ class TextShape:
             at, end = self._text_at, self._text_end
             run = events[i:j]
             # A read with other chunks (tool calls, say) is most often told by its first or last one.
-            if run[0][:at] != self._head or run[-1][end:] != self._post:
+            if run[0][:at] != self.head or run[-1][end:] != self._post:
                 return None, False
             raw = [data[at:end] for data in run]
             # One comparison for the whole run: every event is a text chunk of the shape around its text.
-            if self._head + self._run_in.join(raw) + self._post != EVENT_SEP.join(run):
+            if self.head + self._run_in.join(raw) + self._post != EVENT_SEP.join(run):
                 return None, False
             # The texts checked together, a quote between them (no plain text holds one).
             joined = b'"'.join(raw)
@@ -337,13 +330,13 @@ class TextShape:
         ``scan`` writes a run's texts between the same ``before`` and ``after`` it matched them with:
         a text chunk may teach a shape of another model than the stream's first chunk names.
         """
-        self._head = lead + before
+        self.head = lead + before
         self._post = after
         self._text = (before, after)
-        self._run_in = after + EVENT_SEP + self._head
-        self._least = len(self._head) + len(after)
-        self._text_at, self._text_end = len(self._head), -len(after)
-        self._cut = len(lead)
+        self._run_in = after + EVENT_SEP + self.head
+        self._least = len(self.head) + len(after)
+        self._text_at, self._text_end = len(self.head), -len(after)
+        self.cut = len(lead)
 
 
 # A first chunk's leading members as orjson writes them for a plain id and model name and an integer time
