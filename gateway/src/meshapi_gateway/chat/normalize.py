@@ -191,6 +191,18 @@ class StreamNormalizer:
         ``RelayedDelta`` (a run of such chunks left as bytes) gets the stamped members put in front
         of each.
         """
+        if len(chunks) == 1:
+            one = chunks[0]
+            lead = self._relay_lead
+            if type(one) is RelayedDelta and lead is not None and len(one.tails) == 1:
+                # One text chunk as bytes after the stream's first (a slow stream's usual read): what the
+                # loop below does with it, without the loop's setup, once a token.
+                texts = one.texts
+                if texts:
+                    self.content_chunks += 1
+                    self.text_parts += texts
+                one.encoded = lead + one.tails[0]
+                return [one]
         out: list[dict[str, Any]] = []
         if not self.id:
             if not chunks:
