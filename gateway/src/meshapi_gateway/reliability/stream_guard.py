@@ -12,6 +12,7 @@ what one network read brought at once when the adapter reads in batches (``Chunk
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 from meshapi_gateway.providers.base import UpstreamError
@@ -105,7 +106,11 @@ class GuardedStream:
         limit = self._loop.time() + self._idle
         total_bound = limit >= self._deadline
         dog = self._dog
-        dog.wait_until(self._deadline if total_bound else limit)
+        at = self._deadline if total_bound else limit
+        if at < dog.due:
+            dog.wait_until(at)
+        else:  # ``wait_until``, for a limit its timer already comes by: the limit alone
+            dog.limit = at
         try:
             batch = await inner.next_batch()
         except StopAsyncIteration:
@@ -118,7 +123,7 @@ class GuardedStream:
         except UpstreamError:
             self._end(False)
             raise
-        dog.rest()
+        dog.limit = math.inf  # ``rest``
         if inner.ended:
             self._end(True)
         return batch

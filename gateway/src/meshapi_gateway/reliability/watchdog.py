@@ -27,31 +27,33 @@ _queue: DueQueue[Watchdog] | None = None
 
 
 class Watchdog:
-    __slots__ = ("_due", "_handle", "_limit", "_loop", "_queue", "_task", "expired")
+    __slots__ = ("_handle", "_loop", "_queue", "_task", "due", "expired", "limit")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[object]) -> None:
         self._loop = loop
         self._task = task
         self._handle: asyncio.TimerHandle | None = None  # a timer of its own, when not queued
         self._queue: DueQueue[Watchdog] | None = None  # the queue it waits in, when queued
-        self._due = math.inf  # when the timer is set to fire
-        self._limit = math.inf  # the current wait's limit (inf: not waiting)
+        # When the timer is set to fire, and the current wait's limit (inf: not waiting). Read and written by
+        # the stream guard once a read too, in its own frame (``wait_until`` and ``rest`` without the calls).
+        self.due = math.inf
+        self.limit = math.inf
         self.expired = False
 
     def wait_until(self, limit: float) -> None:
         """A wait starts and must end by ``limit`` (loop time)."""
-        self._limit = limit
-        if limit < self._due:
+        self.limit = limit
+        if limit < self.due:
             self._disarm()
             self._arm(limit)
 
     def rest(self) -> None:
         """The wait is over (the timer stays, and re-arms itself lazily)."""
-        self._limit = math.inf
+        self.limit = math.inf
 
     def _arm(self, at: float) -> None:
         global _queue
-        self._due = at
+        self.due = at
         queue = _queue
         if queue is None or queue.loop is not self._loop:
             queue = _queue = DueQueue(self._loop, Watchdog._fire)
@@ -67,19 +69,19 @@ class Watchdog:
         elif self._queue is not None:
             self._queue.due.pop(self, None)
             self._queue = None
-        self._due = math.inf
+        self.due = math.inf
 
     def _fire(self) -> None:
         # Its timer or queue has let go of it: nothing to disarm.
         self._handle = None
         self._queue = None
-        self._due = math.inf
-        if self._loop.time() >= self._limit:
+        self.due = math.inf
+        if self._loop.time() >= self.limit:
             self.expired = True
             self._task.cancel()
             return
-        if self._limit != math.inf:
-            self._arm(self._limit)
+        if self.limit != math.inf:
+            self._arm(self.limit)
 
     def follow(self, task: asyncio.Task[object]) -> None:
         """The waits go on in ``task`` (a stream read on the request's behalf): an expiry cancels that one."""
@@ -96,11 +98,11 @@ class Watchdog:
     def stop(self) -> None:
         # ``_disarm`` written out: every upstream call stops its watchdog once, and the method call costs ≈ 0.3 k
         # instructions (callgrind, in process); keep the two alike.
-        self._limit = math.inf
+        self.limit = math.inf
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
         elif self._queue is not None:
             self._queue.due.pop(self, None)
             self._queue = None
-        self._due = math.inf
+        self.due = math.inf
