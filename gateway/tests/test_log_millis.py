@@ -71,3 +71,23 @@ def test_the_writer_rounds_as_millis_does() -> None:
             row = writer.row(item, "log_1", sqlite)
             assert _same(row[ttft_at], millis(seconds)), seconds
             assert _same(row[duration_at], millis(seconds)), seconds
+
+
+def test_the_writer_stores_the_cost_as_quantized() -> None:
+    """The row's cost is the record's quantized to the ledger's precision (a float on SQLite), a zero one too."""
+    from decimal import Decimal
+
+    from meshapi_gateway.config import RequestLogSettings
+    from meshapi_gateway.money import LEDGER_PRECISION
+    from meshapi_gateway.observability import log_store
+    from meshapi_gateway.observability.request_log import RequestLogWriter
+
+    writer = RequestLogWriter(None, RequestLogSettings())
+    cost_at = log_store.COLUMNS.index("cost")
+    for cost in (Decimal(0), Decimal("0E-12"), Decimal("-0"), Decimal("0.00045"), Decimal("1.23456789012345")):
+        item = ("r", 1.0, "o", None, None, "/v1/chat/completions", None, "m", "m#0", "[]", None, None, None, 0.0)
+        item += (200, None, True, 0.1, 0.2, 1, 2, 0, cost, False, None, None, None, None, None, False)
+        quantized = cost.quantize(LEDGER_PRECISION)
+        assert writer.row(item, "log_1")[cost_at] == quantized
+        stored = writer.row(item, "log_1", True)[cost_at]
+        assert type(stored) is float and stored == float(quantized), cost
