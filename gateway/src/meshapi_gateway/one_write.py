@@ -95,12 +95,7 @@ class OneWriteCycle(RequestResponseCycle):
             self.transport.write(b"%x\r\n%b\r\n" % (len(body), body))
             return True
         self.transport.write(b"%x\r\n%b\r\n0\r\n\r\n" % (len(body), body) if body else b"0\r\n\r\n")
-        self.response_complete = True
-        self.message_event.set()
-        if not self.keep_alive:
-            self.transport.close()
-        self.on_response()
-        return True
+        return self._completed()
 
     async def send(self, message: ASGISendEvent) -> None:
         head = self.held_head
@@ -241,6 +236,11 @@ class OneWriteCycle(RequestResponseCycle):
             return False
         self.expected_content_length = 0
         self.transport.write(head + body)
+        return self._completed()
+
+    def _completed(self) -> bool:
+        """The end of a response written here, as uvicorn's ``send`` ends one: the cycle done, the
+        connection closed unless kept alive, the protocol told (True, for the callers' answer)."""
         self.response_complete = True
         self.message_event.set()
         if not self.keep_alive:
