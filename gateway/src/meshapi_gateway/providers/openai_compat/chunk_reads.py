@@ -63,11 +63,9 @@ class SSEChunkReads(ChunkBatches):
                 if piece:
                     events = self._parser.read_events(piece)
                     shape = self._shape
-                    single = False
                     if shape is not None and len(events) == 1 and shape.known is not None:
                         # One event of a stream whose shapes are known (the usual read of a slow stream): a
                         # text chunk is matched here, without ``_take`` (the same answer): a call less a token.
-                        single = True
                         data = events[0]
                         text = shape.match(data)
                         if text is not None:
@@ -76,7 +74,7 @@ class SSEChunkReads(ChunkBatches):
                             one.texts = [text] if text else []
                             chunks.append(one)
                             return chunks
-                    failure, done = self._take(events, chunks, single)
+                    failure, done = self._take(events, chunks)
                 else:  # the body ended
                     failure, done = self._take(self._parser.close(), chunks)
                     if failure is None and not done:
@@ -106,10 +104,10 @@ class SSEChunkReads(ChunkBatches):
                 ) from exc
             raise
 
-    def _take(self, events: list[bytes], into: list[Chunk], matched: bool = False) -> tuple[UpstreamError | None, bool]:
+    def _take(self, events: list[bytes], into: list[Chunk]) -> tuple[UpstreamError | None, bool]:
         """Decode ``events`` into ``into`` up to ``[DONE]`` (then True) or a failure (returned).
 
-        ``matched``: ``events`` is one event that ``TextShape.match`` already found not to be a text chunk.
+        A read of one text chunk of a known stream never comes here: ``next_batch`` matches it first.
         """
         loads = orjson.loads
         shape = self._shape
@@ -121,17 +119,6 @@ class SSEChunkReads(ChunkBatches):
                 first = True
                 shape.begin_bytes(events[0])
             if shape.known is not None:
-                if (
-                    len(events) == 1 and not first and not matched
-                ):  # one text chunk (the usual read of a slow stream): matched alone is cheaper
-                    data = events[0]
-                    text = shape.match(data)
-                    if text is not None:
-                        one = RelayedDelta()
-                        one.tails = [data[shape.cut :]]
-                        one.texts = [text] if text else []
-                        into.append(one)
-                        return None, False
                 got, done = shape.scan(events)
                 if got is not None:
                     into.append(got)
